@@ -1,0 +1,44 @@
+/* classify.h - flow labelling with libndpi (the only module that knows nDPI; see src/classify/ndpi.c). */
+#ifndef VPNSCOPE_CLASSIFY_H
+#define VPNSCOPE_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct classifier;      /* one nDPI detection module */
+struct classify_flow;   /* per-flow nDPI state (about 700 bytes; freed as soon as the label is final) */
+
+#define CLASSIFY_NAME_MAX 48
+
+struct classify_label {
+    char name[CLASSIFY_NAME_MAX]; /* nDPI protocol name, e.g. "OpenVPN", "WireGuard", "TLS", "Unknown" */
+    char category[24];            /* nDPI category name, e.g. "VPN" */
+    bool is_vpn;                  /* a VPN or tunnel protocol (category VPN, or OpenVPN/WireGuard/...) */
+    bool guessed;                 /* label came from a port guess at give-up */
+};
+
+/* Creates the nDPI module with every protocol enabled. NULL on failure (errbuf filled). */
+struct classifier *classify_new(char *errbuf, size_t errlen);
+void classify_free(struct classifier *c);
+
+/* Per-flow state; NULL on allocation failure. */
+struct classify_flow *classify_flow_new(struct classifier *c);
+void classify_flow_free(struct classify_flow *f);
+
+/*
+ * Feeds one packet of the flow: `l3` points at its IPv4/IPv6 header, `len` captured bytes of it.
+ * Returns true when the label is final (detected, or nDPI has nothing more to learn). Call at
+ * most CLASSIFY_MAX_PACKETS times per flow (config.h), then classify_giveup().
+ */
+bool classify_packet(struct classifier *c, struct classify_flow *f, const uint8_t *l3, uint32_t len,
+                     uint64_t ts_us);
+
+/* The flow's label now; with `giveup` true, asks nDPI for its best guess (port based). */
+void classify_result(struct classifier *c, struct classify_flow *f, bool giveup,
+                     struct classify_label *out);
+
+/* "nDPI x.y.z" for --version. */
+const char *classify_version(void);
+
+#endif

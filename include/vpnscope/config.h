@@ -1,0 +1,48 @@
+/* config.h - every cap, timeout and default in one place (p0f config.h style), one comment each. */
+#ifndef VPNSCOPE_CONFIG_H
+#define VPNSCOPE_CONFIG_H
+
+#define VPNSCOPE_VERSION "0.1.0"
+#define VPNSCOPE_ERRBUF_SIZE 256
+
+/* decode */
+#define VPNSCOPE_MAX_LAYERS 8           /* encapsulation depth (VLAN tags, IPv6 ext headers, tunnels) */
+#define VPNSCOPE_MAX_VLANS 4            /* 802.1Q/QinQ tags followed */
+#define VPNSCOPE_MAX_IPV6_EXT 8         /* IPv6 extension headers walked */
+#define VPNSCOPE_MAX_IKE_PAYLOADS 64    /* IKE payload chain walk cap */
+#define VPNSCOPE_MAX_IKE_PROPOSALS 16   /* SA proposals walked */
+#define VPNSCOPE_MAX_IKE_TRANSFORMS 32  /* transforms walked per proposal */
+#define VPNSCOPE_MAX_IKE_ATTRS 32       /* attributes walked per transform */
+#define VPNSCOPE_MAX_L2TP_AVPS 1        /* L2TP AVPs looked at (message type only) */
+
+/* fragments (flow/frag.c) */
+#define FRAG_MAX_DATAGRAMS 4096         /* datagrams under reassembly; oldest evicted (counted) */
+#define FRAG_MAX_BYTES (16u << 20)      /* bytes buffered for reassembly in all */
+#define FRAG_MAX_FRAGS 128              /* fragments per datagram (more: invalid) */
+#define FRAG_TIMEOUT_US 30000000ull     /* IPv4 reassembly timeout (Linux ipfrag_time 30 s) */
+#define FRAG6_TIMEOUT_US 60000000ull    /* IPv6 reassembly timeout (Linux ip6frag_time 60 s) */
+
+/* session model (flow/) */
+#define FLOW_MAX 262144                 /* 5-tuple flows tracked; LRU of one-way/idle flows evicted */
+#define FLOW_IDLE_EVICT_US 600000000ull /* a flow idle this long may be evicted when the table is full */
+#define IKE_SA_MAX 65536                /* IKE SAs */
+#define IPSEC_SA_MAX 131072             /* ESP + AH SAs (per SPI and direction) */
+#define PPTP_CTRL_MAX 16384             /* PPTP control connections */
+#define PPTP_CALLS_PER_CTRL 8           /* calls remembered per control connection */
+#define GAP_MIN_US 1000000ull           /* idle gaps shorter than this are not recorded */
+#define GAPS_PER_TUNNEL 8               /* longest idle gaps kept per tunnel */
+#define CLASSIFY_MAX_PACKETS 24         /* packets per flow given to nDPI (ndpiReader's UDP default) */
+#define CLASSIFY_MAX_LIVE 16384         /* flows with live nDPI state at once */
+
+/* NAT timeouts (seconds): Linux conntrack defaults, overridable on the command line. */
+#define NAT_UDP_TIMEOUT 30
+#define NAT_UDP_STREAM_TIMEOUT 120
+#define NAT_TCP_TIMEOUT 432000
+#define NAT_GRE_TIMEOUT 180
+#define NAT_OTHER_TIMEOUT 600
+
+/* output */
+#define UNMATCHED_MAX_FRAMES 20         /* frames listed in an unmatched record */
+#define FINDING_MAX_FRAMES 20           /* frames listed in a finding's evidence */
+
+#endif

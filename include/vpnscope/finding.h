@@ -1,0 +1,113 @@
+/* finding.h - what detectors emit: kind, severity, confidence, sessions, evidence, summary, remedy. */
+#ifndef VPNSCOPE_FINDING_H
+#define VPNSCOPE_FINDING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpnscope/config.h"
+#include "vpnscope/pkt.h"
+
+enum finding_kind {
+    FINDING_ESP_COLLISION = 0,
+    FINDING_STALE_NAT,
+    FINDING_FRAGMENT_REORDER,
+    FINDING_FRAGMENT_LOSS,
+    FINDING_AH_NAT,
+    FINDING_NATT_NOT_USED,
+    FINDING_IKE_NO_RESPONSE,
+    FINDING_IKE_IP_FRAGMENTED,
+    FINDING_PPTP_GRE_BLOCKED,
+    FINDING_PPTP_CALL_COLLISION,
+    FINDING_ESP_ONE_WAY,
+    FINDING_NAT_TRAVERSAL, /* info: a healthy NAT-T tunnel through a NAT */
+    FINDING__COUNT
+};
+
+enum severity { SEV_INFO = 0, SEV_WARNING = 1, SEV_ERROR = 2 };
+
+const char *finding_kind_name(unsigned kind); /* CONTRACT.md names, e.g. "esp_collision" */
+const char *severity_name(unsigned sev);       /* "info" | "warning" | "error" */
+enum severity finding_default_severity(unsigned kind);
+
+enum fs_role { ROLE_CLIENT = 0, ROLE_SERVER, ROLE_NAT };
+const char *fs_role_name(unsigned role);
+
+/* One session involved: every inside client appears with role client and its inside address. */
+struct finding_session {
+    uint8_t role;
+    struct ip_addr ip;
+    bool has_port;
+    uint16_t port;
+    bool has_outside;
+    struct ip_addr out_ip;
+    bool has_out_port;
+    uint16_t out_port;
+    bool has_spi;
+    uint32_t spi;
+    bool has_call_id;
+    uint16_t call_id;
+    char note[48];          /* e.g. "receives the return ESP", "" when none */
+};
+
+enum ev_type { EV_INT = 0, EV_STR, EV_TS, EV_SECONDS, EV_BOOL };
+
+struct finding_ev {
+    char key[32];
+    uint8_t type;           /* enum ev_type */
+    int64_t i;              /* EV_INT, EV_TS (µs), EV_BOOL */
+    double d;               /* EV_SECONDS */
+    char s[96];             /* EV_STR */
+};
+
+struct frame_ref {
+    uint8_t capture;        /* enum cap_side */
+    uint64_t frame;
+};
+
+#define FINDING_MAX_SESSIONS 12
+#define FINDING_MAX_EV 16
+
+struct finding {
+    uint8_t kind;           /* enum finding_kind */
+    uint8_t sev;            /* enum severity */
+    bool confirmed;         /* confirmed (two captures / conclusive) vs suspected */
+    uint64_t ts_us;         /* when it happened (inside clock in two-capture mode) */
+    char summary[640];
+    char remedy[400];
+    uint8_t n_sessions;
+    struct finding_session sessions[FINDING_MAX_SESSIONS];
+    uint8_t n_ev;
+    struct finding_ev ev[FINDING_MAX_EV];
+    uint8_t n_frames;
+    struct frame_ref frames[FINDING_MAX_FRAMES];
+};
+
+struct finding_list {
+    size_t n, cap;
+    struct finding *v;
+};
+
+/* A new zeroed finding appended to the list (kind, default severity, ts set); NULL on OOM. */
+struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_us);
+void finding_list_free(struct finding_list *l);
+
+/* Evidence helpers (silently capped at FINDING_MAX_EV / FINDING_MAX_SESSIONS / frames). */
+void finding_ev_int(struct finding *f, const char *key, int64_t v);
+void finding_ev_str(struct finding *f, const char *key, const char *v);
+void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us);
+void finding_ev_seconds(struct finding *f, const char *key, double secs);
+void finding_ev_bool(struct finding *f, const char *key, bool v);
+void finding_frame(struct finding *f, uint8_t capture, uint64_t frame);
+struct finding_session *finding_session_add(struct finding *f, unsigned role, const struct ip_addr *ip);
+
+/* Sorts: severity (error first), then ts, then kind (the text report's order). */
+void finding_list_sort_severity(struct finding_list *l);
+/* Sorts by ts, then kind (JSON order). */
+void finding_list_sort_ts(struct finding_list *l);
+
+/* Highest severity present (SEV_INFO when empty). */
+enum severity finding_list_max_severity(const struct finding_list *l);
+
+#endif

@@ -1,0 +1,38 @@
+/* report.h - text and JSON Lines sinks over the session model(s), NAT mappings and findings. */
+#ifndef VPNSCOPE_REPORT_H
+#define VPNSCOPE_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vpnscope/finding.h"
+#include "vpnscope/nat.h"
+#include "vpnscope/session.h"
+
+struct report_input {
+    const struct session_model *models[2]; /* [0] single or inside, [1] outside (n_models 2) */
+    uint8_t n_models;
+    const char *const *captures[2];        /* file names per model (NULL-terminated lists) */
+    const struct nat_result *nat;          /* NULL in single-capture mode */
+    const struct finding_list *findings;
+    bool all_flows;                        /* --all-flows */
+    bool live;
+    uint64_t kernel_drops;
+    bool side_given;                       /* --side was given (else inferred) */
+};
+
+/* Whole report, CONTRACT.md order: JSON records by ts (records without one by type, then key),
+ * findings before the summary, summary last. */
+void report_json(FILE *out, const struct report_input *in);
+
+/* Text report: findings first (severity, then time), then sessions, NAT mappings, summary. */
+void report_text(FILE *out, const struct report_input *in);
+
+/* Writes a JSON string literal with escaping of every byte that needs it (hostile strings). */
+void json_string(FILE *out, const char *s);
+
+/* Formats µs since the epoch as UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (>= 32 bytes). */
+char *ts_iso(uint64_t ts_us, char *buf, unsigned size);
+
+#endif

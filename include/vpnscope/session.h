@@ -1,0 +1,303 @@
+/* session.h - the session model of one capture point: flows, IKE SAs, ESP/AH SAs, PPTP, GRE, L2TP.
+ * Flow/state code fills it from decoded packets (struct pkt) and never re-parses bytes; detectors,
+ * reports and the UI read it. Records are plain values (no pointers between them): relations are
+ * looked up by key (an ESP SA names its IKE SA by SPI pair), so eviction never leaves a dangling
+ * reference. */
+#ifndef VPNSCOPE_SESSION_H
+#define VPNSCOPE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vpnscope/config.h"
+#include "vpnscope/pkt.h"
+
+#define CLASSIFY_NAME_MAX_ 48 /* = CLASSIFY_NAME_MAX (classify.h) */
+
+struct table;
+struct classifier;
+struct classify_flow;
+
+enum cap_side { SIDE_SINGLE = 0, SIDE_INSIDE = 1, SIDE_OUTSIDE = 2 };
+const char *side_name(uint8_t side); /* "single" | "inside" | "outside" */
+
+struct endpoint {
+    struct ip_addr ip;
+    uint16_t port;
+};
+
+/* An idle gap within a tunnel: no packet in either direction between start and end. */
+struct gap {
+    uint64_t start_us, end_us;
+    uint64_t frame_after; /* first frame after the gap */
+};
+
+/* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
+struct activity {
+    uint64_t last_us;
+    uint8_t n_gaps;
+    struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
+    uint64_t ka_count;                /* NAT-T keepalives */
+    uint64_t ka_last_us;
+    uint64_t ka_ivl_sum_us, ka_ivl_n; /* mean keepalive interval = sum / n */
+    uint64_t ka_ivl_min_us, ka_ivl_max_us;
+};
+
+/* ---- generic 5-tuple flows ---- */
+struct flow_key {
+    struct ip_addr a, b; /* canonical order: (a,pa) < (b,pb) */
+    uint16_t pa, pb;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+struct flow {
+    struct endpoint src, dst; /* src = sender of the first packet seen */
+    uint8_t proto;
+    uint8_t vpn;              /* enum pkt_vpn of the first decoded VPN packet (VPN_NONE: nDPI's) */
+    uint8_t hint;             /* enum app_hint learned for this flow */
+    bool classified;
+    bool is_vpn;
+    bool guessed;
+    char app[CLASSIFY_NAME_MAX_];  /* nDPI label, "" until classified */
+    uint8_t cls_pkts;
+    uint32_t cls_slot;        /* index+1 into the engine's nDPI state pool, 0 = none */
+    uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame;
+    /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
+    uint32_t frag_datagrams, frag_ooo, frag_overlap, frag_incomplete, frag_timeout;
+    struct activity act;
+};
+
+/* ---- IKE ---- */
+#define IKE_EXCH_SLOTS 16
+struct ike_sa_key {
+    uint64_t ispi;
+    uint8_t version;
+    uint8_t pad[7];
+};
+
+/* NAT-D verdict: -1 unknown (not decidable), 0 false, 1 true. */
+struct natd_verdict {
+    bool present;            /* NAT-D seen at all */
+    int8_t nat_initiator, nat_responder, forced_encap;
+    bool init_src_match_seen, init_src_mismatch_seen;   /* initiator's source hash vs observed */
+    bool resp_dst_match_seen, resp_dst_mismatch_seen;   /* responder's view of the initiator */
+    bool resp_src_match_seen, resp_src_mismatch_seen;
+    bool init_dst_match_seen, init_dst_mismatch_seen;
+    uint8_t init_src_hash[IKE_NATD_MAXLEN]; /* initiator's NAT_DETECTION_SOURCE_IP (for correlation) */
+    uint8_t init_src_hash_len;
+};
+
+struct ike_sa {
+    uint64_t ispi, rspi;
+    uint8_t version;
+    struct endpoint initiator, responder;       /* as in the first message seen */
+    struct endpoint natt_initiator, natt_responder; /* after the move to 4500 (port 0: none) */
+    bool nat_t;                                 /* IKE seen with non-ESP marker */
+    uint16_t v1_hash;                           /* negotiated hash (IKEv1), 0 unknown */
+    bool frag_supported;                        /* v2 16430 or v1 fragmentation VID */
+    uint16_t vid_flags;
+    uint32_t exch_count[IKE_EXCH_SLOTS];        /* by exchange, see ike_exch_slot() */
+    uint8_t exch_type[IKE_EXCH_SLOTS];
+    uint8_t n_exch;
+    uint64_t retransmissions;
+    uint64_t packets, bytes;
+    uint64_t pkts_from_init, pkts_from_resp;
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame, last_frame;
+    struct natd_verdict natd;
+    /* request/response tracking for ike_no_response */
+    uint64_t last_msg_hash[2];                  /* [0] from initiator, [1] from responder */
+    uint32_t pending_msgid;
+    bool pending;                               /* a request not yet answered */
+    uint32_t pending_sends;                     /* transmissions of the pending request */
+    uint64_t pending_first_ts, pending_last_ts;
+    uint8_t pending_nframes;
+    uint64_t pending_frames[8];
+    uint32_t max_unanswered_sends;              /* worst case over the SA's life */
+    uint64_t unanswered_first_ts, unanswered_last_ts;
+    uint8_t unanswered_nframes;
+    uint64_t unanswered_frames[8];
+    uint32_t unanswered_msgid;
+    /* fragmentation evidence */
+    uint32_t ip_fragmented_msgs;                /* IKE messages that arrived as IP fragments */
+    uint64_t ip_frag_first_frame;
+    uint32_t skf_frags;                         /* RFC 7383 SKF payloads */
+    uint64_t dpd_like;                          /* INFORMATIONAL exchanges (DPD/liveness) */
+    struct activity act;
+};
+
+/* ---- ESP and AH SAs (one per SPI and direction) ---- */
+struct ipsec_sa_key {
+    struct ip_addr src, dst;
+    uint32_t spi;
+    uint16_t sport, dport; /* UDP encapsulation; 0 for raw */
+    uint8_t proto;         /* 50 or 51 */
+    uint8_t encap;         /* 0 raw, 1 udp */
+    uint8_t pad[2];
+};
+
+struct ipsec_sa {
+    struct ipsec_sa_key k;
+    uint64_t packets, bytes;
+    uint32_t first_seq, last_seq;
+    uint64_t seq_gaps;      /* sequence numbers skipped (sum of forward jumps beyond +1) */
+    uint64_t replays;       /* seq <= last (not a restart) */
+    uint64_t restarts;      /* seq fell back to a small value: SA reused from the start */
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame, last_frame;
+    uint16_t ah_icv_len;
+    uint8_t ah_next_header;
+    bool paired;            /* a reverse SA between the same peers exists */
+    struct activity act;
+};
+
+/* ---- PPTP ---- */
+enum pptp_sess_state {
+    PPTP_SESS_NONE = 0, PPTP_SESS_REQUESTED, PPTP_SESS_CONFIRMED, PPTP_SESS_STOPREQ, PPTP_SESS_CLOSED
+};
+enum pptp_call_state {
+    PPTP_CALL_NONE = 0, PPTP_CALL_OUT_REQ, PPTP_CALL_OUT_CONF, PPTP_CALL_IN_REQ, PPTP_CALL_IN_REP,
+    PPTP_CALL_IN_CONF, PPTP_CALL_CLEAR_REQ, PPTP_CALL_DISCONNECTED, PPTP_CALL_REJECTED
+};
+const char *pptp_call_state_name(uint8_t s);
+
+struct pptp_call {
+    uint16_t call_id;      /* the client's (PNS) Call ID */
+    uint16_t peer_call_id; /* the server's (PAC) Call ID */
+    bool has_peer;
+    uint8_t state;         /* enum pptp_call_state */
+    uint8_t result;
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame;
+};
+
+struct pptp_ctrl_key {
+    struct ip_addr client, server;
+    uint16_t cport, sport;
+    uint8_t pad[4];
+};
+
+struct pptp_ctrl {
+    struct endpoint client, server; /* client = PNS (connects to 1723) */
+    uint8_t state;                  /* enum pptp_sess_state */
+    char hostname[PPTP_STR_MAX * 4 + 1]; /* as received (raw bytes; escape on output) */
+    char vendor[PPTP_STR_MAX * 4 + 1];
+    uint8_t n_calls;
+    struct pptp_call calls[PPTP_CALLS_PER_CTRL];
+    uint64_t msgs;
+    uint64_t first_ts, last_ts;
+};
+
+/* ---- GRE (per direction and call ID / key) ---- */
+struct gre_key {
+    struct ip_addr src, dst;
+    uint32_t key;          /* v1: call ID; v0: key (0 when absent) */
+    uint8_t version;
+    uint8_t has_key;
+    uint8_t pad[2];
+};
+
+struct gre_flow {
+    struct gre_key k;
+    uint64_t packets, bytes;
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame;
+    uint32_t last_seq;
+    struct activity act;
+};
+
+/* ---- L2TP ---- */
+struct l2tp_key {
+    struct ip_addr src, dst;
+    uint16_t sport, dport;
+    uint16_t tunnel_id, session_id;
+};
+
+struct l2tp_sess {
+    struct l2tp_key k;
+    uint8_t version;
+    uint64_t packets, control, bytes;
+    uint64_t first_ts, last_ts;
+};
+
+/* ---- the model ---- */
+struct session_counts {
+    uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
+    uint64_t anomalies[ANOM__COUNT];
+    uint64_t bytes;
+    uint64_t first_ts, last_ts;
+    uint64_t vpn_packets[8];        /* by enum pkt_vpn */
+    uint64_t keepalives;
+    uint64_t frag_datagrams, frag_completed, frag_ooo, frag_timeout, frag_incomplete, frag_evicted;
+};
+
+struct session_model {
+    uint8_t side;              /* enum cap_side (as given or inferred) */
+    uint8_t side_inferred;     /* what the traffic says, SIDE_SINGLE when unknown */
+    struct table *flows;       /* struct flow_key -> struct flow */
+    struct table *ike;         /* struct ike_sa_key -> struct ike_sa */
+    struct table *ipsec;       /* struct ipsec_sa_key -> struct ipsec_sa */
+    struct table *pptp;        /* struct pptp_ctrl_key -> struct pptp_ctrl */
+    struct table *gre;         /* struct gre_key -> struct gre_flow */
+    struct table *l2tp;        /* struct l2tp_key -> struct l2tp_sess */
+    struct session_counts c;
+    /* per-table eviction counts are in the tables; frag evictions in c.frag_evicted */
+    /* fragmented datagrams worth reporting (VPN ports/protocols), bounded */
+    uint32_t n_fragdg;
+    struct fragdg {
+        struct ip_addr src, dst;
+        uint8_t proto;
+        uint16_t sport, dport;
+        uint32_t id;
+        uint16_t nfrags;
+        bool complete, out_of_order, overlap, timed_out;
+        uint64_t first_ts, last_ts;
+        uint64_t frames[8];
+        uint8_t nframes;
+        bool is_ike;           /* UDP 500/4500 datagram carrying IKE (decoded after reassembly) */
+    } fragdg[1024];
+    uint64_t fragdg_dropped;   /* fragmented datagrams not kept in fragdg[] (cap) */
+};
+
+/* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
+int session_model_init(struct session_model *m, uint8_t side);
+void session_model_free(struct session_model *m);
+
+/* The ESP/AH SA's IKE SA (by addresses/ports and time), or NULL. */
+const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa);
+
+/* Reverse SA lookup: an SA between the same peers in the other direction (any SPI). */
+bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec_sa *sa);
+
+/* GRE packets of a PPTP call, each direction (call ID match on the control connection's peers). */
+void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
+                           const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client);
+
+/* Whether a GRE flow belongs to a known PPTP call. */
+bool session_gre_is_pptp_call(const struct session_model *m, const struct gre_flow *g);
+
+/* Name of an IKE exchange slot. */
+const char *session_exch_name(const struct ike_sa *sa, unsigned slot);
+
+/* Mean keepalive interval in µs (0 when fewer than 2 keepalives). */
+uint64_t activity_keepalive_us(const struct activity *a);
+
+#endif
+
+/* ---- updates (flow/session.c), called by the engine for every decoded packet ---- */
+#ifndef VPNSCOPE_SESSION_UPDATE
+#define VPNSCOPE_SESSION_UPDATE
+/* The flow of packet p (created when absent; NULL when p has no IP layer or the table failed).
+ * *dir is 0 when p goes src->dst of the flow, 1 otherwise. */
+struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir);
+/* Updates IKE/ESP/AH/PPTP/GRE/L2TP state and the flow's counters from p. */
+void session_update(struct session_model *m, const struct pkt *p, struct flow *f, int dir);
+/* Records a fragmented datagram of VPN interest (completed, timed out or incomplete). */
+struct frag_info;
+void session_fragment(struct session_model *m, const struct frag_info *fi, bool is_ike);
+/* End of input: pairs SAs, infers the capture side. */
+void session_finish(struct session_model *m);
+#endif

@@ -1,0 +1,265 @@
+/* ndpi.c - flow labelling with libndpi 4.2+ (the only vpnscope file that includes nDPI). */
+#include "vpnscope/classify.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ndpi_api.h>
+
+/*
+ * API gates (../shared/PROTOCOLS.md section 4.3). nDPI's NDPI_API_VERSION is a
+ * git-count sum, not a stable gate, so gate on NDPI_MAJOR/NDPI_MINOR from
+ * ndpi_define.h. < 4.4   IPsec id is NDPI_PROTOCOL_IP_IPSEC (79); 4.4 renamed
+ * it NDPI_PROTOCOL_IPSEC.
+ *   >= 4.6  ndpi_detection_process_packet() takes a 6th `input_info` argument
+ * (NULL is allowed); ndpi_set_protocol_detection_bitmask2() returns int.
+ *   >= 4.10 ndpi_init_detection_module(struct ndpi_global_context *) (NULL: no
+ * global context); ndpi_finalize_initialization() returns int;
+ * ndpi_detection_giveup(mod, flow, &guessed).
+ *   >= 4.12 ndpi_protocol nests the ids: .proto.{master,app}_protocol;
+ * ndpi_protocol2name() takes that nested ndpi_master_app_protocol.
+ *   >= 5.0  no bitmask (all protocols on by default);
+ * ndpi_detection_giveup(mod, flow); ndpi_extra_dissection_possible() removed:
+ * the result carries .state. Only 4.2 (Debian 12) is compiled and tested here;
+ * the newer branches follow the documented signatures and are kept small.
+ */
+#define CLASSIFY_NDPI_AT_LEAST(maj, min)                                                           \
+    (NDPI_MAJOR > (maj) || (NDPI_MAJOR == (maj) && NDPI_MINOR >= (min)))
+
+#if CLASSIFY_NDPI_AT_LEAST(4, 12)
+#define NP_MASTER(p) ((p).proto.master_protocol)
+#define NP_APP(p) ((p).proto.app_protocol)
+#define NP_NAME_ARG(p) ((p).proto)
+#else
+#define NP_MASTER(p) ((p).master_protocol)
+#define NP_APP(p) ((p).app_protocol)
+#define NP_NAME_ARG(p) (p)
+#endif
+
+#if CLASSIFY_NDPI_AT_LEAST(4, 4)
+#define CLASSIFY_ID_IPSEC NDPI_PROTOCOL_IPSEC
+#else
+#define CLASSIFY_ID_IPSEC NDPI_PROTOCOL_IP_IPSEC
+#endif
+
+struct classifier {
+    struct ndpi_detection_module_struct *mod;
+};
+
+struct classify_flow {
+    struct ndpi_flow_struct *nf; /* calloc'ed, ndpi_detection_get_sizeof_ndpi_flow_struct() bytes */
+    ndpi_protocol last;          /* what the last packet (or the give-up) returned */
+    bool gave_up;                /* ndpi_detection_giveup() already ran: `last` is its answer */
+    bool guessed;                /* the give-up answer came from a port/IP guess */
+};
+
+/*
+ * VPN and tunnel protocols as nDPI 4.2 numbers them (ndpi_protocol_ids.h).
+ * Protocols added after 4.2 (SoftEther, ZeroTier, ...) are not named here: nDPI
+ * puts them in category VPN, which classify_result() checks too. nDPI 4.2's
+ * category VPN holds 79, 115, 159, 161, 163 (Tor), 206, 209, 215, 259 and 277
+ * (iCloudPrivateRelay); GRE and IP-in-IP are category Network, hence this list.
+ * Tor is an anonymity overlay, not a VPN: classify_result() excludes it despite
+ * its category. Teredo, AYIYA, GTP, CAPWAP and LISP are not counted as VPNs
+ * either.
+ */
+static const uint16_t classify_vpn_ids[] = {
+    CLASSIFY_ID_IPSEC,            /* 79: ESP, AH, and IKE guessed by port */
+    NDPI_PROTOCOL_IP_GRE,         /* 80 */
+    NDPI_PROTOCOL_IP_IP_IN_IP,    /* 86 */
+    NDPI_PROTOCOL_PPTP,           /* 115 */
+    NDPI_PROTOCOL_OPENVPN,        /* 159 */
+    NDPI_PROTOCOL_CISCOVPN,       /* 161 */
+    NDPI_PROTOCOL_WIREGUARD,      /* 206 */
+    NDPI_PROTOCOL_TINC,           /* 209 */
+    NDPI_PROTOCOL_HOTSPOT_SHIELD, /* 215 */
+    NDPI_PROTOCOL_FORTICLIENT,    /* 259 */
+};
+
+static bool classify_is_vpn_id(uint16_t id)
+{
+    for (size_t i = 0; i < sizeof(classify_vpn_ids) / sizeof(classify_vpn_ids[0]); i++) {
+        if (classify_vpn_ids[i] == id)
+            return true;
+    }
+    return false;
+}
+
+static bool classify_known(ndpi_protocol p)
+{
+    return NP_APP(p) != NDPI_PROTOCOL_UNKNOWN || NP_MASTER(p) != NDPI_PROTOCOL_UNKNOWN;
+}
+
+static void classify_err(char *errbuf, size_t errlen, const char *msg)
+{
+    if (errbuf && errlen > 0)
+        snprintf(errbuf, errlen, "nDPI: %s", msg);
+}
+
+struct classifier *classify_new(char *errbuf, size_t errlen)
+{
+    struct classifier *c = calloc(1, sizeof(*c));
+    if (!c) {
+        classify_err(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+#if CLASSIFY_NDPI_AT_LEAST(4, 10)
+    c->mod = ndpi_init_detection_module(NULL);
+#else
+    c->mod = ndpi_init_detection_module(ndpi_no_prefs);
+#endif
+    if (!c->mod) {
+        classify_err(errbuf, errlen, "ndpi_init_detection_module failed");
+        goto fail;
+    }
+#if !CLASSIFY_NDPI_AT_LEAST(5, 0)
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+#if CLASSIFY_NDPI_AT_LEAST(4, 6)
+    if (ndpi_set_protocol_detection_bitmask2(c->mod, &all) != 0) {
+        classify_err(errbuf, errlen, "ndpi_set_protocol_detection_bitmask2 failed");
+        goto fail;
+    }
+#else
+    ndpi_set_protocol_detection_bitmask2(c->mod, &all);
+#endif
+#endif
+#if CLASSIFY_NDPI_AT_LEAST(4, 10)
+    if (ndpi_finalize_initialization(c->mod) != 0) {
+        classify_err(errbuf, errlen, "ndpi_finalize_initialization failed");
+        goto fail;
+    }
+#else
+    ndpi_finalize_initialization(c->mod);
+#endif
+    return c;
+
+fail:
+    classify_free(c);
+    return NULL;
+}
+
+void classify_free(struct classifier *c)
+{
+    if (!c)
+        return;
+    if (c->mod)
+        ndpi_exit_detection_module(c->mod);
+    free(c);
+}
+
+struct classify_flow *classify_flow_new(struct classifier *c)
+{
+    (void)c;
+    struct classify_flow *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    /* nDPI needs a zeroed flow struct; we own it and release it with free(). */
+    f->nf = calloc(1, ndpi_detection_get_sizeof_ndpi_flow_struct());
+    if (!f->nf) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void classify_flow_free(struct classify_flow *f)
+{
+    if (!f)
+        return;
+    /*
+     * ndpi_free_flow() would be ndpi_free_flow_data() + ndpi_free(flow) (nDPI 4.2
+     * ndpi_main.c), and ndpi_free() may be a user-set allocator; the struct came
+     * from calloc(), so release the members with nDPI and the struct with free().
+     */
+    ndpi_free_flow_data(f->nf);
+    free(f->nf);
+    free(f);
+}
+
+bool classify_packet(struct classifier *c, struct classify_flow *f, const uint8_t *l3, uint32_t len,
+                     uint64_t ts_us)
+{
+    if (!c || !f)
+        return false;
+    if (f->gave_up)
+        return true; /* the label is already final */
+    if (!l3 || len == 0)
+        return false;
+    unsigned short n = len > 65535u ? 65535u : (unsigned short)len;
+    uint64_t ms = ts_us / 1000u;
+#if CLASSIFY_NDPI_AT_LEAST(4, 6)
+    f->last = ndpi_detection_process_packet(c->mod, f->nf, l3, n, ms, NULL);
+#else
+    f->last = ndpi_detection_process_packet(c->mod, f->nf, l3, n, ms);
+#endif
+#if CLASSIFY_NDPI_AT_LEAST(5, 0)
+    return f->last.state == NDPI_STATE_CLASSIFIED;
+#else
+    return classify_known(f->last) && !ndpi_extra_dissection_possible(c->mod, f->nf);
+#endif
+}
+
+static void classify_giveup(struct classifier *c, struct classify_flow *f)
+{
+    bool before = classify_known(f->last);
+    ndpi_protocol p;
+#if CLASSIFY_NDPI_AT_LEAST(5, 0)
+    p = ndpi_detection_giveup(c->mod, f->nf);
+    /* 5.0 has no guessed flag: a label first seen at give-up is a guess. */
+    f->guessed = !before && classify_known(p);
+#else
+    uint8_t g = 0;
+#if CLASSIFY_NDPI_AT_LEAST(4, 10)
+    p = ndpi_detection_giveup(c->mod, f->nf, &g);
+#else
+    p = ndpi_detection_giveup(c->mod, f->nf, 1, &g);
+#endif
+    f->guessed = !before && g != 0;
+#endif
+    /* Keep a DPI label over whatever the give-up returns. */
+    if (!before || classify_known(p))
+        f->last = p;
+    f->gave_up = true;
+}
+
+void classify_result(struct classifier *c, struct classify_flow *f, bool giveup,
+                     struct classify_label *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!c || !f) {
+        snprintf(out->name, sizeof(out->name), "Unknown");
+        snprintf(out->category, sizeof(out->category), "Unspecified");
+        return;
+    }
+    if (giveup && !f->gave_up)
+        classify_giveup(c, f);
+
+    ndpi_protocol p = f->last;
+    char buf[64];
+    const char *name = ndpi_protocol2name(c->mod, NP_NAME_ARG(p), buf, sizeof(buf));
+    snprintf(out->name, sizeof(out->name), "%s", name ? name : "Unknown");
+
+    ndpi_protocol_category_t cat = ndpi_get_proto_category(c->mod, p);
+    const char *cname = ndpi_category_get_name(c->mod, cat);
+    snprintf(out->category, sizeof(out->category), "%s", cname ? cname : "Unspecified");
+
+    bool tor = NP_APP(p) == NDPI_PROTOCOL_TOR || NP_MASTER(p) == NDPI_PROTOCOL_TOR;
+    out->is_vpn = !tor && (cat == NDPI_PROTOCOL_CATEGORY_VPN || classify_is_vpn_id(NP_APP(p)) ||
+                           classify_is_vpn_id(NP_MASTER(p)));
+    out->guessed = f->gave_up && f->guessed;
+}
+
+const char *classify_version(void)
+{
+    static char version[64];
+    const char *rev = ndpi_revision();
+    snprintf(version, sizeof(version), "nDPI %s", rev ? rev : "?");
+    return version;
+}

@@ -1,0 +1,290 @@
+/* engine.c - one capture point's pipeline: decode -> fragment reassembly -> flow lookup ->
+ * VPN-layer demux (by port or learned flow state) -> session model -> nDPI for other flows.
+ * Every frame lands in exactly one summary bucket (decoded/truncated/invalid/non_ip/filtered). */
+#include "vpnscope/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/classify.h"
+#include "vpnscope/decode.h"
+#include "vpnscope/frag.h"
+#include "vpnscope/table.h"
+
+struct engine {
+    struct session_model m;
+    struct frag_table *frag;
+    struct classifier *cls;
+    struct classify_flow **pool; /* live nDPI states, index = flow.cls_slot - 1 */
+    uint32_t *pool_free;
+    uint32_t pool_nfree;
+    struct pkt pkt;
+    uint64_t last_ts;
+    uint64_t next_expire;
+    uint64_t ndpi_states_capped; /* flows that got no nDPI state because the pool was full */
+};
+
+static void flow_evicted(void *ctx, const void *key, void *val)
+{
+    (void)key;
+    struct engine *e = ctx;
+    struct flow *f = val;
+    if (f->cls_slot && e->pool) {
+        uint32_t i = f->cls_slot - 1;
+        classify_flow_free(e->pool[i]);
+        e->pool[i] = NULL;
+        e->pool_free[e->pool_nfree++] = i;
+        f->cls_slot = 0;
+    }
+}
+
+struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbuf, unsigned errlen)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (session_model_init(&e->m, side) != 0) {
+        free(e);
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    /* flows need the eviction hook to release nDPI state */
+    table_free(e->m.flows);
+    e->m.flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, flow_evicted, e);
+    e->frag = frag_new();
+    if (!e->m.flows || !e->frag)
+        goto oom;
+    if (!o || !o->no_ndpi) {
+        e->cls = classify_new(errbuf, errlen);
+        if (!e->cls)
+            goto fail;
+        e->pool = calloc(CLASSIFY_MAX_LIVE, sizeof(*e->pool));
+        e->pool_free = malloc(sizeof(uint32_t) * CLASSIFY_MAX_LIVE);
+        if (!e->pool || !e->pool_free)
+            goto oom;
+        for (uint32_t i = 0; i < CLASSIFY_MAX_LIVE; i++)
+            e->pool_free[i] = CLASSIFY_MAX_LIVE - 1 - i;
+        e->pool_nfree = CLASSIFY_MAX_LIVE;
+    }
+    return e;
+oom:
+    snprintf(errbuf, errlen, "out of memory");
+fail:
+    engine_free(e);
+    return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    if (e->pool) {
+        for (uint32_t i = 0; i < CLASSIFY_MAX_LIVE; i++)
+            classify_flow_free(e->pool[i]);
+    }
+    free(e->pool);
+    free(e->pool_free);
+    classify_free(e->cls);
+    frag_free(e->frag);
+    session_model_free(&e->m);
+    free(e);
+}
+
+struct session_model *engine_model(struct engine *e)
+{
+    return &e->m;
+}
+
+const struct session_model *engine_model_const(const struct engine *e)
+{
+    return &e->m;
+}
+
+uint64_t engine_bytes(const struct engine *e)
+{
+    const struct session_model *m = &e->m;
+    uint64_t b = sizeof(*e) + table_bytes(m->flows) + table_bytes(m->ike) + table_bytes(m->ipsec) +
+                 table_bytes(m->pptp) + table_bytes(m->gre) + table_bytes(m->l2tp);
+    b += frag_mem_bytes(e->frag);
+    if (e->pool)
+        b += (uint64_t)(CLASSIFY_MAX_LIVE - e->pool_nfree) * 700u;
+    return b;
+}
+
+static bool is_ike_port(uint16_t p)
+{
+    return p == PORT_IKE || p == PORT_NATT;
+}
+
+static void frag_cb(void *ctx, const struct frag_info *fi)
+{
+    struct engine *e = ctx;
+    session_fragment(&e->m, fi, false);
+}
+
+/* nDPI on flows vpnscope does not decode itself, and only on their first packets. */
+static void classify(struct engine *e, struct flow *f, const struct pkt *p)
+{
+    if (!e->cls || f->classified || f->vpn != VPN_NONE || !p->l3 || p->is_frag)
+        return;
+    if (!f->cls_slot) {
+        if (!e->pool_nfree) {
+            e->ndpi_states_capped++;
+            return;
+        }
+        uint32_t i = e->pool_free[e->pool_nfree - 1];
+        e->pool[i] = classify_flow_new(e->cls);
+        if (!e->pool[i])
+            return;
+        e->pool_nfree--;
+        f->cls_slot = i + 1;
+    }
+    struct classify_flow *cf = e->pool[f->cls_slot - 1];
+    bool final = classify_packet(e->cls, cf, p->l3, p->l3_len, p->ts_us);
+    f->cls_pkts++;
+    if (final || f->cls_pkts >= CLASSIFY_MAX_PACKETS) {
+        struct classify_label lab;
+        classify_result(e->cls, cf, !final, &lab);
+        snprintf(f->app, sizeof(f->app), "%s", lab.name);
+        f->is_vpn = lab.is_vpn;
+        f->guessed = lab.guessed;
+        f->classified = true;
+        classify_flow_free(cf);
+        e->pool[f->cls_slot - 1] = NULL;
+        e->pool_free[e->pool_nfree++] = f->cls_slot - 1;
+        f->cls_slot = 0;
+    }
+}
+
+static void count_status(struct session_model *m, const struct pkt *p)
+{
+    struct session_counts *c = &m->c;
+    switch (p->status) {
+    case PKT_DECODED:
+        c->decoded++;
+        break;
+    case PKT_TRUNCATED:
+        c->truncated++;
+        break;
+    case PKT_INVALID:
+        c->invalid++;
+        break;
+    case PKT_NON_IP:
+        c->non_ip++;
+        break;
+    }
+    for (unsigned i = 0; i < p->n_anom && i < 8; i++)
+        if (p->anom[i] < ANOM__COUNT)
+            c->anomalies[p->anom[i]]++;
+}
+
+const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
+{
+    struct session_model *m = &e->m;
+    struct session_counts *c = &m->c;
+    c->packets++;
+    if (!c->first_ts || raw->ts_us < c->first_ts)
+        c->first_ts = raw->ts_us;
+    if (raw->ts_us > c->last_ts)
+        c->last_ts = raw->ts_us;
+    if (raw->filtered) {
+        c->filtered++;
+        return NULL;
+    }
+    c->bytes += raw->len;
+    struct pkt *p = &e->pkt;
+    p->ts_us = raw->ts_us;
+    p->frame = raw->frame;
+    p->caplen = raw->caplen;
+    p->wirelen = raw->len;
+    p->dlt = raw->dlt;
+    p->side = m->side;
+    p->ifidx = 0;
+    p->sll_pkttype = 0xffff;
+    decode_packet(p, raw->data, raw->caplen);
+    if (raw->caplen > raw->len)
+        pkt_anom(p, ANOM_CAPLEN_GT_LEN);
+    if (raw->ts_us + 1000000u < e->last_ts)
+        pkt_anom(p, ANOM_TS_BACKWARDS);
+    if (raw->ts_us > e->last_ts)
+        e->last_ts = raw->ts_us;
+
+    if (p->ipver && p->ts_us >= e->next_expire) {
+        frag_expire(e->frag, p->ts_us, frag_cb, e);
+        e->next_expire = p->ts_us + 1000000u;
+    }
+    if (p->ipver && p->is_frag && p->status == PKT_DECODED) {
+        struct frag_info fi;
+        const uint8_t *data = NULL;
+        uint32_t len = 0;
+        int rc = frag_add(e->frag, p, &fi, &data, &len);
+        if (rc == FRAG_COMPLETE) {
+            p->reassembled = true;
+            decode_l4(p, fi.proto, data, len);
+            struct flow *f = NULL;
+            int dir = 0;
+            if (p->has_ports || p->vpn != VPN_NONE)
+                f = session_flow(m, p, &dir);
+            if (p->l4proto == 17 || p->l4proto == 6)
+                decode_app(p, f ? (enum app_hint)f->hint : HINT_NONE);
+            session_fragment(m, &fi, p->vpn == VPN_IKE);
+            if (f)
+                session_update(m, p, f, dir);
+            else
+                session_update(m, p, NULL, 0);
+        }
+        count_status(m, p);
+        return p;
+    }
+    if (p->ipver && p->status != PKT_NON_IP && p->l4) {
+        int dir = 0;
+        struct flow *f = session_flow(m, p, &dir);
+        if (p->status == PKT_DECODED && (p->l4proto == 17 || p->l4proto == 6)) {
+            enum app_hint hint = f ? (enum app_hint)f->hint : HINT_NONE;
+            if (hint != HINT_NONE && p->l4proto == 17 && (is_ike_port(p->sport) || is_ike_port(p->dport)))
+                hint = HINT_NONE; /* ports decide */
+            decode_app(p, hint);
+        }
+        session_update(m, p, f, dir);
+        if (f)
+            classify(e, f, p);
+    }
+    count_status(m, p);
+    return p;
+}
+
+void engine_tick(struct engine *e, uint64_t now_us)
+{
+    if (now_us >= e->next_expire) {
+        frag_expire(e->frag, now_us, frag_cb, e);
+        e->next_expire = now_us + 1000000u;
+    }
+}
+
+void engine_finish(struct engine *e)
+{
+    struct session_model *m = &e->m;
+    frag_expire(e->frag, UINT64_MAX, frag_cb, e);
+    if (e->cls) {
+        for (uint32_t i = 0; i < table_slots(m->flows); i++) {
+            struct flow *f = table_slot(m->flows, i, NULL);
+            if (!f || !f->cls_slot)
+                continue;
+            struct classify_flow *cf = e->pool[f->cls_slot - 1];
+            struct classify_label lab;
+            classify_result(e->cls, cf, true, &lab);
+            snprintf(f->app, sizeof(f->app), "%s", lab.name);
+            f->is_vpn = lab.is_vpn;
+            f->guessed = lab.guessed;
+            f->classified = true;
+            classify_flow_free(cf);
+            e->pool[f->cls_slot - 1] = NULL;
+            e->pool_free[e->pool_nfree++] = f->cls_slot - 1;
+            f->cls_slot = 0;
+        }
+    }
+    session_finish(m);
+}

@@ -1,0 +1,679 @@
+/* decode.c - link layer, IPv4 (RFC 791), IPv6 + extension headers (RFC 8200), UDP/TCP/ICMP and the
+ * decode pipeline entry points (decode_packet, decode_l4, decode_app). */
+#include "vpnscope/decode.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpnscope/config.h"
+#include "vpnscope/pkt.h"
+#include "vpnscope/rd.h"
+
+/*
+ * Limitations:
+ * - No decoding inside tunnels (GRE payload, AH/ESP inner packets, IP-in-IP): the VPN layer is the
+ *   deepest layer, so no recursion and no encapsulation depth to track yet.
+ * - No MPLS; PPPoE session frames are followed (DSL captures), other EtherTypes are non-IP.
+ * - A jumbogram (IPv6 payload length 0 with hop-by-hop) is taken as long as the capture.
+ */
+
+/* pcap DLT values (include/pcap/dlt.h). Defined here: decode/ does no I/O and needs no libpcap. */
+#define DLT_NULL_ 0
+#define DLT_EN10MB_ 1
+#define DLT_RAW_ 12        /* Linux and most BSDs */
+#define DLT_RAW_OPENBSD_ 14
+#define DLT_RAW_LINKTYPE_ 101 /* LINKTYPE_RAW; libpcap maps it to DLT_RAW when reading a file */
+#define DLT_LOOP_ 108
+#define DLT_LINUX_SLL_ 113
+#define DLT_IPV4_ 228
+#define DLT_IPV6_ 229
+#define DLT_LINUX_SLL2_ 276
+
+#define ETH_HLEN 14
+#define SLL_HLEN 16
+#define SLL2_HLEN 20
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_PPPOE_SESS 0x8864
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+
+#define IPV4_MIN_HLEN 20
+#define IPV6_HLEN 40
+#define IPV6_FRAG_HLEN 8
+#define UDP_HLEN 8
+#define TCP_MIN_HLEN 20
+#define ICMP_HLEN 8
+
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define IPPROTO_ICMPV6_ 58
+
+static const struct {
+    int dlt;
+    const char *name;
+} dlt_names[] = {
+    {DLT_NULL_, "NULL"},           {DLT_EN10MB_, "EN10MB"},       {DLT_RAW_, "RAW"},
+    {DLT_RAW_OPENBSD_, "RAW"},     {DLT_RAW_LINKTYPE_, "RAW"},    {DLT_LOOP_, "LOOP"},
+    {DLT_LINUX_SLL_, "LINUX_SLL"}, {DLT_IPV4_, "IPV4"},           {DLT_IPV6_, "IPV6"},
+    {DLT_LINUX_SLL2_, "LINUX_SLL2"},
+};
+
+bool decode_dlt_supported(int dlt)
+{
+    for (size_t i = 0; i < sizeof(dlt_names) / sizeof(dlt_names[0]); i++) {
+        if (dlt_names[i].dlt == dlt)
+            return true;
+    }
+    return false;
+}
+
+const char *link_dlt_name(int dlt)
+{
+    for (size_t i = 0; i < sizeof(dlt_names) / sizeof(dlt_names[0]); i++) {
+        if (dlt_names[i].dlt == dlt)
+            return dlt_names[i].name;
+    }
+    return "unknown";
+}
+
+/* Whether the anomaly is already recorded on the packet. */
+static bool has_anom(const struct pkt *p, enum anomaly a)
+{
+    for (unsigned i = 0; i < p->n_anom && i < sizeof(p->anom) / sizeof(p->anom[0]); i++) {
+        if (p->anom[i] == (uint16_t)a)
+            return true;
+    }
+    return false;
+}
+
+/* A layer needs bytes the IP datagram does not hold. If the capture was cut by the snaplen the
+ * bytes existed on the wire (truncated); otherwise the datagram itself is short (invalid). */
+static void runs_out(struct pkt *p, bool cut, enum anomaly a)
+{
+    if (cut)
+        pkt_truncated(p, a);
+    else
+        pkt_invalid(p, a);
+}
+
+/* The capture cut this IP datagram (decode_packet records IP_SNAPLEN_SHORT; frag.c records it on
+ * a reassembled datagram built from cut fragments). */
+static bool l4_cut(const struct pkt *p)
+{
+    return has_anom(p, ANOM_IP_SNAPLEN_SHORT);
+}
+
+static bool ipv6_is_ext(uint8_t nh)
+{
+    /* hop-by-hop 0, routing 43, fragment 44, destination options 60, mobility 135, HIP 139,
+     * shim6 140. AH 51 and ESP 50 are VPN layers and end the walk. */
+    return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 135 || nh == 139 || nh == 140;
+}
+
+/*
+ * Skips generic IPv6 extension headers (RFC 8200 §4.2 layout) while *nh is one of them, except
+ * the fragment header (44), which the caller handles. Each step consumes >= 8 bytes; at most
+ * `budget` steps. Returns 0 when the chain ended (or reached 44), -1 on a short header (*short_ext
+ * set) or a chain longer than the budget (*too_long set).
+ *
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Next Header  |  Hdr Ext Len  |                               |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
+ *   .            Options / routing data ((Hdr Ext Len + 1) * 8)     .
+ */
+static int ipv6_skip_ext(struct rd *r, uint8_t *nh, unsigned *steps, unsigned budget,
+                         bool *short_ext, bool *too_long)
+{
+    while (ipv6_is_ext(*nh) && *nh != 44) {
+        if (*steps >= budget) {
+            *too_long = true;
+            return -1;
+        }
+        (*steps)++;
+        uint8_t next = rd_u8(r);
+        uint8_t hlen = rd_u8(r);
+        rd_skip(r, (size_t)(hlen + 1) * 8 - 2);
+        if (!rd_ok(r)) {
+            *short_ext = true;
+            return -1;
+        }
+        *nh = next;
+    }
+    return 0;
+}
+
+/* ---- L4 ---------------------------------------------------------------------------------- */
+
+/*
+ * UDP (RFC 768):
+ *   +--------+--------+--------+--------+
+ *   |  Source Port    |  Dest Port      |
+ *   |  Length         |  Checksum       |
+ *   +--------+--------+--------+--------+
+ */
+static void decode_udp(struct pkt *p, struct rd *r, bool cut)
+{
+    if (rd_left(r) < UDP_HLEN) {
+        runs_out(p, cut, ANOM_UDP_TRUNC);
+        return;
+    }
+    p->sport = rd_be16(r);
+    p->dport = rd_be16(r);
+    p->has_ports = true;
+    uint16_t ulen = rd_be16(r);
+    rd_skip(r, 2);
+    size_t avail = rd_left(r);
+    const uint8_t *pl = rd_rest(r);
+    if (ulen < UDP_HLEN) {
+        pkt_invalid(p, ANOM_UDP_BAD_LEN);
+        return;
+    }
+    size_t want = (size_t)ulen - UDP_HLEN;
+    p->payload = pl;
+    if (want > avail) {
+        /* The length field claims more than the datagram holds. */
+        p->payload_len = (uint32_t)avail;
+        if (cut)
+            pkt_truncated(p, ANOM_UDP_TRUNC);
+        else
+            pkt_invalid(p, ANOM_UDP_BAD_LEN);
+        return;
+    }
+    p->payload_len = (uint32_t)want; /* bytes after the UDP length are padding */
+}
+
+/*
+ * TCP (RFC 9293 §3.1): ports, seq, ack, data offset (4 bits, 32-bit words), flags; options skipped.
+ */
+static void decode_tcp(struct pkt *p, struct rd *r, bool cut)
+{
+    if (rd_left(r) < TCP_MIN_HLEN) {
+        runs_out(p, cut, ANOM_TCP_TRUNC);
+        return;
+    }
+    p->sport = rd_be16(r);
+    p->dport = rd_be16(r);
+    p->has_ports = true;
+    p->tcp_seq = rd_be32(r);
+    p->tcp_ack = rd_be32(r);
+    uint8_t off = rd_u8(r);
+    p->tcp_flags = rd_u8(r);
+    rd_skip(r, 6); /* window, checksum, urgent pointer */
+    size_t hlen = (size_t)(off >> 4) * 4;
+    if (hlen < TCP_MIN_HLEN) {
+        pkt_invalid(p, ANOM_TCP_BAD_HLEN);
+        return;
+    }
+    if (hlen - TCP_MIN_HLEN > rd_left(r)) {
+        runs_out(p, cut, cut ? ANOM_TCP_TRUNC : ANOM_TCP_BAD_HLEN);
+        return;
+    }
+    rd_skip(r, hlen - TCP_MIN_HLEN);
+    p->payload = rd_rest(r);
+    p->payload_len = (uint32_t)rd_left(r);
+}
+
+/* ICMP (RFC 792) / ICMPv6 (RFC 4443): type, code, checksum; echo carries identifier, sequence. */
+static void decode_icmp(struct pkt *p, struct rd *r, bool cut, bool v6)
+{
+    if (rd_left(r) < 4) {
+        runs_out(p, cut, ANOM_ICMP_TRUNC);
+        return;
+    }
+    p->icmp_type = rd_u8(r);
+    rd_skip(r, 3); /* code, checksum */
+    bool echo = v6 ? (p->icmp_type == 128 || p->icmp_type == 129)
+                   : (p->icmp_type == 8 || p->icmp_type == 0);
+    if (rd_left(r) < 4) {
+        if (echo)
+            runs_out(p, cut, ANOM_ICMP_TRUNC);
+        return;
+    }
+    uint16_t id = rd_be16(r);
+    rd_skip(r, 2);
+    if (echo)
+        p->icmp_id = id;
+    p->payload = rd_rest(r);
+    p->payload_len = (uint32_t)rd_left(r);
+}
+
+void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
+{
+    struct rd r = rd_init(data, len);
+    bool cut = l4_cut(p);
+
+    /* A reassembled IPv6 datagram starts after the fragment header and may carry more extension
+     * headers (destination options) before the upper layer. */
+    if (p->ipver == 6 && ipv6_is_ext(proto) && proto != 44) {
+        unsigned steps = 0;
+        bool short_ext = false;
+        bool too_long = false;
+        if (ipv6_skip_ext(&r, &proto, &steps, VPNSCOPE_MAX_IPV6_EXT, &short_ext, &too_long) < 0) {
+            if (too_long)
+                pkt_invalid(p, ANOM_IPV6_EXT_CHAIN_LONG);
+            else
+                runs_out(p, cut, ANOM_IPV6_EXT_TRUNC);
+            return;
+        }
+    }
+
+    p->l4proto = proto;
+    p->l4 = rd_rest(&r);
+    p->l4_len = (uint32_t)rd_left(&r);
+
+    switch (proto) {
+    case IPPROTO_UDP_:
+        decode_udp(p, &r, cut);
+        break;
+    case IPPROTO_TCP_:
+        decode_tcp(p, &r, cut);
+        break;
+    case IPPROTO_ICMP_:
+        decode_icmp(p, &r, cut, false);
+        break;
+    case IPPROTO_ICMPV6_:
+        decode_icmp(p, &r, cut, true);
+        break;
+    case IPPROTO_ESP_:
+        p->vpn = VPN_ESP;
+        esp_decode(&r, p);
+        break;
+    case IPPROTO_AH_:
+        p->vpn = VPN_AH;
+        ah_decode(&r, p);
+        break;
+    case IPPROTO_GRE_:
+        p->vpn = VPN_GRE;
+        gre_decode(&r, p);
+        break;
+    default:
+        break; /* other protocols: L3 only */
+    }
+}
+
+/* ---- IPv4 -------------------------------------------------------------------------------- */
+
+/*
+ * RFC 791 §3.1:
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version|  IHL  |Type of Service|          Total Length         |
+ *   |         Identification        |Flags|      Fragment Offset    |
+ *   |  Time to Live |    Protocol   |         Header Checksum       |
+ *   |                       Source Address                          |
+ *   |                    Destination Address                        |
+ *   |                    Options (IHL > 5)                          |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ */
+static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
+{
+    size_t avail = rd_left(r);
+    if (avail < 1) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
+    uint8_t vihl = rd_peek_u8(r);
+    if ((vihl >> 4) != 4) {
+        pkt_invalid(p, ANOM_IP_BAD_VERSION);
+        return;
+    }
+    if (avail < IPV4_MIN_HLEN) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
+    const uint8_t *l3 = rd_rest(r);
+    struct rd h = *r; /* header reader; r keeps the datagram start */
+    rd_skip(&h, 1);
+    size_t ihl = (size_t)(vihl & 0x0f) * 4;
+    p->tos = rd_u8(&h);
+    uint16_t totlen = rd_be16(&h);
+    p->ip_id = rd_be16(&h);
+    uint16_t ff = rd_be16(&h);
+    p->ttl = rd_u8(&h);
+    p->l4proto = rd_u8(&h);
+    rd_skip(&h, 2); /* checksum, verified below */
+    p->src.v = 4;
+    rd_copy(&h, p->src.a, 4);
+    p->dst.v = 4;
+    rd_copy(&h, p->dst.a, 4);
+    p->ipver = 4;
+    p->l3 = l3;
+    p->ip_len = totlen;
+    p->frag_off = (uint32_t)(ff & 0x1fff) * 8;
+    p->frag_mf = (ff & 0x2000) != 0;
+    p->is_frag = p->frag_mf || p->frag_off != 0;
+
+    if (ihl < IPV4_MIN_HLEN) {
+        p->l3_len = (uint32_t)(avail < totlen ? avail : totlen);
+        pkt_invalid(p, ANOM_IP_BAD_HLEN);
+        return;
+    }
+    if (totlen < ihl) {
+        p->l3_len = (uint32_t)(avail < ihl ? avail : ihl);
+        pkt_invalid(p, ANOM_IP_BAD_TOTLEN);
+        return;
+    }
+    if (avail < totlen) {
+        p->l3_len = (uint32_t)avail;
+        if (!cut) {
+            pkt_invalid(p, ANOM_IP_BAD_TOTLEN);
+            return;
+        }
+        pkt_anom(p, ANOM_IP_SNAPLEN_SHORT);
+    } else {
+        p->l3_len = totlen; /* bytes beyond are link padding */
+    }
+    if (p->l3_len < ihl) {
+        pkt_truncated(p, ANOM_IP_TRUNC); /* options cut by the snaplen */
+        return;
+    }
+
+    /* RFC 1071 one's complement sum over the header; a mismatch is recorded, not fatal. */
+    struct rd c = rd_init(l3, ihl);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < ihl / 2; i++)
+        sum += rd_be16(&c);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    if (sum != 0xffff)
+        pkt_anom(p, ANOM_IP_BAD_CHECKSUM);
+
+    struct rd dg = rd_sub(r, p->l3_len);
+    rd_skip(&dg, ihl);
+    if (p->is_frag) {
+        p->frag_data = rd_rest(&dg);
+        p->frag_data_len = (uint32_t)rd_left(&dg);
+        return; /* L4 only after reassembly (the caller's fragment table) */
+    }
+    decode_l4(p, p->l4proto, rd_rest(&dg), (uint32_t)rd_left(&dg));
+}
+
+/* ---- IPv6 -------------------------------------------------------------------------------- */
+
+/*
+ * RFC 8200 §3:
+ *   |Version| Traffic Class |           Flow Label                  |
+ *   |         Payload Length        |  Next Header  |   Hop Limit   |
+ *   |                 Source Address (128 bits)                     |
+ *   |              Destination Address (128 bits)                   |
+ * Fragment header, RFC 8200 §4.5:
+ *   |  Next Header  |   Reserved    |      Fragment Offset    |Res|M|
+ *   |                         Identification                        |
+ */
+static void decode_ipv6(struct pkt *p, struct rd *r, bool cut)
+{
+    size_t avail = rd_left(r);
+    if (avail < 1) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
+    if ((rd_peek_u8(r) >> 4) != 6) {
+        pkt_invalid(p, ANOM_IP_BAD_VERSION);
+        return;
+    }
+    if (avail < IPV6_HLEN) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
+    const uint8_t *l3 = rd_rest(r);
+    struct rd h = *r;
+    uint32_t vtcfl = rd_be32(&h);
+    uint16_t plen = rd_be16(&h);
+    uint8_t nh = rd_u8(&h);
+    p->ttl = rd_u8(&h);
+    p->src.v = 6;
+    rd_copy(&h, p->src.a, 16);
+    p->dst.v = 6;
+    rd_copy(&h, p->dst.a, 16);
+    p->tos = (uint8_t)(vtcfl >> 20);
+    p->ipver = 6;
+    p->l3 = l3;
+    p->l4proto = nh;
+
+    size_t totlen = (size_t)IPV6_HLEN + plen;
+    if (plen == 0 && nh == 0)
+        totlen = avail; /* jumbogram (RFC 2675): length in hop-by-hop, not checked */
+    p->ip_len = (uint32_t)(totlen > UINT32_MAX ? UINT32_MAX : totlen);
+    if (avail < totlen) {
+        p->l3_len = (uint32_t)avail;
+        if (!cut) {
+            pkt_invalid(p, ANOM_IP_BAD_TOTLEN);
+            return;
+        }
+        pkt_anom(p, ANOM_IP_SNAPLEN_SHORT);
+    } else {
+        p->l3_len = (uint32_t)totlen;
+    }
+    struct rd dg = rd_sub(r, p->l3_len);
+    rd_skip(&dg, IPV6_HLEN);
+
+    unsigned steps = 0;
+    bool short_ext = false;
+    bool too_long = false;
+    for (;;) {
+        if (ipv6_skip_ext(&dg, &nh, &steps, VPNSCOPE_MAX_IPV6_EXT, &short_ext, &too_long) < 0)
+            break;
+        p->l4proto = nh;
+        if (nh != 44)
+            break;
+        if (steps >= VPNSCOPE_MAX_IPV6_EXT) {
+            too_long = true;
+            break;
+        }
+        steps++;
+        if (rd_left(&dg) < IPV6_FRAG_HLEN) {
+            short_ext = true;
+            break;
+        }
+        uint8_t fnh = rd_u8(&dg);
+        rd_skip(&dg, 1);
+        uint16_t offlg = rd_be16(&dg);
+        p->ip_id = rd_be32(&dg);
+        p->frag_off = offlg & 0xfff8;
+        p->frag_mf = (offlg & 1) != 0;
+        nh = fnh;
+        p->l4proto = nh;
+        if (p->frag_off == 0 && !p->frag_mf)
+            continue; /* atomic fragment (RFC 6946): a whole datagram, keep walking */
+        p->is_frag = true;
+        p->frag_data = rd_rest(&dg);
+        p->frag_data_len = (uint32_t)rd_left(&dg);
+        if (p->frag_off == 0) {
+            /* RFC 7112: the first fragment holds the whole header chain incl. the upper-layer
+             * header. Checked on a copy; the fragment itself stays undecoded until reassembly. */
+            struct rd chk = dg;
+            uint8_t cnh = nh;
+            unsigned csteps = steps;
+            bool cshort = false;
+            bool clong = false;
+            bool ok = ipv6_skip_ext(&chk, &cnh, &csteps, VPNSCOPE_MAX_IPV6_EXT, &cshort, &clong) == 0;
+            size_t need = cnh == IPPROTO_UDP_ ? UDP_HLEN : cnh == IPPROTO_TCP_ ? TCP_MIN_HLEN : 0;
+            if (!ok || cnh == 44 || rd_left(&chk) < need)
+                pkt_anom(p, ANOM_IPV6_FRAG_NOT_FIRST_CHAIN);
+        }
+        return;
+    }
+    if (too_long) {
+        pkt_invalid(p, ANOM_IPV6_EXT_CHAIN_LONG);
+        return;
+    }
+    if (short_ext) {
+        runs_out(p, cut, ANOM_IPV6_EXT_TRUNC);
+        return;
+    }
+    decode_l4(p, nh, rd_rest(&dg), (uint32_t)rd_left(&dg));
+}
+
+/* ---- link layer -------------------------------------------------------------------------- */
+
+static void decode_ethertype(struct pkt *p, struct rd *r, uint16_t et, bool cut)
+{
+    /* 802.1Q / 802.1ad / old QinQ tags: TCI (2) | EtherType (2) */
+    for (unsigned n = 0; et == ETHERTYPE_VLAN || et == ETHERTYPE_QINQ || et == ETHERTYPE_QINQ_OLD;
+         n++) {
+        if (n >= VPNSCOPE_MAX_VLANS) {
+            pkt_invalid(p, ANOM_LINK_TOO_MANY_VLANS);
+            return;
+        }
+        rd_skip(r, 2);
+        et = rd_be16(r);
+        if (!rd_ok(r)) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+    }
+    if (et == ETHERTYPE_PPPOE_SESS) {
+        /* RFC 2516 §4: VER/TYPE (1) | CODE (1) | SESSION_ID (2) | LENGTH (2), then PPP protocol */
+        rd_skip(r, 6);
+        uint16_t ppp = rd_be16(r);
+        if (!rd_ok(r)) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+        et = ppp == PPP_IPV4 ? ETHERTYPE_IPV4 : ppp == PPP_IPV6 ? ETHERTYPE_IPV6 : 0;
+    }
+    if (et == ETHERTYPE_IPV4)
+        decode_ipv4(p, r, cut);
+    else if (et == ETHERTYPE_IPV6)
+        decode_ipv6(p, r, cut);
+    else
+        p->status = PKT_NON_IP;
+}
+
+/* IP by the version nibble (raw IP link types). */
+static void decode_ip_any(struct pkt *p, struct rd *r, bool cut)
+{
+    if (rd_left(r) < 1) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
+    uint8_t v = rd_peek_u8(r) >> 4;
+    if (v == 4)
+        decode_ipv4(p, r, cut);
+    else if (v == 6)
+        decode_ipv6(p, r, cut);
+    else
+        pkt_invalid(p, ANOM_IP_BAD_VERSION);
+}
+
+/* BSD loopback address family: 2 = AF_INET; 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (Darwin) =
+ * AF_INET6; anything else is not IP. */
+static void decode_family(struct pkt *p, struct rd *r, uint32_t fam, bool cut)
+{
+    if (fam == 2)
+        decode_ipv4(p, r, cut);
+    else if (fam == 24 || fam == 28 || fam == 30)
+        decode_ipv6(p, r, cut);
+    else
+        p->status = PKT_NON_IP;
+}
+
+void decode_packet(struct pkt *p, const uint8_t *data, uint32_t caplen)
+{
+    pkt_reset(p);
+    struct rd r = rd_init(data, caplen);
+    /* wirelen 0 = unknown: assume a cut capture (the lenient reading) */
+    bool cut = p->wirelen == 0 || p->wirelen > caplen;
+    if (p->wirelen != 0 && p->wirelen < caplen)
+        pkt_anom(p, ANOM_CAPLEN_GT_LEN);
+    if (p->dlt != DLT_LINUX_SLL_ && p->dlt != DLT_LINUX_SLL2_)
+        p->sll_pkttype = 0xffff;
+
+    switch (p->dlt) {
+    case DLT_EN10MB_: {
+        /* dst MAC (6) | src MAC (6) | EtherType (2) */
+        if (rd_left(&r) < ETH_HLEN) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+        rd_skip(&r, 12);
+        decode_ethertype(p, &r, rd_be16(&r), cut);
+        return;
+    }
+    case DLT_LINUX_SLL_: {
+        /* packet type (2) | ARPHRD (2) | addr len (2) | addr (8) | protocol (2) */
+        if (rd_left(&r) < SLL_HLEN) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+        p->sll_pkttype = rd_be16(&r);
+        rd_skip(&r, 12);
+        decode_ethertype(p, &r, rd_be16(&r), cut);
+        return;
+    }
+    case DLT_LINUX_SLL2_: {
+        /* protocol (2) | reserved (2) | ifindex (4) | ARPHRD (2) | packet type (1) |
+         * addr len (1) | addr (8) */
+        if (rd_left(&r) < SLL2_HLEN) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+        uint16_t et = rd_be16(&r);
+        rd_skip(&r, 2);
+        p->ifidx = rd_be32(&r);
+        rd_skip(&r, 2);
+        p->sll_pkttype = rd_u8(&r);
+        rd_skip(&r, 9);
+        decode_ethertype(p, &r, et, cut);
+        return;
+    }
+    case DLT_NULL_:
+    case DLT_LOOP_: {
+        /* 4-byte address family: host order of the capturing machine (NULL), network (LOOP) */
+        if (rd_left(&r) < 4) {
+            pkt_truncated(p, ANOM_LINK_TRUNC);
+            return;
+        }
+        struct rd le = r;
+        uint32_t fam_be = rd_be32(&r);
+        uint32_t fam_le = rd_le32(&le);
+        uint32_t fam = fam_be;
+        if (p->dlt == DLT_NULL_ && (fam_le == 2 || fam_le == 24 || fam_le == 28 || fam_le == 30))
+            fam = fam_le;
+        decode_family(p, &r, fam, cut);
+        return;
+    }
+    case DLT_RAW_:
+    case DLT_RAW_OPENBSD_:
+    case DLT_RAW_LINKTYPE_:
+        decode_ip_any(p, &r, cut);
+        return;
+    case DLT_IPV4_:
+        decode_ipv4(p, &r, cut);
+        return;
+    case DLT_IPV6_:
+        decode_ipv6(p, &r, cut);
+        return;
+    default:
+        p->status = PKT_NON_IP; /* callers reject unsupported DLTs up front */
+        return;
+    }
+}
+
+/* ---- application demultiplexing ---------------------------------------------------------- */
+
+void decode_app(struct pkt *p, enum app_hint hint)
+{
+    if (p->status == PKT_INVALID || p->status == PKT_NON_IP || !p->has_ports)
+        return;
+    struct rd r = rd_init(p->payload, p->payload_len);
+    bool either_port_natt = p->sport == PORT_NATT || p->dport == PORT_NATT;
+    bool either_port_ike = p->sport == PORT_IKE || p->dport == PORT_IKE;
+    if (p->l4proto == IPPROTO_UDP_) {
+        if (either_port_natt || hint == HINT_NATT)
+            natt_decode(&r, p);
+        else if (either_port_ike || hint == HINT_IKE)
+            ike_decode(&r, p);
+        else if (p->sport == PORT_L2TP || p->dport == PORT_L2TP)
+            l2tp_decode(&r, p);
+    } else if (p->l4proto == IPPROTO_TCP_) {
+        if (p->payload_len > 0 && (p->sport == PORT_PPTP || p->dport == PORT_PPTP))
+            pptp_decode(&r, p);
+    }
+}

@@ -1,0 +1,267 @@
+/* finding.c - finding lists: kinds, default severities (CONTRACT.md), evidence helpers, sorts. */
+#include "vpnscope/finding.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *finding_kind_name(unsigned kind)
+{
+    switch (kind) {
+    case FINDING_ESP_COLLISION:
+        return "esp_collision";
+    case FINDING_STALE_NAT:
+        return "stale_nat";
+    case FINDING_FRAGMENT_REORDER:
+        return "fragment_reorder";
+    case FINDING_FRAGMENT_LOSS:
+        return "fragment_loss";
+    case FINDING_AH_NAT:
+        return "ah_nat";
+    case FINDING_NATT_NOT_USED:
+        return "natt_not_used";
+    case FINDING_IKE_NO_RESPONSE:
+        return "ike_no_response";
+    case FINDING_IKE_IP_FRAGMENTED:
+        return "ike_ip_fragmented";
+    case FINDING_PPTP_GRE_BLOCKED:
+        return "pptp_gre_blocked";
+    case FINDING_PPTP_CALL_COLLISION:
+        return "pptp_call_collision";
+    case FINDING_ESP_ONE_WAY:
+        return "esp_one_way";
+    case FINDING_NAT_TRAVERSAL:
+        return "nat_traversal";
+    default:
+        return "unknown";
+    }
+}
+
+const char *severity_name(unsigned sev)
+{
+    switch (sev) {
+    case SEV_INFO:
+        return "info";
+    case SEV_WARNING:
+        return "warning";
+    case SEV_ERROR:
+        return "error";
+    default:
+        return "unknown";
+    }
+}
+
+/* CONTRACT.md "Finding kinds" table. */
+enum severity finding_default_severity(unsigned kind)
+{
+    switch (kind) {
+    case FINDING_ESP_COLLISION:
+    case FINDING_AH_NAT:
+    case FINDING_IKE_NO_RESPONSE:
+    case FINDING_PPTP_GRE_BLOCKED:
+    case FINDING_PPTP_CALL_COLLISION:
+        return SEV_ERROR;
+    case FINDING_STALE_NAT:
+    case FINDING_FRAGMENT_REORDER:
+    case FINDING_FRAGMENT_LOSS:
+    case FINDING_NATT_NOT_USED:
+    case FINDING_IKE_IP_FRAGMENTED:
+    case FINDING_ESP_ONE_WAY:
+        return SEV_WARNING;
+    case FINDING_NAT_TRAVERSAL:
+    default:
+        return SEV_INFO;
+    }
+}
+
+const char *fs_role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_CLIENT:
+        return "client";
+    case ROLE_SERVER:
+        return "server";
+    case ROLE_NAT:
+        return "nat";
+    default:
+        return "unknown";
+    }
+}
+
+struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_us)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct finding *nv = realloc(l->v, ncap * sizeof(*nv));
+        if (!nv)
+            return NULL;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    struct finding *f = &l->v[l->n++];
+    memset(f, 0, sizeof(*f));
+    f->kind = (uint8_t)kind;
+    f->sev = (uint8_t)finding_default_severity(kind);
+    f->ts_us = ts_us;
+    return f;
+}
+
+void finding_list_free(struct finding_list *l)
+{
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+/* The evidence slot for key: the existing one (a key appears once), else a new one, else NULL. */
+static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t type)
+{
+    struct finding_ev *e = NULL;
+    for (unsigned i = 0; i < f->n_ev; i++) {
+        if (strncmp(f->ev[i].key, key, sizeof(f->ev[i].key) - 1) == 0) {
+            e = &f->ev[i];
+            break;
+        }
+    }
+    if (!e) {
+        if (f->n_ev >= FINDING_MAX_EV)
+            return NULL;
+        e = &f->ev[f->n_ev++];
+    }
+    memset(e, 0, sizeof(*e));
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->type = type;
+    return e;
+}
+
+void finding_ev_int(struct finding *f, const char *key, int64_t v)
+{
+    struct finding_ev *e = ev_slot(f, key, EV_INT);
+    if (e)
+        e->i = v;
+}
+
+void finding_ev_str(struct finding *f, const char *key, const char *v)
+{
+    struct finding_ev *e = ev_slot(f, key, EV_STR);
+    if (e)
+        snprintf(e->s, sizeof(e->s), "%s", v ? v : "");
+}
+
+void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us)
+{
+    struct finding_ev *e = ev_slot(f, key, EV_TS);
+    if (e)
+        e->i = (int64_t)ts_us;
+}
+
+void finding_ev_seconds(struct finding *f, const char *key, double secs)
+{
+    struct finding_ev *e = ev_slot(f, key, EV_SECONDS);
+    if (e)
+        e->d = secs;
+}
+
+void finding_ev_bool(struct finding *f, const char *key, bool v)
+{
+    struct finding_ev *e = ev_slot(f, key, EV_BOOL);
+    if (e)
+        e->i = v ? 1 : 0;
+}
+
+void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
+{
+    for (unsigned i = 0; i < f->n_frames; i++)
+        if (f->frames[i].capture == capture && f->frames[i].frame == frame)
+            return;
+    if (f->n_frames >= FINDING_MAX_FRAMES)
+        return;
+    f->frames[f->n_frames].capture = capture;
+    f->frames[f->n_frames].frame = frame;
+    f->n_frames++;
+}
+
+struct finding_session *finding_session_add(struct finding *f, unsigned role, const struct ip_addr *ip)
+{
+    if (f->n_sessions >= FINDING_MAX_SESSIONS)
+        return NULL;
+    struct finding_session *s = &f->sessions[f->n_sessions++];
+    memset(s, 0, sizeof(*s));
+    s->role = (uint8_t)role;
+    if (ip)
+        s->ip = *ip;
+    return s;
+}
+
+/* Sorting: an index array is sorted (ties broken by the original position, so the result is the
+ * same with any qsort), then the findings are permuted into place. */
+struct fsort {
+    const struct finding *f;
+    size_t pos;
+};
+
+static int cmp_ts_kind(const struct finding *a, const struct finding *b)
+{
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return 0;
+}
+
+static int cmp_by_ts(const void *pa, const void *pb)
+{
+    const struct fsort *a = pa, *b = pb;
+    int c = cmp_ts_kind(a->f, b->f);
+    if (c)
+        return c;
+    return a->pos < b->pos ? -1 : (a->pos > b->pos);
+}
+
+static int cmp_by_sev(const void *pa, const void *pb)
+{
+    const struct fsort *a = pa, *b = pb;
+    if (a->f->sev != b->f->sev)
+        return a->f->sev > b->f->sev ? -1 : 1;
+    return cmp_by_ts(pa, pb);
+}
+
+static void sort_with(struct finding_list *l, int (*cmp)(const void *, const void *))
+{
+    if (l->n < 2)
+        return;
+    struct fsort *ix = malloc(l->n * sizeof(*ix));
+    struct finding *tmp = malloc(l->n * sizeof(*tmp));
+    if (!ix || !tmp)
+        goto out;
+    for (size_t i = 0; i < l->n; i++) {
+        ix[i].f = &l->v[i];
+        ix[i].pos = i;
+    }
+    qsort(ix, l->n, sizeof(*ix), cmp);
+    for (size_t i = 0; i < l->n; i++)
+        tmp[i] = *ix[i].f;
+    memcpy(l->v, tmp, l->n * sizeof(*tmp));
+out:
+    free(tmp);
+    free(ix);
+}
+
+void finding_list_sort_severity(struct finding_list *l)
+{
+    sort_with(l, cmp_by_sev);
+}
+
+void finding_list_sort_ts(struct finding_list *l)
+{
+    sort_with(l, cmp_by_ts);
+}
+
+enum severity finding_list_max_severity(const struct finding_list *l)
+{
+    enum severity m = SEV_INFO;
+    for (size_t i = 0; l && i < l->n; i++)
+        if (l->v[i].sev > m && l->v[i].sev <= SEV_ERROR)
+            m = (enum severity)l->v[i].sev;
+    return m;
+}

@@ -1,0 +1,995 @@
+/* session.c - the session model: flows, IKE SAs (with NAT-D verdicts), ESP/AH SAs, PPTP control
+ * connections and calls (nf_conntrack_pptp.c model), GRE and L2TP. Reads struct pkt only. */
+#include "vpnscope/session.h"
+
+#include <gcrypt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/decode.h"
+#include "vpnscope/frag.h"
+#include "vpnscope/table.h"
+
+/* ---- small helpers ---- */
+
+const char *side_name(uint8_t side)
+{
+    switch (side) {
+    case SIDE_INSIDE:
+        return "inside";
+    case SIDE_OUTSIDE:
+        return "outside";
+    default:
+        return "single";
+    }
+}
+
+const char *pptp_call_state_name(uint8_t s)
+{
+    switch (s) {
+    case PPTP_CALL_OUT_REQ:
+        return "requested";
+    case PPTP_CALL_OUT_CONF:
+        return "established";
+    case PPTP_CALL_IN_REQ:
+        return "incoming_requested";
+    case PPTP_CALL_IN_REP:
+        return "incoming_replied";
+    case PPTP_CALL_IN_CONF:
+        return "established";
+    case PPTP_CALL_CLEAR_REQ:
+        return "clearing";
+    case PPTP_CALL_DISCONNECTED:
+        return "disconnected";
+    case PPTP_CALL_REJECTED:
+        return "rejected";
+    default:
+        return "unknown";
+    }
+}
+
+static bool ip_eq(const struct ip_addr *a, const struct ip_addr *b)
+{
+    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
+}
+
+static int ep_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
+{
+    int c = memcmp(a, b, sizeof(*a));
+    if (c)
+        return c;
+    return (int)pa - (int)pb;
+}
+
+uint64_t activity_keepalive_us(const struct activity *a)
+{
+    return a->ka_ivl_n ? a->ka_ivl_sum_us / a->ka_ivl_n : 0;
+}
+
+/* Records the packet time; keeps the GAPS_PER_TUNNEL longest idle gaps (longest first). */
+static void activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
+{
+    if (a->last_us && ts > a->last_us && ts - a->last_us >= GAP_MIN_US) {
+        uint64_t len = ts - a->last_us;
+        unsigned n = a->n_gaps;
+        if (n < GAPS_PER_TUNNEL || len > a->gaps[n - 1].end_us - a->gaps[n - 1].start_us) {
+            unsigned pos = n < GAPS_PER_TUNNEL ? n : GAPS_PER_TUNNEL - 1;
+            while (pos > 0 && a->gaps[pos - 1].end_us - a->gaps[pos - 1].start_us < len) {
+                a->gaps[pos] = a->gaps[pos - 1];
+                pos--;
+            }
+            a->gaps[pos].start_us = a->last_us;
+            a->gaps[pos].end_us = ts;
+            a->gaps[pos].frame_after = frame;
+            if (n < GAPS_PER_TUNNEL)
+                a->n_gaps++;
+        }
+    }
+    if (ts > a->last_us)
+        a->last_us = ts;
+}
+
+static void activity_keepalive(struct activity *a, uint64_t ts)
+{
+    if (a->ka_count && ts > a->ka_last_us) {
+        uint64_t ivl = ts - a->ka_last_us;
+        a->ka_ivl_sum_us += ivl;
+        a->ka_ivl_n++;
+        if (!a->ka_ivl_min_us || ivl < a->ka_ivl_min_us)
+            a->ka_ivl_min_us = ivl;
+        if (ivl > a->ka_ivl_max_us)
+            a->ka_ivl_max_us = ivl;
+    }
+    a->ka_count++;
+    a->ka_last_us = ts;
+}
+
+/* ---- lifecycle ---- */
+
+int session_model_init(struct session_model *m, uint8_t side)
+{
+    memset(m, 0, sizeof(*m));
+    m->side = side;
+    m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, NULL, NULL);
+    m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), IKE_SA_MAX, NULL, NULL);
+    m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
+    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL, NULL);
+    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), IPSEC_SA_MAX, NULL, NULL);
+    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), IPSEC_SA_MAX, NULL, NULL);
+    if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp) {
+        session_model_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void session_model_free(struct session_model *m)
+{
+    table_free(m->flows);
+    table_free(m->ike);
+    table_free(m->ipsec);
+    table_free(m->pptp);
+    table_free(m->gre);
+    table_free(m->l2tp);
+    m->flows = m->ike = m->ipsec = m->pptp = m->gre = m->l2tp = NULL;
+}
+
+/* ---- flows ---- */
+
+struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir)
+{
+    if (!p->ipver)
+        return NULL;
+    struct flow_key k;
+    memset(&k, 0, sizeof(k));
+    uint16_t sp = p->has_ports ? p->sport : 0, dp = p->has_ports ? p->dport : 0;
+    if (p->l4proto == 1 || p->l4proto == 58) {
+        sp = dp = p->icmp_id; /* echo flows by identifier */
+    }
+    int fwd = ep_cmp(&p->src, sp, &p->dst, dp) <= 0;
+    if (fwd) {
+        k.a = p->src, k.pa = sp, k.b = p->dst, k.pb = dp;
+    } else {
+        k.a = p->dst, k.pa = dp, k.b = p->src, k.pb = sp;
+    }
+    k.proto = p->l4proto;
+    bool created = false;
+    struct flow *f = table_put(m->flows, &k, &created);
+    if (!f)
+        return NULL;
+    if (created) {
+        f->src.ip = p->src;
+        f->src.port = sp;
+        f->dst.ip = p->dst;
+        f->dst.port = dp;
+        f->proto = p->l4proto;
+        f->first_ts = p->ts_us;
+        f->first_frame = p->frame;
+    }
+    *dir = (ip_eq(&f->src.ip, &p->src) && f->src.port == sp) ? 0 : 1;
+    if (f->src.port == f->dst.port && ip_eq(&p->src, &p->dst))
+        *dir = 0;
+    return f;
+}
+
+/* ---- hashing for NAT-D (libgcrypt) ---- */
+
+static int md_for_len(unsigned len, uint16_t v1_hash)
+{
+    switch (v1_hash) {
+    case 1:
+        return GCRY_MD_MD5;
+    case 2:
+        return GCRY_MD_SHA1;
+    case 4:
+        return GCRY_MD_SHA256;
+    case 5:
+        return GCRY_MD_SHA384;
+    case 6:
+        return GCRY_MD_SHA512;
+    default:
+        break;
+    }
+    switch (len) {
+    case 16:
+        return GCRY_MD_MD5;
+    case 20:
+        return GCRY_MD_SHA1;
+    case 32:
+        return GCRY_MD_SHA256;
+    case 48:
+        return GCRY_MD_SHA384;
+    case 64:
+        return GCRY_MD_SHA512;
+    default:
+        return 0;
+    }
+}
+
+/* NAT-D hash of (SPIi | SPIr | IP | port) with the given algorithm. Returns digest length or 0. */
+static unsigned natd_hash(int algo, uint64_t ispi, uint64_t rspi, const struct ip_addr *ip, uint16_t port,
+                          uint8_t out[IKE_NATD_MAXLEN])
+{
+    uint8_t buf[8 + 8 + 16 + 2];
+    unsigned n = 0;
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(ispi >> (i * 8));
+    for (int i = 7; i >= 0; i--)
+        buf[n++] = (uint8_t)(rspi >> (i * 8));
+    unsigned al = ip->v == 6 ? 16 : 4;
+    memcpy(buf + n, ip->a, al);
+    n += al;
+    buf[n++] = (uint8_t)(port >> 8);
+    buf[n++] = (uint8_t)port;
+    unsigned dl = gcry_md_get_algo_dlen(algo);
+    if (!dl || dl > IKE_NATD_MAXLEN)
+        return 0;
+    gcry_md_hash_buffer(algo, out, buf, n);
+    return dl;
+}
+
+static bool natd_matches(const struct ike_msg *ik, const struct ike_natd *nd, uint16_t v1_hash,
+                         const struct ip_addr *ip, uint16_t port)
+{
+    int algo = nd->kind == IKE_NATD_V1 ? md_for_len(nd->len, v1_hash) : GCRY_MD_SHA1;
+    if (!algo)
+        return false;
+    uint8_t h[IKE_NATD_MAXLEN];
+    unsigned dl = natd_hash(algo, ik->ispi, ik->rspi, ip, port, h);
+    return dl && dl == nd->len && memcmp(h, nd->h, dl) == 0;
+}
+
+static void natd_verdict_update(struct natd_verdict *v, const struct ip_addr *init_ip)
+{
+    bool init_mis = v->init_src_mismatch_seen || v->resp_dst_mismatch_seen;
+    bool any_init = v->init_src_match_seen || init_mis || v->resp_dst_match_seen;
+    v->nat_initiator = init_mis ? 1 : (v->init_src_match_seen && v->resp_dst_match_seen) ? 0 : -1;
+    v->nat_responder = (v->resp_src_mismatch_seen || v->init_dst_mismatch_seen) ? 1
+                       : (v->resp_src_match_seen || v->init_dst_match_seen)    ? 0
+                                                                               : -1;
+    v->forced_encap = -1;
+    if (!any_init)
+        return;
+    if (v->init_src_match_seen && !v->init_src_mismatch_seen) {
+        /* the initiator's own hash is genuine: any mismatch is a real NAT */
+        v->forced_encap = 0;
+    } else if (v->init_src_mismatch_seen && v->resp_dst_match_seen && !v->resp_dst_mismatch_seen &&
+               ip_addr_is_private(init_ip)) {
+        /* the responder saw the very private address we see, so nothing translated it: the
+         * initiator's source hash is random on purpose (forced UDP encapsulation) */
+        v->forced_encap = 1;
+        v->nat_initiator = 0;
+    }
+}
+
+/* ---- IKE ---- */
+
+static unsigned exch_slot(struct ike_sa *sa, uint8_t exch)
+{
+    for (unsigned i = 0; i < sa->n_exch; i++)
+        if (sa->exch_type[i] == exch)
+            return i;
+    if (sa->n_exch < IKE_EXCH_SLOTS) {
+        sa->exch_type[sa->n_exch] = exch;
+        return sa->n_exch++;
+    }
+    return IKE_EXCH_SLOTS;
+}
+
+const char *session_exch_name(const struct ike_sa *sa, unsigned slot)
+{
+    if (slot >= sa->n_exch)
+        return "unknown";
+    return ike_exch_name(sa->version, sa->exch_type[slot]);
+}
+
+static void ike_update(struct session_model *m, const struct pkt *p)
+{
+    const struct ike_msg *ik = &p->ike;
+    if (ik->version != 1 && ik->version != 2)
+        return;
+    struct ike_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.ispi = ik->ispi;
+    k.version = ik->version;
+    bool created = false;
+    struct ike_sa *sa = table_put(m->ike, &k, &created);
+    if (!sa)
+        return;
+    if (created) {
+        sa->ispi = ik->ispi;
+        sa->version = ik->version;
+        bool from_init = ik->version == 2 ? ik->initiator : (ik->rspi == 0 || !ik->response);
+        if (ik->version == 2 && !ik->initiator && !ik->response && ik->rspi != 0)
+            from_init = false;
+        const struct ip_addr *ii = from_init ? &p->src : &p->dst;
+        const struct ip_addr *rr = from_init ? &p->dst : &p->src;
+        sa->initiator.ip = *ii;
+        sa->initiator.port = from_init ? p->sport : p->dport;
+        sa->responder.ip = *rr;
+        sa->responder.port = from_init ? p->dport : p->sport;
+        sa->first_ts = p->ts_us;
+        sa->first_frame = p->frame;
+    }
+    if (ik->rspi && !sa->rspi)
+        sa->rspi = ik->rspi;
+    bool from_init;
+    if (ik->version == 2)
+        from_init = ik->initiator;
+    else
+        from_init = ip_eq(&p->src, &sa->initiator.ip) &&
+                    (!ip_eq(&p->src, &p->dst) || p->sport == sa->initiator.port);
+    int dir = from_init ? 0 : 1;
+    sa->packets++;
+    sa->bytes += p->ip_len;
+    if (from_init)
+        sa->pkts_from_init++;
+    else
+        sa->pkts_from_resp++;
+    sa->last_ts = p->ts_us;
+    sa->last_frame = p->frame;
+    if (sa->pkts_from_init && sa->pkts_from_resp)
+        table_set_class(m->ike, sa, 1);
+    if (p->nonesp_marker) {
+        sa->nat_t = true;
+        struct endpoint *ei = &sa->natt_initiator, *er = &sa->natt_responder;
+        ei->ip = from_init ? p->src : p->dst;
+        ei->port = from_init ? p->sport : p->dport;
+        er->ip = from_init ? p->dst : p->src;
+        er->port = from_init ? p->dport : p->sport;
+    }
+    activity_touch(&sa->act, p->ts_us, p->frame);
+    unsigned slot = exch_slot(sa, ik->exch);
+    if (slot < IKE_EXCH_SLOTS)
+        sa->exch_count[slot]++;
+    if ((ik->version == 2 && ik->exch == 37) || (ik->version == 1 && ik->exch == 5))
+        sa->dpd_like++;
+    if (ik->frag_supported || (ik->vid_flags & IKE_VID_FRAGMENTATION))
+        sa->frag_supported = true;
+    sa->vid_flags |= ik->vid_flags;
+    if (ik->version == 1 && ik->has_sa && !from_init && ik->v1_hash)
+        sa->v1_hash = ik->v1_hash;
+    if (ik->version == 1 && ik->has_sa && from_init && ik->v1_hash && !sa->v1_hash)
+        sa->v1_hash = ik->v1_hash; /* provisional: the responder's choice overrides */
+    if (p->reassembled) {
+        if (!sa->ip_fragmented_msgs)
+            sa->ip_frag_first_frame = p->frame;
+        sa->ip_fragmented_msgs++;
+    }
+    if (ik->skf)
+        sa->skf_frags++;
+
+    /* retransmissions and unanswered requests */
+    uint64_t h = p->payload_len ? hash_bytes(p->payload, p->payload_len) : 0;
+    h ^= (uint64_t)ik->msgid << 1;
+    bool is_response = ik->version == 2 ? ik->response : !from_init;
+    bool retrans = sa->last_msg_hash[dir] == h && h != 0;
+    if (retrans) {
+        sa->retransmissions++;
+        m->c.anomalies[ANOM_IKE_RETRANSMISSION]++;
+    }
+    sa->last_msg_hash[dir] = h;
+    if (!is_response && (ik->version == 2 || from_init)) {
+        if (!sa->pending || sa->pending_msgid != ik->msgid || !retrans) {
+            if (!(sa->pending && sa->pending_msgid == ik->msgid && retrans)) {
+                sa->pending = true;
+                sa->pending_msgid = ik->msgid;
+                sa->pending_sends = 0;
+                sa->pending_first_ts = p->ts_us;
+                sa->pending_nframes = 0;
+            }
+        }
+        sa->pending_sends++;
+        sa->pending_last_ts = p->ts_us;
+        if (sa->pending_nframes < 8)
+            sa->pending_frames[sa->pending_nframes++] = p->frame;
+        if (sa->pending_sends > 1 && sa->pending_sends >= sa->max_unanswered_sends) {
+            sa->max_unanswered_sends = sa->pending_sends;
+            sa->unanswered_first_ts = sa->pending_first_ts;
+            sa->unanswered_last_ts = sa->pending_last_ts;
+            sa->unanswered_nframes = sa->pending_nframes;
+            memcpy(sa->unanswered_frames, sa->pending_frames, sizeof(sa->unanswered_frames));
+            sa->unanswered_msgid = sa->pending_msgid;
+        }
+    } else if (is_response) {
+        if (sa->pending && (ik->version == 1 || ik->msgid == sa->pending_msgid)) {
+            if (sa->max_unanswered_sends && sa->unanswered_msgid == sa->pending_msgid &&
+                sa->unanswered_first_ts == sa->pending_first_ts)
+                sa->max_unanswered_sends = 0; /* it was answered after all */
+            sa->pending = false;
+        }
+    }
+
+    /* NAT-D: recompute the hashes from the addresses on the wire */
+    if (ik->n_natd) {
+        struct natd_verdict *v = &sa->natd;
+        v->present = true;
+        bool src_any_match = false, src_seen = false;
+        unsigned v1_idx = 0;
+        for (unsigned i = 0; i < ik->n_natd && i < IKE_MAX_NATD; i++) {
+            const struct ike_natd *nd = &ik->natd[i];
+            bool is_src;
+            if (nd->kind == IKE_NATD_V1)
+                is_src = v1_idx++ > 0; /* RFC 3947: first is the remote (destination) */
+            else
+                is_src = nd->kind == IKE_NATD_V2_SRC;
+            const struct ip_addr *ip = is_src ? &p->src : &p->dst;
+            uint16_t port = is_src ? p->sport : p->dport;
+            bool match = natd_matches(ik, nd, sa->v1_hash, ip, port);
+            if (is_src) {
+                src_seen = true;
+                src_any_match |= match;
+                if (from_init && !v->init_src_hash_len && nd->len <= IKE_NATD_MAXLEN) {
+                    memcpy(v->init_src_hash, nd->h, nd->len);
+                    v->init_src_hash_len = nd->len;
+                }
+            } else if (from_init) {
+                if (match)
+                    v->init_dst_match_seen = true;
+                else
+                    v->init_dst_mismatch_seen = true;
+            } else {
+                if (match)
+                    v->resp_dst_match_seen = true;
+                else
+                    v->resp_dst_mismatch_seen = true;
+            }
+        }
+        if (src_seen) {
+            if (from_init) {
+                if (src_any_match)
+                    v->init_src_match_seen = true;
+                else
+                    v->init_src_mismatch_seen = true;
+            } else {
+                if (src_any_match)
+                    v->resp_src_match_seen = true;
+                else
+                    v->resp_src_mismatch_seen = true;
+            }
+        }
+        natd_verdict_update(v, &sa->initiator.ip);
+    }
+}
+
+/* ---- ESP / AH ---- */
+
+struct peer_key {
+    struct ip_addr src, dst;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+static void ipsec_update(struct session_model *m, const struct pkt *p)
+{
+    struct ipsec_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = p->src;
+    k.dst = p->dst;
+    bool ah = p->vpn == VPN_AH;
+    k.spi = ah ? p->ah.spi : p->esp.spi;
+    k.proto = ah ? 51 : 50;
+    if (!ah && p->esp_in_udp) {
+        k.encap = 1;
+        k.sport = p->sport;
+        k.dport = p->dport;
+    }
+    bool created = false;
+    struct ipsec_sa *sa = table_put(m->ipsec, &k, &created);
+    if (!sa)
+        return;
+    uint32_t seq = ah ? p->ah.seq : p->esp.seq;
+    if (created) {
+        sa->k = k;
+        sa->first_seq = sa->last_seq = seq;
+        sa->first_ts = p->ts_us;
+        sa->first_frame = p->frame;
+        if (ah) {
+            sa->ah_icv_len = p->ah.icv_len;
+            sa->ah_next_header = p->ah.next_header;
+        }
+    } else if (seq == sa->last_seq + 1) {
+        sa->last_seq = seq;
+    } else if (seq > sa->last_seq) {
+        sa->seq_gaps += (uint64_t)(seq - sa->last_seq - 1);
+        sa->last_seq = seq;
+    } else if (seq <= 2 && sa->last_seq > 16) {
+        sa->restarts++;
+        sa->last_seq = seq;
+        m->c.anomalies[ANOM_ESP_SEQ_RESTART]++;
+    } else {
+        sa->replays++;
+        m->c.anomalies[ANOM_ESP_SEQ_REPLAY]++;
+    }
+    sa->packets++;
+    sa->bytes += p->ip_len;
+    sa->last_ts = p->ts_us;
+    sa->last_frame = p->frame;
+    activity_touch(&sa->act, p->ts_us, p->frame);
+    if (!sa->paired) {
+        struct ipsec_sa_key rk;
+        memset(&rk, 0, sizeof(rk));
+        (void)rk;
+        /* reverse direction between the same peers, any SPI: looked up through the flow table's
+         * two-way state is not enough (ESP flows are keyed without SPI), so scan is avoided by
+         * session_finish(); during the run the flow's direction counters protect the entry. */
+    }
+}
+
+bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec_sa *sa)
+{
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
+        if (!o || o == sa || o->k.proto != sa->k.proto)
+            continue;
+        if (ip_eq(&o->k.src, &sa->k.dst) && ip_eq(&o->k.dst, &sa->k.src) && o->k.encap == sa->k.encap &&
+            (!sa->k.encap || (o->k.sport == sa->k.dport && o->k.dport == sa->k.sport)))
+            return true;
+    }
+    return false;
+}
+
+const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa)
+{
+    const struct ike_sa *best = NULL;
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        if (!ik)
+            continue;
+        bool fwd = ip_eq(&ik->initiator.ip, &sa->k.src) && ip_eq(&ik->responder.ip, &sa->k.dst);
+        bool rev = ip_eq(&ik->initiator.ip, &sa->k.dst) && ip_eq(&ik->responder.ip, &sa->k.src);
+        if (!fwd && !rev)
+            continue;
+        if (sa->k.encap && ik->nat_t) {
+            const struct endpoint *a = fwd ? &ik->natt_initiator : &ik->natt_responder;
+            const struct endpoint *b = fwd ? &ik->natt_responder : &ik->natt_initiator;
+            if (a->port != sa->k.sport || b->port != sa->k.dport)
+                continue;
+        }
+        if (ik->first_ts > sa->first_ts + 1000000u)
+            continue; /* the IKE SA began after this SA: not its parent */
+        if (!best || ik->first_ts > best->first_ts)
+            best = ik;
+    }
+    return best;
+}
+
+/* ---- PPTP (control state machine after nf_conntrack_pptp.c) ---- */
+
+static struct pptp_call *call_find(struct pptp_ctrl *c, bool by_peer, uint16_t id)
+{
+    for (unsigned i = 0; i < c->n_calls && i < PPTP_CALLS_PER_CTRL; i++) {
+        struct pptp_call *call = &c->calls[i];
+        if (by_peer ? (call->has_peer && call->peer_call_id == id) : call->call_id == id)
+            return call;
+    }
+    return NULL;
+}
+
+static struct pptp_call *call_new(struct pptp_ctrl *c, const struct pkt *p)
+{
+    struct pptp_call *call = NULL;
+    if (c->n_calls < PPTP_CALLS_PER_CTRL) {
+        call = &c->calls[c->n_calls++];
+    } else {
+        /* full: reuse the oldest finished call, else the oldest */
+        unsigned best = 0;
+        for (unsigned i = 0; i < PPTP_CALLS_PER_CTRL; i++)
+            if (c->calls[i].state == PPTP_CALL_DISCONNECTED || c->calls[i].first_ts < c->calls[best].first_ts)
+                best = i;
+        call = &c->calls[best];
+    }
+    memset(call, 0, sizeof(*call));
+    call->first_ts = p->ts_us;
+    call->first_frame = p->frame;
+    return call;
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    if (!dst[0] && src[0])
+        snprintf(dst, n, "%s", src);
+}
+
+static void pptp_update(struct session_model *m, const struct pkt *p)
+{
+    const struct pptp_msg *pm = &p->pptp;
+    bool from_client = p->dport == PORT_PPTP;
+    struct pptp_ctrl_key k;
+    memset(&k, 0, sizeof(k));
+    k.client = from_client ? p->src : p->dst;
+    k.server = from_client ? p->dst : p->src;
+    k.cport = from_client ? p->sport : p->dport;
+    k.sport = from_client ? p->dport : p->sport;
+    bool created = false;
+    struct pptp_ctrl *c = table_put(m->pptp, &k, &created);
+    if (!c)
+        return;
+    if (created) {
+        c->client.ip = k.client;
+        c->client.port = k.cport;
+        c->server.ip = k.server;
+        c->server.port = k.sport;
+        c->first_ts = p->ts_us;
+    }
+    c->msgs++;
+    c->last_ts = p->ts_us;
+    bool bad = false;
+    struct pptp_call *call = NULL;
+    switch (pm->ctrl_type) {
+    case 1: /* SCCRQ */
+        bad = !from_client;
+        c->state = PPTP_SESS_REQUESTED;
+        copy_str(c->hostname, sizeof(c->hostname), pm->hostname);
+        copy_str(c->vendor, sizeof(c->vendor), pm->vendor);
+        break;
+    case 2: /* SCCRP */
+        bad = from_client || c->state != PPTP_SESS_REQUESTED;
+        c->state = pm->result == 1 ? PPTP_SESS_CONFIRMED : PPTP_SESS_CLOSED;
+        if (pm->result == 1)
+            table_set_class(m->pptp, c, 1);
+        break;
+    case 3: /* StopCCRQ */
+        c->state = PPTP_SESS_STOPREQ;
+        break;
+    case 4: /* StopCCRP */
+        bad = c->state != PPTP_SESS_STOPREQ;
+        c->state = PPTP_SESS_CLOSED;
+        break;
+    case 7: /* OCRQ: the client's Call ID */
+        bad = !from_client;
+        call = call_find(c, false, pm->call_id);
+        if (!call)
+            call = call_new(c, p);
+        call->call_id = pm->call_id;
+        call->state = PPTP_CALL_OUT_REQ;
+        break;
+    case 8: /* OCRP: the server's Call ID + the client's as peer */
+        bad = from_client;
+        call = call_find(c, false, pm->peer_call_id);
+        if (!call) {
+            bad = true;
+            call = call_new(c, p);
+            call->call_id = pm->peer_call_id;
+        }
+        call->peer_call_id = pm->call_id;
+        call->has_peer = true;
+        call->result = pm->result;
+        call->state = pm->result == 1 ? PPTP_CALL_OUT_CONF : PPTP_CALL_REJECTED;
+        break;
+    case 9: /* ICRQ: from the server, its Call ID */
+        bad = from_client;
+        call = call_find(c, true, pm->call_id);
+        if (!call)
+            call = call_new(c, p);
+        call->peer_call_id = pm->call_id;
+        call->has_peer = true;
+        call->state = PPTP_CALL_IN_REQ;
+        break;
+    case 10: /* ICRP: from the client, its Call ID, peer = server's */
+        bad = !from_client;
+        call = call_find(c, true, pm->peer_call_id);
+        if (!call) {
+            bad = true;
+            call = call_new(c, p);
+            call->peer_call_id = pm->peer_call_id;
+            call->has_peer = true;
+        }
+        call->call_id = pm->call_id;
+        call->result = pm->result;
+        call->state = pm->result == 1 ? PPTP_CALL_IN_REP : PPTP_CALL_REJECTED;
+        break;
+    case 11: /* ICCN: from the server, peer = client's Call ID */
+        call = call_find(c, false, pm->peer_call_id);
+        if (call)
+            call->state = PPTP_CALL_IN_CONF;
+        else
+            bad = true;
+        break;
+    case 12: /* CCRQ: from the client, its Call ID */
+        call = call_find(c, false, pm->call_id);
+        if (call)
+            call->state = PPTP_CALL_CLEAR_REQ;
+        else
+            bad = true;
+        break;
+    case 13: /* CDN: from the server, its Call ID (Linux's helper rewrites it) */
+        call = call_find(c, true, pm->call_id);
+        if (!call)
+            call = call_find(c, false, pm->call_id);
+        if (call)
+            call->state = PPTP_CALL_DISCONNECTED;
+        else
+            bad = true;
+        break;
+    default:
+        break;
+    }
+    if (call)
+        call->last_ts = p->ts_us;
+    if (bad)
+        m->c.anomalies[ANOM_PPTP_BAD_TRANSITION]++;
+}
+
+/* ---- GRE ---- */
+
+static void gre_update(struct session_model *m, const struct pkt *p)
+{
+    struct gre_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = p->src;
+    k.dst = p->dst;
+    k.version = p->gre.version;
+    if (p->gre.version == 1) {
+        k.key = p->gre.call_id;
+        k.has_key = 1;
+    } else if (p->gre.has_key) {
+        k.key = p->gre.key;
+        k.has_key = 1;
+    }
+    bool created = false;
+    struct gre_flow *g = table_put(m->gre, &k, &created);
+    if (!g)
+        return;
+    if (created) {
+        g->k = k;
+        g->first_ts = p->ts_us;
+        g->first_frame = p->frame;
+    }
+    g->packets++;
+    g->bytes += p->ip_len;
+    g->last_ts = p->ts_us;
+    if (p->gre.has_seq)
+        g->last_seq = p->gre.seq;
+    activity_touch(&g->act, p->ts_us, p->frame);
+}
+
+static const struct pptp_ctrl *ctrl_between(const struct session_model *m, const struct ip_addr *client,
+                                            const struct ip_addr *server, uint16_t client_call,
+                                            uint16_t server_call, bool by_server_call,
+                                            const struct pptp_call **out_call)
+{
+    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
+        if (!c || !ip_eq(&c->client.ip, client) || !ip_eq(&c->server.ip, server))
+            continue;
+        for (unsigned j = 0; j < c->n_calls && j < PPTP_CALLS_PER_CTRL; j++) {
+            const struct pptp_call *call = &c->calls[j];
+            if (by_server_call ? (call->has_peer && call->peer_call_id == server_call)
+                               : call->call_id == client_call) {
+                if (out_call)
+                    *out_call = call;
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
+                           const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client)
+{
+    *to_server = *to_client = 0;
+    struct gre_key k;
+    memset(&k, 0, sizeof(k));
+    k.version = 1;
+    k.has_key = 1;
+    if (call->has_peer) {
+        /* client -> server GRE carries the server's Call ID */
+        k.src = c->client.ip;
+        k.dst = c->server.ip;
+        k.key = call->peer_call_id;
+        const struct gre_flow *g = table_get(m->gre, &k, false);
+        if (g)
+            *to_server = g->packets;
+    }
+    k.src = c->server.ip;
+    k.dst = c->client.ip;
+    k.key = call->call_id;
+    const struct gre_flow *g = table_get(m->gre, &k, false);
+    if (g)
+        *to_client = g->packets;
+}
+
+bool session_gre_is_pptp_call(const struct session_model *m, const struct gre_flow *g)
+{
+    if (g->k.version != 1)
+        return false;
+    /* src -> dst carrying dst's peer's id: either client->server (key = server's call id) or
+     * server->client (key = client's call id) */
+    if (ctrl_between(m, &g->k.src, &g->k.dst, 0, (uint16_t)g->k.key, true, NULL))
+        return true;
+    if (ctrl_between(m, &g->k.dst, &g->k.src, (uint16_t)g->k.key, 0, false, NULL))
+        return true;
+    return false;
+}
+
+/* ---- L2TP ---- */
+
+static void l2tp_update(struct session_model *m, const struct pkt *p)
+{
+    struct l2tp_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = p->src;
+    k.dst = p->dst;
+    k.sport = p->sport;
+    k.dport = p->dport;
+    k.tunnel_id = p->l2tp.tunnel_id;
+    k.session_id = p->l2tp.session_id;
+    bool created = false;
+    struct l2tp_sess *s = table_put(m->l2tp, &k, &created);
+    if (!s)
+        return;
+    if (created) {
+        s->k = k;
+        s->version = p->l2tp.version;
+        s->first_ts = p->ts_us;
+    }
+    s->packets++;
+    if (p->l2tp.control)
+        s->control++;
+    s->bytes += p->ip_len;
+    s->last_ts = p->ts_us;
+}
+
+/* ---- per packet ---- */
+
+void session_update(struct session_model *m, const struct pkt *p, struct flow *f, int dir)
+{
+    if (f) {
+        f->pkts[dir]++;
+        f->bytes[dir] += p->ip_len ? p->ip_len : p->caplen;
+        f->last_ts = p->ts_us;
+        if (f->pkts[0] && f->pkts[1] && f->pkts[0] + f->pkts[1] <= 2)
+            table_set_class(m->flows, f, 1);
+        else if (f->pkts[0] && f->pkts[1] && dir == 1 && f->pkts[1] == 1)
+            table_set_class(m->flows, f, 1);
+        activity_touch(&f->act, p->ts_us, p->frame);
+        if (p->vpn != VPN_NONE && !f->vpn)
+            f->vpn = (uint8_t)p->vpn;
+        if (p->vpn == VPN_IKE && p->l4proto == 17)
+            f->hint = p->nonesp_marker ? HINT_NATT : (f->hint ? f->hint : HINT_IKE);
+    }
+    if (p->vpn < 8)
+        m->c.vpn_packets[p->vpn]++;
+    switch (p->vpn) {
+    case VPN_IKE:
+        if (p->status == PKT_DECODED || p->ike.ispi)
+            ike_update(m, p);
+        break;
+    case VPN_NATT_KEEPALIVE:
+        m->c.keepalives++;
+        if (f)
+            activity_keepalive(&f->act, p->ts_us);
+        break;
+    case VPN_ESP:
+    case VPN_AH:
+        if (p->status == PKT_DECODED || (p->vpn == VPN_ESP ? p->esp.spi : p->ah.spi))
+            ipsec_update(m, p);
+        break;
+    case VPN_PPTP:
+        if (p->pptp.ctrl_type >= 1 && p->pptp.ctrl_type <= 15)
+            pptp_update(m, p);
+        break;
+    case VPN_GRE:
+        gre_update(m, p);
+        break;
+    case VPN_L2TP:
+        if (p->l2tp.version)
+            l2tp_update(m, p);
+        break;
+    default:
+        break;
+    }
+}
+
+void session_fragment(struct session_model *m, const struct frag_info *fi, bool is_ike)
+{
+    m->c.frag_datagrams++;
+    if (fi->complete)
+        m->c.frag_completed++;
+    if (fi->out_of_order)
+        m->c.frag_ooo++;
+    if (fi->timed_out)
+        m->c.frag_timeout++;
+    else if (!fi->complete && !fi->evicted)
+        m->c.frag_incomplete++;
+    if (fi->evicted)
+        m->c.frag_evicted++;
+    bool vpn = fi->proto == 50 || fi->proto == 51 || fi->proto == 47 || is_ike ||
+               (fi->has_ports && (fi->sport == PORT_IKE || fi->dport == PORT_IKE || fi->sport == PORT_NATT ||
+                                  fi->dport == PORT_NATT || fi->sport == PORT_L2TP || fi->dport == PORT_L2TP));
+    if (!vpn)
+        return;
+    if (m->n_fragdg >= sizeof(m->fragdg) / sizeof(m->fragdg[0])) {
+        m->fragdg_dropped++;
+        return;
+    }
+    struct fragdg *d = &m->fragdg[m->n_fragdg++];
+    memset(d, 0, sizeof(*d));
+    d->src = fi->src;
+    d->dst = fi->dst;
+    d->proto = fi->proto;
+    d->sport = fi->has_ports ? fi->sport : 0;
+    d->dport = fi->has_ports ? fi->dport : 0;
+    d->id = fi->id;
+    d->nfrags = fi->nfrags;
+    d->complete = fi->complete;
+    d->out_of_order = fi->out_of_order;
+    d->overlap = fi->overlap;
+    d->timed_out = fi->timed_out;
+    d->first_ts = fi->first_ts;
+    d->last_ts = fi->last_ts;
+    d->nframes = fi->nframes < 8 ? fi->nframes : 8;
+    memcpy(d->frames, fi->frames, sizeof(uint64_t) * d->nframes);
+    d->is_ike = is_ike;
+}
+
+void session_finish(struct session_model *m)
+{
+    /* pair SAs: one pass building a table of (src,dst,proto) seen */
+    struct table *peers = table_new(sizeof(struct peer_key), 1, IPSEC_SA_MAX, NULL, NULL);
+    if (peers) {
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+            if (!sa)
+                continue;
+            struct peer_key k;
+            memset(&k, 0, sizeof(k));
+            k.src = sa->k.src;
+            k.dst = sa->k.dst;
+            k.proto = (uint8_t)(sa->k.proto | (sa->k.encap << 7));
+            table_put(peers, &k, NULL);
+        }
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+            if (!sa)
+                continue;
+            struct peer_key k;
+            memset(&k, 0, sizeof(k));
+            k.src = sa->k.dst;
+            k.dst = sa->k.src;
+            k.proto = (uint8_t)(sa->k.proto | (sa->k.encap << 7));
+            sa->paired = table_get(peers, &k, false) != NULL;
+        }
+        table_free(peers);
+    }
+    /* side inference (single capture): NAT-D says where the capture sits relative to a NAT */
+    int inside = 0, outside = 0;
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+        if (!sa || !sa->natd.present)
+            continue;
+        const struct natd_verdict *v = &sa->natd;
+        if (v->init_src_match_seen && v->resp_dst_mismatch_seen)
+            inside++;
+        else if (v->init_src_mismatch_seen && v->resp_dst_match_seen && v->forced_encap != 1)
+            outside++;
+    }
+    if (!inside && !outside) {
+        /* addresses: VPN initiators with private addresses talking to public servers */
+        int priv = 0, pub = 0;
+        for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+            const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+            if (!sa || ip_addr_is_private(&sa->responder.ip))
+                continue;
+            if (ip_addr_is_private(&sa->initiator.ip))
+                priv++;
+            else
+                pub++;
+        }
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+            if (!sa)
+                continue;
+            bool sp = ip_addr_is_private(&sa->k.src), dp = ip_addr_is_private(&sa->k.dst);
+            if (sp != dp)
+                priv++;
+        }
+        if (priv > pub)
+            inside = 1;
+        else if (pub > 0 && priv == 0)
+            outside = 0; /* public peers only: cannot tell (no NAT seen) */
+    }
+    m->side_inferred = inside > outside ? SIDE_INSIDE : outside > inside ? SIDE_OUTSIDE : SIDE_SINGLE;
+}

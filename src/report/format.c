@@ -1,0 +1,567 @@
+/* format.c - helpers shared by the report sinks: UTC timestamps, JSON string escaping, SPI and
+ * protocol formatting, totals, and the sorted record list both sinks print from. */
+#include "vpnscope/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+#include "vpnscope/table.h"
+
+/* ---- timestamps ---- */
+
+/* Days since 1970-01-01 -> civil date (proleptic Gregorian; H. Hinnant's civil_from_days), so the
+ * output never depends on TZ, locale or the libc's time functions. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    uint64_t doe = (uint64_t)(z - era * 146097);
+    uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint64_t mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+char *ts_iso(uint64_t ts_us, char *buf, unsigned size)
+{
+    if (!buf || size == 0)
+        return buf;
+    uint64_t secs = ts_us / 1000000u;
+    unsigned usec = (unsigned)(ts_us % 1000000u);
+    uint64_t days = secs / 86400u;
+    unsigned sod = (unsigned)(secs % 86400u);
+    int64_t y;
+    unsigned m, d;
+    civil_from_days((int64_t)days, &y, &m, &d);
+    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d, sod / 3600,
+             (sod / 60) % 60, sod % 60, usec);
+    return buf;
+}
+
+/* ---- JSON strings ---- */
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
+ * or 0 when the byte at s does not start one. */
+static unsigned utf8_valid_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c >= 0xc2 && c <= 0xdf)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
+        unsigned char hi = c == 0xed ? 0x9f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+void json_string(FILE *out, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
+    fputc('"', out);
+    while (*s) {
+        unsigned char c = *s;
+        switch (c) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        case '\b':
+            fputs("\\b", out);
+            break;
+        case '\f':
+            fputs("\\f", out);
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                fprintf(out, "\\u%04x", c);
+            } else if (c < 0x80) {
+                fputc(c, out);
+            } else {
+                /* the NUL terminator stops utf8_valid_len before it reads past the string */
+                unsigned n = utf8_valid_len(s);
+                if (n == 0) {
+                    fprintf(out, "\\u%04x", c);
+                } else {
+                    fwrite(s, 1, n, out);
+                    s += n;
+                    continue;
+                }
+            }
+            break;
+        }
+        s++;
+    }
+    fputc('"', out);
+}
+
+/* ---- small formatters ---- */
+
+char *rep_ike_spi(uint64_t spi, char *buf, unsigned size)
+{
+    snprintf(buf, size, "%016llx", (unsigned long long)spi);
+    return buf;
+}
+
+char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size)
+{
+    snprintf(buf, size, "0x%08x", (unsigned)spi);
+    return buf;
+}
+
+char *rep_proto_name(uint8_t proto, char *buf, unsigned size)
+{
+    const char *n = NULL;
+    switch (proto) {
+    case 1:
+    case 58:
+        n = "icmp";
+        break;
+    case 6:
+        n = "tcp";
+        break;
+    case 17:
+        n = "udp";
+        break;
+    case 47:
+        n = "gre";
+        break;
+    case 50:
+        n = "esp";
+        break;
+    case 51:
+        n = "ah";
+        break;
+    default:
+        break;
+    }
+    if (n)
+        snprintf(buf, size, "%s", n);
+    else
+        snprintf(buf, size, "%u", (unsigned)proto);
+    return buf;
+}
+
+const char *rep_pptp_sess_state_name(uint8_t s)
+{
+    switch (s) {
+    case PPTP_SESS_NONE:
+        return "none";
+    case PPTP_SESS_REQUESTED:
+        return "requested";
+    case PPTP_SESS_CONFIRMED:
+        return "confirmed";
+    case PPTP_SESS_STOPREQ:
+        return "stop_requested";
+    case PPTP_SESS_CLOSED:
+        return "closed";
+    default:
+        return "unknown";
+    }
+}
+
+static bool app_unknown(const char *app)
+{
+    static const char unk[] = "unknown";
+    if (!app[0])
+        return true;
+    for (size_t i = 0; i < sizeof(unk); i++) {
+        char c = app[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != unk[i])
+            return false;
+    }
+    return true;
+}
+
+const char *rep_flow_app(const struct flow *f)
+{
+    return f->app[0] ? f->app : "Unknown";
+}
+
+static bool vpn_port(uint16_t p)
+{
+    return p == 500 || p == 4500 || p == 1701 || p == 1723 || p == 1194 || p == 51820;
+}
+
+bool rep_flow_listed(const struct flow *f, bool all_flows)
+{
+    if (f->vpn != VPN_NONE)
+        return false;
+    if (all_flows || f->is_vpn)
+        return true;
+    if ((f->proto == 6 || f->proto == 17) && app_unknown(f->app) &&
+        (vpn_port(f->src.port) || vpn_port(f->dst.port)))
+        return true;
+    return false;
+}
+
+uint64_t rep_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* ---- totals ---- */
+
+const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa", "ipsec_sa", "pptp",
+                                                  "gre",   "l2tp",   "fragments"};
+
+static uint64_t evicted(const struct table *t)
+{
+    return t ? table_evicted(t) : 0;
+}
+
+void rep_totals(const struct report_input *in, struct rep_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct session_model *m = in->models[i];
+        if (!m)
+            continue;
+        const struct session_counts *c = &m->c;
+        struct rep_counts *p = &t->per[i];
+        p->packets = c->packets;
+        p->decoded = c->decoded;
+        p->truncated = c->truncated;
+        p->invalid = c->invalid;
+        p->non_ip = c->non_ip;
+        p->filtered = c->filtered;
+        t->all.packets = rep_add(t->all.packets, c->packets);
+        t->all.decoded = rep_add(t->all.decoded, c->decoded);
+        t->all.truncated = rep_add(t->all.truncated, c->truncated);
+        t->all.invalid = rep_add(t->all.invalid, c->invalid);
+        t->all.non_ip = rep_add(t->all.non_ip, c->non_ip);
+        t->all.filtered = rep_add(t->all.filtered, c->filtered);
+        for (unsigned a = 0; a < ANOM__COUNT; a++)
+            t->anomalies[a] = rep_add(t->anomalies[a], c->anomalies[a]);
+        const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike),  evicted(m->ipsec),
+                                          evicted(m->pptp),  evicted(m->gre),  evicted(m->l2tp),
+                                          c->frag_evicted};
+        for (unsigned e = 0; e < REP_N_EVICT; e++)
+            t->evicted[e] = rep_add(t->evicted[e], ev[e]);
+        if (c->first_ts && (!t->first_ts || c->first_ts < t->first_ts))
+            t->first_ts = c->first_ts;
+        if (c->last_ts > t->last_ts)
+            t->last_ts = c->last_ts;
+    }
+    for (size_t i = 0; in->findings && i < in->findings->n; i++) {
+        unsigned s = in->findings->v[i].sev;
+        if (s <= SEV_ERROR)
+            t->findings[s]++;
+    }
+}
+
+static int cmp_anom_name(const void *pa, const void *pb)
+{
+    unsigned a = *(const unsigned *)pa, b = *(const unsigned *)pb;
+    int c = strcmp(anomaly_name(a), anomaly_name(b));
+    if (c)
+        return c;
+    return a < b ? -1 : (a > b);
+}
+
+unsigned rep_anomalies_sorted(const struct rep_totals *t, unsigned *out)
+{
+    unsigned n = 0;
+    for (unsigned a = 0; a < ANOM__COUNT; a++)
+        if (t->anomalies[a])
+            out[n++] = a;
+    qsort(out, n, sizeof(*out), cmp_anom_name);
+    return n;
+}
+
+static int cmp_frame(const void *pa, const void *pb)
+{
+    const struct frame_ref *a = pa, *b = pb;
+    if (a->capture != b->capture)
+        return a->capture < b->capture ? -1 : 1;
+    return a->frame < b->frame ? -1 : (a->frame > b->frame);
+}
+
+unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out)
+{
+    unsigned n = f->n_frames < FINDING_MAX_FRAMES ? f->n_frames : FINDING_MAX_FRAMES;
+    memcpy(out, f->frames, n * sizeof(*out));
+    qsort(out, n, sizeof(*out), cmp_frame);
+    return n;
+}
+
+/* ---- the record list ---- */
+
+const char *rep_type_name(unsigned t)
+{
+    static const char *const names[REC__COUNT] = {
+        [REC_IKE_SA] = "ike_sa",           [REC_ESP_SA] = "esp_sa",
+        [REC_AH_SA] = "ah_sa",             [REC_PPTP_CTRL] = "pptp_ctrl",
+        [REC_PPTP_CALL] = "pptp_call",     [REC_GRE] = "gre",
+        [REC_L2TP] = "l2tp",               [REC_FLOW] = "flow",
+        [REC_NAT_MAPPING] = "nat_mapping", [REC_UNMATCHED] = "unmatched",
+        [REC_CLOCK_OFFSET] = "clock_offset", [REC_FINDING] = "finding",
+    };
+    return t < REC__COUNT ? names[t] : "unknown";
+}
+
+static struct rep_rec *rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
+                               bool has_ts, uint64_t ts)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        struct rep_rec *nv = realloc(l->v, ncap * sizeof(*nv));
+        if (!nv)
+            return NULL;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    struct rep_rec *r = &l->v[l->n];
+    memset(r, 0, sizeof(*r));
+    r->type = (uint8_t)type;
+    r->model = model;
+    r->p = p;
+    r->has_ts = has_ts;
+    r->ts = ts;
+    r->seq = l->n;
+    l->n++;
+    return r;
+}
+
+static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
+{
+    char ip[48];
+    snprintf(buf, size, "%s/%u/%u/%u", ip_addr_str(&id->ip, ip, sizeof(ip)),
+             id->has_port ? id->port : 0u, id->has_call_id ? id->call_id : 0u,
+             id->has_icmp_id ? id->icmp_id : 0u);
+}
+
+static int add_model(struct rep_list *l, const struct report_input *in, uint8_t mi)
+{
+    const struct session_model *m = in->models[mi];
+    const char *side = side_name(m->side);
+    char a[64], b[64];
+    const void *kp;
+
+    for (uint32_t i = 0; m->ike && i < table_slots(m->ike); i++) {
+        const struct ike_sa *sa = table_slot(m->ike, i, &kp);
+        if (!sa)
+            continue;
+        struct rep_rec *r = rec_new(l, REC_IKE_SA, mi, sa, true, sa->first_ts);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%s|%u|%016llx|%016llx", side, (unsigned)sa->version,
+                 (unsigned long long)sa->ispi, (unsigned long long)sa->rspi);
+    }
+    for (uint32_t i = 0; m->ipsec && i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
+        if (!sa)
+            continue;
+        unsigned type = sa->k.proto == 51 ? REC_AH_SA : REC_ESP_SA;
+        struct rep_rec *r = rec_new(l, type, mi, sa, true, sa->first_ts);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%08x|%u|%u|%u", side,
+                 ip_addr_str(&sa->k.src, a, sizeof(a)), ip_addr_str(&sa->k.dst, b, sizeof(b)),
+                 (unsigned)sa->k.spi, (unsigned)sa->k.encap, (unsigned)sa->k.sport,
+                 (unsigned)sa->k.dport);
+    }
+    for (uint32_t i = 0; m->pptp && i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
+        if (!c)
+            continue;
+        ip_addr_str(&c->client.ip, a, sizeof(a));
+        ip_addr_str(&c->server.ip, b, sizeof(b));
+        unsigned n = c->n_calls < PPTP_CALLS_PER_CTRL ? c->n_calls : PPTP_CALLS_PER_CTRL;
+        if (n == 0) {
+            struct rep_rec *r = rec_new(l, REC_PPTP_CTRL, mi, c, true, c->first_ts);
+            if (!r)
+                return -1;
+            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u", side, a, (unsigned)c->client.port,
+                     b, (unsigned)c->server.port);
+        }
+        for (unsigned k = 0; k < n; k++) {
+            struct rep_rec *r = rec_new(l, REC_PPTP_CALL, mi, c, true, c->calls[k].first_ts);
+            if (!r)
+                return -1;
+            r->sub = k;
+            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u|%05u|%u", side, a,
+                     (unsigned)c->client.port, b, (unsigned)c->server.port,
+                     (unsigned)c->calls[k].call_id, k);
+        }
+    }
+    for (uint32_t i = 0; m->gre && i < table_slots(m->gre); i++) {
+        const struct gre_flow *g = table_slot(m->gre, i, &kp);
+        if (!g || session_gre_is_pptp_call(m, g))
+            continue;
+        struct rep_rec *r = rec_new(l, REC_GRE, mi, g, true, g->first_ts);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%u|%u|%010u", side,
+                 ip_addr_str(&g->k.src, a, sizeof(a)), ip_addr_str(&g->k.dst, b, sizeof(b)),
+                 (unsigned)g->k.version, (unsigned)g->k.has_key, (unsigned)g->k.key);
+    }
+    for (uint32_t i = 0; m->l2tp && i < table_slots(m->l2tp); i++) {
+        const struct l2tp_sess *s = table_slot(m->l2tp, i, &kp);
+        if (!s)
+            continue;
+        struct rep_rec *r = rec_new(l, REC_L2TP, mi, s, true, s->first_ts);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%u|%u|%05u|%05u", side,
+                 ip_addr_str(&s->k.src, a, sizeof(a)), ip_addr_str(&s->k.dst, b, sizeof(b)),
+                 (unsigned)s->k.sport, (unsigned)s->k.dport, (unsigned)s->k.tunnel_id,
+                 (unsigned)s->k.session_id);
+    }
+    for (uint32_t i = 0; m->flows && i < table_slots(m->flows); i++) {
+        const struct flow *f = table_slot(m->flows, i, &kp);
+        if (!f || !rep_flow_listed(f, in->all_flows))
+            continue;
+        struct rep_rec *r = rec_new(l, REC_FLOW, mi, f, true, f->first_ts);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "%s|%03u|%s|%u|%s|%u", side, (unsigned)f->proto,
+                 ip_addr_str(&f->src.ip, a, sizeof(a)), (unsigned)f->src.port,
+                 ip_addr_str(&f->dst.ip, b, sizeof(b)), (unsigned)f->dst.port);
+    }
+    return 0;
+}
+
+static int add_nat(struct rep_list *l, const struct nat_result *nr)
+{
+    char a[64], b[64], c[64];
+    for (size_t i = 0; i < nr->n_map; i++) {
+        const struct nat_mapping *mp = &nr->map[i];
+        struct rep_rec *r = rec_new(l, REC_NAT_MAPPING, 0, mp, true, mp->first_ts);
+        if (!r)
+            return -1;
+        r->sub = (uint32_t)i;
+        nat_id_key(&mp->inside, a, sizeof(a));
+        nat_id_key(&mp->outside, b, sizeof(b));
+        nat_id_key(&mp->peer, c, sizeof(c));
+        snprintf(r->key, sizeof(r->key), "%03u|%s|%s|%s", (unsigned)mp->proto, a, b, c);
+    }
+    for (size_t i = 0; i < nr->n_unm; i++) {
+        const struct nat_unmatched *u = &nr->unm[i];
+        struct rep_rec *r = rec_new(l, REC_UNMATCHED, 0, u, true, u->first_ts);
+        if (!r)
+            return -1;
+        r->sub = (uint32_t)i;
+        snprintf(r->key, sizeof(r->key), "%u|%u|%03u|%s|%s|%u|%u|%08x|%u", (unsigned)u->side,
+                 (unsigned)u->direction, (unsigned)u->proto, ip_addr_str(&u->src, a, sizeof(a)),
+                 ip_addr_str(&u->dst, b, sizeof(b)), (unsigned)u->sport, (unsigned)u->dport,
+                 (unsigned)u->spi, (unsigned)u->call_id);
+    }
+    if (nr->clock.valid) {
+        struct rep_rec *r = rec_new(l, REC_CLOCK_OFFSET, 0, &nr->clock, false, 0);
+        if (!r)
+            return -1;
+        snprintf(r->key, sizeof(r->key), "clock");
+    }
+    return 0;
+}
+
+static int cmp_rec(const void *pa, const void *pb)
+{
+    const struct rep_rec *a = pa, *b = pb;
+    if (a->has_ts != b->has_ts)
+        return a->has_ts ? -1 : 1;
+    if (a->has_ts && a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if (a->type != b->type)
+        return a->type < b->type ? -1 : 1;
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->seq < b->seq ? -1 : (a->seq > b->seq);
+}
+
+int rep_build(struct rep_list *l, const struct report_input *in)
+{
+    int rc = 0;
+    memset(l, 0, sizeof(*l));
+    for (uint8_t i = 0; i < in->n_models && i < 2 && rc == 0; i++)
+        if (in->models[i])
+            rc = add_model(l, in, i);
+    if (rc == 0 && in->nat)
+        rc = add_nat(l, in->nat);
+    for (size_t i = 0; rc == 0 && in->findings && i < in->findings->n; i++) {
+        const struct finding *f = &in->findings->v[i];
+        struct rep_rec *r = rec_new(l, REC_FINDING, 0, f, true, f->ts_us);
+        if (!r) {
+            rc = -1;
+            break;
+        }
+        r->sub = (uint32_t)i;
+        snprintf(r->key, sizeof(r->key), "%s|%010zu", finding_kind_name(f->kind), i);
+    }
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
+    return rc;
+}
+
+void rep_list_free(struct rep_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+struct sev_ix {
+    const struct finding *f;
+    size_t i;
+};
+
+static int cmp_sev(const void *pa, const void *pb)
+{
+    const struct sev_ix *x = pa, *y = pb;
+    const struct finding *a = x->f, *b = y->f;
+    if (a->sev != b->sev)
+        return a->sev > b->sev ? -1 : 1;
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    return x->i < y->i ? -1 : (x->i > y->i);
+}
+
+size_t *rep_findings_by_severity(const struct finding_list *fl)
+{
+    if (!fl || fl->n == 0)
+        return NULL;
+    size_t *ix = malloc(fl->n * sizeof(*ix));
+    struct sev_ix *tmp = malloc(fl->n * sizeof(*tmp));
+    if (!ix || !tmp) {
+        free(ix);
+        free(tmp);
+        return NULL;
+    }
+    for (size_t i = 0; i < fl->n; i++) {
+        tmp[i].f = &fl->v[i];
+        tmp[i].i = i;
+    }
+    qsort(tmp, fl->n, sizeof(*tmp), cmp_sev);
+    for (size_t i = 0; i < fl->n; i++)
+        ix[i] = tmp[i].i;
+    free(tmp);
+    return ix;
+}

@@ -1,0 +1,680 @@
+/* json.c - JSON Lines sink (CONTRACT.md "Records"): one object per line, every object with "type",
+ * records by ts, findings before the summary, the summary last. */
+#include "vpnscope/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+
+/* ---- jw: a tiny JSON writer that places the commas ---- */
+
+#define JW_MAX_DEPTH 8
+
+struct jw {
+    FILE *f;
+    unsigned depth;
+    bool need_comma[JW_MAX_DEPTH];
+};
+
+/* Comma and key before a value; key NULL inside arrays. */
+static void jw_pre(struct jw *w, const char *key)
+{
+    if (w->need_comma[w->depth])
+        fputc(',', w->f);
+    w->need_comma[w->depth] = true;
+    if (key) {
+        json_string(w->f, key);
+        fputc(':', w->f);
+    }
+}
+
+static void jw_open(struct jw *w, const char *key, char c)
+{
+    jw_pre(w, key);
+    fputc(c, w->f);
+    if (w->depth + 1 < JW_MAX_DEPTH)
+        w->depth++;
+    w->need_comma[w->depth] = false;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+    fputc(c, w->f);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+static void jw_obj(struct jw *w, const char *key)
+{
+    jw_open(w, key, '{');
+}
+
+static void jw_obj_end(struct jw *w)
+{
+    jw_close(w, '}');
+}
+
+static void jw_arr(struct jw *w, const char *key)
+{
+    jw_open(w, key, '[');
+}
+
+static void jw_arr_end(struct jw *w)
+{
+    jw_close(w, ']');
+}
+
+static void jw_str(struct jw *w, const char *key, const char *v)
+{
+    jw_pre(w, key);
+    if (v)
+        json_string(w->f, v);
+    else
+        fputs("null", w->f);
+}
+
+static void jw_u64(struct jw *w, const char *key, uint64_t v)
+{
+    jw_pre(w, key);
+    fprintf(w->f, "%llu", (unsigned long long)v);
+}
+
+static void jw_i64(struct jw *w, const char *key, int64_t v)
+{
+    jw_pre(w, key);
+    fprintf(w->f, "%lld", (long long)v);
+}
+
+static void jw_bool(struct jw *w, const char *key, bool v)
+{
+    jw_pre(w, key);
+    fputs(v ? "true" : "false", w->f);
+}
+
+static void jw_null(struct jw *w, const char *key)
+{
+    jw_pre(w, key);
+    fputs("null", w->f);
+}
+
+/* -1 -> null, 0 false, 1 true (NAT-D verdicts). */
+static void jw_tristate(struct jw *w, const char *key, int v)
+{
+    if (v < 0)
+        jw_null(w, key);
+    else
+        jw_bool(w, key, v != 0);
+}
+
+/* Seconds and ratios with 6 decimals; NaN/inf (never valid JSON) as null. */
+static void jw_f6(struct jw *w, const char *key, double v)
+{
+    jw_pre(w, key);
+    if (isfinite(v))
+        fprintf(w->f, "%.6f", v);
+    else
+        fputs("null", w->f);
+}
+
+static void jw_ts(struct jw *w, const char *key, uint64_t ts_us)
+{
+    char buf[40];
+    jw_str(w, key, ts_iso(ts_us, buf, sizeof(buf)));
+}
+
+static void jw_ip(struct jw *w, const char *key, const struct ip_addr *a)
+{
+    char buf[64];
+    if (a->v != 4 && a->v != 6)
+        jw_null(w, key);
+    else
+        jw_str(w, key, ip_addr_str(a, buf, sizeof(buf)));
+}
+
+static void jw_endpoint(struct jw *w, const char *key, const struct endpoint *e)
+{
+    jw_obj(w, key);
+    jw_ip(w, "ip", &e->ip);
+    jw_u64(w, "port", e->port);
+    jw_obj_end(w);
+}
+
+static void jw_ipsec_spi(struct jw *w, const char *key, uint32_t spi)
+{
+    char buf[16];
+    jw_str(w, key, rep_ipsec_spi(spi, buf, sizeof(buf)));
+}
+
+static void jw_ike_spi(struct jw *w, const char *key, uint64_t spi)
+{
+    char buf[24];
+    jw_str(w, key, rep_ike_spi(spi, buf, sizeof(buf)));
+}
+
+static void jw_frame(struct jw *w, uint8_t capture, uint64_t frame)
+{
+    jw_obj(w, NULL);
+    jw_str(w, "capture", side_name(capture));
+    jw_u64(w, "frame", frame);
+    jw_obj_end(w);
+}
+
+static void jw_begin_record(struct jw *w, FILE *f, const char *type)
+{
+    memset(w, 0, sizeof(*w));
+    w->f = f;
+    jw_obj(w, NULL);
+    jw_str(w, "type", type);
+}
+
+static void jw_end_record(struct jw *w)
+{
+    jw_obj_end(w);
+    fputc('\n', w->f);
+}
+
+/* ---- records ---- */
+
+static void rec_ike(struct jw *w, const struct session_model *m, const struct ike_sa *sa)
+{
+    jw_str(w, "capture", side_name(m->side));
+    jw_u64(w, "version", sa->version);
+    jw_endpoint(w, "initiator", &sa->initiator);
+    jw_endpoint(w, "responder", &sa->responder);
+    jw_ike_spi(w, "ispi", sa->ispi);
+    jw_ike_spi(w, "rspi", sa->rspi);
+    jw_bool(w, "nat_t", sa->nat_t);
+    if (sa->natd.present) {
+        jw_obj(w, "natd");
+        jw_tristate(w, "nat_initiator", sa->natd.nat_initiator);
+        jw_tristate(w, "nat_responder", sa->natd.nat_responder);
+        jw_tristate(w, "forced_encap", sa->natd.forced_encap);
+        jw_obj_end(w);
+    }
+    /* exchanges in first-seen slot order; equal names (e.g. two "unknown") merged */
+    const char *names[IKE_EXCH_SLOTS];
+    uint64_t counts[IKE_EXCH_SLOTS];
+    unsigned n = 0;
+    unsigned nslots = sa->n_exch < IKE_EXCH_SLOTS ? sa->n_exch : IKE_EXCH_SLOTS;
+    for (unsigned s = 0; s < nslots; s++) {
+        const char *nm = session_exch_name(sa, s);
+        unsigned k = 0;
+        while (k < n && strcmp(names[k], nm) != 0)
+            k++;
+        if (k == n) {
+            names[n] = nm;
+            counts[n++] = 0;
+        }
+        counts[k] += sa->exch_count[s];
+    }
+    jw_obj(w, "exchanges");
+    for (unsigned k = 0; k < n; k++)
+        jw_u64(w, names[k], counts[k]);
+    jw_obj_end(w);
+    jw_u64(w, "retransmissions", sa->retransmissions);
+    jw_u64(w, "packets", sa->packets);
+    jw_ts(w, "first_ts", sa->first_ts);
+    jw_ts(w, "last_ts", sa->last_ts);
+    /* extensions */
+    if (sa->natt_initiator.port)
+        jw_endpoint(w, "natt_initiator", &sa->natt_initiator);
+    if (sa->natt_responder.port)
+        jw_endpoint(w, "natt_responder", &sa->natt_responder);
+    jw_bool(w, "frag_supported", sa->frag_supported);
+    jw_u64(w, "ip_fragmented_msgs", sa->ip_fragmented_msgs);
+    jw_u64(w, "skf_frags", sa->skf_frags);
+}
+
+static void rec_ipsec(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa)
+{
+    bool ah = sa->k.proto == 51;
+    jw_str(w, "capture", side_name(m->side));
+    jw_ip(w, "src", &sa->k.src);
+    jw_ip(w, "dst", &sa->k.dst);
+    jw_ipsec_spi(w, "spi", sa->k.spi);
+    if (!ah)
+        jw_str(w, "encap", sa->k.encap ? "udp" : "raw");
+    if (sa->k.encap) {
+        jw_u64(w, "sport", sa->k.sport);
+        jw_u64(w, "dport", sa->k.dport);
+    }
+    jw_u64(w, "packets", sa->packets);
+    jw_u64(w, "bytes", sa->bytes);
+    jw_u64(w, "first_seq", sa->first_seq);
+    jw_u64(w, "last_seq", sa->last_seq);
+    jw_u64(w, "seq_gaps", sa->seq_gaps);
+    jw_ts(w, "first_ts", sa->first_ts);
+    jw_ts(w, "last_ts", sa->last_ts);
+    const struct ike_sa *ike = session_ike_for_ipsec(m, sa);
+    if (ike) {
+        jw_obj(w, "ike_sa");
+        jw_ike_spi(w, "ispi", ike->ispi);
+        jw_ike_spi(w, "rspi", ike->rspi);
+        jw_obj_end(w);
+    } else {
+        jw_null(w, "ike_sa");
+    }
+    /* extensions */
+    jw_u64(w, "replays", sa->replays);
+    jw_u64(w, "restarts", sa->restarts);
+    jw_bool(w, "paired", sa->paired);
+    if (ah) {
+        jw_u64(w, "icv_len", sa->ah_icv_len);
+        jw_u64(w, "next_header", sa->ah_next_header);
+    }
+}
+
+static void rec_pptp_call(struct jw *w, const struct session_model *m, const struct pptp_ctrl *c,
+                          unsigned k)
+{
+    const struct pptp_call *call = &c->calls[k];
+    uint64_t to_server = 0, to_client = 0;
+    session_pptp_call_gre(m, c, call, &to_server, &to_client);
+    jw_str(w, "capture", side_name(m->side));
+    jw_endpoint(w, "client", &c->client);
+    jw_endpoint(w, "server", &c->server);
+    jw_u64(w, "call_id", call->call_id);
+    if (call->has_peer)
+        jw_u64(w, "peer_call_id", call->peer_call_id);
+    else
+        jw_null(w, "peer_call_id");
+    jw_str(w, "state", pptp_call_state_name(call->state));
+    jw_u64(w, "gre_to_server", to_server);
+    jw_u64(w, "gre_to_client", to_client);
+    jw_ts(w, "first_ts", call->first_ts);
+    jw_ts(w, "last_ts", call->last_ts);
+    /* extensions */
+    jw_str(w, "hostname", c->hostname);
+    jw_str(w, "vendor", c->vendor);
+}
+
+static void rec_pptp_ctrl(struct jw *w, const struct session_model *m, const struct pptp_ctrl *c)
+{
+    jw_str(w, "capture", side_name(m->side));
+    jw_endpoint(w, "client", &c->client);
+    jw_endpoint(w, "server", &c->server);
+    jw_str(w, "state", rep_pptp_sess_state_name(c->state));
+    jw_u64(w, "messages", c->msgs);
+    jw_ts(w, "first_ts", c->first_ts);
+    jw_ts(w, "last_ts", c->last_ts);
+    jw_str(w, "hostname", c->hostname);
+    jw_str(w, "vendor", c->vendor);
+}
+
+static void rec_gre(struct jw *w, const struct session_model *m, const struct gre_flow *g)
+{
+    jw_str(w, "capture", side_name(m->side));
+    jw_ip(w, "src", &g->k.src);
+    jw_ip(w, "dst", &g->k.dst);
+    jw_u64(w, "version", g->k.version);
+    if (g->k.version == 1)
+        jw_u64(w, "call_id", g->k.key);
+    else if (g->k.has_key)
+        jw_u64(w, "key", g->k.key);
+    else
+        jw_null(w, "key");
+    jw_u64(w, "packets", g->packets);
+    /* extensions */
+    jw_u64(w, "bytes", g->bytes);
+    jw_ts(w, "first_ts", g->first_ts);
+    jw_ts(w, "last_ts", g->last_ts);
+}
+
+static void rec_l2tp(struct jw *w, const struct session_model *m, const struct l2tp_sess *s)
+{
+    jw_str(w, "capture", side_name(m->side));
+    jw_ip(w, "src", &s->k.src);
+    jw_ip(w, "dst", &s->k.dst);
+    jw_u64(w, "sport", s->k.sport);
+    jw_u64(w, "dport", s->k.dport);
+    jw_u64(w, "tunnel_id", s->k.tunnel_id);
+    jw_u64(w, "session_id", s->k.session_id);
+    jw_u64(w, "packets", s->packets);
+    /* extensions */
+    jw_u64(w, "version", s->version);
+    jw_u64(w, "control", s->control);
+    jw_u64(w, "bytes", s->bytes);
+    jw_ts(w, "first_ts", s->first_ts);
+    jw_ts(w, "last_ts", s->last_ts);
+}
+
+static void rec_flow(struct jw *w, const struct session_model *m, const struct flow *f)
+{
+    jw_str(w, "capture", side_name(m->side));
+    jw_u64(w, "proto", f->proto);
+    jw_ip(w, "src", &f->src.ip);
+    jw_ip(w, "dst", &f->dst.ip);
+    jw_u64(w, "sport", f->src.port);
+    jw_u64(w, "dport", f->dst.port);
+    jw_str(w, "app", rep_flow_app(f));
+    jw_u64(w, "packets", rep_add(f->pkts[0], f->pkts[1]));
+    jw_u64(w, "bytes", rep_add(f->bytes[0], f->bytes[1]));
+    /* extensions */
+    jw_ts(w, "first_ts", f->first_ts);
+    jw_ts(w, "last_ts", f->last_ts);
+}
+
+/* A NAT identity as the mapping's protocol shows it (CONTRACT.md nat_mapping). */
+static void jw_nat_id(struct jw *w, const char *key, uint8_t proto, const struct nat_id *id)
+{
+    jw_obj(w, key);
+    jw_ip(w, "ip", &id->ip);
+    switch (proto) {
+    case 6:
+    case 17:
+        jw_u64(w, "port", id->port);
+        break;
+    case 1:
+    case 58:
+        jw_u64(w, "icmp_id", id->icmp_id);
+        break;
+    case 47:
+        if (id->has_call_id)
+            jw_u64(w, "call_id", id->call_id);
+        break;
+    case 50:
+    case 51:
+        break;
+    default:
+        if (id->has_port)
+            jw_u64(w, "port", id->port);
+        break;
+    }
+    jw_obj_end(w);
+}
+
+static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
+{
+    char pbuf[8];
+    jw_str(w, "proto", rep_proto_name(mp->proto, pbuf, sizeof(pbuf)));
+    jw_nat_id(w, "inside", mp->proto, &mp->inside);
+    jw_nat_id(w, "outside", mp->proto, &mp->outside);
+    jw_nat_id(w, "peer", mp->proto, &mp->peer);
+    if (mp->proto == 50 || mp->proto == 51) {
+        jw_obj(w, "spis");
+        jw_arr(w, "to_peer");
+        for (unsigned i = 0; i < mp->n_spis_to && i < NAT_MAX_SPIS; i++)
+            jw_ipsec_spi(w, NULL, mp->spis_to[i]);
+        jw_arr_end(w);
+        jw_arr(w, "from_peer");
+        for (unsigned i = 0; i < mp->n_spis_from && i < NAT_MAX_SPIS; i++)
+            jw_ipsec_spi(w, NULL, mp->spis_from[i]);
+        jw_arr_end(w);
+        jw_obj_end(w);
+    }
+    jw_bool(w, "translated", mp->translated);
+    jw_arr(w, "evidence");
+    for (unsigned b = 0; b < 32; b++)
+        if (mp->evidence & (1u << b))
+            jw_str(w, NULL, nat_evidence_name(1u << b));
+    jw_arr_end(w);
+    jw_obj(w, "to_peer");
+    jw_u64(w, "inside", mp->to_peer_inside);
+    jw_u64(w, "outside", mp->to_peer_outside);
+    jw_obj_end(w);
+    jw_obj(w, "from_peer");
+    jw_u64(w, "outside", mp->from_peer_outside);
+    jw_u64(w, "inside", mp->from_peer_inside);
+    jw_obj_end(w);
+    jw_ts(w, "first_ts", mp->first_ts);
+    jw_ts(w, "last_ts", mp->last_ts);
+    /* extensions */
+    if (mp->max_gap_survived_us)
+        jw_f6(w, "max_gap_survived_s", (double)mp->max_gap_survived_us / 1e6);
+    if (mp->min_gap_lost_us)
+        jw_f6(w, "min_gap_lost_s", (double)mp->min_gap_lost_us / 1e6);
+}
+
+static void rec_unmatched(struct jw *w, const struct nat_result *nr, const struct nat_unmatched *u)
+{
+    char pbuf[8];
+    jw_str(w, "side", side_name(u->side));
+    jw_str(w, "direction", u->direction ? "from_peer" : "to_peer");
+    jw_str(w, "proto", rep_proto_name(u->proto, pbuf, sizeof(pbuf)));
+    jw_ip(w, "src", &u->src);
+    jw_ip(w, "dst", &u->dst);
+    if (u->has_ports) {
+        jw_u64(w, "sport", u->sport);
+        jw_u64(w, "dport", u->dport);
+    }
+    if (u->has_spi)
+        jw_ipsec_spi(w, "spi", u->spi);
+    if (u->has_call_id)
+        jw_u64(w, "call_id", u->call_id);
+    jw_u64(w, "packets", u->packets);
+    jw_ts(w, "first_ts", u->first_ts);
+    jw_ts(w, "last_ts", u->last_ts);
+    jw_arr(w, "frames");
+    for (unsigned i = 0; i < u->nframes && i < UNMATCHED_MAX_FRAMES && i < 20; i++)
+        jw_frame(w, u->side, u->frames[i]);
+    jw_arr_end(w);
+    if (u->mapping >= 0 && (size_t)u->mapping < nr->n_map) {
+        const struct nat_mapping *mp = &nr->map[u->mapping];
+        jw_obj(w, "mapping");
+        jw_nat_id(w, "inside", mp->proto, &mp->inside);
+        jw_nat_id(w, "outside", mp->proto, &mp->outside);
+        jw_obj_end(w);
+    } else {
+        jw_null(w, "mapping");
+    }
+}
+
+static void rec_clock(struct jw *w, const struct nat_clock *c)
+{
+    jw_f6(w, "seconds", c->seconds);
+    jw_f6(w, "drift_ppm", c->drift_ppm);
+    jw_u64(w, "evidence_packets", c->evidence_packets);
+}
+
+static void rec_finding(struct jw *w, const struct finding *f)
+{
+    char buf[40];
+    jw_str(w, "kind", finding_kind_name(f->kind));
+    jw_str(w, "severity", severity_name(f->sev));
+    jw_str(w, "confidence", f->confirmed ? "confirmed" : "suspected");
+    jw_ts(w, "ts", f->ts_us);
+    jw_str(w, "summary", f->summary);
+    jw_str(w, "remedy", f->remedy);
+    jw_arr(w, "sessions");
+    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
+        const struct finding_session *s = &f->sessions[i];
+        jw_obj(w, NULL);
+        jw_str(w, "role", fs_role_name(s->role));
+        jw_ip(w, "ip", &s->ip);
+        if (s->has_port)
+            jw_u64(w, "port", s->port);
+        if (s->has_outside) {
+            jw_obj(w, "outside");
+            jw_ip(w, "ip", &s->out_ip);
+            if (s->has_out_port)
+                jw_u64(w, "port", s->out_port);
+            jw_obj_end(w);
+        }
+        if (s->has_spi)
+            jw_ipsec_spi(w, "spi", s->spi);
+        if (s->has_call_id)
+            jw_u64(w, "call_id", s->call_id);
+        if (s->note[0])
+            jw_str(w, "note", s->note);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj(w, "evidence");
+    for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV; i++) {
+        const struct finding_ev *e = &f->ev[i];
+        if (strcmp(e->key, "frames") == 0)
+            continue; /* reserved for the frame list */
+        switch (e->type) {
+        case EV_INT:
+            jw_i64(w, e->key, e->i);
+            break;
+        case EV_STR:
+            jw_str(w, e->key, e->s);
+            break;
+        case EV_TS:
+            jw_str(w, e->key, ts_iso((uint64_t)e->i, buf, sizeof(buf)));
+            break;
+        case EV_SECONDS:
+            jw_f6(w, e->key, e->d);
+            break;
+        case EV_BOOL:
+            jw_bool(w, e->key, e->i != 0);
+            break;
+        default:
+            jw_null(w, e->key);
+            break;
+        }
+    }
+    struct frame_ref fr[FINDING_MAX_FRAMES];
+    unsigned nf = rep_frames_sorted(f, fr);
+    jw_arr(w, "frames");
+    for (unsigned i = 0; i < nf; i++)
+        jw_frame(w, fr[i].capture, fr[i].frame);
+    jw_arr_end(w);
+    jw_obj_end(w);
+}
+
+static void jw_name_list(struct jw *w, const char *key, const char *const *names)
+{
+    jw_arr(w, key);
+    for (size_t i = 0; names && names[i]; i++)
+        jw_str(w, NULL, names[i]);
+    jw_arr_end(w);
+}
+
+static void jw_counts(struct jw *w, const struct rep_counts *c)
+{
+    jw_u64(w, "packets", c->packets);
+    jw_u64(w, "decoded", c->decoded);
+    jw_u64(w, "truncated", c->truncated);
+    jw_u64(w, "invalid", c->invalid);
+    jw_u64(w, "non_ip", c->non_ip);
+    jw_u64(w, "filtered", c->filtered);
+}
+
+static void rec_summary(struct jw *w, const struct report_input *in)
+{
+    struct rep_totals t;
+    rep_totals(in, &t);
+    bool two = in->n_models >= 2;
+    jw_u64(w, "schema", 1);
+    if (two) {
+        jw_obj(w, "captures");
+        jw_name_list(w, "inside", in->captures[0]);
+        jw_name_list(w, "outside", in->captures[1]);
+        jw_obj_end(w);
+    } else {
+        const char *const *c = in->captures[0];
+        if (c && c[0] && !c[1])
+            jw_str(w, "capture", c[0]);
+        else
+            jw_name_list(w, "captures", c);
+        const struct session_model *m = in->models[0];
+        jw_str(w, "side", side_name(m ? m->side : SIDE_SINGLE));
+        jw_bool(w, "side_inferred", !in->side_given);
+    }
+    jw_counts(w, &t.all);
+    if (two) {
+        jw_obj(w, "per_capture");
+        for (unsigned i = 0; i < 2; i++) {
+            const struct session_model *m = in->models[i];
+            jw_obj(w, side_name(m ? m->side : (uint8_t)(i + 1)));
+            jw_counts(w, &t.per[i]);
+            jw_obj_end(w);
+        }
+        jw_obj_end(w);
+    }
+    unsigned ids[ANOM__COUNT];
+    unsigned na = rep_anomalies_sorted(&t, ids);
+    jw_obj(w, "anomalies");
+    for (unsigned i = 0; i < na; i++)
+        jw_u64(w, anomaly_name(ids[i]), t.anomalies[ids[i]]);
+    jw_obj_end(w);
+    jw_obj(w, "evicted");
+    for (unsigned e = 0; e < REP_N_EVICT; e++)
+        jw_u64(w, rep_evict_names[e], t.evicted[e]);
+    jw_obj_end(w);
+    if (in->live)
+        jw_u64(w, "kernel_drops", in->kernel_drops);
+    jw_obj(w, "findings");
+    jw_u64(w, "error", t.findings[SEV_ERROR]);
+    jw_u64(w, "warning", t.findings[SEV_WARNING]);
+    jw_u64(w, "info", t.findings[SEV_INFO]);
+    jw_obj_end(w);
+    /* extensions */
+    if (in->nat) {
+        jw_obj(w, "nat");
+        jw_u64(w, "matched_packets", in->nat->matched_packets);
+        jw_u64(w, "inside_only", in->nat->inside_only);
+        jw_u64(w, "outside_only", in->nat->outside_only);
+        jw_bool(w, "swapped", in->nat->swapped);
+        jw_arr(w, "nat_addrs");
+        for (unsigned i = 0; i < in->nat->n_nat_addrs && i < 8; i++)
+            jw_ip(w, NULL, &in->nat->nat_addrs[i]);
+        jw_arr_end(w);
+        if (in->nat->message[0])
+            jw_str(w, "message", in->nat->message);
+        jw_obj_end(w);
+    }
+}
+
+static void print_rec(FILE *out, const struct report_input *in, const struct rep_rec *r)
+{
+    struct jw w;
+    const struct session_model *m = in->models[r->model];
+    jw_begin_record(&w, out, rep_type_name(r->type));
+    switch (r->type) {
+    case REC_IKE_SA:
+        rec_ike(&w, m, r->p);
+        break;
+    case REC_ESP_SA:
+    case REC_AH_SA:
+        rec_ipsec(&w, m, r->p);
+        break;
+    case REC_PPTP_CALL:
+        rec_pptp_call(&w, m, r->p, r->sub);
+        break;
+    case REC_PPTP_CTRL:
+        rec_pptp_ctrl(&w, m, r->p);
+        break;
+    case REC_GRE:
+        rec_gre(&w, m, r->p);
+        break;
+    case REC_L2TP:
+        rec_l2tp(&w, m, r->p);
+        break;
+    case REC_FLOW:
+        rec_flow(&w, m, r->p);
+        break;
+    case REC_NAT_MAPPING:
+        rec_nat_mapping(&w, r->p);
+        break;
+    case REC_UNMATCHED:
+        rec_unmatched(&w, in->nat, r->p);
+        break;
+    case REC_CLOCK_OFFSET:
+        rec_clock(&w, r->p);
+        break;
+    case REC_FINDING:
+        rec_finding(&w, r->p);
+        break;
+    default:
+        break;
+    }
+    jw_end_record(&w);
+}
+
+void report_json(FILE *out, const struct report_input *in)
+{
+    struct rep_list l;
+    rep_build(&l, in); /* on OOM the partial list is still printed */
+    for (size_t i = 0; i < l.n; i++)
+        print_rec(out, in, &l.v[i]);
+    rep_list_free(&l);
+    struct jw w;
+    jw_begin_record(&w, out, "summary");
+    rec_summary(&w, in);
+    jw_end_record(&w);
+}

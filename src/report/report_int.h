@@ -1,0 +1,94 @@
+/* report_int.h - helpers shared by the text and JSON sinks (private to src/report/). */
+#ifndef VPNSCOPE_REPORT_INT_H
+#define VPNSCOPE_REPORT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vpnscope/report.h"
+
+/* Record types, in tie-break order (records with equal ts). */
+enum rep_type {
+    REC_IKE_SA = 0,
+    REC_ESP_SA,
+    REC_AH_SA,
+    REC_PPTP_CTRL, /* a control connection without calls (extension) */
+    REC_PPTP_CALL,
+    REC_GRE,
+    REC_L2TP,
+    REC_FLOW,
+    REC_NAT_MAPPING,
+    REC_UNMATCHED,
+    REC_CLOCK_OFFSET,
+    REC_FINDING,
+    REC__COUNT
+};
+const char *rep_type_name(unsigned t); /* the JSON "type" */
+
+/* One record to print: what it is, where it lives, and its sort keys. Pointers are into the
+ * report input and valid while it is. */
+struct rep_rec {
+    uint64_t ts;
+    bool has_ts;
+    uint8_t type;        /* enum rep_type */
+    uint8_t model;       /* index into report_input.models */
+    uint32_t sub;        /* PPTP call index / NAT index / finding index */
+    const void *p;       /* the record (ike_sa, ipsec_sa, pptp_ctrl, gre_flow, ...) */
+    char key[224];       /* deterministic tie-break key (no pointers) */
+    size_t seq;          /* build order (last tie-break) */
+};
+
+struct rep_list {
+    size_t n, cap;
+    struct rep_rec *v;
+};
+
+/* Every record of the input in CONTRACT.md order: by ts, then type, then key; records without a
+ * ts after them by type, then key. 0, or -1 on OOM (the list is then partial). Free with
+ * rep_list_free. */
+int rep_build(struct rep_list *l, const struct report_input *in);
+void rep_list_free(struct rep_list *l);
+
+/* Text order for findings: severity (error first), then ts, kind, list position. Returns a
+ * malloc'ed array of n indexes into in->findings->v (NULL when none or OOM). */
+size_t *rep_findings_by_severity(const struct finding_list *fl);
+
+/* Whether a flow gets a `flow` record (CONTRACT.md: VPN-labelled, or unknown on VPN ports, or all
+ * with --all-flows; never flows decoded as a VPN protocol, which have records of their own). */
+bool rep_flow_listed(const struct flow *f, bool all_flows);
+
+/* Formatting into caller buffers; each returns buf. */
+char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);   /* 16 lowercase hex digits */
+char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size); /* "0x" + 8 lowercase hex */
+char *rep_proto_name(uint8_t proto, char *buf, unsigned size); /* "udp", "esp", or the number */
+const char *rep_pptp_sess_state_name(uint8_t s);
+const char *rep_flow_app(const struct flow *f); /* the nDPI label, "Unknown" when empty */
+
+/* Totals over the models, as the summary prints them. */
+#define REP_N_EVICT 7
+extern const char *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
+struct rep_counts {
+    uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
+};
+struct rep_totals {
+    struct rep_counts all;
+    struct rep_counts per[2];
+    uint64_t anomalies[ANOM__COUNT];
+    uint64_t evicted[REP_N_EVICT];
+    uint64_t findings[3]; /* by enum severity */
+    uint64_t first_ts, last_ts;
+};
+void rep_totals(const struct report_input *in, struct rep_totals *t);
+
+/* Anomaly ids with a non-zero count, in name order; returns how many (out has ANOM__COUNT). */
+unsigned rep_anomalies_sorted(const struct rep_totals *t, unsigned *out);
+
+/* Frame references sorted by (capture, frame); returns n (out has FINDING_MAX_FRAMES). */
+unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out);
+
+/* Sum of two counts, saturating. */
+uint64_t rep_add(uint64_t a, uint64_t b);
+
+#endif
