@@ -45,4 +45,13 @@
 #define UNMATCHED_MAX_FRAMES 20         /* frames listed in an unmatched record */
 #define FINDING_MAX_FRAMES 20           /* frames listed in a finding's evidence */
 
+/* two-capture NAT correlation (nat/) */
+#define NAT_OFFSET_SAMPLE 262144        /* signatures sampled per capture for the clock offset */
+#define NAT_WINDOW_US 2000000ull        /* a packet unmatched this long (inside clock) is unmatched */
+#define NAT_PENDING_MAX 262144          /* packets waiting for their counterpart; oldest forced out */
+#define NAT_MAP_MAX 262144              /* nat_mapping records kept (more: counted, dropped) */
+#define NAT_UNMATCHED_MAX 65536         /* unmatched records kept (more: counted, dropped) */
+#define NAT_FRAG_GROUPS 4096            /* datagrams under reassembly followed per capture */
+#define NAT_PPTP_CALLS 16384            /* PPTP calls learned from paired control messages */
+
 #endif

@@ -45,6 +45,12 @@ struct nat_mapping {
     uint64_t first_ts, last_ts; /* inside clock */
     /* longest idle gap that the mapping survived / that it did not survive (stale NAT), µs */
     uint64_t max_gap_survived_us, min_gap_lost_us;
+    /* appended (nat/correlate.c): the client's IKE NAT_DETECTION_SOURCE_IP hash recomputed from
+     * both captures: -1 not seen, 1 made from the inside address, 2 from the outside address,
+     * 0 from neither (a random address: forced UDP encapsulation, forced_encap set) */
+    int8_t natd_src;
+    bool forced_encap;
+    uint64_t pairs;           /* packet pairs matched across the captures for this mapping */
 };
 
 struct nat_unmatched {
@@ -70,6 +76,7 @@ struct nat_clock {
     double seconds;           /* outside clock minus inside clock */
     double drift_ppm;
     uint64_t evidence_packets;
+    uint64_t ref_us;          /* appended: inside-clock time at which `seconds` holds (drift origin) */
 };
 
 struct nat_result {
@@ -83,16 +90,89 @@ struct nat_result {
     struct ip_addr nat_addrs[8];
     uint8_t n_nat_addrs;      /* the router's outside addresses, learned or given */
     uint64_t matched_packets, inside_only, outside_only;
+    /* appended (nat/correlate.c, nat/run.c) */
+    uint64_t packets_inside, packets_outside; /* frames read from each capture */
+    uint64_t uncovered;       /* packets outside the time both captures cover (never unmatched) */
+    uint64_t pending_evicted; /* packets pushed out of the match window by NAT_PENDING_MAX */
+    uint64_t dropped_records; /* mappings / unmatched records beyond NAT_MAP_MAX / NAT_UNMATCHED_MAX */
 };
 
 void nat_result_free(struct nat_result *r);
 
-#endif
+/* ---- packet signatures and the clock-offset estimator (offset.c) ----
+ * (section reconstructed by the lead after an editing accident; the correlator's author owns it) */
 
-/* ---- the two-capture driver (nat/run.c) ---- */
-#ifndef VPNSCOPE_NAT_RUN
-#define VPNSCOPE_NAT_RUN
 struct engine;
+
+/* A packet's NAT-invariant signature: what survives translation unchanged (ESP/AH SPI+seq, IKE
+ * SPIs+message, TCP seq/ack+payload, other L4 payload bytes). weak = only sizes / IP ID. */
+struct nat_sig {
+    uint64_t h;    /* 0: nothing usable */
+    bool weak;     /* sizes / IP ID only: not used for the clock */
+    uint32_t ev;   /* NAT_EV_* bits this signature proves when it matches */
+};
+
+/* Computes p's signature (h = 0 when p has nothing usable). */
+void nat_pkt_sig(const struct pkt *p, struct nat_sig *sig);
+
+/* One packet seen on both captures: its time on each clock. */
+struct nat_tpair {
+    int64_t t_in_us, t_out_us;
+};
+
+/*
+ * Fits t_out - t_in = seconds + drift * (t_in - ref) robustly (binned medians, Theil-Sen slope,
+ * then least squares over inliers). pairs may be in any order and is reordered. Fills clk
+ * (valid, seconds, drift_ppm, evidence_packets = inliers, ref_us = earliest t_in). Returns 0, or
+ * -1 when n is too small (clk->valid = false). Drift is fitted only over a span >= 10 s.
+ */
+int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk);
+
+/* Outside-clock time -> inside clock with clk (identity when !clk->valid). */
+uint64_t nat_clock_to_inside(const struct nat_clock *clk, uint64_t t_out_us);
+
+/*
+ * Hash-consistent packet sampler for the offset pass: both captures keep the same subset of
+ * signatures (those whose hash falls under a level that rises when the sample is full), so a
+ * bounded sample (NAT_OFFSET_SAMPLE per side) still pairs up across the whole capture.
+ */
+struct nat_sampler;
+struct nat_sampler *nat_sampler_new(void);
+void nat_sampler_free(struct nat_sampler *s);
+/* side: SIDE_INSIDE or SIDE_OUTSIDE; p decoded, with its own capture's timestamp. */
+void nat_sampler_add(struct nat_sampler *s, uint8_t side, const struct pkt *p);
+/*
+ * Pairs the signatures unique on both sides and estimates the clock. *swap_votes gets the
+ * orientation evidence: > 0 when the captures look given the wrong way round (the translated
+ * address is private on the 'outside' capture / TTL order), < 0 when right. `swap` re-solves
+ * with the sides exchanged. Returns the number of pairs found.
+ */
+size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk, long *swap_votes);
+
+/* ---- the streaming correlator (correlate.c) ---- */
+
+struct nat_corr_opts {
+    uint64_t window_us;          /* match window on the inside clock (0: NAT_WINDOW_US) */
+    uint64_t cover_from_us, cover_to_us; /* time both captures cover (0, 0: all) */
+    struct ip_addr nat_addrs[8]; /* given router outside addresses (--nat-addr) */
+    int n_nat_addrs;
+};
+
+struct nat_corr;
+struct nat_corr *nat_corr_new(const struct nat_corr_opts *o);
+/*
+ * One decoded packet of side SIDE_INSIDE or SIDE_OUTSIDE, its ts_us already on the inside clock.
+ * Packets of both sides must come in non-decreasing ts_us order (merge the captures by
+ * corrected time). p is only read during the call (nothing is kept pointing into it).
+ */
+void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p);
+/* End of input: expires what is pending and fills res (mappings sorted by first_ts, then by
+ * identity; unmatched records by first_ts). res must be zeroed or freed before. 0 ok, -1 OOM. */
+int nat_corr_finish(struct nat_corr *c, struct nat_result *res);
+void nat_corr_free(struct nat_corr *c);
+
+/* ---- the driver (run.c) ---- */
+
 struct nat_run_opts {
     const char *const *inside;
     int n_inside;
@@ -104,8 +184,18 @@ struct nat_run_opts {
     int n_nat_addrs;
     bool no_ndpi;
 };
-/* Creates and feeds the two engines (SIDE_INSIDE / SIDE_OUTSIDE, outside timestamps corrected to
- * the inside clock), calls engine_finish on both and fills res. 0 ok, -1 error (one line in errbuf). */
-int nat_run(const struct nat_run_opts *o, struct engine **in, struct engine **out, struct nat_result *res,
-            char *errbuf, unsigned errlen);
+
+/*
+ * Two-capture run: pass 1 estimates the clock offset and drift from packets seen on both
+ * captures; pass 2 re-reads both merged by corrected time, feeds each packet to its engine
+ * (outside timestamps moved to the inside clock) and to the correlator. With o->router, the one
+ * capture is split into inside and outside by interface (SLL2/pcapng) or by address. Creates
+ * *in and *out (SIDE_INSIDE / SIDE_OUTSIDE; the caller frees them with engine_free, also on
+ * error when non-NULL), calls engine_finish on both and fills res (zeroed by nat_run). Bad input
+ * that is not an error (no shared traffic, swapped sides, one direction only) leaves 0 and a
+ * one-line res->message. Returns 0, or -1 with a one-line errbuf.
+ */
+int nat_run(const struct nat_run_opts *o, struct engine **in, struct engine **out,
+            struct nat_result *res, char *errbuf, unsigned errlen);
+
 #endif

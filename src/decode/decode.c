@@ -20,7 +20,7 @@
 /* pcap DLT values (include/pcap/dlt.h). Defined here: decode/ does no I/O and needs no libpcap. */
 #define DLT_NULL_ 0
 #define DLT_EN10MB_ 1
-#define DLT_RAW_ 12        /* Linux and most BSDs */
+#define DLT_RAW_ 12 /* Linux and most BSDs */
 #define DLT_RAW_OPENBSD_ 14
 #define DLT_RAW_LINKTYPE_ 101 /* LINKTYPE_RAW; libpcap maps it to DLT_RAW when reading a file */
 #define DLT_LOOP_ 108
@@ -57,9 +57,15 @@ static const struct {
     int dlt;
     const char *name;
 } dlt_names[] = {
-    {DLT_NULL_, "NULL"},           {DLT_EN10MB_, "EN10MB"},       {DLT_RAW_, "RAW"},
-    {DLT_RAW_OPENBSD_, "RAW"},     {DLT_RAW_LINKTYPE_, "RAW"},    {DLT_LOOP_, "LOOP"},
-    {DLT_LINUX_SLL_, "LINUX_SLL"}, {DLT_IPV4_, "IPV4"},           {DLT_IPV6_, "IPV6"},
+    {DLT_NULL_, "NULL"},
+    {DLT_EN10MB_, "EN10MB"},
+    {DLT_RAW_, "RAW"},
+    {DLT_RAW_OPENBSD_, "RAW"},
+    {DLT_RAW_LINKTYPE_, "RAW"},
+    {DLT_LOOP_, "LOOP"},
+    {DLT_LINUX_SLL_, "LINUX_SLL"},
+    {DLT_IPV4_, "IPV4"},
+    {DLT_IPV6_, "IPV6"},
     {DLT_LINUX_SLL2_, "LINUX_SLL2"},
 };
 
@@ -188,7 +194,7 @@ static void decode_udp(struct pkt *p, struct rd *r, bool cut)
 }
 
 /*
- * TCP (RFC 9293 §3.1): ports, seq, ack, data offset (4 bits, 32-bit words), flags; options skipped.
+ * TCP (RFC 9293 §3.1): ports, seq, ack, data offset (32-bit words), flags; options skipped.
  */
 static void decode_tcp(struct pkt *p, struct rd *r, bool cut)
 {
@@ -492,7 +498,8 @@ static void decode_ipv6(struct pkt *p, struct rd *r, bool cut)
             unsigned csteps = steps;
             bool cshort = false;
             bool clong = false;
-            bool ok = ipv6_skip_ext(&chk, &cnh, &csteps, VPNSCOPE_MAX_IPV6_EXT, &cshort, &clong) == 0;
+            bool ok =
+                ipv6_skip_ext(&chk, &cnh, &csteps, VPNSCOPE_MAX_IPV6_EXT, &cshort, &clong) == 0;
             size_t need = cnh == IPPROTO_UDP_ ? UDP_HLEN : cnh == IPPROTO_TCP_ ? TCP_MIN_HLEN : 0;
             if (!ok || cnh == 44 || rd_left(&chk) < need)
                 pkt_anom(p, ANOM_IPV6_FRAG_NOT_FIRST_CHAIN);

@@ -40,6 +40,7 @@
  * - IKEv1 SA payloads are walked only for the IPsec DOI (1) with situation SIT_IDENTITY_ONLY;
  *   labelled situations (secrecy/integrity) carry variable fields that are not parsed.
  * - Proposals, transforms and attributes past the config.h caps are ignored without an anomaly.
+ *   An SA without proposals, or a proposal without transforms, is not an anomaly.
  * - A payload running past the captured bytes but inside the declared message length is a
  *   truncation (ANOM_IKE_PAYLOAD_TRUNC, status TRUNCATED); one running past the declared message
  *   length is malformed (the same anomaly, status INVALID).
@@ -90,26 +91,40 @@ struct ike_vid {
 
 static const struct ike_vid ike_vids[] = {
     /* MD5("RFC 3947") */
-    {16, IKE_VID_RFC3947, {0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2,
-                           0x0e, 0x95, 0x45, 0x2f}},
+    {16,
+     IKE_VID_RFC3947,
+     {0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45,
+      0x2f}},
     /* MD5("draft-ietf-ipsec-nat-t-ike-02") */
-    {16, IKE_VID_NATT_DRAFT, {0xcd, 0x60, 0x46, 0x43, 0x35, 0xdf, 0x21, 0xf8, 0x7c, 0xfd, 0xb2,
-                              0xfc, 0x68, 0xb6, 0xa4, 0x48}},
+    {16,
+     IKE_VID_NATT_DRAFT,
+     {0xcd, 0x60, 0x46, 0x43, 0x35, 0xdf, 0x21, 0xf8, 0x7c, 0xfd, 0xb2, 0xfc, 0x68, 0xb6, 0xa4,
+      0x48}},
     /* MD5("draft-ietf-ipsec-nat-t-ike-02\n") */
-    {16, IKE_VID_NATT_DRAFT, {0x90, 0xcb, 0x80, 0x91, 0x3e, 0xbb, 0x69, 0x6e, 0x08, 0x63, 0x81,
-                              0xb5, 0xec, 0x42, 0x7b, 0x1f}},
+    {16,
+     IKE_VID_NATT_DRAFT,
+     {0x90, 0xcb, 0x80, 0x91, 0x3e, 0xbb, 0x69, 0x6e, 0x08, 0x63, 0x81, 0xb5, 0xec, 0x42, 0x7b,
+      0x1f}},
     /* MD5("draft-ietf-ipsec-nat-t-ike-03") */
-    {16, IKE_VID_NATT_DRAFT, {0x7d, 0x94, 0x19, 0xa6, 0x53, 0x10, 0xca, 0x6f, 0x2c, 0x17, 0x9d,
-                              0x92, 0x15, 0x52, 0x9d, 0x56}},
+    {16,
+     IKE_VID_NATT_DRAFT,
+     {0x7d, 0x94, 0x19, 0xa6, 0x53, 0x10, 0xca, 0x6f, 0x2c, 0x17, 0x9d, 0x92, 0x15, 0x52, 0x9d,
+      0x56}},
     /* MD5("draft-ietf-ipsec-nat-t-ike-00") */
-    {16, IKE_VID_NATT_DRAFT, {0x44, 0x85, 0x15, 0x2d, 0x18, 0xb6, 0xbb, 0xcd, 0x0b, 0xe8, 0xa8,
-                              0x46, 0x95, 0x79, 0xdd, 0xcc}},
+    {16,
+     IKE_VID_NATT_DRAFT,
+     {0x44, 0x85, 0x15, 0x2d, 0x18, 0xb6, 0xbb, 0xcd, 0x0b, 0xe8, 0xa8, 0x46, 0x95, 0x79, 0xdd,
+      0xcc}},
     /* RFC 3706 DPD */
-    {16, IKE_VID_DPD, {0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc,
-                       0x77, 0x57, 0x01, 0x00}},
+    {16,
+     IKE_VID_DPD,
+     {0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01,
+      0x00}},
     /* MD5("FRAGMENTATION") (Cisco / racoon; usually followed by 4 capability bytes) */
-    {16, IKE_VID_FRAGMENTATION, {0x40, 0x48, 0xb7, 0xd5, 0x6e, 0xbc, 0xe8, 0x85, 0x25, 0xe7,
-                                 0xde, 0x7f, 0x00, 0xd6, 0xc2, 0xd3}},
+    {16,
+     IKE_VID_FRAGMENTATION,
+     {0x40, 0x48, 0xb7, 0xd5, 0x6e, 0xbc, 0xe8, 0x85, 0x25, 0xe7, 0xde, 0x7f, 0x00, 0xd6, 0xc2,
+      0xd3}},
     /* first 8 bytes of MD5("draft-ietf-ipsra-isakmp-xauth-06.txt") */
     {8, IKE_VID_XAUTH, {0x09, 0x00, 0x26, 0x89, 0xdf, 0xd6, 0xb7, 0x12}},
 };
@@ -185,7 +200,8 @@ static void ike_v1_sa(struct rd *b, struct pkt *p)
     if (doi != IKE_DOI_IPSEC || (sit & ~(uint32_t)IKE_SIT_IDENTITY_ONLY) != 0)
         return;
     uint8_t pnext = IKE_V1_PT_P;
-    for (unsigned np = 0; pnext == IKE_V1_PT_P && np < VPNSCOPE_MAX_IKE_PROPOSALS; np++) {
+    for (unsigned np = 0; pnext == IKE_V1_PT_P && rd_left(b) > 0 && np < VPNSCOPE_MAX_IKE_PROPOSALS;
+         np++) {
         struct rd prop;
         if (!ike_sub(b, &pnext, &prop) || rd_left(&prop) < 4) {
             pkt_invalid(p, ANOM_IKE_BAD_SA);
@@ -201,7 +217,8 @@ static void ike_v1_sa(struct rd *b, struct pkt *p)
         }
         rd_skip(&prop, spi_size);
         uint8_t tnext = IKE_V1_PT_T;
-        for (unsigned nt = 0; tnext == IKE_V1_PT_T && nt < VPNSCOPE_MAX_IKE_TRANSFORMS; nt++) {
+        for (unsigned nt = 0;
+             tnext == IKE_V1_PT_T && rd_left(&prop) > 0 && nt < VPNSCOPE_MAX_IKE_TRANSFORMS; nt++) {
             struct rd tr;
             if (!ike_sub(&prop, &tnext, &tr) || rd_left(&tr) < 4) {
                 pkt_invalid(p, ANOM_IKE_BAD_SA);
@@ -227,7 +244,8 @@ static void ike_v2_sa(struct rd *b, struct pkt *p)
     struct ike_msg *m = &p->ike;
     m->has_sa = true;
     uint8_t pnext = IKE_V1_PT_P; /* same values (2 = more proposals, 0 = last) */
-    for (unsigned np = 0; pnext == IKE_V1_PT_P && np < VPNSCOPE_MAX_IKE_PROPOSALS; np++) {
+    for (unsigned np = 0; pnext == IKE_V1_PT_P && rd_left(b) > 0 && np < VPNSCOPE_MAX_IKE_PROPOSALS;
+         np++) {
         struct rd prop;
         if (!ike_sub(b, &pnext, &prop) || rd_left(&prop) < 4) {
             pkt_invalid(p, ANOM_IKE_BAD_SA);
@@ -242,7 +260,8 @@ static void ike_v2_sa(struct rd *b, struct pkt *p)
         }
         rd_skip(&prop, spi_size);
         uint8_t tnext = IKE_V1_PT_T;
-        for (unsigned nt = 0; tnext == IKE_V1_PT_T && nt < VPNSCOPE_MAX_IKE_TRANSFORMS; nt++) {
+        for (unsigned nt = 0;
+             tnext == IKE_V1_PT_T && rd_left(&prop) > 0 && nt < VPNSCOPE_MAX_IKE_TRANSFORMS; nt++) {
             struct rd tr;
             if (!ike_sub(&prop, &tnext, &tr) || rd_left(&tr) < 4) {
                 pkt_invalid(p, ANOM_IKE_BAD_SA);

@@ -1,4 +1,5 @@
-/* l2tp.c - L2TP header decoder on UDP: L2TPv2 (RFC 2661 §3.1) and the L2TPv3 UDP headers (RFC 3931). */
+/* l2tp.c - L2TP header decoder on UDP: L2TPv2 (RFC 2661 §3.1) and the L2TPv3 UDP headers (RFC
+ * 3931). */
 #include "vpnscope/decode.h"
 
 #include <stdbool.h>
@@ -161,8 +162,7 @@ void l2tp_decode(struct rd *r, struct pkt *p)
         pkt_truncated(p, ANOM_L2TP_TRUNC);
         return;
     }
-    if (h->control &&
-        (!(fl & L2TP_FLAG_L) || !(fl & L2TP_FLAG_S) || (fl & L2TP_FLAG_O))) {
+    if (h->control && (!(fl & L2TP_FLAG_L) || !(fl & L2TP_FLAG_S) || (fl & L2TP_FLAG_O))) {
         pkt_invalid(p, ANOM_L2TP_BAD_FLAGS);
         return;
     }

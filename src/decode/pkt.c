@@ -50,8 +50,7 @@ void pkt_invalid(struct pkt *p, enum anomaly a)
  */
 void pkt_reset(struct pkt *p)
 {
-    memset((char *)p + offsetof(struct pkt, status), 0,
-           sizeof(*p) - offsetof(struct pkt, status));
+    memset((char *)p + offsetof(struct pkt, status), 0, sizeof(*p) - offsetof(struct pkt, status));
 }
 
 static char *fmt_v4(const uint8_t *a, char *buf, unsigned size)
@@ -124,12 +123,12 @@ bool ip_addr_is_private(const struct ip_addr *a)
 {
     const uint8_t *b = a->a;
     if (a->v == 4) {
-        return b[0] == 10 ||                              /* 10/8 */
-               (b[0] == 172 && (b[1] & 0xf0) == 16) ||    /* 172.16/12 */
-               (b[0] == 192 && b[1] == 168) ||            /* 192.168/16 */
-               (b[0] == 100 && (b[1] & 0xc0) == 64) ||    /* 100.64/10 CGNAT */
-               b[0] == 127 ||                             /* 127/8 */
-               (b[0] == 169 && b[1] == 254);              /* 169.254/16 */
+        return b[0] == 10 ||                           /* 10/8 */
+               (b[0] == 172 && (b[1] & 0xf0) == 16) || /* 172.16/12 */
+               (b[0] == 192 && b[1] == 168) ||         /* 192.168/16 */
+               (b[0] == 100 && (b[1] & 0xc0) == 64) || /* 100.64/10 CGNAT */
+               b[0] == 127 ||                          /* 127/8 */
+               (b[0] == 169 && b[1] == 254);           /* 169.254/16 */
     }
     if (a->v == 6) {
         static const uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};

@@ -30,7 +30,7 @@
 #define FRAG_IP_MAX 65535u /* largest IP datagram payload end */
 #define FRAG_BUF_STEP 2048u
 #define FRAG_EXT_MIN 8u
-#define FRAG_EVQ 64u /* evictions queued for the next frag_expire */
+#define FRAG_EVQ 256u /* evictions queued for the next frag_expire */
 
 struct frag_ext {
     uint32_t off, end; /* payload bytes [off, end) per the IP header */
@@ -397,7 +397,7 @@ static uint32_t create(struct frag_table *t, struct pkt *p, uint8_t key_proto, u
 
 /* Discards the datagram's contents: later fragments are swallowed until the deadline. */
 static int discard(struct frag_table *t, uint32_t i, struct pkt *p, enum anomaly a,
-                struct frag_info *info)
+                   struct frag_info *info)
 {
     struct dgram *d = &t->d[i];
     pkt_anom(p, a);
@@ -519,7 +519,8 @@ int frag_add(struct frag_table *t, struct pkt *p, struct frag_info *info, const 
     if (capd > 0)
         memcpy(d->buf + off, src, capd);
     uint32_t k = d->nfrags;
-    while (k > 0 && (d->ext[k - 1].off > off || (d->ext[k - 1].off == off && d->ext[k - 1].end > end))) {
+    while (k > 0 &&
+           (d->ext[k - 1].off > off || (d->ext[k - 1].off == off && d->ext[k - 1].end > end))) {
         d->ext[k] = d->ext[k - 1];
         k--;
     }

@@ -62,9 +62,7 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->key_size = key_size;
     t->val_size = val_size ? val_size : 1;
     t->cap = cap;
-    t->nb = 1024;
-    while (t->nb < cap && t->nb < (1u << 30))
-        t->nb <<= 1;
+    t->nb = 256; /* grows with the entries (rehash in grow()) */
     t->bucket = malloc(sizeof(uint32_t) * t->nb);
     if (!t->bucket) {
         free(t);
@@ -182,6 +180,26 @@ static int grow(struct table *t)
         return -1;
     t->vals = nv;
     t->alloc = na;
+    /* keep the load factor <= 1: rehash every live entry into a larger bucket array */
+    if (na > t->nb) {
+        uint32_t nb = t->nb;
+        while (nb < na)
+            nb <<= 1;
+        uint32_t *b = malloc(sizeof(uint32_t) * nb);
+        if (b) {
+            memset(b, 0xff, sizeof(uint32_t) * nb);
+            for (uint32_t i = 0; i < t->top; i++) {
+                if (!t->ent[i].used)
+                    continue;
+                uint32_t h = t->ent[i].hash & (nb - 1);
+                t->ent[i].hnext = b[h];
+                b[h] = i;
+            }
+            free(t->bucket);
+            t->bucket = b;
+            t->nb = nb;
+        }
+    }
     return 0;
 }
 

@@ -37,6 +37,8 @@
 #define START_SEC 1767225600ULL /* 2026-01-01T00:00:00Z */
 #define PUBLIC_IP 0xCB007101u   /* 203.0.113.1 */
 #define MAXPKT 65536
+/* NAPT outside ports: above 4500 so that Wireshark picks the dissector of the well-known side */
+#define NAT_PORT_LO 5000u
 
 /* ------------------------------------------------------------------ PRNG (xoshiro256**) */
 typedef struct { uint64_t s[4]; } rng_t;
@@ -244,7 +246,7 @@ static const char *tlds[] = {"com", "net", "org", "io"};
 static inline uint16_t out_port(const client_t *c, uint32_t slot) {
     if (nat_block >= 4) return (uint16_t)(c->port_base + slot % nat_block);
     uint32_t h = (uint32_t)(c - cl) * 2654435761u ^ slot * 40503u; /* too many clients for blocks */
-    return (uint16_t)(1024 + h % 64512);
+    return (uint16_t)(NAT_PORT_LO + h % (65536 - NAT_PORT_LO));
 }
 
 /* ------------------------------------------------------------------ packet building */
@@ -599,7 +601,7 @@ static void ev_vpn(client_t *c, uint32_t ci, uint64_t t) {
         esp_packet(c, rndu(&R) < 0.55 ? FROM_PEER : TO_PEER, t);
     }
     /* bursty data: mostly short gaps, sometimes idle periods */
-    double mean = rndu(&R) < 0.8 ? 6000.0 : 3.0e6;
+    double mean = rndu(&R) < 0.8 ? 6000.0 : 5.2e6;
     hpush(t + rnd_exp_us(&R, mean), ci, EV_VPN);
 }
 
@@ -778,8 +780,8 @@ int main(int argc, char **argv) {
     if (flood_mode && !clients_set) ncl = 300;
     if ((!!outname) == (!!prefix) || npk_target == 0 || ncl == 0 || ncl > 64000 || (flood_mode && prefix)) usage();
     pair_mode = prefix != NULL;
-    nat_block = 64512 / ncl; if (nat_block > 256) nat_block = 256;
-    if (pair_mode && nat_block < 4) { fprintf(stderr, "gen: at most 16128 clients in --pair mode\n"); return 2; }
+    nat_block = (65536 - NAT_PORT_LO) / ncl; if (nat_block > 256) nat_block = 256;
+    if (pair_mode && nat_block < 4) { fprintf(stderr, "gen: at most 15134 clients in --pair mode\n"); return 2; }
     if (flood_mode && flood_flows > npk_target * 9 / 10) flood_flows = npk_target * 9 / 10;
 
     struct timespec t0, t1; clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -802,7 +804,7 @@ int main(int argc, char **argv) {
         if (!pair_mode && i % 4 == 3) host = 0xC0A80000u | ((i / 250) << 8) | (2 + i % 250); /* some 192.168.x.y */
         c->ip = host;
         c->mac[0] = 0x02; c->mac[1] = 0x10; put32(c->mac + 2, i + 1);
-        c->port_base = (uint16_t)(1024 + i * nat_block);
+        c->port_base = (uint16_t)(NAT_PORT_LO + i * nat_block);
         double u = rndu(&R);
         c->vtype = u < 0.65 ? V_NATT : u < 0.77 ? V_RAWESP : u < 0.81 ? V_AH : V_PPTP;
         c->rtt = rndr(&R, 8000, 90000);

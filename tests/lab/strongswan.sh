@@ -31,7 +31,7 @@ WORK=${VSS_WORK:-/tmp/vss-lab}
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
 PY=/usr/bin/python3
 NSS=(vss-sw vss-c1 vss-c2 vss-r vss-s1)
-SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale)
+SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale ikev2-natt-realnatd)
 PIDS=()
 
 log() { printf '[strongswan.sh %(%T)T] %s\n' -1 "$*" >&2; }
@@ -67,6 +67,7 @@ stop_pid() {  # stop_pid PID [signal]: stop one process we started, wait for it
 teardown() {
     local p ns
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    [ ${#PIDS[@]} -eq 0 ] || log "teardown: processes stopped"
     PIDS=()
     for ns in "${NSS[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
@@ -218,17 +219,20 @@ stop_capture() {
     cp "$WORK/cap/ss-$CUR.conntrack" "$OUT/ss-$CUR.conntrack"
     summary "$CUR"
 }
-summary() {
-    local n=$1 f
+summary() {  # one line per capture: size, packets and what tshark sees (one tshark pass per file)
+    local n=$1 f pc
     for f in inside outside; do
-        local pc="$OUT/ss-$n-$f.pcap"
-        printf '  %-34s %6s bytes %4s pkts  isakmp=%s udpencap-esp=%s keepalive=%s malformed=%s\n' \
-            "$(basename "$pc")" "$(stat -c %s "$pc")" \
-            "$(tshark -r "$pc" 2>/dev/null | wc -l)" \
-            "$(tshark -r "$pc" -Y isakmp 2>/dev/null | wc -l)" \
-            "$(tshark -r "$pc" -Y esp 2>/dev/null | wc -l)" \
-            "$(tshark -r "$pc" -Y 'udp.length == 9' 2>/dev/null | wc -l)" \
-            "$(tshark -r "$pc" -Y _ws.malformed 2>/dev/null | wc -l)" >&2
+        pc="$OUT/ss-$n-$f.pcap"
+        tshark -r "$pc" -T fields -E separator=, -e frame.protocols -e udp.length 2>/dev/null |
+            awk -v name="$(basename "$pc")" -v size="$(stat -c %s "$pc")" '
+                { n++ }
+                /isakmp/ { ike++ }
+                /udpencap:esp/ { esp++ }
+                /udpencap,9$/ { ka++ }
+                /malformed/ { bad++ }
+                /icmp/ { icmp++ }
+                END { printf "  %-34s %6d bytes %4d pkts  isakmp=%d esp-in-udp=%d keepalive=%d icmp=%d malformed=%d\n",
+                      name, size, n, ike, esp, ka, icmp, bad }' >&2
     done
 }
 
@@ -239,8 +243,11 @@ client_vars() {  # client_vars N VERSION ENCAP FRAG DPD [ADDR]
 server_vars() {  # server_vars VERSION FRAG DPD
     echo VERSION="$1" FRAGMENTATION="$2" SERVER_DPD="$3"
 }
-initiate() {  # initiate NODE
-    sw "$1" --initiate --child net --timeout 20 >"$WORK/$1/initiate.out" 2>&1 ||
+initiate() {  # initiate NODE [swanctl selector, default: --child net]
+    local node=$1; shift
+    [ $# -gt 0 ] || set -- --child net
+    set -- "$node" "$@"
+    sw "$1" --initiate "${@:2}" --timeout 20 >"$WORK/$1/initiate.out" 2>&1 ||
         { tail -40 "$WORK/$1/charon.log" >&2; die "initiate failed on $1"; }
     sw "$1" --list-sas >"$WORK/$1/sas.out" 2>&1 || true
     log "$1: $(grep -Eo 'ESTABLISHED.*|INSTALLED.*' "$WORK/$1/sas.out" | tr '\n' ' ')"
@@ -324,11 +331,11 @@ sc_ikev2-encap() {
     stop_capture
 }
 
-# 5. IKEv2 fragmentation (RFC 7383) through NAT: fragment_size = 300 splits IKE_AUTH into SKF payloads.
+# 5. IKEv2 fragmentation (RFC 7383) through NAT: fragment_size = 200 splits IKE_AUTH into SKF payloads.
 sc_ikev2-frag() {
     topology nat
-    start_charon s1 20s 300 server.swanctl.conf.in $(server_vars 2 yes 0s)
-    start_charon c1 2s 300 client.swanctl.conf.in $(client_vars 1 2 no yes 0s)
+    start_charon s1 20s 200 server.swanctl.conf.in $(server_vars 2 yes 0s)
+    start_charon c1 2s 200 client.swanctl.conf.in $(client_vars 1 2 no yes 0s)
     start_capture ikev2-frag
     initiate c1
     pings c1 3
@@ -373,6 +380,21 @@ EOF
     wait $c2p 2>/dev/null || true
     stop_capture
     cat "$WORK/c2-udp.out" >&2 || true
+}
+
+# 7. Like 1 but IKE only, with kernel-netlink instead of kernel-libipsec on both peers: charon then
+#    sends its real NAT_DETECTION_SOURCE_IP hash (libipsec forces UDP encapsulation, which makes
+#    charon fake it, as encap = yes does). Childless IKE_SA (RFC 6023): no CHILD_SA can be installed
+#    without kernel ESP, so no tunnel traffic; keepalives every 2 s, then delete.
+sc_ikev2-natt-realnatd() {
+    topology nat
+    KERNEL_PLUGINS=kernel-netlink start_charon s1 20s 1280 server.swanctl.conf.in $(server_vars 2 yes 0s)
+    KERNEL_PLUGINS=kernel-netlink start_charon c1 2s 1280 client.swanctl.conf.in $(client_vars 1 2 no yes 0s)
+    start_capture ikev2-natt-realnatd
+    initiate c1 --ike vss
+    sleep 7
+    terminate c1
+    stop_capture
 }
 
 # ---------------------------------------------------------------- main

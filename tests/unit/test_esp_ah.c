@@ -34,14 +34,17 @@ static bool has_anom(enum anomaly a)
 }
 
 /* ESP: SPI 0x0000a001, seq 5, 16 bytes of ciphertext. */
+/* clang-format off */
 static const uint8_t esp[] = {
     0x00, 0x00, 0xa0, 0x01, /* SPI */
     0x00, 0x00, 0x00, 0x05, /* sequence number */
     0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
     0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f, 0x70,
 };
+/* clang-format on */
 
 /* AH with HMAC-SHA1-96 (Payload Len 4 = 6 words = 24 bytes) over an ICMP echo (4 bytes shown). */
+/* clang-format off */
 static const uint8_t ah[] = {
     0x01,                   /* next header ICMP */
     0x04,                   /* payload len: (4 + 2) * 4 = 24 bytes */
@@ -51,6 +54,7 @@ static const uint8_t ah[] = {
     0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, /* ICV (12) */
     0x08, 0x00, 0xf7, 0xff, /* ICMP echo request type, code, checksum */
 };
+/* clang-format on */
 
 static void test_esp(void)
 {

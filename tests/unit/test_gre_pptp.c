@@ -49,6 +49,7 @@ static void check_prefixes(void (*fn)(struct rd *, struct pkt *), const uint8_t 
 
 /* Enhanced GRE (PPTP data): K S A, version 1, PPP, payload length 4, call ID 0x1234, seq 7,
  * ack 6, then a 4-byte PPP header. */
+/* clang-format off */
 static const uint8_t gre_v1[] = {
     0x30, 0x81,             /* flags K|S|A, version 1 */
     0x88, 0x0b,             /* protocol PPP */
@@ -58,23 +59,29 @@ static const uint8_t gre_v1[] = {
     0x00, 0x00, 0x00, 0x06, /* ack 6 */
     0xff, 0x03, 0xc0, 0x21, /* PPP: address, control, LCP */
 };
+/* clang-format on */
 
 /* Enhanced GRE ack only: K A, version 1, payload length 0, call ID 0x4000, ack 9. */
+/* clang-format off */
 static const uint8_t gre_v1_ack[] = {
     0x20, 0x81, 0x88, 0x0b, /* flags K|A, v1, PPP */
     0x00, 0x00, 0x40, 0x00, /* payload length 0, call ID 0x4000 */
     0x00, 0x00, 0x00, 0x09, /* ack 9 */
 };
+/* clang-format on */
 
 /* Plain GRE v0 with a key and protocol 0x880B: stays version 0 (not PPTP). */
+/* clang-format off */
 static const uint8_t gre_v0_key[] = {
     0x20, 0x00,             /* flags K, version 0 */
     0x88, 0x0b,             /* protocol 0x880B */
     0x00, 0x01, 0x00, 0x02, /* key 0x00010002 */
     0x45, 0x00,             /* payload */
 };
+/* clang-format on */
 
 /* GRE v0 with checksum and sequence number, carrying IPv4. */
+/* clang-format off */
 static const uint8_t gre_v0_cs[] = {
     0x90, 0x00,             /* flags C|S, version 0 */
     0x08, 0x00,             /* IPv4 */
@@ -82,6 +89,7 @@ static const uint8_t gre_v0_cs[] = {
     0x00, 0x00, 0x01, 0x00, /* sequence 256 */
     0x45, 0x00, 0x00, 0x14, /* payload */
 };
+/* clang-format on */
 
 static void test_gre(void)
 {
@@ -170,6 +178,7 @@ static void test_gre(void)
 
 /* Start-Control-Connection-Request, 156 bytes: version 1.0, async framing, analog bearer,
  * firmware 0x0a28, host "local", vendor "Microsoft". */
+/* clang-format off */
 static const uint8_t sccrq[156] = {
     0x00, 0x9c, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 156, control, magic */
     0x00, 0x01, 0x00, 0x00,                         /* SCCRQ, reserved0 */
@@ -179,8 +188,10 @@ static const uint8_t sccrq[156] = {
     [28] = 'l', 'o', 'c', 'a', 'l',                 /* host name (64, NUL padded) */
     [92] = 'M', 'i', 'c', 'r', 'o', 's', 'o', 'f', 't', /* vendor (64, NUL padded) */
 };
+/* clang-format on */
 
 /* Start-Control-Connection-Reply, 156 bytes: result 1 (OK), error 0, host "pptpd". */
+/* clang-format off */
 static const uint8_t sccrp[156] = {
     0x00, 0x9c, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 156, control, magic */
     0x00, 0x02, 0x00, 0x00,                         /* SCCRP, reserved0 */
@@ -190,8 +201,10 @@ static const uint8_t sccrp[156] = {
     [28] = 'p', 'p', 't', 'p', 'd',                 /* host name */
     [92] = 'l', 'i', 'n', 'u', 'x',                 /* vendor */
 };
+/* clang-format on */
 
 /* Outgoing-Call-Request, 168 bytes: call ID 0x4000, serial 1, 300..100000000 bps. */
+/* clang-format off */
 static const uint8_t ocrq[168] = {
     0x00, 0xa8, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 168, control, magic */
     0x00, 0x07, 0x00, 0x00,                         /* OCRQ, reserved0 */
@@ -202,8 +215,10 @@ static const uint8_t ocrq[168] = {
     0x00, 0x00, 0x00, 0x00,                         /* phone number length 0, reserved1 */
     /* phone number (64) and subaddress (64): zero */
 };
+/* clang-format on */
 
 /* Outgoing-Call-Reply, 32 bytes: call ID 0x0100, peer's call ID 0x4000, result 1 (connected). */
+/* clang-format off */
 static const uint8_t ocrp[32] = {
     0x00, 0x20, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 32, control, magic */
     0x00, 0x08, 0x00, 0x00,                         /* OCRP, reserved0 */
@@ -213,9 +228,11 @@ static const uint8_t ocrp[32] = {
     0x00, 0x40, 0x00, 0x00,                         /* recv window 64, processing delay 0 */
     0x00, 0x00, 0x00, 0x00,                         /* physical channel ID 0 */
 };
+/* clang-format on */
 
 /* Call-Disconnect-Notify, 148 bytes: call ID 0x4000, result 3 (admin shutdown), error 0,
  * cause 0x0010, empty call statistics. */
+/* clang-format off */
 static const uint8_t cdn[148] = {
     0x00, 0x94, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 148, control, magic */
     0x00, 0x0d, 0x00, 0x00,                         /* CDN, reserved0 */
@@ -223,21 +240,26 @@ static const uint8_t cdn[148] = {
     0x00, 0x10, 0x00, 0x00,                         /* cause 16, reserved1 */
     /* call statistics (128): zero */
 };
+/* clang-format on */
 
 /* Set-Link-Info, 24 bytes: peer's call ID 0x0100, send and receive ACCM 0xffffffff. */
+/* clang-format off */
 static const uint8_t sli[24] = {
     0x00, 0x18, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 24, control, magic */
     0x00, 0x0f, 0x00, 0x00,                         /* SLI, reserved0 */
     0x01, 0x00, 0x00, 0x00,                         /* peer's call ID 0x0100, reserved1 */
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* send ACCM, receive ACCM */
 };
+/* clang-format on */
 
 /* Echo-Reply, 20 bytes: identifier 7, result 1, error 0. */
+/* clang-format off */
 static const uint8_t echorp[20] = {
     0x00, 0x14, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d, /* length 20, control, magic */
     0x00, 0x06, 0x00, 0x00,                         /* ECHORP, reserved0 */
     0x00, 0x00, 0x00, 0x07, 0x01, 0x00, 0x00, 0x00, /* identifier 7, result 1, error 0 */
 };
+/* clang-format on */
 
 static void test_pptp_valid(void)
 {
@@ -420,9 +442,9 @@ static void test_pptp_anomalies(void)
 
 static void test_names(void)
 {
-    static const char *const names[] = {"SCCRQ", "SCCRP", "StopCCRQ", "StopCCRP", "ECHORQ",
-                                        "ECHORP", "OCRQ", "OCRP", "ICRQ", "ICRP", "ICCN",
-                                        "CCRQ", "CDN", "WEN", "SLI"};
+    static const char *const names[] = {"SCCRQ",  "SCCRP", "StopCCRQ", "StopCCRP", "ECHORQ",
+                                        "ECHORP", "OCRQ",  "OCRP",     "ICRQ",     "ICRP",
+                                        "ICCN",   "CCRQ",  "CDN",      "WEN",      "SLI"};
     for (uint16_t i = 0; i < 15; i++)
         CHECK_STR(pptp_ctrl_name((uint16_t)(i + 1)), names[i]);
     CHECK_STR(pptp_ctrl_name(0), "unknown");

@@ -47,6 +47,7 @@ static void check_prefixes(const uint8_t *b, size_t n)
 }
 
 /* IKEv2 IKE_SA_INIT request as strongSwan sends it (KE and nonce shortened). 176 bytes. */
+/* clang-format off */
 static const uint8_t v2_sa_init[] = {
     /* header: SPIi c111000000000001, SPIr 0, next SA(33), v2.0, IKE_SA_INIT(34), flags I,
      * msgid 0, length 176 */
@@ -84,9 +85,11 @@ static const uint8_t v2_sa_init[] = {
     /* Notify: last, len 8, IKEV2_FRAGMENTATION_SUPPORTED(16430) */
     0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x40, 0x2e,
 };
+/* clang-format on */
 
 /* IKEv1 Main Mode message 1: SA (AES-128, SHA, PSK, MODP-2048, 28800 s), VID RFC 3947, VID DPD.
  * 128 bytes. */
+/* clang-format off */
 static const uint8_t v1_mm1[] = {
     /* header: ICOOKIE 0102030405060708, RCOOKIE 0, next SA(1), v1.0, Main(2), flags 0, msgid 0,
      * length 128 */
@@ -111,8 +114,10 @@ static const uint8_t v1_mm1[] = {
     0x00, 0x00, 0x00, 0x14,
     0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00,
 };
+/* clang-format on */
 
 /* IKEv1 Main Mode message 3: KE, Nonce, NAT-D (dst), NAT-D (src). 100 bytes. */
+/* clang-format off */
 static const uint8_t v1_mm3[] = {
     /* header: ICOOKIE 0102030405060708, RCOOKIE 1112131415161718, next KE(4), v1.0, Main(2),
      * flags 0, msgid 0, length 100 */
@@ -133,8 +138,10 @@ static const uint8_t v1_mm3[] = {
     0xd2, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,
     0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,
 };
+/* clang-format on */
 
 /* IKEv2 IKE_AUTH request, fragment 1 of 3 (RFC 7383). 52 bytes. */
+/* clang-format off */
 static const uint8_t v2_skf[] = {
     /* header: SPIi c111000000000001, SPIr c222000000000002, next SKF(53), v2.0, IKE_AUTH(35),
      * flags I, msgid 1, length 52 */
@@ -147,8 +154,10 @@ static const uint8_t v2_skf[] = {
     0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7,
     0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
 };
+/* clang-format on */
 
 /* IKEv1 unencrypted phase-2 style SA (ESP, AES, UDP-Encapsulated-Tunnel). 72 bytes. */
+/* clang-format off */
 static const uint8_t v1_p2_sa[] = {
     /* header: cookies, next SA(1), v1.0, Quick(32), flags 0, msgid 0x01020304, length 72 */
     0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
@@ -165,6 +174,7 @@ static const uint8_t v1_p2_sa[] = {
      *       TV SA life type seconds(1) */
     0x80, 0x04, 0x00, 0x03, 0x80, 0x05, 0x00, 0x02, 0x80, 0x01, 0x00, 0x01,
 };
+/* clang-format on */
 
 static void test_v2_sa_init(void)
 {
@@ -288,6 +298,7 @@ static void test_v1_vids(void)
 {
     /* header (v1 Main, length 28 + 3 * 20 + 12 + 24 = 124) then VIDs: draft-02\n, FRAGMENTATION
      * + capability bytes (24), XAUTH (8 bytes + 4 = 12), unknown (20) */
+    /* clang-format off */
     static const uint8_t m[] = {
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
         0x0d, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x7c,
@@ -310,6 +321,7 @@ static void test_v1_vids(void)
         0x7d, 0x94, 0x19, 0xa6, 0x53, 0x10, 0xca, 0x6f, 0x2c, 0x17, 0x9d, 0x92, 0x15, 0x52, 0x9d,
         0x56,
     };
+    /* clang-format on */
     CHECK_EQ(sizeof(m), 124);
     dec(m, sizeof(m));
     CHECK_EQ(P.status, PKT_DECODED);
@@ -437,7 +449,36 @@ static void test_anomalies(void)
     CHECK_EQ(P.status, PKT_INVALID);
     CHECK(has_anom(ANOM_IKE_BAD_SA));
 
+    /* SA without proposals (v1) and a proposal without transforms (v2): not anomalies */
+    /* clang-format off */
+    static const uint8_t sa0[] = {
+        /* header v1 Main, next SA(1), length 28 + 12 = 40 */
+        1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x10, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 40,
+        /* SA: last, len 12, DOI IPsec, situation identity-only, no proposals */
+        0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 1,
+    };
+    /* clang-format on */
+    dec(sa0, sizeof(sa0));
+    CHECK_EQ(P.status, PKT_DECODED);
+    CHECK(P.ike.has_sa);
+    CHECK_EQ(P.ike.n_transforms, 0);
+    /* clang-format off */
+    static const uint8_t sa2[] = {
+        /* header v2 IKE_SA_INIT, next SA(33), flags I, length 28 + 12 = 40 */
+        1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0x21, 0x20, 0x22, 0x08, 0, 0, 0, 0, 0, 0, 0,
+        40,
+        /* SA: last, len 12; proposal: last, len 8, #1, IKE, spi size 0, 0 transforms */
+        0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00,
+    };
+    /* clang-format on */
+    dec(sa2, sizeof(sa2));
+    CHECK_EQ(P.status, PKT_DECODED);
+    CHECK(P.ike.has_sa);
+    CHECK_EQ(P.ike.n_transforms, 0);
+    check_prefixes(sa2, sizeof(sa2));
+
     /* v2 notify with a 2-byte body */
+    /* clang-format off */
     uint8_t n2[] = {
         /* header v2 INFORMATIONAL, next N(41), flags R, length 34 */
         0xc1, 0x11, 0, 0, 0, 0, 0, 1, 0xc2, 0x22, 0, 0, 0, 0, 0, 2,
@@ -445,12 +486,14 @@ static void test_anomalies(void)
         /* Notify: last, len 6, proto 0, spi size 0 (no type) */
         0x00, 0x00, 0x00, 0x06, 0x00, 0x00,
     };
+    /* clang-format on */
     dec(n2, sizeof(n2));
     CHECK_EQ(P.status, PKT_INVALID);
     CHECK(has_anom(ANOM_IKE_BAD_NOTIFY));
     CHECK_STR(ike_exch_name(2, P.ike.exch), "INFORMATIONAL");
 
     /* v2 notify whose SPI size overruns the payload */
+    /* clang-format off */
     uint8_t n3[] = {
         /* header v2 INFORMATIONAL, next N(41), length 36 */
         0xc1, 0x11, 0, 0, 0, 0, 0, 1, 0xc2, 0x22, 0, 0, 0, 0, 0, 2,
@@ -458,6 +501,7 @@ static void test_anomalies(void)
         /* Notify: last, len 8, proto ESP, spi size 4 (none present), AUTHENTICATION_FAILED(24) */
         0x00, 0x00, 0x00, 0x08, 0x03, 0x04, 0x00, 0x18,
     };
+    /* clang-format on */
     dec(n3, sizeof(n3));
     CHECK_EQ(P.status, PKT_INVALID);
     CHECK(has_anom(ANOM_IKE_BAD_NOTIFY));
@@ -465,6 +509,7 @@ static void test_anomalies(void)
     CHECK_EQ(P.ike.notify[0], 24);
 
     /* v1 notify R-U-THERE (36136) */
+    /* clang-format off */
     uint8_t n1[] = {
         /* header v1 Informational(5), next N(11), length 28 + 16 = 44 */
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
@@ -472,6 +517,7 @@ static void test_anomalies(void)
         /* Notify: last, len 16, DOI 1, proto ISAKMP, spi size 0, type 36136, 4 bytes seq */
         0x00, 0x00, 0x00, 0x10, 0, 0, 0, 1, 0x01, 0x00, 0x8d, 0x28, 0, 0, 0, 7,
     };
+    /* clang-format on */
     dec(n1, sizeof(n1));
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK_EQ(P.ike.n_notify, 1);
@@ -480,6 +526,7 @@ static void test_anomalies(void)
     check_prefixes(n1, sizeof(n1));
 
     /* v1 fragment payload (132) ends the chain */
+    /* clang-format off */
     uint8_t f1[] = {
         /* header v1 Main, next FRAG(132), length 28 + 12 = 40 */
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
@@ -487,6 +534,7 @@ static void test_anomalies(void)
         /* FRAG: next 0, len 12, fragment id 1, number 1, flags last, 4 data bytes */
         0x00, 0x00, 0x00, 0x0c, 0x00, 0x01, 0x01, 0x01, 0xaa, 0xbb, 0xcc, 0xdd,
     };
+    /* clang-format on */
     dec(f1, sizeof(f1));
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK(P.ike.v1_frag);
@@ -499,8 +547,8 @@ static void test_payload_cap(void)
     static uint8_t m[28 + 4 * NPL];
     /* header v1 Main, next VID(13), length 28 + 4 * NPL; then NPL VIDs of length 4, each
      * pointing to another VID */
-    static const uint8_t hdr[28] = {1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0,
-                                    13, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t hdr[28] = {1, 2, 3,  4,    5, 6, 7, 8, 0, 0, 0, 0, 0, 0,
+                                    0, 0, 13, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     memcpy(m, hdr, sizeof(hdr));
     m[26] = (uint8_t)(sizeof(m) >> 8);
     m[27] = (uint8_t)(sizeof(m) & 0xff);
@@ -523,13 +571,27 @@ static void test_names(void)
         uint8_t v, e;
         const char *name;
     } ex[] = {
-        {1, 1, "base"},          {1, 2, "identity_protection"}, {1, 3, "auth_only"},
-        {1, 4, "aggressive"},    {1, 5, "informational"},       {1, 6, "transaction"},
-        {1, 32, "quick_mode"},   {1, 33, "new_group"},          {2, 34, "IKE_SA_INIT"},
-        {2, 35, "IKE_AUTH"},     {2, 36, "CREATE_CHILD_SA"},    {2, 37, "INFORMATIONAL"},
-        {2, 38, "IKE_SESSION_RESUME"}, {2, 43, "IKE_INTERMEDIATE"}, {2, 44, "IKE_FOLLOWUP_KE"},
-        {1, 34, "unknown"},      {2, 2, "unknown"},             {3, 34, "unknown"},
-        {0, 1, "unknown"},       {2, 255, "unknown"},           {1, 0, "unknown"},
+        {1, 1, "base"},
+        {1, 2, "identity_protection"},
+        {1, 3, "auth_only"},
+        {1, 4, "aggressive"},
+        {1, 5, "informational"},
+        {1, 6, "transaction"},
+        {1, 32, "quick_mode"},
+        {1, 33, "new_group"},
+        {2, 34, "IKE_SA_INIT"},
+        {2, 35, "IKE_AUTH"},
+        {2, 36, "CREATE_CHILD_SA"},
+        {2, 37, "INFORMATIONAL"},
+        {2, 38, "IKE_SESSION_RESUME"},
+        {2, 43, "IKE_INTERMEDIATE"},
+        {2, 44, "IKE_FOLLOWUP_KE"},
+        {1, 34, "unknown"},
+        {2, 2, "unknown"},
+        {3, 34, "unknown"},
+        {0, 1, "unknown"},
+        {2, 255, "unknown"},
+        {1, 0, "unknown"},
     };
     for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++)
         CHECK_STR(ike_exch_name(ex[i].v, ex[i].e), ex[i].name);
@@ -553,8 +615,10 @@ static void test_mutations(void)
     const struct {
         const uint8_t *b;
         size_t n;
-    } in[] = {{v2_sa_init, sizeof(v2_sa_init)}, {v1_mm1, sizeof(v1_mm1)},
-              {v1_mm3, sizeof(v1_mm3)},         {v2_skf, sizeof(v2_skf)},
+    } in[] = {{v2_sa_init, sizeof(v2_sa_init)},
+              {v1_mm1, sizeof(v1_mm1)},
+              {v1_mm3, sizeof(v1_mm3)},
+              {v2_skf, sizeof(v2_skf)},
               {v1_p2_sa, sizeof(v1_p2_sa)}};
     static const uint8_t vals[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x7f, 0x80, 0xff};
     unsigned runs = 0;

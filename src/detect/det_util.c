@@ -1,0 +1,141 @@
+/* det_util.c - small helpers shared by the detectors (det_util.h). */
+#include "det_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b)
+{
+    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
+}
+
+const char *du_ip(const struct ip_addr *a, char *buf)
+{
+    if (!a->v) {
+        snprintf(buf, DU_IPSTR, "?");
+        return buf;
+    }
+    return ip_addr_str(a, buf, DU_IPSTR);
+}
+
+const char *du_hms(uint64_t ts_us, char *buf)
+{
+    time_t t = (time_t)(ts_us / 1000000u);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, 16, "?");
+        return buf;
+    }
+    snprintf(buf, 16, "%02d:%02d:%02d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf;
+}
+
+const char *du_spi(uint32_t spi, char *buf)
+{
+    snprintf(buf, 12, "0x%08x", spi);
+    return buf;
+}
+
+void du_cat(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    if (len + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+double du_sec(uint64_t us)
+{
+    return (double)us / 1e6;
+}
+
+bool du_two(const struct detect_ctx *c)
+{
+    return c->inside && c->outside;
+}
+
+uint8_t du_model_side(const struct session_model *m)
+{
+    return m->side != SIDE_SINGLE ? m->side : m->side_inferred;
+}
+
+uint8_t du_cap(const struct detect_ctx *c, const struct session_model *m)
+{
+    if (!du_two(c))
+        return SIDE_SINGLE;
+    return m == c->outside ? SIDE_OUTSIDE : SIDE_INSIDE;
+}
+
+bool du_is_nat_addr(const struct detect_ctx *c, const struct ip_addr *ip)
+{
+    if (!c->nat)
+        return false;
+    for (unsigned i = 0; i < c->nat->n_nat_addrs && i < 8; i++)
+        if (du_ip_eq(&c->nat->nat_addrs[i], ip))
+            return true;
+    return false;
+}
+
+uint64_t du_model_end(const struct session_model *m)
+{
+    return m->c.last_ts;
+}
+
+const struct gap *du_gap_at(const struct activity *a, uint64_t ts)
+{
+    for (unsigned i = 0; i < a->n_gaps && i < GAPS_PER_TUNNEL; i++)
+        if (a->gaps[i].start_us <= ts && ts <= a->gaps[i].end_us)
+            return &a->gaps[i];
+    return NULL;
+}
+
+const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
+                                uint16_t pa, const struct ip_addr *b, uint16_t pb)
+{
+    for (uint32_t i = 0; i < table_slots(m->flows); i++) {
+        const struct flow *f = table_slot(m->flows, i, NULL);
+        if (!f || f->proto != proto)
+            continue;
+        if ((du_ip_eq(&f->src.ip, a) && f->src.port == pa && du_ip_eq(&f->dst.ip, b) && f->dst.port == pb) ||
+            (du_ip_eq(&f->src.ip, b) && f->src.port == pb && du_ip_eq(&f->dst.ip, a) && f->dst.port == pa))
+            return f;
+    }
+    return NULL;
+}
+
+int du_set_find(const struct du_ipset *s, const struct ip_addr *ip)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (du_ip_eq(&s->v[i], ip))
+            return (int)i;
+    return -1;
+}
+
+int du_set_add(struct du_ipset *s, const struct ip_addr *ip)
+{
+    int i = du_set_find(s, ip);
+    if (i >= 0)
+        return i;
+    if (s->n >= DU_SET_MAX)
+        return -1;
+    s->v[s->n] = *ip;
+    return (int)s->n++;
+}
+
+bool du_finding_names_client(const struct finding_list *l, unsigned kind, const struct ip_addr *ip)
+{
+    for (size_t i = 0; l && i < l->n; i++) {
+        const struct finding *f = &l->v[i];
+        if (f->kind != kind)
+            continue;
+        for (unsigned j = 0; j < f->n_sessions; j++)
+            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
+                return true;
+    }
+    return false;
+}

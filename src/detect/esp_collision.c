@@ -1,0 +1,492 @@
+/* esp_collision.c - several inside clients share one NAT address for raw ESP (IP protocol 50) to
+ * one server (PROTOCOLS.md §3.9). ESP has no ports: a NAPT keys raw ESP on (address, server,
+ * proto), so every return ESP packet from that server goes to one client (Linux: the first one;
+ * the others' outbound ESP is even dropped at the router, LAB-NOTES.md).
+ *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return ESP
+ *    reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
+ *  - outside capture alone (suspected): one (outside address, server) pair where the server sends on
+ *    more concurrent SPIs than come back, or several IKE SAs from different source ports.
+ * Rekeys (sequential SPIs) are not concurrency: SAs overlap only when they run side by side for at
+ * least half of the shorter one's life. NAT-T (ESP in UDP) and PPTP are not looked at. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "det_util.h"
+
+#define MIN_SENT 3      /* a starved client sent at least this many ESP packets */
+#define MAX_SAS 256     /* raw ESP SAs considered per (client, server) pair */
+
+static const char *REMEDY =
+    "Use NAT traversal for every client: ESP in UDP 4500 (RFC 3948) carries ports, so the router can "
+    "tell the clients apart. Do not disable NAT-D; force it where needed (strongSwan encap=yes, "
+    "Windows AssumeUDPEncapsulationContextOnSendRule=2). Alternatively give each client its own "
+    "public address or use a router whose IPsec passthrough tracks ESP SPIs.";
+
+struct client_stat {
+    struct ip_addr ip;
+    uint64_t out_pkts, in_pkts;
+    uint32_t out_spi;
+    unsigned n_out_spis, n_in_spis;
+    uint64_t first_ts, last_ts, first_frame, last_frame;
+    uint64_t in_first_frame;
+    uint64_t dropped;           /* two captures: inside-only ESP (never left the router) */
+    uint64_t dropped_frames[4];
+    unsigned n_dropped_frames;
+    uint64_t extra_pkts;        /* packets on inbound SPIs beyond its own outbound SPI count */
+    bool has_out;
+    struct ip_addr out_ip;
+};
+
+static bool is_raw_esp(const struct ipsec_sa *sa)
+{
+    return sa->k.proto == 50 && sa->k.encap == 0;
+}
+
+/* Two SAs run side by side (not a rekey hand-over). */
+static bool sig_overlap(const struct ipsec_sa *a, const struct ipsec_sa *b)
+{
+    uint64_t lo = a->first_ts > b->first_ts ? a->first_ts : b->first_ts;
+    uint64_t hi = a->last_ts < b->last_ts ? a->last_ts : b->last_ts;
+    if (hi <= lo)
+        return false;
+    uint64_t da = a->last_ts - a->first_ts, db = b->last_ts - b->first_ts;
+    uint64_t dmin = da < db ? da : db;
+    return (hi - lo) * 2 >= dmin && a->packets >= 2 && b->packets >= 2;
+}
+
+static unsigned concurrency(const struct ipsec_sa *const *v, unsigned n)
+{
+    unsigned best = n ? 1 : 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned c = 1;
+        for (unsigned j = 0; j < n; j++)
+            if (j != i && sig_overlap(v[i], v[j]))
+                c++;
+        if (c > best)
+            best = c;
+    }
+    return best;
+}
+
+static int cmp_sa_first(const void *pa, const void *pb)
+{
+    const struct ipsec_sa *a = *(const struct ipsec_sa *const *)pa, *b = *(const struct ipsec_sa *const *)pb;
+    if (a->first_ts != b->first_ts)
+        return a->first_ts < b->first_ts ? -1 : 1;
+    return a->k.spi < b->k.spi ? -1 : (a->k.spi > b->k.spi);
+}
+
+/* SAs src -> dst (raw ESP), sorted by start; returns count. */
+static unsigned collect(const struct session_model *m, const struct ip_addr *src, const struct ip_addr *dst,
+                        const struct ipsec_sa **v, unsigned cap)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < table_slots(m->ipsec) && n < cap; i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.src, src) && du_ip_eq(&sa->k.dst, dst))
+            v[n++] = sa;
+    }
+    qsort(v, n, sizeof(*v), cmp_sa_first);
+    return n;
+}
+
+static void spi_list(char *buf, size_t n, const struct ipsec_sa *const *v, unsigned cnt)
+{
+    buf[0] = 0;
+    char s[12];
+    for (unsigned i = 0; i < cnt && i < 6; i++)
+        du_cat(buf, n, "%s%s", i ? ", " : "", du_spi(v[i]->k.spi, s));
+    if (cnt > 6)
+        du_cat(buf, n, ", ...");
+}
+
+/* The outside address of an inside client towards server (two captures), from the NAT mappings. */
+static bool outside_of(const struct detect_ctx *c, const struct ip_addr *client, const struct ip_addr *server,
+                       struct ip_addr *out)
+{
+    if (!c->nat)
+        return false;
+    for (size_t i = 0; i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) && mp->outside.ip.v &&
+            (mp->proto == 50 || mp->proto == 17)) {
+            *out = mp->outside.ip;
+            if (mp->proto == 50)
+                return true;
+        }
+    }
+    return out->v != 0;
+}
+
+static bool server_done(const struct du_ipset *done, const struct ip_addr *ip)
+{
+    return du_set_find(done, ip) >= 0;
+}
+
+/* Inside view: >= 2 clients to one server, return ESP reaches one. */
+static void inside_logic(struct detect_ctx *c, const struct session_model *m, struct du_ipset *done)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, m);
+    struct du_ipset servers = {0};
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa))
+            du_set_add(&servers, &sa->k.dst);
+    }
+    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    for (unsigned si = 0; si < servers.n; si++) {
+        const struct ip_addr *srv = &servers.v[si];
+        struct du_ipset cl = {0};
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+            if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.dst, srv) && !du_ip_eq(&sa->k.src, srv))
+                du_set_add(&cl, &sa->k.src);
+        }
+        if (cl.n < 2)
+            continue;
+        if (!two) {
+            /* one capture: this must look like the LAN side of a NAT */
+            bool all_priv = true;
+            for (unsigned k = 0; k < cl.n; k++)
+                all_priv &= ip_addr_is_private(&cl.v[k]);
+            if (du_model_side(m) == SIDE_OUTSIDE || (!all_priv && du_model_side(m) != SIDE_INSIDE))
+                continue;
+            if (ip_addr_is_private(srv) && all_priv)
+                continue; /* LAN-internal ESP: no NAT in between */
+        }
+        struct client_stat st[DU_SET_MAX];
+        memset(st, 0, sizeof(st));
+        unsigned receivers = 0, starved = 0, dropped_clients = 0;
+        uint64_t total_in = 0;
+        for (unsigned k = 0; k < cl.n; k++) {
+            struct client_stat *s = &st[k];
+            s->ip = cl.v[k];
+            unsigned no = collect(m, &s->ip, srv, v, MAX_SAS);
+            unsigned ni = collect(m, srv, &s->ip, w, MAX_SAS);
+            s->n_out_spis = no;
+            s->n_in_spis = ni;
+            for (unsigned j = 0; j < no; j++) {
+                s->out_pkts += v[j]->packets;
+                if (!s->first_ts || v[j]->first_ts < s->first_ts) {
+                    s->first_ts = v[j]->first_ts;
+                    s->first_frame = v[j]->first_frame;
+                    s->out_spi = v[j]->k.spi;
+                }
+                if (v[j]->last_ts >= s->last_ts) {
+                    s->last_ts = v[j]->last_ts;
+                    s->last_frame = v[j]->last_frame;
+                }
+            }
+            for (unsigned j = 0; j < ni; j++) {
+                s->in_pkts += w[j]->packets;
+                if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
+                    s->in_first_frame = w[j]->first_frame;
+                if (j >= (no ? concurrency(v, no) : 1))
+                    s->extra_pkts += w[j]->packets;
+            }
+            if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
+                s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
+            total_in += s->in_pkts;
+            if (two && c->nat) {
+                for (size_t u = 0; u < c->nat->n_unm; u++) {
+                    const struct nat_unmatched *un = &c->nat->unm[u];
+                    if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50 ||
+                        !du_ip_eq(&un->src, &s->ip) || !du_ip_eq(&un->dst, srv))
+                        continue;
+                    s->dropped += un->packets;
+                    for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
+                        s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
+                }
+                s->has_out = outside_of(c, &s->ip, srv, &s->out_ip);
+            }
+            if (s->in_pkts)
+                receivers++;
+            else if (s->out_pkts >= MIN_SENT)
+                starved++;
+            if (s->dropped)
+                dropped_clients++;
+        }
+        if (receivers != 1 || (starved == 0 && dropped_clients == 0))
+            continue;
+        /* the receiving client and the NAT address */
+        const struct client_stat *rx = NULL;
+        uint64_t start = 0;
+        for (unsigned k = 0; k < cl.n; k++) {
+            if (st[k].in_pkts)
+                rx = &st[k];
+            if (st[k].first_ts > start)
+                start = st[k].first_ts;
+        }
+        struct ip_addr nat = {0};
+        for (unsigned k = 0; k < cl.n && two; k++)
+            if (st[k].has_out) {
+                nat = st[k].out_ip;
+                break;
+            }
+        if (two && !nat.v && c->nat && c->nat->n_nat_addrs)
+            nat = c->nat->nat_addrs[0];
+        /* outside view of the return ESP (two captures) */
+        uint64_t ret_out = 0;
+        unsigned ret_spis_out = 0;
+        char ret_spis[96] = "";
+        uint64_t ret_out_frame = 0;
+        if (two && nat.v) {
+            unsigned n = collect(c->outside, srv, &nat, w, MAX_SAS);
+            ret_spis_out = n;
+            for (unsigned j = 0; j < n; j++) {
+                ret_out += w[j]->packets;
+                if (!ret_out_frame)
+                    ret_out_frame = w[j]->first_frame;
+            }
+            spi_list(ret_spis, sizeof(ret_spis), w, n);
+        }
+        unsigned rx_n = collect(m, srv, &rx->ip, w, MAX_SAS);
+        char rx_spis[96];
+        spi_list(rx_spis, sizeof(rx_spis), w, rx_n);
+        if (!ret_spis[0])
+            snprintf(ret_spis, sizeof(ret_spis), "%s", rx_spis);
+
+        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, start);
+        if (!f)
+            return;
+        f->confirmed = true;
+        char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
+        char list[200] = "";
+        for (unsigned k = 0; k < cl.n; k++)
+            du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&cl.v[k], a));
+        du_ip(srv, b);
+        snprintf(f->summary, sizeof(f->summary), "%u inside clients (%s) send raw ESP (IP protocol 50) to %s",
+                 cl.n, list, b);
+        if (nat.v)
+            du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&nat, d));
+        du_cat(f->summary, sizeof(f->summary),
+               ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu return ESP "
+               "packets (SPIs %s) went to %s",
+               (unsigned long long)(two && ret_out > total_in ? ret_out : total_in), ret_spis, du_ip(&rx->ip, a));
+        for (unsigned k = 0; k < cl.n; k++) {
+            const struct client_stat *s = &st[k];
+            if (s == rx)
+                continue;
+            du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
+            if (s->dropped)
+                du_cat(f->summary, sizeof(f->summary), " and %llu of its %llu ESP packets never left the router",
+                       (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
+        }
+        du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).", du_hms(start, t));
+        if (rx->extra_pkts)
+            du_cat(f->summary, sizeof(f->summary),
+                   " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) were meant for "
+                   "the other client(s).",
+                   du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis, (unsigned long long)rx->extra_pkts);
+        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+
+        for (unsigned k = 0; k < cl.n; k++) {
+            const struct client_stat *s = &st[k];
+            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &s->ip);
+            if (!fs)
+                break;
+            if (nat.v) {
+                fs->has_outside = true;
+                fs->out_ip = nat;
+            }
+            fs->has_spi = true;
+            fs->spi = s->out_spi;
+            if (s == rx)
+                snprintf(fs->note, sizeof(fs->note), "receives all return ESP");
+            else if (s->dropped)
+                snprintf(fs->note, sizeof(fs->note), "ESP dropped at the router, no return");
+            else
+                snprintf(fs->note, sizeof(fs->note), "receives no return ESP");
+        }
+        struct finding_session *fs = finding_session_add(f, ROLE_SERVER, srv);
+        if (fs)
+            snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)", two ? ret_spis_out : rx_n);
+        if (nat.v && (fs = finding_session_add(f, ROLE_NAT, &nat)))
+            snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
+
+        finding_ev_int(f, "clients", cl.n);
+        finding_ev_str(f, "receiving_client", du_ip(&rx->ip, a));
+        finding_ev_int(f, "return_packets_inside", (int64_t)total_in);
+        if (two)
+            finding_ev_int(f, "return_packets_outside", (int64_t)ret_out);
+        finding_ev_str(f, "return_spis", ret_spis);
+        uint64_t dropped = 0, starved_sent = 0;
+        for (unsigned k = 0; k < cl.n; k++) {
+            dropped += st[k].dropped;
+            if (&st[k] != rx)
+                starved_sent += st[k].out_pkts;
+        }
+        finding_ev_int(f, "unanswered_esp_packets", (int64_t)starved_sent);
+        if (two)
+            finding_ev_int(f, "dropped_at_router", (int64_t)dropped);
+        if (rx->extra_pkts)
+            finding_ev_int(f, "misdelivered_packets", (int64_t)rx->extra_pkts);
+        finding_ev_ts(f, "first_ts", start);
+        /* frames: each client's first ESP, the return ESP, dropped packets */
+        for (unsigned k = 0; k < cl.n; k++) {
+            finding_frame(f, cap, st[k].first_frame);
+            if (st[k].in_first_frame)
+                finding_frame(f, cap, st[k].in_first_frame);
+            for (unsigned j = 0; j < st[k].n_dropped_frames; j++)
+                finding_frame(f, SIDE_INSIDE, st[k].dropped_frames[j]);
+        }
+        if (ret_out_frame)
+            finding_frame(f, SIDE_OUTSIDE, ret_out_frame);
+        du_set_add(done, srv);
+    }
+}
+
+struct ike_ports {
+    unsigned n;
+    uint16_t port[8];
+};
+
+/* Outside view (suspected): one (address, server) pair, more concurrent inbound SPIs than
+ * outbound, or IKE SAs from several source ports of one address. */
+static void outside_logic(struct detect_ctx *c, const struct session_model *m, struct du_ipset *done)
+{
+    uint8_t cap = du_cap(c, m);
+    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    struct du_ipset seen_src = {0}, seen_dst = {0}; /* processed ordered pairs (parallel arrays) */
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa || !is_raw_esp(sa))
+            continue;
+        const struct ip_addr *nat = &sa->k.src, *srv = &sa->k.dst;
+        bool dup = false;
+        for (unsigned k = 0; k < seen_src.n; k++)
+            if (du_ip_eq(&seen_src.v[k], nat) && du_ip_eq(&seen_dst.v[k], srv))
+                dup = true;
+        if (dup || seen_src.n >= DU_SET_MAX)
+            continue;
+        seen_src.v[seen_src.n++] = *nat;
+        seen_dst.v[seen_dst.n++] = *srv;
+        if (server_done(done, srv) || server_done(done, nat))
+            continue;
+        if (ip_addr_is_private(nat) && du_model_side(m) != SIDE_OUTSIDE)
+            continue; /* an inside client: inside_logic's business */
+        unsigned no = collect(m, nat, srv, v, MAX_SAS);
+        unsigned ni = collect(m, srv, nat, w, MAX_SAS);
+        unsigned co = concurrency(v, no), ci = concurrency(w, ni);
+        /* IKE SAs from nat to srv, by initiator port, overlapping the ESP period */
+        uint64_t esp_lo = v[0]->first_ts, esp_hi = 0;
+        for (unsigned j = 0; j < no; j++)
+            if (v[j]->last_ts > esp_hi)
+                esp_hi = v[j]->last_ts;
+        for (unsigned j = 0; j < ni; j++) {
+            if (w[j]->first_ts < esp_lo)
+                esp_lo = w[j]->first_ts;
+            if (w[j]->last_ts > esp_hi)
+                esp_hi = w[j]->last_ts;
+        }
+        struct ike_ports ip = {0};
+        unsigned ike_n = 0, ike_rev = 0;
+        uint64_t ike_frame = 0;
+        for (uint32_t k = 0; k < table_slots(m->ike); k++) {
+            const struct ike_sa *ik = table_slot(m->ike, k, NULL);
+            if (!ik)
+                continue;
+            if (du_ip_eq(&ik->initiator.ip, srv) && du_ip_eq(&ik->responder.ip, nat))
+                ike_rev++;
+            if (!du_ip_eq(&ik->initiator.ip, nat) || !du_ip_eq(&ik->responder.ip, srv))
+                continue;
+            ike_n++;
+            if (ik->first_ts > esp_hi + 5000000u)
+                continue; /* a later, separate session */
+            bool have = false;
+            for (unsigned q = 0; q < ip.n; q++)
+                if (ip.port[q] == ik->initiator.port)
+                    have = true;
+            if (!have && ip.n < 8) {
+                ip.port[ip.n++] = ik->initiator.port;
+                if (!ike_frame || ik->first_frame > ike_frame)
+                    ike_frame = ik->first_frame;
+            }
+        }
+        if (ike_rev && !ike_n)
+            continue; /* the "server" initiates: wrong orientation */
+        bool spi_sig = ci >= 2 && ci > co;
+        bool ike_sig = ip.n >= 2 && no > 0;
+        if (!spi_sig && !ike_sig)
+            continue;
+        uint64_t ts = esp_lo;
+        for (unsigned j = 0; j < ni; j++)
+            if (j > 0 && sig_overlap(w[j], w[0])) {
+                ts = w[j]->first_ts;
+                break;
+            }
+        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, ts);
+        if (!f)
+            return;
+        f->confirmed = false;
+        char a[DU_IPSTR], b[DU_IPSTR], sl[96], sr[96], t[16];
+        du_ip(nat, a);
+        du_ip(srv, b);
+        spi_list(sl, sizeof(sl), v, no);
+        spi_list(sr, sizeof(sr), w, ni);
+        uint64_t in_pkts = 0, out_pkts = 0;
+        for (unsigned j = 0; j < ni; j++)
+            in_pkts += w[j]->packets;
+        for (unsigned j = 0; j < no; j++)
+            out_pkts += v[j]->packets;
+        snprintf(f->summary, sizeof(f->summary),
+                 "Raw ESP (IP protocol 50) between %s and server %s looks like several clients behind one NAT "
+                 "address (seen from outside only, since %s):",
+                 a, b, du_hms(ts, t));
+        if (spi_sig)
+            du_cat(f->summary, sizeof(f->summary),
+                   " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound SPI runs at a "
+                   "time from %s (%s)",
+                   ci, sr, (unsigned long long)in_pkts, co, a, sl);
+        if (ike_sig) {
+            du_cat(f->summary, sizeof(f->summary), "%s %u IKE SAs come from %s on different ports (", spi_sig ? ";" : "",
+                   ip.n, a);
+            for (unsigned q = 0; q < ip.n; q++)
+                du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", ip.port[q]);
+            du_cat(f->summary, sizeof(f->summary), ")");
+        }
+        du_cat(f->summary, sizeof(f->summary),
+               ". ESP has no ports, so the router can deliver the return ESP to only one inside client; the "
+               "others' tunnels hang. Capture inside the router too (--inside/--outside) to name the clients.");
+        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+        struct finding_session *fs = finding_session_add(f, ROLE_NAT, nat);
+        if (fs) {
+            fs->has_spi = no > 0;
+            fs->spi = no ? v[0]->k.spi : 0;
+            snprintf(fs->note, sizeof(fs->note), "%u outbound SPI(s), %u IKE port(s)", no, ip.n);
+        }
+        fs = finding_session_add(f, ROLE_SERVER, srv);
+        if (fs)
+            snprintf(fs->note, sizeof(fs->note), "%u inbound SPI(s) at once", ci);
+        finding_ev_int(f, "outbound_spis", no);
+        finding_ev_int(f, "inbound_spis", ni);
+        finding_ev_int(f, "concurrent_outbound_spis", co);
+        finding_ev_int(f, "concurrent_inbound_spis", ci);
+        finding_ev_int(f, "ike_source_ports", ip.n);
+        finding_ev_int(f, "outbound_packets", (int64_t)out_pkts);
+        finding_ev_int(f, "inbound_packets", (int64_t)in_pkts);
+        finding_ev_ts(f, "first_ts", ts);
+        for (unsigned j = 0; j < no && j < 4; j++)
+            finding_frame(f, cap, v[j]->first_frame);
+        for (unsigned j = 0; j < ni && j < 4; j++)
+            finding_frame(f, cap, w[j]->first_frame);
+        if (ike_frame)
+            finding_frame(f, cap, ike_frame);
+        du_set_add(done, srv);
+    }
+}
+
+static void run(struct detect_ctx *c)
+{
+    struct du_ipset done = {0};
+    if (du_two(c)) {
+        inside_logic(c, c->inside, &done);
+    } else if (c->single) {
+        inside_logic(c, c->single, &done);
+        outside_logic(c, c->single, &done);
+    }
+}
+
+const struct detector det_esp_collision = {.name = "esp_collision", .run = run};

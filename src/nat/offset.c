@@ -1,0 +1,386 @@
+/* offset.c - clock offset and drift between an inside and an outside capture (nat.h). */
+#include "vpnscope/nat.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/config.h"
+#include "vpnscope/session.h"
+#include "vpnscope/table.h"
+
+/*
+ * Model: t_out = t_in + seconds + drift * (t_in - ref), with ref the earliest inside time of the
+ * evidence. Router latency puts packets to the peer slightly later outside and packets from the
+ * peer slightly earlier, so the differences scatter by the latency around the clock offset; a
+ * few pairs are wrong (identical payloads that are not the same packet). The fit is robust:
+ *   1. sort the pairs by inside time and cut them into up to 32 bins of equal count;
+ *   2. slope: Theil-Sen (median of pairwise slopes) over the bins' median points, when the
+ *      evidence spans at least 10 s; intercept: median of the residuals;
+ *   3. three rounds of least squares over the inliers (|residual| < tolerance, the tolerance
+ *      shrinking from max(5 ms, 5 MAD) to max(0.5 ms, 4 sigma)).
+ * Limitations: a drift over a span shorter than 10 s is not fitted (set to 0); a clock step
+ * inside a capture (NTP slew) is fitted as drift.
+ */
+
+#define MIN_DRIFT_SPAN_US 10e6
+#define MAX_BINS 32
+#define MIN_PAIRS 2
+
+static int cmp_tpair(const void *a, const void *b)
+{
+    const struct nat_tpair *x = a;
+    const struct nat_tpair *y = b;
+    if (x->t_in_us != y->t_in_us)
+        return x->t_in_us < y->t_in_us ? -1 : 1;
+    return (x->t_out_us > y->t_out_us) - (x->t_out_us < y->t_out_us);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of v[0..n) (reorders v). */
+static double median(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk)
+{
+    memset(clk, 0, sizeof(*clk));
+    if (n < MIN_PAIRS)
+        return -1;
+    qsort(pairs, n, sizeof(*pairs), cmp_tpair);
+    int64_t ref = pairs[0].t_in_us;
+    double *x = malloc(n * sizeof(double));
+    double *y = malloc(n * sizeof(double));
+    double *tmp = malloc(n * sizeof(double));
+    if (!x || !y || !tmp) {
+        free(x);
+        free(y);
+        free(tmp);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(pairs[i].t_in_us - ref);
+        y[i] = (double)(pairs[i].t_out_us - pairs[i].t_in_us);
+    }
+    double span = x[n - 1] - x[0];
+
+    /* 1-2: binned medians and a Theil-Sen slope over them */
+    double slope = 0;
+    size_t nb = n / 8;
+    if (nb > MAX_BINS)
+        nb = MAX_BINS;
+    if (nb >= 3 && span >= MIN_DRIFT_SPAN_US) {
+        double bx[MAX_BINS];
+        double by[MAX_BINS];
+        for (size_t b = 0; b < nb; b++) {
+            size_t lo = b * n / nb;
+            size_t hi = (b + 1) * n / nb;
+            memcpy(tmp, x + lo, (hi - lo) * sizeof(double));
+            bx[b] = median(tmp, hi - lo);
+            memcpy(tmp, y + lo, (hi - lo) * sizeof(double));
+            by[b] = median(tmp, hi - lo);
+        }
+        double slopes[MAX_BINS * (MAX_BINS - 1) / 2];
+        size_t ns = 0;
+        for (size_t i = 0; i < nb; i++)
+            for (size_t j = i + 1; j < nb; j++)
+                if (bx[j] - bx[i] > 0)
+                    slopes[ns++] = (by[j] - by[i]) / (bx[j] - bx[i]);
+        slope = median(slopes, ns);
+    }
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = y[i] - slope * x[i];
+    double icpt = median(tmp, n);
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = fabs(y[i] - slope * x[i] - icpt);
+    double mad = median(tmp, n);
+    double tol = 5 * 1.4826 * mad;
+    if (tol < 5000)
+        tol = 5000;
+
+    /* 3: least squares over inliers, three rounds */
+    size_t inl = 0;
+    for (int round = 0; round < 3; round++) {
+        double sx = 0;
+        double sy = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double r = y[i] - slope * x[i] - icpt;
+            if (fabs(r) < tol) {
+                sx += x[i];
+                sy += y[i];
+                m++;
+            }
+        }
+        if (m < MIN_PAIRS)
+            break;
+        double mx = sx / (double)m;
+        double my = sy / (double)m;
+        double sxx = 0;
+        double sxy = 0;
+        for (size_t i = 0; i < n; i++) {
+            double r = y[i] - slope * x[i] - icpt;
+            if (fabs(r) < tol) {
+                sxx += (x[i] - mx) * (x[i] - mx);
+                sxy += (x[i] - mx) * (y[i] - my);
+            }
+        }
+        double nslope = slope;
+        if (span >= MIN_DRIFT_SPAN_US && sxx > 0 && m >= 3)
+            nslope = sxy / sxx;
+        double nicpt = my - nslope * mx;
+        double ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            double r = y[i] - slope * x[i] - icpt;
+            if (fabs(r) < tol) {
+                double r2 = y[i] - nslope * x[i] - nicpt;
+                ss += r2 * r2;
+            }
+        }
+        slope = nslope;
+        icpt = nicpt;
+        inl = m;
+        double sigma = sqrt(ss / (double)m);
+        tol = 4 * sigma;
+        if (tol < 500)
+            tol = 500;
+    }
+    free(x);
+    free(y);
+    free(tmp);
+    if (inl < MIN_PAIRS)
+        return -1;
+    clk->valid = true;
+    clk->seconds = icpt / 1e6;
+    clk->drift_ppm = slope * 1e6;
+    clk->evidence_packets = inl;
+    clk->ref_us = (uint64_t)ref;
+    return 0;
+}
+
+uint64_t nat_clock_to_inside(const struct nat_clock *clk, uint64_t t_out_us)
+{
+    if (!clk || !clk->valid)
+        return t_out_us;
+    /* t_out = t_in + s + d (t_in - ref)  =>  t_in = ref + (t_out - s - ref) / (1 + d) */
+    double d = clk->drift_ppm / 1e6;
+    double rel = ((double)((int64_t)t_out_us - (int64_t)clk->ref_us) - clk->seconds * 1e6) / (1 + d);
+    double t = (double)clk->ref_us + rel;
+    if (t < 0)
+        return 0;
+    return (uint64_t)llround(t);
+}
+
+/* ---- the hash-consistent sampler ------------------------------------------------------- */
+
+#define SF_SRC_PRIV 0x01
+#define SF_DST_PRIV 0x02
+
+struct sample {
+    uint64_t sig;
+    uint64_t ts;
+    uint32_t srch, dsth; /* hashes of (address, port) */
+    uint8_t ttl;
+    uint8_t flags;
+    uint8_t ipver;
+    uint8_t pad;
+};
+
+struct side_sample {
+    struct sample *v;
+    size_t n, cap;
+    unsigned level; /* keep signatures whose mixed hash has `level` leading zero bits */
+};
+
+struct nat_sampler {
+    struct side_sample s[2];
+};
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 31;
+    h *= 0x7fb5d329728ea185ull;
+    h ^= h >> 27;
+    h *= 0x81dadef4bc2dd44dull;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline bool keep(uint64_t sig, unsigned level)
+{
+    return level == 0 || (mix64(sig) >> (64 - level)) == 0;
+}
+
+struct nat_sampler *nat_sampler_new(void)
+{
+    struct nat_sampler *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        s->s[i].cap = NAT_OFFSET_SAMPLE;
+        s->s[i].v = malloc(s->s[i].cap * sizeof(struct sample));
+        if (!s->s[i].v) {
+            nat_sampler_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void nat_sampler_free(struct nat_sampler *s)
+{
+    if (!s)
+        return;
+    free(s->s[0].v);
+    free(s->s[1].v);
+    free(s);
+}
+
+static void compact(struct side_sample *ss)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < ss->n; i++)
+        if (keep(ss->v[i].sig, ss->level))
+            ss->v[j++] = ss->v[i];
+    ss->n = j;
+}
+
+static uint32_t ep_hash(const struct ip_addr *a, uint16_t port)
+{
+    uint8_t b[19];
+    memcpy(b, a, sizeof(*a));
+    b[17] = (uint8_t)(port >> 8);
+    b[18] = (uint8_t)port;
+    return (uint32_t)hash_bytes(b, sizeof(b));
+}
+
+void nat_sampler_add(struct nat_sampler *s, uint8_t side, const struct pkt *p)
+{
+    if (side != SIDE_INSIDE && side != SIDE_OUTSIDE)
+        return;
+    struct nat_sig sig;
+    nat_pkt_sig(p, &sig);
+    if (!sig.h || sig.weak)
+        return;
+    struct side_sample *ss = &s->s[side - 1];
+    if (!keep(sig.h, ss->level))
+        return;
+    while (ss->n >= ss->cap && ss->level < 63) {
+        ss->level++;
+        compact(ss);
+        if (!keep(sig.h, ss->level))
+            return;
+    }
+    if (ss->n >= ss->cap)
+        return;
+    struct sample *e = &ss->v[ss->n++];
+    e->sig = sig.h;
+    e->ts = p->ts_us;
+    uint16_t sp = p->has_ports ? p->sport : 0;
+    uint16_t dp = p->has_ports ? p->dport : 0;
+    e->srch = ep_hash(&p->src, sp);
+    e->dsth = ep_hash(&p->dst, dp);
+    e->ttl = p->ttl;
+    e->ipver = p->ipver;
+    e->flags = (uint8_t)((ip_addr_is_private(&p->src) ? SF_SRC_PRIV : 0) |
+                         (ip_addr_is_private(&p->dst) ? SF_DST_PRIV : 0));
+    e->pad = 0;
+}
+
+static int cmp_sample(const void *a, const void *b)
+{
+    const struct sample *x = a;
+    const struct sample *y = b;
+    if (x->sig != y->sig)
+        return x->sig < y->sig ? -1 : 1;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+/*
+ * Orientation vote of one pair (in, out) as given: in a correct orientation the address a NAT
+ * rewrites belongs to the inside host: the source of packets going out (TTL lower outside), the
+ * destination of packets coming in; and it is the private one. +1 says swapped, -1 right.
+ */
+static int orient_vote(const struct sample *in, const struct sample *out)
+{
+    bool sdiff = in->srch != out->srch;
+    bool ddiff = in->dsth != out->dsth;
+    if (sdiff == ddiff)
+        return 0;
+    int v = 0;
+    if (in->ttl != out->ttl) {
+        bool outward = in->ttl > out->ttl; /* crossed inside -> outside */
+        v += (outward == sdiff) ? -1 : 1;
+    }
+    bool in_priv = sdiff ? (in->flags & SF_SRC_PRIV) : (in->flags & SF_DST_PRIV);
+    bool out_priv = sdiff ? (out->flags & SF_SRC_PRIV) : (out->flags & SF_DST_PRIV);
+    if (in_priv && !out_priv)
+        v -= 1;
+    else if (!in_priv && out_priv)
+        v += 1;
+    return v;
+}
+
+size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk, long *swap_votes)
+{
+    memset(clk, 0, sizeof(*clk));
+    if (swap_votes)
+        *swap_votes = 0;
+    struct side_sample *a = &s->s[swap ? 1 : 0];
+    struct side_sample *b = &s->s[swap ? 0 : 1];
+    unsigned level = a->level > b->level ? a->level : b->level;
+    a->level = b->level = level;
+    compact(a);
+    compact(b);
+    qsort(a->v, a->n, sizeof(struct sample), cmp_sample);
+    qsort(b->v, b->n, sizeof(struct sample), cmp_sample);
+    size_t cap = a->n < b->n ? a->n : b->n;
+    struct nat_tpair *pairs = malloc((cap ? cap : 1) * sizeof(*pairs));
+    if (!pairs)
+        return 0;
+    size_t np = 0;
+    long votes = 0;
+    size_t i = 0;
+    size_t j = 0;
+    while (i < a->n && j < b->n) {
+        uint64_t sa = a->v[i].sig;
+        uint64_t sb = b->v[j].sig;
+        if (sa < sb) {
+            i++;
+            continue;
+        }
+        if (sb < sa) {
+            j++;
+            continue;
+        }
+        size_t i2 = i;
+        size_t j2 = j;
+        while (i2 < a->n && a->v[i2].sig == sa)
+            i2++;
+        while (j2 < b->n && b->v[j2].sig == sa)
+            j2++;
+        if (i2 - i == 1 && j2 - j == 1) {
+            pairs[np].t_in_us = (int64_t)a->v[i].ts;
+            pairs[np].t_out_us = (int64_t)b->v[j].ts;
+            np++;
+            votes += orient_vote(&a->v[i], &b->v[j]);
+        }
+        i = i2;
+        j = j2;
+    }
+    if (swap_votes)
+        *swap_votes = votes;
+    nat_offset_estimate(pairs, np, clk);
+    free(pairs);
+    return np;
+}
