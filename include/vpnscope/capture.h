@@ -14,6 +14,7 @@ struct raw_pkt {
     const uint8_t *data;
     uint64_t frame;   /* 1-based, numbered across the pieces in the order given */
     bool filtered;    /* did not match the BPF expression (still counted) */
+    uint32_t ifidx;   /* pcapng interface index (0 for pcap files and live) */
 };
 
 struct cap_src;

@@ -1,6 +1,8 @@
 /* pcap_src.c - libpcap packet sources: merged saved pieces and live interfaces. */
 #include "vpnscope/capture.h"
 
+#include "pcapng.h"
+
 #include <errno.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -8,8 +10,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define MAX_FILTER_DLTS 8
+
 struct piece {
-    pcap_t *pc;
+    pcap_t *pc;           /* libpcap (pcap files, live) */
+    struct pcapng *ng;    /* own reader (pcapng files) */
+    pcap_t *dead[MAX_FILTER_DLTS]; /* pcapng: one compiled filter per link type */
+    struct bpf_program dprog[MAX_FILTER_DLTS];
+    int ddlt[MAX_FILTER_DLTS];
+    int ndead;
+    const char *bpf;
+    struct pcapng_pkt ngp;
     const char *path;
     struct bpf_program prog;
     bool has_prog;
@@ -36,6 +47,13 @@ struct cap_src {
 
 static void close_piece(struct piece *pc)
 {
+    for (int i = 0; i < pc->ndead; i++) {
+        pcap_freecode(&pc->dprog[i]);
+        pcap_close(pc->dead[i]);
+    }
+    pc->ndead = 0;
+    pcapng_close(pc->ng);
+    pc->ng = NULL;
     if (pc->has_prog)
         pcap_freecode(&pc->prog);
     if (pc->pc)
@@ -56,9 +74,47 @@ static int compile_filter(struct piece *pc, const char *bpf, char *errbuf, unsig
     return 0;
 }
 
+/* The compiled filter for link type dlt (pcapng pieces may mix link types). NULL on error. */
+static struct bpf_program *filter_for(struct piece *pc, int dlt, char *errbuf, unsigned errlen)
+{
+    for (int i = 0; i < pc->ndead; i++)
+        if (pc->ddlt[i] == dlt)
+            return &pc->dprog[i];
+    if (pc->ndead >= MAX_FILTER_DLTS) {
+        snprintf(errbuf, errlen, "%s: too many link types to filter", pc->path);
+        return NULL;
+    }
+    pcap_t *d = pcap_open_dead(dlt, 262144);
+    if (!d) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    if (pcap_compile(d, &pc->dprog[pc->ndead], pc->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(errbuf, errlen, "invalid filter expression '%s': %s", pc->bpf, pcap_geterr(d));
+        pcap_close(d);
+        return NULL;
+    }
+    pc->dead[pc->ndead] = d;
+    pc->ddlt[pc->ndead] = dlt;
+    return &pc->dprog[pc->ndead++];
+}
+
 /* Counts the records of a file (for frame numbering across merged pieces). */
 static uint64_t count_records(const char *path)
 {
+    FILE *f = fopen(path, "rb");
+    if (f && pcapng_is(f)) {
+        char e2[256];
+        struct pcapng *ng = pcapng_open(f, path, e2, sizeof(e2));
+        uint64_t n = 0;
+        struct pcapng_pkt pk;
+        while (ng && pcapng_next(ng, &pk, e2, sizeof(e2)) == 1)
+            n++;
+        pcapng_close(ng);
+        return n;
+    }
+    if (f)
+        fclose(f);
     char eb[PCAP_ERRBUF_SIZE];
     pcap_t *pc = pcap_open_offline(path, eb);
     if (!pc)
@@ -107,12 +163,29 @@ struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf,
             goto fail;
         }
         s->total_bytes += (uint64_t)st.st_size;
-        pc->pc = pcap_open_offline_with_tstamp_precision(paths[i], PCAP_TSTAMP_PRECISION_MICRO, eb);
-        if (!pc->pc) {
-            snprintf(errbuf, errlen, "%s: not a readable pcap/pcapng capture (%s)", paths[i], eb);
+        FILE *f = fopen(paths[i], "rb");
+        if (!f) {
+            snprintf(errbuf, errlen, "%s: %s", paths[i], strerror(errno));
             goto fail;
         }
-        int dlt = pcap_datalink(pc->pc);
+        int dlt;
+        if (pcapng_is(f)) {
+            pc->ng = pcapng_open(f, paths[i], errbuf, errlen);
+            if (!pc->ng)
+                goto fail;
+            dlt = pcapng_dlt(pc->ng);
+            pc->bpf = bpf && *bpf ? bpf : NULL;
+            if (pc->bpf && filter_for(pc, dlt, errbuf, errlen) == NULL)
+                goto fail;
+        } else {
+            pc->pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, eb);
+            if (!pc->pc) {
+                fclose(f);
+                snprintf(errbuf, errlen, "%s: not a pcap or pcapng capture (%s)", paths[i], eb);
+                goto fail;
+            }
+            dlt = pcap_datalink(pc->pc);
+        }
         if (i == 0) {
             s->dlt = dlt;
         } else if (dlt != s->dlt) {
@@ -121,7 +194,7 @@ struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf,
                      pcap_datalink_val_to_name(s->dlt) ? pcap_datalink_val_to_name(s->dlt) : "?");
             goto fail;
         }
-        if (compile_filter(pc, bpf, errbuf, errlen) != 0)
+        if (pc->pc && compile_filter(pc, bpf, errbuf, errlen) != 0)
             goto fail;
         pc->frame_base = base;
         if (n > 1 && i + 1 < n)
@@ -193,6 +266,29 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
     struct piece *pc = &s->p[i];
     if (pc->have || pc->eof)
         return pc->have ? 1 : 0;
+    if (pc->ng) {
+        int r = pcapng_next(pc->ng, &pc->ngp, errbuf, errlen);
+        if (r == 1) {
+            pc->hdr.ts.tv_sec = (time_t)(pc->ngp.ts_us / 1000000u);
+            pc->hdr.ts.tv_usec = (suseconds_t)(pc->ngp.ts_us % 1000000u);
+            pc->hdr.caplen = pc->ngp.caplen;
+            pc->hdr.len = pc->ngp.len;
+            pc->data = pc->ngp.data;
+            pc->have = true;
+            pc->frames++;
+            return 1;
+        }
+        pc->eof = true;
+        if (r == 3) {
+            pc->cut = true;
+            char tmp[400];
+            snprintf(tmp, sizeof(tmp), "%s", errbuf);
+            snprintf(errbuf, errlen, "%s; analysed the %llu frames before it", tmp,
+                     (unsigned long long)pc->frames);
+            return 3;
+        }
+        return 0;
+    }
     struct pcap_pkthdr *h;
     const u_char *d;
     int rc = pcap_next_ex(pc->pc, &h, &d);
@@ -258,12 +354,17 @@ int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errl
     out->ts_us = (uint64_t)pc->hdr.ts.tv_sec * 1000000u + (uint64_t)pc->hdr.ts.tv_usec;
     out->caplen = pc->hdr.caplen;
     out->len = pc->hdr.len;
-    out->dlt = s->dlt;
+    out->dlt = pc->ng ? pc->ngp.dlt : s->dlt;
+    out->ifidx = pc->ng ? pc->ngp.ifid : 0;
     out->data = pc->data;
     out->frame = pc->frame_base + pc->frames;
     out->filtered = false;
     if (pc->has_prog && !s->live)
         out->filtered = pcap_offline_filter(&pc->prog, &pc->hdr, pc->data) == 0;
+    if (pc->ng && pc->bpf) {
+        struct bpf_program *prog = filter_for(pc, out->dlt, errbuf, errlen);
+        out->filtered = !prog || pcap_offline_filter(prog, &pc->hdr, pc->data) == 0;
+    }
     (void)warn; /* a cut piece is reported once every piece is exhausted */
     return 1;
 }
@@ -318,8 +419,10 @@ uint64_t cap_bytes_read(const struct cap_src *s)
 {
     uint64_t b = 0;
     for (int i = 0; i < s->n; i++) {
-        if (!s->p[i].pc)
+        if (s->p[i].ng) {
+            b += pcapng_offset(s->p[i].ng);
             continue;
+        }
         FILE *f = pcap_file(s->p[i].pc);
         if (f) {
             long pos = ftell(f);

@@ -202,7 +202,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
     p->wirelen = raw->len;
     p->dlt = raw->dlt;
     p->side = m->side;
-    p->ifidx = 0;
+    p->ifidx = raw->ifidx;
     p->sll_pkttype = 0xffff;
     decode_packet(p, raw->data, raw->caplen);
     if (raw->caplen > raw->len)

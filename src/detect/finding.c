@@ -181,7 +181,8 @@ void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
     f->n_frames++;
 }
 
-struct finding_session *finding_session_add(struct finding *f, unsigned role, const struct ip_addr *ip)
+struct finding_session *finding_session_add(struct finding *f, unsigned role,
+                                            const struct ip_addr *ip)
 {
     if (f->n_sessions >= FINDING_MAX_SESSIONS)
         return NULL;

@@ -531,7 +531,12 @@ bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec
 
 const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa)
 {
+    /* The parent is the latest IKE SA between the same peers (same NAT-T ports for UDP
+     * encapsulation) that began before this SA. When several such IKE SAs were alive at once
+     * (clients behind one NAT address, seen from outside), the SPIs were negotiated encrypted and
+     * nothing on the wire says which one it is: no parent is claimed (NULL). */
     const struct ike_sa *best = NULL;
+    unsigned alive = 0;
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
         if (!ik)
@@ -548,10 +553,12 @@ const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const 
         }
         if (ik->first_ts > sa->first_ts + 1000000u)
             continue; /* the IKE SA began after this SA: not its parent */
+        if (ik->last_ts + 1000000u >= sa->first_ts)
+            alive++;
         if (!best || ik->first_ts > best->first_ts)
             best = ik;
     }
-    return best;
+    return alive > 1 ? NULL : best;
 }
 
 /* ---- PPTP (control state machine after nf_conntrack_pptp.c) ---- */
@@ -989,7 +996,7 @@ void session_finish(struct session_model *m)
         if (priv > pub)
             inside = 1;
         else if (pub > 0 && priv == 0)
-            outside = 0; /* public peers only: cannot tell (no NAT seen) */
+            outside = 1; /* public peers only: if a NAT is involved, this is its outside */
     }
     m->side_inferred = inside > outside ? SIDE_INSIDE : outside > inside ? SIDE_OUTSIDE : SIDE_SINGLE;
 }

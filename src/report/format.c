@@ -225,6 +225,13 @@ uint64_t rep_add(uint64_t a, uint64_t b)
     return a + b < a ? UINT64_MAX : a + b;
 }
 
+uint8_t rep_single_side(const struct session_model *m)
+{
+    if (!m)
+        return SIDE_SINGLE;
+    return m->side != SIDE_SINGLE ? m->side : m->side_inferred;
+}
+
 /* ---- totals ---- */
 
 const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa", "ipsec_sa", "pptp",
@@ -258,8 +265,8 @@ void rep_totals(const struct report_input *in, struct rep_totals *t)
         t->all.filtered = rep_add(t->all.filtered, c->filtered);
         for (unsigned a = 0; a < ANOM__COUNT; a++)
             t->anomalies[a] = rep_add(t->anomalies[a], c->anomalies[a]);
-        const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike),  evicted(m->ipsec),
-                                          evicted(m->pptp),  evicted(m->gre),  evicted(m->l2tp),
+        const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike), evicted(m->ipsec),
+                                          evicted(m->pptp),  evicted(m->gre), evicted(m->l2tp),
                                           c->frag_evicted};
         for (unsigned e = 0; e < REP_N_EVICT; e++)
             t->evicted[e] = rep_add(t->evicted[e], ev[e]);
@@ -315,12 +322,18 @@ unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out)
 const char *rep_type_name(unsigned t)
 {
     static const char *const names[REC__COUNT] = {
-        [REC_IKE_SA] = "ike_sa",           [REC_ESP_SA] = "esp_sa",
-        [REC_AH_SA] = "ah_sa",             [REC_PPTP_CTRL] = "pptp_ctrl",
-        [REC_PPTP_CALL] = "pptp_call",     [REC_GRE] = "gre",
-        [REC_L2TP] = "l2tp",               [REC_FLOW] = "flow",
-        [REC_NAT_MAPPING] = "nat_mapping", [REC_UNMATCHED] = "unmatched",
-        [REC_CLOCK_OFFSET] = "clock_offset", [REC_FINDING] = "finding",
+        [REC_IKE_SA] = "ike_sa",
+        [REC_ESP_SA] = "esp_sa",
+        [REC_AH_SA] = "ah_sa",
+        [REC_PPTP_CTRL] = "pptp_ctrl",
+        [REC_PPTP_CALL] = "pptp_call",
+        [REC_GRE] = "gre",
+        [REC_L2TP] = "l2tp",
+        [REC_FLOW] = "flow",
+        [REC_NAT_MAPPING] = "nat_mapping",
+        [REC_UNMATCHED] = "unmatched",
+        [REC_CLOCK_OFFSET] = "clock_offset",
+        [REC_FINDING] = "finding",
     };
     return t < REC__COUNT ? names[t] : "unknown";
 }
@@ -397,8 +410,8 @@ static int add_model(struct rep_list *l, const struct report_input *in, uint8_t 
             struct rep_rec *r = rec_new(l, REC_PPTP_CTRL, mi, c, true, c->first_ts);
             if (!r)
                 return -1;
-            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u", side, a, (unsigned)c->client.port,
-                     b, (unsigned)c->server.port);
+            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u", side, a, (unsigned)c->client.port, b,
+                     (unsigned)c->server.port);
         }
         for (unsigned k = 0; k < n; k++) {
             struct rep_rec *r = rec_new(l, REC_PPTP_CALL, mi, c, true, c->calls[k].first_ts);

@@ -572,7 +572,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
         else
             jw_name_list(w, "captures", c);
         const struct session_model *m = in->models[0];
-        jw_str(w, "side", side_name(m ? m->side : SIDE_SINGLE));
+        jw_str(w, "side", side_name(rep_single_side(m)));
         jw_bool(w, "side_inferred", !in->side_given);
     }
     jw_counts(w, &t.all);
@@ -609,6 +609,9 @@ static void rec_summary(struct jw *w, const struct report_input *in)
         jw_u64(w, "matched_packets", in->nat->matched_packets);
         jw_u64(w, "inside_only", in->nat->inside_only);
         jw_u64(w, "outside_only", in->nat->outside_only);
+        jw_u64(w, "uncovered", in->nat->uncovered);
+        jw_u64(w, "pending_evicted", in->nat->pending_evicted);
+        jw_u64(w, "dropped_records", in->nat->dropped_records);
         jw_bool(w, "swapped", in->nat->swapped);
         jw_arr(w, "nat_addrs");
         for (unsigned i = 0; i < in->nat->n_nat_addrs && i < 8; i++)

@@ -32,12 +32,12 @@ const char *rep_type_name(unsigned t); /* the JSON "type" */
 struct rep_rec {
     uint64_t ts;
     bool has_ts;
-    uint8_t type;        /* enum rep_type */
-    uint8_t model;       /* index into report_input.models */
-    uint32_t sub;        /* PPTP call index / NAT index / finding index */
-    const void *p;       /* the record (ike_sa, ipsec_sa, pptp_ctrl, gre_flow, ...) */
-    char key[224];       /* deterministic tie-break key (no pointers) */
-    size_t seq;          /* build order (last tie-break) */
+    uint8_t type;  /* enum rep_type */
+    uint8_t model; /* index into report_input.models */
+    uint32_t sub;  /* PPTP call index / NAT index / finding index */
+    const void *p; /* the record (ike_sa, ipsec_sa, pptp_ctrl, gre_flow, ...) */
+    char key[224]; /* deterministic tie-break key (no pointers) */
+    size_t seq;    /* build order (last tie-break) */
 };
 
 struct rep_list {
@@ -60,15 +60,20 @@ size_t *rep_findings_by_severity(const struct finding_list *fl);
 bool rep_flow_listed(const struct flow *f, bool all_flows);
 
 /* Formatting into caller buffers; each returns buf. */
-char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);   /* 16 lowercase hex digits */
-char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size); /* "0x" + 8 lowercase hex */
+char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);     /* 16 lowercase hex digits */
+char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size);   /* "0x" + 8 lowercase hex */
 char *rep_proto_name(uint8_t proto, char *buf, unsigned size); /* "udp", "esp", or the number */
 const char *rep_pptp_sess_state_name(uint8_t s);
 const char *rep_flow_app(const struct flow *f); /* the nDPI label, "Unknown" when empty */
 
+/* The side a single capture was taken on: as given (m->side), else as inferred (m->side_inferred);
+ * SIDE_SINGLE when unknown. */
+uint8_t rep_single_side(const struct session_model *m);
+
 /* Totals over the models, as the summary prints them. */
 #define REP_N_EVICT 7
-extern const char *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
+extern const char
+    *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
 struct rep_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
 };

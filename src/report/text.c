@@ -40,7 +40,7 @@ static char *tx_escape(const char *in, char *out, size_t size)
  * after the first start with `indent` spaces. Ends with a newline. */
 static void tx_wrap(FILE *out, const char *text, unsigned col, unsigned indent)
 {
-    char buf[2048];
+    char buf[4096]; /* 4 bytes per escaped byte of a 640-byte summary */
     tx_escape(text, buf, sizeof(buf));
     const char *p = buf;
     bool first_word = true;
@@ -194,9 +194,10 @@ static bool m_ike(const struct rep_rec *r)
     return r->type == REC_IKE_SA;
 }
 
-static const char *const h_ike[] = {"capture", "ver", "initiator", "responder", "ispi", "rspi",
-                                    "nat-t", "nat-d (init/resp/forced)", "exchanges", "retr",
-                                    "pkts", "first", "last"};
+static const char *const h_ike[] = {"capture",   "ver",  "initiator", "responder",
+                                    "ispi",      "rspi", "nat-t",     "nat-d (init/resp/forced)",
+                                    "exchanges", "retr", "pkts",      "first",
+                                    "last"};
 
 static void row_ike(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -242,9 +243,10 @@ static bool m_ipsec(const struct rep_rec *r)
     return r->type == REC_ESP_SA || r->type == REC_AH_SA;
 }
 
-static const char *const h_ipsec[] = {"capture", "proto", "src", "dst", "spi", "pkts", "bytes",
-                                      "seq", "gaps", "replays", "reverse", "ike sa (ispi:rspi)",
-                                      "first", "last"};
+static const char *const h_ipsec[] = {"capture", "proto",   "src",     "dst",
+                                      "spi",     "pkts",    "bytes",   "seq",
+                                      "gaps",    "replays", "reverse", "ike sa (ispi:rspi)",
+                                      "first",   "last"};
 
 static void row_ipsec(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -285,9 +287,9 @@ static bool m_pptp(const struct rep_rec *r)
     return r->type == REC_PPTP_CALL || r->type == REC_PPTP_CTRL;
 }
 
-static const char *const h_pptp[] = {"capture",     "client",      "server", "call id",
-                                     "peer call id", "state",      "gre to server",
-                                     "gre to client", "host/vendor", "first",  "last"};
+static const char *const h_pptp[] = {"capture",      "client", "server",        "call id",
+                                     "peer call id", "state",  "gre to server", "gre to client",
+                                     "host/vendor",  "first",  "last"};
 
 static void row_pptp(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -330,8 +332,8 @@ static bool m_gre(const struct rep_rec *r)
     return r->type == REC_GRE;
 }
 
-static const char *const h_gre[] = {"capture", "src", "dst", "ver", "call id/key", "pkts",
-                                    "bytes", "first", "last"};
+static const char *const h_gre[] = {"capture", "src",   "dst",   "ver", "call id/key",
+                                    "pkts",    "bytes", "first", "last"};
 
 static void row_gre(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -358,8 +360,8 @@ static bool m_l2tp(const struct rep_rec *r)
     return r->type == REC_L2TP;
 }
 
-static const char *const h_l2tp[] = {"capture", "src", "dst", "tunnel", "session", "pkts",
-                                     "control", "first", "last"};
+static const char *const h_l2tp[] = {"capture", "src",     "dst",   "tunnel", "session",
+                                     "pkts",    "control", "first", "last"};
 
 static void row_l2tp(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -381,8 +383,8 @@ static bool m_flow(const struct rep_rec *r)
     return r->type == REC_FLOW;
 }
 
-static const char *const h_flow[] = {"capture", "proto", "src", "dst", "app", "pkts",
-                                     "bytes", "first", "last"};
+static const char *const h_flow[] = {"capture", "proto", "src",   "dst", "app",
+                                     "pkts",    "bytes", "first", "last"};
 
 static void row_flow(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -447,9 +449,10 @@ static bool m_nat(const struct rep_rec *r)
     return r->type == REC_NAT_MAPPING;
 }
 
-static const char *const h_nat[] = {"",          "proto", "inside", "outside", "peer",
-                                    "translated", "to peer in/out", "from peer out/in",
-                                    "evidence",   "spis to/from", "first", "last"};
+static const char *const h_nat[] = {
+    "",         "proto",        "inside",         "outside",
+    "peer",     "translated",   "to peer in/out", "from peer out/in",
+    "evidence", "spis to/from", "first",          "last"};
 
 static void spi_list(const uint32_t *v, unsigned n, char *buf, unsigned size)
 {
@@ -492,8 +495,17 @@ static bool m_unm(const struct rep_rec *r)
     return r->type == REC_UNMATCHED;
 }
 
-static const char *const h_unm[] = {"seen on", "direction", "proto", "src", "dst", "spi/call id",
-                                    "pkts", "first", "last", "frames", "mapping (inside -> outside)"};
+static const char *const h_unm[] = {"seen on",
+                                    "direction",
+                                    "proto",
+                                    "src",
+                                    "dst",
+                                    "spi/call id",
+                                    "pkts",
+                                    "first",
+                                    "last",
+                                    "frames",
+                                    "mapping (inside -> outside)"};
 
 static void row_unm(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -567,7 +579,7 @@ static void print_sessions(FILE *out, const struct finding *f)
     for (unsigned i = 0; i < n; i++) {
         const struct finding_session *s = &f->sessions[i];
         char a[80];
-        char (*c)[TX_CELL] = cells[i];
+        char(*c)[TX_CELL] = cells[i];
         cellf(c[0], "%s", fs_role_name(s->role));
         if (s->has_port)
             cellf(c[1], "%s", tx_ipport(&s->ip, s->port, a, sizeof(a)));
@@ -728,9 +740,13 @@ static void print_header(FILE *out, const struct report_input *in)
         const struct session_model *m = in->models[0];
         fputs("Capture: ", out);
         print_names(out, in->captures[0]);
-        fprintf(out, " (side: %s, %s)\n", side_name(m->side),
-                in->side_given ? "given" : "inferred");
-        fputs("Packets: ", out);
+        uint8_t side = rep_single_side(m);
+        if (side == SIDE_SINGLE)
+            fputs(" (side of the NAT: not determined)\n", out);
+        else
+            fprintf(out, " (side of the NAT: %s, %s)\n", side_name(side),
+                    in->side_given ? "given" : "inferred from the traffic");
+        fputs("Traffic: ", out);
         print_span(out, m);
     }
     if (in->nat && in->nat->swapped)
@@ -745,7 +761,8 @@ static void print_header(FILE *out, const struct report_input *in)
 
 static void print_counts(FILE *out, const struct rep_counts *c)
 {
-    fprintf(out, "%llu = %llu decoded + %llu truncated + %llu invalid + %llu non-IP + %llu filtered\n",
+    fprintf(out,
+            "%llu = %llu decoded + %llu truncated + %llu invalid + %llu non-IP + %llu filtered\n",
             (unsigned long long)c->packets, (unsigned long long)c->decoded,
             (unsigned long long)c->truncated, (unsigned long long)c->invalid,
             (unsigned long long)c->non_ip, (unsigned long long)c->filtered);
@@ -794,8 +811,7 @@ static void print_summary(FILE *out, const struct report_input *in, const struct
         if (t->evicted[e])
             fprintf(out, "%s%s %llu", ne++ ? ", " : "", rep_evict_names[e],
                     (unsigned long long)t->evicted[e]);
-    fputs(ne ? " (tables were full: some sessions are missing from this report)\n" : "none\n",
-          out);
+    fputs(ne ? " (tables were full: some sessions are missing from this report)\n" : "none\n", out);
     if (in->live)
         fprintf(out, "  Kernel drops: %llu\n", (unsigned long long)in->kernel_drops);
     fprintf(out, "  Findings:  %llu %s, %llu %s, %llu info\n",

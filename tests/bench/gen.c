@@ -20,8 +20,9 @@
  * --pair: inside view (clients 10.0.x.y) and outside view of a Linux-like NAPT router with public
  *   address 203.0.113.1 (ports remapped, raw ESP/AH/GRE addresses rewritten, PPTP Call IDs rewritten
  *   to the outside TCP source port, IP checksums recomputed, L4 checksums updated per RFC 1624,
- *   TTL decremented). Outside time = inside + latency (+ offset + drift). ~0.1% of client->server
- *   ESP/AH/GRE/keepalive packets are dropped by the router (inside only).
+ *   TTL decremented). Outside time = inside + latency (default 500 us) + offset + drift. The router
+ *   drops --drop-rate (default 0.25%) of client->server ESP/AH/GRE/keepalive packets (present inside
+ *   only): about 0.1% of all outbound packets.
  * --flood: F spoofed one-packet flows (random raw-ESP SPIs / UDP source ports from distinct random
  *   sources) mixed with the genuine traffic of CLIENTS (default 300) clients.
  */
@@ -226,7 +227,7 @@ static rng_t R, RD;          /* traffic, drops */
 static client_t *cl; static uint32_t ncl;
 static out_t oin, oout; static int pair_mode, flood_mode;
 static uint64_t npk_target, now_us, start_us;
-static double offset_s, drift_ppm, drop_rate = 0.001; static uint32_t latency_us = 500;
+static double offset_s, drift_ppm, drop_rate = 0.0025; static uint32_t latency_us = 500;
 static uint32_t nat_block;
 static int done;
 static uint8_t pool[1 << 20];
@@ -645,7 +646,8 @@ static void ev_bg(client_t *c, uint32_t ci, uint64_t t) {
     if (c->bg_state == BG_IDLE) {
         c->bg_slot = (uint8_t)((c->bg_slot + 1) % (nat_block >= 4 ? nat_block - 3 : 250));
         ni.port_out = out_port(c, 3 + c->bg_slot);
-        c->bg_sport = (uint16_t)(32768 + rndr(&R, 0, 28000));
+        /* Linux-like ephemeral ports: random start, then increasing (no early reuse of a 5-tuple) */
+        c->bg_sport = (uint16_t)(c->bg_sport ? 32768 + (c->bg_sport - 32768 + rndr(&R, 1, 4)) % 28232 : rndr(&R, 32768, 60999));
         if (rndu(&R) < 0.4) { /* DNS query */
             static const uint32_t resolvers[] = {0x08080808u, 0x01010101u, 0x09090909u, 0x08080404u};
             c->bg_server = resolvers[ci % 4]; c->dns_id = (uint16_t)rnd32(&R); c->bg_qname = (uint16_t)rnd32(&R);
@@ -745,6 +747,7 @@ static void usage(void) {
             "usage: gen -o OUT.pcap -n PACKETS [-c CLIENTS] [--seed S]\n"
             "       gen --pair PREFIX -n PACKETS [-c CLIENTS] [--seed S] [--offset SEC] [--drift-ppm P]\n"
             "           [--latency-us U] [--drop-rate R]      (writes PREFIX-inside.pcap, PREFIX-outside.pcap)\n"
+            "           R: fraction of outbound ESP/AH/GRE/keepalive packets the router drops (default 0.0025)\n"
             "       gen --flood -o OUT.pcap -n PACKETS [--flood-flows F] [-c CLIENTS (default 300)]\n");
     exit(2);
 }

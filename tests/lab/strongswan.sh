@@ -22,6 +22,7 @@
 # Lab files (charon logs, rendered configs) stay in $VSS_WORK (default /tmp/vss-lab) for inspection.
 # Not part of ctest: the captures are committed.
 set -euo pipefail
+if [ -n "${VSS_TRACE:-}" ]; then PS4='+ $(date +%T.%3N) '; set -x; fi   # timestamped trace
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -186,11 +187,12 @@ start_capture() {  # start_capture NAME
     CUR=$1
     mkdir -p "$WORK/cap"
     rm -f "$WORK/cap/ss-$CUR"-*.pcap "$WORK/cap/ss-$CUR.conntrack"
-    nsx vss-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$WORK/cap/ss-$CUR.conntrack" 2>"$WORK/cap/ss-$CUR.conntrack.err" &
+    # background jobs use "ip netns exec" directly (it execs), so $! is the real process
+    ip netns exec vss-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$WORK/cap/ss-$CUR.conntrack" 2>"$WORK/cap/ss-$CUR.conntrack.err" &
     CAP_PIDS=($!); PIDS+=($!)
-    nsx vss-r tcpdump -Z root -i lan0 -U -s 262144 -w "$WORK/cap/ss-$CUR-inside.pcap" 2>"$WORK/cap/ss-$CUR-inside.err" &
+    ip netns exec vss-r tcpdump -Z root -i lan0 -U -s 262144 -w "$WORK/cap/ss-$CUR-inside.pcap" 2>"$WORK/cap/ss-$CUR-inside.err" &
     CAP_PIDS+=($!); PIDS+=($!)
-    nsx vss-r tcpdump -Z root -i wan0 -U -s 262144 -w "$WORK/cap/ss-$CUR-outside.pcap" 2>"$WORK/cap/ss-$CUR-outside.err" &
+    ip netns exec vss-r tcpdump -Z root -i wan0 -U -s 262144 -w "$WORK/cap/ss-$CUR-outside.pcap" 2>"$WORK/cap/ss-$CUR-outside.err" &
     CAP_PIDS+=($!); PIDS+=($!)
     local i
     for i in $(seq 50); do
@@ -203,8 +205,8 @@ start_capture() {  # start_capture NAME
 stop_capture() {
     local p f
     sleep 1.5   # let -U flush the last packets
-    for p in "${CAP_PIDS[@]:1}"; do stop_pid "$p" INT; done
-    stop_pid "${CAP_PIDS[0]}" INT
+    for p in "${CAP_PIDS[@]:1}"; do stop_pid "$p" TERM; done
+    stop_pid "${CAP_PIDS[0]}" TERM
     CAP_PIDS=()
     {
         echo "# conntrack -S (vss-r, after the scenario)"
@@ -252,11 +254,11 @@ initiate() {  # initiate NODE [swanctl selector, default: --child net]
     sw "$1" --list-sas >"$WORK/$1/sas.out" 2>&1 || true
     log "$1: $(grep -Eo 'ESTABLISHED.*|INSTALLED.*' "$WORK/$1/sas.out" | tr '\n' ' ')"
 }
-pings() {  # pings NODE COUNT: ping through the tunnel, fail if nothing comes back
+pings() {  # pings NODE COUNT [expect-loss]: ping 10.20.0.1 through the tunnel
     local out
     out=$(nsx "vss-$1" ping -n -c "$2" -i 0.5 -W 2 10.20.0.1 2>&1) || true
-    log "$1 ping: $(echo "$out" | grep -E 'packets transmitted')"
-    grep -q " 0% packet loss" <<<"$out" || log "WARNING: $1 lost tunnel pings"
+    log "$1 ping: $(grep -E 'packets transmitted' <<<"$out")"
+    grep -q " 0% packet loss" <<<"$out" || [ "${3:-}" = expect-loss ] || log "WARNING: $1 lost tunnel pings"
 }
 terminate() {  # terminate NODE
     sw "$1" --terminate --ike vss --timeout 10 >"$WORK/$1/terminate.out" 2>&1 ||
@@ -344,7 +346,10 @@ sc_ikev2-frag() {
     stop_capture
 }
 
-# 6. Stale mapping: no keepalives, short router UDP timeouts, server DPD, old outside port taken.
+# 6. Stale mapping: no keepalives, short router UDP timeouts (5 s / 8 s), server DPD every 20 s idle.
+#    c1's mappings expire, c2 then takes outside port 4500, the server's DPD and ESP go to c2;
+#    c1 re-appears from a new outside port (ESP, replies still go to c2), then a CHILD_SA rekey (an
+#    authenticated IKE request) lets the server move the SA to the new port.
 sc_ikev2-dpd-stale() {
     topology nat
     nsx vss-r sysctl -qw net.netfilter.nf_conntrack_udp_timeout=5 net.netfilter.nf_conntrack_udp_timeout_stream=8
@@ -355,31 +360,35 @@ sc_ikev2-dpd-stale() {
     pings c1 3
     log "idle 14 s: the router's UDP mappings (stream timeout 8 s) expire"
     sleep 14
-    log "c2 takes outside port 4500 (keepalive-like datagrams from its own port 4500 every 3 s)"
-    nsx vss-c2 "$PY" - >"$WORK/c2-udp.out" 2>&1 <<'EOF' &
+    log "c2 takes outside port 4500 (a 0xFF keepalive from its own port 4500 every 3 s)"
+    ip netns exec vss-c2 "$PY" - >"$WORK/c2-udp.out" 2>&1 <<'EOF' &
 import socket, time, select
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("192.168.2.12", 4500))
-end = time.time() + 40
-nxt = 0
+t0 = time.time(); end = t0 + 24; nxt = 0
 while time.time() < end:
     if time.time() >= nxt:
         s.sendto(b"\xff", ("203.0.113.10", 4500)); nxt = time.time() + 3
     r, _, _ = select.select([s], [], [], 0.2)
     if r:
         d, a = s.recvfrom(65535)
-        print("%.3f c2 got %d bytes from %s:%d first4=%s" % (time.time(), len(d), a[0], a[1], d[:4].hex()), flush=True)
+        print("c2 +%.1fs got %d bytes from %s:%d, first 4 bytes %s (%s)" % (time.time() - t0, len(d), a[0], a[1],
+              d[:4].hex(), "IKE" if d[:4] == bytes(4) else "ESP SPI"), flush=True)
 EOF
     local c2p=$!; PIDS+=($c2p)
-    log "wait for the server's DPD (dpd_delay 20 s) to go to the stale/taken mapping"
-    sleep 14
-    log "c1 re-appears: tunnel pings (ESP-in-UDP from 192.168.2.11:4500, which now needs a new outside port)"
-    pings c1 3
+    log "wait: the server's DPD (dpd_delay 20 s) goes to the outside port c2 now holds"
     sleep 8
+    log "c1 re-appears: tunnel pings from 192.168.2.11:4500 get a new outside port; replies go to c2"
+    pings c1 3 expect-loss
+    log "c1 rekeys its CHILD_SA: an authenticated IKE request from the new port"
+    sw c1 --rekey --child net >"$WORK/c1/rekey.out" 2>&1 || log "WARNING: rekey failed"
+    sleep 1
+    pings c1 3
+    sleep 2
     terminate c1
-    wait $c2p 2>/dev/null || true
+    stop_pid "$c2p"
     stop_capture
-    cat "$WORK/c2-udp.out" >&2 || true
+    sed 's/^/  /' "$WORK/c2-udp.out" >&2 || true
 }
 
 # 7. Like 1 but IKE only, with kernel-netlink instead of kernel-libipsec on both peers: charon then

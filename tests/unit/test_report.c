@@ -94,7 +94,9 @@ static void test_json_string(void)
     CHECK_STR(s, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"");
     free(s);
     /* invalid UTF-8: lone 0xff, truncated sequence, overlong '/', surrogate */
-    s = json_of("x\xff" "y\xc3" "z\xc0\xaf\xed\xa0\x80");
+    s = json_of("x\xff"
+                "y\xc3"
+                "z\xc0\xaf\xed\xa0\x80");
     CHECK_STR(s, "\"x\\u00ffy\\u00c3z\\u00c0\\u00af\\u00ed\\u00a0\\u0080\"");
     free(s);
     /* valid UTF-8 passes through: e-acute, euro sign, U+1F600 */
@@ -292,12 +294,13 @@ static void test_json_single(void)
     CHECK(out != NULL);
     char l[2048];
     CHECK_EQ(count_lines(out), 6);
-    CHECK_STR(line(out, 0, l, sizeof(l)),
-              "{\"type\":\"ah_sa\",\"capture\":\"single\",\"src\":\"192.0.2.7\",\"dst\":\"203.0.113.1\","
-              "\"spi\":\"0x0000beef\",\"packets\":1,\"bytes\":100,\"first_seq\":1,\"last_seq\":1,"
-              "\"seq_gaps\":0,\"first_ts\":\"2023-11-14T22:13:19.000000Z\","
-              "\"last_ts\":\"2023-11-14T22:13:19.000000Z\",\"ike_sa\":null,\"replays\":0,"
-              "\"restarts\":0,\"paired\":false,\"icv_len\":12,\"next_header\":4}");
+    CHECK_STR(
+        line(out, 0, l, sizeof(l)),
+        "{\"type\":\"ah_sa\",\"capture\":\"single\",\"src\":\"192.0.2.7\",\"dst\":\"203.0.113.1\","
+        "\"spi\":\"0x0000beef\",\"packets\":1,\"bytes\":100,\"first_seq\":1,\"last_seq\":1,"
+        "\"seq_gaps\":0,\"first_ts\":\"2023-11-14T22:13:19.000000Z\","
+        "\"last_ts\":\"2023-11-14T22:13:19.000000Z\",\"ike_sa\":null,\"replays\":0,"
+        "\"restarts\":0,\"paired\":false,\"icv_len\":12,\"next_header\":4}");
     CHECK_STR(line(out, 1, l, sizeof(l)),
               "{\"type\":\"ike_sa\",\"capture\":\"single\",\"version\":2,"
               "\"initiator\":{\"ip\":\"10.0.0.2\",\"port\":500},"
@@ -351,7 +354,8 @@ static void test_json_single(void)
     /* text: findings first, escaped hostile bytes, sections */
     out = render(report_text, &in);
     CHECK(out != NULL);
-    CHECK(strstr(out, "[ERROR] esp_collision (confirmed) at 2023-11-14T22:13:22.000000Z\n") != NULL);
+    CHECK(strstr(out, "[ERROR] esp_collision (confirmed) at 2023-11-14T22:13:22.000000Z\n") !=
+          NULL);
     CHECK(strstr(out, "host: r\\xfft\n") != NULL);
     CHECK(strstr(out, "frames: single #12, #15\n") != NULL);
     CHECK(strstr(out, "Remedy: Enable NAT-T.\n") != NULL);
@@ -443,13 +447,14 @@ static void test_json_two(void)
     char *out = render(report_json, &in);
     char l[2048];
     CHECK_EQ(count_lines(out), 4);
-    CHECK_STR(line(out, 0, l, sizeof(l)),
-              "{\"type\":\"unmatched\",\"side\":\"outside\",\"direction\":\"from_peer\","
-              "\"proto\":\"esp\",\"src\":\"203.0.113.1\",\"dst\":\"198.51.100.1\","
-              "\"spi\":\"0x0000b001\",\"packets\":1,\"first_ts\":\"2023-11-14T22:13:19.999995Z\","
-              "\"last_ts\":\"2023-11-14T22:13:19.999995Z\","
-              "\"frames\":[{\"capture\":\"outside\",\"frame\":7}],"
-              "\"mapping\":{\"inside\":{\"ip\":\"10.0.0.2\"},\"outside\":{\"ip\":\"198.51.100.1\"}}}");
+    CHECK_STR(
+        line(out, 0, l, sizeof(l)),
+        "{\"type\":\"unmatched\",\"side\":\"outside\",\"direction\":\"from_peer\","
+        "\"proto\":\"esp\",\"src\":\"203.0.113.1\",\"dst\":\"198.51.100.1\","
+        "\"spi\":\"0x0000b001\",\"packets\":1,\"first_ts\":\"2023-11-14T22:13:19.999995Z\","
+        "\"last_ts\":\"2023-11-14T22:13:19.999995Z\","
+        "\"frames\":[{\"capture\":\"outside\",\"frame\":7}],"
+        "\"mapping\":{\"inside\":{\"ip\":\"10.0.0.2\"},\"outside\":{\"ip\":\"198.51.100.1\"}}}");
     CHECK_STR(line(out, 1, l, sizeof(l)),
               "{\"type\":\"nat_mapping\",\"proto\":\"esp\",\"inside\":{\"ip\":\"10.0.0.2\"},"
               "\"outside\":{\"ip\":\"198.51.100.1\"},\"peer\":{\"ip\":\"203.0.113.1\"},"

@@ -1,0 +1,163 @@
+/* esp_one_way.c - an ESP SA (raw or in UDP) with no SA in the reverse direction between the same
+ * peers (ipsec_sa.paired, set by session_finish), with enough packets over enough time to rule out a
+ * tunnel that was just starting or ending. Clients already named by an esp_collision finding are
+ * left out (the collision explains their missing return traffic). With two captures the inside
+ * SA is reported, with what the outside saw. */
+#include <stdio.h>
+#include <string.h>
+
+#include "det_util.h"
+
+#define MIN_PACKETS 5
+#define MIN_SPAN_US 2000000ull
+
+static const struct ipsec_sa *sa_by_spi(const struct session_model *m, const struct ipsec_sa *sa)
+{
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
+        if (o && o->k.proto == 50 && o->k.spi == sa->k.spi &&
+            (du_ip_eq(&o->k.dst, &sa->k.dst) || du_ip_eq(&o->k.src, &sa->k.src)))
+            return o;
+    }
+    return NULL;
+}
+
+static bool reverse_any(const struct session_model *m, const struct ip_addr *src, const struct ip_addr *dst,
+                        uint64_t *pkts)
+{
+    *pkts = 0;
+    bool r = false;
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
+        if (o && o->k.proto == 50 && du_ip_eq(&o->k.src, dst) && du_ip_eq(&o->k.dst, src)) {
+            *pkts += o->packets;
+            r = true;
+        }
+    }
+    return r;
+}
+
+static void scan(struct detect_ctx *c, const struct session_model *m)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, m);
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa || sa->k.proto != 50 || sa->paired)
+            continue;
+        if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
+            continue;
+        if (du_finding_names_client(c->out, FINDING_ESP_COLLISION, &sa->k.src) ||
+            du_finding_names_client(c->out, FINDING_ESP_COLLISION, &sa->k.dst))
+            continue;
+        /* which end is the client: the private one, else the sender of UDP from a non-4500 port, else src */
+        bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
+        if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
+            src_client = false;
+        const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst, *srv = src_client ? &sa->k.dst : &sa->k.src;
+        struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
+        if (!f)
+            return;
+        f->confirmed = two;
+        char a[DU_IPSTR], b[DU_IPSTR], s[12], t1[16], t2[16];
+        du_ip(&sa->k.src, a);
+        du_ip(&sa->k.dst, b);
+        if (sa->k.encap)
+            snprintf(f->summary, sizeof(f->summary),
+                     "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s and %s (%.1f s) "
+                     "and nothing came back: no ESP from %s to %s at all.",
+                     du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport, (unsigned long long)sa->packets,
+                     du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
+        else
+            snprintf(f->summary, sizeof(f->summary),
+                     "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets between %s and %s "
+                     "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
+                     du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets, du_hms(sa->first_ts, t1),
+                     du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
+        const char *rem =
+            "Check the peer that should answer: its SA for this SPI (ip xfrm state / swanctl --list-sas), its "
+            "firewall for ESP or UDP 4500, and routing back to the sender. Capture on both sides of the NAT "
+            "(--inside/--outside) to see where the traffic is lost.";
+        const struct ipsec_sa *o = NULL;
+        if (two && m == c->inside) {
+            o = sa_by_spi(c->outside, sa);
+            if (!o) {
+                du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
+                rem = "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 out and check "
+                      "its IPsec passthrough setting.";
+            } else {
+                uint64_t back = 0;
+                bool rev = reverse_any(c->outside, &o->k.src, &o->k.dst, &back);
+                if (rev && back) {
+                    du_cat(f->summary, sizeof(f->summary),
+                           " Outside the router the peer did answer (%llu ESP packets to %s) but none reached the "
+                           "inside: the router drops the return ESP.",
+                           (unsigned long long)back, du_ip(&o->k.src, a));
+                    rem = "The router drops the return ESP: check its IPsec passthrough / NAT mapping for ESP and "
+                          "UDP 4500, and use NAT-T with keepalives.";
+                } else {
+                    du_cat(f->summary, sizeof(f->summary),
+                           " It left the router (%llu packets outside) and the peer never answered: the problem is "
+                           "at the peer or beyond the NAT.",
+                           (unsigned long long)o->packets);
+                }
+            }
+        } else if (!two) {
+            du_cat(f->summary, sizeof(f->summary), " The tunnel carries traffic in one direction only.");
+        }
+        snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
+        if (fs) {
+            if (sa->k.encap) {
+                fs->has_port = true;
+                fs->port = src_client ? sa->k.sport : sa->k.dport;
+            }
+            if (src_client) {
+                fs->has_spi = true;
+                fs->spi = sa->k.spi;
+            }
+            if (o && src_client) {
+                fs->has_outside = true;
+                fs->out_ip = o->k.src;
+                if (o->k.encap) {
+                    fs->has_out_port = true;
+                    fs->out_port = o->k.sport;
+                }
+            }
+            snprintf(fs->note, sizeof(fs->note), "%s", src_client ? "sends ESP, receives none" : "receives ESP, sends none");
+        }
+        if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
+            if (sa->k.encap) {
+                fs->has_port = true;
+                fs->port = src_client ? sa->k.dport : sa->k.sport;
+            }
+            if (!src_client) {
+                fs->has_spi = true;
+                fs->spi = sa->k.spi;
+            }
+        }
+        finding_ev_str(f, "spi", du_spi(sa->k.spi, s));
+        finding_ev_str(f, "encap", sa->k.encap ? "udp" : "raw");
+        finding_ev_int(f, "packets", (int64_t)sa->packets);
+        finding_ev_int(f, "reverse_packets", 0);
+        finding_ev_ts(f, "first_ts", sa->first_ts);
+        finding_ev_ts(f, "last_ts", sa->last_ts);
+        finding_ev_seconds(f, "span_seconds", du_sec(sa->last_ts - sa->first_ts));
+        if (o)
+            finding_ev_int(f, "packets_outside", (int64_t)o->packets);
+        finding_frame(f, cap, sa->first_frame);
+        finding_frame(f, cap, sa->last_frame);
+        if (o)
+            finding_frame(f, SIDE_OUTSIDE, o->first_frame);
+    }
+}
+
+static void run(struct detect_ctx *c)
+{
+    if (du_two(c))
+        scan(c, c->inside);
+    else if (c->single)
+        scan(c, c->single);
+}
+
+const struct detector det_esp_one_way = {.name = "esp_one_way", .run = run};

@@ -1,0 +1,255 @@
+/* ike.c - two IKE detectors:
+ *  ike_no_response: an IKE request retransmitted (>= 3 sends, or >= 2 over >= 2 s) with no reply
+ *    reaching the capture point (ike_sa.max_unanswered_sends and unanswered_*); with two captures
+ *    the outside tells where the exchange is lost (router, server, or the way back);
+ *  ike_ip_fragmented: IKE messages that arrived as IP fragments, with no RFC 7383 SKF payloads. */
+#include <stdio.h>
+#include <string.h>
+
+#include "det_util.h"
+
+#define MIN_SENDS 3
+#define MIN_SENDS_SPAN 2
+#define MIN_SPAN_US 2000000ull
+
+static const struct ike_sa *ike_by_spi(const struct session_model *m, uint64_t ispi, uint8_t version)
+{
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        if (ik && ik->ispi == ispi && ik->version == version)
+            return ik;
+    }
+    return NULL;
+}
+
+struct spiset {
+    unsigned n;
+    uint64_t v[128];
+};
+
+static bool spiset_add(struct spiset *s, uint64_t spi)
+{
+    for (unsigned i = 0; i < s->n; i++)
+        if (s->v[i] == spi)
+            return false;
+    if (s->n < 128)
+        s->v[s->n++] = spi;
+    return true;
+}
+
+/* The outside address/port of an inside endpoint towards peer (two captures). */
+static bool outside_ep(const struct detect_ctx *c, const struct endpoint *in, const struct endpoint *peer,
+                       struct ip_addr *ip, uint16_t *port)
+{
+    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
+            du_ip_eq(&mp->peer.ip, &peer->ip)) {
+            *ip = mp->outside.ip;
+            *port = mp->outside.port;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool unanswered(const struct ike_sa *ik)
+{
+    uint32_t s = ik->max_unanswered_sends;
+    uint64_t span = ik->unanswered_last_ts > ik->unanswered_first_ts ? ik->unanswered_last_ts - ik->unanswered_first_ts : 0;
+    return s >= MIN_SENDS || (s >= MIN_SENDS_SPAN && span >= MIN_SPAN_US);
+}
+
+static void no_response_one(struct detect_ctx *c, const struct session_model *m, const struct ike_sa *ik)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, m);
+    /* the sender of the unanswered request: the initiator unless only the responder sends requests */
+    const struct endpoint *snd = &ik->initiator, *rcv = &ik->responder;
+    if (ik->pkts_from_init == 0 && ik->pkts_from_resp > 0) {
+        snd = &ik->responder;
+        rcv = &ik->initiator;
+    }
+    if (ik->nat_t && ik->natt_initiator.port) {
+        snd = snd == &ik->initiator ? &ik->natt_initiator : &ik->natt_responder;
+        rcv = rcv == &ik->responder ? &ik->natt_responder : &ik->natt_initiator;
+    }
+    uint64_t span = ik->unanswered_last_ts - ik->unanswered_first_ts;
+    struct finding *f = finding_add(c->out, FINDING_IKE_NO_RESPONSE, ik->unanswered_first_ts);
+    if (!f)
+        return;
+    f->confirmed = two || ik->max_unanswered_sends >= MIN_SENDS;
+    char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t1[16], t2[16];
+    du_ip(&snd->ip, a);
+    du_ip(&rcv->ip, b);
+    char what[64];
+    if (ik->version == 2 && ik->unanswered_msgid == 0 && !ik->rspi)
+        snprintf(what, sizeof(what), "message ID 0, IKE_SA_INIT");
+    else if (ik->version == 1 && !ik->rspi)
+        snprintf(what, sizeof(what), "Main/Aggressive Mode message 1");
+    else
+        snprintf(what, sizeof(what), "message ID %u", ik->unanswered_msgid);
+    snprintf(f->summary, sizeof(f->summary),
+             "%s:%u sent its IKEv%u request (%s) to %s:%u %u times between %s and %s (%.1f s) and no reply reached it",
+             a, snd->port, ik->version, what, b, rcv->port, ik->max_unanswered_sends,
+             du_hms(ik->unanswered_first_ts, t1), du_hms(ik->unanswered_last_ts, t2), du_sec(span));
+    const char *rem =
+        "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, firewall/ACL on the server "
+        "and on the way allows them, the peer address and identity configured. Capture outside the NAT as well "
+        "(--inside/--outside) to see where the messages are lost.";
+    struct ip_addr oip = {0};
+    uint16_t oport = 0;
+    bool have_out = false;
+    if (two && m == c->inside) {
+        const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
+        have_out = outside_ep(c, snd, rcv, &oip, &oport);
+        if (!ok || ok->packets == 0) {
+            du_cat(f->summary, sizeof(f->summary),
+                   ". None of them left the router: the outside capture has no packet of this IKE SA.");
+            rem = "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 (and the NAT for "
+                  "them) on the router; look for a drop rule or a full connection-tracking table.";
+        } else if (ok->pkts_from_resp > 0 && ik->pkts_from_resp == 0) {
+            du_cat(f->summary, sizeof(f->summary),
+                   ". The requests left the router (%llu packets outside) and the server answered (%llu replies seen "
+                   "outside), but the replies never reached the inside: the router drops them.",
+                   (unsigned long long)ok->pkts_from_init, (unsigned long long)ok->pkts_from_resp);
+            rem = "The router drops the IKE replies: allow inbound UDP 500/4500 for established flows, check NAT "
+                  "mapping timeouts and any IPsec passthrough / ALG setting that rewrites or blocks IKE.";
+        } else {
+            if (!have_out) {
+                oip = ok->initiator.ip;
+                oport = ok->initiator.port;
+                have_out = true;
+            }
+            du_cat(f->summary, sizeof(f->summary),
+                   ". All of them left the router (%llu packets seen outside, from %s:%u) and no reply came back: "
+                   "the server or the path beyond the NAT does not answer.",
+                   (unsigned long long)ok->pkts_from_init, du_ip(&oip, o), oport);
+            rem = "The server does not answer: check that its IKE daemon runs and listens on UDP 500/4500, that "
+                  "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and that this peer "
+                  "is configured on it (address, identity, proposals).";
+        }
+    } else {
+        du_cat(f->summary, sizeof(f->summary), ".");
+    }
+    du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
+    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &snd->ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = snd->port;
+        if (have_out) {
+            fs->has_outside = true;
+            fs->out_ip = oip;
+            fs->has_out_port = true;
+            fs->out_port = oport;
+        }
+        snprintf(fs->note, sizeof(fs->note), "retransmits, no reply");
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, &rcv->ip))) {
+        fs->has_port = true;
+        fs->port = rcv->port;
+    }
+    char hex[20];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
+    finding_ev_str(f, "ike_spi", hex);
+    finding_ev_int(f, "message_id", ik->unanswered_msgid);
+    finding_ev_int(f, "sends", ik->max_unanswered_sends);
+    finding_ev_ts(f, "first_ts", ik->unanswered_first_ts);
+    finding_ev_ts(f, "last_ts", ik->unanswered_last_ts);
+    finding_ev_seconds(f, "span_seconds", du_sec(span));
+    for (unsigned k = 0; k < ik->unanswered_nframes && k < 8; k++)
+        finding_frame(f, cap, ik->unanswered_frames[k]);
+}
+
+static void no_response(struct detect_ctx *c)
+{
+    struct spiset done = {0};
+    const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single, du_two(c) ? c->outside : NULL};
+    for (unsigned mi = 0; mi < 2; mi++) {
+        const struct session_model *m = ms[mi];
+        if (!m)
+            continue;
+        for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+            const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+            if (!ik || !unanswered(ik))
+                continue;
+            if (!spiset_add(&done, ik->ispi))
+                continue;
+            no_response_one(c, m, ik);
+        }
+    }
+}
+
+static void ip_fragmented(struct detect_ctx *c)
+{
+    struct spiset done = {0};
+    bool two = du_two(c);
+    const struct session_model *ms[2] = {two ? c->inside : c->single, two ? c->outside : NULL};
+    for (unsigned mi = 0; mi < 2; mi++) {
+        const struct session_model *m = ms[mi];
+        if (!m)
+            continue;
+        for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+            const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+            if (!ik || !ik->ip_fragmented_msgs || ik->skf_frags)
+                continue;
+            const struct ike_sa *other = two ? ike_by_spi(mi == 0 ? c->outside : c->inside, ik->ispi, ik->version) : NULL;
+            if (other && other->skf_frags)
+                continue;
+            if (!spiset_add(&done, ik->ispi))
+                continue;
+            /* when it happened: the first fragmented message (its datagram's first fragment) */
+            uint64_t ts = ik->first_ts;
+            for (uint32_t d = 0; d < m->n_fragdg; d++)
+                for (unsigned k = 0; k < m->fragdg[d].nframes; k++)
+                    if (m->fragdg[d].frames[k] == ik->ip_frag_first_frame && m->fragdg[d].first_ts > ts)
+                        ts = m->fragdg[d].first_ts;
+            struct finding *f = finding_add(c->out, FINDING_IKE_IP_FRAGMENTED, ts);
+            if (!f)
+                return;
+            f->confirmed = true;
+            const struct endpoint *ei = ik->nat_t && ik->natt_initiator.port ? &ik->natt_initiator : &ik->initiator;
+            const struct endpoint *er = ik->nat_t && ik->natt_responder.port ? &ik->natt_responder : &ik->responder;
+            char a[DU_IPSTR], b[DU_IPSTR];
+            du_ip(&ei->ip, a);
+            du_ip(&er->ip, b);
+            snprintf(f->summary, sizeof(f->summary),
+                     "IKEv%u SA %016llx between %s:%u and %s:%u: %u IKE message(s) travelled as IP fragments instead of "
+                     "IKE fragmentation (RFC 7383, no SKF payloads)%s. Only the first IP fragment carries the UDP "
+                     "ports, so NATs and firewalls often drop the rest and large IKE_AUTH messages (certificates) "
+                     "never arrive.",
+                     ik->version, (unsigned long long)ik->ispi, a, ei->port, b, er->port, ik->ip_fragmented_msgs,
+                     ik->frag_supported ? " although fragmentation support was announced" : "");
+            if (two)
+                du_cat(f->summary, sizeof(f->summary), " Seen as fragments %s: %u, %s: %u.",
+                       mi == 0 ? "inside" : "outside", ik->ip_fragmented_msgs, mi == 0 ? "outside" : "inside",
+                       other ? other->ip_fragmented_msgs : 0);
+            snprintf(f->remedy, sizeof(f->remedy),
+                     "Enable IKE fragmentation on both peers (RFC 7383; strongSwan fragmentation=yes, "
+                     "charon.fragment_size 1280 or less; Windows: IKEv2 fragmentation is on from 1803 with "
+                     "EnableFragmentation), or lower the MTU / certificate chain size so IKE_AUTH fits in one "
+                     "packet.");
+            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
+            if (fs) {
+                fs->has_port = true;
+                fs->port = ei->port;
+            }
+            if ((fs = finding_session_add(f, ROLE_SERVER, &er->ip))) {
+                fs->has_port = true;
+                fs->port = er->port;
+            }
+            char hex[20];
+            snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
+            finding_ev_str(f, "ike_spi", hex);
+            finding_ev_int(f, "ip_fragmented_messages", ik->ip_fragmented_msgs);
+            finding_ev_int(f, "skf_fragments", 0);
+            finding_ev_bool(f, "fragmentation_announced", ik->frag_supported);
+            finding_ev_ts(f, "ike_sa_first_ts", ik->first_ts);
+            finding_frame(f, du_cap(c, m), ik->ip_frag_first_frame);
+        }
+    }
+}
+
+const struct detector det_ike_no_response = {.name = "ike_no_response", .run = no_response};
+const struct detector det_ike_ip_fragmented = {.name = "ike_ip_fragmented", .run = ip_fragmented};

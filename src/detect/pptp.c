@@ -1,0 +1,376 @@
+/* pptp.c - PPTP through NAT:
+ *  pptp_gre_blocked: a call set up on the control connection (OCRP/ICRP accepted) whose enhanced GRE
+ *    flows in one direction only; with two captures the outside tells whether the router dropped
+ *    the return GRE (confirmed);
+ *  pptp_call_collision: several control connections from one outside address to one server whose
+ *    calls use the same Call ID at the same time: the NAT is not PPTP-aware (no Call ID rewriting),
+ *    so return GRE, keyed by Call ID only, cannot reach more than one client. */
+#include <stdio.h>
+#include <string.h>
+
+#include "det_util.h"
+
+#define MIN_GRE 3
+
+static const char *REMEDY_HELPER =
+    "Enable the router's PPTP passthrough / PPTP ALG (Linux: attach the conntrack PPTP helper: "
+    "nft 'ct helper pptp-h { type \"pptp\" protocol tcp; }' and 'tcp dport 1723 ct helper set \"pptp-h\"' "
+    "in a prerouting filter chain) and allow GRE (IP protocol 47) in both directions. Better: replace "
+    "PPTP with IKEv2/IPsec or another VPN.";
+
+static bool call_up(const struct pptp_call *call)
+{
+    if (!call->has_peer || call->state == PPTP_CALL_REJECTED || call->state == PPTP_CALL_NONE)
+        return false;
+    return call->result == 1 || call->state == PPTP_CALL_OUT_CONF || call->state == PPTP_CALL_IN_CONF ||
+           call->state == PPTP_CALL_CLEAR_REQ || call->state == PPTP_CALL_DISCONNECTED;
+}
+
+/* Inside endpoint of an outside TCP endpoint (two captures), from the NAT mappings. */
+static bool inside_of_tcp(const struct detect_ctx *c, const struct endpoint *out, const struct ip_addr *server,
+                          struct endpoint *in)
+{
+    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (mp->proto == 6 && du_ip_eq(&mp->outside.ip, &out->ip) && mp->outside.port == out->port &&
+            du_ip_eq(&mp->peer.ip, server)) {
+            in->ip = mp->inside.ip;
+            in->port = mp->inside.port;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool outside_of_tcp(const struct detect_ctx *c, const struct endpoint *in, const struct ip_addr *server,
+                           struct endpoint *out)
+{
+    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (mp->proto == 6 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
+            du_ip_eq(&mp->peer.ip, server)) {
+            out->ip = mp->outside.ip;
+            out->port = mp->outside.port;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The outside view of an inside call: control connection from `out`, same server Call ID. */
+static void outside_call(const struct session_model *m, const struct endpoint *out, const struct pptp_ctrl *ic,
+                         const struct pptp_call *icall, const struct pptp_ctrl **oc, const struct pptp_call **ocall)
+{
+    *oc = NULL;
+    *ocall = NULL;
+    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
+        if (!c || !du_ip_eq(&c->server.ip, &ic->server.ip) || c->server.port != ic->server.port)
+            continue;
+        if (!du_ip_eq(&c->client.ip, &out->ip) || (out->port && c->client.port != out->port))
+            continue;
+        for (unsigned k = 0; k < c->n_calls && k < PPTP_CALLS_PER_CTRL; k++) {
+            const struct pptp_call *call = &c->calls[k];
+            if (call->has_peer && call->peer_call_id == icall->peer_call_id) {
+                *oc = c;
+                *ocall = call;
+                return;
+            }
+        }
+    }
+}
+
+static void gre_blocked(struct detect_ctx *c)
+{
+    bool two = du_two(c);
+    const struct session_model *m = two ? c->inside : c->single;
+    if (!m)
+        return;
+    uint8_t cap = du_cap(c, m);
+    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *pc = table_slot(m->pptp, i, NULL);
+        if (!pc)
+            continue;
+        for (unsigned k = 0; k < pc->n_calls && k < PPTP_CALLS_PER_CTRL; k++) {
+            const struct pptp_call *call = &pc->calls[k];
+            if (!call_up(call))
+                continue;
+            uint64_t up = 0, down = 0;
+            session_pptp_call_gre(m, pc, call, &up, &down);
+            bool no_return = up >= MIN_GRE && down == 0;
+            bool no_out = down >= MIN_GRE && up == 0;
+            if (!no_return && !no_out)
+                continue;
+            struct endpoint out = {0};
+            const struct pptp_ctrl *oc = NULL;
+            const struct pptp_call *ocall = NULL;
+            uint64_t oup = 0, odown = 0;
+            bool have_out = false;
+            if (two) {
+                have_out = outside_of_tcp(c, &pc->client, &pc->server.ip, &out);
+                if (!have_out && c->nat && c->nat->n_nat_addrs) {
+                    out.ip = c->nat->nat_addrs[0];
+                    out.port = 0;
+                }
+                outside_call(c->outside, &out, pc, call, &oc, &ocall);
+                if (oc)
+                    session_pptp_call_gre(c->outside, oc, ocall, &oup, &odown);
+            }
+            uint64_t ts = call->first_ts;
+            struct finding *f = finding_add(c->out, FINDING_PPTP_GRE_BLOCKED, ts);
+            if (!f)
+                return;
+            char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16];
+            du_ip(&pc->client.ip, a);
+            du_ip(&pc->server.ip, b);
+            snprintf(f->summary, sizeof(f->summary),
+                     "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s on the control "
+                     "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way only: %llu packets "
+                     "%s, none %s.",
+                     k + 1, call->call_id, call->peer_call_id, a, b, du_hms(ts, t), pc->client.port,
+                     (unsigned long long)(no_return ? up : down), no_return ? "to the server" : "to the client",
+                     no_return ? "back to the client" : "from the client");
+            const char *rem = REMEDY_HELPER;
+            f->confirmed = false;
+            if (two && oc) {
+                if (no_return && odown > 0) {
+                    f->confirmed = true;
+                    du_cat(f->summary, sizeof(f->summary),
+                           " The server's return GRE reached the router (%llu packets for Call ID 0x%04x at %s) and "
+                           "was dropped there: the router does not map return GRE back to the client.",
+                           (unsigned long long)odown, ocall->call_id, du_ip(&oc->client.ip, o));
+                } else if (no_return && oup == 0) {
+                    f->confirmed = true;
+                    du_cat(f->summary, sizeof(f->summary),
+                           " The client's GRE never left the router (none outside): the router blocks GRE.");
+                } else if (no_return) {
+                    f->confirmed = true;
+                    du_cat(f->summary, sizeof(f->summary),
+                           " The GRE left the router (%llu packets outside) but the server never answered: GRE is "
+                           "blocked beyond the router or the server ignores the call.",
+                           (unsigned long long)oup);
+                    rem = "Allow GRE (IP protocol 47) from the NAT address on the server side and its firewall; "
+                          "check the server's PPTP/GRE configuration.";
+                } else if (odown == 0) {
+                    f->confirmed = true;
+                    du_cat(f->summary, sizeof(f->summary), " The server's GRE did not appear outside either.");
+                }
+            } else if (!two) {
+                du_cat(f->summary, sizeof(f->summary),
+                       " Without the GRE the PPP session cannot start; a NAT without PPTP passthrough typically "
+                       "drops return GRE.");
+            }
+            snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &pc->client.ip);
+            if (fs) {
+                fs->has_port = true;
+                fs->port = pc->client.port;
+                fs->has_call_id = true;
+                fs->call_id = call->call_id;
+                if (two && out.ip.v) {
+                    fs->has_outside = true;
+                    fs->out_ip = out.ip;
+                    fs->has_out_port = out.port != 0;
+                    fs->out_port = out.port;
+                }
+                snprintf(fs->note, sizeof(fs->note), "%s", no_return ? "receives no GRE" : "sends no GRE");
+            }
+            if ((fs = finding_session_add(f, ROLE_SERVER, &pc->server.ip))) {
+                fs->has_port = true;
+                fs->port = pc->server.port;
+                fs->has_call_id = true;
+                fs->call_id = call->peer_call_id;
+            }
+            if (two && out.ip.v && (fs = finding_session_add(f, ROLE_NAT, &out.ip)))
+                snprintf(fs->note, sizeof(fs->note), "%s", odown && no_return ? "drops the return GRE" : "");
+            finding_ev_int(f, "call_id", call->call_id);
+            finding_ev_int(f, "peer_call_id", call->peer_call_id);
+            finding_ev_int(f, "gre_to_server", (int64_t)up);
+            finding_ev_int(f, "gre_to_client", (int64_t)down);
+            if (two && oc) {
+                finding_ev_int(f, "gre_to_server_outside", (int64_t)oup);
+                finding_ev_int(f, "gre_to_client_outside", (int64_t)odown);
+            }
+            finding_ev_ts(f, "call_ts", call->first_ts);
+            finding_frame(f, cap, call->first_frame);
+            /* frames of the one-way GRE and of the dropped return GRE */
+            for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+                const struct gre_flow *gf = table_slot(m->gre, g, NULL);
+                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, no_return ? &pc->client.ip : &pc->server.ip) &&
+                    gf->k.key == (no_return ? call->peer_call_id : call->call_id))
+                    finding_frame(f, cap, gf->first_frame);
+            }
+            for (size_t u = 0; two && c->nat && u < c->nat->n_unm; u++) {
+                const struct nat_unmatched *un = &c->nat->unm[u];
+                if (un->proto == 47 && un->side == SIDE_OUTSIDE && un->direction == 1 &&
+                    du_ip_eq(&un->src, &pc->server.ip) && (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
+                    for (unsigned q = 0; q < un->nframes && q < 3; q++)
+                        finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
+                    finding_ev_int(f, "return_gre_dropped", (int64_t)un->packets);
+                }
+            }
+        }
+    }
+}
+
+#define MAX_COLL 16
+
+static bool overlap(const struct pptp_ctrl *a, const struct pptp_ctrl *b)
+{
+    uint64_t lo = a->first_ts > b->first_ts ? a->first_ts : b->first_ts;
+    uint64_t hi = a->last_ts < b->last_ts ? a->last_ts : b->last_ts;
+    return hi >= lo;
+}
+
+static void call_collision(struct detect_ctx *c)
+{
+    bool two = du_two(c);
+    const struct session_model *m = two ? c->outside : c->single;
+    if (!m)
+        return;
+    uint8_t cap = du_cap(c, m);
+    uint32_t n = table_slots(m->pptp);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
+        if (!a)
+            continue;
+        for (unsigned ka = 0; ka < a->n_calls && ka < PPTP_CALLS_PER_CTRL; ka++) {
+            const struct pptp_call *ca = &a->calls[ka];
+            /* the group: every control connection from a's address to a's server using this Call ID;
+             * reported once, by its first member */
+            const struct pptp_ctrl *mem[MAX_COLL];
+            const struct pptp_call *mcall[MAX_COLL];
+            unsigned nm = 0;
+            bool first = true;
+            for (uint32_t j = 0; j < n && first; j++) {
+                const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
+                if (!b || !du_ip_eq(&b->client.ip, &a->client.ip) || !du_ip_eq(&b->server.ip, &a->server.ip) ||
+                    (b->client.port == a->client.port && j != i))
+                    continue;
+                for (unsigned kb = 0; kb < b->n_calls && kb < PPTP_CALLS_PER_CTRL; kb++) {
+                    if (b->calls[kb].call_id != ca->call_id || (j != i && !overlap(a, b)))
+                        continue;
+                    if (j < i) {
+                        first = false; /* reported with an earlier control connection */
+                        break;
+                    }
+                    if (j == i && kb != ka)
+                        continue;
+                    if (nm < MAX_COLL) {
+                        mem[nm] = b;
+                        mcall[nm++] = &b->calls[kb];
+                    }
+                    break;
+                }
+            }
+            if (!first || nm < 2)
+                continue;
+            uint64_t ts = 0;
+            for (unsigned q = 0; q < nm; q++)
+                if (mcall[q]->first_ts > ts)
+                    ts = mcall[q]->first_ts;
+            /* return GRE to the shared Call ID */
+            uint64_t ret = 0, ret_frame = 0;
+            for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+                const struct gre_flow *gf = table_slot(m->gre, g, NULL);
+                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, &a->server.ip) &&
+                    du_ip_eq(&gf->k.dst, &a->client.ip) && gf->k.key == ca->call_id) {
+                    ret += gf->packets;
+                    ret_frame = gf->first_frame;
+                }
+            }
+            struct endpoint in[MAX_COLL];
+            bool have_in[MAX_COLL];
+            unsigned named = 0;
+            for (unsigned q = 0; q < nm; q++) {
+                have_in[q] = two && inside_of_tcp(c, &mem[q]->client, &a->server.ip, &in[q]);
+                if (two && !have_in[q]) {
+                    /* fallback: an inside control connection to the server with the same client port */
+                    for (uint32_t r = 0; r < table_slots(c->inside->pptp); r++) {
+                        const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
+                        if (ic && du_ip_eq(&ic->server.ip, &a->server.ip) && ic->client.port == mem[q]->client.port) {
+                            in[q] = ic->client;
+                            have_in[q] = true;
+                            break;
+                        }
+                    }
+                }
+                named += have_in[q];
+            }
+            struct finding *f = finding_add(c->out, FINDING_PPTP_CALL_COLLISION, ts);
+            if (!f)
+                return;
+            f->confirmed = two;
+            char ip1[DU_IPSTR], ip2[DU_IPSTR], t[16];
+            du_ip(&a->client.ip, ip1);
+            du_ip(&a->server.ip, ip2);
+            char list[200] = "";
+            if (named) {
+                for (unsigned q = 0; q < nm; q++)
+                    if (have_in[q])
+                        du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "", du_ip(&in[q].ip, ip1));
+                du_ip(&a->client.ip, ip1);
+                snprintf(f->summary, sizeof(f->summary),
+                         "%u PPTP calls from inside clients (%s) leave the NAT address %s for server %s with the "
+                         "same Call ID 0x%04x",
+                         nm, list, ip1, ip2, ca->call_id);
+            } else {
+                snprintf(f->summary, sizeof(f->summary),
+                         "%u PPTP control connections from %s to server %s (several clients behind one NAT "
+                         "address) set up calls with the same Call ID 0x%04x",
+                         nm, ip1, ip2, ca->call_id);
+            }
+            du_cat(f->summary, sizeof(f->summary), " (TCP source ports");
+            for (unsigned q = 0; q < nm; q++)
+                du_cat(f->summary, sizeof(f->summary), "%s %u", q ? "," : "", mem[q]->client.port);
+            du_cat(f->summary, sizeof(f->summary),
+                   "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). Return GRE carries "
+                   "only the Call ID, so the router cannot tell the calls apart: %llu return GRE packets for Call "
+                   "ID 0x%04x reached %s, at most one client can get them.",
+                   du_hms(ts, t), (unsigned long long)ret, ca->call_id, ip1);
+            snprintf(f->remedy, sizeof(f->remedy),
+                     "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: nf_conntrack_pptp / "
+                     "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home routers \"PPTP "
+                     "passthrough\"), or keep one PPTP client per outside address. Better: replace PPTP.");
+            for (unsigned q = 0; q < nm; q++) {
+                struct finding_session *fs =
+                    finding_session_add(f, ROLE_CLIENT, have_in[q] ? &in[q].ip : &mem[q]->client.ip);
+                if (!fs)
+                    break;
+                fs->has_port = true;
+                fs->port = have_in[q] ? in[q].port : mem[q]->client.port;
+                fs->has_outside = true;
+                fs->out_ip = mem[q]->client.ip;
+                fs->has_out_port = true;
+                fs->out_port = mem[q]->client.port;
+                fs->has_call_id = true;
+                fs->call_id = mcall[q]->call_id;
+                if (!have_in[q])
+                    snprintf(fs->note, sizeof(fs->note), "inside address unknown (outside shown)");
+            }
+            struct finding_session *fs = finding_session_add(f, ROLE_SERVER, &a->server.ip);
+            if (fs) {
+                fs->has_port = true;
+                fs->port = a->server.port;
+            }
+            if ((fs = finding_session_add(f, ROLE_NAT, &a->client.ip)))
+                snprintf(fs->note, sizeof(fs->note), "does not rewrite Call IDs");
+            finding_ev_int(f, "call_id", ca->call_id);
+            finding_ev_int(f, "calls", nm);
+            finding_ev_int(f, "return_gre_packets", (int64_t)ret);
+            finding_ev_ts(f, "first_ts", ts);
+            for (unsigned q = 0; q < nm; q++)
+                finding_frame(f, cap, mcall[q]->first_frame);
+            if (ret_frame)
+                finding_frame(f, cap, ret_frame);
+        }
+    }
+}
+
+static void run(struct detect_ctx *c)
+{
+    gre_blocked(c);
+    call_collision(c);
+}
+
+const struct detector det_pptp = {.name = "pptp", .run = run};
