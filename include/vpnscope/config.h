@@ -46,7 +46,7 @@
 #define FINDING_MAX_FRAMES 20           /* frames listed in a finding's evidence */
 
 /* two-capture NAT correlation (nat/) */
-#define NAT_OFFSET_SAMPLE 262144        /* signatures sampled per capture for the clock offset */
+#define NAT_OFFSET_SAMPLE 65536         /* signatures sampled per capture for the clock offset */
 #define NAT_WINDOW_US 2000000ull        /* a packet unmatched this long (inside clock) is unmatched */
 #define NAT_PENDING_MAX 262144          /* packets waiting for their counterpart; oldest forced out */
 #define NAT_MAP_MAX 262144              /* nat_mapping records kept (more: counted, dropped) */

@@ -153,7 +153,10 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
 
 struct nat_corr_opts {
     uint64_t window_us;          /* match window on the inside clock (0: NAT_WINDOW_US) */
-    uint64_t cover_from_us, cover_to_us; /* time both captures cover (0, 0: all) */
+    /* time each capture covers, by side (inside clock; to 0: unknown). A packet unmatched
+     * more than one window before the other capture's first packet or after its last one is
+     * not "unmatched" but uncovered (nat_result.uncovered). */
+    uint64_t cover_from_us[3], cover_to_us[3];
     struct ip_addr nat_addrs[8]; /* given router outside addresses (--nat-addr) */
     int n_nat_addrs;
 };
@@ -170,6 +173,10 @@ void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p);
  * identity; unmatched records by first_ts). res must be zeroed or freed before. 0 ok, -1 OOM. */
 int nat_corr_finish(struct nat_corr *c, struct nat_result *res);
 void nat_corr_free(struct nat_corr *c);
+/* Appended (ui/ live dashboard): the mappings so far, as nat_corr_finish would keep them (a strong
+ * pair or two weak ones), in creation order, without expiring anything. Copies at most max into out
+ * (out may be NULL) and returns how many there are. Read-only: the run goes on unchanged. */
+size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max);
 
 /* ---- the driver (run.c) ---- */
 

@@ -186,6 +186,7 @@ struct pkt {
     enum pkt_vpn vpn;
     bool esp_in_udp;     /* ESP carried in UDP (RFC 3948) */
     bool nonesp_marker;  /* IKE after a 4-byte zero marker */
+    bool ah_esp;         /* AH followed by ESP (AH+ESP bundle): esp is filled too, vpn stays VPN_AH */
     struct ike_msg ike;
     struct esp_hdr esp;
     struct ah_hdr ah;

@@ -217,6 +217,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
         e->next_expire = p->ts_us + 1000000u;
     }
     if (p->ipver && p->is_frag && p->status == PKT_DECODED) {
+        frag_expire(e->frag, p->ts_us, frag_cb, e); /* O(1) when nothing is due; reports evictions */
         struct frag_info fi;
         const uint8_t *data = NULL;
         uint32_t len = 0;

@@ -292,6 +292,13 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
     case IPPROTO_AH_:
         p->vpn = VPN_AH;
         ah_decode(&r, p);
+        if (p->status == PKT_DECODED && p->ah.next_header == IPPROTO_ESP_ && p->payload) {
+            /* AH+ESP bundle (RFC 4301 §4.5): the ESP header follows the ICV */
+            struct rd er = rd_init(p->payload, p->payload_len);
+            esp_decode(&er, p);
+            p->vpn = VPN_AH;
+            p->ah_esp = true;
+        }
         break;
     case IPPROTO_GRE_:
         p->vpn = VPN_GRE;

@@ -219,7 +219,8 @@ static void single(struct detect_ctx *c, const struct session_model *m)
     unsigned n = 0;
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 51)
+        if (!sa || sa->k.proto != 51 || du_is_group(&sa->k.dst) || du_is_local(&sa->k.src) ||
+            du_is_local(&sa->k.dst) || du_same_subnet(&sa->k.src, &sa->k.dst))
             continue;
         bool ps = ip_addr_is_private(&sa->k.src), pd = ip_addr_is_private(&sa->k.dst);
         bool natd = natd_between(m, &sa->k.src, &sa->k.dst);

@@ -54,6 +54,32 @@ double du_sec(uint64_t us)
     return (double)us / 1e6;
 }
 
+bool du_is_group(const struct ip_addr *a)
+{
+    if (a->v == 4)
+        return (a->a[0] & 0xf0) == 0xe0 || (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255 && a->a[3] == 255);
+    if (a->v == 6)
+        return a->a[0] == 0xff;
+    return false;
+}
+
+bool du_is_local(const struct ip_addr *a)
+{
+    static const uint8_t loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    if (a->v == 4)
+        return a->a[0] == 127 || (a->a[0] == 169 && a->a[1] == 254);
+    if (a->v == 6)
+        return (a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80) || memcmp(a->a, loop, 16) == 0;
+    return false;
+}
+
+bool du_same_subnet(const struct ip_addr *a, const struct ip_addr *b)
+{
+    if (a->v != b->v || !a->v)
+        return false;
+    return memcmp(a->a, b->a, a->v == 4 ? 3 : 8) == 0;
+}
+
 bool du_two(const struct detect_ctx *c)
 {
     return c->inside && c->outside;
@@ -92,6 +118,18 @@ const struct gap *du_gap_at(const struct activity *a, uint64_t ts)
         if (a->gaps[i].start_us <= ts && ts <= a->gaps[i].end_us)
             return &a->gaps[i];
     return NULL;
+}
+
+const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t slack_us)
+{
+    const struct gap *best = NULL;
+    for (unsigned i = 0; i < a->n_gaps && i < GAPS_PER_TUNNEL; i++)
+        if (a->gaps[i].start_us >= ts && a->gaps[i].start_us <= ts + slack_us &&
+            (!best || a->gaps[i].start_us < best->start_us))
+            best = &a->gaps[i];
+    if (!best)
+        best = du_gap_at(a, ts);
+    return best;
 }
 
 const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,

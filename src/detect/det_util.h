@@ -25,6 +25,13 @@ const char *du_spi(uint32_t spi, char *buf);
 void du_cat(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double du_sec(uint64_t us);
 
+/* Multicast or broadcast destination (no NAT session, inherently one-way). */
+bool du_is_group(const struct ip_addr *a);
+/* Link-local or loopback (never crosses a router). */
+bool du_is_local(const struct ip_addr *a);
+/* Same IPv4 /24 or IPv6 /64: no router, hence no NAT, between them. */
+bool du_same_subnet(const struct ip_addr *a, const struct ip_addr *b);
+
 /* Two-capture mode? */
 bool du_two(const struct detect_ctx *c);
 /* The side a model describes: given, else inferred (SIDE_SINGLE when unknown). */
@@ -38,6 +45,9 @@ uint64_t du_model_end(const struct session_model *m);
 
 /* The gap of a that contains ts (start <= ts <= end), or NULL. */
 const struct gap *du_gap_at(const struct activity *a, uint64_t ts);
+
+/* The gap of a that starts within [ts, ts + slack_us] (the idle period right after ts), or NULL. */
+const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t slack_us);
 
 /* A flow by its endpoints and protocol (either order), or NULL. */
 const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,

@@ -407,8 +407,12 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m, s
         }
         if (ike_rev && !ike_n)
             continue; /* the "server" initiates: wrong orientation */
-        bool spi_sig = ci >= 2 && ci > co;
+        /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
+         * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
+        bool spi_sig = ci >= 2 && ci > co && nat->v == 4 && ike_n == 0;
         bool ike_sig = ip.n >= 2 && no > 0;
+        if (ike_sig && ci >= 2 && ci > co)
+            spi_sig = true; /* report the SPI asymmetry too */
         if (!spi_sig && !ike_sig)
             continue;
         uint64_t ts = esp_lo;

@@ -43,7 +43,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
     uint8_t cap = du_cap(c, m);
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 50 || sa->paired)
+        if (!sa || sa->k.proto != 50 || sa->paired || du_is_group(&sa->k.dst))
             continue;
         if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
             continue;

@@ -60,38 +60,65 @@ static bool unanswered(const struct ike_sa *ik)
     return s >= MIN_SENDS || (s >= MIN_SENDS_SPAN && span >= MIN_SPAN_US);
 }
 
+static uint32_t exch_count(const struct ike_sa *sa, uint8_t exch)
+{
+    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
+        if (sa->exch_type[i] == exch)
+            return sa->exch_count[i];
+    return 0;
+}
+
+/* The SA got past its first exchange (responder's SPI known and the initial exchange answered). */
+static bool established(const struct ike_sa *ik)
+{
+    if (!ik->rspi || !ik->pkts_from_resp)
+        return false;
+    if (ik->version == 2)
+        return exch_count(ik, 35) >= 2;
+    return exch_count(ik, 2) >= 6 || exch_count(ik, 4) >= 3;
+}
+
 static void no_response_one(struct detect_ctx *c, const struct session_model *m, const struct ike_sa *ik)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
-    /* the sender of the unanswered request: the initiator unless only the responder sends requests */
-    const struct endpoint *snd = &ik->initiator, *rcv = &ik->responder;
-    if (ik->pkts_from_init == 0 && ik->pkts_from_resp > 0) {
-        snd = &ik->responder;
-        rcv = &ik->initiator;
-    }
+    bool up = established(ik);
+    /* the sender of the unanswered request: the initiator, except an IKEv2 message ID 0 after the
+     * IKE_SA_INIT was answered (each side numbers its own requests: that is the responder's, e.g. a
+     * DPD), or when only the responder sends */
+    bool from_resp = (ik->pkts_from_init == 0 && ik->pkts_from_resp > 0) ||
+                     (ik->version == 2 && ik->unanswered_msgid == 0 && up);
+    const struct endpoint *snd = from_resp ? &ik->responder : &ik->initiator;
+    const struct endpoint *rcv = from_resp ? &ik->initiator : &ik->responder;
     if (ik->nat_t && ik->natt_initiator.port) {
-        snd = snd == &ik->initiator ? &ik->natt_initiator : &ik->natt_responder;
-        rcv = rcv == &ik->responder ? &ik->natt_responder : &ik->natt_initiator;
+        snd = from_resp ? &ik->natt_responder : &ik->natt_initiator;
+        rcv = from_resp ? &ik->natt_initiator : &ik->natt_responder;
     }
     uint64_t span = ik->unanswered_last_ts - ik->unanswered_first_ts;
     struct finding *f = finding_add(c->out, FINDING_IKE_NO_RESPONSE, ik->unanswered_first_ts);
     if (!f)
         return;
     f->confirmed = two || ik->max_unanswered_sends >= MIN_SENDS;
-    char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t1[16], t2[16];
+    char a[DU_IPSTR], b[DU_IPSTR + 32], o[DU_IPSTR], t1[16], t2[16];
     du_ip(&snd->ip, a);
-    du_ip(&rcv->ip, b);
-    char what[64];
-    if (ik->version == 2 && ik->unanswered_msgid == 0 && !ik->rspi)
+    if (from_resp)
+        snprintf(b, sizeof(b), "the initiator (%s at setup)", du_ip(&ik->initiator.ip, o)); /* it may have moved */
+    else
+        snprintf(b, sizeof(b), "%s:%u", du_ip(&rcv->ip, o), rcv->port);
+    char what[128];
+    if (up)
+        snprintf(what, sizeof(what), "message ID %u, on the established SA: a liveness check (DPD) or other "
+                 "INFORMATIONAL/CREATE_CHILD_SA", ik->unanswered_msgid);
+    else if (ik->version == 2 && ik->unanswered_msgid == 0 && !ik->rspi)
         snprintf(what, sizeof(what), "message ID 0, IKE_SA_INIT");
     else if (ik->version == 1 && !ik->rspi)
         snprintf(what, sizeof(what), "Main/Aggressive Mode message 1");
     else
         snprintf(what, sizeof(what), "message ID %u", ik->unanswered_msgid);
     snprintf(f->summary, sizeof(f->summary),
-             "%s:%u sent its IKEv%u request (%s) to %s:%u %u times between %s and %s (%.1f s) and no reply reached it",
-             a, snd->port, ik->version, what, b, rcv->port, ik->max_unanswered_sends,
+             "%s:%u (the %s) sent its IKEv%u request (%s) to %s %u times between %s and %s (%.1f s) and no reply "
+             "reached it",
+             a, snd->port, from_resp ? "responder" : "initiator", ik->version, what, b, ik->max_unanswered_sends,
              du_hms(ik->unanswered_first_ts, t1), du_hms(ik->unanswered_last_ts, t2), du_sec(span));
     const char *rem =
         "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, firewall/ACL on the server "
@@ -100,7 +127,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     struct ip_addr oip = {0};
     uint16_t oport = 0;
     bool have_out = false;
-    if (two && m == c->inside) {
+    if (two && m == c->inside && !from_resp) {
         const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
         have_out = outside_ep(c, snd, rcv, &oip, &oport);
         if (!ok || ok->packets == 0) {
@@ -132,7 +159,14 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     } else {
         du_cat(f->summary, sizeof(f->summary), ".");
     }
-    du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
+    if (up)
+        du_cat(f->summary, sizeof(f->summary), " The peer will declare the tunnel dead and tear it down.");
+    else
+        du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
+    if (up && from_resp)
+        rem = "The initiator no longer answers at its address: behind a NAT its mapping probably expired or moved "
+              "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, and use MOBIKE "
+              "or let the responder follow the initiator's new port.";
     snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &snd->ip);
     if (fs) {
@@ -149,6 +183,14 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     if ((fs = finding_session_add(f, ROLE_SERVER, &rcv->ip))) {
         fs->has_port = true;
         fs->port = rcv->port;
+    }
+    if (from_resp) {
+        /* the client is the initiator: roles follow client/server, not who retransmits */
+        f->sessions[0].role = ROLE_SERVER;
+        if (f->n_sessions > 1) {
+            f->sessions[1].role = ROLE_CLIENT;
+            snprintf(f->sessions[1].note, sizeof(f->sessions[1].note), "does not answer");
+        }
     }
     char hex[20];
     snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);

@@ -38,6 +38,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             continue;
         if (ik->natd.nat_initiator != 1 && ik->natd.nat_responder != 1)
             continue;
+        if (du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
+            continue; /* one subnet, no router: the NAT-D mismatch is not a NAT (rewritten capture, fake hash) */
         /* raw ESP between the peers */
         uint64_t raw_pkts = 0, raw_first = 0, raw_frame = 0;
         unsigned raw_sas = 0;
@@ -70,7 +72,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         struct finding *f = finding_add(c->out, FINDING_NATT_NOT_USED, ts);
         if (!f)
             return;
-        f->confirmed = true;
+        /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
+        f->confirmed = !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
         char a[DU_IPSTR], b[DU_IPSTR], s[12], t[16];
         du_ip(&ik->initiator.ip, a);
         du_ip(&ik->responder.ip, b);

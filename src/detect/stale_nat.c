@@ -54,7 +54,10 @@ static void ka_text(char *buf, size_t n, const struct flow *fl, const struct gap
         return;
     }
     uint64_t ivl = activity_keepalive_us(&fl->act);
-    if (g && fl->act.ka_last_us <= g->start_us)
+    if (g && ivl && g->end_us - g->start_us > 2 * ivl)
+        snprintf(buf, n, "No NAT-T keepalive crossed this flow for %.1f s (keepalives seen at other times: every "
+                 "%.1f s).", du_sec(g->end_us - g->start_us), du_sec(ivl));
+    else if (g && fl->act.ka_last_us <= g->start_us)
         snprintf(buf, n, "NAT-T keepalives (every %.1f s before) stopped during the idle period.", du_sec(ivl));
     else if (ivl)
         snprintf(buf, n, "NAT-T keepalives ran every %.1f s.", du_sec(ivl));
@@ -108,6 +111,7 @@ struct group {
     bool has_spi;
     uint32_t spi;
     int moved_map;              /* a later mapping with a new outside port, -1 none */
+    int taken_map;              /* another inside endpoint got the old outside port, -1 none */
     uint64_t move_idle_us, move_ts;
 };
 
@@ -142,6 +146,7 @@ static int group_of(struct group *g, unsigned *ng, const struct nat_result *r, i
     memset(&g[*ng], 0, sizeof(g[*ng]));
     g[*ng].map = map;
     g[*ng].moved_map = -1;
+    g[*ng].taken_map = -1;
     return (int)(*ng)++;
 }
 
@@ -219,9 +224,25 @@ static void two_captures(struct detect_ctx *c)
             g[gi].move_ts = b->first_ts;
         }
     }
+    /* (c) the old outside port given to another inside endpoint: what the peer keeps sending there
+     * goes to the wrong host */
+    for (unsigned i = 0; i < ng; i++) {
+        const struct nat_mapping *a = &r->map[g[i].map];
+        for (size_t j = 0; j < r->n_map && a->outside.has_port; j++) {
+            const struct nat_mapping *b = &r->map[j];
+            if (b->proto != a->proto || !du_ip_eq(&b->outside.ip, &a->outside.ip) ||
+                b->outside.port != a->outside.port || !du_ip_eq(&b->peer.ip, &a->peer.ip) ||
+                b->peer.port != a->peer.port || b->first_ts < a->last_ts ||
+                (du_ip_eq(&b->inside.ip, &a->inside.ip) && b->inside.port == a->inside.port))
+                continue;
+            g[i].taken_map = (int)j;
+            break;
+        }
+    }
     for (unsigned i = 0; i < ng; i++) {
         struct group *gr = &g[i];
         const struct nat_mapping *mp = &r->map[gr->map];
+        const struct nat_mapping *tk = gr->taken_map >= 0 ? &r->map[gr->taken_map] : NULL;
         const struct nat_mapping *mv = gr->moved_map >= 0 ? &r->map[gr->moved_map] : NULL;
         uint64_t ts = gr->drop_pkts ? gr->drop_first : gr->move_ts;
         uint64_t idle = gr->drop_pkts ? gr->idle_us : gr->move_idle_us;
@@ -230,11 +251,13 @@ static void two_captures(struct detect_ctx *c)
         bool replied = mp->from_peer_inside > 0;
         /* the router's timeout: longest idle survived, shortest lost */
         uint64_t lost = mp->min_gap_lost_us && mp->min_gap_lost_us < idle ? mp->min_gap_lost_us : idle;
+        if (tk && tk->first_ts > mp->last_ts && tk->first_ts - mp->last_ts < lost)
+            lost = tk->first_ts - mp->last_ts; /* the port was free again by then */
         uint64_t surv = mp->max_gap_survived_us;
         if (!surv && fl)
             surv = longest_below(&fl->act, lost);
-        if (surv >= lost)
-            surv = 0;
+        if (surv >= lost || surv < IDLE_MIN_US)
+            surv = 0; /* sub-2 s gaps say nothing about a NAT timeout */
         struct finding *f = finding_add(c->out, FINDING_STALE_NAT, ts);
         if (!f)
             return;
@@ -264,6 +287,14 @@ static void two_captures(struct detect_ctx *c)
                    " When the client sent again at %s it got a new outside port %u (was %u), so the server sees a "
                    "new peer.",
                    du_hms(gr->move_ts, t), mv->outside.port, mp->outside.port);
+        if (tk) {
+            char x[DU_IPSTR];
+            du_cat(f->summary, sizeof(f->summary),
+                   " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s sent there reached "
+                   "that host instead.",
+                   mp->outside.port, du_ip(&tk->inside.ip, x), tk->inside.port, du_hms(tk->first_ts, t),
+                   (unsigned long long)tk->from_peer_inside, b);
+        }
         du_cat(f->summary, sizeof(f->summary), " %s", ka);
         if (surv)
             du_cat(f->summary, sizeof(f->summary),
@@ -287,6 +318,15 @@ static void two_captures(struct detect_ctx *c)
                 fs->spi = gr->spi;
             }
             snprintf(fs->note, sizeof(fs->note), "%s", mv ? "moved to a new outside port" : "mapping expired");
+        }
+        if (tk && (fs = finding_session_add(f, ROLE_CLIENT, &tk->inside.ip))) {
+            fs->has_port = tk->inside.has_port;
+            fs->port = tk->inside.port;
+            fs->has_outside = true;
+            fs->out_ip = tk->outside.ip;
+            fs->has_out_port = tk->outside.has_port;
+            fs->out_port = tk->outside.port;
+            snprintf(fs->note, sizeof(fs->note), "took over the old outside port");
         }
         if ((fs = finding_session_add(f, ROLE_SERVER, &mp->peer.ip))) {
             fs->has_port = mp->peer.has_port;
@@ -312,6 +352,8 @@ static void two_captures(struct detect_ctx *c)
             finding_ev_ts(f, "first_dropped_ts", gr->drop_first);
             finding_ev_ts(f, "idle_start_ts", gr->gap_start);
         }
+        if (tk)
+            finding_ev_int(f, "packets_to_other_host", (int64_t)tk->from_peer_inside);
         if (mv) {
             finding_ev_int(f, "new_outside_port", mv->outside.port);
             finding_ev_ts(f, "new_mapping_ts", gr->move_ts);
@@ -324,6 +366,79 @@ static void two_captures(struct detect_ctx *c)
 }
 
 /* ---- one capture ---- */
+
+static bool stale_named(const struct finding_list *l, const struct ip_addr *ip, uint16_t port)
+{
+    for (size_t q = 0; q < l->n; q++) {
+        const struct finding *e = &l->v[q];
+        if (e->kind == FINDING_STALE_NAT && e->n_sessions && du_ip_eq(&e->sessions[0].ip, ip) &&
+            e->sessions[0].port == port)
+            return true;
+    }
+    return false;
+}
+
+/* Inside view: after an idle gap the server's ESP on the same SPI reaches a different inside host. */
+static void other_host_finding(struct detect_ctx *c, const struct session_model *m, const struct ipsec_sa *a,
+                               const struct ipsec_sa *b, uint8_t cap)
+{
+    const struct ip_addr *old = &a->k.dst, *srv = &a->k.src;
+    if (stale_named(c->out, old, a->k.dport))
+        return;
+    /* the old host's own last packet to the server (its idle start), else the SA's */
+    uint64_t last = a->last_ts;
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
+        if (o && o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) && o->last_ts > last &&
+            o->last_ts < b->first_ts)
+            last = o->last_ts;
+    }
+    const struct flow *fl = du_flow_find(m, 17, old, a->k.dport, srv, a->k.sport);
+    const struct gap *gp = fl ? du_gap_after(&fl->act, last, 1000000u) : NULL;
+    bool replied = fl && fl->pkts[0] && fl->pkts[1];
+    uint64_t idle = gp ? gp->end_us - gp->start_us : b->first_ts - last;
+    struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
+    if (!f)
+        return;
+    f->confirmed = true;
+    char o[DU_IPSTR], n[DU_IPSTR], sv[DU_IPSTR], s[12], t[16], ka[160];
+    ka_text(ka, sizeof(ka), fl, gp);
+    snprintf(f->summary, sizeof(f->summary),
+             "ESP SA %s from %s:%u reached %s:%u until the tunnel went idle, then from %s on (after %.1f s without "
+             "traffic from %s) it reaches another inside host, %s:%u (%llu packets): the NAT mapping expired and "
+             "the router gave the old outside port to %s, so %s's return traffic and IKE messages are lost. %s",
+             du_spi(a->k.spi, s), du_ip(srv, sv), a->k.sport, du_ip(old, o), a->k.dport, du_hms(b->first_ts, t),
+             du_sec(idle), o, du_ip(&b->k.dst, n), b->k.dport, (unsigned long long)b->packets, n, o, ka);
+    remedy(f, idle, 17, c, replied);
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, old);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = a->k.dport;
+        snprintf(fs->note, sizeof(fs->note), "mapping expired, return ESP lost");
+    }
+    if ((fs = finding_session_add(f, ROLE_CLIENT, &b->k.dst))) {
+        fs->has_port = true;
+        fs->port = b->k.dport;
+        snprintf(fs->note, sizeof(fs->note), "receives the other client's ESP");
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
+        fs->has_port = true;
+        fs->port = a->k.sport;
+        fs->has_spi = true;
+        fs->spi = a->k.spi;
+    }
+    finding_ev_seconds(f, "idle_seconds", du_sec(idle));
+    finding_ev_int(f, "misdelivered_packets", (int64_t)b->packets);
+    finding_ev_int(f, "configured_timeout_s", timeout_for(c, 17, replied));
+    if (fl && fl->act.ka_count)
+        finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&fl->act)));
+    else
+        finding_ev_bool(f, "keepalives", false);
+    finding_ev_ts(f, "idle_start_ts", last);
+    finding_ev_ts(f, "misdelivered_from_ts", b->first_ts);
+    finding_frame(f, cap, a->last_frame);
+    finding_frame(f, cap, b->first_frame);
+}
 
 /* The same ESP-in-UDP SPI continuing from a new port after a gap. */
 static void single_portmove(struct detect_ctx *c, const struct session_model *m)
@@ -343,6 +458,14 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
              * server -> client: same source endpoint, new destination port */
             bool up = du_ip_eq(&a->k.dst, &b->k.dst) && a->k.dport == b->k.dport && a->k.sport != b->k.sport;
             bool down = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport && a->k.dport != b->k.dport;
+            /* the peer's ESP for this SA now reaches another host (inside view: the old outside port
+             * was handed to someone else) */
+            bool other_host = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
+                              !du_ip_eq(&a->k.dst, &b->k.dst) && ip_addr_is_private(&b->k.dst);
+            if (other_host) {
+                other_host_finding(c, m, a, b, cap);
+                continue;
+            }
             if (!up && !down)
                 continue;
             const struct ip_addr *cli = up ? &a->k.src : &a->k.dst, *srv = up ? &a->k.dst : &a->k.src;
@@ -361,7 +484,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             uint64_t idle = b->first_ts - a->last_ts;
             const struct flow *fl = du_flow_find(m, 17, cli, oldp, srv, srvp);
             bool replied = fl && fl->pkts[0] && fl->pkts[1];
-            const struct gap *gp = fl ? du_gap_at(&fl->act, a->last_ts + 1) : NULL;
+            const struct gap *gp = fl ? du_gap_after(&fl->act, a->last_ts, 1000000u) : NULL;
             uint64_t flow_idle = gp ? gp->end_us - gp->start_us : (fl && fl->last_ts > a->last_ts ? 0 : idle);
             struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
             if (!f)

@@ -460,13 +460,12 @@ struct peer_key {
     uint8_t pad[3];
 };
 
-static void ipsec_update(struct session_model *m, const struct pkt *p)
+static void ipsec_update(struct session_model *m, const struct pkt *p, bool ah)
 {
     struct ipsec_sa_key k;
     memset(&k, 0, sizeof(k));
     k.src = p->src;
     k.dst = p->dst;
-    bool ah = p->vpn == VPN_AH;
     k.spi = ah ? p->ah.spi : p->esp.spi;
     k.proto = ah ? 51 : 50;
     if (!ah && p->esp_in_udp) {
@@ -872,7 +871,9 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
     case VPN_ESP:
     case VPN_AH:
         if (p->status == PKT_DECODED || (p->vpn == VPN_ESP ? p->esp.spi : p->ah.spi))
-            ipsec_update(m, p);
+            ipsec_update(m, p, p->vpn == VPN_AH);
+        if (p->ah_esp && p->esp.spi)
+            ipsec_update(m, p, false);
         break;
     case VPN_PPTP:
         if (p->pptp.ctrl_type >= 1 && p->pptp.ctrl_type <= 15)

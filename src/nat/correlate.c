@@ -467,7 +467,10 @@ static void to_nat_id(const struct ident *id, struct nat_id *n)
 
 static void unm_add(struct nat_corr *c, const struct pend *e)
 {
-    if (e->ts < c->o.cover_from_us || (c->o.cover_to_us && e->ts > c->o.cover_to_us)) {
+    uint8_t other = e->side == SIDE_INSIDE ? SIDE_OUTSIDE : SIDE_INSIDE;
+    uint64_t from = c->o.cover_from_us[other];
+    uint64_t to = c->o.cover_to_us[other];
+    if (to && (e->ts + c->window < from || e->ts > to + c->window)) {
         c->uncovered += e->nfr;
         return;
     }
@@ -1034,8 +1037,10 @@ static void on_pair(struct nat_corr *c, const struct pend *in, const struct pend
     } else if (t0 > mp->m.last_ts && t0 - mp->m.last_ts > mp->m.max_gap_survived_us) {
         mp->m.max_gap_survived_us = t0 - mp->m.last_ts;
     }
-    flow_set(c, proto, SIDE_INSIDE, &ids.cin, &ids.peer, idx);
-    flow_set(c, proto, SIDE_OUTSIDE, &ids.cout, &ids.peer, idx);
+    if (created) {
+        flow_set(c, proto, SIDE_INSIDE, &ids.cin, &ids.peer, idx);
+        flow_set(c, proto, SIDE_OUTSIDE, &ids.cout, &ids.peer, idx);
+    }
 
     struct nat_mapping *m = &mp->m;
     if (t0 < m->first_ts)
@@ -1386,7 +1391,8 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
         if (c->maps[i].strong > 0 || c->maps[i].weak >= 2)
             order[nk++] = &c->maps[i];
     }
-    qsort(order, nk, sizeof(*order), cmp_mint);
+    if (nk > 1)
+        qsort(order, nk, sizeof(*order), cmp_mint);
     res->map = calloc(nk ? nk : 1, sizeof(struct nat_mapping));
     if (!res->map) {
         free(order);
@@ -1402,7 +1408,8 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
 
     learn_nat_addrs(c, res);
 
-    qsort(c->unm, c->n_unm, sizeof(*c->unm), cmp_unm);
+    if (c->n_unm > 1)
+        qsort(c->unm, c->n_unm, sizeof(*c->unm), cmp_unm);
     res->unm = calloc(c->n_unm ? c->n_unm : 1, sizeof(struct nat_unmatched));
     if (!res->unm)
         return -1;
@@ -1449,4 +1456,18 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
                      tp_out ? "toward" : "from");
     }
     return c->oom ? -1 : 0;
+}
+
+/* Appended for the live dashboard (ui/): a read-only look at the mappings so far. */
+size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_maps; i++) {
+        if (c->maps[i].strong == 0 && c->maps[i].weak < 2)
+            continue;
+        if (out && n < max)
+            out[n] = c->maps[i].m;
+        n++;
+    }
+    return n;
 }

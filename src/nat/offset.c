@@ -43,13 +43,58 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The k-th smallest of v[0..n) (Hoare quickselect, median-of-three pivot; reorders v). */
+static double select_k(double *v, size_t n, size_t k)
+{
+    size_t lo = 0;
+    size_t hi = n - 1;
+    while (hi > lo + 16) {
+        size_t mid = lo + (hi - lo) / 2;
+        double a = v[lo];
+        double b = v[mid];
+        double c = v[hi];
+        double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        size_t i = lo;
+        size_t j = hi;
+        while (i <= j) {
+            while (v[i] < piv)
+                i++;
+            while (v[j] > piv)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    qsort(v + lo, hi - lo + 1, sizeof(double), cmp_double);
+    return v[k];
+}
+
 /* Median of v[0..n) (reorders v). */
 static double median(double *v, size_t n)
 {
     if (n == 0)
         return 0;
-    qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double hi = select_k(v, n, n / 2);
+    if (n % 2)
+        return hi;
+    double lo = v[0];
+    for (size_t i = 1; i < n / 2; i++)
+        if (v[i] > lo)
+            lo = v[i];
+    return (lo + hi) / 2;
 }
 
 int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk)

@@ -27,7 +27,6 @@
  * outside addresses (else the one with fewest private addresses) is outside, all others inside.
  */
 
-#define COVER_MARGIN_US 100000ull /* packets this close to a capture's start/end may lack a partner */
 #define MAX_IFS 64
 
 struct counts {
@@ -146,8 +145,8 @@ static int run_two(const struct nat_run_opts *o, struct engine **ein, struct eng
     const char *const *pout = o->outside;
     int nin = o->n_inside;
     int nout = o->n_outside;
-    char la[300];
-    char lb[300];
+    char la[200];
+    char lb[200];
     char warn[VPNSCOPE_ERRBUF_SIZE] = "";
     int ret = -1;
     struct nat_sampler *smp = nat_sampler_new();
@@ -186,9 +185,9 @@ static int run_two(const struct nat_run_opts *o, struct engine **ein, struct eng
             cnt[0] = cnt[1];
             cnt[1] = tc;
             snprintf(res->message, sizeof(res->message),
-                     "inside and outside look swapped (the router rewrites private addresses seen "
-                     "on %s): %s is used as the inside capture",
-                     label(pin, nin, la, sizeof(la)), label(pin, nin, lb, sizeof(lb)));
+                     "inside and outside look swapped: the addresses the router rewrites are "
+                     "private on %s, given as --outside; it is used as the inside capture",
+                     label(pin, nin, la, sizeof(la)));
         }
     }
     nat_sampler_free(smp);
@@ -205,13 +204,10 @@ static int run_two(const struct nat_run_opts *o, struct engine **ein, struct eng
     } else {
         struct nat_corr_opts co;
         corr_opts(o, &co);
-        uint64_t f0 = cnt[0].first;
-        uint64_t f1 = nat_clock_to_inside(&clk, cnt[1].first);
-        uint64_t l0 = cnt[0].last;
-        uint64_t l1 = nat_clock_to_inside(&clk, cnt[1].last);
-        co.cover_from_us = (f0 > f1 ? f0 : f1) + COVER_MARGIN_US;
-        co.cover_to_us = (l0 < l1 ? l0 : l1);
-        co.cover_to_us = co.cover_to_us > COVER_MARGIN_US ? co.cover_to_us - COVER_MARGIN_US : 0;
+        co.cover_from_us[SIDE_INSIDE] = cnt[0].first;
+        co.cover_to_us[SIDE_INSIDE] = cnt[0].last;
+        co.cover_from_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].first);
+        co.cover_to_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].last);
         corr = nat_corr_new(&co);
         if (!corr) {
             snprintf(errbuf, errlen, "out of memory");

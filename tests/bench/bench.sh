@@ -48,6 +48,7 @@ while [ $# -gt 0 ]; do
 done
 
 mkdir -p "$DIR" || exit 2
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 LOG="$DIR/bench.log"
 : >"$LOG"
 say() { echo "bench: $*" >&2; }
@@ -235,6 +236,7 @@ cmdline="tests/bench/bench.sh${ARGS_ORIG:+ $ARGS_ORIG}"
     echo "- Machine: $(nproc) cores, $cpu, $mem RAM, $(uname -sr), $(. /etc/os-release; echo "$PRETTY_NAME")"
     echo "- vpnscope: $vs_ver ($( [ -n "$VPNSCOPE" ] && echo "$VPNSCOPE" || echo "not built" )); $(tcpdump --version 2>&1 | head -1); $(tshark --version 2>/dev/null | head -1); nDPI $(pkg-config --modversion libndpi 2>/dev/null || echo '?')"
     echo "- Captures: \`tests/bench/gen.c\`, ${BASE} packets × scale, $CLIENTS clients each with one tunnel (65% IKEv2 NAT-T + ESP-in-UDP, 12% raw ESP, 4% AH, 19% PPTP/GRE) plus ~60% background HTTPS/DNS packets; \`--pair\` writes the inside and outside view of a NAPT router (outside: offset 0.25 s, drift 10 ppm, ~0.1% of outbound tunnel packets dropped). The \"inside\" file is the single-capture input."
+    echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) — with more than $(nproc) the numbers are disturbed by other work; rerun on a quiet machine."
     echo "- Seconds are wall time of one run, peak RSS from \`/usr/bin/time -v\`; \"× floor\" is the time divided by the bare libpcap loop on the same file(s). Files are read from the page cache (run order: floor first). vpnscope exit status 1 (findings) counts as success."
     echo
     echo "## Results"

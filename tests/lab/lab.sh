@@ -42,7 +42,8 @@ SCENARIOS=(esp_collision esp_two_servers natt_two_clients ah_nat ah_routed
 
 log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# nsenter execs the command itself (ip netns exec forks, so $! would not be the command)
+nsx() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
 
 check_deps() {
   local missing=() c pkg
@@ -254,7 +255,7 @@ server() {
 # client N DELAY PROGRAM [actor options]   -> background, waited by finish
 client() {
   local n=$1 delay=$2; shift 2
-  ( sleep "$delay"; exec ip netns exec "vsl-c$n" "$PY" "$ACT" client "$@" --n "$n" ) 2>>"$WORK/$CUR.log" &
+  ( sleep "$delay"; exec nsenter --net="/run/netns/vsl-c$n" -- "$PY" "$ACT" client "$@" --n "$n" ) 2>>"$WORK/$CUR.log" &
   PIDS+=($!); CLIENTS+=($!)
 }
 

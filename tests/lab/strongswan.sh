@@ -32,7 +32,7 @@ WORK=${VSS_WORK:-/tmp/vss-lab}
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
 PY=/usr/bin/python3
 NSS=(vss-sw vss-c1 vss-c2 vss-r vss-s1)
-SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale ikev2-natt-realnatd)
+SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale ikev2-natt-realnatd ikev2-stale-nomobike ikev2-encap-realnatd)
 PIDS=()
 
 log() { printf '[strongswan.sh %(%T)T] %s\n' -1 "$*" >&2; }
@@ -239,8 +239,9 @@ summary() {  # one line per capture: size, packets and what tshark sees (one tsh
 }
 
 # ---------------------------------------------------------------- helpers
-client_vars() {  # client_vars N VERSION ENCAP FRAG DPD [ADDR]
-    echo CLIENT_ID="c$1.vss.test" VERSION="$2" ENCAP="$3" FRAGMENTATION="$4" CLIENT_DPD="$5" CLIENT_ADDR="${6:-%any}"
+client_vars() {  # client_vars N VERSION ENCAP FRAG DPD [ADDR [MOBIKE]]
+    echo CLIENT_ID="c$1.vss.test" VERSION="$2" ENCAP="$3" FRAGMENTATION="$4" CLIENT_DPD="$5" CLIENT_ADDR="${6:-%any}" \
+        MOBIKE="${7:-yes}"
 }
 server_vars() {  # server_vars VERSION FRAG DPD
     echo VERSION="$1" FRAGMENTATION="$2" SERVER_DPD="$3"
@@ -259,6 +260,14 @@ pings() {  # pings NODE COUNT [expect-loss]: ping 10.20.0.1 through the tunnel
     out=$(nsx "vss-$1" ping -n -c "$2" -i 0.5 -W 2 10.20.0.1 2>&1) || true
     log "$1 ping: $(grep -E 'packets transmitted' <<<"$out")"
     grep -q " 0% packet loss" <<<"$out" || [ "${3:-}" = expect-loss ] || log "WARNING: $1 lost tunnel pings"
+}
+wait_log() {  # wait_log FILE PATTERN SECONDS: wait for a line in a charon log
+    local i
+    for i in $(seq $(($3 * 10))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
 }
 terminate() {  # terminate NODE
     sw "$1" --terminate --ike vss --timeout 10 >"$WORK/$1/terminate.out" 2>&1 ||
@@ -348,18 +357,29 @@ sc_ikev2-frag() {
 
 # 6. Stale mapping: no keepalives, short router UDP timeouts (5 s / 8 s), server DPD every 20 s idle.
 #    c1's mappings expire, c2 then takes outside port 4500, the server's DPD and ESP go to c2;
-#    c1 re-appears from a new outside port (ESP, replies still go to c2), then a CHILD_SA rekey (an
-#    authenticated IKE request) lets the server move the SA to the new port.
-sc_ikev2-dpd-stale() {
+#    c1 re-appears from a new outside port (ESP, replies still go to c2), then rekeys its CHILD_SA
+#    (an authenticated IKE request from the new port). With MOBIKE negotiated (default) the
+#    responder leaves address updates to the initiator and keeps sending to the stale port;
+#    variant ikev2-stale-nomobike (mobike = no) shows the server moving the SA to the new port.
+sc_ikev2-dpd-stale() { stale_scenario ikev2-dpd-stale yes after-dpd; }
+sc_ikev2-stale-nomobike() { stale_scenario ikev2-stale-nomobike no before-dpd; }
+stale_scenario() {  # stale_scenario NAME MOBIKE before-dpd|after-dpd (when c2 takes port 4500)
     topology nat
     nsx vss-r sysctl -qw net.netfilter.nf_conntrack_udp_timeout=5 net.netfilter.nf_conntrack_udp_timeout_stream=8
     start_charon s1 20s 1280 server.swanctl.conf.in $(server_vars 2 yes 20s)
-    start_charon c1 0 1280 client.swanctl.conf.in $(client_vars 1 2 no yes 0s)
-    start_capture ikev2-dpd-stale
+    start_charon c1 0 1280 client.swanctl.conf.in $(client_vars 1 2 no yes 0s %any "$2")
+    start_capture "$1"
     initiate c1
     pings c1 3
-    log "idle 14 s: the router's UDP mappings (stream timeout 8 s) expire"
-    sleep 14
+    if [ "$3" = after-dpd ]; then
+        log "idle: the router's UDP mappings (stream timeout 8 s) expire; wait for the server's first DPD"
+        wait_log "$WORK/s1/charon.log" 'generating INFORMATIONAL request 0' 30 ||
+            log "WARNING: no DPD seen on the server"
+        sleep 0.5
+    else
+        log "idle 14 s: the router's UDP mappings (stream timeout 8 s) expire"
+        sleep 14
+    fi
     log "c2 takes outside port 4500 (a 0xFF keepalive from its own port 4500 every 3 s)"
     ip netns exec vss-c2 "$PY" - >"$WORK/c2-udp.out" 2>&1 <<'EOF' &
 import socket, time, select
@@ -376,14 +396,19 @@ while time.time() < end:
               d[:4].hex(), "IKE" if d[:4] == bytes(4) else "ESP SPI"), flush=True)
 EOF
     local c2p=$!; PIDS+=($c2p)
-    log "wait: the server's DPD (dpd_delay 20 s) goes to the outside port c2 now holds"
-    sleep 8
+    if [ "$3" = after-dpd ]; then
+        log "wait: the server's DPD retransmissions go to the outside port c2 now holds"
+        sleep 2
+    else
+        log "wait: the server's DPD (dpd_delay 20 s) goes to the outside port c2 now holds"
+        sleep 8
+    fi
     log "c1 re-appears: tunnel pings from 192.168.2.11:4500 get a new outside port; replies go to c2"
     pings c1 3 expect-loss
     log "c1 rekeys its CHILD_SA: an authenticated IKE request from the new port"
     sw c1 --rekey --child net >"$WORK/c1/rekey.out" 2>&1 || log "WARNING: rekey failed"
     sleep 1
-    pings c1 3
+    pings c1 3 expect-loss
     sleep 2
     terminate c1
     stop_pid "$c2p"
@@ -402,6 +427,19 @@ sc_ikev2-natt-realnatd() {
     start_capture ikev2-natt-realnatd
     initiate c1 --ike vss
     sleep 7
+    terminate c1
+    stop_capture
+}
+
+# 9. Like 4 (no NAT, client encap = yes) but IKE only with kernel-netlink on both peers: only the
+#    client's NAT_DETECTION_SOURCE_IP is faked, the server's hashes are real.
+sc_ikev2-encap-realnatd() {
+    topology route
+    KERNEL_PLUGINS=kernel-netlink start_charon s1 20s 1280 server.swanctl.conf.in $(server_vars 2 yes 0s)
+    KERNEL_PLUGINS=kernel-netlink start_charon c1 2s 1280 client.swanctl.conf.in $(client_vars 1 2 yes yes 0s 198.51.100.11)
+    start_capture ikev2-encap-realnatd
+    initiate c1 --ike vss
+    sleep 5
     terminate c1
     stop_capture
 }

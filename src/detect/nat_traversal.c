@@ -1,0 +1,135 @@
+/* nat_traversal.c - info: a healthy NAT-T tunnel through a NAT (RFC 3947/3948). An IKE SA whose NAT-D
+ * shows a real NAT (not forced encapsulation) or, with two captures, whose UDP mapping is translated,
+ * that moved to UDP 4500 and carries ESP in UDP both ways. Skipped when an earlier finding (a
+ * problem) already names the client. Never changes the exit status. */
+#include <stdio.h>
+#include <string.h>
+
+#include "det_util.h"
+
+static bool client_has_problem(const struct finding_list *l, const struct ip_addr *ip)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct finding *f = &l->v[i];
+        if (f->sev == SEV_INFO)
+            continue;
+        for (unsigned k = 0; k < f->n_sessions; k++)
+            if (du_ip_eq(&f->sessions[k].ip, ip) || (f->sessions[k].has_outside && du_ip_eq(&f->sessions[k].out_ip, ip)))
+                return true;
+    }
+    return false;
+}
+
+static const struct nat_mapping *udp_mapping(const struct detect_ctx *c, const struct endpoint *in,
+                                             const struct endpoint *peer)
+{
+    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
+            du_ip_eq(&mp->peer.ip, &peer->ip) && mp->peer.port == peer->port)
+            return mp;
+    }
+    return NULL;
+}
+
+static void run(struct detect_ctx *c)
+{
+    bool two = du_two(c);
+    const struct session_model *m = two ? c->inside : c->single;
+    if (!m)
+        return;
+    uint8_t cap = du_cap(c, m);
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        if (!ik || !ik->nat_t || !ik->natt_initiator.port || !ik->pkts_from_resp)
+            continue;
+        const struct endpoint *ei = &ik->natt_initiator, *er = &ik->natt_responder;
+        const struct nat_mapping *mp = two ? udp_mapping(c, ei, er) : NULL;
+        bool natd = ik->natd.present && ik->natd.forced_encap != 1 &&
+                    (ik->natd.nat_initiator == 1 || ik->natd.nat_responder == 1) &&
+                    !du_same_subnet(&ik->initiator.ip, &ik->responder.ip);
+        bool nat = two ? (mp && mp->translated) : natd;
+        if (!nat || client_has_problem(c->out, &ei->ip))
+            continue;
+        /* ESP in UDP both ways between the NAT-T endpoints */
+        uint64_t up = 0, down = 0, first = 0, frame = 0;
+        uint32_t spi_up = 0, spi_down = 0;
+        for (uint32_t k = 0; k < table_slots(m->ipsec); k++) {
+            const struct ipsec_sa *sa = table_slot(m->ipsec, k, NULL);
+            if (!sa || sa->k.proto != 50 || !sa->k.encap)
+                continue;
+            if (du_ip_eq(&sa->k.src, &ei->ip) && sa->k.sport == ei->port && du_ip_eq(&sa->k.dst, &er->ip) &&
+                sa->k.dport == er->port) {
+                up += sa->packets;
+                spi_up = spi_up ? spi_up : sa->k.spi;
+            } else if (du_ip_eq(&sa->k.dst, &ei->ip) && sa->k.dport == ei->port && du_ip_eq(&sa->k.src, &er->ip) &&
+                       sa->k.sport == er->port) {
+                down += sa->packets;
+                spi_down = spi_down ? spi_down : sa->k.spi;
+            } else {
+                continue;
+            }
+            if (!first || sa->first_ts < first) {
+                first = sa->first_ts;
+                frame = sa->first_frame;
+            }
+        }
+        if (!up || !down)
+            continue;
+        const struct flow *fl = du_flow_find(m, 17, &ei->ip, ei->port, &er->ip, er->port);
+        uint64_t ka = fl ? activity_keepalive_us(&fl->act) : 0;
+        struct finding *f = finding_add(c->out, FINDING_NAT_TRAVERSAL, ik->first_ts);
+        if (!f)
+            return;
+        f->confirmed = two || natd;
+        char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR];
+        snprintf(f->summary, sizeof(f->summary),
+                 "%s reaches %s through a NAT", du_ip(&ei->ip, a), du_ip(&er->ip, b));
+        if (mp)
+            du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ip(&mp->outside.ip, o), mp->outside.port);
+        du_cat(f->summary, sizeof(f->summary),
+               " with NAT traversal working: IKE moved to UDP %u and ESP is UDP-encapsulated both ways (%llu packets "
+               "out, %llu back).",
+               er->port, (unsigned long long)up, (unsigned long long)down);
+        if (ka)
+            du_cat(f->summary, sizeof(f->summary), " NAT-T keepalives every %.1f s.", du_sec(ka));
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s for a replied flow).");
+        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
+        if (fs) {
+            fs->has_port = true;
+            fs->port = ei->port;
+            fs->has_spi = spi_up != 0;
+            fs->spi = spi_up;
+            if (mp) {
+                fs->has_outside = true;
+                fs->out_ip = mp->outside.ip;
+                fs->has_out_port = true;
+                fs->out_port = mp->outside.port;
+            }
+        }
+        if ((fs = finding_session_add(f, ROLE_SERVER, &er->ip))) {
+            fs->has_port = true;
+            fs->port = er->port;
+            fs->has_spi = spi_down != 0;
+            fs->spi = spi_down;
+        }
+        if (mp && (fs = finding_session_add(f, ROLE_NAT, &mp->outside.ip))) {
+            fs->has_port = true;
+            fs->port = mp->outside.port;
+        }
+        char hex[20];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
+        finding_ev_str(f, "ike_spi", hex);
+        finding_ev_int(f, "esp_packets_out", (int64_t)up);
+        finding_ev_int(f, "esp_packets_back", (int64_t)down);
+        if (ka)
+            finding_ev_seconds(f, "keepalive_interval_s", du_sec(ka));
+        finding_ev_bool(f, "natd_says_nat", natd);
+        finding_frame(f, cap, ik->first_frame);
+        if (frame)
+            finding_frame(f, cap, frame);
+    }
+}
+
+const struct detector det_nat_traversal = {.name = "nat_traversal", .run = run};

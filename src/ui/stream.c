@@ -1,0 +1,639 @@
+/* stream.c - the live streaming report (stdout not a terminal, or --json): one record per line,
+ * flushed, for each session (IKE SA, ESP/AH SA, PPTP call, NAT mapping) when it is established
+ * and when it ends or expires (idle past its NAT timeout, on packet time), and for each finding
+ * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
+ * the CONTRACT.md fields of their type plus "event" ("established" | "ended") and "ts"; findings
+ * are CONTRACT.md finding records. The final report follows when the run ends (app.c). */
+#include "ui_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/report.h"
+#include "vpnscope/table.h"
+
+enum { ST_NONE = 0, ST_UP, ST_ENDED };
+
+struct sess {
+    uint8_t st;
+    uint64_t last_ts; /* last_ts of the record when it ended */
+};
+
+struct stream {
+    FILE *out;
+    bool json;
+    struct nat_timeouts to;
+    struct table *sess;  /* uint64 hash -> struct sess */
+    struct table *found; /* uint64 hash -> uint8 */
+};
+
+struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->out = out;
+    s->json = json;
+    s->to = *to;
+    s->sess = table_new(sizeof(uint64_t), sizeof(struct sess), 1u << 20, NULL, NULL);
+    s->found = table_new(sizeof(uint64_t), 1, 1u << 16, NULL, NULL);
+    if (!s->sess || !s->found) {
+        stream_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void stream_free(struct stream *s)
+{
+    if (!s)
+        return;
+    table_free(s->sess);
+    table_free(s->found);
+    free(s);
+}
+
+/* ---- a minimal JSON writer (same conventions as report/json.c) ---- */
+
+struct jw {
+    FILE *f;
+    int depth;
+    bool comma[8];
+};
+
+static void pre(struct jw *w, const char *key)
+{
+    if (w->comma[w->depth])
+        fputc(',', w->f);
+    w->comma[w->depth] = true;
+    if (key) {
+        json_string(w->f, key);
+        fputc(':', w->f);
+    }
+}
+
+static void open_(struct jw *w, const char *key, char c)
+{
+    pre(w, key);
+    fputc(c, w->f);
+    if (w->depth < 7)
+        w->depth++;
+    w->comma[w->depth] = false;
+}
+
+static void close_(struct jw *w, char c)
+{
+    fputc(c, w->f);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+static void j_str(struct jw *w, const char *key, const char *v)
+{
+    pre(w, key);
+    json_string(w->f, v);
+}
+
+static void j_u64(struct jw *w, const char *key, uint64_t v)
+{
+    pre(w, key);
+    fprintf(w->f, "%" PRIu64, v);
+}
+
+static void j_bool(struct jw *w, const char *key, bool v)
+{
+    pre(w, key);
+    fputs(v ? "true" : "false", w->f);
+}
+
+static void j_null(struct jw *w, const char *key)
+{
+    pre(w, key);
+    fputs("null", w->f);
+}
+
+static void j_ts(struct jw *w, const char *key, uint64_t ts)
+{
+    char b[40];
+    j_str(w, key, ts_iso(ts, b, sizeof(b)));
+}
+
+static void j_ip(struct jw *w, const char *key, const struct ip_addr *a)
+{
+    char b[64];
+    if (a->v != 4 && a->v != 6)
+        j_null(w, key);
+    else
+        j_str(w, key, ip_addr_str(a, b, sizeof(b)));
+}
+
+static void j_ep(struct jw *w, const char *key, const struct endpoint *e)
+{
+    open_(w, key, '{');
+    j_ip(w, "ip", &e->ip);
+    j_u64(w, "port", e->port);
+    close_(w, '}');
+}
+
+static void j_spi(struct jw *w, const char *key, uint32_t spi)
+{
+    char b[16];
+    snprintf(b, sizeof(b), "0x%08x", spi);
+    j_str(w, key, b);
+}
+
+static void j_ispi(struct jw *w, const char *key, uint64_t spi)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%016" PRIx64, spi);
+    j_str(w, key, b);
+}
+
+static void j_begin(struct jw *w, FILE *f, const char *type)
+{
+    memset(w, 0, sizeof(*w));
+    w->f = f;
+    open_(w, NULL, '{');
+    j_str(w, "type", type);
+}
+
+static void j_end(struct jw *w)
+{
+    close_(w, '}');
+    fputc('\n', w->f);
+    fflush(w->f);
+}
+
+/* ---- events ---- */
+
+static const char *ev_name(int ev)
+{
+    return ev == ST_UP ? "established" : "ended";
+}
+
+static uint64_t key_hash(uint8_t kind, uint8_t side, const void *k, size_t n)
+{
+    uint8_t b[160];
+    memset(b, 0, sizeof(b));
+    b[0] = kind;
+    b[1] = side;
+    memcpy(b + 2, k, n < sizeof(b) - 2 ? n : sizeof(b) - 2);
+    return hash_bytes(b, 2 + n);
+}
+
+/* Decides the event for one session: ST_UP when first established (or back after it ended),
+ * ST_ENDED when it closed or idled past its timeout; ST_NONE otherwise. */
+static int transition(struct stream *s, uint64_t h, bool established, bool closed, uint64_t last_ts,
+                      uint32_t timeout_s, uint64_t now)
+{
+    struct sess *v = table_get(s->sess, &h, true);
+    bool expired = now > last_ts && now - last_ts > (uint64_t)timeout_s * 1000000u;
+    if (!v) {
+        if (!established || expired)
+            return ST_NONE;
+        v = table_put(s->sess, &h, NULL);
+        if (!v)
+            return ST_NONE;
+        v->st = ST_UP;
+        return ST_UP;
+    }
+    if (v->st == ST_UP && (closed || expired)) {
+        v->st = ST_ENDED;
+        v->last_ts = last_ts;
+        return ST_ENDED;
+    }
+    if (v->st == ST_ENDED && !closed && last_ts > v->last_ts && !expired) {
+        v->st = ST_UP;
+        return ST_UP;
+    }
+    return ST_NONE;
+}
+
+static void text_prefix(struct stream *s, uint64_t ts, const char *what, int ev, uint8_t side)
+{
+    char b[40];
+    fprintf(s->out, "%s %-11s %s %s", ts_iso(ts, b, sizeof(b)), ev_name(ev), what, side_name(side));
+}
+
+static void ev_ike(struct stream *s, int ev, uint8_t side, const struct ike_sa *sa, uint64_t ts, uint32_t to)
+{
+    char a[64], b[64];
+    if (!s->json) {
+        text_prefix(s, ts, "ike_sa", ev, side);
+        const struct endpoint *i = sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
+        const struct endpoint *r = sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
+        fprintf(s->out, " v%u %s:%u -> %s:%u ispi %016" PRIx64 " rspi %016" PRIx64 "%s", sa->version,
+                ip_addr_str(&i->ip, a, sizeof(a)), i->port, ip_addr_str(&r->ip, b, sizeof(b)), r->port, sa->ispi,
+                sa->rspi, sa->nat_t ? " nat-t" : "");
+        if (ev == ST_ENDED)
+            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
+        fputc('\n', s->out);
+        fflush(s->out);
+        return;
+    }
+    struct jw w;
+    j_begin(&w, s->out, "ike_sa");
+    j_str(&w, "event", ev_name(ev));
+    j_ts(&w, "ts", ts);
+    j_str(&w, "capture", side_name(side));
+    j_u64(&w, "version", sa->version);
+    j_ep(&w, "initiator", &sa->initiator);
+    j_ep(&w, "responder", &sa->responder);
+    j_ispi(&w, "ispi", sa->ispi);
+    j_ispi(&w, "rspi", sa->rspi);
+    j_bool(&w, "nat_t", sa->nat_t);
+    j_u64(&w, "retransmissions", sa->retransmissions);
+    j_u64(&w, "packets", sa->packets);
+    j_ts(&w, "first_ts", sa->first_ts);
+    j_ts(&w, "last_ts", sa->last_ts);
+    if (ev == ST_ENDED)
+        j_u64(&w, "timeout", to);
+    j_end(&w);
+}
+
+static void ev_ipsec(struct stream *s, int ev, uint8_t side, const struct session_model *m,
+                     const struct ipsec_sa *sa, uint64_t ts, uint32_t to)
+{
+    bool ah = sa->k.proto == 51;
+    char a[64], b[64];
+    if (!s->json) {
+        text_prefix(s, ts, ah ? "ah_sa" : "esp_sa", ev, side);
+        fprintf(s->out, " %s -> %s spi 0x%08x %s", ip_addr_str(&sa->k.src, a, sizeof(a)),
+                ip_addr_str(&sa->k.dst, b, sizeof(b)), sa->k.spi, sa->k.encap ? "udp" : "raw");
+        if (sa->k.encap)
+            fprintf(s->out, " %u -> %u", sa->k.sport, sa->k.dport);
+        fprintf(s->out, " packets %" PRIu64, sa->packets);
+        if (ev == ST_ENDED)
+            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
+        fputc('\n', s->out);
+        fflush(s->out);
+        return;
+    }
+    struct jw w;
+    j_begin(&w, s->out, ah ? "ah_sa" : "esp_sa");
+    j_str(&w, "event", ev_name(ev));
+    j_ts(&w, "ts", ts);
+    j_str(&w, "capture", side_name(side));
+    j_ip(&w, "src", &sa->k.src);
+    j_ip(&w, "dst", &sa->k.dst);
+    j_spi(&w, "spi", sa->k.spi);
+    if (!ah)
+        j_str(&w, "encap", sa->k.encap ? "udp" : "raw");
+    if (sa->k.encap) {
+        j_u64(&w, "sport", sa->k.sport);
+        j_u64(&w, "dport", sa->k.dport);
+    }
+    j_u64(&w, "packets", sa->packets);
+    j_u64(&w, "bytes", sa->bytes);
+    j_u64(&w, "first_seq", sa->first_seq);
+    j_u64(&w, "last_seq", sa->last_seq);
+    j_u64(&w, "seq_gaps", sa->seq_gaps);
+    j_ts(&w, "first_ts", sa->first_ts);
+    j_ts(&w, "last_ts", sa->last_ts);
+    const struct ike_sa *ike = session_ike_for_ipsec(m, sa);
+    if (ike) {
+        open_(&w, "ike_sa", '{');
+        j_ispi(&w, "ispi", ike->ispi);
+        j_ispi(&w, "rspi", ike->rspi);
+        close_(&w, '}');
+    } else {
+        j_null(&w, "ike_sa");
+    }
+    if (ev == ST_ENDED)
+        j_u64(&w, "timeout", to);
+    j_end(&w);
+}
+
+static void ev_pptp(struct stream *s, int ev, uint8_t side, const struct session_model *m,
+                    const struct pptp_ctrl *c, const struct pptp_call *call, uint64_t ts)
+{
+    uint64_t ts_srv = 0, ts_cli = 0;
+    session_pptp_call_gre(m, c, call, &ts_srv, &ts_cli);
+    char a[64], b[64];
+    if (!s->json) {
+        text_prefix(s, ts, "pptp_call", ev, side);
+        fprintf(s->out, " %s:%u -> %s:%u call_id %u peer_call_id ", ip_addr_str(&c->client.ip, a, sizeof(a)),
+                c->client.port, ip_addr_str(&c->server.ip, b, sizeof(b)), c->server.port, call->call_id);
+        if (call->has_peer)
+            fprintf(s->out, "%u", call->peer_call_id);
+        else
+            fputs("-", s->out);
+        fprintf(s->out, " state %s gre %" PRIu64 "/%" PRIu64 "\n", pptp_call_state_name(call->state), ts_srv, ts_cli);
+        fflush(s->out);
+        return;
+    }
+    struct jw w;
+    j_begin(&w, s->out, "pptp_call");
+    j_str(&w, "event", ev_name(ev));
+    j_ts(&w, "ts", ts);
+    j_str(&w, "capture", side_name(side));
+    j_ep(&w, "client", &c->client);
+    j_ep(&w, "server", &c->server);
+    j_u64(&w, "call_id", call->call_id);
+    if (call->has_peer)
+        j_u64(&w, "peer_call_id", call->peer_call_id);
+    else
+        j_null(&w, "peer_call_id");
+    j_str(&w, "state", pptp_call_state_name(call->state));
+    j_u64(&w, "gre_to_server", ts_srv);
+    j_u64(&w, "gre_to_client", ts_cli);
+    j_ts(&w, "first_ts", call->first_ts);
+    j_ts(&w, "last_ts", call->last_ts);
+    j_end(&w);
+}
+
+static void j_natid(struct jw *w, const char *key, uint8_t proto, const struct nat_id *id)
+{
+    open_(w, key, '{');
+    j_ip(w, "ip", &id->ip);
+    if ((proto == 6 || proto == 17) || (id->has_port && proto != 50 && proto != 51 && proto != 47))
+        j_u64(w, "port", id->port);
+    else if (proto == 1 || proto == 58)
+        j_u64(w, "icmp_id", id->icmp_id);
+    else if (proto == 47 && id->has_call_id)
+        j_u64(w, "call_id", id->call_id);
+    close_(w, '}');
+}
+
+static const char *proto_name(uint8_t p, char *b, size_t n)
+{
+    switch (p) {
+    case 17: return "udp";
+    case 6: return "tcp";
+    case 50: return "esp";
+    case 51: return "ah";
+    case 47: return "gre";
+    case 1: return "icmp";
+    case 58: return "icmpv6";
+    default: snprintf(b, n, "%u", p); return b;
+    }
+}
+
+static void nat_id_text(uint8_t proto, const struct nat_id *id, char *buf, size_t n)
+{
+    char a[64];
+    ip_addr_str(&id->ip, a, sizeof(a));
+    if ((proto == 6 || proto == 17) && id->has_port)
+        snprintf(buf, n, "%s:%u", a, id->port);
+    else if (id->has_call_id)
+        snprintf(buf, n, "%s call %u", a, id->call_id);
+    else
+        snprintf(buf, n, "%s", a);
+}
+
+static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint64_t ts, uint32_t to)
+{
+    char pb[8];
+    if (!s->json) {
+        char a[96], b[96], c[96], t[40];
+        nat_id_text(mp->proto, &mp->inside, a, sizeof(a));
+        nat_id_text(mp->proto, &mp->outside, b, sizeof(b));
+        nat_id_text(mp->proto, &mp->peer, c, sizeof(c));
+        fprintf(s->out, "%s %-11s nat_mapping %s %s => %s -> %s%s", ts_iso(ts, t, sizeof(t)), ev_name(ev),
+                proto_name(mp->proto, pb, sizeof(pb)), a, b, c, mp->translated ? "" : " (not translated)");
+        if (ev == ST_ENDED)
+            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
+        fputc('\n', s->out);
+        fflush(s->out);
+        return;
+    }
+    struct jw w;
+    j_begin(&w, s->out, "nat_mapping");
+    j_str(&w, "event", ev_name(ev));
+    j_ts(&w, "ts", ts);
+    j_str(&w, "proto", proto_name(mp->proto, pb, sizeof(pb)));
+    j_natid(&w, "inside", mp->proto, &mp->inside);
+    j_natid(&w, "outside", mp->proto, &mp->outside);
+    j_natid(&w, "peer", mp->proto, &mp->peer);
+    j_bool(&w, "translated", mp->translated);
+    open_(&w, "evidence", '[');
+    for (unsigned b = 0; b < 32; b++)
+        if (mp->evidence & (1u << b))
+            j_str(&w, NULL, nat_evidence_name(1u << b));
+    close_(&w, ']');
+    open_(&w, "to_peer", '{');
+    j_u64(&w, "inside", mp->to_peer_inside);
+    j_u64(&w, "outside", mp->to_peer_outside);
+    close_(&w, '}');
+    open_(&w, "from_peer", '{');
+    j_u64(&w, "outside", mp->from_peer_outside);
+    j_u64(&w, "inside", mp->from_peer_inside);
+    close_(&w, '}');
+    j_ts(&w, "first_ts", mp->first_ts);
+    j_ts(&w, "last_ts", mp->last_ts);
+    if (ev == ST_ENDED)
+        j_u64(&w, "timeout", to);
+    j_end(&w);
+}
+
+static int cmp_frame(const void *a, const void *b)
+{
+    const struct frame_ref *x = a, *y = b;
+    if (x->capture != y->capture)
+        return x->capture < y->capture ? -1 : 1;
+    return x->frame < y->frame ? -1 : x->frame > y->frame;
+}
+
+static void ev_finding(struct stream *s, const struct finding *f)
+{
+    char t[40];
+    if (!s->json) {
+        fprintf(s->out, "%s %-11s finding %s %s (%s): %s\n", ts_iso(f->ts_us, t, sizeof(t)), "raised",
+                severity_name(f->sev), finding_kind_name(f->kind), f->confirmed ? "confirmed" : "suspected",
+                f->summary);
+        fflush(s->out);
+        return;
+    }
+    struct jw w;
+    j_begin(&w, s->out, "finding");
+    j_str(&w, "kind", finding_kind_name(f->kind));
+    j_str(&w, "severity", severity_name(f->sev));
+    j_str(&w, "confidence", f->confirmed ? "confirmed" : "suspected");
+    j_ts(&w, "ts", f->ts_us);
+    j_str(&w, "summary", f->summary);
+    j_str(&w, "remedy", f->remedy);
+    open_(&w, "sessions", '[');
+    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
+        const struct finding_session *x = &f->sessions[i];
+        open_(&w, NULL, '{');
+        j_str(&w, "role", fs_role_name(x->role));
+        j_ip(&w, "ip", &x->ip);
+        if (x->has_port)
+            j_u64(&w, "port", x->port);
+        if (x->has_outside) {
+            open_(&w, "outside", '{');
+            j_ip(&w, "ip", &x->out_ip);
+            if (x->has_out_port)
+                j_u64(&w, "port", x->out_port);
+            close_(&w, '}');
+        }
+        if (x->has_spi)
+            j_spi(&w, "spi", x->spi);
+        if (x->has_call_id)
+            j_u64(&w, "call_id", x->call_id);
+        if (x->note[0])
+            j_str(&w, "note", x->note);
+        close_(&w, '}');
+    }
+    close_(&w, ']');
+    open_(&w, "evidence", '{');
+    for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV; i++) {
+        const struct finding_ev *e = &f->ev[i];
+        if (strcmp(e->key, "frames") == 0)
+            continue;
+        switch (e->type) {
+        case EV_INT:
+            pre(&w, e->key);
+            fprintf(s->out, "%" PRId64, e->i);
+            break;
+        case EV_STR:
+            j_str(&w, e->key, e->s);
+            break;
+        case EV_TS:
+            j_ts(&w, e->key, (uint64_t)e->i);
+            break;
+        case EV_SECONDS:
+            pre(&w, e->key);
+            fprintf(s->out, "%.6f", e->d);
+            break;
+        case EV_BOOL:
+            j_bool(&w, e->key, e->i != 0);
+            break;
+        default:
+            j_null(&w, e->key);
+            break;
+        }
+    }
+    struct frame_ref fr[FINDING_MAX_FRAMES];
+    unsigned nf = f->n_frames < FINDING_MAX_FRAMES ? f->n_frames : FINDING_MAX_FRAMES;
+    memcpy(fr, f->frames, nf * sizeof(fr[0]));
+    qsort(fr, nf, sizeof(fr[0]), cmp_frame);
+    open_(&w, "frames", '[');
+    for (unsigned i = 0; i < nf; i++) {
+        open_(&w, NULL, '{');
+        j_str(&w, "capture", side_name(fr[i].capture));
+        j_u64(&w, "frame", fr[i].frame);
+        close_(&w, '}');
+    }
+    close_(&w, ']');
+    close_(&w, '}');
+    j_end(&w);
+}
+
+/* A finding's identity: kind and the sessions it names (not its text, which grows with the
+ * evidence). */
+static uint64_t finding_hash(const struct finding *f)
+{
+    uint8_t b[1 + FINDING_MAX_SESSIONS * 32];
+    memset(b, 0, sizeof(b));
+    b[0] = f->kind;
+    size_t off = 1;
+    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
+        const struct finding_session *x = &f->sessions[i];
+        b[off] = x->role;
+        memcpy(b + off + 1, &x->ip, sizeof(x->ip));
+        if (x->has_port)
+            memcpy(b + off + 18, &x->port, 2);
+        if (x->has_spi)
+            memcpy(b + off + 20, &x->spi, 4);
+        if (x->has_call_id)
+            memcpy(b + off + 24, &x->call_id, 2);
+        off += 32;
+    }
+    return hash_bytes(b, off);
+}
+
+void stream_scan(struct stream *s, const struct feed *f, const struct analysis *a)
+{
+    uint64_t now = f->now_us;
+    for (int mi = 0; mi < f->n; mi++) {
+        const struct session_model *m = engine_model_const(f->eng[mi]);
+        uint8_t side = f->two ? (uint8_t)(mi + 1) : SIDE_SINGLE;
+        for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+            const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+            if (!sa)
+                continue;
+            struct ike_sa_key k;
+            memset(&k, 0, sizeof(k));
+            k.ispi = sa->ispi;
+            k.version = sa->version;
+            uint32_t to = ui_timeout_ike(&s->to, sa);
+            int ev = transition(s, key_hash(1, side, &k, sizeof(k)), sa->rspi != 0 || sa->pkts_from_resp > 0, false,
+                                sa->last_ts, to, now);
+            if (ev)
+                ev_ike(s, ev, side, sa, ev == ST_UP ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
+        }
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            const void *kp;
+            const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
+            if (!sa)
+                continue;
+            uint32_t to = ui_timeout_ipsec(&s->to, sa);
+            int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)), sa->packets > 0, false,
+                                sa->last_ts, to, now);
+            if (ev)
+                ev_ipsec(s, ev, side, m, sa, ev == ST_UP ? sa->first_ts : sa->last_ts + (uint64_t)to * 1000000u,
+                         to);
+        }
+        for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+            const void *kp;
+            const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
+            if (!c)
+                continue;
+            for (unsigned j = 0; j < c->n_calls && j < PPTP_CALLS_PER_CTRL; j++) {
+                const struct pptp_call *call = &c->calls[j];
+                uint8_t key[sizeof(struct pptp_ctrl_key) + 2];
+                memcpy(key, kp, sizeof(struct pptp_ctrl_key));
+                memcpy(key + sizeof(struct pptp_ctrl_key), &call->call_id, 2);
+                bool closed = call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
+                              call->state == PPTP_CALL_CLEAR_REQ;
+                uint64_t last = call->last_ts > c->last_ts ? call->last_ts : c->last_ts;
+                int ev = transition(s, key_hash(3, side, key, sizeof(key)), call->has_peer, closed, last,
+                                    s->to.gre, now);
+                if (ev)
+                    ev_pptp(s, ev, side, m, c, call,
+                            ev == ST_UP || closed ? last : last + (uint64_t)s->to.gre * 1000000u);
+            }
+        }
+    }
+    if (f->two) {
+        for (size_t i = 0; i < a->nat.n_map; i++) {
+            const struct nat_mapping *mp = &a->nat.map[i];
+            uint8_t key[sizeof(struct nat_id) * 3];
+            memcpy(key, &mp->inside, sizeof(struct nat_id));
+            memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
+            memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
+            uint32_t to = ui_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
+            int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false, mp->last_ts, to, now);
+            if (ev)
+                ev_nat(s, ev, mp, ev == ST_UP ? mp->first_ts : mp->last_ts + (uint64_t)to * 1000000u, to);
+        }
+    }
+    /* findings: in time order, each once */
+    struct finding_list tmp = a->fl;
+    size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
+    if (!idx)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < tmp.n; i++) {
+        uint64_t h = finding_hash(&tmp.v[i]);
+        bool created = false;
+        if (table_get(s->found, &h, false))
+            continue;
+        table_put(s->found, &h, &created);
+        idx[n++] = i;
+    }
+    /* insertion sort by ts (few new findings per scan) */
+    for (size_t i = 1; i < n; i++) {
+        size_t v = idx[i], j = i;
+        while (j > 0 && tmp.v[idx[j - 1]].ts_us > tmp.v[v].ts_us) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    for (size_t i = 0; i < n; i++)
+        ev_finding(s, &tmp.v[idx[i]]);
+    free(idx);
+}

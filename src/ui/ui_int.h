@@ -1,0 +1,269 @@
+/* ui_int.h - private interfaces of src/ui/: packet feed (live.c), analysis and snapshot (model.c),
+ * streaming report (stream.c), views (view_*.c) and the main loop (app.c). */
+#ifndef VPNSCOPE_UI_INT_H
+#define VPNSCOPE_UI_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vpnscope/capture.h"
+#include "vpnscope/detect.h"
+#include "vpnscope/engine.h"
+#include "vpnscope/finding.h"
+#include "vpnscope/nat.h"
+#include "vpnscope/session.h"
+#include "vpnscope/ui.h"
+
+/* ---- time (the only wall clock of vpnscope: refresh timer, replay pacing, silent links) ---- */
+
+/* Monotonic seconds. */
+double ui_mono(void);
+
+/* ---- the packet feed (live.c) ----
+ * One or two capture points (replayed files or live interfaces) feeding one engine each, plus the
+ * NAT correlator when there are two. Single-threaded: the caller polls the fds of feed_pollfds. */
+
+struct feed {
+    const struct ui_opts *o;
+    int n;                    /* sources: 1 or 2 ([0] single/inside, [1] outside) */
+    bool live;
+    bool two;                 /* inside + outside */
+    struct cap_src *src[2];
+    struct engine *eng[2];
+    char name[2][128];        /* file or interface, for the header */
+    const char *const *files[2]; /* replay: the pieces (report captures) */
+    const char *ifnames[2][2];   /* live: interface names as NULL-terminated lists */
+    struct nat_corr *corr;    /* two points */
+    struct nat_clock clk;     /* replay of two files: outside clock -> inside clock */
+    struct raw_pkt pend[2];   /* next packet of each source, read but not yet fed */
+    bool have[2], done[2];
+    long fed[2];              /* packets fed per source (-c) */
+    /* replay pacing */
+    bool based;
+    uint64_t base_ts;
+    double base_wall;
+    bool paused;
+    long step_pkts;           /* packets to feed while paused (n) */
+    uint64_t step_until;      /* feed while paused up to this packet time (N), 0 = none */
+    /* time */
+    uint64_t now_us;          /* packet time: the last packet's, or advanced on a silent link */
+    uint64_t last_ts;         /* last packet's time */
+    double last_wall;         /* wall time of the last packet */
+    uint64_t first_ts;
+    uint64_t packets, bytes;
+    uint64_t drops;           /* kernel drops (live), refreshed by feed_drops */
+    bool ended;               /* every source ended (end of files, -c, or an error) */
+    bool finished;            /* feed_finish done */
+    bool failed;              /* a live source failed (interface down) */
+    char msg[512];            /* why it ended / what failed, "" otherwise */
+};
+
+/* Opens the sources of o (for two files: estimates the clock first), the engines, -w dump files,
+ * then drops privileges (-Z, or "nobody" by default as root). 0, or -1 with one line in err. */
+int feed_open(struct feed *f, const struct ui_opts *o, char *err, unsigned errlen);
+
+/* Feeds packets for at most budget_ms of wall time. *wait_ms gets how long the caller may sleep
+ * in poll() before calling again (0: more is ready now; -1: only when an fd is readable).
+ * Returns the number of packets fed. */
+long feed_pump(struct feed *f, double budget_ms, int *wait_ms);
+
+/* The live fds to poll (at most 2). */
+int feed_fds(const struct feed *f, int *fds);
+
+/* Silent link: advances packet time to last packet + wall time since it (engine_tick). */
+void feed_tick(struct feed *f);
+
+/* Refreshes f->drops from the kernel counters. */
+void feed_drops(struct feed *f);
+
+/* Replay controls (dashboard keys). */
+void feed_pause(struct feed *f, bool paused);
+void feed_step_packet(struct feed *f);
+void feed_step_second(struct feed *f);
+
+/* End of input: engine_finish on every engine. */
+void feed_finish(struct feed *f);
+
+void feed_close(struct feed *f);
+
+/* Drops root to user (NULL: "nobody" when it exists; nothing when not root). 0, or -1 with err. */
+int ui_drop_privileges(const char *user, char *err, unsigned errlen);
+
+/* ---- analysis: detectors over the models so far (model.c) ---- */
+
+struct analysis {
+    struct finding_list fl;   /* the latest detect_run */
+    struct nat_result nat;    /* mappings so far, or the correlator's final result */
+    bool final;               /* after feed_finish */
+};
+
+/* Runs the detectors over the feed's models (pairs SAs first; session_finish is idempotent). When
+ * the feed has finished, finishes the correlator too (once). */
+void analysis_run(struct analysis *a, struct feed *f);
+void analysis_free(struct analysis *a);
+
+/* The report input over the feed (files or interfaces as captures). */
+struct report_input;
+void analysis_report_input(const struct analysis *a, const struct feed *f, struct report_input *ri);
+
+/* NAT timeout (seconds) that applies to a session. */
+uint32_t ui_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa);
+uint32_t ui_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa);
+uint32_t ui_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied);
+
+/* ---- the snapshot the views draw (model.c) ---- */
+
+enum ui_color { UI_NORMAL = 0, UI_OK, UI_WARN, UI_ALERT, UI_DIM, UI_HEAD, UI_SEL, UI__COLORS };
+
+enum ui_kind { UK_IKE = 0, UK_ESP, UK_AH, UK_PPTP, UK_GRE, UK_L2TP, UK_FLOW };
+
+#define UI_MAX_TUNNELS 4096
+#define UI_MAX_NAT 4096
+#define UI_MAX_FINDINGS 512
+#define UI_MAX_CHILD 8
+
+struct ui_tunnel {
+    uint64_t id;              /* stable across snapshots (hash of the session key) */
+    uint8_t kind;             /* enum ui_kind */
+    uint8_t side;             /* enum cap_side of the record */
+    uint8_t color;            /* enum ui_color of the state */
+    char proto[32];
+    char client[64];          /* inside identity (or the only one) */
+    char client_out[64];      /* outside identity when known */
+    char server[64];
+    char ids[160];            /* SPIs / call ids */
+    char state[16];
+    uint64_t pkts[2], bytes[2]; /* [0] client -> server, [1] back */
+    double rate[2];           /* packets/s each way over the last snapshot period */
+    uint64_t first_ts, last_ts;
+    uint32_t timeout_s;       /* NAT timeout that applies */
+    uint8_t max_sev;          /* of findings naming the client (when nfind) */
+    uint8_t nfind;
+    /* detail */
+    struct activity act;
+    uint64_t retrans, rekeys, dpd, seq_gaps, replays;
+    int64_t router_lost[2];   /* packets that did not cross the router each way (-1 unknown) */
+    uint8_t nchild;
+    char child[UI_MAX_CHILD][112];
+    char exch[200];
+    char natd[64];
+};
+
+struct ui_natrow {
+    uint64_t id;
+    uint8_t color;
+    char proto[8];
+    char inside[64], outside[64], peer[64];
+    bool translated;
+    uint64_t tp_in, tp_out, fp_out, fp_in;
+    uint64_t first_ts, last_ts;
+    uint32_t timeout_s;
+    char evidence[128];
+};
+
+struct ui_prev {             /* counters of the previous snapshot (rates) */
+    uint64_t id;
+    uint64_t pkts[2];
+};
+
+struct ui_model {
+    char sources[300];
+    char status[600];        /* replay state / end message */
+    bool live, two, ended, paused, failed;
+    double speed;
+    uint64_t now_us, first_ts;
+    uint64_t packets, bytes;
+    double pps, bps;
+    uint64_t drops;
+    uint64_t mem;
+    uint64_t nfind[3];       /* by severity */
+    unsigned n_by_kind[8];   /* tunnels by enum ui_kind */
+    size_t n_tun, n_nat, n_find;
+    size_t tun_total;        /* before the UI_MAX_TUNNELS cap */
+    struct ui_tunnel *tun;
+    struct ui_natrow *nat;
+    struct finding *find;    /* most severe first */
+    /* rates */
+    struct ui_prev *prev;
+    size_t n_prev;
+    uint64_t prev_now, prev_packets, prev_bytes;
+    double prev_wall;
+};
+
+/* Copies what the views show from the feed and the analysis. */
+void ui_model_update(struct ui_model *m, const struct feed *f, const struct analysis *a);
+void ui_model_free(struct ui_model *m);
+
+/* ---- view state, sorting and filtering (app.c owns it; views read it) ---- */
+
+enum ui_view { VIEW_TUNNELS = 0, VIEW_NAT, VIEW_FINDINGS, VIEW_DETAIL, VIEW__COUNT };
+
+enum { SORT_LAST = 0, SORT_CLIENT, SORT_SERVER, SORT_PROTO, SORT_PKTS, SORT_RATE, SORT_IDLE, SORT__COUNT };
+
+struct ui_state {
+    int view;                /* enum ui_view */
+    int prev_view;           /* where Esc goes back to */
+    bool help;
+    bool frozen;             /* live: p freezes the view, capture goes on */
+    bool finding_open;       /* findings: Enter opened the selected finding */
+    int sel[VIEW__COUNT], top[VIEW__COUNT];
+    int sort[VIEW__COUNT];
+    bool sort_desc[VIEW__COUNT];
+    uint64_t detail_id;      /* the tunnel of the detail view */
+    char filter[64];
+    char search[64];
+    int input;               /* 0 none, '/' search, 'f' filter: typing at the bottom line */
+    char inbuf[64];
+    char flash[128];         /* one-line message at the bottom */
+    bool mono;
+    /* the visible order (indexes into the model), rebuilt after each update / key */
+    size_t *order;
+    size_t n_order, cap_order;
+};
+
+/* Sort column names of a view (NULL past the last). */
+const char *ui_sort_name(int view, int col);
+int ui_sort_count(int view);
+
+/* Rebuilds st->order for the current view: filter, then sort. */
+void ui_order(struct ui_state *st, const struct ui_model *m);
+
+/* Whether row i of the view matches text (case-insensitive substring over its columns). */
+bool ui_row_matches(const struct ui_model *m, int view, size_t i, const char *text);
+
+/* ---- drawing (view_*.c): the only code that calls curses ---- */
+
+/* curses attribute of a semantic colour. */
+int ui_attr(const struct ui_state *st, int color);
+void ui_colors_init(struct ui_state *st);
+
+/* Formatting helpers shared by the views. */
+char *ui_fmt_count(uint64_t v, char *buf, size_t n);  /* 1234567 -> "1.2M" */
+char *ui_fmt_rate(double v, char *buf, size_t n);
+char *ui_fmt_age(uint64_t us, char *buf, size_t n);   /* "3s", "2m05s", "1h02m" */
+char *ui_fmt_time(uint64_t ts_us, char *buf, size_t n); /* "HH:MM:SS" UTC */
+void ui_idle_bar(char *buf, int width, uint64_t idle_us, uint32_t timeout_s);
+
+/* Each returns the number of data rows the view can show (for paging). WINDOW is stdscr. */
+void view_header_draw(const struct ui_model *m, const struct ui_state *st, int cols);
+int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+int view_nat_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+void view_help_draw(const struct ui_state *st, int rows, int cols);
+void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y, int cols);
+
+/* Rows of the header (fixed). */
+#define UI_HEADER_ROWS 4
+
+/* ---- the streaming report (stream.c) ---- */
+
+struct stream;
+struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to);
+/* Emits sessions established/ended since the last call and findings not emitted before. */
+void stream_scan(struct stream *s, const struct feed *f, const struct analysis *a);
+void stream_free(struct stream *s);
+
+#endif

@@ -1,0 +1,900 @@
+/* test_correlate.c - two-capture NAT correlation (nat/correlate.c, nat/run.c) on a crafted pair
+ * of captures (a Linux-like NAPT router modelled by hand), plus the lab captures in pcaps/ when
+ * present (mappings compared with the router's conntrack log).
+ *
+ * Usage: test_correlate                 built-in pair + lab captures (ctest)
+ *        test_correlate IN OUT [-v]     runs nat_run on two captures and prints a summary
+ */
+#include <gcrypt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "t.h"
+#include "vpnscope/engine.h"
+#include "vpnscope/nat.h"
+#include "vpnscope/session.h"
+
+/* ---- a tiny classic-pcap writer (Ethernet) ------------------------------------------------ */
+
+struct pw {
+    FILE *f;
+    double off_s, drift_ppm; /* clock of this capture: t' = t + off + drift (t - T0) */
+    unsigned n;
+};
+
+#define T0 1767225600000000ull /* 2026-01-01T00:00:00Z, µs */
+
+static void pw_open(struct pw *w, const char *path, double off_s, double drift_ppm)
+{
+    w->f = fopen(path, "wb");
+    w->off_s = off_s;
+    w->drift_ppm = drift_ppm;
+    w->n = 0;
+    uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
+    fwrite(hdr, 4, 6, w->f);
+}
+
+static void pw_close(struct pw *w)
+{
+    fclose(w->f);
+}
+
+/* frame = Ethernet header + IP packet ip[0..n) at inside time t (µs after T0) */
+static void pw_put(struct pw *w, uint64_t t, const uint8_t *ip, size_t n)
+{
+    double tt = (double)(T0 + t) + w->off_s * 1e6 + w->drift_ppm * 1e-6 * (double)t;
+    uint64_t ts = (uint64_t)llround(tt);
+    uint8_t eth[14] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00};
+    if ((ip[0] >> 4) == 6) {
+        eth[12] = 0x86;
+        eth[13] = 0xdd;
+    }
+    uint32_t rec[4] = {(uint32_t)(ts / 1000000), (uint32_t)(ts % 1000000), (uint32_t)(n + 14),
+                       (uint32_t)(n + 14)};
+    fwrite(rec, 4, 4, w->f);
+    fwrite(eth, 1, 14, w->f);
+    fwrite(ip, 1, n, w->f);
+    w->n++;
+}
+
+/* ---- packet builders ------------------------------------------------------------------------ */
+
+struct ip4 {
+    uint32_t src, dst;
+    uint8_t proto, ttl;
+    uint16_t id;
+    uint16_t frag; /* flags + offset field */
+};
+
+static uint32_t A4(int a, int b, int c, int d)
+{
+    return (uint32_t)a << 24 | (uint32_t)b << 16 | (uint32_t)c << 8 | (uint32_t)d;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* IPv4 header (20 bytes, checksum computed) + payload -> buf; returns total length */
+static size_t ip4(uint8_t *buf, const struct ip4 *h, const uint8_t *pl, size_t n)
+{
+    memset(buf, 0, 20);
+    buf[0] = 0x45;
+    put16(buf + 2, (uint16_t)(20 + n));
+    put16(buf + 4, h->id);
+    put16(buf + 6, h->frag);
+    buf[8] = h->ttl;
+    buf[9] = h->proto;
+    put32(buf + 12, h->src);
+    put32(buf + 16, h->dst);
+    uint32_t s = 0;
+    for (int i = 0; i < 20; i += 2)
+        s += (uint32_t)(buf[i] << 8 | buf[i + 1]);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    put16(buf + 10, (uint16_t)~s);
+    memcpy(buf + 20, pl, n);
+    return 20 + n;
+}
+
+/* UDP header + payload -> buf */
+static size_t udp(uint8_t *buf, uint16_t sp, uint16_t dp, const uint8_t *pl, size_t n)
+{
+    put16(buf, sp);
+    put16(buf + 2, dp);
+    put16(buf + 4, (uint16_t)(8 + n));
+    put16(buf + 6, 0);
+    if (n)
+        memcpy(buf + 8, pl, n);
+    return 8 + n;
+}
+
+static size_t tcp(uint8_t *buf, uint16_t sp, uint16_t dp, uint32_t seq, uint32_t ack, uint8_t fl,
+                  const uint8_t *pl, size_t n)
+{
+    memset(buf, 0, 20);
+    put16(buf, sp);
+    put16(buf + 2, dp);
+    put32(buf + 4, seq);
+    put32(buf + 8, ack);
+    buf[12] = 0x50;
+    buf[13] = fl;
+    put16(buf + 14, 65535);
+    if (n)
+        memcpy(buf + 20, pl, n);
+    return 20 + n;
+}
+
+/* the two sides of one packet crossing the router */
+struct xing {
+    struct pw *in, *out;
+    uint64_t t;
+};
+
+/* UDP packet: inside (isrc:isp -> idst:idp), outside (osrc:osp -> odst:odp); to_peer decides
+ * which capture sees it first and the TTL order; drop: only the first capture sees it. */
+static void x_udp(struct xing *x, bool to_peer, uint32_t isrc, uint16_t isp, uint32_t idst,
+                  uint16_t idp, uint32_t osrc, uint16_t osp, uint32_t odst, uint16_t odp,
+                  const uint8_t *pl, size_t n, uint16_t id, bool drop)
+{
+    uint8_t l4[2048];
+    uint8_t pkt[2100];
+    size_t m = udp(l4, isp, idp, pl, n);
+    struct ip4 hi = {isrc, idst, 17, (uint8_t)(to_peer ? 64 : 50), id, 0};
+    size_t len = ip4(pkt, &hi, l4, m);
+    uint8_t pkt2[2100];
+    size_t m2 = udp(l4, osp, odp, pl, n);
+    struct ip4 ho = {osrc, odst, 17, (uint8_t)(to_peer ? 63 : 51), id, 0};
+    size_t len2 = ip4(pkt2, &ho, l4, m2);
+    if (to_peer) {
+        pw_put(x->in, x->t, pkt, len);
+        if (!drop)
+            pw_put(x->out, x->t + 40, pkt2, len2);
+    } else {
+        pw_put(x->out, x->t, pkt2, len2);
+        if (!drop)
+            pw_put(x->in, x->t + 40, pkt, len);
+    }
+    x->t += 1000;
+}
+
+/* any IP protocol with an L4 that the NAT does not change except as given */
+static void x_raw(struct xing *x, bool to_peer, uint8_t proto, uint32_t isrc, uint32_t idst,
+                  uint32_t osrc, uint32_t odst, const uint8_t *l4in, const uint8_t *l4out, size_t n,
+                  uint16_t id, bool drop)
+{
+    uint8_t a[2100];
+    uint8_t b[2100];
+    struct ip4 hi = {isrc, idst, proto, (uint8_t)(to_peer ? 64 : 50), id, 0};
+    struct ip4 ho = {osrc, odst, proto, (uint8_t)(to_peer ? 63 : 51), id, 0};
+    size_t la = ip4(a, &hi, l4in, n);
+    size_t lb = ip4(b, &ho, l4out ? l4out : l4in, n);
+    if (to_peer) {
+        pw_put(x->in, x->t, a, la);
+        if (!drop)
+            pw_put(x->out, x->t + 40, b, lb);
+    } else {
+        pw_put(x->out, x->t, b, lb);
+        if (!drop)
+            pw_put(x->in, x->t + 40, a, la);
+    }
+    x->t += 1000;
+}
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+}
+
+/* IKEv2 IKE_SA_INIT with a NAT_DETECTION_SOURCE_IP and a _DESTINATION_IP notify whose hashes are
+ * made from (sip, sport) and (dip, dport) (RFC 7296 §2.23). Returns the length. */
+static size_t ike_init(uint8_t *b, uint64_t ispi, uint64_t rspi, bool resp, uint32_t sip,
+                       uint16_t sport, uint32_t dip, uint16_t dport)
+{
+    size_t n = 28;
+    memset(b, 0, 28);
+    put64(b, ispi);
+    put64(b + 8, rspi);
+    b[16] = 41; /* Notify */
+    b[17] = 0x20;
+    b[18] = 34;
+    b[19] = resp ? 0x20 : 0x08;
+    for (int k = 0; k < 2; k++) {
+        uint8_t in[8 + 8 + 4 + 2];
+        put64(in, ispi);
+        put64(in + 8, rspi);
+        put32(in + 16, k == 0 ? sip : dip);
+        put16(in + 20, k == 0 ? sport : dport);
+        uint8_t *pl = b + n;
+        pl[0] = k == 0 ? 41 : 0;
+        pl[1] = 0;
+        put16(pl + 2, 8 + 20);
+        pl[4] = 0;
+        pl[5] = 0;
+        put16(pl + 6, k == 0 ? 16388 : 16389);
+        gcry_md_hash_buffer(GCRY_MD_SHA1, pl + 8, in, sizeof(in));
+        n += 28;
+    }
+    put32(b + 24, (uint32_t)n);
+    return n;
+}
+
+/* PPTP control message: type, body filled with call ids at offsets 12/14 */
+static size_t pptp(uint8_t *b, uint16_t type, uint16_t len, uint16_t call, uint16_t peer)
+{
+    memset(b, 0, len);
+    put16(b, len);
+    put16(b + 2, 1);
+    put32(b + 4, 0x1A2B3C4D);
+    put16(b + 8, type);
+    put16(b + 12, call);
+    put16(b + 14, peer);
+    if (type == 8)
+        b[16] = 1; /* result: connected */
+    return len;
+}
+
+/* enhanced GRE v1 with seq: call id, seq, PPP payload */
+static size_t gre1(uint8_t *b, uint16_t call, uint32_t seq, const uint8_t *ppp, size_t n)
+{
+    put16(b, 0x3001); /* K S, version 1 */
+    put16(b + 2, 0x880B);
+    put16(b + 4, (uint16_t)n);
+    put16(b + 6, call);
+    put32(b + 8, seq);
+    memcpy(b + 12, ppp, n);
+    return 12 + n;
+}
+
+/* ---- the scenario --------------------------------------------------------------------------- */
+
+#define NAT A4(198, 51, 100, 1)
+#define CA A4(10, 1, 0, 2)
+#define CB A4(10, 1, 0, 3)
+#define CC A4(192, 0, 2, 5) /* public client routed without translation */
+#define S1 A4(203, 0, 113, 10)
+#define S2 A4(203, 0, 113, 20)
+#define RANDOM_IP A4(10, 99, 88, 77)
+
+static void tcp_x(struct xing *x, bool to_peer, uint32_t isrc, uint16_t isp, uint32_t idst,
+                  uint16_t idp, uint32_t osrc, uint16_t osp, uint32_t odst, uint16_t odp,
+                  uint32_t seq, uint32_t ack, uint8_t fl, const uint8_t *plin, const uint8_t *plout,
+                  size_t n)
+{
+    uint8_t a[2048];
+    uint8_t b[2048];
+    size_t la = tcp(a, isp, idp, seq, ack, fl, plin, n);
+    tcp(b, osp, odp, seq, ack, fl, plout ? plout : plin, n);
+    x_raw(x, to_peer, 6, isrc, idst, osrc, odst, a, b, la, (uint16_t)(seq & 0xffff), false);
+}
+
+/* Builds the pair. out_off/out_drift: the outside capture's clock. */
+static void build_pair(const char *pin, const char *pout, double out_off, double out_drift)
+{
+    struct pw wi;
+    struct pw wo;
+    pw_open(&wi, pin, 0, 0);
+    pw_open(&wo, pout, out_off, out_drift);
+    struct xing x = {&wi, &wo, 1000000};
+    uint8_t pl[1600];
+    uint16_t id = 100;
+
+    /* 1. IKE_SA_INIT A:500 -> S1:500 via NAT:500, honest NAT-D */
+    size_t n = ike_init(pl, 0xa1a1a1a1a1a1a1a1ull, 0, false, CA, 500, S1, 500);
+    x_udp(&x, true, CA, 500, S1, 500, NAT, 500, S1, 500, pl, n, id++, false);
+    n = ike_init(pl, 0xa1a1a1a1a1a1a1a1ull, 0xb2b2b2b2b2b2b2b2ull, true, S1, 500, NAT, 500);
+    x_udp(&x, false, S1, 500, CA, 500, S1, 500, NAT, 500, pl, n, id++, false);
+    /* 2. IKE_SA_INIT B:500 -> S1:500 via NAT:1 (port clash remapped), NAT-D from a random
+     *    address (forced encapsulation) */
+    n = ike_init(pl, 0xc3c3c3c3c3c3c3c3ull, 0, false, RANDOM_IP, 500, S1, 500);
+    x_udp(&x, true, CB, 500, S1, 500, NAT, 1, S1, 500, pl, n, id++, false);
+    n = ike_init(pl, 0xc3c3c3c3c3c3c3c3ull, 0xd4d4d4d4d4d4d4d4ull, true, S1, 500, NAT, 1);
+    x_udp(&x, false, S1, 500, CB, 500, S1, 500, NAT, 1, pl, n, id++, false);
+
+    /* 3. NAT-T A:4500 -> S1:4500 via NAT:4500: ESP-in-UDP both ways + keepalives */
+    for (int i = 0; i < 40; i++) {
+        put32(pl, 0x11110000u);
+        put32(pl + 4, (uint32_t)i + 1);
+        fill(pl + 8, 120, (uint32_t)i * 7 + 1);
+        x_udp(&x, true, CA, 4500, S1, 4500, NAT, 4500, S1, 4500, pl, 128, id++, false);
+        put32(pl, 0x22220000u);
+        fill(pl + 8, 200, (uint32_t)i * 7 + 2);
+        x_udp(&x, false, S1, 4500, CA, 4500, S1, 4500, NAT, 4500, pl, 208, id++, false);
+        if (i % 10 == 0) {
+            uint8_t ka = 0xff;
+            x_udp(&x, true, CA, 4500, S1, 4500, NAT, 4500, S1, 4500, &ka, 1, id++, false);
+        }
+        x.t += 1000000; /* 1 s apart: the capture spans > 40 s, so the drift is fitted */
+    }
+    /* 4. raw ESP: A <-> S2; B -> S2 dropped by the router (collision); S2's SA for B arrives at
+     *    the router and goes to A */
+    for (int i = 0; i < 6; i++) {
+        uint8_t e[100];
+        put32(e, 0xa001);
+        put32(e + 4, (uint32_t)i + 1);
+        fill(e + 8, 92, (uint32_t)i + 100);
+        x_raw(&x, true, 50, CA, S2, NAT, S2, e, NULL, 100, id++, false);
+        put32(e, 0xa002);
+        fill(e + 8, 92, (uint32_t)i + 200);
+        x_raw(&x, true, 50, CB, S2, NAT, S2, e, NULL, 100, id++, true);
+        put32(e, 0xb001);
+        fill(e + 8, 92, (uint32_t)i + 300);
+        x_raw(&x, false, 50, S2, CA, S2, NAT, e, NULL, 100, id++, false);
+        if (i < 3) {
+            put32(e, 0xb002);
+            fill(e + 8, 92, (uint32_t)i + 400);
+            x_raw(&x, false, 50, S2, CA, S2, NAT, e, NULL, 100, id++, false);
+        }
+    }
+    /* 5. ICMP echo A -> S1, identifier 0x1234 remapped to 7 */
+    for (int i = 0; i < 3; i++) {
+        uint8_t a[64];
+        uint8_t b[64];
+        for (int k = 0; k < 2; k++) {
+            memset(a, 0, 8);
+            a[0] = k == 0 ? 8 : 0;
+            put16(a + 4, 0x1234);
+            put16(a + 6, (uint16_t)i);
+            fill(a + 8, 56, (uint32_t)i + 500);
+            memcpy(b, a, 64);
+            put16(b + 4, 7);
+            if (k == 0)
+                x_raw(&x, true, 1, CA, S1, NAT, S1, a, b, 64, id++, false);
+            else
+                x_raw(&x, false, 1, S1, CA, S1, NAT, a, b, 64, id++, false);
+        }
+    }
+    /* 6. PPTP: TCP A:40000 -> S2:1723 via NAT:61000; the helper rewrites the client's Call ID
+     *    0x0100 to 61000 (the NATed source port) */
+    {
+        uint8_t ci[200];
+        uint8_t co[200];
+        uint32_t cs = 1000;
+        uint32_t ss = 5000;
+        tcp_x(&x, true, CA, 40000, S2, 1723, NAT, 61000, S2, 1723, cs, 0, 0x02, NULL, NULL, 0);
+        tcp_x(&x, false, S2, 1723, CA, 40000, S2, 1723, NAT, 61000, ss, cs + 1, 0x12, NULL, NULL, 0);
+        cs++;
+        ss++;
+        size_t m = pptp(ci, 1, 156, 0, 0);
+        tcp_x(&x, true, CA, 40000, S2, 1723, NAT, 61000, S2, 1723, cs, ss, 0x18, ci, ci, m);
+        cs += (uint32_t)m;
+        m = pptp(ci, 2, 156, 0, 0);
+        tcp_x(&x, false, S2, 1723, CA, 40000, S2, 1723, NAT, 61000, ss, cs, 0x18, ci, ci, m);
+        ss += (uint32_t)m;
+        m = pptp(ci, 7, 168, 0x0100, 0);
+        pptp(co, 7, 168, 61000, 0);
+        tcp_x(&x, true, CA, 40000, S2, 1723, NAT, 61000, S2, 1723, cs, ss, 0x18, ci, co, m);
+        cs += (uint32_t)m;
+        m = pptp(ci, 8, 32, 0x0700, 0x0100);
+        pptp(co, 8, 32, 0x0700, 61000);
+        tcp_x(&x, false, S2, 1723, CA, 40000, S2, 1723, NAT, 61000, ss, cs, 0x18, ci, co, m);
+        ss += (uint32_t)m;
+        for (int i = 0; i < 5; i++) {
+            uint8_t ppp[80];
+            uint8_t gi[100];
+            uint8_t go[100];
+            fill(ppp, 80, (uint32_t)i + 600);
+            size_t g = gre1(gi, 0x0700, (uint32_t)i, ppp, 80);
+            x_raw(&x, true, 47, CA, S2, NAT, S2, gi, NULL, g, id++, false);
+            fill(ppp, 80, (uint32_t)i + 700);
+            gre1(gi, 0x0100, (uint32_t)i, ppp, 80);
+            gre1(go, 61000, (uint32_t)i, ppp, 80);
+            x_raw(&x, false, 47, S2, CA, S2, NAT, gi, go, g, id++, false);
+        }
+    }
+    /* 7. a fragmented UDP datagram A:5000 -> S1:5001 via NAT:5000 (IPv4 keeps ID and sizes) */
+    {
+        uint8_t dg[1208];
+        uint8_t dgo[1208];
+        fill(pl, 1200, 800);
+        udp(dg, 5000, 5001, pl, 1200);
+        udp(dgo, 5000, 5001, pl, 1200);
+        uint8_t a[1600];
+        uint8_t b[1600];
+        struct ip4 h1 = {CA, S1, 17, 64, 0x4242, 0x2000};
+        struct ip4 h2 = {NAT, S1, 17, 63, 0x4242, 0x2000};
+        size_t la = ip4(a, &h1, dg, 800);
+        size_t lb = ip4(b, &h2, dgo, 800);
+        pw_put(&wi, x.t, a, la);
+        pw_put(&wo, x.t + 300, b, lb);
+        struct ip4 h3 = {CA, S1, 17, 64, 0x4242, 100};
+        struct ip4 h4 = {NAT, S1, 17, 63, 0x4242, 100};
+        la = ip4(a, &h3, dg + 800, 408);
+        lb = ip4(b, &h4, dgo + 800, 408);
+        pw_put(&wi, x.t + 10, a, la);
+        pw_put(&wo, x.t + 310, b, lb);
+        x.t += 1000;
+        /* a reply so the mapping has both directions */
+        fill(pl, 60, 900);
+        x_udp(&x, false, S1, 5001, CA, 5000, S1, 5001, NAT, 5000, pl, 60, id++, false);
+    }
+    /* 8. IPv6, routed (no NAT66): a fragmented UDP datagram re-fragmented by the router under a
+     *    new ID and other sizes */
+    {
+        uint8_t s6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+        uint8_t d6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+        uint8_t dg[8 + 1400];
+        fill(pl, 1400, 1000);
+        udp(dg, 6000, 6001, pl, 1400);
+        /* inside: 2 fragments of 1000 + 408, id 0x11; outside: 3 of 504+504+400, id 0x77 */
+        const size_t cut_in[] = {0, 1000, 1408};
+        const size_t cut_out[] = {0, 504, 1008, 1408};
+        for (int side = 0; side < 2; side++) {
+            const size_t *cut = side == 0 ? cut_in : cut_out;
+            int nf = side == 0 ? 2 : 3;
+            for (int f = 0; f < nf; f++) {
+                uint8_t b[1600];
+                size_t len = cut[f + 1] - cut[f];
+                memset(b, 0, 48);
+                b[0] = 0x60;
+                put16(b + 4, (uint16_t)(8 + len));
+                b[6] = 44;
+                b[7] = side == 0 ? 64 : 63;
+                memcpy(b + 8, s6, 16);
+                memcpy(b + 24, d6, 16);
+                b[40] = 17;
+                put16(b + 42, (uint16_t)(cut[f] | (f + 1 < nf ? 1 : 0)));
+                put32(b + 44, side == 0 ? 0x11 : 0x77);
+                memcpy(b + 48, dg + cut[f], len);
+                pw_put(side == 0 ? &wi : &wo, x.t + (uint64_t)(side * 300 + f * 10), b, 48 + len);
+            }
+        }
+        x.t += 1000;
+    }
+    /* 9. untranslated: public client C routed as is */
+    for (int i = 0; i < 3; i++) {
+        fill(pl, 100, (uint32_t)i + 1100);
+        x_udp(&x, true, CC, 7000, S1, 7001, CC, 7000, S1, 7001, pl, 100, id++, false);
+        fill(pl, 100, (uint32_t)i + 1200);
+        x_udp(&x, false, S1, 7001, CC, 7000, S1, 7001, CC, 7000, pl, 100, id++, false);
+    }
+    /* 10. stale NAT: A:6000 -> S1:7000 via NAT:6000; 40 s idle (the mapping expired); the peer's
+     *     packet to NAT:6000 is dropped; A's next packet gets NAT:6001 */
+    fill(pl, 50, 1300);
+    x_udp(&x, true, CA, 6000, S1, 7000, NAT, 6000, S1, 7000, pl, 50, id++, false);
+    fill(pl, 50, 1301);
+    x_udp(&x, false, S1, 7000, CA, 6000, S1, 7000, NAT, 6000, pl, 50, id++, false);
+    x.t += 40000000;
+    fill(pl, 50, 1302);
+    x_udp(&x, false, S1, 7000, CA, 6000, S1, 7000, NAT, 6000, pl, 50, id++, true);
+    x.t += 3000000;
+    fill(pl, 50, 1303);
+    x_udp(&x, true, CA, 6000, S1, 7000, NAT, 6001, S1, 7000, pl, 50, id++, false);
+    fill(pl, 50, 1304);
+    x_udp(&x, false, S1, 7000, CA, 6000, S1, 7000, NAT, 6001, pl, 50, id++, false);
+    /* the capture goes on a little so that the last drops are inside both captures' time */
+    x.t += 3000000;
+    fill(pl, 30, 1400);
+    x_udp(&x, true, CA, 6000, S1, 7000, NAT, 6001, S1, 7000, pl, 30, id++, false);
+    pw_close(&wi);
+    pw_close(&wo);
+}
+
+/* ---- checks --------------------------------------------------------------------------------- */
+
+static struct ip_addr v4(uint32_t a)
+{
+    struct ip_addr r;
+    memset(&r, 0, sizeof(r));
+    r.v = 4;
+    put32(r.a, a);
+    return r;
+}
+
+static bool ipeq(const struct ip_addr *a, uint32_t b)
+{
+    struct ip_addr x = v4(b);
+    return a->v == 4 && memcmp(a->a, x.a, 4) == 0;
+}
+
+/* The mapping with this protocol, inside ip and (if port >= 0) inside port/call/icmp id, and
+ * outside ip/port; NULL if none. */
+static const struct nat_mapping *find_map(const struct nat_result *r, uint8_t proto, uint32_t iip,
+                                          int iport, uint32_t oip, int oport)
+{
+    for (size_t i = 0; i < r->n_map; i++) {
+        const struct nat_mapping *m = &r->map[i];
+        if (m->proto != proto || !ipeq(&m->inside.ip, iip) || !ipeq(&m->outside.ip, oip))
+            continue;
+        int ip_ = m->inside.has_port ? m->inside.port : m->inside.has_call_id ? m->inside.call_id
+                                                      : m->inside.has_icmp_id ? m->inside.icmp_id : -1;
+        int op_ = m->outside.has_port ? m->outside.port : m->outside.has_call_id ? m->outside.call_id
+                                                        : m->outside.has_icmp_id ? m->outside.icmp_id
+                                                                                 : -1;
+        if (ip_ == iport && op_ == oport)
+            return m;
+    }
+    return NULL;
+}
+
+static void print_result(const struct nat_result *r)
+{
+    char a[64];
+    char b[64];
+    char c[64];
+    printf("clock: valid %d offset %+.6f s drift %+.3f ppm evidence %llu; message '%s'\n",
+           r->clock.valid, r->clock.seconds, r->clock.drift_ppm,
+           (unsigned long long)r->clock.evidence_packets, r->message);
+    printf("mappings %zu unmatched %zu pairs %llu inside-only %llu outside-only %llu uncovered %llu "
+           "swapped %d\n",
+           r->n_map, r->n_unm, (unsigned long long)r->matched_packets,
+           (unsigned long long)r->inside_only, (unsigned long long)r->outside_only,
+           (unsigned long long)r->uncovered, r->swapped);
+    for (size_t i = 0; i < r->n_map; i++) {
+        const struct nat_mapping *m = &r->map[i];
+        printf("  map %zu p%u %s:%u/%u/%u -> %s:%u/%u/%u peer %s:%u/%u tr %d ev 0x%x tp %llu/%llu "
+               "fp %llu/%llu spis %u/%u natd %d fe %d lost %llu\n",
+               i, m->proto, ip_addr_str(&m->inside.ip, a, 64), m->inside.port, m->inside.call_id,
+               m->inside.icmp_id, ip_addr_str(&m->outside.ip, b, 64), m->outside.port,
+               m->outside.call_id, m->outside.icmp_id, ip_addr_str(&m->peer.ip, c, 64), m->peer.port,
+               m->peer.call_id, m->translated, m->evidence, (unsigned long long)m->to_peer_inside,
+               (unsigned long long)m->to_peer_outside, (unsigned long long)m->from_peer_outside,
+               (unsigned long long)m->from_peer_inside, m->n_spis_to, m->n_spis_from, m->natd_src,
+               m->forced_encap, (unsigned long long)m->min_gap_lost_us);
+    }
+    for (size_t i = 0; i < r->n_unm; i++) {
+        const struct nat_unmatched *u = &r->unm[i];
+        printf("  unm side %u dir %u p%u %s:%u -> %s:%u spi 0x%x pk %llu map %d frames %u first %llu\n",
+               u->side, u->direction, u->proto, ip_addr_str(&u->src, a, 64), u->sport,
+               ip_addr_str(&u->dst, b, 64), u->dport, u->spi, (unsigned long long)u->packets,
+               u->mapping, u->nframes, (unsigned long long)(u->nframes ? u->frames[0] : 0));
+    }
+}
+
+static int run(const char *in, const char *out, struct nat_result *r)
+{
+    const char *ins[1] = {in};
+    const char *outs[1] = {out};
+    struct nat_run_opts o;
+    memset(&o, 0, sizeof(o));
+    o.inside = ins;
+    o.n_inside = 1;
+    o.outside = outs;
+    o.n_outside = 1;
+    o.no_ndpi = true;
+    struct engine *ei = NULL;
+    struct engine *eo = NULL;
+    char eb[256];
+    int rc = nat_run(&o, &ei, &eo, r, eb, sizeof(eb));
+    if (rc != 0)
+        fprintf(stderr, "nat_run: %s\n", eb);
+    engine_free(ei);
+    engine_free(eo);
+    return rc;
+}
+
+static void check_scenario(const struct nat_result *r, double off, double drift, bool verbose)
+{
+    if (verbose)
+        print_result(r);
+    CHECK(r->clock.valid);
+    /* the model: outside = inside + off + drift (t - T0); ref_us is near T0 + 1 s */
+    double want = off + drift * 1e-6 * (double)(r->clock.ref_us - T0) / 1e6;
+    CHECK(fabs(r->clock.seconds - want) < 0.001);
+    CHECK(fabs(r->clock.drift_ppm - drift) < 2.0);
+    CHECK(r->clock.evidence_packets >= 50);
+    CHECK(r->n_nat_addrs == 1 && ipeq(&r->nat_addrs[0], NAT));
+
+    /* exactly the mappings the router made: no invented ones */
+    CHECK_EQ(r->n_map, 12);
+    const struct nat_mapping *m;
+    m = find_map(r, 17, CA, 500, NAT, 500);
+    CHECK(m && m->translated && (m->evidence & NAT_EV_NATD) && m->natd_src == 1 && !m->forced_encap);
+    CHECK(m && m->to_peer_inside == 1 && m->from_peer_inside == 1 && ipeq(&m->peer.ip, S1));
+    m = find_map(r, 17, CB, 500, NAT, 1);
+    CHECK(m && m->natd_src == 0 && m->forced_encap);
+    m = find_map(r, 17, CA, 4500, NAT, 4500);
+    CHECK(m && (m->evidence & NAT_EV_SPI) && (m->evidence & NAT_EV_PAYLOAD) &&
+          (m->evidence & NAT_EV_IP_ID));
+    CHECK(m && m->to_peer_inside == 44 && m->to_peer_outside == 44 && m->from_peer_outside == 40 &&
+          m->from_peer_inside == 40);
+    m = find_map(r, 50, CA, -1, NAT, -1);
+    CHECK(m && m->n_spis_to == 1 && m->spis_to[0] == 0xa001 && m->n_spis_from == 2);
+    CHECK(m && m->from_peer_inside == 9 && m->to_peer_outside == 6);
+    CHECK(!find_map(r, 50, CB, -1, NAT, -1)); /* B's ESP never crossed */
+    m = find_map(r, 1, CA, 0x1234, NAT, 7);
+    CHECK(m && (m->evidence & NAT_EV_ICMP_ID) && m->to_peer_inside == 3 && m->from_peer_inside == 3);
+    m = find_map(r, 6, CA, 40000, NAT, 61000);
+    CHECK(m && (m->evidence & NAT_EV_PPTP_CONTROL) && (m->evidence & NAT_EV_SEQ));
+    m = find_map(r, 47, CA, 0x0100, NAT, 61000);
+    CHECK(m && (m->evidence & NAT_EV_PPTP_CONTROL) && m->peer.has_call_id &&
+          m->peer.call_id == 0x0700 && m->to_peer_inside == 5 && m->from_peer_inside == 5);
+    m = find_map(r, 17, CA, 5000, NAT, 5000);
+    CHECK(m && (m->evidence & NAT_EV_FRAGMENT) && m->to_peer_inside == 2 && m->to_peer_outside == 2);
+    /* IPv6 re-fragmented under a new ID: paired by the reassembled payload */
+    bool v6ok = false;
+    for (size_t i = 0; i < r->n_map; i++)
+        if (r->map[i].inside.ip.v == 6 && !r->map[i].translated &&
+            (r->map[i].evidence & NAT_EV_FRAGMENT) && r->map[i].to_peer_inside == 2 &&
+            r->map[i].to_peer_outside == 3)
+            v6ok = true;
+    CHECK(v6ok);
+    m = find_map(r, 17, CC, 7000, CC, 7000);
+    CHECK(m && !m->translated && m->to_peer_inside == 3 && m->from_peer_inside == 3);
+    /* stale NAT: a second record for the same inside flow */
+    const struct nat_mapping *old = find_map(r, 17, CA, 6000, NAT, 6000);
+    const struct nat_mapping *nw = find_map(r, 17, CA, 6000, NAT, 6001);
+    CHECK(old && nw && old->min_gap_lost_us > 40000000 && old->first_ts < nw->first_ts);
+    CHECK(old && old->from_peer_outside == 2 && old->from_peer_inside == 1);
+
+    /* unmatched: B's 6 ESP (inside, to the peer, no mapping); the peer's packet to the expired
+     * mapping (outside, from the peer, mapping = the old record) */
+    CHECK_EQ(r->n_unm, 2);
+    CHECK_EQ(r->inside_only, 6);
+    CHECK_EQ(r->outside_only, 1);
+    for (size_t i = 0; i < r->n_unm; i++) {
+        const struct nat_unmatched *u = &r->unm[i];
+        if (u->side == SIDE_INSIDE) {
+            CHECK(u->proto == 50 && u->has_spi && u->spi == 0xa002 && u->direction == 0 &&
+                  u->mapping == -1 && u->packets == 6 && u->nframes == 6 && ipeq(&u->src, CB));
+        } else {
+            CHECK(u->proto == 17 && u->direction == 1 && u->mapping >= 0 && u->packets == 1 &&
+                  old && &r->map[u->mapping] == old);
+        }
+    }
+    CHECK_EQ(r->uncovered, 0);
+}
+
+/* ---- lab captures vs conntrack -------------------------------------------------------------- */
+
+struct ct {
+    char proto[16];
+    char osrc[64], odst[64], rsrc[64], rdst[64];
+    int osport, odport, rsport, rdport;
+};
+
+/* Parses one conntrack -E line: the first src=/dst=/sport=/dport= are the original direction,
+ * the second the reply. Returns true for NEW/UPDATE lines with both tuples. */
+static bool ct_parse(const char *line, struct ct *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->osport = c->odport = c->rsport = c->rdport = -1;
+    if (!strstr(line, "[NEW]") && !strstr(line, "[UPDATE]"))
+        return false;
+    const char *p = strstr(line, "ipv");
+    if (!p || sscanf(p, "%*s %*d %15s", c->proto) != 1)
+        return false;
+    int nsrc = 0;
+    int ndst = 0;
+    int nsp = 0;
+    int ndp = 0;
+    for (const char *q = p; *q; q++) {
+        if (q != p && q[-1] != ' ')
+            continue;
+        if (strncmp(q, "src=", 4) == 0)
+            sscanf(q + 4, "%63s", nsrc++ == 0 ? c->osrc : c->rsrc);
+        else if (strncmp(q, "dst=", 4) == 0)
+            sscanf(q + 4, "%63s", ndst++ == 0 ? c->odst : c->rdst);
+        else if (strncmp(q, "sport=", 6) == 0)
+            sscanf(q + 6, "%d", nsp++ == 0 ? &c->osport : &c->rsport);
+        else if (strncmp(q, "dport=", 6) == 0)
+            sscanf(q + 6, "%d", ndp++ == 0 ? &c->odport : &c->rdport);
+    }
+    return nsrc == 2 && ndst == 2;
+}
+
+/* Every conntrack flow whose addresses are rewritten (orig src != reply dst) must be a mapping
+ * (inside = orig src:sport, outside = reply dst:dport, peer = orig dst); every translated mapping of
+ * a protocol conntrack lists must be in the log. Returns the number of lab pairs checked. */
+static int check_lab(const char *dir, bool verbose)
+{
+    static const char *const names[] = {"esp_collision", "stale_nat", "pptp_nat", "natt",
+                                        "ikev1_natt", "fragments", "ah_nat", "pptp_collision",
+                                        "icmp", "forced_encap", "nat_t", "l2tp"};
+    int checked = 0;
+    char pin[512];
+    char pout[512];
+    char pct[512];
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        snprintf(pin, sizeof(pin), "%s/pcaps/%s-inside.pcap", dir, names[k]);
+        snprintf(pout, sizeof(pout), "%s/pcaps/%s-outside.pcap", dir, names[k]);
+        snprintf(pct, sizeof(pct), "%s/pcaps/%s.conntrack", dir, names[k]);
+        if (access(pin, R_OK) != 0 || access(pout, R_OK) != 0)
+            continue;
+        struct nat_result r;
+        if (run(pin, pout, &r) != 0) {
+            CHECK(!"nat_run failed on a lab pair");
+            continue;
+        }
+        checked++;
+        if (verbose) {
+            printf("== lab %s\n", names[k]);
+            print_result(&r);
+        }
+        CHECK(r.clock.valid && fabs(r.clock.seconds) < 0.01); /* one machine, one clock */
+        FILE *f = fopen(pct, "r");
+        if (!f) {
+            nat_result_free(&r);
+            continue;
+        }
+        char line[1024];
+        unsigned expected = 0;
+        unsigned found = 0;
+        while (fgets(line, sizeof(line), f)) {
+            struct ct c;
+            if (!ct_parse(line, &c))
+                continue;
+            int proto = strcmp(c.proto, "udp") == 0 ? 17 : strcmp(c.proto, "tcp") == 0 ? 6 : -1;
+            if (proto < 0 || strcmp(c.osrc, c.rdst) == 0)
+                continue; /* ESP/GRE/ICMP keys vary between kernels: udp/tcp checked exactly */
+            expected++;
+            bool ok = false;
+            char a[64];
+            char b[64];
+            char pe[64];
+            for (size_t i = 0; i < r.n_map && !ok; i++) {
+                const struct nat_mapping *m = &r.map[i];
+                ok = m->proto == proto && m->inside.port == c.osport &&
+                     m->outside.port == c.rdport && m->peer.port == c.odport &&
+                     strcmp(ip_addr_str(&m->inside.ip, a, 64), c.osrc) == 0 &&
+                     strcmp(ip_addr_str(&m->outside.ip, b, 64), c.rdst) == 0 &&
+                     strcmp(ip_addr_str(&m->peer.ip, pe, 64), c.odst) == 0;
+            }
+            found += ok;
+            if (!ok)
+                fprintf(stderr, "%s: conntrack mapping %s %s:%d -> %s:%d (peer %s:%d) not found\n",
+                        names[k], c.proto, c.osrc, c.osport, c.rdst, c.rdport, c.odst, c.odport);
+        }
+        fclose(f);
+        if (verbose)
+            printf("   conntrack udp/tcp mappings: %u of %u found\n", found, expected);
+        CHECK_EQ(found, expected);
+        nat_result_free(&r);
+    }
+    return checked;
+}
+
+/* ---- main ----------------------------------------------------------------------------------- */
+
+static double mono(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+        gcry_check_version(NULL);
+        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    }
+    if (argc >= 3) {
+        struct nat_result r;
+        double t = mono();
+        int rc = run(argv[1], argv[2], &r);
+        double dt = mono() - t;
+        if (rc == 0) {
+            if (argc > 3)
+                print_result(&r);
+            else
+                printf("clock %+.6f s %+.3f ppm (evidence %llu); %zu mappings, %zu unmatched; "
+                       "'%s'\n",
+                       r.clock.seconds, r.clock.drift_ppm,
+                       (unsigned long long)r.clock.evidence_packets, r.n_map, r.n_unm, r.message);
+            uint64_t n = r.packets_inside + r.packets_outside;
+            printf("%llu packets in %.2f s: %.0f packets/s\n", (unsigned long long)n, dt,
+                   (double)n / dt);
+            nat_result_free(&r);
+        }
+        return rc == 0 ? 0 : 1;
+    }
+    bool verbose = getenv("VERBOSE") != NULL;
+    char tin[] = "/tmp/vpnscope-corr-XXXXXX";
+    int fd = mkstemp(tin);
+    if (fd >= 0)
+        close(fd);
+    char pin[64];
+    char pout[64];
+    char pout2[64];
+    char pout3[64];
+    snprintf(pin, sizeof(pin), "%s-in.pcap", tin);
+    snprintf(pout, sizeof(pout), "%s-out.pcap", tin);
+    snprintf(pout2, sizeof(pout2), "%s-out2.pcap", tin);
+    snprintf(pout3, sizeof(pout3), "%s-out3.pcap", tin);
+
+    /* the clocks: +/-60 s, 100 ppm */
+    static const double clocks[][2] = {{0, 0}, {60, 100}, {-60, -100}, {-60, 100}, {0.5, 0}};
+    for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
+        build_pair(pin, pout, clocks[i][0], clocks[i][1]);
+        struct nat_result r;
+        CHECK_EQ(run(pin, pout, &r), 0);
+        if (verbose)
+            printf("== outside clock %+g s %+g ppm\n", clocks[i][0], clocks[i][1]);
+        check_scenario(&r, clocks[i][0], clocks[i][1], verbose && i < 2);
+        CHECK(!r.swapped && r.message[0] == '\0');
+        nat_result_free(&r);
+    }
+
+    /* swapped sides: detected and undone */
+    {
+        build_pair(pin, pout, 60, 100);
+        struct nat_result r;
+        CHECK_EQ(run(pout, pin, &r), 0);
+        CHECK(r.swapped);
+        CHECK(strstr(r.message, "swapped") != NULL);
+        check_scenario(&r, 60, 100, false);
+        nat_result_free(&r);
+    }
+
+    /* no shared traffic: the outside capture of another router */
+    {
+        struct pw wi;
+        struct pw wo;
+        pw_open(&wi, pin, 0, 0);
+        pw_open(&wo, pout2, 0, 0);
+        struct xing x = {&wi, &wo, 0};
+        uint8_t pl[100];
+        for (int i = 0; i < 20; i++) {
+            fill(pl, 100, (uint32_t)i);
+            x_udp(&x, true, CA, 1000, S1, 2000, NAT, 1000, S1, 2000, pl, 100, 1, true);
+            fill(pl, 100, (uint32_t)i + 5000);
+            x_udp(&x, false, S2, 3000, NAT, 3000, S2, 3000, NAT, 3000, pl, 100, 1, true);
+        }
+        pw_close(&wi);
+        pw_close(&wo);
+        struct nat_result r;
+        CHECK_EQ(run(pin, pout2, &r), 0);
+        CHECK(!r.clock.valid);
+        CHECK_EQ(r.n_map, 0);
+        CHECK(strstr(r.message, "appears in") != NULL && strstr(r.message, "20 and 20 packets") != NULL);
+        if (verbose)
+            printf("no shared traffic: '%s'\n", r.message);
+        nat_result_free(&r);
+    }
+
+    /* one direction only: nothing comes back from the peers */
+    {
+        struct pw wi;
+        struct pw wo;
+        pw_open(&wi, pin, 0, 0);
+        pw_open(&wo, pout3, 0, 0);
+        struct xing x = {&wi, &wo, 0};
+        uint8_t pl[100];
+        for (int i = 0; i < 30; i++) {
+            fill(pl, 100, (uint32_t)i);
+            x_udp(&x, true, CA, 1000, S1, 2000, NAT, 1000, S1, 2000, pl, 100, (uint16_t)i, false);
+        }
+        pw_close(&wi);
+        pw_close(&wo);
+        struct nat_result r;
+        CHECK_EQ(run(pin, pout3, &r), 0);
+        CHECK_EQ(r.n_map, 1);
+        CHECK(strstr(r.message, "one direction") != NULL || strstr(r.message, "only packets") != NULL);
+        if (verbose)
+            printf("one direction: '%s'\n", r.message);
+        nat_result_free(&r);
+    }
+    remove(pin);
+    remove(pout);
+    remove(pout2);
+    remove(pout3);
+    remove(tin);
+
+    const char *src = getenv("VPNSCOPE_SRC");
+    int lab = check_lab(src ? src : ".", verbose);
+    printf("lab pairs checked against conntrack: %d\n", lab);
+    return t_done();
+}

@@ -1,0 +1,698 @@
+/* test_detect.c - every detector on hand-built session models: one positive and look-alikes that
+ * must stay silent (thresholds, rekeys, NAT-T, keepalive-held mappings, SKF, PPTP helper...). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "t.h"
+#include "vpnscope/config.h"
+#include "vpnscope/detect.h"
+#include "vpnscope/session.h"
+#include "vpnscope/table.h"
+
+#define S(x) ((uint64_t)(x) * 1000000ull)
+#define T0 S(1800000000)
+
+static struct ip_addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+    struct ip_addr r;
+    memset(&r, 0, sizeof(r));
+    r.v = 4;
+    r.a[0] = a, r.a[1] = b, r.a[2] = c, r.a[3] = d;
+    return r;
+}
+
+static struct ip_addr C1, C2, SRV, SRV2, NAT, PUB1;
+
+static struct session_model *model(uint8_t side)
+{
+    struct session_model *m = malloc(sizeof(*m));
+    if (!m || session_model_init(m, side) != 0)
+        abort();
+    return m;
+}
+
+static void model_free(struct session_model *m)
+{
+    session_model_free(m);
+    free(m);
+}
+
+static uint64_t frame_no = 1;
+
+static struct ipsec_sa *sa_add(struct session_model *m, struct ip_addr src, struct ip_addr dst, uint32_t spi,
+                               uint8_t proto, uint16_t sport, uint16_t dport, uint64_t pkts, uint64_t t1, uint64_t t2)
+{
+    struct ipsec_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = src;
+    k.dst = dst;
+    k.spi = spi;
+    k.proto = proto;
+    k.sport = sport;
+    k.dport = dport;
+    k.encap = sport || dport;
+    struct ipsec_sa *sa = table_put(m->ipsec, &k, NULL);
+    sa->k = k;
+    sa->packets = pkts;
+    sa->first_seq = 1;
+    sa->last_seq = (uint32_t)pkts;
+    sa->first_ts = t1;
+    sa->last_ts = t2;
+    sa->first_frame = frame_no++;
+    sa->last_frame = frame_no++;
+    if (t2 > m->c.last_ts)
+        m->c.last_ts = t2;
+    if (!m->c.first_ts || t1 < m->c.first_ts)
+        m->c.first_ts = t1;
+    return sa;
+}
+
+static struct ike_sa *ike_add(struct session_model *m, uint64_t ispi, struct ip_addr i, uint16_t ip, struct ip_addr r,
+                              uint16_t rp, uint64_t t1, uint64_t t2)
+{
+    struct ike_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.ispi = ispi;
+    k.version = 2;
+    struct ike_sa *sa = table_put(m->ike, &k, NULL);
+    sa->ispi = ispi;
+    sa->rspi = ispi ^ 0xffff;
+    sa->version = 2;
+    sa->initiator.ip = i;
+    sa->initiator.port = ip;
+    sa->responder.ip = r;
+    sa->responder.port = rp;
+    sa->first_ts = t1;
+    sa->last_ts = t2;
+    sa->packets = 4;
+    sa->pkts_from_init = 2;
+    sa->pkts_from_resp = 2;
+    sa->first_frame = frame_no++;
+    sa->n_exch = 1;
+    sa->exch_type[0] = 34;
+    sa->exch_count[0] = 2;
+    return sa;
+}
+
+static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t pa, struct ip_addr b, uint16_t pb,
+                             uint8_t proto, uint64_t t1, uint64_t t2)
+{
+    struct flow_key k;
+    memset(&k, 0, sizeof(k));
+    k.a = a, k.pa = pa, k.b = b, k.pb = pb, k.proto = proto;
+    struct flow *f = table_put(m->flows, &k, NULL);
+    f->src.ip = a, f->src.port = pa, f->dst.ip = b, f->dst.port = pb;
+    f->proto = proto;
+    f->pkts[0] = f->pkts[1] = 10;
+    f->first_ts = t1;
+    f->last_ts = t2;
+    f->act.last_us = t2;
+    return f;
+}
+
+static void gap_add(struct activity *a, uint64_t s, uint64_t e)
+{
+    a->gaps[a->n_gaps].start_us = s;
+    a->gaps[a->n_gaps].end_us = e;
+    a->gaps[a->n_gaps].frame_after = frame_no++;
+    a->n_gaps++;
+}
+
+static void finish(struct session_model *m)
+{
+    session_finish(m);
+}
+
+static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT, NAT_GRE_TIMEOUT,
+                                 NAT_OTHER_TIMEOUT};
+
+/* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
+static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
+{
+    struct finding_list fl = {0};
+    struct detect_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.single = m;
+    c.to = TO;
+    c.out = &fl;
+    detect_run(&c);
+    unsigned n = 0;
+    for (size_t i = 0; i < fl.n; i++)
+        if (fl.v[i].kind == kind) {
+            if (!n && out)
+                *out = fl.v[i];
+            n++;
+        }
+    finding_list_free(&fl);
+    return n;
+}
+
+static unsigned run2(struct session_model *in, struct session_model *outm, struct nat_result *r, unsigned kind,
+                     struct finding *out)
+{
+    struct finding_list fl = {0};
+    struct detect_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.inside = in;
+    c.outside = outm;
+    c.nat = r;
+    c.to = TO;
+    c.out = &fl;
+    detect_run(&c);
+    unsigned n = 0;
+    for (size_t i = 0; i < fl.n; i++)
+        if (fl.v[i].kind == kind) {
+            if (!n && out)
+                *out = fl.v[i];
+            n++;
+        }
+    finding_list_free(&fl);
+    return n;
+}
+
+static bool has_client(const struct finding *f, struct ip_addr ip, const char *note_part)
+{
+    for (unsigned i = 0; i < f->n_sessions; i++)
+        if (f->sessions[i].role == ROLE_CLIENT && !memcmp(&f->sessions[i].ip, &ip, sizeof(ip)))
+            return !note_part || strstr(f->sessions[i].note, note_part);
+    return false;
+}
+
+/* ---- esp_collision ---- */
+static void test_esp_collision(void)
+{
+    struct finding f;
+    /* inside: two clients, one server, return ESP on two SPIs to C1 only */
+    struct session_model *m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb002, 50, 0, 0, 10, T0 + S(1) + 200000, T0 + S(4));
+    sa_add(m, C2, SRV, 0xa002, 50, 0, 0, 10, T0 + S(1) + 300000, T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, &f), 1);
+    CHECK(f.confirmed);
+    CHECK_EQ(f.sev, SEV_ERROR);
+    CHECK(has_client(&f, C1, "receives all"));
+    CHECK(has_client(&f, C2, "no return"));
+    CHECK(strstr(f.summary, "192.168.1.12") != NULL);
+    CHECK_EQ(f.ts_us, T0 + S(1) + 300000);
+    CHECK_EQ(run1(m, FINDING_ESP_ONE_WAY, NULL), 0); /* the collision explains C2's one-way SA */
+    model_free(m);
+
+    /* too few packets from the starved client: silent */
+    m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, C2, SRV, 0xa002, 50, 0, 0, 2, T0 + S(3), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
+    model_free(m);
+
+    /* look-alike: two clients, two servers */
+    m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, C2, SRV2, 0xa002, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV2, C2, 0xb002, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
+    model_free(m);
+
+    /* look-alike: NAT-T (ESP in UDP), two clients, one server, return to one (others' are elsewhere) */
+    m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, C2, SRV, 0xa002, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
+    model_free(m);
+
+    /* outside: one address, one server, two inbound SPIs at once, one outbound */
+    m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, NAT, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, NAT, 0xb002, 50, 0, 0, 10, T0 + S(1) + 200000, T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, &f), 1);
+    CHECK(!f.confirmed);
+    model_free(m);
+
+    /* outside look-alike: one client rekeying (sequential SPIs both ways, short overlap) */
+    m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa001, 50, 0, 0, 100, T0 + S(1), T0 + S(100));
+    sa_add(m, SRV, NAT, 0xb001, 50, 0, 0, 100, T0 + S(1), T0 + S(102));
+    sa_add(m, NAT, SRV, 0xa011, 50, 0, 0, 100, T0 + S(99), T0 + S(200));
+    sa_add(m, SRV, NAT, 0xb011, 50, 0, 0, 100, T0 + S(98), T0 + S(200));
+    ike_add(m, 0x1111, NAT, 500, SRV, 500, T0, T0 + S(200));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
+    /* ... but two IKE SAs from different ports of that address at once: suspected */
+    ike_add(m, 0x2222, NAT, 438, SRV, 500, T0 + S(2), T0 + S(200));
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 1);
+    model_free(m);
+
+    /* two captures: C2's ESP dropped inside-only; return to C1 */
+    struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
+    sa_add(in, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(in, SRV, C1, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(in, SRV, C1, 0xb002, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(in, C2, SRV, 0xa002, 50, 0, 0, 10, T0 + S(2), T0 + S(4));
+    sa_add(out, NAT, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(out, SRV, NAT, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(out, SRV, NAT, 0xb002, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(in);
+    finish(out);
+    struct nat_result r;
+    memset(&r, 0, sizeof(r));
+    struct nat_mapping mp;
+    memset(&mp, 0, sizeof(mp));
+    mp.proto = 50;
+    mp.inside.ip = C1;
+    mp.outside.ip = NAT;
+    mp.peer.ip = SRV;
+    mp.translated = true;
+    r.map = &mp;
+    r.n_map = 1;
+    struct nat_unmatched un;
+    memset(&un, 0, sizeof(un));
+    un.side = SIDE_INSIDE;
+    un.direction = 0;
+    un.proto = 50;
+    un.src = C2;
+    un.dst = SRV;
+    un.packets = 10;
+    un.nframes = 2;
+    un.frames[0] = 7;
+    un.frames[1] = 9;
+    un.mapping = -1;
+    r.unm = &un;
+    r.n_unm = 1;
+    r.nat_addrs[0] = NAT;
+    r.n_nat_addrs = 1;
+    CHECK_EQ(run2(in, out, &r, FINDING_ESP_COLLISION, &f), 1);
+    CHECK(f.confirmed);
+    CHECK(has_client(&f, C2, "dropped"));
+    CHECK(strstr(f.summary, "203.0.113.1") != NULL);
+    CHECK(strstr(f.summary, "never left the router") != NULL);
+    model_free(in);
+    model_free(out);
+}
+
+/* ---- stale_nat ---- */
+static void test_stale_nat(void)
+{
+    struct finding f;
+    struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
+    struct flow *fl = flow_add(in, C1, 4500, SRV, 4500, 17, T0, T0 + S(25));
+    gap_add(&fl->act, T0 + S(4), T0 + S(22));
+    fl->act.ka_count = 3;
+    fl->act.ka_ivl_sum_us = S(4);
+    fl->act.ka_ivl_n = 2;
+    fl->act.ka_last_us = T0 + S(3);
+    flow_add(out, NAT, 4500, SRV, 4500, 17, T0, T0 + S(25));
+    finish(in);
+    finish(out);
+    struct nat_result r;
+    memset(&r, 0, sizeof(r));
+    struct nat_mapping mp;
+    memset(&mp, 0, sizeof(mp));
+    mp.proto = 17;
+    mp.inside.ip = C1, mp.inside.has_port = true, mp.inside.port = 4500;
+    mp.outside.ip = NAT, mp.outside.has_port = true, mp.outside.port = 4500;
+    mp.peer.ip = SRV, mp.peer.has_port = true, mp.peer.port = 4500;
+    mp.translated = true;
+    mp.to_peer_inside = mp.to_peer_outside = 15;
+    mp.from_peer_inside = 15, mp.from_peer_outside = 18;
+    mp.first_ts = T0, mp.last_ts = T0 + S(25);
+    r.map = &mp;
+    r.n_map = 1;
+    struct nat_unmatched un;
+    memset(&un, 0, sizeof(un));
+    un.side = SIDE_OUTSIDE;
+    un.direction = 1;
+    un.proto = 17;
+    un.src = SRV, un.dst = NAT;
+    un.has_ports = true, un.sport = 4500, un.dport = 4500;
+    un.has_spi = true, un.spi = 0xb001;
+    un.packets = 3;
+    un.first_ts = T0 + S(17), un.last_ts = T0 + S(18);
+    un.nframes = 1, un.frames[0] = 40;
+    un.mapping = 0;
+    r.unm = &un;
+    r.n_unm = 1;
+    CHECK_EQ(run2(in, out, &r, FINDING_STALE_NAT, &f), 1);
+    CHECK(f.confirmed);
+    CHECK(strstr(f.summary, "13.0 s") != NULL);
+    CHECK(has_client(&f, C1, NULL));
+    CHECK_EQ(f.ts_us, T0 + S(17));
+    /* look-alike: the drop happened while the tunnel was busy (no idle): not stale */
+    un.first_ts = T0 + S(2), un.last_ts = T0 + S(3);
+    CHECK_EQ(run2(in, out, &r, FINDING_STALE_NAT, NULL), 0);
+    /* new outside port after the idle gap */
+    un.packets = 0;
+    r.n_unm = 0;
+    struct nat_mapping mps[2] = {mp, mp};
+    mps[0].last_ts = T0 + S(4);
+    mps[1].first_ts = T0 + S(22);
+    mps[1].outside.port = 1024;
+    r.map = mps;
+    r.n_map = 2;
+    CHECK_EQ(run2(in, out, &r, FINDING_STALE_NAT, &f), 1);
+    CHECK(strstr(f.summary, "new outside port 1024") != NULL);
+    model_free(in);
+    model_free(out);
+
+    /* one capture: same SPI continues from a new port after 18 s */
+    struct session_model *m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, NAT, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, NAT, SRV, 0xa001, 50, 1024, 4500, 5, T0 + S(22), T0 + S(24));
+    sa_add(m, SRV, NAT, 0xb001, 50, 4500, 1024, 5, T0 + S(22), T0 + S(24));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_STALE_NAT, &f), 1);
+    CHECK(strstr(f.summary, "port 1024") != NULL);
+    model_free(m);
+
+    /* look-alike: idle ESP but keepalives held the mapping, same port throughout */
+    m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, NAT, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    struct ipsec_sa *sa = sa_add(m, NAT, SRV, 0xa002, 50, 4500, 4500, 15, T0 + S(1), T0 + S(300));
+    gap_add(&sa->act, T0 + S(4), T0 + S(290));
+    flow_add(m, NAT, 4500, SRV, 4500, 17, T0, T0 + S(300));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_STALE_NAT, NULL), 0);
+    model_free(m);
+}
+
+/* ---- fragments ---- */
+static struct fragdg *dg_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint32_t id, bool ooo,
+                             bool complete, uint64_t t)
+{
+    struct fragdg *g = &m->fragdg[m->n_fragdg++];
+    memset(g, 0, sizeof(*g));
+    g->src = s, g->dst = d, g->proto = 17, g->sport = 4500, g->dport = 4500, g->id = id;
+    g->nfrags = 3, g->complete = complete, g->out_of_order = ooo;
+    g->first_ts = t, g->last_ts = t + 1000;
+    g->nframes = 2, g->frames[0] = frame_no++, g->frames[1] = frame_no++;
+    if (t + 1000 > m->c.last_ts)
+        m->c.last_ts = t + S(5);
+    return g;
+}
+
+static void test_frag(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    for (int i = 0; i < 4; i++)
+        dg_add(m, C1, SRV, 0x4101 + i, true, true, T0 + S(1 + i));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_FRAGMENT_REORDER, &f), 1);
+    CHECK(strstr(f.summary, "4 of 4") != NULL);
+    CHECK_EQ(run1(m, FINDING_FRAGMENT_LOSS, NULL), 0);
+    model_free(m);
+
+    m = model(SIDE_SINGLE);
+    for (int i = 0; i < 4; i++)
+        dg_add(m, C1, SRV, 0x4101 + i, false, i != 2, T0 + S(1 + i));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_FRAGMENT_REORDER, NULL), 0);
+    CHECK_EQ(run1(m, FINDING_FRAGMENT_LOSS, &f), 1);
+    CHECK(strstr(f.summary, "1 never completed") != NULL);
+    model_free(m);
+
+    /* look-alike: in order, complete */
+    m = model(SIDE_SINGLE);
+    for (int i = 0; i < 4; i++)
+        dg_add(m, C1, SRV, 0x4101 + i, false, true, T0 + S(1 + i));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_FRAGMENT_REORDER, NULL) + run1(m, FINDING_FRAGMENT_LOSS, NULL), 0);
+    model_free(m);
+
+    /* two captures: out of order inside, reassembled and in order outside -> not the router's fault */
+    struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
+    for (int i = 0; i < 3; i++) {
+        dg_add(in, C1, SRV, 0x4101 + i, true, true, T0 + S(1 + i));
+        dg_add(out, NAT, SRV, 0x4101 + i, false, true, T0 + S(1 + i) + 500);
+    }
+    dg_add(in, C1, SRV, 0x4110, false, true, T0 + S(6));
+    finish(in);
+    finish(out);
+    struct nat_result r;
+    memset(&r, 0, sizeof(r));
+    r.nat_addrs[0] = NAT;
+    r.n_nat_addrs = 1;
+    CHECK_EQ(run2(in, out, &r, FINDING_FRAGMENT_REORDER, &f), 1);
+    CHECK(strstr(f.summary, "crossed the router intact") != NULL);
+    CHECK(strstr(f.remedy, "Nothing to change on the router") != NULL);
+    CHECK_EQ(run2(in, out, &r, FINDING_FRAGMENT_LOSS, &f), 1); /* 0x4110 never crossed */
+    CHECK(strstr(f.summary, "never appeared on the other side") != NULL);
+    model_free(in);
+    model_free(out);
+}
+
+/* ---- ah_nat ---- */
+static void test_ah(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xd001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_AH_NAT, &f), 1);
+    CHECK(!f.confirmed);
+    model_free(m);
+    /* routed: public to public */
+    m = model(SIDE_SINGLE);
+    sa_add(m, PUB1, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, PUB1, 0xd001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_AH_NAT, NULL), 0);
+    model_free(m);
+    /* two captures: translated vs untranslated */
+    struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
+    sa_add(in, C1, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(out, NAT, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(in);
+    finish(out);
+    struct nat_result r;
+    memset(&r, 0, sizeof(r));
+    CHECK_EQ(run2(in, out, &r, FINDING_AH_NAT, &f), 1);
+    CHECK(f.confirmed);
+    CHECK(strstr(f.summary, "203.0.113.1") != NULL);
+    model_free(in);
+    model_free(out);
+    in = model(SIDE_INSIDE), out = model(SIDE_OUTSIDE);
+    sa_add(in, PUB1, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(out, PUB1, SRV, 0xc001, 51, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(in);
+    finish(out);
+    CHECK_EQ(run2(in, out, &r, FINDING_AH_NAT, NULL), 0);
+    model_free(in);
+    model_free(out);
+}
+
+/* ---- natt_not_used ---- */
+static void test_natt_not_used(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    struct ike_sa *ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(1));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 1;
+    ik->natd.nat_responder = 0;
+    ik->natd.forced_encap = 0;
+    sa_add(m, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, &f), 1);
+    CHECK(has_client(&f, C1, NULL));
+    /* forced encapsulation is not a NAT */
+    ((struct ike_sa *)table_get(m->ike, &(struct ike_sa_key){.ispi = 0xc111, .version = 2}, false))->natd.forced_encap = 1;
+    CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, NULL), 0);
+    model_free(m);
+    /* NAT-D says no NAT (routed) */
+    m = model(SIDE_SINGLE);
+    ik = ike_add(m, 0xc111, PUB1, 500, SRV, 500, T0, T0 + S(1));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 0;
+    ik->natd.nat_responder = 0;
+    sa_add(m, PUB1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, NULL), 0);
+    model_free(m);
+    /* NAT-T used: ESP in UDP, IKE on 4500 */
+    m = model(SIDE_SINGLE);
+    ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(1));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 1;
+    ik->nat_t = true;
+    ik->natt_initiator.ip = C1, ik->natt_initiator.port = 4500;
+    ik->natt_responder.ip = SRV, ik->natt_responder.port = 4500;
+    ik->exch_type[1] = 35, ik->exch_count[1] = 2, ik->n_exch = 2;
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, NULL), 0);
+    /* IKE_AUTH stays on 500 */
+    ik = table_get(m->ike, &(struct ike_sa_key){.ispi = 0xc111, .version = 2}, false);
+    ik->nat_t = false;
+    CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, NULL), 1);
+    model_free(m);
+}
+
+/* ---- IKE ---- */
+static void test_ike(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    struct ike_sa *ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(7));
+    ik->rspi = 0;
+    ik->pkts_from_resp = 0;
+    ik->max_unanswered_sends = 4;
+    ik->unanswered_first_ts = T0;
+    ik->unanswered_last_ts = T0 + S(7);
+    ik->unanswered_nframes = 4;
+    for (int i = 0; i < 4; i++)
+        ik->unanswered_frames[i] = (uint64_t)i + 1;
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_IKE_NO_RESPONSE, &f), 1);
+    CHECK(strstr(f.summary, "4 times") != NULL);
+    CHECK(strstr(f.summary, "IKE_SA_INIT") != NULL);
+    CHECK_EQ(f.n_frames, 4);
+    /* 2 sends within 1 s: silent; over 3 s: reported */
+    ik->max_unanswered_sends = 2;
+    ik->unanswered_last_ts = T0 + S(1) - 1;
+    CHECK_EQ(run1(m, FINDING_IKE_NO_RESPONSE, NULL), 0);
+    ik->unanswered_last_ts = T0 + S(3);
+    CHECK_EQ(run1(m, FINDING_IKE_NO_RESPONSE, NULL), 1);
+    /* answered (session code resets max_unanswered_sends) */
+    ik->max_unanswered_sends = 0;
+    CHECK_EQ(run1(m, FINDING_IKE_NO_RESPONSE, NULL), 0);
+    /* IP-fragmented IKE_AUTH without SKF; then with SKF */
+    ik->ip_fragmented_msgs = 1;
+    ik->ip_frag_first_frame = 9;
+    CHECK_EQ(run1(m, FINDING_IKE_IP_FRAGMENTED, &f), 1);
+    CHECK(strstr(f.remedy, "RFC 7383") != NULL);
+    ik->skf_frags = 3;
+    CHECK_EQ(run1(m, FINDING_IKE_IP_FRAGMENTED, NULL), 0);
+    model_free(m);
+}
+
+/* ---- PPTP ---- */
+static struct pptp_ctrl *ctrl_add(struct session_model *m, struct ip_addr cl, uint16_t cport, struct ip_addr sv,
+                                  uint16_t call_id, uint16_t peer, uint64_t t1, uint64_t t2)
+{
+    struct pptp_ctrl_key k;
+    memset(&k, 0, sizeof(k));
+    k.client = cl, k.server = sv, k.cport = cport, k.sport = 1723;
+    struct pptp_ctrl *c = table_put(m->pptp, &k, NULL);
+    c->client.ip = cl, c->client.port = cport, c->server.ip = sv, c->server.port = 1723;
+    c->state = PPTP_SESS_CONFIRMED;
+    c->n_calls = 1;
+    c->calls[0].call_id = call_id;
+    c->calls[0].peer_call_id = peer;
+    c->calls[0].has_peer = true;
+    c->calls[0].result = 1;
+    c->calls[0].state = PPTP_CALL_OUT_CONF;
+    c->calls[0].first_ts = t1;
+    c->calls[0].last_ts = t2;
+    c->calls[0].first_frame = frame_no++;
+    c->first_ts = t1, c->last_ts = t2;
+    return c;
+}
+
+static void gre_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint16_t key, uint64_t pkts)
+{
+    struct gre_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = s, k.dst = d, k.key = key, k.version = 1, k.has_key = 1;
+    struct gre_flow *g = table_put(m->gre, &k, NULL);
+    g->k = k;
+    g->packets = pkts;
+    g->first_frame = frame_no++;
+}
+
+static void test_pptp(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    ctrl_add(m, C1, 40001, SRV, 0x4000, 0x0001, T0, T0 + S(3));
+    gre_add(m, C1, SRV, 0x0001, 6);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_GRE_BLOCKED, &f), 1);
+    CHECK(!f.confirmed);
+    CHECK_EQ(f.sessions[0].call_id, 0x4000);
+    gre_add(m, SRV, C1, 0x4000, 6);
+    CHECK_EQ(run1(m, FINDING_PPTP_GRE_BLOCKED, NULL), 0);
+    model_free(m);
+
+    /* outside: two control connections from one address, same Call ID */
+    m = model(SIDE_OUTSIDE);
+    ctrl_add(m, NAT, 40001, SRV, 0x4000, 0x0001, T0, T0 + S(3));
+    ctrl_add(m, NAT, 40002, SRV, 0x4000, 0x0002, T0 + S(1), T0 + S(4));
+    gre_add(m, NAT, SRV, 0x0001, 6);
+    gre_add(m, NAT, SRV, 0x0002, 6);
+    gre_add(m, SRV, NAT, 0x4000, 12);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_CALL_COLLISION, &f), 1);
+    CHECK(strstr(f.summary, "0x4000") != NULL);
+    CHECK_EQ(run1(m, FINDING_PPTP_GRE_BLOCKED, NULL), 0);
+    model_free(m);
+    /* PPTP-aware NAT: Call IDs rewritten */
+    m = model(SIDE_OUTSIDE);
+    ctrl_add(m, NAT, 40001, SRV, 40001, 0x0001, T0, T0 + S(3));
+    ctrl_add(m, NAT, 40002, SRV, 40002, 0x0002, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_CALL_COLLISION, NULL), 0);
+    model_free(m);
+    /* sequential reuse of a Call ID (not at the same time) */
+    m = model(SIDE_OUTSIDE);
+    ctrl_add(m, NAT, 40001, SRV, 0x4000, 0x0001, T0, T0 + S(3));
+    ctrl_add(m, NAT, 40002, SRV, 0x4000, 0x0002, T0 + S(10), T0 + S(14));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_CALL_COLLISION, NULL), 0);
+    model_free(m);
+}
+
+/* ---- esp_one_way ---- */
+static void test_one_way(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_ONE_WAY, &f), 1);
+    CHECK(has_client(&f, C1, NULL));
+    model_free(m);
+    m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 4, T0 + S(1), T0 + S(4));
+    sa_add(m, C2, SRV, 0xa002, 50, 4500, 4500, 10, T0 + S(1), T0 + S(2));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_ONE_WAY, NULL), 0); /* too few packets / too short */
+    model_free(m);
+    m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_ONE_WAY, NULL), 0);
+    model_free(m);
+}
+
+int main(void)
+{
+    C1 = A(192, 168, 1, 11);
+    C2 = A(192, 168, 1, 12);
+    SRV = A(203, 0, 113, 10);
+    SRV2 = A(203, 0, 113, 20);
+    NAT = A(203, 0, 113, 1);
+    PUB1 = A(198, 51, 100, 11);
+    test_esp_collision();
+    test_stale_nat();
+    test_frag();
+    test_ah();
+    test_natt_not_used();
+    test_ike();
+    test_pptp();
+    test_one_way();
+    return t_done();
+}
