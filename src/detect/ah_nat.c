@@ -207,7 +207,8 @@ static bool natd_between(const struct session_model *m, const struct ip_addr *a,
             continue;
         bool match = (du_ip_eq(&ik->initiator.ip, a) && du_ip_eq(&ik->responder.ip, b)) ||
                      (du_ip_eq(&ik->initiator.ip, b) && du_ip_eq(&ik->responder.ip, a));
-        if (match && (ik->natd.nat_initiator == 1 || ik->natd.nat_responder == 1))
+        if (match && ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1)) &&
+            !du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
             return true;
     }
     return false;

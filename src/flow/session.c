@@ -239,27 +239,52 @@ static bool natd_matches(const struct ike_msg *ik, const struct ike_natd *nd, ui
     return dl && dl == nd->len && memcmp(h, nd->h, dl) == 0;
 }
 
-static void natd_verdict_update(struct natd_verdict *v, const struct ip_addr *init_ip)
+/*
+ * NAT-D verdicts from one capture point. Each hash says what its sender believed an address was;
+ * comparing it with the address seen here tells where a translation happened:
+ *   initiator's source hash  vs observed source:   NAT between initiator and here, or random;
+ *   responder's destination  vs observed dest.:    NAT between here and the responder (certain);
+ *   responder's source hash  vs observed source:   NAT between responder and here, or random;
+ *   initiator's destination  vs observed dest.:    DNAT between initiator and here (certain).
+ * A random source hash (strongSwan encap=yes, or a kernel that needs UDP encapsulation) is
+ * "forced encapsulation": it is proven when the sender's own hash is wrong although nothing
+ * translated its address on the way here (the peer saw the same address, or it is private and
+ * the peer confirmed it); otherwise "NAT or forced encapsulation" stays undecided (null).
+ */
+static void natd_verdict_update(struct natd_verdict *v, const struct ip_addr *init_ip,
+                                const struct ip_addr *resp_ip)
 {
-    bool init_mis = v->init_src_mismatch_seen || v->resp_dst_mismatch_seen;
-    bool any_init = v->init_src_match_seen || init_mis || v->resp_dst_match_seen;
-    v->nat_initiator = init_mis ? 1 : (v->init_src_match_seen && v->resp_dst_match_seen) ? 0 : -1;
-    v->nat_responder = (v->resp_src_mismatch_seen || v->init_dst_mismatch_seen) ? 1
-                       : (v->resp_src_match_seen || v->init_dst_match_seen)    ? 0
-                                                                               : -1;
+    bool isrc_mis = v->init_src_mismatch_seen, isrc_ok = v->init_src_match_seen && !isrc_mis;
+    bool rdst_mis = v->resp_dst_mismatch_seen, rdst_ok = v->resp_dst_match_seen && !rdst_mis;
+    bool rsrc_mis = v->resp_src_mismatch_seen, rsrc_ok = v->resp_src_match_seen && !rsrc_mis;
+    bool idst_mis = v->init_dst_mismatch_seen;
     v->forced_encap = -1;
-    if (!any_init)
-        return;
-    if (v->init_src_match_seen && !v->init_src_mismatch_seen) {
-        /* the initiator's own hash is genuine: any mismatch is a real NAT */
-        v->forced_encap = 0;
-    } else if (v->init_src_mismatch_seen && v->resp_dst_match_seen && !v->resp_dst_mismatch_seen &&
-               ip_addr_is_private(init_ip)) {
-        /* the responder saw the very private address we see, so nothing translated it: the
-         * initiator's source hash is random on purpose (forced UDP encapsulation) */
-        v->forced_encap = 1;
+    if (rdst_mis) {
+        v->nat_initiator = 1;
+        if (isrc_mis)
+            v->forced_encap = 1; /* inside the NAT, yet the initiator's own hash is wrong */
+    } else if (isrc_mis) {
+        if (rdst_ok && ip_addr_is_private(init_ip)) {
+            v->nat_initiator = 0;
+            v->forced_encap = 1;
+        } else {
+            v->nat_initiator = 1; /* NAT or forced encapsulation: forced_encap stays null */
+        }
+    } else if (isrc_ok && rdst_ok) {
         v->nat_initiator = 0;
+    } else {
+        v->nat_initiator = -1;
     }
+    if (isrc_ok)
+        v->forced_encap = 0;
+    if (idst_mis)
+        v->nat_responder = 1;
+    else if (rsrc_mis)
+        v->nat_responder = ip_addr_is_private(resp_ip) ? 0 : -1;
+    else if (rsrc_ok)
+        v->nat_responder = 0;
+    else
+        v->nat_responder = -1;
 }
 
 /* ---- IKE ---- */
@@ -448,7 +473,7 @@ static void ike_update(struct session_model *m, const struct pkt *p)
                     v->resp_src_mismatch_seen = true;
             }
         }
-        natd_verdict_update(v, &sa->initiator.ip);
+        natd_verdict_update(v, &sa->initiator.ip, &sa->responder.ip);
     }
 }
 
@@ -969,8 +994,8 @@ void session_finish(struct session_model *m)
         if (!sa || !sa->natd.present)
             continue;
         const struct natd_verdict *v = &sa->natd;
-        if (v->init_src_match_seen && v->resp_dst_mismatch_seen)
-            inside++;
+        if (v->resp_dst_mismatch_seen)
+            inside++; /* the responder saw another address for the initiator: NAT beyond here */
         else if (v->init_src_mismatch_seen && v->resp_dst_match_seen && v->forced_encap != 1)
             outside++;
     }

@@ -58,6 +58,7 @@ enum { DIR_TO_PEER = 0, DIR_FROM_PEER = 1 };
 struct pend {
     uint64_t sig;
     uint64_t ts;
+    uint64_t fh; /* hash of the packet's addresses, ports / ids and protocol (mapping cache) */
     uint64_t frames[PENDING_FRAMES];
     struct ip_addr src, dst;
     uint8_t proto, side, ttl, ipver;
@@ -149,6 +150,18 @@ struct uint_rec {
     struct ukey key;
 };
 
+/* Pair -> mapping cache: the same two tuples always give the same mapping and direction (GRE
+ * keys also depend on the PPTP calls learned: entries carry the call generation). */
+#define MC_SIZE 16384
+struct mcache {
+    uint64_t a, b; /* tuple hashes of the inside and the outside packet */
+    uint32_t idx;
+    uint32_t gen;
+    uint32_t extra_ev;
+    uint8_t dir;
+    uint8_t valid;
+};
+
 struct nat_corr {
     struct nat_corr_opts o;
     uint64_t window;
@@ -171,6 +184,8 @@ struct nat_corr {
     /* PPTP calls and fragment groups */
     struct table *calls;
     struct table *fgroups;
+    uint32_t call_gen;
+    struct mcache *mc;
     /* counters */
     uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
     uint64_t dir_pairs[2];
@@ -375,20 +390,23 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     while (cap < NAT_PENDING_MAX)
         cap <<= 1;
     c->rmask = cap - 1;
-    c->bmask = cap * 2 - 1;
+    /* few packets wait at a time (router latency): a small index stays in cache */
+    uint32_t nb = cap / 4 >= 1024 ? cap / 4 : 1024;
+    c->bmask = nb - 1;
     c->ring = malloc(sizeof(struct pend) * cap);
-    c->bucket = malloc(sizeof(uint32_t) * (size_t)cap * 2);
+    c->bucket = malloc(sizeof(uint32_t) * (size_t)nb);
+    c->mc = calloc(MC_SIZE, sizeof(struct mcache));
     c->mapidx = table_new(sizeof(struct mkey), sizeof(uint32_t), NAT_MAP_MAX, NULL, NULL);
     c->flowidx = table_new(sizeof(struct fkey), sizeof(uint32_t), NAT_MAP_MAX * 2, NULL, NULL);
     c->unmidx = table_new(sizeof(struct ukey), sizeof(uint32_t), NAT_UNMATCHED_MAX, NULL, NULL);
     c->calls = table_new(sizeof(struct ckey), sizeof(struct cval), NAT_PPTP_CALLS * 2, NULL, NULL);
     c->fgroups = table_new(sizeof(struct fgkey), sizeof(struct fgval), NAT_FRAG_GROUPS * 2, fg_evict, c);
-    if (!c->ring || !c->bucket || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
+    if (!c->ring || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
         !c->fgroups) {
         nat_corr_free(c);
         return NULL;
     }
-    memset(c->bucket, 0xff, sizeof(uint32_t) * (size_t)cap * 2);
+    memset(c->bucket, 0xff, sizeof(uint32_t) * (size_t)nb);
     if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
         gcry_check_version(NULL);
         gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
@@ -402,6 +420,7 @@ void nat_corr_free(struct nat_corr *c)
         return;
     free(c->ring);
     free(c->bucket);
+    free(c->mc);
     free(c->maps);
     free(c->unm);
     table_free(c->mapidx);
@@ -809,6 +828,7 @@ static void call_learn(struct nat_corr *c, const struct ip_addr *cin, const stru
         v.z = z;
         v.has_z = true;
     }
+    c->call_gen++;
     if (v.has_xy) {
         struct cval *a = call_get(c, cin, srv, 0, v.x, true);
         if (a)
@@ -977,16 +997,61 @@ static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64
     return mp;
 }
 
+static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, const struct pend *out,
+                                 uint64_t t0, int *dirp, uint32_t *extra);
+static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pend *in,
+                           const struct pend *out, const struct pkt *cur, int dir,
+                           uint32_t extra_ev, uint64_t t0, uint64_t t1);
+
 static void on_pair(struct nat_corr *c, const struct pend *in, const struct pend *out,
                     const struct pkt *cur)
 {
     c->pairs++;
     if (in->flags & PF_ICMP_ERR)
         return; /* quoted headers: no mapping of their own */
+    uint8_t proto = in->proto;
+    uint64_t t0 = in->ts < out->ts ? in->ts : out->ts;
+    uint64_t t1 = in->ts < out->ts ? out->ts : in->ts;
+    bool pptp_ctl = proto == 6 && ((in->flags | out->flags) & PF_PPTP);
+    /* the TTL order can decide the direction of an untranslated pair: part of the key */
+    uint64_t kb = out->fh + (in->ttl > out->ttl ? 1 : in->ttl < out->ttl ? 2 : 3);
+    struct mcache *ce = &c->mc[(in->fh * 0x9e3779b97f4a7c15ull ^ kb) & (MC_SIZE - 1)];
+    int dir;
+    uint32_t extra_ev = 0;
+    struct mint *mp;
+    if (!pptp_ctl && ce->valid && ce->a == in->fh && ce->b == kb &&
+        (proto != 47 || ce->gen == c->call_gen)) {
+        dir = ce->dir;
+        extra_ev = ce->extra_ev;
+        mp = &c->maps[ce->idx];
+        if (t0 > mp->m.last_ts && t0 - mp->m.last_ts > mp->m.max_gap_survived_us)
+            mp->m.max_gap_survived_us = t0 - mp->m.last_ts;
+    } else {
+        mp = pair_mapping(c, in, out, t0, &dir, &extra_ev);
+        if (!mp)
+            return;
+        if (!pptp_ctl) {
+            ce->a = in->fh;
+            ce->b = kb;
+            ce->idx = (uint32_t)(mp - c->maps);
+            ce->gen = c->call_gen;
+            ce->extra_ev = extra_ev;
+            ce->dir = (uint8_t)dir;
+            ce->valid = 1;
+        }
+    }
+    c->dir_pairs[dir]++;
+    update_mapping(c, mp, in, out, cur, dir, extra_ev, t0, t1);
+}
+
+/* The mapping of a pair (created when new) by its identities; NULL when none can be kept. */
+static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, const struct pend *out,
+                                 uint64_t t0, int *dirp, uint32_t *extra)
+{
     struct pair_ids ids;
     pair_ids(c, in, out, &ids);
     int dir = ids.dir;
-    c->dir_pairs[dir]++;
+    *dirp = dir;
     uint8_t proto = in->proto;
     if (proto == 6 && ((in->flags & PF_PPTP) || (out->flags & PF_PPTP)))
         pptp_pair(c, in, out, dir);
@@ -1018,12 +1083,11 @@ static void on_pair(struct nat_corr *c, const struct pend *in, const struct pend
             }
         }
     }
-    uint64_t t0 = in->ts < out->ts ? in->ts : out->ts;
-    uint64_t t1 = in->ts < out->ts ? out->ts : in->ts;
+    *extra = extra_ev;
     bool created = false;
     struct mint *mp = mapping_get(c, &k, t0, &created);
     if (!mp)
-        return;
+        return NULL;
     uint32_t idx = (uint32_t)(mp - c->maps);
     if (created) {
         /* the same inside flow had another outside identity before: that one was lost */
@@ -1041,7 +1105,14 @@ static void on_pair(struct nat_corr *c, const struct pend *in, const struct pend
         flow_set(c, proto, SIDE_INSIDE, &ids.cin, &ids.peer, idx);
         flow_set(c, proto, SIDE_OUTSIDE, &ids.cout, &ids.peer, idx);
     }
+    return mp;
+}
 
+static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pend *in,
+                           const struct pend *out, const struct pkt *cur, int dir,
+                           uint32_t extra_ev, uint64_t t0, uint64_t t1)
+{
+    uint8_t proto = in->proto;
     struct nat_mapping *m = &mp->m;
     if (t0 < m->first_ts)
         m->first_ts = t0;
@@ -1080,6 +1151,35 @@ static void on_pair(struct nat_corr *c, const struct pend *in, const struct pend
 }
 
 /* ---- packets --------------------------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Hash of what decides a pair's mapping: addresses, ports, echo id, GRE Call ID, protocol. */
+static uint64_t tuple_hash(const struct pend *e)
+{
+    uint64_t h;
+    if (e->src.v == 4 && e->dst.v == 4) {
+        h = (uint64_t)e->src.a[0] << 56 | (uint64_t)e->src.a[1] << 48 | (uint64_t)e->src.a[2] << 40 |
+            (uint64_t)e->src.a[3] << 32 | (uint64_t)e->dst.a[0] << 24 | (uint64_t)e->dst.a[1] << 16 |
+            (uint64_t)e->dst.a[2] << 8 | (uint64_t)e->dst.a[3];
+    } else {
+        h = hash_bytes(e->src.a, 16) ^ (hash_bytes(e->dst.a, 16) * 0x9e3779b97f4a7c15ull) ^
+            ((uint64_t)e->src.v << 4 | e->dst.v);
+    }
+    uint64_t x = (uint64_t)e->sport << 48 | (uint64_t)e->dport << 32 | (uint64_t)e->icmp_id << 16 |
+                 e->call_id;
+    uint64_t y = (uint64_t)e->proto << 8 | (e->flags & (PF_PORTS | PF_ECHO | PF_CALL | PF_ICMP_ERR)) |
+                 (uint64_t)e->gre_ver << 16;
+    return mix64(mix64(h) ^ x) ^ mix64(y + 0x632be59bd9b4e019ull);
+}
 
 static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const struct nat_sig *s)
 {
@@ -1133,6 +1233,7 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
         e->pptp_peer = p->pptp.peer_call_id;
         e->pptp_has = (uint8_t)((p->pptp.has_call_id ? 1 : 0) | (p->pptp.has_peer_call_id ? 2 : 0));
     }
+    e->fh = tuple_hash(e);
 }
 
 static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *p)

@@ -17,7 +17,7 @@ static void fill_line(int y, int cols, int attr)
 
 void view_header_draw(const struct ui_model *m, const struct ui_state *st, int cols)
 {
-    char buf[1024], a[32], b[32], c[32], d[32], t[40];
+    char buf[1024], a[32], b[32], c[32], d[32], e[32], t[40];
     int head = ui_attr(st, UI_HEAD);
 
     /* line 0: what is shown and in which mode */
@@ -55,7 +55,7 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     clrtoeol();
     snprintf(buf, sizeof(buf), " Time %s UTC (+%s)  Packets %s (%s/s)  Bytes %s (%sB/s)  ", m->now_us ? t : "-",
              ui_fmt_age(span, d, sizeof(d)), ui_fmt_count(m->packets, a, sizeof(a)), ui_fmt_rate(m->pps, b, sizeof(b)),
-             ui_fmt_count(m->bytes, c, sizeof(c)), ui_fmt_rate(m->bps, c + 16, sizeof(c) - 16));
+             ui_fmt_count(m->bytes, c, sizeof(c)), ui_fmt_rate(m->bps, e, sizeof(e)));
     mvaddnstr(1, 0, buf, cols);
     int x = (int)strlen(buf);
     if (m->live && x < cols) {

@@ -32,7 +32,7 @@ WORK=${VSS_WORK:-/tmp/vss-lab}
 CHARON=${CHARON:-/usr/lib/ipsec/charon}
 PY=/usr/bin/python3
 NSS=(vss-sw vss-c1 vss-c2 vss-r vss-s1)
-SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale ikev2-natt-realnatd ikev2-stale-nomobike ikev2-encap-realnatd)
+SCENARIOS=(ikev2-natt ikev2-two-clients ikev1-natt ikev2-encap ikev2-frag ikev2-dpd-stale ikev2-natt-realnatd ikev2-stale-taken ikev2-encap-realnatd)
 PIDS=()
 
 log() { printf '[strongswan.sh %(%T)T] %s\n' -1 "$*" >&2; }
@@ -355,14 +355,19 @@ sc_ikev2-frag() {
     stop_capture
 }
 
-# 6. Stale mapping: no keepalives, short router UDP timeouts (5 s / 8 s), server DPD every 20 s idle.
-#    c1's mappings expire, c2 then takes outside port 4500, the server's DPD and ESP go to c2;
-#    c1 re-appears from a new outside port (ESP, replies still go to c2), then rekeys its CHILD_SA
-#    (an authenticated IKE request from the new port). With MOBIKE negotiated (default) the
-#    responder leaves address updates to the initiator and keeps sending to the stale port;
-#    variant ikev2-stale-nomobike (mobike = no) shows the server moving the SA to the new port.
+# 6. Stale mapping: no keepalives, short router UDP timeouts (5 s / 8 s), server DPD after 20 s idle.
+#    c1's mappings expire; c1 later re-appears from a new outside port (tunnel pings, then a CHILD_SA
+#    rekey: an authenticated IKE request from the new port).
+#    ikev2-dpd-stale: the server's DPD hits the dead mapping first. The router answers ICMP port
+#      unreachable, and the conntrack entry that inbound packet created (server:4500 -> router:4500)
+#      keeps outside port 4500 blocked, so c2 (next) gets a random port. MOBIKE is negotiated
+#      (default), so the responder leaves address updates to the initiator: it keeps sending DPD and
+#      ESP to the dead port (more ICMP) even after c1's rekey from the new port.
+#    ikev2-stale-taken: c2 sends from its port 4500 before the DPD and takes outside port 4500: the
+#      server's DPD and ESP for c1 are delivered to c2. With mobike = no the server moves the IKE and
+#      CHILD SAs to c1's new port on the rekey, answers reach c1 again and pings work.
 sc_ikev2-dpd-stale() { stale_scenario ikev2-dpd-stale yes after-dpd; }
-sc_ikev2-stale-nomobike() { stale_scenario ikev2-stale-nomobike no before-dpd; }
+sc_ikev2-stale-taken() { stale_scenario ikev2-stale-taken no before-dpd; }
 stale_scenario() {  # stale_scenario NAME MOBIKE before-dpd|after-dpd (when c2 takes port 4500)
     topology nat
     nsx vss-r sysctl -qw net.netfilter.nf_conntrack_udp_timeout=5 net.netfilter.nf_conntrack_udp_timeout_stream=8
