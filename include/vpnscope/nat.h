@@ -153,10 +153,12 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
 
 struct nat_corr_opts {
     uint64_t window_us;          /* match window on the inside clock (0: NAT_WINDOW_US) */
-    /* time each capture covers, by side (inside clock; to 0: unknown). A packet unmatched
-     * more than one window before the other capture's first packet or after its last one is
-     * not "unmatched" but uncovered (nat_result.uncovered). */
-    uint64_t cover_from_us[3], cover_to_us[3];
+    uint64_t cover_from_us, cover_to_us; /* time both captures cover (0, 0: all); used when
+                                          * cover_side_to_us is unset */
+    /* time each capture covers, by side SIDE_INSIDE/SIDE_OUTSIDE (inside clock; to 0: unknown).
+     * A packet unmatched more than one window before the other capture's first packet or after
+     * its last one is not "unmatched" but uncovered (nat_result.uncovered). */
+    uint64_t cover_side_from_us[3], cover_side_to_us[3];
     struct ip_addr nat_addrs[8]; /* given router outside addresses (--nat-addr) */
     int n_nat_addrs;
 };

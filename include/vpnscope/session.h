@@ -151,6 +151,10 @@ struct ipsec_sa {
     uint16_t ah_icv_len;
     uint8_t ah_next_header;
     bool paired;            /* a reverse SA between the same peers exists */
+    bool parent_done;       /* session_finish resolved the parent IKE SA (below) */
+    bool has_parent;
+    uint8_t parent_version;
+    uint64_t parent_ispi;
     struct activity act;
 };
 
@@ -275,6 +279,10 @@ bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec
 /* GRE packets of a PPTP call, each direction (call ID match on the control connection's peers). */
 void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
                            const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client);
+
+/* The flow between (a,pa) and (b,pb) of protocol proto, either direction; NULL when absent. */
+const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
+                                       uint16_t pa, const struct ip_addr *b, uint16_t pb);
 
 /* Whether a GRE flow belongs to a known PPTP call. */
 bool session_gre_is_pptp_call(const struct session_model *m, const struct gre_flow *g);

@@ -200,7 +200,8 @@ bool classify_packet(struct classifier *c, struct classify_flow *f, const uint8_
 #if CLASSIFY_NDPI_AT_LEAST(5, 0)
     return f->last.state == NDPI_STATE_CLASSIFIED;
 #else
-    return classify_known(f->last) && !ndpi_extra_dissection_possible(c->mod, f->nf);
+    /* the label is all vpnscope needs: stop at the first detection (saves most of nDPI's cost) */
+    return classify_known(f->last);
 #endif
 }
 

@@ -553,36 +553,69 @@ bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec
     return false;
 }
 
+/* The parent of an ESP/AH SA is the latest IKE SA between the same peers (same NAT-T ports for
+ * UDP encapsulation) that began before it. When several such IKE SAs were alive at once (clients
+ * behind one NAT address, seen from outside), the SPIs were negotiated encrypted and nothing on
+ * the wire says which one it is: no parent is claimed. */
+static bool parent_candidate(const struct ike_sa *ik, const struct ipsec_sa *sa, bool *alive)
+{
+    bool fwd = ip_eq(&ik->initiator.ip, &sa->k.src) && ip_eq(&ik->responder.ip, &sa->k.dst);
+    bool rev = ip_eq(&ik->initiator.ip, &sa->k.dst) && ip_eq(&ik->responder.ip, &sa->k.src);
+    if (!fwd && !rev)
+        return false;
+    if (sa->k.encap && ik->nat_t) {
+        const struct endpoint *a = fwd ? &ik->natt_initiator : &ik->natt_responder;
+        const struct endpoint *b = fwd ? &ik->natt_responder : &ik->natt_initiator;
+        if (a->port != sa->k.sport || b->port != sa->k.dport)
+            return false;
+    }
+    if (ik->first_ts > sa->first_ts + 1000000u)
+        return false; /* the IKE SA began after this SA: not its parent */
+    /* an IKE SA lives on between its messages: one heard from within the last minute counts */
+    *alive = ik->last_ts + 60000000u >= sa->first_ts;
+    return true;
+}
+
 const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa)
 {
-    /* The parent is the latest IKE SA between the same peers (same NAT-T ports for UDP
-     * encapsulation) that began before this SA. When several such IKE SAs were alive at once
-     * (clients behind one NAT address, seen from outside), the SPIs were negotiated encrypted and
-     * nothing on the wire says which one it is: no parent is claimed (NULL). */
+    if (sa->parent_done) {
+        if (!sa->has_parent)
+            return NULL;
+        struct ike_sa_key k;
+        memset(&k, 0, sizeof(k));
+        k.ispi = sa->parent_ispi;
+        k.version = sa->parent_version;
+        return table_get(m->ike, &k, false);
+    }
+    /* Before session_finish (live snapshots): scan. */
     const struct ike_sa *best = NULL;
     unsigned alive = 0;
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
         if (!ik)
             continue;
-        bool fwd = ip_eq(&ik->initiator.ip, &sa->k.src) && ip_eq(&ik->responder.ip, &sa->k.dst);
-        bool rev = ip_eq(&ik->initiator.ip, &sa->k.dst) && ip_eq(&ik->responder.ip, &sa->k.src);
-        if (!fwd && !rev)
+        bool al = false;
+        if (!parent_candidate(ik, sa, &al))
             continue;
-        if (sa->k.encap && ik->nat_t) {
-            const struct endpoint *a = fwd ? &ik->natt_initiator : &ik->natt_responder;
-            const struct endpoint *b = fwd ? &ik->natt_responder : &ik->natt_initiator;
-            if (a->port != sa->k.sport || b->port != sa->k.dport)
-                continue;
-        }
-        if (ik->first_ts > sa->first_ts + 1000000u)
-            continue; /* the IKE SA began after this SA: not its parent */
-        if (ik->last_ts + 1000000u >= sa->first_ts)
-            alive++;
+        alive += al;
         if (!best || ik->first_ts > best->first_ts)
             best = ik;
     }
     return alive > 1 ? NULL : best;
+}
+
+const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
+                                       uint16_t pa, const struct ip_addr *b, uint16_t pb)
+{
+    struct flow_key k;
+    memset(&k, 0, sizeof(k));
+    if (ep_cmp(a, pa, b, pb) <= 0) {
+        k.a = *a, k.pa = pa, k.b = *b, k.pb = pb;
+    } else {
+        k.a = *b, k.pa = pb, k.b = *a, k.pb = pa;
+    }
+    k.proto = proto;
+    return table_get(m->flows, &k, false);
 }
 
 /* ---- PPTP (control state machine after nf_conntrack_pptp.c) ---- */
@@ -958,8 +991,69 @@ void session_fragment(struct session_model *m, const struct frag_info *fi, bool 
     d->is_ike = is_ike;
 }
 
+struct pair_key {
+    struct ip_addr lo, hi;
+};
+
+#define PAIR_IDX_MAX 32
+struct pair_idx {
+    uint32_t n;
+    uint32_t idx[PAIR_IDX_MAX];
+};
+
+/* Resolves every ESP/AH SA's parent IKE SA once, through an index of IKE SAs by address pair. */
+static void resolve_parents(struct session_model *m)
+{
+    struct table *pairs = table_new(sizeof(struct pair_key), sizeof(struct pair_idx), IKE_SA_MAX, NULL, NULL);
+    if (!pairs)
+        return; /* the report falls back to scanning */
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        if (!ik)
+            continue;
+        struct pair_key k;
+        memset(&k, 0, sizeof(k));
+        bool lo = memcmp(&ik->initiator.ip, &ik->responder.ip, sizeof(struct ip_addr)) <= 0;
+        k.lo = lo ? ik->initiator.ip : ik->responder.ip;
+        k.hi = lo ? ik->responder.ip : ik->initiator.ip;
+        struct pair_idx *v = table_put(pairs, &k, NULL);
+        if (v && v->n < PAIR_IDX_MAX)
+            v->idx[v->n++] = i;
+    }
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa)
+            continue;
+        struct pair_key k;
+        memset(&k, 0, sizeof(k));
+        bool lo = memcmp(&sa->k.src, &sa->k.dst, sizeof(struct ip_addr)) <= 0;
+        k.lo = lo ? sa->k.src : sa->k.dst;
+        k.hi = lo ? sa->k.dst : sa->k.src;
+        const struct pair_idx *v = table_get(pairs, &k, false);
+        const struct ike_sa *best = NULL;
+        unsigned alive = 0;
+        for (uint32_t j = 0; v && j < v->n; j++) {
+            const struct ike_sa *ik = table_slot(m->ike, v->idx[j], NULL);
+            bool al = false;
+            if (!ik || !parent_candidate(ik, sa, &al))
+                continue;
+            alive += al;
+            if (!best || ik->first_ts > best->first_ts)
+                best = ik;
+        }
+        sa->parent_done = true;
+        sa->has_parent = best && alive <= 1;
+        if (sa->has_parent) {
+            sa->parent_ispi = best->ispi;
+            sa->parent_version = best->version;
+        }
+    }
+    table_free(pairs);
+}
+
 void session_finish(struct session_model *m)
 {
+    resolve_parents(m);
     /* pair SAs: one pass building a table of (src,dst,proto) seen */
     struct table *peers = table_new(sizeof(struct peer_key), 1, IPSEC_SA_MAX, NULL, NULL);
     if (peers) {

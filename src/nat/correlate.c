@@ -487,9 +487,12 @@ static void to_nat_id(const struct ident *id, struct nat_id *n)
 static void unm_add(struct nat_corr *c, const struct pend *e)
 {
     uint8_t other = e->side == SIDE_INSIDE ? SIDE_OUTSIDE : SIDE_INSIDE;
-    uint64_t from = c->o.cover_from_us[other];
-    uint64_t to = c->o.cover_to_us[other];
-    if (to && (e->ts + c->window < from || e->ts > to + c->window)) {
+    uint64_t from = c->o.cover_side_from_us[other];
+    uint64_t to = c->o.cover_side_to_us[other];
+    bool outside_cover = to ? (e->ts + c->window < from || e->ts > to + c->window)
+                            : (e->ts < c->o.cover_from_us ||
+                               (c->o.cover_to_us && e->ts > c->o.cover_to_us));
+    if (outside_cover) {
         c->uncovered += e->nfr;
         return;
     }

@@ -11,6 +11,7 @@
 #include "vpnscope/config.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/engine.h"
+#include "vpnscope/rd.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
@@ -20,11 +21,15 @@
  * really inside. Pass 2 re-reads them merged by corrected time into the two engines and the
  * correlator. --router: one capture of the router's interfaces, split into two streams (see
  * router_*); its clock is shared, so pass 1 only learns the split.
- * Limitations (--router): with SLL (no interface index) a packet's side comes from its addresses:
- * a packet to or from a router outside address (given by --nat-addr or learned from pairs whose
- * source address changed) is outside, any other is inside; an untranslated forwarded flow then
- * looks inside-only. With SLL2 or pcapng interface ids, the interface that carries the router's
- * outside addresses (else the one with fewest private addresses) is outside, all others inside.
+ * --router split: with interface ids (SLL2 ifindex, pcapng interfaces) the interface that carries
+ * the router's outside addresses (given by --nat-addr, else learned from packets seen twice with
+ * a private address rewritten to a public one) is outside, every other interface inside. With
+ * SLL (cooked v1: no interface id) the link-layer address decides: the router's own outside MAC
+ * (outgoing packets) and its outside neighbours' (incoming) are learned from packets to or from
+ * an outside address. Limitations: with SLL on links without link addresses (tun, ppp), a packet
+ * is outside only when it carries an outside address, so an untranslated forwarded flow looks
+ * inside-only there; several outside interfaces (multi-WAN) are merged into one inside side but
+ * one of them (by_if) or all of them (by MAC) outside. The router's own traffic is included.
  */
 
 #define MAX_IFS 64
@@ -63,7 +68,7 @@ static void bare_decode(struct pkt *p, const struct raw_pkt *r)
     p->caplen = r->caplen;
     p->wirelen = r->len;
     p->dlt = r->dlt;
-    p->ifidx = 0;
+    p->ifidx = r->ifidx;
     p->sll_pkttype = 0xffff;
     decode_packet(p, r->data, r->caplen);
     if (p->status == PKT_DECODED && !p->is_frag && (p->l4proto == 17 || p->l4proto == 6))
@@ -204,10 +209,10 @@ static int run_two(const struct nat_run_opts *o, struct engine **ein, struct eng
     } else {
         struct nat_corr_opts co;
         corr_opts(o, &co);
-        co.cover_from_us[SIDE_INSIDE] = cnt[0].first;
-        co.cover_to_us[SIDE_INSIDE] = cnt[0].last;
-        co.cover_from_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].first);
-        co.cover_to_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].last);
+        co.cover_side_from_us[SIDE_INSIDE] = cnt[0].first;
+        co.cover_side_to_us[SIDE_INSIDE] = cnt[0].last;
+        co.cover_side_from_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].first);
+        co.cover_side_to_us[SIDE_OUTSIDE] = nat_clock_to_inside(&clk, cnt[1].last);
         corr = nat_corr_new(&co);
         if (!corr) {
             snprintf(errbuf, errlen, "out of memory");
@@ -278,86 +283,121 @@ out:
 
 /* ---- one capture on the router --------------------------------------------------------- */
 
+#define DLT_LINUX_SLL_ 113
+#define MAX_MACS 16
+
 struct ifstat {
     uint32_t ifidx;
-    uint64_t pkts, priv, natted;
+    uint64_t pkts, natted;
 };
 
 struct rsig {
-    uint64_t sig;
     uint64_t ts;
     struct ip_addr src, dst;
-    uint32_t ifidx;
 };
 
-/* Learns outside addresses from packets seen twice on the router with one address changed: the
- * copy whose changed address is private is the inside one, the other address is the router's. */
-static void learn_from_twins(const struct rsig *a, const struct rsig *b, struct ip_addr *addrs,
+/* SLL (cooked v1) link-layer address: the sender's for incoming packets, the router's own
+ * interface for outgoing ones. 0 when absent. */
+static unsigned sll_addr(const struct raw_pkt *r, uint8_t mac[8])
+{
+    struct rd d = rd_init(r->data, r->caplen);
+    rd_skip(&d, 4); /* packet type, ARPHRD */
+    uint16_t alen = rd_be16(&d);
+    rd_copy(&d, mac, 8);
+    if (!rd_ok(&d) || alen == 0 || alen > 8)
+        return 0;
+    memset(mac + alen, 0, 8 - alen);
+    return alen;
+}
+
+static bool addr_in(const struct ip_addr *a, const struct ip_addr *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i].v == a->v && memcmp(v[i].a, a->a, a->v == 4 ? 4 : 16) == 0)
+            return true;
+    return false;
+}
+
+/* Learns outside addresses from a packet seen twice on the router with one address changed:
+ * the copy whose changed address is private is the inside one, the other address is the
+ * router's. */
+static void learn_from_twins(const struct rsig *a, const struct pkt *b, struct ip_addr *addrs,
                              int *n)
 {
-    const struct ip_addr *na = NULL;
     bool sdiff = memcmp(&a->src, &b->src, sizeof(a->src)) != 0;
     bool ddiff = memcmp(&a->dst, &b->dst, sizeof(a->dst)) != 0;
     if (sdiff == ddiff)
         return;
     const struct ip_addr *x = sdiff ? &a->src : &a->dst;
     const struct ip_addr *y = sdiff ? &b->src : &b->dst;
+    const struct ip_addr *na;
     if (ip_addr_is_private(x) && !ip_addr_is_private(y))
         na = y;
     else if (ip_addr_is_private(y) && !ip_addr_is_private(x))
         na = x;
     else
         return;
-    for (int i = 0; i < *n; i++)
-        if (memcmp(&addrs[i], na, sizeof(*na)) == 0)
-            return;
-    if (*n < 8)
+    if (!addr_in(na, addrs, *n) && *n < 8)
         addrs[(*n)++] = *na;
 }
 
-static bool addr_in(const struct ip_addr *a, const struct ip_addr *v, int n)
+/* The split of a router capture into inside and outside. */
+struct split {
+    bool by_if;           /* interface ids (SLL2 ifindex, pcapng interface) */
+    uint32_t out_if;
+    bool by_mac;          /* SLL: link addresses seen on the outside link */
+    uint8_t macs[MAX_MACS][8];
+    int nmacs;
+    struct ip_addr nat[8];
+    int nnat;
+};
+
+static int side_of(const struct split *sp, const struct raw_pkt *r, const struct pkt *p)
 {
-    for (int i = 0; i < n; i++)
-        if (memcmp(&v[i], a, sizeof(*a)) == 0)
-            return true;
-    return false;
+    if (sp->by_if)
+        return p->ifidx == sp->out_if ? 1 : 0;
+    if (sp->by_mac) {
+        uint8_t mac[8];
+        if (sll_addr(r, mac)) {
+            for (int i = 0; i < sp->nmacs; i++)
+                if (memcmp(sp->macs[i], mac, 8) == 0)
+                    return 1;
+            return 0;
+        }
+    }
+    return p->ipver && (addr_in(&p->src, sp->nat, sp->nnat) || addr_in(&p->dst, sp->nat, sp->nnat));
 }
 
-static int run_router(const struct nat_run_opts *o, struct engine **ein, struct engine **eout,
-                      struct nat_result *res, char *errbuf, unsigned errlen)
+/* Pass 1 of --router: interfaces, the router's outside addresses (when not given) and, for SLL,
+ * the link addresses of the outside link. */
+static int router_learn(const struct nat_run_opts *o, const char *const *paths, struct split *sp,
+                        struct pkt *p, char *msg, unsigned msglen, char *errbuf, unsigned errlen)
 {
-    const char *paths[1] = {o->router};
     int ret = -1;
-    struct cap_src *s = NULL;
-    struct nat_corr *corr = NULL;
-    struct pkt *p = calloc(1, sizeof(*p));
-    struct table *twins = table_new(sizeof(uint64_t), sizeof(struct rsig), 1u << 16, NULL, NULL);
     struct ifstat ifs[MAX_IFS];
     int nifs = 0;
-    struct ip_addr natad[8];
-    int nnat = o->n_nat_addrs < 8 ? o->n_nat_addrs : 8;
-    for (int i = 0; i < nnat; i++) {
-        memset(&natad[i], 0, sizeof(natad[i]));
-        natad[i].v = o->nat_addrs[i].v;
-        memcpy(natad[i].a, o->nat_addrs[i].a, o->nat_addrs[i].v == 4 ? 4 : 16);
-    }
-    if (!p || !twins) {
+    int dlt = -1;
+    struct table *twins = table_new(sizeof(uint64_t), sizeof(struct rsig), 1u << 16, NULL, NULL);
+    struct cap_src *s = NULL;
+    if (!twins) {
         snprintf(errbuf, errlen, "out of memory");
-        goto out;
+        return -1;
     }
-
-    /* pass 1: interfaces, and the router's outside addresses when not given */
+    sp->nnat = o->n_nat_addrs < 8 ? o->n_nat_addrs : 8;
+    for (int i = 0; i < sp->nnat; i++) {
+        memset(&sp->nat[i], 0, sizeof(sp->nat[i]));
+        sp->nat[i].v = o->nat_addrs[i].v;
+        memcpy(sp->nat[i].a, o->nat_addrs[i].a, o->nat_addrs[i].v == 4 ? 4 : 16);
+    }
+    bool given = sp->nnat > 0;
     s = open_side(paths, 1, o->bpf, errbuf, errlen);
     if (!s)
         goto out;
+    dlt = cap_dlt(s);
     struct raw_pkt r;
     char eb[VPNSCOPE_ERRBUF_SIZE];
     int rc;
-    uint64_t total = 0;
-    int learned = 0;
-    struct ip_addr lnat[8];
     while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
-        total++;
         if (r.filtered)
             continue;
         bare_decode(p, &r);
@@ -370,11 +410,10 @@ static int run_router(const struct nat_run_opts *o, struct engine **ein, struct 
             memset(&ifs[nifs], 0, sizeof(ifs[nifs]));
             ifs[nifs++].ifidx = p->ifidx;
         }
-        if (k < nifs) {
+        if (k < nifs)
             ifs[k].pkts++;
-            if (ip_addr_is_private(&p->src) || ip_addr_is_private(&p->dst))
-                ifs[k].priv++;
-        }
+        if (given)
+            continue;
         struct nat_sig sg;
         nat_pkt_sig(p, &sg);
         if (!sg.h || sg.weak)
@@ -383,36 +422,23 @@ static int run_router(const struct nat_run_opts *o, struct engine **ein, struct 
         struct rsig *t = table_put(twins, &sg.h, &created);
         if (!t)
             continue;
-        if (!created && r.ts_us - t->ts < NAT_WINDOW_US && nnat == 0) {
-            struct rsig cur;
-            memset(&cur, 0, sizeof(cur));
-            cur.src = p->src;
-            cur.dst = p->dst;
-            learn_from_twins(t, &cur, lnat, &learned);
-        }
-        t->sig = sg.h;
-        t->ts = r.ts_us;
+        if (!created && p->ts_us - t->ts < NAT_WINDOW_US)
+            learn_from_twins(t, p, sp->nat, &sp->nnat);
+        t->ts = p->ts_us;
         t->src = p->src;
         t->dst = p->dst;
-        t->ifidx = p->ifidx;
     }
+    cap_close(s);
+    s = NULL;
     if (rc < 0) {
         snprintf(errbuf, errlen, "%s", eb);
         goto out;
     }
-    cap_close(s);
-    s = NULL;
-    if (nnat == 0) {
-        for (int i = 0; i < learned; i++)
-            natad[i] = lnat[i];
-        nnat = learned;
-    }
 
-    /* which interface is outside */
-    bool by_if = nifs > 1 || (nifs == 1 && ifs[0].ifidx != 0);
-    uint32_t out_if = 0;
-    if (by_if) {
-        /* count packets with a router outside address per interface (second read) */
+    sp->by_if = nifs > 1;
+    sp->by_mac = !sp->by_if && dlt == DLT_LINUX_SLL_ && sp->nnat > 0;
+    if (sp->by_if || sp->by_mac) {
+        /* second read: which interface / link addresses carry the outside addresses */
         s = open_side(paths, 1, o->bpf, errbuf, errlen);
         if (!s)
             goto out;
@@ -420,71 +446,108 @@ static int run_router(const struct nat_run_opts *o, struct engine **ein, struct 
             if (r.filtered)
                 continue;
             bare_decode(p, &r);
-            if (!p->ipver)
+            if (!p->ipver ||
+                !(addr_in(&p->src, sp->nat, sp->nnat) || addr_in(&p->dst, sp->nat, sp->nnat)))
                 continue;
-            if (addr_in(&p->src, natad, nnat) || addr_in(&p->dst, natad, nnat))
+            if (sp->by_if) {
                 for (int k = 0; k < nifs; k++)
                     if (ifs[k].ifidx == p->ifidx)
                         ifs[k].natted++;
+            } else {
+                uint8_t mac[8];
+                if (!sll_addr(&r, mac))
+                    continue;
+                int i = 0;
+                while (i < sp->nmacs && memcmp(sp->macs[i], mac, 8) != 0)
+                    i++;
+                if (i == sp->nmacs && sp->nmacs < MAX_MACS)
+                    memcpy(sp->macs[sp->nmacs++], mac, 8);
+            }
         }
         cap_close(s);
         s = NULL;
-        int best = 0;
-        for (int k = 1; k < nifs; k++) {
-            bool better = ifs[k].natted > ifs[best].natted ||
-                          (ifs[k].natted == ifs[best].natted &&
-                           ifs[k].priv * ifs[best].pkts < ifs[best].priv * ifs[k].pkts);
-            if (better)
-                best = k;
+        if (rc < 0) {
+            snprintf(errbuf, errlen, "%s", eb);
+            goto out;
         }
-        out_if = nifs ? ifs[best].ifidx : 0;
-        if (nifs < 2) {
-            snprintf(res->message, sizeof(res->message),
-                     "%s holds one interface only: no inside/outside split possible", o->router);
-            by_if = false;
+        if (sp->by_if) {
+            int best = 0;
+            for (int k = 1; k < nifs; k++)
+                if (ifs[k].natted > ifs[best].natted)
+                    best = k;
+            sp->out_if = ifs[best].ifidx;
+            if (ifs[best].natted == 0)
+                snprintf(msg, msglen,
+                         "%s: no interface carries a router outside address (give --nat-addr); "
+                         "interface %u taken as outside",
+                         paths[0], sp->out_if);
         }
+        if (sp->by_mac && sp->nmacs == 0)
+            sp->by_mac = false;
     }
-    if (!by_if && nnat == 0 && !res->message[0])
-        snprintf(res->message, sizeof(res->message),
-                 "%s: no interface ids and no router outside address (give --nat-addr): "
-                 "no inside/outside split possible", o->router);
+    if (!sp->by_if && sp->nnat == 0)
+        snprintf(msg, msglen,
+                 "%s: one interface and no router outside address learned (give --nat-addr): "
+                 "no inside/outside split possible",
+                 paths[0]);
+    ret = 0;
+out:
+    cap_close(s);
+    table_free(twins);
+    return ret;
+}
+
+static int run_router(const struct nat_run_opts *o, struct engine **ein, struct engine **eout,
+                      struct nat_result *res, char *errbuf, unsigned errlen)
+{
+    const char *paths[1] = {o->router};
+    int ret = -1;
+    struct cap_src *s = NULL;
+    struct nat_corr *corr = NULL;
+    struct split *sp = calloc(1, sizeof(*sp));
+    struct pkt *p = calloc(1, sizeof(*p));
+    if (!p || !sp) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto out;
+    }
+    if (router_learn(o, paths, sp, p, res->message, sizeof(res->message), errbuf, errlen) != 0)
+        goto out;
+    bool can_split = sp->by_if || sp->nnat > 0;
 
     struct nat_corr_opts co;
     corr_opts(o, &co);
-    co.n_nat_addrs = nnat;
-    for (int i = 0; i < nnat; i++)
-        co.nat_addrs[i] = natad[i];
+    co.n_nat_addrs = sp->nnat;
+    for (int i = 0; i < sp->nnat; i++)
+        co.nat_addrs[i] = sp->nat[i];
     corr = nat_corr_new(&co);
-    *ein = mk_engine(SIDE_INSIDE, o, errbuf, errlen);
-    if (!corr || !*ein) {
-        if (!corr)
-            snprintf(errbuf, errlen, "out of memory");
+    if (!corr) {
+        snprintf(errbuf, errlen, "out of memory");
         goto out;
     }
+    *ein = mk_engine(SIDE_INSIDE, o, errbuf, errlen);
+    if (!*ein)
+        goto out;
     *eout = mk_engine(SIDE_OUTSIDE, o, errbuf, errlen);
     if (!*eout)
         goto out;
-    res->clock.valid = true;
-    res->clock.seconds = 0;
-    res->clock.drift_ppm = 0;
 
-    /* pass 2: split and feed */
+    /* pass 2: split and feed; one clock */
     s = open_side(paths, 1, o->bpf, errbuf, errlen);
     if (!s)
         goto out;
     uint64_t nside[2] = {0, 0};
+    struct raw_pkt r;
+    char eb[VPNSCOPE_ERRBUF_SIZE];
+    int rc;
     while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
         int side = 0;
-        if (!r.filtered) {
+        if (!r.filtered && can_split) {
             bare_decode(p, &r);
-            if (by_if)
-                side = p->ifidx == out_if ? 1 : 0;
-            else if (p->ipver)
-                side = (addr_in(&p->src, natad, nnat) || addr_in(&p->dst, natad, nnat)) ? 1 : 0;
+            side = side_of(sp, &r, p);
         }
         nside[side]++;
         const struct pkt *ep = engine_packet(side ? *eout : *ein, &r);
-        if (ep && (by_if || nnat > 0))
+        if (ep && can_split)
             nat_corr_packet(corr, (uint8_t)(side + 1), ep);
     }
     if (rc < 0) {
@@ -499,12 +562,14 @@ static int run_router(const struct nat_run_opts *o, struct engine **ein, struct 
     }
     res->packets_inside = nside[0];
     res->packets_outside = nside[1];
+    res->clock.valid = true;
+    res->clock.seconds = 0;
+    res->clock.drift_ppm = 0;
     res->clock.evidence_packets = res->matched_packets;
-    (void)total;
     ret = 0;
 out:
     free(p);
-    table_free(twins);
+    free(sp);
     cap_close(s);
     nat_corr_free(corr);
     return ret;

@@ -338,7 +338,7 @@ static void refill(struct feed *f, int i)
         return;
     f->done[i] = true;
     if (rc == 3 && !f->msg[0])
-        snprintf(f->msg, sizeof(f->msg), "warning: %s", eb);
+        snprintf(f->msg, sizeof(f->msg), "warning: %.490s", eb);
     if (rc < 0) {
         f->failed = true;
         snprintf(f->msg, sizeof(f->msg), "%s", eb);

@@ -8,10 +8,26 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <ctype.h>
 
 #include "vpnscope/report.h"
 #include "vpnscope/table.h"
+
+/* Case-insensitive substring (strcasestr is a GNU extension). */
+static bool ci_has(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    if (n == 0)
+        return true;
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n)
+            return true;
+    }
+    return false;
+}
 
 /* ---- timeouts ---- */
 
@@ -124,9 +140,9 @@ static char *ep_str(const struct ip_addr *ip, uint16_t port, char *buf, size_t n
     if (!port)
         snprintf(buf, n, "%s", a);
     else if (ip->v == 6)
-        snprintf(buf, n, "[%s]:%u", a, port);
+        snprintf(buf, n, "[%.46s]:%u", a, port);
     else
-        snprintf(buf, n, "%s:%u", a, port);
+        snprintf(buf, n, "%.46s:%u", a, port);
     return buf;
 }
 
@@ -239,11 +255,11 @@ static void add_child(struct ui_tunnel *t, const char *s)
 
 static void ipsec_child_line(const struct ipsec_sa *sa, bool to_server, char *buf, size_t n)
 {
-    char a[72], c[72], l[16];
+    char a[56], c[56], l[16];
     ep_str(&sa->k.src, sa->k.sport, a, sizeof(a));
     ep_str(&sa->k.dst, sa->k.dport, c, sizeof(c));
     ts_hms(sa->last_ts, l, sizeof(l));
-    snprintf(buf, n, "%s%s 0x%08x %s %s -> %s  %" PRIu64 " pkts  gaps %" PRIu64 "  last %s",
+    snprintf(buf, n, "%s%s 0x%08x %s %.24s -> %.24s  %" PRIu64 " pkts  gaps %" PRIu64 "  last %.8s",
              sa->k.proto == 51 ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi, to_server ? ">" : "<", a, c,
              sa->packets, sa->seq_gaps, l);
 }
@@ -340,14 +356,14 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         size_t off = 0;
         for (unsigned s = 0; s < sa->n_exch && s < IKE_EXCH_SLOTS; s++) {
             const char *nm = session_exch_name(sa, s);
-            if (strcasestr(nm, "CHILD") || strcasestr(nm, "quick"))
+            if (ci_has(nm, "CHILD") || ci_has(nm, "quick"))
                 t->rekeys += sa->exch_count[s];
             if (off < sizeof(t->exch))
                 off += (size_t)snprintf(t->exch + off, sizeof(t->exch) - off, "%s%s:%u", off ? " " : "", nm,
                                         sa->exch_count[s]);
         }
         if (sa->natd.present)
-            snprintf(t->natd, sizeof(t->natd), "NAT-D: NAT at initiator %s, at responder %s%s",
+            snprintf(t->natd, sizeof(t->natd), "NAT-D: NAT at init %s, at resp %s%s",
                      sa->natd.nat_initiator < 0 ? "?" : sa->natd.nat_initiator ? "yes" : "no",
                      sa->natd.nat_responder < 0 ? "?" : sa->natd.nat_responder ? "yes" : "no",
                      sa->natd.forced_encap == 1 ? ", forced encapsulation" : "");
@@ -634,7 +650,7 @@ static void rows_other(struct builder *b)
         ref->sip = fl->dst.ip;
         ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
         ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
-        snprintf(t->proto, sizeof(t->proto), "%s", fl->app[0] ? fl->app : "VPN");
+        snprintf(t->proto, sizeof(t->proto), "%.31s", fl->app[0] ? fl->app : "VPN");
         snprintf(t->ids, sizeof(t->ids), "%s", fl->proto == 6 ? "tcp" : fl->proto == 17 ? "udp" : "ip");
         t->pkts[0] = fl->pkts[0];
         t->pkts[1] = fl->pkts[1];
@@ -663,9 +679,9 @@ static void nat_id_str(uint8_t proto, const struct nat_id *id, char *buf, size_t
     if ((proto == 6 || proto == 17) && id->has_port)
         ep_str(&id->ip, id->port, buf, n);
     else if (id->has_call_id)
-        snprintf(buf, n, "%s call %u", a, id->call_id);
+        snprintf(buf, n, "%.46s call %u", a, id->call_id);
     else if (id->has_icmp_id)
-        snprintf(buf, n, "%s id %u", a, id->icmp_id);
+        snprintf(buf, n, "%.46s id %u", a, id->icmp_id);
     else
         snprintf(buf, n, "%s", a);
 }
@@ -923,7 +939,7 @@ int ui_sort_count(int view)
 
 static bool has_ci(const char *hay, const char *needle)
 {
-    return strcasestr(hay, needle) != NULL;
+    return ci_has(hay, needle);
 }
 
 bool ui_row_matches(const struct ui_model *m, int view, size_t i, const char *text)

@@ -148,7 +148,7 @@ struct ui_tunnel {
     uint8_t nchild;
     char child[UI_MAX_CHILD][112];
     char exch[200];
-    char natd[64];
+    char natd[96];
 };
 
 struct ui_natrow {

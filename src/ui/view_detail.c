@@ -121,7 +121,7 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
             snprintf(line, sizeof(line), "%s -> %s  %s  (next frame #%" PRIu64 ")%s", ui_fmt_time(gp->start_us, a, sizeof(a)),
                      ui_fmt_time(gp->end_us, b, sizeof(b)), ui_fmt_age(len, c, sizeof(c)), gp->frame_after,
                      over ? "  longer than the NAT timeout" : "");
-            int at = over ? ui_attr(st, UI_ALERT) : A_NORMAL;
+            int at = over ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
             attron(at);
             mvaddnstr(y++, 5, line, cols - 5);
             attroff(at);
@@ -147,7 +147,7 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
         else
             snprintf(line, sizeof(line), "Lost at the router: %s",
                      m->two ? "no NAT mapping matched yet" : "needs two capture points (--inside/--outside)");
-        int at = t->router_lost[0] > 0 || t->router_lost[1] > 0 ? ui_attr(st, UI_ALERT) : A_NORMAL;
+        int at = t->router_lost[0] > 0 || t->router_lost[1] > 0 ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(y++, 3, line, cols - 3);
         attroff(at);
@@ -160,7 +160,7 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
     if (y < ymax) {
         snprintf(line, sizeof(line), "Findings naming this client: %u%s", t->nfind,
                  t->nfind ? " (view 3, Enter for the explanation)" : "");
-        int at = t->nfind ? ui_attr(st, t->max_sev == SEV_ERROR ? UI_ALERT : UI_WARN) : A_NORMAL;
+        int at = t->nfind ? ui_attr(st, t->max_sev == SEV_ERROR ? UI_ALERT : UI_WARN) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(y++, 3, line, cols - 3);
         attroff(at);

@@ -155,7 +155,7 @@ int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, in
             attron(ui_attr(st, UI_SEL));
             mvhline(y, 0, ' ', cols);
         }
-        int sat = is_sel ? ui_attr(st, UI_SEL) | A_BOLD : ui_attr(st, sev_color(f->sev));
+        int sat = is_sel ? (int)(ui_attr(st, UI_SEL) | A_BOLD) : ui_attr(st, sev_color(f->sev));
         attron(sat);
         mvaddnstr(y, 0, severity_name(f->sev), 8);
         attroff(sat);

@@ -41,8 +41,8 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     fill_line(0, cols, head);
     attron(head | A_BOLD);
     snprintf(buf, sizeof(buf), " vpnscope %s  %s", VPNSCOPE_VERSION, m->sources);
-    mvaddnstr(0, 0, buf, cols);
     int ml = (int)strlen(mode) + 2;
+    mvaddnstr(0, 0, buf, cols - ml - 1 > 0 ? cols - ml - 1 : cols);
     if (cols > ml)
         mvaddnstr(0, cols - ml, mode, ml);
     attroff(head | A_BOLD);
@@ -60,7 +60,7 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     int x = (int)strlen(buf);
     if (m->live && x < cols) {
         snprintf(buf, sizeof(buf), "Drops %s", ui_fmt_count(m->drops, a, sizeof(a)));
-        int at = m->drops ? ui_attr(st, UI_ALERT) : A_NORMAL;
+        int at = m->drops ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(1, x, buf, cols - x);
         attroff(at);
@@ -84,7 +84,7 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     static const int col[3] = {UI_OK, UI_WARN, UI_ALERT};
     for (int s = 2; s >= 0 && x < cols; s--) {
         snprintf(buf, sizeof(buf), "%llu %s%s", (unsigned long long)m->nfind[s], sev[s], s ? "  " : "");
-        int at = m->nfind[s] ? ui_attr(st, col[s]) : A_NORMAL;
+        int at = m->nfind[s] ? ui_attr(st, col[s]) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(2, x, buf, cols - x);
         attroff(at);
@@ -97,7 +97,7 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     static const char *const names[VIEW__COUNT] = {"1 Tunnels", "2 NAT", "3 Findings", "4 Detail"};
     x = 1;
     for (int v = 0; v < VIEW__COUNT && x < cols; v++) {
-        int at = v == st->view ? ui_attr(st, UI_SEL) | A_BOLD : A_NORMAL;
+        int at = v == st->view ? ui_attr(st, UI_SEL) | A_BOLD : (int)A_NORMAL;
         attron(at);
         mvaddnstr(3, x, names[v], cols - x);
         attroff(at);
@@ -137,7 +137,7 @@ void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y
         return;
     }
     if (m->status[0] && (m->ended || m->failed)) {
-        snprintf(buf, sizeof(buf), "%s  (q quits)", m->status);
+        snprintf(buf, sizeof(buf), "%.480s  (q quits)", m->status);
         int at = m->failed ? ui_attr(st, UI_ALERT) : ui_attr(st, UI_HEAD);
         attron(at);
         mvaddnstr(y, 0, buf, cols);

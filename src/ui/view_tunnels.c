@@ -21,14 +21,17 @@ struct cols {
 
 static struct cols layout(int cols)
 {
-    struct cols c = {8, 21, 21, 11, 13, 11, 14, 0};
-    int fixed = c.state + c.client + c.server + c.proto + c.pkts + c.rate + c.idle + 8;
-    c.ids = cols - fixed;
-    if (c.ids < 8) {
-        c.proto = 9;
-        c.rate = 9;
-        c.ids = cols - (fixed - 4);
+    struct cols c = {8, 21, 21, 10, 11, 9, 13, 0};
+    if (cols < 110) {
+        /* 80 columns: shorter addresses, the IDs still get a few characters */
+        c.client = 17;
+        c.server = 17;
+        c.proto = 7;
+        c.pkts = 9;
+        c.rate = 7;
     }
+    int fixed = c.state + c.client + c.server + c.proto + c.pkts + c.rate + c.idle + 7;
+    c.ids = cols - fixed;
     if (c.ids < 0)
         c.ids = 0;
     return c;
@@ -41,7 +44,7 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
 
     /* column header */
     snprintf(line, sizeof(line), "%-*s %-*s %-*s %-*s %*s %*s %-*s %-*s", c.state, "STATE", c.client, "CLIENT",
-             c.server, "SERVER", c.proto, "PROTO", c.pkts, "PKTS >/<", c.rate, "PKT/S >/<", c.idle, "IDLE/NAT-TO",
+             c.server, "SERVER", c.proto, "PROTO", c.pkts, "PKTS >/<", c.rate, "PPS >/<", c.idle, "IDLE/NAT-TO",
              c.ids, "SPIs / IDs");
     attron(ui_attr(st, UI_HEAD));
     mvhline(y0, 0, ' ', cols);
@@ -85,18 +88,18 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
         snprintf(rt, sizeof(rt), "%s/%s", ui_fmt_rate(t->rate[0], a, sizeof(a)), ui_fmt_rate(t->rate[1], b, sizeof(b)));
         uint64_t idl = m->now_us > t->last_ts ? m->now_us - t->last_ts : 0;
         ui_idle_bar(bar, 7, idl, t->timeout_s);
-        snprintf(idle, sizeof(idle), "%-6s%s", ui_fmt_age(idl, age, sizeof(age)), bar);
+        snprintf(idle, sizeof(idle), "%-5s %s", ui_fmt_age(idl, age, sizeof(age)), bar);
         bool is_sel = i == *sel;
         move(y, 0);
         clrtoeol();
-        int base = is_sel ? ui_attr(st, UI_SEL) : A_NORMAL;
+        int base = is_sel ? ui_attr(st, UI_SEL) : (int)A_NORMAL;
         if (is_sel) {
             attron(base);
             mvhline(y, 0, ' ', cols);
         }
         char stt[24];
         snprintf(stt, sizeof(stt), "%s%s", t->nfind ? "*" : "", t->state);
-        int sat = is_sel ? base | A_BOLD : ui_attr(st, t->color);
+        int sat = is_sel ? (int)(base | A_BOLD) : ui_attr(st, t->color);
         attron(sat);
         mvaddnstr(y, 0, stt, c.state);
         attroff(sat);

@@ -44,6 +44,8 @@ log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 # nsenter execs the command itself (ip netns exec forks, so $! would not be the command)
 nsx() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
+# nsbg: for `nsbg NS cmd… &`: the background subshell execs the command, so $! is its PID
+nsbg() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
 
 check_deps() {
   local missing=() c pkg
@@ -211,11 +213,11 @@ cap_start() {
   local name=$1 i
   CUR=$name
   rm -f "$OUT/$name-inside.pcap" "$OUT/$name-outside.pcap" "$OUT/$name.conntrack" "$OUT/$name.ctstats"
-  nsx vsl-r tcpdump -Z root -n -U -s 262144 -i lan0 -w "$OUT/$name-inside.pcap" 2>"$WORK/$name.td-in" &
+  nsbg vsl-r tcpdump -Z root -n -U -s 262144 -i lan0 -w "$OUT/$name-inside.pcap" 2>"$WORK/$name.td-in" &
   PIDS+=($!); TD_IN=$!
-  nsx vsl-r tcpdump -Z root -n -U -s 262144 -i wan0 -w "$OUT/$name-outside.pcap" 2>"$WORK/$name.td-out" &
+  nsbg vsl-r tcpdump -Z root -n -U -s 262144 -i wan0 -w "$OUT/$name-outside.pcap" 2>"$WORK/$name.td-out" &
   PIDS+=($!); TD_OUT=$!
-  nsx vsl-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$OUT/$name.conntrack" 2>"$WORK/$name.ct" &
+  nsbg vsl-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$OUT/$name.conntrack" 2>"$WORK/$name.ct" &
   PIDS+=($!); CT_E=$!
   for i in $(seq 50); do
     if grep -q listening "$WORK/$name.td-in" && grep -q listening "$WORK/$name.td-out"; then break; fi
@@ -248,7 +250,7 @@ server() {
   local n=$1; shift
   local ip=$S1 ip6=$S1_6
   [ "$n" = s2 ] && ip=$S2 ip6=$S2_6
-  nsx "vsl-$n" "$PY" "$ACT" server --name "$n" --ip "$ip" --ip6 "$ip6" "$@" 2>>"$WORK/$CUR.log" &
+  nsbg "vsl-$n" "$PY" "$ACT" server --name "$n" --ip "$ip" --ip6 "$ip6" "$@" 2>>"$WORK/$CUR.log" &
   PIDS+=($!); SERVERS+=($!)
 }
 

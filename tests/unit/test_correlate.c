@@ -25,18 +25,40 @@ struct pw {
     FILE *f;
     double off_s, drift_ppm; /* clock of this capture: t' = t + off + drift (t - T0) */
     unsigned n;
+    int link;       /* 1 Ethernet, 276 SLL2, 113 SLL (router captures: both sides, one file) */
+    uint32_t ifidx; /* SLL2 interface index */
+    bool outside;
 };
+
+/* direction of the packet being written (router captures: incoming or outgoing copy) */
+static bool g_to_peer = true;
 
 #define T0 1767225600000000ull /* 2026-01-01T00:00:00Z, µs */
 
 static void pw_open(struct pw *w, const char *path, double off_s, double drift_ppm)
 {
+    memset(w, 0, sizeof(*w));
     w->f = fopen(path, "wb");
     w->off_s = off_s;
     w->drift_ppm = drift_ppm;
-    w->n = 0;
+    w->link = 1;
     uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1};
     fwrite(hdr, 4, 6, w->f);
+}
+
+/* One capture taken on the router (tcpdump -i any): inside copies on interface 2, outside
+ * copies on interface 3, in one file of link type `link` (276 SLL2 or 113 SLL). */
+static void pw_open_router(struct pw *wi, struct pw *wo, const char *path, int link)
+{
+    memset(wi, 0, sizeof(*wi));
+    wi->f = fopen(path, "wb");
+    wi->link = link;
+    wi->ifidx = 2;
+    *wo = *wi;
+    wo->ifidx = 3;
+    wo->outside = true;
+    uint32_t hdr[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, (uint32_t)link};
+    fwrite(hdr, 4, 6, wi->f);
 }
 
 static void pw_close(struct pw *w)
@@ -50,14 +72,43 @@ static void pw_put(struct pw *w, uint64_t t, const uint8_t *ip, size_t n)
     double tt = (double)(T0 + t) + w->off_s * 1e6 + w->drift_ppm * 1e-6 * (double)t;
     uint64_t ts = (uint64_t)llround(tt);
     uint8_t eth[14] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00};
-    if ((ip[0] >> 4) == 6) {
+    bool v6 = (ip[0] >> 4) == 6;
+    if (v6) {
         eth[12] = 0x86;
         eth[13] = 0xdd;
     }
-    uint32_t rec[4] = {(uint32_t)(ts / 1000000), (uint32_t)(ts % 1000000), (uint32_t)(n + 14),
-                       (uint32_t)(n + 14)};
+    /* link address of a router capture: incoming = the sender's (a client inside, the upstream
+     * router outside), outgoing = the router's own interface */
+    bool incoming = g_to_peer != w->outside;
+    uint8_t mac[6] = {2, 0, 0, 0, 0, 0};
+    mac[5] = (uint8_t)(w->outside ? (incoming ? 3 : 2) : (incoming ? 0x10 + (ip[15] & 0x0f) : 1));
+    uint8_t hdr[20];
+    size_t hl = 14;
+    memcpy(hdr, eth, 14);
+    if (w->link == 276) {
+        memset(hdr, 0, 20);
+        hdr[0] = v6 ? 0x86 : 0x08;
+        hdr[1] = v6 ? 0xdd : 0x00;
+        put32(hdr + 4, w->ifidx);
+        hdr[9] = 1; /* ARPHRD_ETHER */
+        hdr[10] = incoming ? 0 : 4;
+        hdr[11] = 6;
+        memcpy(hdr + 12, mac, 6);
+        hl = 20;
+    } else if (w->link == 113) {
+        memset(hdr, 0, 16);
+        hdr[1] = incoming ? 0 : 4;
+        hdr[3] = 1;
+        hdr[5] = 6;
+        memcpy(hdr + 6, mac, 6);
+        hdr[14] = v6 ? 0x86 : 0x08;
+        hdr[15] = v6 ? 0xdd : 0x00;
+        hl = 16;
+    }
+    uint32_t rec[4] = {(uint32_t)(ts / 1000000), (uint32_t)(ts % 1000000), (uint32_t)(n + hl),
+                       (uint32_t)(n + hl)};
     fwrite(rec, 4, 4, w->f);
-    fwrite(eth, 1, 14, w->f);
+    fwrite(hdr, 1, hl, w->f);
     fwrite(ip, 1, n, w->f);
     w->n++;
 }
@@ -165,6 +216,7 @@ static void x_udp(struct xing *x, bool to_peer, uint32_t isrc, uint16_t isp, uin
     size_t m2 = udp(l4, osp, odp, pl, n);
     struct ip4 ho = {osrc, odst, 17, (uint8_t)(to_peer ? 63 : 51), id, 0};
     size_t len2 = ip4(pkt2, &ho, l4, m2);
+    g_to_peer = to_peer;
     if (to_peer) {
         pw_put(x->in, x->t, pkt, len);
         if (!drop)
@@ -188,6 +240,7 @@ static void x_raw(struct xing *x, bool to_peer, uint8_t proto, uint32_t isrc, ui
     struct ip4 ho = {osrc, odst, proto, (uint8_t)(to_peer ? 63 : 51), id, 0};
     size_t la = ip4(a, &hi, l4in, n);
     size_t lb = ip4(b, &ho, l4out ? l4out : l4in, n);
+    g_to_peer = to_peer;
     if (to_peer) {
         pw_put(x->in, x->t, a, la);
         if (!drop)
@@ -274,6 +327,7 @@ static size_t gre1(uint8_t *b, uint16_t call, uint32_t seq, const uint8_t *ppp, 
 #define CA A4(10, 1, 0, 2)
 #define CB A4(10, 1, 0, 3)
 #define CC A4(192, 0, 2, 5) /* public client routed without translation */
+#define CD A4(10, 1, 0, 4)
 #define S1 A4(203, 0, 113, 10)
 #define S2 A4(203, 0, 113, 20)
 #define RANDOM_IP A4(10, 99, 88, 77)
@@ -290,13 +344,48 @@ static void tcp_x(struct xing *x, bool to_peer, uint32_t isrc, uint16_t isp, uin
     x_raw(x, to_peer, 6, isrc, idst, osrc, odst, a, b, la, (uint16_t)(seq & 0xffff), false);
 }
 
-/* Builds the pair. out_off/out_drift: the outside capture's clock. */
-static void build_pair(const char *pin, const char *pout, double out_off, double out_drift)
+/* IKEv1 Identity Protection message 3/4 with NAT-D payloads (RFC 3947 §3.2: the first hashes
+ * the remote address:port (dst), the second the local one (src)). */
+static size_t ike_v1_natd(uint8_t *b, uint64_t ispi, uint64_t rspi, uint32_t sip, uint16_t sport,
+                          uint32_t dip, uint16_t dport)
+{
+    size_t n = 28;
+    memset(b, 0, 28);
+    put64(b, ispi);
+    put64(b + 8, rspi);
+    b[16] = 20; /* NAT-D */
+    b[17] = 0x10;
+    b[18] = 2;
+    for (int k = 0; k < 2; k++) {
+        uint8_t in[8 + 8 + 4 + 2];
+        put64(in, ispi);
+        put64(in + 8, rspi);
+        put32(in + 16, k == 0 ? dip : sip);
+        put16(in + 20, k == 0 ? dport : sport);
+        uint8_t *pl = b + n;
+        pl[0] = k == 0 ? 20 : 0;
+        pl[1] = 0;
+        put16(pl + 2, 4 + 20);
+        gcry_md_hash_buffer(GCRY_MD_SHA1, pl + 4, in, sizeof(in));
+        n += 24;
+    }
+    put32(b + 24, (uint32_t)n);
+    return n;
+}
+
+/* Builds the pair. out_off/out_drift: the outside capture's clock. router_link != 0: one router
+ * capture (SLL2 276 / SLL 113) at pin instead. */
+static void build_pair_link(const char *pin, const char *pout, double out_off, double out_drift,
+                            int router_link)
 {
     struct pw wi;
     struct pw wo;
-    pw_open(&wi, pin, 0, 0);
-    pw_open(&wo, pout, out_off, out_drift);
+    if (router_link) {
+        pw_open_router(&wi, &wo, pin, router_link);
+    } else {
+        pw_open(&wi, pin, 0, 0);
+        pw_open(&wo, pout, out_off, out_drift);
+    }
     struct xing x = {&wi, &wo, 1000000};
     uint8_t pl[1600];
     uint16_t id = 100;
@@ -312,6 +401,11 @@ static void build_pair(const char *pin, const char *pout, double out_off, double
     x_udp(&x, true, CB, 500, S1, 500, NAT, 1, S1, 500, pl, n, id++, false);
     n = ike_init(pl, 0xc3c3c3c3c3c3c3c3ull, 0xd4d4d4d4d4d4d4d4ull, true, S1, 500, NAT, 1);
     x_udp(&x, false, S1, 500, CB, 500, S1, 500, NAT, 1, pl, n, id++, false);
+    /* 2b. IKEv1 main mode D:500 -> S2:500 via NAT:500, NAT-D from the inside address */
+    n = ike_v1_natd(pl, 0xe5e5e5e5e5e5e5e5ull, 0xf6f6f6f6f6f6f6f6ull, CD, 500, S2, 500);
+    x_udp(&x, true, CD, 500, S2, 500, NAT, 500, S2, 500, pl, n, id++, false);
+    n = ike_v1_natd(pl, 0xe5e5e5e5e5e5e5e5ull, 0xf6f6f6f6f6f6f6f6ull, S2, 500, NAT, 500);
+    x_udp(&x, false, S2, 500, CD, 500, S2, 500, NAT, 500, pl, n, id++, false);
 
     /* 3. NAT-T A:4500 -> S1:4500 via NAT:4500: ESP-in-UDP both ways + keepalives */
     for (int i = 0; i < 40; i++) {
@@ -415,16 +509,17 @@ static void build_pair(const char *pin, const char *pout, double out_off, double
         uint8_t b[1600];
         struct ip4 h1 = {CA, S1, 17, 64, 0x4242, 0x2000};
         struct ip4 h2 = {NAT, S1, 17, 63, 0x4242, 0x2000};
-        size_t la = ip4(a, &h1, dg, 800);
-        size_t lb = ip4(b, &h2, dgo, 800);
-        pw_put(&wi, x.t, a, la);
-        pw_put(&wo, x.t + 300, b, lb);
         struct ip4 h3 = {CA, S1, 17, 64, 0x4242, 100};
         struct ip4 h4 = {NAT, S1, 17, 63, 0x4242, 100};
+        g_to_peer = true;
+        size_t la = ip4(a, &h1, dg, 800);
+        pw_put(x.in, x.t, a, la);
         la = ip4(a, &h3, dg + 800, 408);
+        pw_put(x.in, x.t + 10, a, la);
+        size_t lb = ip4(b, &h2, dgo, 800);
+        pw_put(x.out, x.t + 300, b, lb);
         lb = ip4(b, &h4, dgo + 800, 408);
-        pw_put(&wi, x.t + 10, a, la);
-        pw_put(&wo, x.t + 310, b, lb);
+        pw_put(x.out, x.t + 310, b, lb);
         x.t += 1000;
         /* a reply so the mapping has both directions */
         fill(pl, 60, 900);
@@ -458,7 +553,8 @@ static void build_pair(const char *pin, const char *pout, double out_off, double
                 put16(b + 42, (uint16_t)(cut[f] | (f + 1 < nf ? 1 : 0)));
                 put32(b + 44, side == 0 ? 0x11 : 0x77);
                 memcpy(b + 48, dg + cut[f], len);
-                pw_put(side == 0 ? &wi : &wo, x.t + (uint64_t)(side * 300 + f * 10), b, 48 + len);
+                g_to_peer = true;
+                pw_put(side == 0 ? x.in : x.out, x.t + (uint64_t)(side * 300 + f * 10), b, 48 + len);
             }
         }
         x.t += 1000;
@@ -489,7 +585,13 @@ static void build_pair(const char *pin, const char *pout, double out_off, double
     fill(pl, 30, 1400);
     x_udp(&x, true, CA, 6000, S1, 7000, NAT, 6001, S1, 7000, pl, 30, id++, false);
     pw_close(&wi);
-    pw_close(&wo);
+    if (!router_link)
+        pw_close(&wo);
+}
+
+static void build_pair(const char *pin, const char *pout, double out_off, double out_drift)
+{
+    build_pair_link(pin, pout, out_off, out_drift, 0);
 }
 
 /* ---- checks --------------------------------------------------------------------------------- */
@@ -572,7 +674,9 @@ static int run(const char *in, const char *out, struct nat_result *r)
     o.inside = ins;
     o.n_inside = 1;
     o.outside = outs;
-    o.n_outside = 1;
+    o.n_outside = out ? 1 : 0;
+    if (!out)
+        o.router = in;
     o.no_ndpi = true;
     struct engine *ei = NULL;
     struct engine *eo = NULL;
@@ -598,13 +702,15 @@ static void check_scenario(const struct nat_result *r, double off, double drift,
     CHECK(r->n_nat_addrs == 1 && ipeq(&r->nat_addrs[0], NAT));
 
     /* exactly the mappings the router made: no invented ones */
-    CHECK_EQ(r->n_map, 12);
+    CHECK_EQ(r->n_map, 13);
     const struct nat_mapping *m;
     m = find_map(r, 17, CA, 500, NAT, 500);
     CHECK(m && m->translated && (m->evidence & NAT_EV_NATD) && m->natd_src == 1 && !m->forced_encap);
     CHECK(m && m->to_peer_inside == 1 && m->from_peer_inside == 1 && ipeq(&m->peer.ip, S1));
     m = find_map(r, 17, CB, 500, NAT, 1);
     CHECK(m && m->natd_src == 0 && m->forced_encap);
+    m = find_map(r, 17, CD, 500, NAT, 500);
+    CHECK(m && m->natd_src == 1 && (m->evidence & NAT_EV_NATD) && ipeq(&m->peer.ip, S2));
     m = find_map(r, 17, CA, 4500, NAT, 4500);
     CHECK(m && (m->evidence & NAT_EV_SPI) && (m->evidence & NAT_EV_PAYLOAD) &&
           (m->evidence & NAT_EV_IP_ID));
@@ -836,6 +942,19 @@ int main(int argc, char **argv)
         CHECK(r.swapped);
         CHECK(strstr(r.message, "swapped") != NULL);
         check_scenario(&r, 60, 100, false);
+        nat_result_free(&r);
+    }
+
+    /* one capture on the router: SLL2 (interface index) and SLL (link addresses) */
+    static const int links[] = {276, 113};
+    for (size_t i = 0; i < 2; i++) {
+        build_pair_link(pin, NULL, 0, 0, links[i]);
+        struct nat_result r;
+        CHECK_EQ(run(pin, NULL, &r), 0);
+        if (verbose)
+            printf("== router capture, link type %d\n", links[i]);
+        check_scenario(&r, 0, 0, verbose);
+        CHECK(r.packets_inside > 0 && r.packets_outside > 0 && r.message[0] == '\0');
         nat_result_free(&r);
     }
 

@@ -1,0 +1,562 @@
+/* app.c - ui_run: the dashboard main loop (htop ScreenManager_run: update the snapshot, draw,
+ * read keys; handlers return UI_HANDLED|UI_REDRAW|UI_QUIT) and the live streaming report loop.
+ * Single-threaded: poll() on the pcap fds and stdin; packets are fed in time-boxed batches
+ * between polls and the screen is redrawn at most once per refresh period. The terminal is
+ * restored on every exit path: normal return, errors, atexit, SIGINT/SIGTERM and fatal signals. */
+#include "ui_int.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vpnscope/config.h"
+#include "vpnscope/report.h"
+
+#define UI_HANDLED 1
+#define UI_REDRAW 2
+#define UI_QUIT 4
+#define UI_REBUILD 8 /* the snapshot must be rebuilt now (detail of another tunnel) */
+
+#define BATCH_MS 8.0            /* packets fed per batch before looking at keys / the screen */
+#define STREAM_SCAN_US 1000000u /* streaming: sessions and findings every second of packet time */
+#define MIN_ROWS 24
+#define MIN_COLS 80
+
+/* Process-wide because signal handlers and atexit need them (one dashboard per process). */
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_curses;
+
+static void ui_done(void)
+{
+    if (g_curses) {
+        g_curses = 0;
+        endwin();
+    }
+}
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void on_fatal(int sig)
+{
+    if (g_curses) {
+        g_curses = 0;
+        endwin(); /* not async-signal-safe, as htop's CRT_handleSIGSEGV: the terminal matters more */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop; /* no SA_RESTART: poll() returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_fatal;
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+    sigaction(SIGABRT, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    static bool registered;
+    if (!registered) {
+        registered = true;
+        atexit(ui_done);
+    }
+}
+
+/* ---- the streaming report ---- */
+
+static int run_stream(struct feed *f, const struct ui_opts *o)
+{
+    struct stream *s = stream_new(stdout, o->json, &o->to);
+    if (!s) {
+        fprintf(stderr, "vpnscope: out of memory\n");
+        return 2;
+    }
+    struct analysis a;
+    memset(&a, 0, sizeof(a));
+    uint64_t next_scan = 0;
+    double next_wall = 0;
+    while (!g_stop && !f->ended) {
+        int wait = -1;
+        feed_pump(f, 50.0, &wait);
+        if (f->ended)
+            break;
+        double now = ui_mono();
+        if (f->now_us && (f->now_us >= next_scan || now >= next_wall)) {
+            feed_drops(f);
+            analysis_run(&a, f);
+            stream_scan(s, f, &a);
+            next_scan = f->now_us + STREAM_SCAN_US;
+            next_wall = now + 1.0;
+        }
+        if (wait == 0)
+            continue;
+        struct pollfd pfd[2];
+        int fds[2];
+        int n = feed_fds(f, fds);
+        for (int i = 0; i < n; i++) {
+            pfd[i].fd = fds[i];
+            pfd[i].events = POLLIN;
+            pfd[i].revents = 0;
+        }
+        int tmo = (int)((next_wall - ui_mono()) * 1000.0);
+        if (tmo < 0)
+            tmo = 0;
+        if (wait > 0 && wait < tmo)
+            tmo = wait;
+        int r = poll(pfd, (nfds_t)n, tmo);
+        if (r == 0)
+            feed_tick(f);
+    }
+    feed_finish(f);
+    analysis_run(&a, f);
+    stream_scan(s, f, &a);
+    struct report_input ri;
+    analysis_report_input(&a, f, &ri);
+    if (o->json)
+        report_json(stdout, &ri);
+    else
+        report_text(stdout, &ri);
+    fflush(stdout);
+    int rc = finding_list_max_severity(&a.fl) >= SEV_WARNING ? 1 : 0;
+    if (f->failed) {
+        fprintf(stderr, "vpnscope: %s\n", f->msg);
+        rc = 2;
+    } else if (f->msg[0] && strncmp(f->msg, "warning", 7) == 0) {
+        fprintf(stderr, "vpnscope: %s\n", f->msg);
+    }
+    if (ferror(stdout)) {
+        fprintf(stderr, "vpnscope: error writing the report\n");
+        rc = 2;
+    }
+    analysis_free(&a);
+    stream_free(s);
+    return rc;
+}
+
+/* ---- the dashboard ---- */
+
+static int rows_of_view(void)
+{
+    return LINES - UI_HEADER_ROWS - 1;
+}
+
+static void draw(const struct ui_model *m, struct ui_state *st)
+{
+    int cols = COLS, rows = LINES;
+    if (rows < MIN_ROWS || cols < MIN_COLS) {
+        erase();
+        mvaddnstr(0, 0, "vpnscope: terminal too small (needs 80x24); enlarge it or press q", cols);
+        refresh();
+        return;
+    }
+    view_header_draw(m, st, cols);
+    int y0 = UI_HEADER_ROWS, n = rows_of_view();
+    switch (st->view) {
+    case VIEW_NAT:
+        view_nat_draw(m, st, y0, n, cols);
+        break;
+    case VIEW_FINDINGS:
+        view_findings_draw(m, st, y0, n, cols);
+        break;
+    case VIEW_DETAIL:
+        view_detail_draw(m, st, y0, n, cols);
+        break;
+    default:
+        view_tunnels_draw(m, st, y0, n, cols);
+        break;
+    }
+    view_footer_draw(m, st, rows - 1, cols);
+    if (st->help)
+        view_help_draw(st, rows, cols);
+    refresh();
+}
+
+static void set_view(struct ui_state *st, const struct ui_model *m, int v)
+{
+    if (v == st->view)
+        return;
+    if (v == VIEW_DETAIL && !st->detail_id && st->view == VIEW_TUNNELS && st->n_order > 0)
+        st->detail_id = m->tun[st->order[st->sel[VIEW_TUNNELS]]].id;
+    if (v == VIEW_DETAIL && !st->detail_id) {
+        /* the selected tunnel of view 1, as shown */
+        int keep = st->view;
+        st->view = VIEW_TUNNELS;
+        ui_order(st, m);
+        if (st->n_order > 0 && st->sel[VIEW_TUNNELS] < (int)st->n_order)
+            st->detail_id = m->tun[st->order[st->sel[VIEW_TUNNELS]]].id;
+        st->view = keep;
+    }
+    st->prev_view = st->view;
+    st->view = v;
+    st->finding_open = false;
+    ui_order(st, m);
+}
+
+static void search_next(struct ui_state *st, const struct ui_model *m, bool from_next)
+{
+    if (!st->search[0] || st->n_order == 0)
+        return;
+    int n = (int)st->n_order, cur = st->sel[st->view];
+    for (int k = from_next ? 1 : 0; k <= n; k++) {
+        int i = (cur + k) % n;
+        if (ui_row_matches(m, st->view, st->order[i], st->search)) {
+            st->sel[st->view] = i;
+            snprintf(st->flash, sizeof(st->flash), "found \"%s\" (F3: next)", st->search);
+            return;
+        }
+    }
+    snprintf(st->flash, sizeof(st->flash), "\"%s\" not found", st->search);
+}
+
+static int key_input(struct ui_state *st, const struct ui_model *m, int ch)
+{
+    size_t l = strlen(st->inbuf);
+    if (ch == 27) {
+        st->input = 0;
+        return UI_REDRAW;
+    }
+    if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        if (st->input == '/') {
+            snprintf(st->search, sizeof(st->search), "%s", st->inbuf);
+            st->input = 0;
+            search_next(st, m, false);
+        } else {
+            snprintf(st->filter, sizeof(st->filter), "%s", st->inbuf);
+            st->input = 0;
+            st->sel[st->view] = 0;
+            st->top[st->view] = 0;
+            ui_order(st, m);
+        }
+        return UI_REDRAW;
+    }
+    if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (l > 0)
+            st->inbuf[l - 1] = 0;
+        return UI_REDRAW;
+    }
+    if (ch >= 32 && ch < 127 && l + 1 < sizeof(st->inbuf)) {
+        st->inbuf[l] = (char)ch;
+        st->inbuf[l + 1] = 0;
+    }
+    return UI_REDRAW;
+}
+
+static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed *f, int ch)
+{
+    if (ch == KEY_RESIZE)
+        return UI_REDRAW;
+    if (st->input)
+        return key_input(st, m, ch);
+    st->flash[0] = 0;
+    if (st->help) {
+        st->help = false;
+        if (ch == 'q' || ch == KEY_F(10))
+            return UI_QUIT;
+        return UI_REDRAW;
+    }
+    int v = st->view;
+    int page = rows_of_view() - 2;
+    if (page < 1)
+        page = 1;
+    switch (ch) {
+    case 'q':
+    case 'Q':
+    case KEY_F(10):
+        return UI_QUIT;
+    case '?':
+    case 'h':
+    case KEY_F(1):
+        st->help = true;
+        return UI_REDRAW;
+    case '\t':
+        set_view(st, m, (v + 1) % VIEW__COUNT);
+        return UI_REDRAW | UI_REBUILD;
+    case KEY_BTAB:
+        set_view(st, m, (v + VIEW__COUNT - 1) % VIEW__COUNT);
+        return UI_REDRAW | UI_REBUILD;
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+        set_view(st, m, ch - '1');
+        return UI_REDRAW | UI_REBUILD;
+    case KEY_UP:
+    case 'k':
+        st->sel[v]--;
+        return UI_REDRAW;
+    case KEY_DOWN:
+    case 'j':
+        st->sel[v]++;
+        return UI_REDRAW;
+    case KEY_PPAGE:
+        st->sel[v] -= page;
+        return UI_REDRAW;
+    case KEY_NPAGE:
+    case ' ':
+        st->sel[v] += page;
+        return UI_REDRAW;
+    case KEY_HOME:
+    case 'g':
+        st->sel[v] = 0;
+        return UI_REDRAW;
+    case KEY_END:
+    case 'G':
+        st->sel[v] = (int)st->n_order - 1;
+        return UI_REDRAW;
+    case '/':
+    case KEY_F(3):
+        if (ch == KEY_F(3) && st->search[0]) {
+            search_next(st, m, true);
+            return UI_REDRAW;
+        }
+        st->input = '/';
+        st->inbuf[0] = 0;
+        return UI_REDRAW;
+    case 'f':
+    case '\\':
+    case KEY_F(4):
+        st->input = 'f';
+        snprintf(st->inbuf, sizeof(st->inbuf), "%s", st->filter);
+        return UI_REDRAW;
+    case 's':
+    case '>':
+    case '.':
+    case KEY_F(6):
+    case '<':
+    case ',': {
+        int nc = ui_sort_count(v);
+        if (nc == 0)
+            return UI_HANDLED;
+        int d = (ch == '<' || ch == ',') ? nc - 1 : 1;
+        st->sort[v] = (st->sort[v] + d) % nc;
+        /* natural direction: times and counts high first, names A-Z */
+        int col = st->sort[v];
+        st->sort_desc[v] = v == VIEW_TUNNELS ? (col == SORT_LAST || col == SORT_PKTS || col == SORT_RATE || col == SORT_IDLE)
+                           : v == VIEW_NAT   ? (col == 0 || col == 5)
+                                             : (col == 0);
+        ui_order(st, m);
+        snprintf(st->flash, sizeof(st->flash), "sorted by %s", ui_sort_name(v, col));
+        return UI_REDRAW;
+    }
+    case 'r':
+    case 'I':
+        st->sort_desc[v] = !st->sort_desc[v];
+        ui_order(st, m);
+        return UI_REDRAW;
+    case 'p':
+    case 'P':
+        if (f->live || f->ended) {
+            st->frozen = !st->frozen;
+            snprintf(st->flash, sizeof(st->flash), "%s", st->frozen ? "view paused (capture goes on): p resumes"
+                                                                     : "view resumed");
+        } else {
+            feed_pause(f, !f->paused);
+            snprintf(st->flash, sizeof(st->flash), "%s", f->paused ? "replay paused: n steps a packet, N a second, p resumes"
+                                                                    : "replay resumed");
+        }
+        return UI_REDRAW | UI_REBUILD;
+    case 'n':
+        if (!f->live && f->paused) {
+            feed_step_packet(f);
+            return UI_REDRAW | UI_REBUILD;
+        }
+        return UI_HANDLED;
+    case 'N':
+        if (!f->live && f->paused) {
+            feed_step_second(f);
+            return UI_REDRAW | UI_REBUILD;
+        }
+        return UI_HANDLED;
+    case '\n':
+    case '\r':
+    case KEY_ENTER:
+        if (v == VIEW_TUNNELS && st->n_order > 0) {
+            int s = st->sel[v] < (int)st->n_order ? st->sel[v] : (int)st->n_order - 1;
+            st->detail_id = m->tun[st->order[s < 0 ? 0 : s]].id;
+            set_view(st, m, VIEW_DETAIL);
+            st->prev_view = VIEW_TUNNELS;
+            return UI_REDRAW | UI_REBUILD;
+        }
+        if (v == VIEW_FINDINGS && st->n_order > 0) {
+            st->finding_open = true;
+            return UI_REDRAW;
+        }
+        return UI_HANDLED;
+    case 27: /* Esc */
+    case KEY_BACKSPACE:
+    case KEY_LEFT:
+        if (v == VIEW_FINDINGS && st->finding_open) {
+            st->finding_open = false;
+            return UI_REDRAW;
+        }
+        if (v == VIEW_DETAIL) {
+            set_view(st, m, st->prev_view == VIEW_DETAIL ? VIEW_TUNNELS : st->prev_view);
+            return UI_REDRAW | UI_REBUILD;
+        }
+        if (ch == 27 && st->filter[0]) {
+            st->filter[0] = 0;
+            ui_order(st, m);
+            return UI_REDRAW;
+        }
+        return UI_HANDLED;
+    default:
+        return UI_HANDLED;
+    }
+}
+
+static int run_dashboard(struct feed *f, const struct ui_opts *o)
+{
+    if (!initscr()) {
+        fprintf(stderr, "vpnscope: cannot initialise the terminal\n");
+        return 2;
+    }
+    g_curses = 1;
+    if (LINES < MIN_ROWS || COLS < MIN_COLS) {
+        int l = LINES, c = COLS;
+        ui_done();
+        fprintf(stderr, "vpnscope: terminal too small (%dx%d): the dashboard needs at least %dx%d\n", c, l, MIN_COLS,
+                MIN_ROWS);
+        return 2;
+    }
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    struct ui_state st;
+    memset(&st, 0, sizeof(st));
+    ui_colors_init(&st);
+    st.sort_desc[VIEW_TUNNELS] = true;
+    st.sort_desc[VIEW_NAT] = true;
+    st.sort_desc[VIEW_FINDINGS] = true;
+    struct ui_model m;
+    memset(&m, 0, sizeof(m));
+    struct analysis a;
+    memset(&a, 0, sizeof(a));
+
+    double refresh = (o->refresh_ms ? o->refresh_ms : 500) / 1000.0;
+    double analysis_period = refresh > 1.0 ? refresh : 1.0;
+    double next_draw = 0, next_analysis = 0;
+    long frames = 0;
+    bool rebuild = true;
+    while (!g_stop) {
+        int wait = -1;
+        if (!f->ended)
+            feed_pump(f, BATCH_MS, &wait);
+        if (f->ended && !f->finished) {
+            feed_finish(f);
+            analysis_run(&a, f);
+            rebuild = true;
+            next_draw = 0;
+        }
+        double now = ui_mono();
+        if (now >= next_draw || rebuild) {
+            if (!st.frozen || frames == 0) {
+                if (!f->finished && (now >= next_analysis || frames == 0)) {
+                    feed_drops(f);
+                    analysis_run(&a, f);
+                    next_analysis = now + analysis_period;
+                }
+                ui_model_update(&m, f, &a);
+                ui_order(&st, &m);
+            }
+            rebuild = false;
+            draw(&m, &st);
+            frames++;
+            next_draw = now + refresh;
+            if (o->max_frames >= 0 && frames >= o->max_frames)
+                break;
+        }
+        if (wait == 0) {
+            /* more packets are ready: only peek at the keyboard */
+            wait = 0;
+        }
+        struct pollfd pfd[3];
+        int fds[2];
+        int n = feed_fds(f, fds);
+        pfd[0].fd = STDIN_FILENO;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        for (int i = 0; i < n; i++) {
+            pfd[1 + i].fd = fds[i];
+            pfd[1 + i].events = POLLIN;
+            pfd[1 + i].revents = 0;
+        }
+        int tmo = (int)((next_draw - ui_mono()) * 1000.0) + 1;
+        if (tmo < 0)
+            tmo = 0;
+        if (wait >= 0 && wait < tmo)
+            tmo = wait;
+        if (f->ended)
+            n = 0;
+        int r = poll(pfd, (nfds_t)(1 + n), tmo);
+        if (r == 0 && f->live)
+            feed_tick(f);
+        int ch;
+        int flags = 0;
+        while ((ch = getch()) != ERR) {
+            flags |= handle_key(&st, &m, f, ch);
+            if (flags & UI_QUIT)
+                break;
+        }
+        if (flags & UI_QUIT)
+            break;
+        if (flags & UI_REBUILD)
+            rebuild = true;
+        else if (flags & UI_REDRAW)
+            draw(&m, &st);
+    }
+    ui_done();
+    if (f->failed)
+        fprintf(stderr, "vpnscope: %s\n", f->msg);
+    ui_model_free(&m);
+    analysis_free(&a);
+    free(st.order);
+    return 0;
+}
+
+int ui_run(const struct ui_opts *o)
+{
+    char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
+    g_stop = 0;
+    install_signals();
+    if (o->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+        fprintf(stderr, "vpnscope: the dashboard needs a terminal (without one, live capture streams a report; "
+                        "--json selects JSON Lines)\n");
+        return 2;
+    }
+    if (!o->dashboard && !(o->iface || (o->inside_if && o->outside_if))) {
+        fprintf(stderr, "vpnscope: the streaming report is for live capture; read files without --ui\n");
+        return 2;
+    }
+    struct feed f;
+    if (feed_open(&f, o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vpnscope: %s\n", err[0] ? err : "cannot open the input");
+        feed_close(&f);
+        return 2;
+    }
+    if (o->drop_user && geteuid() == 0 && getuid() == 0)
+        fprintf(stderr, "vpnscope: warning: -Z %s: still running as root\n", o->drop_user);
+    int rc = o->dashboard ? run_dashboard(&f, o) : run_stream(&f, o);
+    feed_close(&f);
+    return rc;
+}
