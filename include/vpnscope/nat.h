@@ -34,10 +34,10 @@ struct nat_id {
 #define NAT_MAX_SPIS 8
 
 struct nat_mapping {
-    uint8_t proto;            /* 17 udp, 6 tcp, 1/58 icmp, 50 esp, 51 ah, 47 gre */
+    uint8_t proto; /* 17 udp, 6 tcp, 1/58 icmp, 50 esp, 51 ah, 47 gre */
     struct nat_id inside, outside, peer;
     bool translated;
-    uint32_t evidence;        /* NAT_EV_* */
+    uint32_t evidence;                            /* NAT_EV_* */
     uint64_t to_peer_inside, to_peer_outside;     /* packets client->peer seen on each side */
     uint64_t from_peer_outside, from_peer_inside; /* packets peer->client seen on each side */
     uint8_t n_spis_to, n_spis_from;
@@ -50,12 +50,12 @@ struct nat_mapping {
      * 0 from neither (a random address: forced UDP encapsulation, forced_encap set) */
     int8_t natd_src;
     bool forced_encap;
-    uint64_t pairs;           /* packet pairs matched across the captures for this mapping */
+    uint64_t pairs; /* packet pairs matched across the captures for this mapping */
 };
 
 struct nat_unmatched {
-    uint8_t side;             /* SIDE_INSIDE / SIDE_OUTSIDE: where the packets were seen */
-    uint8_t direction;        /* 0 to_peer, 1 from_peer */
+    uint8_t side;      /* SIDE_INSIDE / SIDE_OUTSIDE: where the packets were seen */
+    uint8_t direction; /* 0 to_peer, 1 from_peer */
     uint8_t proto;
     struct ip_addr src, dst;
     bool has_ports;
@@ -68,15 +68,15 @@ struct nat_unmatched {
     uint64_t first_ts, last_ts;
     uint8_t nframes;
     uint64_t frames[20];
-    int32_t mapping;          /* index into nat_result.mappings, -1 when none */
+    int32_t mapping; /* index into nat_result.mappings, -1 when none */
 };
 
 struct nat_clock {
     bool valid;
-    double seconds;           /* outside clock minus inside clock */
+    double seconds; /* outside clock minus inside clock */
     double drift_ppm;
     uint64_t evidence_packets;
-    uint64_t ref_us;          /* appended: inside-clock time at which `seconds` holds (drift origin) */
+    uint64_t ref_us; /* appended: inside-clock time at which `seconds` holds (drift origin) */
 };
 
 struct nat_result {
@@ -85,16 +85,17 @@ struct nat_result {
     size_t n_unm, cap_unm;
     struct nat_unmatched *unm;
     struct nat_clock clock;
-    bool swapped;             /* inside/outside were given the wrong way round and were swapped */
-    char message[512];        /* one clear message when something is missing ("" otherwise) */
+    bool swapped;      /* inside/outside were given the wrong way round and were swapped */
+    char message[512]; /* one clear message when something is missing ("" otherwise) */
     struct ip_addr nat_addrs[8];
-    uint8_t n_nat_addrs;      /* the router's outside addresses, learned or given */
+    uint8_t n_nat_addrs; /* the router's outside addresses, learned or given */
     uint64_t matched_packets, inside_only, outside_only;
     /* appended (nat/correlate.c, nat/run.c) */
     uint64_t packets_inside, packets_outside; /* frames read from each capture */
     uint64_t uncovered;       /* packets outside the time both captures cover (never unmatched) */
     uint64_t pending_evicted; /* packets pushed out of the match window by NAT_PENDING_MAX */
-    uint64_t dropped_records; /* mappings / unmatched records beyond NAT_MAP_MAX / NAT_UNMATCHED_MAX */
+    uint64_t
+        dropped_records; /* mappings / unmatched records beyond NAT_MAP_MAX / NAT_UNMATCHED_MAX */
 };
 
 void nat_result_free(struct nat_result *r);
@@ -104,15 +105,24 @@ void nat_result_free(struct nat_result *r);
 
 struct engine;
 
-/* A packet's NAT-invariant signature: what survives translation unchanged (ESP/AH SPI+seq, IKE
- * SPIs+message, TCP seq/ack+payload, other L4 payload bytes). weak = only sizes / IP ID. */
+/*
+ * The NAT-invariant signature of a decoded packet: a 64-bit hash of what a NAT (Linux conntrack
+ * NAT, PPTP helper included) leaves unchanged. UDP: payload bytes and length; TCP: seq, ack,
+ * flags and payload length (helpers rewrite payloads); ICMP echo: type, sequence and payload
+ * (the identifier is remapped); ESP/AH: SPI, sequence and the first bytes; GRE: header and PPP
+ * payload without the Call ID; a fragment not yet reassembled: its offset, length and data past
+ * the L4 header (no IP ID: IPv6 routers re-fragment under a new ID). Never addresses or ports.
+ * h == 0: no signature (not IP, no L4). `weak`: low entropy (NAT-T keepalives, tiny payloads,
+ * ICMP errors): such a match never creates a mapping alone and is not used for the clock.
+ * `ev`: NAT_EV_* bits a match proves.
+ */
 struct nat_sig {
-    uint64_t h;    /* 0: nothing usable */
-    bool weak;     /* sizes / IP ID only: not used for the clock */
-    uint32_t ev;   /* NAT_EV_* bits this signature proves when it matches */
+    uint64_t h;
+    bool weak;
+    uint32_t ev;
 };
 
-/* Computes p's signature (h = 0 when p has nothing usable). */
+/* Computes p's signature. */
 void nat_pkt_sig(const struct pkt *p, struct nat_sig *sig);
 
 /* One packet seen on both captures: its time on each clock. */
@@ -152,7 +162,7 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
 /* ---- the streaming correlator (correlate.c) ---- */
 
 struct nat_corr_opts {
-    uint64_t window_us;          /* match window on the inside clock (0: NAT_WINDOW_US) */
+    uint64_t window_us;                  /* match window on the inside clock (0: NAT_WINDOW_US) */
     uint64_t cover_from_us, cover_to_us; /* time both captures cover (0, 0: all); used when
                                           * cover_side_to_us is unset */
     /* time each capture covers, by side SIDE_INSIDE/SIDE_OUTSIDE (inside clock; to 0: unknown).

@@ -258,7 +258,8 @@ void nat_pkt_sig(const struct pkt *p, struct nat_sig *s)
     if (p->is_frag && !p->reassembled) {
         if (!p->frag_data)
             return;
-        uint32_t skip = p->frag_off == 0 ? l4_hdr_skip(p->l4proto, p->frag_data, p->frag_data_len) : 0;
+        uint32_t skip =
+            p->frag_off == 0 ? l4_hdr_skip(p->l4proto, p->frag_data, p->frag_data_len) : 0;
         hb_u8(&h, 0xf0);
         hb_u8(&h, p->l4proto);
         hb_u8(&h, p->frag_mf);
@@ -400,7 +401,8 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     c->flowidx = table_new(sizeof(struct fkey), sizeof(uint32_t), NAT_MAP_MAX * 2, NULL, NULL);
     c->unmidx = table_new(sizeof(struct ukey), sizeof(uint32_t), NAT_UNMATCHED_MAX, NULL, NULL);
     c->calls = table_new(sizeof(struct ckey), sizeof(struct cval), NAT_PPTP_CALLS * 2, NULL, NULL);
-    c->fgroups = table_new(sizeof(struct fgkey), sizeof(struct fgval), NAT_FRAG_GROUPS * 2, fg_evict, c);
+    c->fgroups =
+        table_new(sizeof(struct fgkey), sizeof(struct fgval), NAT_FRAG_GROUPS * 2, fg_evict, c);
     if (!c->ring || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
         !c->fgroups) {
         nat_corr_free(c);
@@ -489,9 +491,9 @@ static void unm_add(struct nat_corr *c, const struct pend *e)
     uint8_t other = e->side == SIDE_INSIDE ? SIDE_OUTSIDE : SIDE_INSIDE;
     uint64_t from = c->o.cover_side_from_us[other];
     uint64_t to = c->o.cover_side_to_us[other];
-    bool outside_cover = to ? (e->ts + c->window < from || e->ts > to + c->window)
-                            : (e->ts < c->o.cover_from_us ||
-                               (c->o.cover_to_us && e->ts > c->o.cover_to_us));
+    bool outside_cover =
+        to ? (e->ts + c->window < from || e->ts > to + c->window)
+           : (e->ts < c->o.cover_from_us || (c->o.cover_to_us && e->ts > c->o.cover_to_us));
     if (outside_cover) {
         c->uncovered += e->nfr;
         return;
@@ -866,8 +868,7 @@ static void pptp_pair(struct nat_corr *c, const struct pend *in, const struct pe
         break;
     case 8: /* Outgoing-Call-Reply: Call ID = server's, Peer's = client's */
         if (dir == DIR_FROM_PEER && (in->pptp_has & 3) == 3 && (out->pptp_has & 3) == 3)
-            call_learn(c, cin, cout, srv, true, in->pptp_peer, out->pptp_peer, true,
-                       in->pptp_call);
+            call_learn(c, cin, cout, srv, true, in->pptp_peer, out->pptp_peer, true, in->pptp_call);
         break;
     default:
         break;
@@ -961,7 +962,8 @@ static void add_spi(uint32_t *v, uint8_t *n, uint32_t spi)
         v[(*n)++] = spi;
 }
 
-static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64_t ts, bool *created)
+static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64_t ts,
+                                bool *created)
 {
     *created = false;
     uint32_t *slot = table_get(c->mapidx, k, true);
@@ -1170,16 +1172,18 @@ static uint64_t tuple_hash(const struct pend *e)
 {
     uint64_t h;
     if (e->src.v == 4 && e->dst.v == 4) {
-        h = (uint64_t)e->src.a[0] << 56 | (uint64_t)e->src.a[1] << 48 | (uint64_t)e->src.a[2] << 40 |
-            (uint64_t)e->src.a[3] << 32 | (uint64_t)e->dst.a[0] << 24 | (uint64_t)e->dst.a[1] << 16 |
-            (uint64_t)e->dst.a[2] << 8 | (uint64_t)e->dst.a[3];
+        h = (uint64_t)e->src.a[0] << 56 | (uint64_t)e->src.a[1] << 48 |
+            (uint64_t)e->src.a[2] << 40 | (uint64_t)e->src.a[3] << 32 |
+            (uint64_t)e->dst.a[0] << 24 | (uint64_t)e->dst.a[1] << 16 | (uint64_t)e->dst.a[2] << 8 |
+            (uint64_t)e->dst.a[3];
     } else {
         h = hash_bytes(e->src.a, 16) ^ (hash_bytes(e->dst.a, 16) * 0x9e3779b97f4a7c15ull) ^
             ((uint64_t)e->src.v << 4 | e->dst.v);
     }
     uint64_t x = (uint64_t)e->sport << 48 | (uint64_t)e->dport << 32 | (uint64_t)e->icmp_id << 16 |
                  e->call_id;
-    uint64_t y = (uint64_t)e->proto << 8 | (e->flags & (PF_PORTS | PF_ECHO | PF_CALL | PF_ICMP_ERR)) |
+    uint64_t y = (uint64_t)e->proto << 8 |
+                 (e->flags & (PF_PORTS | PF_ECHO | PF_CALL | PF_ICMP_ERR)) |
                  (uint64_t)e->gre_ver << 16;
     return mix64(mix64(h) ^ x) ^ mix64(y + 0x632be59bd9b4e019ull);
 }

@@ -155,6 +155,9 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
 
     /* 3: least squares over inliers, three rounds */
     size_t inl = 0;
+    double last_sxx = 0;
+    double last_ss = 0;
+    double last_my = 0;
     for (int round = 0; round < 3; round++) {
         double sx = 0;
         double sy = 0;
@@ -195,6 +198,9 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
         slope = nslope;
         icpt = nicpt;
         inl = m;
+        last_sxx = sxx;
+        last_ss = ss;
+        last_my = my;
         double sigma = sqrt(ss / (double)m);
         tol = 4 * sigma;
         if (tol < 500)
@@ -205,6 +211,14 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
     free(tmp);
     if (inl < MIN_PAIRS)
         return -1;
+    /* a drift within three standard errors of 0 is latency noise, not a clock rate */
+    if (slope != 0 && inl > 2 && last_sxx > 0) {
+        double se = sqrt(last_ss / (double)(inl - 2)) / sqrt(last_sxx);
+        if (fabs(slope) < 3 * se) {
+            slope = 0;
+            icpt = last_my;
+        }
+    }
     clk->valid = true;
     clk->seconds = icpt / 1e6;
     clk->drift_ppm = slope * 1e6;
@@ -219,7 +233,8 @@ uint64_t nat_clock_to_inside(const struct nat_clock *clk, uint64_t t_out_us)
         return t_out_us;
     /* t_out = t_in + s + d (t_in - ref)  =>  t_in = ref + (t_out - s - ref) / (1 + d) */
     double d = clk->drift_ppm / 1e6;
-    double rel = ((double)((int64_t)t_out_us - (int64_t)clk->ref_us) - clk->seconds * 1e6) / (1 + d);
+    double rel =
+        ((double)((int64_t)t_out_us - (int64_t)clk->ref_us) - clk->seconds * 1e6) / (1 + d);
     double t = (double)clk->ref_us + rel;
     if (t < 0)
         return 0;

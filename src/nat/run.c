@@ -269,7 +269,8 @@ static int run_two(const struct nat_run_opts *o, struct engine **ein, struct eng
     }
     if (corr && res->n_map == 0 && !res->message[0])
         snprintf(res->message, sizeof(res->message),
-                 "%" PRIu64 " packets appear in both captures but none maps a flow", res->matched_packets);
+                 "%" PRIu64 " packets appear in both captures but none maps a flow",
+                 res->matched_packets);
     if (warn[0] && !res->message[0])
         snprintf(res->message, sizeof(res->message), "%s", warn);
     ret = 0;
@@ -343,9 +344,9 @@ static void learn_from_twins(const struct rsig *a, const struct pkt *b, struct i
 
 /* The split of a router capture into inside and outside. */
 struct split {
-    bool by_if;           /* interface ids (SLL2 ifindex, pcapng interface) */
+    bool by_if; /* interface ids (SLL2 ifindex, pcapng interface) */
     uint32_t out_if;
-    bool by_mac;          /* SLL: link addresses seen on the outside link */
+    bool by_mac; /* SLL: link addresses seen on the outside link */
     uint8_t macs[MAX_MACS][8];
     int nmacs;
     struct ip_addr nat[8];

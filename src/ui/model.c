@@ -343,6 +343,21 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
             const struct endpoint *oi = o->nat_t && o->natt_initiator.port ? &o->natt_initiator : &o->initiator;
             ep_str(&oi->ip, oi->port, t->client_out, sizeof(t->client_out));
         }
+        if (mi == 0 && b->f->two) {
+            /* lost at the router: the IKE/NAT-T mapping and the raw ESP one between the peers */
+            const struct nat_mapping *mp[2] = {find_mapping(b->a, 17, &ci->ip, ci->port, &si->ip),
+                                               find_mapping(b->a, 50, &ci->ip, 0, &si->ip)};
+            for (int j = 0; j < 2; j++) {
+                if (!mp[j])
+                    continue;
+                if (t->router_lost[0] < 0)
+                    t->router_lost[0] = t->router_lost[1] = 0;
+                if (mp[j]->to_peer_inside > mp[j]->to_peer_outside)
+                    t->router_lost[0] += (int64_t)(mp[j]->to_peer_inside - mp[j]->to_peer_outside);
+                if (mp[j]->from_peer_outside > mp[j]->from_peer_inside)
+                    t->router_lost[1] += (int64_t)(mp[j]->from_peer_outside - mp[j]->from_peer_inside);
+            }
+        }
         snprintf(t->proto, sizeof(t->proto), "IKEv%u%s", sa->version, sa->nat_t ? " NAT-T" : "");
         snprintf(t->ids, sizeof(t->ids), "%016" PRIx64 "/%016" PRIx64, sa->ispi, sa->rspi);
         t->pkts[0] = sa->pkts_from_init;

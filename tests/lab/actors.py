@@ -885,8 +885,8 @@ def prog_l2tp(c, a):
 
 def prog_frag(c, a):
     """NAT-T with ~3000-byte datagrams on 4500 sent as crafted IP fragments (order per --order)."""
+    import scapy.all  # noqa: F401  (import before the timeline starts: it takes a while)
     c.open_ike()
-    v6 = ":" in c.srv
     c.loop.at(0.0, lambda: c.send_sa_init(natd=True))
     auth = MARKER + sk_message(c.spii, ike_spir(c.n), EXCH_AUTH, False, 1, seed=c.spii + 7,
                                size=3000, inner=NP_IDI)
@@ -897,7 +897,7 @@ def prog_frag(c, a):
         def big(i=i):
             seq = c.next_seq(spi)
             drop = a.loss and i == a.count // 2
-            c.send_fragments(esp(spi, seq, 2900 + 16 * i), a.order, base_id + 1 + i, drop_middle=drop)
+            c.send_fragments(esp(spi, seq, 3000 + 16 * i), a.order, base_id + 1 + i, drop_middle=drop)
         c.loop.at(1.0 + a.interval * i, big)
         c.loop.at(1.0 + a.interval * i + a.interval / 2, lambda: c.send_esp_udp())
     c.finish(1.0 + a.interval * a.count + (a.linger or 1.0))

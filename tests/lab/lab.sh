@@ -377,7 +377,7 @@ sc_stale_nat_portmove() {
   # c2 starts NAT-T to s1 after c1's mapping expired and takes outside port 4500;
   # c1's next ESP-in-UDP (same SPI) leaves from a new outside port.
   stale_common stale_nat_portmove
-  client 2 17.5 natt --server "$S1" --count 25 --interval 0.3 --keepalive 2
+  client 2 18.5 natt --server "$S1" --count 25 --interval 0.3 --keepalive 2
   finish
 }
 
