@@ -23,11 +23,15 @@
 #define FRAG6_TIMEOUT_US 60000000ull    /* IPv6 reassembly timeout (Linux ip6frag_time 60 s) */
 
 /* session model (flow/) */
-#define FLOW_MAX 262144                 /* 5-tuple flows tracked; LRU of one-way/idle flows evicted */
-#define FLOW_IDLE_EVICT_US 600000000ull /* a flow idle this long may be evicted when the table is full */
-#define IKE_SA_MAX 65536                /* IKE SAs */
-#define IPSEC_SA_MAX 131072             /* ESP + AH SAs (per SPI and direction) */
-#define PPTP_CTRL_MAX 16384             /* PPTP control connections */
+/* Every table evicts when full: least recently used one-way entries first (a flood of spoofed
+ * SPIs or ports), two-way ones (live tunnels) only when nothing else is left; evictions are
+ * counted in the summary. Sized so that all tables full stay under ~64 MB. */
+#define FLOW_MAX 65536                  /* 5-tuple flows tracked (~330 B each) */
+#define IKE_SA_MAX 16384                /* IKE SAs (~850 B each) */
+#define IPSEC_SA_MAX 32768              /* ESP + AH SAs, per SPI and direction (~400 B each) */
+#define GRE_MAX 16384                   /* GRE flows per direction and call ID / key */
+#define L2TP_MAX 8192                   /* L2TP tunnel/session pairs */
+#define PPTP_CTRL_MAX 4096              /* PPTP control connections (~850 B each) */
 #define PPTP_CALLS_PER_CTRL 8           /* calls remembered per control connection */
 #define GAP_MIN_US 1000000ull           /* idle gaps shorter than this are not recorded */
 #define GAPS_PER_TUNNEL 4               /* longest idle gaps kept per tunnel */
@@ -49,6 +53,7 @@
 #define NAT_OFFSET_SAMPLE 65536         /* signatures sampled per capture for the clock offset */
 #define NAT_WINDOW_US 2000000ull        /* a packet unmatched this long (inside clock) is unmatched */
 #define NAT_PENDING_MAX 262144          /* packets waiting for their counterpart; oldest forced out */
+#define NAT_PENDING_FIFO 524288         /* expiry queue entries (8 B; power of 2): caps the window too */
 #define NAT_MAP_MAX 262144              /* nat_mapping records kept (more: counted, dropped) */
 #define NAT_UNMATCHED_MAX 65536         /* unmatched records kept (more: counted, dropped) */
 #define NAT_FRAG_GROUPS 4096            /* datagrams under reassembly followed per capture */

@@ -273,9 +273,6 @@ void session_model_free(struct session_model *m);
 /* The ESP/AH SA's IKE SA (by addresses/ports and time), or NULL. */
 const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa);
 
-/* Reverse SA lookup: an SA between the same peers in the other direction (any SPI). */
-bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec_sa *sa);
-
 /* GRE packets of a PPTP call, each direction (call ID match on the control connection's peers). */
 void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
                            const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client);

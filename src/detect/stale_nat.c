@@ -270,11 +270,11 @@ static void two_captures(struct detect_ctx *c)
         ka_text(ka, sizeof(ka), fl, gp);
         if (mp->proto == 17)
             snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u expired after %.1f s of idle", a,
+                     "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after %.1f s of idle", a,
                      mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(idle));
         else
             snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s (outside %s) for %s towards %s expired after %.1f s of idle", a, o,
+                     "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f s of idle", a, o,
                      proto_name(mp->proto), b, du_sec(idle));
         if (gr->drop_pkts)
             du_cat(f->summary, sizeof(f->summary),

@@ -114,8 +114,8 @@ int session_model_init(struct session_model *m, uint8_t side)
     m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), IKE_SA_MAX, NULL, NULL);
     m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
     m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL, NULL);
-    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), IPSEC_SA_MAX, NULL, NULL);
-    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), IPSEC_SA_MAX, NULL, NULL);
+    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), GRE_MAX, NULL, NULL);
+    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), L2TP_MAX, NULL, NULL);
     if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp) {
         session_model_free(m);
         return -1;
@@ -485,7 +485,7 @@ struct peer_key {
     uint8_t pad[3];
 };
 
-static void ipsec_update(struct session_model *m, const struct pkt *p, bool ah)
+static void ipsec_update(struct session_model *m, const struct pkt *p, bool ah, bool two_way)
 {
     struct ipsec_sa_key k;
     memset(&k, 0, sizeof(k));
@@ -530,27 +530,8 @@ static void ipsec_update(struct session_model *m, const struct pkt *p, bool ah)
     sa->last_ts = p->ts_us;
     sa->last_frame = p->frame;
     activity_touch(&sa->act, p->ts_us, p->frame);
-    if (!sa->paired) {
-        struct ipsec_sa_key rk;
-        memset(&rk, 0, sizeof(rk));
-        (void)rk;
-        /* reverse direction between the same peers, any SPI: looked up through the flow table's
-         * two-way state is not enough (ESP flows are keyed without SPI), so scan is avoided by
-         * session_finish(); during the run the flow's direction counters protect the entry. */
-    }
-}
-
-bool session_ipsec_has_reverse(const struct session_model *m, const struct ipsec_sa *sa)
-{
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-        if (!o || o == sa || o->k.proto != sa->k.proto)
-            continue;
-        if (ip_eq(&o->k.src, &sa->k.dst) && ip_eq(&o->k.dst, &sa->k.src) && o->k.encap == sa->k.encap &&
-            (!sa->k.encap || (o->k.sport == sa->k.dport && o->k.dport == sa->k.sport)))
-            return true;
-    }
-    return false;
+    if (two_way)
+        table_set_class(m->ipsec, sa, 1); /* traffic both ways between these peers: keep it */
 }
 
 /* The parent of an ESP/AH SA is the latest IKE SA between the same peers (same NAT-T ports for
@@ -777,7 +758,7 @@ static void pptp_update(struct session_model *m, const struct pkt *p)
 
 /* ---- GRE ---- */
 
-static void gre_update(struct session_model *m, const struct pkt *p)
+static void gre_update(struct session_model *m, const struct pkt *p, bool two_way)
 {
     struct gre_key k;
     memset(&k, 0, sizeof(k));
@@ -805,6 +786,8 @@ static void gre_update(struct session_model *m, const struct pkt *p)
     g->last_ts = p->ts_us;
     if (p->gre.has_seq)
         g->last_seq = p->gre.seq;
+    if (two_way)
+        table_set_class(m->gre, g, 1);
     activity_touch(&g->act, p->ts_us, p->frame);
 }
 
@@ -914,6 +897,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         if (p->vpn == VPN_IKE && p->l4proto == 17)
             f->hint = p->nonesp_marker ? HINT_NATT : (f->hint ? f->hint : HINT_IKE);
     }
+    bool two_way = f && f->pkts[0] && f->pkts[1];
     if (p->vpn < 8)
         m->c.vpn_packets[p->vpn]++;
     switch (p->vpn) {
@@ -929,16 +913,16 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
     case VPN_ESP:
     case VPN_AH:
         if (p->status == PKT_DECODED || (p->vpn == VPN_ESP ? p->esp.spi : p->ah.spi))
-            ipsec_update(m, p, p->vpn == VPN_AH);
+            ipsec_update(m, p, p->vpn == VPN_AH, two_way);
         if (p->ah_esp && p->esp.spi)
-            ipsec_update(m, p, false);
+            ipsec_update(m, p, false, two_way);
         break;
     case VPN_PPTP:
         if (p->pptp.ctrl_type >= 1 && p->pptp.ctrl_type <= 15)
             pptp_update(m, p);
         break;
     case VPN_GRE:
-        gre_update(m, p);
+        gre_update(m, p, two_way);
         break;
     case VPN_L2TP:
         if (p->l2tp.version)

@@ -10,13 +10,15 @@
 
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/rd.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
 /*
  * How it works (STYLE.md §5: identifiers are not assumed to survive NAT):
  * - every decoded packet gets a NAT-invariant signature (nat_pkt_sig);
- * - packets wait in a pending ring (time order, NAT_PENDING_MAX) indexed by signature; a packet
+ * - packets wait in a pending pool (NAT_PENDING_MAX, a slot freed as soon as it pairs) indexed by
+ *   signature, with a time-ordered FIFO of (slot, generation) for expiry; a packet
  *   whose signature waits on the other side within NAT_WINDOW_US is paired with it (the best of
  *   several candidates: consistent with a known mapping, same IPv4 ID, a common endpoint, oldest);
  * - a pair gives a direction (which endpoint the router rewrote, else TTL order, else addresses)
@@ -67,6 +69,7 @@ struct pend {
     uint32_t ip_id;
     uint32_t ip_len;
     uint32_t ev;
+    uint32_t gen; /* slot generation (FIFO entries of a reused slot are stale) */
     uint16_t nfr; /* frames this entry stands for (fragments of one datagram) */
     uint16_t sport, dport;
     uint16_t call_id; /* GRE v1: the receiver's Call ID */
@@ -135,6 +138,8 @@ struct fgval {
     uint16_t nfr;
     uint8_t proto;
     bool done;
+    bool has_ports; /* from the first fragment's UDP/TCP header */
+    uint16_t sport, dport;
     struct ip_addr src, dst;
 };
 
@@ -166,9 +171,11 @@ struct nat_corr {
     struct nat_corr_opts o;
     uint64_t window;
     uint64_t now;
-    /* pending ring + signature index */
+    /* pending pool (free list through hnext) + FIFO of (slot, gen) + signature index */
     struct pend *ring;
-    uint32_t rmask;
+    uint32_t pool_cap, pool_top, free_head, alive;
+    uint64_t *fifo;
+    uint32_t fmask;
     uint64_t head, tail;
     uint32_t *bucket;
     uint32_t bmask;
@@ -390,11 +397,15 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     uint32_t cap = 1;
     while (cap < NAT_PENDING_MAX)
         cap <<= 1;
-    c->rmask = cap - 1;
+    c->pool_cap = cap;
+    c->free_head = NIL;
+    c->fmask = NAT_PENDING_FIFO - 1;
     /* few packets wait at a time (router latency): a small index stays in cache */
     uint32_t nb = cap / 4 >= 1024 ? cap / 4 : 1024;
     c->bmask = nb - 1;
+    /* slots are touched only as packets wait at once (freed slots are reused first) */
     c->ring = malloc(sizeof(struct pend) * cap);
+    c->fifo = malloc(sizeof(uint64_t) * NAT_PENDING_FIFO);
     c->bucket = malloc(sizeof(uint32_t) * (size_t)nb);
     c->mc = calloc(MC_SIZE, sizeof(struct mcache));
     c->mapidx = table_new(sizeof(struct mkey), sizeof(uint32_t), NAT_MAP_MAX, NULL, NULL);
@@ -403,7 +414,7 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     c->calls = table_new(sizeof(struct ckey), sizeof(struct cval), NAT_PPTP_CALLS * 2, NULL, NULL);
     c->fgroups =
         table_new(sizeof(struct fgkey), sizeof(struct fgval), NAT_FRAG_GROUPS * 2, fg_evict, c);
-    if (!c->ring || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
+    if (!c->ring || !c->fifo || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
         !c->fgroups) {
         nat_corr_free(c);
         return NULL;
@@ -421,6 +432,7 @@ void nat_corr_free(struct nat_corr *c)
     if (!c)
         return;
     free(c->ring);
+    free(c->fifo);
     free(c->bucket);
     free(c->mc);
     free(c->maps);
@@ -586,41 +598,80 @@ static void chain_unlink(struct nat_corr *c, uint32_t slot)
     e->hnext = NIL;
 }
 
-static void expire(struct nat_corr *c, uint64_t now)
+static void slot_free(struct nat_corr *c, uint32_t slot)
+{
+    struct pend *e = &c->ring[slot];
+    e->flags = 0;
+    e->hnext = c->free_head;
+    c->free_head = slot;
+    c->alive--;
+}
+
+/* The FIFO's oldest entry still waiting, or NIL (stale entries are dropped on the way). */
+static uint32_t fifo_oldest(struct nat_corr *c)
 {
     while (c->head < c->tail) {
-        uint32_t slot = (uint32_t)(c->head & c->rmask);
-        struct pend *e = &c->ring[slot];
-        if (e->flags & PF_ALIVE) {
-            if (e->ts + c->window >= now)
-                break;
-            chain_unlink(c, slot);
-            e->flags &= (uint8_t)~PF_ALIVE;
-            unm_add(c, e);
-        }
+        uint64_t v = c->fifo[c->head & c->fmask];
+        uint32_t slot = (uint32_t)v;
+        const struct pend *e = &c->ring[slot];
+        if ((e->flags & PF_ALIVE) && e->gen == (uint32_t)(v >> 32))
+            return slot;
         c->head++;
+    }
+    return NIL;
+}
+
+/* The oldest waiting packet leaves as unmatched (expired, or pushed out by the caps). */
+static void drop_oldest(struct nat_corr *c, uint32_t slot, bool evicted)
+{
+    struct pend *e = &c->ring[slot];
+    chain_unlink(c, slot);
+    if (evicted)
+        c->pending_evicted += e->nfr;
+    unm_add(c, e);
+    slot_free(c, slot);
+    c->head++;
+}
+
+static void expire(struct nat_corr *c, uint64_t now)
+{
+    for (;;) {
+        uint32_t slot = fifo_oldest(c);
+        if (slot == NIL || c->ring[slot].ts + c->window >= now)
+            return;
+        drop_oldest(c, slot, false);
     }
 }
 
 static void pend_insert(struct nat_corr *c, const struct pend *src)
 {
-    if (c->tail - c->head > c->rmask) {
-        /* full: the oldest leaves the window early */
-        uint32_t slot = (uint32_t)(c->head & c->rmask);
-        struct pend *o = &c->ring[slot];
-        if (o->flags & PF_ALIVE) {
-            chain_unlink(c, slot);
-            o->flags &= (uint8_t)~PF_ALIVE;
-            c->pending_evicted += o->nfr;
-            unm_add(c, o);
-        }
-        c->head++;
+    /* full FIFO or pool: the oldest waiting packet leaves the window early */
+    while (c->tail - c->head > c->fmask || (c->free_head == NIL && c->pool_top == c->pool_cap)) {
+        uint32_t old = fifo_oldest(c);
+        if (old == NIL)
+            break;
+        drop_oldest(c, old, true);
     }
-    uint32_t slot = (uint32_t)(c->tail & c->rmask);
-    c->tail++;
+    if (c->tail - c->head > c->fmask)
+        c->head++; /* only stale entries left */
+    uint32_t slot;
+    if (c->free_head != NIL) {
+        slot = c->free_head;
+        c->free_head = c->ring[slot].hnext;
+    } else if (c->pool_top < c->pool_cap) {
+        slot = c->pool_top++;
+        c->ring[slot].gen = 0;
+    } else {
+        return; /* cannot happen: the loop above freed a slot */
+    }
     struct pend *e = &c->ring[slot];
+    uint32_t gen = e->gen + 1;
     *e = *src;
+    e->gen = gen;
     e->flags |= PF_ALIVE;
+    c->alive++;
+    c->fifo[c->tail & c->fmask] = (uint64_t)gen << 32 | slot;
+    c->tail++;
     uint32_t *b = &c->bucket[e->sig & c->bmask];
     e->hnext = *b;
     *b = slot;
@@ -1255,6 +1306,7 @@ static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *
         on_pair(c, e, o, p);
     else
         on_pair(c, o, e, p);
+    slot_free(c, slot);
 }
 
 static void fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v)
@@ -1270,6 +1322,11 @@ static void fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgv
     e.dst = v->dst;
     e.proto = v->proto;
     e.side = k->side;
+    if (v->has_ports) {
+        e.flags |= PF_PORTS;
+        e.sport = v->sport;
+        e.dport = v->dport;
+    }
     unm_add(c, &e);
 }
 
@@ -1304,6 +1361,17 @@ static struct fgval *fg_add(struct nat_corr *c, uint8_t side, const struct pkt *
         v->src = k.src;
         v->dst = k.dst;
         v->proto = p->l4proto;
+    }
+    if (p->frag_off == 0 && (p->l4proto == 6 || p->l4proto == 17)) {
+        /* ports of an incomplete datagram, for its unmatched record */
+        struct rd r = rd_init(p->frag_data, p->frag_data_len);
+        uint16_t sp = rd_be16(&r);
+        uint16_t dp = rd_be16(&r);
+        if (rd_ok(&r)) {
+            v->has_ports = true;
+            v->sport = sp;
+            v->dport = dp;
+        }
     }
     if (v->nfr < PENDING_FRAMES)
         v->frames[v->nfr] = p->frame;

@@ -25,7 +25,8 @@
 
 #define MIN_DRIFT_SPAN_US 10e6
 #define MAX_BINS 32
-#define MIN_PAIRS 2
+#define DUP_MAX 8 /* copies of one signature paired in time order */
+#define MIN_PAIRS 1
 
 static int cmp_tpair(const void *a, const void *b)
 {
@@ -429,11 +430,15 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
             i2++;
         while (j2 < b->n && b->v[j2].sig == sa)
             j2++;
-        if (i2 - i == 1 && j2 - j == 1) {
-            pairs[np].t_in_us = (int64_t)a->v[i].ts;
-            pairs[np].t_out_us = (int64_t)b->v[j].ts;
-            np++;
-            votes += orient_vote(&a->v[i], &b->v[j]);
+        /* unique on both sides; or as many copies on each (retransmissions of one message),
+         * paired in time order */
+        if (i2 - i == j2 - j && i2 - i <= DUP_MAX) {
+            for (size_t k = 0; k < i2 - i; k++) {
+                pairs[np].t_in_us = (int64_t)a->v[i + k].ts;
+                pairs[np].t_out_us = (int64_t)b->v[j + k].ts;
+                np++;
+                votes += orient_vote(&a->v[i + k], &b->v[j + k]);
+            }
         }
         i = i2;
         j = j2;

@@ -99,12 +99,9 @@ static int run_stream(struct feed *f, const struct ui_opts *o)
             break;
         double now = ui_mono();
         if (f->now_us && (f->now_us >= next_scan || now >= next_wall)) {
-            double t0 = ui_mono();
             feed_drops(f);
             analysis_run(&a, f);
             stream_scan(s, f, &a);
-            if (getenv("VPNSCOPE_DEBUG_SCAN"))
-                fprintf(stderr, "scan %.3f ms\n", (ui_mono() - t0) * 1000);
             next_scan = f->now_us + STREAM_SCAN_US;
             next_wall = now + 1.0;
         }

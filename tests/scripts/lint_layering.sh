@@ -25,6 +25,6 @@ for f in src/report/*.c src/ui/*.c src/detect/*.c; do
     [ -f "$f" ] || continue
     grep -nE '#include "vpnscope/(decode|rd)\.h"' "$f" && bad "$f: sinks/detectors must not decode bytes"
 done
-grep -rn 'exit(' src --include=*.c | grep -v '^src/main.c' | grep -v '_exit\|exit_' && bad "only main.c may exit()"
+grep -rnE '(^|[^a-z_])exit\(' src --include=*.c | grep -v '^src/main.c' && bad "only main.c may exit()"
 if [ $fail -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
 exit $fail

@@ -91,11 +91,14 @@ int main(void)
     scenario(60.0, 0, 5, 50, 0);
     scenario(-3.2, 0, 0.5, 6, 0);
 
-    /* too few pairs */
-    struct nat_tpair one = {T0, T0 + 1};
+    /* no pair; one pair is enough for an offset */
+    struct nat_tpair one = {T0, T0 + 60000123};
     struct nat_clock clk;
-    CHECK_EQ(nat_offset_estimate(&one, 1, &clk), -1);
+    CHECK_EQ(nat_offset_estimate(&one, 0, &clk), -1);
     CHECK(!clk.valid);
+    CHECK_EQ(nat_offset_estimate(&one, 1, &clk), 0);
+    CHECK(clk.valid && fabs(clk.seconds - 60.000123) < 1e-9 && clk.drift_ppm == 0);
+    clk.valid = false;
     /* identity when invalid */
     CHECK_EQ(nat_clock_to_inside(&clk, 12345), 12345);
     /* exact two pairs */
