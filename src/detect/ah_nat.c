@@ -207,8 +207,7 @@ static bool natd_between(const struct session_model *m, const struct ip_addr *a,
             continue;
         bool match = (du_ip_eq(&ik->initiator.ip, a) && du_ip_eq(&ik->responder.ip, b)) ||
                      (du_ip_eq(&ik->initiator.ip, b) && du_ip_eq(&ik->responder.ip, a));
-        if (match && ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1)) &&
-            !du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
+        if (match && ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1)))
             return true;
     }
     return false;
@@ -221,7 +220,7 @@ static void single(struct detect_ctx *c, const struct session_model *m)
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa || sa->k.proto != 51 || du_is_group(&sa->k.dst) || du_is_local(&sa->k.src) ||
-            du_is_local(&sa->k.dst) || du_same_subnet(&sa->k.src, &sa->k.dst))
+            du_is_local(&sa->k.dst))
             continue;
         bool ps = ip_addr_is_private(&sa->k.src), pd = ip_addr_is_private(&sa->k.dst);
         bool natd = natd_between(m, &sa->k.src, &sa->k.dst);

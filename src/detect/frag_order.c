@@ -10,7 +10,20 @@
 
 #define MAX_GROUPS 64
 #define MATCH_WINDOW_US 2000000ull
-#define END_MARGIN_US 1000000ull /* incomplete datagrams this close to the capture end are not judged */
+#define END_MARGIN_US 200000ull /* incomplete datagrams this close to the capture end are not judged... */
+#define MOVED_ON_US 100000ull    /* ...unless their sender sent something else this long after them */
+
+/* The sender of d sent another packet (any flow) well after d's last fragment. */
+static bool sender_moved_on(const struct session_model *m, const struct fragdg *d)
+{
+    for (uint32_t i = 0; i < table_slots(m->flows); i++) {
+        const struct flow *f = table_slot(m->flows, i, NULL);
+        if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
+            ((du_ip_eq(&f->src.ip, &d->src) && f->pkts[0]) || (du_ip_eq(&f->dst.ip, &d->src) && f->pkts[1])))
+            return true;
+    }
+    return false;
+}
 
 struct fgroup {
     const struct session_model *m;
@@ -134,7 +147,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m, const stru
         const struct fragdg *d = &m->fragdg[i];
         if (far && !is_ingress(c, m, d))
             continue;
-        bool lost_here = !d->complete && (d->timed_out || end < d->last_ts || end - d->last_ts >= END_MARGIN_US);
+        bool lost_here = !d->complete && (d->timed_out || end < d->last_ts || end - d->last_ts >= END_MARGIN_US ||
+                                          sender_moved_on(m, d));
         const struct fragdg *o = NULL;
         bool not_crossed = false;
         if (far && d->complete) {

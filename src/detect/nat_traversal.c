@@ -45,10 +45,11 @@ static void run(struct detect_ctx *c)
             continue;
         const struct endpoint *ei = &ik->natt_initiator, *er = &ik->natt_responder;
         const struct nat_mapping *mp = two ? udp_mapping(c, ei, er) : NULL;
-        bool natd = ik->natd.present && ik->natd.forced_encap != 1 &&
+        /* one capture: only a genuine initiator hash (forced_encap 0) tells a NAT from forced UDP
+         * encapsulation on a routed path */
+        bool natd = ik->natd.present && ik->natd.forced_encap == 0 &&
                     /* exactly one side: both hashes off is typically forced encapsulation on both */
-                    ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1)) &&
-                    !du_same_subnet(&ik->initiator.ip, &ik->responder.ip);
+                    ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1));
         bool nat = two ? (mp && mp->translated) : natd;
         if (!nat || client_has_problem(c->out, &ei->ip))
             continue;

@@ -38,8 +38,9 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             continue;
         if (ik->natd.nat_initiator != 1 && ik->natd.nat_responder != 1)
             continue;
-        if (du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
-            continue; /* one subnet, no router: the NAT-D mismatch is not a NAT (rewritten capture, fake hash) */
+        if (ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1 &&
+            du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
+            continue; /* "both behind a NAT" within one subnet: rewritten capture or fake hashes, not a NAT */
         /* raw ESP between the peers */
         uint64_t raw_pkts = 0, raw_first = 0, raw_frame = 0;
         unsigned raw_sas = 0;

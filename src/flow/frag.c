@@ -10,13 +10,14 @@
 #include "vpnscope/rd.h"
 
 /*
- * Layout: a fixed array of FRAG_MAX_DATAGRAMS slots (allocated once), a power-of-two bucket array
- * with chains through the slots (O(1) lookup), and one creation-ordered list per IP version
- * (timeouts differ: 30 s / 60 s) from which expiry and eviction take the oldest. Reassembly
- * buffers and fragment lists stay attached to a slot when it is freed and are reused by the next
- * datagram; under FRAG_MAX_BYTES pressure idle buffers are released first, then the oldest
- * datagrams are evicted. Each datagram keeps its fragments as extents sorted by offset
- * (at most FRAG_MAX_FRAGS), so per-fragment work is O(fragments of that datagram).
+ * Layout: an array of slots grown by doubling up to FRAG_MAX_DATAGRAMS (a short capture or a fuzz
+ * input does not pay for 4096 slots), a power-of-two bucket array with chains through the slots
+ * (O(1) lookup), and one creation-ordered list per IP version (timeouts differ: 30 s / 60 s) from
+ * which expiry and eviction take the oldest. Reassembly buffers and fragment lists stay attached to
+ * a slot when it is freed and are reused by the next datagram; under FRAG_MAX_BYTES pressure idle
+ * buffers are released first, then the oldest datagrams are evicted. Each datagram keeps its
+ * fragments as extents sorted by offset (at most FRAG_MAX_FRAGS), so per-fragment work is
+ * O(fragments of that datagram).
  *
  * Limitations:
  * - Expiry walks each list from its oldest entry and stops at the first one not yet due: with
@@ -30,7 +31,8 @@
 #define FRAG_IP_MAX 65535u /* largest IP datagram payload end */
 #define FRAG_BUF_STEP 2048u
 #define FRAG_EXT_MIN 8u
-#define FRAG_EVQ 256u /* evictions queued for the next frag_expire */
+#define FRAG_SLOTS_MIN 16u /* slots allocated up front; doubled when all are in use */
+#define FRAG_EVQ 256u      /* evictions queued for the next frag_expire */
 
 struct frag_ext {
     uint32_t off, end; /* payload bytes [off, end) per the IP header */
@@ -80,6 +82,7 @@ struct frag_table {
     uint32_t buckets[FRAG_BUCKETS];
     struct frag_list lists[2]; /* [0] IPv4, [1] IPv6 */
     uint32_t free_head;        /* free slots chained through hnext */
+    uint32_t n_slots;          /* slots allocated in d (<= FRAG_MAX_DATAGRAMS) */
     uint32_t n_used;
     uint64_t next_seq;
     uint64_t mem;      /* bytes in buffers and extent arrays, idle ones included */
@@ -116,25 +119,42 @@ static uint32_t key_hash(const struct ip_addr *src, const struct ip_addr *dst, u
     return h;
 }
 
+/* Adds slots (doubling, up to FRAG_MAX_DATAGRAMS) when none is free; the new ones join the free
+ * list in index order, so slots are handed out in the same order as with a full-size array.
+ * Callers hold slot indexes, never pointers, across this call. */
+static bool grow_slots(struct frag_table *t)
+{
+    if (t->free_head != NONE || t->n_slots >= FRAG_MAX_DATAGRAMS)
+        return false;
+    uint32_t n = t->n_slots ? t->n_slots * 2 : FRAG_SLOTS_MIN;
+    if (n > FRAG_MAX_DATAGRAMS)
+        n = FRAG_MAX_DATAGRAMS;
+    struct dgram *nd = realloc(t->d, (size_t)n * sizeof(*nd));
+    if (!nd)
+        return false;
+    memset(nd + t->n_slots, 0, (size_t)(n - t->n_slots) * sizeof(*nd));
+    t->d = nd;
+    for (uint32_t i = n; i-- > t->n_slots;) {
+        t->d[i].hnext = t->free_head;
+        t->free_head = i;
+    }
+    t->n_slots = n;
+    return true;
+}
+
 struct frag_table *frag_new(void)
 {
     struct frag_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->d = calloc(FRAG_MAX_DATAGRAMS, sizeof(*t->d));
-    if (!t->d) {
-        free(t);
-        return NULL;
-    }
     for (uint32_t i = 0; i < FRAG_BUCKETS; i++)
         t->buckets[i] = NONE;
     for (uint32_t i = 0; i < 2; i++)
         t->lists[i].head = t->lists[i].tail = NONE;
-    /* free list in index order: slot 0 first */
     t->free_head = NONE;
-    for (uint32_t i = FRAG_MAX_DATAGRAMS; i-- > 0;) {
-        t->d[i].hnext = t->free_head;
-        t->free_head = i;
+    if (!grow_slots(t)) {
+        free(t);
+        return NULL;
     }
     return t;
 }
@@ -143,7 +163,7 @@ void frag_free(struct frag_table *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; i < FRAG_MAX_DATAGRAMS; i++) {
+    for (uint32_t i = 0; i < t->n_slots; i++) {
         free(t->d[i].buf);
         free(t->d[i].ext);
     }
@@ -351,7 +371,7 @@ static uint32_t lookup(const struct frag_table *t, const struct pkt *p, uint8_t 
 
 static uint32_t create(struct frag_table *t, struct pkt *p, uint8_t key_proto, uint32_t h)
 {
-    if (t->free_head == NONE && !evict_one(t, p, NONE))
+    if (t->free_head == NONE && !grow_slots(t) && !evict_one(t, p, NONE))
         return NONE;
     uint32_t i = t->free_head;
     struct dgram *d = &t->d[i];

@@ -414,8 +414,8 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     c->calls = table_new(sizeof(struct ckey), sizeof(struct cval), NAT_PPTP_CALLS * 2, NULL, NULL);
     c->fgroups =
         table_new(sizeof(struct fgkey), sizeof(struct fgval), NAT_FRAG_GROUPS * 2, fg_evict, c);
-    if (!c->ring || !c->fifo || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx || !c->calls ||
-        !c->fgroups) {
+    if (!c->ring || !c->fifo || !c->bucket || !c->mc || !c->mapidx || !c->flowidx || !c->unmidx ||
+        !c->calls || !c->fgroups) {
         nat_corr_free(c);
         return NULL;
     }

@@ -72,6 +72,14 @@ void json_string(FILE *out, const char *str)
     const unsigned char *s = (const unsigned char *)(str ? str : "");
     fputc('"', out);
     while (*s) {
+        /* a run of plain printable ASCII goes out in one write */
+        const unsigned char *run = s;
+        while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+            s++;
+        if (s > run)
+            fwrite(run, 1, (size_t)(s - run), out);
+        if (!*s)
+            break;
         unsigned char c = *s;
         switch (c) {
         case '"':

@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# live_netns.sh - live capture on a veth pair between two network namespaces made by the test
+# (names prefixed vst-, no route out, removed by a trap): packets of lab captures are replayed
+# with tcpreplay in one namespace and `vpnscope -i <peer> --json -c N` runs in the other. It must
+# report the same tunnels (IKE SPIs, ESP/AH SPIs, PPTP calls) and findings as `vpnscope -r` on
+# the file, stream them as they happen, end on SIGINT with its summary and the same exit status,
+# expire sessions on a silent link, save packets with -w, follow two interfaces
+# (--inside-if/--outside-if) with NAT mappings, fail cleanly (exit 2) on a bad interface or filter
+# and when the interface disappears. Finally it measures the highest tcpreplay --pps rate with
+# zero kernel drops and prints it.
+# Skips (77) when not root, without ip/tcpreplay/python3 or when namespaces cannot be made;
+# under CI=true a skip is a failure (exit 1).
+set -uo pipefail
+
+BIN=${VPNSCOPE_BIN:-}
+SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+skip() {
+    echo "SKIP: $*"
+    if [ "${CI:-}" = true ]; then exit 1; fi
+    exit 77
+}
+[ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
+[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
+for t in ip tcpreplay python3 timeout; do
+    command -v $t >/dev/null || skip "$t not installed"
+done
+PCAP=$SRC/pcaps/esp_collision-inside.pcap
+PCAP_OUT=$SRC/pcaps/esp_collision-outside.pcap
+[ -f "$PCAP" ] || skip "pcaps/esp_collision-inside.pcap missing"
+
+ID=$$
+NS_TX=vst-tx-$ID
+NS_RX=vst-rx-$ID
+NS_TX2=vst-tx2-$ID
+IFA=vst-a$ID
+IFB=vst-b$ID
+IFC=vst-c$ID
+IFD=vst-d$ID
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for ns in "$NS_TX" "$NS_RX" "$NS_TX2"; do ip netns del "$ns" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+mkns() {
+    ip netns add "$1" || return 1
+    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
+    ip -n "$1" link set lo up
+}
+# veth A (in ns1) <-> B (in ns2), IPv6 off (no ND/MLD noise), no addresses, no routes
+mkveth() {
+    ip link add "$1" type veth peer name "$2" || return 1
+    ip link set "$1" netns "$3" && ip link set "$2" netns "$4" || return 1
+    ip netns exec "$3" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" >/dev/null 2>&1
+    ip netns exec "$4" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" >/dev/null 2>&1
+    ip -n "$3" link set "$1" up && ip -n "$4" link set "$2" up
+}
+mkns "$NS_TX" && mkns "$NS_RX" || skip "cannot create network namespaces"
+mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || skip "cannot create a veth pair"
+
+pass=0
+fail=0
+ok() {
+    pass=$((pass + 1))
+    echo "ok   - $1"
+}
+ko() {
+    fail=$((fail + 1))
+    echo "FAIL - $1"
+    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -20
+}
+
+# The comparable content of a JSON Lines report: tunnels and findings without capture names and
+# times. --final keeps the report records (no "event"), --events the streamed ones.
+cat >"$TMP/norm.py" <<'EOF'
+import json, sys
+mode, path = sys.argv[1], sys.argv[2]
+out = set()
+for line in open(path):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    t = r.get("type")
+    ev = "event" in r
+    if mode == "--final" and ev:
+        continue
+    if mode == "--events" and not ev and t != "finding":
+        continue
+    if t == "ike_sa":
+        out.add(("ike_sa", r["version"], r["ispi"], r["rspi"], r["initiator"]["ip"], r["responder"]["ip"]))
+    elif t in ("esp_sa", "ah_sa"):
+        out.add((t, r["src"], r["dst"], r["spi"]) + ((r["packets"],) if mode == "--final" else ()))
+    elif t == "pptp_call":
+        out.add(("pptp_call", r["client"]["ip"], r["server"]["ip"], r["call_id"]))
+    elif t == "finding":
+        out.add(("finding", r["kind"], r["severity"], r["confidence"]))
+    elif t == "summary" and mode == "--final":
+        out.add(("packets", r["packets"]))
+for x in sorted(out, key=str):
+    print(" ".join(str(v) for v in x))
+EOF
+field() { # field FILE NAME: a number from the summary record
+    python3 -c 'import json,sys
+v=None
+for l in open(sys.argv[1]):
+    l=l.strip()
+    if l.startswith("{"):
+        r=json.loads(l)
+        if r.get("type")=="summary": v=r.get(sys.argv[2])
+print(v)' "$1" "$2"
+}
+npackets() { "$BIN" -r "$1" --json 2>/dev/null | python3 -c 'import json,sys
+for l in sys.stdin:
+    r=json.loads(l)
+    if r.get("type")=="summary": print(r["packets"])'; }
+
+# wait until the capture socket exists in namespace $1 (vpnscope is listening)
+wait_listening() {
+    local i
+    for i in $(seq 1 100); do
+        [ "$(ip netns exec "$1" cat /proc/net/packet 2>/dev/null | wc -l)" -ge "${2:-2}" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ---- 1. same tunnels and findings as -r, for every single-side capture at hand ----
+caps=("$PCAP")
+for extra in natt_two_clients-inside ah_nat-inside ss-ikev2-natt-inside pptp-inside; do
+    [ -f "$SRC/pcaps/$extra.pcap" ] && caps+=("$SRC/pcaps/$extra.pcap")
+done
+for f in "${caps[@]}"; do
+    name=$(basename "$f" .pcap)
+    n=$(npackets "$f")
+    "$BIN" -r "$f" --json >"$TMP/ref.jsonl" 2>/dev/null
+    ref_st=$?
+    ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$n" >"$TMP/live.jsonl" 2>"$TMP/live.err" &
+    pid=$!
+    PIDS+=($pid)
+    wait_listening "$NS_RX" || ko "$name: vpnscope listens" "$TMP/live.err"
+    ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$f" >/dev/null 2>&1
+    wait $pid
+    st=$?
+    python3 "$TMP/norm.py" --final "$TMP/ref.jsonl" | grep -v '^packets' >"$TMP/ref.n"
+    python3 "$TMP/norm.py" --final "$TMP/live.jsonl" | grep -v '^packets' >"$TMP/live.n"
+    if [ -s "$TMP/ref.n" ] && diff -u "$TMP/ref.n" "$TMP/live.n" >"$TMP/diff"; then
+        ok "$name: live -i -c $n reports the same tunnels and findings as -r ($(wc -l <"$TMP/ref.n") items)"
+    else
+        ko "$name: live vs -r" "$TMP/diff"
+    fi
+    [ "$st" = "$ref_st" ] && ok "$name: live exit status $st = -r's" || ko "$name: live exit status $st, -r $ref_st" "$TMP/live.err"
+    [ "$(field "$TMP/live.jsonl" packets)" = "$n" ] && ok "$name: summary counts $n packets" ||
+        ko "$name: summary packets $(field "$TMP/live.jsonl" packets) != $n"
+    # streamed before the report: every SA established, every finding raised
+    python3 "$TMP/norm.py" --events "$TMP/live.jsonl" >"$TMP/ev.n"
+    python3 "$TMP/norm.py" --events "$TMP/ref.jsonl" >/dev/null
+    python3 - "$TMP/ref.n" "$TMP/ev.n" >"$TMP/evdiff" <<'EOF'
+import sys
+ref = [l.split() for l in open(sys.argv[1])]
+ev = set(l.strip() for l in open(sys.argv[2]))
+missing = []
+for r in ref:
+    key = " ".join(r[:4]) if r[0] in ("esp_sa", "ah_sa") else " ".join(r)
+    if key not in ev:
+        missing.append(key)
+print("\n".join(missing))
+sys.exit(1 if missing else 0)
+EOF
+    [ $? = 0 ] && ok "$name: every session and finding was streamed as it happened" || ko "$name: not streamed" "$TMP/evdiff"
+done
+
+# ---- 2. SIGINT ends the run with its summary and the report's exit status; -w saves the packets ----
+n=$(npackets "$PCAP")
+"$BIN" -r "$PCAP" --json >/dev/null 2>&1
+ref_st=$?
+ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$TMP/saved.pcap" \
+    --nat-other-timeout 2 --nat-udp-timeout 2 --nat-udp-stream-timeout 2 >"$TMP/int.jsonl" 2>"$TMP/int.err" &
+pid=$!
+PIDS+=($pid)
+wait_listening "$NS_RX"
+ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
+sleep 3.5 # a silent link: the sessions expire on time advanced by the wall clock
+kill -INT $pid
+wait $pid
+st=$?
+[ "$st" = "$ref_st" ] && ok "SIGINT: exit status $st (as the report of the file)" || ko "SIGINT: exit status $st, expected $ref_st" "$TMP/int.err"
+last=$(tail -1 "$TMP/int.jsonl")
+grep -q '"type":"summary"' <<<"$last" && grep -q '"kernel_drops":' <<<"$last" && ok "SIGINT: the summary (with kernel_drops) comes last" ||
+    ko "SIGINT: summary last" "$TMP/int.jsonl"
+grep -q '"event":"ended".*"spi":"0x0000a001"\|"type":"esp_sa","event":"ended"' "$TMP/int.jsonl" &&
+    ok "silent link: ESP SAs expire past their NAT timeout" || ko "silent link: no ended esp_sa" "$TMP/int.jsonl"
+grep -q '"type":"ike_sa","event":"ended"' "$TMP/int.jsonl" && ok "silent link: IKE SAs expire" ||
+    ko "silent link: no ended ike_sa" "$TMP/int.jsonl"
+[ "$(npackets "$TMP/saved.pcap")" = "$n" ] && ok "-w saved the $n captured packets" ||
+    ko "-w saved $(npackets "$TMP/saved.pcap") packets, expected $n"
+
+# text streaming: one line per event, flushed
+ip netns exec "$NS_RX" timeout -s INT 20 "$BIN" -i "$IFB" -c "$n" >"$TMP/text.out" 2>&1 &
+pid=$!
+PIDS+=($pid)
+wait_listening "$NS_RX"
+ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
+wait $pid
+grep -qE '^[0-9T:.-]+Z established ike_sa' "$TMP/text.out" && grep -qE 'raised +finding error esp_collision' "$TMP/text.out" &&
+    grep -q '^FINDINGS: 1 error' "$TMP/text.out" && ok "text streaming: event lines, then the text report" ||
+    ko "text streaming" "$TMP/text.out"
+
+# ---- 3. two interfaces: --inside-if / --outside-if with NAT mappings ----
+if [ -f "$PCAP_OUT" ] && mkns "$NS_TX2" && mkveth "$IFC" "$IFD" "$NS_TX2" "$NS_RX"; then
+    ni=$(npackets "$PCAP")
+    no=$(npackets "$PCAP_OUT")
+    ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" --inside-if "$IFB" --outside-if "$IFD" --json -c 100000 \
+        -w "$TMP/two" >"$TMP/two.jsonl" 2>"$TMP/two.err" &
+    pid=$!
+    PIDS+=($pid)
+    wait_listening "$NS_RX" 3
+    # both sides replayed at capture speed, started together
+    ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" "$PCAP" >/dev/null 2>&1 &
+    r1=$!
+    ip netns exec "$NS_TX2" tcpreplay -q -i "$IFC" "$PCAP_OUT" >/dev/null 2>&1 &
+    r2=$!
+    wait $r1 $r2
+    sleep 2.5
+    kill -INT $pid
+    wait $pid
+    grep -q '"type":"nat_mapping","event":"established"' "$TMP/two.jsonl" && ok "two interfaces: NAT mappings streamed" ||
+        ko "two interfaces: no nat_mapping event" "$TMP/two.err"
+    grep -q '"type":"nat_mapping","proto":"esp".*"inside":{"ip":"192.168.1.11"}' "$TMP/two.jsonl" &&
+        ok "two interfaces: the ESP mapping of 192.168.1.11 in the report" || ko "two interfaces: ESP mapping" "$TMP/two.jsonl"
+    grep -q '"kind":"esp_collision","severity":"error","confidence":"confirmed"' "$TMP/two.jsonl" &&
+        ok "two interfaces: esp_collision confirmed" || ko "two interfaces: esp_collision confirmed" "$TMP/two.jsonl"
+    [ "$(npackets "$TMP/two-inside.pcap")" = "$ni" ] && [ "$(npackets "$TMP/two-outside.pcap")" = "$no" ] &&
+        ok "two interfaces: -w PREFIX wrote PREFIX-inside.pcap and PREFIX-outside.pcap" ||
+        ko "two interfaces: -w PREFIX files ($(npackets "$TMP/two-inside.pcap")/$ni, $(npackets "$TMP/two-outside.pcap")/$no)"
+else
+    ko "two interfaces: second veth pair"
+fi
+
+# ---- 4. errors: one line, exit 2 ----
+ip netns exec "$NS_RX" "$BIN" -i vst-nonexistent0 --json >"$TMP/e.out" 2>"$TMP/e.err"
+st=$?
+[ $st = 2 ] && [ "$(wc -l <"$TMP/e.err")" = 1 ] && grep -q "no such interface\|No such device\|doesn't exist" "$TMP/e.err" &&
+    ok "no such interface: one line, exit 2" || ko "no such interface (exit $st)" "$TMP/e.err"
+ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json "udp and and" >"$TMP/e.out" 2>"$TMP/e.err"
+st=$?
+[ $st = 2 ] && [ "$(wc -l <"$TMP/e.err")" = 1 ] && ok "bad filter: one line, exit 2" || ko "bad filter (exit $st)" "$TMP/e.err"
+
+# ---- 5. the interface goes away mid-capture: message, summary, exit 2 ----
+ip netns exec "$NS_RX" "$BIN" -i "$IFB" >"$TMP/down.out" 2>"$TMP/down.err" &
+pid=$!
+PIDS+=($pid)
+wait_listening "$NS_RX"
+ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
+sleep 0.5
+ip -n "$NS_RX" link del "$IFB"
+for i in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && kill -INT $pid
+wait $pid
+st=$?
+[ $st = 2 ] && grep -q "$IFB" "$TMP/down.err" && grep -q "^Summary" "$TMP/down.out" &&
+    ok "interface removed mid-capture: message, summary, exit 2" || ko "interface removed (exit $st)" "$TMP/down.err"
+ip -n "$NS_TX" link del "$IFA" 2>/dev/null # normally gone with its peer already
+mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || ko "veth pair re-created"
+
+# ---- 6. highest replay rate with zero kernel drops ----
+best=0
+for pps in 1000 2000 5000 10000 20000 40000 80000 160000; do
+    loops=$(((pps * 2 + n - 1) / n))
+    total=$((loops * n))
+    ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$total" >"$TMP/rate.jsonl" 2>/dev/null &
+    pid=$!
+    PIDS+=($pid)
+    wait_listening "$NS_RX"
+    ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps "$pps" --loop "$loops" "$PCAP" >"$TMP/tr.out" 2>&1
+    sleep 1
+    kill -INT $pid 2>/dev/null
+    wait $pid
+    got=$(field "$TMP/rate.jsonl" packets)
+    drops=$(field "$TMP/rate.jsonl" kernel_drops)
+    echo "     rate $pps pps: $got/$total packets, kernel drops $drops"
+    if [ "$got" = "$total" ] && [ "$drops" = 0 ]; then
+        best=$pps
+    else
+        break
+    fi
+done
+echo "highest replay rate with zero kernel drops: $best pps (tcpreplay --pps, $(basename "$PCAP") looped)"
+[ "$best" -ge 1000 ] && ok "no kernel drops at >= 1000 pps (best $best pps)" || ko "kernel drops already at 1000 pps"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
