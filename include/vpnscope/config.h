@@ -35,7 +35,7 @@
 #define PPTP_CALLS_PER_CTRL 8           /* calls remembered per control connection */
 #define GAP_MIN_US 1000000ull           /* idle gaps shorter than this are not recorded */
 #define GAPS_PER_TUNNEL 4               /* longest idle gaps kept per tunnel */
-#define CLASSIFY_MAX_PACKETS 24         /* packets per flow given to nDPI (ndpiReader's UDP default) */
+#define CLASSIFY_MAX_PACKETS 12         /* packets per flow given to nDPI before it must guess (ndpiReader: 24 UDP / 80 TCP; VPN handshakes are recognised within the first few) */
 #define CLASSIFY_MAX_LIVE 16384         /* flows with live nDPI state at once */
 
 /* NAT timeouts (seconds): Linux conntrack defaults, overridable on the command line. */

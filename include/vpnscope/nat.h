@@ -51,6 +51,10 @@ struct nat_mapping {
     int8_t natd_src;
     bool forced_encap;
     uint64_t pairs; /* packet pairs matched across the captures for this mapping */
+    /* appended: index (in nat_result.map) of the record the same inside flow (protocol, inside
+     * identity, peer) moved to next, with another outside identity: a stale mapping replaced;
+     * -1 when none. Lets detectors follow a flow without comparing all mappings pairwise. */
+    int32_t next_same_inside;
 };
 
 struct nat_unmatched {

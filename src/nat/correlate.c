@@ -148,6 +148,7 @@ struct mint {
     struct mkey key;
     uint64_t strong, weak;
     int32_t final_idx;
+    uint32_t next; /* internal index of the next record of the same inside flow, NIL if none */
 };
 
 struct uint_rec {
@@ -1049,6 +1050,8 @@ static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64
     mp->m.first_ts = ts;
     mp->m.last_ts = ts;
     mp->m.natd_src = -1;
+    mp->m.next_same_inside = -1;
+    mp->next = NIL;
     *created = true;
     return mp;
 }
@@ -1149,6 +1152,8 @@ static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, cons
         /* the same inside flow had another outside identity before: that one was lost */
         uint32_t prev = flow_lookup(c, proto, SIDE_INSIDE, &ids.cin, &ids.peer);
         if (prev != NIL && prev != idx) {
+            if (c->maps[prev].next == NIL)
+                c->maps[prev].next = idx;
             struct nat_mapping *pm = &c->maps[prev].m;
             uint64_t gap = t0 > pm->last_ts ? t0 - pm->last_ts : 0;
             if (!pm->min_gap_lost_us || gap < pm->min_gap_lost_us)
@@ -1575,9 +1580,16 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
         return -1;
     }
     res->cap_map = nk;
-    for (size_t i = 0; i < nk; i++) {
+    for (size_t i = 0; i < nk; i++)
         order[i]->final_idx = (int32_t)i;
+    for (size_t i = 0; i < nk; i++) {
         res->map[i] = order[i]->m;
+        /* the next kept record of the same inside flow (skipping dropped weak ones) */
+        int32_t nx = -1;
+        for (uint32_t j = order[i]->next, hops = 0; j != NIL && hops < 64 && nx < 0;
+             j = c->maps[j].next, hops++)
+            nx = c->maps[j].final_idx;
+        res->map[i].next_same_inside = nx;
     }
     res->n_map = nk;
     free(order);

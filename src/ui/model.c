@@ -224,6 +224,37 @@ static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t 
     return best;
 }
 
+/* Packets lost at the router over every mapping of (proto, inside ip[:port]) toward peer:
+ * lost[0] toward the peer, lost[1] toward the client; -1 when no mapping matched. */
+static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_addr *ip, uint16_t port,
+                     const struct ip_addr *peer, int64_t lost[2])
+{
+    for (size_t i = 0; i < a->nat.n_map; i++) {
+        const struct nat_mapping *mp = &a->nat.map[i];
+        if (mp->proto != proto || !ip_eq(&mp->inside.ip, ip) || !ip_eq(&mp->peer.ip, peer))
+            continue;
+        if (port && mp->inside.has_port && mp->inside.port != port)
+            continue;
+        if (lost[0] < 0)
+            lost[0] = lost[1] = 0;
+        if (mp->to_peer_inside > mp->to_peer_outside)
+            lost[0] += (int64_t)(mp->to_peer_inside - mp->to_peer_outside);
+        if (mp->from_peer_outside > mp->from_peer_inside)
+            lost[1] += (int64_t)(mp->from_peer_outside - mp->from_peer_inside);
+    }
+}
+
+/* Whether ip answers IKE as a responder in model m (a server, for orienting lone SAs). */
+static bool is_ike_responder(const struct session_model *m, const struct ip_addr *ip)
+{
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+        if (sa && ip_eq(&sa->responder.ip, ip))
+            return true;
+    }
+    return false;
+}
+
 static void set_state(struct builder *b, struct ui_tunnel *t, const char *closed)
 {
     uint64_t now = b->f->now_us;
@@ -344,19 +375,11 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
             ep_str(&oi->ip, oi->port, t->client_out, sizeof(t->client_out));
         }
         if (mi == 0 && b->f->two) {
-            /* lost at the router: the IKE/NAT-T mapping and the raw ESP one between the peers */
-            const struct nat_mapping *mp[2] = {find_mapping(b->a, 17, &ci->ip, ci->port, &si->ip),
-                                               find_mapping(b->a, 50, &ci->ip, 0, &si->ip)};
-            for (int j = 0; j < 2; j++) {
-                if (!mp[j])
-                    continue;
-                if (t->router_lost[0] < 0)
-                    t->router_lost[0] = t->router_lost[1] = 0;
-                if (mp[j]->to_peer_inside > mp[j]->to_peer_outside)
-                    t->router_lost[0] += (int64_t)(mp[j]->to_peer_inside - mp[j]->to_peer_outside);
-                if (mp[j]->from_peer_outside > mp[j]->from_peer_inside)
-                    t->router_lost[1] += (int64_t)(mp[j]->from_peer_outside - mp[j]->from_peer_inside);
-            }
+            /* lost at the router: every IKE/NAT-T mapping (also expired ones) and raw ESP */
+            sum_lost(b->a, 17, &ci->ip, ci->port, &si->ip, t->router_lost);
+            if (ci->port != sa->initiator.port)
+                sum_lost(b->a, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip, t->router_lost);
+            sum_lost(b->a, 50, &ci->ip, 0, &si->ip, t->router_lost);
         }
         snprintf(t->proto, sizeof(t->proto), "IKEv%u%s", sa->version, sa->nat_t ? " NAT-T" : "");
         snprintf(t->ids, sizeof(t->ids), "%016" PRIx64 "/%016" PRIx64, sa->ispi, sa->rspi);
@@ -414,6 +437,10 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
             if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
                 src_client = false;
+            if (is_ike_responder(m, &sa->k.src) && !is_ike_responder(m, &sa->k.dst))
+                src_client = false;
+            else if (is_ike_responder(m, &sa->k.dst) && !is_ike_responder(m, &sa->k.src))
+                src_client = true;
             struct grp_key g;
             memset(&g, 0, sizeof(g));
             g.a = src_client ? sa->k.src : sa->k.dst;
@@ -461,11 +488,8 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
                     if (mp) {
                         ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
                                sizeof(t->client_out));
-                        t->router_lost[0] = mp->to_peer_inside > mp->to_peer_outside
-                                                ? (int64_t)(mp->to_peer_inside - mp->to_peer_outside) : 0;
-                        t->router_lost[1] = mp->from_peer_outside > mp->from_peer_inside
-                                                ? (int64_t)(mp->from_peer_outside - mp->from_peer_inside) : 0;
                     }
+                    sum_lost(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b, t->router_lost);
                 }
             }
             to_server = ip_eq(&sa->k.src, &g.a);

@@ -755,6 +755,8 @@ static void check_scenario(const struct nat_result *r, double off, double drift,
     const struct nat_mapping *old = find_map(r, 17, CA, 6000, NAT, 6000);
     const struct nat_mapping *nw = find_map(r, 17, CA, 6000, NAT, 6001);
     CHECK(old && nw && old->min_gap_lost_us > 40000000 && old->first_ts < nw->first_ts);
+    CHECK(old && nw && old->next_same_inside >= 0 && &r->map[old->next_same_inside] == nw &&
+          nw->next_same_inside == -1);
     CHECK(old && old->from_peer_outside == 2 && old->from_peer_inside == 1);
 
     /* unmatched: B's 6 ESP (inside, to the peer, no mapping); the peer's packet to the expired
