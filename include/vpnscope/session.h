@@ -247,6 +247,7 @@ struct session_model {
     struct table *pptp;        /* struct pptp_ctrl_key -> struct pptp_ctrl */
     struct table *gre;         /* struct gre_key -> struct gre_flow */
     struct table *l2tp;        /* struct l2tp_key -> struct l2tp_sess */
+    struct session_index *idx; /* address-pair indexes (session_index()), NULL before */
     struct session_counts c;
     /* per-table eviction counts are in the tables; frag evictions in c.frag_evicted */
     /* fragmented datagrams worth reporting (VPN ports/protocols), bounded */
@@ -276,6 +277,17 @@ const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const 
 /* GRE packets of a PPTP call, each direction (call ID match on the control connection's peers). */
 void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
                            const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client);
+
+/* (Re)builds the address-pair indexes over the IKE and ESP/AH SA tables: session_finish does it;
+ * call it again after more packets (live snapshots). 0, or -1 on OOM (iterators then return NULL). */
+int session_index(struct session_model *m);
+
+/* Iterate the IKE SAs / ESP-AH SAs between addresses a and b (either direction, any ports):
+ * start with *it = 0; each call returns the next one, NULL at the end. Needs session_index(). */
+const struct ike_sa *session_ike_between(const struct session_model *m, const struct ip_addr *a,
+                                         const struct ip_addr *b, uint32_t *it);
+const struct ipsec_sa *session_ipsec_between(const struct session_model *m, const struct ip_addr *a,
+                                             const struct ip_addr *b, uint32_t *it);
 
 /* The flow between (a,pa) and (b,pb) of protocol proto, either direction; NULL when absent. */
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,

@@ -248,7 +248,12 @@ int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned
             }
             uint64_t hi = rd_u32x(&d, r->le), lo = rd_u32x(&d, r->le);
             uint32_t caplen = rd_u32x(&d, r->le), len = rd_u32x(&d, r->le);
-            if (!rd_ok(&d) || ifid >= r->nifs) {
+            if (!rd_ok(&d)) {
+                snprintf(errbuf, errlen, "%s: packet block at byte %llu too short (%u bytes)",
+                         r->path, (unsigned long long)(r->off - blen - 12), blen + 12);
+                return 3;
+            }
+            if (ifid >= r->nifs) {
                 snprintf(errbuf, errlen, "%s: packet block at byte %llu names unknown interface %u",
                          r->path, (unsigned long long)(r->off - blen - 12), ifid);
                 return 3;
@@ -271,8 +276,12 @@ int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned
         }
         case BT_SPB: {
             uint32_t len = rd_u32x(&d, r->le);
-            if (!rd_ok(&d) || r->nifs == 0)
+            if (!rd_ok(&d) || r->nifs == 0) {
+                snprintf(errbuf, errlen, "%s: simple packet block at byte %llu %s", r->path,
+                         (unsigned long long)(r->off - blen - 12),
+                         rd_ok(&d) ? "in a section without interfaces" : "too short");
                 return 3;
+            }
             uint32_t caplen = (uint32_t)rd_left(&d);
             if (caplen > len)
                 caplen = len;

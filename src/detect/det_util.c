@@ -20,6 +20,16 @@ const char *du_ip(const struct ip_addr *a, char *buf)
     return ip_addr_str(a, buf, DU_IPSTR);
 }
 
+const char *du_ipp(const struct ip_addr *a, char *buf)
+{
+    if (a->v != 6)
+        return du_ip(a, buf);
+    char t[DU_IPSTR];
+    ip_addr_str(a, t, sizeof(t));
+    snprintf(buf, DU_IPSTR, "[%.*s]", DU_IPSTR - 3, t);
+    return buf;
+}
+
 const char *du_hms(uint64_t ts_us, char *buf)
 {
     time_t t = (time_t)(ts_us / 1000000u);

@@ -17,6 +17,8 @@
 bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b);
 /* Formats an address into buf (DU_IPSTR bytes); returns buf. */
 const char *du_ip(const struct ip_addr *a, char *buf);
+/* Like du_ip, but IPv6 in brackets, for use before ":port" (RFC 5952 §6). */
+const char *du_ipp(const struct ip_addr *a, char *buf);
 /* "HH:MM:SS UTC" (from the packet clock, never the wall clock) into buf (>= 16 bytes). */
 const char *du_hms(uint64_t ts_us, char *buf);
 /* "0x%08x" into buf (>= 12 bytes). */

@@ -60,8 +60,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
             return;
         f->confirmed = two;
         char a[DU_IPSTR], b[DU_IPSTR], s[12], t1[16], t2[16];
-        du_ip(&sa->k.src, a);
-        du_ip(&sa->k.dst, b);
+        du_ipp(&sa->k.src, a);
+        du_ipp(&sa->k.dst, b);
         if (sa->k.encap)
             snprintf(f->summary, sizeof(f->summary),
                      "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s and %s (%.1f s) "

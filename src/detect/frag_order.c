@@ -111,8 +111,8 @@ static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct ses
 static void flow_text(char *buf, size_t n, const struct fgroup *g)
 {
     char a[DU_IPSTR], b[DU_IPSTR];
-    du_ip(&g->src, a);
-    du_ip(&g->dst, b);
+    du_ipp(&g->src, a);
+    du_ipp(&g->dst, b);
     if (g->proto == 17 && (g->sport || g->dport))
         snprintf(buf, n, "%s:%u -> %s:%u (UDP)", a, g->sport, b, g->dport);
     else

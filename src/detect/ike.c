@@ -100,11 +100,11 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
         return;
     f->confirmed = two || ik->max_unanswered_sends >= MIN_SENDS;
     char a[DU_IPSTR], b[DU_IPSTR + 32], o[DU_IPSTR], t1[16], t2[16];
-    du_ip(&snd->ip, a);
+    du_ipp(&snd->ip, a);
     if (from_resp)
         snprintf(b, sizeof(b), "the initiator (%s at setup)", du_ip(&ik->initiator.ip, o)); /* it may have moved */
     else
-        snprintf(b, sizeof(b), "%s:%u", du_ip(&rcv->ip, o), rcv->port);
+        snprintf(b, sizeof(b), "%s:%u", du_ipp(&rcv->ip, o), rcv->port);
     char what[128];
     if (up)
         snprintf(what, sizeof(what), "message ID %u, on the established SA: a liveness check (DPD) or other "
@@ -151,7 +151,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
             du_cat(f->summary, sizeof(f->summary),
                    ". All of them left the router (%llu packets seen outside, from %s:%u) and no reply came back: "
                    "the server or the path beyond the NAT does not answer.",
-                   (unsigned long long)ok->pkts_from_init, du_ip(&oip, o), oport);
+                   (unsigned long long)ok->pkts_from_init, du_ipp(&oip, o), oport);
             rem = "The server does not answer: check that its IKE daemon runs and listens on UDP 500/4500, that "
                   "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and that this peer "
                   "is configured on it (address, identity, proposals).";
@@ -254,8 +254,8 @@ static void ip_fragmented(struct detect_ctx *c)
             const struct endpoint *ei = ik->nat_t && ik->natt_initiator.port ? &ik->natt_initiator : &ik->initiator;
             const struct endpoint *er = ik->nat_t && ik->natt_responder.port ? &ik->natt_responder : &ik->responder;
             char a[DU_IPSTR], b[DU_IPSTR];
-            du_ip(&ei->ip, a);
-            du_ip(&er->ip, b);
+            du_ipp(&ei->ip, a);
+            du_ipp(&er->ip, b);
             snprintf(f->summary, sizeof(f->summary),
                      "IKEv%u SA %016llx between %s:%u and %s:%u: %u IKE message(s) travelled as IP fragments instead of "
                      "IKE fragmentation (RFC 7383, no SKF payloads)%s. Only the first IP fragment carries the UDP "

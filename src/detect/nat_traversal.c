@@ -88,7 +88,7 @@ static void run(struct detect_ctx *c)
         snprintf(f->summary, sizeof(f->summary),
                  "%s reaches %s through a NAT", du_ip(&ei->ip, a), du_ip(&er->ip, b));
         if (mp)
-            du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ip(&mp->outside.ip, o), mp->outside.port);
+            du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ipp(&mp->outside.ip, o), mp->outside.port);
         du_cat(f->summary, sizeof(f->summary),
                " with NAT traversal working: IKE moved to UDP %u and ESP is UDP-encapsulated both ways (%llu packets "
                "out, %llu back).",

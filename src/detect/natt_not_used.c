@@ -113,6 +113,17 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             }
             if (ik->natd.nat_initiator == 1)
                 snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
+            for (size_t k = 0; c->nat && m == c->inside && k < c->nat->n_map; k++) {
+                const struct nat_mapping *mp = &c->nat->map[k];
+                if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &ik->initiator.ip) &&
+                    mp->inside.port == ik->initiator.port && du_ip_eq(&mp->peer.ip, &ik->responder.ip)) {
+                    fs->has_outside = true;
+                    fs->out_ip = mp->outside.ip;
+                    fs->has_out_port = mp->outside.has_port;
+                    fs->out_port = mp->outside.port;
+                    break;
+                }
+            }
         }
         if ((fs = finding_session_add(f, ROLE_SERVER, &ik->responder.ip))) {
             fs->has_port = true;

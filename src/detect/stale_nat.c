@@ -263,9 +263,9 @@ static void two_captures(struct detect_ctx *c)
             return;
         f->confirmed = true;
         char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16], ka[160];
-        du_ip(&mp->inside.ip, a);
-        du_ip(&mp->peer.ip, b);
-        du_ip(&mp->outside.ip, o);
+        du_ipp(&mp->inside.ip, a);
+        du_ipp(&mp->peer.ip, b);
+        du_ipp(&mp->outside.ip, o);
         const struct gap *gp = fl ? du_gap_at(&fl->act, ts > 0 ? ts - 1 : ts) : NULL;
         ka_text(ka, sizeof(ka), fl, gp);
         if (mp->proto == 17)
@@ -292,7 +292,7 @@ static void two_captures(struct detect_ctx *c)
             du_cat(f->summary, sizeof(f->summary),
                    " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s sent there reached "
                    "that host instead.",
-                   mp->outside.port, du_ip(&tk->inside.ip, x), tk->inside.port, du_hms(tk->first_ts, t),
+                   mp->outside.port, du_ipp(&tk->inside.ip, x), tk->inside.port, du_hms(tk->first_ts, t),
                    (unsigned long long)tk->from_peer_inside, b);
         }
         du_cat(f->summary, sizeof(f->summary), " %s", ka);
@@ -407,8 +407,8 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
              "ESP SA %s from %s:%u reached %s:%u until the tunnel went idle, then from %s on (after %.1f s without "
              "traffic from %s) it reaches another inside host, %s:%u (%llu packets): the NAT mapping expired and "
              "the router gave the old outside port to %s, so %s's return traffic and IKE messages are lost. %s",
-             du_spi(a->k.spi, s), du_ip(srv, sv), a->k.sport, du_ip(old, o), a->k.dport, du_hms(b->first_ts, t),
-             du_sec(idle), o, du_ip(&b->k.dst, n), b->k.dport, (unsigned long long)b->packets, n, o, ka);
+             du_spi(a->k.spi, s), du_ipp(srv, sv), a->k.sport, du_ipp(old, o), a->k.dport, du_hms(b->first_ts, t),
+             du_sec(idle), o, du_ipp(&b->k.dst, n), b->k.dport, (unsigned long long)b->packets, n, o, ka);
     remedy(f, idle, 17, c, replied);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, old);
     if (fs) {
@@ -491,8 +491,8 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
                 return;
             f->confirmed = true;
             char sa_[DU_IPSTR], sb[DU_IPSTR], s[12], t[16], ka[160];
-            du_ip(cli, sa_);
-            du_ip(srv, sb);
+            du_ipp(cli, sa_);
+            du_ipp(srv, sb);
             ka_text(ka, sizeof(ka), fl, gp);
             snprintf(f->summary, sizeof(f->summary),
                      "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from port %u instead "

@@ -147,8 +147,7 @@ struct frag_table *frag_new(void)
     struct frag_table *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    for (uint32_t i = 0; i < FRAG_BUCKETS; i++)
-        t->buckets[i] = NONE;
+    memset(t->buckets, 0xff, sizeof(t->buckets)); /* every bucket NONE (UINT32_MAX) */
     for (uint32_t i = 0; i < 2; i++)
         t->lists[i].head = t->lists[i].tail = NONE;
     t->free_head = NONE;

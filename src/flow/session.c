@@ -10,6 +10,9 @@
 #include "vpnscope/frag.h"
 #include "vpnscope/table.h"
 
+struct session_index;
+static void index_free(struct session_index *x);
+
 /* ---- small helpers ---- */
 
 const char *side_name(uint8_t side)
@@ -125,6 +128,8 @@ int session_model_init(struct session_model *m, uint8_t side)
 
 void session_model_free(struct session_model *m)
 {
+    index_free(m->idx);
+    m->idx = NULL;
     table_free(m->flows);
     table_free(m->ike);
     table_free(m->ipsec);
@@ -975,51 +980,160 @@ void session_fragment(struct session_model *m, const struct frag_info *fi, bool 
     d->is_ike = is_ike;
 }
 
+/* ---- address-pair indexes ---- */
+
+#define IDX_NIL 0xffffffffu
+#define IT_END 0xffffffffu
+
 struct pair_key {
     struct ip_addr lo, hi;
 };
 
-#define PAIR_IDX_MAX 32
-struct pair_idx {
-    uint32_t n;
-    uint32_t idx[PAIR_IDX_MAX];
+struct pair_heads {
+    uint32_t ike, ipsec; /* first index of each chain */
 };
 
-/* Resolves every ESP/AH SA's parent IKE SA once, through an index of IKE SAs by address pair. */
-static void resolve_parents(struct session_model *m)
+struct session_index {
+    struct table *pairs;   /* pair_key -> pair_heads */
+    uint32_t *ike_next;    /* chain links, by IKE table slot */
+    uint32_t n_ike;
+    uint32_t *ipsec_next;  /* chain links, by ESP/AH table slot */
+    uint32_t n_ipsec;
+};
+
+static struct pair_key pair_of(const struct ip_addr *a, const struct ip_addr *b)
 {
-    struct table *pairs = table_new(sizeof(struct pair_key), sizeof(struct pair_idx), IKE_SA_MAX, NULL, NULL);
-    if (!pairs)
-        return; /* the report falls back to scanning */
-    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+    struct pair_key k;
+    memset(&k, 0, sizeof(k));
+    bool lo = memcmp(a, b, sizeof(struct ip_addr)) <= 0;
+    k.lo = lo ? *a : *b;
+    k.hi = lo ? *b : *a;
+    return k;
+}
+
+static void index_free(struct session_index *x)
+{
+    if (!x)
+        return;
+    table_free(x->pairs);
+    free(x->ike_next);
+    free(x->ipsec_next);
+    free(x);
+}
+
+int session_index(struct session_model *m)
+{
+    index_free(m->idx);
+    m->idx = NULL;
+    struct session_index *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -1;
+    x->n_ike = table_slots(m->ike);
+    x->n_ipsec = table_slots(m->ipsec);
+    x->pairs = table_new(sizeof(struct pair_key), sizeof(struct pair_heads), IKE_SA_MAX + IPSEC_SA_MAX, NULL, NULL);
+    x->ike_next = malloc(sizeof(uint32_t) * (x->n_ike + 1));
+    x->ipsec_next = malloc(sizeof(uint32_t) * (x->n_ipsec + 1));
+    if (!x->pairs || !x->ike_next || !x->ipsec_next) {
+        index_free(x);
+        return -1;
+    }
+    /* insert in reverse slot order so every chain lists its SAs in slot order */
+    for (uint32_t i = x->n_ike; i-- > 0;) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        x->ike_next[i] = IDX_NIL;
         if (!ik)
             continue;
-        struct pair_key k;
-        memset(&k, 0, sizeof(k));
-        bool lo = memcmp(&ik->initiator.ip, &ik->responder.ip, sizeof(struct ip_addr)) <= 0;
-        k.lo = lo ? ik->initiator.ip : ik->responder.ip;
-        k.hi = lo ? ik->responder.ip : ik->initiator.ip;
-        struct pair_idx *v = table_put(pairs, &k, NULL);
-        if (v && v->n < PAIR_IDX_MAX)
-            v->idx[v->n++] = i;
+        struct pair_key k = pair_of(&ik->initiator.ip, &ik->responder.ip);
+        bool created = false;
+        struct pair_heads *h = table_put(x->pairs, &k, &created);
+        if (!h)
+            continue;
+        if (created)
+            h->ike = h->ipsec = IDX_NIL;
+        x->ike_next[i] = h->ike;
+        h->ike = i;
     }
+    for (uint32_t i = x->n_ipsec; i-- > 0;) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        x->ipsec_next[i] = IDX_NIL;
+        if (!sa)
+            continue;
+        struct pair_key k = pair_of(&sa->k.src, &sa->k.dst);
+        bool created = false;
+        struct pair_heads *h = table_put(x->pairs, &k, &created);
+        if (!h)
+            continue;
+        if (created)
+            h->ike = h->ipsec = IDX_NIL;
+        x->ipsec_next[i] = h->ipsec;
+        h->ipsec = i;
+    }
+    m->idx = x;
+    return 0;
+}
+
+/* Shared iterator: *it = 0 start, else last returned slot + 1; IT_END when done. */
+static uint32_t chain_next(const struct session_model *m, const struct ip_addr *a, const struct ip_addr *b,
+                           uint32_t *it, bool ike)
+{
+    const struct session_index *x = m->idx;
+    if (!x || *it == IT_END)
+        return IDX_NIL;
+    const uint32_t *next = ike ? x->ike_next : x->ipsec_next;
+    uint32_t n = ike ? x->n_ike : x->n_ipsec;
+    uint32_t i;
+    if (*it == 0) {
+        struct pair_key k = pair_of(a, b);
+        const struct pair_heads *h = table_get(x->pairs, &k, false);
+        i = h ? (ike ? h->ike : h->ipsec) : IDX_NIL;
+    } else {
+        i = *it - 1 < n ? next[*it - 1] : IDX_NIL;
+    }
+    *it = (i == IDX_NIL || i >= n) ? IT_END : i + 1;
+    return i < n ? i : IDX_NIL;
+}
+
+const struct ike_sa *session_ike_between(const struct session_model *m, const struct ip_addr *a,
+                                         const struct ip_addr *b, uint32_t *it)
+{
+    for (;;) {
+        uint32_t i = chain_next(m, a, b, it, true);
+        if (i == IDX_NIL)
+            return NULL;
+        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+        if (sa)
+            return sa;
+    }
+}
+
+const struct ipsec_sa *session_ipsec_between(const struct session_model *m, const struct ip_addr *a,
+                                             const struct ip_addr *b, uint32_t *it)
+{
+    for (;;) {
+        uint32_t i = chain_next(m, a, b, it, false);
+        if (i == IDX_NIL)
+            return NULL;
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa)
+            return sa;
+    }
+}
+
+/* Resolves every ESP/AH SA's parent IKE SA once, through the address-pair index. */
+static void resolve_parents(struct session_model *m)
+{
+    if (!m->idx)
+        return; /* the report falls back to scanning */
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa)
             continue;
-        struct pair_key k;
-        memset(&k, 0, sizeof(k));
-        bool lo = memcmp(&sa->k.src, &sa->k.dst, sizeof(struct ip_addr)) <= 0;
-        k.lo = lo ? sa->k.src : sa->k.dst;
-        k.hi = lo ? sa->k.dst : sa->k.src;
-        const struct pair_idx *v = table_get(pairs, &k, false);
         const struct ike_sa *best = NULL;
         unsigned alive = 0;
-        for (uint32_t j = 0; v && j < v->n; j++) {
-            const struct ike_sa *ik = table_slot(m->ike, v->idx[j], NULL);
+        uint32_t it = 0;
+        for (const struct ike_sa *ik; (ik = session_ike_between(m, &sa->k.src, &sa->k.dst, &it));) {
             bool al = false;
-            if (!ik || !parent_candidate(ik, sa, &al))
+            if (!parent_candidate(ik, sa, &al))
                 continue;
             alive += al;
             if (!best || ik->first_ts > best->first_ts)
@@ -1032,11 +1146,11 @@ static void resolve_parents(struct session_model *m)
             sa->parent_version = best->version;
         }
     }
-    table_free(pairs);
 }
 
 void session_finish(struct session_model *m)
 {
+    session_index(m);
     resolve_parents(m);
     /* pair SAs: one pass building a table of (src,dst,proto) seen */
     struct table *peers = table_new(sizeof(struct peer_key), 1, IPSEC_SA_MAX, NULL, NULL);

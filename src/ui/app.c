@@ -49,7 +49,8 @@ static void on_fatal(int sig)
 {
     if (g_curses) {
         g_curses = 0;
-        endwin(); /* not async-signal-safe, as htop's CRT_handleSIGSEGV: the terminal matters more */
+        endwin(); /* not async-signal-safe, as htop's CRT_handleSIGSEGV: the terminal matters more
+                   */
     }
     signal(sig, SIG_DFL);
     raise(sig);
@@ -348,7 +349,8 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
         st->sort[v] = (st->sort[v] + d) % nc;
         /* natural direction: times and counts high first, names A-Z */
         int col = st->sort[v];
-        st->sort_desc[v] = v == VIEW_TUNNELS ? (col == SORT_LAST || col == SORT_PKTS || col == SORT_RATE || col == SORT_IDLE)
+        st->sort_desc[v] = v == VIEW_TUNNELS ? (col == SORT_LAST || col == SORT_PKTS ||
+                                                col == SORT_RATE || col == SORT_IDLE)
                            : v == VIEW_NAT   ? (col == 0 || col == 5)
                                              : (col == 0);
         ui_order(st, m);
@@ -364,12 +366,13 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
     case 'P':
         if (f->live || f->ended) {
             st->frozen = !st->frozen;
-            snprintf(st->flash, sizeof(st->flash), "%s", st->frozen ? "view paused (capture goes on): p resumes"
-                                                                     : "view resumed");
+            snprintf(st->flash, sizeof(st->flash), "%s",
+                     st->frozen ? "view paused (capture goes on): p resumes" : "view resumed");
         } else {
             feed_pause(f, !f->paused);
-            snprintf(st->flash, sizeof(st->flash), "%s", f->paused ? "replay paused: n steps a packet, N a second, p resumes"
-                                                                    : "replay resumed");
+            snprintf(st->flash, sizeof(st->flash), "%s",
+                     f->paused ? "replay paused: n steps a packet, N a second, p resumes"
+                               : "replay resumed");
         }
         return UI_REDRAW | UI_REBUILD;
     case 'n':
@@ -431,8 +434,9 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
     if (LINES < MIN_ROWS || COLS < MIN_COLS) {
         int l = LINES, c = COLS;
         ui_done();
-        fprintf(stderr, "vpnscope: terminal too small (%dx%d): the dashboard needs at least %dx%d\n", c, l, MIN_COLS,
-                MIN_ROWS);
+        fprintf(stderr,
+                "vpnscope: terminal too small (%dx%d): the dashboard needs at least %dx%d\n", c, l,
+                MIN_COLS, MIN_ROWS);
         return 2;
     }
     cbreak();
@@ -540,12 +544,15 @@ int ui_run(const struct ui_opts *o)
     g_stop = 0;
     install_signals();
     if (o->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-        fprintf(stderr, "vpnscope: the dashboard needs a terminal (without one, live capture streams a report; "
-                        "--json selects JSON Lines)\n");
+        fprintf(
+            stderr,
+            "vpnscope: the dashboard needs a terminal (without one, live capture streams a report; "
+            "--json selects JSON Lines)\n");
         return 2;
     }
     if (!o->dashboard && !(o->iface || (o->inside_if && o->outside_if))) {
-        fprintf(stderr, "vpnscope: the streaming report is for live capture; read files without --ui\n");
+        fprintf(stderr,
+                "vpnscope: the streaming report is for live capture; read files without --ui\n");
         return 2;
     }
     struct feed f;

@@ -53,8 +53,9 @@ static void label(char *buf, size_t size, const char *const *v)
 
 /* ---- two files: the clock between the captures (as nat_run's first pass) ---- */
 
-static int sample_side(const char *const *paths, const char *bpf, uint8_t side, struct nat_sampler *smp,
-                       uint64_t *first, uint64_t *last, char *err, unsigned errlen)
+static int sample_side(const char *const *paths, const char *bpf, uint8_t side,
+                       struct nat_sampler *smp, uint64_t *first, uint64_t *last, char *err,
+                       unsigned errlen)
 {
     struct cap_src *s = cap_open_files(paths, count_list(paths), bpf, err, errlen);
     if (!s)
@@ -120,7 +121,8 @@ static int two_files_clock(struct feed *f, const char *const **pin, const char *
             l0 = l1;
             f1 = a;
             l1 = b;
-            snprintf(f->msg, sizeof(f->msg), "inside and outside look swapped: %s is used as the inside capture",
+            snprintf(f->msg, sizeof(f->msg),
+                     "inside and outside look swapped: %s is used as the inside capture",
                      (*pin)[0]);
         }
     }
@@ -132,7 +134,8 @@ static int two_files_clock(struct feed *f, const char *const **pin, const char *
         uint64_t to = l0 < b ? l0 : b;
         co->cover_to_us = to > 100000u ? to - 100000u : 0;
     } else if (!f->msg[0]) {
-        snprintf(f->msg, sizeof(f->msg), "no packet of the inside capture appears in the outside one: no NAT mappings");
+        snprintf(f->msg, sizeof(f->msg),
+                 "no packet of the inside capture appears in the outside one: no NAT mappings");
     }
     return 0;
 }
@@ -161,7 +164,8 @@ int ui_drop_privileges(const char *user, char *err, unsigned errlen)
         return -1;
     }
     /* verify: every id changed and root cannot be regained */
-    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid || setuid(0) == 0) {
+    if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
+        setuid(0) == 0) {
         snprintf(err, errlen, "-Z %s: privileges were not dropped", name);
         return -1;
     }
@@ -394,7 +398,8 @@ long feed_pump(struct feed *f, double budget_ms, int *wait_ms)
                     f->base_ts = ts;
                     f->base_wall = now;
                 }
-                double due = f->base_wall + (double)(ts > f->base_ts ? ts - f->base_ts : 0) / 1e6 / f->o->speed;
+                double due = f->base_wall +
+                             (double)(ts > f->base_ts ? ts - f->base_ts : 0) / 1e6 / f->o->speed;
                 if (due > now) {
                     double ms = ceil((due - now) * 1000.0);
                     *wait_ms = ms > 1e6 ? 1000000 : (int)ms;
@@ -416,7 +421,8 @@ void feed_tick(struct feed *f)
 {
     if (!f->live || f->ended)
         return;
-    uint64_t now = f->last_ts ? f->last_ts + (uint64_t)((ui_mono() - f->last_wall) * 1e6) : wall_us();
+    uint64_t now =
+        f->last_ts ? f->last_ts + (uint64_t)((ui_mono() - f->last_wall) * 1e6) : wall_us();
     if (now <= f->now_us)
         return;
     f->now_us = now;

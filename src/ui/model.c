@@ -21,7 +21,8 @@ static bool ci_has(const char *hay, const char *needle)
         return true;
     for (; *hay; hay++) {
         size_t i = 0;
-        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+        while (i < n && hay[i] &&
+               tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
             i++;
         if (i == n)
             return true;
@@ -170,8 +171,8 @@ struct builder {
     size_t total;
 };
 
-static struct ui_tunnel *row_new(struct builder *b, uint8_t kind, uint8_t side, const void *key, size_t klen,
-                                 struct row_ref **ref)
+static struct ui_tunnel *row_new(struct builder *b, uint8_t kind, uint8_t side, const void *key,
+                                 size_t klen, struct row_ref **ref)
 {
     b->total++;
     if (b->n >= b->cap) {
@@ -206,8 +207,9 @@ static struct ui_tunnel *row_new(struct builder *b, uint8_t kind, uint8_t side, 
     return t;
 }
 
-static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t proto, const struct ip_addr *ip,
-                                              uint16_t port, const struct ip_addr *peer)
+static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t proto,
+                                              const struct ip_addr *ip, uint16_t port,
+                                              const struct ip_addr *peer)
 {
     const struct nat_mapping *best = NULL;
     for (size_t i = 0; i < a->nat.n_map; i++) {
@@ -226,8 +228,8 @@ static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t 
 
 /* Packets lost at the router over every mapping of (proto, inside ip[:port]) toward peer:
  * lost[0] toward the peer, lost[1] toward the client; -1 when no mapping matched. */
-static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_addr *ip, uint16_t port,
-                     const struct ip_addr *peer, int64_t lost[2])
+static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_addr *ip,
+                     uint16_t port, const struct ip_addr *peer, int64_t lost[2])
 {
     for (size_t i = 0; i < a->nat.n_map; i++) {
         const struct nat_mapping *mp = &a->nat.map[i];
@@ -291,8 +293,8 @@ static void ipsec_child_line(const struct ipsec_sa *sa, bool to_server, char *bu
     ep_str(&sa->k.dst, sa->k.dport, c, sizeof(c));
     ts_hms(sa->last_ts, l, sizeof(l));
     snprintf(buf, n, "%s%s 0x%08x %s %.24s -> %.24s  %" PRIu64 " pkts  gaps %" PRIu64 "  last %.8s",
-             sa->k.proto == 51 ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi, to_server ? ">" : "<", a, c,
-             sa->packets, sa->seq_gaps, l);
+             sa->k.proto == 51 ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi,
+             to_server ? ">" : "<", a, c, sa->packets, sa->seq_gaps, l);
 }
 
 /* ---- rows of one model ---- */
@@ -365,20 +367,24 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         uint32_t *ix = table_put(ikeidx, &k, NULL);
         if (ix)
             *ix = (uint32_t)(b->n - 1);
-        const struct endpoint *ci = sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
-        const struct endpoint *si = sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
+        const struct endpoint *ci =
+            sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
+        const struct endpoint *si =
+            sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
         ep_str(&ci->ip, ci->port, t->client, sizeof(t->client));
         ep_str(&si->ip, si->port, t->server, sizeof(t->server));
         const struct ike_sa *o = mi == 0 ? outside_ike(b->f, sa) : NULL;
         if (o) {
-            const struct endpoint *oi = o->nat_t && o->natt_initiator.port ? &o->natt_initiator : &o->initiator;
+            const struct endpoint *oi =
+                o->nat_t && o->natt_initiator.port ? &o->natt_initiator : &o->initiator;
             ep_str(&oi->ip, oi->port, t->client_out, sizeof(t->client_out));
         }
         if (mi == 0 && b->f->two) {
             /* lost at the router: every IKE/NAT-T mapping (also expired ones) and raw ESP */
             sum_lost(b->a, 17, &ci->ip, ci->port, &si->ip, t->router_lost);
             if (ci->port != sa->initiator.port)
-                sum_lost(b->a, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip, t->router_lost);
+                sum_lost(b->a, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip,
+                         t->router_lost);
             sum_lost(b->a, 50, &ci->ip, 0, &si->ip, t->router_lost);
         }
         snprintf(t->proto, sizeof(t->proto), "IKEv%u%s", sa->version, sa->nat_t ? " NAT-T" : "");
@@ -397,13 +403,17 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
             if (ci_has(nm, "CHILD") || ci_has(nm, "quick"))
                 t->rekeys += sa->exch_count[s];
             if (off < sizeof(t->exch))
-                off += (size_t)snprintf(t->exch + off, sizeof(t->exch) - off, "%s%s:%u", off ? " " : "", nm,
-                                        sa->exch_count[s]);
+                off += (size_t)snprintf(t->exch + off, sizeof(t->exch) - off, "%s%s:%u",
+                                        off ? " " : "", nm, sa->exch_count[s]);
         }
         if (sa->natd.present)
             snprintf(t->natd, sizeof(t->natd), "NAT-D: NAT at init %s, at resp %s%s",
-                     sa->natd.nat_initiator < 0 ? "?" : sa->natd.nat_initiator ? "yes" : "no",
-                     sa->natd.nat_responder < 0 ? "?" : sa->natd.nat_responder ? "yes" : "no",
+                     sa->natd.nat_initiator < 0 ? "?"
+                     : sa->natd.nat_initiator   ? "yes"
+                                                : "no",
+                     sa->natd.nat_responder < 0 ? "?"
+                     : sa->natd.nat_responder   ? "yes"
+                                                : "no",
                      sa->natd.forced_encap == 1 ? ", forced encapsulation" : "");
     }
 }
@@ -411,7 +421,8 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
 static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 {
     const struct session_model *m = engine_model_const(b->f->eng[mi]);
-    struct table *grp = table_new(sizeof(struct grp_key), sizeof(uint32_t), IPSEC_SA_MAX, NULL, NULL);
+    struct table *grp =
+        table_new(sizeof(struct grp_key), sizeof(uint32_t), IPSEC_SA_MAX, NULL, NULL);
     if (!grp)
         return;
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
@@ -486,10 +497,11 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
                     const struct nat_mapping *mp =
                         find_mapping(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b);
                     if (mp) {
-                        ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
-                               sizeof(t->client_out));
+                        ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
+                               t->client_out, sizeof(t->client_out));
                     }
-                    sum_lost(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b, t->router_lost);
+                    sum_lost(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b,
+                             t->router_lost);
                 }
             }
             to_server = ip_eq(&sa->k.src, &g.a);
@@ -507,10 +519,11 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
         size_t l = strlen(t->ids);
         if (t->kind == UK_IKE) {
             if (l < sizeof(t->ids) - 16)
-                snprintf(t->ids + l, sizeof(t->ids) - l, " %s0x%08x%s", sa->k.proto == 51 ? "ah:" : "", sa->k.spi,
-                         to_server ? ">" : "<");
+                snprintf(t->ids + l, sizeof(t->ids) - l, " %s0x%08x%s",
+                         sa->k.proto == 51 ? "ah:" : "", sa->k.spi, to_server ? ">" : "<");
         } else if (l < sizeof(t->ids) - 16) {
-            snprintf(t->ids + l, sizeof(t->ids) - l, "%s0x%08x%s", l ? " " : "", sa->k.spi, to_server ? ">" : "<");
+            snprintf(t->ids + l, sizeof(t->ids) - l, "%s0x%08x%s", l ? " " : "", sa->k.spi,
+                     to_server ? ">" : "<");
         }
         ipsec_child_line(sa, to_server, line, sizeof(line));
         add_child(t, line);
@@ -562,7 +575,8 @@ static void rows_pptp(struct builder *b, uint8_t mi)
                 const struct pptp_call *call = &c->calls[k];
                 session_pptp_call_gre(m, c, call, &t->pkts[0], &t->pkts[1]);
                 if (call->has_peer)
-                    snprintf(t->ids, sizeof(t->ids), "call %u/%u", call->call_id, call->peer_call_id);
+                    snprintf(t->ids, sizeof(t->ids), "call %u/%u", call->call_id,
+                             call->peer_call_id);
                 else
                     snprintf(t->ids, sizeof(t->ids), "call %u/-", call->call_id);
                 if (call->last_ts > t->last_ts)
@@ -572,10 +586,11 @@ static void rows_pptp(struct builder *b, uint8_t mi)
                     const struct gre_flow *gf = table_slot(m->gre, g, NULL);
                     if (!gf || gf->k.version != 1)
                         continue;
-                    bool to_srv = ip_eq(&gf->k.src, &c->client.ip) && ip_eq(&gf->k.dst, &c->server.ip) &&
-                                  call->has_peer && gf->k.key == call->peer_call_id;
-                    bool to_cli = ip_eq(&gf->k.src, &c->server.ip) && ip_eq(&gf->k.dst, &c->client.ip) &&
-                                  gf->k.key == call->call_id;
+                    bool to_srv = ip_eq(&gf->k.src, &c->client.ip) &&
+                                  ip_eq(&gf->k.dst, &c->server.ip) && call->has_peer &&
+                                  gf->k.key == call->peer_call_id;
+                    bool to_cli = ip_eq(&gf->k.src, &c->server.ip) &&
+                                  ip_eq(&gf->k.dst, &c->client.ip) && gf->k.key == call->call_id;
                     if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
                         t->last_ts = gf->last_ts;
                     if (to_srv || to_cli)
@@ -585,11 +600,12 @@ static void rows_pptp(struct builder *b, uint8_t mi)
                     call->state == PPTP_CALL_CLEAR_REQ)
                     closed = pptp_call_state_name(call->state);
                 char line[112];
-                snprintf(line, sizeof(line), "call %u (client) / %s (server): state %s", call->call_id,
-                         call->has_peer ? "" : "-", pptp_call_state_name(call->state));
+                snprintf(line, sizeof(line), "call %u (client) / %s (server): state %s",
+                         call->call_id, call->has_peer ? "" : "-",
+                         pptp_call_state_name(call->state));
                 if (call->has_peer)
-                    snprintf(line, sizeof(line), "call %u (client) / %u (server): state %s", call->call_id,
-                             call->peer_call_id, pptp_call_state_name(call->state));
+                    snprintf(line, sizeof(line), "call %u (client) / %u (server): state %s",
+                             call->call_id, call->peer_call_id, pptp_call_state_name(call->state));
                 add_child(t, line);
             } else {
                 snprintf(t->ids, sizeof(t->ids), "control only");
@@ -598,14 +614,16 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             }
             if (c->hostname[0]) {
                 char line[112];
-                snprintf(line, sizeof(line), "host \"%.40s\" vendor \"%.40s\"", c->hostname, c->vendor);
+                snprintf(line, sizeof(line), "host \"%.40s\" vendor \"%.40s\"", c->hostname,
+                         c->vendor);
                 for (char *p = line; *p; p++)
                     if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
                         *p = '?';
                 add_child(t, line);
             }
             if (mi == 0 && b->f->two) {
-                const struct nat_mapping *mp = find_mapping(b->a, 6, &c->client.ip, c->client.port, &c->server.ip);
+                const struct nat_mapping *mp =
+                    find_mapping(b->a, 6, &c->client.ip, c->client.port, &c->server.ip);
                 if (mp)
                     ep_str(&mp->outside.ip, mp->outside.port, t->client_out, sizeof(t->client_out));
             }
@@ -690,7 +708,10 @@ static void rows_other(struct builder *b)
         ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
         ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%.31s", fl->app[0] ? fl->app : "VPN");
-        snprintf(t->ids, sizeof(t->ids), "%s", fl->proto == 6 ? "tcp" : fl->proto == 17 ? "udp" : "ip");
+        snprintf(t->ids, sizeof(t->ids), "%s",
+                 fl->proto == 6    ? "tcp"
+                 : fl->proto == 17 ? "udp"
+                                   : "ip");
         t->pkts[0] = fl->pkts[0];
         t->pkts[1] = fl->pkts[1];
         t->bytes[0] = fl->bytes[0];
@@ -700,7 +721,8 @@ static void rows_other(struct builder *b)
         t->timeout_s = ui_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
         t->act = fl->act;
         if (b->f->two) {
-            const struct nat_mapping *mp = find_mapping(b->a, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
+            const struct nat_mapping *mp =
+                find_mapping(b->a, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
             if (mp)
                 ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
                        sizeof(t->client_out));
@@ -743,14 +765,30 @@ static void nat_rows(struct builder *b)
         memset(row, 0, sizeof(*row));
         char pb[8];
         switch (mp->proto) {
-        case 17: snprintf(pb, sizeof(pb), "udp"); break;
-        case 6: snprintf(pb, sizeof(pb), "tcp"); break;
-        case 50: snprintf(pb, sizeof(pb), "esp"); break;
-        case 51: snprintf(pb, sizeof(pb), "ah"); break;
-        case 47: snprintf(pb, sizeof(pb), "gre"); break;
-        case 1: snprintf(pb, sizeof(pb), "icmp"); break;
-        case 58: snprintf(pb, sizeof(pb), "icmp6"); break;
-        default: snprintf(pb, sizeof(pb), "%u", mp->proto); break;
+        case 17:
+            snprintf(pb, sizeof(pb), "udp");
+            break;
+        case 6:
+            snprintf(pb, sizeof(pb), "tcp");
+            break;
+        case 50:
+            snprintf(pb, sizeof(pb), "esp");
+            break;
+        case 51:
+            snprintf(pb, sizeof(pb), "ah");
+            break;
+        case 47:
+            snprintf(pb, sizeof(pb), "gre");
+            break;
+        case 1:
+            snprintf(pb, sizeof(pb), "icmp");
+            break;
+        case 58:
+            snprintf(pb, sizeof(pb), "icmp6");
+            break;
+        default:
+            snprintf(pb, sizeof(pb), "%u", mp->proto);
+            break;
         }
         snprintf(row->proto, sizeof(row->proto), "%s", pb);
         nat_id_str(mp->proto, &mp->inside, row->inside, sizeof(row->inside));
@@ -773,11 +811,12 @@ static void nat_rows(struct builder *b)
         size_t off = 0;
         for (unsigned bit = 0; bit < 16; bit++)
             if ((mp->evidence & (1u << bit)) && off < sizeof(row->evidence))
-                off += (size_t)snprintf(row->evidence + off, sizeof(row->evidence) - off, "%s%s", off ? "," : "",
-                                        nat_evidence_name(1u << bit));
+                off += (size_t)snprintf(row->evidence + off, sizeof(row->evidence) - off, "%s%s",
+                                        off ? "," : "", nat_evidence_name(1u << bit));
         uint64_t idle = b->f->now_us > mp->last_ts ? b->f->now_us - mp->last_ts : 0;
         uint64_t to = (uint64_t)row->timeout_s * 1000000u;
-        bool lost = mp->to_peer_inside > mp->to_peer_outside || mp->from_peer_outside > mp->from_peer_inside;
+        bool lost = mp->to_peer_inside > mp->to_peer_outside ||
+                    mp->from_peer_outside > mp->from_peer_inside;
         row->color = idle > to ? UI_ALERT : (idle > to / 2 || lost) ? UI_WARN : UI_OK;
         if (mp->min_gap_lost_us)
             row->color = UI_ALERT;
@@ -846,7 +885,8 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
         }
     }
 
-    struct table *ikeidx = table_new(sizeof(struct ike_idx_key), sizeof(uint32_t), IKE_SA_MAX, NULL, NULL);
+    struct table *ikeidx =
+        table_new(sizeof(struct ike_idx_key), sizeof(uint32_t), IKE_SA_MAX, NULL, NULL);
     for (uint8_t mi = 0; mi < f->n && ikeidx; mi++) {
         rows_ike(&b, mi, ikeidx);
         rows_ipsec(&b, mi, ikeidx);
@@ -895,7 +935,8 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
             if (fd->sessions[s].role != ROLE_CLIENT)
                 continue;
             for (size_t i = 0; i < m->n_tun; i++) {
-                if (!ip_eq(&b.ref[i].cip, &fd->sessions[s].ip) && !ip_eq(&b.ref[i].sip, &fd->sessions[s].ip))
+                if (!ip_eq(&b.ref[i].cip, &fd->sessions[s].ip) &&
+                    !ip_eq(&b.ref[i].sip, &fd->sessions[s].ip))
                     continue;
                 struct ui_tunnel *t = &m->tun[i];
                 t->nfind++;
@@ -919,7 +960,8 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
         const struct ui_prev *p = bsearch(&key, m->prev, m->n_prev, sizeof(key), cmp_prev);
         for (int d = 0; d < 2; d++) {
             uint64_t before = p ? p->pkts[d] : 0;
-            m->tun[i].rate[d] = m->tun[i].pkts[d] >= before ? (double)(m->tun[i].pkts[d] - before) / dt : 0;
+            m->tun[i].rate[d] =
+                m->tun[i].pkts[d] >= before ? (double)(m->tun[i].pkts[d] - before) / dt : 0;
         }
     }
     if (dt > 0 || !m->prev) {
@@ -1020,20 +1062,33 @@ static int cmp_u64(uint64_t a, uint64_t b)
 
 static int cmp_tun(const void *pa, const void *pb)
 {
-    const struct ui_tunnel *a = &g_sort_m->tun[*(const size_t *)pa], *b = &g_sort_m->tun[*(const size_t *)pb];
+    const struct ui_tunnel *a = &g_sort_m->tun[*(const size_t *)pa],
+                           *b = &g_sort_m->tun[*(const size_t *)pb];
     int c = 0;
     switch (g_sort_col) {
-    case SORT_CLIENT: c = strcmp(a->client, b->client); break;
-    case SORT_SERVER: c = strcmp(a->server, b->server); break;
-    case SORT_PROTO: c = strcmp(a->proto, b->proto); break;
-    case SORT_PKTS: c = cmp_u64(a->pkts[0] + a->pkts[1], b->pkts[0] + b->pkts[1]); break;
+    case SORT_CLIENT:
+        c = strcmp(a->client, b->client);
+        break;
+    case SORT_SERVER:
+        c = strcmp(a->server, b->server);
+        break;
+    case SORT_PROTO:
+        c = strcmp(a->proto, b->proto);
+        break;
+    case SORT_PKTS:
+        c = cmp_u64(a->pkts[0] + a->pkts[1], b->pkts[0] + b->pkts[1]);
+        break;
     case SORT_RATE: {
         double x = a->rate[0] + a->rate[1], y = b->rate[0] + b->rate[1];
         c = x < y ? -1 : x > y;
         break;
     }
-    case SORT_IDLE: c = cmp_u64(b->last_ts, a->last_ts); break;
-    default: c = cmp_u64(a->last_ts, b->last_ts); break;
+    case SORT_IDLE:
+        c = cmp_u64(b->last_ts, a->last_ts);
+        break;
+    default:
+        c = cmp_u64(a->last_ts, b->last_ts);
+        break;
     }
     if (c == 0)
         c = cmp_u64(a->id, b->id);
@@ -1042,15 +1097,28 @@ static int cmp_tun(const void *pa, const void *pb)
 
 static int cmp_nat(const void *pa, const void *pb)
 {
-    const struct ui_natrow *a = &g_sort_m->nat[*(const size_t *)pa], *b = &g_sort_m->nat[*(const size_t *)pb];
+    const struct ui_natrow *a = &g_sort_m->nat[*(const size_t *)pa],
+                           *b = &g_sort_m->nat[*(const size_t *)pb];
     int c = 0;
     switch (g_sort_col) {
-    case 1: c = strcmp(a->inside, b->inside); break;
-    case 2: c = strcmp(a->outside, b->outside); break;
-    case 3: c = strcmp(a->peer, b->peer); break;
-    case 4: c = strcmp(a->proto, b->proto); break;
-    case 5: c = cmp_u64(a->tp_in + a->fp_in, b->tp_in + b->fp_in); break;
-    default: c = cmp_u64(a->last_ts, b->last_ts); break;
+    case 1:
+        c = strcmp(a->inside, b->inside);
+        break;
+    case 2:
+        c = strcmp(a->outside, b->outside);
+        break;
+    case 3:
+        c = strcmp(a->peer, b->peer);
+        break;
+    case 4:
+        c = strcmp(a->proto, b->proto);
+        break;
+    case 5:
+        c = cmp_u64(a->tp_in + a->fp_in, b->tp_in + b->fp_in);
+        break;
+    default:
+        c = cmp_u64(a->last_ts, b->last_ts);
+        break;
     }
     if (c == 0)
         c = cmp_u64(a->id, b->id);
@@ -1063,9 +1131,15 @@ static int cmp_fnd(const void *pa, const void *pb)
     const struct finding *a = &g_sort_m->find[ia], *b = &g_sort_m->find[ib];
     int c = 0;
     switch (g_sort_col) {
-    case 1: c = cmp_u64(a->ts_us, b->ts_us); break;
-    case 2: c = strcmp(finding_kind_name(a->kind), finding_kind_name(b->kind)); break;
-    default: c = (int)a->sev - (int)b->sev; break;
+    case 1:
+        c = cmp_u64(a->ts_us, b->ts_us);
+        break;
+    case 2:
+        c = strcmp(finding_kind_name(a->kind), finding_kind_name(b->kind));
+        break;
+    default:
+        c = (int)a->sev - (int)b->sev;
+        break;
     }
     if (c == 0)
         c = ia < ib ? 1 : ia > ib ? -1 : 0; /* model order (most severe first) */
@@ -1074,8 +1148,10 @@ static int cmp_fnd(const void *pa, const void *pb)
 
 void ui_order(struct ui_state *st, const struct ui_model *m)
 {
-    size_t n = st->view == VIEW_TUNNELS ? m->n_tun : st->view == VIEW_NAT ? m->n_nat
-               : st->view == VIEW_FINDINGS ? m->n_find : 0;
+    size_t n = st->view == VIEW_TUNNELS    ? m->n_tun
+               : st->view == VIEW_NAT      ? m->n_nat
+               : st->view == VIEW_FINDINGS ? m->n_find
+                                           : 0;
     if (n > st->cap_order) {
         size_t *v = realloc(st->order, n * sizeof(*v));
         if (!v)

@@ -216,16 +216,20 @@ static void text_prefix(struct stream *s, uint64_t ts, const char *what, int ev,
     fprintf(s->out, "%s %-11s %s %s", ts_iso(ts, b, sizeof(b)), ev_name(ev), what, side_name(side));
 }
 
-static void ev_ike(struct stream *s, int ev, uint8_t side, const struct ike_sa *sa, uint64_t ts, uint32_t to)
+static void ev_ike(struct stream *s, int ev, uint8_t side, const struct ike_sa *sa, uint64_t ts,
+                   uint32_t to)
 {
     char a[64], b[64];
     if (!s->json) {
         text_prefix(s, ts, "ike_sa", ev, side);
-        const struct endpoint *i = sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
-        const struct endpoint *r = sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
-        fprintf(s->out, " v%u %s:%u -> %s:%u ispi %016" PRIx64 " rspi %016" PRIx64 "%s", sa->version,
-                ip_addr_str(&i->ip, a, sizeof(a)), i->port, ip_addr_str(&r->ip, b, sizeof(b)), r->port, sa->ispi,
-                sa->rspi, sa->nat_t ? " nat-t" : "");
+        const struct endpoint *i =
+            sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
+        const struct endpoint *r =
+            sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
+        fprintf(s->out, " v%u %s:%u -> %s:%u ispi %016" PRIx64 " rspi %016" PRIx64 "%s",
+                sa->version, ip_addr_str(&i->ip, a, sizeof(a)), i->port,
+                ip_addr_str(&r->ip, b, sizeof(b)), r->port, sa->ispi, sa->rspi,
+                sa->nat_t ? " nat-t" : "");
         if (ev == ST_ENDED)
             fprintf(s->out, " (idle past the %u s NAT timeout)", to);
         fputc('\n', s->out);
@@ -313,13 +317,15 @@ static void ev_pptp(struct stream *s, int ev, uint8_t side, const struct session
     char a[64], b[64];
     if (!s->json) {
         text_prefix(s, ts, "pptp_call", ev, side);
-        fprintf(s->out, " %s:%u -> %s:%u call_id %u peer_call_id ", ip_addr_str(&c->client.ip, a, sizeof(a)),
-                c->client.port, ip_addr_str(&c->server.ip, b, sizeof(b)), c->server.port, call->call_id);
+        fprintf(s->out, " %s:%u -> %s:%u call_id %u peer_call_id ",
+                ip_addr_str(&c->client.ip, a, sizeof(a)), c->client.port,
+                ip_addr_str(&c->server.ip, b, sizeof(b)), c->server.port, call->call_id);
         if (call->has_peer)
             fprintf(s->out, "%u", call->peer_call_id);
         else
             fputs("-", s->out);
-        fprintf(s->out, " state %s gre %" PRIu64 "/%" PRIu64 "\n", pptp_call_state_name(call->state), ts_srv, ts_cli);
+        fprintf(s->out, " state %s gre %" PRIu64 "/%" PRIu64 "\n",
+                pptp_call_state_name(call->state), ts_srv, ts_cli);
         fflush(s->out);
         return;
     }
@@ -359,14 +365,23 @@ static void j_natid(struct jw *w, const char *key, uint8_t proto, const struct n
 static const char *proto_name(uint8_t p, char *b, size_t n)
 {
     switch (p) {
-    case 17: return "udp";
-    case 6: return "tcp";
-    case 50: return "esp";
-    case 51: return "ah";
-    case 47: return "gre";
-    case 1: return "icmp";
-    case 58: return "icmpv6";
-    default: snprintf(b, n, "%u", p); return b;
+    case 17:
+        return "udp";
+    case 6:
+        return "tcp";
+    case 50:
+        return "esp";
+    case 51:
+        return "ah";
+    case 47:
+        return "gre";
+    case 1:
+        return "icmp";
+    case 58:
+        return "icmpv6";
+    default:
+        snprintf(b, n, "%u", p);
+        return b;
     }
 }
 
@@ -390,8 +405,9 @@ static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint6
         nat_id_text(mp->proto, &mp->inside, a, sizeof(a));
         nat_id_text(mp->proto, &mp->outside, b, sizeof(b));
         nat_id_text(mp->proto, &mp->peer, c, sizeof(c));
-        fprintf(s->out, "%s %-11s nat_mapping %s %s => %s -> %s%s", ts_iso(ts, t, sizeof(t)), ev_name(ev),
-                proto_name(mp->proto, pb, sizeof(pb)), a, b, c, mp->translated ? "" : " (not translated)");
+        fprintf(s->out, "%s %-11s nat_mapping %s %s => %s -> %s%s", ts_iso(ts, t, sizeof(t)),
+                ev_name(ev), proto_name(mp->proto, pb, sizeof(pb)), a, b, c,
+                mp->translated ? "" : " (not translated)");
         if (ev == ST_ENDED)
             fprintf(s->out, " (idle past the %u s NAT timeout)", to);
         fputc('\n', s->out);
@@ -439,9 +455,9 @@ static void ev_finding(struct stream *s, const struct finding *f)
 {
     char t[40];
     if (!s->json) {
-        fprintf(s->out, "%s %-11s finding %s %s (%s): %s\n", ts_iso(f->ts_us, t, sizeof(t)), "raised",
-                severity_name(f->sev), finding_kind_name(f->kind), f->confirmed ? "confirmed" : "suspected",
-                f->summary);
+        fprintf(s->out, "%s %-11s finding %s %s (%s): %s\n", ts_iso(f->ts_us, t, sizeof(t)),
+                "raised", severity_name(f->sev), finding_kind_name(f->kind),
+                f->confirmed ? "confirmed" : "suspected", f->summary);
         fflush(s->out);
         return;
     }
@@ -559,10 +575,12 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             k.ispi = sa->ispi;
             k.version = sa->version;
             uint32_t to = ui_timeout_ike(&s->to, sa);
-            int ev = transition(s, key_hash(1, side, &k, sizeof(k)), sa->rspi != 0 || sa->pkts_from_resp > 0, false,
-                                sa->last_ts, to, now);
+            int ev =
+                transition(s, key_hash(1, side, &k, sizeof(k)),
+                           sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to, now);
             if (ev)
-                ev_ike(s, ev, side, sa, ev == ST_UP ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
+                ev_ike(s, ev, side, sa,
+                       ev == ST_UP ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
         }
         for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
             const void *kp;
@@ -570,11 +588,11 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             if (!sa)
                 continue;
             uint32_t to = ui_timeout_ipsec(&s->to, sa);
-            int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)), sa->packets > 0, false,
-                                sa->last_ts, to, now);
+            int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)),
+                                sa->packets > 0, false, sa->last_ts, to, now);
             if (ev)
-                ev_ipsec(s, ev, side, m, sa, ev == ST_UP ? sa->first_ts : sa->last_ts + (uint64_t)to * 1000000u,
-                         to);
+                ev_ipsec(s, ev, side, m, sa,
+                         ev == ST_UP ? sa->first_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
         }
         for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
             const void *kp;
@@ -586,11 +604,12 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
                 uint8_t key[sizeof(struct pptp_ctrl_key) + 2];
                 memcpy(key, kp, sizeof(struct pptp_ctrl_key));
                 memcpy(key + sizeof(struct pptp_ctrl_key), &call->call_id, 2);
-                bool closed = call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
+                bool closed = call->state == PPTP_CALL_DISCONNECTED ||
+                              call->state == PPTP_CALL_REJECTED ||
                               call->state == PPTP_CALL_CLEAR_REQ;
                 uint64_t last = call->last_ts > c->last_ts ? call->last_ts : c->last_ts;
-                int ev = transition(s, key_hash(3, side, key, sizeof(key)), call->has_peer, closed, last,
-                                    s->to.gre, now);
+                int ev = transition(s, key_hash(3, side, key, sizeof(key)), call->has_peer, closed,
+                                    last, s->to.gre, now);
                 if (ev)
                     ev_pptp(s, ev, side, m, c, call,
                             ev == ST_UP || closed ? last : last + (uint64_t)s->to.gre * 1000000u);
@@ -605,9 +624,11 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
             memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
             uint32_t to = ui_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
-            int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false, mp->last_ts, to, now);
+            int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false,
+                                mp->last_ts, to, now);
             if (ev)
-                ev_nat(s, ev, mp, ev == ST_UP ? mp->first_ts : mp->last_ts + (uint64_t)to * 1000000u, to);
+                ev_nat(s, ev, mp,
+                       ev == ST_UP ? mp->first_ts : mp->last_ts + (uint64_t)to * 1000000u, to);
         }
     }
     /* findings: in time order, each once */

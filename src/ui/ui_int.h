@@ -27,37 +27,37 @@ double ui_mono(void);
 
 struct feed {
     const struct ui_opts *o;
-    int n;                    /* sources: 1 or 2 ([0] single/inside, [1] outside) */
+    int n; /* sources: 1 or 2 ([0] single/inside, [1] outside) */
     bool live;
-    bool two;                 /* inside + outside */
+    bool two; /* inside + outside */
     struct cap_src *src[2];
     struct engine *eng[2];
-    char name[2][128];        /* file or interface, for the header */
+    char name[2][128];           /* file or interface, for the header */
     const char *const *files[2]; /* replay: the pieces (report captures) */
     const char *ifnames[2][2];   /* live: interface names as NULL-terminated lists */
-    struct nat_corr *corr;    /* two points */
-    struct nat_clock clk;     /* replay of two files: outside clock -> inside clock */
-    struct raw_pkt pend[2];   /* next packet of each source, read but not yet fed */
+    struct nat_corr *corr;       /* two points */
+    struct nat_clock clk;        /* replay of two files: outside clock -> inside clock */
+    struct raw_pkt pend[2];      /* next packet of each source, read but not yet fed */
     bool have[2], done[2];
-    long fed[2];              /* packets fed per source (-c) */
+    long fed[2]; /* packets fed per source (-c) */
     /* replay pacing */
     bool based;
     uint64_t base_ts;
     double base_wall;
     bool paused;
-    long step_pkts;           /* packets to feed while paused (n) */
-    uint64_t step_until;      /* feed while paused up to this packet time (N), 0 = none */
+    long step_pkts;      /* packets to feed while paused (n) */
+    uint64_t step_until; /* feed while paused up to this packet time (N), 0 = none */
     /* time */
-    uint64_t now_us;          /* packet time: the last packet's, or advanced on a silent link */
-    uint64_t last_ts;         /* last packet's time */
-    double last_wall;         /* wall time of the last packet */
+    uint64_t now_us;  /* packet time: the last packet's, or advanced on a silent link */
+    uint64_t last_ts; /* last packet's time */
+    double last_wall; /* wall time of the last packet */
     uint64_t first_ts;
     uint64_t packets, bytes;
-    uint64_t drops;           /* kernel drops (live), refreshed by feed_drops */
-    bool ended;               /* every source ended (end of files, -c, or an error) */
-    bool finished;            /* feed_finish done */
-    bool failed;              /* a live source failed (interface down) */
-    char msg[512];            /* why it ended / what failed, "" otherwise */
+    uint64_t drops; /* kernel drops (live), refreshed by feed_drops */
+    bool ended;     /* every source ended (end of files, -c, or an error) */
+    bool finished;  /* feed_finish done */
+    bool failed;    /* a live source failed (interface down) */
+    char msg[512];  /* why it ended / what failed, "" otherwise */
 };
 
 /* Opens the sources of o (for two files: estimates the clock first), the engines, -w dump files,
@@ -94,9 +94,9 @@ int ui_drop_privileges(const char *user, char *err, unsigned errlen);
 /* ---- analysis: detectors over the models so far (model.c) ---- */
 
 struct analysis {
-    struct finding_list fl;   /* the latest detect_run */
-    struct nat_result nat;    /* mappings so far, or the correlator's final result */
-    bool final;               /* after feed_finish */
+    struct finding_list fl; /* the latest detect_run */
+    struct nat_result nat;  /* mappings so far, or the correlator's final result */
+    bool final;             /* after feed_finish */
 };
 
 /* Runs the detectors over the feed's models (pairs SAs first; session_finish is idempotent). When
@@ -125,26 +125,26 @@ enum ui_kind { UK_IKE = 0, UK_ESP, UK_AH, UK_PPTP, UK_GRE, UK_L2TP, UK_FLOW };
 #define UI_MAX_CHILD 8
 
 struct ui_tunnel {
-    uint64_t id;              /* stable across snapshots (hash of the session key) */
-    uint8_t kind;             /* enum ui_kind */
-    uint8_t side;             /* enum cap_side of the record */
-    uint8_t color;            /* enum ui_color of the state */
+    uint64_t id;   /* stable across snapshots (hash of the session key) */
+    uint8_t kind;  /* enum ui_kind */
+    uint8_t side;  /* enum cap_side of the record */
+    uint8_t color; /* enum ui_color of the state */
     char proto[32];
-    char client[64];          /* inside identity (or the only one) */
-    char client_out[64];      /* outside identity when known */
+    char client[64];     /* inside identity (or the only one) */
+    char client_out[64]; /* outside identity when known */
     char server[64];
-    char ids[160];            /* SPIs / call ids */
+    char ids[160]; /* SPIs / call ids */
     char state[16];
     uint64_t pkts[2], bytes[2]; /* [0] client -> server, [1] back */
-    double rate[2];           /* packets/s each way over the last snapshot period */
+    double rate[2];             /* packets/s each way over the last snapshot period */
     uint64_t first_ts, last_ts;
-    uint32_t timeout_s;       /* NAT timeout that applies */
-    uint8_t max_sev;          /* of findings naming the client (when nfind) */
+    uint32_t timeout_s; /* NAT timeout that applies */
+    uint8_t max_sev;    /* of findings naming the client (when nfind) */
     uint8_t nfind;
     /* detail */
     struct activity act;
     uint64_t retrans, rekeys, dpd, seq_gaps, replays;
-    int64_t router_lost[2];   /* packets that did not cross the router each way (-1 unknown) */
+    int64_t router_lost[2]; /* packets that did not cross the router each way (-1 unknown) */
     uint8_t nchild;
     char child[UI_MAX_CHILD][112];
     char exch[200];
@@ -163,14 +163,14 @@ struct ui_natrow {
     char evidence[128];
 };
 
-struct ui_prev {             /* counters of the previous snapshot (rates) */
+struct ui_prev { /* counters of the previous snapshot (rates) */
     uint64_t id;
     uint64_t pkts[2];
 };
 
 struct ui_model {
     char sources[300];
-    char status[600];        /* replay state / end message */
+    char status[600]; /* replay state / end message */
     bool live, two, ended, paused, failed;
     double speed;
     uint64_t now_us, first_ts;
@@ -178,13 +178,13 @@ struct ui_model {
     double pps, bps;
     uint64_t drops;
     uint64_t mem;
-    uint64_t nfind[3];       /* by severity */
-    unsigned n_by_kind[8];   /* tunnels by enum ui_kind */
+    uint64_t nfind[3];     /* by severity */
+    unsigned n_by_kind[8]; /* tunnels by enum ui_kind */
     size_t n_tun, n_nat, n_find;
-    size_t tun_total;        /* before the UI_MAX_TUNNELS cap */
+    size_t tun_total; /* before the UI_MAX_TUNNELS cap */
     struct ui_tunnel *tun;
     struct ui_natrow *nat;
-    struct finding *find;    /* most severe first */
+    struct finding *find; /* most severe first */
     /* rates */
     struct ui_prev *prev;
     size_t n_prev;
@@ -200,23 +200,32 @@ void ui_model_free(struct ui_model *m);
 
 enum ui_view { VIEW_TUNNELS = 0, VIEW_NAT, VIEW_FINDINGS, VIEW_DETAIL, VIEW__COUNT };
 
-enum { SORT_LAST = 0, SORT_CLIENT, SORT_SERVER, SORT_PROTO, SORT_PKTS, SORT_RATE, SORT_IDLE, SORT__COUNT };
+enum {
+    SORT_LAST = 0,
+    SORT_CLIENT,
+    SORT_SERVER,
+    SORT_PROTO,
+    SORT_PKTS,
+    SORT_RATE,
+    SORT_IDLE,
+    SORT__COUNT
+};
 
 struct ui_state {
-    int view;                /* enum ui_view */
-    int prev_view;           /* where Esc goes back to */
+    int view;      /* enum ui_view */
+    int prev_view; /* where Esc goes back to */
     bool help;
-    bool frozen;             /* live: p freezes the view, capture goes on */
-    bool finding_open;       /* findings: Enter opened the selected finding */
+    bool frozen;       /* live: p freezes the view, capture goes on */
+    bool finding_open; /* findings: Enter opened the selected finding */
     int sel[VIEW__COUNT], top[VIEW__COUNT];
     int sort[VIEW__COUNT];
     bool sort_desc[VIEW__COUNT];
-    uint64_t detail_id;      /* the tunnel of the detail view */
+    uint64_t detail_id; /* the tunnel of the detail view */
     char filter[64];
     char search[64];
-    int input;               /* 0 none, '/' search, 'f' filter: typing at the bottom line */
+    int input; /* 0 none, '/' search, 'f' filter: typing at the bottom line */
     char inbuf[64];
-    char flash[128];         /* one-line message at the bottom */
+    char flash[128]; /* one-line message at the bottom */
     bool mono;
     /* the visible order (indexes into the model), rebuilt after each update / key */
     size_t *order;
@@ -240,9 +249,9 @@ int ui_attr(const struct ui_state *st, int color);
 void ui_colors_init(struct ui_state *st);
 
 /* Formatting helpers shared by the views. */
-char *ui_fmt_count(uint64_t v, char *buf, size_t n);  /* 1234567 -> "1.2M" */
+char *ui_fmt_count(uint64_t v, char *buf, size_t n); /* 1234567 -> "1.2M" */
 char *ui_fmt_rate(double v, char *buf, size_t n);
-char *ui_fmt_age(uint64_t us, char *buf, size_t n);   /* "3s", "2m05s", "1h02m" */
+char *ui_fmt_age(uint64_t us, char *buf, size_t n);     /* "3s", "2m05s", "1h02m" */
 char *ui_fmt_time(uint64_t ts_us, char *buf, size_t n); /* "HH:MM:SS" UTC */
 void ui_idle_bar(char *buf, int width, uint64_t idle_us, uint32_t timeout_s);
 

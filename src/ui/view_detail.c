@@ -25,7 +25,8 @@ static void timeline(char *buf, int width, const struct ui_tunnel *t, uint64_t e
     }
     double span = (double)(end - start);
     for (int i = 0; i < width; i++) {
-        uint64_t a = start + (uint64_t)(span * i / width), b = start + (uint64_t)(span * (i + 1) / width);
+        uint64_t a = start + (uint64_t)(span * i / width),
+                 b = start + (uint64_t)(span * (i + 1) / width);
         char c = '=';
         for (unsigned g = 0; g < t->act.n_gaps && g < GAPS_PER_TUNNEL; g++)
             if (t->act.gaps[g].start_us <= a && t->act.gaps[g].end_us >= b)
@@ -57,14 +58,14 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
     }
     char line[1024], a[32], b[32], c[32], d[32], e[32];
     int y = y0;
-    snprintf(line, sizeof(line), "%s  %s -> %s  %s  state %s", kind_name(t->kind), t->client, t->server, t->proto,
-             t->state);
+    snprintf(line, sizeof(line), "%s  %s -> %s  %s  state %s", kind_name(t->kind), t->client,
+             t->server, t->proto, t->state);
     attron(ui_attr(st, t->color) | A_BOLD);
     mvaddnstr(y++, 1, line, cols - 1);
     attroff(ui_attr(st, t->color) | A_BOLD);
     if (t->client_out[0] && y < ymax) {
-        snprintf(line, sizeof(line), "Client outside the NAT: %s (seen on the %s capture)", t->client_out,
-                 t->side == SIDE_OUTSIDE ? "outside" : "inside");
+        snprintf(line, sizeof(line), "Client outside the NAT: %s (seen on the %s capture)",
+                 t->client_out, t->side == SIDE_OUTSIDE ? "outside" : "inside");
         mvaddnstr(y++, 3, line, cols - 3);
     }
     if (t->ids[0] && y < ymax) {
@@ -81,10 +82,12 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
         mvaddnstr(y++, 3, line, cols - 3);
     }
     if (y < ymax) {
-        snprintf(line, sizeof(line), "Packets client->server %s (%s/s)  server->client %s (%s/s)  bytes %s / %s",
+        snprintf(line, sizeof(line),
+                 "Packets client->server %s (%s/s)  server->client %s (%s/s)  bytes %s / %s",
                  ui_fmt_count(t->pkts[0], a, sizeof(a)), ui_fmt_rate(t->rate[0], b, sizeof(b)),
                  ui_fmt_count(t->pkts[1], c, sizeof(c)), ui_fmt_rate(t->rate[1], d, sizeof(d)),
-                 ui_fmt_count(t->bytes[0], e, sizeof(e)), ui_fmt_count(t->bytes[1], bar, sizeof(bar)));
+                 ui_fmt_count(t->bytes[0], e, sizeof(e)),
+                 ui_fmt_count(t->bytes[1], bar, sizeof(bar)));
         mvaddnstr(y++, 3, line, cols - 3);
     }
     /* timeline */
@@ -94,19 +97,22 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
             w = 100;
         char strip[128];
         timeline(strip, w, t, m->now_us > t->last_ts ? m->now_us : t->last_ts);
-        snprintf(line, sizeof(line), "Timeline %s |%s| %s", ui_fmt_time(t->first_ts, a, sizeof(a)), strip,
-                 ui_fmt_time(m->now_us, b, sizeof(b)));
+        snprintf(line, sizeof(line), "Timeline %s |%s| %s", ui_fmt_time(t->first_ts, a, sizeof(a)),
+                 strip, ui_fmt_time(m->now_us, b, sizeof(b)));
         mvaddnstr(y++, 3, line, cols - 3);
         attron(A_DIM);
-        mvaddnstr(y++, 12, "(= traffic, . idle gap, blank: nothing since the last packet)", cols - 12);
+        mvaddnstr(y++, 12, "(= traffic, . idle gap, blank: nothing since the last packet)",
+                  cols - 12);
         attroff(A_DIM);
     }
     if (y < ymax) {
         uint64_t ka = t->act.ka_ivl_n ? t->act.ka_ivl_sum_us / t->act.ka_ivl_n : 0;
         if (t->act.ka_count)
-            snprintf(line, sizeof(line), "Keepalives %" PRIu64 ", every %s (min %s, max %s), last %s", t->act.ka_count,
+            snprintf(line, sizeof(line),
+                     "Keepalives %" PRIu64 ", every %s (min %s, max %s), last %s", t->act.ka_count,
                      ui_fmt_age(ka, a, sizeof(a)), ui_fmt_age(t->act.ka_ivl_min_us, b, sizeof(b)),
-                     ui_fmt_age(t->act.ka_ivl_max_us, c, sizeof(c)), ui_fmt_time(t->act.ka_last_us, d, sizeof(d)));
+                     ui_fmt_age(t->act.ka_ivl_max_us, c, sizeof(c)),
+                     ui_fmt_time(t->act.ka_last_us, d, sizeof(d)));
         else
             snprintf(line, sizeof(line), "Keepalives: none seen");
         mvaddnstr(y++, 3, line, cols - 3);
@@ -118,8 +124,9 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
             const struct gap *gp = &t->act.gaps[g];
             uint64_t len = gp->end_us > gp->start_us ? gp->end_us - gp->start_us : 0;
             bool over = t->timeout_s && len > (uint64_t)t->timeout_s * 1000000u;
-            snprintf(line, sizeof(line), "%s -> %s  %s  (next frame #%" PRIu64 ")%s", ui_fmt_time(gp->start_us, a, sizeof(a)),
-                     ui_fmt_time(gp->end_us, b, sizeof(b)), ui_fmt_age(len, c, sizeof(c)), gp->frame_after,
+            snprintf(line, sizeof(line), "%s -> %s  %s  (next frame #%" PRIu64 ")%s",
+                     ui_fmt_time(gp->start_us, a, sizeof(a)), ui_fmt_time(gp->end_us, b, sizeof(b)),
+                     ui_fmt_age(len, c, sizeof(c)), gp->frame_after,
                      over ? "  longer than the NAT timeout" : "");
             int at = over ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
             attron(at);
@@ -131,23 +138,30 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
         snprintf(line, sizeof(line), "IKE exchanges: %s", t->exch[0] ? t->exch : "-");
         mvaddnstr(y++, 3, line, cols - 3);
         if (y < ymax) {
-            snprintf(line, sizeof(line), "Rekeys %" PRIu64 "  DPD/informational %" PRIu64 "  retransmissions %" PRIu64 "%s%s",
+            snprintf(line, sizeof(line),
+                     "Rekeys %" PRIu64 "  DPD/informational %" PRIu64 "  retransmissions %" PRIu64
+                     "%s%s",
                      t->rekeys, t->dpd, t->retrans, t->natd[0] ? "  " : "", t->natd);
             mvaddnstr(y++, 3, line, cols - 3);
         }
     }
     if ((t->kind == UK_IKE || t->kind == UK_ESP || t->kind == UK_AH) && y < ymax) {
-        snprintf(line, sizeof(line), "ESP/AH sequence gaps %" PRIu64 "  replays %" PRIu64, t->seq_gaps, t->replays);
+        snprintf(line, sizeof(line), "ESP/AH sequence gaps %" PRIu64 "  replays %" PRIu64,
+                 t->seq_gaps, t->replays);
         mvaddnstr(y++, 3, line, cols - 3);
     }
     if (y < ymax) {
         if (t->router_lost[0] >= 0)
-            snprintf(line, sizeof(line), "Lost at the router: %" PRId64 " toward the server, %" PRId64 " toward the client",
+            snprintf(line, sizeof(line),
+                     "Lost at the router: %" PRId64 " toward the server, %" PRId64
+                     " toward the client",
                      t->router_lost[0], t->router_lost[1]);
         else
             snprintf(line, sizeof(line), "Lost at the router: %s",
-                     m->two ? "no NAT mapping matched yet" : "needs two capture points (--inside/--outside)");
-        int at = t->router_lost[0] > 0 || t->router_lost[1] > 0 ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
+                     m->two ? "no NAT mapping matched yet"
+                            : "needs two capture points (--inside/--outside)");
+        int at =
+            t->router_lost[0] > 0 || t->router_lost[1] > 0 ? ui_attr(st, UI_ALERT) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(y++, 3, line, cols - 3);
         attroff(at);
@@ -160,7 +174,8 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
     if (y < ymax) {
         snprintf(line, sizeof(line), "Findings naming this client: %u%s", t->nfind,
                  t->nfind ? " (view 3, Enter for the explanation)" : "");
-        int at = t->nfind ? ui_attr(st, t->max_sev == SEV_ERROR ? UI_ALERT : UI_WARN) : (int)A_NORMAL;
+        int at =
+            t->nfind ? ui_attr(st, t->max_sev == SEV_ERROR ? UI_ALERT : UI_WARN) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(y++, 3, line, cols - 3);
         attroff(at);

@@ -41,7 +41,8 @@ static int sev_color(uint8_t sev)
     return sev == SEV_ERROR ? UI_ALERT : sev == SEV_WARNING ? UI_WARN : UI_OK;
 }
 
-static void draw_open(const struct finding *f, const struct ui_state *st, int y0, int rows, int cols)
+static void draw_open(const struct finding *f, const struct ui_state *st, int y0, int rows,
+                      int cols)
 {
     int y = y0, ymax = y0 + rows;
     char line[1024], t[40], ip[64], op[64];
@@ -49,8 +50,9 @@ static void draw_open(const struct finding *f, const struct ui_state *st, int y0
         move(k, 0);
         clrtoeol();
     }
-    snprintf(line, sizeof(line), "[%s] %s (%s) at %s", severity_name(f->sev), finding_kind_name(f->kind),
-             f->confirmed ? "confirmed" : "suspected", ts_iso(f->ts_us, t, sizeof(t)));
+    snprintf(line, sizeof(line), "[%s] %s (%s) at %s", severity_name(f->sev),
+             finding_kind_name(f->kind), f->confirmed ? "confirmed" : "suspected",
+             ts_iso(f->ts_us, t, sizeof(t)));
     for (char *p = line + 1; *p && *p != ']'; p++)
         if (*p >= 'a' && *p <= 'z')
             *p = (char)(*p - 'a' + 'A');
@@ -62,7 +64,8 @@ static void draw_open(const struct finding *f, const struct ui_state *st, int y0
         mvaddnstr(y++, 1, "Sessions:", cols - 1);
         for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS && y < ymax; i++) {
             const struct finding_session *s = &f->sessions[i];
-            int off = snprintf(line, sizeof(line), "%-7s %s", fs_role_name(s->role), ip_addr_str(&s->ip, ip, sizeof(ip)));
+            int off = snprintf(line, sizeof(line), "%-7s %s", fs_role_name(s->role),
+                               ip_addr_str(&s->ip, ip, sizeof(ip)));
             if (s->has_port)
                 off += snprintf(line + off, sizeof(line) - (size_t)off, ":%u", s->port);
             if (s->has_outside)
@@ -84,20 +87,36 @@ static void draw_open(const struct finding *f, const struct ui_state *st, int y0
         for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV && y < ymax; i++) {
             const struct finding_ev *e = &f->ev[i];
             switch (e->type) {
-            case EV_INT: snprintf(line, sizeof(line), "%s: %" PRId64, e->key, e->i); break;
-            case EV_STR: snprintf(line, sizeof(line), "%s: %s", e->key, e->s); break;
-            case EV_TS: snprintf(line, sizeof(line), "%s: %s", e->key, ts_iso((uint64_t)e->i, t, sizeof(t))); break;
-            case EV_SECONDS: snprintf(line, sizeof(line), "%s: %.3f s", e->key, e->d); break;
-            case EV_BOOL: snprintf(line, sizeof(line), "%s: %s", e->key, e->i ? "yes" : "no"); break;
-            default: snprintf(line, sizeof(line), "%s", e->key); break;
+            case EV_INT:
+                snprintf(line, sizeof(line), "%s: %" PRId64, e->key, e->i);
+                break;
+            case EV_STR:
+                snprintf(line, sizeof(line), "%s: %s", e->key, e->s);
+                break;
+            case EV_TS:
+                snprintf(line, sizeof(line), "%s: %s", e->key,
+                         ts_iso((uint64_t)e->i, t, sizeof(t)));
+                break;
+            case EV_SECONDS:
+                snprintf(line, sizeof(line), "%s: %.3f s", e->key, e->d);
+                break;
+            case EV_BOOL:
+                snprintf(line, sizeof(line), "%s: %s", e->key, e->i ? "yes" : "no");
+                break;
+            default:
+                snprintf(line, sizeof(line), "%s", e->key);
+                break;
             }
             mvaddnstr(y++, 3, line, cols - 3);
         }
         if (f->n_frames && y < ymax) {
             int off = snprintf(line, sizeof(line), "frames:");
-            for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES && off < (int)sizeof(line) - 32; i++)
+            for (unsigned i = 0;
+                 i < f->n_frames && i < FINDING_MAX_FRAMES && off < (int)sizeof(line) - 32; i++)
                 off += snprintf(line + off, sizeof(line) - (size_t)off, " %s#%" PRIu64,
-                                f->frames[i].capture == SIDE_OUTSIDE ? "out" : f->frames[i].capture == SIDE_INSIDE ? "in" : "",
+                                f->frames[i].capture == SIDE_OUTSIDE  ? "out"
+                                : f->frames[i].capture == SIDE_INSIDE ? "in"
+                                                                      : "",
                                 f->frames[i].frame);
             mvaddnstr(y++, 3, line, cols - 3);
         }
@@ -126,7 +145,8 @@ int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, in
         return rows;
     }
     st->finding_open = false;
-    snprintf(line, sizeof(line), "%-8s %-20s %-10s %-8s %s", "SEVERITY", "KIND", "CONFIDENCE", "TIME", "SUMMARY");
+    snprintf(line, sizeof(line), "%-8s %-20s %-10s %-8s %s", "SEVERITY", "KIND", "CONFIDENCE",
+             "TIME", "SUMMARY");
     attron(ui_attr(st, UI_HEAD));
     mvhline(y0, 0, ' ', cols);
     mvaddnstr(y0, 0, line, cols);
@@ -138,7 +158,8 @@ int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, in
             move(y, 0);
             clrtoeol();
         }
-        mvaddnstr(y0, 1, st->filter[0] ? "no finding matches the filter" : "no finding (yet)", cols - 1);
+        mvaddnstr(y0, 1, st->filter[0] ? "no finding matches the filter" : "no finding (yet)",
+                  cols - 1);
         return rows;
     }
     if (*top > *sel)
@@ -162,7 +183,8 @@ int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, in
         if (is_sel)
             attron(ui_attr(st, UI_SEL));
         snprintf(line, sizeof(line), "%-20s %-10s %-8s %s", finding_kind_name(f->kind),
-                 f->confirmed ? "confirmed" : "suspected", ui_fmt_time(f->ts_us, t, sizeof(t)), f->summary);
+                 f->confirmed ? "confirmed" : "suspected", ui_fmt_time(f->ts_us, t, sizeof(t)),
+                 f->summary);
         mvaddnstr(y, 9, line, cols - 9);
         if (is_sel)
             attroff(ui_attr(st, UI_SEL));

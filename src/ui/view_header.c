@@ -1,5 +1,6 @@
 /* view_header.c - the dashboard header (sources, capture time, rates, kernel drops, tunnel and
- * finding counts, view tabs with the sort indicator) and the bottom line (keys, input, messages). */
+ * finding counts, view tabs with the sort indicator) and the bottom line (keys, input, messages).
+ */
 #include "ui_int.h"
 
 #include <curses.h>
@@ -53,8 +54,9 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     uint64_t span = m->now_us > m->first_ts && m->first_ts ? m->now_us - m->first_ts : 0;
     move(1, 0);
     clrtoeol();
-    snprintf(buf, sizeof(buf), " Time %s UTC (+%s)  Packets %s (%s/s)  Bytes %s (%sB/s)  ", m->now_us ? t : "-",
-             ui_fmt_age(span, d, sizeof(d)), ui_fmt_count(m->packets, a, sizeof(a)), ui_fmt_rate(m->pps, b, sizeof(b)),
+    snprintf(buf, sizeof(buf), " Time %s UTC (+%s)  Packets %s (%s/s)  Bytes %s (%sB/s)  ",
+             m->now_us ? t : "-", ui_fmt_age(span, d, sizeof(d)),
+             ui_fmt_count(m->packets, a, sizeof(a)), ui_fmt_rate(m->pps, b, sizeof(b)),
              ui_fmt_count(m->bytes, c, sizeof(c)), ui_fmt_rate(m->bps, e, sizeof(e)));
     mvaddnstr(1, 0, buf, cols);
     int x = (int)strlen(buf);
@@ -74,16 +76,19 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     /* line 2: tunnels and findings */
     move(2, 0);
     clrtoeol();
-    snprintf(buf, sizeof(buf), " Tunnels %zu%s (IKE %u ESP %u AH %u PPTP %u GRE %u L2TP %u other %u)  NAT %zu   Findings: ",
-             m->tun_total, m->tun_total > m->n_tun ? "+" : "", m->n_by_kind[UK_IKE], m->n_by_kind[UK_ESP],
-             m->n_by_kind[UK_AH], m->n_by_kind[UK_PPTP], m->n_by_kind[UK_GRE], m->n_by_kind[UK_L2TP],
-             m->n_by_kind[UK_FLOW], m->n_nat);
+    snprintf(buf, sizeof(buf),
+             " Tunnels %zu%s (IKE %u ESP %u AH %u PPTP %u GRE %u L2TP %u other %u)  NAT %zu   "
+             "Findings: ",
+             m->tun_total, m->tun_total > m->n_tun ? "+" : "", m->n_by_kind[UK_IKE],
+             m->n_by_kind[UK_ESP], m->n_by_kind[UK_AH], m->n_by_kind[UK_PPTP], m->n_by_kind[UK_GRE],
+             m->n_by_kind[UK_L2TP], m->n_by_kind[UK_FLOW], m->n_nat);
     mvaddnstr(2, 0, buf, cols);
     x = (int)strlen(buf);
     static const char *const sev[3] = {"info", "warning", "error"};
     static const int col[3] = {UI_OK, UI_WARN, UI_ALERT};
     for (int s = 2; s >= 0 && x < cols; s--) {
-        snprintf(buf, sizeof(buf), "%llu %s%s", (unsigned long long)m->nfind[s], sev[s], s ? "  " : "");
+        snprintf(buf, sizeof(buf), "%llu %s%s", (unsigned long long)m->nfind[s], sev[s],
+                 s ? "  " : "");
         int at = m->nfind[s] ? ui_attr(st, col[s]) : (int)A_NORMAL;
         attron(at);
         mvaddnstr(2, x, buf, cols - x);
@@ -144,10 +149,12 @@ void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y
         attroff(at);
         return;
     }
-    const char *keys = m->live ? "F1/? help  1-4/Tab views  j/k move  Enter detail  / search  f filter  s/</> sort  "
-                                 "p pause view  q quit"
-                               : "F1/? help  1-4/Tab views  j/k move  Enter detail  / search  f filter  s/</> sort  "
-                                 "p pause  n/N step  q quit";
+    const char *keys =
+        m->live
+            ? "F1/? help  1-4/Tab views  j/k move  Enter detail  / search  f filter  s/</> sort  "
+              "p pause view  q quit"
+            : "F1/? help  1-4/Tab views  j/k move  Enter detail  / search  f filter  s/</> sort  "
+              "p pause  n/N step  q quit";
     attron(A_DIM);
     mvaddnstr(y, 0, keys, cols);
     attroff(A_DIM);

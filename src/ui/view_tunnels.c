@@ -21,7 +21,7 @@ struct cols {
 
 static struct cols layout(int cols)
 {
-    struct cols c = {8, 21, 21, 10, 11, 9, 13, 0};
+    struct cols c = {8, 21, 21, 11, 10, 9, 13, 0};
     if (cols < 110) {
         /* 80 columns: shorter addresses, the IDs still get a few characters */
         c.client = 17;
@@ -43,9 +43,9 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
     char line[1024];
 
     /* column header */
-    snprintf(line, sizeof(line), "%-*s %-*s %-*s %-*s %*s %*s %-*s %-*s", c.state, "STATE", c.client, "CLIENT",
-             c.server, "SERVER", c.proto, "PROTO", c.pkts, "PKTS >/<", c.rate, "PPS >/<", c.idle, "IDLE/NAT-TO",
-             c.ids, "SPIs / IDs");
+    snprintf(line, sizeof(line), "%-*s %-*s %-*s %-*s %*s %*s %-*s %-*s", c.state, "STATE",
+             c.client, "CLIENT", c.server, "SERVER", c.proto, "PROTO", c.pkts, "PKTS >/<", c.rate,
+             "PPS >/<", c.idle, "IDLE/NAT-TO", c.ids, "SPIs / IDs");
     attron(ui_attr(st, UI_HEAD));
     mvhline(y0, 0, ' ', cols);
     mvaddnstr(y0, 0, line, cols);
@@ -56,7 +56,8 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
     if (st->n_order == 0) {
         move(y0, 0);
         clrtoeol();
-        mvaddnstr(y0, 1, st->filter[0] ? "no tunnel matches the filter" : "no VPN session seen yet", cols - 1);
+        mvaddnstr(y0, 1, st->filter[0] ? "no tunnel matches the filter" : "no VPN session seen yet",
+                  cols - 1);
         for (int y = y0 + 1; y < y0 + rows; y++) {
             move(y, 0);
             clrtoeol();
@@ -84,8 +85,10 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
     for (int i = *top; i < n && y < y0 + rows; i++) {
         const struct ui_tunnel *t = &m->tun[st->order[i]];
         char pk[40], rt[40], a[16], b[16], idle[64], bar[32], age[16];
-        snprintf(pk, sizeof(pk), "%s/%s", ui_fmt_count(t->pkts[0], a, sizeof(a)), ui_fmt_count(t->pkts[1], b, sizeof(b)));
-        snprintf(rt, sizeof(rt), "%s/%s", ui_fmt_rate(t->rate[0], a, sizeof(a)), ui_fmt_rate(t->rate[1], b, sizeof(b)));
+        snprintf(pk, sizeof(pk), "%s/%s", ui_fmt_count(t->pkts[0], a, sizeof(a)),
+                 ui_fmt_count(t->pkts[1], b, sizeof(b)));
+        snprintf(rt, sizeof(rt), "%s/%s", ui_fmt_rate(t->rate[0], a, sizeof(a)),
+                 ui_fmt_rate(t->rate[1], b, sizeof(b)));
         uint64_t idl = m->now_us > t->last_ts ? m->now_us - t->last_ts : 0;
         ui_idle_bar(bar, 7, idl, t->timeout_s);
         snprintf(idle, sizeof(idle), "%-5s %s", ui_fmt_age(idl, age, sizeof(age)), bar);
@@ -105,8 +108,9 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
         attroff(sat);
         if (is_sel)
             attron(base);
-        snprintf(line, sizeof(line), "%-*.*s %-*.*s %-*.*s %*s %*s %-*s %-.*s", c.client, c.client, t->client, c.server,
-                 c.server, t->server, c.proto, c.proto, t->proto, c.pkts, pk, c.rate, rt, c.idle, idle, c.ids, t->ids);
+        snprintf(line, sizeof(line), "%-*.*s %-*.*s %-*.*s %*s %*s %-*s %-.*s", c.client, c.client,
+                 t->client, c.server, c.server, t->server, c.proto, c.proto, t->proto, c.pkts, pk,
+                 c.rate, rt, c.idle, idle, c.ids, t->ids);
         mvaddnstr(y, c.state + 1, line, cols - c.state - 1);
         if (is_sel)
             attroff(base);

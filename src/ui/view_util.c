@@ -27,12 +27,18 @@ int ui_attr(const struct ui_state *st, int color)
 {
     if (st->mono) {
         switch (color) {
-        case UI_ALERT: return A_BOLD;
-        case UI_WARN: return A_UNDERLINE;
-        case UI_DIM: return A_DIM;
-        case UI_HEAD: return A_REVERSE;
-        case UI_SEL: return A_REVERSE;
-        default: return A_NORMAL;
+        case UI_ALERT:
+            return A_BOLD;
+        case UI_WARN:
+            return A_UNDERLINE;
+        case UI_DIM:
+            return A_DIM;
+        case UI_HEAD:
+            return A_REVERSE;
+        case UI_SEL:
+            return A_REVERSE;
+        default:
+            return A_NORMAL;
         }
     }
     switch (color) {
@@ -101,7 +107,8 @@ char *ui_fmt_time(uint64_t ts_us, char *buf, size_t n)
         return buf;
     }
     uint64_t s = ts_us / 1000000u;
-    snprintf(buf, n, "%02u:%02u:%02u", (unsigned)((s / 3600) % 24), (unsigned)((s / 60) % 60), (unsigned)(s % 60));
+    snprintf(buf, n, "%02u:%02u:%02u", (unsigned)((s / 3600) % 24), (unsigned)((s / 60) % 60),
+             (unsigned)(s % 60));
     return buf;
 }
 

@@ -678,6 +678,41 @@ static void test_one_way(void)
     model_free(m);
 }
 
+/* ---- nat_traversal (info) and the inside view of a stale mapping ---- */
+static void test_nat_traversal(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    struct ike_sa *ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(5));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 1;
+    ik->natd.nat_responder = 0;
+    ik->natd.forced_encap = 0;
+    ik->nat_t = true;
+    ik->natt_initiator.ip = C1, ik->natt_initiator.port = 4500;
+    ik->natt_responder.ip = SRV, ik->natt_responder.port = 4500;
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_NAT_TRAVERSAL, &f), 1);
+    CHECK_EQ(f.sev, SEV_INFO);
+    /* undecidable NAT-D (forced encapsulation on a routed path looks the same): silent */
+    ik = table_get(m->ike, &(struct ike_sa_key){.ispi = 0xc111, .version = 2}, false);
+    ik->natd.forced_encap = -1;
+    CHECK_EQ(run1(m, FINDING_NAT_TRAVERSAL, NULL), 0);
+    model_free(m);
+
+    /* inside view: after the idle gap the server's SPI reaches another inside host */
+    m = model(SIDE_INSIDE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, C2, 0xb001, 50, 4500, 4500, 3, T0 + S(20), T0 + S(21));
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_STALE_NAT, &f), 1);
+    CHECK(has_client(&f, C2, "other client"));
+    model_free(m);
+}
+
 int main(void)
 {
     C1 = A(192, 168, 1, 11);
@@ -694,5 +729,6 @@ int main(void)
     test_ike();
     test_pptp();
     test_one_way();
+    test_nat_traversal();
     return t_done();
 }
