@@ -110,17 +110,20 @@ struct ike_sa {
     struct natd_verdict natd;
     /* request/response tracking for ike_no_response */
     uint64_t last_msg_hash[2];                  /* [0] from initiator, [1] from responder */
-    uint32_t pending_msgid;
-    bool pending;                               /* a request not yet answered */
-    uint32_t pending_sends;                     /* transmissions of the pending request */
-    uint64_t pending_first_ts, pending_last_ts;
-    uint8_t pending_nframes;
-    uint64_t pending_frames[8];
-    uint32_t max_unanswered_sends;              /* worst case over the SA's life */
+    struct ike_pending {                        /* the open request of each side: [0] initiator */
+        bool open;
+        uint32_t msgid;
+        uint32_t sends;                         /* transmissions of that request */
+        uint64_t first_ts, last_ts;
+        uint8_t nframes;
+        uint64_t frames[8];
+    } pend[2];
+    uint32_t max_unanswered_sends;              /* worst unanswered request over the SA's life */
     uint64_t unanswered_first_ts, unanswered_last_ts;
     uint8_t unanswered_nframes;
     uint64_t unanswered_frames[8];
     uint32_t unanswered_msgid;
+    uint8_t unanswered_dir;                     /* who sent it: 0 initiator, 1 responder */
     /* fragmentation evidence */
     uint32_t ip_fragmented_msgs;                /* IKE messages that arrived as IP fragments */
     uint64_t ip_frag_first_frame;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,15 +146,132 @@ const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t s
 const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
                                 uint16_t pa, const struct ip_addr *b, uint16_t pb)
 {
-    for (uint32_t i = 0; i < table_slots(m->flows); i++) {
-        const struct flow *f = table_slot(m->flows, i, NULL);
-        if (!f || f->proto != proto)
-            continue;
-        if ((du_ip_eq(&f->src.ip, a) && f->src.port == pa && du_ip_eq(&f->dst.ip, b) && f->dst.port == pb) ||
-            (du_ip_eq(&f->src.ip, b) && f->src.port == pb && du_ip_eq(&f->dst.ip, a) && f->dst.port == pa))
-            return f;
+    return session_flow_lookup(m, proto, a, pa, b, pb);
+}
+
+static bool pair_eq(const struct ip_addr *x, const struct ip_addr *y, const struct ip_addr *a,
+                    const struct ip_addr *b)
+{
+    return (du_ip_eq(x, a) && du_ip_eq(y, b)) || (du_ip_eq(x, b) && du_ip_eq(y, a));
+}
+
+const struct ike_sa *du_ike_between(const struct session_model *m, const struct ip_addr *a,
+                                    const struct ip_addr *b, uint32_t *it)
+{
+    if (m->idx)
+        return session_ike_between(m, a, b, it);
+    for (uint32_t i = *it; i < table_slots(m->ike); i++) {
+        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
+        if (ik && pair_eq(&ik->initiator.ip, &ik->responder.ip, a, b)) {
+            *it = i + 1;
+            return ik;
+        }
     }
+    *it = table_slots(m->ike);
     return NULL;
+}
+
+const struct ipsec_sa *du_ipsec_between(const struct session_model *m, const struct ip_addr *a,
+                                        const struct ip_addr *b, uint32_t *it)
+{
+    if (m->idx)
+        return session_ipsec_between(m, a, b, it);
+    for (uint32_t i = *it; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && pair_eq(&sa->k.src, &sa->k.dst, a, b)) {
+            *it = i + 1;
+            return sa;
+        }
+    }
+    *it = table_slots(m->ipsec);
+    return NULL;
+}
+
+void du_key_ip(struct ip_addr *dst, const struct ip_addr *ip)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->v = ip->v;
+    memcpy(dst->a, ip->a, ip->v == 4 ? 4 : 16);
+}
+
+void du_key_make(struct du_key *k, uint8_t tag, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                 const struct ip_addr *b, uint16_t pb, uint32_t x)
+{
+    memset(k, 0, sizeof(*k));
+    if (a)
+        du_key_ip(&k->a, a);
+    if (b)
+        du_key_ip(&k->b, b);
+    k->x = x;
+    k->pa = pa;
+    k->pb = pb;
+    k->proto = proto;
+    k->tag = tag;
+}
+
+struct du_chain {
+    uint32_t head, tail;
+};
+
+void du_index_init(struct du_index *x, uint32_t key_size, uint32_t n)
+{
+    memset(x, 0, sizeof(*x));
+    x->n = n;
+    if (!n)
+        return;
+    x->t = table_new(key_size, sizeof(struct du_chain), n, NULL, NULL);
+    x->next = malloc(sizeof(uint32_t) * n);
+    if (!x->t || !x->next) {
+        table_free(x->t);
+        free(x->next);
+        x->t = NULL;
+        x->next = NULL;
+    }
+}
+
+void du_index_add(struct du_index *x, const void *key, uint32_t item)
+{
+    if (!x->t || item >= x->n)
+        return;
+    bool created = false;
+    struct du_chain *c = table_put(x->t, key, &created);
+    if (!c) {
+        /* out of memory: degrade to the full scan rather than lose an item */
+        table_free(x->t);
+        free(x->next);
+        x->t = NULL;
+        x->next = NULL;
+        return;
+    }
+    x->next[item] = DU_NONE;
+    if (created) {
+        c->head = c->tail = item;
+    } else if (c->tail != item) {
+        x->next[c->tail] = item;
+        c->tail = item;
+    }
+}
+
+uint32_t du_index_first(const struct du_index *x, const void *key)
+{
+    if (!x->t)
+        return x->n ? 0 : DU_NONE;
+    const struct du_chain *c = table_get(x->t, key, false);
+    return c ? c->head : DU_NONE;
+}
+
+uint32_t du_index_next(const struct du_index *x, uint32_t item)
+{
+    if (!x->t)
+        return item + 1 < x->n ? item + 1 : DU_NONE;
+    return item < x->n ? x->next[item] : DU_NONE;
+}
+
+void du_index_free(struct du_index *x)
+{
+    table_free(x->t);
+    free(x->next);
+    memset(x, 0, sizeof(*x));
 }
 
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip)

@@ -51,9 +51,57 @@ const struct gap *du_gap_at(const struct activity *a, uint64_t ts);
 /* The gap of a that starts within [ts, ts + slack_us] (the idle period right after ts), or NULL. */
 const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t slack_us);
 
-/* A flow by its endpoints and protocol (either order), or NULL. */
+/* A flow by its endpoints and protocol (either order), or NULL: a hash lookup
+ * (session_flow_lookup). */
 const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
                                 uint16_t pa, const struct ip_addr *b, uint16_t pb);
+
+/* The IKE SAs / ESP-AH SAs between addresses a and b (either direction), in table slot order:
+ * start with *it = 0; NULL at the end. session_ike_between / session_ipsec_between, or a filtered
+ * scan when the model has no address-pair index (session_index() failed or was not called). */
+const struct ike_sa *du_ike_between(const struct session_model *m, const struct ip_addr *a,
+                                    const struct ip_addr *b, uint32_t *it);
+const struct ipsec_sa *du_ipsec_between(const struct session_model *m, const struct ip_addr *a,
+                                        const struct ip_addr *b, uint32_t *it);
+
+/* Copies ip into a key field with the bytes du_ip_eq ignores zeroed, so that keys compared with
+ * memcmp (table.h) match exactly when du_ip_eq does. */
+void du_key_ip(struct ip_addr *dst, const struct ip_addr *ip);
+
+/* A generic key for the temporary indexes below: two addresses, two ports, one 32-bit value
+ * (SPI, Call ID, ...) and a tag telling keys of different meaning apart. */
+struct du_key {
+    struct ip_addr a, b;
+    uint32_t x;
+    uint16_t pa, pb;
+    uint8_t proto, tag;
+};
+/* Fills k (padding zeroed; a or b may be NULL for none). */
+void du_key_make(struct du_key *k, uint8_t tag, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                 const struct ip_addr *b, uint16_t pb, uint32_t x);
+
+/*
+ * Temporary multimap for one detector run, replacing nested scans: items 0..n-1 (table slots,
+ * array indexes) are chained by a fixed-size key (zero-padded, see du_key_ip). Adding the items
+ * in increasing order makes every chain list them in that order, so a walk over a chain visits
+ * the matches in the order the replaced scan did. Callers still test their full condition on
+ * each item: when memory runs out the index degrades to one chain of all items 0..n-1 (the
+ * original scan, same results). Free with du_index_free.
+ */
+#define DU_NONE 0xffffffffu
+struct du_index {
+    struct table *t; /* key -> chain head/tail; NULL: degraded (every key chains all items) */
+    uint32_t *next;  /* next item of the same key, by item */
+    uint32_t n;
+};
+void du_index_init(struct du_index *x, uint32_t key_size, uint32_t n);
+/* Appends item (< n) to key's chain (ignored when it is already the chain's last item). */
+void du_index_add(struct du_index *x, const void *key, uint32_t item);
+/* First item of key's chain, or DU_NONE. */
+uint32_t du_index_first(const struct du_index *x, const void *key);
+/* Next item after `item` in its chain, or DU_NONE. */
+uint32_t du_index_next(const struct du_index *x, uint32_t item);
+void du_index_free(struct du_index *x);
 
 /* Small set of addresses (capped). */
 #define DU_SET_MAX 64

@@ -121,19 +121,70 @@ static bool same_inside(const struct nat_mapping *a, const struct nat_mapping *b
            du_ip_eq(&a->peer.ip, &b->peer.ip) && a->peer.port == b->peer.port;
 }
 
-static int find_mapping(const struct nat_result *r, const struct nat_unmatched *u)
+static bool map_matches(const struct nat_mapping *mp, const struct nat_unmatched *u)
+{
+    if (mp->proto != u->proto || !du_ip_eq(&mp->outside.ip, &u->dst) || !du_ip_eq(&mp->peer.ip, &u->src))
+        return false;
+    return !(u->has_ports && mp->outside.has_port && (mp->outside.port != u->dport || mp->peer.port != u->sport));
+}
+
+/* Mappings by (proto, outside address, peer address), and the same with the ports for mappings
+ * that have them (tag 1) or without (tag 2): built on first use. */
+struct map_idx {
+    bool built;
+    struct du_index loose, exact;
+};
+
+static void map_key(struct du_key *k, const struct nat_mapping *mp, bool ports)
+{
+    if (!ports)
+        du_key_make(k, 0, mp->proto, &mp->outside.ip, 0, &mp->peer.ip, 0, 0);
+    else if (mp->outside.has_port)
+        du_key_make(k, 1, mp->proto, &mp->outside.ip, mp->outside.port, &mp->peer.ip, mp->peer.port, 0);
+    else
+        du_key_make(k, 2, mp->proto, &mp->outside.ip, 0, &mp->peer.ip, 0, 0);
+}
+
+static uint32_t chain_first_match(const struct du_index *x, const struct du_key *k, const struct nat_result *r,
+                                  const struct nat_unmatched *u)
+{
+    for (uint32_t i = du_index_first(x, k); i != DU_NONE; i = du_index_next(x, i))
+        if (i < r->n_map && map_matches(&r->map[i], u))
+            return i;
+    return DU_NONE;
+}
+
+/* The first mapping (lowest index) the unmatched packets belong to, or -1. */
+static int find_mapping(const struct nat_result *r, const struct nat_unmatched *u, struct map_idx *mi)
 {
     if (u->mapping >= 0 && (size_t)u->mapping < r->n_map)
         return u->mapping;
-    for (size_t i = 0; i < r->n_map; i++) {
-        const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto != u->proto || !du_ip_eq(&mp->outside.ip, &u->dst) || !du_ip_eq(&mp->peer.ip, &u->src))
-            continue;
-        if (u->has_ports && mp->outside.has_port && (mp->outside.port != u->dport || mp->peer.port != u->sport))
-            continue;
-        return (int)i;
+    if (!mi->built) {
+        mi->built = true;
+        du_index_init(&mi->loose, sizeof(struct du_key), (uint32_t)r->n_map);
+        du_index_init(&mi->exact, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t i = 0; i < r->n_map; i++) {
+            struct du_key k;
+            map_key(&k, &r->map[i], false);
+            du_index_add(&mi->loose, &k, (uint32_t)i);
+            map_key(&k, &r->map[i], true);
+            du_index_add(&mi->exact, &k, (uint32_t)i);
+        }
     }
-    return -1;
+    struct du_key k;
+    uint32_t best;
+    if (!u->has_ports) {
+        du_key_make(&k, 0, u->proto, &u->dst, 0, &u->src, 0, 0);
+        best = chain_first_match(&mi->loose, &k, r, u);
+    } else {
+        du_key_make(&k, 1, u->proto, &u->dst, u->dport, &u->src, u->sport, 0);
+        best = chain_first_match(&mi->exact, &k, r, u);
+        du_key_make(&k, 2, u->proto, &u->dst, 0, &u->src, 0, 0);
+        uint32_t other = chain_first_match(&mi->exact, &k, r, u);
+        if (other < best)
+            best = other;
+    }
+    return best == DU_NONE ? -1 : (int)best;
 }
 
 static int group_of(struct group *g, unsigned *ng, const struct nat_result *r, int map)
@@ -157,6 +208,7 @@ static void two_captures(struct detect_ctx *c)
         return;
     struct group g[MAX_GROUPS];
     unsigned ng = 0;
+    struct map_idx mix = {0};
     /* (a) inbound packets to an idle mapping that never reached the inside */
     for (size_t i = 0; i < r->n_unm; i++) {
         const struct nat_unmatched *u = &r->unm[i];
@@ -164,7 +216,7 @@ static void two_captures(struct detect_ctx *c)
             continue;
         if (u->proto != 17 && u->proto != 50 && u->proto != 51 && u->proto != 47)
             continue;
-        int mi = find_mapping(r, u);
+        int mi = find_mapping(r, u, &mix);
         if (mi < 0)
             continue;
         const struct nat_mapping *mp = &r->map[mi];
@@ -204,31 +256,63 @@ static void two_captures(struct detect_ctx *c)
             gr->spi = u->spi;
         }
     }
-    /* (b) the same inside endpoint and peer through a new outside port after an idle gap */
+    if (mix.built) {
+        du_index_free(&mix.loose);
+        du_index_free(&mix.exact);
+    }
+    /* (b) the same inside endpoint and peer through a new outside port after an idle gap: the
+     * mappings of one inside flow (same_inside) are chained, in index order */
+    struct du_index inside;
+    du_index_init(&inside, sizeof(struct du_key), (uint32_t)r->n_map);
+    for (size_t i = 0; i < r->n_map; i++) {
+        const struct nat_mapping *a = &r->map[i];
+        if (a->proto != 17)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, a->proto, &a->inside.ip, a->inside.port, &a->peer.ip, a->peer.port, 0);
+        du_index_add(&inside, &k, (uint32_t)i);
+    }
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *a = &r->map[i];
         if (a->proto != 17 || !a->outside.has_port)
             continue;
-        for (size_t j = 0; j < r->n_map; j++) {
+        struct du_key k;
+        du_key_make(&k, 0, a->proto, &a->inside.ip, a->inside.port, &a->peer.ip, a->peer.port, 0);
+        for (uint32_t j = du_index_first(&inside, &k); j != DU_NONE; j = du_index_next(&inside, j)) {
             const struct nat_mapping *b = &r->map[j];
             if (j == i || !same_inside(a, b) || b->outside.port == a->outside.port ||
                 !du_ip_eq(&b->outside.ip, &a->outside.ip) || b->first_ts < a->last_ts)
                 continue;
             if (b->first_ts - a->last_ts < IDLE_MIN_US)
                 continue;
+            /* the first such j decides: later ones find the same group (or none) already moved */
             int gi = group_of(g, &ng, r, (int)i);
-            if (gi < 0 || g[gi].moved_map >= 0)
-                continue;
-            g[gi].moved_map = (int)j;
-            g[gi].move_idle_us = b->first_ts - a->last_ts;
-            g[gi].move_ts = b->first_ts;
+            if (gi >= 0 && g[gi].moved_map < 0) {
+                g[gi].moved_map = (int)j;
+                g[gi].move_idle_us = b->first_ts - a->last_ts;
+                g[gi].move_ts = b->first_ts;
+            }
+            break;
         }
     }
+    du_index_free(&inside);
     /* (c) the old outside port given to another inside endpoint: what the peer keeps sending there
-     * goes to the wrong host */
+     * goes to the wrong host (mappings chained by protocol, outside endpoint and peer endpoint) */
+    struct du_index outside;
+    du_index_init(&outside, sizeof(struct du_key), ng ? (uint32_t)r->n_map : 0);
+    for (size_t j = 0; ng && j < r->n_map; j++) {
+        const struct nat_mapping *b = &r->map[j];
+        struct du_key k;
+        du_key_make(&k, 0, b->proto, &b->outside.ip, b->outside.port, &b->peer.ip, b->peer.port, 0);
+        du_index_add(&outside, &k, (uint32_t)j);
+    }
     for (unsigned i = 0; i < ng; i++) {
         const struct nat_mapping *a = &r->map[g[i].map];
-        for (size_t j = 0; j < r->n_map && a->outside.has_port; j++) {
+        if (!a->outside.has_port)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, a->proto, &a->outside.ip, a->outside.port, &a->peer.ip, a->peer.port, 0);
+        for (uint32_t j = du_index_first(&outside, &k); j != DU_NONE; j = du_index_next(&outside, j)) {
             const struct nat_mapping *b = &r->map[j];
             if (b->proto != a->proto || !du_ip_eq(&b->outside.ip, &a->outside.ip) ||
                 b->outside.port != a->outside.port || !du_ip_eq(&b->peer.ip, &a->peer.ip) ||
@@ -239,6 +323,7 @@ static void two_captures(struct detect_ctx *c)
             break;
         }
     }
+    du_index_free(&outside);
     for (unsigned i = 0; i < ng; i++) {
         struct group *gr = &g[i];
         const struct nat_mapping *mp = &r->map[gr->map];
@@ -367,8 +452,45 @@ static void two_captures(struct detect_ctx *c)
 
 /* ---- one capture ---- */
 
-static bool stale_named(const struct finding_list *l, const struct ip_addr *ip, uint16_t port)
+/* The (client address, port) pairs that STALE_NAT findings name first (sessions[0]): a set kept
+ * up to date as findings are added, so "already reported" is a lookup, not a scan of the list.
+ * Without memory for it (t NULL) the list is scanned. */
+struct named {
+    struct table *t;
+};
+
+static void named_key(struct du_key *k, const struct ip_addr *ip, uint16_t port)
 {
+    du_key_make(k, 0, 0, ip, port, NULL, 0, 0);
+}
+
+static void named_note(struct named *nm, const struct finding *e)
+{
+    if (!nm->t || e->kind != FINDING_STALE_NAT || !e->n_sessions)
+        return;
+    struct du_key k;
+    named_key(&k, &e->sessions[0].ip, e->sessions[0].port);
+    if (!table_put(nm->t, &k, NULL)) {
+        table_free(nm->t);
+        nm->t = NULL;
+    }
+}
+
+static void named_init(struct named *nm, const struct finding_list *l)
+{
+    nm->t = table_new(sizeof(struct du_key), 1, 0x7fffffffu, NULL, NULL);
+    for (size_t q = 0; q < l->n; q++)
+        named_note(nm, &l->v[q]);
+}
+
+static bool stale_named(const struct named *nm, const struct finding_list *l, const struct ip_addr *ip,
+                        uint16_t port)
+{
+    if (nm->t) {
+        struct du_key k;
+        named_key(&k, ip, port);
+        return table_get(nm->t, &k, false) != NULL;
+    }
     for (size_t q = 0; q < l->n; q++) {
         const struct finding *e = &l->v[q];
         if (e->kind == FINDING_STALE_NAT && e->n_sessions && du_ip_eq(&e->sessions[0].ip, ip) &&
@@ -380,16 +502,16 @@ static bool stale_named(const struct finding_list *l, const struct ip_addr *ip, 
 
 /* Inside view: after an idle gap the server's ESP on the same SPI reaches a different inside host. */
 static void other_host_finding(struct detect_ctx *c, const struct session_model *m, const struct ipsec_sa *a,
-                               const struct ipsec_sa *b, uint8_t cap)
+                               const struct ipsec_sa *b, uint8_t cap, struct named *nm)
 {
     const struct ip_addr *old = &a->k.dst, *srv = &a->k.src;
-    if (stale_named(c->out, old, a->k.dport))
+    if (stale_named(nm, c->out, old, a->k.dport))
         return;
     /* the old host's own last packet to the server (its idle start), else the SA's */
     uint64_t last = a->last_ts;
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-        if (o && o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) && o->last_ts > last &&
+    uint32_t it = 0;
+    for (const struct ipsec_sa *o; (o = du_ipsec_between(m, old, srv, &it));) {
+        if (o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) && o->last_ts > last &&
             o->last_ts < b->first_ts)
             last = o->last_ts;
     }
@@ -438,17 +560,33 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     finding_ev_ts(f, "misdelivered_from_ts", b->first_ts);
     finding_frame(f, cap, a->last_frame);
     finding_frame(f, cap, b->first_frame);
+    named_note(nm, f);
 }
 
 /* The same ESP-in-UDP SPI continuing from a new port after a gap. */
 static void single_portmove(struct detect_ctx *c, const struct session_model *m)
 {
     uint8_t cap = du_cap(c, m);
+    /* ESP-in-UDP SAs chained by SPI, in slot order */
+    struct du_index spis;
+    du_index_init(&spis, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
         if (!a || a->k.proto != 50 || !a->k.encap)
             continue;
-        for (uint32_t j = 0; j < table_slots(m->ipsec); j++) {
+        struct du_key k;
+        du_key_make(&k, 0, 50, NULL, 0, NULL, 0, a->k.spi);
+        du_index_add(&spis, &k, i);
+    }
+    struct named nm;
+    named_init(&nm, c->out);
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
+        if (!a || a->k.proto != 50 || !a->k.encap)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 50, NULL, 0, NULL, 0, a->k.spi);
+        for (uint32_t j = du_index_first(&spis, &k); j != DU_NONE; j = du_index_next(&spis, j)) {
             const struct ipsec_sa *b = table_slot(m->ipsec, j, NULL);
             if (!b || j == i || b->k.proto != 50 || !b->k.encap || b->k.spi != a->k.spi)
                 continue;
@@ -463,7 +601,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             bool other_host = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
                               !du_ip_eq(&a->k.dst, &b->k.dst) && ip_addr_is_private(&b->k.dst);
             if (other_host) {
-                other_host_finding(c, m, a, b, cap);
+                other_host_finding(c, m, a, b, cap, &nm);
                 continue;
             }
             if (!up && !down)
@@ -472,14 +610,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             uint16_t oldp = up ? a->k.sport : a->k.dport, newp = up ? b->k.sport : b->k.dport;
             uint16_t srvp = up ? a->k.dport : a->k.sport;
             /* one finding per client endpoint and server: skip if an earlier pair already did it */
-            bool dup = false;
-            for (size_t q = 0; q < c->out->n; q++) {
-                const struct finding *e = &c->out->v[q];
-                if (e->kind == FINDING_STALE_NAT && e->n_sessions && du_ip_eq(&e->sessions[0].ip, cli) &&
-                    e->sessions[0].port == oldp)
-                    dup = true;
-            }
-            if (dup)
+            if (stale_named(&nm, c->out, cli, oldp))
                 continue;
             uint64_t idle = b->first_ts - a->last_ts;
             const struct flow *fl = du_flow_find(m, 17, cli, oldp, srv, srvp);
@@ -488,7 +619,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             uint64_t flow_idle = gp ? gp->end_us - gp->start_us : (fl && fl->last_ts > a->last_ts ? 0 : idle);
             struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
             if (!f)
-                return;
+                goto out;
             f->confirmed = true;
             char sa_[DU_IPSTR], sb[DU_IPSTR], s[12], t[16], ka[160];
             du_ipp(cli, sa_);
@@ -526,8 +657,12 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             finding_ev_ts(f, "resumed_ts", b->first_ts);
             finding_frame(f, cap, a->last_frame);
             finding_frame(f, cap, b->first_frame);
+            named_note(&nm, f);
         }
     }
+out:
+    table_free(nm.t);
+    du_index_free(&spis);
 }
 
 /* IKE SA with an idle gap longer than the NAT timeout (no keepalives through it) followed by

@@ -389,44 +389,49 @@ static void ike_update(struct session_model *m, const struct pkt *p)
     if (ik->skf)
         sa->skf_frags++;
 
-    /* retransmissions and unanswered requests */
+    /* retransmissions and unanswered requests, tracked per side: each side has at most one
+     * request open (IKEv2 windows are 1 by default; IKEv1 exchanges alternate) */
     uint64_t h = p->payload_len ? hash_bytes(p->payload, p->payload_len) : 0;
     h ^= (uint64_t)ik->msgid << 1;
-    bool is_response = ik->version == 2 ? ik->response : !from_init;
+    bool is_response = ik->version == 2 ? ik->response : false;
     bool retrans = sa->last_msg_hash[dir] == h && h != 0;
     if (retrans) {
         sa->retransmissions++;
         m->c.anomalies[ANOM_IKE_RETRANSMISSION]++;
     }
     sa->last_msg_hash[dir] = h;
-    if (!is_response && (ik->version == 2 || from_init)) {
-        if (!sa->pending || sa->pending_msgid != ik->msgid || !retrans) {
-            if (!(sa->pending && sa->pending_msgid == ik->msgid && retrans)) {
-                sa->pending = true;
-                sa->pending_msgid = ik->msgid;
-                sa->pending_sends = 0;
-                sa->pending_first_ts = p->ts_us;
-                sa->pending_nframes = 0;
-            }
-        }
-        sa->pending_sends++;
-        sa->pending_last_ts = p->ts_us;
-        if (sa->pending_nframes < 8)
-            sa->pending_frames[sa->pending_nframes++] = p->frame;
-        if (sa->pending_sends > 1 && sa->pending_sends >= sa->max_unanswered_sends) {
-            sa->max_unanswered_sends = sa->pending_sends;
-            sa->unanswered_first_ts = sa->pending_first_ts;
-            sa->unanswered_last_ts = sa->pending_last_ts;
-            sa->unanswered_nframes = sa->pending_nframes;
-            memcpy(sa->unanswered_frames, sa->pending_frames, sizeof(sa->unanswered_frames));
-            sa->unanswered_msgid = sa->pending_msgid;
-        }
+    if (ik->version == 1) {
+        /* no response flag: any message from the other side answers this side's request */
+        sa->pend[1 - dir].open = false;
     } else if (is_response) {
-        if (sa->pending && (ik->version == 1 || ik->msgid == sa->pending_msgid)) {
-            if (sa->max_unanswered_sends && sa->unanswered_msgid == sa->pending_msgid &&
-                sa->unanswered_first_ts == sa->pending_first_ts)
+        struct ike_pending *q = &sa->pend[1 - dir];
+        if (q->open && q->msgid == ik->msgid) {
+            if (sa->max_unanswered_sends && sa->unanswered_dir == 1 - dir &&
+                sa->unanswered_msgid == q->msgid && sa->unanswered_first_ts == q->first_ts)
                 sa->max_unanswered_sends = 0; /* it was answered after all */
-            sa->pending = false;
+            q->open = false;
+        }
+    }
+    if (!is_response) {
+        struct ike_pending *q = &sa->pend[dir];
+        if (!(q->open && q->msgid == ik->msgid && retrans)) {
+            memset(q, 0, sizeof(*q));
+            q->open = true;
+            q->msgid = ik->msgid;
+            q->first_ts = p->ts_us;
+        }
+        q->sends++;
+        q->last_ts = p->ts_us;
+        if (q->nframes < 8)
+            q->frames[q->nframes++] = p->frame;
+        if (q->sends > 1 && q->sends >= sa->max_unanswered_sends) {
+            sa->max_unanswered_sends = q->sends;
+            sa->unanswered_first_ts = q->first_ts;
+            sa->unanswered_last_ts = q->last_ts;
+            sa->unanswered_nframes = q->nframes;
+            memcpy(sa->unanswered_frames, q->frames, sizeof(sa->unanswered_frames));
+            sa->unanswered_msgid = q->msgid;
+            sa->unanswered_dir = (uint8_t)dir;
         }
     }
 
