@@ -35,8 +35,8 @@
 #define PPTP_CALLS_PER_CTRL 8           /* calls remembered per control connection */
 #define GAP_MIN_US 1000000ull           /* idle gaps shorter than this are not recorded */
 #define GAPS_PER_TUNNEL 4               /* longest idle gaps kept per tunnel */
-#define CLASSIFY_MAX_PACKETS 12         /* packets per flow given to nDPI before it must guess (ndpiReader: 24 UDP / 80 TCP; VPN handshakes are recognised within the first few) */
-#define CLASSIFY_MAX_LIVE 16384         /* flows with live nDPI state at once */
+#define CLASSIFY_MAX_PACKETS 8          /* data packets per flow given to nDPI before it must guess (ndpiReader: 24 UDP / 80 TCP); VPN handshakes are recognised in the first few */
+#define CLASSIFY_MAX_LIVE 4096          /* flows with live nDPI state at once (700 B + nDPI buffers each); more wait unlabelled */
 
 /* NAT timeouts (seconds): Linux conntrack defaults, overridable on the command line. */
 #define NAT_UDP_TIMEOUT 30

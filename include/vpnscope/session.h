@@ -60,7 +60,8 @@ struct flow {
     bool is_vpn;
     bool guessed;
     char app[CLASSIFY_NAME_MAX_];  /* nDPI label, "" until classified */
-    uint8_t cls_pkts;
+    uint8_t cls_pkts;         /* data packets given to nDPI */
+    uint8_t cls_all;          /* all packets given to nDPI */
     uint32_t cls_slot;        /* index+1 into the engine's nDPI state pool, 0 = none */
     uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
     uint64_t first_ts, last_ts;
@@ -295,6 +296,9 @@ const struct ipsec_sa *session_ipsec_between(const struct session_model *m, cons
 /* The flow between (a,pa) and (b,pb) of protocol proto, either direction; NULL when absent. */
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
                                        uint16_t pa, const struct ip_addr *b, uint16_t pb);
+
+/* The table key of a flow (canonical order of its two endpoints). */
+void session_flow_key(const struct flow *f, struct flow_key *k);
 
 /* Whether a GRE flow belongs to a known PPTP call. */
 bool session_gre_is_pptp_call(const struct session_model *m, const struct gre_flow *g);

@@ -19,6 +19,9 @@ struct engine {
     struct classify_flow **pool; /* live nDPI states, index = flow.cls_slot - 1 */
     uint32_t *pool_free;
     uint32_t pool_nfree;
+    struct flow_key *pool_key;   /* the flow owning each live state */
+    uint32_t *ring;              /* slots in allocation order (oldest first) */
+    uint32_t ring_head, ring_n;
     struct pkt pkt;
     uint64_t last_ts;
     uint64_t next_expire;
@@ -63,7 +66,9 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
             goto fail;
         e->pool = calloc(CLASSIFY_MAX_LIVE, sizeof(*e->pool));
         e->pool_free = malloc(sizeof(uint32_t) * CLASSIFY_MAX_LIVE);
-        if (!e->pool || !e->pool_free)
+        e->pool_key = calloc(CLASSIFY_MAX_LIVE, sizeof(*e->pool_key));
+        e->ring = malloc(sizeof(uint32_t) * CLASSIFY_MAX_LIVE);
+        if (!e->pool || !e->pool_free || !e->pool_key || !e->ring)
             goto oom;
         for (uint32_t i = 0; i < CLASSIFY_MAX_LIVE; i++)
             e->pool_free[i] = CLASSIFY_MAX_LIVE - 1 - i;
@@ -87,6 +92,8 @@ void engine_free(struct engine *e)
     }
     free(e->pool);
     free(e->pool_free);
+    free(e->pool_key);
+    free(e->ring);
     classify_free(e->cls);
     frag_free(e->frag);
     session_model_free(&e->m);
@@ -125,38 +132,77 @@ static void frag_cb(void *ctx, const struct frag_info *fi)
     session_fragment(&e->m, fi, false);
 }
 
+/* Ends nDPI's work on a flow: records its label (nDPI's guess when it had not decided) and frees
+ * the state. */
+static void classify_final(struct engine *e, struct flow *f, bool giveup)
+{
+    uint32_t i = f->cls_slot - 1;
+    struct classify_label lab;
+    classify_result(e->cls, e->pool[i], giveup, &lab);
+    snprintf(f->app, sizeof(f->app), "%s", lab.name);
+    f->is_vpn = lab.is_vpn;
+    f->guessed = lab.guessed;
+    f->classified = true;
+    classify_flow_free(e->pool[i]);
+    e->pool[i] = NULL;
+    e->pool_free[e->pool_nfree++] = i;
+    f->cls_slot = 0;
+}
+
+/* A free nDPI state slot; when all are taken, the oldest flow still being classified is made to
+ * decide now (so long-lived undecided flows cannot starve new ones). */
+static bool pool_slot(struct engine *e, uint32_t *slot)
+{
+    while (!e->pool_nfree && e->ring_n) {
+        uint32_t i = e->ring[e->ring_head];
+        e->ring_head = (e->ring_head + 1) % CLASSIFY_MAX_LIVE;
+        e->ring_n--;
+        if (!e->pool[i])
+            continue;
+        struct flow *f = table_get(e->m.flows, &e->pool_key[i], false);
+        if (f && f->cls_slot == i + 1) {
+            classify_final(e, f, true);
+        } else { /* orphan (cannot happen: eviction frees states) */
+            classify_flow_free(e->pool[i]);
+            e->pool[i] = NULL;
+            e->pool_free[e->pool_nfree++] = i;
+        }
+        e->ndpi_states_capped++;
+    }
+    if (!e->pool_nfree)
+        return false;
+    *slot = e->pool_free[--e->pool_nfree];
+    return true;
+}
+
 /* nDPI on flows vpnscope does not decode itself, and only on their first packets. */
-static void classify(struct engine *e, struct flow *f, const struct pkt *p)
+static void classify(struct engine *e, struct flow *f, const struct flow_key *key, const struct pkt *p)
 {
     if (!e->cls || f->classified || f->vpn != VPN_NONE || !p->l3 || p->is_frag)
         return;
     if (!f->cls_slot) {
-        if (!e->pool_nfree) {
-            e->ndpi_states_capped++;
+        uint32_t i;
+        if (!pool_slot(e, &i))
+            return;
+        e->pool[i] = classify_flow_new(e->cls);
+        if (!e->pool[i]) {
+            e->pool_free[e->pool_nfree++] = i;
             return;
         }
-        uint32_t i = e->pool_free[e->pool_nfree - 1];
-        e->pool[i] = classify_flow_new(e->cls);
-        if (!e->pool[i])
-            return;
-        e->pool_nfree--;
+        e->pool_key[i] = *key;
+        e->ring[(e->ring_head + e->ring_n) % CLASSIFY_MAX_LIVE] = i;
+        e->ring_n++;
         f->cls_slot = i + 1;
     }
     struct classify_flow *cf = e->pool[f->cls_slot - 1];
     bool final = classify_packet(e->cls, cf, p->l3, p->l3_len, p->ts_us);
-    f->cls_pkts++;
-    if (final || f->cls_pkts >= CLASSIFY_MAX_PACKETS) {
-        struct classify_label lab;
-        classify_result(e->cls, cf, !final, &lab);
-        snprintf(f->app, sizeof(f->app), "%s", lab.name);
-        f->is_vpn = lab.is_vpn;
-        f->guessed = lab.guessed;
-        f->classified = true;
-        classify_flow_free(cf);
-        e->pool[f->cls_slot - 1] = NULL;
-        e->pool_free[e->pool_nfree++] = f->cls_slot - 1;
-        f->cls_slot = 0;
-    }
+    /* only packets that carry data count: TCP handshakes and bare ACKs teach nDPI little */
+    if (p->payload_len || (p->l4proto != 6 && p->l4proto != 17))
+        f->cls_pkts++;
+    if (f->cls_all < 255)
+        f->cls_all++;
+    if (final || f->cls_pkts >= CLASSIFY_MAX_PACKETS || f->cls_all >= 4 * CLASSIFY_MAX_PACKETS)
+        classify_final(e, f, !final);
 }
 
 static void count_status(struct session_model *m, const struct pkt *p)
@@ -250,8 +296,11 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
             decode_app(p, hint);
         }
         session_update(m, p, f, dir);
-        if (f)
-            classify(e, f, p);
+        if (f && !f->classified && f->vpn == VPN_NONE) {
+            struct flow_key k;
+            session_flow_key(f, &k);
+            classify(e, f, &k, p);
+        }
     }
     count_status(m, p);
     return p;
@@ -272,19 +321,8 @@ void engine_finish(struct engine *e)
     if (e->cls) {
         for (uint32_t i = 0; i < table_slots(m->flows); i++) {
             struct flow *f = table_slot(m->flows, i, NULL);
-            if (!f || !f->cls_slot)
-                continue;
-            struct classify_flow *cf = e->pool[f->cls_slot - 1];
-            struct classify_label lab;
-            classify_result(e->cls, cf, true, &lab);
-            snprintf(f->app, sizeof(f->app), "%s", lab.name);
-            f->is_vpn = lab.is_vpn;
-            f->guessed = lab.guessed;
-            f->classified = true;
-            classify_flow_free(cf);
-            e->pool[f->cls_slot - 1] = NULL;
-            e->pool_free[e->pool_nfree++] = f->cls_slot - 1;
-            f->cls_slot = 0;
+            if (f && f->cls_slot)
+                classify_final(e, f, true);
         }
     }
     session_finish(m);

@@ -38,10 +38,27 @@ static struct pair *pair_for(struct pair *p, unsigned *n, const struct ip_addr *
     return &p[(*n)++];
 }
 
-static const struct ipsec_sa *ah_by_spi(const struct session_model *m, uint32_t spi, const struct ip_addr *src,
-                                        const struct ip_addr *dst)
+/* AH SAs of a model chained by SPI, in slot order. */
+static void ah_index(struct du_index *x, const struct session_model *m)
 {
+    du_index_init(x, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa || sa->k.proto != 51)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 51, NULL, 0, NULL, 0, sa->k.spi);
+        du_index_add(x, &k, i);
+    }
+}
+
+/* The first AH SA (slot order) with this SPI and the given source or destination. */
+static const struct ipsec_sa *ah_by_spi(const struct session_model *m, const struct du_index *x, uint32_t spi,
+                                        const struct ip_addr *src, const struct ip_addr *dst)
+{
+    struct du_key k;
+    du_key_make(&k, 0, 51, NULL, 0, NULL, 0, spi);
+    for (uint32_t i = du_index_first(x, &k); i != DU_NONE; i = du_index_next(x, i)) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa || sa->k.proto != 51 || sa->k.spi != spi)
             continue;
@@ -145,15 +162,17 @@ static void two_captures(struct detect_ctx *c)
     struct pair p[MAX_PAIRS];
     unsigned n = 0;
     const struct session_model *in = c->inside, *out = c->outside;
+    struct du_index ah_out;
+    ah_index(&ah_out, out);
     for (uint32_t i = 0; i < table_slots(in->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(in->ipsec, i, NULL);
         if (!sa || sa->k.proto != 51)
             continue;
         /* client -> server: same destination outside, other source; server -> client: same source */
-        const struct ipsec_sa *o = ah_by_spi(out, sa->k.spi, NULL, &sa->k.dst);
+        const struct ipsec_sa *o = ah_by_spi(out, &ah_out, sa->k.spi, NULL, &sa->k.dst);
         bool up = o && du_ip_eq(&o->k.dst, &sa->k.dst);
         if (!o || (!up && !du_ip_eq(&o->k.src, &sa->k.src))) {
-            o = ah_by_spi(out, sa->k.spi, &sa->k.src, NULL);
+            o = ah_by_spi(out, &ah_out, sa->k.spi, &sa->k.src, NULL);
             up = false;
         }
         if (!o)
@@ -168,6 +187,7 @@ static void two_captures(struct detect_ctx *c)
         pp->nat = up ? o->k.src : o->k.dst;
         note_sa(pp, sa, up, o);
     }
+    du_index_free(&ah_out);
     /* NAT mappings of proto 51 that say translated (in case the SPI lookup missed) */
     for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
         const struct nat_mapping *mp = &c->nat->map[i];
@@ -201,9 +221,9 @@ static void two_captures(struct detect_ctx *c)
 
 static bool natd_between(const struct session_model *m, const struct ip_addr *a, const struct ip_addr *b)
 {
-    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
-        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!ik || !ik->natd.present || ik->natd.forced_encap == 1)
+    uint32_t it = 0;
+    for (const struct ike_sa *ik; (ik = du_ike_between(m, a, b, &it));) {
+        if (!ik->natd.present || ik->natd.forced_encap == 1)
             continue;
         bool match = (du_ip_eq(&ik->initiator.ip, a) && du_ip_eq(&ik->responder.ip, b)) ||
                      (du_ip_eq(&ik->initiator.ip, b) && du_ip_eq(&ik->responder.ip, a));

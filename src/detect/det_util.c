@@ -219,7 +219,7 @@ void du_index_init(struct du_index *x, uint32_t key_size, uint32_t n)
     x->n = n;
     if (!n)
         return;
-    x->t = table_new(key_size, sizeof(struct du_chain), n, NULL, NULL);
+    x->t = table_new(key_size, sizeof(struct du_chain), n, NULL, NULL); /* <= n keys: no eviction */
     x->next = malloc(sizeof(uint32_t) * n);
     if (!x->t || !x->next) {
         table_free(x->t);
@@ -246,7 +246,7 @@ void du_index_add(struct du_index *x, const void *key, uint32_t item)
     x->next[item] = DU_NONE;
     if (created) {
         c->head = c->tail = item;
-    } else if (c->tail != item) {
+    } else {
         x->next[c->tail] = item;
         c->tail = item;
     }

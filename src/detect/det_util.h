@@ -82,9 +82,10 @@ void du_key_make(struct du_key *k, uint8_t tag, uint8_t proto, const struct ip_a
 
 /*
  * Temporary multimap for one detector run, replacing nested scans: items 0..n-1 (table slots,
- * array indexes) are chained by a fixed-size key (zero-padded, see du_key_ip). Adding the items
- * in increasing order makes every chain list them in that order, so a walk over a chain visits
- * the matches in the order the replaced scan did. Callers still test their full condition on
+ * array indexes) are chained by a fixed-size key (zero-padded, see du_key_ip); an item is under
+ * one key at most (its chain link is per item). Adding the items in increasing order makes every
+ * chain list them in that order, so a walk over a chain visits the matches in the order the
+ * replaced scan did. Callers still test their full condition on
  * each item: when memory runs out the index degrades to one chain of all items 0..n-1 (the
  * original scan, same results). Free with du_index_free.
  */
@@ -95,7 +96,7 @@ struct du_index {
     uint32_t n;
 };
 void du_index_init(struct du_index *x, uint32_t key_size, uint32_t n);
-/* Appends item (< n) to key's chain (ignored when it is already the chain's last item). */
+/* Appends item (< n) to key's chain. Add each item once (under one key). */
 void du_index_add(struct du_index *x, const void *key, uint32_t item);
 /* First item of key's chain, or DU_NONE. */
 uint32_t du_index_first(const struct du_index *x, const void *key);

@@ -77,14 +77,14 @@ static int cmp_sa_first(const void *pa, const void *pb)
     return a->k.spi < b->k.spi ? -1 : (a->k.spi > b->k.spi);
 }
 
-/* SAs src -> dst (raw ESP), sorted by start; returns count. */
+/* SAs src -> dst (raw ESP), the first cap in slot order, sorted by start; returns count. */
 static unsigned collect(const struct session_model *m, const struct ip_addr *src, const struct ip_addr *dst,
                         const struct ipsec_sa **v, unsigned cap)
 {
     unsigned n = 0;
-    for (uint32_t i = 0; i < table_slots(m->ipsec) && n < cap; i++) {
-        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.src, src) && du_ip_eq(&sa->k.dst, dst))
+    uint32_t it = 0;
+    for (const struct ipsec_sa *sa; n < cap && (sa = du_ipsec_between(m, src, dst, &it));) {
+        if (is_raw_esp(sa) && du_ip_eq(&sa->k.src, src) && du_ip_eq(&sa->k.dst, dst))
             v[n++] = sa;
     }
     qsort(v, n, sizeof(*v), cmp_sa_first);
@@ -101,13 +101,56 @@ static void spi_list(char *buf, size_t n, const struct ipsec_sa *const *v, unsig
         du_cat(buf, n, ", ...");
 }
 
-/* The outside address of an inside client towards server (two captures), from the NAT mappings. */
-static bool outside_of(const struct detect_ctx *c, const struct ip_addr *client, const struct ip_addr *server,
-                       struct ip_addr *out)
+/* Per-run lookups over the NAT result (two captures), built on first use: the mappings of proto
+ * 50 or 17 with an outside address by (inside address, peer), and the inside-only outbound raw ESP
+ * records by (source, destination); both chains in index order. */
+struct nat_idx {
+    bool built;
+    struct du_index maps, unm;
+};
+
+static void nat_idx_build(struct nat_idx *x, const struct nat_result *r)
+{
+    x->built = true;
+    du_index_init(&x->maps, sizeof(struct du_key), (uint32_t)r->n_map);
+    for (size_t i = 0; i < r->n_map; i++) {
+        const struct nat_mapping *mp = &r->map[i];
+        if (!mp->outside.ip.v || (mp->proto != 50 && mp->proto != 17))
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 0, &mp->inside.ip, 0, &mp->peer.ip, 0, 0);
+        du_index_add(&x->maps, &k, (uint32_t)i);
+    }
+    du_index_init(&x->unm, sizeof(struct du_key), (uint32_t)r->n_unm);
+    for (size_t i = 0; i < r->n_unm; i++) {
+        const struct nat_unmatched *un = &r->unm[i];
+        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 0, &un->src, 0, &un->dst, 0, 0);
+        du_index_add(&x->unm, &k, (uint32_t)i);
+    }
+}
+
+static void nat_idx_free(struct nat_idx *x)
+{
+    if (!x->built)
+        return;
+    du_index_free(&x->maps);
+    du_index_free(&x->unm);
+    x->built = false;
+}
+
+/* The outside address of an inside client towards server (two captures), from the NAT mappings:
+ * the first ESP mapping's, else the last UDP mapping's. */
+static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x, const struct ip_addr *client,
+                       const struct ip_addr *server, struct ip_addr *out)
 {
     if (!c->nat)
         return false;
-    for (size_t i = 0; i < c->nat->n_map; i++) {
+    struct du_key k;
+    du_key_make(&k, 0, 0, client, 0, server, 0, 0);
+    for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE; i = du_index_next(&x->maps, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
         if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) && mp->outside.ip.v &&
             (mp->proto == 50 || mp->proto == 17)) {
@@ -130,16 +173,26 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
     struct du_ipset servers = {0};
+    /* raw ESP SAs chained by destination, in slot order */
+    struct du_index by_dst;
+    du_index_init(&by_dst, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (sa && is_raw_esp(sa))
+        if (sa && is_raw_esp(sa)) {
             du_set_add(&servers, &sa->k.dst);
+            struct du_key k;
+            du_key_make(&k, 0, 0, &sa->k.dst, 0, NULL, 0, 0);
+            du_index_add(&by_dst, &k, i);
+        }
     }
+    struct nat_idx nx = {0};
     static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
     for (unsigned si = 0; si < servers.n; si++) {
         const struct ip_addr *srv = &servers.v[si];
         struct du_ipset cl = {0};
-        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        struct du_key dk;
+        du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
+        for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE; i = du_index_next(&by_dst, i)) {
             const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
             if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.dst, srv) && !du_ip_eq(&sa->k.src, srv))
                 du_set_add(&cl, &sa->k.src);
@@ -190,7 +243,11 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
                 s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
             total_in += s->in_pkts;
             if (two && c->nat) {
-                for (size_t u = 0; u < c->nat->n_unm; u++) {
+                if (!nx.built)
+                    nat_idx_build(&nx, c->nat);
+                struct du_key uk;
+                du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
+                for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE; u = du_index_next(&nx.unm, u)) {
                     const struct nat_unmatched *un = &c->nat->unm[u];
                     if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50 ||
                         !du_ip_eq(&un->src, &s->ip) || !du_ip_eq(&un->dst, srv))
@@ -199,7 +256,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
                     for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
                         s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
                 }
-                s->has_out = outside_of(c, &s->ip, srv, &s->out_ip);
+                s->has_out = outside_of(c, &nx, &s->ip, srv, &s->out_ip);
             }
             if (s->in_pkts)
                 receivers++;
@@ -250,7 +307,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
 
         struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, start);
         if (!f)
-            return;
+            break;
         f->confirmed = true;
         char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
         char list[200] = "";
@@ -336,6 +393,8 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
             finding_frame(f, SIDE_OUTSIDE, ret_out_frame);
         du_set_add(done, srv);
     }
+    nat_idx_free(&nx);
+    du_index_free(&by_dst);
 }
 
 struct ike_ports {
@@ -384,10 +443,8 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m, s
         struct ike_ports ip = {0};
         unsigned ike_n = 0, ike_rev = 0;
         uint64_t ike_frame = 0;
-        for (uint32_t k = 0; k < table_slots(m->ike); k++) {
-            const struct ike_sa *ik = table_slot(m->ike, k, NULL);
-            if (!ik)
-                continue;
+        uint32_t it = 0;
+        for (const struct ike_sa *ik; (ik = du_ike_between(m, nat, srv, &it));) {
             if (du_ip_eq(&ik->initiator.ip, srv) && du_ip_eq(&ik->responder.ip, nat))
                 ike_rev++;
             if (!du_ip_eq(&ik->initiator.ip, nat) || !du_ip_eq(&ik->responder.ip, srv))

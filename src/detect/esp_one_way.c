@@ -11,9 +11,30 @@
 #define MIN_PACKETS 5
 #define MIN_SPAN_US 2000000ull
 
-static const struct ipsec_sa *sa_by_spi(const struct session_model *m, const struct ipsec_sa *sa)
+/* ESP SAs of a model chained by SPI, in slot order (built on first use). */
+struct spi_idx {
+    bool built;
+    struct du_index x;
+};
+
+/* The first ESP SA (slot order) with sa's SPI and the same destination or source. */
+static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct spi_idx *si, const struct ipsec_sa *sa)
 {
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+    if (!si->built) {
+        si->built = true;
+        du_index_init(&si->x, sizeof(struct du_key), table_slots(m->ipsec));
+        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+            const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
+            if (!o || o->k.proto != 50)
+                continue;
+            struct du_key k;
+            du_key_make(&k, 0, 50, NULL, 0, NULL, 0, o->k.spi);
+            du_index_add(&si->x, &k, i);
+        }
+    }
+    struct du_key k;
+    du_key_make(&k, 0, 50, NULL, 0, NULL, 0, sa->k.spi);
+    for (uint32_t i = du_index_first(&si->x, &k); i != DU_NONE; i = du_index_next(&si->x, i)) {
         const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
         if (o && o->k.proto == 50 && o->k.spi == sa->k.spi &&
             (du_ip_eq(&o->k.dst, &sa->k.dst) || du_ip_eq(&o->k.src, &sa->k.src)))
@@ -27,9 +48,9 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
 {
     *pkts = 0;
     bool r = false;
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-        if (o && o->k.proto == 50 && du_ip_eq(&o->k.src, dst) && du_ip_eq(&o->k.dst, src)) {
+    uint32_t it = 0;
+    for (const struct ipsec_sa *o; (o = du_ipsec_between(m, src, dst, &it));) {
+        if (o->k.proto == 50 && du_ip_eq(&o->k.src, dst) && du_ip_eq(&o->k.dst, src)) {
             *pkts += o->packets;
             r = true;
         }
@@ -37,18 +58,57 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
     return r;
 }
 
+/* The clients named by the esp_collision findings (they run before this detector, which adds
+ * none): items are (finding, session) pairs, chained by the session's address. */
+static void collision_clients(struct du_index *x, const struct finding_list *l)
+{
+    du_index_init(x, sizeof(struct du_key), (uint32_t)(l->n * FINDING_MAX_SESSIONS));
+    for (size_t i = 0; i < l->n; i++) {
+        const struct finding *f = &l->v[i];
+        if (f->kind != FINDING_ESP_COLLISION)
+            continue;
+        for (unsigned j = 0; j < f->n_sessions && j < FINDING_MAX_SESSIONS; j++) {
+            if (f->sessions[j].role != ROLE_CLIENT)
+                continue;
+            struct du_key k;
+            du_key_make(&k, 0, 0, &f->sessions[j].ip, 0, NULL, 0, 0);
+            du_index_add(x, &k, (uint32_t)(i * FINDING_MAX_SESSIONS + j));
+        }
+    }
+}
+
+static bool collision_client(const struct du_index *x, const struct finding_list *l, const struct ip_addr *ip)
+{
+    struct du_key k;
+    du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
+    for (uint32_t it = du_index_first(x, &k); it != DU_NONE; it = du_index_next(x, it)) {
+        size_t i = it / FINDING_MAX_SESSIONS;
+        if (i >= l->n)
+            break;
+        const struct finding *f = &l->v[i];
+        if (f->kind != FINDING_ESP_COLLISION)
+            continue;
+        for (unsigned j = 0; j < f->n_sessions; j++)
+            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
+                return true;
+    }
+    return false;
+}
+
 static void scan(struct detect_ctx *c, const struct session_model *m)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
+    struct du_index coll;
+    collision_clients(&coll, c->out);
+    struct spi_idx si = {0};
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa || sa->k.proto != 50 || sa->paired || du_is_group(&sa->k.dst))
             continue;
         if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
             continue;
-        if (du_finding_names_client(c->out, FINDING_ESP_COLLISION, &sa->k.src) ||
-            du_finding_names_client(c->out, FINDING_ESP_COLLISION, &sa->k.dst))
+        if (collision_client(&coll, c->out, &sa->k.src) || collision_client(&coll, c->out, &sa->k.dst))
             continue;
         /* which end is the client: the private one, else the sender of UDP from a non-4500 port, else src */
         bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
@@ -57,7 +117,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
         const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst, *srv = src_client ? &sa->k.dst : &sa->k.src;
         struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
         if (!f)
-            return;
+            break;
         f->confirmed = two;
         char a[DU_IPSTR], b[DU_IPSTR], s[12], t1[16], t2[16];
         du_ipp(&sa->k.src, a);
@@ -80,7 +140,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
             "(--inside/--outside) to see where the traffic is lost.";
         const struct ipsec_sa *o = NULL;
         if (two && m == c->inside) {
-            o = sa_by_spi(c->outside, sa);
+            o = sa_by_spi(c->outside, &si, sa);
             if (!o) {
                 du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
                 rem = "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 out and check "
@@ -150,6 +210,9 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
         if (o)
             finding_frame(f, SIDE_OUTSIDE, o->first_frame);
     }
+    if (si.built)
+        du_index_free(&si.x);
+    du_index_free(&coll);
 }
 
 static void run(struct detect_ctx *c)

@@ -13,9 +13,62 @@
 #define END_MARGIN_US 200000ull /* incomplete datagrams this close to the capture end are not judged... */
 #define MOVED_ON_US 100000ull    /* ...unless their sender sent something else this long after them */
 
-/* The sender of d sent another packet (any flow) well after d's last fragment. */
-static bool sender_moved_on(const struct session_model *m, const struct fragdg *d)
+/* Per scan() lookups, built on first use (du_index chains keep index / slot order). */
+struct scan_idx {
+    bool senders_built;
+    struct table *senders; /* address -> latest last_ts of a flow it sent on (NULL: scan flows) */
+    bool far_built;
+    struct du_index far;   /* far fragdg[] by destination (ingress inside) or source */
+    bool maps_built;
+    struct du_index maps;  /* NAT mappings by inside address */
+};
+
+static void scan_idx_free(struct scan_idx *x)
 {
+    table_free(x->senders);
+    if (x->far_built)
+        du_index_free(&x->far);
+    if (x->maps_built)
+        du_index_free(&x->maps);
+    memset(x, 0, sizeof(*x));
+}
+
+static bool sender_put(struct table *t, const struct ip_addr *ip, uint64_t ts)
+{
+    struct du_key k;
+    du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
+    bool created = false;
+    uint64_t *v = table_put(t, &k, &created);
+    if (!v)
+        return false;
+    if (created || ts > *v)
+        *v = ts;
+    return true;
+}
+
+/* The sender of d sent another packet (any flow) well after d's last fragment. */
+static bool sender_moved_on(const struct session_model *m, struct scan_idx *x, const struct fragdg *d)
+{
+    if (!x->senders_built) {
+        x->senders_built = true;
+        x->senders = table_new(sizeof(struct du_key), sizeof(uint64_t), 2 * table_slots(m->flows) + 1, NULL, NULL);
+        for (uint32_t i = 0; x->senders && i < table_slots(m->flows); i++) {
+            const struct flow *f = table_slot(m->flows, i, NULL);
+            if (!f)
+                continue;
+            if ((f->pkts[0] && !sender_put(x->senders, &f->src.ip, f->last_ts)) ||
+                (f->pkts[1] && !sender_put(x->senders, &f->dst.ip, f->last_ts))) {
+                table_free(x->senders);
+                x->senders = NULL;
+            }
+        }
+    }
+    if (x->senders) {
+        struct du_key k;
+        du_key_make(&k, 0, 0, &d->src, 0, NULL, 0, 0);
+        const uint64_t *v = table_get(x->senders, &k, false);
+        return v && *v > d->last_ts + MOVED_ON_US;
+    }
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
         if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
@@ -36,13 +89,37 @@ struct fgroup {
     unsigned n_ooo_frames, n_loss_frames, n_far_frames;
 };
 
-static const struct fragdg *counterpart(const struct session_model *far, const struct fragdg *d, bool ingress_inside,
-                                        bool *used)
+/* The far side's datagrams keyed by the address that the router leaves alone: the destination
+ * for traffic entering inside, the source otherwise. */
+static void far_key(struct du_key *k, const struct fragdg *d, bool ingress_inside)
+{
+    du_key_make(k, 0, 0, ingress_inside ? &d->dst : &d->src, 0, NULL, 0, 0);
+}
+
+static const struct du_index *far_index(const struct session_model *far, struct scan_idx *x, bool ingress_inside)
+{
+    if (!x->far_built) {
+        x->far_built = true;
+        du_index_init(&x->far, sizeof(struct du_key), far->n_fragdg);
+        for (uint32_t i = 0; i < far->n_fragdg; i++) {
+            struct du_key k;
+            far_key(&k, &far->fragdg[i], ingress_inside);
+            du_index_add(&x->far, &k, i);
+        }
+    }
+    return &x->far;
+}
+
+static const struct fragdg *counterpart(const struct session_model *far, struct scan_idx *x, const struct fragdg *d,
+                                        bool ingress_inside, bool *used)
 {
     const struct fragdg *best = NULL;
     uint64_t bestd = 0;
     int besti = -1;
-    for (uint32_t i = 0; i < far->n_fragdg; i++) {
+    const struct du_index *fx = far_index(far, x, ingress_inside);
+    struct du_key k;
+    far_key(&k, d, ingress_inside);
+    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg; i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
         if (used[i] || o->proto != d->proto || o->src.v != d->src.v)
             continue;
@@ -64,9 +141,13 @@ static const struct fragdg *counterpart(const struct session_model *far, const s
     return best;
 }
 
-static bool pair_seen(const struct session_model *far, const struct fragdg *d, bool ingress_inside)
+static bool pair_seen(const struct session_model *far, struct scan_idx *x, const struct fragdg *d,
+                      bool ingress_inside)
 {
-    for (uint32_t i = 0; i < far->n_fragdg; i++) {
+    const struct du_index *fx = far_index(far, x, ingress_inside);
+    struct du_key k;
+    far_key(&k, d, ingress_inside);
+    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg; i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
         if (ingress_inside ? du_ip_eq(&o->dst, &d->dst) : du_ip_eq(&o->src, &d->src))
             return true;
@@ -74,16 +155,39 @@ static bool pair_seen(const struct session_model *far, const struct fragdg *d, b
     return false;
 }
 
+/* The first NAT mapping (index order) whose inside address is ip, or DU_NONE. */
+static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x, const struct ip_addr *ip)
+{
+    if (!x->maps_built) {
+        x->maps_built = true;
+        du_index_init(&x->maps, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t i = 0; i < r->n_map; i++) {
+            struct du_key k;
+            du_key_make(&k, 0, 0, &r->map[i].inside.ip, 0, NULL, 0, 0);
+            du_index_add(&x->maps, &k, (uint32_t)i);
+        }
+    }
+    struct du_key k;
+    du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
+    for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE && i < r->n_map; i = du_index_next(&x->maps, i))
+        if (du_ip_eq(&r->map[i].inside.ip, ip))
+            return i;
+    return DU_NONE;
+}
+
 /* Two captures: does this datagram enter the router on the side of model m? */
-static bool is_ingress(const struct detect_ctx *c, const struct session_model *m, const struct fragdg *d)
+static bool is_ingress(const struct detect_ctx *c, const struct session_model *m, struct scan_idx *x,
+                       const struct fragdg *d)
 {
     if (m == c->outside)
         return du_is_nat_addr(c, &d->dst) ||
                (!c->nat->n_nat_addrs && !ip_addr_is_private(&d->src) && !du_is_nat_addr(c, &d->src));
-    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
-        if (du_ip_eq(&c->nat->map[i].inside.ip, &d->src))
+    if (c->nat) {
+        /* the first mapping naming either address as inside decides (source first) */
+        uint32_t fs = first_inside(c->nat, x, &d->src), fd = first_inside(c->nat, x, &d->dst);
+        if (fs != DU_NONE && fs <= fd)
             return true;
-        if (du_ip_eq(&c->nat->map[i].inside.ip, &d->dst))
+        if (fd != DU_NONE)
             return false;
     }
     return ip_addr_is_private(&d->src) && !ip_addr_is_private(&d->dst);
@@ -143,17 +247,19 @@ static void scan(struct detect_ctx *c, const struct session_model *m, const stru
                  struct fgroup *g, unsigned *ng, bool *used)
 {
     uint64_t end = du_model_end(m);
+    struct scan_idx x;
+    memset(&x, 0, sizeof(x));
     for (uint32_t i = 0; i < m->n_fragdg; i++) {
         const struct fragdg *d = &m->fragdg[i];
-        if (far && !is_ingress(c, m, d))
+        if (far && !is_ingress(c, m, &x, d))
             continue;
         bool lost_here = !d->complete && (d->timed_out || end < d->last_ts || end - d->last_ts >= END_MARGIN_US ||
-                                          sender_moved_on(m, d));
+                                          sender_moved_on(m, &x, d));
         const struct fragdg *o = NULL;
         bool not_crossed = false;
         if (far && d->complete) {
-            o = counterpart(far, d, m == c->inside, used);
-            not_crossed = !o && pair_seen(far, d, m == c->inside);
+            o = counterpart(far, &x, d, m == c->inside, used);
+            not_crossed = !o && pair_seen(far, &x, d, m == c->inside);
         }
         if (!d->out_of_order && !lost_here && !not_crossed) {
             struct fgroup *r = group_for(g, ng, m, d);
@@ -197,6 +303,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m, const stru
                 r->loss_frames[r->n_loss_frames++] = d->frames[k];
         }
     }
+    scan_idx_free(&x);
 }
 
 static void emit(struct detect_ctx *c, const struct fgroup *g)

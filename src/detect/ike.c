@@ -12,14 +12,15 @@
 #define MIN_SENDS_SPAN 2
 #define MIN_SPAN_US 2000000ull
 
+/* The IKE SA with this initiator SPI and version: the table's own key. */
 static const struct ike_sa *ike_by_spi(const struct session_model *m, uint64_t ispi, uint8_t version)
 {
-    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
-        const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (ik && ik->ispi == ispi && ik->version == version)
-            return ik;
-    }
-    return NULL;
+    struct ike_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.ispi = ispi;
+    k.version = version;
+    const struct ike_sa *ik = table_get(m->ike, &k, false);
+    return ik && ik->ispi == ispi && ik->version == version ? ik : NULL;
 }
 
 struct spiset {
@@ -37,12 +38,35 @@ static bool spiset_add(struct spiset *s, uint64_t spi)
     return true;
 }
 
-/* The outside address/port of an inside endpoint towards peer (two captures). */
-static bool outside_ep(const struct detect_ctx *c, const struct endpoint *in, const struct endpoint *peer,
-                       struct ip_addr *ip, uint16_t *port)
+/* The outside address/port of an inside endpoint towards peer (two captures): the first UDP
+ * mapping by (inside address, inside port, peer address), through an index built on first use. */
+struct map_idx {
+    bool built;
+    struct du_index x;
+};
+
+static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const struct endpoint *in,
+                       const struct endpoint *peer, struct ip_addr *ip, uint16_t *port)
 {
-    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
-        const struct nat_mapping *mp = &c->nat->map[i];
+    if (!c->nat)
+        return false;
+    const struct nat_result *r = c->nat;
+    if (!mi->built) {
+        mi->built = true;
+        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t i = 0; i < r->n_map; i++) {
+            const struct nat_mapping *mp = &r->map[i];
+            if (mp->proto != 17)
+                continue;
+            struct du_key k;
+            du_key_make(&k, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_index_add(&mi->x, &k, (uint32_t)i);
+        }
+    }
+    struct du_key k;
+    du_key_make(&k, 0, 17, &in->ip, in->port, &peer->ip, 0, 0);
+    for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map; i = du_index_next(&mi->x, i)) {
+        const struct nat_mapping *mp = &r->map[i];
         if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
             du_ip_eq(&mp->peer.ip, &peer->ip)) {
             *ip = mp->outside.ip;
@@ -78,7 +102,8 @@ static bool established(const struct ike_sa *ik)
     return exch_count(ik, 2) >= 6 || exch_count(ik, 4) >= 3;
 }
 
-static void no_response_one(struct detect_ctx *c, const struct session_model *m, const struct ike_sa *ik)
+static void no_response_one(struct detect_ctx *c, const struct session_model *m, const struct ike_sa *ik,
+                            struct map_idx *mi)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
@@ -129,7 +154,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     bool have_out = false;
     if (two && m == c->inside && !from_resp) {
         const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
-        have_out = outside_ep(c, snd, rcv, &oip, &oport);
+        have_out = outside_ep(c, mi, snd, rcv, &oip, &oport);
         if (!ok || ok->packets == 0) {
             du_cat(f->summary, sizeof(f->summary),
                    ". None of them left the router: the outside capture has no packet of this IKE SA.");
@@ -207,6 +232,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
 static void no_response(struct detect_ctx *c)
 {
     struct spiset done = {0};
+    struct map_idx maps = {0};
     const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single, du_two(c) ? c->outside : NULL};
     for (unsigned mi = 0; mi < 2; mi++) {
         const struct session_model *m = ms[mi];
@@ -218,9 +244,48 @@ static void no_response(struct detect_ctx *c)
                 continue;
             if (!spiset_add(&done, ik->ispi))
                 continue;
-            no_response_one(c, m, ik);
+            no_response_one(c, m, ik, &maps);
         }
     }
+    if (maps.built)
+        du_index_free(&maps.x);
+}
+
+/* Fragmented datagrams by frame number: the latest start (first_ts) among the datagrams that list
+ * the frame, for one model. Built on first use; without memory (t NULL) fragdg[] is scanned. */
+struct frame_idx {
+    bool built;
+    struct table *t; /* uint64_t frame -> uint64_t first_ts */
+};
+
+static uint64_t frag_start(const struct session_model *m, struct frame_idx *fx, uint64_t frame, uint64_t ts)
+{
+    if (!fx->built) {
+        fx->built = true;
+        fx->t = table_new(sizeof(uint64_t), sizeof(uint64_t), 8 * (m->n_fragdg + 1), NULL, NULL);
+        for (uint32_t d = 0; fx->t && d < m->n_fragdg; d++)
+            for (unsigned k = 0; k < m->fragdg[d].nframes && k < 8; k++) {
+                uint64_t fr = m->fragdg[d].frames[k];
+                bool created = false;
+                uint64_t *v = table_put(fx->t, &fr, &created);
+                if (!v) {
+                    table_free(fx->t);
+                    fx->t = NULL;
+                    break;
+                }
+                if (created || m->fragdg[d].first_ts > *v)
+                    *v = m->fragdg[d].first_ts;
+            }
+    }
+    if (fx->t) {
+        const uint64_t *v = table_get(fx->t, &frame, false);
+        return v && *v > ts ? *v : ts;
+    }
+    for (uint32_t d = 0; d < m->n_fragdg; d++)
+        for (unsigned k = 0; k < m->fragdg[d].nframes && k < 8; k++)
+            if (m->fragdg[d].frames[k] == frame && m->fragdg[d].first_ts > ts)
+                ts = m->fragdg[d].first_ts;
+    return ts;
 }
 
 static void ip_fragmented(struct detect_ctx *c)
@@ -232,6 +297,7 @@ static void ip_fragmented(struct detect_ctx *c)
         const struct session_model *m = ms[mi];
         if (!m)
             continue;
+        struct frame_idx fx = {0};
         for (uint32_t i = 0; i < table_slots(m->ike); i++) {
             const struct ike_sa *ik = table_slot(m->ike, i, NULL);
             if (!ik || !ik->ip_fragmented_msgs || ik->skf_frags)
@@ -242,14 +308,12 @@ static void ip_fragmented(struct detect_ctx *c)
             if (!spiset_add(&done, ik->ispi))
                 continue;
             /* when it happened: the first fragmented message (its datagram's first fragment) */
-            uint64_t ts = ik->first_ts;
-            for (uint32_t d = 0; d < m->n_fragdg; d++)
-                for (unsigned k = 0; k < m->fragdg[d].nframes; k++)
-                    if (m->fragdg[d].frames[k] == ik->ip_frag_first_frame && m->fragdg[d].first_ts > ts)
-                        ts = m->fragdg[d].first_ts;
+            uint64_t ts = frag_start(m, &fx, ik->ip_frag_first_frame, ik->first_ts);
             struct finding *f = finding_add(c->out, FINDING_IKE_IP_FRAGMENTED, ts);
-            if (!f)
+            if (!f) {
+                table_free(fx.t);
                 return;
+            }
             f->confirmed = true;
             const struct endpoint *ei = ik->nat_t && ik->natt_initiator.port ? &ik->natt_initiator : &ik->initiator;
             const struct endpoint *er = ik->nat_t && ik->natt_responder.port ? &ik->natt_responder : &ik->responder;
@@ -290,6 +354,7 @@ static void ip_fragmented(struct detect_ctx *c)
             finding_ev_ts(f, "ike_sa_first_ts", ik->first_ts);
             finding_frame(f, du_cap(c, m), ik->ip_frag_first_frame);
         }
+        table_free(fx.t);
     }
 }
 

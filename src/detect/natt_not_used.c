@@ -29,9 +29,42 @@ static uint32_t exch_count(const struct ike_sa *sa, uint8_t exch)
     return 0;
 }
 
+/* The first UDP mapping from the inside endpoint (addr, port) to peer (two captures, inside model),
+ * through an index by (inside address, inside port, peer address) built on first use. */
+struct map_idx {
+    bool built;
+    struct du_index x;
+};
+
+static const struct nat_mapping *udp_mapping(const struct nat_result *r, struct map_idx *mi,
+                                             const struct ip_addr *ip, uint16_t port, const struct ip_addr *peer)
+{
+    if (!mi->built) {
+        mi->built = true;
+        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t k = 0; k < r->n_map; k++) {
+            const struct nat_mapping *mp = &r->map[k];
+            if (mp->proto != 17)
+                continue;
+            struct du_key key;
+            du_key_make(&key, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_index_add(&mi->x, &key, (uint32_t)k);
+        }
+    }
+    struct du_key key;
+    du_key_make(&key, 0, 17, ip, port, peer, 0, 0);
+    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map; k = du_index_next(&mi->x, k)) {
+        const struct nat_mapping *mp = &r->map[k];
+        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, ip) && mp->inside.port == port && du_ip_eq(&mp->peer.ip, peer))
+            return mp;
+    }
+    return NULL;
+}
+
 static void scan(struct detect_ctx *c, const struct session_model *m, struct seen *sn)
 {
     uint8_t cap = du_cap(c, m);
+    struct map_idx mi = {0};
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
         if (!ik || !ik->natd.present || ik->natd.forced_encap == 1)
@@ -45,9 +78,9 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         uint64_t raw_pkts = 0, raw_first = 0, raw_frame = 0;
         unsigned raw_sas = 0;
         uint32_t spis[4];
-        for (uint32_t k = 0; k < table_slots(m->ipsec); k++) {
-            const struct ipsec_sa *sa = table_slot(m->ipsec, k, NULL);
-            if (!sa || sa->k.proto != 50 || sa->k.encap)
+        uint32_t it = 0;
+        for (const struct ipsec_sa *sa; (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
+            if (sa->k.proto != 50 || sa->k.encap)
                 continue;
             bool fwd = du_ip_eq(&sa->k.src, &ik->initiator.ip) && du_ip_eq(&sa->k.dst, &ik->responder.ip);
             bool rev = du_ip_eq(&sa->k.dst, &ik->initiator.ip) && du_ip_eq(&sa->k.src, &ik->responder.ip);
@@ -72,7 +105,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         uint64_t ts = raw_sas ? raw_first : ik->first_ts;
         struct finding *f = finding_add(c->out, FINDING_NATT_NOT_USED, ts);
         if (!f)
-            return;
+            break;
         /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
         f->confirmed = !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
         char a[DU_IPSTR], b[DU_IPSTR], s[12], t[16];
@@ -113,16 +146,15 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             }
             if (ik->natd.nat_initiator == 1)
                 snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
-            for (size_t k = 0; c->nat && m == c->inside && k < c->nat->n_map; k++) {
-                const struct nat_mapping *mp = &c->nat->map[k];
-                if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &ik->initiator.ip) &&
-                    mp->inside.port == ik->initiator.port && du_ip_eq(&mp->peer.ip, &ik->responder.ip)) {
-                    fs->has_outside = true;
-                    fs->out_ip = mp->outside.ip;
-                    fs->has_out_port = mp->outside.has_port;
-                    fs->out_port = mp->outside.port;
-                    break;
-                }
+            const struct nat_mapping *mp =
+                c->nat && m == c->inside
+                    ? udp_mapping(c->nat, &mi, &ik->initiator.ip, ik->initiator.port, &ik->responder.ip)
+                    : NULL;
+            if (mp) {
+                fs->has_outside = true;
+                fs->out_ip = mp->outside.ip;
+                fs->has_out_port = mp->outside.has_port;
+                fs->out_port = mp->outside.port;
             }
         }
         if ((fs = finding_session_add(f, ROLE_SERVER, &ik->responder.ip))) {
@@ -142,6 +174,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         if (raw_frame)
             finding_frame(f, cap, raw_frame);
     }
+    if (mi.built)
+        du_index_free(&mi.x);
 }
 
 static void run(struct detect_ctx *c)

@@ -26,11 +26,46 @@ static bool call_up(const struct pptp_call *call)
            call->state == PPTP_CALL_CLEAR_REQ || call->state == PPTP_CALL_DISCONNECTED;
 }
 
-/* Inside endpoint of an outside TCP endpoint (two captures), from the NAT mappings. */
-static bool inside_of_tcp(const struct detect_ctx *c, const struct endpoint *out, const struct ip_addr *server,
-                          struct endpoint *in)
+/* Lookups built on first use for one detector run (du_index: chains in index / slot order). */
+struct lazy {
+    bool built;
+    struct du_index x;
+};
+
+static void lazy_free(struct lazy *l)
 {
-    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+    if (l->built)
+        du_index_free(&l->x);
+    l->built = false;
+}
+
+/* TCP mappings by (outside endpoint, peer address) or by (inside endpoint, peer address). */
+static void tcp_maps_build(struct lazy *l, const struct nat_result *r, bool by_outside)
+{
+    l->built = true;
+    du_index_init(&l->x, sizeof(struct du_key), (uint32_t)r->n_map);
+    for (size_t i = 0; i < r->n_map; i++) {
+        const struct nat_mapping *mp = &r->map[i];
+        if (mp->proto != 6)
+            continue;
+        const struct nat_id *id = by_outside ? &mp->outside : &mp->inside;
+        struct du_key k;
+        du_key_make(&k, 0, 6, &id->ip, id->port, &mp->peer.ip, 0, 0);
+        du_index_add(&l->x, &k, (uint32_t)i);
+    }
+}
+
+/* Inside endpoint of an outside TCP endpoint (two captures), from the NAT mappings. */
+static bool inside_of_tcp(const struct detect_ctx *c, struct lazy *l, const struct endpoint *out,
+                          const struct ip_addr *server, struct endpoint *in)
+{
+    if (!c->nat)
+        return false;
+    if (!l->built)
+        tcp_maps_build(l, c->nat, true);
+    struct du_key k;
+    du_key_make(&k, 0, 6, &out->ip, out->port, server, 0, 0);
+    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map; i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
         if (mp->proto == 6 && du_ip_eq(&mp->outside.ip, &out->ip) && mp->outside.port == out->port &&
             du_ip_eq(&mp->peer.ip, server)) {
@@ -42,10 +77,16 @@ static bool inside_of_tcp(const struct detect_ctx *c, const struct endpoint *out
     return false;
 }
 
-static bool outside_of_tcp(const struct detect_ctx *c, const struct endpoint *in, const struct ip_addr *server,
-                           struct endpoint *out)
+static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const struct endpoint *in,
+                           const struct ip_addr *server, struct endpoint *out)
 {
-    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+    if (!c->nat)
+        return false;
+    if (!l->built)
+        tcp_maps_build(l, c->nat, false);
+    struct du_key k;
+    du_key_make(&k, 0, 6, &in->ip, in->port, server, 0, 0);
+    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map; i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
         if (mp->proto == 6 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
             du_ip_eq(&mp->peer.ip, server)) {
@@ -57,13 +98,33 @@ static bool outside_of_tcp(const struct detect_ctx *c, const struct endpoint *in
     return false;
 }
 
+/* PPTP control connections of m by (server endpoint, client address), in slot order. */
+static void ctrl_by_server_build(struct lazy *l, const struct session_model *m)
+{
+    l->built = true;
+    du_index_init(&l->x, sizeof(struct du_key), table_slots(m->pptp));
+    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
+        if (!c)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 0, &c->server.ip, c->server.port, &c->client.ip, 0, 0);
+        du_index_add(&l->x, &k, i);
+    }
+}
+
 /* The outside view of an inside call: control connection from `out`, same server Call ID. */
-static void outside_call(const struct session_model *m, const struct endpoint *out, const struct pptp_ctrl *ic,
-                         const struct pptp_call *icall, const struct pptp_ctrl **oc, const struct pptp_call **ocall)
+static void outside_call(const struct session_model *m, struct lazy *l, const struct endpoint *out,
+                         const struct pptp_ctrl *ic, const struct pptp_call *icall, const struct pptp_ctrl **oc,
+                         const struct pptp_call **ocall)
 {
     *oc = NULL;
     *ocall = NULL;
-    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+    if (!l->built)
+        ctrl_by_server_build(l, m);
+    struct du_key key;
+    du_key_make(&key, 0, 0, &ic->server.ip, ic->server.port, &out->ip, 0, 0);
+    for (uint32_t i = du_index_first(&l->x, &key); i != DU_NONE; i = du_index_next(&l->x, i)) {
         const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
         if (!c || !du_ip_eq(&c->server.ip, &ic->server.ip) || c->server.port != ic->server.port)
             continue;
@@ -80,6 +141,30 @@ static void outside_call(const struct session_model *m, const struct endpoint *o
     }
 }
 
+/* Enhanced GRE (v1) flows of m by (source address, Call ID), in slot order. */
+static void gre_build(struct lazy *l, const struct session_model *m)
+{
+    l->built = true;
+    du_index_init(&l->x, sizeof(struct du_key), table_slots(m->gre));
+    for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+        const struct gre_flow *gf = table_slot(m->gre, g, NULL);
+        if (!gf || gf->k.version != 1)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 47, &gf->k.src, 0, NULL, 0, gf->k.key);
+        du_index_add(&l->x, &k, g);
+    }
+}
+
+static uint32_t gre_first(const struct session_model *m, struct lazy *l, const struct ip_addr *src, uint32_t key)
+{
+    if (!l->built)
+        gre_build(l, m);
+    struct du_key k;
+    du_key_make(&k, 0, 47, src, 0, NULL, 0, key);
+    return du_index_first(&l->x, &k);
+}
+
 static void gre_blocked(struct detect_ctx *c)
 {
     bool two = du_two(c);
@@ -87,6 +172,7 @@ static void gre_blocked(struct detect_ctx *c)
     if (!m)
         return;
     uint8_t cap = du_cap(c, m);
+    struct lazy maps = {0}, octrl = {0}, gre = {0}, unm = {0};
     for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
         const struct pptp_ctrl *pc = table_slot(m->pptp, i, NULL);
         if (!pc)
@@ -107,19 +193,19 @@ static void gre_blocked(struct detect_ctx *c)
             uint64_t oup = 0, odown = 0;
             bool have_out = false;
             if (two) {
-                have_out = outside_of_tcp(c, &pc->client, &pc->server.ip, &out);
+                have_out = outside_of_tcp(c, &maps, &pc->client, &pc->server.ip, &out);
                 if (!have_out && c->nat && c->nat->n_nat_addrs) {
                     out.ip = c->nat->nat_addrs[0];
                     out.port = 0;
                 }
-                outside_call(c->outside, &out, pc, call, &oc, &ocall);
+                outside_call(c->outside, &octrl, &out, pc, call, &oc, &ocall);
                 if (oc)
                     session_pptp_call_gre(c->outside, oc, ocall, &oup, &odown);
             }
             uint64_t ts = call->first_ts;
             struct finding *f = finding_add(c->out, FINDING_PPTP_GRE_BLOCKED, ts);
             if (!f)
-                return;
+                goto out;
             char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16];
             du_ip(&pc->client.ip, a);
             du_ip(&pc->server.ip, b);
@@ -194,13 +280,30 @@ static void gre_blocked(struct detect_ctx *c)
             finding_ev_ts(f, "call_ts", call->first_ts);
             finding_frame(f, cap, call->first_frame);
             /* frames of the one-way GRE and of the dropped return GRE */
-            for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+            const struct ip_addr *gsrc = no_return ? &pc->client.ip : &pc->server.ip;
+            uint32_t gkey = no_return ? call->peer_call_id : call->call_id;
+            for (uint32_t g = gre_first(m, &gre, gsrc, gkey); g != DU_NONE; g = du_index_next(&gre.x, g)) {
                 const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, no_return ? &pc->client.ip : &pc->server.ip) &&
-                    gf->k.key == (no_return ? call->peer_call_id : call->call_id))
+                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
                     finding_frame(f, cap, gf->first_frame);
             }
-            for (size_t u = 0; two && c->nat && u < c->nat->n_unm; u++) {
+            if (two && c->nat && !unm.built) {
+                /* outside-only return GRE records by source, in index order */
+                unm.built = true;
+                du_index_init(&unm.x, sizeof(struct du_key), (uint32_t)c->nat->n_unm);
+                for (size_t u = 0; u < c->nat->n_unm; u++) {
+                    const struct nat_unmatched *un = &c->nat->unm[u];
+                    if (un->proto != 47 || un->side != SIDE_OUTSIDE || un->direction != 1)
+                        continue;
+                    struct du_key key;
+                    du_key_make(&key, 0, 47, &un->src, 0, NULL, 0, 0);
+                    du_index_add(&unm.x, &key, (uint32_t)u);
+                }
+            }
+            struct du_key uk;
+            du_key_make(&uk, 0, 47, &pc->server.ip, 0, NULL, 0, 0);
+            for (uint32_t u = two && c->nat ? du_index_first(&unm.x, &uk) : DU_NONE; u != DU_NONE && u < c->nat->n_unm;
+                 u = du_index_next(&unm.x, u)) {
                 const struct nat_unmatched *un = &c->nat->unm[u];
                 if (un->proto == 47 && un->side == SIDE_OUTSIDE && un->direction == 1 &&
                     du_ip_eq(&un->src, &pc->server.ip) && (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
@@ -211,6 +314,11 @@ static void gre_blocked(struct detect_ctx *c)
             }
         }
     }
+out:
+    lazy_free(&maps);
+    lazy_free(&octrl);
+    lazy_free(&gre);
+    lazy_free(&unm);
 }
 
 #define MAX_COLL 16
@@ -230,10 +338,24 @@ static void call_collision(struct detect_ctx *c)
         return;
     uint8_t cap = du_cap(c, m);
     uint32_t n = table_slots(m->pptp);
+    /* control connections by (client address, server address), in slot order */
+    struct du_index pairs;
+    du_index_init(&pairs, sizeof(struct du_key), n);
     for (uint32_t i = 0; i < n; i++) {
         const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
         if (!a)
             continue;
+        struct du_key k;
+        du_key_make(&k, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
+        du_index_add(&pairs, &k, i);
+    }
+    struct lazy maps = {0}, gre = {0}, ictrl = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
+        if (!a)
+            continue;
+        struct du_key pk;
+        du_key_make(&pk, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
         for (unsigned ka = 0; ka < a->n_calls && ka < PPTP_CALLS_PER_CTRL; ka++) {
             const struct pptp_call *ca = &a->calls[ka];
             /* the group: every control connection from a's address to a's server using this Call ID;
@@ -242,7 +364,8 @@ static void call_collision(struct detect_ctx *c)
             const struct pptp_call *mcall[MAX_COLL];
             unsigned nm = 0;
             bool first = true;
-            for (uint32_t j = 0; j < n && first; j++) {
+            for (uint32_t j = du_index_first(&pairs, &pk); j != DU_NONE && j < n && first;
+                 j = du_index_next(&pairs, j)) {
                 const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
                 if (!b || !du_ip_eq(&b->client.ip, &a->client.ip) || !du_ip_eq(&b->server.ip, &a->server.ip) ||
                     (b->client.port == a->client.port && j != i))
@@ -271,7 +394,8 @@ static void call_collision(struct detect_ctx *c)
                     ts = mcall[q]->first_ts;
             /* return GRE to the shared Call ID */
             uint64_t ret = 0, ret_frame = 0;
-            for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+            for (uint32_t g = gre_first(m, &gre, &a->server.ip, ca->call_id); g != DU_NONE;
+                 g = du_index_next(&gre.x, g)) {
                 const struct gre_flow *gf = table_slot(m->gre, g, NULL);
                 if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, &a->server.ip) &&
                     du_ip_eq(&gf->k.dst, &a->client.ip) && gf->k.key == ca->call_id) {
@@ -283,10 +407,25 @@ static void call_collision(struct detect_ctx *c)
             bool have_in[MAX_COLL];
             unsigned named = 0;
             for (unsigned q = 0; q < nm; q++) {
-                have_in[q] = two && inside_of_tcp(c, &mem[q]->client, &a->server.ip, &in[q]);
+                have_in[q] = two && inside_of_tcp(c, &maps, &mem[q]->client, &a->server.ip, &in[q]);
                 if (two && !have_in[q]) {
-                    /* fallback: an inside control connection to the server with the same client port */
-                    for (uint32_t r = 0; r < table_slots(c->inside->pptp); r++) {
+                    /* fallback: an inside control connection to the server with the same client port
+                     * (inside connections by (server address, client port), in slot order) */
+                    if (!ictrl.built) {
+                        ictrl.built = true;
+                        du_index_init(&ictrl.x, sizeof(struct du_key), table_slots(c->inside->pptp));
+                        for (uint32_t r = 0; r < table_slots(c->inside->pptp); r++) {
+                            const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
+                            if (!ic)
+                                continue;
+                            struct du_key k;
+                            du_key_make(&k, 0, 0, &ic->server.ip, ic->client.port, NULL, 0, 0);
+                            du_index_add(&ictrl.x, &k, r);
+                        }
+                    }
+                    struct du_key ik;
+                    du_key_make(&ik, 0, 0, &a->server.ip, mem[q]->client.port, NULL, 0, 0);
+                    for (uint32_t r = du_index_first(&ictrl.x, &ik); r != DU_NONE; r = du_index_next(&ictrl.x, r)) {
                         const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
                         if (ic && du_ip_eq(&ic->server.ip, &a->server.ip) && ic->client.port == mem[q]->client.port) {
                             in[q] = ic->client;
@@ -299,7 +438,7 @@ static void call_collision(struct detect_ctx *c)
             }
             struct finding *f = finding_add(c->out, FINDING_PPTP_CALL_COLLISION, ts);
             if (!f)
-                return;
+                goto out;
             f->confirmed = two;
             char ip1[DU_IPSTR], ip2[DU_IPSTR], t[16];
             du_ip(&a->client.ip, ip1);
@@ -365,6 +504,11 @@ static void call_collision(struct detect_ctx *c)
                 finding_frame(f, cap, ret_frame);
         }
     }
+out:
+    lazy_free(&maps);
+    lazy_free(&gre);
+    lazy_free(&ictrl);
+    du_index_free(&pairs);
 }
 
 static void run(struct detect_ctx *c)

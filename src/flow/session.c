@@ -141,23 +141,28 @@ void session_model_free(struct session_model *m)
 
 /* ---- flows ---- */
 
+static void make_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                          const struct ip_addr *b, uint16_t pb)
+{
+    memset(k, 0, sizeof(*k));
+    if (ep_cmp(a, pa, b, pb) <= 0) {
+        k->a = *a, k->pa = pa, k->b = *b, k->pb = pb;
+    } else {
+        k->a = *b, k->pa = pb, k->b = *a, k->pb = pa;
+    }
+    k->proto = proto;
+}
+
 struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir)
 {
     if (!p->ipver)
         return NULL;
-    struct flow_key k;
-    memset(&k, 0, sizeof(k));
     uint16_t sp = p->has_ports ? p->sport : 0, dp = p->has_ports ? p->dport : 0;
     if (p->l4proto == 1 || p->l4proto == 58) {
         sp = dp = p->icmp_id; /* echo flows by identifier */
     }
-    int fwd = ep_cmp(&p->src, sp, &p->dst, dp) <= 0;
-    if (fwd) {
-        k.a = p->src, k.pa = sp, k.b = p->dst, k.pb = dp;
-    } else {
-        k.a = p->dst, k.pa = dp, k.b = p->src, k.pb = sp;
-    }
-    k.proto = p->l4proto;
+    struct flow_key k;
+    make_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
     bool created = false;
     struct flow *f = table_put(m->flows, &k, &created);
     if (!f)
@@ -595,17 +600,16 @@ const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const 
     return alive > 1 ? NULL : best;
 }
 
+void session_flow_key(const struct flow *f, struct flow_key *k)
+{
+    make_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
+}
+
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
                                        uint16_t pa, const struct ip_addr *b, uint16_t pb)
 {
     struct flow_key k;
-    memset(&k, 0, sizeof(k));
-    if (ep_cmp(a, pa, b, pb) <= 0) {
-        k.a = *a, k.pa = pa, k.b = *b, k.pb = pb;
-    } else {
-        k.a = *b, k.pa = pb, k.b = *a, k.pb = pa;
-    }
-    k.proto = proto;
+    make_flow_key(&k, proto, a, pa, b, pb);
     return table_get(m->flows, &k, false);
 }
 
