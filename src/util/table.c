@@ -20,8 +20,10 @@ struct table {
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
     uint32_t nb;                /* buckets, power of two */
     uint32_t *bucket;
-    struct tent *ent;
-    uint8_t *keys, *vals;
+    uint8_t *slab;              /* entries: struct tent then the key, `stride` bytes each (one cache
+                                 * line for small keys: a lookup touches one place, not two) */
+    size_t stride;
+    uint8_t *vals;
     uint32_t free_head;         /* free slot list through hnext */
     uint32_t lru_head[2], lru_tail[2]; /* head = least recently used */
     uint64_t evicted;
@@ -60,6 +62,7 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     if (!t)
         return NULL;
     t->key_size = key_size;
+    t->stride = (sizeof(struct tent) + key_size + 7) & ~(size_t)7;
     t->val_size = val_size ? val_size : 1;
     t->cap = cap;
     t->nb = 256; /* grows with the entries (rehash in grow()) */
@@ -82,21 +85,25 @@ void table_free(struct table *t)
     if (!t)
         return;
     free(t->bucket);
-    free(t->ent);
-    free(t->keys);
+    free(t->slab);
     free(t->vals);
     free(t);
 }
 
+static inline struct tent *E(const struct table *t, uint32_t i)
+{
+    return (struct tent *)(void *)(t->slab + (size_t)i * t->stride);
+}
+
 static void lru_unlink(struct table *t, uint32_t i)
 {
-    struct tent *e = &t->ent[i];
+    struct tent *e = E(t, i);
     if (e->lprev != NIL)
-        t->ent[e->lprev].lnext = e->lnext;
+        E(t, e->lprev)->lnext = e->lnext;
     else
         t->lru_head[e->cls] = e->lnext;
     if (e->lnext != NIL)
-        t->ent[e->lnext].lprev = e->lprev;
+        E(t, e->lnext)->lprev = e->lprev;
     else
         t->lru_tail[e->cls] = e->lprev;
     e->lprev = e->lnext = NIL;
@@ -104,11 +111,11 @@ static void lru_unlink(struct table *t, uint32_t i)
 
 static void lru_append(struct table *t, uint32_t i)
 {
-    struct tent *e = &t->ent[i];
+    struct tent *e = E(t, i);
     e->lnext = NIL;
     e->lprev = t->lru_tail[e->cls];
     if (e->lprev != NIL)
-        t->ent[e->lprev].lnext = i;
+        E(t, e->lprev)->lnext = i;
     else
         t->lru_head[e->cls] = i;
     t->lru_tail[e->cls] = i;
@@ -116,7 +123,7 @@ static void lru_append(struct table *t, uint32_t i)
 
 static inline uint8_t *key_at(const struct table *t, uint32_t i)
 {
-    return t->keys + (size_t)i * t->key_size;
+    return t->slab + (size_t)i * t->stride + sizeof(struct tent);
 }
 
 static inline uint8_t *val_at(const struct table *t, uint32_t i)
@@ -126,8 +133,8 @@ static inline uint8_t *val_at(const struct table *t, uint32_t i)
 
 static uint32_t find(const struct table *t, const void *key, uint32_t h)
 {
-    for (uint32_t i = t->bucket[h & (t->nb - 1)]; i != NIL; i = t->ent[i].hnext)
-        if (t->ent[i].hash == h && memcmp(key_at(t, i), key, t->key_size) == 0)
+    for (uint32_t i = t->bucket[h & (t->nb - 1)]; i != NIL; i = E(t, i)->hnext)
+        if (E(t, i)->hash == h && memcmp(key_at(t, i), key, t->key_size) == 0)
             return i;
     return NIL;
 }
@@ -138,7 +145,7 @@ void *table_get(struct table *t, const void *key, bool touch)
     uint32_t i = find(t, key, h);
     if (i == NIL)
         return NULL;
-    if (touch && t->lru_tail[t->ent[i].cls] != i) {
+    if (touch && t->lru_tail[E(t, i)->cls] != i) {
         lru_unlink(t, i);
         lru_append(t, i);
     }
@@ -147,10 +154,10 @@ void *table_get(struct table *t, const void *key, bool touch)
 
 static void remove_entry(struct table *t, uint32_t i)
 {
-    struct tent *e = &t->ent[i];
+    struct tent *e = E(t, i);
     uint32_t *pp = &t->bucket[e->hash & (t->nb - 1)];
     while (*pp != NIL && *pp != i)
-        pp = &t->ent[*pp].hnext;
+        pp = &E(t, *pp)->hnext;
     if (*pp == i)
         *pp = e->hnext;
     lru_unlink(t, i);
@@ -167,14 +174,10 @@ static int grow(struct table *t)
         na = t->cap;
     if (na <= t->alloc)
         return -1;
-    struct tent *ne = realloc(t->ent, sizeof(struct tent) * na);
-    if (!ne)
+    uint8_t *ns = realloc(t->slab, (size_t)na * t->stride);
+    if (!ns)
         return -1;
-    t->ent = ne;
-    uint8_t *nk = realloc(t->keys, (size_t)na * t->key_size);
-    if (!nk)
-        return -1;
-    t->keys = nk;
+    t->slab = ns;
     uint8_t *nv = realloc(t->vals, (size_t)na * t->val_size);
     if (!nv)
         return -1;
@@ -189,10 +192,10 @@ static int grow(struct table *t)
         if (b) {
             memset(b, 0xff, sizeof(uint32_t) * nb);
             for (uint32_t i = 0; i < t->top; i++) {
-                if (!t->ent[i].used)
+                if (!E(t, i)->used)
                     continue;
-                uint32_t h = t->ent[i].hash & (nb - 1);
-                t->ent[i].hnext = b[h];
+                uint32_t h = E(t, i)->hash & (nb - 1);
+                E(t, i)->hnext = b[h];
                 b[h] = i;
             }
             free(t->bucket);
@@ -210,7 +213,7 @@ void *table_put(struct table *t, const void *key, bool *created)
     if (i != NIL) {
         if (created)
             *created = false;
-        if (t->lru_tail[t->ent[i].cls] != i) {
+        if (t->lru_tail[E(t, i)->cls] != i) {
             lru_unlink(t, i);
             lru_append(t, i);
         }
@@ -228,11 +231,11 @@ void *table_put(struct table *t, const void *key, bool *created)
     }
     if (t->free_head != NIL) {
         i = t->free_head;
-        t->free_head = t->ent[i].hnext;
+        t->free_head = E(t, i)->hnext;
     } else {
         i = t->top++;
     }
-    struct tent *e = &t->ent[i];
+    struct tent *e = E(t, i);
     e->used = 1;
     e->cls = 0;
     e->hash = h;
@@ -253,13 +256,13 @@ void table_set_class(struct table *t, const void *val, int cls)
     if (!v || v < t->vals)
         return;
     size_t i = (size_t)(v - t->vals) / t->val_size;
-    if (i >= t->top || !t->ent[i].used)
+    if (i >= t->top || !E(t, i)->used)
         return;
     uint8_t c = cls ? 1 : 0;
-    if (t->ent[i].cls == c)
+    if (E(t, i)->cls == c)
         return;
     lru_unlink(t, (uint32_t)i);
-    t->ent[i].cls = c;
+    E(t, i)->cls = c;
     lru_append(t, (uint32_t)i);
 }
 
@@ -280,7 +283,7 @@ uint32_t table_slots(const struct table *t)
 
 void *table_slot(const struct table *t, uint32_t i, const void **key)
 {
-    if (i >= t->top || !t->ent[i].used)
+    if (i >= t->top || !E(t, i)->used)
         return NULL;
     if (key)
         *key = key_at(t, i);
@@ -290,5 +293,5 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
 size_t table_bytes(const struct table *t)
 {
     return sizeof(*t) + sizeof(uint32_t) * t->nb +
-           (size_t)t->alloc * (sizeof(struct tent) + t->key_size + t->val_size);
+           (size_t)t->alloc * (t->stride + t->val_size);
 }
