@@ -231,6 +231,22 @@ struct l2tp_sess {
     uint64_t first_ts, last_ts;
 };
 
+/* A fragmented datagram of VPN interest (completed, timed out or incomplete). */
+struct fragdg {
+    struct ip_addr src, dst;
+    uint8_t proto;
+    uint16_t sport, dport;
+    uint32_t id;
+    uint16_t nfrags;
+    bool complete, out_of_order, overlap, timed_out;
+    uint64_t first_ts, last_ts;
+    uint64_t frames[8];
+    uint8_t nframes;
+    bool is_ike;           /* UDP 500/4500 datagram carrying IKE (decoded after reassembly) */
+};
+
+#define FRAGDG_MAX 1024 /* fragmented VPN datagrams kept per capture (more: counted in fragdg_dropped) */
+
 /* ---- the model ---- */
 struct session_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
@@ -255,19 +271,8 @@ struct session_model {
     struct session_counts c;
     /* per-table eviction counts are in the tables; frag evictions in c.frag_evicted */
     /* fragmented datagrams worth reporting (VPN ports/protocols), bounded */
-    uint32_t n_fragdg;
-    struct fragdg {
-        struct ip_addr src, dst;
-        uint8_t proto;
-        uint16_t sport, dport;
-        uint32_t id;
-        uint16_t nfrags;
-        bool complete, out_of_order, overlap, timed_out;
-        uint64_t first_ts, last_ts;
-        uint64_t frames[8];
-        uint8_t nframes;
-        bool is_ike;           /* UDP 500/4500 datagram carrying IKE (decoded after reassembly) */
-    } fragdg[1024];
+    uint32_t n_fragdg, cap_fragdg;
+    struct fragdg *fragdg;     /* grown on demand up to FRAGDG_MAX */
     uint64_t fragdg_dropped;   /* fragmented datagrams not kept in fragdg[] (cap) */
 };
 

@@ -130,6 +130,9 @@ void session_model_free(struct session_model *m)
 {
     index_free(m->idx);
     m->idx = NULL;
+    free(m->fragdg);
+    m->fragdg = NULL;
+    m->n_fragdg = m->cap_fragdg = 0;
     table_free(m->flows);
     table_free(m->ike);
     table_free(m->ipsec);
@@ -965,9 +968,19 @@ void session_fragment(struct session_model *m, const struct frag_info *fi, bool 
                                   fi->dport == PORT_NATT || fi->sport == PORT_L2TP || fi->dport == PORT_L2TP));
     if (!vpn)
         return;
-    if (m->n_fragdg >= sizeof(m->fragdg) / sizeof(m->fragdg[0])) {
+    if (m->n_fragdg >= FRAGDG_MAX) {
         m->fragdg_dropped++;
         return;
+    }
+    if (m->n_fragdg >= m->cap_fragdg) {
+        uint32_t nc = m->cap_fragdg ? m->cap_fragdg * 2 : 16;
+        struct fragdg *nv = realloc(m->fragdg, sizeof(*nv) * nc);
+        if (!nv) {
+            m->fragdg_dropped++;
+            return;
+        }
+        m->fragdg = nv;
+        m->cap_fragdg = nc;
     }
     struct fragdg *d = &m->fragdg[m->n_fragdg++];
     memset(d, 0, sizeof(*d));
