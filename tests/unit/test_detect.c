@@ -396,6 +396,14 @@ static void test_stale_nat(void)
 static struct fragdg *dg_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint32_t id, bool ooo,
                              bool complete, uint64_t t)
 {
+    if (m->n_fragdg >= m->cap_fragdg) { /* the model grows this list on demand */
+        uint32_t nc = m->cap_fragdg ? m->cap_fragdg * 2 : 16;
+        struct fragdg *nv = realloc(m->fragdg, sizeof(*nv) * nc);
+        if (!nv)
+            abort();
+        m->fragdg = nv;
+        m->cap_fragdg = nc;
+    }
     struct fragdg *g = &m->fragdg[m->n_fragdg++];
     memset(g, 0, sizeof(*g));
     g->src = s, g->dst = d, g->proto = 17, g->sport = 4500, g->dport = 4500, g->id = id;
