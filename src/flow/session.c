@@ -2,12 +2,13 @@
  * connections and calls (nf_conntrack_pptp.c model), GRE and L2TP. Reads struct pkt only. */
 #include "vpnscope/session.h"
 
-#include <gcrypt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vpnscope/decode.h"
 #include "vpnscope/frag.h"
+#include "vpnscope/natd.h"
 #include "vpnscope/table.h"
 
 struct session_index;
@@ -183,73 +184,6 @@ struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir
     if (f->src.port == f->dst.port && ip_eq(&p->src, &p->dst))
         *dir = 0;
     return f;
-}
-
-/* ---- hashing for NAT-D (libgcrypt) ---- */
-
-static int md_for_len(unsigned len, uint16_t v1_hash)
-{
-    switch (v1_hash) {
-    case 1:
-        return GCRY_MD_MD5;
-    case 2:
-        return GCRY_MD_SHA1;
-    case 4:
-        return GCRY_MD_SHA256;
-    case 5:
-        return GCRY_MD_SHA384;
-    case 6:
-        return GCRY_MD_SHA512;
-    default:
-        break;
-    }
-    switch (len) {
-    case 16:
-        return GCRY_MD_MD5;
-    case 20:
-        return GCRY_MD_SHA1;
-    case 32:
-        return GCRY_MD_SHA256;
-    case 48:
-        return GCRY_MD_SHA384;
-    case 64:
-        return GCRY_MD_SHA512;
-    default:
-        return 0;
-    }
-}
-
-/* NAT-D hash of (SPIi | SPIr | IP | port) with the given algorithm. Returns digest length or 0. */
-static unsigned natd_hash(int algo, uint64_t ispi, uint64_t rspi, const struct ip_addr *ip, uint16_t port,
-                          uint8_t out[IKE_NATD_MAXLEN])
-{
-    uint8_t buf[8 + 8 + 16 + 2];
-    unsigned n = 0;
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t)(ispi >> (i * 8));
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t)(rspi >> (i * 8));
-    unsigned al = ip->v == 6 ? 16 : 4;
-    memcpy(buf + n, ip->a, al);
-    n += al;
-    buf[n++] = (uint8_t)(port >> 8);
-    buf[n++] = (uint8_t)port;
-    unsigned dl = gcry_md_get_algo_dlen(algo);
-    if (!dl || dl > IKE_NATD_MAXLEN)
-        return 0;
-    gcry_md_hash_buffer(algo, out, buf, n);
-    return dl;
-}
-
-static bool natd_matches(const struct ike_msg *ik, const struct ike_natd *nd, uint16_t v1_hash,
-                         const struct ip_addr *ip, uint16_t port)
-{
-    int algo = nd->kind == IKE_NATD_V1 ? md_for_len(nd->len, v1_hash) : GCRY_MD_SHA1;
-    if (!algo)
-        return false;
-    uint8_t h[IKE_NATD_MAXLEN];
-    unsigned dl = natd_hash(algo, ik->ispi, ik->rspi, ip, port, h);
-    return dl && dl == nd->len && memcmp(h, nd->h, dl) == 0;
 }
 
 /*
@@ -458,7 +392,7 @@ static void ike_update(struct session_model *m, const struct pkt *p)
                 is_src = nd->kind == IKE_NATD_V2_SRC;
             const struct ip_addr *ip = is_src ? &p->src : &p->dst;
             uint16_t port = is_src ? p->sport : p->dport;
-            bool match = natd_matches(ik, nd, sa->v1_hash, ip, port);
+            bool match = natd_matches(nd, sa->v1_hash, ik->ispi, ik->rspi, ip, port);
             if (is_src) {
                 src_seen = true;
                 src_any_match |= match;

@@ -1,8 +1,8 @@
 /* correlate.c - pairs the packets of an inside and an outside capture of one NAT router and
  * rebuilds the router's mappings with the evidence for each (nat.h). */
 #include "vpnscope/nat.h"
+#include "vpnscope/natd.h"
 
-#include <gcrypt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,10 +421,6 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
         return NULL;
     }
     memset(c->bucket, 0xff, sizeof(uint32_t) * (size_t)nb);
-    if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
-        gcry_check_version(NULL);
-        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-    }
     return c;
 }
 
@@ -929,46 +925,6 @@ static void pptp_pair(struct nat_corr *c, const struct pend *in, const struct pe
 
 /* ---- NAT-D ----------------------------------------------------------------------------- */
 
-static int natd_algo(uint8_t len)
-{
-    switch (len) {
-    case 16:
-        return GCRY_MD_MD5;
-    case 20:
-        return GCRY_MD_SHA1;
-    case 32:
-        return GCRY_MD_SHA256;
-    case 48:
-        return GCRY_MD_SHA384;
-    case 64:
-        return GCRY_MD_SHA512;
-    default:
-        return -1;
-    }
-}
-
-/* HASH(SPIi | SPIr | IP | Port) (RFC 7296 §2.23, RFC 3947 §3) compared with h. */
-static bool natd_matches(const struct ike_natd *nd, uint64_t ispi, uint64_t rspi,
-                         const struct ip_addr *ip, uint16_t port)
-{
-    int algo = natd_algo(nd->len);
-    if (algo < 0 || (ip->v != 4 && ip->v != 6))
-        return false;
-    uint8_t buf[8 + 8 + 16 + 2];
-    size_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t)(ispi >> (i * 8));
-    for (int i = 7; i >= 0; i--)
-        buf[n++] = (uint8_t)(rspi >> (i * 8));
-    memcpy(buf + n, ip->a, ip->v == 4 ? 4 : 16);
-    n += ip->v == 4 ? 4 : 16;
-    buf[n++] = (uint8_t)(port >> 8);
-    buf[n++] = (uint8_t)port;
-    uint8_t md[64];
-    gcry_md_hash_buffer(algo, md, buf, n);
-    return memcmp(md, nd->h, nd->len) == 0;
-}
-
 static void natd_check(struct nat_corr *c, struct mint *mp, const struct pkt *p,
                        const struct pend *in, const struct pend *out, int dir)
 {
@@ -984,10 +940,10 @@ static void natd_check(struct nat_corr *c, struct mint *mp, const struct pkt *p,
         bool dst_hash = nd->kind == IKE_NATD_V2_DST || v1_first;
         if (dir == DIR_TO_PEER && src_hash) {
             /* the client hashed its own address: which one? */
-            if (natd_matches(nd, m->ispi, m->rspi, &in->src, in->sport)) {
+            if (natd_matches(nd, 0, m->ispi, m->rspi, &in->src, in->sport)) {
                 mp->m.natd_src = 1;
                 mp->m.evidence |= NAT_EV_NATD;
-            } else if (natd_matches(nd, m->ispi, m->rspi, &out->src, out->sport)) {
+            } else if (natd_matches(nd, 0, m->ispi, m->rspi, &out->src, out->sport)) {
                 if (mp->m.natd_src != 1)
                     mp->m.natd_src = 2;
                 mp->m.evidence |= NAT_EV_NATD;
@@ -997,7 +953,7 @@ static void natd_check(struct nat_corr *c, struct mint *mp, const struct pkt *p,
             }
         } else if (dir == DIR_FROM_PEER && dst_hash) {
             /* the peer hashed the client's address as it sees it: the outside one */
-            if (natd_matches(nd, m->ispi, m->rspi, &out->dst, out->dport))
+            if (natd_matches(nd, 0, m->ispi, m->rspi, &out->dst, out->dport))
                 mp->m.evidence |= NAT_EV_NATD;
         }
     }
