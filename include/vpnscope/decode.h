@@ -53,6 +53,10 @@ void gre_decode(struct rd *r, struct pkt *p);
 void pptp_decode(struct rd *r, struct pkt *p); /* first PPTP message of a TCP payload */
 void l2tp_decode(struct rd *r, struct pkt *p);
 
+/* IKE on a UDP payload no port identifies (see natt.c): true with the initiator SPI, major
+ * version and whether a non-ESP marker precedes it. */
+bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version, bool *marker);
+
 /* Names for wire values; never index arrays with wire values ("unknown" when not known). */
 const char *ike_exch_name(uint8_t version, uint8_t exch);
 const char *ike_notify_name(uint16_t type);

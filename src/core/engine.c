@@ -126,6 +126,28 @@ static bool is_ike_port(uint16_t p)
     return p == PORT_IKE || p == PORT_NATT;
 }
 
+/* A UDP flow on ports that say nothing: IKE of an SA already known (with or without the non-ESP
+ * marker) teaches the flow that it carries IKE / NAT-T, so its ESP-in-UDP is decoded as such
+ * even though a NAT or the peers' configuration moved it off 500/4500. */
+static enum app_hint learn_hint(struct session_model *m, struct flow *f, const struct pkt *p)
+{
+    if (p->l4proto != 17 || p->payload_len < 28 || p->sport == PORT_L2TP || p->dport == PORT_L2TP)
+        return HINT_NONE;
+    uint64_t ispi;
+    uint8_t version;
+    bool marker;
+    if (!natt_probe(p->payload, p->payload_len, &ispi, &version, &marker))
+        return HINT_NONE;
+    struct ike_sa_key k;
+    memset(&k, 0, sizeof(k));
+    k.ispi = ispi;
+    k.version = version;
+    if (!table_get(m->ike, &k, false))
+        return HINT_NONE;
+    f->hint = marker ? HINT_NATT : HINT_IKE;
+    return (enum app_hint)f->hint;
+}
+
 static void frag_cb(void *ctx, const struct frag_info *fi)
 {
     struct engine *e = ctx;
@@ -291,8 +313,10 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
         struct flow *f = session_flow(m, p, &dir);
         if (p->status == PKT_DECODED && (p->l4proto == 17 || p->l4proto == 6)) {
             enum app_hint hint = f ? (enum app_hint)f->hint : HINT_NONE;
-            if (hint != HINT_NONE && p->l4proto == 17 && (is_ike_port(p->sport) || is_ike_port(p->dport)))
+            if (p->l4proto == 17 && (is_ike_port(p->sport) || is_ike_port(p->dport)))
                 hint = HINT_NONE; /* ports decide */
+            else if (p->l4proto == 17 && f && hint == HINT_NONE && f->vpn == VPN_NONE)
+                hint = learn_hint(m, f, p);
             decode_app(p, hint);
         }
         session_update(m, p, f, dir);

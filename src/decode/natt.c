@@ -53,3 +53,33 @@ void natt_decode(struct rd *r, struct pkt *p)
     p->esp_in_udp = true;
     esp_decode(r, p);
 }
+
+/*
+ * Probe for IKE on a UDP payload that no port identifies (NAT rewrites ports; peers may float to a
+ * configured port other than 4500): a 4-byte zero non-ESP marker (or none) followed by an ISAKMP
+ * header with a non-zero initiator SPI, version 1.0 or 2.0 and a length that fits. Pure: fills
+ * the SPI, version and marker outputs; the caller decides (it only trusts SPIs it already knows).
+ */
+bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version, bool *marker)
+{
+    struct rd r = rd_init(payload, len);
+    *marker = false;
+    if (rd_left(&r) >= NATT_MARKER_LEN + 28 && rd_peek_be32(&r) == 0) {
+        rd_skip(&r, NATT_MARKER_LEN);
+        *marker = true;
+    }
+    if (rd_left(&r) < 28)
+        return false;
+    size_t avail = rd_left(&r);
+    *ispi = rd_be64(&r);
+    rd_skip(&r, 8); /* responder SPI */
+    rd_skip(&r, 1); /* next payload */
+    uint8_t ver = rd_u8(&r);
+    rd_skip(&r, 2); /* exchange type, flags */
+    rd_skip(&r, 4); /* message ID */
+    uint32_t length = rd_be32(&r);
+    if (!rd_ok(&r) || *ispi == 0 || (ver != 0x10 && ver != 0x20) || length < 28 || length > avail)
+        return false;
+    *version = (uint8_t)(ver >> 4);
+    return true;
+}
