@@ -137,8 +137,10 @@ static int read_point(struct engine *e, const char *const *files, int n, const c
         return 2;
     }
     if (!decode_dlt_supported(cap_dlt(s))) {
-        fprintf(stderr, "vpnscope: %s: unsupported link type %s (%d)\n", files[0], link_dlt_name(cap_dlt(s)),
-                cap_dlt(s));
+        const char *dn = pcap_datalink_val_to_name(cap_dlt(s));
+        const char *dd = pcap_datalink_val_to_description(cap_dlt(s));
+        fprintf(stderr, "vpnscope: %s: unsupported link type %s (%s, DLT %d); vpnscope reads Ethernet, Linux cooked (SLL/SLL2), raw IP and BSD loopback\n",
+                files[0], dn ? dn : link_dlt_name(cap_dlt(s)), dd ? dd : "no description", cap_dlt(s));
         cap_close(s);
         return 2;
     }
