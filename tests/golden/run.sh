@@ -16,7 +16,9 @@ expfile="$here/$expected"
 [ -f "$expfile" ] || { echo "missing expected file $expfile (run tests/golden/update.sh $name and review it)"; exit 1; }
 resolve() { case $1 in /*) echo "$1" ;; *) echo "$src/pcaps/$1" ;; esac; }
 argv=()
-if [[ $inputs == *+* ]]; then
+if [[ $inputs == router:* ]]; then
+    argv+=(--router "$(resolve "${inputs#router:}")")
+elif [[ $inputs == *+* ]]; then
     IFS=',' read -ra ins <<<"${inputs%%+*}"
     IFS=',' read -ra outs <<<"${inputs#*+}"
     for f in "${ins[@]}"; do argv+=(--inside "$(resolve "$f")"); done

@@ -10,7 +10,9 @@ for name in "$@"; do
     read -r _ inputs expected _ args <<<"$line"
     resolve() { case $1 in /*) echo "$1" ;; *) echo "$src/pcaps/$1" ;; esac; }
     argv=()
-    if [[ $inputs == *+* ]]; then
+    if [[ $inputs == router:* ]]; then
+    argv+=(--router "$(resolve "${inputs#router:}")")
+elif [[ $inputs == *+* ]]; then
         IFS=',' read -ra ins <<<"${inputs%%+*}"; IFS=',' read -ra outs <<<"${inputs#*+}"
         for f in "${ins[@]}"; do argv+=(--inside "$(resolve "$f")"); done
         for f in "${outs[@]}"; do argv+=(--outside "$(resolve "$f")"); done
