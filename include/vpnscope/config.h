@@ -28,7 +28,7 @@
  * counted in the summary. Sized so that all tables full stay under ~64 MB. */
 #define FLOW_MAX 65536                  /* 5-tuple flows tracked (~330 B each) */
 #define IKE_SA_MAX 16384                /* IKE SAs (~850 B each) */
-#define IPSEC_SA_MAX 32768              /* ESP + AH SAs, per SPI and direction (~400 B each) */
+#define IPSEC_SA_MAX 16384              /* ESP + AH SAs, per SPI and direction (~400 B each) */
 #define GRE_MAX 16384                   /* GRE flows per direction and call ID / key */
 #define L2TP_MAX 8192                   /* L2TP tunnel/session pairs */
 #define PPTP_CTRL_MAX 4096              /* PPTP control connections (~850 B each) */
