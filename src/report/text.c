@@ -86,11 +86,6 @@ static char *tx_ipport(const struct ip_addr *a, uint16_t port, char *buf, unsign
     return buf;
 }
 
-static const char *tx_yn(int v)
-{
-    return v < 0 ? "?" : v ? "yes" : "no";
-}
-
 static const char *tx_plural(uint64_t n, const char *one, const char *many)
 {
     return n == 1 ? one : many;
@@ -195,9 +190,23 @@ static bool m_ike(const struct rep_rec *r)
 }
 
 static const char *const h_ike[] = {"capture",   "ver",  "initiator", "responder",
-                                    "ispi",      "rspi", "nat-t",     "nat-d (init/resp/forced)",
+                                    "ispi",      "rspi", "nat-t",     "nat-d says",
                                     "exchanges", "retr", "pkts",      "first",
                                     "last"};
+
+/* The NAT-D verdict in words (from one capture a random source hash and a NAT look alike). */
+static const char *natd_words(const struct natd_verdict *v)
+{
+    if (v->nat_responder == 1)
+        return v->nat_initiator == 1 ? "NAT at both ends" : "NAT at responder";
+    if (v->forced_encap == 1)
+        return v->nat_initiator == 1 ? "NAT + forced encap" : "no NAT, forced encap";
+    if (v->nat_initiator == 1)
+        return v->forced_encap == 0 ? "NAT at initiator" : "NAT or forced encap";
+    if (v->nat_initiator == 0)
+        return "no NAT";
+    return "undecided";
+}
 
 static void row_ike(const struct report_input *in, const struct rep_rec *r, char c[][TX_CELL])
 {
@@ -219,8 +228,7 @@ static void row_ike(const struct report_input *in, const struct rep_rec *r, char
     rep_ike_spi(sa->rspi, c[5], TX_CELL);
     cellf(c[6], "%s", sa->nat_t ? "yes" : "no");
     if (sa->natd.present)
-        cellf(c[7], "%s/%s/%s", tx_yn(sa->natd.nat_initiator), tx_yn(sa->natd.nat_responder),
-              tx_yn(sa->natd.forced_encap));
+        cellf(c[7], "%s", natd_words(&sa->natd));
     else
         cellf(c[7], "-");
     size_t o = 0;
@@ -780,8 +788,9 @@ static void print_clock(FILE *out, const struct report_input *in)
         fputs("-", out);
     if (isfinite(c->drift_ppm))
         fprintf(out, ", drift %.6f ppm", c->drift_ppm);
-    fprintf(out, ", from %llu %s\n", (unsigned long long)c->evidence_packets,
-            tx_plural(c->evidence_packets, "packet", "packets"));
+    char ts[40];
+    fprintf(out, ", from %llu %s (offset at %s, inside clock)\n", (unsigned long long)c->evidence_packets,
+            tx_plural(c->evidence_packets, "packet", "packets"), ts_iso(c->ref_us, ts, sizeof(ts)));
 }
 
 static void print_summary(FILE *out, const struct report_input *in, const struct rep_totals *t)
