@@ -1,7 +1,9 @@
 /* replay.c - runs LLVMFuzzerTestOneInput over corpus files and over every packet of the pcaps
  * given (one input per packet, prefixed with the DLT selector), so CI exercises the fuzz target
  * without libFuzzer. Usage: replay DIR_OR_FILE... (pcap files are expanded to their packets). */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
+#endif
 #include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdint.h>
