@@ -268,27 +268,29 @@ mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || ko "veth pair re-created"
 
 # ---- 6. highest replay rate with zero kernel drops ----
 best=0
-for pps in 1000 2000 5000 10000 20000 40000 80000 160000; do
+for pps in 1000 2000 5000 10000 20000 40000 80000 160000 320000 640000; do
     loops=$(((pps * 2 + n - 1) / n))
     total=$((loops * n))
     ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$total" >"$TMP/rate.jsonl" 2>/dev/null &
     pid=$!
     PIDS+=($pid)
     wait_listening "$NS_RX"
-    ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps "$pps" --loop "$loops" "$PCAP" >"$TMP/tr.out" 2>&1
+    ip netns exec "$NS_TX" tcpreplay -i "$IFA" --pps "$pps" --loop "$loops" "$PCAP" >"$TMP/tr.out" 2>&1
+    achieved=$(grep -o 'Rated: [^,]*, [^,]*, [0-9.]* pps' "$TMP/tr.out" | grep -o '[0-9.]* pps' | cut -d' ' -f1 | cut -d. -f1)
     sleep 1
     kill -INT $pid 2>/dev/null
     wait $pid
     got=$(field "$TMP/rate.jsonl" packets)
     drops=$(field "$TMP/rate.jsonl" kernel_drops)
-    echo "     rate $pps pps: $got/$total packets, kernel drops $drops"
+    echo "     rate $pps pps requested, ${achieved:-?} pps sent: $got/$total packets, kernel drops $drops"
     if [ "$got" = "$total" ] && [ "$drops" = 0 ]; then
-        best=$pps
+        a=${achieved:-$pps}
+        [ "$a" -gt "$best" ] && best=$a
     else
         break
     fi
 done
-echo "highest replay rate with zero kernel drops: $best pps (tcpreplay --pps, $(basename "$PCAP") looped)"
+echo "highest replay rate with zero kernel drops: $best pps as sent by tcpreplay ($(basename "$PCAP") looped; when the sent rate stops following the requested one, the sender is the limit)"
 [ "$best" -ge 1000 ] && ok "no kernel drops at >= 1000 pps (best $best pps)" || ko "kernel drops already at 1000 pps"
 
 echo "$pass passed, $fail failed"
