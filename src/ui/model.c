@@ -244,6 +244,16 @@ static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_ad
         if (mp->from_peer_outside > mp->from_peer_inside)
             lost[1] += (int64_t)(mp->from_peer_outside - mp->from_peer_inside);
     }
+    /* packets that never crossed at all have no mapping: the client's unmatched inside packets */
+    for (size_t i = 0; i < a->nat.n_unm; i++) {
+        const struct nat_unmatched *u = &a->nat.unm[i];
+        if (u->mapping >= 0 || u->side != SIDE_INSIDE || u->direction != 0 || u->proto != proto ||
+            !ip_eq(&u->src, ip) || !ip_eq(&u->dst, peer) || (port && u->has_ports && u->sport != port))
+            continue;
+        if (lost[0] < 0)
+            lost[0] = lost[1] = 0;
+        lost[0] += (int64_t)u->packets;
+    }
 }
 
 /* Whether ip answers IKE as a responder in model m (a server, for orienting lone SAs). */
