@@ -168,6 +168,7 @@ struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf,
             snprintf(errbuf, errlen, "%s: %s", paths[i], strerror(errno));
             goto fail;
         }
+        setvbuf(f, NULL, _IOFBF, 1u << 20); /* fewer, larger reads */
         int dlt;
         if (pcapng_is(f)) {
             pc->ng = pcapng_open(f, paths[i], errbuf, errlen);
