@@ -392,7 +392,7 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    struct engine_opts eo = {.no_ndpi = no_ndpi};
+    struct engine_opts eo = {.no_ndpi = no_ndpi, .all_protocols = all_flows};
     char err[VPNSCOPE_ERRBUF_SIZE * 2] = "";
     struct engine *e1 = NULL, *e2 = NULL;
     struct nat_result nat;
@@ -430,6 +430,7 @@ int main(int argc, char **argv)
         memcpy(no.nat_addrs, nat_addrs, sizeof(nat_addrs));
         no.n_nat_addrs = n_nat_addrs;
         no.no_ndpi = no_ndpi;
+        no.all_protocols = all_flows;
         if (nat_run(&no, &e1, &e2, &nat, err, sizeof(err)) != 0) {
             fprintf(stderr, "vpnscope: %s\n", err);
             engine_free(e1);

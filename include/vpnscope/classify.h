@@ -18,8 +18,10 @@ struct classify_label {
     bool guessed;                 /* label came from a port guess at give-up */
 };
 
-/* Creates the nDPI module with every protocol enabled. NULL on failure (errbuf filled). */
-struct classifier *classify_new(char *errbuf, size_t errlen);
+/* Creates the nDPI module: with all_protocols every protocol is enabled, else only the VPN
+ * category and the carriers VPNs ride on (TLS, DTLS, HTTP, QUIC, DNS, SSH, STUN), which is most of
+ * nDPI's cost saved. NULL on failure (errbuf filled). */
+struct classifier *classify_new(bool all_protocols, char *errbuf, size_t errlen);
 void classify_free(struct classifier *c);
 
 /* Per-flow state; NULL on allocation failure. */

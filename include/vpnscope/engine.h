@@ -11,6 +11,7 @@
 
 struct engine_opts {
     bool no_ndpi;      /* skip nDPI classification (tests, fuzzing speed) */
+    bool all_protocols; /* nDPI with every protocol (--all-flows), else VPN-relevant ones only */
 };
 
 struct engine;

@@ -206,6 +206,7 @@ struct nat_run_opts {
     struct ip_addr nat_addrs[8];
     int n_nat_addrs;
     bool no_ndpi;
+    bool all_protocols; /* nDPI with every protocol (--all-flows) */
 };
 
 /*

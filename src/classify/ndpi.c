@@ -100,7 +100,34 @@ static void classify_err(char *errbuf, size_t errlen, const char *msg)
         snprintf(errbuf, errlen, "nDPI: %s", msg);
 }
 
-struct classifier *classify_new(char *errbuf, size_t errlen)
+#if !CLASSIFY_NDPI_AT_LEAST(5, 0)
+/*
+ * The dissectors that matter for VPN troubleshooting: every protocol nDPI files under the VPN
+ * category, the tunnels, and the carriers SSL VPNs and their control traffic ride on (TLS, DTLS,
+ * HTTP, QUIC, DNS, SSH, STUN). nDPI runs each enabled dissector on every undecided packet, so this
+ * is most of its cost; --all-flows enables all protocols.
+ */
+static void vpn_bitmask(struct ndpi_detection_module_struct *mod, NDPI_PROTOCOL_BITMASK *bm)
+{
+    static const uint16_t keep[] = {
+        NDPI_PROTOCOL_DNS,      NDPI_PROTOCOL_HTTP,     NDPI_PROTOCOL_DTLS,     NDPI_PROTOCOL_STUN,
+        NDPI_PROTOCOL_IP_IPSEC, NDPI_PROTOCOL_IP_GRE,   NDPI_PROTOCOL_IP_IP_IN_IP, NDPI_PROTOCOL_TLS,
+        NDPI_PROTOCOL_SSH,      NDPI_PROTOCOL_PPTP,     NDPI_PROTOCOL_OPENVPN,  NDPI_PROTOCOL_CISCOVPN,
+        NDPI_PROTOCOL_QUIC,     NDPI_PROTOCOL_WIREGUARD, NDPI_PROTOCOL_FORTICLIENT, NDPI_PROTOCOL_TINC,
+        NDPI_PROTOCOL_HOTSPOT_SHIELD,
+    };
+    NDPI_BITMASK_RESET(*bm);
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+        NDPI_ADD_PROTOCOL_TO_BITMASK(*bm, keep[i]);
+    ndpi_proto_defaults_t *d = ndpi_get_proto_defaults(mod);
+    u_int n = ndpi_get_num_supported_protocols(mod);
+    for (u_int i = 0; d && i < n && i < NDPI_MAX_SUPPORTED_PROTOCOLS; i++)
+        if (d[i].protoCategory == NDPI_PROTOCOL_CATEGORY_VPN)
+            NDPI_ADD_PROTOCOL_TO_BITMASK(*bm, i);
+}
+#endif
+
+struct classifier *classify_new(bool all_protocols, char *errbuf, size_t errlen)
 {
     struct classifier *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -118,7 +145,10 @@ struct classifier *classify_new(char *errbuf, size_t errlen)
     }
 #if !CLASSIFY_NDPI_AT_LEAST(5, 0)
     NDPI_PROTOCOL_BITMASK all;
-    NDPI_BITMASK_SET_ALL(all);
+    if (all_protocols)
+        NDPI_BITMASK_SET_ALL(all);
+    else
+        vpn_bitmask(c->mod, &all);
 #if CLASSIFY_NDPI_AT_LEAST(4, 6)
     if (ndpi_set_protocol_detection_bitmask2(c->mod, &all) != 0) {
         classify_err(errbuf, errlen, "ndpi_set_protocol_detection_bitmask2 failed");

@@ -61,7 +61,7 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
     if (!e->m.flows || !e->frag)
         goto oom;
     if (!o || !o->no_ndpi) {
-        e->cls = classify_new(errbuf, errlen);
+        e->cls = classify_new(o && o->all_protocols, errbuf, errlen);
         if (!e->cls)
             goto fail;
         e->pool = calloc(CLASSIFY_MAX_LIVE, sizeof(*e->pool));

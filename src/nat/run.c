@@ -130,6 +130,7 @@ static struct engine *mk_engine(uint8_t side, const struct nat_run_opts *o, char
     struct engine_opts eo;
     memset(&eo, 0, sizeof(eo));
     eo.no_ndpi = o->no_ndpi;
+    eo.all_protocols = o->all_protocols;
     return engine_new(side, &eo, errbuf, errlen);
 }
 

@@ -517,7 +517,7 @@ static void test_hostile(void)
 int main(void)
 {
     char err[256] = "";
-    cls = classify_new(err, sizeof(err));
+    cls = classify_new(true, err, sizeof(err));
     CHECK(cls != NULL);
     if (!cls) {
         fprintf(stderr, "classify_new: %s\n", err);
