@@ -475,6 +475,8 @@ int main(int argc, char **argv)
     ri.findings = &fl;
     ri.all_flows = all_flows;
     ri.side_given = side_given;
+    static char outbuf[1 << 20];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf)); /* the report is written in one go */
     if (json)
         report_json(stdout, &ri);
     else

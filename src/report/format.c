@@ -36,8 +36,25 @@ char *ts_iso(uint64_t ts_us, char *buf, unsigned size)
     int64_t y;
     unsigned m, d;
     civil_from_days((int64_t)days, &y, &m, &d);
-    snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d, sod / 3600,
-             (sod / 60) % 60, sod % 60, usec);
+    if (y < 0 || y > 9999 || size < 28) {
+        snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%06uZ", (long long)y, m, d, sod / 3600,
+                 (sod / 60) % 60, sod % 60, usec);
+        return buf;
+    }
+    /* the common case without printf: reports print a timestamp in nearly every record */
+    unsigned v[7] = {(unsigned)y, m, d, sod / 3600, (sod / 60) % 60, sod % 60, usec};
+    static const unsigned width[7] = {4, 2, 2, 2, 2, 2, 6};
+    static const char sep[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+    char *o = buf;
+    for (unsigned i = 0; i < 7; i++) {
+        for (unsigned k = width[i]; k-- > 0;) {
+            o[k] = (char)('0' + v[i] % 10);
+            v[i] /= 10;
+        }
+        o += width[i];
+        *o++ = sep[i];
+    }
+    *o = 0;
     return buf;
 }
 
