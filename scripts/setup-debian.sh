@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
+pkgs=(build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev git
       libpcap-dev libndpi-dev libgcrypt20-dev libncurses-dev
       tshark tcpdump tmux tcpreplay iproute2 python3 time procps)
 missing=()

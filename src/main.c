@@ -30,14 +30,20 @@ static void usage(FILE *out)
           "       vpnscope --router FILE [options] [BPF]\n"
           "       vpnscope -i IF | --inside-if IF --outside-if IF [options] [BPF]\n"
           "\n"
-          "Finds why a VPN is unstable behind NAT: decodes IKEv1/IKEv2, NAT-T, ESP, AH, PPTP/GRE and\n"
-          "L2TP (other flows labelled by nDPI), reconstructs NAT mappings from captures taken inside and\n"
-          "outside a router, and reports what breaks VPN passthrough with cause, evidence and remedy.\n"
+          "Finds why a VPN is unstable behind NAT: decodes IKEv1/IKEv2, NAT-T, ESP, AH, PPTP/GRE "
+          "and\n"
+          "L2TP (other flows labelled by nDPI), reconstructs NAT mappings from captures taken "
+          "inside and\n"
+          "outside a router, and reports what breaks VPN passthrough with cause, evidence and "
+          "remedy.\n"
           "\n"
           "Input:\n"
-          "  -r FILE            read a pcap/pcapng file; several -r are consecutive pieces of one capture\n"
-          "  --inside FILE      capture taken inside (LAN side of) the NAT router (repeatable pieces)\n"
-          "  --outside FILE     capture taken outside (WAN side of) the NAT router (repeatable pieces)\n"
+          "  -r FILE            read a pcap/pcapng file; several -r are consecutive pieces of one "
+          "capture\n"
+          "  --inside FILE      capture taken inside (LAN side of) the NAT router (repeatable "
+          "pieces)\n"
+          "  --outside FILE     capture taken outside (WAN side of) the NAT router (repeatable "
+          "pieces)\n"
           "  --router FILE      one capture on the router on all interfaces (tcpdump -i any)\n"
           "  -i IF              live capture on interface IF\n"
           "  --inside-if IF, --outside-if IF   live capture on both sides of a router\n"
@@ -45,10 +51,12 @@ static void usage(FILE *out)
           "Output:\n"
           "  --json             JSON Lines instead of the text report\n"
           "  --all-flows        list every flow, not only VPN flows\n"
-          "  --side inside|outside   which side of a NAT a single capture was taken on (default: inferred)\n"
+          "  --side inside|outside   which side of a NAT a single capture was taken on (default: "
+          "inferred)\n"
           "  --nat-addr IP      the router's outside address (repeatable; default: learned)\n"
           "  --ui               replay captures into the dashboard\n"
-          "  --speed N          replay speed: 1 = capture speed, 0 = as fast as possible (default 1)\n"
+          "  --speed N          replay speed: 1 = capture speed, 0 = as fast as possible (default "
+          "1)\n"
           "  --refresh MS       dashboard refresh period (default 500)\n"
           "  -w FILE|PREFIX     save captured packets (live)\n"
           "  -Z USER            drop privileges to USER after opening interfaces\n"
@@ -57,14 +65,32 @@ static void usage(FILE *out)
           "  --nat-gre-timeout 180 --nat-other-timeout 600\n"
           "  -h, --help         this help        -V, --version   version\n"
           "\n"
-          "Exit status: 0 no finding of severity warning or error, 1 such findings, 2 usage or input error.\n",
+          "Exit status: 0 no finding of severity warning or error, 1 such findings, 2 usage or "
+          "input error.\n",
           out);
 }
 
 enum {
-    OPT_INSIDE = 1000, OPT_OUTSIDE, OPT_ROUTER, OPT_INSIDE_IF, OPT_OUTSIDE_IF, OPT_JSON, OPT_ALL_FLOWS,
-    OPT_SIDE, OPT_NAT_ADDR, OPT_UI, OPT_SPEED, OPT_REFRESH, OPT_MAX_FRAMES, OPT_TO_UDP,
-    OPT_TO_UDP_STREAM, OPT_TO_TCP, OPT_TO_GRE, OPT_TO_OTHER, OPT_NO_NDPI, OPT_NO_PROGRESS
+    OPT_INSIDE = 1000,
+    OPT_OUTSIDE,
+    OPT_ROUTER,
+    OPT_INSIDE_IF,
+    OPT_OUTSIDE_IF,
+    OPT_JSON,
+    OPT_ALL_FLOWS,
+    OPT_SIDE,
+    OPT_NAT_ADDR,
+    OPT_UI,
+    OPT_SPEED,
+    OPT_REFRESH,
+    OPT_MAX_FRAMES,
+    OPT_TO_UDP,
+    OPT_TO_UDP_STREAM,
+    OPT_TO_TCP,
+    OPT_TO_GRE,
+    OPT_TO_OTHER,
+    OPT_NO_NDPI,
+    OPT_NO_PROGRESS
 };
 
 static int die_usage(const char *msg, const char *arg)
@@ -127,8 +153,8 @@ static void on_signal(int sig)
 }
 
 /* Reads one capture point into an engine. Returns 0, or 2 after printing the error. */
-static int read_point(struct engine *e, const char *const *files, int n, const char *bpf, long count,
-                      bool progress)
+static int read_point(struct engine *e, const char *const *files, int n, const char *bpf,
+                      long count, bool progress)
 {
     char err[VPNSCOPE_ERRBUF_SIZE * 2];
     struct cap_src *s = cap_open_files(files, n, bpf, err, sizeof(err));
@@ -139,8 +165,11 @@ static int read_point(struct engine *e, const char *const *files, int n, const c
     if (!decode_dlt_supported(cap_dlt(s))) {
         const char *dn = pcap_datalink_val_to_name(cap_dlt(s));
         const char *dd = pcap_datalink_val_to_description(cap_dlt(s));
-        fprintf(stderr, "vpnscope: %s: unsupported link type %s (%s, DLT %d); vpnscope reads Ethernet, Linux cooked (SLL/SLL2), raw IP and BSD loopback\n",
-                files[0], dn ? dn : link_dlt_name(cap_dlt(s)), dd ? dd : "no description", cap_dlt(s));
+        fprintf(stderr,
+                "vpnscope: %s: unsupported link type %s (%s, DLT %d); vpnscope reads Ethernet, "
+                "Linux cooked (SLL/SLL2), raw IP and BSD loopback\n",
+                files[0], dn ? dn : link_dlt_name(cap_dlt(s)), dd ? dd : "no description",
+                cap_dlt(s));
         cap_close(s);
         return 2;
     }
@@ -153,8 +182,8 @@ static int read_point(struct engine *e, const char *const *files, int n, const c
         engine_packet(e, &raw);
         seen++;
         if (progress && (seen & 0xfffff) == 0) {
-            fprintf(stderr, "\rvpnscope: %3.0f%% (%ld packets)", 100.0 * (double)cap_bytes_read(s) / (double)total,
-                    seen);
+            fprintf(stderr, "\rvpnscope: %3.0f%% (%ld packets)",
+                    100.0 * (double)cap_bytes_read(s) / (double)total, seen);
         }
         if (count > 0 && seen >= count)
             break;
@@ -174,7 +203,8 @@ static int read_point(struct engine *e, const char *const *files, int n, const c
 
 int main(int argc, char **argv)
 {
-    const char *files[MAX_FILES + 1] = {0}, *inside[MAX_FILES + 1] = {0}, *outside[MAX_FILES + 1] = {0};
+    const char *files[MAX_FILES + 1] = {0}, *inside[MAX_FILES + 1] = {0},
+                                  *outside[MAX_FILES + 1] = {0};
     int nfiles = 0, ninside = 0, noutside = 0;
     const char *router = NULL, *iface = NULL, *inside_if = NULL, *outside_if = NULL, *wpath = NULL,
                *zuser = NULL;
@@ -184,8 +214,8 @@ int main(int argc, char **argv)
     double speed = 1.0;
     uint32_t refresh = 500;
     long max_frames = -1, count = -1;
-    struct nat_timeouts to = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT, NAT_GRE_TIMEOUT,
-                              NAT_OTHER_TIMEOUT};
+    struct nat_timeouts to = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
+                              NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
     struct ip_addr nat_addrs[8];
     int n_nat_addrs = 0;
 
@@ -328,7 +358,8 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         case 'V':
-            printf("vpnscope %s\n%s\n%s\n", VPNSCOPE_VERSION, pcap_lib_version(), classify_version());
+            printf("vpnscope %s\n%s\n%s\n", VPNSCOPE_VERSION, pcap_lib_version(),
+                   classify_version());
             return 0;
         default:
             if (optopt)

@@ -12,9 +12,9 @@ struct raw_pkt {
     uint32_t caplen, len;
     int dlt;
     const uint8_t *data;
-    uint64_t frame;   /* 1-based, numbered across the pieces in the order given */
-    bool filtered;    /* did not match the BPF expression (still counted) */
-    uint32_t ifidx;   /* pcapng interface index (0 for pcap files and live) */
+    uint64_t frame; /* 1-based, numbered across the pieces in the order given */
+    bool filtered;  /* did not match the BPF expression (still counted) */
+    uint32_t ifidx; /* pcapng interface index (0 for pcap files and live) */
 };
 
 struct cap_src;

@@ -1,4 +1,5 @@
-/* classify.h - flow labelling with libndpi (the only module that knows nDPI; see src/classify/ndpi.c). */
+/* classify.h - flow labelling with libndpi (the only module that knows nDPI; see
+ * src/classify/ndpi.c). */
 #ifndef VPNSCOPE_CLASSIFY_H
 #define VPNSCOPE_CLASSIFY_H
 
@@ -6,16 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct classifier;      /* one nDPI detection module */
-struct classify_flow;   /* per-flow nDPI state (about 700 bytes; freed as soon as the label is final) */
+struct classifier;    /* one nDPI detection module */
+struct classify_flow; /* per-flow nDPI state (about 700 bytes; freed as soon as the label is final)
+                       */
 
 #define CLASSIFY_NAME_MAX 48
 
 struct classify_label {
-    char name[CLASSIFY_NAME_MAX]; /* nDPI protocol name, e.g. "OpenVPN", "WireGuard", "TLS", "Unknown" */
+    char name[CLASSIFY_NAME_MAX]; /* nDPI protocol name, e.g. "OpenVPN", "WireGuard", "TLS",
+                                     "Unknown" */
     char category[24];            /* nDPI category name, e.g. "VPN" */
-    bool is_vpn;                  /* a VPN or tunnel protocol (category VPN, or OpenVPN/WireGuard/...) */
-    bool guessed;                 /* label came from a port guess at give-up */
+    bool is_vpn;  /* a VPN or tunnel protocol (category VPN, or OpenVPN/WireGuard/...) */
+    bool guessed; /* label came from a port guess at give-up */
 };
 
 /* Creates the nDPI module: with all_protocols every protocol is enabled, else only the VPN

@@ -1,4 +1,5 @@
-/* decode.h - pure decoders: link layer to VPN layer. No globals, no I/O, no allocation, no flow lookups. */
+/* decode.h - pure decoders: link layer to VPN layer. No globals, no I/O, no allocation, no flow
+ * lookups. */
 #ifndef VPNSCOPE_DECODE_H
 #define VPNSCOPE_DECODE_H
 
@@ -45,8 +46,9 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len);
 void decode_app(struct pkt *p, enum app_hint hint);
 
 /* VPN-layer decoders. Each reads only through `r` (positioned at its header) and fills p. */
-void ike_decode(struct rd *r, struct pkt *p);  /* ISAKMP header + payload chain */
-void natt_decode(struct rd *r, struct pkt *p); /* UDP payload on a NAT-T flow: marker/keepalive/ESP */
+void ike_decode(struct rd *r, struct pkt *p); /* ISAKMP header + payload chain */
+void natt_decode(struct rd *r,
+                 struct pkt *p); /* UDP payload on a NAT-T flow: marker/keepalive/ESP */
 void esp_decode(struct rd *r, struct pkt *p);
 void ah_decode(struct rd *r, struct pkt *p);
 void gre_decode(struct rd *r, struct pkt *p);
@@ -55,7 +57,8 @@ void l2tp_decode(struct rd *r, struct pkt *p);
 
 /* IKE on a UDP payload no port identifies (see natt.c): true with the initiator SPI, major
  * version and whether a non-ESP marker precedes it. */
-bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version, bool *marker);
+bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version,
+                bool *marker);
 
 /* Names for wire values; never index arrays with wire values ("unknown" when not known). */
 const char *ike_exch_name(uint8_t version, uint8_t exch);

@@ -15,10 +15,10 @@ struct nat_timeouts {
 };
 
 struct detect_ctx {
-    const struct session_model *single;  /* one-capture mode (else NULL) */
-    const struct session_model *inside;  /* two-capture mode */
+    const struct session_model *single; /* one-capture mode (else NULL) */
+    const struct session_model *inside; /* two-capture mode */
     const struct session_model *outside;
-    const struct nat_result *nat;        /* two-capture mode */
+    const struct nat_result *nat; /* two-capture mode */
     struct nat_timeouts to;
     struct finding_list *out;
 };

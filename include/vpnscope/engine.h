@@ -10,7 +10,7 @@
 #include "vpnscope/session.h"
 
 struct engine_opts {
-    bool no_ndpi;      /* skip nDPI classification (tests, fuzzing speed) */
+    bool no_ndpi;       /* skip nDPI classification (tests, fuzzing speed) */
     bool all_protocols; /* nDPI with every protocol (--all-flows), else VPN-relevant ones only */
 };
 

@@ -1,4 +1,5 @@
-/* finding.h - what detectors emit: kind, severity, confidence, sessions, evidence, summary, remedy. */
+/* finding.h - what detectors emit: kind, severity, confidence, sessions, evidence, summary, remedy.
+ */
 #ifndef VPNSCOPE_FINDING_H
 #define VPNSCOPE_FINDING_H
 
@@ -28,7 +29,7 @@ enum finding_kind {
 enum severity { SEV_INFO = 0, SEV_WARNING = 1, SEV_ERROR = 2 };
 
 const char *finding_kind_name(unsigned kind); /* CONTRACT.md names, e.g. "esp_collision" */
-const char *severity_name(unsigned sev);       /* "info" | "warning" | "error" */
+const char *severity_name(unsigned sev);      /* "info" | "warning" | "error" */
 enum severity finding_default_severity(unsigned kind);
 
 enum fs_role { ROLE_CLIENT = 0, ROLE_SERVER, ROLE_NAT };
@@ -48,21 +49,21 @@ struct finding_session {
     uint32_t spi;
     bool has_call_id;
     uint16_t call_id;
-    char note[48];          /* e.g. "receives the return ESP", "" when none */
+    char note[48]; /* e.g. "receives the return ESP", "" when none */
 };
 
 enum ev_type { EV_INT = 0, EV_STR, EV_TS, EV_SECONDS, EV_BOOL };
 
 struct finding_ev {
     char key[32];
-    uint8_t type;           /* enum ev_type */
-    int64_t i;              /* EV_INT, EV_TS (µs), EV_BOOL */
-    double d;               /* EV_SECONDS */
-    char s[96];             /* EV_STR */
+    uint8_t type; /* enum ev_type */
+    int64_t i;    /* EV_INT, EV_TS (µs), EV_BOOL */
+    double d;     /* EV_SECONDS */
+    char s[96];   /* EV_STR */
 };
 
 struct frame_ref {
-    uint8_t capture;        /* enum cap_side */
+    uint8_t capture; /* enum cap_side */
     uint64_t frame;
 };
 
@@ -70,10 +71,10 @@ struct frame_ref {
 #define FINDING_MAX_EV 16
 
 struct finding {
-    uint8_t kind;           /* enum finding_kind */
-    uint8_t sev;            /* enum severity */
-    bool confirmed;         /* confirmed (two captures / conclusive) vs suspected */
-    uint64_t ts_us;         /* when it happened (inside clock in two-capture mode) */
+    uint8_t kind;   /* enum finding_kind */
+    uint8_t sev;    /* enum severity */
+    bool confirmed; /* confirmed (two captures / conclusive) vs suspected */
+    uint64_t ts_us; /* when it happened (inside clock in two-capture mode) */
     char summary[640];
     char remedy[400];
     uint8_t n_sessions;
@@ -100,7 +101,8 @@ void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us);
 void finding_ev_seconds(struct finding *f, const char *key, double secs);
 void finding_ev_bool(struct finding *f, const char *key, bool v);
 void finding_frame(struct finding *f, uint8_t capture, uint64_t frame);
-struct finding_session *finding_session_add(struct finding *f, unsigned role, const struct ip_addr *ip);
+struct finding_session *finding_session_add(struct finding *f, unsigned role,
+                                            const struct ip_addr *ip);
 
 /* Sorts: severity (error first), then ts, then kind (the text report's order). */
 void finding_list_sort_severity(struct finding_list *l);

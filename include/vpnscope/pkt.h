@@ -33,7 +33,7 @@ struct ip_addr {
 /* What the VPN layer of the packet is. */
 enum pkt_vpn {
     VPN_NONE = 0,
-    VPN_IKE,            /* IKE on UDP (500, or after a non-ESP marker on 4500 / learned NAT-T flows) */
+    VPN_IKE, /* IKE on UDP (500, or after a non-ESP marker on 4500 / learned NAT-T flows) */
     VPN_NATT_KEEPALIVE, /* single 0xFF on a NAT-T flow (RFC 3948 §2.3) */
     VPN_ESP,            /* ESP, raw (proto 50) or in UDP (esp_in_udp) */
     VPN_AH,             /* AH (proto 51 / IPv6 next header 51) */
@@ -55,9 +55,9 @@ enum pkt_vpn {
 #define IKE_NATD_MAXLEN 64
 
 enum ike_natd_kind {
-    IKE_NATD_V1 = 1,  /* IKEv1 NAT-D payload (20 or draft 130): first = dst, then src(s) */
-    IKE_NATD_V2_SRC,  /* IKEv2 notify 16388 NAT_DETECTION_SOURCE_IP */
-    IKE_NATD_V2_DST,  /* IKEv2 notify 16389 NAT_DETECTION_DESTINATION_IP */
+    IKE_NATD_V1 = 1, /* IKEv1 NAT-D payload (20 or draft 130): first = dst, then src(s) */
+    IKE_NATD_V2_SRC, /* IKEv2 notify 16388 NAT_DETECTION_SOURCE_IP */
+    IKE_NATD_V2_DST, /* IKEv2 notify 16389 NAT_DETECTION_DESTINATION_IP */
 };
 
 struct ike_natd {
@@ -86,12 +86,13 @@ struct ike_msg {
     /* IKEv1 SA (first proposal, first transform when more; in a response that is the chosen one) */
     bool has_sa;
     uint8_t n_transforms;
-    uint16_t v1_hash;  /* IKEv1 phase-1 hash attribute (1 MD5, 2 SHA, 3 Tiger, 4 SHA2-256, 5 -384, 6 -512) */
+    uint16_t v1_hash;  /* IKEv1 phase-1 hash attribute (1 MD5, 2 SHA, 3 Tiger, 4 SHA2-256, 5 -384, 6
+                          -512) */
     uint16_t v1_encap; /* IKEv1 encapsulation mode attribute (1,2,3,4,61443,61444), 0 when absent */
     /* fragmentation */
-    bool skf;          /* v2 SKF payload (RFC 7383) */
+    bool skf; /* v2 SKF payload (RFC 7383) */
     uint16_t frag_num, frag_total;
-    bool v1_frag;      /* v1 payload 132 */
+    bool v1_frag; /* v1 payload 132 */
 };
 
 struct esp_hdr {
@@ -100,31 +101,31 @@ struct esp_hdr {
 
 struct ah_hdr {
     uint8_t next_header;
-    uint8_t len_field;  /* payload length (32-bit words - 2) */
+    uint8_t len_field; /* payload length (32-bit words - 2) */
     uint32_t spi, seq;
-    uint16_t icv_len;   /* bytes */
+    uint16_t icv_len; /* bytes */
 };
 
 struct gre_hdr {
-    uint8_t version;     /* 0 or 1 */
-    uint16_t flags;      /* first 16 bits (C R K S s Recur A Flags Ver) */
-    uint16_t proto;      /* EtherType of payload (0x880B for PPTP) */
+    uint8_t version; /* 0 or 1 */
+    uint16_t flags;  /* first 16 bits (C R K S s Recur A Flags Ver) */
+    uint16_t proto;  /* EtherType of payload (0x880B for PPTP) */
     bool has_key, has_seq, has_ack;
-    uint32_t key;        /* v0 key */
-    uint16_t payload_len;/* v1 */
-    uint16_t call_id;    /* v1: the peer's call ID */
+    uint32_t key;         /* v0 key */
+    uint16_t payload_len; /* v1 */
+    uint16_t call_id;     /* v1: the peer's call ID */
     uint32_t seq, ack;
 };
 
 #define PPTP_STR_MAX 64
 struct pptp_msg {
     uint16_t length;
-    uint16_t msg_type;   /* 1 = control */
-    uint16_t ctrl_type;  /* 1..15 */
+    uint16_t msg_type;  /* 1 = control */
+    uint16_t ctrl_type; /* 1..15 */
     bool has_call_id, has_peer_call_id;
     uint16_t call_id, peer_call_id;
-    uint8_t result, error;  /* where the message carries them */
-    uint16_t cause;         /* CDN */
+    uint8_t result, error;       /* where the message carries them */
+    uint16_t cause;              /* CDN */
     char hostname[PPTP_STR_MAX]; /* SCCRQ/SCCRP: raw bytes up to first NUL (may contain any byte) */
     char vendor[PPTP_STR_MAX];
 };
@@ -141,32 +142,32 @@ struct l2tp_hdr {
  * table is next modified). */
 struct pkt {
     /* capture */
-    uint64_t ts_us;     /* packet time, microseconds since the epoch (the only clock) */
-    uint64_t frame;     /* 1-based frame number within its input */
+    uint64_t ts_us; /* packet time, microseconds since the epoch (the only clock) */
+    uint64_t frame; /* 1-based frame number within its input */
     uint32_t caplen, wirelen;
     int dlt;
-    uint8_t side;       /* enum cap_side: 0 single, 1 inside, 2 outside */
-    uint32_t ifidx;     /* interface index (pcapng) or SLL ifindex, 0 if unknown */
+    uint8_t side;         /* enum cap_side: 0 single, 1 inside, 2 outside */
+    uint32_t ifidx;       /* interface index (pcapng) or SLL ifindex, 0 if unknown */
     uint16_t sll_pkttype; /* SLL packet type (0 host, 4 outgoing...), 0xffff if none */
 
     enum pkt_status status;
     uint8_t n_anom;
-    uint16_t anom[8];   /* enum anomaly, capped */
+    uint16_t anom[8]; /* enum anomaly, capped */
 
     /* L3 */
-    uint8_t ipver;      /* 0, 4 or 6 */
+    uint8_t ipver; /* 0, 4 or 6 */
     struct ip_addr src, dst;
-    uint8_t l4proto;    /* final protocol after IPv6 extension headers (AH is a layer of its own) */
+    uint8_t l4proto; /* final protocol after IPv6 extension headers (AH is a layer of its own) */
     uint8_t ttl;
-    uint32_t ip_id;     /* IPv4 ID, or IPv6 fragment ID */
-    bool is_frag;       /* this packet is a fragment (any) */
-    bool reassembled;   /* L4 below comes from a reassembled datagram */
-    uint32_t frag_off;  /* bytes */
+    uint32_t ip_id;    /* IPv4 ID, or IPv6 fragment ID */
+    bool is_frag;      /* this packet is a fragment (any) */
+    bool reassembled;  /* L4 below comes from a reassembled datagram */
+    uint32_t frag_off; /* bytes */
     bool frag_mf;
     uint8_t tos;
-    const uint8_t *l3;  /* start of the IP header */
-    uint32_t l3_len;    /* min(captured, IP total length) */
-    uint32_t ip_len;    /* IP total length from the header */
+    const uint8_t *l3;        /* start of the IP header */
+    uint32_t l3_len;          /* min(captured, IP total length) */
+    uint32_t ip_len;          /* IP total length from the header */
     const uint8_t *frag_data; /* fragment payload (after the IP/fragment header) */
     uint32_t frag_data_len;
 
@@ -175,18 +176,18 @@ struct pkt {
     uint16_t sport, dport;
     uint8_t tcp_flags;
     uint32_t tcp_seq, tcp_ack;
-    uint16_t icmp_id;   /* echo request/reply identifier */
+    uint16_t icmp_id; /* echo request/reply identifier */
     uint8_t icmp_type;
-    const uint8_t *l4;  /* start of the L4 header (UDP/TCP/ESP/AH/GRE/ICMP) */
+    const uint8_t *l4; /* start of the L4 header (UDP/TCP/ESP/AH/GRE/ICMP) */
     uint32_t l4_len;
     const uint8_t *payload; /* application payload (UDP/TCP data; after NAT-T marker for IKE) */
     uint32_t payload_len;
 
     /* VPN layer */
     enum pkt_vpn vpn;
-    bool esp_in_udp;     /* ESP carried in UDP (RFC 3948) */
-    bool nonesp_marker;  /* IKE after a 4-byte zero marker */
-    bool ah_esp;         /* AH followed by ESP (AH+ESP bundle): esp is filled too, vpn stays VPN_AH */
+    bool esp_in_udp;    /* ESP carried in UDP (RFC 3948) */
+    bool nonesp_marker; /* IKE after a 4-byte zero marker */
+    bool ah_esp; /* AH followed by ESP (AH+ESP bundle): esp is filled too, vpn stays VPN_AH */
     struct ike_msg ike;
     struct esp_hdr esp;
     struct ah_hdr ah;

@@ -13,13 +13,13 @@
 struct report_input {
     const struct session_model *models[2]; /* [0] single or inside, [1] outside (n_models 2) */
     uint8_t n_models;
-    const char *const *captures[2];        /* file names per model (NULL-terminated lists) */
-    const struct nat_result *nat;          /* NULL in single-capture mode */
+    const char *const *captures[2]; /* file names per model (NULL-terminated lists) */
+    const struct nat_result *nat;   /* NULL in single-capture mode */
     const struct finding_list *findings;
-    bool all_flows;                        /* --all-flows */
+    bool all_flows; /* --all-flows */
     bool live;
     uint64_t kernel_drops;
-    bool side_given;                       /* --side was given (else inferred) */
+    bool side_given; /* --side was given (else inferred) */
 };
 
 /* Whole report, CONTRACT.md order: JSON records by ts (records without one by type, then key),

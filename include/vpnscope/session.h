@@ -54,16 +54,16 @@ struct flow_key {
 struct flow {
     struct endpoint src, dst; /* src = sender of the first packet seen */
     uint8_t proto;
-    uint8_t vpn;              /* enum pkt_vpn of the first decoded VPN packet (VPN_NONE: nDPI's) */
-    uint8_t hint;             /* enum app_hint learned for this flow */
+    uint8_t vpn;  /* enum pkt_vpn of the first decoded VPN packet (VPN_NONE: nDPI's) */
+    uint8_t hint; /* enum app_hint learned for this flow */
     bool classified;
     bool is_vpn;
     bool guessed;
-    char app[CLASSIFY_NAME_MAX_];  /* nDPI label, "" until classified */
-    uint8_t cls_pkts;         /* data packets given to nDPI */
-    uint8_t cls_all;          /* all packets given to nDPI */
-    uint32_t cls_slot;        /* index+1 into the engine's nDPI state pool, 0 = none */
-    uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
+    char app[CLASSIFY_NAME_MAX_]; /* nDPI label, "" until classified */
+    uint8_t cls_pkts;             /* data packets given to nDPI */
+    uint8_t cls_all;              /* all packets given to nDPI */
+    uint32_t cls_slot;            /* index+1 into the engine's nDPI state pool, 0 = none */
+    uint64_t pkts[2], bytes[2];   /* [0] src->dst, [1] dst->src */
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
     /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
@@ -81,26 +81,27 @@ struct ike_sa_key {
 
 /* NAT-D verdict: -1 unknown (not decidable), 0 false, 1 true. */
 struct natd_verdict {
-    bool present;            /* NAT-D seen at all */
+    bool present; /* NAT-D seen at all */
     int8_t nat_initiator, nat_responder, forced_encap;
-    bool init_src_match_seen, init_src_mismatch_seen;   /* initiator's source hash vs observed */
-    bool resp_dst_match_seen, resp_dst_mismatch_seen;   /* responder's view of the initiator */
+    bool init_src_match_seen, init_src_mismatch_seen; /* initiator's source hash vs observed */
+    bool resp_dst_match_seen, resp_dst_mismatch_seen; /* responder's view of the initiator */
     bool resp_src_match_seen, resp_src_mismatch_seen;
     bool init_dst_match_seen, init_dst_mismatch_seen;
-    uint8_t init_src_hash[IKE_NATD_MAXLEN]; /* initiator's NAT_DETECTION_SOURCE_IP (for correlation) */
+    uint8_t
+        init_src_hash[IKE_NATD_MAXLEN]; /* initiator's NAT_DETECTION_SOURCE_IP (for correlation) */
     uint8_t init_src_hash_len;
 };
 
 struct ike_sa {
     uint64_t ispi, rspi;
     uint8_t version;
-    struct endpoint initiator, responder;       /* as in the first message seen */
+    struct endpoint initiator, responder;           /* as in the first message seen */
     struct endpoint natt_initiator, natt_responder; /* after the move to 4500 (port 0: none) */
-    bool nat_t;                                 /* IKE seen with non-ESP marker */
-    uint16_t v1_hash;                           /* negotiated hash (IKEv1), 0 unknown */
-    bool frag_supported;                        /* v2 16430 or v1 fragmentation VID */
+    bool nat_t;                                     /* IKE seen with non-ESP marker */
+    uint16_t v1_hash;                               /* negotiated hash (IKEv1), 0 unknown */
+    bool frag_supported;                            /* v2 16430 or v1 fragmentation VID */
     uint16_t vid_flags;
-    uint32_t exch_count[IKE_EXCH_SLOTS];        /* by exchange, see ike_exch_slot() */
+    uint32_t exch_count[IKE_EXCH_SLOTS]; /* by exchange, see ike_exch_slot() */
     uint8_t exch_type[IKE_EXCH_SLOTS];
     uint8_t n_exch;
     uint64_t retransmissions;
@@ -110,26 +111,26 @@ struct ike_sa {
     uint64_t first_frame, last_frame;
     struct natd_verdict natd;
     /* request/response tracking for ike_no_response */
-    uint64_t last_msg_hash[2];                  /* [0] from initiator, [1] from responder */
-    struct ike_pending {                        /* the open request of each side: [0] initiator */
+    uint64_t last_msg_hash[2]; /* [0] from initiator, [1] from responder */
+    struct ike_pending {       /* the open request of each side: [0] initiator */
         bool open;
         uint32_t msgid;
-        uint32_t sends;                         /* transmissions of that request */
+        uint32_t sends; /* transmissions of that request */
         uint64_t first_ts, last_ts;
         uint8_t nframes;
         uint64_t frames[8];
     } pend[2];
-    uint32_t max_unanswered_sends;              /* worst unanswered request over the SA's life */
+    uint32_t max_unanswered_sends; /* worst unanswered request over the SA's life */
     uint64_t unanswered_first_ts, unanswered_last_ts;
     uint8_t unanswered_nframes;
     uint64_t unanswered_frames[8];
     uint32_t unanswered_msgid;
-    uint8_t unanswered_dir;                     /* who sent it: 0 initiator, 1 responder */
+    uint8_t unanswered_dir; /* who sent it: 0 initiator, 1 responder */
     /* fragmentation evidence */
-    uint32_t ip_fragmented_msgs;                /* IKE messages that arrived as IP fragments */
+    uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
     uint64_t ip_frag_first_frame;
-    uint32_t skf_frags;                         /* RFC 7383 SKF payloads */
-    uint64_t dpd_like;                          /* INFORMATIONAL exchanges (DPD/liveness) */
+    uint32_t skf_frags; /* RFC 7383 SKF payloads */
+    uint64_t dpd_like;  /* INFORMATIONAL exchanges (DPD/liveness) */
     struct activity act;
 };
 
@@ -147,15 +148,15 @@ struct ipsec_sa {
     struct ipsec_sa_key k;
     uint64_t packets, bytes;
     uint32_t first_seq, last_seq;
-    uint64_t seq_gaps;      /* sequence numbers skipped (sum of forward jumps beyond +1) */
-    uint64_t replays;       /* seq <= last (not a restart) */
-    uint64_t restarts;      /* seq fell back to a small value: SA reused from the start */
+    uint64_t seq_gaps; /* sequence numbers skipped (sum of forward jumps beyond +1) */
+    uint64_t replays;  /* seq <= last (not a restart) */
+    uint64_t restarts; /* seq fell back to a small value: SA reused from the start */
     uint64_t first_ts, last_ts;
     uint64_t first_frame, last_frame;
     uint16_t ah_icv_len;
     uint8_t ah_next_header;
-    bool paired;            /* a reverse SA between the same peers exists */
-    bool parent_done;       /* session_finish resolved the parent IKE SA (below) */
+    bool paired;      /* a reverse SA between the same peers exists */
+    bool parent_done; /* session_finish resolved the parent IKE SA (below) */
     bool has_parent;
     uint8_t parent_version;
     uint64_t parent_ispi;
@@ -164,11 +165,22 @@ struct ipsec_sa {
 
 /* ---- PPTP ---- */
 enum pptp_sess_state {
-    PPTP_SESS_NONE = 0, PPTP_SESS_REQUESTED, PPTP_SESS_CONFIRMED, PPTP_SESS_STOPREQ, PPTP_SESS_CLOSED
+    PPTP_SESS_NONE = 0,
+    PPTP_SESS_REQUESTED,
+    PPTP_SESS_CONFIRMED,
+    PPTP_SESS_STOPREQ,
+    PPTP_SESS_CLOSED
 };
 enum pptp_call_state {
-    PPTP_CALL_NONE = 0, PPTP_CALL_OUT_REQ, PPTP_CALL_OUT_CONF, PPTP_CALL_IN_REQ, PPTP_CALL_IN_REP,
-    PPTP_CALL_IN_CONF, PPTP_CALL_CLEAR_REQ, PPTP_CALL_DISCONNECTED, PPTP_CALL_REJECTED
+    PPTP_CALL_NONE = 0,
+    PPTP_CALL_OUT_REQ,
+    PPTP_CALL_OUT_CONF,
+    PPTP_CALL_IN_REQ,
+    PPTP_CALL_IN_REP,
+    PPTP_CALL_IN_CONF,
+    PPTP_CALL_CLEAR_REQ,
+    PPTP_CALL_DISCONNECTED,
+    PPTP_CALL_REJECTED
 };
 const char *pptp_call_state_name(uint8_t s);
 
@@ -176,7 +188,7 @@ struct pptp_call {
     uint16_t call_id;      /* the client's (PNS) Call ID */
     uint16_t peer_call_id; /* the server's (PAC) Call ID */
     bool has_peer;
-    uint8_t state;         /* enum pptp_call_state */
+    uint8_t state; /* enum pptp_call_state */
     uint8_t result;
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
@@ -189,8 +201,8 @@ struct pptp_ctrl_key {
 };
 
 struct pptp_ctrl {
-    struct endpoint client, server; /* client = PNS (connects to 1723) */
-    uint8_t state;                  /* enum pptp_sess_state */
+    struct endpoint client, server;      /* client = PNS (connects to 1723) */
+    uint8_t state;                       /* enum pptp_sess_state */
     char hostname[PPTP_STR_MAX * 4 + 1]; /* as received (raw bytes; escape on output) */
     char vendor[PPTP_STR_MAX * 4 + 1];
     uint8_t n_calls;
@@ -202,7 +214,7 @@ struct pptp_ctrl {
 /* ---- GRE (per direction and call ID / key) ---- */
 struct gre_key {
     struct ip_addr src, dst;
-    uint32_t key;          /* v1: call ID; v0: key (0 when absent) */
+    uint32_t key; /* v1: call ID; v0: key (0 when absent) */
     uint8_t version;
     uint8_t has_key;
     uint8_t pad[2];
@@ -242,10 +254,11 @@ struct fragdg {
     uint64_t first_ts, last_ts;
     uint64_t frames[8];
     uint8_t nframes;
-    bool is_ike;           /* UDP 500/4500 datagram carrying IKE (decoded after reassembly) */
+    bool is_ike; /* UDP 500/4500 datagram carrying IKE (decoded after reassembly) */
 };
 
-#define FRAGDG_MAX 1024 /* fragmented VPN datagrams kept per capture (more: counted in fragdg_dropped) */
+#define FRAGDG_MAX                                                                                 \
+    1024 /* fragmented VPN datagrams kept per capture (more: counted in fragdg_dropped) */
 
 /* ---- the model ---- */
 struct session_counts {
@@ -253,7 +266,7 @@ struct session_counts {
     uint64_t anomalies[ANOM__COUNT];
     uint64_t bytes;
     uint64_t first_ts, last_ts;
-    uint64_t vpn_packets[8];        /* by enum pkt_vpn */
+    uint64_t vpn_packets[8]; /* by enum pkt_vpn */
     uint64_t keepalives;
     uint64_t frag_datagrams, frag_completed, frag_ooo, frag_timeout, frag_incomplete, frag_evicted;
 };
@@ -272,8 +285,8 @@ struct session_model {
     /* per-table eviction counts are in the tables; frag evictions in c.frag_evicted */
     /* fragmented datagrams worth reporting (VPN ports/protocols), bounded */
     uint32_t n_fragdg, cap_fragdg;
-    struct fragdg *fragdg;     /* grown on demand up to FRAGDG_MAX */
-    uint64_t fragdg_dropped;   /* fragmented datagrams not kept in fragdg[] (cap) */
+    struct fragdg *fragdg;   /* grown on demand up to FRAGDG_MAX */
+    uint64_t fragdg_dropped; /* fragmented datagrams not kept in fragdg[] (cap) */
 };
 
 /* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
@@ -281,14 +294,16 @@ int session_model_init(struct session_model *m, uint8_t side);
 void session_model_free(struct session_model *m);
 
 /* The ESP/AH SA's IKE SA (by addresses/ports and time), or NULL. */
-const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa);
+const struct ike_sa *session_ike_for_ipsec(const struct session_model *m,
+                                           const struct ipsec_sa *sa);
 
 /* GRE packets of a PPTP call, each direction (call ID match on the control connection's peers). */
 void session_pptp_call_gre(const struct session_model *m, const struct pptp_ctrl *c,
                            const struct pptp_call *call, uint64_t *to_server, uint64_t *to_client);
 
 /* (Re)builds the address-pair indexes over the IKE and ESP/AH SA tables: session_finish does it;
- * call it again after more packets (live snapshots). 0, or -1 on OOM (iterators then return NULL). */
+ * call it again after more packets (live snapshots). 0, or -1 on OOM (iterators then return NULL).
+ */
 int session_index(struct session_model *m);
 
 /* Iterate the IKE SAs / ESP-AH SAs between addresses a and b (either direction, any ports):
@@ -299,8 +314,9 @@ const struct ipsec_sa *session_ipsec_between(const struct session_model *m, cons
                                              const struct ip_addr *b, uint32_t *it);
 
 /* The flow between (a,pa) and (b,pb) of protocol proto, either direction; NULL when absent. */
-const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
-                                       uint16_t pa, const struct ip_addr *b, uint16_t pb);
+const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
+                                       const struct ip_addr *a, uint16_t pa,
+                                       const struct ip_addr *b, uint16_t pb);
 
 /* The table key of a flow (canonical order of its two endpoints). */
 void session_flow_key(const struct flow *f, struct flow_key *k);

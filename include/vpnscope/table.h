@@ -27,7 +27,8 @@ void table_free(struct table *t);
 /* The value for key, or NULL. Marks it most recently used when `touch`. */
 void *table_get(struct table *t, const void *key, bool touch);
 
-/* The value for key, inserting a zeroed one (evicting if full) when absent; *created tells which. */
+/* The value for key, inserting a zeroed one (evicting if full) when absent; *created tells which.
+ */
 void *table_put(struct table *t, const void *key, bool *created);
 
 /* Moves an entry to class 0 or 1 (see above). */

@@ -9,20 +9,20 @@
 
 struct ui_opts {
     /* sources: exactly one of files (replay), inside/outside files, or live interfaces */
-    const char *const *files;      /* -r pieces (NULL-terminated) */
-    const char *const *inside;     /* --inside pieces */
-    const char *const *outside;    /* --outside pieces */
-    const char *iface;             /* -i */
+    const char *const *files;   /* -r pieces (NULL-terminated) */
+    const char *const *inside;  /* --inside pieces */
+    const char *const *outside; /* --outside pieces */
+    const char *iface;          /* -i */
     const char *inside_if, *outside_if;
     const char *bpf;
-    double speed;                  /* replay: 1 = capture speed, 0 = as fast as possible */
-    unsigned refresh_ms;           /* redraw period */
-    long max_frames;               /* end after N redraws (smoke tests), -1 = never */
-    const char *write_path;        /* -w */
-    const char *drop_user;         /* -Z (NULL: default policy) */
-    bool json;                     /* live streaming format */
-    bool dashboard;                /* dashboard (else streaming report) */
-    long count;                    /* -c */
+    double speed;           /* replay: 1 = capture speed, 0 = as fast as possible */
+    unsigned refresh_ms;    /* redraw period */
+    long max_frames;        /* end after N redraws (smoke tests), -1 = never */
+    const char *write_path; /* -w */
+    const char *drop_user;  /* -Z (NULL: default policy) */
+    bool json;              /* live streaming format */
+    bool dashboard;         /* dashboard (else streaming report) */
+    long count;             /* -c */
     struct nat_timeouts to;
     uint8_t side;
     bool side_given;

@@ -13,8 +13,8 @@
 #define MAX_FILTER_DLTS 8
 
 struct piece {
-    pcap_t *pc;           /* libpcap (pcap files, live) */
-    struct pcapng *ng;    /* own reader (pcapng files) */
+    pcap_t *pc;                    /* libpcap (pcap files, live) */
+    struct pcapng *ng;             /* own reader (pcapng files) */
     pcap_t *dead[MAX_FILTER_DLTS]; /* pcapng: one compiled filter per link type */
     struct bpf_program dprog[MAX_FILTER_DLTS];
     int ddlt[MAX_FILTER_DLTS];
@@ -25,12 +25,12 @@ struct piece {
     struct bpf_program prog;
     bool has_prog;
     bool eof;
-    bool have;            /* a packet is buffered in hdr/data */
+    bool have; /* a packet is buffered in hdr/data */
     struct pcap_pkthdr hdr;
     const uint8_t *data;
-    uint64_t frame_base;  /* frames in earlier pieces */
-    uint64_t frames;      /* frames read from this piece */
-    bool cut;             /* ended with a truncated record */
+    uint64_t frame_base; /* frames in earlier pieces */
+    uint64_t frames;     /* frames read from this piece */
+    bool cut;            /* ended with a truncated record */
 };
 
 struct cap_src {
@@ -41,8 +41,8 @@ struct cap_src {
     bool nsec;
     pcap_dumper_t *dump;
     uint64_t total_bytes;
-    int cur;              /* piece whose packet was returned last (to refill) */
-    char cut_msg[512];    /* warning for a piece cut off mid-record */
+    int cur;           /* piece whose packet was returned last (to refill) */
+    char cut_msg[512]; /* warning for a piece cut off mid-record */
 };
 
 static void close_piece(struct piece *pc)
@@ -240,10 +240,11 @@ struct cap_src *cap_open_live(const char *ifname, const char *bpf, char *errbuf,
     pcap_set_buffer_size(pc->pc, 64 << 20);
     int rc = pcap_activate(pc->pc);
     if (rc < 0) {
-        const char *why = rc == PCAP_ERROR_NO_SUCH_DEVICE    ? "no such interface"
-                          : rc == PCAP_ERROR_PERM_DENIED     ? "permission denied (run as root or grant CAP_NET_RAW)"
-                          : rc == PCAP_ERROR_IFACE_NOT_UP    ? "interface is down"
-                          : pcap_geterr(pc->pc);
+        const char *why = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"
+                          : rc == PCAP_ERROR_PERM_DENIED
+                              ? "permission denied (run as root or grant CAP_NET_RAW)"
+                          : rc == PCAP_ERROR_IFACE_NOT_UP ? "interface is down"
+                                                          : pcap_geterr(pc->pc);
         snprintf(errbuf, errlen, "%s: cannot capture: %s", ifname, why);
         goto fail;
     }
@@ -311,7 +312,8 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
     /* -1: error. For a saved file this is a record cut off mid-way (or a corrupt header). */
     if (!s->live) {
         pc->cut = true;
-        snprintf(errbuf, errlen, "%s: capture cut off or corrupt after frame %llu (%s); analysed what came before",
+        snprintf(errbuf, errlen,
+                 "%s: capture cut off or corrupt after frame %llu (%s); analysed what came before",
                  pc->path, (unsigned long long)(pc->frame_base + pc->frames), pcap_geterr(pc->pc));
         return 3;
     }
@@ -342,7 +344,8 @@ int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errl
             continue;
         }
         const struct pcap_pkthdr *a = &s->p[i].hdr, *b = &s->p[best].hdr;
-        if (a->ts.tv_sec < b->ts.tv_sec || (a->ts.tv_sec == b->ts.tv_sec && a->ts.tv_usec < b->ts.tv_usec))
+        if (a->ts.tv_sec < b->ts.tv_sec ||
+            (a->ts.tv_sec == b->ts.tv_sec && a->ts.tv_usec < b->ts.tv_usec))
             best = i;
     }
     s->cur = best;

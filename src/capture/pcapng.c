@@ -18,21 +18,21 @@
 struct iface {
     int dlt;
     uint32_t snaplen;
-    uint64_t units;      /* timestamp units per second */
-    int64_t tsoffset;    /* seconds */
+    uint64_t units;   /* timestamp units per second */
+    int64_t tsoffset; /* seconds */
 };
 
 struct pcapng {
     FILE *f;
     const char *path;
-    bool le;             /* section byte order: little endian */
+    bool le; /* section byte order: little endian */
     uint8_t *buf;
     size_t cap;
     struct iface ifs[PCAPNG_MAX_IFACES];
     uint32_t nifs;
-    uint32_t if_base;    /* interfaces of earlier sections */
+    uint32_t if_base; /* interfaces of earlier sections */
     int first_dlt;
-    uint64_t off;        /* file offset of the next block */
+    uint64_t off; /* file offset of the next block */
     uint64_t blocks;
 };
 
@@ -62,14 +62,16 @@ bool pcapng_is(FILE *f)
 }
 
 /* Reads one block: *type, body in r->buf[0..*blen). 1 ok, 0 clean end, -1 corrupt/cut (errbuf). */
-static int read_block(struct pcapng *r, uint32_t *type, uint32_t *blen, char *errbuf, unsigned errlen)
+static int read_block(struct pcapng *r, uint32_t *type, uint32_t *blen, char *errbuf,
+                      unsigned errlen)
 {
     uint8_t h[8];
     size_t n = fread(h, 1, 8, r->f);
     if (n == 0)
         return 0;
     if (n < 8) {
-        snprintf(errbuf, errlen, "%s: cut off in a block header at byte %llu", r->path, (unsigned long long)r->off);
+        snprintf(errbuf, errlen, "%s: cut off in a block header at byte %llu", r->path,
+                 (unsigned long long)r->off);
         return -1;
     }
     uint32_t t = u32(r->le, h);
@@ -259,7 +261,8 @@ int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned
                 return 3;
             }
             if (caplen > rd_left(&d)) {
-                snprintf(errbuf, errlen, "%s: packet block at byte %llu: captured length %u exceeds the block",
+                snprintf(errbuf, errlen,
+                         "%s: packet block at byte %llu: captured length %u exceeds the block",
                          r->path, (unsigned long long)(r->off - blen - 12), caplen);
                 return 3;
             }

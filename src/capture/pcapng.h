@@ -15,7 +15,7 @@ struct pcapng_pkt {
     uint64_t ts_us;
     uint32_t caplen, len;
     int dlt;
-    uint32_t ifid;   /* interface index within the file (sections numbered on) */
+    uint32_t ifid; /* interface index within the file (sections numbered on) */
     const uint8_t *data;
 };
 

@@ -19,8 +19,8 @@ struct engine {
     struct classify_flow **pool; /* live nDPI states, index = flow.cls_slot - 1 */
     uint32_t *pool_free;
     uint32_t pool_nfree;
-    struct flow_key *pool_key;   /* the flow owning each live state */
-    uint32_t *ring;              /* slots in allocation order (oldest first) */
+    struct flow_key *pool_key; /* the flow owning each live state */
+    uint32_t *ring;            /* slots in allocation order (oldest first) */
     uint32_t ring_head, ring_n;
     struct pkt pkt;
     uint64_t last_ts;
@@ -198,7 +198,8 @@ static bool pool_slot(struct engine *e, uint32_t *slot)
 }
 
 /* nDPI on flows vpnscope does not decode itself, and only on their first packets. */
-static void classify(struct engine *e, struct flow *f, const struct flow_key *key, const struct pkt *p)
+static void classify(struct engine *e, struct flow *f, const struct flow_key *key,
+                     const struct pkt *p)
 {
     if (!e->cls || f->classified || f->vpn != VPN_NONE || !p->l3 || p->is_frag)
         return;
@@ -285,7 +286,8 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
         e->next_expire = p->ts_us + 1000000u;
     }
     if (p->ipver && p->is_frag && p->status == PKT_DECODED) {
-        frag_expire(e->frag, p->ts_us, frag_cb, e); /* O(1) when nothing is due; reports evictions */
+        frag_expire(e->frag, p->ts_us, frag_cb,
+                    e); /* O(1) when nothing is due; reports evictions */
         struct frag_info fi;
         const uint8_t *data = NULL;
         uint32_t len = 0;

@@ -60,7 +60,8 @@ void natt_decode(struct rd *r, struct pkt *p)
  * header with a non-zero initiator SPI, version 1.0 or 2.0 and a length that fits. Pure: fills
  * the SPI, version and marker outputs; the caller decides (it only trusts SPIs it already knows).
  */
-bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version, bool *marker)
+bool natt_probe(const uint8_t *payload, uint32_t len, uint64_t *ispi, uint8_t *version,
+                bool *marker)
 {
     struct rd r = rd_init(payload, len);
     *marker = false;

@@ -12,7 +12,8 @@
 
 static const char *REMEDY =
     "Use ESP with NAT traversal (ESP in UDP 4500, RFC 3948) instead of AH: AH cannot cross a NAT "
-    "(strongSwan: esp_proposals instead of ah_proposals; NAT-T then starts by itself). Or remove the "
+    "(strongSwan: esp_proposals instead of ah_proposals; NAT-T then starts by itself). Or remove "
+    "the "
     "NAT from the path (give the host a routed public address).";
 
 struct pair {
@@ -25,7 +26,8 @@ struct pair {
     bool natd;
 };
 
-static struct pair *pair_for(struct pair *p, unsigned *n, const struct ip_addr *cl, const struct ip_addr *sv)
+static struct pair *pair_for(struct pair *p, unsigned *n, const struct ip_addr *cl,
+                             const struct ip_addr *sv)
 {
     for (unsigned i = 0; i < *n; i++)
         if (du_ip_eq(&p[i].client, cl) && du_ip_eq(&p[i].server, sv))
@@ -53,8 +55,9 @@ static void ah_index(struct du_index *x, const struct session_model *m)
 }
 
 /* The first AH SA (slot order) with this SPI and the given source or destination. */
-static const struct ipsec_sa *ah_by_spi(const struct session_model *m, const struct du_index *x, uint32_t spi,
-                                        const struct ip_addr *src, const struct ip_addr *dst)
+static const struct ipsec_sa *ah_by_spi(const struct session_model *m, const struct du_index *x,
+                                        uint32_t spi, const struct ip_addr *src,
+                                        const struct ip_addr *dst)
 {
     struct du_key k;
     du_key_make(&k, 0, 51, NULL, 0, NULL, 0, spi);
@@ -78,15 +81,18 @@ static void emit(struct detect_ctx *c, const struct pair *p, bool two, uint8_t c
     du_ip(&p->client, a);
     du_ip(&p->server, b);
     if (two) {
-        snprintf(f->summary, sizeof(f->summary), "AH (IP protocol 51) between %s and %s crosses a NAT: the router "
-                 "rewrote", a, b);
+        snprintf(f->summary, sizeof(f->summary),
+                 "AH (IP protocol 51) between %s and %s crosses a NAT: the router "
+                 "rewrote",
+                 a, b);
         if (p->has_up)
-            du_cat(f->summary, sizeof(f->summary), " the source of SA %s (%llu packets) to %s", du_spi(p->spi_up, s1),
-                   (unsigned long long)p->pkts_up, du_ip(&p->nat, n));
+            du_cat(f->summary, sizeof(f->summary), " the source of SA %s (%llu packets) to %s",
+                   du_spi(p->spi_up, s1), (unsigned long long)p->pkts_up, du_ip(&p->nat, n));
         if (p->has_down)
-            du_cat(f->summary, sizeof(f->summary), "%s the destination of return SA %s (%llu packets) from %s",
-                   p->has_up ? " and" : "", du_spi(p->spi_down, s2), (unsigned long long)p->pkts_down,
-                   du_ip(&p->nat, n));
+            du_cat(f->summary, sizeof(f->summary),
+                   "%s the destination of return SA %s (%llu packets) from %s",
+                   p->has_up ? " and" : "", du_spi(p->spi_down, s2),
+                   (unsigned long long)p->pkts_down, du_ip(&p->nat, n));
         du_cat(f->summary, sizeof(f->summary), " (since %s).", du_hms(p->first_ts, t));
     } else {
         snprintf(f->summary, sizeof(f->summary), "AH (IP protocol 51) between %s and %s (", a, b);
@@ -94,14 +100,17 @@ static void emit(struct detect_ctx *c, const struct pair *p, bool two, uint8_t c
             du_cat(f->summary, sizeof(f->summary), "SA %s, %llu packets", du_spi(p->spi_up, s1),
                    (unsigned long long)p->pkts_up);
         if (p->has_down)
-            du_cat(f->summary, sizeof(f->summary), "%sreturn SA %s, %llu packets", p->has_up ? "; " : "",
-                   du_spi(p->spi_down, s2), (unsigned long long)p->pkts_down);
-        du_cat(f->summary, sizeof(f->summary), ", since %s) most likely crosses a NAT: %s.", du_hms(p->first_ts, t),
+            du_cat(f->summary, sizeof(f->summary), "%sreturn SA %s, %llu packets",
+                   p->has_up ? "; " : "", du_spi(p->spi_down, s2),
+                   (unsigned long long)p->pkts_down);
+        du_cat(f->summary, sizeof(f->summary), ", since %s) most likely crosses a NAT: %s.",
+               du_hms(p->first_ts, t),
                p->natd ? "NAT-D in the IKE SA between them detected a NAT"
                        : "a private address talks AH to a public one");
     }
     du_cat(f->summary, sizeof(f->summary),
-           " AH's integrity check covers the IP addresses, so the receiver rejects every translated packet: "
+           " AH's integrity check covers the IP addresses, so the receiver rejects every "
+           "translated packet: "
            "the tunnel cannot work through this NAT.");
     snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &p->client);
@@ -112,7 +121,8 @@ static void emit(struct detect_ctx *c, const struct pair *p, bool two, uint8_t c
         }
         fs->has_spi = p->has_up;
         fs->spi = p->spi_up;
-        snprintf(fs->note, sizeof(fs->note), "%s", two ? "AH source address rewritten" : "sends AH");
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 two ? "AH source address rewritten" : "sends AH");
     }
     if ((fs = finding_session_add(f, ROLE_SERVER, &p->server))) {
         fs->has_spi = p->has_down;
@@ -137,7 +147,8 @@ static void emit(struct detect_ctx *c, const struct pair *p, bool two, uint8_t c
     }
 }
 
-static void note_sa(struct pair *p, const struct ipsec_sa *sa, bool up, const struct ipsec_sa *out_sa)
+static void note_sa(struct pair *p, const struct ipsec_sa *sa, bool up,
+                    const struct ipsec_sa *out_sa)
 {
     if (up && !p->has_up) {
         p->has_up = true;
@@ -168,7 +179,8 @@ static void two_captures(struct detect_ctx *c)
         const struct ipsec_sa *sa = table_slot(in->ipsec, i, NULL);
         if (!sa || sa->k.proto != 51)
             continue;
-        /* client -> server: same destination outside, other source; server -> client: same source */
+        /* client -> server: same destination outside, other source; server -> client: same source
+         */
         const struct ipsec_sa *o = ah_by_spi(out, &ah_out, sa->k.spi, NULL, &sa->k.dst);
         bool up = o && du_ip_eq(&o->k.dst, &sa->k.dst);
         if (!o || (!up && !du_ip_eq(&o->k.src, &sa->k.src))) {
@@ -219,7 +231,8 @@ static void two_captures(struct detect_ctx *c)
         emit(c, &p[k], true, SIDE_INSIDE);
 }
 
-static bool natd_between(const struct session_model *m, const struct ip_addr *a, const struct ip_addr *b)
+static bool natd_between(const struct session_model *m, const struct ip_addr *a,
+                         const struct ip_addr *b)
 {
     uint32_t it = 0;
     for (const struct ike_sa *ik; (ik = du_ike_between(m, a, b, &it));) {

@@ -68,7 +68,8 @@ double du_sec(uint64_t us)
 bool du_is_group(const struct ip_addr *a)
 {
     if (a->v == 4)
-        return (a->a[0] & 0xf0) == 0xe0 || (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255 && a->a[3] == 255);
+        return (a->a[0] & 0xf0) == 0xe0 ||
+               (a->a[0] == 255 && a->a[1] == 255 && a->a[2] == 255 && a->a[3] == 255);
     if (a->v == 6)
         return a->a[0] == 0xff;
     return false;
@@ -143,8 +144,9 @@ const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t s
     return best;
 }
 
-const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
-                                uint16_t pa, const struct ip_addr *b, uint16_t pb)
+const struct flow *du_flow_find(const struct session_model *m, uint8_t proto,
+                                const struct ip_addr *a, uint16_t pa, const struct ip_addr *b,
+                                uint16_t pb)
 {
     return session_flow_lookup(m, proto, a, pa, b, pb);
 }

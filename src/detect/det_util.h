@@ -53,8 +53,9 @@ const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t s
 
 /* A flow by its endpoints and protocol (either order), or NULL: a hash lookup
  * (session_flow_lookup). */
-const struct flow *du_flow_find(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
-                                uint16_t pa, const struct ip_addr *b, uint16_t pb);
+const struct flow *du_flow_find(const struct session_model *m, uint8_t proto,
+                                const struct ip_addr *a, uint16_t pa, const struct ip_addr *b,
+                                uint16_t pb);
 
 /* The IKE SAs / ESP-AH SAs between addresses a and b (either direction), in table slot order:
  * start with *it = 0; NULL at the end. session_ike_between / session_ipsec_between, or a filtered

@@ -16,9 +16,9 @@ extern const struct detector det_esp_one_way;
 extern const struct detector det_nat_traversal; /* info, last: skips clients with a problem */
 
 static const struct detector *const registry[] = {
-    &det_esp_collision, &det_stale_nat,        &det_frag_order, &det_ah_nat,     &det_natt_not_used,
-    &det_ike_no_response, &det_ike_ip_fragmented, &det_pptp,     &det_esp_one_way,
-    &det_nat_traversal,
+    &det_esp_collision, &det_stale_nat,       &det_frag_order,        &det_ah_nat,
+    &det_natt_not_used, &det_ike_no_response, &det_ike_ip_fragmented, &det_pptp,
+    &det_esp_one_way,   &det_nat_traversal,
 };
 
 void detect_run(struct detect_ctx *ctx)

@@ -2,23 +2,24 @@
  * one server (PROTOCOLS.md §3.9). ESP has no ports: a NAPT keys raw ESP on (address, server,
  * proto), so every return ESP packet from that server goes to one client (Linux: the first one;
  * the others' outbound ESP is even dropped at the router, LAB-NOTES.md).
- *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return ESP
- *    reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
- *  - outside capture alone (suspected): one (outside address, server) pair where the server sends on
- *    more concurrent SPIs than come back, or several IKE SAs from different source ports.
- * Rekeys (sequential SPIs) are not concurrency: SAs overlap only when they run side by side for at
- * least half of the shorter one's life. NAT-T (ESP in UDP) and PPTP are not looked at. */
+ *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return
+ * ESP reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
+ *  - outside capture alone (suspected): one (outside address, server) pair where the server sends
+ * on more concurrent SPIs than come back, or several IKE SAs from different source ports. Rekeys
+ * (sequential SPIs) are not concurrency: SAs overlap only when they run side by side for at least
+ * half of the shorter one's life. NAT-T (ESP in UDP) and PPTP are not looked at. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "det_util.h"
 
-#define MIN_SENT 3      /* a starved client sent at least this many ESP packets */
-#define MAX_SAS 256     /* raw ESP SAs considered per (client, server) pair */
+#define MIN_SENT 3  /* a starved client sent at least this many ESP packets */
+#define MAX_SAS 256 /* raw ESP SAs considered per (client, server) pair */
 
 static const char *REMEDY =
-    "Use NAT traversal for every client: ESP in UDP 4500 (RFC 3948) carries ports, so the router can "
+    "Use NAT traversal for every client: ESP in UDP 4500 (RFC 3948) carries ports, so the router "
+    "can "
     "tell the clients apart. Do not disable NAT-D; force it where needed (strongSwan encap=yes, "
     "Windows AssumeUDPEncapsulationContextOnSendRule=2). Alternatively give each client its own "
     "public address or use a router whose IPsec passthrough tracks ESP SPIs.";
@@ -30,10 +31,10 @@ struct client_stat {
     unsigned n_out_spis, n_in_spis;
     uint64_t first_ts, last_ts, first_frame, last_frame;
     uint64_t in_first_frame;
-    uint64_t dropped;           /* two captures: inside-only ESP (never left the router) */
+    uint64_t dropped; /* two captures: inside-only ESP (never left the router) */
     uint64_t dropped_frames[4];
     unsigned n_dropped_frames;
-    uint64_t extra_pkts;        /* packets on inbound SPIs beyond its own outbound SPI count */
+    uint64_t extra_pkts; /* packets on inbound SPIs beyond its own outbound SPI count */
     bool has_out;
     struct ip_addr out_ip;
 };
@@ -71,15 +72,16 @@ static unsigned concurrency(const struct ipsec_sa *const *v, unsigned n)
 
 static int cmp_sa_first(const void *pa, const void *pb)
 {
-    const struct ipsec_sa *a = *(const struct ipsec_sa *const *)pa, *b = *(const struct ipsec_sa *const *)pb;
+    const struct ipsec_sa *a = *(const struct ipsec_sa *const *)pa,
+                          *b = *(const struct ipsec_sa *const *)pb;
     if (a->first_ts != b->first_ts)
         return a->first_ts < b->first_ts ? -1 : 1;
     return a->k.spi < b->k.spi ? -1 : (a->k.spi > b->k.spi);
 }
 
 /* SAs src -> dst (raw ESP), the first cap in slot order, sorted by start; returns count. */
-static unsigned collect(const struct session_model *m, const struct ip_addr *src, const struct ip_addr *dst,
-                        const struct ipsec_sa **v, unsigned cap)
+static unsigned collect(const struct session_model *m, const struct ip_addr *src,
+                        const struct ip_addr *dst, const struct ipsec_sa **v, unsigned cap)
 {
     unsigned n = 0;
     uint32_t it = 0;
@@ -143,8 +145,9 @@ static void nat_idx_free(struct nat_idx *x)
 
 /* The outside address of an inside client towards server (two captures), from the NAT mappings:
  * the first ESP mapping's, else the last UDP mapping's. */
-static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x, const struct ip_addr *client,
-                       const struct ip_addr *server, struct ip_addr *out)
+static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x,
+                       const struct ip_addr *client, const struct ip_addr *server,
+                       struct ip_addr *out)
 {
     if (!c->nat)
         return false;
@@ -152,8 +155,8 @@ static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x, cons
     du_key_make(&k, 0, 0, client, 0, server, 0, 0);
     for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE; i = du_index_next(&x->maps, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) && mp->outside.ip.v &&
-            (mp->proto == 50 || mp->proto == 17)) {
+        if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) &&
+            mp->outside.ip.v && (mp->proto == 50 || mp->proto == 17)) {
             *out = mp->outside.ip;
             if (mp->proto == 50)
                 return true;
@@ -192,7 +195,8 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
         struct du_ipset cl = {0};
         struct du_key dk;
         du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
-        for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE; i = du_index_next(&by_dst, i)) {
+        for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE;
+             i = du_index_next(&by_dst, i)) {
             const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
             if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.dst, srv) && !du_ip_eq(&sa->k.src, srv))
                 du_set_add(&cl, &sa->k.src);
@@ -247,7 +251,8 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
                     nat_idx_build(&nx, c->nat);
                 struct du_key uk;
                 du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
-                for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE; u = du_index_next(&nx.unm, u)) {
+                for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE;
+                     u = du_index_next(&nx.unm, u)) {
                     const struct nat_unmatched *un = &c->nat->unm[u];
                     if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50 ||
                         !du_ip_eq(&un->src, &s->ip) || !du_ip_eq(&un->dst, srv))
@@ -314,29 +319,35 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
         for (unsigned k = 0; k < cl.n; k++)
             du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&cl.v[k], a));
         du_ip(srv, b);
-        snprintf(f->summary, sizeof(f->summary), "%u inside clients (%s) send raw ESP (IP protocol 50) to %s",
-                 cl.n, list, b);
+        snprintf(f->summary, sizeof(f->summary),
+                 "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", cl.n, list, b);
         if (nat.v)
             du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&nat, d));
         du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu return ESP "
+               ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
+               "return ESP "
                "packets (SPIs %s) went to %s",
-               (unsigned long long)(two && ret_out > total_in ? ret_out : total_in), ret_spis, du_ip(&rx->ip, a));
+               (unsigned long long)(two && ret_out > total_in ? ret_out : total_in), ret_spis,
+               du_ip(&rx->ip, a));
         for (unsigned k = 0; k < cl.n; k++) {
             const struct client_stat *s = &st[k];
             if (s == rx)
                 continue;
             du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
             if (s->dropped)
-                du_cat(f->summary, sizeof(f->summary), " and %llu of its %llu ESP packets never left the router",
+                du_cat(f->summary, sizeof(f->summary),
+                       " and %llu of its %llu ESP packets never left the router",
                        (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
         }
-        du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).", du_hms(start, t));
+        du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
+               du_hms(start, t));
         if (rx->extra_pkts)
             du_cat(f->summary, sizeof(f->summary),
-                   " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) were meant for "
+                   " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
+                   "were meant for "
                    "the other client(s).",
-                   du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis, (unsigned long long)rx->extra_pkts);
+                   du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis,
+                   (unsigned long long)rx->extra_pkts);
         snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
 
         for (unsigned k = 0; k < cl.n; k++) {
@@ -359,7 +370,8 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
         }
         struct finding_session *fs = finding_session_add(f, ROLE_SERVER, srv);
         if (fs)
-            snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)", two ? ret_spis_out : rx_n);
+            snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)",
+                     two ? ret_spis_out : rx_n);
         if (nat.v && (fs = finding_session_add(f, ROLE_NAT, &nat)))
             snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
 
@@ -404,7 +416,8 @@ struct ike_ports {
 
 /* Outside view (suspected): one (address, server) pair, more concurrent inbound SPIs than
  * outbound, or IKE SAs from several source ports of one address. */
-static void outside_logic(struct detect_ctx *c, const struct session_model *m, struct du_ipset *done)
+static void outside_logic(struct detect_ctx *c, const struct session_model *m,
+                          struct du_ipset *done)
 {
     uint8_t cap = du_cap(c, m);
     static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
@@ -493,24 +506,28 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m, s
         for (unsigned j = 0; j < no; j++)
             out_pkts += v[j]->packets;
         snprintf(f->summary, sizeof(f->summary),
-                 "Raw ESP (IP protocol 50) between %s and server %s looks like several clients behind one NAT "
+                 "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
+                 "behind one NAT "
                  "address (seen from outside only, since %s):",
                  a, b, du_hms(ts, t));
         if (spi_sig)
             du_cat(f->summary, sizeof(f->summary),
-                   " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound SPI runs at a "
+                   " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
+                   "SPI runs at a "
                    "time from %s (%s)",
                    ci, sr, (unsigned long long)in_pkts, co, a, sl);
         if (ike_sig) {
-            du_cat(f->summary, sizeof(f->summary), "%s %u IKE SAs come from %s on different ports (", spi_sig ? ";" : "",
-                   ip.n, a);
+            du_cat(f->summary, sizeof(f->summary),
+                   "%s %u IKE SAs come from %s on different ports (", spi_sig ? ";" : "", ip.n, a);
             for (unsigned q = 0; q < ip.n; q++)
                 du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", ip.port[q]);
             du_cat(f->summary, sizeof(f->summary), ")");
         }
         du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router can deliver the return ESP to only one inside client; the "
-               "others' tunnels hang. Capture inside the router too (--inside/--outside) to name the clients.");
+               ". ESP has no ports, so the router can deliver the return ESP to only one inside "
+               "client; the "
+               "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
+               "the clients.");
         snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
         struct finding_session *fs = finding_session_add(f, ROLE_NAT, nat);
         if (fs) {

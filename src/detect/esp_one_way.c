@@ -1,6 +1,6 @@
 /* esp_one_way.c - an ESP SA (raw or in UDP) with no SA in the reverse direction between the same
- * peers (ipsec_sa.paired, set by session_finish), with enough packets over enough time to rule out a
- * tunnel that was just starting or ending. Clients already named by an esp_collision finding are
+ * peers (ipsec_sa.paired, set by session_finish), with enough packets over enough time to rule out
+ * a tunnel that was just starting or ending. Clients already named by an esp_collision finding are
  * left out (the collision explains their missing return traffic). With two captures the inside
  * SA is reported, with what the outside saw. */
 #include <stdio.h>
@@ -18,7 +18,8 @@ struct spi_idx {
 };
 
 /* The first ESP SA (slot order) with sa's SPI and the same destination or source. */
-static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct spi_idx *si, const struct ipsec_sa *sa)
+static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct spi_idx *si,
+                                        const struct ipsec_sa *sa)
 {
     if (!si->built) {
         si->built = true;
@@ -43,8 +44,8 @@ static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct sp
     return NULL;
 }
 
-static bool reverse_any(const struct session_model *m, const struct ip_addr *src, const struct ip_addr *dst,
-                        uint64_t *pkts)
+static bool reverse_any(const struct session_model *m, const struct ip_addr *src,
+                        const struct ip_addr *dst, uint64_t *pkts)
 {
     *pkts = 0;
     bool r = false;
@@ -77,7 +78,8 @@ static void collision_clients(struct du_index *x, const struct finding_list *l)
     }
 }
 
-static bool collision_client(const struct du_index *x, const struct finding_list *l, const struct ip_addr *ip)
+static bool collision_client(const struct du_index *x, const struct finding_list *l,
+                             const struct ip_addr *ip)
 {
     struct du_key k;
     du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
@@ -108,13 +110,16 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
             continue;
         if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
             continue;
-        if (collision_client(&coll, c->out, &sa->k.src) || collision_client(&coll, c->out, &sa->k.dst))
+        if (collision_client(&coll, c->out, &sa->k.src) ||
+            collision_client(&coll, c->out, &sa->k.dst))
             continue;
-        /* which end is the client: the private one, else the sender of UDP from a non-4500 port, else src */
+        /* which end is the client: the private one, else the sender of UDP from a non-4500 port,
+         * else src */
         bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
         if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
             src_client = false;
-        const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst, *srv = src_client ? &sa->k.dst : &sa->k.src;
+        const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst,
+                             *srv = src_client ? &sa->k.dst : &sa->k.src;
         struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
         if (!f)
             break;
@@ -124,46 +129,56 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
         du_ipp(&sa->k.dst, b);
         if (sa->k.encap)
             snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s and %s (%.1f s) "
+                     "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s "
+                     "and %s (%.1f s) "
                      "and nothing came back: no ESP from %s to %s at all.",
-                     du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport, (unsigned long long)sa->packets,
-                     du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
+                     du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport,
+                     (unsigned long long)sa->packets, du_hms(sa->first_ts, t1),
+                     du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
         else
             snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets between %s and %s "
+                     "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets "
+                     "between %s and %s "
                      "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
-                     du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets, du_hms(sa->first_ts, t1),
-                     du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
-        const char *rem =
-            "Check the peer that should answer: its SA for this SPI (ip xfrm state / swanctl --list-sas), its "
-            "firewall for ESP or UDP 4500, and routing back to the sender. Capture on both sides of the NAT "
-            "(--inside/--outside) to see where the traffic is lost.";
+                     du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets,
+                     du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
+                     du_sec(sa->last_ts - sa->first_ts), b, a);
+        const char *rem = "Check the peer that should answer: its SA for this SPI (ip xfrm state / "
+                          "swanctl --list-sas), its "
+                          "firewall for ESP or UDP 4500, and routing back to the sender. Capture "
+                          "on both sides of the NAT "
+                          "(--inside/--outside) to see where the traffic is lost.";
         const struct ipsec_sa *o = NULL;
         if (two && m == c->inside) {
             o = sa_by_spi(c->outside, &si, sa);
             if (!o) {
                 du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
-                rem = "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 out and check "
+                rem = "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 "
+                      "out and check "
                       "its IPsec passthrough setting.";
             } else {
                 uint64_t back = 0;
                 bool rev = reverse_any(c->outside, &o->k.src, &o->k.dst, &back);
                 if (rev && back) {
                     du_cat(f->summary, sizeof(f->summary),
-                           " Outside the router the peer did answer (%llu ESP packets to %s) but none reached the "
+                           " Outside the router the peer did answer (%llu ESP packets to %s) but "
+                           "none reached the "
                            "inside: the router drops the return ESP.",
                            (unsigned long long)back, du_ip(&o->k.src, a));
-                    rem = "The router drops the return ESP: check its IPsec passthrough / NAT mapping for ESP and "
+                    rem = "The router drops the return ESP: check its IPsec passthrough / NAT "
+                          "mapping for ESP and "
                           "UDP 4500, and use NAT-T with keepalives.";
                 } else {
                     du_cat(f->summary, sizeof(f->summary),
-                           " It left the router (%llu packets outside) and the peer never answered: the problem is "
+                           " It left the router (%llu packets outside) and the peer never "
+                           "answered: the problem is "
                            "at the peer or beyond the NAT.",
                            (unsigned long long)o->packets);
                 }
             }
         } else if (!two) {
-            du_cat(f->summary, sizeof(f->summary), " The tunnel carries traffic in one direction only.");
+            du_cat(f->summary, sizeof(f->summary),
+                   " The tunnel carries traffic in one direction only.");
         }
         snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
         struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
@@ -184,7 +199,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
                     fs->out_port = o->k.sport;
                 }
             }
-            snprintf(fs->note, sizeof(fs->note), "%s", src_client ? "sends ESP, receives none" : "receives ESP, sends none");
+            snprintf(fs->note, sizeof(fs->note), "%s",
+                     src_client ? "sends ESP, receives none" : "receives ESP, sends none");
         }
         if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
             if (sa->k.encap) {

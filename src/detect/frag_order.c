@@ -10,17 +10,19 @@
 
 #define MAX_GROUPS 64
 #define MATCH_WINDOW_US 2000000ull
-#define END_MARGIN_US 200000ull /* incomplete datagrams this close to the capture end are not judged... */
-#define MOVED_ON_US 100000ull    /* ...unless their sender sent something else this long after them */
+/* Incomplete datagrams this close to the capture end are not judged... */
+#define END_MARGIN_US 200000ull
+/* ...unless their sender sent something else this long after them. */
+#define MOVED_ON_US 100000ull
 
 /* Per scan() lookups, built on first use (du_index chains keep index / slot order). */
 struct scan_idx {
     bool senders_built;
     struct table *senders; /* address -> latest last_ts of a flow it sent on (NULL: scan flows) */
     bool far_built;
-    struct du_index far;   /* far fragdg[] by destination (ingress inside) or source */
+    struct du_index far; /* far fragdg[] by destination (ingress inside) or source */
     bool maps_built;
-    struct du_index maps;  /* NAT mappings by inside address */
+    struct du_index maps; /* NAT mappings by inside address */
 };
 
 static void scan_idx_free(struct scan_idx *x)
@@ -47,11 +49,13 @@ static bool sender_put(struct table *t, const struct ip_addr *ip, uint64_t ts)
 }
 
 /* The sender of d sent another packet (any flow) well after d's last fragment. */
-static bool sender_moved_on(const struct session_model *m, struct scan_idx *x, const struct fragdg *d)
+static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
+                            const struct fragdg *d)
 {
     if (!x->senders_built) {
         x->senders_built = true;
-        x->senders = table_new(sizeof(struct du_key), sizeof(uint64_t), 2 * table_slots(m->flows) + 1, NULL, NULL);
+        x->senders = table_new(sizeof(struct du_key), sizeof(uint64_t),
+                               2 * table_slots(m->flows) + 1, NULL, NULL);
         for (uint32_t i = 0; x->senders && i < table_slots(m->flows); i++) {
             const struct flow *f = table_slot(m->flows, i, NULL);
             if (!f)
@@ -72,7 +76,8 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x, c
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
         if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
-            ((du_ip_eq(&f->src.ip, &d->src) && f->pkts[0]) || (du_ip_eq(&f->dst.ip, &d->src) && f->pkts[1])))
+            ((du_ip_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
+             (du_ip_eq(&f->dst.ip, &d->src) && f->pkts[1])))
             return true;
     }
     return false;
@@ -83,7 +88,8 @@ struct fgroup {
     struct ip_addr src, dst;
     uint8_t proto;
     uint16_t sport, dport;
-    unsigned n, ooo, ooo_through, ooo_through_inorder, ooo_missing, incomplete, timed_out, not_crossed, ike;
+    unsigned n, ooo, ooo_through, ooo_through_inorder, ooo_missing, incomplete, timed_out,
+        not_crossed, ike;
     uint64_t first_ooo_ts, first_loss_ts;
     uint64_t ooo_frames[6], loss_frames[6], far_frames[4];
     unsigned n_ooo_frames, n_loss_frames, n_far_frames;
@@ -96,7 +102,8 @@ static void far_key(struct du_key *k, const struct fragdg *d, bool ingress_insid
     du_key_make(k, 0, 0, ingress_inside ? &d->dst : &d->src, 0, NULL, 0, 0);
 }
 
-static const struct du_index *far_index(const struct session_model *far, struct scan_idx *x, bool ingress_inside)
+static const struct du_index *far_index(const struct session_model *far, struct scan_idx *x,
+                                        bool ingress_inside)
 {
     if (!x->far_built) {
         x->far_built = true;
@@ -110,8 +117,8 @@ static const struct du_index *far_index(const struct session_model *far, struct 
     return &x->far;
 }
 
-static const struct fragdg *counterpart(const struct session_model *far, struct scan_idx *x, const struct fragdg *d,
-                                        bool ingress_inside, bool *used)
+static const struct fragdg *counterpart(const struct session_model *far, struct scan_idx *x,
+                                        const struct fragdg *d, bool ingress_inside, bool *used)
 {
     const struct fragdg *best = NULL;
     uint64_t bestd = 0;
@@ -119,7 +126,8 @@ static const struct fragdg *counterpart(const struct session_model *far, struct 
     const struct du_index *fx = far_index(far, x, ingress_inside);
     struct du_key k;
     far_key(&k, d, ingress_inside);
-    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg; i = du_index_next(fx, i)) {
+    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg;
+         i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
         if (used[i] || o->proto != d->proto || o->src.v != d->src.v)
             continue;
@@ -127,7 +135,8 @@ static const struct fragdg *counterpart(const struct session_model *far, struct 
             continue;
         if (d->src.v == 4 && o->id != d->id)
             continue;
-        uint64_t dt = o->first_ts > d->first_ts ? o->first_ts - d->first_ts : d->first_ts - o->first_ts;
+        uint64_t dt =
+            o->first_ts > d->first_ts ? o->first_ts - d->first_ts : d->first_ts - o->first_ts;
         if (dt > MATCH_WINDOW_US)
             continue;
         if (!best || dt < bestd) {
@@ -147,7 +156,8 @@ static bool pair_seen(const struct session_model *far, struct scan_idx *x, const
     const struct du_index *fx = far_index(far, x, ingress_inside);
     struct du_key k;
     far_key(&k, d, ingress_inside);
-    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg; i = du_index_next(fx, i)) {
+    for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg;
+         i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
         if (ingress_inside ? du_ip_eq(&o->dst, &d->dst) : du_ip_eq(&o->src, &d->src))
             return true;
@@ -156,7 +166,8 @@ static bool pair_seen(const struct session_model *far, struct scan_idx *x, const
 }
 
 /* The first NAT mapping (index order) whose inside address is ip, or DU_NONE. */
-static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x, const struct ip_addr *ip)
+static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x,
+                             const struct ip_addr *ip)
 {
     if (!x->maps_built) {
         x->maps_built = true;
@@ -169,19 +180,21 @@ static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x, con
     }
     struct du_key k;
     du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
-    for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE && i < r->n_map; i = du_index_next(&x->maps, i))
+    for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE && i < r->n_map;
+         i = du_index_next(&x->maps, i))
         if (du_ip_eq(&r->map[i].inside.ip, ip))
             return i;
     return DU_NONE;
 }
 
 /* Two captures: does this datagram enter the router on the side of model m? */
-static bool is_ingress(const struct detect_ctx *c, const struct session_model *m, struct scan_idx *x,
-                       const struct fragdg *d)
+static bool is_ingress(const struct detect_ctx *c, const struct session_model *m,
+                       struct scan_idx *x, const struct fragdg *d)
 {
     if (m == c->outside)
         return du_is_nat_addr(c, &d->dst) ||
-               (!c->nat->n_nat_addrs && !ip_addr_is_private(&d->src) && !du_is_nat_addr(c, &d->src));
+               (!c->nat->n_nat_addrs && !ip_addr_is_private(&d->src) &&
+                !du_is_nat_addr(c, &d->src));
     if (c->nat) {
         /* the first mapping naming either address as inside decides (source first) */
         uint32_t fs = first_inside(c->nat, x, &d->src), fd = first_inside(c->nat, x, &d->dst);
@@ -193,11 +206,12 @@ static bool is_ingress(const struct detect_ctx *c, const struct session_model *m
     return ip_addr_is_private(&d->src) && !ip_addr_is_private(&d->dst);
 }
 
-static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct session_model *m, const struct fragdg *d)
+static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct session_model *m,
+                                const struct fragdg *d)
 {
     for (unsigned i = 0; i < *ng; i++)
-        if (g[i].m == m && du_ip_eq(&g[i].src, &d->src) && du_ip_eq(&g[i].dst, &d->dst) && g[i].proto == d->proto &&
-            g[i].sport == d->sport && g[i].dport == d->dport)
+        if (g[i].m == m && du_ip_eq(&g[i].src, &d->src) && du_ip_eq(&g[i].dst, &d->dst) &&
+            g[i].proto == d->proto && g[i].sport == d->sport && g[i].dport == d->dport)
             return &g[i];
     if (*ng >= MAX_GROUPS)
         return NULL;
@@ -220,15 +234,21 @@ static void flow_text(char *buf, size_t n, const struct fgroup *g)
     if (g->proto == 17 && (g->sport || g->dport))
         snprintf(buf, n, "%s:%u -> %s:%u (UDP)", a, g->sport, b, g->dport);
     else
-        snprintf(buf, n, "%s -> %s (%s)", a, b, g->proto == 50 ? "ESP" : g->proto == 51 ? "AH" : g->proto == 47 ? "GRE" : "IP");
+        snprintf(buf, n, "%s -> %s (%s)", a, b,
+                 g->proto == 50   ? "ESP"
+                 : g->proto == 51 ? "AH"
+                 : g->proto == 47 ? "GRE"
+                                  : "IP");
 }
 
 static void sessions(struct finding *f, const struct detect_ctx *c, const struct fgroup *g)
 {
-    bool src_client = g->m == c->outside ? false : (ip_addr_is_private(&g->src) || !ip_addr_is_private(&g->dst));
+    bool src_client =
+        g->m == c->outside ? false : (ip_addr_is_private(&g->src) || !ip_addr_is_private(&g->dst));
     if (du_two(c) && g->m == c->outside)
         src_client = false;
-    const struct ip_addr *cli = src_client ? &g->src : &g->dst, *srv = src_client ? &g->dst : &g->src;
+    const struct ip_addr *cli = src_client ? &g->src : &g->dst,
+                         *srv = src_client ? &g->dst : &g->src;
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
     if (fs && (g->sport || g->dport)) {
         fs->has_port = true;
@@ -243,8 +263,8 @@ static void sessions(struct finding *f, const struct detect_ctx *c, const struct
     }
 }
 
-static void scan(struct detect_ctx *c, const struct session_model *m, const struct session_model *far,
-                 struct fgroup *g, unsigned *ng, bool *used)
+static void scan(struct detect_ctx *c, const struct session_model *m,
+                 const struct session_model *far, struct fgroup *g, unsigned *ng, bool *used)
 {
     uint64_t end = du_model_end(m);
     struct scan_idx x;
@@ -253,8 +273,9 @@ static void scan(struct detect_ctx *c, const struct session_model *m, const stru
         const struct fragdg *d = &m->fragdg[i];
         if (far && !is_ingress(c, m, &x, d))
             continue;
-        bool lost_here = !d->complete && (d->timed_out || end < d->last_ts || end - d->last_ts >= END_MARGIN_US ||
-                                          sender_moved_on(m, &x, d));
+        bool lost_here =
+            !d->complete && (d->timed_out || end < d->last_ts ||
+                             end - d->last_ts >= END_MARGIN_US || sender_moved_on(m, &x, d));
         const struct fragdg *o = NULL;
         bool not_crossed = false;
         if (far && d->complete) {
@@ -318,36 +339,50 @@ static void emit(struct detect_ctx *c, const struct fgroup *g)
         if (!f)
             return;
         f->confirmed = true;
-        snprintf(f->summary, sizeof(f->summary),
-                 "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).", fl,
-                 g->ooo, g->n, what, two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
-                 du_hms(g->first_ooo_ts, t));
+        snprintf(
+            f->summary, sizeof(f->summary),
+            "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).",
+            fl, g->ooo, g->n, what,
+            two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
+            du_hms(g->first_ooo_ts, t));
         if (two && g->ooo_through == g->ooo) {
             du_cat(f->summary, sizeof(f->summary),
-                   " All %u crossed the router intact (%s): the router reassembles out-of-order fragments; the "
+                   " All %u crossed the router intact (%s): the router reassembles out-of-order "
+                   "fragments; the "
                    "reordering happens on the path before it.",
-                   g->ooo_through, g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
+                   g->ooo_through,
+                   g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
             snprintf(f->remedy, sizeof(f->remedy),
-                     "Nothing to change on the router. Avoid IP fragmentation of the tunnel instead: lower the "
-                     "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check the path MTU, and "
-                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large IKE messages.");
+                     "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
+                     "instead: lower the "
+                     "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
+                     "the path MTU, and "
+                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
+                     "IKE messages.");
         } else if (two) {
             du_cat(f->summary, sizeof(f->summary),
-                   " %u of them never appeared on the other side of the router: it drops out-of-order fragments "
+                   " %u of them never appeared on the other side of the router: it drops "
+                   "out-of-order fragments "
                    "(RFC 4787 REQ-14 requires accepting them).",
                    g->ooo - g->ooo_through);
             snprintf(f->remedy, sizeof(f->remedy),
-                     "Make the router reassemble or requeue out-of-order fragments (RFC 4787 REQ-14; update its "
-                     "firmware or disable its fragment filter), or avoid fragmentation: lower the tunnel MTU / MSS "
-                     "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
+                     "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
+                     "REQ-14; update its "
+                     "firmware or disable its fragment filter), or avoid fragmentation: lower the "
+                     "tunnel MTU / MSS "
+                     "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
+                     "fragmentation=yes).");
         } else {
             du_cat(f->summary, sizeof(f->summary),
                    " NATs and firewalls that do not requeue fragments drop such datagrams.");
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); capture on both "
-                     "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: lower the "
-                     "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
-                     "fragmentation=yes).");
+            snprintf(
+                f->remedy, sizeof(f->remedy),
+                "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
+                "capture on both "
+                "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
+                "lower the "
+                "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
+                "fragmentation=yes).");
         }
         sessions(f, c, g);
         finding_ev_int(f, "fragmented_datagrams", g->n);
@@ -369,25 +404,34 @@ static void emit(struct detect_ctx *c, const struct fgroup *g)
         f->confirmed = two;
         snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
         if (g->incomplete)
-            du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)", g->incomplete,
-                   g->timed_out ? ", reassembly timed out" : "", two ? " already on the inside" : "");
+            du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
+                   g->incomplete, g->timed_out ? ", reassembly timed out" : "",
+                   two ? " already on the inside" : "");
         if (g->not_crossed)
-            du_cat(f->summary, sizeof(f->summary), "%s %u arrived complete but never appeared on the other side of "
-                   "the router", g->incomplete ? ", and" : ",", g->not_crossed);
-        du_cat(f->summary, sizeof(f->summary), " (first at %s). The receiver loses those packets%s.",
-               du_hms(g->first_loss_ts, t), g->ike ? "; a lost IKE message stalls the negotiation" : "");
+            du_cat(f->summary, sizeof(f->summary),
+                   "%s %u arrived complete but never appeared on the other side of "
+                   "the router",
+                   g->incomplete ? ", and" : ",", g->not_crossed);
+        du_cat(f->summary, sizeof(f->summary),
+               " (first at %s). The receiver loses those packets%s.", du_hms(g->first_loss_ts, t),
+               g->ike ? "; a lost IKE message stalls the negotiation" : "");
         if (g->not_crossed)
             snprintf(f->remedy, sizeof(f->remedy),
-                     "The router drops fragmented datagrams: make it reassemble them (or raise its fragment "
-                     "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. 1400/1360) and "
+                     "The router drops fragmented datagrams: make it reassemble them (or raise its "
+                     "fragment "
+                     "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
+                     "1400/1360) and "
                      "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
         else
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "A fragment was lost before %s; the router discards the rest after its reassembly timeout. "
-                     "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix the path MTU "
-                     "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
-                     "fragmentation=yes).",
-                     two ? "the router" : "the capture point");
+            snprintf(
+                f->remedy, sizeof(f->remedy),
+                "A fragment was lost before %s; the router discards the rest after its reassembly "
+                "timeout. "
+                "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "
+                "the path MTU "
+                "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
+                "fragmentation=yes).",
+                two ? "the router" : "the capture point");
         sessions(f, c, g);
         finding_ev_int(f, "fragmented_datagrams", g->n);
         finding_ev_int(f, "incomplete", g->incomplete);

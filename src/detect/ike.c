@@ -13,7 +13,8 @@
 #define MIN_SPAN_US 2000000ull
 
 /* The IKE SA with this initiator SPI and version: the table's own key. */
-static const struct ike_sa *ike_by_spi(const struct session_model *m, uint64_t ispi, uint8_t version)
+static const struct ike_sa *ike_by_spi(const struct session_model *m, uint64_t ispi,
+                                       uint8_t version)
 {
     struct ike_sa_key k;
     memset(&k, 0, sizeof(k));
@@ -65,7 +66,8 @@ static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const str
     }
     struct du_key k;
     du_key_make(&k, 0, 17, &in->ip, in->port, &peer->ip, 0, 0);
-    for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map; i = du_index_next(&mi->x, i)) {
+    for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map;
+         i = du_index_next(&mi->x, i)) {
         const struct nat_mapping *mp = &r->map[i];
         if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
             du_ip_eq(&mp->peer.ip, &peer->ip)) {
@@ -80,7 +82,9 @@ static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const str
 static bool unanswered(const struct ike_sa *ik)
 {
     uint32_t s = ik->max_unanswered_sends;
-    uint64_t span = ik->unanswered_last_ts > ik->unanswered_first_ts ? ik->unanswered_last_ts - ik->unanswered_first_ts : 0;
+    uint64_t span = ik->unanswered_last_ts > ik->unanswered_first_ts
+                        ? ik->unanswered_last_ts - ik->unanswered_first_ts
+                        : 0;
     return s >= MIN_SENDS || (s >= MIN_SENDS_SPAN && span >= MIN_SPAN_US);
 }
 
@@ -102,8 +106,8 @@ static bool established(const struct ike_sa *ik)
     return exch_count(ik, 2) >= 6 || exch_count(ik, 4) >= 3;
 }
 
-static void no_response_one(struct detect_ctx *c, const struct session_model *m, const struct ike_sa *ik,
-                            struct map_idx *mi)
+static void no_response_one(struct detect_ctx *c, const struct session_model *m,
+                            const struct ike_sa *ik, struct map_idx *mi)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
@@ -127,13 +131,16 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     char a[DU_IPSTR], b[DU_IPSTR + 32], o[DU_IPSTR], t1[16], t2[16];
     du_ipp(&snd->ip, a);
     if (from_resp)
-        snprintf(b, sizeof(b), "the initiator (%s at setup)", du_ip(&ik->initiator.ip, o)); /* it may have moved */
+        snprintf(b, sizeof(b), "the initiator (%s at setup)",
+                 du_ip(&ik->initiator.ip, o)); /* it may have moved */
     else
         snprintf(b, sizeof(b), "%s:%u", du_ipp(&rcv->ip, o), rcv->port);
     char what[128];
     if (up)
-        snprintf(what, sizeof(what), "message ID %u, on the established SA: a liveness check (DPD) or other "
-                 "INFORMATIONAL/CREATE_CHILD_SA", ik->unanswered_msgid);
+        snprintf(what, sizeof(what),
+                 "message ID %u, on the established SA: a liveness check (DPD) or other "
+                 "INFORMATIONAL/CREATE_CHILD_SA",
+                 ik->unanswered_msgid);
     else if (ik->version == 2 && ik->unanswered_msgid == 0 && !ik->rspi)
         snprintf(what, sizeof(what), "message ID 0, IKE_SA_INIT");
     else if (ik->version == 1 && !ik->rspi)
@@ -141,14 +148,17 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     else
         snprintf(what, sizeof(what), "message ID %u", ik->unanswered_msgid);
     snprintf(f->summary, sizeof(f->summary),
-             "%s:%u (the %s) sent its IKEv%u request (%s) to %s %u times between %s and %s (%.1f s) and no reply "
+             "%s:%u (the %s) sent its IKEv%u request (%s) to %s %u times between %s and %s (%.1f "
+             "s) and no reply "
              "reached it",
-             a, snd->port, from_resp ? "responder" : "initiator", ik->version, what, b, ik->max_unanswered_sends,
-             du_hms(ik->unanswered_first_ts, t1), du_hms(ik->unanswered_last_ts, t2), du_sec(span));
-    const char *rem =
-        "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, firewall/ACL on the server "
-        "and on the way allows them, the peer address and identity configured. Capture outside the NAT as well "
-        "(--inside/--outside) to see where the messages are lost.";
+             a, snd->port, from_resp ? "responder" : "initiator", ik->version, what, b,
+             ik->max_unanswered_sends, du_hms(ik->unanswered_first_ts, t1),
+             du_hms(ik->unanswered_last_ts, t2), du_sec(span));
+    const char *rem = "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, "
+                      "firewall/ACL on the server "
+                      "and on the way allows them, the peer address and identity configured. "
+                      "Capture outside the NAT as well "
+                      "(--inside/--outside) to see where the messages are lost.";
     struct ip_addr oip = {0};
     uint16_t oport = 0;
     bool have_out = false;
@@ -157,16 +167,21 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
         have_out = outside_ep(c, mi, snd, rcv, &oip, &oport);
         if (!ok || ok->packets == 0) {
             du_cat(f->summary, sizeof(f->summary),
-                   ". None of them left the router: the outside capture has no packet of this IKE SA.");
-            rem = "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 (and the NAT for "
+                   ". None of them left the router: the outside capture has no packet of this IKE "
+                   "SA.");
+            rem = "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 "
+                  "(and the NAT for "
                   "them) on the router; look for a drop rule or a full connection-tracking table.";
         } else if (ok->pkts_from_resp > 0 && ik->pkts_from_resp == 0) {
             du_cat(f->summary, sizeof(f->summary),
-                   ". The requests left the router (%llu packets outside) and the server answered (%llu replies seen "
+                   ". The requests left the router (%llu packets outside) and the server answered "
+                   "(%llu replies seen "
                    "outside), but the replies never reached the inside: the router drops them.",
                    (unsigned long long)ok->pkts_from_init, (unsigned long long)ok->pkts_from_resp);
-            rem = "The router drops the IKE replies: allow inbound UDP 500/4500 for established flows, check NAT "
-                  "mapping timeouts and any IPsec passthrough / ALG setting that rewrites or blocks IKE.";
+            rem = "The router drops the IKE replies: allow inbound UDP 500/4500 for established "
+                  "flows, check NAT "
+                  "mapping timeouts and any IPsec passthrough / ALG setting that rewrites or "
+                  "blocks IKE.";
         } else {
             if (!have_out) {
                 oip = ok->initiator.ip;
@@ -174,23 +189,29 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
                 have_out = true;
             }
             du_cat(f->summary, sizeof(f->summary),
-                   ". All of them left the router (%llu packets seen outside, from %s:%u) and no reply came back: "
+                   ". All of them left the router (%llu packets seen outside, from %s:%u) and no "
+                   "reply came back: "
                    "the server or the path beyond the NAT does not answer.",
                    (unsigned long long)ok->pkts_from_init, du_ipp(&oip, o), oport);
-            rem = "The server does not answer: check that its IKE daemon runs and listens on UDP 500/4500, that "
-                  "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and that this peer "
+            rem = "The server does not answer: check that its IKE daemon runs and listens on UDP "
+                  "500/4500, that "
+                  "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and "
+                  "that this peer "
                   "is configured on it (address, identity, proposals).";
         }
     } else {
         du_cat(f->summary, sizeof(f->summary), ".");
     }
     if (up)
-        du_cat(f->summary, sizeof(f->summary), " The peer will declare the tunnel dead and tear it down.");
+        du_cat(f->summary, sizeof(f->summary),
+               " The peer will declare the tunnel dead and tear it down.");
     else
         du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
     if (up && from_resp)
-        rem = "The initiator no longer answers at its address: behind a NAT its mapping probably expired or moved "
-              "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, and use MOBIKE "
+        rem = "The initiator no longer answers at its address: behind a NAT its mapping probably "
+              "expired or moved "
+              "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, "
+              "and use MOBIKE "
               "or let the responder follow the initiator's new port.";
     snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &snd->ip);
@@ -233,7 +254,8 @@ static void no_response(struct detect_ctx *c)
 {
     struct spiset done = {0};
     struct map_idx maps = {0};
-    const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single, du_two(c) ? c->outside : NULL};
+    const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single,
+                                         du_two(c) ? c->outside : NULL};
     for (unsigned mi = 0; mi < 2; mi++) {
         const struct session_model *m = ms[mi];
         if (!m)
@@ -258,7 +280,8 @@ struct frame_idx {
     struct table *t; /* uint64_t frame -> uint64_t first_ts */
 };
 
-static uint64_t frag_start(const struct session_model *m, struct frame_idx *fx, uint64_t frame, uint64_t ts)
+static uint64_t frag_start(const struct session_model *m, struct frame_idx *fx, uint64_t frame,
+                           uint64_t ts)
 {
     if (!fx->built) {
         fx->built = true;
@@ -302,7 +325,8 @@ static void ip_fragmented(struct detect_ctx *c)
             const struct ike_sa *ik = table_slot(m->ike, i, NULL);
             if (!ik || !ik->ip_fragmented_msgs || ik->skf_frags)
                 continue;
-            const struct ike_sa *other = two ? ike_by_spi(mi == 0 ? c->outside : c->inside, ik->ispi, ik->version) : NULL;
+            const struct ike_sa *other =
+                two ? ike_by_spi(mi == 0 ? c->outside : c->inside, ik->ispi, ik->version) : NULL;
             if (other && other->skf_frags)
                 continue;
             if (!spiset_add(&done, ik->ispi))
@@ -315,27 +339,36 @@ static void ip_fragmented(struct detect_ctx *c)
                 return;
             }
             f->confirmed = true;
-            const struct endpoint *ei = ik->nat_t && ik->natt_initiator.port ? &ik->natt_initiator : &ik->initiator;
-            const struct endpoint *er = ik->nat_t && ik->natt_responder.port ? &ik->natt_responder : &ik->responder;
+            const struct endpoint *ei =
+                ik->nat_t && ik->natt_initiator.port ? &ik->natt_initiator : &ik->initiator;
+            const struct endpoint *er =
+                ik->nat_t && ik->natt_responder.port ? &ik->natt_responder : &ik->responder;
             char a[DU_IPSTR], b[DU_IPSTR];
             du_ipp(&ei->ip, a);
             du_ipp(&er->ip, b);
             snprintf(f->summary, sizeof(f->summary),
-                     "IKEv%u SA %016llx between %s:%u and %s:%u: %u IKE message(s) travelled as IP fragments instead of "
-                     "IKE fragmentation (RFC 7383, no SKF payloads)%s. Only the first IP fragment carries the UDP "
-                     "ports, so NATs and firewalls often drop the rest and large IKE_AUTH messages (certificates) "
+                     "IKEv%u SA %016llx between %s:%u and %s:%u: %u IKE message(s) travelled as IP "
+                     "fragments instead of "
+                     "IKE fragmentation (RFC 7383, no SKF payloads)%s. Only the first IP fragment "
+                     "carries the UDP "
+                     "ports, so NATs and firewalls often drop the rest and large IKE_AUTH messages "
+                     "(certificates) "
                      "never arrive.",
-                     ik->version, (unsigned long long)ik->ispi, a, ei->port, b, er->port, ik->ip_fragmented_msgs,
+                     ik->version, (unsigned long long)ik->ispi, a, ei->port, b, er->port,
+                     ik->ip_fragmented_msgs,
                      ik->frag_supported ? " although fragmentation support was announced" : "");
             if (two)
                 du_cat(f->summary, sizeof(f->summary), " Seen as fragments %s: %u, %s: %u.",
-                       mi == 0 ? "inside" : "outside", ik->ip_fragmented_msgs, mi == 0 ? "outside" : "inside",
-                       other ? other->ip_fragmented_msgs : 0);
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Enable IKE fragmentation on both peers (RFC 7383; strongSwan fragmentation=yes, "
-                     "charon.fragment_size 1280 or less; Windows: IKEv2 fragmentation is on from 1803 with "
-                     "EnableFragmentation), or lower the MTU / certificate chain size so IKE_AUTH fits in one "
-                     "packet.");
+                       mi == 0 ? "inside" : "outside", ik->ip_fragmented_msgs,
+                       mi == 0 ? "outside" : "inside", other ? other->ip_fragmented_msgs : 0);
+            snprintf(
+                f->remedy, sizeof(f->remedy),
+                "Enable IKE fragmentation on both peers (RFC 7383; strongSwan fragmentation=yes, "
+                "charon.fragment_size 1280 or less; Windows: IKEv2 fragmentation is on from 1803 "
+                "with "
+                "EnableFragmentation), or lower the MTU / certificate chain size so IKE_AUTH fits "
+                "in one "
+                "packet.");
             struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
             if (fs) {
                 fs->has_port = true;

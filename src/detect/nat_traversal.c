@@ -1,7 +1,7 @@
-/* nat_traversal.c - info: a healthy NAT-T tunnel through a NAT (RFC 3947/3948). An IKE SA whose NAT-D
- * shows a real NAT (not forced encapsulation) or, with two captures, whose UDP mapping is translated,
- * that moved to UDP 4500 and carries ESP in UDP both ways. Skipped when an earlier finding (a
- * problem) already names the client. Never changes the exit status. */
+/* nat_traversal.c - info: a healthy NAT-T tunnel through a NAT (RFC 3947/3948). An IKE SA whose
+ * NAT-D shows a real NAT (not forced encapsulation) or, with two captures, whose UDP mapping is
+ * translated, that moved to UDP 4500 and carries ESP in UDP both ways. Skipped when an earlier
+ * finding (a problem) already names the client. Never changes the exit status. */
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +33,8 @@ static void problems_build(struct du_index *x, const struct finding_list *l)
     }
 }
 
-static bool client_has_problem(const struct du_index *x, const struct finding_list *l, const struct ip_addr *ip)
+static bool client_has_problem(const struct du_index *x, const struct finding_list *l,
+                               const struct ip_addr *ip)
 {
     struct du_key key;
     du_key_make(&key, 0, 0, ip, 0, NULL, 0, 0);
@@ -45,7 +46,8 @@ static bool client_has_problem(const struct du_index *x, const struct finding_li
         if (f->sev == SEV_INFO)
             continue;
         for (unsigned k = 0; k < f->n_sessions; k++)
-            if (du_ip_eq(&f->sessions[k].ip, ip) || (f->sessions[k].has_outside && du_ip_eq(&f->sessions[k].out_ip, ip)))
+            if (du_ip_eq(&f->sessions[k].ip, ip) ||
+                (f->sessions[k].has_outside && du_ip_eq(&f->sessions[k].out_ip, ip)))
                 return true;
     }
     return false;
@@ -72,7 +74,8 @@ static const struct nat_mapping *udp_mapping(const struct detect_ctx *c, const s
         return NULL;
     struct du_key k;
     du_key_make(&k, 0, 17, &in->ip, in->port, &peer->ip, peer->port, 0);
-    for (uint32_t i = du_index_first(x, &k); i != DU_NONE && i < c->nat->n_map; i = du_index_next(x, i)) {
+    for (uint32_t i = du_index_first(x, &k); i != DU_NONE && i < c->nat->n_map;
+         i = du_index_next(x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
         if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
             du_ip_eq(&mp->peer.ip, &peer->ip) && mp->peer.port == peer->port)
@@ -99,9 +102,10 @@ static void run(struct detect_ctx *c)
         const struct nat_mapping *mp = two ? udp_mapping(c, &maps, ei, er) : NULL;
         /* one capture: only a genuine initiator hash (forced_encap 0) tells a NAT from forced UDP
          * encapsulation on a routed path */
-        bool natd = ik->natd.present && ik->natd.forced_encap == 0 &&
-                    /* exactly one side: both hashes off is typically forced encapsulation on both */
-                    ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1));
+        bool natd =
+            ik->natd.present && ik->natd.forced_encap == 0 &&
+            /* exactly one side: both hashes off is typically forced encapsulation on both */
+            ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1));
         bool nat = two ? (mp && mp->translated) : natd;
         if (!nat || client_has_problem(&problems, c->out, &ei->ip))
             continue;
@@ -112,12 +116,12 @@ static void run(struct detect_ctx *c)
         for (const struct ipsec_sa *sa; (sa = du_ipsec_between(m, &ei->ip, &er->ip, &it));) {
             if (sa->k.proto != 50 || !sa->k.encap)
                 continue;
-            if (du_ip_eq(&sa->k.src, &ei->ip) && sa->k.sport == ei->port && du_ip_eq(&sa->k.dst, &er->ip) &&
-                sa->k.dport == er->port) {
+            if (du_ip_eq(&sa->k.src, &ei->ip) && sa->k.sport == ei->port &&
+                du_ip_eq(&sa->k.dst, &er->ip) && sa->k.dport == er->port) {
                 up += sa->packets;
                 spi_up = spi_up ? spi_up : sa->k.spi;
-            } else if (du_ip_eq(&sa->k.dst, &ei->ip) && sa->k.dport == ei->port && du_ip_eq(&sa->k.src, &er->ip) &&
-                       sa->k.sport == er->port) {
+            } else if (du_ip_eq(&sa->k.dst, &ei->ip) && sa->k.dport == ei->port &&
+                       du_ip_eq(&sa->k.src, &er->ip) && sa->k.sport == er->port) {
                 down += sa->packets;
                 spi_down = spi_down ? spi_down : sa->k.spi;
             } else {
@@ -137,18 +141,21 @@ static void run(struct detect_ctx *c)
             break;
         f->confirmed = two || natd;
         char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR];
-        snprintf(f->summary, sizeof(f->summary),
-                 "%s reaches %s through a NAT", du_ip(&ei->ip, a), du_ip(&er->ip, b));
+        snprintf(f->summary, sizeof(f->summary), "%s reaches %s through a NAT", du_ip(&ei->ip, a),
+                 du_ip(&er->ip, b));
         if (mp)
-            du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ipp(&mp->outside.ip, o), mp->outside.port);
+            du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ipp(&mp->outside.ip, o),
+                   mp->outside.port);
         du_cat(f->summary, sizeof(f->summary),
-               " with NAT traversal working: IKE moved to UDP %u and ESP is UDP-encapsulated both ways (%llu packets "
+               " with NAT traversal working: IKE moved to UDP %u and ESP is UDP-encapsulated both "
+               "ways (%llu packets "
                "out, %llu back).",
                er->port, (unsigned long long)up, (unsigned long long)down);
         if (ka)
             du_cat(f->summary, sizeof(f->summary), " NAT-T keepalives every %.1f s.", du_sec(ka));
         snprintf(f->remedy, sizeof(f->remedy),
-                 "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s for a replied flow).");
+                 "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s "
+                 "for a replied flow).");
         struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
         if (fs) {
             fs->has_port = true;

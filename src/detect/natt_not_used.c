@@ -37,7 +37,8 @@ struct map_idx {
 };
 
 static const struct nat_mapping *udp_mapping(const struct nat_result *r, struct map_idx *mi,
-                                             const struct ip_addr *ip, uint16_t port, const struct ip_addr *peer)
+                                             const struct ip_addr *ip, uint16_t port,
+                                             const struct ip_addr *peer)
 {
     if (!mi->built) {
         mi->built = true;
@@ -53,9 +54,11 @@ static const struct nat_mapping *udp_mapping(const struct nat_result *r, struct 
     }
     struct du_key key;
     du_key_make(&key, 0, 17, ip, port, peer, 0, 0);
-    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map; k = du_index_next(&mi->x, k)) {
+    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map;
+         k = du_index_next(&mi->x, k)) {
         const struct nat_mapping *mp = &r->map[k];
-        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, ip) && mp->inside.port == port && du_ip_eq(&mp->peer.ip, peer))
+        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
+            du_ip_eq(&mp->peer.ip, peer))
             return mp;
     }
     return NULL;
@@ -73,17 +76,21 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             continue;
         if (ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1 &&
             du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
-            continue; /* "both behind a NAT" within one subnet: rewritten capture or fake hashes, not a NAT */
+            continue; /* "both behind a NAT" within one subnet: rewritten capture or fake hashes,
+                         not a NAT */
         /* raw ESP between the peers */
         uint64_t raw_pkts = 0, raw_first = 0, raw_frame = 0;
         unsigned raw_sas = 0;
         uint32_t spis[4];
         uint32_t it = 0;
-        for (const struct ipsec_sa *sa; (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
+        for (const struct ipsec_sa *sa;
+             (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
             if (sa->k.proto != 50 || sa->k.encap)
                 continue;
-            bool fwd = du_ip_eq(&sa->k.src, &ik->initiator.ip) && du_ip_eq(&sa->k.dst, &ik->responder.ip);
-            bool rev = du_ip_eq(&sa->k.dst, &ik->initiator.ip) && du_ip_eq(&sa->k.src, &ik->responder.ip);
+            bool fwd =
+                du_ip_eq(&sa->k.src, &ik->initiator.ip) && du_ip_eq(&sa->k.dst, &ik->responder.ip);
+            bool rev =
+                du_ip_eq(&sa->k.dst, &ik->initiator.ip) && du_ip_eq(&sa->k.src, &ik->responder.ip);
             if (!fwd && !rev)
                 continue;
             if (raw_sas < 4)
@@ -99,7 +106,8 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         uint32_t auth = ik->version == 2 ? exch_count(ik, 35) : exch_count(ik, 32);
         if (ik->version == 1 && exch_count(ik, 2) >= 5)
             auth += exch_count(ik, 2) - 4;
-        bool stay500 = !ik->nat_t && auth > 0 && (ik->initiator.port == 500 || ik->responder.port == 500);
+        bool stay500 =
+            !ik->nat_t && auth > 0 && (ik->initiator.port == 500 || ik->responder.port == 500);
         if ((!raw_sas && !stay500) || seen_has(sn, ik->ispi))
             continue;
         uint64_t ts = raw_sas ? raw_first : ik->first_ts;
@@ -111,27 +119,36 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         char a[DU_IPSTR], b[DU_IPSTR], s[12], t[16];
         du_ip(&ik->initiator.ip, a);
         du_ip(&ik->responder.ip, b);
-        const char *who = ik->natd.nat_initiator == 1 ? (ik->natd.nat_responder == 1 ? "both peers are" : "the initiator is")
-                                                      : "the responder is";
-        snprintf(f->summary, sizeof(f->summary),
-                 "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a NAT, yet", ik->version,
-                 (unsigned long long)ik->ispi, a, b, who);
+        const char *who =
+            ik->natd.nat_initiator == 1
+                ? (ik->natd.nat_responder == 1 ? "both peers are" : "the initiator is")
+                : "the responder is";
+        snprintf(
+            f->summary, sizeof(f->summary),
+            "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a NAT, yet",
+            ik->version, (unsigned long long)ik->ispi, a, b, who);
         if (raw_sas) {
-            du_cat(f->summary, sizeof(f->summary), " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI",
-                   raw_sas, (unsigned long long)raw_pkts);
+            du_cat(f->summary, sizeof(f->summary),
+                   " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI", raw_sas,
+                   (unsigned long long)raw_pkts);
             for (unsigned k = 0; k < raw_sas && k < 4; k++)
                 du_cat(f->summary, sizeof(f->summary), "%s %s", k ? "," : "", du_spi(spis[k], s));
-            du_cat(f->summary, sizeof(f->summary), ", since %s) instead of moving into UDP 4500", du_hms(raw_first, t));
+            du_cat(f->summary, sizeof(f->summary), ", since %s) instead of moving into UDP 4500",
+                   du_hms(raw_first, t));
         }
         if (stay500)
-            du_cat(f->summary, sizeof(f->summary), "%s IKE stays on UDP port 500 after the authentication exchange",
+            du_cat(f->summary, sizeof(f->summary),
+                   "%s IKE stays on UDP port 500 after the authentication exchange",
                    raw_sas ? ", and" : "");
         du_cat(f->summary, sizeof(f->summary),
-               ". Raw ESP through a NAT works for at most one client per server and outside address, and breaks "
+               ". Raw ESP through a NAT works for at most one client per server and outside "
+               "address, and breaks "
                "on NATs that do not pass IP protocol 50.");
         snprintf(f->remedy, sizeof(f->remedy),
-                 "Enable NAT traversal on both peers so that IKE moves to UDP 4500 and ESP is UDP-encapsulated once "
-                 "NAT-D detects the NAT (RFC 3947/3948; strongSwan does it by default: check that NAT-T is not "
+                 "Enable NAT traversal on both peers so that IKE moves to UDP 4500 and ESP is "
+                 "UDP-encapsulated once "
+                 "NAT-D detects the NAT (RFC 3947/3948; strongSwan does it by default: check that "
+                 "NAT-T is not "
                  "disabled and the peer supports it%s), and allow UDP 4500 through the firewalls.",
                  ik->version == 1 && !(ik->vid_flags & (IKE_VID_RFC3947 | IKE_VID_NATT_DRAFT))
                      ? "; no NAT-T vendor ID was exchanged in IKEv1"
@@ -146,10 +163,10 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
             }
             if (ik->natd.nat_initiator == 1)
                 snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
-            const struct nat_mapping *mp =
-                c->nat && m == c->inside
-                    ? udp_mapping(c->nat, &mi, &ik->initiator.ip, ik->initiator.port, &ik->responder.ip)
-                    : NULL;
+            const struct nat_mapping *mp = c->nat && m == c->inside
+                                               ? udp_mapping(c->nat, &mi, &ik->initiator.ip,
+                                                             ik->initiator.port, &ik->responder.ip)
+                                               : NULL;
             if (mp) {
                 fs->has_outside = true;
                 fs->out_ip = mp->outside.ip;

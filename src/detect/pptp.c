@@ -1,6 +1,6 @@
 /* pptp.c - PPTP through NAT:
- *  pptp_gre_blocked: a call set up on the control connection (OCRP/ICRP accepted) whose enhanced GRE
- *    flows in one direction only; with two captures the outside tells whether the router dropped
+ *  pptp_gre_blocked: a call set up on the control connection (OCRP/ICRP accepted) whose enhanced
+ * GRE flows in one direction only; with two captures the outside tells whether the router dropped
  *    the return GRE (confirmed);
  *  pptp_call_collision: several control connections from one outside address to one server whose
  *    calls use the same Call ID at the same time: the NAT is not PPTP-aware (no Call ID rewriting),
@@ -14,16 +14,19 @@
 
 static const char *REMEDY_HELPER =
     "Enable the router's PPTP passthrough / PPTP ALG (Linux: attach the conntrack PPTP helper: "
-    "nft 'ct helper pptp-h { type \"pptp\" protocol tcp; }' and 'tcp dport 1723 ct helper set \"pptp-h\"' "
-    "in a prerouting filter chain) and allow GRE (IP protocol 47) in both directions. Better: replace "
+    "nft 'ct helper pptp-h { type \"pptp\" protocol tcp; }' and 'tcp dport 1723 ct helper set "
+    "\"pptp-h\"' "
+    "in a prerouting filter chain) and allow GRE (IP protocol 47) in both directions. Better: "
+    "replace "
     "PPTP with IKEv2/IPsec or another VPN.";
 
 static bool call_up(const struct pptp_call *call)
 {
     if (!call->has_peer || call->state == PPTP_CALL_REJECTED || call->state == PPTP_CALL_NONE)
         return false;
-    return call->result == 1 || call->state == PPTP_CALL_OUT_CONF || call->state == PPTP_CALL_IN_CONF ||
-           call->state == PPTP_CALL_CLEAR_REQ || call->state == PPTP_CALL_DISCONNECTED;
+    return call->result == 1 || call->state == PPTP_CALL_OUT_CONF ||
+           call->state == PPTP_CALL_IN_CONF || call->state == PPTP_CALL_CLEAR_REQ ||
+           call->state == PPTP_CALL_DISCONNECTED;
 }
 
 /* Lookups built on first use for one detector run (du_index: chains in index / slot order). */
@@ -65,10 +68,11 @@ static bool inside_of_tcp(const struct detect_ctx *c, struct lazy *l, const stru
         tcp_maps_build(l, c->nat, true);
     struct du_key k;
     du_key_make(&k, 0, 6, &out->ip, out->port, server, 0, 0);
-    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map; i = du_index_next(&l->x, i)) {
+    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map;
+         i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (mp->proto == 6 && du_ip_eq(&mp->outside.ip, &out->ip) && mp->outside.port == out->port &&
-            du_ip_eq(&mp->peer.ip, server)) {
+        if (mp->proto == 6 && du_ip_eq(&mp->outside.ip, &out->ip) &&
+            mp->outside.port == out->port && du_ip_eq(&mp->peer.ip, server)) {
             in->ip = mp->inside.ip;
             in->port = mp->inside.port;
             return true;
@@ -86,7 +90,8 @@ static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const str
         tcp_maps_build(l, c->nat, false);
     struct du_key k;
     du_key_make(&k, 0, 6, &in->ip, in->port, server, 0, 0);
-    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map; i = du_index_next(&l->x, i)) {
+    for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map;
+         i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
         if (mp->proto == 6 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
             du_ip_eq(&mp->peer.ip, server)) {
@@ -115,8 +120,8 @@ static void ctrl_by_server_build(struct lazy *l, const struct session_model *m)
 
 /* The outside view of an inside call: control connection from `out`, same server Call ID. */
 static void outside_call(const struct session_model *m, struct lazy *l, const struct endpoint *out,
-                         const struct pptp_ctrl *ic, const struct pptp_call *icall, const struct pptp_ctrl **oc,
-                         const struct pptp_call **ocall)
+                         const struct pptp_ctrl *ic, const struct pptp_call *icall,
+                         const struct pptp_ctrl **oc, const struct pptp_call **ocall)
 {
     *oc = NULL;
     *ocall = NULL;
@@ -156,7 +161,8 @@ static void gre_build(struct lazy *l, const struct session_model *m)
     }
 }
 
-static uint32_t gre_first(const struct session_model *m, struct lazy *l, const struct ip_addr *src, uint32_t key)
+static uint32_t gre_first(const struct session_model *m, struct lazy *l, const struct ip_addr *src,
+                          uint32_t key)
 {
     if (!l->built)
         gre_build(l, m);
@@ -210,40 +216,50 @@ static void gre_blocked(struct detect_ctx *c)
             du_ip(&pc->client.ip, a);
             du_ip(&pc->server.ip, b);
             snprintf(f->summary, sizeof(f->summary),
-                     "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s on the control "
-                     "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way only: %llu packets "
+                     "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s "
+                     "on the control "
+                     "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way "
+                     "only: %llu packets "
                      "%s, none %s.",
                      k + 1, call->call_id, call->peer_call_id, a, b, du_hms(ts, t), pc->client.port,
-                     (unsigned long long)(no_return ? up : down), no_return ? "to the server" : "to the client",
+                     (unsigned long long)(no_return ? up : down),
+                     no_return ? "to the server" : "to the client",
                      no_return ? "back to the client" : "from the client");
             const char *rem = REMEDY_HELPER;
             f->confirmed = false;
             if (two && oc) {
                 if (no_return && odown > 0) {
                     f->confirmed = true;
-                    du_cat(f->summary, sizeof(f->summary),
-                           " The server's return GRE reached the router (%llu packets for Call ID 0x%04x at %s) and "
-                           "was dropped there: the router does not map return GRE back to the client.",
-                           (unsigned long long)odown, ocall->call_id, du_ip(&oc->client.ip, o));
+                    du_cat(
+                        f->summary, sizeof(f->summary),
+                        " The server's return GRE reached the router (%llu packets for Call ID "
+                        "0x%04x at %s) and "
+                        "was dropped there: the router does not map return GRE back to the client.",
+                        (unsigned long long)odown, ocall->call_id, du_ip(&oc->client.ip, o));
                 } else if (no_return && oup == 0) {
                     f->confirmed = true;
                     du_cat(f->summary, sizeof(f->summary),
-                           " The client's GRE never left the router (none outside): the router blocks GRE.");
+                           " The client's GRE never left the router (none outside): the router "
+                           "blocks GRE.");
                 } else if (no_return) {
                     f->confirmed = true;
                     du_cat(f->summary, sizeof(f->summary),
-                           " The GRE left the router (%llu packets outside) but the server never answered: GRE is "
+                           " The GRE left the router (%llu packets outside) but the server never "
+                           "answered: GRE is "
                            "blocked beyond the router or the server ignores the call.",
                            (unsigned long long)oup);
-                    rem = "Allow GRE (IP protocol 47) from the NAT address on the server side and its firewall; "
+                    rem = "Allow GRE (IP protocol 47) from the NAT address on the server side and "
+                          "its firewall; "
                           "check the server's PPTP/GRE configuration.";
                 } else if (odown == 0) {
                     f->confirmed = true;
-                    du_cat(f->summary, sizeof(f->summary), " The server's GRE did not appear outside either.");
+                    du_cat(f->summary, sizeof(f->summary),
+                           " The server's GRE did not appear outside either.");
                 }
             } else if (!two) {
                 du_cat(f->summary, sizeof(f->summary),
-                       " Without the GRE the PPP session cannot start; a NAT without PPTP passthrough typically "
+                       " Without the GRE the PPP session cannot start; a NAT without PPTP "
+                       "passthrough typically "
                        "drops return GRE.");
             }
             snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
@@ -259,7 +275,8 @@ static void gre_blocked(struct detect_ctx *c)
                     fs->has_out_port = out.port != 0;
                     fs->out_port = out.port;
                 }
-                snprintf(fs->note, sizeof(fs->note), "%s", no_return ? "receives no GRE" : "sends no GRE");
+                snprintf(fs->note, sizeof(fs->note), "%s",
+                         no_return ? "receives no GRE" : "sends no GRE");
             }
             if ((fs = finding_session_add(f, ROLE_SERVER, &pc->server.ip))) {
                 fs->has_port = true;
@@ -268,7 +285,8 @@ static void gre_blocked(struct detect_ctx *c)
                 fs->call_id = call->peer_call_id;
             }
             if (two && out.ip.v && (fs = finding_session_add(f, ROLE_NAT, &out.ip)))
-                snprintf(fs->note, sizeof(fs->note), "%s", odown && no_return ? "drops the return GRE" : "");
+                snprintf(fs->note, sizeof(fs->note), "%s",
+                         odown && no_return ? "drops the return GRE" : "");
             finding_ev_int(f, "call_id", call->call_id);
             finding_ev_int(f, "peer_call_id", call->peer_call_id);
             finding_ev_int(f, "gre_to_server", (int64_t)up);
@@ -282,7 +300,8 @@ static void gre_blocked(struct detect_ctx *c)
             /* frames of the one-way GRE and of the dropped return GRE */
             const struct ip_addr *gsrc = no_return ? &pc->client.ip : &pc->server.ip;
             uint32_t gkey = no_return ? call->peer_call_id : call->call_id;
-            for (uint32_t g = gre_first(m, &gre, gsrc, gkey); g != DU_NONE; g = du_index_next(&gre.x, g)) {
+            for (uint32_t g = gre_first(m, &gre, gsrc, gkey); g != DU_NONE;
+                 g = du_index_next(&gre.x, g)) {
                 const struct gre_flow *gf = table_slot(m->gre, g, NULL);
                 if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
                     finding_frame(f, cap, gf->first_frame);
@@ -302,11 +321,12 @@ static void gre_blocked(struct detect_ctx *c)
             }
             struct du_key uk;
             du_key_make(&uk, 0, 47, &pc->server.ip, 0, NULL, 0, 0);
-            for (uint32_t u = two && c->nat ? du_index_first(&unm.x, &uk) : DU_NONE; u != DU_NONE && u < c->nat->n_unm;
-                 u = du_index_next(&unm.x, u)) {
+            for (uint32_t u = two && c->nat ? du_index_first(&unm.x, &uk) : DU_NONE;
+                 u != DU_NONE && u < c->nat->n_unm; u = du_index_next(&unm.x, u)) {
                 const struct nat_unmatched *un = &c->nat->unm[u];
                 if (un->proto == 47 && un->side == SIDE_OUTSIDE && un->direction == 1 &&
-                    du_ip_eq(&un->src, &pc->server.ip) && (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
+                    du_ip_eq(&un->src, &pc->server.ip) &&
+                    (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
                     for (unsigned q = 0; q < un->nframes && q < 3; q++)
                         finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
                     finding_ev_int(f, "return_gre_dropped", (int64_t)un->packets);
@@ -358,8 +378,8 @@ static void call_collision(struct detect_ctx *c)
         du_key_make(&pk, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
         for (unsigned ka = 0; ka < a->n_calls && ka < PPTP_CALLS_PER_CTRL; ka++) {
             const struct pptp_call *ca = &a->calls[ka];
-            /* the group: every control connection from a's address to a's server using this Call ID;
-             * reported once, by its first member */
+            /* the group: every control connection from a's address to a's server using this Call
+             * ID; reported once, by its first member */
             const struct pptp_ctrl *mem[MAX_COLL];
             const struct pptp_call *mcall[MAX_COLL];
             unsigned nm = 0;
@@ -367,7 +387,8 @@ static void call_collision(struct detect_ctx *c)
             for (uint32_t j = du_index_first(&pairs, &pk); j != DU_NONE && j < n && first;
                  j = du_index_next(&pairs, j)) {
                 const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
-                if (!b || !du_ip_eq(&b->client.ip, &a->client.ip) || !du_ip_eq(&b->server.ip, &a->server.ip) ||
+                if (!b || !du_ip_eq(&b->client.ip, &a->client.ip) ||
+                    !du_ip_eq(&b->server.ip, &a->server.ip) ||
                     (b->client.port == a->client.port && j != i))
                     continue;
                 for (unsigned kb = 0; kb < b->n_calls && kb < PPTP_CALLS_PER_CTRL; kb++) {
@@ -409,11 +430,12 @@ static void call_collision(struct detect_ctx *c)
             for (unsigned q = 0; q < nm; q++) {
                 have_in[q] = two && inside_of_tcp(c, &maps, &mem[q]->client, &a->server.ip, &in[q]);
                 if (two && !have_in[q]) {
-                    /* fallback: an inside control connection to the server with the same client port
-                     * (inside connections by (server address, client port), in slot order) */
+                    /* fallback: an inside control connection to the server with the same client
+                     * port (inside connections by (server address, client port), in slot order) */
                     if (!ictrl.built) {
                         ictrl.built = true;
-                        du_index_init(&ictrl.x, sizeof(struct du_key), table_slots(c->inside->pptp));
+                        du_index_init(&ictrl.x, sizeof(struct du_key),
+                                      table_slots(c->inside->pptp));
                         for (uint32_t r = 0; r < table_slots(c->inside->pptp); r++) {
                             const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
                             if (!ic)
@@ -425,9 +447,11 @@ static void call_collision(struct detect_ctx *c)
                     }
                     struct du_key ik;
                     du_key_make(&ik, 0, 0, &a->server.ip, mem[q]->client.port, NULL, 0, 0);
-                    for (uint32_t r = du_index_first(&ictrl.x, &ik); r != DU_NONE; r = du_index_next(&ictrl.x, r)) {
+                    for (uint32_t r = du_index_first(&ictrl.x, &ik); r != DU_NONE;
+                         r = du_index_next(&ictrl.x, r)) {
                         const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
-                        if (ic && du_ip_eq(&ic->server.ip, &a->server.ip) && ic->client.port == mem[q]->client.port) {
+                        if (ic && du_ip_eq(&ic->server.ip, &a->server.ip) &&
+                            ic->client.port == mem[q]->client.port) {
                             in[q] = ic->client;
                             have_in[q] = true;
                             break;
@@ -447,15 +471,18 @@ static void call_collision(struct detect_ctx *c)
             if (named) {
                 for (unsigned q = 0; q < nm; q++)
                     if (have_in[q])
-                        du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "", du_ip(&in[q].ip, ip1));
+                        du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "",
+                               du_ip(&in[q].ip, ip1));
                 du_ip(&a->client.ip, ip1);
                 snprintf(f->summary, sizeof(f->summary),
-                         "%u PPTP calls from inside clients (%s) leave the NAT address %s for server %s with the "
+                         "%u PPTP calls from inside clients (%s) leave the NAT address %s for "
+                         "server %s with the "
                          "same Call ID 0x%04x",
                          nm, list, ip1, ip2, ca->call_id);
             } else {
                 snprintf(f->summary, sizeof(f->summary),
-                         "%u PPTP control connections from %s to server %s (several clients behind one NAT "
+                         "%u PPTP control connections from %s to server %s (several clients behind "
+                         "one NAT "
                          "address) set up calls with the same Call ID 0x%04x",
                          nm, ip1, ip2, ca->call_id);
             }
@@ -463,17 +490,22 @@ static void call_collision(struct detect_ctx *c)
             for (unsigned q = 0; q < nm; q++)
                 du_cat(f->summary, sizeof(f->summary), "%s %u", q ? "," : "", mem[q]->client.port);
             du_cat(f->summary, sizeof(f->summary),
-                   "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). Return GRE carries "
-                   "only the Call ID, so the router cannot tell the calls apart: %llu return GRE packets for Call "
+                   "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). "
+                   "Return GRE carries "
+                   "only the Call ID, so the router cannot tell the calls apart: %llu return GRE "
+                   "packets for Call "
                    "ID 0x%04x reached %s, at most one client can get them.",
                    du_hms(ts, t), (unsigned long long)ret, ca->call_id, ip1);
             snprintf(f->remedy, sizeof(f->remedy),
-                     "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: nf_conntrack_pptp / "
-                     "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home routers \"PPTP "
-                     "passthrough\"), or keep one PPTP client per outside address. Better: replace PPTP.");
+                     "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: "
+                     "nf_conntrack_pptp / "
+                     "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home "
+                     "routers \"PPTP "
+                     "passthrough\"), or keep one PPTP client per outside address. Better: replace "
+                     "PPTP.");
             for (unsigned q = 0; q < nm; q++) {
-                struct finding_session *fs =
-                    finding_session_add(f, ROLE_CLIENT, have_in[q] ? &in[q].ip : &mem[q]->client.ip);
+                struct finding_session *fs = finding_session_add(
+                    f, ROLE_CLIENT, have_in[q] ? &in[q].ip : &mem[q]->client.ip);
                 if (!fs)
                     break;
                 fs->has_port = true;

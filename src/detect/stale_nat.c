@@ -11,7 +11,8 @@
 
 #include "det_util.h"
 
-#define IDLE_MIN_US 2000000ull /* a drop counts as "after idle" when the tunnel was quiet this long */
+#define IDLE_MIN_US                                                                                \
+    2000000ull /* a drop counts as "after idle" when the tunnel was quiet this long */
 #define MAX_GROUPS 64
 
 static const char *proto_name(uint8_t proto)
@@ -55,10 +56,14 @@ static void ka_text(char *buf, size_t n, const struct flow *fl, const struct gap
     }
     uint64_t ivl = activity_keepalive_us(&fl->act);
     if (g && ivl && g->end_us - g->start_us > 2 * ivl)
-        snprintf(buf, n, "No NAT-T keepalive crossed this flow for %.1f s (keepalives seen at other times: every "
-                 "%.1f s).", du_sec(g->end_us - g->start_us), du_sec(ivl));
+        snprintf(buf, n,
+                 "No NAT-T keepalive crossed this flow for %.1f s (keepalives seen at other times: "
+                 "every "
+                 "%.1f s).",
+                 du_sec(g->end_us - g->start_us), du_sec(ivl));
     else if (g && fl->act.ka_last_us <= g->start_us)
-        snprintf(buf, n, "NAT-T keepalives (every %.1f s before) stopped during the idle period.", du_sec(ivl));
+        snprintf(buf, n, "NAT-T keepalives (every %.1f s before) stopped during the idle period.",
+                 du_sec(ivl));
     else if (ivl)
         snprintf(buf, n, "NAT-T keepalives ran every %.1f s.", du_sec(ivl));
     else
@@ -77,23 +82,30 @@ static uint64_t longest_below(const struct activity *a, uint64_t limit_us)
     return best;
 }
 
-static void remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const struct detect_ctx *c, bool replied)
+static void remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const struct detect_ctx *c,
+                   bool replied)
 {
     if (proto == 17 && lost_us) {
         double lim = du_sec(lost_us);
         double ka = lim > 4 ? (lim / 2 < 20 ? lim / 2 : 20) : 1;
         snprintf(f->remedy, sizeof(f->remedy),
-                 "Keep NAT-T keepalives running with a period below the router's UDP timeout: below %.0f s here "
-                 "(e.g. %.0f s; strongSwan charon.keep_alive, default 20 s), or lengthen the router's UDP "
-                 "timeout (Linux: nf_conntrack_udp_timeout_stream, assumed %u s; RFC 4787 asks for >= 120 s).",
+                 "Keep NAT-T keepalives running with a period below the router's UDP timeout: "
+                 "below %.0f s here "
+                 "(e.g. %.0f s; strongSwan charon.keep_alive, default 20 s), or lengthen the "
+                 "router's UDP "
+                 "timeout (Linux: nf_conntrack_udp_timeout_stream, assumed %u s; RFC 4787 asks for "
+                 ">= 120 s).",
                  lim, ka, timeout_for(c, 17, replied));
     } else if (proto == 17) {
         snprintf(f->remedy, sizeof(f->remedy),
-                 "Enable NAT-T keepalives (strongSwan charon.keep_alive, default 20 s) with a period below the "
-                 "router's UDP timeout, or lengthen that timeout (Linux: nf_conntrack_udp_timeout_stream).");
+                 "Enable NAT-T keepalives (strongSwan charon.keep_alive, default 20 s) with a "
+                 "period below the "
+                 "router's UDP timeout, or lengthen that timeout (Linux: "
+                 "nf_conntrack_udp_timeout_stream).");
     } else {
         snprintf(f->remedy, sizeof(f->remedy),
-                 "Keep traffic (DPD, keepalives) flowing more often than the router's %s timeout, lengthen it "
+                 "Keep traffic (DPD, keepalives) flowing more often than the router's %s timeout, "
+                 "lengthen it "
                  "(Linux: nf_conntrack_%s_timeout), or switch to NAT-T with keepalives.",
                  proto_name(proto), proto == 47 ? "gre" : "generic");
     }
@@ -102,30 +114,33 @@ static void remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const str
 /* ---- two captures ---- */
 
 struct group {
-    int map;                    /* mapping index of the first mapping of the inside endpoint */
+    int map; /* mapping index of the first mapping of the inside endpoint */
     uint64_t drop_pkts, drop_first, drop_last;
-    uint64_t idle_us;           /* idle before the first drop */
+    uint64_t idle_us; /* idle before the first drop */
     uint64_t gap_start;
     uint64_t frames[6];
     unsigned nframes;
     bool has_spi;
     uint32_t spi;
-    int moved_map;              /* a later mapping with a new outside port, -1 none */
-    int taken_map;              /* another inside endpoint got the old outside port, -1 none */
+    int moved_map; /* a later mapping with a new outside port, -1 none */
+    int taken_map; /* another inside endpoint got the old outside port, -1 none */
     uint64_t move_idle_us, move_ts;
 };
 
 static bool same_inside(const struct nat_mapping *a, const struct nat_mapping *b)
 {
-    return a->proto == b->proto && du_ip_eq(&a->inside.ip, &b->inside.ip) && a->inside.port == b->inside.port &&
-           du_ip_eq(&a->peer.ip, &b->peer.ip) && a->peer.port == b->peer.port;
+    return a->proto == b->proto && du_ip_eq(&a->inside.ip, &b->inside.ip) &&
+           a->inside.port == b->inside.port && du_ip_eq(&a->peer.ip, &b->peer.ip) &&
+           a->peer.port == b->peer.port;
 }
 
 static bool map_matches(const struct nat_mapping *mp, const struct nat_unmatched *u)
 {
-    if (mp->proto != u->proto || !du_ip_eq(&mp->outside.ip, &u->dst) || !du_ip_eq(&mp->peer.ip, &u->src))
+    if (mp->proto != u->proto || !du_ip_eq(&mp->outside.ip, &u->dst) ||
+        !du_ip_eq(&mp->peer.ip, &u->src))
         return false;
-    return !(u->has_ports && mp->outside.has_port && (mp->outside.port != u->dport || mp->peer.port != u->sport));
+    return !(u->has_ports && mp->outside.has_port &&
+             (mp->outside.port != u->dport || mp->peer.port != u->sport));
 }
 
 /* Mappings by (proto, outside address, peer address), and the same with the ports for mappings
@@ -140,13 +155,14 @@ static void map_key(struct du_key *k, const struct nat_mapping *mp, bool ports)
     if (!ports)
         du_key_make(k, 0, mp->proto, &mp->outside.ip, 0, &mp->peer.ip, 0, 0);
     else if (mp->outside.has_port)
-        du_key_make(k, 1, mp->proto, &mp->outside.ip, mp->outside.port, &mp->peer.ip, mp->peer.port, 0);
+        du_key_make(k, 1, mp->proto, &mp->outside.ip, mp->outside.port, &mp->peer.ip, mp->peer.port,
+                    0);
     else
         du_key_make(k, 2, mp->proto, &mp->outside.ip, 0, &mp->peer.ip, 0, 0);
 }
 
-static uint32_t chain_first_match(const struct du_index *x, const struct du_key *k, const struct nat_result *r,
-                                  const struct nat_unmatched *u)
+static uint32_t chain_first_match(const struct du_index *x, const struct du_key *k,
+                                  const struct nat_result *r, const struct nat_unmatched *u)
 {
     for (uint32_t i = du_index_first(x, k); i != DU_NONE; i = du_index_next(x, i))
         if (i < r->n_map && map_matches(&r->map[i], u))
@@ -155,7 +171,8 @@ static uint32_t chain_first_match(const struct du_index *x, const struct du_key 
 }
 
 /* The first mapping (lowest index) the unmatched packets belong to, or -1. */
-static int find_mapping(const struct nat_result *r, const struct nat_unmatched *u, struct map_idx *mi)
+static int find_mapping(const struct nat_result *r, const struct nat_unmatched *u,
+                        struct map_idx *mi)
 {
     if (u->mapping >= 0 && (size_t)u->mapping < r->n_map)
         return u->mapping;
@@ -223,8 +240,8 @@ static void two_captures(struct detect_ctx *c)
         if (!mp->to_peer_inside && !mp->from_peer_inside)
             continue; /* never worked: not an expiry */
         /* how long the tunnel had been quiet inside when these arrived */
-        const struct flow *fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port, &mp->peer.ip,
-                                             mp->peer.port);
+        const struct flow *fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port,
+                                             &mp->peer.ip, mp->peer.port);
         uint64_t start = 0;
         if (fl) {
             const struct gap *gp = du_gap_at(&fl->act, u->first_ts);
@@ -278,7 +295,8 @@ static void two_captures(struct detect_ctx *c)
             continue;
         struct du_key k;
         du_key_make(&k, 0, a->proto, &a->inside.ip, a->inside.port, &a->peer.ip, a->peer.port, 0);
-        for (uint32_t j = du_index_first(&inside, &k); j != DU_NONE; j = du_index_next(&inside, j)) {
+        for (uint32_t j = du_index_first(&inside, &k); j != DU_NONE;
+             j = du_index_next(&inside, j)) {
             const struct nat_mapping *b = &r->map[j];
             if (j == i || !same_inside(a, b) || b->outside.port == a->outside.port ||
                 !du_ip_eq(&b->outside.ip, &a->outside.ip) || b->first_ts < a->last_ts)
@@ -312,7 +330,8 @@ static void two_captures(struct detect_ctx *c)
             continue;
         struct du_key k;
         du_key_make(&k, 0, a->proto, &a->outside.ip, a->outside.port, &a->peer.ip, a->peer.port, 0);
-        for (uint32_t j = du_index_first(&outside, &k); j != DU_NONE; j = du_index_next(&outside, j)) {
+        for (uint32_t j = du_index_first(&outside, &k); j != DU_NONE;
+             j = du_index_next(&outside, j)) {
             const struct nat_mapping *b = &r->map[j];
             if (b->proto != a->proto || !du_ip_eq(&b->outside.ip, &a->outside.ip) ||
                 b->outside.port != a->outside.port || !du_ip_eq(&b->peer.ip, &a->peer.ip) ||
@@ -331,11 +350,12 @@ static void two_captures(struct detect_ctx *c)
         const struct nat_mapping *mv = gr->moved_map >= 0 ? &r->map[gr->moved_map] : NULL;
         uint64_t ts = gr->drop_pkts ? gr->drop_first : gr->move_ts;
         uint64_t idle = gr->drop_pkts ? gr->idle_us : gr->move_idle_us;
-        const struct flow *fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port, &mp->peer.ip,
-                                             mp->peer.port);
+        const struct flow *fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port,
+                                             &mp->peer.ip, mp->peer.port);
         bool replied = mp->from_peer_inside > 0;
         /* the router's timeout: longest idle survived, shortest lost */
-        uint64_t lost = mp->min_gap_lost_us && mp->min_gap_lost_us < idle ? mp->min_gap_lost_us : idle;
+        uint64_t lost =
+            mp->min_gap_lost_us && mp->min_gap_lost_us < idle ? mp->min_gap_lost_us : idle;
         if (tk && tk->first_ts > mp->last_ts && tk->first_ts - mp->last_ts < lost)
             lost = tk->first_ts - mp->last_ts; /* the port was free again by then */
         uint64_t surv = mp->max_gap_survived_us;
@@ -355,39 +375,45 @@ static void two_captures(struct detect_ctx *c)
         ka_text(ka, sizeof(ka), fl, gp);
         if (mp->proto == 17)
             snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after %.1f s of idle", a,
-                     mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(idle));
+                     "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after "
+                     "%.1f s of idle",
+                     a, mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(idle));
         else
             snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f s of idle", a, o,
-                     proto_name(mp->proto), b, du_sec(idle));
+                     "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f "
+                     "s of idle",
+                     a, o, proto_name(mp->proto), b, du_sec(idle));
         if (gr->drop_pkts)
-            du_cat(f->summary, sizeof(f->summary),
-                   ": %llu packet(s) %s sent at %s reached the router's outside but never the client.",
-                   (unsigned long long)gr->drop_pkts, b, du_hms(gr->drop_first, t));
+            du_cat(
+                f->summary, sizeof(f->summary),
+                ": %llu packet(s) %s sent at %s reached the router's outside but never the client.",
+                (unsigned long long)gr->drop_pkts, b, du_hms(gr->drop_first, t));
         else
             du_cat(f->summary, sizeof(f->summary), ".");
         if (mv)
             du_cat(f->summary, sizeof(f->summary),
-                   " When the client sent again at %s it got a new outside port %u (was %u), so the server sees a "
+                   " When the client sent again at %s it got a new outside port %u (was %u), so "
+                   "the server sees a "
                    "new peer.",
                    du_hms(gr->move_ts, t), mv->outside.port, mp->outside.port);
         if (tk) {
             char x[DU_IPSTR];
             du_cat(f->summary, sizeof(f->summary),
-                   " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s sent there reached "
+                   " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s "
+                   "sent there reached "
                    "that host instead.",
-                   mp->outside.port, du_ipp(&tk->inside.ip, x), tk->inside.port, du_hms(tk->first_ts, t),
-                   (unsigned long long)tk->from_peer_inside, b);
+                   mp->outside.port, du_ipp(&tk->inside.ip, x), tk->inside.port,
+                   du_hms(tk->first_ts, t), (unsigned long long)tk->from_peer_inside, b);
         }
         du_cat(f->summary, sizeof(f->summary), " %s", ka);
         if (surv)
             du_cat(f->summary, sizeof(f->summary),
-                   " The router's timeout for this flow is between %.1f s (longest idle it survived) and %.1f s.",
+                   " The router's timeout for this flow is between %.1f s (longest idle it "
+                   "survived) and %.1f s.",
                    du_sec(surv), du_sec(lost));
         else
-            du_cat(f->summary, sizeof(f->summary), " The router's timeout for this flow is below %.1f s.",
-                   du_sec(lost));
+            du_cat(f->summary, sizeof(f->summary),
+                   " The router's timeout for this flow is below %.1f s.", du_sec(lost));
         remedy(f, lost, mp->proto, c, replied);
 
         struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &mp->inside.ip);
@@ -402,7 +428,8 @@ static void two_captures(struct detect_ctx *c)
                 fs->has_spi = true;
                 fs->spi = gr->spi;
             }
-            snprintf(fs->note, sizeof(fs->note), "%s", mv ? "moved to a new outside port" : "mapping expired");
+            snprintf(fs->note, sizeof(fs->note), "%s",
+                     mv ? "moved to a new outside port" : "mapping expired");
         }
         if (tk && (fs = finding_session_add(f, ROLE_CLIENT, &tk->inside.ip))) {
             fs->has_port = tk->inside.has_port;
@@ -483,8 +510,8 @@ static void named_init(struct named *nm, const struct finding_list *l)
         named_note(nm, &l->v[q]);
 }
 
-static bool stale_named(const struct named *nm, const struct finding_list *l, const struct ip_addr *ip,
-                        uint16_t port)
+static bool stale_named(const struct named *nm, const struct finding_list *l,
+                        const struct ip_addr *ip, uint16_t port)
 {
     if (nm->t) {
         struct du_key k;
@@ -500,9 +527,11 @@ static bool stale_named(const struct named *nm, const struct finding_list *l, co
     return false;
 }
 
-/* Inside view: after an idle gap the server's ESP on the same SPI reaches a different inside host. */
-static void other_host_finding(struct detect_ctx *c, const struct session_model *m, const struct ipsec_sa *a,
-                               const struct ipsec_sa *b, uint8_t cap, struct named *nm)
+/* Inside view: after an idle gap the server's ESP on the same SPI reaches a different inside host.
+ */
+static void other_host_finding(struct detect_ctx *c, const struct session_model *m,
+                               const struct ipsec_sa *a, const struct ipsec_sa *b, uint8_t cap,
+                               struct named *nm)
 {
     const struct ip_addr *old = &a->k.dst, *srv = &a->k.src;
     if (stale_named(nm, c->out, old, a->k.dport))
@@ -511,8 +540,8 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     uint64_t last = a->last_ts;
     uint32_t it = 0;
     for (const struct ipsec_sa *o; (o = du_ipsec_between(m, old, srv, &it));) {
-        if (o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) && o->last_ts > last &&
-            o->last_ts < b->first_ts)
+        if (o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) &&
+            o->last_ts > last && o->last_ts < b->first_ts)
             last = o->last_ts;
     }
     const struct flow *fl = du_flow_find(m, 17, old, a->k.dport, srv, a->k.sport);
@@ -526,11 +555,15 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     char o[DU_IPSTR], n[DU_IPSTR], sv[DU_IPSTR], s[12], t[16], ka[160];
     ka_text(ka, sizeof(ka), fl, gp);
     snprintf(f->summary, sizeof(f->summary),
-             "ESP SA %s from %s:%u reached %s:%u until the tunnel went idle, then from %s on (after %.1f s without "
-             "traffic from %s) it reaches another inside host, %s:%u (%llu packets): the NAT mapping expired and "
-             "the router gave the old outside port to %s, so %s's return traffic and IKE messages are lost. %s",
-             du_spi(a->k.spi, s), du_ipp(srv, sv), a->k.sport, du_ipp(old, o), a->k.dport, du_hms(b->first_ts, t),
-             du_sec(idle), o, du_ipp(&b->k.dst, n), b->k.dport, (unsigned long long)b->packets, n, o, ka);
+             "ESP SA %s from %s:%u reached %s:%u until the tunnel went idle, then from %s on "
+             "(after %.1f s without "
+             "traffic from %s) it reaches another inside host, %s:%u (%llu packets): the NAT "
+             "mapping expired and "
+             "the router gave the old outside port to %s, so %s's return traffic and IKE messages "
+             "are lost. %s",
+             du_spi(a->k.spi, s), du_ipp(srv, sv), a->k.sport, du_ipp(old, o), a->k.dport,
+             du_hms(b->first_ts, t), du_sec(idle), o, du_ipp(&b->k.dst, n), b->k.dport,
+             (unsigned long long)b->packets, n, o, ka);
     remedy(f, idle, 17, c, replied);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, old);
     if (fs) {
@@ -594,10 +627,12 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
                 continue;
             /* client -> server: same destination endpoint, new source port (same or new address);
              * server -> client: same source endpoint, new destination port */
-            bool up = du_ip_eq(&a->k.dst, &b->k.dst) && a->k.dport == b->k.dport && a->k.sport != b->k.sport;
-            bool down = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport && a->k.dport != b->k.dport;
-            /* the peer's ESP for this SA now reaches another host (inside view: the old outside port
-             * was handed to someone else) */
+            bool up = du_ip_eq(&a->k.dst, &b->k.dst) && a->k.dport == b->k.dport &&
+                      a->k.sport != b->k.sport;
+            bool down = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
+                        a->k.dport != b->k.dport;
+            /* the peer's ESP for this SA now reaches another host (inside view: the old outside
+             * port was handed to someone else) */
             bool other_host = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
                               !du_ip_eq(&a->k.dst, &b->k.dst) && ip_addr_is_private(&b->k.dst);
             if (other_host) {
@@ -606,7 +641,8 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             }
             if (!up && !down)
                 continue;
-            const struct ip_addr *cli = up ? &a->k.src : &a->k.dst, *srv = up ? &a->k.dst : &a->k.src;
+            const struct ip_addr *cli = up ? &a->k.src : &a->k.dst,
+                                 *srv = up ? &a->k.dst : &a->k.src;
             uint16_t oldp = up ? a->k.sport : a->k.dport, newp = up ? b->k.sport : b->k.dport;
             uint16_t srvp = up ? a->k.dport : a->k.sport;
             /* one finding per client endpoint and server: skip if an earlier pair already did it */
@@ -616,7 +652,8 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             const struct flow *fl = du_flow_find(m, 17, cli, oldp, srv, srvp);
             bool replied = fl && fl->pkts[0] && fl->pkts[1];
             const struct gap *gp = fl ? du_gap_after(&fl->act, a->last_ts, 1000000u) : NULL;
-            uint64_t flow_idle = gp ? gp->end_us - gp->start_us : (fl && fl->last_ts > a->last_ts ? 0 : idle);
+            uint64_t flow_idle =
+                gp ? gp->end_us - gp->start_us : (fl && fl->last_ts > a->last_ts ? 0 : idle);
             struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
             if (!f)
                 goto out;
@@ -626,12 +663,17 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             du_ipp(srv, sb);
             ka_text(ka, sizeof(ka), fl, gp);
             snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from port %u instead "
-                     "of %u (at %s): the NAT mapping expired and the router gave the tunnel a new outside port, "
-                     "so the peer has to follow a new address and packets sent to the old one are lost. %s",
-                     du_spi(a->k.spi, s), sa_, sb, srvp, du_sec(idle), newp, oldp, du_hms(b->first_ts, t), ka);
+                     "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from "
+                     "port %u instead "
+                     "of %u (at %s): the NAT mapping expired and the router gave the tunnel a new "
+                     "outside port, "
+                     "so the peer has to follow a new address and packets sent to the old one are "
+                     "lost. %s",
+                     du_spi(a->k.spi, s), sa_, sb, srvp, du_sec(idle), newp, oldp,
+                     du_hms(b->first_ts, t), ka);
             if (flow_idle && flow_idle < idle)
-                du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.", du_sec(flow_idle));
+                du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.",
+                       du_sec(flow_idle));
             remedy(f, flow_idle ? flow_idle : idle, 17, c, replied);
             struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
             if (fs) {
@@ -650,7 +692,8 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             finding_ev_int(f, "new_port", newp);
             finding_ev_int(f, "configured_timeout_s", timeout_for(c, 17, replied));
             if (fl && fl->act.ka_count)
-                finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&fl->act)));
+                finding_ev_seconds(f, "keepalive_interval_s",
+                                   du_sec(activity_keepalive_us(&fl->act)));
             else
                 finding_ev_bool(f, "keepalives", false);
             finding_ev_ts(f, "idle_start_ts", a->last_ts);
@@ -672,7 +715,8 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
     uint8_t cap = du_cap(c, m);
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!ik || !ik->act.n_gaps || ik->dpd_like < 2 || ik->retransmissions < 2 || ik->max_unanswered_sends < 2)
+        if (!ik || !ik->act.n_gaps || ik->dpd_like < 2 || ik->retransmissions < 2 ||
+            ik->max_unanswered_sends < 2)
             continue;
         const struct endpoint *ei = ik->nat_t ? &ik->natt_initiator : &ik->initiator;
         const struct endpoint *er = ik->nat_t ? &ik->natt_responder : &ik->responder;
@@ -693,12 +737,14 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
         char a[DU_IPSTR], b[DU_IPSTR], t[16], ka[160];
         ka_text(ka, sizeof(ka), fl, g);
         snprintf(f->summary, sizeof(f->summary),
-                 "IKE SA %016llx between %s and %s sat idle %.1f s (longer than the NAT's assumed UDP timeout of "
-                 "%u s); right after it, from %s, its request (message ID %u) was sent %u times without a reply: "
+                 "IKE SA %016llx between %s and %s sat idle %.1f s (longer than the NAT's assumed "
+                 "UDP timeout of "
+                 "%u s); right after it, from %s, its request (message ID %u) was sent %u times "
+                 "without a reply: "
                  "the NAT mapping most likely expired. %s",
                  (unsigned long long)ik->ispi, du_ip(&ei->ip, a), du_ip(&er->ip, b), du_sec(len),
-                 timeout_for(c, 17, replied), du_hms(ik->unanswered_first_ts, t), ik->unanswered_msgid,
-                 ik->max_unanswered_sends, ka);
+                 timeout_for(c, 17, replied), du_hms(ik->unanswered_first_ts, t),
+                 ik->unanswered_msgid, ik->max_unanswered_sends, ka);
         remedy(f, len, 17, c, replied);
         struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
         if (fs) {

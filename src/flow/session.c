@@ -116,8 +116,10 @@ int session_model_init(struct session_model *m, uint8_t side)
     m->side = side;
     m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, NULL, NULL);
     m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), IKE_SA_MAX, NULL, NULL);
-    m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
-    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL, NULL);
+    m->ipsec =
+        table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
+    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL,
+                        NULL);
     m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), GRE_MAX, NULL, NULL);
     m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), L2TP_MAX, NULL, NULL);
     if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp) {
@@ -542,8 +544,9 @@ void session_flow_key(const struct flow *f, struct flow_key *k)
     make_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
 }
 
-const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto, const struct ip_addr *a,
-                                       uint16_t pa, const struct ip_addr *b, uint16_t pb)
+const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
+                                       const struct ip_addr *a, uint16_t pa,
+                                       const struct ip_addr *b, uint16_t pb)
 {
     struct flow_key k;
     make_flow_key(&k, proto, a, pa, b, pb);
@@ -571,7 +574,8 @@ static struct pptp_call *call_new(struct pptp_ctrl *c, const struct pkt *p)
         /* full: reuse the oldest finished call, else the oldest */
         unsigned best = 0;
         for (unsigned i = 0; i < PPTP_CALLS_PER_CTRL; i++)
-            if (c->calls[i].state == PPTP_CALL_DISCONNECTED || c->calls[i].first_ts < c->calls[best].first_ts)
+            if (c->calls[i].state == PPTP_CALL_DISCONNECTED ||
+                c->calls[i].first_ts < c->calls[best].first_ts)
                 best = i;
         call = &c->calls[best];
     }
@@ -742,7 +746,8 @@ static void gre_update(struct session_model *m, const struct pkt *p, bool two_wa
     activity_touch(&g->act, p->ts_us, p->frame);
 }
 
-static const struct pptp_ctrl *ctrl_between(const struct session_model *m, const struct ip_addr *client,
+static const struct pptp_ctrl *ctrl_between(const struct session_model *m,
+                                            const struct ip_addr *client,
                                             const struct ip_addr *server, uint16_t client_call,
                                             uint16_t server_call, bool by_server_call,
                                             const struct pptp_call **out_call)
@@ -898,8 +903,9 @@ void session_fragment(struct session_model *m, const struct frag_info *fi, bool 
     if (fi->evicted)
         m->c.frag_evicted++;
     bool vpn = fi->proto == 50 || fi->proto == 51 || fi->proto == 47 || is_ike ||
-               (fi->has_ports && (fi->sport == PORT_IKE || fi->dport == PORT_IKE || fi->sport == PORT_NATT ||
-                                  fi->dport == PORT_NATT || fi->sport == PORT_L2TP || fi->dport == PORT_L2TP));
+               (fi->has_ports &&
+                (fi->sport == PORT_IKE || fi->dport == PORT_IKE || fi->sport == PORT_NATT ||
+                 fi->dport == PORT_NATT || fi->sport == PORT_L2TP || fi->dport == PORT_L2TP));
     if (!vpn)
         return;
     if (m->n_fragdg >= FRAGDG_MAX) {
@@ -950,10 +956,10 @@ struct pair_heads {
 };
 
 struct session_index {
-    struct table *pairs;   /* pair_key -> pair_heads */
-    uint32_t *ike_next;    /* chain links, by IKE table slot */
+    struct table *pairs; /* pair_key -> pair_heads */
+    uint32_t *ike_next;  /* chain links, by IKE table slot */
     uint32_t n_ike;
-    uint32_t *ipsec_next;  /* chain links, by ESP/AH table slot */
+    uint32_t *ipsec_next; /* chain links, by ESP/AH table slot */
     uint32_t n_ipsec;
 };
 
@@ -986,7 +992,8 @@ int session_index(struct session_model *m)
         return -1;
     x->n_ike = table_slots(m->ike);
     x->n_ipsec = table_slots(m->ipsec);
-    x->pairs = table_new(sizeof(struct pair_key), sizeof(struct pair_heads), IKE_SA_MAX + IPSEC_SA_MAX, NULL, NULL);
+    x->pairs = table_new(sizeof(struct pair_key), sizeof(struct pair_heads),
+                         IKE_SA_MAX + IPSEC_SA_MAX, NULL, NULL);
     x->ike_next = malloc(sizeof(uint32_t) * (x->n_ike + 1));
     x->ipsec_next = malloc(sizeof(uint32_t) * (x->n_ipsec + 1));
     if (!x->pairs || !x->ike_next || !x->ipsec_next) {
@@ -1029,8 +1036,8 @@ int session_index(struct session_model *m)
 }
 
 /* Shared iterator: *it = 0 start, else last returned slot + 1; IT_END when done. */
-static uint32_t chain_next(const struct session_model *m, const struct ip_addr *a, const struct ip_addr *b,
-                           uint32_t *it, bool ike)
+static uint32_t chain_next(const struct session_model *m, const struct ip_addr *a,
+                           const struct ip_addr *b, uint32_t *it, bool ike)
 {
     const struct session_index *x = m->idx;
     if (!x || *it == IT_END)
@@ -1172,5 +1179,7 @@ void session_finish(struct session_model *m)
         else if (pub > 0 && priv == 0)
             outside = 1; /* public peers only: if a NAT is involved, this is its outside */
     }
-    m->side_inferred = inside > outside ? SIDE_INSIDE : outside > inside ? SIDE_OUTSIDE : SIDE_SINGLE;
+    m->side_inferred = inside > outside   ? SIDE_INSIDE
+                       : outside > inside ? SIDE_OUTSIDE
+                                          : SIDE_SINGLE;
 }

@@ -484,7 +484,8 @@ static void rec_clock(struct jw *w, const struct nat_clock *c)
     jw_f6(w, "drift_ppm", c->drift_ppm);
     jw_u64(w, "evidence_packets", c->evidence_packets);
     if (c->valid && c->ref_us)
-        jw_ts(w, "ref_ts", c->ref_us); /* inside-clock time at which `seconds` holds (drift origin) */
+        jw_ts(w, "ref_ts",
+              c->ref_us); /* inside-clock time at which `seconds` holds (drift origin) */
 }
 
 static void rec_finding(struct jw *w, const struct finding *f)

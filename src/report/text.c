@@ -189,10 +189,9 @@ static bool m_ike(const struct rep_rec *r)
     return r->type == REC_IKE_SA;
 }
 
-static const char *const h_ike[] = {"capture",   "ver",  "initiator", "responder",
-                                    "ispi",      "rspi", "nat-t",     "nat-d says",
-                                    "exchanges", "retr", "pkts",      "first",
-                                    "last"};
+static const char *const h_ike[] = {"capture", "ver",   "initiator",  "responder", "ispi",
+                                    "rspi",    "nat-t", "nat-d says", "exchanges", "retr",
+                                    "pkts",    "first", "last"};
 
 /* The NAT-D verdict in words (from one capture a random source hash and a NAT look alike). */
 static const char *natd_words(const struct natd_verdict *v)
@@ -789,7 +788,8 @@ static void print_clock(FILE *out, const struct report_input *in)
     if (isfinite(c->drift_ppm))
         fprintf(out, ", drift %.6f ppm", c->drift_ppm);
     char ts[40];
-    fprintf(out, ", from %llu %s (offset at %s, inside clock)\n", (unsigned long long)c->evidence_packets,
+    fprintf(out, ", from %llu %s (offset at %s, inside clock)\n",
+            (unsigned long long)c->evidence_packets,
             tx_plural(c->evidence_packets, "packet", "packets"), ts_iso(c->ref_us, ts, sizeof(ts)));
 }
 

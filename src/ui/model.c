@@ -248,7 +248,8 @@ static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_ad
     for (size_t i = 0; i < a->nat.n_unm; i++) {
         const struct nat_unmatched *u = &a->nat.unm[i];
         if (u->mapping >= 0 || u->side != SIDE_INSIDE || u->direction != 0 || u->proto != proto ||
-            !ip_eq(&u->src, ip) || !ip_eq(&u->dst, peer) || (port && u->has_ports && u->sport != port))
+            !ip_eq(&u->src, ip) || !ip_eq(&u->dst, peer) ||
+            (port && u->has_ports && u->sport != port))
             continue;
         if (lost[0] < 0)
             lost[0] = lost[1] = 0;

@@ -7,8 +7,8 @@
 #define NIL 0xffffffffu
 
 struct tent {
-    uint32_t hnext;   /* next in bucket chain */
-    uint32_t lprev;   /* LRU list neighbours */
+    uint32_t hnext; /* next in bucket chain */
+    uint32_t lprev; /* LRU list neighbours */
     uint32_t lnext;
     uint32_t hash;
     uint8_t used;
@@ -20,11 +20,11 @@ struct table {
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
     uint32_t nb;                /* buckets, power of two */
     uint32_t *bucket;
-    uint8_t *slab;              /* entries: struct tent then the key, `stride` bytes each (one cache
-                                 * line for small keys: a lookup touches one place, not two) */
+    uint8_t *slab; /* entries: struct tent then the key, `stride` bytes each (one cache
+                    * line for small keys: a lookup touches one place, not two) */
     size_t stride;
     uint8_t *vals;
-    uint32_t free_head;         /* free slot list through hnext */
+    uint32_t free_head;                /* free slot list through hnext */
     uint32_t lru_head[2], lru_tail[2]; /* head = least recently used */
     uint64_t evicted;
     table_evict_fn on_evict;
@@ -292,6 +292,5 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
 
 size_t table_bytes(const struct table *t)
 {
-    return sizeof(*t) + sizeof(uint32_t) * t->nb +
-           (size_t)t->alloc * (t->stride + t->val_size);
+    return sizeof(*t) + sizeof(uint32_t) * t->nb + (size_t)t->alloc * (t->stride + t->val_size);
 }

@@ -72,7 +72,8 @@ static int run_pcap(const char *path)
 static int run_file(const char *path)
 {
     size_t l = strlen(path);
-    if ((l > 5 && strcmp(path + l - 5, ".pcap") == 0) || (l > 7 && strcmp(path + l - 7, ".pcapng") == 0) ||
+    if ((l > 5 && strcmp(path + l - 5, ".pcap") == 0) ||
+        (l > 7 && strcmp(path + l - 7, ".pcapng") == 0) ||
         (l > 4 && strcmp(path + l - 4, ".cap") == 0))
         return run_pcap(path);
     FILE *f = fopen(path, "rb");

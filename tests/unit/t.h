@@ -42,7 +42,8 @@ static int t_pass, t_fail;
         }                                                                                          \
     } while (0)
 
-/* Prints the closing line and returns the exit status for main(). A test that checked nothing fails. */
+/* Prints the closing line and returns the exit status for main(). A test that checked nothing
+ * fails. */
 static inline int t_done(void)
 {
     printf("%d passed, %d failed\n", t_pass, t_fail);

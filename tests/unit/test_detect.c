@@ -9,11 +9,10 @@
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
-#define S(x) ((uint64_t)(x) * 1000000ull)
+#define S(x) ((uint64_t)(x)*1000000ull)
 #define T0 S(1800000000)
 
-static struct ip_addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
-{
+static struct ip_addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
     struct ip_addr r;
     memset(&r, 0, sizeof(r));
     r.v = 4;
@@ -21,7 +20,8 @@ static struct ip_addr A(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
     return r;
 }
 
-static struct ip_addr C1, C2, SRV, SRV2, NAT, PUB1;
+static struct ip_addr C1,
+    C2, SRV, SRV2, NAT, PUB1;
 
 static struct session_model *model(uint8_t side)
 {
@@ -39,8 +39,9 @@ static void model_free(struct session_model *m)
 
 static uint64_t frame_no = 1;
 
-static struct ipsec_sa *sa_add(struct session_model *m, struct ip_addr src, struct ip_addr dst, uint32_t spi,
-                               uint8_t proto, uint16_t sport, uint16_t dport, uint64_t pkts, uint64_t t1, uint64_t t2)
+static struct ipsec_sa *sa_add(struct session_model *m, struct ip_addr src, struct ip_addr dst,
+                               uint32_t spi, uint8_t proto, uint16_t sport, uint16_t dport,
+                               uint64_t pkts, uint64_t t1, uint64_t t2)
 {
     struct ipsec_sa_key k;
     memset(&k, 0, sizeof(k));
@@ -67,8 +68,8 @@ static struct ipsec_sa *sa_add(struct session_model *m, struct ip_addr src, stru
     return sa;
 }
 
-static struct ike_sa *ike_add(struct session_model *m, uint64_t ispi, struct ip_addr i, uint16_t ip, struct ip_addr r,
-                              uint16_t rp, uint64_t t1, uint64_t t2)
+static struct ike_sa *ike_add(struct session_model *m, uint64_t ispi, struct ip_addr i, uint16_t ip,
+                              struct ip_addr r, uint16_t rp, uint64_t t1, uint64_t t2)
 {
     struct ike_sa_key k;
     memset(&k, 0, sizeof(k));
@@ -94,8 +95,8 @@ static struct ike_sa *ike_add(struct session_model *m, uint64_t ispi, struct ip_
     return sa;
 }
 
-static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t pa, struct ip_addr b, uint16_t pb,
-                             uint8_t proto, uint64_t t1, uint64_t t2)
+static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t pa,
+                             struct ip_addr b, uint16_t pb, uint8_t proto, uint64_t t1, uint64_t t2)
 {
     /* the canonical key of session_flow(): (a,pa) < (b,pb), so session_flow_lookup finds it */
     struct flow_key k;
@@ -129,8 +130,8 @@ static void finish(struct session_model *m)
     session_finish(m);
 }
 
-static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT, NAT_GRE_TIMEOUT,
-                                 NAT_OTHER_TIMEOUT};
+static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
+                                 NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
 
 /* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
 static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
@@ -153,8 +154,8 @@ static unsigned run1(struct session_model *m, unsigned kind, struct finding *out
     return n;
 }
 
-static unsigned run2(struct session_model *in, struct session_model *outm, struct nat_result *r, unsigned kind,
-                     struct finding *out)
+static unsigned run2(struct session_model *in, struct session_model *outm, struct nat_result *r,
+                     unsigned kind, struct finding *out)
 {
     struct finding_list fl = {0};
     struct detect_ctx c;
@@ -224,7 +225,8 @@ static void test_esp_collision(void)
     CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
     model_free(m);
 
-    /* look-alike: NAT-T (ESP in UDP), two clients, one server, return to one (others' are elsewhere) */
+    /* look-alike: NAT-T (ESP in UDP), two clients, one server, return to one (others' are
+     * elsewhere) */
     m = model(SIDE_SINGLE);
     sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
@@ -393,8 +395,8 @@ static void test_stale_nat(void)
 }
 
 /* ---- fragments ---- */
-static struct fragdg *dg_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint32_t id, bool ooo,
-                             bool complete, uint64_t t)
+static struct fragdg *dg_add(struct session_model *m, struct ip_addr s, struct ip_addr d,
+                             uint32_t id, bool ooo, bool complete, uint64_t t)
 {
     if (m->n_fragdg >= m->cap_fragdg) { /* the model grows this list on demand */
         uint32_t nc = m->cap_fragdg ? m->cap_fragdg * 2 : 16;
@@ -444,7 +446,8 @@ static void test_frag(void)
     CHECK_EQ(run1(m, FINDING_FRAGMENT_REORDER, NULL) + run1(m, FINDING_FRAGMENT_LOSS, NULL), 0);
     model_free(m);
 
-    /* two captures: out of order inside, reassembled and in order outside -> not the router's fault */
+    /* two captures: out of order inside, reassembled and in order outside -> not the router's fault
+     */
     struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
     for (int i = 0; i < 3; i++) {
         dg_add(in, C1, SRV, 0x4101 + i, true, true, T0 + S(1 + i));
@@ -523,7 +526,8 @@ static void test_natt_not_used(void)
     CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, &f), 1);
     CHECK(has_client(&f, C1, NULL));
     /* forced encapsulation is not a NAT */
-    ((struct ike_sa *)table_get(m->ike, &(struct ike_sa_key){.ispi = 0xc111, .version = 2}, false))->natd.forced_encap = 1;
+    ((struct ike_sa *)table_get(m->ike, &(struct ike_sa_key){.ispi = 0xc111, .version = 2}, false))
+        ->natd.forced_encap = 1;
     CHECK_EQ(run1(m, FINDING_NATT_NOT_USED, NULL), 0);
     model_free(m);
     /* NAT-D says no NAT (routed) */
@@ -594,8 +598,9 @@ static void test_ike(void)
 }
 
 /* ---- PPTP ---- */
-static struct pptp_ctrl *ctrl_add(struct session_model *m, struct ip_addr cl, uint16_t cport, struct ip_addr sv,
-                                  uint16_t call_id, uint16_t peer, uint64_t t1, uint64_t t2)
+static struct pptp_ctrl *ctrl_add(struct session_model *m, struct ip_addr cl, uint16_t cport,
+                                  struct ip_addr sv, uint16_t call_id, uint16_t peer, uint64_t t1,
+                                  uint64_t t2)
 {
     struct pptp_ctrl_key k;
     memset(&k, 0, sizeof(k));
@@ -616,7 +621,8 @@ static struct pptp_ctrl *ctrl_add(struct session_model *m, struct ip_addr cl, ui
     return c;
 }
 
-static void gre_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint16_t key, uint64_t pkts)
+static void gre_add(struct session_model *m, struct ip_addr s, struct ip_addr d, uint16_t key,
+                    uint64_t pkts)
 {
     struct gre_key k;
     memset(&k, 0, sizeof(k));

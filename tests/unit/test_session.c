@@ -9,8 +9,7 @@
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
-static struct ip_addr A4(int a, int b, int c, int d)
-{
+static struct ip_addr A4(int a, int b, int c, int d) {
     struct ip_addr x;
     memset(&x, 0, sizeof(x));
     x.v = 4;
@@ -18,7 +17,8 @@ static struct ip_addr A4(int a, int b, int c, int d)
     return x;
 }
 
-static void udp_pkt(struct pkt *p, uint64_t ts, struct ip_addr s, uint16_t sp, struct ip_addr d, uint16_t dp)
+static void
+udp_pkt(struct pkt *p, uint64_t ts, struct ip_addr s, uint16_t sp, struct ip_addr d, uint16_t dp)
 {
     static uint64_t frame;
     memset(p, 0, sizeof(*p));
@@ -34,7 +34,8 @@ static void udp_pkt(struct pkt *p, uint64_t ts, struct ip_addr s, uint16_t sp, s
 }
 
 /* SHA-1(SPIi | SPIr | IP | port) as IKEv2 puts it in NAT_DETECTION_*_IP */
-static void natd(struct ike_natd *n, int kind, uint64_t ispi, uint64_t rspi, struct ip_addr ip, uint16_t port)
+static void natd(struct ike_natd *n, int kind, uint64_t ispi, uint64_t rspi, struct ip_addr ip,
+                 uint16_t port)
 {
     uint8_t b[22];
     for (int i = 0; i < 8; i++) {
@@ -50,8 +51,9 @@ static void natd(struct ike_natd *n, int kind, uint64_t ispi, uint64_t rspi, str
 
 /* IKE_SA_INIT request and response as seen at one capture point. init_seen: the initiator's
  * address here; init_real: the one it hashed (its own); resp_view: what the responder saw. */
-static const struct ike_sa *sa_init(struct session_model *m, uint64_t ispi, struct ip_addr init_seen,
-                                    struct ip_addr init_hashed, struct ip_addr resp_view, struct ip_addr server)
+static const struct ike_sa *sa_init(struct session_model *m, uint64_t ispi,
+                                    struct ip_addr init_seen, struct ip_addr init_hashed,
+                                    struct ip_addr resp_view, struct ip_addr server)
 {
     struct pkt p;
     const uint64_t rspi = 0x5e5e5e5e00000001ull;
@@ -86,7 +88,8 @@ static const struct ike_sa *sa_init(struct session_model *m, uint64_t ispi, stru
     return table_get(m->ike, &k, false);
 }
 
-static void esp(struct session_model *m, uint64_t ts, struct ip_addr s, struct ip_addr d, uint32_t spi, uint32_t seq)
+static void esp(struct session_model *m, uint64_t ts, struct ip_addr s, struct ip_addr d,
+                uint32_t spi, uint32_t seq)
 {
     struct pkt p;
     udp_pkt(&p, ts, s, 0, d, 0);
@@ -99,7 +102,8 @@ static void esp(struct session_model *m, uint64_t ts, struct ip_addr s, struct i
     }
 }
 
-static void pptp(struct session_model *m, bool from_client, uint16_t type, uint16_t cid, uint16_t peer, uint8_t res)
+static void pptp(struct session_model *m, bool from_client, uint16_t type, uint16_t cid,
+                 uint16_t peer, uint8_t res)
 {
     struct pkt p;
     struct ip_addr c = A4(192, 168, 1, 11), s = A4(203, 0, 113, 10);
@@ -128,8 +132,10 @@ int main(void)
     CHECK_EQ(session_model_init(&m, SIDE_SINGLE), 0);
     const struct ike_sa *sa = sa_init(&m, 0x1111, cli, cli, pub, srv);
     CHECK(sa && sa->natd.present);
-    CHECK(sa && sa->natd.nat_initiator == 1 && sa->natd.forced_encap == 0 && sa->natd.nat_responder == 0);
-    /* outside the same NAT: initiator hash made from the inside address -> NAT or forced (undecided) */
+    CHECK(sa && sa->natd.nat_initiator == 1 && sa->natd.forced_encap == 0 &&
+          sa->natd.nat_responder == 0);
+    /* outside the same NAT: initiator hash made from the inside address -> NAT or forced
+     * (undecided) */
     sa = sa_init(&m, 0x2222, pub, cli, pub, srv);
     CHECK(sa && sa->natd.nat_initiator == 1 && sa->natd.forced_encap == -1);
     /* inside, random source hash and the responder saw the NAT: NAT + forced encapsulation */
@@ -143,7 +149,8 @@ int main(void)
     CHECK(sa && sa->natd.nat_initiator == 1 && sa->natd.forced_encap == -1);
     /* no NAT at all, genuine hashes */
     sa = sa_init(&m, 0x6666, pubcli, pubcli, pubcli, srv);
-    CHECK(sa && sa->natd.nat_initiator == 0 && sa->natd.forced_encap == 0 && sa->natd.nat_responder == 0);
+    CHECK(sa && sa->natd.nat_initiator == 0 && sa->natd.forced_encap == 0 &&
+          sa->natd.nat_responder == 0);
     CHECK(sa && sa->packets == 2 && sa->pkts_from_init == 1 && sa->pkts_from_resp == 1);
     CHECK(sa && sa->initiator.port == 500 && sa->n_exch == 1 && sa->exch_count[0] == 2);
     session_model_free(&m);
@@ -180,7 +187,8 @@ int main(void)
     k.ispi = 0x7777, k.version = 2;
     sa = table_get(m.ike, &k, false);
     CHECK(sa && sa->retransmissions == 2);
-    CHECK(sa && sa->max_unanswered_sends == 3 && sa->unanswered_dir == 1 && sa->unanswered_nframes == 3);
+    CHECK(sa && sa->max_unanswered_sends == 3 && sa->unanswered_dir == 1 &&
+          sa->unanswered_nframes == 3);
     CHECK(sa && sa->nat_t && sa->natt_initiator.port == 4500);
     CHECK_EQ(m.c.anomalies[ANOM_IKE_RETRANSMISSION], 2);
     /* the answer clears it */
@@ -201,12 +209,12 @@ int main(void)
     /* ESP: in order, a gap, a replay, a restart; pairing and the parent IKE SA */
     esp(&m, 6000000, cli, srv, 0xa001, 1);
     esp(&m, 6100000, cli, srv, 0xa001, 2);
-    esp(&m, 6200000, cli, srv, 0xa001, 5);  /* 3 and 4 missing */
-    esp(&m, 6300000, cli, srv, 0xa001, 4);  /* replay (or reordered) */
+    esp(&m, 6200000, cli, srv, 0xa001, 5); /* 3 and 4 missing */
+    esp(&m, 6300000, cli, srv, 0xa001, 4); /* replay (or reordered) */
     for (uint32_t q = 6; q <= 20; q++)
         esp(&m, 6300000 + q * 1000, cli, srv, 0xa001, q);
-    esp(&m, 7000000, cli, srv, 0xa001, 1);  /* the SA restarted */
-    esp(&m, 7100000, srv, cli, 0xb001, 1);  /* return SA */
+    esp(&m, 7000000, cli, srv, 0xa001, 1);                 /* the SA restarted */
+    esp(&m, 7100000, srv, cli, 0xb001, 1);                 /* return SA */
     esp(&m, 7200000, cli, A4(203, 0, 113, 20), 0xc001, 1); /* one-way, other server */
     session_finish(&m);
     struct ipsec_sa_key ek;
@@ -229,18 +237,19 @@ int main(void)
 
     /* PPTP: session and an outgoing call, then disconnect; a reply without its request */
     CHECK_EQ(session_model_init(&m, SIDE_SINGLE), 0);
-    pptp(&m, true, 1, 0, 0, 0);         /* SCCRQ */
-    pptp(&m, false, 2, 0, 0, 1);        /* SCCRP ok */
-    pptp(&m, true, 7, 0x4000, 0, 0);    /* OCRQ: client's call id */
+    pptp(&m, true, 1, 0, 0, 0);            /* SCCRQ */
+    pptp(&m, false, 2, 0, 0, 1);           /* SCCRP ok */
+    pptp(&m, true, 7, 0x4000, 0, 0);       /* OCRQ: client's call id */
     pptp(&m, false, 8, 0x0123, 0x4000, 1); /* OCRP: server's id, peer = client's */
     const struct pptp_ctrl *c = NULL;
     for (uint32_t i = 0; i < table_slots(m.pptp) && !c; i++)
         c = table_slot(m.pptp, i, NULL);
     CHECK(c && c->state == PPTP_SESS_CONFIRMED && c->n_calls == 1);
-    CHECK(c && c->calls[0].call_id == 0x4000 && c->calls[0].has_peer && c->calls[0].peer_call_id == 0x0123);
+    CHECK(c && c->calls[0].call_id == 0x4000 && c->calls[0].has_peer &&
+          c->calls[0].peer_call_id == 0x0123);
     CHECK(c && c->calls[0].state == PPTP_CALL_OUT_CONF);
     CHECK_STR(pptp_call_state_name(c ? c->calls[0].state : 0), "established");
-    pptp(&m, false, 13, 0x0123, 0, 0);  /* CDN with the server's call id */
+    pptp(&m, false, 13, 0x0123, 0, 0); /* CDN with the server's call id */
     CHECK(c && c->calls[0].state == PPTP_CALL_DISCONNECTED);
     CHECK_EQ(m.c.anomalies[ANOM_PPTP_BAD_TRANSITION], 0);
     pptp(&m, false, 8, 0x0999, 0x7777, 1); /* OCRP for a call never requested */
