@@ -418,7 +418,14 @@ int main(int argc, char **argv)
             free(bpf);
             return die_usage("--router is not supported with --ui yet", NULL);
         }
+#ifdef VPNSCOPE_HAVE_UI
         int rc = ui_run(&uo);
+#else
+        (void)uo;
+        fprintf(stderr,
+                "vpnscope: built without the dashboard and live capture (VPNSCOPE_WITH_UI=OFF)\n");
+        int rc = 2;
+#endif
         free(bpf);
         return rc;
     }
