@@ -1,5 +1,6 @@
 /* names.c - names for IKE exchange and notify types and PPTP control messages (wire values). */
 #include "vpnscope/decode.h"
+#include "vpnscope/proto.h"
 
 #include <stdint.h>
 
@@ -328,5 +329,33 @@ const char *pptp_ctrl_name(uint16_t ctrl_type)
         return "SLI";
     default:
         return "unknown";
+    }
+}
+
+const char *ip_proto_name(uint8_t proto)
+{
+    switch (proto) {
+    case IPP_ICMP:
+        return "icmp";
+    case IPP_IPIP:
+        return "ipip";
+    case IPP_TCP:
+        return "tcp";
+    case IPP_UDP:
+        return "udp";
+    case IPP_IPV6:
+        return "ipv6";
+    case IPP_GRE:
+        return "gre";
+    case IPP_ESP:
+        return "esp";
+    case IPP_AH:
+        return "ah";
+    case IPP_ICMPV6:
+        return "icmpv6";
+    case IPP_L2TPV3:
+        return "l2tpv3";
+    default:
+        return NULL;
     }
 }

@@ -1,5 +1,6 @@
 /* pkt.c - small helpers on the decoded packet: anomalies, status, reset, address formatting. */
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -137,4 +138,9 @@ bool ip_addr_is_private(const struct ip_addr *a)
                memcmp(b, loop, 16) == 0;                  /* ::1 */
     }
     return false;
+}
+
+bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b)
+{
+    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
 }

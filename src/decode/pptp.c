@@ -1,5 +1,6 @@
 /* pptp.c - PPTP control message decoder (RFC 2637 §2), the first message of a TCP payload. */
 #include "vpnscope/decode.h"
+#include "vpnscope/proto.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,24 +51,6 @@
 #define PPTP_MSG_CONTROL 1
 #define PPTP_MAGIC 0x1A2B3C4Du
 #define PPTP_NAME_LEN 64
-
-enum {
-    PPTP_SCCRQ = 1,
-    PPTP_SCCRP,
-    PPTP_STOPCCRQ,
-    PPTP_STOPCCRP,
-    PPTP_ECHORQ,
-    PPTP_ECHORP,
-    PPTP_OCRQ,
-    PPTP_OCRP,
-    PPTP_ICRQ,
-    PPTP_ICRP,
-    PPTP_ICCN,
-    PPTP_CCRQ,
-    PPTP_CDN,
-    PPTP_WEN,
-    PPTP_SLI,
-};
 
 /* Fixed size of each control message (RFC 2637 §2); 0 for unknown types. */
 static unsigned pptp_msg_size(uint16_t type)

@@ -1,0 +1,58 @@
+/* proto.h - protocol numbers and message types shared by every module: IP protocol numbers, PPTP
+ * control message types, the one address comparison and the one protocol-name table. Use these
+ * names instead of bare numbers. */
+#ifndef VPNSCOPE_PROTO_H
+#define VPNSCOPE_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vpnscope/pkt.h"
+
+/* IP protocol numbers (IANA "Assigned Internet Protocol Numbers"). */
+enum ip_proto {
+    IPP_ICMP = 1,
+    IPP_IPIP = 4, /* IPv4 in IP (RFC 2003) */
+    IPP_TCP = 6,
+    IPP_UDP = 17,
+    IPP_IPV6 = 41, /* IPv6 in IP (RFC 4213) */
+    IPP_GRE = 47,
+    IPP_ESP = 50,
+    IPP_AH = 51,
+    IPP_ICMPV6 = 58,
+    IPP_L2TPV3 = 115,
+};
+
+/* ICMP or ICMPv6. */
+static inline bool ip_proto_is_icmp(uint8_t p)
+{
+    return p == IPP_ICMP || p == IPP_ICMPV6;
+}
+
+/* PPTP control message types (RFC 2637 section 2). */
+enum pptp_ctrl_type {
+    PPTP_SCCRQ = 1, /* Start-Control-Connection-Request */
+    PPTP_SCCRP,     /* Start-Control-Connection-Reply */
+    PPTP_STOPCCRQ,  /* Stop-Control-Connection-Request */
+    PPTP_STOPCCRP,  /* Stop-Control-Connection-Reply */
+    PPTP_ECHORQ,    /* Echo-Request */
+    PPTP_ECHORP,    /* Echo-Reply */
+    PPTP_OCRQ,      /* Outgoing-Call-Request */
+    PPTP_OCRP,      /* Outgoing-Call-Reply */
+    PPTP_ICRQ,      /* Incoming-Call-Request */
+    PPTP_ICRP,      /* Incoming-Call-Reply */
+    PPTP_ICCN,      /* Incoming-Call-Connected */
+    PPTP_CCRQ,      /* Call-Clear-Request */
+    PPTP_CDN,       /* Call-Disconnect-Notify */
+    PPTP_WEN,       /* WAN-Error-Notify */
+    PPTP_SLI,       /* Set-Link-Info */
+};
+
+/* Same address family and address (unused bytes ignored). */
+bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b);
+
+/* Lowercase protocol name as written in records: "udp", "tcp", "icmp", "icmpv6", "esp", "ah",
+ * "gre", "ipip", "ipv6", "l2tpv3"; NULL when it has no name (callers print the number). */
+const char *ip_proto_name(uint8_t proto);
+
+#endif
