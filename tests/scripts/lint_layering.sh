@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lint_layering.sh - the one-way data flow (STYLE.md §2) enforced on #include lines:
+# lint_layering.sh - the one-way data flow (README.md "Architecture") enforced on #include lines:
 # decoders include no flow/nat/detect/report/ui headers; only classify/ndpi.c includes nDPI; only
 # ui/ includes curses; only capture/ and main.c include pcap; detectors and reports never print
 # raw packet bytes (no decode.h in report/ and ui/).
