@@ -6,7 +6,7 @@
 
 /*
  * Every function maps a wire value through a switch and returns "unknown" for anything else, so
- * a wire value never indexes an array (kernel 4c559f15).
+ * a wire value never indexes an array.
  */
 
 /* RFC 2408 §3.1 / RFC 2409 / draft-ietf-ipsec-isakmp-mode-cfg (v1), RFC 7296 §3.1 and the

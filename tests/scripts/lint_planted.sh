@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# lint_planted.sh - lint_layering.sh can fail: on a copy of src/ and include/ it passes, and with a
-# private address comparison planted in a new file it fails naming that file; likewise for a
-# decoder that includes a flow header.
+# lint_planted.sh - lint_layering.sh can fail: on a copy of src/ and include/ it passes; with a
+# private address comparison or a protocol-name switch planted in a new file it fails naming the
+# file; likewise for a decoder that includes a flow header.
 set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 lint=$src/tests/scripts/lint_layering.sh
@@ -43,6 +43,25 @@ check grep -q 'include/vpnscope/rd.h:.* defines a private address comparison' "$
 # a declaration is not a definition
 fresh
 printf 'bool other_ip_eq(const void *a, const void *b);\n' >>"$tmp/tree/include/vpnscope/rd.h"
+check run_lint
+
+# a protocol-name switch outside names.c fails (named constants or numbers, any letter case)
+fresh
+printf '%s\n' '#include <stdint.h>' 'static const char *pname(uint8_t p)' '{' '    switch (p) {' \
+    '    case 50:' '        return "ESP";' '    default:' '        return "?";' '    }' '}' \
+    >"$tmp/tree/src/report/planted.c"
+check test "$(run_lint; echo $?)" = 1
+check grep -q 'src/report/planted.c:6 names IP protocols in its own switch' "$tmp/out"
+fresh
+printf '%s\n' 'static const char *q(int p)' '{' '    switch (p) {' '    case IPP_UDP: return "udp";' \
+    '    }' '    return 0;' '}' >"$tmp/tree/src/flow/planted.c"
+check test "$(run_lint; echo $?)" = 1
+check grep -q 'src/flow/planted.c:4 names IP protocols' "$tmp/out"
+
+# a switch on something else that returns other strings passes
+fresh
+printf '%s\n' 'static const char *r(int p)' '{' '    switch (p) {' '    case 3:' '        return "three";' \
+    '    }' '    return 0;' '}' >"$tmp/tree/src/flow/planted.c"
 check run_lint
 
 # a decoder including a flow header fails
