@@ -142,14 +142,14 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
     e->hnext = NIL;
     if (s->weak)
         e->flags |= PF_WEAK;
-    if (p->has_ports && (p->l4proto == 6 || p->l4proto == 17)) {
+    if (p->has_ports && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
         e->flags |= PF_PORTS;
         e->sport = p->sport;
         e->dport = p->dport;
     }
-    if (p->l4proto == 1 || p->l4proto == 58) {
-        bool echo = p->l4proto == 1 ? (p->icmp_type == 0 || p->icmp_type == 8)
-                                    : (p->icmp_type == 128 || p->icmp_type == 129);
+    if (ip_proto_is_icmp(p->l4proto)) {
+        bool echo = p->l4proto == IPP_ICMP ? (p->icmp_type == 0 || p->icmp_type == 8)
+                                           : (p->icmp_type == 128 || p->icmp_type == 129);
         if (echo) {
             e->flags |= PF_ECHO;
             e->icmp_id = p->icmp_id;

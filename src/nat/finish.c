@@ -132,6 +132,38 @@ static void resolve_unmatched(struct nat_corr *c, struct nat_result *res, struct
     }
 }
 
+/* A note when the pairs show one direction only (in one capture or in both). */
+static void one_direction_message(const struct nat_corr *c, struct nat_result *res)
+{
+    if (!res->message[0] && c->pairs >= 10) {
+        uint64_t tp_in = 0, tp_out = 0, fp_in = 0, fp_out = 0;
+        for (size_t i = 0; i < res->n_map; i++) {
+            tp_in += res->map[i].to_peer_inside;
+            tp_out += res->map[i].to_peer_outside;
+            fp_in += res->map[i].from_peer_inside;
+            fp_out += res->map[i].from_peer_outside;
+        }
+        if (fp_in == 0 && fp_out == 0)
+            snprintf(res->message, sizeof(res->message),
+                     "only packets toward the peers appear in both captures (%" PRIu64
+                     " pairs): one direction was not captured or not routed through this router",
+                     c->pairs);
+        else if (tp_in == 0 && tp_out == 0)
+            snprintf(res->message, sizeof(res->message),
+                     "only packets from the peers appear in both captures (%" PRIu64
+                     " pairs): one direction was not captured or not routed through this router",
+                     c->pairs);
+        else if ((tp_in == 0) != (fp_in == 0))
+            snprintf(res->message, sizeof(res->message),
+                     "the inside capture holds one direction only (%s the peers)",
+                     tp_in ? "toward" : "from");
+        else if ((tp_out == 0) != (fp_out == 0))
+            snprintf(res->message, sizeof(res->message),
+                     "the outside capture holds one direction only (%s the peers)",
+                     tp_out ? "toward" : "from");
+    }
+}
+
 int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
 {
     corr_expire(c, UINT64_MAX);
@@ -197,33 +229,6 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
     res->pending_evicted = c->pending_evicted;
     res->dropped_records = c->dropped_records;
 
-    /* one direction only? */
-    if (!res->message[0] && c->pairs >= 10) {
-        uint64_t tp_in = 0, tp_out = 0, fp_in = 0, fp_out = 0;
-        for (size_t i = 0; i < res->n_map; i++) {
-            tp_in += res->map[i].to_peer_inside;
-            tp_out += res->map[i].to_peer_outside;
-            fp_in += res->map[i].from_peer_inside;
-            fp_out += res->map[i].from_peer_outside;
-        }
-        if (fp_in == 0 && fp_out == 0)
-            snprintf(res->message, sizeof(res->message),
-                     "only packets toward the peers appear in both captures (%" PRIu64
-                     " pairs): one direction was not captured or not routed through this router",
-                     c->pairs);
-        else if (tp_in == 0 && tp_out == 0)
-            snprintf(res->message, sizeof(res->message),
-                     "only packets from the peers appear in both captures (%" PRIu64
-                     " pairs): one direction was not captured or not routed through this router",
-                     c->pairs);
-        else if ((tp_in == 0) != (fp_in == 0))
-            snprintf(res->message, sizeof(res->message),
-                     "the inside capture holds one direction only (%s the peers)",
-                     tp_in ? "toward" : "from");
-        else if ((tp_out == 0) != (fp_out == 0))
-            snprintf(res->message, sizeof(res->message),
-                     "the outside capture holds one direction only (%s the peers)",
-                     tp_out ? "toward" : "from");
-    }
+    one_direction_message(c, res);
     return c->oom ? -1 : 0;
 }

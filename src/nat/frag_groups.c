@@ -60,7 +60,7 @@ struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p)
         v->dst = k.dst;
         v->proto = p->l4proto;
     }
-    if (p->frag_off == 0 && (p->l4proto == 6 || p->l4proto == 17)) {
+    if (p->frag_off == 0 && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
         /* ports of an incomplete datagram, for its unmatched record */
         struct rd r = rd_init(p->frag_data, p->frag_data_len);
         uint16_t sp = rd_be16(&r);

@@ -243,7 +243,7 @@ void corr_on_pair(struct nat_corr *c, const struct pend *in, const struct pend *
     uint8_t proto = in->proto;
     uint64_t t0 = in->ts < out->ts ? in->ts : out->ts;
     uint64_t t1 = in->ts < out->ts ? out->ts : in->ts;
-    bool pptp_ctl = proto == 6 && ((in->flags | out->flags) & PF_PPTP);
+    bool pptp_ctl = proto == IPP_TCP && ((in->flags | out->flags) & PF_PPTP);
     /* the TTL order can decide the direction of an untranslated pair: part of the key */
     uint64_t kb = out->fh + (in->ttl > out->ttl ? 1 : in->ttl < out->ttl ? 2 : 3);
     struct mcache *ce = &c->mc[(in->fh * 0x9e3779b97f4a7c15ull ^ kb) & (MC_SIZE - 1)];
@@ -251,7 +251,7 @@ void corr_on_pair(struct nat_corr *c, const struct pend *in, const struct pend *
     uint32_t extra_ev = 0;
     struct mint *mp;
     if (!pptp_ctl && ce->valid && ce->a == in->fh && ce->b == kb &&
-        (proto != 47 || ce->gen == c->call_gen)) {
+        (proto != IPP_GRE || ce->gen == c->call_gen)) {
         dir = ce->dir;
         extra_ev = ce->extra_ev;
         mp = &c->maps[ce->idx];
@@ -284,7 +284,7 @@ static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, cons
     int dir = ids.dir;
     *dirp = dir;
     uint8_t proto = in->proto;
-    if (proto == 6 && ((in->flags & PF_PPTP) || (out->flags & PF_PPTP)))
+    if (proto == IPP_TCP && ((in->flags & PF_PPTP) || (out->flags & PF_PPTP)))
         corr_pptp_pair(c, in, out, dir);
 
     struct mkey k;
@@ -294,7 +294,7 @@ static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, cons
     k.out = ids.cout;
     k.peer = ids.peer;
     uint32_t extra_ev = 0;
-    if (proto == 47 && (in->flags & PF_CALL) && in->gre_ver == 1) {
+    if (proto == IPP_GRE && (in->flags & PF_CALL) && in->gre_ver == 1) {
         if (dir == DIR_TO_PEER) {
             uint16_t z = in->call_id;
             struct cval *v = corr_call_get(c, &in->src, &out->dst, 1, z, false);
@@ -363,7 +363,7 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
         ev &= ~NAT_EV_SIZE;
     if (in->nfr > 1 || out->nfr > 1)
         ev |= NAT_EV_FRAGMENT;
-    if (proto == 6 && ((in->flags & PF_PPTP) && (out->flags & PF_PPTP)))
+    if (proto == IPP_TCP && ((in->flags & PF_PPTP) && (out->flags & PF_PPTP)))
         ev |= NAT_EV_PPTP_CONTROL;
     m->evidence |= ev;
     if (dir == DIR_TO_PEER) {
@@ -373,7 +373,7 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
         m->from_peer_inside += in->nfr;
         m->from_peer_outside += out->nfr;
     }
-    if ((proto == 50 || proto == 51) && (in->flags & PF_SPI)) {
+    if ((proto == IPP_ESP || proto == IPP_AH) && (in->flags & PF_SPI)) {
         if (dir == DIR_TO_PEER)
             add_spi(m->spis_to, &m->n_spis_to, in->spi);
         else

@@ -64,17 +64,17 @@ void corr_pptp_pair(struct nat_corr *c, const struct pend *in, const struct pend
     const struct ip_addr *cout = dir == DIR_TO_PEER ? &out->src : &out->dst;
     const struct ip_addr *srv = dir == DIR_TO_PEER ? &out->dst : &out->src;
     switch (in->pptp_type) {
-    case 7:  /* Outgoing-Call-Request: Call ID = client's */
-    case 12: /* Call-Clear-Request */
+    case PPTP_OCRQ: /* Call ID = the client's */
+    case PPTP_CCRQ:
         if (dir == DIR_TO_PEER && (in->pptp_has & 1) && (out->pptp_has & 1))
             call_learn(c, cin, cout, srv, true, in->pptp_call, out->pptp_call, false, 0);
         break;
-    case 10: /* Incoming-Call-Reply: Call ID = client's, Peer's = server's */
+    case PPTP_ICRP: /* Call ID = client's, Peer's = server's */
         if (dir == DIR_TO_PEER && (in->pptp_has & 1) && (out->pptp_has & 1))
             call_learn(c, cin, cout, srv, true, in->pptp_call, out->pptp_call,
                        (in->pptp_has & 2) != 0, in->pptp_peer);
         break;
-    case 8: /* Outgoing-Call-Reply: Call ID = server's, Peer's = client's */
+    case PPTP_OCRP: /* Call ID = server's, Peer's = client's */
         if (dir == DIR_FROM_PEER && (in->pptp_has & 3) == 3 && (out->pptp_has & 3) == 3)
             call_learn(c, cin, cout, srv, true, in->pptp_peer, out->pptp_peer, true, in->pptp_call);
         break;
