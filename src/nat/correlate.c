@@ -9,30 +9,34 @@
 #include "vpnscope/session.h"
 
 /*
- * How it works (STYLE.md §5: identifiers are not assumed to survive NAT):
- * - every decoded packet gets a NAT-invariant signature (nat_pkt_sig);
+ * How it works (no identifier is assumed to survive the NAT: addresses, ports, IP IDs, ICMP
+ * echo ids and PPTP Call IDs may all be rewritten):
+ * - every decoded packet gets a NAT-invariant signature (nat_pkt_sig, signature.c);
  * - packets wait in a pending pool (NAT_PENDING_MAX, a slot freed as soon as it pairs) indexed by
  *   signature, with a time-ordered FIFO of (slot, generation) for expiry; a packet
  *   whose signature waits on the other side within NAT_WINDOW_US is paired with it (the best of
- *   several candidates: consistent with a known mapping, same IPv4 ID, a common endpoint, oldest);
+ *   several candidates: consistent with a known mapping, same IPv4 ID, a common endpoint, oldest;
+ *   pending.c);
  * - a pair gives a direction (which endpoint the router rewrote, else TTL order, else addresses)
  *   and the identities of the client inside and outside and of the peer; the mapping with those
- *   identities is created or updated with the evidence bits the pair proves;
+ *   identities is created or updated with the evidence bits the pair proves (mapping.c);
  * - IP fragments are followed per datagram: the engine reassembles, the datagram is paired by the
  *   signature of its whole payload (IPv6 routers re-fragment under a new ID), and all its fragments
- *   count as matched or unmatched together;
+ *   count as matched or unmatched together (frag_groups.c);
  * - PPTP: paired control messages (TCP, matched by seq/ack since the helper rewrites the Call ID
  *   in the payload) teach the client's Call ID on each side and the server's; GRE pairs are
- *   keyed by them;
+ *   keyed by them (pptp_calls.c);
  * - IKE NAT-D: the client's NAT_DETECTION_SOURCE_IP hash is recomputed from the inside and from
- *   the outside address:port; neither matching means a random address (forced encapsulation);
+ *   the outside address:port; neither matching means a random address (forced encapsulation;
+ * mapping.c);
  * - packets that leave the window unpaired are aggregated into unmatched records, attributed to
- *   a mapping and a direction at the end.
+ *   a mapping and a direction at the end (pending.c, finish.c).
  * Limitations: weak signatures (keepalives, tiny payloads) never create a mapping on their own
  * (mappings with only weak pairs and fewer than 2 of them are dropped); GRE seen without its
  * control messages gives one mapping per direction (the other side's Call ID is unknown); a NAT
  * that rewrites both addresses of a packet (twice NAT) is paired but its direction is from TTL.
  */
+
 /* ---- lifetime -------------------------------------------------------------------------- */
 
 struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)

@@ -383,7 +383,7 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
         natd_check(c, mp, cur, in, out, dir);
 }
 
-/* Appended for the live dashboard (ui/): a read-only look at the mappings so far. */
+/* A read-only look at the mappings so far (the live dashboard). */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max)
 {
     size_t n = 0;
