@@ -11,6 +11,44 @@
 
 /* ---- unmatched ------------------------------------------------------------------------- */
 
+/* A new unmatched record for key k, first seen with e; its index, or NIL when none can be kept
+ * (the caps, out of memory). */
+static uint32_t unm_new(struct nat_corr *c, const struct ukey *k, const struct pend *e)
+{
+    if (c->n_unm >= NAT_UNMATCHED_MAX) {
+        c->dropped_records++;
+        return NIL;
+    }
+    if (c->n_unm == c->cap_unm) {
+        size_t nc = c->cap_unm ? c->cap_unm * 2 : 64;
+        struct uint_rec *nu = realloc(c->unm, nc * sizeof(*nu));
+        if (!nu) {
+            c->oom = true;
+            return NIL;
+        }
+        c->unm = nu;
+        c->cap_unm = nc;
+    }
+    uint32_t idx = (uint32_t)c->n_unm;
+    struct uint_rec *r = &c->unm[c->n_unm++];
+    memset(r, 0, sizeof(*r));
+    r->key = *k;
+    r->u.side = e->side;
+    r->u.proto = e->proto;
+    r->u.src = k->src;
+    r->u.dst = k->dst;
+    r->u.has_ports = (k->has & 1) != 0;
+    r->u.sport = k->sport;
+    r->u.dport = k->dport;
+    r->u.has_spi = (k->has & 2) != 0;
+    r->u.spi = k->spi;
+    r->u.has_call_id = (k->has & 4) != 0;
+    r->u.call_id = k->call_id;
+    r->u.first_ts = e->ts;
+    r->u.mapping = -1;
+    return idx;
+}
+
 void corr_unm_add(struct nat_corr *c, const struct pend *e)
 {
     uint8_t other = e->side == SIDE_INSIDE ? SIDE_OUTSIDE : SIDE_INSIDE;
@@ -49,41 +87,8 @@ void corr_unm_add(struct nat_corr *c, const struct pend *e)
         c->dropped_records++;
         return;
     }
-    if (created) {
-        if (c->n_unm >= NAT_UNMATCHED_MAX) {
-            c->dropped_records++;
-            *slot = NIL;
-            return;
-        }
-        if (c->n_unm == c->cap_unm) {
-            size_t nc = c->cap_unm ? c->cap_unm * 2 : 64;
-            struct uint_rec *nu = realloc(c->unm, nc * sizeof(*nu));
-            if (!nu) {
-                c->oom = true;
-                *slot = NIL;
-                return;
-            }
-            c->unm = nu;
-            c->cap_unm = nc;
-        }
-        *slot = (uint32_t)c->n_unm;
-        struct uint_rec *r = &c->unm[c->n_unm++];
-        memset(r, 0, sizeof(*r));
-        r->key = k;
-        r->u.side = e->side;
-        r->u.proto = e->proto;
-        r->u.src = k.src;
-        r->u.dst = k.dst;
-        r->u.has_ports = (k.has & 1) != 0;
-        r->u.sport = k.sport;
-        r->u.dport = k.dport;
-        r->u.has_spi = (k.has & 2) != 0;
-        r->u.spi = k.spi;
-        r->u.has_call_id = (k.has & 4) != 0;
-        r->u.call_id = k.call_id;
-        r->u.first_ts = e->ts;
-        r->u.mapping = -1;
-    }
+    if (created)
+        *slot = unm_new(c, &k, e);
     if (*slot == NIL)
         return;
     struct nat_unmatched *u = &c->unm[*slot].u;
