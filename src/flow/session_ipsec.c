@@ -87,6 +87,19 @@ static bool parent_candidate(const struct ike_sa *ik, const struct ipsec_sa *sa,
     return true;
 }
 
+/* Counts ik among sa's parent candidates: the latest one so far in *best, the live ones in *alive.
+ */
+static void parent_consider(const struct ike_sa *ik, const struct ipsec_sa *sa,
+                            const struct ike_sa **best, unsigned *alive)
+{
+    bool al = false;
+    if (!parent_candidate(ik, sa, &al))
+        return;
+    *alive += al;
+    if (!*best || ik->first_ts > (*best)->first_ts)
+        *best = ik;
+}
+
 const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const struct ipsec_sa *sa)
 {
     if (sa->parent_done) {
@@ -103,14 +116,8 @@ const struct ike_sa *session_ike_for_ipsec(const struct session_model *m, const 
     unsigned alive = 0;
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!ik)
-            continue;
-        bool al = false;
-        if (!parent_candidate(ik, sa, &al))
-            continue;
-        alive += al;
-        if (!best || ik->first_ts > best->first_ts)
-            best = ik;
+        if (ik)
+            parent_consider(ik, sa, &best, &alive);
     }
     return alive > 1 ? NULL : best;
 }
@@ -127,14 +134,8 @@ void sess_resolve_parents(struct session_model *m)
         const struct ike_sa *best = NULL;
         unsigned alive = 0;
         uint32_t it = 0;
-        for (const struct ike_sa *ik; (ik = session_ike_between(m, &sa->k.src, &sa->k.dst, &it));) {
-            bool al = false;
-            if (!parent_candidate(ik, sa, &al))
-                continue;
-            alive += al;
-            if (!best || ik->first_ts > best->first_ts)
-                best = ik;
-        }
+        for (const struct ike_sa *ik; (ik = session_ike_between(m, &sa->k.src, &sa->k.dst, &it));)
+            parent_consider(ik, sa, &best, &alive);
         sa->parent_done = true;
         sa->has_parent = best && alive <= 1;
         if (sa->has_parent) {
@@ -144,34 +145,37 @@ void sess_resolve_parents(struct session_model *m)
     }
 }
 
-/* Pairs SAs: an SA is paired when one exists the other way between the same peers. */
+/* The key of an SA's peers in the direction given (forward: src -> dst; else reversed). */
+static struct peer_key peer_key_of(const struct ipsec_sa *sa, bool forward)
+{
+    struct peer_key k;
+    memset(&k, 0, sizeof(k));
+    k.src = forward ? sa->k.src : sa->k.dst;
+    k.dst = forward ? sa->k.dst : sa->k.src;
+    k.proto = (uint8_t)(sa->k.proto | (sa->k.encap << 7));
+    return k;
+}
+
+/* Pairs SAs: an SA is paired when one exists the other way between the same peers (one pass
+ * building a table of the (src, dst, proto) seen, one pass looking the reverse up). */
 void sess_pair_ipsec(struct session_model *m)
 {
-    /* pair SAs: one pass building a table of (src,dst,proto) seen */
     struct table *peers = table_new(sizeof(struct peer_key), 1, IPSEC_SA_MAX, NULL, NULL);
-    if (peers) {
-        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-            if (!sa)
-                continue;
-            struct peer_key k;
-            memset(&k, 0, sizeof(k));
-            k.src = sa->k.src;
-            k.dst = sa->k.dst;
-            k.proto = (uint8_t)(sa->k.proto | (sa->k.encap << 7));
-            table_put(peers, &k, NULL);
-        }
-        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-            struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-            if (!sa)
-                continue;
-            struct peer_key k;
-            memset(&k, 0, sizeof(k));
-            k.src = sa->k.dst;
-            k.dst = sa->k.src;
-            k.proto = (uint8_t)(sa->k.proto | (sa->k.encap << 7));
-            sa->paired = table_get(peers, &k, false) != NULL;
-        }
-        table_free(peers);
+    if (!peers)
+        return;
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa)
+            continue;
+        struct peer_key k = peer_key_of(sa, true);
+        table_put(peers, &k, NULL);
     }
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (!sa)
+            continue;
+        struct peer_key k = peer_key_of(sa, false);
+        sa->paired = table_get(peers, &k, false) != NULL;
+    }
+    table_free(peers);
 }

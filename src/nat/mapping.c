@@ -100,8 +100,9 @@ static void pair_ids(const struct nat_corr *c, const struct pend *in, const stru
     corr_flow_ident(out, src, &ids->cout, &ids->peer);
 }
 
-uint32_t corr_flow_lookup(struct nat_corr *c, uint8_t proto, uint8_t side,
-                          const struct ident *client, const struct ident *peer)
+/* The flow-index key of a client and peer identity on one side. */
+static struct fkey flow_key(uint8_t proto, uint8_t side, const struct ident *client,
+                            const struct ident *peer)
 {
     struct fkey k;
     memset(&k, 0, sizeof(k));
@@ -109,6 +110,13 @@ uint32_t corr_flow_lookup(struct nat_corr *c, uint8_t proto, uint8_t side,
     k.peer = *peer;
     k.proto = proto;
     k.side = side;
+    return k;
+}
+
+uint32_t corr_flow_lookup(struct nat_corr *c, uint8_t proto, uint8_t side,
+                          const struct ident *client, const struct ident *peer)
+{
+    struct fkey k = flow_key(proto, side, client, peer);
     uint32_t *v = table_get(c->flowidx, &k, false);
     return v ? *v : NIL;
 }
@@ -116,12 +124,7 @@ uint32_t corr_flow_lookup(struct nat_corr *c, uint8_t proto, uint8_t side,
 static void flow_set(struct nat_corr *c, uint8_t proto, uint8_t side, const struct ident *client,
                      const struct ident *peer, uint32_t idx)
 {
-    struct fkey k;
-    memset(&k, 0, sizeof(k));
-    k.client = *client;
-    k.peer = *peer;
-    k.proto = proto;
-    k.side = side;
+    struct fkey k = flow_key(proto, side, client, peer);
     uint32_t *v = table_put(c->flowidx, &k, NULL);
     if (v)
         *v = idx;
