@@ -112,4 +112,7 @@ void finding_list_sort_ts(struct finding_list *l);
 /* Highest severity present (SEV_INFO when empty). */
 enum severity finding_list_max_severity(const struct finding_list *l);
 
+/* Appends copies of src's findings to dst, in order; false on OOM (dst keeps what fitted). */
+bool finding_list_append(struct finding_list *dst, const struct finding_list *src);
+
 #endif

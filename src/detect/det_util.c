@@ -1,16 +1,12 @@
 /* det_util.c - small helpers shared by the detectors (det_util.h). */
 #include "det_util.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b)
-{
-    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
-}
 
 const char *du_ip(const struct ip_addr *a, char *buf)
 {
@@ -58,6 +54,18 @@ void du_cat(char *buf, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + len, n - len, fmt, ap);
     va_end(ap);
+}
+
+const char *du_proto_upper(uint8_t proto, char *buf)
+{
+    const char *name = ip_proto_name(proto);
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < DU_PROTOSTR; i++)
+        buf[i] = (char)toupper((unsigned char)name[i]);
+    buf[i] = 0;
+    if (!name)
+        snprintf(buf, DU_PROTOSTR, "IP");
+    return buf;
 }
 
 double du_sec(uint64_t us)
@@ -114,7 +122,7 @@ bool du_is_nat_addr(const struct detect_ctx *c, const struct ip_addr *ip)
     if (!c->nat)
         return false;
     for (unsigned i = 0; i < c->nat->n_nat_addrs && i < 8; i++)
-        if (du_ip_eq(&c->nat->nat_addrs[i], ip))
+        if (ip_addr_eq(&c->nat->nat_addrs[i], ip))
             return true;
     return false;
 }
@@ -154,7 +162,7 @@ const struct flow *du_flow_find(const struct session_model *m, uint8_t proto,
 static bool pair_eq(const struct ip_addr *x, const struct ip_addr *y, const struct ip_addr *a,
                     const struct ip_addr *b)
 {
-    return (du_ip_eq(x, a) && du_ip_eq(y, b)) || (du_ip_eq(x, b) && du_ip_eq(y, a));
+    return (ip_addr_eq(x, a) && ip_addr_eq(y, b)) || (ip_addr_eq(x, b) && ip_addr_eq(y, a));
 }
 
 const struct ike_sa *du_ike_between(const struct session_model *m, const struct ip_addr *a,
@@ -279,7 +287,7 @@ void du_index_free(struct du_index *x)
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip)
 {
     for (unsigned i = 0; i < s->n; i++)
-        if (du_ip_eq(&s->v[i], ip))
+        if (ip_addr_eq(&s->v[i], ip))
             return (int)i;
     return -1;
 }
@@ -293,17 +301,4 @@ int du_set_add(struct du_ipset *s, const struct ip_addr *ip)
         return -1;
     s->v[s->n] = *ip;
     return (int)s->n++;
-}
-
-bool du_finding_names_client(const struct finding_list *l, unsigned kind, const struct ip_addr *ip)
-{
-    for (size_t i = 0; l && i < l->n; i++) {
-        const struct finding *f = &l->v[i];
-        if (f->kind != kind)
-            continue;
-        for (unsigned j = 0; j < f->n_sessions; j++)
-            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
-                return true;
-    }
-    return false;
 }

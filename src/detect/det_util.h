@@ -9,12 +9,12 @@
 #include "vpnscope/detect.h"
 #include "vpnscope/finding.h"
 #include "vpnscope/nat.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
 #define DU_IPSTR 48
 
-bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b);
 /* Formats an address into buf (DU_IPSTR bytes); returns buf. */
 const char *du_ip(const struct ip_addr *a, char *buf);
 /* Like du_ip, but IPv6 in brackets, for use before ":port" (RFC 5952 §6). */
@@ -26,6 +26,10 @@ const char *du_spi(uint32_t spi, char *buf);
 /* Appends printf-style text to the NUL-terminated buf of size n (truncates silently). */
 void du_cat(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double du_sec(uint64_t us);
+/* The protocol's name in upper case, as the summary sentences write it ("UDP", "ESP", "AH",
+ * "GRE"; "IP" for a protocol without a name), into buf (DU_PROTOSTR bytes); returns buf. */
+#define DU_PROTOSTR 8
+const char *du_proto_upper(uint8_t proto, char *buf);
 
 /* Multicast or broadcast destination (no NAT session, inherently one-way). */
 bool du_is_group(const struct ip_addr *a);
@@ -65,8 +69,8 @@ const struct ike_sa *du_ike_between(const struct session_model *m, const struct 
 const struct ipsec_sa *du_ipsec_between(const struct session_model *m, const struct ip_addr *a,
                                         const struct ip_addr *b, uint32_t *it);
 
-/* Copies ip into a key field with the bytes du_ip_eq ignores zeroed, so that keys compared with
- * memcmp (table.h) match exactly when du_ip_eq does. */
+/* Copies ip into a key field with the bytes ip_addr_eq ignores zeroed, so that keys compared with
+ * memcmp (table.h) match exactly when ip_addr_eq does. */
 void du_key_ip(struct ip_addr *dst, const struct ip_addr *ip);
 
 /* A generic key for the temporary indexes below: two addresses, two ports, one 32-bit value
@@ -114,8 +118,5 @@ struct du_ipset {
 /* Index of ip in the set, adding it when absent; -1 when full. */
 int du_set_add(struct du_ipset *s, const struct ip_addr *ip);
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip);
-
-/* Whether an earlier finding of `kind` names ip as a client. */
-bool du_finding_names_client(const struct finding_list *l, unsigned kind, const struct ip_addr *ip);
 
 #endif

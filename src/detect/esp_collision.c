@@ -41,7 +41,7 @@ struct client_stat {
 
 static bool is_raw_esp(const struct ipsec_sa *sa)
 {
-    return sa->k.proto == 50 && sa->k.encap == 0;
+    return sa->k.proto == IPP_ESP && sa->k.encap == 0;
 }
 
 /* Two SAs run side by side (not a rekey hand-over). */
@@ -86,7 +86,7 @@ static unsigned collect(const struct session_model *m, const struct ip_addr *src
     unsigned n = 0;
     uint32_t it = 0;
     for (const struct ipsec_sa *sa; n < cap && (sa = du_ipsec_between(m, src, dst, &it));) {
-        if (is_raw_esp(sa) && du_ip_eq(&sa->k.src, src) && du_ip_eq(&sa->k.dst, dst))
+        if (is_raw_esp(sa) && ip_addr_eq(&sa->k.src, src) && ip_addr_eq(&sa->k.dst, dst))
             v[n++] = sa;
     }
     qsort(v, n, sizeof(*v), cmp_sa_first);
@@ -117,7 +117,7 @@ static void nat_idx_build(struct nat_idx *x, const struct nat_result *r)
     du_index_init(&x->maps, sizeof(struct du_key), (uint32_t)r->n_map);
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *mp = &r->map[i];
-        if (!mp->outside.ip.v || (mp->proto != 50 && mp->proto != 17))
+        if (!mp->outside.ip.v || (mp->proto != IPP_ESP && mp->proto != IPP_UDP))
             continue;
         struct du_key k;
         du_key_make(&k, 0, 0, &mp->inside.ip, 0, &mp->peer.ip, 0, 0);
@@ -126,7 +126,7 @@ static void nat_idx_build(struct nat_idx *x, const struct nat_result *r)
     du_index_init(&x->unm, sizeof(struct du_key), (uint32_t)r->n_unm);
     for (size_t i = 0; i < r->n_unm; i++) {
         const struct nat_unmatched *un = &r->unm[i];
-        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50)
+        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP)
             continue;
         struct du_key k;
         du_key_make(&k, 0, 0, &un->src, 0, &un->dst, 0, 0);
@@ -155,10 +155,10 @@ static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x,
     du_key_make(&k, 0, 0, client, 0, server, 0, 0);
     for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE; i = du_index_next(&x->maps, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) &&
-            mp->outside.ip.v && (mp->proto == 50 || mp->proto == 17)) {
+        if (ip_addr_eq(&mp->inside.ip, client) && ip_addr_eq(&mp->peer.ip, server) &&
+            mp->outside.ip.v && (mp->proto == IPP_ESP || mp->proto == IPP_UDP)) {
             *out = mp->outside.ip;
-            if (mp->proto == 50)
+            if (mp->proto == IPP_ESP)
                 return true;
         }
     }
@@ -198,7 +198,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
         for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE;
              i = du_index_next(&by_dst, i)) {
             const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-            if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.dst, srv) && !du_ip_eq(&sa->k.src, srv))
+            if (sa && is_raw_esp(sa) && ip_addr_eq(&sa->k.dst, srv) && !ip_addr_eq(&sa->k.src, srv))
                 du_set_add(&cl, &sa->k.src);
         }
         if (cl.n < 2)
@@ -254,8 +254,8 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
                 for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE;
                      u = du_index_next(&nx.unm, u)) {
                     const struct nat_unmatched *un = &c->nat->unm[u];
-                    if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50 ||
-                        !du_ip_eq(&un->src, &s->ip) || !du_ip_eq(&un->dst, srv))
+                    if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP ||
+                        !ip_addr_eq(&un->src, &s->ip) || !ip_addr_eq(&un->dst, srv))
                         continue;
                     s->dropped += un->packets;
                     for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
@@ -429,7 +429,7 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m,
         const struct ip_addr *nat = &sa->k.src, *srv = &sa->k.dst;
         bool dup = false;
         for (unsigned k = 0; k < seen_src.n; k++)
-            if (du_ip_eq(&seen_src.v[k], nat) && du_ip_eq(&seen_dst.v[k], srv))
+            if (ip_addr_eq(&seen_src.v[k], nat) && ip_addr_eq(&seen_dst.v[k], srv))
                 dup = true;
         if (dup || seen_src.n >= DU_SET_MAX)
             continue;
@@ -458,9 +458,9 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m,
         uint64_t ike_frame = 0;
         uint32_t it = 0;
         for (const struct ike_sa *ik; (ik = du_ike_between(m, nat, srv, &it));) {
-            if (du_ip_eq(&ik->initiator.ip, srv) && du_ip_eq(&ik->responder.ip, nat))
+            if (ip_addr_eq(&ik->initiator.ip, srv) && ip_addr_eq(&ik->responder.ip, nat))
                 ike_rev++;
-            if (!du_ip_eq(&ik->initiator.ip, nat) || !du_ip_eq(&ik->responder.ip, srv))
+            if (!ip_addr_eq(&ik->initiator.ip, nat) || !ip_addr_eq(&ik->responder.ip, srv))
                 continue;
             ike_n++;
             if (ik->first_ts > esp_hi + 5000000u)
@@ -567,4 +567,5 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_esp_collision = {.name = "esp_collision", .run = run};
+const struct detector det_esp_collision = {
+    .name = "esp_collision", .run = run, .emits = DETECT_KIND_BIT(FINDING_ESP_COLLISION)};

@@ -26,19 +26,19 @@ static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct sp
         du_index_init(&si->x, sizeof(struct du_key), table_slots(m->ipsec));
         for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
             const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-            if (!o || o->k.proto != 50)
+            if (!o || o->k.proto != IPP_ESP)
                 continue;
             struct du_key k;
-            du_key_make(&k, 0, 50, NULL, 0, NULL, 0, o->k.spi);
+            du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, o->k.spi);
             du_index_add(&si->x, &k, i);
         }
     }
     struct du_key k;
-    du_key_make(&k, 0, 50, NULL, 0, NULL, 0, sa->k.spi);
+    du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, sa->k.spi);
     for (uint32_t i = du_index_first(&si->x, &k); i != DU_NONE; i = du_index_next(&si->x, i)) {
         const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-        if (o && o->k.proto == 50 && o->k.spi == sa->k.spi &&
-            (du_ip_eq(&o->k.dst, &sa->k.dst) || du_ip_eq(&o->k.src, &sa->k.src)))
+        if (o && o->k.proto == IPP_ESP && o->k.spi == sa->k.spi &&
+            (ip_addr_eq(&o->k.dst, &sa->k.dst) || ip_addr_eq(&o->k.src, &sa->k.src)))
             return o;
     }
     return NULL;
@@ -51,7 +51,7 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
     bool r = false;
     uint32_t it = 0;
     for (const struct ipsec_sa *o; (o = du_ipsec_between(m, src, dst, &it));) {
-        if (o->k.proto == 50 && du_ip_eq(&o->k.src, dst) && du_ip_eq(&o->k.dst, src)) {
+        if (o->k.proto == IPP_ESP && ip_addr_eq(&o->k.src, dst) && ip_addr_eq(&o->k.dst, src)) {
             *pkts += o->packets;
             r = true;
         }
@@ -59,8 +59,8 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
     return r;
 }
 
-/* The clients named by the esp_collision findings (they run before this detector, which adds
- * none): items are (finding, session) pairs, chained by the session's address. */
+/* The clients named by the esp_collision findings in l (handed to this detector, which declares
+ * that it reads them): items are (finding, session) pairs, chained by the session's address. */
 static void collision_clients(struct du_index *x, const struct finding_list *l)
 {
     du_index_init(x, sizeof(struct du_key), (uint32_t)(l->n * FINDING_MAX_SESSIONS));
@@ -91,27 +91,28 @@ static bool collision_client(const struct du_index *x, const struct finding_list
         if (f->kind != FINDING_ESP_COLLISION)
             continue;
         for (unsigned j = 0; j < f->n_sessions; j++)
-            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
+            if (f->sessions[j].role == ROLE_CLIENT && ip_addr_eq(&f->sessions[j].ip, ip))
                 return true;
     }
     return false;
 }
 
-static void scan(struct detect_ctx *c, const struct session_model *m)
+static void scan(struct detect_ctx *c, const struct session_model *m,
+                 const struct finding_list *earlier)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
     struct du_index coll;
-    collision_clients(&coll, c->out);
+    collision_clients(&coll, earlier);
     struct spi_idx si = {0};
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 50 || sa->paired || du_is_group(&sa->k.dst))
+        if (!sa || sa->k.proto != IPP_ESP || sa->paired || du_is_group(&sa->k.dst))
             continue;
         if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
             continue;
-        if (collision_client(&coll, c->out, &sa->k.src) ||
-            collision_client(&coll, c->out, &sa->k.dst))
+        if (collision_client(&coll, earlier, &sa->k.src) ||
+            collision_client(&coll, earlier, &sa->k.dst))
             continue;
         /* which end is the client: the private one, else the sender of UDP from a non-4500 port,
          * else src */
@@ -231,12 +232,18 @@ static void scan(struct detect_ctx *c, const struct session_model *m)
     du_index_free(&coll);
 }
 
-static void run(struct detect_ctx *c)
+/* earlier: the findings of the detectors this one reads (esp_collision). */
+static void run(struct detect_ctx *c, const struct finding_list *earlier)
 {
     if (du_two(c))
-        scan(c, c->inside);
+        scan(c, c->inside, earlier);
     else if (c->single)
-        scan(c, c->single);
+        scan(c, c->single, earlier);
 }
 
-const struct detector det_esp_one_way = {.name = "esp_one_way", .run = run};
+const struct detector det_esp_one_way = {
+    .name = "esp_one_way",
+    .emits = DETECT_KIND_BIT(FINDING_ESP_ONE_WAY),
+    .reads = DETECT_KIND_BIT(FINDING_ESP_COLLISION),
+    .run_after = run,
+};

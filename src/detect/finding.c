@@ -106,6 +106,17 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
     return f;
 }
 
+bool finding_list_append(struct finding_list *dst, const struct finding_list *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct finding *f = finding_add(dst, src->v[i].kind, src->v[i].ts_us);
+        if (!f)
+            return false;
+        *f = src->v[i];
+    }
+    return true;
+}
+
 void finding_list_free(struct finding_list *l)
 {
     free(l->v);

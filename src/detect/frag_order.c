@@ -76,8 +76,8 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
         if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
-            ((du_ip_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
-             (du_ip_eq(&f->dst.ip, &d->src) && f->pkts[1])))
+            ((ip_addr_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
+             (ip_addr_eq(&f->dst.ip, &d->src) && f->pkts[1])))
             return true;
     }
     return false;
@@ -131,7 +131,7 @@ static const struct fragdg *counterpart(const struct session_model *far, struct 
         const struct fragdg *o = &far->fragdg[i];
         if (used[i] || o->proto != d->proto || o->src.v != d->src.v)
             continue;
-        if (ingress_inside ? !du_ip_eq(&o->dst, &d->dst) : !du_ip_eq(&o->src, &d->src))
+        if (ingress_inside ? !ip_addr_eq(&o->dst, &d->dst) : !ip_addr_eq(&o->src, &d->src))
             continue;
         if (d->src.v == 4 && o->id != d->id)
             continue;
@@ -159,7 +159,7 @@ static bool pair_seen(const struct session_model *far, struct scan_idx *x, const
     for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg;
          i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
-        if (ingress_inside ? du_ip_eq(&o->dst, &d->dst) : du_ip_eq(&o->src, &d->src))
+        if (ingress_inside ? ip_addr_eq(&o->dst, &d->dst) : ip_addr_eq(&o->src, &d->src))
             return true;
     }
     return false;
@@ -182,7 +182,7 @@ static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x,
     du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
     for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE && i < r->n_map;
          i = du_index_next(&x->maps, i))
-        if (du_ip_eq(&r->map[i].inside.ip, ip))
+        if (ip_addr_eq(&r->map[i].inside.ip, ip))
             return i;
     return DU_NONE;
 }
@@ -210,7 +210,7 @@ static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct ses
                                 const struct fragdg *d)
 {
     for (unsigned i = 0; i < *ng; i++)
-        if (g[i].m == m && du_ip_eq(&g[i].src, &d->src) && du_ip_eq(&g[i].dst, &d->dst) &&
+        if (g[i].m == m && ip_addr_eq(&g[i].src, &d->src) && ip_addr_eq(&g[i].dst, &d->dst) &&
             g[i].proto == d->proto && g[i].sport == d->sport && g[i].dport == d->dport)
             return &g[i];
     if (*ng >= MAX_GROUPS)
@@ -228,17 +228,13 @@ static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct ses
 
 static void flow_text(char *buf, size_t n, const struct fgroup *g)
 {
-    char a[DU_IPSTR], b[DU_IPSTR];
+    char a[DU_IPSTR], b[DU_IPSTR], pn[DU_PROTOSTR];
     du_ipp(&g->src, a);
     du_ipp(&g->dst, b);
-    if (g->proto == 17 && (g->sport || g->dport))
+    if (g->proto == IPP_UDP && (g->sport || g->dport))
         snprintf(buf, n, "%s:%u -> %s:%u (UDP)", a, g->sport, b, g->dport);
     else
-        snprintf(buf, n, "%s -> %s (%s)", a, b,
-                 g->proto == 50   ? "ESP"
-                 : g->proto == 51 ? "AH"
-                 : g->proto == 47 ? "GRE"
-                                  : "IP");
+        snprintf(buf, n, "%s -> %s (%s)", a, b, du_proto_upper(g->proto, pn));
 }
 
 static void sessions(struct finding *f, const struct detect_ctx *c, const struct fgroup *g)
@@ -460,4 +456,7 @@ static void run(struct detect_ctx *c)
         emit(c, &g[i]);
 }
 
-const struct detector det_frag_order = {.name = "frag_order", .run = run};
+const struct detector det_frag_order = {.name = "frag_order",
+                                        .run = run,
+                                        .emits = DETECT_KIND_BIT(FINDING_FRAGMENT_REORDER) |
+                                                 DETECT_KIND_BIT(FINDING_FRAGMENT_LOSS)};

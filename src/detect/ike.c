@@ -57,20 +57,20 @@ static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const str
         du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
         for (size_t i = 0; i < r->n_map; i++) {
             const struct nat_mapping *mp = &r->map[i];
-            if (mp->proto != 17)
+            if (mp->proto != IPP_UDP)
                 continue;
             struct du_key k;
-            du_key_make(&k, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_key_make(&k, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
             du_index_add(&mi->x, &k, (uint32_t)i);
         }
     }
     struct du_key k;
-    du_key_make(&k, 0, 17, &in->ip, in->port, &peer->ip, 0, 0);
+    du_key_make(&k, 0, IPP_UDP, &in->ip, in->port, &peer->ip, 0, 0);
     for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map;
          i = du_index_next(&mi->x, i)) {
         const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
-            du_ip_eq(&mp->peer.ip, &peer->ip)) {
+        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, &in->ip) &&
+            mp->inside.port == in->port && ip_addr_eq(&mp->peer.ip, &peer->ip)) {
             *ip = mp->outside.ip;
             *port = mp->outside.port;
             return true;
@@ -391,5 +391,9 @@ static void ip_fragmented(struct detect_ctx *c)
     }
 }
 
-const struct detector det_ike_no_response = {.name = "ike_no_response", .run = no_response};
-const struct detector det_ike_ip_fragmented = {.name = "ike_ip_fragmented", .run = ip_fragmented};
+const struct detector det_ike_no_response = {.name = "ike_no_response",
+                                             .run = no_response,
+                                             .emits = DETECT_KIND_BIT(FINDING_IKE_NO_RESPONSE)};
+const struct detector det_ike_ip_fragmented = {.name = "ike_ip_fragmented",
+                                               .run = ip_fragmented,
+                                               .emits = DETECT_KIND_BIT(FINDING_IKE_IP_FRAGMENTED)};

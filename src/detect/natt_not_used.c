@@ -45,20 +45,20 @@ static const struct nat_mapping *udp_mapping(const struct nat_result *r, struct 
         du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
         for (size_t k = 0; k < r->n_map; k++) {
             const struct nat_mapping *mp = &r->map[k];
-            if (mp->proto != 17)
+            if (mp->proto != IPP_UDP)
                 continue;
             struct du_key key;
-            du_key_make(&key, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_key_make(&key, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
             du_index_add(&mi->x, &key, (uint32_t)k);
         }
     }
     struct du_key key;
-    du_key_make(&key, 0, 17, ip, port, peer, 0, 0);
+    du_key_make(&key, 0, IPP_UDP, ip, port, peer, 0, 0);
     for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map;
          k = du_index_next(&mi->x, k)) {
         const struct nat_mapping *mp = &r->map[k];
-        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
-            du_ip_eq(&mp->peer.ip, peer))
+        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
+            ip_addr_eq(&mp->peer.ip, peer))
             return mp;
     }
     return NULL;
@@ -85,12 +85,12 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         uint32_t it = 0;
         for (const struct ipsec_sa *sa;
              (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
-            if (sa->k.proto != 50 || sa->k.encap)
+            if (sa->k.proto != IPP_ESP || sa->k.encap)
                 continue;
-            bool fwd =
-                du_ip_eq(&sa->k.src, &ik->initiator.ip) && du_ip_eq(&sa->k.dst, &ik->responder.ip);
-            bool rev =
-                du_ip_eq(&sa->k.dst, &ik->initiator.ip) && du_ip_eq(&sa->k.src, &ik->responder.ip);
+            bool fwd = ip_addr_eq(&sa->k.src, &ik->initiator.ip) &&
+                       ip_addr_eq(&sa->k.dst, &ik->responder.ip);
+            bool rev = ip_addr_eq(&sa->k.dst, &ik->initiator.ip) &&
+                       ip_addr_eq(&sa->k.src, &ik->responder.ip);
             if (!fwd && !rev)
                 continue;
             if (raw_sas < 4)
@@ -206,4 +206,5 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_natt_not_used = {.name = "natt_not_used", .run = run};
+const struct detector det_natt_not_used = {
+    .name = "natt_not_used", .run = run, .emits = DETECT_KIND_BIT(FINDING_NATT_NOT_USED)};

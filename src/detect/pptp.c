@@ -49,11 +49,11 @@ static void tcp_maps_build(struct lazy *l, const struct nat_result *r, bool by_o
     du_index_init(&l->x, sizeof(struct du_key), (uint32_t)r->n_map);
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto != 6)
+        if (mp->proto != IPP_TCP)
             continue;
         const struct nat_id *id = by_outside ? &mp->outside : &mp->inside;
         struct du_key k;
-        du_key_make(&k, 0, 6, &id->ip, id->port, &mp->peer.ip, 0, 0);
+        du_key_make(&k, 0, IPP_TCP, &id->ip, id->port, &mp->peer.ip, 0, 0);
         du_index_add(&l->x, &k, (uint32_t)i);
     }
 }
@@ -67,12 +67,12 @@ static bool inside_of_tcp(const struct detect_ctx *c, struct lazy *l, const stru
     if (!l->built)
         tcp_maps_build(l, c->nat, true);
     struct du_key k;
-    du_key_make(&k, 0, 6, &out->ip, out->port, server, 0, 0);
+    du_key_make(&k, 0, IPP_TCP, &out->ip, out->port, server, 0, 0);
     for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map;
          i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (mp->proto == 6 && du_ip_eq(&mp->outside.ip, &out->ip) &&
-            mp->outside.port == out->port && du_ip_eq(&mp->peer.ip, server)) {
+        if (mp->proto == IPP_TCP && ip_addr_eq(&mp->outside.ip, &out->ip) &&
+            mp->outside.port == out->port && ip_addr_eq(&mp->peer.ip, server)) {
             in->ip = mp->inside.ip;
             in->port = mp->inside.port;
             return true;
@@ -89,12 +89,12 @@ static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const str
     if (!l->built)
         tcp_maps_build(l, c->nat, false);
     struct du_key k;
-    du_key_make(&k, 0, 6, &in->ip, in->port, server, 0, 0);
+    du_key_make(&k, 0, IPP_TCP, &in->ip, in->port, server, 0, 0);
     for (uint32_t i = du_index_first(&l->x, &k); i != DU_NONE && i < c->nat->n_map;
          i = du_index_next(&l->x, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (mp->proto == 6 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
-            du_ip_eq(&mp->peer.ip, server)) {
+        if (mp->proto == IPP_TCP && ip_addr_eq(&mp->inside.ip, &in->ip) &&
+            mp->inside.port == in->port && ip_addr_eq(&mp->peer.ip, server)) {
             out->ip = mp->outside.ip;
             out->port = mp->outside.port;
             return true;
@@ -131,9 +131,9 @@ static void outside_call(const struct session_model *m, struct lazy *l, const st
     du_key_make(&key, 0, 0, &ic->server.ip, ic->server.port, &out->ip, 0, 0);
     for (uint32_t i = du_index_first(&l->x, &key); i != DU_NONE; i = du_index_next(&l->x, i)) {
         const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
-        if (!c || !du_ip_eq(&c->server.ip, &ic->server.ip) || c->server.port != ic->server.port)
+        if (!c || !ip_addr_eq(&c->server.ip, &ic->server.ip) || c->server.port != ic->server.port)
             continue;
-        if (!du_ip_eq(&c->client.ip, &out->ip) || (out->port && c->client.port != out->port))
+        if (!ip_addr_eq(&c->client.ip, &out->ip) || (out->port && c->client.port != out->port))
             continue;
         for (unsigned k = 0; k < c->n_calls && k < PPTP_CALLS_PER_CTRL; k++) {
             const struct pptp_call *call = &c->calls[k];
@@ -156,7 +156,7 @@ static void gre_build(struct lazy *l, const struct session_model *m)
         if (!gf || gf->k.version != 1)
             continue;
         struct du_key k;
-        du_key_make(&k, 0, 47, &gf->k.src, 0, NULL, 0, gf->k.key);
+        du_key_make(&k, 0, IPP_GRE, &gf->k.src, 0, NULL, 0, gf->k.key);
         du_index_add(&l->x, &k, g);
     }
 }
@@ -167,7 +167,7 @@ static uint32_t gre_first(const struct session_model *m, struct lazy *l, const s
     if (!l->built)
         gre_build(l, m);
     struct du_key k;
-    du_key_make(&k, 0, 47, src, 0, NULL, 0, key);
+    du_key_make(&k, 0, IPP_GRE, src, 0, NULL, 0, key);
     return du_index_first(&l->x, &k);
 }
 
@@ -303,7 +303,7 @@ static void gre_blocked(struct detect_ctx *c)
             for (uint32_t g = gre_first(m, &gre, gsrc, gkey); g != DU_NONE;
                  g = du_index_next(&gre.x, g)) {
                 const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
+                if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
                     finding_frame(f, cap, gf->first_frame);
             }
             if (two && c->nat && !unm.built) {
@@ -312,20 +312,20 @@ static void gre_blocked(struct detect_ctx *c)
                 du_index_init(&unm.x, sizeof(struct du_key), (uint32_t)c->nat->n_unm);
                 for (size_t u = 0; u < c->nat->n_unm; u++) {
                     const struct nat_unmatched *un = &c->nat->unm[u];
-                    if (un->proto != 47 || un->side != SIDE_OUTSIDE || un->direction != 1)
+                    if (un->proto != IPP_GRE || un->side != SIDE_OUTSIDE || un->direction != 1)
                         continue;
                     struct du_key key;
-                    du_key_make(&key, 0, 47, &un->src, 0, NULL, 0, 0);
+                    du_key_make(&key, 0, IPP_GRE, &un->src, 0, NULL, 0, 0);
                     du_index_add(&unm.x, &key, (uint32_t)u);
                 }
             }
             struct du_key uk;
-            du_key_make(&uk, 0, 47, &pc->server.ip, 0, NULL, 0, 0);
+            du_key_make(&uk, 0, IPP_GRE, &pc->server.ip, 0, NULL, 0, 0);
             for (uint32_t u = two && c->nat ? du_index_first(&unm.x, &uk) : DU_NONE;
                  u != DU_NONE && u < c->nat->n_unm; u = du_index_next(&unm.x, u)) {
                 const struct nat_unmatched *un = &c->nat->unm[u];
-                if (un->proto == 47 && un->side == SIDE_OUTSIDE && un->direction == 1 &&
-                    du_ip_eq(&un->src, &pc->server.ip) &&
+                if (un->proto == IPP_GRE && un->side == SIDE_OUTSIDE && un->direction == 1 &&
+                    ip_addr_eq(&un->src, &pc->server.ip) &&
                     (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
                     for (unsigned q = 0; q < un->nframes && q < 3; q++)
                         finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
@@ -387,8 +387,8 @@ static void call_collision(struct detect_ctx *c)
             for (uint32_t j = du_index_first(&pairs, &pk); j != DU_NONE && j < n && first;
                  j = du_index_next(&pairs, j)) {
                 const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
-                if (!b || !du_ip_eq(&b->client.ip, &a->client.ip) ||
-                    !du_ip_eq(&b->server.ip, &a->server.ip) ||
+                if (!b || !ip_addr_eq(&b->client.ip, &a->client.ip) ||
+                    !ip_addr_eq(&b->server.ip, &a->server.ip) ||
                     (b->client.port == a->client.port && j != i))
                     continue;
                 for (unsigned kb = 0; kb < b->n_calls && kb < PPTP_CALLS_PER_CTRL; kb++) {
@@ -418,8 +418,8 @@ static void call_collision(struct detect_ctx *c)
             for (uint32_t g = gre_first(m, &gre, &a->server.ip, ca->call_id); g != DU_NONE;
                  g = du_index_next(&gre.x, g)) {
                 const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                if (gf && gf->k.version == 1 && du_ip_eq(&gf->k.src, &a->server.ip) &&
-                    du_ip_eq(&gf->k.dst, &a->client.ip) && gf->k.key == ca->call_id) {
+                if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, &a->server.ip) &&
+                    ip_addr_eq(&gf->k.dst, &a->client.ip) && gf->k.key == ca->call_id) {
                     ret += gf->packets;
                     ret_frame = gf->first_frame;
                 }
@@ -450,7 +450,7 @@ static void call_collision(struct detect_ctx *c)
                     for (uint32_t r = du_index_first(&ictrl.x, &ik); r != DU_NONE;
                          r = du_index_next(&ictrl.x, r)) {
                         const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
-                        if (ic && du_ip_eq(&ic->server.ip, &a->server.ip) &&
+                        if (ic && ip_addr_eq(&ic->server.ip, &a->server.ip) &&
                             ic->client.port == mem[q]->client.port) {
                             in[q] = ic->client;
                             have_in[q] = true;
@@ -549,4 +549,7 @@ static void run(struct detect_ctx *c)
     call_collision(c);
 }
 
-const struct detector det_pptp = {.name = "pptp", .run = run};
+const struct detector det_pptp = {.name = "pptp",
+                                  .run = run,
+                                  .emits = DETECT_KIND_BIT(FINDING_PPTP_GRE_BLOCKED) |
+                                           DETECT_KIND_BIT(FINDING_PPTP_CALL_COLLISION)};

@@ -15,31 +15,15 @@
     2000000ull /* a drop counts as "after idle" when the tunnel was quiet this long */
 #define MAX_GROUPS 64
 
-static const char *proto_name(uint8_t proto)
-{
-    switch (proto) {
-    case 17:
-        return "UDP";
-    case 50:
-        return "ESP";
-    case 51:
-        return "AH";
-    case 47:
-        return "GRE";
-    default:
-        return "IP";
-    }
-}
-
 /* NAT timeout (s) for a tunnel of this protocol; replied = two-way. */
 static uint32_t timeout_for(const struct detect_ctx *c, uint8_t proto, bool replied)
 {
     switch (proto) {
-    case 17:
+    case IPP_UDP:
         return replied ? c->to.udp_stream : c->to.udp;
-    case 47:
+    case IPP_GRE:
         return c->to.gre;
-    case 6:
+    case IPP_TCP:
         return c->to.tcp;
     default:
         return c->to.other;
@@ -85,7 +69,7 @@ static uint64_t longest_below(const struct activity *a, uint64_t limit_us)
 static void remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const struct detect_ctx *c,
                    bool replied)
 {
-    if (proto == 17 && lost_us) {
+    if (proto == IPP_UDP && lost_us) {
         double lim = du_sec(lost_us);
         double ka = lim > 4 ? (lim / 2 < 20 ? lim / 2 : 20) : 1;
         snprintf(f->remedy, sizeof(f->remedy),
@@ -95,19 +79,20 @@ static void remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const str
                  "router's UDP "
                  "timeout (Linux: nf_conntrack_udp_timeout_stream, assumed %u s; RFC 4787 asks for "
                  ">= 120 s).",
-                 lim, ka, timeout_for(c, 17, replied));
-    } else if (proto == 17) {
+                 lim, ka, timeout_for(c, IPP_UDP, replied));
+    } else if (proto == IPP_UDP) {
         snprintf(f->remedy, sizeof(f->remedy),
                  "Enable NAT-T keepalives (strongSwan charon.keep_alive, default 20 s) with a "
                  "period below the "
                  "router's UDP timeout, or lengthen that timeout (Linux: "
                  "nf_conntrack_udp_timeout_stream).");
     } else {
+        char pn[DU_PROTOSTR];
         snprintf(f->remedy, sizeof(f->remedy),
                  "Keep traffic (DPD, keepalives) flowing more often than the router's %s timeout, "
                  "lengthen it "
                  "(Linux: nf_conntrack_%s_timeout), or switch to NAT-T with keepalives.",
-                 proto_name(proto), proto == 47 ? "gre" : "generic");
+                 du_proto_upper(proto, pn), proto == IPP_GRE ? "gre" : "generic");
     }
 }
 
@@ -129,15 +114,15 @@ struct group {
 
 static bool same_inside(const struct nat_mapping *a, const struct nat_mapping *b)
 {
-    return a->proto == b->proto && du_ip_eq(&a->inside.ip, &b->inside.ip) &&
-           a->inside.port == b->inside.port && du_ip_eq(&a->peer.ip, &b->peer.ip) &&
+    return a->proto == b->proto && ip_addr_eq(&a->inside.ip, &b->inside.ip) &&
+           a->inside.port == b->inside.port && ip_addr_eq(&a->peer.ip, &b->peer.ip) &&
            a->peer.port == b->peer.port;
 }
 
 static bool map_matches(const struct nat_mapping *mp, const struct nat_unmatched *u)
 {
-    if (mp->proto != u->proto || !du_ip_eq(&mp->outside.ip, &u->dst) ||
-        !du_ip_eq(&mp->peer.ip, &u->src))
+    if (mp->proto != u->proto || !ip_addr_eq(&mp->outside.ip, &u->dst) ||
+        !ip_addr_eq(&mp->peer.ip, &u->src))
         return false;
     return !(u->has_ports && mp->outside.has_port &&
              (mp->outside.port != u->dport || mp->peer.port != u->sport));
@@ -231,7 +216,7 @@ static void two_captures(struct detect_ctx *c)
         const struct nat_unmatched *u = &r->unm[i];
         if (u->side != SIDE_OUTSIDE || u->direction != 1)
             continue;
-        if (u->proto != 17 && u->proto != 50 && u->proto != 51 && u->proto != 47)
+        if (u->proto != IPP_UDP && u->proto != IPP_ESP && u->proto != IPP_AH && u->proto != IPP_GRE)
             continue;
         int mi = find_mapping(r, u, &mix);
         if (mi < 0)
@@ -283,7 +268,7 @@ static void two_captures(struct detect_ctx *c)
     du_index_init(&inside, sizeof(struct du_key), (uint32_t)r->n_map);
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *a = &r->map[i];
-        if (a->proto != 17)
+        if (a->proto != IPP_UDP)
             continue;
         struct du_key k;
         du_key_make(&k, 0, a->proto, &a->inside.ip, a->inside.port, &a->peer.ip, a->peer.port, 0);
@@ -291,7 +276,7 @@ static void two_captures(struct detect_ctx *c)
     }
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *a = &r->map[i];
-        if (a->proto != 17 || !a->outside.has_port)
+        if (a->proto != IPP_UDP || !a->outside.has_port)
             continue;
         struct du_key k;
         du_key_make(&k, 0, a->proto, &a->inside.ip, a->inside.port, &a->peer.ip, a->peer.port, 0);
@@ -299,7 +284,7 @@ static void two_captures(struct detect_ctx *c)
              j = du_index_next(&inside, j)) {
             const struct nat_mapping *b = &r->map[j];
             if (j == i || !same_inside(a, b) || b->outside.port == a->outside.port ||
-                !du_ip_eq(&b->outside.ip, &a->outside.ip) || b->first_ts < a->last_ts)
+                !ip_addr_eq(&b->outside.ip, &a->outside.ip) || b->first_ts < a->last_ts)
                 continue;
             if (b->first_ts - a->last_ts < IDLE_MIN_US)
                 continue;
@@ -333,10 +318,10 @@ static void two_captures(struct detect_ctx *c)
         for (uint32_t j = du_index_first(&outside, &k); j != DU_NONE;
              j = du_index_next(&outside, j)) {
             const struct nat_mapping *b = &r->map[j];
-            if (b->proto != a->proto || !du_ip_eq(&b->outside.ip, &a->outside.ip) ||
-                b->outside.port != a->outside.port || !du_ip_eq(&b->peer.ip, &a->peer.ip) ||
+            if (b->proto != a->proto || !ip_addr_eq(&b->outside.ip, &a->outside.ip) ||
+                b->outside.port != a->outside.port || !ip_addr_eq(&b->peer.ip, &a->peer.ip) ||
                 b->peer.port != a->peer.port || b->first_ts < a->last_ts ||
-                (du_ip_eq(&b->inside.ip, &a->inside.ip) && b->inside.port == a->inside.port))
+                (ip_addr_eq(&b->inside.ip, &a->inside.ip) && b->inside.port == a->inside.port))
                 continue;
             g[i].taken_map = (int)j;
             break;
@@ -367,13 +352,13 @@ static void two_captures(struct detect_ctx *c)
         if (!f)
             return;
         f->confirmed = true;
-        char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16], ka[160];
+        char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16], ka[160], pn[DU_PROTOSTR];
         du_ipp(&mp->inside.ip, a);
         du_ipp(&mp->peer.ip, b);
         du_ipp(&mp->outside.ip, o);
         const struct gap *gp = fl ? du_gap_at(&fl->act, ts > 0 ? ts - 1 : ts) : NULL;
         ka_text(ka, sizeof(ka), fl, gp);
-        if (mp->proto == 17)
+        if (mp->proto == IPP_UDP)
             snprintf(f->summary, sizeof(f->summary),
                      "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after "
                      "%.1f s of idle",
@@ -382,7 +367,7 @@ static void two_captures(struct detect_ctx *c)
             snprintf(f->summary, sizeof(f->summary),
                      "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f "
                      "s of idle",
-                     a, o, proto_name(mp->proto), b, du_sec(idle));
+                     a, o, du_proto_upper(mp->proto, pn), b, du_sec(idle));
         if (gr->drop_pkts)
             du_cat(
                 f->summary, sizeof(f->summary),
@@ -520,7 +505,7 @@ static bool stale_named(const struct named *nm, const struct finding_list *l,
     }
     for (size_t q = 0; q < l->n; q++) {
         const struct finding *e = &l->v[q];
-        if (e->kind == FINDING_STALE_NAT && e->n_sessions && du_ip_eq(&e->sessions[0].ip, ip) &&
+        if (e->kind == FINDING_STALE_NAT && e->n_sessions && ip_addr_eq(&e->sessions[0].ip, ip) &&
             e->sessions[0].port == port)
             return true;
     }
@@ -540,11 +525,11 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     uint64_t last = a->last_ts;
     uint32_t it = 0;
     for (const struct ipsec_sa *o; (o = du_ipsec_between(m, old, srv, &it));) {
-        if (o->k.encap && du_ip_eq(&o->k.src, old) && du_ip_eq(&o->k.dst, srv) &&
+        if (o->k.encap && ip_addr_eq(&o->k.src, old) && ip_addr_eq(&o->k.dst, srv) &&
             o->last_ts > last && o->last_ts < b->first_ts)
             last = o->last_ts;
     }
-    const struct flow *fl = du_flow_find(m, 17, old, a->k.dport, srv, a->k.sport);
+    const struct flow *fl = du_flow_find(m, IPP_UDP, old, a->k.dport, srv, a->k.sport);
     const struct gap *gp = fl ? du_gap_after(&fl->act, last, 1000000u) : NULL;
     bool replied = fl && fl->pkts[0] && fl->pkts[1];
     uint64_t idle = gp ? gp->end_us - gp->start_us : b->first_ts - last;
@@ -564,7 +549,7 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
              du_spi(a->k.spi, s), du_ipp(srv, sv), a->k.sport, du_ipp(old, o), a->k.dport,
              du_hms(b->first_ts, t), du_sec(idle), o, du_ipp(&b->k.dst, n), b->k.dport,
              (unsigned long long)b->packets, n, o, ka);
-    remedy(f, idle, 17, c, replied);
+    remedy(f, idle, IPP_UDP, c, replied);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, old);
     if (fs) {
         fs->has_port = true;
@@ -584,7 +569,7 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     }
     finding_ev_seconds(f, "idle_seconds", du_sec(idle));
     finding_ev_int(f, "misdelivered_packets", (int64_t)b->packets);
-    finding_ev_int(f, "configured_timeout_s", timeout_for(c, 17, replied));
+    finding_ev_int(f, "configured_timeout_s", timeout_for(c, IPP_UDP, replied));
     if (fl && fl->act.ka_count)
         finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&fl->act)));
     else
@@ -605,36 +590,36 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
     du_index_init(&spis, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
-        if (!a || a->k.proto != 50 || !a->k.encap)
+        if (!a || a->k.proto != IPP_ESP || !a->k.encap)
             continue;
         struct du_key k;
-        du_key_make(&k, 0, 50, NULL, 0, NULL, 0, a->k.spi);
+        du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, a->k.spi);
         du_index_add(&spis, &k, i);
     }
     struct named nm;
     named_init(&nm, c->out);
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
-        if (!a || a->k.proto != 50 || !a->k.encap)
+        if (!a || a->k.proto != IPP_ESP || !a->k.encap)
             continue;
         struct du_key k;
-        du_key_make(&k, 0, 50, NULL, 0, NULL, 0, a->k.spi);
+        du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, a->k.spi);
         for (uint32_t j = du_index_first(&spis, &k); j != DU_NONE; j = du_index_next(&spis, j)) {
             const struct ipsec_sa *b = table_slot(m->ipsec, j, NULL);
-            if (!b || j == i || b->k.proto != 50 || !b->k.encap || b->k.spi != a->k.spi)
+            if (!b || j == i || b->k.proto != IPP_ESP || !b->k.encap || b->k.spi != a->k.spi)
                 continue;
             if (b->first_ts < a->last_ts || b->first_ts - a->last_ts < IDLE_MIN_US)
                 continue;
             /* client -> server: same destination endpoint, new source port (same or new address);
              * server -> client: same source endpoint, new destination port */
-            bool up = du_ip_eq(&a->k.dst, &b->k.dst) && a->k.dport == b->k.dport &&
+            bool up = ip_addr_eq(&a->k.dst, &b->k.dst) && a->k.dport == b->k.dport &&
                       a->k.sport != b->k.sport;
-            bool down = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
+            bool down = ip_addr_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
                         a->k.dport != b->k.dport;
             /* the peer's ESP for this SA now reaches another host (inside view: the old outside
              * port was handed to someone else) */
-            bool other_host = du_ip_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
-                              !du_ip_eq(&a->k.dst, &b->k.dst) && ip_addr_is_private(&b->k.dst);
+            bool other_host = ip_addr_eq(&a->k.src, &b->k.src) && a->k.sport == b->k.sport &&
+                              !ip_addr_eq(&a->k.dst, &b->k.dst) && ip_addr_is_private(&b->k.dst);
             if (other_host) {
                 other_host_finding(c, m, a, b, cap, &nm);
                 continue;
@@ -649,7 +634,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             if (stale_named(&nm, c->out, cli, oldp))
                 continue;
             uint64_t idle = b->first_ts - a->last_ts;
-            const struct flow *fl = du_flow_find(m, 17, cli, oldp, srv, srvp);
+            const struct flow *fl = du_flow_find(m, IPP_UDP, cli, oldp, srv, srvp);
             bool replied = fl && fl->pkts[0] && fl->pkts[1];
             const struct gap *gp = fl ? du_gap_after(&fl->act, a->last_ts, 1000000u) : NULL;
             uint64_t flow_idle =
@@ -674,7 +659,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             if (flow_idle && flow_idle < idle)
                 du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.",
                        du_sec(flow_idle));
-            remedy(f, flow_idle ? flow_idle : idle, 17, c, replied);
+            remedy(f, flow_idle ? flow_idle : idle, IPP_UDP, c, replied);
             struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
             if (fs) {
                 fs->has_port = true;
@@ -690,7 +675,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             finding_ev_seconds(f, "idle_seconds", du_sec(idle));
             finding_ev_int(f, "old_port", oldp);
             finding_ev_int(f, "new_port", newp);
-            finding_ev_int(f, "configured_timeout_s", timeout_for(c, 17, replied));
+            finding_ev_int(f, "configured_timeout_s", timeout_for(c, IPP_UDP, replied));
             if (fl && fl->act.ka_count)
                 finding_ev_seconds(f, "keepalive_interval_s",
                                    du_sec(activity_keepalive_us(&fl->act)));
@@ -720,9 +705,9 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
             continue;
         const struct endpoint *ei = ik->nat_t ? &ik->natt_initiator : &ik->initiator;
         const struct endpoint *er = ik->nat_t ? &ik->natt_responder : &ik->responder;
-        const struct flow *fl = du_flow_find(m, 17, &ei->ip, ei->port, &er->ip, er->port);
+        const struct flow *fl = du_flow_find(m, IPP_UDP, &ei->ip, ei->port, &er->ip, er->port);
         bool replied = fl && fl->pkts[0] && fl->pkts[1];
-        uint64_t to_us = (uint64_t)timeout_for(c, 17, replied) * 1000000u;
+        uint64_t to_us = (uint64_t)timeout_for(c, IPP_UDP, replied) * 1000000u;
         /* the tunnel's own idle (keepalives and ESP count): the flow's longest gap */
         const struct gap *g = fl && fl->act.n_gaps ? &fl->act.gaps[0] : &ik->act.gaps[0];
         uint64_t len = g->end_us - g->start_us;
@@ -743,9 +728,9 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
                  "without a reply: "
                  "the NAT mapping most likely expired. %s",
                  (unsigned long long)ik->ispi, du_ip(&ei->ip, a), du_ip(&er->ip, b), du_sec(len),
-                 timeout_for(c, 17, replied), du_hms(ik->unanswered_first_ts, t),
+                 timeout_for(c, IPP_UDP, replied), du_hms(ik->unanswered_first_ts, t),
                  ik->unanswered_msgid, ik->max_unanswered_sends, ka);
-        remedy(f, len, 17, c, replied);
+        remedy(f, len, IPP_UDP, c, replied);
         struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
         if (fs) {
             fs->has_port = true;
@@ -756,7 +741,7 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
             fs->port = er->port;
         }
         finding_ev_seconds(f, "idle_seconds", du_sec(len));
-        finding_ev_int(f, "configured_timeout_s", timeout_for(c, 17, replied));
+        finding_ev_int(f, "configured_timeout_s", timeout_for(c, IPP_UDP, replied));
         finding_ev_int(f, "unanswered_sends", ik->max_unanswered_sends);
         finding_ev_int(f, "dpd_exchanges", (int64_t)ik->dpd_like);
         if (fl && fl->act.ka_count)
@@ -780,4 +765,5 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_stale_nat = {.name = "stale_nat", .run = run};
+const struct detector det_stale_nat = {
+    .name = "stale_nat", .run = run, .emits = DETECT_KIND_BIT(FINDING_STALE_NAT)};
