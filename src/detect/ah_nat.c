@@ -10,7 +10,7 @@
 
 #define MAX_PAIRS 32
 
-static const char *REMEDY =
+static const char *const REMEDY =
     "Use ESP with NAT traversal (ESP in UDP 4500, RFC 3948) instead of AH: AH cannot cross a NAT "
     "(strongSwan: esp_proposals instead of ah_proposals; NAT-T then starts by itself). Or remove "
     "the "

@@ -17,7 +17,7 @@
 #define MIN_SENT 3  /* a starved client sent at least this many ESP packets */
 #define MAX_SAS 256 /* raw ESP SAs considered per (client, server) pair */
 
-static const char *REMEDY =
+static const char *const REMEDY =
     "Use NAT traversal for every client: ESP in UDP 4500 (RFC 3948) carries ports, so the router "
     "can "
     "tell the clients apart. Do not disable NAT-D; force it where needed (strongSwan encap=yes, "
@@ -189,7 +189,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
         }
     }
     struct nat_idx nx = {0};
-    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
     for (unsigned si = 0; si < servers.n; si++) {
         const struct ip_addr *srv = &servers.v[si];
         struct du_ipset cl = {0};
@@ -420,7 +420,7 @@ static void outside_logic(struct detect_ctx *c, const struct session_model *m,
                           struct du_ipset *done)
 {
     uint8_t cap = du_cap(c, m);
-    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
     struct du_ipset seen_src = {0}, seen_dst = {0}; /* processed ordered pairs (parallel arrays) */
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);

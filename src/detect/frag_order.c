@@ -4,6 +4,7 @@
  * IP ID; IPv6: a Linux router re-fragments under a new ID, so the nearest in time): if it got
  * through intact, the remedy does not blame the router. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "det_util.h"
@@ -260,8 +261,12 @@ static void sessions(struct finding *f, const struct detect_ctx *c, const struct
 }
 
 static void scan(struct detect_ctx *c, const struct session_model *m,
-                 const struct session_model *far, struct fgroup *g, unsigned *ng, bool *used)
+                 const struct session_model *far, struct fgroup *g, unsigned *ng)
 {
+    /* the far datagrams already matched, by index (each matches one near datagram at most) */
+    bool *used = far ? calloc((size_t)far->n_fragdg + 1, sizeof(*used)) : NULL;
+    if (far && !used)
+        return;
     uint64_t end = du_model_end(m);
     struct scan_idx x;
     memset(&x, 0, sizeof(x));
@@ -321,6 +326,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m,
         }
     }
     scan_idx_free(&x);
+    free(used);
 }
 
 static void emit(struct detect_ctx *c, const struct fgroup *g)
@@ -442,18 +448,19 @@ static void emit(struct detect_ctx *c, const struct fgroup *g)
 
 static void run(struct detect_ctx *c)
 {
-    static struct fgroup g[MAX_GROUPS * 2];
+    struct fgroup *g = calloc(MAX_GROUPS * 2, sizeof(*g));
+    if (!g)
+        return;
     unsigned ng = 0;
-    static bool used[2][1024];
-    memset(used, 0, sizeof(used));
     if (du_two(c)) {
-        scan(c, c->inside, c->outside, g, &ng, used[0]);
-        scan(c, c->outside, c->inside, g, &ng, used[1]);
+        scan(c, c->inside, c->outside, g, &ng);
+        scan(c, c->outside, c->inside, g, &ng);
     } else if (c->single) {
-        scan(c, c->single, NULL, g, &ng, NULL);
+        scan(c, c->single, NULL, g, &ng);
     }
     for (unsigned i = 0; i < ng; i++)
         emit(c, &g[i]);
+    free(g);
 }
 
 const struct detector det_frag_order = {.name = "frag_order",

@@ -12,7 +12,7 @@
 
 #define MIN_GRE 3
 
-static const char *REMEDY_HELPER =
+static const char *const REMEDY_HELPER =
     "Enable the router's PPTP passthrough / PPTP ALG (Linux: attach the conntrack PPTP helper: "
     "nft 'ct helper pptp-h { type \"pptp\" protocol tcp; }' and 'tcp dport 1723 ct helper set "
     "\"pptp-h\"' "
