@@ -203,15 +203,12 @@ static int group_of(struct group *g, unsigned *ng, const struct nat_result *r, i
     return (int)(*ng)++;
 }
 
-static void two_captures(struct detect_ctx *c)
+/* Collect (a): inbound packets to an idle mapping that never reached the inside, grouped by
+ * inside endpoint. */
+static void collect_drops(const struct detect_ctx *c, const struct nat_result *r, struct group *g,
+                          unsigned *ng)
 {
-    const struct nat_result *r = c->nat;
-    if (!r)
-        return;
-    struct group g[MAX_GROUPS];
-    unsigned ng = 0;
     struct map_idx mix = {0};
-    /* (a) inbound packets to an idle mapping that never reached the inside */
     for (size_t i = 0; i < r->n_unm; i++) {
         const struct nat_unmatched *u = &r->unm[i];
         if (u->side != SIDE_OUTSIDE || u->direction != 1)
@@ -239,7 +236,7 @@ static void two_captures(struct detect_ctx *c)
         }
         if (!start || u->first_ts - start < IDLE_MIN_US)
             continue;
-        int gi = group_of(g, &ng, r, mi);
+        int gi = group_of(g, ng, r, mi);
         if (gi < 0)
             continue;
         struct group *gr = &g[gi];
@@ -262,8 +259,12 @@ static void two_captures(struct detect_ctx *c)
         du_index_free(&mix.loose);
         du_index_free(&mix.exact);
     }
-    /* (b) the same inside endpoint and peer through a new outside port after an idle gap: the
-     * mappings of one inside flow (same_inside) are chained, in index order */
+}
+
+/* Collect (b): the same inside endpoint and peer through a new outside port after an idle gap:
+ * the mappings of one inside flow (same_inside) are chained, in index order. */
+static void collect_moves(const struct nat_result *r, struct group *g, unsigned *ng)
+{
     struct du_index inside;
     du_index_init(&inside, sizeof(struct du_key), (uint32_t)r->n_map);
     for (size_t i = 0; i < r->n_map; i++) {
@@ -289,7 +290,7 @@ static void two_captures(struct detect_ctx *c)
             if (b->first_ts - a->last_ts < IDLE_MIN_US)
                 continue;
             /* the first such j decides: later ones find the same group (or none) already moved */
-            int gi = group_of(g, &ng, r, (int)i);
+            int gi = group_of(g, ng, r, (int)i);
             if (gi >= 0 && g[gi].moved_map < 0) {
                 g[gi].moved_map = (int)j;
                 g[gi].move_idle_us = b->first_ts - a->last_ts;
@@ -299,8 +300,13 @@ static void two_captures(struct detect_ctx *c)
         }
     }
     du_index_free(&inside);
-    /* (c) the old outside port given to another inside endpoint: what the peer keeps sending there
-     * goes to the wrong host (mappings chained by protocol, outside endpoint and peer endpoint) */
+}
+
+/* Collect (c): the old outside port given to another inside endpoint: what the peer keeps
+ * sending there goes to the wrong host (mappings chained by protocol, outside endpoint and peer
+ * endpoint). */
+static void collect_taken(const struct nat_result *r, struct group *g, unsigned ng)
+{
     struct du_index outside;
     du_index_init(&outside, sizeof(struct du_key), ng ? (uint32_t)r->n_map : 0);
     for (size_t j = 0; ng && j < r->n_map; j++) {
@@ -328,137 +334,183 @@ static void two_captures(struct detect_ctx *c)
         }
     }
     du_index_free(&outside);
+}
+
+/* What decide_group() concludes for one group, for the emit steps. */
+struct verdict {
+    const struct nat_mapping *mp; /* the group's first mapping */
+    const struct nat_mapping *tk; /* another inside endpoint got the old outside port, or NULL */
+    const struct nat_mapping *mv; /* the later mapping with a new outside port, or NULL */
+    const struct flow *fl;        /* the inside flow of mp, or NULL */
+    const struct gap *gp;         /* the inside idle gap before ts, or NULL */
+    uint64_t ts, idle;            /* when it showed, after how long idle */
+    uint64_t lost, surv;          /* shortest idle lost, longest survived (0: unknown) */
+    bool replied;
+};
+
+/* Decide: the router's timeout bounds (longest idle survived, shortest lost) for a group. */
+static void decide_group(const struct detect_ctx *c, const struct nat_result *r,
+                         const struct group *gr, struct verdict *v)
+{
+    const struct nat_mapping *mp = &r->map[gr->map];
+    v->mp = mp;
+    v->tk = gr->taken_map >= 0 ? &r->map[gr->taken_map] : NULL;
+    v->mv = gr->moved_map >= 0 ? &r->map[gr->moved_map] : NULL;
+    v->ts = gr->drop_pkts ? gr->drop_first : gr->move_ts;
+    v->idle = gr->drop_pkts ? gr->idle_us : gr->move_idle_us;
+    v->fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port, &mp->peer.ip,
+                         mp->peer.port);
+    v->replied = mp->from_peer_inside > 0;
+    v->lost = mp->min_gap_lost_us && mp->min_gap_lost_us < v->idle ? mp->min_gap_lost_us : v->idle;
+    if (v->tk && v->tk->first_ts > mp->last_ts && v->tk->first_ts - mp->last_ts < v->lost)
+        v->lost = v->tk->first_ts - mp->last_ts; /* the port was free again by then */
+    v->surv = mp->max_gap_survived_us;
+    if (!v->surv && v->fl)
+        v->surv = longest_below(&v->fl->act, v->lost);
+    if (v->surv >= v->lost || v->surv < IDLE_MIN_US)
+        v->surv = 0; /* sub-2 s gaps say nothing about a NAT timeout */
+    v->gp = v->fl ? du_gap_at(&v->fl->act, v->ts > 0 ? v->ts - 1 : v->ts) : NULL;
+}
+
+static void group_summary(struct finding *f, const struct group *gr, const struct verdict *v)
+{
+    const struct nat_mapping *mp = v->mp;
+    char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16], ka[160], pn[DU_PROTOSTR];
+    du_ipp(&mp->inside.ip, a);
+    du_ipp(&mp->peer.ip, b);
+    du_ipp(&mp->outside.ip, o);
+    ka_text(ka, sizeof(ka), v->fl, v->gp);
+    if (mp->proto == IPP_UDP)
+        snprintf(f->summary, sizeof(f->summary),
+                 "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after "
+                 "%.1f s of idle",
+                 a, mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(v->idle));
+    else
+        snprintf(f->summary, sizeof(f->summary),
+                 "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f "
+                 "s of idle",
+                 a, o, du_proto_upper(mp->proto, pn), b, du_sec(v->idle));
+    if (gr->drop_pkts)
+        du_cat(f->summary, sizeof(f->summary),
+               ": %llu packet(s) %s sent at %s reached the router's outside but never the client.",
+               (unsigned long long)gr->drop_pkts, b, du_hms(gr->drop_first, t));
+    else
+        du_cat(f->summary, sizeof(f->summary), ".");
+    if (v->mv)
+        du_cat(f->summary, sizeof(f->summary),
+               " When the client sent again at %s it got a new outside port %u (was %u), so "
+               "the server sees a "
+               "new peer.",
+               du_hms(gr->move_ts, t), v->mv->outside.port, mp->outside.port);
+    if (v->tk) {
+        char x[DU_IPSTR];
+        du_cat(f->summary, sizeof(f->summary),
+               " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s "
+               "sent there reached "
+               "that host instead.",
+               mp->outside.port, du_ipp(&v->tk->inside.ip, x), v->tk->inside.port,
+               du_hms(v->tk->first_ts, t), (unsigned long long)v->tk->from_peer_inside, b);
+    }
+    du_cat(f->summary, sizeof(f->summary), " %s", ka);
+    if (v->surv)
+        du_cat(f->summary, sizeof(f->summary),
+               " The router's timeout for this flow is between %.1f s (longest idle it "
+               "survived) and %.1f s.",
+               du_sec(v->surv), du_sec(v->lost));
+    else
+        du_cat(f->summary, sizeof(f->summary),
+               " The router's timeout for this flow is below %.1f s.", du_sec(v->lost));
+}
+
+static void group_sessions(struct finding *f, const struct group *gr, const struct verdict *v)
+{
+    const struct nat_mapping *mp = v->mp, *tk = v->tk;
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &mp->inside.ip);
+    if (fs) {
+        fs->has_port = mp->inside.has_port;
+        fs->port = mp->inside.port;
+        fs->has_outside = true;
+        fs->out_ip = mp->outside.ip;
+        fs->has_out_port = mp->outside.has_port;
+        fs->out_port = mp->outside.port;
+        if (gr->has_spi) {
+            fs->has_spi = true;
+            fs->spi = gr->spi;
+        }
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 v->mv ? "moved to a new outside port" : "mapping expired");
+    }
+    if (tk && (fs = finding_session_add(f, ROLE_CLIENT, &tk->inside.ip))) {
+        fs->has_port = tk->inside.has_port;
+        fs->port = tk->inside.port;
+        fs->has_outside = true;
+        fs->out_ip = tk->outside.ip;
+        fs->has_out_port = tk->outside.has_port;
+        fs->out_port = tk->outside.port;
+        snprintf(fs->note, sizeof(fs->note), "took over the old outside port");
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, &mp->peer.ip))) {
+        fs->has_port = mp->peer.has_port;
+        fs->port = mp->peer.port;
+        if (gr->drop_pkts)
+            snprintf(fs->note, sizeof(fs->note), "its packets after the idle were dropped");
+    }
+    if ((fs = finding_session_add(f, ROLE_NAT, &mp->outside.ip))) {
+        fs->has_port = mp->outside.has_port;
+        fs->port = mp->outside.port;
+    }
+}
+
+static void group_evidence(struct finding *f, const struct detect_ctx *c, const struct group *gr,
+                           const struct verdict *v)
+{
+    finding_ev_seconds(f, "idle_seconds", du_sec(v->idle));
+    finding_ev_int(f, "configured_timeout_s", timeout_for(c, v->mp->proto, v->replied));
+    if (v->fl && v->fl->act.ka_count)
+        finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&v->fl->act)));
+    else
+        finding_ev_bool(f, "keepalives", false);
+    if (v->surv)
+        finding_ev_seconds(f, "longest_idle_survived_s", du_sec(v->surv));
+    finding_ev_seconds(f, "shortest_idle_lost_s", du_sec(v->lost));
+    if (gr->drop_pkts) {
+        finding_ev_int(f, "dropped_inbound_packets", (int64_t)gr->drop_pkts);
+        finding_ev_ts(f, "first_dropped_ts", gr->drop_first);
+        finding_ev_ts(f, "idle_start_ts", gr->gap_start);
+    }
+    if (v->tk)
+        finding_ev_int(f, "packets_to_other_host", (int64_t)v->tk->from_peer_inside);
+    if (v->mv) {
+        finding_ev_int(f, "new_outside_port", v->mv->outside.port);
+        finding_ev_ts(f, "new_mapping_ts", gr->move_ts);
+    }
+    for (unsigned k = 0; k < gr->nframes; k++)
+        finding_frame(f, SIDE_OUTSIDE, gr->frames[k]);
+    if (v->gp)
+        finding_frame(f, SIDE_INSIDE, v->gp->frame_after);
+}
+
+static void two_captures(struct detect_ctx *c)
+{
+    const struct nat_result *r = c->nat;
+    if (!r)
+        return;
+    struct group g[MAX_GROUPS];
+    unsigned ng = 0;
+    collect_drops(c, r, g, &ng);
+    collect_moves(r, g, &ng);
+    collect_taken(r, g, ng);
     for (unsigned i = 0; i < ng; i++) {
-        struct group *gr = &g[i];
-        const struct nat_mapping *mp = &r->map[gr->map];
-        const struct nat_mapping *tk = gr->taken_map >= 0 ? &r->map[gr->taken_map] : NULL;
-        const struct nat_mapping *mv = gr->moved_map >= 0 ? &r->map[gr->moved_map] : NULL;
-        uint64_t ts = gr->drop_pkts ? gr->drop_first : gr->move_ts;
-        uint64_t idle = gr->drop_pkts ? gr->idle_us : gr->move_idle_us;
-        const struct flow *fl = du_flow_find(c->inside, mp->proto, &mp->inside.ip, mp->inside.port,
-                                             &mp->peer.ip, mp->peer.port);
-        bool replied = mp->from_peer_inside > 0;
-        /* the router's timeout: longest idle survived, shortest lost */
-        uint64_t lost =
-            mp->min_gap_lost_us && mp->min_gap_lost_us < idle ? mp->min_gap_lost_us : idle;
-        if (tk && tk->first_ts > mp->last_ts && tk->first_ts - mp->last_ts < lost)
-            lost = tk->first_ts - mp->last_ts; /* the port was free again by then */
-        uint64_t surv = mp->max_gap_survived_us;
-        if (!surv && fl)
-            surv = longest_below(&fl->act, lost);
-        if (surv >= lost || surv < IDLE_MIN_US)
-            surv = 0; /* sub-2 s gaps say nothing about a NAT timeout */
-        struct finding *f = finding_add(c->out, FINDING_STALE_NAT, ts);
+        struct verdict v;
+        decide_group(c, r, &g[i], &v);
+        struct finding *f = finding_add(c->out, FINDING_STALE_NAT, v.ts);
         if (!f)
             return;
         f->confirmed = true;
-        char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16], ka[160], pn[DU_PROTOSTR];
-        du_ipp(&mp->inside.ip, a);
-        du_ipp(&mp->peer.ip, b);
-        du_ipp(&mp->outside.ip, o);
-        const struct gap *gp = fl ? du_gap_at(&fl->act, ts > 0 ? ts - 1 : ts) : NULL;
-        ka_text(ka, sizeof(ka), fl, gp);
-        if (mp->proto == IPP_UDP)
-            snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after "
-                     "%.1f s of idle",
-                     a, mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(idle));
-        else
-            snprintf(f->summary, sizeof(f->summary),
-                     "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f "
-                     "s of idle",
-                     a, o, du_proto_upper(mp->proto, pn), b, du_sec(idle));
-        if (gr->drop_pkts)
-            du_cat(
-                f->summary, sizeof(f->summary),
-                ": %llu packet(s) %s sent at %s reached the router's outside but never the client.",
-                (unsigned long long)gr->drop_pkts, b, du_hms(gr->drop_first, t));
-        else
-            du_cat(f->summary, sizeof(f->summary), ".");
-        if (mv)
-            du_cat(f->summary, sizeof(f->summary),
-                   " When the client sent again at %s it got a new outside port %u (was %u), so "
-                   "the server sees a "
-                   "new peer.",
-                   du_hms(gr->move_ts, t), mv->outside.port, mp->outside.port);
-        if (tk) {
-            char x[DU_IPSTR];
-            du_cat(f->summary, sizeof(f->summary),
-                   " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s "
-                   "sent there reached "
-                   "that host instead.",
-                   mp->outside.port, du_ipp(&tk->inside.ip, x), tk->inside.port,
-                   du_hms(tk->first_ts, t), (unsigned long long)tk->from_peer_inside, b);
-        }
-        du_cat(f->summary, sizeof(f->summary), " %s", ka);
-        if (surv)
-            du_cat(f->summary, sizeof(f->summary),
-                   " The router's timeout for this flow is between %.1f s (longest idle it "
-                   "survived) and %.1f s.",
-                   du_sec(surv), du_sec(lost));
-        else
-            du_cat(f->summary, sizeof(f->summary),
-                   " The router's timeout for this flow is below %.1f s.", du_sec(lost));
-        remedy(f, lost, mp->proto, c, replied);
-
-        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &mp->inside.ip);
-        if (fs) {
-            fs->has_port = mp->inside.has_port;
-            fs->port = mp->inside.port;
-            fs->has_outside = true;
-            fs->out_ip = mp->outside.ip;
-            fs->has_out_port = mp->outside.has_port;
-            fs->out_port = mp->outside.port;
-            if (gr->has_spi) {
-                fs->has_spi = true;
-                fs->spi = gr->spi;
-            }
-            snprintf(fs->note, sizeof(fs->note), "%s",
-                     mv ? "moved to a new outside port" : "mapping expired");
-        }
-        if (tk && (fs = finding_session_add(f, ROLE_CLIENT, &tk->inside.ip))) {
-            fs->has_port = tk->inside.has_port;
-            fs->port = tk->inside.port;
-            fs->has_outside = true;
-            fs->out_ip = tk->outside.ip;
-            fs->has_out_port = tk->outside.has_port;
-            fs->out_port = tk->outside.port;
-            snprintf(fs->note, sizeof(fs->note), "took over the old outside port");
-        }
-        if ((fs = finding_session_add(f, ROLE_SERVER, &mp->peer.ip))) {
-            fs->has_port = mp->peer.has_port;
-            fs->port = mp->peer.port;
-            if (gr->drop_pkts)
-                snprintf(fs->note, sizeof(fs->note), "its packets after the idle were dropped");
-        }
-        if ((fs = finding_session_add(f, ROLE_NAT, &mp->outside.ip))) {
-            fs->has_port = mp->outside.has_port;
-            fs->port = mp->outside.port;
-        }
-        finding_ev_seconds(f, "idle_seconds", du_sec(idle));
-        finding_ev_int(f, "configured_timeout_s", timeout_for(c, mp->proto, replied));
-        if (fl && fl->act.ka_count)
-            finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&fl->act)));
-        else
-            finding_ev_bool(f, "keepalives", false);
-        if (surv)
-            finding_ev_seconds(f, "longest_idle_survived_s", du_sec(surv));
-        finding_ev_seconds(f, "shortest_idle_lost_s", du_sec(lost));
-        if (gr->drop_pkts) {
-            finding_ev_int(f, "dropped_inbound_packets", (int64_t)gr->drop_pkts);
-            finding_ev_ts(f, "first_dropped_ts", gr->drop_first);
-            finding_ev_ts(f, "idle_start_ts", gr->gap_start);
-        }
-        if (tk)
-            finding_ev_int(f, "packets_to_other_host", (int64_t)tk->from_peer_inside);
-        if (mv) {
-            finding_ev_int(f, "new_outside_port", mv->outside.port);
-            finding_ev_ts(f, "new_mapping_ts", gr->move_ts);
-        }
-        for (unsigned k = 0; k < gr->nframes; k++)
-            finding_frame(f, SIDE_OUTSIDE, gr->frames[k]);
-        if (gp)
-            finding_frame(f, SIDE_INSIDE, gp->frame_after);
+        group_summary(f, &g[i], &v);
+        remedy(f, v.lost, v.mp->proto, c, v.replied);
+        group_sessions(f, &g[i], &v);
+        group_evidence(f, c, &g[i], &v);
     }
 }
 
