@@ -633,6 +633,95 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     named_note(nm, f);
 }
 
+/* One ESP-in-UDP SA that continued from a new port: the facts its finding states. */
+struct portmove {
+    const struct ipsec_sa *a, *b; /* before and after the gap */
+    const struct ip_addr *cli, *srv;
+    uint16_t oldp, newp, srvp;
+    uint64_t idle;      /* SA silence */
+    uint64_t flow_idle; /* the old UDP flow's own idle gap, 0 when unknown */
+    const struct flow *fl;
+    const struct gap *gp;
+    bool replied;
+};
+
+/* Decide: the move facts of SA a followed by b (up: the client's side moved, else the server
+ * saw the client's port move on its return traffic). */
+static void portmove_facts(const struct session_model *m, const struct ipsec_sa *a,
+                           const struct ipsec_sa *b, bool up, struct portmove *p)
+{
+    p->a = a;
+    p->b = b;
+    p->cli = up ? &a->k.src : &a->k.dst;
+    p->srv = up ? &a->k.dst : &a->k.src;
+    p->oldp = up ? a->k.sport : a->k.dport;
+    p->newp = up ? b->k.sport : b->k.dport;
+    p->srvp = up ? a->k.dport : a->k.sport;
+    p->idle = b->first_ts - a->last_ts;
+    p->fl = du_flow_find(m, IPP_UDP, p->cli, p->oldp, p->srv, p->srvp);
+    p->replied = p->fl && p->fl->pkts[0] && p->fl->pkts[1];
+    p->gp = p->fl ? du_gap_after(&p->fl->act, a->last_ts, 1000000u) : NULL;
+    p->flow_idle = p->gp ? p->gp->end_us - p->gp->start_us
+                         : (p->fl && p->fl->last_ts > a->last_ts ? 0 : p->idle);
+}
+
+/* Emit: the finding for a port move; false when out of memory. */
+static bool portmove_finding(struct detect_ctx *c, uint8_t cap, const struct portmove *p)
+{
+    const struct ipsec_sa *a = p->a, *b = p->b;
+    struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
+    if (!f)
+        return false;
+    f->confirmed = true;
+    char sa_[DU_IPSTR], sb[DU_IPSTR], s[12], t[16], ka[160];
+    du_ipp(p->cli, sa_);
+    du_ipp(p->srv, sb);
+    ka_text(ka, sizeof(ka), p->fl, p->gp);
+    snprintf(f->summary, sizeof(f->summary),
+             "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from "
+             "port %u instead "
+             "of %u (at %s): the NAT mapping expired and the router gave the tunnel a new "
+             "outside port, "
+             "so the peer has to follow a new address and packets sent to the old one are "
+             "lost. %s",
+             du_spi(a->k.spi, s), sa_, sb, p->srvp, du_sec(p->idle), p->newp, p->oldp,
+             du_hms(b->first_ts, t), ka);
+    if (p->flow_idle && p->flow_idle < p->idle)
+        du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.",
+               du_sec(p->flow_idle));
+    remedy(f, p->flow_idle ? p->flow_idle : p->idle, IPP_UDP, c, p->replied);
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, p->cli);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = p->oldp;
+        fs->has_spi = true;
+        fs->spi = a->k.spi;
+        snprintf(fs->note, sizeof(fs->note), "reappeared from port %u", p->newp);
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, p->srv))) {
+        fs->has_port = true;
+        fs->port = p->srvp;
+    }
+    finding_ev_seconds(f, "idle_seconds", du_sec(p->idle));
+    finding_ev_int(f, "old_port", p->oldp);
+    finding_ev_int(f, "new_port", p->newp);
+    finding_ev_int(f, "configured_timeout_s", timeout_for(c, IPP_UDP, p->replied));
+    if (p->fl && p->fl->act.ka_count)
+        finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(&p->fl->act)));
+    else
+        finding_ev_bool(f, "keepalives", false);
+    finding_ev_ts(f, "idle_start_ts", a->last_ts);
+    finding_ev_ts(f, "resumed_ts", b->first_ts);
+    finding_frame(f, cap, a->last_frame);
+    finding_frame(f, cap, b->first_frame);
+    return true;
+}
+
+static bool encap_esp(const struct ipsec_sa *a)
+{
+    return a && a->k.proto == IPP_ESP && a->k.encap;
+}
+
 /* The same ESP-in-UDP SPI continuing from a new port after a gap. */
 static void single_portmove(struct detect_ctx *c, const struct session_model *m)
 {
@@ -642,7 +731,7 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
     du_index_init(&spis, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
-        if (!a || a->k.proto != IPP_ESP || !a->k.encap)
+        if (!encap_esp(a))
             continue;
         struct du_key k;
         du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, a->k.spi);
@@ -652,13 +741,13 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
     named_init(&nm, c->out);
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *a = table_slot(m->ipsec, i, NULL);
-        if (!a || a->k.proto != IPP_ESP || !a->k.encap)
+        if (!encap_esp(a))
             continue;
         struct du_key k;
         du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, a->k.spi);
         for (uint32_t j = du_index_first(&spis, &k); j != DU_NONE; j = du_index_next(&spis, j)) {
             const struct ipsec_sa *b = table_slot(m->ipsec, j, NULL);
-            if (!b || j == i || b->k.proto != IPP_ESP || !b->k.encap || b->k.spi != a->k.spi)
+            if (j == i || !encap_esp(b) || b->k.spi != a->k.spi)
                 continue;
             if (b->first_ts < a->last_ts || b->first_ts - a->last_ts < IDLE_MIN_US)
                 continue;
@@ -678,66 +767,14 @@ static void single_portmove(struct detect_ctx *c, const struct session_model *m)
             }
             if (!up && !down)
                 continue;
-            const struct ip_addr *cli = up ? &a->k.src : &a->k.dst,
-                                 *srv = up ? &a->k.dst : &a->k.src;
-            uint16_t oldp = up ? a->k.sport : a->k.dport, newp = up ? b->k.sport : b->k.dport;
-            uint16_t srvp = up ? a->k.dport : a->k.sport;
+            struct portmove p;
+            portmove_facts(m, a, b, up, &p);
             /* one finding per client endpoint and server: skip if an earlier pair already did it */
-            if (stale_named(&nm, c->out, cli, oldp))
+            if (stale_named(&nm, c->out, p.cli, p.oldp))
                 continue;
-            uint64_t idle = b->first_ts - a->last_ts;
-            const struct flow *fl = du_flow_find(m, IPP_UDP, cli, oldp, srv, srvp);
-            bool replied = fl && fl->pkts[0] && fl->pkts[1];
-            const struct gap *gp = fl ? du_gap_after(&fl->act, a->last_ts, 1000000u) : NULL;
-            uint64_t flow_idle =
-                gp ? gp->end_us - gp->start_us : (fl && fl->last_ts > a->last_ts ? 0 : idle);
-            struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
-            if (!f)
+            if (!portmove_finding(c, cap, &p))
                 goto out;
-            f->confirmed = true;
-            char sa_[DU_IPSTR], sb[DU_IPSTR], s[12], t[16], ka[160];
-            du_ipp(cli, sa_);
-            du_ipp(srv, sb);
-            ka_text(ka, sizeof(ka), fl, gp);
-            snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from "
-                     "port %u instead "
-                     "of %u (at %s): the NAT mapping expired and the router gave the tunnel a new "
-                     "outside port, "
-                     "so the peer has to follow a new address and packets sent to the old one are "
-                     "lost. %s",
-                     du_spi(a->k.spi, s), sa_, sb, srvp, du_sec(idle), newp, oldp,
-                     du_hms(b->first_ts, t), ka);
-            if (flow_idle && flow_idle < idle)
-                du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.",
-                       du_sec(flow_idle));
-            remedy(f, flow_idle ? flow_idle : idle, IPP_UDP, c, replied);
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
-            if (fs) {
-                fs->has_port = true;
-                fs->port = oldp;
-                fs->has_spi = true;
-                fs->spi = a->k.spi;
-                snprintf(fs->note, sizeof(fs->note), "reappeared from port %u", newp);
-            }
-            if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
-                fs->has_port = true;
-                fs->port = srvp;
-            }
-            finding_ev_seconds(f, "idle_seconds", du_sec(idle));
-            finding_ev_int(f, "old_port", oldp);
-            finding_ev_int(f, "new_port", newp);
-            finding_ev_int(f, "configured_timeout_s", timeout_for(c, IPP_UDP, replied));
-            if (fl && fl->act.ka_count)
-                finding_ev_seconds(f, "keepalive_interval_s",
-                                   du_sec(activity_keepalive_us(&fl->act)));
-            else
-                finding_ev_bool(f, "keepalives", false);
-            finding_ev_ts(f, "idle_start_ts", a->last_ts);
-            finding_ev_ts(f, "resumed_ts", b->first_ts);
-            finding_frame(f, cap, a->last_frame);
-            finding_frame(f, cap, b->first_frame);
-            named_note(&nm, f);
+            named_note(&nm, &c->out->v[c->out->n - 1]);
         }
     }
 out:
