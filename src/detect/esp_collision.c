@@ -170,240 +170,301 @@ static bool server_done(const struct du_ipset *done, const struct ip_addr *ip)
     return du_set_find(done, ip) >= 0;
 }
 
+/* What the inside view collects about one server and its clients, then decides and emits. */
+struct server_view {
+    const struct ip_addr *srv;
+    struct du_ipset cl;                /* inside clients sending raw ESP to srv */
+    struct client_stat st[DU_SET_MAX]; /* by client, as in cl */
+    unsigned receivers, starved, dropped_clients;
+    uint64_t total_in;               /* return ESP packets seen inside */
+    const struct client_stat *rx;    /* the one client that receives */
+    uint64_t start;                  /* the latest client start */
+    struct ip_addr nat;              /* the shared outside address (v 0: unknown) */
+    uint64_t ret_out, ret_out_frame; /* return ESP outside the router (two captures) */
+    unsigned ret_spis_out, rx_n;     /* SPIs of it outside / towards rx inside */
+    char ret_spis[96], rx_spis[96];
+};
+
+/* Raw ESP destinations (servers) and the raw ESP SAs chained by destination, in slot order. */
+static void servers_index(const struct session_model *m, struct du_ipset *servers,
+                          struct du_index *by_dst)
+{
+    du_index_init(by_dst, sizeof(struct du_key), table_slots(m->ipsec));
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa)) {
+            du_set_add(servers, &sa->k.dst);
+            struct du_key k;
+            du_key_make(&k, 0, 0, &sa->k.dst, 0, NULL, 0, 0);
+            du_index_add(by_dst, &k, i);
+        }
+    }
+}
+
+/* Collect: the clients sending raw ESP to srv. */
+static void server_clients(const struct session_model *m, const struct du_index *by_dst,
+                           const struct ip_addr *srv, struct du_ipset *cl)
+{
+    struct du_key dk;
+    du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
+    for (uint32_t i = du_index_first(by_dst, &dk); i != DU_NONE; i = du_index_next(by_dst, i)) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa) && ip_addr_eq(&sa->k.dst, srv) && !ip_addr_eq(&sa->k.src, srv))
+            du_set_add(cl, &sa->k.src);
+    }
+}
+
+/* One capture: whether the clients and server look like the LAN side of a NAT. */
+static bool lan_side(const struct session_model *m, const struct du_ipset *cl,
+                     const struct ip_addr *srv)
+{
+    bool all_priv = true;
+    for (unsigned k = 0; k < cl->n; k++)
+        all_priv &= ip_addr_is_private(&cl->v[k]);
+    if (du_model_side(m) == SIDE_OUTSIDE || (!all_priv && du_model_side(m) != SIDE_INSIDE))
+        return false;
+    return !(ip_addr_is_private(srv) && all_priv); /* LAN-internal ESP: no NAT in between */
+}
+
+/* Collect: the ESP a client sends to srv and receives back (s->ip set). */
+static void client_esp(const struct session_model *m, const struct ip_addr *srv,
+                       struct client_stat *s)
+{
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    unsigned no = collect(m, &s->ip, srv, v, MAX_SAS);
+    unsigned ni = collect(m, srv, &s->ip, w, MAX_SAS);
+    s->n_out_spis = no;
+    s->n_in_spis = ni;
+    for (unsigned j = 0; j < no; j++) {
+        s->out_pkts += v[j]->packets;
+        if (!s->first_ts || v[j]->first_ts < s->first_ts) {
+            s->first_ts = v[j]->first_ts;
+            s->first_frame = v[j]->first_frame;
+            s->out_spi = v[j]->k.spi;
+        }
+        if (v[j]->last_ts >= s->last_ts) {
+            s->last_ts = v[j]->last_ts;
+            s->last_frame = v[j]->last_frame;
+        }
+    }
+    for (unsigned j = 0; j < ni; j++) {
+        s->in_pkts += w[j]->packets;
+        if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
+            s->in_first_frame = w[j]->first_frame;
+        if (j >= (no ? concurrency(v, no) : 1))
+            s->extra_pkts += w[j]->packets;
+    }
+    if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
+        s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
+}
+
+/* Collect (two captures): the client's ESP that never left the router, and its outside address. */
+static void client_nat(const struct detect_ctx *c, struct nat_idx *nx, const struct ip_addr *srv,
+                       struct client_stat *s)
+{
+    if (!nx->built)
+        nat_idx_build(nx, c->nat);
+    struct du_key uk;
+    du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
+    for (uint32_t u = du_index_first(&nx->unm, &uk); u != DU_NONE; u = du_index_next(&nx->unm, u)) {
+        const struct nat_unmatched *un = &c->nat->unm[u];
+        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP ||
+            !ip_addr_eq(&un->src, &s->ip) || !ip_addr_eq(&un->dst, srv))
+            continue;
+        s->dropped += un->packets;
+        for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
+            s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
+    }
+    s->has_out = outside_of(c, nx, &s->ip, srv, &s->out_ip);
+}
+
+/* Collect every client of sv->srv (sv->cl set) and count receivers, starved and dropped ones. */
+static void collect_clients(const struct detect_ctx *c, const struct session_model *m,
+                            struct nat_idx *nx, struct server_view *sv)
+{
+    memset(sv->st, 0, sizeof(sv->st));
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        struct client_stat *s = &sv->st[k];
+        s->ip = sv->cl.v[k];
+        client_esp(m, sv->srv, s);
+        sv->total_in += s->in_pkts;
+        if (du_two(c) && c->nat)
+            client_nat(c, nx, sv->srv, s);
+        if (s->in_pkts)
+            sv->receivers++;
+        else if (s->out_pkts >= MIN_SENT)
+            sv->starved++;
+        if (s->dropped)
+            sv->dropped_clients++;
+    }
+}
+
+/* Decide the rest once a collision is certain: the receiving client, the start, the NAT address
+ * and the return ESP on both sides of the router. */
+static void decide_collision(const struct detect_ctx *c, const struct session_model *m,
+                             struct server_view *sv)
+{
+    bool two = du_two(c);
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        if (sv->st[k].in_pkts)
+            sv->rx = &sv->st[k];
+        if (sv->st[k].first_ts > sv->start)
+            sv->start = sv->st[k].first_ts;
+    }
+    for (unsigned k = 0; k < sv->cl.n && two; k++)
+        if (sv->st[k].has_out) {
+            sv->nat = sv->st[k].out_ip;
+            break;
+        }
+    if (two && !sv->nat.v && c->nat && c->nat->n_nat_addrs)
+        sv->nat = c->nat->nat_addrs[0];
+    const struct ipsec_sa *w[MAX_SAS];
+    if (two && sv->nat.v) {
+        unsigned n = collect(c->outside, sv->srv, &sv->nat, w, MAX_SAS);
+        sv->ret_spis_out = n;
+        for (unsigned j = 0; j < n; j++) {
+            sv->ret_out += w[j]->packets;
+            if (!sv->ret_out_frame)
+                sv->ret_out_frame = w[j]->first_frame;
+        }
+        spi_list(sv->ret_spis, sizeof(sv->ret_spis), w, n);
+    }
+    sv->rx_n = collect(m, sv->srv, &sv->rx->ip, w, MAX_SAS);
+    spi_list(sv->rx_spis, sizeof(sv->rx_spis), w, sv->rx_n);
+    if (!sv->ret_spis[0])
+        snprintf(sv->ret_spis, sizeof(sv->ret_spis), "%s", sv->rx_spis);
+}
+
+static void collision_summary(struct finding *f, const struct server_view *sv, bool two)
+{
+    const struct client_stat *rx = sv->rx;
+    char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
+    char list[200] = "";
+    for (unsigned k = 0; k < sv->cl.n; k++)
+        du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&sv->cl.v[k], a));
+    du_ip(sv->srv, b);
+    snprintf(f->summary, sizeof(f->summary),
+             "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", sv->cl.n, list, b);
+    if (sv->nat.v)
+        du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&sv->nat, d));
+    du_cat(f->summary, sizeof(f->summary),
+           ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
+           "return ESP "
+           "packets (SPIs %s) went to %s",
+           (unsigned long long)(two && sv->ret_out > sv->total_in ? sv->ret_out : sv->total_in),
+           sv->ret_spis, du_ip(&rx->ip, a));
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        const struct client_stat *s = &sv->st[k];
+        if (s == rx)
+            continue;
+        du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
+        if (s->dropped)
+            du_cat(f->summary, sizeof(f->summary),
+                   " and %llu of its %llu ESP packets never left the router",
+                   (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
+    }
+    du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
+           du_hms(sv->start, t));
+    if (rx->extra_pkts)
+        du_cat(f->summary, sizeof(f->summary),
+               " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
+               "were meant for "
+               "the other client(s).",
+               du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis,
+               (unsigned long long)rx->extra_pkts);
+}
+
+static void collision_sessions(struct finding *f, const struct server_view *sv, bool two)
+{
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        const struct client_stat *s = &sv->st[k];
+        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &s->ip);
+        if (!fs)
+            break;
+        if (sv->nat.v) {
+            fs->has_outside = true;
+            fs->out_ip = sv->nat;
+        }
+        fs->has_spi = true;
+        fs->spi = s->out_spi;
+        if (s == sv->rx)
+            snprintf(fs->note, sizeof(fs->note), "receives all return ESP");
+        else if (s->dropped)
+            snprintf(fs->note, sizeof(fs->note), "ESP dropped at the router, no return");
+        else
+            snprintf(fs->note, sizeof(fs->note), "receives no return ESP");
+    }
+    struct finding_session *fs = finding_session_add(f, ROLE_SERVER, sv->srv);
+    if (fs)
+        snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)",
+                 two ? sv->ret_spis_out : sv->rx_n);
+    if (sv->nat.v && (fs = finding_session_add(f, ROLE_NAT, &sv->nat)))
+        snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
+}
+
+static void collision_evidence(struct finding *f, const struct server_view *sv, bool two,
+                               uint8_t cap)
+{
+    char a[DU_IPSTR];
+    finding_ev_int(f, "clients", sv->cl.n);
+    finding_ev_str(f, "receiving_client", du_ip(&sv->rx->ip, a));
+    finding_ev_int(f, "return_packets_inside", (int64_t)sv->total_in);
+    if (two)
+        finding_ev_int(f, "return_packets_outside", (int64_t)sv->ret_out);
+    finding_ev_str(f, "return_spis", sv->ret_spis);
+    uint64_t dropped = 0, starved_sent = 0;
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        dropped += sv->st[k].dropped;
+        if (&sv->st[k] != sv->rx)
+            starved_sent += sv->st[k].out_pkts;
+    }
+    finding_ev_int(f, "unanswered_esp_packets", (int64_t)starved_sent);
+    if (two)
+        finding_ev_int(f, "dropped_at_router", (int64_t)dropped);
+    if (sv->rx->extra_pkts)
+        finding_ev_int(f, "misdelivered_packets", (int64_t)sv->rx->extra_pkts);
+    finding_ev_ts(f, "first_ts", sv->start);
+    /* frames: each client's first ESP, the return ESP, dropped packets */
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        finding_frame(f, cap, sv->st[k].first_frame);
+        if (sv->st[k].in_first_frame)
+            finding_frame(f, cap, sv->st[k].in_first_frame);
+        for (unsigned j = 0; j < sv->st[k].n_dropped_frames; j++)
+            finding_frame(f, SIDE_INSIDE, sv->st[k].dropped_frames[j]);
+    }
+    if (sv->ret_out_frame)
+        finding_frame(f, SIDE_OUTSIDE, sv->ret_out_frame);
+}
+
 /* Inside view: >= 2 clients to one server, return ESP reaches one. */
 static void inside_logic(struct detect_ctx *c, const struct session_model *m, struct du_ipset *done)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
     struct du_ipset servers = {0};
-    /* raw ESP SAs chained by destination, in slot order */
     struct du_index by_dst;
-    du_index_init(&by_dst, sizeof(struct du_key), table_slots(m->ipsec));
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (sa && is_raw_esp(sa)) {
-            du_set_add(&servers, &sa->k.dst);
-            struct du_key k;
-            du_key_make(&k, 0, 0, &sa->k.dst, 0, NULL, 0, 0);
-            du_index_add(&by_dst, &k, i);
-        }
-    }
+    servers_index(m, &servers, &by_dst);
     struct nat_idx nx = {0};
-    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    struct server_view view, *sv = &view;
     for (unsigned si = 0; si < servers.n; si++) {
-        const struct ip_addr *srv = &servers.v[si];
-        struct du_ipset cl = {0};
-        struct du_key dk;
-        du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
-        for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE;
-             i = du_index_next(&by_dst, i)) {
-            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-            if (sa && is_raw_esp(sa) && ip_addr_eq(&sa->k.dst, srv) && !ip_addr_eq(&sa->k.src, srv))
-                du_set_add(&cl, &sa->k.src);
-        }
-        if (cl.n < 2)
+        memset(sv, 0, sizeof(*sv));
+        sv->srv = &servers.v[si];
+        server_clients(m, &by_dst, sv->srv, &sv->cl);
+        if (sv->cl.n < 2 || (!two && !lan_side(m, &sv->cl, sv->srv)))
             continue;
-        if (!two) {
-            /* one capture: this must look like the LAN side of a NAT */
-            bool all_priv = true;
-            for (unsigned k = 0; k < cl.n; k++)
-                all_priv &= ip_addr_is_private(&cl.v[k]);
-            if (du_model_side(m) == SIDE_OUTSIDE || (!all_priv && du_model_side(m) != SIDE_INSIDE))
-                continue;
-            if (ip_addr_is_private(srv) && all_priv)
-                continue; /* LAN-internal ESP: no NAT in between */
-        }
-        struct client_stat st[DU_SET_MAX];
-        memset(st, 0, sizeof(st));
-        unsigned receivers = 0, starved = 0, dropped_clients = 0;
-        uint64_t total_in = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            struct client_stat *s = &st[k];
-            s->ip = cl.v[k];
-            unsigned no = collect(m, &s->ip, srv, v, MAX_SAS);
-            unsigned ni = collect(m, srv, &s->ip, w, MAX_SAS);
-            s->n_out_spis = no;
-            s->n_in_spis = ni;
-            for (unsigned j = 0; j < no; j++) {
-                s->out_pkts += v[j]->packets;
-                if (!s->first_ts || v[j]->first_ts < s->first_ts) {
-                    s->first_ts = v[j]->first_ts;
-                    s->first_frame = v[j]->first_frame;
-                    s->out_spi = v[j]->k.spi;
-                }
-                if (v[j]->last_ts >= s->last_ts) {
-                    s->last_ts = v[j]->last_ts;
-                    s->last_frame = v[j]->last_frame;
-                }
-            }
-            for (unsigned j = 0; j < ni; j++) {
-                s->in_pkts += w[j]->packets;
-                if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
-                    s->in_first_frame = w[j]->first_frame;
-                if (j >= (no ? concurrency(v, no) : 1))
-                    s->extra_pkts += w[j]->packets;
-            }
-            if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
-                s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
-            total_in += s->in_pkts;
-            if (two && c->nat) {
-                if (!nx.built)
-                    nat_idx_build(&nx, c->nat);
-                struct du_key uk;
-                du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
-                for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE;
-                     u = du_index_next(&nx.unm, u)) {
-                    const struct nat_unmatched *un = &c->nat->unm[u];
-                    if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP ||
-                        !ip_addr_eq(&un->src, &s->ip) || !ip_addr_eq(&un->dst, srv))
-                        continue;
-                    s->dropped += un->packets;
-                    for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
-                        s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
-                }
-                s->has_out = outside_of(c, &nx, &s->ip, srv, &s->out_ip);
-            }
-            if (s->in_pkts)
-                receivers++;
-            else if (s->out_pkts >= MIN_SENT)
-                starved++;
-            if (s->dropped)
-                dropped_clients++;
-        }
-        if (receivers != 1 || (starved == 0 && dropped_clients == 0))
+        collect_clients(c, m, &nx, sv);
+        if (sv->receivers != 1 || (sv->starved == 0 && sv->dropped_clients == 0))
             continue;
-        /* the receiving client and the NAT address */
-        const struct client_stat *rx = NULL;
-        uint64_t start = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            if (st[k].in_pkts)
-                rx = &st[k];
-            if (st[k].first_ts > start)
-                start = st[k].first_ts;
-        }
-        struct ip_addr nat = {0};
-        for (unsigned k = 0; k < cl.n && two; k++)
-            if (st[k].has_out) {
-                nat = st[k].out_ip;
-                break;
-            }
-        if (two && !nat.v && c->nat && c->nat->n_nat_addrs)
-            nat = c->nat->nat_addrs[0];
-        /* outside view of the return ESP (two captures) */
-        uint64_t ret_out = 0;
-        unsigned ret_spis_out = 0;
-        char ret_spis[96] = "";
-        uint64_t ret_out_frame = 0;
-        if (two && nat.v) {
-            unsigned n = collect(c->outside, srv, &nat, w, MAX_SAS);
-            ret_spis_out = n;
-            for (unsigned j = 0; j < n; j++) {
-                ret_out += w[j]->packets;
-                if (!ret_out_frame)
-                    ret_out_frame = w[j]->first_frame;
-            }
-            spi_list(ret_spis, sizeof(ret_spis), w, n);
-        }
-        unsigned rx_n = collect(m, srv, &rx->ip, w, MAX_SAS);
-        char rx_spis[96];
-        spi_list(rx_spis, sizeof(rx_spis), w, rx_n);
-        if (!ret_spis[0])
-            snprintf(ret_spis, sizeof(ret_spis), "%s", rx_spis);
-
-        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, start);
+        decide_collision(c, m, sv);
+        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, sv->start);
         if (!f)
             break;
         f->confirmed = true;
-        char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
-        char list[200] = "";
-        for (unsigned k = 0; k < cl.n; k++)
-            du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&cl.v[k], a));
-        du_ip(srv, b);
-        snprintf(f->summary, sizeof(f->summary),
-                 "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", cl.n, list, b);
-        if (nat.v)
-            du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&nat, d));
-        du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
-               "return ESP "
-               "packets (SPIs %s) went to %s",
-               (unsigned long long)(two && ret_out > total_in ? ret_out : total_in), ret_spis,
-               du_ip(&rx->ip, a));
-        for (unsigned k = 0; k < cl.n; k++) {
-            const struct client_stat *s = &st[k];
-            if (s == rx)
-                continue;
-            du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
-            if (s->dropped)
-                du_cat(f->summary, sizeof(f->summary),
-                       " and %llu of its %llu ESP packets never left the router",
-                       (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
-        }
-        du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
-               du_hms(start, t));
-        if (rx->extra_pkts)
-            du_cat(f->summary, sizeof(f->summary),
-                   " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
-                   "were meant for "
-                   "the other client(s).",
-                   du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis,
-                   (unsigned long long)rx->extra_pkts);
+        collision_summary(f, sv, two);
         snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
-
-        for (unsigned k = 0; k < cl.n; k++) {
-            const struct client_stat *s = &st[k];
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &s->ip);
-            if (!fs)
-                break;
-            if (nat.v) {
-                fs->has_outside = true;
-                fs->out_ip = nat;
-            }
-            fs->has_spi = true;
-            fs->spi = s->out_spi;
-            if (s == rx)
-                snprintf(fs->note, sizeof(fs->note), "receives all return ESP");
-            else if (s->dropped)
-                snprintf(fs->note, sizeof(fs->note), "ESP dropped at the router, no return");
-            else
-                snprintf(fs->note, sizeof(fs->note), "receives no return ESP");
-        }
-        struct finding_session *fs = finding_session_add(f, ROLE_SERVER, srv);
-        if (fs)
-            snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)",
-                     two ? ret_spis_out : rx_n);
-        if (nat.v && (fs = finding_session_add(f, ROLE_NAT, &nat)))
-            snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
-
-        finding_ev_int(f, "clients", cl.n);
-        finding_ev_str(f, "receiving_client", du_ip(&rx->ip, a));
-        finding_ev_int(f, "return_packets_inside", (int64_t)total_in);
-        if (two)
-            finding_ev_int(f, "return_packets_outside", (int64_t)ret_out);
-        finding_ev_str(f, "return_spis", ret_spis);
-        uint64_t dropped = 0, starved_sent = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            dropped += st[k].dropped;
-            if (&st[k] != rx)
-                starved_sent += st[k].out_pkts;
-        }
-        finding_ev_int(f, "unanswered_esp_packets", (int64_t)starved_sent);
-        if (two)
-            finding_ev_int(f, "dropped_at_router", (int64_t)dropped);
-        if (rx->extra_pkts)
-            finding_ev_int(f, "misdelivered_packets", (int64_t)rx->extra_pkts);
-        finding_ev_ts(f, "first_ts", start);
-        /* frames: each client's first ESP, the return ESP, dropped packets */
-        for (unsigned k = 0; k < cl.n; k++) {
-            finding_frame(f, cap, st[k].first_frame);
-            if (st[k].in_first_frame)
-                finding_frame(f, cap, st[k].in_first_frame);
-            for (unsigned j = 0; j < st[k].n_dropped_frames; j++)
-                finding_frame(f, SIDE_INSIDE, st[k].dropped_frames[j]);
-        }
-        if (ret_out_frame)
-            finding_frame(f, SIDE_OUTSIDE, ret_out_frame);
-        du_set_add(done, srv);
+        collision_sessions(f, sv, two);
+        collision_evidence(f, sv, two, cap);
+        du_set_add(done, sv->srv);
     }
     nat_idx_free(&nx);
     du_index_free(&by_dst);
