@@ -1,7 +1,7 @@
 /* esp_collision.c - several inside clients share one NAT address for raw ESP (IP protocol 50) to
- * one server (PROTOCOLS.md §3.9). ESP has no ports: a NAPT keys raw ESP on (address, server,
- * proto), so every return ESP packet from that server goes to one client (Linux: the first one;
- * the others' outbound ESP is even dropped at the router, LAB-NOTES.md).
+ * one server. ESP has no ports: a NAPT keys raw ESP on (address, server, proto), so every return
+ * ESP packet from that server goes to one client (Linux: the first one; the others' outbound ESP
+ * is even dropped at the router).
  *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return
  * ESP reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
  *  - outside capture alone (suspected): one (outside address, server) pair where the server sends
@@ -475,144 +475,200 @@ struct ike_ports {
     uint16_t port[8];
 };
 
+/* What the outside view collects about one (outside address, server) pair. */
+struct pair_view {
+    const struct ip_addr *nat, *srv;
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS]; /* raw ESP nat -> srv and back, by start */
+    unsigned no, ni, co, ci;                        /* counts and concurrency of v and w */
+    uint64_t esp_lo, esp_hi;                        /* the ESP period */
+    struct ike_ports ip; /* initiator ports of IKE SAs nat -> srv in the ESP period */
+    unsigned ike_n;      /* IKE SAs initiated by nat */
+    unsigned ike_rev;    /* IKE SAs initiated by srv */
+    uint64_t ike_frame;  /* the latest first frame of those counted in ip */
+    bool spi_sig, ike_sig;
+    uint64_t ts;
+};
+
+/* Whether (nat, srv) is a new ordered pair; records it (parallel sets). */
+static bool pair_new(struct du_ipset *seen_src, struct du_ipset *seen_dst,
+                     const struct ip_addr *nat, const struct ip_addr *srv)
+{
+    for (unsigned k = 0; k < seen_src->n; k++)
+        if (ip_addr_eq(&seen_src->v[k], nat) && ip_addr_eq(&seen_dst->v[k], srv))
+            return false;
+    if (seen_src->n >= DU_SET_MAX)
+        return false;
+    seen_src->v[seen_src->n++] = *nat;
+    seen_dst->v[seen_dst->n++] = *srv;
+    return true;
+}
+
+/* Collect the raw ESP both ways and its period. */
+static void pair_esp(const struct session_model *m, struct pair_view *p)
+{
+    p->no = collect(m, p->nat, p->srv, p->v, MAX_SAS);
+    p->ni = collect(m, p->srv, p->nat, p->w, MAX_SAS);
+    p->co = concurrency(p->v, p->no);
+    p->ci = concurrency(p->w, p->ni);
+    p->esp_lo = p->v[0]->first_ts;
+    p->esp_hi = 0;
+    for (unsigned j = 0; j < p->no; j++)
+        if (p->v[j]->last_ts > p->esp_hi)
+            p->esp_hi = p->v[j]->last_ts;
+    for (unsigned j = 0; j < p->ni; j++) {
+        if (p->w[j]->first_ts < p->esp_lo)
+            p->esp_lo = p->w[j]->first_ts;
+        if (p->w[j]->last_ts > p->esp_hi)
+            p->esp_hi = p->w[j]->last_ts;
+    }
+}
+
+/* Collect the IKE SAs from nat to srv, by initiator port, overlapping the ESP period. */
+static void pair_ike(const struct session_model *m, struct pair_view *p)
+{
+    uint32_t it = 0;
+    for (const struct ike_sa *ik; (ik = du_ike_between(m, p->nat, p->srv, &it));) {
+        if (ip_addr_eq(&ik->initiator.ip, p->srv) && ip_addr_eq(&ik->responder.ip, p->nat))
+            p->ike_rev++;
+        if (!ip_addr_eq(&ik->initiator.ip, p->nat) || !ip_addr_eq(&ik->responder.ip, p->srv))
+            continue;
+        p->ike_n++;
+        if (ik->first_ts > p->esp_hi + 5000000u)
+            continue; /* a later, separate session */
+        bool have = false;
+        for (unsigned q = 0; q < p->ip.n; q++)
+            if (p->ip.port[q] == ik->initiator.port)
+                have = true;
+        if (!have && p->ip.n < 8) {
+            p->ip.port[p->ip.n++] = ik->initiator.port;
+            if (!p->ike_frame || ik->first_frame > p->ike_frame)
+                p->ike_frame = ik->first_frame;
+        }
+    }
+}
+
+/* Decide: whether the pair shows several clients behind nat (spi_sig / ike_sig, ts set). */
+static bool pair_decide(struct pair_view *p)
+{
+    if (p->ike_rev && !p->ike_n)
+        return false; /* the "server" initiates: wrong orientation */
+    /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
+     * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
+    p->spi_sig = p->ci >= 2 && p->ci > p->co && p->nat->v == 4 && p->ike_n == 0;
+    p->ike_sig = p->ip.n >= 2 && p->no > 0;
+    if (p->ike_sig && p->ci >= 2 && p->ci > p->co)
+        p->spi_sig = true; /* report the SPI asymmetry too */
+    if (!p->spi_sig && !p->ike_sig)
+        return false;
+    p->ts = p->esp_lo;
+    for (unsigned j = 0; j < p->ni; j++)
+        if (j > 0 && sig_overlap(p->w[j], p->w[0])) {
+            p->ts = p->w[j]->first_ts;
+            break;
+        }
+    return true;
+}
+
+static void pair_summary(struct finding *f, const struct pair_view *p, uint64_t in_pkts)
+{
+    char a[DU_IPSTR], b[DU_IPSTR], sl[96], sr[96], t[16];
+    du_ip(p->nat, a);
+    du_ip(p->srv, b);
+    spi_list(sl, sizeof(sl), p->v, p->no);
+    spi_list(sr, sizeof(sr), p->w, p->ni);
+    snprintf(f->summary, sizeof(f->summary),
+             "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
+             "behind one NAT "
+             "address (seen from outside only, since %s):",
+             a, b, du_hms(p->ts, t));
+    if (p->spi_sig)
+        du_cat(f->summary, sizeof(f->summary),
+               " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
+               "SPI runs at a "
+               "time from %s (%s)",
+               p->ci, sr, (unsigned long long)in_pkts, p->co, a, sl);
+    if (p->ike_sig) {
+        du_cat(f->summary, sizeof(f->summary), "%s %u IKE SAs come from %s on different ports (",
+               p->spi_sig ? ";" : "", p->ip.n, a);
+        for (unsigned q = 0; q < p->ip.n; q++)
+            du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", p->ip.port[q]);
+        du_cat(f->summary, sizeof(f->summary), ")");
+    }
+    du_cat(f->summary, sizeof(f->summary),
+           ". ESP has no ports, so the router can deliver the return ESP to only one inside "
+           "client; the "
+           "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
+           "the clients.");
+}
+
+/* Emit: the suspected collision of a pair; false when out of memory. */
+static bool pair_emit(struct detect_ctx *c, uint8_t cap, const struct pair_view *p)
+{
+    struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, p->ts);
+    if (!f)
+        return false;
+    f->confirmed = false;
+    uint64_t in_pkts = 0, out_pkts = 0;
+    for (unsigned j = 0; j < p->ni; j++)
+        in_pkts += p->w[j]->packets;
+    for (unsigned j = 0; j < p->no; j++)
+        out_pkts += p->v[j]->packets;
+    pair_summary(f, p, in_pkts);
+    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+    struct finding_session *fs = finding_session_add(f, ROLE_NAT, p->nat);
+    if (fs) {
+        fs->has_spi = p->no > 0;
+        fs->spi = p->no ? p->v[0]->k.spi : 0;
+        snprintf(fs->note, sizeof(fs->note), "%u outbound SPI(s), %u IKE port(s)", p->no, p->ip.n);
+    }
+    fs = finding_session_add(f, ROLE_SERVER, p->srv);
+    if (fs)
+        snprintf(fs->note, sizeof(fs->note), "%u inbound SPI(s) at once", p->ci);
+    finding_ev_int(f, "outbound_spis", p->no);
+    finding_ev_int(f, "inbound_spis", p->ni);
+    finding_ev_int(f, "concurrent_outbound_spis", p->co);
+    finding_ev_int(f, "concurrent_inbound_spis", p->ci);
+    finding_ev_int(f, "ike_source_ports", p->ip.n);
+    finding_ev_int(f, "outbound_packets", (int64_t)out_pkts);
+    finding_ev_int(f, "inbound_packets", (int64_t)in_pkts);
+    finding_ev_ts(f, "first_ts", p->ts);
+    for (unsigned j = 0; j < p->no && j < 4; j++)
+        finding_frame(f, cap, p->v[j]->first_frame);
+    for (unsigned j = 0; j < p->ni && j < 4; j++)
+        finding_frame(f, cap, p->w[j]->first_frame);
+    if (p->ike_frame)
+        finding_frame(f, cap, p->ike_frame);
+    return true;
+}
+
 /* Outside view (suspected): one (address, server) pair, more concurrent inbound SPIs than
  * outbound, or IKE SAs from several source ports of one address. */
 static void outside_logic(struct detect_ctx *c, const struct session_model *m,
                           struct du_ipset *done)
 {
     uint8_t cap = du_cap(c, m);
-    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
     struct du_ipset seen_src = {0}, seen_dst = {0}; /* processed ordered pairs (parallel arrays) */
+    struct pair_view p;
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa || !is_raw_esp(sa))
             continue;
         const struct ip_addr *nat = &sa->k.src, *srv = &sa->k.dst;
-        bool dup = false;
-        for (unsigned k = 0; k < seen_src.n; k++)
-            if (ip_addr_eq(&seen_src.v[k], nat) && ip_addr_eq(&seen_dst.v[k], srv))
-                dup = true;
-        if (dup || seen_src.n >= DU_SET_MAX)
+        if (!pair_new(&seen_src, &seen_dst, nat, srv))
             continue;
-        seen_src.v[seen_src.n++] = *nat;
-        seen_dst.v[seen_dst.n++] = *srv;
         if (server_done(done, srv) || server_done(done, nat))
             continue;
         if (ip_addr_is_private(nat) && du_model_side(m) != SIDE_OUTSIDE)
             continue; /* an inside client: inside_logic's business */
-        unsigned no = collect(m, nat, srv, v, MAX_SAS);
-        unsigned ni = collect(m, srv, nat, w, MAX_SAS);
-        unsigned co = concurrency(v, no), ci = concurrency(w, ni);
-        /* IKE SAs from nat to srv, by initiator port, overlapping the ESP period */
-        uint64_t esp_lo = v[0]->first_ts, esp_hi = 0;
-        for (unsigned j = 0; j < no; j++)
-            if (v[j]->last_ts > esp_hi)
-                esp_hi = v[j]->last_ts;
-        for (unsigned j = 0; j < ni; j++) {
-            if (w[j]->first_ts < esp_lo)
-                esp_lo = w[j]->first_ts;
-            if (w[j]->last_ts > esp_hi)
-                esp_hi = w[j]->last_ts;
-        }
-        struct ike_ports ip = {0};
-        unsigned ike_n = 0, ike_rev = 0;
-        uint64_t ike_frame = 0;
-        uint32_t it = 0;
-        for (const struct ike_sa *ik; (ik = du_ike_between(m, nat, srv, &it));) {
-            if (ip_addr_eq(&ik->initiator.ip, srv) && ip_addr_eq(&ik->responder.ip, nat))
-                ike_rev++;
-            if (!ip_addr_eq(&ik->initiator.ip, nat) || !ip_addr_eq(&ik->responder.ip, srv))
-                continue;
-            ike_n++;
-            if (ik->first_ts > esp_hi + 5000000u)
-                continue; /* a later, separate session */
-            bool have = false;
-            for (unsigned q = 0; q < ip.n; q++)
-                if (ip.port[q] == ik->initiator.port)
-                    have = true;
-            if (!have && ip.n < 8) {
-                ip.port[ip.n++] = ik->initiator.port;
-                if (!ike_frame || ik->first_frame > ike_frame)
-                    ike_frame = ik->first_frame;
-            }
-        }
-        if (ike_rev && !ike_n)
-            continue; /* the "server" initiates: wrong orientation */
-        /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
-         * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
-        bool spi_sig = ci >= 2 && ci > co && nat->v == 4 && ike_n == 0;
-        bool ike_sig = ip.n >= 2 && no > 0;
-        if (ike_sig && ci >= 2 && ci > co)
-            spi_sig = true; /* report the SPI asymmetry too */
-        if (!spi_sig && !ike_sig)
+        memset(&p, 0, sizeof(p));
+        p.nat = nat;
+        p.srv = srv;
+        pair_esp(m, &p);
+        pair_ike(m, &p);
+        if (!pair_decide(&p))
             continue;
-        uint64_t ts = esp_lo;
-        for (unsigned j = 0; j < ni; j++)
-            if (j > 0 && sig_overlap(w[j], w[0])) {
-                ts = w[j]->first_ts;
-                break;
-            }
-        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, ts);
-        if (!f)
+        if (!pair_emit(c, cap, &p))
             return;
-        f->confirmed = false;
-        char a[DU_IPSTR], b[DU_IPSTR], sl[96], sr[96], t[16];
-        du_ip(nat, a);
-        du_ip(srv, b);
-        spi_list(sl, sizeof(sl), v, no);
-        spi_list(sr, sizeof(sr), w, ni);
-        uint64_t in_pkts = 0, out_pkts = 0;
-        for (unsigned j = 0; j < ni; j++)
-            in_pkts += w[j]->packets;
-        for (unsigned j = 0; j < no; j++)
-            out_pkts += v[j]->packets;
-        snprintf(f->summary, sizeof(f->summary),
-                 "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
-                 "behind one NAT "
-                 "address (seen from outside only, since %s):",
-                 a, b, du_hms(ts, t));
-        if (spi_sig)
-            du_cat(f->summary, sizeof(f->summary),
-                   " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
-                   "SPI runs at a "
-                   "time from %s (%s)",
-                   ci, sr, (unsigned long long)in_pkts, co, a, sl);
-        if (ike_sig) {
-            du_cat(f->summary, sizeof(f->summary),
-                   "%s %u IKE SAs come from %s on different ports (", spi_sig ? ";" : "", ip.n, a);
-            for (unsigned q = 0; q < ip.n; q++)
-                du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", ip.port[q]);
-            du_cat(f->summary, sizeof(f->summary), ")");
-        }
-        du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router can deliver the return ESP to only one inside "
-               "client; the "
-               "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
-               "the clients.");
-        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
-        struct finding_session *fs = finding_session_add(f, ROLE_NAT, nat);
-        if (fs) {
-            fs->has_spi = no > 0;
-            fs->spi = no ? v[0]->k.spi : 0;
-            snprintf(fs->note, sizeof(fs->note), "%u outbound SPI(s), %u IKE port(s)", no, ip.n);
-        }
-        fs = finding_session_add(f, ROLE_SERVER, srv);
-        if (fs)
-            snprintf(fs->note, sizeof(fs->note), "%u inbound SPI(s) at once", ci);
-        finding_ev_int(f, "outbound_spis", no);
-        finding_ev_int(f, "inbound_spis", ni);
-        finding_ev_int(f, "concurrent_outbound_spis", co);
-        finding_ev_int(f, "concurrent_inbound_spis", ci);
-        finding_ev_int(f, "ike_source_ports", ip.n);
-        finding_ev_int(f, "outbound_packets", (int64_t)out_pkts);
-        finding_ev_int(f, "inbound_packets", (int64_t)in_pkts);
-        finding_ev_ts(f, "first_ts", ts);
-        for (unsigned j = 0; j < no && j < 4; j++)
-            finding_frame(f, cap, v[j]->first_frame);
-        for (unsigned j = 0; j < ni && j < 4; j++)
-            finding_frame(f, cap, w[j]->first_frame);
-        if (ike_frame)
-            finding_frame(f, cap, ike_frame);
         du_set_add(done, srv);
     }
 }
