@@ -171,6 +171,211 @@ static uint32_t gre_first(const struct session_model *m, struct lazy *l, const s
     return du_index_first(&l->x, &k);
 }
 
+/* The lookups of one gre_blocked run, built on first use. */
+struct gre_lookups {
+    struct lazy maps, octrl, gre, unm;
+};
+
+/* One PPTP call whose GRE flows one way: what the captures show of it. */
+struct gre_call {
+    const struct pptp_ctrl *pc;
+    const struct pptp_call *call;
+    unsigned idx;               /* call index on the control connection */
+    uint64_t up, down;          /* GRE packets to the server / to the client */
+    bool no_return;             /* else: no GRE from the client */
+    struct endpoint out;        /* the client's outside endpoint (two captures; v 0: unknown) */
+    const struct pptp_ctrl *oc; /* the outside view of the control connection and call */
+    const struct pptp_call *ocall;
+    uint64_t oup, odown; /* GRE outside the router, to the server / to the client */
+};
+
+/* Collect and decide: whether call idx of pc is up and its GRE flows one way (g filled). */
+static bool gre_one_way(const struct session_model *m, const struct pptp_ctrl *pc, unsigned idx,
+                        struct gre_call *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->pc = pc;
+    g->call = &pc->calls[idx];
+    g->idx = idx;
+    if (!call_up(g->call))
+        return false;
+    session_pptp_call_gre(m, pc, g->call, &g->up, &g->down);
+    g->no_return = g->up >= MIN_GRE && g->down == 0;
+    bool no_out = g->down >= MIN_GRE && g->up == 0;
+    return g->no_return || no_out;
+}
+
+/* Collect (two captures): the client's outside endpoint and the call's GRE outside. */
+static void gre_outside(const struct detect_ctx *c, struct gre_lookups *lk, struct gre_call *g)
+{
+    bool have_out = outside_of_tcp(c, &lk->maps, &g->pc->client, &g->pc->server.ip, &g->out);
+    if (!have_out && c->nat && c->nat->n_nat_addrs) {
+        g->out.ip = c->nat->nat_addrs[0];
+        g->out.port = 0;
+    }
+    outside_call(c->outside, &lk->octrl, &g->out, g->pc, g->call, &g->oc, &g->ocall);
+    if (g->oc)
+        session_pptp_call_gre(c->outside, g->oc, g->ocall, &g->oup, &g->odown);
+}
+
+/* Summary, confirmation and remedy of a one-way GRE call. */
+static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
+{
+    const struct pptp_ctrl *pc = g->pc;
+    const struct pptp_call *call = g->call;
+    bool no_return = g->no_return;
+    char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16];
+    du_ip(&pc->client.ip, a);
+    du_ip(&pc->server.ip, b);
+    snprintf(f->summary, sizeof(f->summary),
+             "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s "
+             "on the control "
+             "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way "
+             "only: %llu packets "
+             "%s, none %s.",
+             g->idx + 1, call->call_id, call->peer_call_id, a, b, du_hms(call->first_ts, t),
+             pc->client.port, (unsigned long long)(no_return ? g->up : g->down),
+             no_return ? "to the server" : "to the client",
+             no_return ? "back to the client" : "from the client");
+    const char *rem = REMEDY_HELPER;
+    f->confirmed = false;
+    if (two && g->oc) {
+        if (no_return && g->odown > 0) {
+            f->confirmed = true;
+            du_cat(f->summary, sizeof(f->summary),
+                   " The server's return GRE reached the router (%llu packets for Call ID "
+                   "0x%04x at %s) and "
+                   "was dropped there: the router does not map return GRE back to the client.",
+                   (unsigned long long)g->odown, g->ocall->call_id, du_ip(&g->oc->client.ip, o));
+        } else if (no_return && g->oup == 0) {
+            f->confirmed = true;
+            du_cat(f->summary, sizeof(f->summary),
+                   " The client's GRE never left the router (none outside): the router "
+                   "blocks GRE.");
+        } else if (no_return) {
+            f->confirmed = true;
+            du_cat(f->summary, sizeof(f->summary),
+                   " The GRE left the router (%llu packets outside) but the server never "
+                   "answered: GRE is "
+                   "blocked beyond the router or the server ignores the call.",
+                   (unsigned long long)g->oup);
+            rem = "Allow GRE (IP protocol 47) from the NAT address on the server side and "
+                  "its firewall; "
+                  "check the server's PPTP/GRE configuration.";
+        } else if (g->odown == 0) {
+            f->confirmed = true;
+            du_cat(f->summary, sizeof(f->summary),
+                   " The server's GRE did not appear outside either.");
+        }
+    } else if (!two) {
+        du_cat(f->summary, sizeof(f->summary),
+               " Without the GRE the PPP session cannot start; a NAT without PPTP "
+               "passthrough typically "
+               "drops return GRE.");
+    }
+    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+}
+
+static void gre_sessions(struct finding *f, const struct gre_call *g, bool two)
+{
+    const struct pptp_ctrl *pc = g->pc;
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &pc->client.ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = pc->client.port;
+        fs->has_call_id = true;
+        fs->call_id = g->call->call_id;
+        if (two && g->out.ip.v) {
+            fs->has_outside = true;
+            fs->out_ip = g->out.ip;
+            fs->has_out_port = g->out.port != 0;
+            fs->out_port = g->out.port;
+        }
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 g->no_return ? "receives no GRE" : "sends no GRE");
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, &pc->server.ip))) {
+        fs->has_port = true;
+        fs->port = pc->server.port;
+        fs->has_call_id = true;
+        fs->call_id = g->call->peer_call_id;
+    }
+    if (two && g->out.ip.v && (fs = finding_session_add(f, ROLE_NAT, &g->out.ip)))
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 g->odown && g->no_return ? "drops the return GRE" : "");
+}
+
+/* Outside-only return GRE records by source, in index order. */
+static void unm_gre_build(struct lazy *l, const struct nat_result *r)
+{
+    l->built = true;
+    du_index_init(&l->x, sizeof(struct du_key), (uint32_t)r->n_unm);
+    for (size_t u = 0; u < r->n_unm; u++) {
+        const struct nat_unmatched *un = &r->unm[u];
+        if (un->proto != IPP_GRE || un->side != SIDE_OUTSIDE || un->direction != 1)
+            continue;
+        struct du_key key;
+        du_key_make(&key, 0, IPP_GRE, &un->src, 0, NULL, 0, 0);
+        du_index_add(&l->x, &key, (uint32_t)u);
+    }
+}
+
+/* Frames of the one-way GRE and of the return GRE dropped at the router. */
+static void gre_frames(struct finding *f, const struct detect_ctx *c, const struct session_model *m,
+                       struct gre_lookups *lk, const struct gre_call *g, uint8_t cap)
+{
+    const struct pptp_ctrl *pc = g->pc;
+    bool two = du_two(c);
+    const struct ip_addr *gsrc = g->no_return ? &pc->client.ip : &pc->server.ip;
+    uint32_t gkey = g->no_return ? g->call->peer_call_id : g->call->call_id;
+    for (uint32_t i = gre_first(m, &lk->gre, gsrc, gkey); i != DU_NONE;
+         i = du_index_next(&lk->gre.x, i)) {
+        const struct gre_flow *gf = table_slot(m->gre, i, NULL);
+        if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
+            finding_frame(f, cap, gf->first_frame);
+    }
+    if (two && c->nat && !lk->unm.built)
+        unm_gre_build(&lk->unm, c->nat);
+    struct du_key uk;
+    du_key_make(&uk, 0, IPP_GRE, &pc->server.ip, 0, NULL, 0, 0);
+    for (uint32_t u = two && c->nat ? du_index_first(&lk->unm.x, &uk) : DU_NONE;
+         u != DU_NONE && u < c->nat->n_unm; u = du_index_next(&lk->unm.x, u)) {
+        const struct nat_unmatched *un = &c->nat->unm[u];
+        if (un->proto == IPP_GRE && un->side == SIDE_OUTSIDE && un->direction == 1 &&
+            ip_addr_eq(&un->src, &pc->server.ip) &&
+            (!un->has_call_id || !g->ocall || un->call_id == g->ocall->call_id)) {
+            for (unsigned q = 0; q < un->nframes && q < 3; q++)
+                finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
+            finding_ev_int(f, "return_gre_dropped", (int64_t)un->packets);
+        }
+    }
+}
+
+/* Emit: the finding of a one-way GRE call; false when out of memory. */
+static bool gre_emit(struct detect_ctx *c, const struct session_model *m, struct gre_lookups *lk,
+                     const struct gre_call *g, uint8_t cap)
+{
+    bool two = du_two(c);
+    const struct pptp_call *call = g->call;
+    struct finding *f = finding_add(c->out, FINDING_PPTP_GRE_BLOCKED, call->first_ts);
+    if (!f)
+        return false;
+    gre_summary(f, g, two);
+    gre_sessions(f, g, two);
+    finding_ev_int(f, "call_id", call->call_id);
+    finding_ev_int(f, "peer_call_id", call->peer_call_id);
+    finding_ev_int(f, "gre_to_server", (int64_t)g->up);
+    finding_ev_int(f, "gre_to_client", (int64_t)g->down);
+    if (two && g->oc) {
+        finding_ev_int(f, "gre_to_server_outside", (int64_t)g->oup);
+        finding_ev_int(f, "gre_to_client_outside", (int64_t)g->odown);
+    }
+    finding_ev_ts(f, "call_ts", call->first_ts);
+    finding_frame(f, cap, call->first_frame);
+    gre_frames(f, c, m, lk, g, cap);
+    return true;
+}
+
 static void gre_blocked(struct detect_ctx *c)
 {
     bool two = du_two(c);
@@ -178,167 +383,26 @@ static void gre_blocked(struct detect_ctx *c)
     if (!m)
         return;
     uint8_t cap = du_cap(c, m);
-    struct lazy maps = {0}, octrl = {0}, gre = {0}, unm = {0};
+    struct gre_lookups lk = {0};
     for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
         const struct pptp_ctrl *pc = table_slot(m->pptp, i, NULL);
         if (!pc)
             continue;
         for (unsigned k = 0; k < pc->n_calls && k < PPTP_CALLS_PER_CTRL; k++) {
-            const struct pptp_call *call = &pc->calls[k];
-            if (!call_up(call))
+            struct gre_call g;
+            if (!gre_one_way(m, pc, k, &g))
                 continue;
-            uint64_t up = 0, down = 0;
-            session_pptp_call_gre(m, pc, call, &up, &down);
-            bool no_return = up >= MIN_GRE && down == 0;
-            bool no_out = down >= MIN_GRE && up == 0;
-            if (!no_return && !no_out)
-                continue;
-            struct endpoint out = {0};
-            const struct pptp_ctrl *oc = NULL;
-            const struct pptp_call *ocall = NULL;
-            uint64_t oup = 0, odown = 0;
-            bool have_out = false;
-            if (two) {
-                have_out = outside_of_tcp(c, &maps, &pc->client, &pc->server.ip, &out);
-                if (!have_out && c->nat && c->nat->n_nat_addrs) {
-                    out.ip = c->nat->nat_addrs[0];
-                    out.port = 0;
-                }
-                outside_call(c->outside, &octrl, &out, pc, call, &oc, &ocall);
-                if (oc)
-                    session_pptp_call_gre(c->outside, oc, ocall, &oup, &odown);
-            }
-            uint64_t ts = call->first_ts;
-            struct finding *f = finding_add(c->out, FINDING_PPTP_GRE_BLOCKED, ts);
-            if (!f)
+            if (two)
+                gre_outside(c, &lk, &g);
+            if (!gre_emit(c, m, &lk, &g, cap))
                 goto out;
-            char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16];
-            du_ip(&pc->client.ip, a);
-            du_ip(&pc->server.ip, b);
-            snprintf(f->summary, sizeof(f->summary),
-                     "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s "
-                     "on the control "
-                     "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way "
-                     "only: %llu packets "
-                     "%s, none %s.",
-                     k + 1, call->call_id, call->peer_call_id, a, b, du_hms(ts, t), pc->client.port,
-                     (unsigned long long)(no_return ? up : down),
-                     no_return ? "to the server" : "to the client",
-                     no_return ? "back to the client" : "from the client");
-            const char *rem = REMEDY_HELPER;
-            f->confirmed = false;
-            if (two && oc) {
-                if (no_return && odown > 0) {
-                    f->confirmed = true;
-                    du_cat(
-                        f->summary, sizeof(f->summary),
-                        " The server's return GRE reached the router (%llu packets for Call ID "
-                        "0x%04x at %s) and "
-                        "was dropped there: the router does not map return GRE back to the client.",
-                        (unsigned long long)odown, ocall->call_id, du_ip(&oc->client.ip, o));
-                } else if (no_return && oup == 0) {
-                    f->confirmed = true;
-                    du_cat(f->summary, sizeof(f->summary),
-                           " The client's GRE never left the router (none outside): the router "
-                           "blocks GRE.");
-                } else if (no_return) {
-                    f->confirmed = true;
-                    du_cat(f->summary, sizeof(f->summary),
-                           " The GRE left the router (%llu packets outside) but the server never "
-                           "answered: GRE is "
-                           "blocked beyond the router or the server ignores the call.",
-                           (unsigned long long)oup);
-                    rem = "Allow GRE (IP protocol 47) from the NAT address on the server side and "
-                          "its firewall; "
-                          "check the server's PPTP/GRE configuration.";
-                } else if (odown == 0) {
-                    f->confirmed = true;
-                    du_cat(f->summary, sizeof(f->summary),
-                           " The server's GRE did not appear outside either.");
-                }
-            } else if (!two) {
-                du_cat(f->summary, sizeof(f->summary),
-                       " Without the GRE the PPP session cannot start; a NAT without PPTP "
-                       "passthrough typically "
-                       "drops return GRE.");
-            }
-            snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &pc->client.ip);
-            if (fs) {
-                fs->has_port = true;
-                fs->port = pc->client.port;
-                fs->has_call_id = true;
-                fs->call_id = call->call_id;
-                if (two && out.ip.v) {
-                    fs->has_outside = true;
-                    fs->out_ip = out.ip;
-                    fs->has_out_port = out.port != 0;
-                    fs->out_port = out.port;
-                }
-                snprintf(fs->note, sizeof(fs->note), "%s",
-                         no_return ? "receives no GRE" : "sends no GRE");
-            }
-            if ((fs = finding_session_add(f, ROLE_SERVER, &pc->server.ip))) {
-                fs->has_port = true;
-                fs->port = pc->server.port;
-                fs->has_call_id = true;
-                fs->call_id = call->peer_call_id;
-            }
-            if (two && out.ip.v && (fs = finding_session_add(f, ROLE_NAT, &out.ip)))
-                snprintf(fs->note, sizeof(fs->note), "%s",
-                         odown && no_return ? "drops the return GRE" : "");
-            finding_ev_int(f, "call_id", call->call_id);
-            finding_ev_int(f, "peer_call_id", call->peer_call_id);
-            finding_ev_int(f, "gre_to_server", (int64_t)up);
-            finding_ev_int(f, "gre_to_client", (int64_t)down);
-            if (two && oc) {
-                finding_ev_int(f, "gre_to_server_outside", (int64_t)oup);
-                finding_ev_int(f, "gre_to_client_outside", (int64_t)odown);
-            }
-            finding_ev_ts(f, "call_ts", call->first_ts);
-            finding_frame(f, cap, call->first_frame);
-            /* frames of the one-way GRE and of the dropped return GRE */
-            const struct ip_addr *gsrc = no_return ? &pc->client.ip : &pc->server.ip;
-            uint32_t gkey = no_return ? call->peer_call_id : call->call_id;
-            for (uint32_t g = gre_first(m, &gre, gsrc, gkey); g != DU_NONE;
-                 g = du_index_next(&gre.x, g)) {
-                const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
-                    finding_frame(f, cap, gf->first_frame);
-            }
-            if (two && c->nat && !unm.built) {
-                /* outside-only return GRE records by source, in index order */
-                unm.built = true;
-                du_index_init(&unm.x, sizeof(struct du_key), (uint32_t)c->nat->n_unm);
-                for (size_t u = 0; u < c->nat->n_unm; u++) {
-                    const struct nat_unmatched *un = &c->nat->unm[u];
-                    if (un->proto != IPP_GRE || un->side != SIDE_OUTSIDE || un->direction != 1)
-                        continue;
-                    struct du_key key;
-                    du_key_make(&key, 0, IPP_GRE, &un->src, 0, NULL, 0, 0);
-                    du_index_add(&unm.x, &key, (uint32_t)u);
-                }
-            }
-            struct du_key uk;
-            du_key_make(&uk, 0, IPP_GRE, &pc->server.ip, 0, NULL, 0, 0);
-            for (uint32_t u = two && c->nat ? du_index_first(&unm.x, &uk) : DU_NONE;
-                 u != DU_NONE && u < c->nat->n_unm; u = du_index_next(&unm.x, u)) {
-                const struct nat_unmatched *un = &c->nat->unm[u];
-                if (un->proto == IPP_GRE && un->side == SIDE_OUTSIDE && un->direction == 1 &&
-                    ip_addr_eq(&un->src, &pc->server.ip) &&
-                    (!un->has_call_id || !ocall || un->call_id == ocall->call_id)) {
-                    for (unsigned q = 0; q < un->nframes && q < 3; q++)
-                        finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
-                    finding_ev_int(f, "return_gre_dropped", (int64_t)un->packets);
-                }
-            }
         }
     }
 out:
-    lazy_free(&maps);
-    lazy_free(&octrl);
-    lazy_free(&gre);
-    lazy_free(&unm);
+    lazy_free(&lk.maps);
+    lazy_free(&lk.octrl);
+    lazy_free(&lk.gre);
+    lazy_free(&lk.unm);
 }
 
 #define MAX_COLL 16
