@@ -414,6 +414,227 @@ static bool overlap(const struct pptp_ctrl *a, const struct pptp_ctrl *b)
     return hi >= lo;
 }
 
+/* The lookups of one call_collision run: control connections by (client address, server
+ * address), in slot order, and the lazily built ones. */
+struct coll_lookups {
+    struct du_index pairs;
+    struct lazy maps, gre, ictrl;
+};
+
+/* Control connections from one address to one server that use the same Call ID at once. */
+struct call_group {
+    const struct pptp_ctrl *a; /* the first member's control connection */
+    const struct pptp_call *ca;
+    const struct pptp_ctrl *mem[MAX_COLL];
+    const struct pptp_call *mcall[MAX_COLL];
+    unsigned nm;
+    uint64_t ts;                  /* the latest member call start */
+    uint64_t ret, ret_frame;      /* return GRE to the shared Call ID */
+    struct endpoint in[MAX_COLL]; /* two captures: each member's inside endpoint */
+    bool have_in[MAX_COLL];
+    unsigned named;
+};
+
+/* Collect: the group of call ka of control connection i (slot); false unless i reports it (its
+ * first member) and it has two members or more. */
+static bool group_collect(const struct session_model *m, const struct coll_lookups *lk, uint32_t i,
+                          unsigned ka, struct call_group *g)
+{
+    uint32_t n = table_slots(m->pptp);
+    const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
+    const struct pptp_call *ca = &a->calls[ka];
+    g->a = a;
+    g->ca = ca;
+    g->nm = 0;
+    struct du_key pk;
+    du_key_make(&pk, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
+    for (uint32_t j = du_index_first(&lk->pairs, &pk); j != DU_NONE && j < n;
+         j = du_index_next(&lk->pairs, j)) {
+        const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
+        if (!b || !ip_addr_eq(&b->client.ip, &a->client.ip) ||
+            !ip_addr_eq(&b->server.ip, &a->server.ip) ||
+            (b->client.port == a->client.port && j != i))
+            continue;
+        for (unsigned kb = 0; kb < b->n_calls && kb < PPTP_CALLS_PER_CTRL; kb++) {
+            if (b->calls[kb].call_id != ca->call_id || (j != i && !overlap(a, b)))
+                continue;
+            if (j < i)
+                return false; /* reported with an earlier control connection */
+            if (j == i && kb != ka)
+                continue;
+            if (g->nm < MAX_COLL) {
+                g->mem[g->nm] = b;
+                g->mcall[g->nm++] = &b->calls[kb];
+            }
+            break;
+        }
+    }
+    return g->nm >= 2;
+}
+
+/* Collect: the latest member start and the return GRE to the shared Call ID. */
+static void group_return_gre(const struct session_model *m, struct coll_lookups *lk,
+                             struct call_group *g)
+{
+    g->ts = 0;
+    for (unsigned q = 0; q < g->nm; q++)
+        if (g->mcall[q]->first_ts > g->ts)
+            g->ts = g->mcall[q]->first_ts;
+    g->ret = g->ret_frame = 0;
+    const struct ip_addr *srv = &g->a->server.ip;
+    for (uint32_t i = gre_first(m, &lk->gre, srv, g->ca->call_id); i != DU_NONE;
+         i = du_index_next(&lk->gre.x, i)) {
+        const struct gre_flow *gf = table_slot(m->gre, i, NULL);
+        if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, srv) &&
+            ip_addr_eq(&gf->k.dst, &g->a->client.ip) && gf->k.key == g->ca->call_id) {
+            g->ret += gf->packets;
+            g->ret_frame = gf->first_frame;
+        }
+    }
+}
+
+/* Inside control connections by (server address, client port), in slot order. */
+static void ictrl_build(struct lazy *l, const struct session_model *in)
+{
+    l->built = true;
+    du_index_init(&l->x, sizeof(struct du_key), table_slots(in->pptp));
+    for (uint32_t r = 0; r < table_slots(in->pptp); r++) {
+        const struct pptp_ctrl *ic = table_slot(in->pptp, r, NULL);
+        if (!ic)
+            continue;
+        struct du_key k;
+        du_key_make(&k, 0, 0, &ic->server.ip, ic->client.port, NULL, 0, 0);
+        du_index_add(&l->x, &k, r);
+    }
+}
+
+/* An inside control connection to srv with the same client port as the outside one. */
+static bool inside_by_port(const struct detect_ctx *c, struct lazy *ictrl,
+                           const struct ip_addr *srv, uint16_t port, struct endpoint *in)
+{
+    if (!ictrl->built)
+        ictrl_build(ictrl, c->inside);
+    struct du_key ik;
+    du_key_make(&ik, 0, 0, srv, port, NULL, 0, 0);
+    for (uint32_t r = du_index_first(&ictrl->x, &ik); r != DU_NONE;
+         r = du_index_next(&ictrl->x, r)) {
+        const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
+        if (ic && ip_addr_eq(&ic->server.ip, srv) && ic->client.port == port) {
+            *in = ic->client;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Collect (two captures): each member's inside endpoint, from the TCP mapping, else an inside
+ * control connection with the same client port. */
+static void group_inside(const struct detect_ctx *c, struct coll_lookups *lk, struct call_group *g)
+{
+    bool two = du_two(c);
+    g->named = 0;
+    for (unsigned q = 0; q < g->nm; q++) {
+        const struct pptp_ctrl *mq = g->mem[q];
+        g->have_in[q] =
+            two && inside_of_tcp(c, &lk->maps, &mq->client, &g->a->server.ip, &g->in[q]);
+        if (two && !g->have_in[q])
+            g->have_in[q] =
+                inside_by_port(c, &lk->ictrl, &g->a->server.ip, mq->client.port, &g->in[q]);
+        g->named += g->have_in[q];
+    }
+}
+
+static void coll_summary(struct finding *f, const struct call_group *g)
+{
+    const struct pptp_ctrl *a = g->a;
+    char ip1[DU_IPSTR], ip2[DU_IPSTR], t[16];
+    du_ip(&a->client.ip, ip1);
+    du_ip(&a->server.ip, ip2);
+    char list[200] = "";
+    if (g->named) {
+        for (unsigned q = 0; q < g->nm; q++)
+            if (g->have_in[q])
+                du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "", du_ip(&g->in[q].ip, ip1));
+        du_ip(&a->client.ip, ip1);
+        snprintf(f->summary, sizeof(f->summary),
+                 "%u PPTP calls from inside clients (%s) leave the NAT address %s for "
+                 "server %s with the "
+                 "same Call ID 0x%04x",
+                 g->nm, list, ip1, ip2, g->ca->call_id);
+    } else {
+        snprintf(f->summary, sizeof(f->summary),
+                 "%u PPTP control connections from %s to server %s (several clients behind "
+                 "one NAT "
+                 "address) set up calls with the same Call ID 0x%04x",
+                 g->nm, ip1, ip2, g->ca->call_id);
+    }
+    du_cat(f->summary, sizeof(f->summary), " (TCP source ports");
+    for (unsigned q = 0; q < g->nm; q++)
+        du_cat(f->summary, sizeof(f->summary), "%s %u", q ? "," : "", g->mem[q]->client.port);
+    du_cat(f->summary, sizeof(f->summary),
+           "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). "
+           "Return GRE carries "
+           "only the Call ID, so the router cannot tell the calls apart: %llu return GRE "
+           "packets for Call "
+           "ID 0x%04x reached %s, at most one client can get them.",
+           du_hms(g->ts, t), (unsigned long long)g->ret, g->ca->call_id, ip1);
+}
+
+static void coll_sessions(struct finding *f, const struct call_group *g)
+{
+    for (unsigned q = 0; q < g->nm; q++) {
+        const struct pptp_ctrl *mq = g->mem[q];
+        struct finding_session *fs =
+            finding_session_add(f, ROLE_CLIENT, g->have_in[q] ? &g->in[q].ip : &mq->client.ip);
+        if (!fs)
+            break;
+        fs->has_port = true;
+        fs->port = g->have_in[q] ? g->in[q].port : mq->client.port;
+        fs->has_outside = true;
+        fs->out_ip = mq->client.ip;
+        fs->has_out_port = true;
+        fs->out_port = mq->client.port;
+        fs->has_call_id = true;
+        fs->call_id = g->mcall[q]->call_id;
+        if (!g->have_in[q])
+            snprintf(fs->note, sizeof(fs->note), "inside address unknown (outside shown)");
+    }
+    struct finding_session *fs = finding_session_add(f, ROLE_SERVER, &g->a->server.ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = g->a->server.port;
+    }
+    if ((fs = finding_session_add(f, ROLE_NAT, &g->a->client.ip)))
+        snprintf(fs->note, sizeof(fs->note), "does not rewrite Call IDs");
+}
+
+/* Emit: the finding of a call group; false when out of memory. */
+static bool coll_emit(struct detect_ctx *c, uint8_t cap, const struct call_group *g)
+{
+    struct finding *f = finding_add(c->out, FINDING_PPTP_CALL_COLLISION, g->ts);
+    if (!f)
+        return false;
+    f->confirmed = du_two(c);
+    coll_summary(f, g);
+    snprintf(f->remedy, sizeof(f->remedy),
+             "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: "
+             "nf_conntrack_pptp / "
+             "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home "
+             "routers \"PPTP "
+             "passthrough\"), or keep one PPTP client per outside address. Better: replace "
+             "PPTP.");
+    coll_sessions(f, g);
+    finding_ev_int(f, "call_id", g->ca->call_id);
+    finding_ev_int(f, "calls", g->nm);
+    finding_ev_int(f, "return_gre_packets", (int64_t)g->ret);
+    finding_ev_ts(f, "first_ts", g->ts);
+    for (unsigned q = 0; q < g->nm; q++)
+        finding_frame(f, cap, g->mcall[q]->first_frame);
+    if (g->ret_frame)
+        finding_frame(f, cap, g->ret_frame);
+    return true;
+}
+
 static void call_collision(struct detect_ctx *c)
 {
     bool two = du_two(c);
@@ -422,189 +643,33 @@ static void call_collision(struct detect_ctx *c)
         return;
     uint8_t cap = du_cap(c, m);
     uint32_t n = table_slots(m->pptp);
-    /* control connections by (client address, server address), in slot order */
-    struct du_index pairs;
-    du_index_init(&pairs, sizeof(struct du_key), n);
+    struct coll_lookups lk = {0};
+    du_index_init(&lk.pairs, sizeof(struct du_key), n);
     for (uint32_t i = 0; i < n; i++) {
         const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
         if (!a)
             continue;
         struct du_key k;
         du_key_make(&k, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
-        du_index_add(&pairs, &k, i);
+        du_index_add(&lk.pairs, &k, i);
     }
-    struct lazy maps = {0}, gre = {0}, ictrl = {0};
+    struct call_group g;
     for (uint32_t i = 0; i < n; i++) {
         const struct pptp_ctrl *a = table_slot(m->pptp, i, NULL);
-        if (!a)
-            continue;
-        struct du_key pk;
-        du_key_make(&pk, 0, 0, &a->client.ip, 0, &a->server.ip, 0, 0);
-        for (unsigned ka = 0; ka < a->n_calls && ka < PPTP_CALLS_PER_CTRL; ka++) {
-            const struct pptp_call *ca = &a->calls[ka];
-            /* the group: every control connection from a's address to a's server using this Call
-             * ID; reported once, by its first member */
-            const struct pptp_ctrl *mem[MAX_COLL];
-            const struct pptp_call *mcall[MAX_COLL];
-            unsigned nm = 0;
-            bool first = true;
-            for (uint32_t j = du_index_first(&pairs, &pk); j != DU_NONE && j < n && first;
-                 j = du_index_next(&pairs, j)) {
-                const struct pptp_ctrl *b = table_slot(m->pptp, j, NULL);
-                if (!b || !ip_addr_eq(&b->client.ip, &a->client.ip) ||
-                    !ip_addr_eq(&b->server.ip, &a->server.ip) ||
-                    (b->client.port == a->client.port && j != i))
-                    continue;
-                for (unsigned kb = 0; kb < b->n_calls && kb < PPTP_CALLS_PER_CTRL; kb++) {
-                    if (b->calls[kb].call_id != ca->call_id || (j != i && !overlap(a, b)))
-                        continue;
-                    if (j < i) {
-                        first = false; /* reported with an earlier control connection */
-                        break;
-                    }
-                    if (j == i && kb != ka)
-                        continue;
-                    if (nm < MAX_COLL) {
-                        mem[nm] = b;
-                        mcall[nm++] = &b->calls[kb];
-                    }
-                    break;
-                }
-            }
-            if (!first || nm < 2)
+        for (unsigned ka = 0; a && ka < a->n_calls && ka < PPTP_CALLS_PER_CTRL; ka++) {
+            if (!group_collect(m, &lk, i, ka, &g))
                 continue;
-            uint64_t ts = 0;
-            for (unsigned q = 0; q < nm; q++)
-                if (mcall[q]->first_ts > ts)
-                    ts = mcall[q]->first_ts;
-            /* return GRE to the shared Call ID */
-            uint64_t ret = 0, ret_frame = 0;
-            for (uint32_t g = gre_first(m, &gre, &a->server.ip, ca->call_id); g != DU_NONE;
-                 g = du_index_next(&gre.x, g)) {
-                const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, &a->server.ip) &&
-                    ip_addr_eq(&gf->k.dst, &a->client.ip) && gf->k.key == ca->call_id) {
-                    ret += gf->packets;
-                    ret_frame = gf->first_frame;
-                }
-            }
-            struct endpoint in[MAX_COLL];
-            bool have_in[MAX_COLL];
-            unsigned named = 0;
-            for (unsigned q = 0; q < nm; q++) {
-                have_in[q] = two && inside_of_tcp(c, &maps, &mem[q]->client, &a->server.ip, &in[q]);
-                if (two && !have_in[q]) {
-                    /* fallback: an inside control connection to the server with the same client
-                     * port (inside connections by (server address, client port), in slot order) */
-                    if (!ictrl.built) {
-                        ictrl.built = true;
-                        du_index_init(&ictrl.x, sizeof(struct du_key),
-                                      table_slots(c->inside->pptp));
-                        for (uint32_t r = 0; r < table_slots(c->inside->pptp); r++) {
-                            const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
-                            if (!ic)
-                                continue;
-                            struct du_key k;
-                            du_key_make(&k, 0, 0, &ic->server.ip, ic->client.port, NULL, 0, 0);
-                            du_index_add(&ictrl.x, &k, r);
-                        }
-                    }
-                    struct du_key ik;
-                    du_key_make(&ik, 0, 0, &a->server.ip, mem[q]->client.port, NULL, 0, 0);
-                    for (uint32_t r = du_index_first(&ictrl.x, &ik); r != DU_NONE;
-                         r = du_index_next(&ictrl.x, r)) {
-                        const struct pptp_ctrl *ic = table_slot(c->inside->pptp, r, NULL);
-                        if (ic && ip_addr_eq(&ic->server.ip, &a->server.ip) &&
-                            ic->client.port == mem[q]->client.port) {
-                            in[q] = ic->client;
-                            have_in[q] = true;
-                            break;
-                        }
-                    }
-                }
-                named += have_in[q];
-            }
-            struct finding *f = finding_add(c->out, FINDING_PPTP_CALL_COLLISION, ts);
-            if (!f)
+            group_return_gre(m, &lk, &g);
+            group_inside(c, &lk, &g);
+            if (!coll_emit(c, cap, &g))
                 goto out;
-            f->confirmed = two;
-            char ip1[DU_IPSTR], ip2[DU_IPSTR], t[16];
-            du_ip(&a->client.ip, ip1);
-            du_ip(&a->server.ip, ip2);
-            char list[200] = "";
-            if (named) {
-                for (unsigned q = 0; q < nm; q++)
-                    if (have_in[q])
-                        du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "",
-                               du_ip(&in[q].ip, ip1));
-                du_ip(&a->client.ip, ip1);
-                snprintf(f->summary, sizeof(f->summary),
-                         "%u PPTP calls from inside clients (%s) leave the NAT address %s for "
-                         "server %s with the "
-                         "same Call ID 0x%04x",
-                         nm, list, ip1, ip2, ca->call_id);
-            } else {
-                snprintf(f->summary, sizeof(f->summary),
-                         "%u PPTP control connections from %s to server %s (several clients behind "
-                         "one NAT "
-                         "address) set up calls with the same Call ID 0x%04x",
-                         nm, ip1, ip2, ca->call_id);
-            }
-            du_cat(f->summary, sizeof(f->summary), " (TCP source ports");
-            for (unsigned q = 0; q < nm; q++)
-                du_cat(f->summary, sizeof(f->summary), "%s %u", q ? "," : "", mem[q]->client.port);
-            du_cat(f->summary, sizeof(f->summary),
-                   "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). "
-                   "Return GRE carries "
-                   "only the Call ID, so the router cannot tell the calls apart: %llu return GRE "
-                   "packets for Call "
-                   "ID 0x%04x reached %s, at most one client can get them.",
-                   du_hms(ts, t), (unsigned long long)ret, ca->call_id, ip1);
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: "
-                     "nf_conntrack_pptp / "
-                     "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home "
-                     "routers \"PPTP "
-                     "passthrough\"), or keep one PPTP client per outside address. Better: replace "
-                     "PPTP.");
-            for (unsigned q = 0; q < nm; q++) {
-                struct finding_session *fs = finding_session_add(
-                    f, ROLE_CLIENT, have_in[q] ? &in[q].ip : &mem[q]->client.ip);
-                if (!fs)
-                    break;
-                fs->has_port = true;
-                fs->port = have_in[q] ? in[q].port : mem[q]->client.port;
-                fs->has_outside = true;
-                fs->out_ip = mem[q]->client.ip;
-                fs->has_out_port = true;
-                fs->out_port = mem[q]->client.port;
-                fs->has_call_id = true;
-                fs->call_id = mcall[q]->call_id;
-                if (!have_in[q])
-                    snprintf(fs->note, sizeof(fs->note), "inside address unknown (outside shown)");
-            }
-            struct finding_session *fs = finding_session_add(f, ROLE_SERVER, &a->server.ip);
-            if (fs) {
-                fs->has_port = true;
-                fs->port = a->server.port;
-            }
-            if ((fs = finding_session_add(f, ROLE_NAT, &a->client.ip)))
-                snprintf(fs->note, sizeof(fs->note), "does not rewrite Call IDs");
-            finding_ev_int(f, "call_id", ca->call_id);
-            finding_ev_int(f, "calls", nm);
-            finding_ev_int(f, "return_gre_packets", (int64_t)ret);
-            finding_ev_ts(f, "first_ts", ts);
-            for (unsigned q = 0; q < nm; q++)
-                finding_frame(f, cap, mcall[q]->first_frame);
-            if (ret_frame)
-                finding_frame(f, cap, ret_frame);
         }
     }
 out:
-    lazy_free(&maps);
-    lazy_free(&gre);
-    lazy_free(&ictrl);
-    du_index_free(&pairs);
+    lazy_free(&lk.maps);
+    lazy_free(&lk.gre);
+    lazy_free(&lk.ictrl);
+    du_index_free(&lk.pairs);
 }
 
 static void run(struct detect_ctx *c)
