@@ -302,3 +302,46 @@ int du_set_add(struct du_ipset *s, const struct ip_addr *ip)
     s->v[s->n] = *ip;
     return (int)s->n++;
 }
+
+uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch)
+{
+    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
+        if (sa->exch_type[i] == exch)
+            return sa->exch_count[i];
+    return 0;
+}
+
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_udp_maps *mi,
+                                         const struct ip_addr *ip, uint16_t port,
+                                         const struct ip_addr *peer, const uint16_t *peer_port)
+{
+    if (!mi->built) {
+        mi->built = true;
+        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t k = 0; k < r->n_map; k++) {
+            const struct nat_mapping *mp = &r->map[k];
+            if (mp->proto != IPP_UDP)
+                continue;
+            struct du_key key;
+            du_key_make(&key, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_index_add(&mi->x, &key, (uint32_t)k);
+        }
+    }
+    struct du_key key;
+    du_key_make(&key, 0, IPP_UDP, ip, port, peer, 0, 0);
+    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map;
+         k = du_index_next(&mi->x, k)) {
+        const struct nat_mapping *mp = &r->map[k];
+        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
+            ip_addr_eq(&mp->peer.ip, peer) && (!peer_port || mp->peer.port == *peer_port))
+            return mp;
+    }
+    return NULL;
+}
+
+void du_udp_maps_free(struct du_udp_maps *mi)
+{
+    if (mi->built)
+        du_index_free(&mi->x);
+    mi->built = false;
+}

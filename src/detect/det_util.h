@@ -119,4 +119,27 @@ struct du_ipset {
 int du_set_add(struct du_ipset *s, const struct ip_addr *ip);
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip);
 
+/* IKE exchange types (RFC 7296 section 3.1; IKEv1: RFC 2408 section 3.1, RFC 2409 section 5.5). */
+enum du_ike_exch {
+    IKEV1_EXCH_MAIN_MODE = 2, /* Identity Protection */
+    IKEV1_EXCH_AGGRESSIVE = 4,
+    IKEV1_EXCH_QUICK_MODE = 32,
+    IKEV2_EXCH_IKE_AUTH = 35,
+};
+/* How many messages of exchange type exch the IKE SA carried. */
+uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch);
+
+/* UDP NAT mappings by (inside address, inside port, peer address), in index order, built on
+ * first use; zero-initialise, free with du_udp_maps_free. */
+struct du_udp_maps {
+    bool built;
+    struct du_index x;
+};
+/* The first UDP mapping of the inside endpoint (ip, port) towards peer (and peer_port, unless
+ * NULL), or NULL. */
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_udp_maps *mi,
+                                         const struct ip_addr *ip, uint16_t port,
+                                         const struct ip_addr *peer, const uint16_t *peer_port);
+void du_udp_maps_free(struct du_udp_maps *mi);
+
 #endif

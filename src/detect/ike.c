@@ -40,43 +40,18 @@ static bool spiset_add(struct spiset *s, uint64_t spi)
 }
 
 /* The outside address/port of an inside endpoint towards peer (two captures): the first UDP
- * mapping by (inside address, inside port, peer address), through an index built on first use. */
-struct map_idx {
-    bool built;
-    struct du_index x;
-};
-
-static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const struct endpoint *in,
-                       const struct endpoint *peer, struct ip_addr *ip, uint16_t *port)
+ * mapping by (inside address, inside port, peer address). */
+static bool outside_ep(const struct detect_ctx *c, struct du_udp_maps *mi,
+                       const struct endpoint *in, const struct endpoint *peer, struct ip_addr *ip,
+                       uint16_t *port)
 {
-    if (!c->nat)
+    const struct nat_mapping *mp =
+        c->nat ? du_udp_mapping(c->nat, mi, &in->ip, in->port, &peer->ip, NULL) : NULL;
+    if (!mp)
         return false;
-    const struct nat_result *r = c->nat;
-    if (!mi->built) {
-        mi->built = true;
-        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
-        for (size_t i = 0; i < r->n_map; i++) {
-            const struct nat_mapping *mp = &r->map[i];
-            if (mp->proto != IPP_UDP)
-                continue;
-            struct du_key k;
-            du_key_make(&k, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
-            du_index_add(&mi->x, &k, (uint32_t)i);
-        }
-    }
-    struct du_key k;
-    du_key_make(&k, 0, IPP_UDP, &in->ip, in->port, &peer->ip, 0, 0);
-    for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map;
-         i = du_index_next(&mi->x, i)) {
-        const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, &in->ip) &&
-            mp->inside.port == in->port && ip_addr_eq(&mp->peer.ip, &peer->ip)) {
-            *ip = mp->outside.ip;
-            *port = mp->outside.port;
-            return true;
-        }
-    }
-    return false;
+    *ip = mp->outside.ip;
+    *port = mp->outside.port;
+    return true;
 }
 
 static bool unanswered(const struct ike_sa *ik)
@@ -88,29 +63,15 @@ static bool unanswered(const struct ike_sa *ik)
     return s >= MIN_SENDS || (s >= MIN_SENDS_SPAN && span >= MIN_SPAN_US);
 }
 
-/* Exchange types (RFC 7296 section 3.1; RFC 2408 section 3.1 for IKEv1). */
-enum {
-    IKEV1_EXCH_MAIN_MODE = 2, /* Identity Protection */
-    IKEV1_EXCH_AGGRESSIVE = 4,
-    IKEV2_EXCH_IKE_AUTH = 35,
-};
-
-static uint32_t exch_count(const struct ike_sa *sa, uint8_t exch)
-{
-    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
-        if (sa->exch_type[i] == exch)
-            return sa->exch_count[i];
-    return 0;
-}
-
 /* The SA got past its first exchange (responder's SPI known and the initial exchange answered). */
 static bool established(const struct ike_sa *ik)
 {
     if (!ik->rspi || !ik->pkts_from_resp)
         return false;
     if (ik->version == 2)
-        return exch_count(ik, IKEV2_EXCH_IKE_AUTH) >= 2;
-    return exch_count(ik, IKEV1_EXCH_MAIN_MODE) >= 6 || exch_count(ik, IKEV1_EXCH_AGGRESSIVE) >= 3;
+        return du_exch_count(ik, IKEV2_EXCH_IKE_AUTH) >= 2;
+    return du_exch_count(ik, IKEV1_EXCH_MAIN_MODE) >= 6 ||
+           du_exch_count(ik, IKEV1_EXCH_AGGRESSIVE) >= 3;
 }
 
 /* An IKE request sent again and again without a reply: who sent it to whom. */
@@ -178,8 +139,8 @@ static void noresp_head(struct finding *f, const struct noresp *n)
 
 /* Two captures, inside request: where the requests or replies got lost (summary text, the
  * sender's outside endpoint); returns the remedy. */
-static const char *noresp_outside(const struct detect_ctx *c, struct map_idx *mi, struct finding *f,
-                                  struct noresp *n)
+static const char *noresp_outside(const struct detect_ctx *c, struct du_udp_maps *mi,
+                                  struct finding *f, struct noresp *n)
 {
     const struct ike_sa *ik = n->ik;
     char o[DU_IPSTR];
@@ -250,7 +211,7 @@ static void noresp_sessions(struct finding *f, const struct noresp *n)
 }
 
 static void no_response_one(struct detect_ctx *c, const struct session_model *m,
-                            const struct ike_sa *ik, struct map_idx *mi)
+                            const struct ike_sa *ik, struct du_udp_maps *mi)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
@@ -298,7 +259,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
 static void no_response(struct detect_ctx *c)
 {
     struct spiset done = {0};
-    struct map_idx maps = {0};
+    struct du_udp_maps maps = {0};
     const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single,
                                          du_two(c) ? c->outside : NULL};
     for (unsigned mi = 0; mi < 2; mi++) {
@@ -314,8 +275,7 @@ static void no_response(struct detect_ctx *c)
             no_response_one(c, m, ik, &maps);
         }
     }
-    if (maps.built)
-        du_index_free(&maps.x);
+    du_udp_maps_free(&maps);
 }
 
 /* Fragmented datagrams by frame number: the latest start (first_ts) among the datagrams that list

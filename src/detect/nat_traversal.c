@@ -54,39 +54,6 @@ static bool client_has_problem(const struct du_index *x, const struct finding_li
     return false;
 }
 
-/* UDP mappings by inside and peer endpoint, in index order (two captures). */
-static void udp_maps_build(struct du_index *x, const struct nat_result *r)
-{
-    du_index_init(x, sizeof(struct du_key), r ? (uint32_t)r->n_map : 0);
-    for (size_t i = 0; r && i < r->n_map; i++) {
-        const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto != IPP_UDP)
-            continue;
-        struct du_key k;
-        du_key_make(&k, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, mp->peer.port,
-                    0);
-        du_index_add(x, &k, (uint32_t)i);
-    }
-}
-
-static const struct nat_mapping *udp_mapping(const struct detect_ctx *c, const struct du_index *x,
-                                             const struct endpoint *in, const struct endpoint *peer)
-{
-    if (!c->nat)
-        return NULL;
-    struct du_key k;
-    du_key_make(&k, 0, IPP_UDP, &in->ip, in->port, &peer->ip, peer->port, 0);
-    for (uint32_t i = du_index_first(x, &k); i != DU_NONE && i < c->nat->n_map;
-         i = du_index_next(x, i)) {
-        const struct nat_mapping *mp = &c->nat->map[i];
-        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, &in->ip) &&
-            mp->inside.port == in->port && ip_addr_eq(&mp->peer.ip, &peer->ip) &&
-            mp->peer.port == peer->port)
-            return mp;
-    }
-    return NULL;
-}
-
 /* What one healthy NAT-T tunnel showed, collected from the models for emit(). */
 struct tunnel {
     const struct ike_sa *ik;
@@ -128,7 +95,7 @@ static void esp_both_ways(const struct session_model *m, struct tunnel *t)
 /* Collect and decide: whether IKE SA ik is a working NAT-T tunnel through a NAT whose client no
  * problem finding names (t filled). */
 static bool healthy_tunnel(const struct detect_ctx *c, const struct session_model *m,
-                           const struct du_index *maps, const struct du_index *problems,
+                           struct du_udp_maps *maps, const struct du_index *problems,
                            const struct finding_list *earlier, const struct ike_sa *ik,
                            struct tunnel *t)
 {
@@ -139,7 +106,9 @@ static bool healthy_tunnel(const struct detect_ctx *c, const struct session_mode
     t->ik = ik;
     t->ei = &ik->natt_initiator;
     t->er = &ik->natt_responder;
-    t->mp = two ? udp_mapping(c, maps, t->ei, t->er) : NULL;
+    t->mp = two && c->nat
+                ? du_udp_mapping(c->nat, maps, &t->ei->ip, t->ei->port, &t->er->ip, &t->er->port)
+                : NULL;
     /* one capture: only a genuine initiator hash (forced_encap 0) tells a NAT from forced UDP
      * encapsulation on a routed path */
     t->natd = ik->natd.present && ik->natd.forced_encap == 0 &&
@@ -232,16 +201,16 @@ static void run(struct detect_ctx *c, const struct finding_list *earlier)
     if (!m)
         return;
     uint8_t cap = du_cap(c, m);
-    struct du_index problems, maps;
+    struct du_index problems;
+    struct du_udp_maps maps = {0};
     problems_build(&problems, earlier);
-    udp_maps_build(&maps, two ? c->nat : NULL);
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         struct tunnel t;
         if (healthy_tunnel(c, m, &maps, &problems, earlier, table_slot(m->ike, i, NULL), &t) &&
             !emit(c, cap, &t))
             break;
     }
-    du_index_free(&maps);
+    du_udp_maps_free(&maps);
     du_index_free(&problems);
 }
 
