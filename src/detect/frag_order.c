@@ -329,121 +329,154 @@ static void scan(struct detect_ctx *c, const struct session_model *m,
     free(used);
 }
 
-static void emit(struct detect_ctx *c, const struct fgroup *g)
+/* Summary and remedy of a fragment_reorder finding: whether the out-of-order datagrams crossed
+ * the router (two captures). */
+static void reorder_text(struct finding *f, const struct detect_ctx *c, const struct fgroup *g,
+                         const char *fl, const char *what)
+{
+    bool two = du_two(c);
+    char t[16];
+    snprintf(
+        f->summary, sizeof(f->summary),
+        "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).", fl,
+        g->ooo, g->n, what, two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
+        du_hms(g->first_ooo_ts, t));
+    if (two && g->ooo_through == g->ooo) {
+        du_cat(f->summary, sizeof(f->summary),
+               " All %u crossed the router intact (%s): the router reassembles out-of-order "
+               "fragments; the "
+               "reordering happens on the path before it.",
+               g->ooo_through,
+               g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
+                 "instead: lower the "
+                 "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
+                 "the path MTU, and "
+                 "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
+                 "IKE messages.");
+    } else if (two) {
+        du_cat(f->summary, sizeof(f->summary),
+               " %u of them never appeared on the other side of the router: it drops "
+               "out-of-order fragments "
+               "(RFC 4787 REQ-14 requires accepting them).",
+               g->ooo - g->ooo_through);
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
+                 "REQ-14; update its "
+                 "firmware or disable its fragment filter), or avoid fragmentation: lower the "
+                 "tunnel MTU / MSS "
+                 "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
+                 "fragmentation=yes).");
+    } else {
+        du_cat(f->summary, sizeof(f->summary),
+               " NATs and firewalls that do not requeue fragments drop such datagrams.");
+        snprintf(
+            f->remedy, sizeof(f->remedy),
+            "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
+            "capture on both "
+            "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
+            "lower the "
+            "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
+            "fragmentation=yes).");
+    }
+}
+
+/* Emit: fragment_reorder for group g; false when out of memory. */
+static bool emit_reorder(struct detect_ctx *c, const struct fgroup *g, const char *fl,
+                         const char *what)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, g->m);
-    char fl[128], t[16];
+    struct finding *f = finding_add(c->out, FINDING_FRAGMENT_REORDER, g->first_ooo_ts);
+    if (!f)
+        return false;
+    f->confirmed = true;
+    reorder_text(f, c, g, fl, what);
+    sessions(f, c, g);
+    finding_ev_int(f, "fragmented_datagrams", g->n);
+    finding_ev_int(f, "out_of_order", g->ooo);
+    if (two) {
+        finding_ev_int(f, "crossed_router", g->ooo_through);
+        finding_ev_int(f, "missing_on_other_side", g->ooo - g->ooo_through);
+    }
+    finding_ev_ts(f, "first_ts", g->first_ooo_ts);
+    for (unsigned k = 0; k < g->n_ooo_frames; k++)
+        finding_frame(f, cap, g->ooo_frames[k]);
+    for (unsigned k = 0; k < g->n_far_frames; k++)
+        finding_frame(f, g->m == c->inside ? SIDE_OUTSIDE : SIDE_INSIDE, g->far_frames[k]);
+    return true;
+}
+
+/* Summary and remedy of a fragment_loss finding. */
+static void loss_text(struct finding *f, const struct detect_ctx *c, const struct fgroup *g,
+                      const char *fl, const char *what)
+{
+    bool two = du_two(c);
+    char t[16];
+    snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
+    if (g->incomplete)
+        du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
+               g->incomplete, g->timed_out ? ", reassembly timed out" : "",
+               two ? " already on the inside" : "");
+    if (g->not_crossed)
+        du_cat(f->summary, sizeof(f->summary),
+               "%s %u arrived complete but never appeared on the other side of "
+               "the router",
+               g->incomplete ? ", and" : ",", g->not_crossed);
+    du_cat(f->summary, sizeof(f->summary), " (first at %s). The receiver loses those packets%s.",
+           du_hms(g->first_loss_ts, t),
+           g->ike ? "; a lost IKE message stalls the negotiation" : "");
+    if (g->not_crossed)
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "The router drops fragmented datagrams: make it reassemble them (or raise its "
+                 "fragment "
+                 "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
+                 "1400/1360) and "
+                 "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
+    else
+        snprintf(
+            f->remedy, sizeof(f->remedy),
+            "A fragment was lost before %s; the router discards the rest after its reassembly "
+            "timeout. "
+            "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "
+            "the path MTU "
+            "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
+            "fragmentation=yes).",
+            two ? "the router" : "the capture point");
+}
+
+/* Emit: fragment_loss for group g. */
+static void emit_loss(struct detect_ctx *c, const struct fgroup *g, const char *fl,
+                      const char *what)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, g->m);
+    struct finding *f = finding_add(c->out, FINDING_FRAGMENT_LOSS, g->first_loss_ts);
+    if (!f)
+        return;
+    f->confirmed = two;
+    loss_text(f, c, g, fl, what);
+    sessions(f, c, g);
+    finding_ev_int(f, "fragmented_datagrams", g->n);
+    finding_ev_int(f, "incomplete", g->incomplete);
+    finding_ev_int(f, "timed_out", g->timed_out);
+    if (two)
+        finding_ev_int(f, "not_crossed_router", g->not_crossed);
+    finding_ev_ts(f, "first_ts", g->first_loss_ts);
+    for (unsigned k = 0; k < g->n_loss_frames; k++)
+        finding_frame(f, cap, g->loss_frames[k]);
+}
+
+static void emit(struct detect_ctx *c, const struct fgroup *g)
+{
+    char fl[128];
     flow_text(fl, sizeof(fl), g);
     const char *what = g->ike ? "VPN datagrams (incl. IKE)" : "VPN datagrams";
-    if (g->ooo) {
-        struct finding *f = finding_add(c->out, FINDING_FRAGMENT_REORDER, g->first_ooo_ts);
-        if (!f)
-            return;
-        f->confirmed = true;
-        snprintf(
-            f->summary, sizeof(f->summary),
-            "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).",
-            fl, g->ooo, g->n, what,
-            two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
-            du_hms(g->first_ooo_ts, t));
-        if (two && g->ooo_through == g->ooo) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " All %u crossed the router intact (%s): the router reassembles out-of-order "
-                   "fragments; the "
-                   "reordering happens on the path before it.",
-                   g->ooo_through,
-                   g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
-                     "instead: lower the "
-                     "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
-                     "the path MTU, and "
-                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
-                     "IKE messages.");
-        } else if (two) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " %u of them never appeared on the other side of the router: it drops "
-                   "out-of-order fragments "
-                   "(RFC 4787 REQ-14 requires accepting them).",
-                   g->ooo - g->ooo_through);
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
-                     "REQ-14; update its "
-                     "firmware or disable its fragment filter), or avoid fragmentation: lower the "
-                     "tunnel MTU / MSS "
-                     "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
-                     "fragmentation=yes).");
-        } else {
-            du_cat(f->summary, sizeof(f->summary),
-                   " NATs and firewalls that do not requeue fragments drop such datagrams.");
-            snprintf(
-                f->remedy, sizeof(f->remedy),
-                "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
-                "capture on both "
-                "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
-                "lower the "
-                "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
-                "fragmentation=yes).");
-        }
-        sessions(f, c, g);
-        finding_ev_int(f, "fragmented_datagrams", g->n);
-        finding_ev_int(f, "out_of_order", g->ooo);
-        if (two) {
-            finding_ev_int(f, "crossed_router", g->ooo_through);
-            finding_ev_int(f, "missing_on_other_side", g->ooo - g->ooo_through);
-        }
-        finding_ev_ts(f, "first_ts", g->first_ooo_ts);
-        for (unsigned k = 0; k < g->n_ooo_frames; k++)
-            finding_frame(f, cap, g->ooo_frames[k]);
-        for (unsigned k = 0; k < g->n_far_frames; k++)
-            finding_frame(f, g->m == c->inside ? SIDE_OUTSIDE : SIDE_INSIDE, g->far_frames[k]);
-    }
-    if (g->incomplete || g->not_crossed) {
-        struct finding *f = finding_add(c->out, FINDING_FRAGMENT_LOSS, g->first_loss_ts);
-        if (!f)
-            return;
-        f->confirmed = two;
-        snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
-        if (g->incomplete)
-            du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
-                   g->incomplete, g->timed_out ? ", reassembly timed out" : "",
-                   two ? " already on the inside" : "");
-        if (g->not_crossed)
-            du_cat(f->summary, sizeof(f->summary),
-                   "%s %u arrived complete but never appeared on the other side of "
-                   "the router",
-                   g->incomplete ? ", and" : ",", g->not_crossed);
-        du_cat(f->summary, sizeof(f->summary),
-               " (first at %s). The receiver loses those packets%s.", du_hms(g->first_loss_ts, t),
-               g->ike ? "; a lost IKE message stalls the negotiation" : "");
-        if (g->not_crossed)
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "The router drops fragmented datagrams: make it reassemble them (or raise its "
-                     "fragment "
-                     "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
-                     "1400/1360) and "
-                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
-        else
-            snprintf(
-                f->remedy, sizeof(f->remedy),
-                "A fragment was lost before %s; the router discards the rest after its reassembly "
-                "timeout. "
-                "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "
-                "the path MTU "
-                "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
-                "fragmentation=yes).",
-                two ? "the router" : "the capture point");
-        sessions(f, c, g);
-        finding_ev_int(f, "fragmented_datagrams", g->n);
-        finding_ev_int(f, "incomplete", g->incomplete);
-        finding_ev_int(f, "timed_out", g->timed_out);
-        if (two)
-            finding_ev_int(f, "not_crossed_router", g->not_crossed);
-        finding_ev_ts(f, "first_ts", g->first_loss_ts);
-        for (unsigned k = 0; k < g->n_loss_frames; k++)
-            finding_frame(f, cap, g->loss_frames[k]);
-    }
+    if (g->ooo && !emit_reorder(c, g, fl, what))
+        return;
+    if (g->incomplete || g->not_crossed)
+        emit_loss(c, g, fl, what);
 }
 
 static void run(struct detect_ctx *c)
