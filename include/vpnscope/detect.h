@@ -10,7 +10,7 @@
 #include "vpnscope/nat.h"
 #include "vpnscope/session.h"
 
-/* NAT timeouts in seconds (CONTRACT.md options; Linux conntrack defaults in config.h). */
+/* NAT timeouts in seconds (the --*-timeout options; Linux conntrack defaults in config.h). */
 struct nat_timeouts {
     uint32_t udp, udp_stream, tcp, gre, other;
 };

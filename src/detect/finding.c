@@ -1,4 +1,4 @@
-/* finding.c - finding lists: kinds, default severities (CONTRACT.md), evidence helpers, sorts. */
+/* finding.c - finding lists: kinds, default severities, evidence helpers, sorts. */
 #include "vpnscope/finding.h"
 
 #include <stdio.h>
@@ -51,7 +51,7 @@ const char *severity_name(unsigned sev)
     }
 }
 
-/* CONTRACT.md "Finding kinds" table. */
+/* The default severity of each finding kind. */
 enum severity finding_default_severity(unsigned kind)
 {
     switch (kind) {

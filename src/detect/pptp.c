@@ -20,11 +20,14 @@ static const char *const REMEDY_HELPER =
     "replace "
     "PPTP with IKEv2/IPsec or another VPN.";
 
+/* Result Code 1 of an Outgoing/Incoming-Call-Reply: Connected (RFC 2637 sections 2.8, 2.10). */
+#define PPTP_RESULT_CONNECTED 1
+
 static bool call_up(const struct pptp_call *call)
 {
     if (!call->has_peer || call->state == PPTP_CALL_REJECTED || call->state == PPTP_CALL_NONE)
         return false;
-    return call->result == 1 || call->state == PPTP_CALL_OUT_CONF ||
+    return call->result == PPTP_RESULT_CONNECTED || call->state == PPTP_CALL_OUT_CONF ||
            call->state == PPTP_CALL_IN_CONF || call->state == PPTP_CALL_CLEAR_REQ ||
            call->state == PPTP_CALL_DISCONNECTED;
 }

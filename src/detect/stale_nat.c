@@ -1,4 +1,4 @@
-/* stale_nat.c - a NAT mapping expired during an idle gap, with a visible consequence (CONTRACT.md):
+/* stale_nat.c - a NAT mapping expired during an idle gap, with a visible consequence:
  *  two captures: packets from the peer to the old outside address/port that never reached the
  *    inside after the tunnel sat idle (nat unmatched, outside-only, from_peer), or the same inside
  *    endpoint and peer reappearing through a new outside port (a second nat_mapping);
