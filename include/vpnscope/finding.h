@@ -28,9 +28,8 @@ enum finding_kind {
 
 enum severity { SEV_INFO = 0, SEV_WARNING = 1, SEV_ERROR = 2 };
 
-const char *
-finding_kind_name(unsigned kind);        /* names as written in reports, e.g. "esp_collision" */
-const char *severity_name(unsigned sev); /* "info" | "warning" | "error" */
+const char *finding_kind_name(unsigned kind); /* report names, e.g. "esp_collision" */
+const char *severity_name(unsigned sev);      /* "info" | "warning" | "error" */
 enum severity finding_default_severity(unsigned kind);
 
 enum fs_role { ROLE_CLIENT = 0, ROLE_SERVER, ROLE_NAT };
