@@ -106,8 +106,9 @@ static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const str
     return false;
 }
 
-/* PPTP control connections of m by (server endpoint, client address), in slot order. */
-static void ctrl_by_server_build(struct lazy *l, const struct session_model *m)
+/* PPTP control connections of m, in slot order, by (server endpoint, client address), or with
+ * by_client_port by (server address, client port). */
+static void ctrl_index_build(struct lazy *l, const struct session_model *m, bool by_client_port)
 {
     l->built = true;
     du_index_init(&l->x, sizeof(struct du_key), table_slots(m->pptp));
@@ -116,7 +117,10 @@ static void ctrl_by_server_build(struct lazy *l, const struct session_model *m)
         if (!c)
             continue;
         struct du_key k;
-        du_key_make(&k, 0, 0, &c->server.ip, c->server.port, &c->client.ip, 0, 0);
+        if (by_client_port)
+            du_key_make(&k, 0, 0, &c->server.ip, c->client.port, NULL, 0, 0);
+        else
+            du_key_make(&k, 0, 0, &c->server.ip, c->server.port, &c->client.ip, 0, 0);
         du_index_add(&l->x, &k, i);
     }
 }
@@ -129,7 +133,7 @@ static void outside_call(const struct session_model *m, struct lazy *l, const st
     *oc = NULL;
     *ocall = NULL;
     if (!l->built)
-        ctrl_by_server_build(l, m);
+        ctrl_index_build(l, m, false);
     struct du_key key;
     du_key_make(&key, 0, 0, &ic->server.ip, ic->server.port, &out->ip, 0, 0);
     for (uint32_t i = du_index_first(&l->x, &key); i != DU_NONE; i = du_index_next(&l->x, i)) {
@@ -496,27 +500,12 @@ static void group_return_gre(const struct session_model *m, struct coll_lookups 
     }
 }
 
-/* Inside control connections by (server address, client port), in slot order. */
-static void ictrl_build(struct lazy *l, const struct session_model *in)
-{
-    l->built = true;
-    du_index_init(&l->x, sizeof(struct du_key), table_slots(in->pptp));
-    for (uint32_t r = 0; r < table_slots(in->pptp); r++) {
-        const struct pptp_ctrl *ic = table_slot(in->pptp, r, NULL);
-        if (!ic)
-            continue;
-        struct du_key k;
-        du_key_make(&k, 0, 0, &ic->server.ip, ic->client.port, NULL, 0, 0);
-        du_index_add(&l->x, &k, r);
-    }
-}
-
 /* An inside control connection to srv with the same client port as the outside one. */
 static bool inside_by_port(const struct detect_ctx *c, struct lazy *ictrl,
                            const struct ip_addr *srv, uint16_t port, struct endpoint *in)
 {
     if (!ictrl->built)
-        ictrl_build(ictrl, c->inside);
+        ctrl_index_build(ictrl, c->inside, true);
     struct du_key ik;
     du_key_make(&ik, 0, 0, srv, port, NULL, 0, 0);
     for (uint32_t r = du_index_first(&ictrl->x, &ik); r != DU_NONE;

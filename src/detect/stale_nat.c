@@ -422,9 +422,9 @@ static void group_summary(struct finding *f, const struct group *gr, const struc
                " The router's timeout for this flow is below %.1f s.", du_sec(v->lost));
 }
 
-static void group_sessions(struct finding *f, const struct group *gr, const struct verdict *v)
+/* A client session for the inside endpoint of mapping mp, with its outside endpoint. */
+static struct finding_session *mapping_client(struct finding *f, const struct nat_mapping *mp)
 {
-    const struct nat_mapping *mp = v->mp, *tk = v->tk;
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &mp->inside.ip);
     if (fs) {
         fs->has_port = mp->inside.has_port;
@@ -433,6 +433,15 @@ static void group_sessions(struct finding *f, const struct group *gr, const stru
         fs->out_ip = mp->outside.ip;
         fs->has_out_port = mp->outside.has_port;
         fs->out_port = mp->outside.port;
+    }
+    return fs;
+}
+
+static void group_sessions(struct finding *f, const struct group *gr, const struct verdict *v)
+{
+    const struct nat_mapping *mp = v->mp, *tk = v->tk;
+    struct finding_session *fs = mapping_client(f, mp);
+    if (fs) {
         if (gr->has_spi) {
             fs->has_spi = true;
             fs->spi = gr->spi;
@@ -440,15 +449,8 @@ static void group_sessions(struct finding *f, const struct group *gr, const stru
         snprintf(fs->note, sizeof(fs->note), "%s",
                  v->mv ? "moved to a new outside port" : "mapping expired");
     }
-    if (tk && (fs = finding_session_add(f, ROLE_CLIENT, &tk->inside.ip))) {
-        fs->has_port = tk->inside.has_port;
-        fs->port = tk->inside.port;
-        fs->has_outside = true;
-        fs->out_ip = tk->outside.ip;
-        fs->has_out_port = tk->outside.has_port;
-        fs->out_port = tk->outside.port;
+    if (tk && (fs = mapping_client(f, tk)))
         snprintf(fs->note, sizeof(fs->note), "took over the old outside port");
-    }
     if ((fs = finding_session_add(f, ROLE_SERVER, &mp->peer.ip))) {
         fs->has_port = mp->peer.has_port;
         fs->port = mp->peer.port;

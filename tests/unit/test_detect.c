@@ -133,8 +133,8 @@ static void finish(struct session_model *m)
 static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
                                  NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
 
-/* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
-static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
+/* Runs every detector on one model into a fresh list. */
+static struct finding_list run_all(struct session_model *m)
 {
     struct finding_list fl = {0};
     struct detect_ctx c;
@@ -143,6 +143,13 @@ static unsigned run1(struct session_model *m, unsigned kind, struct finding *out
     c.to = TO;
     c.out = &fl;
     detect_run(&c);
+    return fl;
+}
+
+/* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
+static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
+{
+    struct finding_list fl = run_all(m);
     unsigned n = 0;
     for (size_t i = 0; i < fl.n; i++)
         if (fl.v[i].kind == kind) {
@@ -699,21 +706,30 @@ static void test_one_way(void)
     model_free(m);
 }
 
+/* A NAT-T tunnel from cli to srv: IKE SA whose NAT-D puts the initiator behind a NAT, moved to
+ * UDP 4500, with ESP in UDP both ways (SPIs up, down). */
+static struct ike_sa *natt_tunnel(struct session_model *m, uint64_t ispi, struct ip_addr cli,
+                                  struct ip_addr srv, uint32_t up, uint32_t down)
+{
+    struct ike_sa *ik = ike_add(m, ispi, cli, 500, srv, 500, T0, T0 + S(5));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 1;
+    ik->natd.nat_responder = 0;
+    ik->nat_t = true;
+    ik->natt_initiator.ip = cli, ik->natt_initiator.port = 4500;
+    ik->natt_responder.ip = srv, ik->natt_responder.port = 4500;
+    sa_add(m, cli, srv, up, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, srv, cli, down, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    return ik;
+}
+
 /* ---- nat_traversal (info) and the inside view of a stale mapping ---- */
 static void test_nat_traversal(void)
 {
     struct finding f;
     struct session_model *m = model(SIDE_SINGLE);
-    struct ike_sa *ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(5));
-    ik->natd.present = true;
-    ik->natd.nat_initiator = 1;
-    ik->natd.nat_responder = 0;
+    struct ike_sa *ik = natt_tunnel(m, 0xc111, C1, SRV, 0xa001, 0xb001);
     ik->natd.forced_encap = 0;
-    ik->nat_t = true;
-    ik->natt_initiator.ip = C1, ik->natt_initiator.port = 4500;
-    ik->natt_responder.ip = SRV, ik->natt_responder.port = 4500;
-    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
-    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     finish(m);
     CHECK_EQ(run1(m, FINDING_NAT_TRAVERSAL, &f), 1);
     CHECK_EQ(f.sev, SEV_INFO);
@@ -735,19 +751,6 @@ static void test_nat_traversal(void)
 }
 
 /* ---- detect_run: no state between runs, declared dependencies ---- */
-
-/* Runs every detector on one model into a fresh list. */
-static struct finding_list run_all(struct session_model *m)
-{
-    struct finding_list fl = {0};
-    struct detect_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.single = m;
-    c.to = TO;
-    c.out = &fl;
-    detect_run(&c);
-    return fl;
-}
 
 static bool lists_equal(const struct finding_list *a, const struct finding_list *b)
 {
@@ -771,15 +774,7 @@ static unsigned count_kind(const struct finding_list *l, unsigned kind)
  * SA from a third client, as a model that grows while the dashboard re-runs the detectors. */
 static void rerun_part1(struct session_model *m)
 {
-    struct ike_sa *ik = ike_add(m, 0xc222, C2, 500, SRV2, 500, T0, T0 + S(5));
-    ik->natd.present = true;
-    ik->natd.nat_initiator = 1;
-    ik->natd.nat_responder = 0;
-    ik->nat_t = true;
-    ik->natt_initiator.ip = C2, ik->natt_initiator.port = 4500;
-    ik->natt_responder.ip = SRV2, ik->natt_responder.port = 4500;
-    sa_add(m, C2, SRV2, 0xa002, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
-    sa_add(m, SRV2, C2, 0xb002, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    natt_tunnel(m, 0xc222, C2, SRV2, 0xa002, 0xb002);
     sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     finish(m);
 }
