@@ -133,15 +133,22 @@ static void finish(struct session_model *m)
 static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
                                  NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
 
-/* Runs every detector on one model into a fresh list. */
-static struct finding_list run_all(struct session_model *m)
+/* A one-capture context over m writing into out. */
+static struct detect_ctx ctx_single(struct session_model *m, struct finding_list *out)
 {
-    struct finding_list fl = {0};
     struct detect_ctx c;
     memset(&c, 0, sizeof(c));
     c.single = m;
     c.to = TO;
-    c.out = &fl;
+    c.out = out;
+    return c;
+}
+
+/* Runs every detector on one model into a fresh list. */
+static struct finding_list run_all(struct session_model *m)
+{
+    struct finding_list fl = {0};
+    struct detect_ctx c = ctx_single(m, &fl);
     detect_run(&c);
     return fl;
 }
@@ -797,11 +804,7 @@ static void test_rerun(void)
     CHECK_EQ(count_kind(&a, FINDING_NAT_TRAVERSAL), 1);
     CHECK(lists_equal(&a, &b));
     struct finding_list both = {0};
-    struct detect_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.single = m;
-    c.to = TO;
-    c.out = &both;
+    struct detect_ctx c = ctx_single(m, &both);
     detect_run(&c);
     detect_run(&c);
     CHECK_EQ(both.n, 2 * a.n);
@@ -853,11 +856,7 @@ static void test_registry(void)
         all |= reg[d]->emits;
         /* run alone (dependents on an empty list): only declared kinds */
         struct finding_list own = {0}, none = {0};
-        struct detect_ctx c;
-        memset(&c, 0, sizeof(c));
-        c.single = m;
-        c.to = TO;
-        c.out = &own;
+        struct detect_ctx c = ctx_single(m, &own);
         if (reg[d]->run)
             reg[d]->run(&c);
         else
@@ -888,11 +887,7 @@ static void test_explicit_dependency(void)
     sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     finish(m);
     struct finding_list earlier = {0}, out = {0};
-    struct detect_ctx c;
-    memset(&c, 0, sizeof(c));
-    c.single = m;
-    c.to = TO;
-    c.out = &out;
+    struct detect_ctx c = ctx_single(m, &out);
     ow->run_after(&c, &earlier);
     CHECK_EQ(count_kind(&out, FINDING_ESP_ONE_WAY), 1);
     finding_list_free(&out);
