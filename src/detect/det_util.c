@@ -45,6 +45,13 @@ const char *du_spi(uint32_t spi, char *buf)
     return buf;
 }
 
+void du_ev_ike_spi(struct finding *f, uint64_t ispi)
+{
+    char hex[20];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ispi);
+    finding_ev_str(f, "ike_spi", hex);
+}
+
 void du_cat(char *buf, size_t n, const char *fmt, ...)
 {
     size_t len = strlen(buf);
@@ -311,7 +318,7 @@ uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch)
     return 0;
 }
 
-const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_udp_maps *mi,
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_lazy *mi,
                                          const struct ip_addr *ip, uint16_t port,
                                          const struct ip_addr *peer, const uint16_t *peer_port)
 {
@@ -339,9 +346,9 @@ const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_u
     return NULL;
 }
 
-void du_udp_maps_free(struct du_udp_maps *mi)
+void du_lazy_free(struct du_lazy *l)
 {
-    if (mi->built)
-        du_index_free(&mi->x);
-    mi->built = false;
+    if (l->built)
+        du_index_free(&l->x);
+    l->built = false;
 }

@@ -23,6 +23,8 @@ const char *du_ipp(const struct ip_addr *a, char *buf);
 const char *du_hms(uint64_t ts_us, char *buf);
 /* "0x%08x" into buf (>= 12 bytes). */
 const char *du_spi(uint32_t spi, char *buf);
+/* Evidence "ike_spi": the initiator's IKE SPI as 16 hex digits. */
+void du_ev_ike_spi(struct finding *f, uint64_t ispi);
 /* Appends printf-style text to the NUL-terminated buf of size n (truncates silently). */
 void du_cat(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double du_sec(uint64_t us);
@@ -129,17 +131,18 @@ enum du_ike_exch {
 /* How many messages of exchange type exch the IKE SA carried. */
 uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch);
 
-/* UDP NAT mappings by (inside address, inside port, peer address), in index order, built on
- * first use; zero-initialise, free with du_udp_maps_free. */
-struct du_udp_maps {
+/* A du_index built on first use: zero-initialise, free with du_lazy_free. */
+struct du_lazy {
     bool built;
     struct du_index x;
 };
+void du_lazy_free(struct du_lazy *l);
+
 /* The first UDP mapping of the inside endpoint (ip, port) towards peer (and peer_port, unless
- * NULL), or NULL. */
-const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_udp_maps *mi,
+ * NULL), or NULL; mi: the UDP mappings by (inside address, inside port, peer address), in index
+ * order. */
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_lazy *mi,
                                          const struct ip_addr *ip, uint16_t port,
                                          const struct ip_addr *peer, const uint16_t *peer_port);
-void du_udp_maps_free(struct du_udp_maps *mi);
 
 #endif

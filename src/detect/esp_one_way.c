@@ -11,14 +11,9 @@
 #define MIN_PACKETS 5
 #define MIN_SPAN_US 2000000ull
 
-/* ESP SAs of a model chained by SPI, in slot order (built on first use). */
-struct spi_idx {
-    bool built;
-    struct du_index x;
-};
-
-/* The first ESP SA (slot order) with sa's SPI and the same destination or source. */
-static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct spi_idx *si,
+/* The first ESP SA (slot order) with sa's SPI and the same destination or source (si: the ESP
+ * SAs of m by SPI, in slot order). */
+static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct du_lazy *si,
                                         const struct ipsec_sa *sa)
 {
     if (!si->built) {
@@ -145,7 +140,7 @@ static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
 
 /* Two captures: what the outside saw of the inside SA sa (*o: its outside view, or NULL);
  * appends to the summary and returns the remedy. */
-static const char *one_way_outside(const struct detect_ctx *c, struct spi_idx *si,
+static const char *one_way_outside(const struct detect_ctx *c, struct du_lazy *si,
                                    struct finding *f, const struct ipsec_sa *sa,
                                    const struct ipsec_sa **o)
 {
@@ -216,7 +211,7 @@ static void one_way_sessions(struct finding *f, const struct ipsec_sa *sa, bool 
 }
 
 /* Emit: the finding for one-way SA sa of model m; false when out of memory. */
-static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, struct spi_idx *si,
+static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, struct du_lazy *si,
                          const struct ipsec_sa *sa)
 {
     bool two = du_two(c);
@@ -264,14 +259,13 @@ static void scan(struct detect_ctx *c, const struct session_model *m,
 {
     struct du_index coll;
     collision_clients(&coll, earlier);
-    struct spi_idx si = {0};
+    struct du_lazy si = {0};
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (one_way_candidate(sa, &coll, earlier) && !one_way_emit(c, m, &si, sa))
             break;
     }
-    if (si.built)
-        du_index_free(&si.x);
+    du_lazy_free(&si);
     du_index_free(&coll);
 }
 

@@ -41,9 +41,8 @@ static bool spiset_add(struct spiset *s, uint64_t spi)
 
 /* The outside address/port of an inside endpoint towards peer (two captures): the first UDP
  * mapping by (inside address, inside port, peer address). */
-static bool outside_ep(const struct detect_ctx *c, struct du_udp_maps *mi,
-                       const struct endpoint *in, const struct endpoint *peer, struct ip_addr *ip,
-                       uint16_t *port)
+static bool outside_ep(const struct detect_ctx *c, struct du_lazy *mi, const struct endpoint *in,
+                       const struct endpoint *peer, struct ip_addr *ip, uint16_t *port)
 {
     const struct nat_mapping *mp =
         c->nat ? du_udp_mapping(c->nat, mi, &in->ip, in->port, &peer->ip, NULL) : NULL;
@@ -139,8 +138,8 @@ static void noresp_head(struct finding *f, const struct noresp *n)
 
 /* Two captures, inside request: where the requests or replies got lost (summary text, the
  * sender's outside endpoint); returns the remedy. */
-static const char *noresp_outside(const struct detect_ctx *c, struct du_udp_maps *mi,
-                                  struct finding *f, struct noresp *n)
+static const char *noresp_outside(const struct detect_ctx *c, struct du_lazy *mi, struct finding *f,
+                                  struct noresp *n)
 {
     const struct ike_sa *ik = n->ik;
     char o[DU_IPSTR];
@@ -211,7 +210,7 @@ static void noresp_sessions(struct finding *f, const struct noresp *n)
 }
 
 static void no_response_one(struct detect_ctx *c, const struct session_model *m,
-                            const struct ike_sa *ik, struct du_udp_maps *mi)
+                            const struct ike_sa *ik, struct du_lazy *mi)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
@@ -244,9 +243,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
               "or let the responder follow the initiator's new port.";
     snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
     noresp_sessions(f, &n);
-    char hex[20];
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-    finding_ev_str(f, "ike_spi", hex);
+    du_ev_ike_spi(f, ik->ispi);
     finding_ev_int(f, "message_id", ik->unanswered_msgid);
     finding_ev_int(f, "sends", ik->max_unanswered_sends);
     finding_ev_ts(f, "first_ts", ik->unanswered_first_ts);
@@ -259,7 +256,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
 static void no_response(struct detect_ctx *c)
 {
     struct spiset done = {0};
-    struct du_udp_maps maps = {0};
+    struct du_lazy maps = {0};
     const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single,
                                          du_two(c) ? c->outside : NULL};
     for (unsigned mi = 0; mi < 2; mi++) {
@@ -275,7 +272,7 @@ static void no_response(struct detect_ctx *c)
             no_response_one(c, m, ik, &maps);
         }
     }
-    du_udp_maps_free(&maps);
+    du_lazy_free(&maps);
 }
 
 /* Fragmented datagrams by frame number: the latest start (first_ts) among the datagrams that list
@@ -383,9 +380,7 @@ static void ip_fragmented(struct detect_ctx *c)
                 fs->has_port = true;
                 fs->port = er->port;
             }
-            char hex[20];
-            snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-            finding_ev_str(f, "ike_spi", hex);
+            du_ev_ike_spi(f, ik->ispi);
             finding_ev_int(f, "ip_fragmented_messages", ik->ip_fragmented_msgs);
             finding_ev_int(f, "skf_fragments", 0);
             finding_ev_bool(f, "fragmentation_announced", ik->frag_supported);

@@ -95,7 +95,7 @@ static void esp_both_ways(const struct session_model *m, struct tunnel *t)
 /* Collect and decide: whether IKE SA ik is a working NAT-T tunnel through a NAT whose client no
  * problem finding names (t filled). */
 static bool healthy_tunnel(const struct detect_ctx *c, const struct session_model *m,
-                           struct du_udp_maps *maps, const struct du_index *problems,
+                           struct du_lazy *maps, const struct du_index *problems,
                            const struct finding_list *earlier, const struct ike_sa *ik,
                            struct tunnel *t)
 {
@@ -179,9 +179,7 @@ static bool emit(struct detect_ctx *c, uint8_t cap, const struct tunnel *t)
              "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s "
              "for a replied flow).");
     emit_sessions(f, t);
-    char hex[20];
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-    finding_ev_str(f, "ike_spi", hex);
+    du_ev_ike_spi(f, ik->ispi);
     finding_ev_int(f, "esp_packets_out", (int64_t)t->up);
     finding_ev_int(f, "esp_packets_back", (int64_t)t->down);
     if (t->ka)
@@ -202,7 +200,7 @@ static void run(struct detect_ctx *c, const struct finding_list *earlier)
         return;
     uint8_t cap = du_cap(c, m);
     struct du_index problems;
-    struct du_udp_maps maps = {0};
+    struct du_lazy maps = {0};
     problems_build(&problems, earlier);
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         struct tunnel t;
@@ -210,7 +208,7 @@ static void run(struct detect_ctx *c, const struct finding_list *earlier)
             !emit(c, cap, &t))
             break;
     }
-    du_udp_maps_free(&maps);
+    du_lazy_free(&maps);
     du_index_free(&problems);
 }
 

@@ -119,7 +119,7 @@ static void natt_summary(struct finding *f, const struct natt_facts *n)
 }
 
 static void natt_sessions(struct finding *f, const struct detect_ctx *c,
-                          const struct session_model *m, struct du_udp_maps *mi,
+                          const struct session_model *m, struct du_lazy *mi,
                           const struct natt_facts *n)
 {
     const struct ike_sa *ik = n->ik;
@@ -151,7 +151,7 @@ static void natt_sessions(struct finding *f, const struct detect_ctx *c,
 }
 
 /* Emit: the finding for n; false when out of memory. */
-static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struct du_udp_maps *mi,
+static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struct du_lazy *mi,
                       const struct natt_facts *n)
 {
     const struct ike_sa *ik = n->ik;
@@ -163,9 +163,7 @@ static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struc
     natt_summary(f, n);
     natt_sessions(f, c, m, mi, n);
     uint8_t cap = du_cap(c, m);
-    char hex[20];
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-    finding_ev_str(f, "ike_spi", hex);
+    du_ev_ike_spi(f, ik->ispi);
     finding_ev_int(f, "nat_initiator", ik->natd.nat_initiator);
     finding_ev_int(f, "nat_responder", ik->natd.nat_responder);
     finding_ev_bool(f, "ike_nat_t", ik->nat_t);
@@ -180,7 +178,7 @@ static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struc
 
 static void scan(struct detect_ctx *c, const struct session_model *m, struct seen *sn)
 {
-    struct du_udp_maps mi = {0};
+    struct du_lazy mi = {0};
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
         if (!natd_says_nat(ik))
@@ -192,7 +190,7 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
         if (!natt_emit(c, m, &mi, &n))
             break;
     }
-    du_udp_maps_free(&mi);
+    du_lazy_free(&mi);
 }
 
 static void run(struct detect_ctx *c)

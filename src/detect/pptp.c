@@ -32,21 +32,8 @@ static bool call_up(const struct pptp_call *call)
            call->state == PPTP_CALL_DISCONNECTED;
 }
 
-/* Lookups built on first use for one detector run (du_index: chains in index / slot order). */
-struct lazy {
-    bool built;
-    struct du_index x;
-};
-
-static void lazy_free(struct lazy *l)
-{
-    if (l->built)
-        du_index_free(&l->x);
-    l->built = false;
-}
-
 /* TCP mappings by (outside endpoint, peer address) or by (inside endpoint, peer address). */
-static void tcp_maps_build(struct lazy *l, const struct nat_result *r, bool by_outside)
+static void tcp_maps_build(struct du_lazy *l, const struct nat_result *r, bool by_outside)
 {
     l->built = true;
     du_index_init(&l->x, sizeof(struct du_key), (uint32_t)r->n_map);
@@ -62,7 +49,7 @@ static void tcp_maps_build(struct lazy *l, const struct nat_result *r, bool by_o
 }
 
 /* Inside endpoint of an outside TCP endpoint (two captures), from the NAT mappings. */
-static bool inside_of_tcp(const struct detect_ctx *c, struct lazy *l, const struct endpoint *out,
+static bool inside_of_tcp(const struct detect_ctx *c, struct du_lazy *l, const struct endpoint *out,
                           const struct ip_addr *server, struct endpoint *in)
 {
     if (!c->nat)
@@ -84,7 +71,7 @@ static bool inside_of_tcp(const struct detect_ctx *c, struct lazy *l, const stru
     return false;
 }
 
-static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const struct endpoint *in,
+static bool outside_of_tcp(const struct detect_ctx *c, struct du_lazy *l, const struct endpoint *in,
                            const struct ip_addr *server, struct endpoint *out)
 {
     if (!c->nat)
@@ -108,7 +95,7 @@ static bool outside_of_tcp(const struct detect_ctx *c, struct lazy *l, const str
 
 /* PPTP control connections of m, in slot order, by (server endpoint, client address), or with
  * by_client_port by (server address, client port). */
-static void ctrl_index_build(struct lazy *l, const struct session_model *m, bool by_client_port)
+static void ctrl_index_build(struct du_lazy *l, const struct session_model *m, bool by_client_port)
 {
     l->built = true;
     du_index_init(&l->x, sizeof(struct du_key), table_slots(m->pptp));
@@ -126,9 +113,10 @@ static void ctrl_index_build(struct lazy *l, const struct session_model *m, bool
 }
 
 /* The outside view of an inside call: control connection from `out`, same server Call ID. */
-static void outside_call(const struct session_model *m, struct lazy *l, const struct endpoint *out,
-                         const struct pptp_ctrl *ic, const struct pptp_call *icall,
-                         const struct pptp_ctrl **oc, const struct pptp_call **ocall)
+static void outside_call(const struct session_model *m, struct du_lazy *l,
+                         const struct endpoint *out, const struct pptp_ctrl *ic,
+                         const struct pptp_call *icall, const struct pptp_ctrl **oc,
+                         const struct pptp_call **ocall)
 {
     *oc = NULL;
     *ocall = NULL;
@@ -154,7 +142,7 @@ static void outside_call(const struct session_model *m, struct lazy *l, const st
 }
 
 /* Enhanced GRE (v1) flows of m by (source address, Call ID), in slot order. */
-static void gre_build(struct lazy *l, const struct session_model *m)
+static void gre_build(struct du_lazy *l, const struct session_model *m)
 {
     l->built = true;
     du_index_init(&l->x, sizeof(struct du_key), table_slots(m->gre));
@@ -168,8 +156,8 @@ static void gre_build(struct lazy *l, const struct session_model *m)
     }
 }
 
-static uint32_t gre_first(const struct session_model *m, struct lazy *l, const struct ip_addr *src,
-                          uint32_t key)
+static uint32_t gre_first(const struct session_model *m, struct du_lazy *l,
+                          const struct ip_addr *src, uint32_t key)
 {
     if (!l->built)
         gre_build(l, m);
@@ -180,7 +168,7 @@ static uint32_t gre_first(const struct session_model *m, struct lazy *l, const s
 
 /* The lookups of one gre_blocked run, built on first use. */
 struct gre_lookups {
-    struct lazy maps, octrl, gre, unm;
+    struct du_lazy maps, octrl, gre, unm;
 };
 
 /* One PPTP call whose GRE flows one way: what the captures show of it. */
@@ -313,7 +301,7 @@ static void gre_sessions(struct finding *f, const struct gre_call *g, bool two)
 }
 
 /* Outside-only return GRE records by source, in index order. */
-static void unm_gre_build(struct lazy *l, const struct nat_result *r)
+static void unm_gre_build(struct du_lazy *l, const struct nat_result *r)
 {
     l->built = true;
     du_index_init(&l->x, sizeof(struct du_key), (uint32_t)r->n_unm);
@@ -406,10 +394,10 @@ static void gre_blocked(struct detect_ctx *c)
         }
     }
 out:
-    lazy_free(&lk.maps);
-    lazy_free(&lk.octrl);
-    lazy_free(&lk.gre);
-    lazy_free(&lk.unm);
+    du_lazy_free(&lk.maps);
+    du_lazy_free(&lk.octrl);
+    du_lazy_free(&lk.gre);
+    du_lazy_free(&lk.unm);
 }
 
 #define MAX_COLL 16
@@ -425,7 +413,7 @@ static bool overlap(const struct pptp_ctrl *a, const struct pptp_ctrl *b)
  * address), in slot order, and the lazily built ones. */
 struct coll_lookups {
     struct du_index pairs;
-    struct lazy maps, gre, ictrl;
+    struct du_lazy maps, gre, ictrl;
 };
 
 /* Control connections from one address to one server that use the same Call ID at once. */
@@ -501,7 +489,7 @@ static void group_return_gre(const struct session_model *m, struct coll_lookups 
 }
 
 /* An inside control connection to srv with the same client port as the outside one. */
-static bool inside_by_port(const struct detect_ctx *c, struct lazy *ictrl,
+static bool inside_by_port(const struct detect_ctx *c, struct du_lazy *ictrl,
                            const struct ip_addr *srv, uint16_t port, struct endpoint *in)
 {
     if (!ictrl->built)
@@ -658,9 +646,9 @@ static void call_collision(struct detect_ctx *c)
         }
     }
 out:
-    lazy_free(&lk.maps);
-    lazy_free(&lk.gre);
-    lazy_free(&lk.ictrl);
+    du_lazy_free(&lk.maps);
+    du_lazy_free(&lk.gre);
+    du_lazy_free(&lk.ictrl);
     du_index_free(&lk.pairs);
 }
 
