@@ -26,6 +26,8 @@ static const struct detector *const registry[] = {
 };
 #define N_DETECTORS (sizeof(registry) / sizeof(registry[0]))
 
+_Static_assert(FINDING__COUNT <= 32, "the emits / reads masks hold one bit per finding kind");
+
 size_t detect_registry(const struct detector *const **out)
 {
     *out = registry;
