@@ -45,6 +45,17 @@ const char *du_spi(uint32_t spi, char *buf)
     return buf;
 }
 
+struct finding_session *du_session_endpoint(struct finding *f, unsigned role,
+                                            const struct endpoint *e)
+{
+    struct finding_session *fs = finding_session_add(f, role, &e->ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = e->port;
+    }
+    return fs;
+}
+
 void du_ev_ike_spi(struct finding *f, uint64_t ispi)
 {
     char hex[20];

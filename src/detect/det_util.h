@@ -23,6 +23,9 @@ const char *du_ipp(const struct ip_addr *a, char *buf);
 const char *du_hms(uint64_t ts_us, char *buf);
 /* "0x%08x" into buf (>= 12 bytes). */
 const char *du_spi(uint32_t spi, char *buf);
+/* A session of role at endpoint e (address and port); NULL when the finding is full. */
+struct finding_session *du_session_endpoint(struct finding *f, unsigned role,
+                                            const struct endpoint *e);
 /* Evidence "ike_spi": the initiator's IKE SPI as 16 hex digits. */
 void du_ev_ike_spi(struct finding *f, uint64_t ispi);
 /* Appends printf-style text to the NUL-terminated buf of size n (truncates silently). */

@@ -371,15 +371,8 @@ static void ip_fragmented(struct detect_ctx *c)
                 "EnableFragmentation), or lower the MTU / certificate chain size so IKE_AUTH fits "
                 "in one "
                 "packet.");
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
-            if (fs) {
-                fs->has_port = true;
-                fs->port = ei->port;
-            }
-            if ((fs = finding_session_add(f, ROLE_SERVER, &er->ip))) {
-                fs->has_port = true;
-                fs->port = er->port;
-            }
+            du_session_endpoint(f, ROLE_CLIENT, ei);
+            du_session_endpoint(f, ROLE_SERVER, er);
             du_ev_ike_spi(f, ik->ispi);
             finding_ev_int(f, "ip_fragmented_messages", ik->ip_fragmented_msgs);
             finding_ev_int(f, "skf_fragments", 0);
