@@ -216,7 +216,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
             f->hint = p->nonesp_marker ? HINT_NATT : (f->hint ? f->hint : HINT_IKE);
     }
     bool two_way = f && f->pkts[0] && f->pkts[1];
-    if (p->vpn < 8)
+    if ((unsigned)p->vpn < VPN__COUNT)
         m->c.vpn_packets[p->vpn]++;
     switch (p->vpn) {
     case VPN_IKE:
