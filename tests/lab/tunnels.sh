@@ -44,8 +44,9 @@ WG_C=10.66.0.2 WG_S=10.66.0.1 WG_PORT=51820 WG_CPORT=40000
 OV_C=10.77.0.2 OV_S=10.77.0.1 OV_PORT=1194 OV_CPORT=40001
 UDP_TO=8 UDP_STREAM_TO=12
 
-SCENARIOS=(wg_healthy wg_stale wg_no_response wg_one_way
-  ovpn_healthy ovpn_stale ovpn_no_response ovpn_tcp ovpn_tls_crypt ovpn_tls_auth)
+SCENARIOS=(wg_healthy wg_stale wg_stale_rekey wg_no_response wg_one_way
+  ovpn_healthy ovpn_stale ovpn_stale_restart ovpn_no_response ovpn_tcp ovpn_tls_crypt ovpn_tls_auth
+  ovpn_tls_auth_sha256)
 
 log() { printf '[tunnels %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -339,6 +340,25 @@ sc_wg_stale() {
   cap_stop
 }
 
+# wg_stale_rekey: as wg_stale with plain masquerade (the outside port comes back), and the client
+# stays silent longer: the server's unanswered data makes it start handshakes 15 s later
+# (keepalive 10 s + rekey timeout 5 s), which die at the router too, every ~5 s; then the client
+# pings, the server follows it and its pending handshake goes through: a new index pair.
+sc_wg_stale_rekey() {
+  topo_up
+  wg_up 0
+  cap_start wg_stale_rekey
+  wg_client_peer
+  ping_from labwg-c1 "$WG_S" 3
+  log "$(t) idle 32 s: passive keepalive at +10 s, mapping gone 12 s after it"; sleep 32
+  ping_from labwg-s1 "$WG_C" 3
+  log "$(t) idle 24 s: the server's handshake initiations to the dead mapping"; sleep 24
+  ping_from labwg-c1 "$WG_S" 3
+  sleep 5
+  ping_from labwg-s1 "$WG_C" 2
+  cap_stop
+}
+
 # wg_no_response: server down (no wireguard-go; its host drops UDP 51820 silently)
 sc_wg_no_response() {
   topo_up
@@ -412,6 +432,15 @@ ovpn_wait_client() {
   log "$(t) openvpn client connected"
 }
 
+wait_log_n() { # wait_log_n FILE PATTERN COUNT SECONDS: wait for COUNT matching lines
+  local i
+  for i in $(seq $(($4 * 10))); do
+    [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 wait_log() { # wait_log FILE PATTERN SECONDS
   local i
   for i in $(seq $(($3 * 10))); do
@@ -472,6 +501,29 @@ sc_ovpn_stale() {
   cap_stop
 }
 
+# ovpn_stale_restart: as ovpn_stale, but the client has `ping-restart 20` (and no ping): the
+# server's packets die at the router, then the client gives up on the silent server and
+# reconnects: new hard reset, new session ids, new outside port (`masquerade random`)
+sc_ovpn_stale_restart() {
+  topo_up random
+  ovpn_up
+  ovpn_server udp
+  cap_start ovpn_stale_restart
+  ovpn_client udp --ping-restart 20
+  ovpn_wait_client
+  ping_from labwg-c1 "$OV_S" 3
+  log "$(t) idle 15 s, no keepalive"; sleep 15
+  ping_from labwg-s1 "$OV_C" 3
+  log "$(t) wait for the client's ping-restart (20 s after it last heard the server)"
+  wait_log "$WORK/ovc.log" 'Restart pause' 15 || log "WARNING: no restart seen"
+  wait_log_n "$WORK/ovc.log" 'Initialization Sequence Completed' 2 20 || log "WARNING: no reconnect seen"
+  log "$(t) client reconnected"
+  ping_from labwg-c1 "$OV_S" 2
+  ping_from labwg-s1 "$OV_C" 2
+  stop_pid "$OVC"
+  cap_stop
+}
+
 # ovpn_no_response: server down (no openvpn; its host drops UDP 1194 silently)
 sc_ovpn_no_response() {
   topo_up
@@ -493,7 +545,17 @@ sc_ovpn_tcp() {
   ovpn_client tcp
   ovpn_wait_client
   ping_from labwg-c1 "$OV_S" 3
-  nsx labwg-c1 ping -n -q -c 3 -s 1200 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
+  # full-size tunnel packets (1500-byte inner IP: an OpenVPN packet longer than the TCP MSS,
+  # split across segments), then 4000-byte pings that the tunnel fragments into 3 inner
+  # packets written back to back (several OpenVPN packets per segment)
+  nsx labwg-c1 ping -n -q -c 3 -s 1472 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
+  nsx labwg-c1 ping -n -q -c 3 -s 4000 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
+  # a 256 kbit/s bottleneck on the router's WAN port: the server's ACKs come late, Nagle (no
+  # --tcp-nodelay) makes the client coalesce a burst of 10 small tunnel packets (ping -l 10) into shared segments
+  nsx labwg-r tc qdisc add dev wan0 root tbf rate 256kbit burst 1600 latency 500ms
+  nsx labwg-c1 ping -n -q -c 10 -l 10 -s 200 -W 2 "$OV_S" >/dev/null 2>&1 || true
+  sleep 1
+  nsx labwg-r tc qdisc del dev wan0 root
   log "$(t) idle 8 s"; sleep 8
   ping_from labwg-s1 "$OV_C" 2
   sleep 1
@@ -522,6 +584,21 @@ sc_ovpn_tls_auth() {
   ovpn_server udp --keepalive 5 30 --tls-auth "$WORK/pki/ta.key" 0
   cap_start ovpn_tls_auth
   ovpn_client udp --tls-auth "$WORK/pki/ta.key" 1
+  ovpn_wait_client
+  ping_from labwg-c1 "$OV_S" 3
+  sleep 6
+  ping_from labwg-s1 "$OV_C" 2
+  stop_pid "$OVC"
+  cap_stop
+}
+
+# ovpn_tls_auth_sha256: tls-auth with `--auth SHA256`: a 32-byte HMAC instead of SHA1's 20
+sc_ovpn_tls_auth_sha256() {
+  topo_up
+  ovpn_up
+  ovpn_server udp --keepalive 5 30 --tls-auth "$WORK/pki/ta.key" 0 --auth SHA256
+  cap_start ovpn_tls_auth_sha256
+  ovpn_client udp --tls-auth "$WORK/pki/ta.key" 1 --auth SHA256
   ovpn_wait_client
   ping_from labwg-c1 "$OV_S" 3
   sleep 6
