@@ -198,6 +198,19 @@ cap_start() {
        grep -q listening "$WORK/$name.td-any"; then break; fi
     sleep 0.1
   done
+  # the wall clock of a VM can be stepped: packet and conntrack times are wall-clock times, so
+  # log every jump of (realtime - monotonic) larger than 50 ms during the capture
+  "$PY" -c '
+import time
+prev = None
+while True:
+    off = time.time() - time.monotonic()
+    if prev is not None and abs(off - prev) > 0.05:
+        print("%.3f wall clock stepped %+.3f s against the monotonic clock" % (time.time(), off - prev), flush=True)
+    prev = off
+    time.sleep(0.2)
+' >"$WORK/$name.clock" 2>&1 &
+  PIDS+=($!); CLOCKW=$!
   sleep 0.5
   T0=$(date +%s.%N)
   log "$name: capturing (t=0 at $(date -u +%FT%T.%3NZ))"
@@ -212,10 +225,17 @@ cap_stop() {
   for p in "$TD_IN" "$TD_OUT" "$TD_ANY"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "$TD_IN" "$TD_OUT" "$TD_ANY"; do wait "$p" 2>/dev/null || true; done
   stop_pid "$CT_E"
+  stop_pid "$CLOCKW"
   {
     echo "# scenario $name (tests/lab/tunnels.sh), router: masquerade${NAT_FLAGS:+ $NAT_FLAGS}," \
          "nf_conntrack_udp_timeout=$UDP_TO nf_conntrack_udp_timeout_stream=$UDP_STREAM_TO"
     echo "# captured $(date -u +%F) (real clock); $VERSIONS"
+    if [ -s "$WORK/$name.clock" ]; then
+      echo "# WARNING: wall-clock steps during the capture (packet times jump there):"
+      sed 's/^/#   /' "$WORK/$name.clock"
+    else
+      echo "# wall clock: no step > 50 ms against the monotonic clock during the capture"
+    fi
     echo "# conntrack -S (router netns labwg-r)"
     nsx labwg-r conntrack -S
     echo "# nft rule counters (router)"
@@ -627,6 +647,7 @@ main() {
   for s in "$@"; do
     log "=== $s"
     STATUS_FN=""; VERSIONS=""
+    rm -rf "$WORK"/ovs.* "$WORK"/ovc.* "$WORK"/pki "$WORK"/*.key "$WORK"/*.pub
     "sc_$s"
     report "$s"
     stop_pids
