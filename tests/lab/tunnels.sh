@@ -72,11 +72,11 @@ check_deps() {
 }
 
 stop_pid() { # stop_pid PID: one process this script started; TERM, then KILL after 5 s
-  local p=$1 i
+  local p=$1 _
   kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
   kill -TERM "$p" 2>/dev/null || true
-  for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
   wait "$p" 2>/dev/null || true
 }
 
@@ -182,7 +182,7 @@ EOF
 }
 
 cap_start() {
-  local name=$1 i
+  local name=$1 _
   CUR=$name
   rm -f "$OUT/$name"-{inside,outside,router}.pcap "$OUT/$name.conntrack" "$OUT/$name.ctstats"
   nsbg labwg-r tcpdump -Z root -n -U -s 262144 -i lan0 -w "$OUT/$name-inside.pcap" 2>"$WORK/$name.td-in" &
@@ -193,7 +193,7 @@ cap_start() {
   PIDS+=($!); TD_ANY=$!
   nsbg labwg-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$OUT/$name.conntrack" 2>"$WORK/$name.ct" &
   PIDS+=($!); CT_E=$!
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     if grep -q listening "$WORK/$name.td-in" && grep -q listening "$WORK/$name.td-out" &&
        grep -q listening "$WORK/$name.td-any"; then break; fi
     sleep 0.1
@@ -282,10 +282,10 @@ wg_versions() {
 }
 
 wg_dev() { # wg_dev NS IFNAME ADDR: start wireguard-go in NS, wait for its UAPI socket
-  local ns=$1 ifn=$2 addr=$3 i
+  local ns=$1 ifn=$2 addr=$3 _
   nsbg "$ns" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose wireguard-go -f "$ifn" >"$WORK/$ifn.log" 2>&1 &
   PIDS+=($!)
-  for i in $(seq 50); do [ -S "/var/run/wireguard/$ifn.sock" ] && break; sleep 0.1; done
+  for _ in $(seq 50); do [ -S "/var/run/wireguard/$ifn.sock" ] && break; sleep 0.1; done
   [ -S "/var/run/wireguard/$ifn.sock" ] || { cat "$WORK/$ifn.log" >&2; die "wireguard-go $ifn did not start"; }
   ip -n "$ns" addr add "$addr/24" dev "$ifn"
   ip -n "$ns" link set "$ifn" mtu 1420 up
@@ -453,8 +453,8 @@ ovpn_wait_client() {
 }
 
 wait_log_n() { # wait_log_n FILE PATTERN COUNT SECONDS: wait for COUNT matching lines
-  local i
-  for i in $(seq $(($4 * 10))); do
+  local _
+  for _ in $(seq $(($4 * 10))); do
     [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
     sleep 0.1
   done
@@ -462,8 +462,8 @@ wait_log_n() { # wait_log_n FILE PATTERN COUNT SECONDS: wait for COUNT matching 
 }
 
 wait_log() { # wait_log FILE PATTERN SECONDS
-  local i
-  for i in $(seq $(($3 * 10))); do
+  local _
+  for _ in $(seq $(($3 * 10))); do
     grep -q -- "$2" "$1" 2>/dev/null && return 0
     sleep 0.1
   done
