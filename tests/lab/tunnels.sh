@@ -45,7 +45,7 @@ OV_C=10.77.0.2 OV_S=10.77.0.1 OV_PORT=1194 OV_CPORT=40001
 UDP_TO=8 UDP_STREAM_TO=12
 
 SCENARIOS=(wg_healthy wg_stale wg_stale_rekey wg_no_response wg_one_way
-  ovpn_healthy ovpn_stale ovpn_stale_restart ovpn_no_response ovpn_tcp ovpn_tls_crypt ovpn_tls_auth
+  ovpn_healthy ovpn_stale ovpn_stale_restart ovpn_no_response ovpn_one_way ovpn_tcp ovpn_tls_crypt ovpn_tls_auth
   ovpn_tls_auth_sha256)
 
 log() { printf '[tunnels %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -552,6 +552,22 @@ sc_ovpn_no_response() {
   cap_start ovpn_no_response
   ovpn_client udp
   log "$(t) client hard resets unanswered for 20 s"; sleep 20
+  stop_pid "$OVC"
+  cap_stop
+}
+
+# ovpn_one_way: UDP, no keepalive; the router drops server->client DATA_V2 with key id 0 (first
+# byte 0x48) in its forward chain; the TLS handshake (control channel) passes
+sc_ovpn_one_way() {
+  topo_up
+  nsx labwg-r nft add rule inet labwg forward iifname wan0 udp sport "$OV_PORT" '@th,64,8' 0x48 \
+    counter drop comment '"OpenVPN DATA_V2 server->client dropped"'
+  ovpn_up
+  ovpn_server udp
+  cap_start ovpn_one_way
+  ovpn_client udp
+  ovpn_wait_client
+  ping_from labwg-c1 "$OV_S" 15
   stop_pid "$OVC"
   cap_stop
 }
