@@ -158,12 +158,16 @@ put("ng_idb_snaplen_small.pcapng", "ok", shb() + idb(snap=20) + epb(F) + spb(F))
 put("ng_idb_unsupported_lt.pcapng", "bad", shb() + idb(lt=147) + epb(F))
 put("ng_idb_mixed_lt.pcapng", "ok", shb() + idb() + idb(lt=147) + epb(F, ifid=1) + epb(F))
 put("ng_idb_short.pcapng", "bad", shb() + blk(1, b"") + epb(F))
-put("ng_idb_bad_options.pcapng", "ok",
+# a malformed if_tsresol would make every timestamp a guess: refused
+put("ng_idb_bad_options.pcapng", "bad",
     shb() + idb(opts=struct.pack("<HH", 9, 0xFFFF) + b"\x06") + epb(F))
 tsres = [b"\x7f", b"\xff", b"\x00", b"\x80", b"\x13", b"\x12", b"\xbf", b"\x09"]
 for i, r in enumerate(tsres):
     o = opt(9, r) + opt(14, struct.pack("<q", -(1 << 62)) if i % 2 else struct.pack("<Q", (1 << 64) - 1))
-    put(f"ng_idb_tsresol_{i}.pcapng", "ok", shb() + idb(opts=o + opt(0, b"")) + epb(F, ts=(1 << 64) - 1) + epb(F, ts=0))
+    # 10^-127 and 2^-127 units per second do not fit 64 bits: refused; the others are read and
+    # a timestamp out of range (before 1970 after the offset, or past 64-bit microseconds) ends
+    # the file with a warning
+    put(f"ng_idb_tsresol_{i}.pcapng", "bad" if i < 2 else "ok", shb() + idb(opts=o + opt(0, b"")) + epb(F, ts=(1 << 64) - 1) + epb(F, ts=0))
 put("ng_idb_opt_beyond_block.pcapng", "ok", shb() + idb(opts=struct.pack("<HH", 2, 400) + b"eth0") + epb(F))
 
 with open(os.path.join(out, "MANIFEST"), "w") as f:
