@@ -551,11 +551,10 @@ void cap_close(struct cap_src *s)
     free(s);
 }
 
-/* tcpdump -D's flag words */
+/* tcpdump -D's flag words: the named bits ("none" when no named bit is set), then the
+ * connection status when it applies */
 static void print_flags(FILE *f, bpf_u_int32 fl)
 {
-    const char *sep = " [";
-    bool any = false;
     static const struct {
         bpf_u_int32 bit;
         const char *name;
@@ -563,34 +562,31 @@ static void print_flags(FILE *f, bpf_u_int32 fl)
                  {PCAP_IF_RUNNING, "Running"},
                  {PCAP_IF_LOOPBACK, "Loopback"},
                  {PCAP_IF_WIRELESS, "Wireless"}};
+    fputs(" [", f);
+    const char *sep = "";
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (fl & names[i].bit) {
             fprintf(f, "%s%s", sep, names[i].name);
             sep = ", ";
-            any = true;
         }
     }
-    const char *conn = NULL;
+    if (!*sep)
+        fputs("none", f);
     bool wl = (fl & PCAP_IF_WIRELESS) != 0;
     switch (fl & PCAP_IF_CONNECTION_STATUS) {
     case PCAP_IF_CONNECTION_STATUS_UNKNOWN:
-        conn = wl ? "Association status unknown" : "Connection status unknown";
+        fputs(wl ? ", Association status unknown" : ", Connection status unknown", f);
         break;
     case PCAP_IF_CONNECTION_STATUS_CONNECTED:
-        conn = wl ? "Associated" : "Connected";
+        fputs(wl ? ", Associated" : ", Connected", f);
         break;
     case PCAP_IF_CONNECTION_STATUS_DISCONNECTED:
-        conn = wl ? "Not associated" : "Disconnected";
+        fputs(wl ? ", Not associated" : ", Disconnected", f);
         break;
     default:
         break;
     }
-    if (conn && !(fl & PCAP_IF_LOOPBACK)) {
-        fprintf(f, "%s%s", sep, conn);
-        any = true;
-    }
-    if (any)
-        fputc(']', f);
+    fputc(']', f);
 }
 
 int cap_list_interfaces(FILE *out, char *errbuf, unsigned errlen)
