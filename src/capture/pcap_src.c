@@ -121,7 +121,7 @@ static int open_reader(struct piece *pc, const char *path, char *errbuf, unsigne
     const char *how = cin_codec(pc->in) == CIN_PLAIN  ? ""
                       : cin_codec(pc->in) == CIN_GZIP ? " (inside gzip)"
                                                       : " (inside zstd)";
-    if (got == 0 && cin_error(pc->in)) {
+    if (got < 4 && cin_error(pc->in)) {
         snprintf(errbuf, errlen, "%s: %s", path, cin_error(pc->in));
         return -1;
     }
