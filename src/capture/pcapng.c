@@ -274,6 +274,83 @@ struct pcapng *pcapng_open(struct cin *in, const char *path, char *errbuf, unsig
     return r;
 }
 
+/* Enhanced (or obsolete) Packet Block body. 1 packet, 3 corrupt (errbuf). */
+static int parse_epb(struct pcapng *r, uint32_t type, const uint8_t *body, uint32_t blen,
+                     struct pcapng_pkt *out, char *errbuf, unsigned errlen)
+{
+    struct rd d = rd_init(body, blen);
+    uint32_t ifid;
+    if (type == BT_EPB) {
+        ifid = rd_u32x(&d, r->le);
+    } else {
+        ifid = rd_u16x(&d, r->le);
+        rd_skip(&d, 2);
+    }
+    uint64_t hi = rd_u32x(&d, r->le), lo = rd_u32x(&d, r->le);
+    uint32_t caplen = rd_u32x(&d, r->le), len = rd_u32x(&d, r->le);
+    if (!rd_ok(&d)) {
+        snprintf(errbuf, errlen, "%s: packet block at byte %llu too short (%u bytes)", r->path,
+                 (unsigned long long)r->at, blen + 12);
+        return 3;
+    }
+    if (ifid >= r->nifs) {
+        snprintf(errbuf, errlen, "%s: packet block at byte %llu names unknown interface %u",
+                 r->path, (unsigned long long)r->at, ifid);
+        return 3;
+    }
+    if (caplen > rd_left(&d)) {
+        snprintf(errbuf, errlen,
+                 "%s: packet block at byte %llu: captured length %u exceeds the block", r->path,
+                 (unsigned long long)r->at, caplen);
+        return 3;
+    }
+    const struct iface *i = &r->ifs[ifid];
+    if (!to_us(i, hi << 32 | lo, &out->ts_us)) {
+        snprintf(errbuf, errlen,
+                 "%s: packet block at byte %llu: timestamp %llu (if_tsresol %s^-%u, "
+                 "if_tsoffset %lld s) is before 1970 or beyond 64-bit microseconds",
+                 r->path, (unsigned long long)r->at, (unsigned long long)(hi << 32 | lo),
+                 i->base2 ? "2" : "10", i->exp, (long long)i->tsoffset);
+        return 3;
+    }
+    out->caplen = caplen;
+    out->len = len < caplen ? caplen : len;
+    out->dlt = i->dlt;
+    out->ifid = r->if_base + ifid;
+    out->data = rd_ptr(&d, caplen);
+    if (!out->data && caplen == 0)
+        out->data = body;
+    return 1;
+}
+
+/* Simple Packet Block body (no timestamp: 0). 1 packet, 3 corrupt (errbuf). */
+static int parse_spb(struct pcapng *r, const uint8_t *body, uint32_t blen, struct pcapng_pkt *out,
+                     char *errbuf, unsigned errlen)
+{
+    struct rd d = rd_init(body, blen);
+    uint32_t len = rd_u32x(&d, r->le);
+    if (!rd_ok(&d) || r->nifs == 0) {
+        snprintf(errbuf, errlen, "%s: simple packet block at byte %llu %s", r->path,
+                 (unsigned long long)r->at,
+                 rd_ok(&d) ? "in a section without interfaces" : "too short");
+        return 3;
+    }
+    uint32_t caplen = (uint32_t)rd_left(&d);
+    if (caplen > len)
+        caplen = len;
+    if (r->ifs[0].snaplen && caplen > r->ifs[0].snaplen)
+        caplen = r->ifs[0].snaplen;
+    out->ts_us = 0;
+    out->caplen = caplen;
+    out->len = len;
+    out->dlt = r->ifs[0].dlt;
+    out->ifid = r->if_base;
+    out->data = rd_ptr(&d, caplen);
+    if (!out->data)
+        out->data = body;
+    return 1;
+}
+
 int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned errlen)
 {
     for (;;) {
@@ -284,7 +361,6 @@ int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned
             return 0;
         if (rc < 0)
             return 3;
-        struct rd d = rd_init(body, blen);
         switch (type) {
         case BT_SHB:
             r->if_base += r->nifs;
@@ -295,73 +371,10 @@ int pcapng_next(struct pcapng *r, struct pcapng_pkt *out, char *errbuf, unsigned
                 return 3;
             break;
         case BT_EPB:
-        case BT_PB: {
-            uint32_t ifid;
-            if (type == BT_EPB) {
-                ifid = rd_u32x(&d, r->le);
-            } else {
-                ifid = rd_u16x(&d, r->le);
-                rd_skip(&d, 2);
-            }
-            uint64_t hi = rd_u32x(&d, r->le), lo = rd_u32x(&d, r->le);
-            uint32_t caplen = rd_u32x(&d, r->le), len = rd_u32x(&d, r->le);
-            if (!rd_ok(&d)) {
-                snprintf(errbuf, errlen, "%s: packet block at byte %llu too short (%u bytes)",
-                         r->path, (unsigned long long)r->at, blen + 12);
-                return 3;
-            }
-            if (ifid >= r->nifs) {
-                snprintf(errbuf, errlen, "%s: packet block at byte %llu names unknown interface %u",
-                         r->path, (unsigned long long)r->at, ifid);
-                return 3;
-            }
-            if (caplen > rd_left(&d)) {
-                snprintf(errbuf, errlen,
-                         "%s: packet block at byte %llu: captured length %u exceeds the block",
-                         r->path, (unsigned long long)r->at, caplen);
-                return 3;
-            }
-            const struct iface *i = &r->ifs[ifid];
-            if (!to_us(i, hi << 32 | lo, &out->ts_us)) {
-                snprintf(errbuf, errlen,
-                         "%s: packet block at byte %llu: timestamp %llu (if_tsresol %s^-%u, "
-                         "if_tsoffset %lld s) is before 1970 or beyond 64-bit microseconds",
-                         r->path, (unsigned long long)r->at, (unsigned long long)(hi << 32 | lo),
-                         i->base2 ? "2" : "10", i->exp, (long long)i->tsoffset);
-                return 3;
-            }
-            out->caplen = caplen;
-            out->len = len < caplen ? caplen : len;
-            out->dlt = i->dlt;
-            out->ifid = r->if_base + ifid;
-            out->data = rd_ptr(&d, caplen);
-            if (!out->data && caplen == 0)
-                out->data = body;
-            return 1;
-        }
-        case BT_SPB: {
-            uint32_t len = rd_u32x(&d, r->le);
-            if (!rd_ok(&d) || r->nifs == 0) {
-                snprintf(errbuf, errlen, "%s: simple packet block at byte %llu %s", r->path,
-                         (unsigned long long)r->at,
-                         rd_ok(&d) ? "in a section without interfaces" : "too short");
-                return 3;
-            }
-            uint32_t caplen = (uint32_t)rd_left(&d);
-            if (caplen > len)
-                caplen = len;
-            if (r->ifs[0].snaplen && caplen > r->ifs[0].snaplen)
-                caplen = r->ifs[0].snaplen;
-            out->ts_us = 0;
-            out->caplen = caplen;
-            out->len = len;
-            out->dlt = r->ifs[0].dlt;
-            out->ifid = r->if_base;
-            out->data = rd_ptr(&d, caplen);
-            if (!out->data)
-                out->data = body;
-            return 1;
-        }
+        case BT_PB:
+            return parse_epb(r, type, body, blen, out, errbuf, errlen);
+        case BT_SPB:
+            return parse_spb(r, body, blen, out, errbuf, errlen);
         default:
             break; /* NRB, ISB, DSB, custom...: not needed */
         }
