@@ -103,5 +103,27 @@ if [ $rc -ne 2 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "standard inpu
 else
     ok
 fi
+# time on the wire, end to end: pcap seconds past 2^31 (2038) up to 2^32-1 (2106) are unsigned
+if command -v python3 >/dev/null; then
+    python3 - "$src/pcaps/ah_esp_bundle.pcap" "$tmp/y2106.pcap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+out, o, i = bytearray(d[:24]), 24, 0
+secs = [0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFD, 0xFFFFFFFE, 0xFFFFFFFF]
+while o < len(d):
+    s, u, c, l = struct.unpack("<IIII", d[o:o + 16])
+    out += struct.pack("<IIII", secs[i], u, c, l) + d[o + 16:o + 16 + c]
+    o, i = o + 16 + c, i + 1
+open(sys.argv[2], "wb").write(out)
+PY
+    timeout 60 "$bin" -r "$tmp/y2106.pcap" --json >"$tmp/out" 2>"$tmp/err"
+    if ! grep -q '"first_ts":"2038-01-19T03:14:07.000000Z","last_ts":"2106-02-07T06:28:14.000000Z"' "$tmp/out"; then
+        bad "2038/2106 seconds: timestamps wrong: $(grep -o '"first_ts":"[^"]*","last_ts":"[^"]*"' "$tmp/out" | head -1)"
+    elif grep -q timestamp_backwards "$tmp/out"; then
+        bad "2038/2106 seconds: false timestamp_backwards"
+    else
+        ok
+    fi
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
