@@ -47,8 +47,9 @@ uint64_t cap_kernel_drops(struct cap_src *s);
 
 /* Opens a dump file for -w (live or saved; pcap, the source's link type); false on error. */
 bool cap_dump_open(struct cap_src *s, const char *path, char *errbuf, unsigned errlen);
-/* Writes and flushes one packet: 0 ok (or no dump open), -1 the write failed: the dump is closed
- * and cap_dump_error() says "write to FILE failed: reason"; later calls return -1 at once. */
+/* Writes one packet (live sources: and flushes it; saved ones are buffered, so check
+ * cap_dump_close): 0 ok (or no dump open), -1 the write failed: the dump is closed and
+ * cap_dump_error() says "write to FILE failed: reason"; later calls return -1 at once. */
 int cap_dump(struct cap_src *s, const struct raw_pkt *p);
 
 /* Total size in bytes of the input files (for progress), 0 for live. */

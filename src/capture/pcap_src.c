@@ -452,8 +452,10 @@ int cap_dump(struct cap_src *s, const struct raw_pkt *p)
 {
     if (!s->dump)
         return s->dump_err[0] ? -1 : 0;
+    /* live: every packet reaches the file at once (a failure is seen at once); saved: buffered,
+     * a failure is seen at the next buffer write or at cap_dump_close */
     if (cap_writer_write(s->dump, p, s->dump_err, sizeof(s->dump_err)) == 0 &&
-        cap_writer_flush(s->dump, s->dump_err, sizeof(s->dump_err)) == 0)
+        (!s->live || cap_writer_flush(s->dump, s->dump_err, sizeof(s->dump_err)) == 0))
         return 0;
     /* stop writing after the first failure; the error stays for cap_dump_error */
     char eb[CAP_ERRMSG_SIZE];
