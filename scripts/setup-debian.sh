@@ -5,7 +5,7 @@ export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev git
-      libpcap-dev libndpi-dev libgcrypt20-dev libncurses-dev
+      libpcap-dev libndpi-dev libgcrypt20-dev libncurses-dev zlib1g-dev libzstd-dev
       tshark tcpdump tmux tcpreplay iproute2 python3 time procps)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

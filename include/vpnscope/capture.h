@@ -4,7 +4,9 @@
 #define VPNSCOPE_CAPTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* One captured frame. `data` is valid until the next cap_next() on the same source. */
 struct raw_pkt {
@@ -43,14 +45,103 @@ int cap_fd(const struct cap_src *s);
 /* Kernel drop counter (live; pcap_stats), 0 otherwise. */
 uint64_t cap_kernel_drops(struct cap_src *s);
 
-/* Opens a dump file for -w (live); NULL on error. */
+/* Opens a dump file for -w (live or saved; pcap, the source's link type); false on error. */
 bool cap_dump_open(struct cap_src *s, const char *path, char *errbuf, unsigned errlen);
-void cap_dump(struct cap_src *s, const struct raw_pkt *p);
+/* Writes one packet (live sources: and flushes it; saved ones are buffered, so check
+ * cap_dump_close): 0 ok (or no dump open), -1 the write failed: the dump is closed and
+ * cap_dump_error() says "write to FILE failed: reason"; later calls return -1 at once. */
+int cap_dump(struct cap_src *s, const struct raw_pkt *p);
 
 /* Total size in bytes of the input files (for progress), 0 for live. */
 uint64_t cap_total_bytes(const struct cap_src *s);
 uint64_t cap_bytes_read(const struct cap_src *s);
 
 void cap_close(struct cap_src *s);
+
+/* ---- saved inputs: "-" is standard input; FIFOs, pipes and <(...) work (nothing is read twice
+ * and nothing seeks); gzip and zstd streams are decompressed, recognised by their magic bytes;
+ * pcap (microsecond, nanosecond, modified; seconds unsigned through 2106) and pcapng (every
+ * if_tsresol that fits 64 bits, signed if_tsoffset) are read by vpnscope's own readers. ---- */
+
+#define CAP_ERRMSG_SIZE 512
+
+/* Opens a capture held in memory (pcap or pcapng, possibly gzip/zstd); `data` must outlive the
+ * source. `name` names it in messages. NULL on error (errbuf). */
+struct cap_src *cap_open_buffer(const void *data, size_t len, const char *name, const char *bpf,
+                                char *errbuf, unsigned errlen);
+
+/* True when every piece can be opened and read again from the start (regular files); false for
+ * standard input, pipes, FIFOs and live sources. Two-pass modes must refuse a source for which
+ * this is false, before reading it. */
+bool cap_rereadable(const struct cap_src *s);
+/* Same question about a path before opening it ("-" and non-regular files are not rereadable). */
+bool cap_path_rereadable(const char *path);
+
+/* Where a saved capture stopped being readable (cap_next returned 3). */
+struct cap_status {
+    bool cut;                      /* a piece ended with a truncated or corrupt record */
+    int piece;                     /* index of the first such piece, in the order given */
+    const char *path;              /* its name ("standard input" for "-") */
+    uint64_t offset;               /* byte offset of the damaged record or block in that piece's
+                                      capture stream (after decompression when compressed) */
+    uint64_t records;              /* records read from that piece before the damage */
+    uint64_t frames;               /* frames cap_next returned so far, all pieces */
+    int cut_pieces;                /* how many pieces ended damaged */
+    const char *compression;       /* "none", "gzip" or "zstd" (the damaged piece's) */
+    char message[CAP_ERRMSG_SIZE]; /* one line: file, what was wrong, byte offset */
+};
+/* Fills *st; returns st->cut. Valid at any time; complete once cap_next returned 0 or 3. */
+bool cap_input_status(const struct cap_src *s, struct cap_status *st);
+
+/* "none", "gzip" or "zstd" for piece i. */
+const char *cap_compression(const struct cap_src *s, int piece);
+
+/* Snapshot length of the source (the largest of the pieces'; 262144 when a file says 0). */
+uint32_t cap_snaplen(const struct cap_src *s);
+
+/* The -w failure message after cap_dump returned -1, NULL when none. */
+const char *cap_dump_error(const struct cap_src *s);
+/* Flushes and closes the -w dump: 0 ok, -1 (errbuf: "write to FILE failed: reason"). */
+int cap_dump_close(struct cap_src *s, char *errbuf, unsigned errlen);
+
+/* ---- dump writer with tcpdump's rotation (-w FILE -C size -G seconds -W count). Packet time is
+ * the only clock: -G windows are measured on the packets' timestamps. Names follow tcpdump: with
+ * -G the path is a strftime(3) format of the window's start time; with -C the files are FILE,
+ * FILE1, FILE2, ... (-W N: FILE0..FILE{N-1} zero-padded to N-1's digits, reused as a ring). ---- */
+struct cap_writer_opts {
+    const char *path;      /* "-" = standard output (no rotation) */
+    int dlt;               /* link type of every packet written (cap_dlt) */
+    uint32_t snaplen;      /* for the file header (cap_snaplen) */
+    uint64_t rotate_bytes; /* -C: a new file before a packet once the current one exceeds this
+                              many bytes (tcpdump's -C is in units of 1,000,000); 0 = never */
+    uint32_t rotate_secs;  /* -G: a new file when a packet is rotate_secs or more after the
+                              current window's start; 0 = never */
+    uint32_t max_files;    /* -W: with -C, the ring size; with -G alone, the number of files
+                              after which cap_writer_write returns 1 (tcpdump exits) */
+    bool utc;              /* -G names in UTC instead of local time (tcpdump: local) */
+    bool flush_each;       /* flush after every packet (live capture, tcpdump -U) */
+};
+
+struct cap_writer;
+
+/* Opens the first file (with -G: at the first packet, whose time names it). NULL on error. */
+struct cap_writer *cap_writer_open(const struct cap_writer_opts *o, char *errbuf, unsigned errlen);
+/* 0 written; 1 the -G/-W file limit is reached (nothing written: stop capturing, exit 0 as
+ * tcpdump does); -1 failed (errbuf: "write to FILE failed: reason"; the writer is unusable). */
+int cap_writer_write(struct cap_writer *w, const struct raw_pkt *p, char *errbuf, unsigned errlen);
+/* Pushes buffered packets to the file: 0 ok, -1 (errbuf). */
+int cap_writer_flush(struct cap_writer *w, char *errbuf, unsigned errlen);
+/* Flushes and closes; frees w. 0 ok, -1 the last data could not be written (errbuf). */
+int cap_writer_close(struct cap_writer *w, char *errbuf, unsigned errlen);
+/* Name of the file being written ("" before the first with -G). */
+const char *cap_writer_current(const struct cap_writer *w);
+/* Files opened so far (rotations + 1). */
+uint32_t cap_writer_files(const struct cap_writer *w);
+/* Packets written so far. */
+uint64_t cap_writer_packets(const struct cap_writer *w);
+
+/* Lists capture interfaces as tcpdump -D does ("1.eth0 [Up, Running, Connected]"). Returns the
+ * count, or -1 (errbuf) when none can be listed or the output fails. */
+int cap_list_interfaces(FILE *out, char *errbuf, unsigned errlen);
 
 #endif

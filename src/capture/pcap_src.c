@@ -11,10 +11,13 @@
 #include <sys/stat.h>
 
 #define MAX_FILTER_DLTS 8
+#define VPNSCOPE_CAP_ERRLEN 512
 
 struct piece {
-    pcap_t *pc;                    /* libpcap (pcap files, live) */
+    pcap_t *pc;                    /* libpcap (live) */
+    struct cin *in;                /* saved capture stream (file, pipe, stdin, buffer) */
     struct pcapng *ng;             /* own reader (pcapng files) */
+    struct pcapf *pf;              /* own reader (pcap files) */
     pcap_t *dead[MAX_FILTER_DLTS]; /* pcapng: one compiled filter per link type */
     struct bpf_program dprog[MAX_FILTER_DLTS];
     int ddlt[MAX_FILTER_DLTS];
@@ -31,6 +34,9 @@ struct piece {
     uint64_t frame_base; /* frames in earlier pieces */
     uint64_t frames;     /* frames read from this piece */
     bool cut;            /* ended with a truncated record */
+    uint64_t ts_us;      /* buffered packet's time */
+    uint64_t cut_at;     /* stream offset where the damage starts */
+    char cut_msg[400];
 };
 
 struct cap_src {
@@ -39,10 +45,14 @@ struct cap_src {
     int dlt;
     bool live;
     bool nsec;
-    pcap_dumper_t *dump;
+    struct cap_writer *dump; /* -w through cap_dump_open */
+    char dump_err[CAP_ERRMSG_SIZE];
     uint64_t total_bytes;
+    uint64_t returned; /* frames returned by cap_next */
+    uint32_t snaplen;
     int cur;           /* piece whose packet was returned last (to refill) */
     char cut_msg[512]; /* warning for a piece cut off mid-record */
+    bool cut_reported;
 };
 
 static void close_piece(struct piece *pc)
@@ -54,6 +64,10 @@ static void close_piece(struct piece *pc)
     pc->ndead = 0;
     pcapng_close(pc->ng);
     pc->ng = NULL;
+    pcapf_close(pc->pf);
+    pc->pf = NULL;
+    cin_close(pc->in);
+    pc->in = NULL;
     if (pc->has_prog)
         pcap_freecode(&pc->prog);
     if (pc->pc)
@@ -99,42 +113,95 @@ static struct bpf_program *filter_for(struct piece *pc, int dlt, char *errbuf, u
     return &pc->dprog[pc->ndead++];
 }
 
-/* Counts the records of a file (for frame numbering across merged pieces). */
+/* Opens the reader of a saved capture on pc->in. 0 ok, -1 error (errbuf). */
+static int open_reader(struct piece *pc, const char *path, char *errbuf, unsigned errlen)
+{
+    size_t got;
+    const uint8_t *b = cin_peek(pc->in, 4, &got);
+    const char *how = cin_codec(pc->in) == CIN_PLAIN  ? ""
+                      : cin_codec(pc->in) == CIN_GZIP ? " (inside gzip)"
+                                                      : " (inside zstd)";
+    if (got < 4 && cin_error(pc->in)) {
+        snprintf(errbuf, errlen, "%s: %s", path, cin_error(pc->in));
+        return -1;
+    }
+    if (got == 0) {
+        snprintf(errbuf, errlen, "%s: empty file%s, not a pcap or pcapng capture", path, how);
+        return -1;
+    }
+    switch (cap_format_probe(b, got)) {
+    case CAPF_PCAPNG:
+        pc->ng = pcapng_open(pc->in, path, errbuf, errlen);
+        return pc->ng ? 0 : -1;
+    case CAPF_PCAP:
+        pc->pf = pcapf_open(pc->in, path, errbuf, errlen);
+        return pc->pf ? 0 : -1;
+    default:
+        snprintf(errbuf, errlen,
+                 "%s: not a pcap or pcapng capture%s (unknown magic %02x%02x%02x%02x)", path, how,
+                 b[0], got > 1 ? b[1] : 0, got > 2 ? b[2] : 0, got > 3 ? b[3] : 0);
+        return -1;
+    }
+}
+
+static int piece_next(struct piece *pc, struct pcapng_pkt *out, char *errbuf, unsigned errlen)
+{
+    return pc->ng ? pcapng_next(pc->ng, out, errbuf, errlen)
+                  : pcapf_next(pc->pf, out, errbuf, errlen);
+}
+
+/* Counts the records of a file (for frame numbering across merged pieces); the file is read a
+ * second time, which only regular files allow. */
 static uint64_t count_records(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (f && pcapng_is(f)) {
-        char e2[256];
-        struct pcapng *ng = pcapng_open(f, path, e2, sizeof(e2));
-        uint64_t n = 0;
-        struct pcapng_pkt pk;
-        while (ng && pcapng_next(ng, &pk, e2, sizeof(e2)) == 1)
-            n++;
-        pcapng_close(ng);
-        return n;
-    }
-    if (f)
-        fclose(f);
-    char eb[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(path, eb);
-    if (!pc)
-        return 0;
-    struct pcap_pkthdr *h;
-    const u_char *d;
+    char eb[VPNSCOPE_CAP_ERRLEN];
+    struct piece pc;
+    memset(&pc, 0, sizeof(pc));
+    pc.in = cin_open_path(path, eb, sizeof(eb));
     uint64_t n = 0;
-    while (pcap_next_ex(pc, &h, &d) == 1)
-        n++;
-    pcap_close(pc);
+    if (pc.in && open_reader(&pc, path, eb, sizeof(eb)) == 0) {
+        struct pcapng_pkt pk;
+        while (piece_next(&pc, &pk, eb, sizeof(eb)) == 1)
+            n++;
+    }
+    close_piece(&pc);
     return n;
 }
 
-struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf, char *errbuf,
-                               unsigned errlen)
+bool cap_path_rereadable(const char *path)
 {
-    if (n <= 0) {
-        snprintf(errbuf, errlen, "no capture file given");
-        return NULL;
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Opens piece i (its stream already in pc->in) and checks its link type against the first's. */
+static int setup_piece(struct cap_src *s, int i, const char *bpf, char *errbuf, unsigned errlen)
+{
+    struct piece *pc = &s->p[i];
+    s->total_bytes += cin_file_size(pc->in);
+    if (open_reader(pc, pc->path, errbuf, errlen) != 0)
+        return -1;
+    int dlt = pc->ng ? pcapng_dlt(pc->ng) : pcapf_dlt(pc->pf);
+    uint32_t snap = pc->ng ? pcapng_snaplen(pc->ng) : pcapf_snaplen(pc->pf);
+    pc->bpf = bpf && *bpf ? bpf : NULL;
+    if (pc->bpf && filter_for(pc, dlt, errbuf, errlen) == NULL)
+        return -1;
+    if (i == 0) {
+        s->dlt = dlt;
+        s->snaplen = snap;
+    } else if (dlt != s->dlt) {
+        snprintf(errbuf, errlen, "%s: link type %s differs from the first piece's %s", pc->path,
+                 pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
+                 pcap_datalink_val_to_name(s->dlt) ? pcap_datalink_val_to_name(s->dlt) : "?");
+        return -1;
     }
+    if (snap > s->snaplen)
+        s->snaplen = snap;
+    return 0;
+}
+
+static struct cap_src *new_src(int n, char *errbuf, unsigned errlen)
+{
     struct cap_src *s = calloc(1, sizeof(*s));
     if (!s) {
         snprintf(errbuf, errlen, "out of memory");
@@ -148,54 +215,33 @@ struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf,
     }
     s->n = n;
     s->cur = -1;
+    return s;
+}
+
+struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf, char *errbuf,
+                               unsigned errlen)
+{
+    if (n <= 0) {
+        snprintf(errbuf, errlen, "no capture file given");
+        return NULL;
+    }
+    struct cap_src *s = new_src(n, errbuf, errlen);
+    if (!s)
+        return NULL;
     uint64_t base = 0;
     for (int i = 0; i < n; i++) {
-        char eb[PCAP_ERRBUF_SIZE] = "";
         struct piece *pc = &s->p[i];
-        pc->path = paths[i];
-        struct stat st;
-        if (stat(paths[i], &st) != 0) {
-            snprintf(errbuf, errlen, "%s: %s", paths[i], strerror(errno));
+        pc->path = strcmp(paths[i], "-") == 0 ? "standard input" : paths[i];
+        if (n > 1 && i + 1 < n && !cap_path_rereadable(paths[i])) {
+            /* frames are numbered across pieces: every piece but the last is counted first */
+            snprintf(errbuf, errlen,
+                     "%s: a pipe, FIFO or standard input can only be the last of several pieces "
+                     "(the pieces before it are read twice)",
+                     pc->path);
             goto fail;
         }
-        if (S_ISDIR(st.st_mode)) {
-            snprintf(errbuf, errlen, "%s: is a directory, not a capture file", paths[i]);
-            goto fail;
-        }
-        s->total_bytes += (uint64_t)st.st_size;
-        FILE *f = fopen(paths[i], "rb");
-        if (!f) {
-            snprintf(errbuf, errlen, "%s: %s", paths[i], strerror(errno));
-            goto fail;
-        }
-        setvbuf(f, NULL, _IOFBF, 1u << 20); /* fewer, larger reads */
-        int dlt;
-        if (pcapng_is(f)) {
-            pc->ng = pcapng_open(f, paths[i], errbuf, errlen);
-            if (!pc->ng)
-                goto fail;
-            dlt = pcapng_dlt(pc->ng);
-            pc->bpf = bpf && *bpf ? bpf : NULL;
-            if (pc->bpf && filter_for(pc, dlt, errbuf, errlen) == NULL)
-                goto fail;
-        } else {
-            pc->pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_MICRO, eb);
-            if (!pc->pc) {
-                fclose(f);
-                snprintf(errbuf, errlen, "%s: not a pcap or pcapng capture (%s)", paths[i], eb);
-                goto fail;
-            }
-            dlt = pcap_datalink(pc->pc);
-        }
-        if (i == 0) {
-            s->dlt = dlt;
-        } else if (dlt != s->dlt) {
-            snprintf(errbuf, errlen, "%s: link type %s differs from the first piece's %s", paths[i],
-                     pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
-                     pcap_datalink_val_to_name(s->dlt) ? pcap_datalink_val_to_name(s->dlt) : "?");
-            goto fail;
-        }
-        if (pc->pc && compile_filter(pc, bpf, errbuf, errlen) != 0)
+        pc->in = cin_open_path(paths[i], errbuf, errlen);
+        if (!pc->in || setup_piece(s, i, bpf, errbuf, errlen) != 0)
             goto fail;
         pc->frame_base = base;
         if (n > 1 && i + 1 < n)
@@ -205,6 +251,21 @@ struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf,
 fail:
     cap_close(s);
     return NULL;
+}
+
+struct cap_src *cap_open_buffer(const void *data, size_t len, const char *name, const char *bpf,
+                                char *errbuf, unsigned errlen)
+{
+    struct cap_src *s = new_src(1, errbuf, errlen);
+    if (!s)
+        return NULL;
+    s->p[0].path = name;
+    s->p[0].in = cin_open_mem(data, len, name, errbuf, errlen);
+    if (!s->p[0].in || setup_piece(s, 0, bpf, errbuf, errlen) != 0) {
+        cap_close(s);
+        return NULL;
+    }
+    return s;
 }
 
 struct cap_src *cap_open_live(const char *ifname, const char *bpf, char *errbuf, unsigned errlen)
@@ -271,9 +332,10 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
     struct piece *pc = &s->p[i];
     if (pc->have || pc->eof)
         return pc->have ? 1 : 0;
-    if (pc->ng) {
-        int r = pcapng_next(pc->ng, &pc->ngp, errbuf, errlen);
+    if (pc->in) {
+        int r = piece_next(pc, &pc->ngp, errbuf, errlen);
         if (r == 1) {
+            pc->ts_us = pc->ngp.ts_us;
             pc->hdr.ts.tv_sec = (time_t)(pc->ngp.ts_us / 1000000u);
             pc->hdr.ts.tv_usec = (suseconds_t)(pc->ngp.ts_us % 1000000u);
             pc->hdr.caplen = pc->ngp.caplen;
@@ -286,10 +348,10 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
         pc->eof = true;
         if (r == 3) {
             pc->cut = true;
-            char tmp[400];
-            snprintf(tmp, sizeof(tmp), "%s", errbuf);
-            snprintf(errbuf, errlen, "%s; analysed the %llu frames before it", tmp,
-                     (unsigned long long)pc->frames);
+            pc->cut_at = pc->ng ? pcapng_block_offset(pc->ng) : cin_offset(pc->in);
+            snprintf(pc->cut_msg, sizeof(pc->cut_msg), "%s", errbuf);
+            snprintf(errbuf, errlen, "%s (after frame %llu); analysed what came before",
+                     pc->cut_msg, (unsigned long long)(pc->frame_base + pc->frames));
             return 3;
         }
         return 0;
@@ -299,6 +361,7 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
     int rc = pcap_next_ex(pc->pc, &h, &d);
     if (rc == 1) {
         pc->hdr = *h;
+        pc->ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
         pc->data = d;
         pc->have = true;
         pc->frames++;
@@ -309,14 +372,6 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
     pc->eof = true;
     if (rc == PCAP_ERROR_BREAK)
         return 0;
-    /* -1: error. For a saved file this is a record cut off mid-way (or a corrupt header). */
-    if (!s->live) {
-        pc->cut = true;
-        snprintf(errbuf, errlen,
-                 "%s: capture cut off or corrupt after frame %llu (%s); analysed what came before",
-                 pc->path, (unsigned long long)(pc->frame_base + pc->frames), pcap_geterr(pc->pc));
-        return 3;
-    }
     snprintf(errbuf, errlen, "%s: %s", pc->path, pcap_geterr(pc->pc));
     return -1;
 }
@@ -326,53 +381,44 @@ int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errl
     if (s->cur >= 0)
         s->p[s->cur].have = false;
     int best = -1;
-    int warn = 0;
     for (int i = 0; i < s->n; i++) {
         int rc = fill(s, i, errbuf, errlen);
-        if (rc == 3) {
-            warn = 3;
+        if (rc == 3)
             snprintf(s->cut_msg, sizeof(s->cut_msg), "%s", errbuf);
-        }
         if (rc == -1)
             return -1;
         if (rc == 2 && s->live)
             return 2;
         if (rc != 1)
             continue;
-        if (best < 0) {
-            best = i;
-            continue;
-        }
-        const struct pcap_pkthdr *a = &s->p[i].hdr, *b = &s->p[best].hdr;
-        if (a->ts.tv_sec < b->ts.tv_sec ||
-            (a->ts.tv_sec == b->ts.tv_sec && a->ts.tv_usec < b->ts.tv_usec))
+        if (best < 0 || s->p[i].ts_us < s->p[best].ts_us)
             best = i;
     }
     s->cur = best;
     if (best < 0) {
-        if (s->cut_msg[0]) {
+        if (s->cut_msg[0] && !s->cut_reported) {
             snprintf(errbuf, errlen, "%s", s->cut_msg);
-            s->cut_msg[0] = 0;
+            s->cut_reported = true;
             return 3;
         }
         return 0;
     }
     struct piece *pc = &s->p[best];
-    out->ts_us = (uint64_t)pc->hdr.ts.tv_sec * 1000000u + (uint64_t)pc->hdr.ts.tv_usec;
+    out->ts_us = pc->ts_us;
     out->caplen = pc->hdr.caplen;
     out->len = pc->hdr.len;
-    out->dlt = pc->ng ? pc->ngp.dlt : s->dlt;
-    out->ifidx = pc->ng ? pc->ngp.ifid : 0;
+    out->dlt = pc->in ? pc->ngp.dlt : s->dlt;
+    out->ifidx = pc->in ? pc->ngp.ifid : 0;
     out->data = pc->data;
     out->frame = pc->frame_base + pc->frames;
     out->filtered = false;
     if (pc->has_prog && !s->live)
         out->filtered = pcap_offline_filter(&pc->prog, &pc->hdr, pc->data) == 0;
-    if (pc->ng && pc->bpf) {
+    if (pc->in && pc->bpf) {
         struct bpf_program *prog = filter_for(pc, out->dlt, errbuf, errlen);
         out->filtered = !prog || pcap_offline_filter(prog, &pc->hdr, pc->data) == 0;
     }
-    (void)warn; /* a cut piece is reported once every piece is exhausted */
+    s->returned++;
     return 1;
 }
 
@@ -396,25 +442,42 @@ uint64_t cap_kernel_drops(struct cap_src *s)
 
 bool cap_dump_open(struct cap_src *s, const char *path, char *errbuf, unsigned errlen)
 {
-    s->dump = pcap_dump_open(s->p[0].pc, path);
-    if (!s->dump) {
-        snprintf(errbuf, errlen, "%s: %s", path, pcap_geterr(s->p[0].pc));
-        return false;
-    }
-    return true;
+    struct cap_writer_opts o = {.path = path, .dlt = s->dlt, .snaplen = cap_snaplen(s)};
+    s->dump = cap_writer_open(&o, errbuf, errlen);
+    s->dump_err[0] = 0;
+    return s->dump != NULL;
 }
 
-void cap_dump(struct cap_src *s, const struct raw_pkt *p)
+int cap_dump(struct cap_src *s, const struct raw_pkt *p)
 {
     if (!s->dump)
-        return;
-    struct pcap_pkthdr h;
-    h.ts.tv_sec = (time_t)(p->ts_us / 1000000u);
-    h.ts.tv_usec = (suseconds_t)(p->ts_us % 1000000u);
-    h.caplen = p->caplen;
-    h.len = p->len;
-    pcap_dump((u_char *)s->dump, &h, p->data);
-    pcap_dump_flush(s->dump);
+        return s->dump_err[0] ? -1 : 0;
+    /* live: every packet reaches the file at once (a failure is seen at once); saved: buffered,
+     * a failure is seen at the next buffer write or at cap_dump_close */
+    if (cap_writer_write(s->dump, p, s->dump_err, sizeof(s->dump_err)) == 0 &&
+        (!s->live || cap_writer_flush(s->dump, s->dump_err, sizeof(s->dump_err)) == 0))
+        return 0;
+    /* stop writing after the first failure; the error stays for cap_dump_error */
+    char eb[CAP_ERRMSG_SIZE];
+    cap_writer_close(s->dump, eb, sizeof(eb));
+    s->dump = NULL;
+    return -1;
+}
+
+const char *cap_dump_error(const struct cap_src *s)
+{
+    return s->dump_err[0] ? s->dump_err : NULL;
+}
+
+int cap_dump_close(struct cap_src *s, char *errbuf, unsigned errlen)
+{
+    if (!s->dump)
+        return s->dump_err[0] ? (snprintf(errbuf, errlen, "%s", s->dump_err), -1) : 0;
+    int rc = cap_writer_close(s->dump, errbuf, errlen);
+    s->dump = NULL;
+    if (rc != 0)
+        snprintf(s->dump_err, sizeof(s->dump_err), "%s", errbuf);
+    return rc;
 }
 
 uint64_t cap_total_bytes(const struct cap_src *s)
@@ -425,29 +488,134 @@ uint64_t cap_total_bytes(const struct cap_src *s)
 uint64_t cap_bytes_read(const struct cap_src *s)
 {
     uint64_t b = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i].in)
+            b += cin_raw_read(s->p[i].in);
+    return b;
+}
+
+uint32_t cap_snaplen(const struct cap_src *s)
+{
+    if (s->live && s->p[0].pc)
+        return (uint32_t)pcap_snapshot(s->p[0].pc);
+    return s->snaplen ? s->snaplen : 262144u;
+}
+
+bool cap_rereadable(const struct cap_src *s)
+{
+    if (s->live)
+        return false;
+    for (int i = 0; i < s->n; i++)
+        if (!s->p[i].in || !cin_rereadable(s->p[i].in))
+            return false;
+    return true;
+}
+
+bool cap_input_status(const struct cap_src *s, struct cap_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->frames = s->returned;
     for (int i = 0; i < s->n; i++) {
-        if (s->p[i].ng) {
-            b += pcapng_offset(s->p[i].ng);
+        const struct piece *pc = &s->p[i];
+        if (!pc->cut)
             continue;
-        }
-        FILE *f = pcap_file(s->p[i].pc);
-        if (f) {
-            long pos = ftell(f);
-            if (pos > 0)
-                b += (uint64_t)pos;
+        if (st->cut_pieces++ == 0) {
+            st->cut = true;
+            st->piece = i;
+            st->path = pc->path;
+            st->offset = pc->cut_at;
+            st->records = pc->frames;
+            st->compression = pc->in ? cin_codec_name(cin_codec(pc->in)) : "none";
+            snprintf(st->message, sizeof(st->message), "%s", pc->cut_msg);
         }
     }
-    return b;
+    return st->cut;
+}
+
+const char *cap_compression(const struct cap_src *s, int piece)
+{
+    if (piece < 0 || piece >= s->n || !s->p[piece].in)
+        return "none";
+    return cin_codec_name(cin_codec(s->p[piece].in));
 }
 
 void cap_close(struct cap_src *s)
 {
     if (!s)
         return;
-    if (s->dump)
-        pcap_dump_close(s->dump);
+    if (s->dump) {
+        char eb[CAP_ERRMSG_SIZE];
+        cap_writer_close(s->dump, eb, sizeof(eb));
+    }
     for (int i = 0; i < s->n; i++)
         close_piece(&s->p[i]);
     free(s->p);
     free(s);
+}
+
+/* tcpdump -D's flag words: the named bits ("none" when no named bit is set), then the
+ * connection status when it applies */
+static void print_flags(FILE *f, bpf_u_int32 fl)
+{
+    static const struct {
+        bpf_u_int32 bit;
+        const char *name;
+    } names[] = {{PCAP_IF_UP, "Up"},
+                 {PCAP_IF_RUNNING, "Running"},
+                 {PCAP_IF_LOOPBACK, "Loopback"},
+                 {PCAP_IF_WIRELESS, "Wireless"}};
+    fputs(" [", f);
+    const char *sep = "";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (fl & names[i].bit) {
+            fprintf(f, "%s%s", sep, names[i].name);
+            sep = ", ";
+        }
+    }
+    if (!*sep)
+        fputs("none", f);
+    bool wl = (fl & PCAP_IF_WIRELESS) != 0;
+    switch (fl & PCAP_IF_CONNECTION_STATUS) {
+    case PCAP_IF_CONNECTION_STATUS_UNKNOWN:
+        fputs(wl ? ", Association status unknown" : ", Connection status unknown", f);
+        break;
+    case PCAP_IF_CONNECTION_STATUS_CONNECTED:
+        fputs(wl ? ", Associated" : ", Connected", f);
+        break;
+    case PCAP_IF_CONNECTION_STATUS_DISCONNECTED:
+        fputs(wl ? ", Not associated" : ", Disconnected", f);
+        break;
+    default:
+        break;
+    }
+    fputc(']', f);
+}
+
+int cap_list_interfaces(FILE *out, char *errbuf, unsigned errlen)
+{
+    char eb[PCAP_ERRBUF_SIZE] = "";
+    pcap_if_t *all = NULL;
+    if (pcap_findalldevs(&all, eb) != 0) {
+        snprintf(errbuf, errlen, "cannot list interfaces: %s", eb);
+        return -1;
+    }
+    int n = 0;
+    for (pcap_if_t *d = all; d; d = d->next) {
+        fprintf(out, "%d.%s", ++n, d->name);
+        if (d->description)
+            fprintf(out, " (%s)", d->description);
+        if (d->flags)
+            print_flags(out, d->flags);
+        fputc('\n', out);
+    }
+    pcap_freealldevs(all);
+    if (n == 0) {
+        snprintf(errbuf, errlen, "no interfaces available for capture");
+        return -1;
+    }
+    if (fflush(out) != 0 || ferror(out)) {
+        snprintf(errbuf, errlen, "writing the interface list failed: %s", strerror(errno));
+        return -1;
+    }
+    return n;
 }

@@ -158,13 +158,40 @@ put("ng_idb_snaplen_small.pcapng", "ok", shb() + idb(snap=20) + epb(F) + spb(F))
 put("ng_idb_unsupported_lt.pcapng", "bad", shb() + idb(lt=147) + epb(F))
 put("ng_idb_mixed_lt.pcapng", "ok", shb() + idb() + idb(lt=147) + epb(F, ifid=1) + epb(F))
 put("ng_idb_short.pcapng", "bad", shb() + blk(1, b"") + epb(F))
-put("ng_idb_bad_options.pcapng", "ok",
+# a malformed if_tsresol would make every timestamp a guess: refused
+put("ng_idb_bad_options.pcapng", "bad",
     shb() + idb(opts=struct.pack("<HH", 9, 0xFFFF) + b"\x06") + epb(F))
 tsres = [b"\x7f", b"\xff", b"\x00", b"\x80", b"\x13", b"\x12", b"\xbf", b"\x09"]
 for i, r in enumerate(tsres):
     o = opt(9, r) + opt(14, struct.pack("<q", -(1 << 62)) if i % 2 else struct.pack("<Q", (1 << 64) - 1))
-    put(f"ng_idb_tsresol_{i}.pcapng", "ok", shb() + idb(opts=o + opt(0, b"")) + epb(F, ts=(1 << 64) - 1) + epb(F, ts=0))
+    # 10^-127 and 2^-127 units per second do not fit 64 bits: refused; the others are read and
+    # a timestamp out of range (before 1970 after the offset, or past 64-bit microseconds) ends
+    # the file with a warning
+    put(f"ng_idb_tsresol_{i}.pcapng", "bad" if i < 2 else "ok", shb() + idb(opts=o + opt(0, b"")) + epb(F, ts=(1 << 64) - 1) + epb(F, ts=0))
 put("ng_idb_opt_beyond_block.pcapng", "ok", shb() + idb(opts=struct.pack("<HH", 2, 400) + b"eth0") + epb(F))
+
+# ---- compressed (detected by magic bytes, whatever the name) ----
+import gzip as _gz
+gz_ok = _gz.compress(good, mtime=0)
+put("gz_ok.pcap", "ok", gz_ok)
+put("gz_ng_ok.pcapng.gz", "ok", _gz.compress(ng, mtime=0))
+put("gz_two_members.gz", "ok", _gz.compress(good[:30], mtime=0) + _gz.compress(good[30:], mtime=0))
+put("gz_cut_in_header.gz", "bad", gz_ok[:12])
+put("gz_cut_mid_stream.gz", "cut", _gz.compress(good + rec(F) * 50, mtime=0)[:-20])
+put("gz_bad_crc.gz", "cut", gz_ok[:-8] + b"\0\0\0\0" + gz_ok[-4:])
+put("gz_trailing_garbage.gz", "cut", gz_ok + b"garbage!")
+put("gz_of_text.gz", "bad", _gz.compress(b"not a capture\n" * 10, mtime=0))
+put("gz_empty.gz", "bad", _gz.compress(b"", mtime=0))
+put("zst_bad_frame.zst", "bad", b"\x28\xb5\x2f\xfd" + b"\xff" * 40)
+put("xz_magic.xz", "bad", b"\xfd7zXZ\x00" + b"\0" * 40)
+# ---- time on the wire ----
+put("pcap_sec_2038.pcap", "ok", ghdr() + rec(F, sec=0x7FFFFFFF) + rec(F, sec=0x80000000) + rec(F, sec=0xFFFFFFFF))
+put("pcap_nsec.pcap", "ok", ghdr(magic=0xA1B23C4D) + rec(F, usec=999999999))
+put("pcap_modified.pcap", "ok", struct.pack("<IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1) +
+    struct.pack("<IIII", 1700000000, 0, len(F), len(F)) + struct.pack("<IHBB", 1, 0x800, 0, 0) + F)
+put("ng_tsresol_unsupported_later.pcapng", "cut", ng + idb(opts=opt(9, b"\x14")) + epb(F, ifid=1))
+put("ng_tsoffset_before_1970.pcapng", "cut",
+    shb() + idb(opts=opt(14, struct.pack("<q", -2000000000))) + epb(F))
 
 with open(os.path.join(out, "MANIFEST"), "w") as f:
     for n, k in manifest:
