@@ -6,17 +6,27 @@
 #   sudo tests/lab/lab.sh esp_collision …  # remake some
 #   tests/lab/lab.sh list                  # scenario names
 #   sudo tests/lab/lab.sh clean            # delete leftover vsl-* namespaces
+#   VSL_NS=lf VSL_OUT=/tmp/x sudo -E tests/lab/lab.sh …   # namespaces lf-*, captures into /tmp/x
 #
 # Each scenario writes pcaps/NAME-inside.pcap (router LAN side), pcaps/NAME-outside.pcap (router
 # WAN side), pcaps/NAME.conntrack (`conntrack -E -o timestamp,extended,id` in the router) and
-# pcaps/NAME.ctstats (`conntrack -S`, nft rule counters, `conntrack -L` at the end).
+# pcaps/NAME.ctstats (`conntrack -S`, nft rule counters, `conntrack -L` at the end, lab events
+# such as the instant of a `conntrack -F`, and the far router's counters when there is one).
+# Scenarios marked rcap also write pcaps/NAME-router.pcap (`tcpdump -i any -y LINUX_SLL2` in the
+# router: every packet as it came in and, unless dropped, as it went out).
 # Not part of CI: it needs root and takes a few minutes; the captures are committed.
 #
 # Topology (every namespace is vsl-*; nothing is connected to the root namespace):
 #
 #   vsl-c1 eth0 192.168.1.11 ─┐                           ┌─ vsl-s1 eth0 203.0.113.10
 #                             ├ vsl-lan br0 ─ lan0 vsl-r wan0 ─ vsl-wan br0 ┤
-#   vsl-c2 eth0 192.168.1.12 ─┘   192.168.1.1          203.0.113.1   └─ vsl-s2 eth0 203.0.113.20
+#   vsl-c2 eth0 192.168.1.12 ─┤   192.168.1.1          203.0.113.1   ├─ vsl-s2 eth0 203.0.113.20
+#  (vsl-c3 eth0 192.168.1.13 ─┘)                                      └─ vsl-m eth0 203.0.113.2 (far)
+#                                                 vsl-m far0 192.0.2.1 ── MTU 1280 ── vsl-s3 192.0.2.10
+#
+#   optional (per scenario): c3, a third client; far, a plain second router vsl-m (no NAT, no
+#   conntrack, ICMP errors not rate limited) with a 1280-byte MTU link to the server vsl-s3
+#   (IPv6: 2001:db8:113::2, 2001:db8:2::1 and 2001:db8:2::10).
 #
 #   router modes: nat     masquerade on wan0 (clients 192.168.1.x)
 #                 helper  nat + PPTP conntrack helper on TCP 1723
