@@ -36,8 +36,8 @@ import time
 
 IPPROTO_ESP, IPPROTO_AH, IPPROTO_GRE = 50, 51, 47
 # <linux/in.h>, <linux/in6.h>: path MTU discovery socket options (not all in Python's socket module)
-IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
-IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_MTU = 23, 2, 24
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_PMTUDISC_PROBE, IP_MTU = 10, 2, 3, 14
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_PMTUDISC_PROBE, IPV6_MTU = 23, 2, 3, 24
 WG_PORT = 51820
 NAME = "actor"
 
@@ -829,12 +829,13 @@ class Client:
         self.swg.sendto(wg_data(self.wg_peer, self.next_seq(0xC1C10000), plen), (self.srv, WG_PORT))
 
     # ---- path MTU
-    def pmtud_do(self, sock):
-        """Set DF on everything the socket sends and never fragment locally (IP_PMTUDISC_DO)."""
+    def pmtud_do(self, sock, probe=False):
+        """Set DF on everything the socket sends and never fragment locally (IP_PMTUDISC_DO);
+        probe: the same, but also ignore the path MTU the kernel learnt (IP_PMTUDISC_PROBE)."""
         if sock.family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE if probe else IPV6_PMTUDISC_DO)
         else:
-            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE if probe else IP_PMTUDISC_DO)
 
     def path_mtu(self):
         """The kernel's path MTU towards the server (learnt from ICMP frag-needed / packet too big)."""
@@ -1140,15 +1141,18 @@ def prog_mtu(c, a):
     keepalives every 2 s; with --adapt the sender clamps a datagram the kernel refuses (EMSGSIZE, path
     MTU learnt from ICMP) to the path MTU, as a tunnel lowering its MTU. --kind esp: raw ESP with the
     kernel default (DF set while it fits the known path MTU, fragmented locally once a smaller path
-    MTU is known)."""
+    MTU is known). --ignore-icmp: both kinds send with IP_PMTUDISC_PROBE (DF always set, the learnt
+    path MTU ignored), a sender deaf to ICMP "fragmentation needed"."""
     v6 = ":" in c.srv
     sizes = [int(x) for x in a.sizes.split(",")]
     iphdr = 40 if v6 else 20
     natt = a.kind == "natt"
     c.open_ike()
     c.loop.at(0.0, lambda: c.send_sa_init(natd=natt))
+    if not natt and a.ignore_icmp:
+        c.pmtud_do(c.r50, probe=True)
     if natt:
-        c.pmtud_do(c.s4500)
+        c.pmtud_do(c.s4500, probe=a.ignore_icmp)
         c.loop.at(0.3, lambda: c.send_auth())
         c.every(0.05, 2.0, 60, c.keepalive)
     spi = 0xA000 | c.n
@@ -1272,6 +1276,7 @@ def main():
     c.add_argument("--tries", type=int, default=3)
     c.add_argument("--wait", type=float, default=0.7)
     c.add_argument("--adapt", action="store_true")
+    c.add_argument("--ignore-icmp", action="store_true")
     c.add_argument("--rekey-after", type=float, default=0)
     o = sub.add_parser("offload-off")
     o.add_argument("ifaces", nargs="+")

@@ -47,13 +47,13 @@ NSLIST=($P-c1 $P-c2 $P-r $P-s1 $P-s2 $P-lan $P-wan)
 ALLNS=($P-c1 $P-c2 $P-c3 $P-r $P-m $P-s1 $P-s2 $P-s3 $P-lan $P-wan)
 PIDS=()
 WORK=""
-X_MASQ="" X_PRE="" X_DNAT="" X_FWD="" X_FAR=0 X_C3=0 X_RCAP=0
+X_MASQ="" X_PRE="" X_DNAT="" X_FWD="" X_FAR=0 X_C3=0 X_RCAP=0 X_FAR_SILENT=0
 
 SCENARIOS=(esp_collision esp_two_servers natt_two_clients ah_nat ah_routed
   pptp_helper pptp_nohelper pptp_single_nohelper stale_nat natt_keepalive_ok stale_nat_portmove
   frag_reorder frag_inorder frag_loss frag6_reorder ike_no_response ike_answered
   ike_ip_fragmented ike_skf natt_not_used esp_routed esp_one_way l2tp
-  mtu_blackhole mtu_pmtud_ok mtu_blackhole6 nat_state_lost nat_state_lost_reuse nat_single_expiry
+  mtu_blackhole mtu_pmtud_ok mtu_blackhole_noicmp mtu_icmp_ignored mtu_blackhole6 nat_state_lost nat_state_lost_reuse nat_single_expiry
   server_behind_nat_ok server_behind_nat_esp_not_forwarded server_behind_nat_esp_forwarded
   pptp_server_behind_nat pptp_server_behind_nat_gre pptp_server_behind_nat_helper
   pptp_nonstandard_port pptp_port443)
@@ -306,12 +306,17 @@ topo_far() {
     ip -n $P-s3 -6 neigh replace "$MF_6" lladdr "$(mac 03:01)" dev eth0 nud permanent
     nsx $P-m sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.icmp.ratelimit=0
   fi
-  # counters only (no ct expression: no conntrack in $P-m)
+  # counters only (no ct expression: no conntrack in $P-m); X_FAR_SILENT=1: m drops IPv4 packets
+  # with DF over the far0 MTU without sending ICMP (a filtering hop that swallows its own errors)
+  local far_silent='iifname "eth0" meta nfproto ipv4 meta length > 1280 ip frag-off & 0x4000 != 0 counter comment "IPv4 with DF over the far0 MTU: dropped, ICMP sent"'
+  if [ "$X_FAR_SILENT" = 1 ]; then
+    far_silent='iifname "eth0" meta nfproto ipv4 meta length > 1280 ip frag-off & 0x4000 != 0 counter drop comment "IPv4 with DF over the far0 MTU: dropped silently, no ICMP"'
+  fi
   nsx $P-m nft -f - <<EOF
 table inet far {
   chain pre {
     type filter hook prerouting priority filter; policy accept;
-    iifname "eth0" meta nfproto ipv4 meta length > 1280 ip frag-off & 0x4000 != 0 counter comment "IPv4 with DF over the far0 MTU: dropped, ICMP sent"
+    $far_silent
     iifname "eth0" meta nfproto ipv4 meta length > 1280 ip frag-off & 0x4000 == 0 counter comment "IPv4 without DF over the far0 MTU: fragmented"
     iifname "eth0" meta nfproto ipv6 meta length > 1280 counter comment "IPv6 over the far0 MTU: dropped, ICMPv6 sent"
     iifname "eth0" meta length <= 1280 counter comment "fits far0"
@@ -664,6 +669,18 @@ sc_mtu_blackhole() {
 }
 sc_mtu_pmtud_ok() {
   mtu_common mtu_pmtud_ok "$ICMP_FN comment \"ICMP fragmentation needed: forwarded\"" --adapt
+}
+sc_mtu_blackhole_noicmp() {
+  X_FAR_SILENT=1 mtu_common mtu_blackhole_noicmp "$ICMP_FN comment \"ICMP fragmentation needed: forwarded\""
+}
+sc_mtu_icmp_ignored() {
+  local fwd="$ICMP_FN comment \"ICMP fragmentation needed: forwarded\""
+  X_FWD=$fwd begin mtu_icmp_ignored nat far rcap
+  server s3 --esp-raw echo
+  cap_start mtu_icmp_ignored
+  client 1 0 mtu --kind natt --server "$S3" --ignore-icmp
+  client 2 0.2 mtu --kind esp --server "$S3" --ignore-icmp
+  finish
 }
 sc_mtu_blackhole6() {
   X_FWD="$ICMP6_PTB drop comment \"ICMPv6 packet too big: dropped (black hole)\"" begin mtu_blackhole6 nat6 far rcap
