@@ -43,8 +43,9 @@ PY=/usr/bin/python3
 ACT="$HERE/actors.py"
 # namespace prefix: VSL_NS=lf runs the lab as lf-* (labs of several people side by side)
 P=${VSL_NS:-vsl}
-NSLIST=($P-c1 $P-c2 $P-r $P-s1 $P-s2 $P-lan $P-wan)
-ALLNS=($P-c1 $P-c2 $P-c3 $P-r $P-m $P-s1 $P-s2 $P-s3 $P-lan $P-wan)
+[[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "VSL_NS: 1-8 lower-case letters/digits" >&2; exit 2; }
+NSLIST=("$P-c1" "$P-c2" "$P-r" "$P-s1" "$P-s2" "$P-lan" "$P-wan")
+ALLNS=("$P-c1" "$P-c2" "$P-c3" "$P-r" "$P-m" "$P-s1" "$P-s2" "$P-s3" "$P-lan" "$P-wan")
 PIDS=()
 WORK=""
 X_MASQ="" X_PRE="" X_DNAT="" X_FWD="" X_FAR=0 X_C3=0 X_RCAP=0 X_FAR_SILENT=0
