@@ -57,7 +57,7 @@ SCENARIOS=(esp_collision esp_two_servers natt_two_clients ah_nat ah_routed
   mtu_blackhole mtu_pmtud_ok mtu_blackhole_noicmp mtu_icmp_ignored mtu_blackhole6 nat_state_lost nat_state_lost_reuse nat_single_expiry
   server_behind_nat_ok server_behind_nat_esp_not_forwarded server_behind_nat_esp_forwarded
   pptp_server_behind_nat pptp_server_behind_nat_gre pptp_server_behind_nat_helper
-  pptp_nonstandard_port pptp_port443)
+  pptp_nonstandard_port pptp_port443 wg_state_lost)
 
 log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -429,6 +429,7 @@ client() {
 finish() {
   local p rc=0
   for p in "${CLIENTS[@]}"; do wait "$p" || rc=1; done
+  if [ -n "${PRE_STOP:-}" ]; then "$PRE_STOP"; fi
   cap_stop
   for p in "${SERVERS[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   PIDS=(); CLIENTS=(); SERVERS=()
@@ -782,6 +783,65 @@ pptp_port_common() { # NAME PORT
 }
 sc_pptp_nonstandard_port() { pptp_port_common pptp_nonstandard_port 1724; }
 sc_pptp_port443() { pptp_port_common pptp_port443 443; }
+
+# ---- real WireGuard (wireguard-go, userspace over /dev/net/tun) through the same NAT
+# wg_up NS IFACE ADDR: wireguard-go in $P-NS (killed by finish), a fresh key pair, UDP 51820
+wg_up() {
+  local ns=$1 ifc=$2 addr=$3 i
+  nsbg "$P-$ns" wireguard-go -f "$ifc" >>"$WORK/$CUR.wg.log" 2>&1 &
+  PIDS+=($!); SERVERS+=($!)
+  for i in $(seq 50); do
+    if [ -S "/var/run/wireguard/$ifc.sock" ]; then break; fi
+    sleep 0.1
+  done
+  (umask 077; wg genkey >"$WORK/$ifc.key")
+  wg pubkey <"$WORK/$ifc.key" >"$WORK/$ifc.pub"
+  nsx "$P-$ns" wg set "$ifc" private-key "$WORK/$ifc.key" listen-port 51820
+  ip -n "$P-$ns" addr add "$addr/24" dev "$ifc"
+  ip -n "$P-$ns" link set "$ifc" up
+}
+
+# run_at NS DELAY CMD...: a command in $P-NS after DELAY s, waited by finish; its exit status is
+# ignored (ping reports lost replies with a non-zero status, which is the point here)
+run_at() {
+  local ns=$1 delay=$2; shift 2
+  ( sleep "$delay"; nsenter --net="/run/netns/$P-$ns" -- "$@" >/dev/null || true ) 2>>"$WORK/$CUR.log" &
+  PIDS+=($!); CLIENTS+=($!)
+}
+
+# Two real WireGuard peers (c1 with PersistentKeepalive 4 s, c2 without, pinging s1 every 3 s)
+# behind `masquerade random`; s1 pings both through the tunnel every 0.25 s; conntrack -F at t=8.
+sc_wg_state_lost() {
+  local c
+  for c in wireguard-go wg ping; do
+    command -v "$c" >/dev/null || die "wg_state_lost needs $c (apt-get install wireguard-go wireguard-tools iputils-ping)"
+  done
+  X_MASQ=random begin wg_state_lost nat rcap
+  local ws="${P}wgs1" w1="${P}wgc1" w2="${P}wgc2"
+  wg_up s1 "$ws" 10.9.0.1
+  wg_up c1 "$w1" 10.9.0.11
+  wg_up c2 "$w2" 10.9.0.12
+  nsx "$P-s1" wg set "$ws" peer "$(cat "$WORK/$w1.pub")" allowed-ips 10.9.0.11/32 \
+    peer "$(cat "$WORK/$w2.pub")" allowed-ips 10.9.0.12/32
+  cap_start wg_state_lost
+  # peers configured once capturing: a PersistentKeepalive sends at once, and an entry made before
+  # `conntrack -E` listens never reports its events
+  nsx "$P-c1" wg set "$w1" peer "$(cat "$WORK/$ws.pub")" allowed-ips 10.9.0.0/24 \
+    endpoint "$S1:51820" persistent-keepalive 4
+  nsx "$P-c2" wg set "$w2" peer "$(cat "$WORK/$ws.pub")" allowed-ips 10.9.0.0/24 endpoint "$S1:51820"
+  run_at c1 0 ping -n -c 1 -W 2 10.9.0.1
+  run_at c2 0.3 ping -n -i 3 -c 6 -W 1 10.9.0.1
+  run_at s1 1.5 ping -n -i 0.25 -c 64 -W 1 10.9.0.11
+  run_at s1 1.6 ping -n -i 0.25 -c 64 -W 1 10.9.0.12
+  router_flush 8
+  PRE_STOP=wg_record finish
+}
+wg_record() {
+  local ns
+  for ns in s1 c1 c2; do
+    EVENTS+=("# wg show in $P-$ns at the end" "$(wg show "${P}wg$ns")")
+  done
+}
 
 # ------------------------------------------------------------------ main
 main() {
