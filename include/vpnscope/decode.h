@@ -9,14 +9,11 @@
 #include "vpnscope/pkt.h"
 #include "vpnscope/rd.h"
 
-/* Well-known ports and protocol numbers. */
+/* Well-known ports (IP protocol numbers: IPP_* in proto.h). */
 #define PORT_IKE 500
 #define PORT_NATT 4500
 #define PORT_L2TP 1701
 #define PORT_PPTP 1723
-#define IPPROTO_ESP_ 50
-#define IPPROTO_AH_ 51
-#define IPPROTO_GRE_ 47
 
 /* A hint from the flow layer: what this UDP flow was learned to carry (NAT rewrites ports, so a
  * flow that IKE moved to another port is still NAT-T). The decoder itself keeps no state. */

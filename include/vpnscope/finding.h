@@ -28,7 +28,7 @@ enum finding_kind {
 
 enum severity { SEV_INFO = 0, SEV_WARNING = 1, SEV_ERROR = 2 };
 
-const char *finding_kind_name(unsigned kind); /* CONTRACT.md names, e.g. "esp_collision" */
+const char *finding_kind_name(unsigned kind); /* report names, e.g. "esp_collision" */
 const char *severity_name(unsigned sev);      /* "info" | "warning" | "error" */
 enum severity finding_default_severity(unsigned kind);
 
@@ -111,5 +111,8 @@ void finding_list_sort_ts(struct finding_list *l);
 
 /* Highest severity present (SEV_INFO when empty). */
 enum severity finding_list_max_severity(const struct finding_list *l);
+
+/* Appends copies of src's findings to dst, in order; false on OOM (dst keeps what fitted). */
+bool finding_list_append(struct finding_list *dst, const struct finding_list *src);
 
 #endif

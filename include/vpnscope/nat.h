@@ -45,13 +45,13 @@ struct nat_mapping {
     uint64_t first_ts, last_ts; /* inside clock */
     /* longest idle gap that the mapping survived / that it did not survive (stale NAT), µs */
     uint64_t max_gap_survived_us, min_gap_lost_us;
-    /* appended (nat/correlate.c): the client's IKE NAT_DETECTION_SOURCE_IP hash recomputed from
-     * both captures: -1 not seen, 1 made from the inside address, 2 from the outside address,
-     * 0 from neither (a random address: forced UDP encapsulation, forced_encap set) */
+    /* the client's IKE NAT_DETECTION_SOURCE_IP hash recomputed from both captures: -1 not seen, 1
+     * made from the inside address, 2 from the outside address, 0 from neither (a random address:
+     * forced UDP encapsulation, forced_encap set) */
     int8_t natd_src;
     bool forced_encap;
     uint64_t pairs; /* packet pairs matched across the captures for this mapping */
-    /* appended: index (in nat_result.map) of the record the same inside flow (protocol, inside
+    /* index (in nat_result.map) of the record the same inside flow (protocol, inside
      * identity, peer) moved to next, with another outside identity: a stale mapping replaced;
      * -1 when none. Lets detectors follow a flow without comparing all mappings pairwise. */
     int32_t next_same_inside;
@@ -80,7 +80,7 @@ struct nat_clock {
     double seconds; /* outside clock minus inside clock */
     double drift_ppm;
     uint64_t evidence_packets;
-    uint64_t ref_us; /* appended: inside-clock time at which `seconds` holds (drift origin) */
+    uint64_t ref_us; /* inside-clock time at which `seconds` holds (drift origin) */
 };
 
 struct nat_result {
@@ -94,7 +94,6 @@ struct nat_result {
     struct ip_addr nat_addrs[8];
     uint8_t n_nat_addrs; /* the router's outside addresses, learned or given */
     uint64_t matched_packets, inside_only, outside_only;
-    /* appended (nat/correlate.c, nat/run.c) */
     uint64_t packets_inside, packets_outside; /* frames read from each capture */
     uint64_t uncovered;       /* packets outside the time both captures cover (never unmatched) */
     uint64_t pending_evicted; /* packets pushed out of the match window by NAT_PENDING_MAX */
@@ -104,8 +103,7 @@ struct nat_result {
 
 void nat_result_free(struct nat_result *r);
 
-/* ---- packet signatures and the clock-offset estimator (offset.c) ----
- * (section reconstructed by the lead after an editing accident; the correlator's author owns it) */
+/* ---- packet signatures (signature.c) and the clock-offset estimator (offset.c) ---- */
 
 struct engine;
 
@@ -163,7 +161,7 @@ void nat_sampler_add(struct nat_sampler *s, uint8_t side, const struct pkt *p);
  */
 size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk, long *swap_votes);
 
-/* ---- the streaming correlator (correlate.c) ---- */
+/* ---- the streaming correlator (correlate.c and the files next to it) ---- */
 
 struct nat_corr_opts {
     uint64_t window_us;                  /* match window on the inside clock (0: NAT_WINDOW_US) */
@@ -189,7 +187,7 @@ void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p);
  * identity; unmatched records by first_ts). res must be zeroed or freed before. 0 ok, -1 OOM. */
 int nat_corr_finish(struct nat_corr *c, struct nat_result *res);
 void nat_corr_free(struct nat_corr *c);
-/* Appended (ui/ live dashboard): the mappings so far, as nat_corr_finish would keep them (a strong
+/* The mappings so far (for the live dashboard), as nat_corr_finish would keep them (a strong
  * pair or two weak ones), in creation order, without expiring anything. Copies at most max into out
  * (out may be NULL) and returns how many there are. Read-only: the run goes on unchanged. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max);

@@ -40,6 +40,9 @@ enum pkt_vpn {
     VPN_GRE,            /* GRE v0 or enhanced GRE v1 (PPTP data) */
     VPN_PPTP,           /* PPTP control message on TCP 1723 */
     VPN_L2TP,           /* L2TP on UDP 1701 */
+    VPN_WG,             /* WireGuard (any UDP port, recognised by structure) */
+    VPN_OVPN,           /* OpenVPN over UDP or TCP */
+    VPN__COUNT
 };
 
 /* IKE vendor ID recognition bits (MD5 of known strings, ike.c). */

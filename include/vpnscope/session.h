@@ -266,7 +266,7 @@ struct session_counts {
     uint64_t anomalies[ANOM__COUNT];
     uint64_t bytes;
     uint64_t first_ts, last_ts;
-    uint64_t vpn_packets[8]; /* by enum pkt_vpn */
+    uint64_t vpn_packets[VPN__COUNT]; /* by enum pkt_vpn */
     uint64_t keepalives;
     uint64_t frag_datagrams, frag_completed, frag_ooo, frag_timeout, frag_incomplete, frag_evicted;
 };

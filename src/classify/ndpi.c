@@ -11,7 +11,7 @@
 #include <ndpi_api.h>
 
 /*
- * API gates (../shared/PROTOCOLS.md section 4.3). nDPI's NDPI_API_VERSION is a
+ * nDPI API gates, from nDPI's own change history. nDPI's NDPI_API_VERSION is a
  * git-count sum, not a stable gate, so gate on NDPI_MAJOR/NDPI_MINOR from
  * ndpi_define.h. < 4.4   IPsec id is NDPI_PROTOCOL_IP_IPSEC (79); 4.4 renamed
  * it NDPI_PROTOCOL_IPSEC.

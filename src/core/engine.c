@@ -10,6 +10,7 @@
 #include "vpnscope/classify.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/frag.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/table.h"
 
 struct engine {
@@ -131,7 +132,8 @@ static bool is_ike_port(uint16_t p)
  * even though a NAT or the peers' configuration moved it off 500/4500. */
 static enum app_hint learn_hint(struct session_model *m, struct flow *f, const struct pkt *p)
 {
-    if (p->l4proto != 17 || p->payload_len < 28 || p->sport == PORT_L2TP || p->dport == PORT_L2TP)
+    if (p->l4proto != IPP_UDP || p->payload_len < 28 || p->sport == PORT_L2TP ||
+        p->dport == PORT_L2TP)
         return HINT_NONE;
     uint64_t ispi;
     uint8_t version;
@@ -220,7 +222,7 @@ static void classify(struct engine *e, struct flow *f, const struct flow_key *ke
     struct classify_flow *cf = e->pool[f->cls_slot - 1];
     bool final = classify_packet(e->cls, cf, p->l3, p->l3_len, p->ts_us);
     /* only packets that carry data count: TCP handshakes and bare ACKs teach nDPI little */
-    if (p->payload_len || (p->l4proto != 6 && p->l4proto != 17))
+    if (p->payload_len || (p->l4proto != IPP_TCP && p->l4proto != IPP_UDP))
         f->cls_pkts++;
     if (f->cls_all < 255)
         f->cls_all++;
@@ -299,7 +301,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
             int dir = 0;
             if (p->has_ports || p->vpn != VPN_NONE)
                 f = session_flow(m, p, &dir);
-            if (p->l4proto == 17 || p->l4proto == 6)
+            if (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)
                 decode_app(p, f ? (enum app_hint)f->hint : HINT_NONE);
             session_fragment(m, &fi, p->vpn == VPN_IKE);
             if (f)
@@ -313,11 +315,11 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
     if (p->ipver && p->status != PKT_NON_IP && p->l4) {
         int dir = 0;
         struct flow *f = session_flow(m, p, &dir);
-        if (p->status == PKT_DECODED && (p->l4proto == 17 || p->l4proto == 6)) {
+        if (p->status == PKT_DECODED && (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)) {
             enum app_hint hint = f ? (enum app_hint)f->hint : HINT_NONE;
-            if (p->l4proto == 17 && (is_ike_port(p->sport) || is_ike_port(p->dport)))
+            if (p->l4proto == IPP_UDP && (is_ike_port(p->sport) || is_ike_port(p->dport)))
                 hint = HINT_NONE; /* ports decide */
-            else if (p->l4proto == 17 && f && hint == HINT_NONE && f->vpn == VPN_NONE)
+            else if (p->l4proto == IPP_UDP && f && hint == HINT_NONE && f->vpn == VPN_NONE)
                 hint = learn_hint(m, f, p);
             decode_app(p, hint);
         }

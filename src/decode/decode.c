@@ -7,6 +7,7 @@
 
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/rd.h"
 
 /*
@@ -48,10 +49,14 @@
 #define TCP_MIN_HLEN 20
 #define ICMP_HLEN 8
 
-#define IPPROTO_ICMP_ 1
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
-#define IPPROTO_ICMPV6_ 58
+/* IPv6 extension header types (IANA "IPv6 Extension Header Types"; IP protocol numbers). */
+#define IPV6_EXT_HOPOPTS 0
+#define IPV6_EXT_ROUTING 43
+#define IPV6_EXT_FRAGMENT 44
+#define IPV6_EXT_DSTOPTS 60
+#define IPV6_EXT_MOBILITY 135
+#define IPV6_EXT_HIP 139
+#define IPV6_EXT_SHIM6 140
 
 static const struct {
     int dlt;
@@ -116,16 +121,17 @@ static bool l4_cut(const struct pkt *p)
 
 static bool ipv6_is_ext(uint8_t nh)
 {
-    /* hop-by-hop 0, routing 43, fragment 44, destination options 60, mobility 135, HIP 139,
-     * shim6 140. AH 51 and ESP 50 are VPN layers and end the walk. */
-    return nh == 0 || nh == 43 || nh == 44 || nh == 60 || nh == 135 || nh == 139 || nh == 140;
+    /* AH and ESP are VPN layers and end the walk. */
+    return nh == IPV6_EXT_HOPOPTS || nh == IPV6_EXT_ROUTING || nh == IPV6_EXT_FRAGMENT ||
+           nh == IPV6_EXT_DSTOPTS || nh == IPV6_EXT_MOBILITY || nh == IPV6_EXT_HIP ||
+           nh == IPV6_EXT_SHIM6;
 }
 
 /*
  * Skips generic IPv6 extension headers (RFC 8200 §4.2 layout) while *nh is one of them, except
- * the fragment header (44), which the caller handles. Each step consumes >= 8 bytes; at most
- * `budget` steps. Returns 0 when the chain ended (or reached 44), -1 on a short header (*short_ext
- * set) or a chain longer than the budget (*too_long set).
+ * the fragment header, which the caller handles. Each step consumes >= 8 bytes; at most
+ * `budget` steps. Returns 0 when the chain ended (or reached a fragment header), -1 on a short
+ * header (*short_ext set) or a chain longer than the budget (*too_long set).
  *
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *   |  Next Header  |  Hdr Ext Len  |                               |
@@ -135,7 +141,7 @@ static bool ipv6_is_ext(uint8_t nh)
 static int ipv6_skip_ext(struct rd *r, uint8_t *nh, unsigned *steps, unsigned budget,
                          bool *short_ext, bool *too_long)
 {
-    while (ipv6_is_ext(*nh) && *nh != 44) {
+    while (ipv6_is_ext(*nh) && *nh != IPV6_EXT_FRAGMENT) {
         if (*steps >= budget) {
             *too_long = true;
             return -1;
@@ -255,7 +261,7 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
 
     /* A reassembled IPv6 datagram starts after the fragment header and may carry more extension
      * headers (destination options) before the upper layer. */
-    if (p->ipver == 6 && ipv6_is_ext(proto) && proto != 44) {
+    if (p->ipver == 6 && ipv6_is_ext(proto) && proto != IPV6_EXT_FRAGMENT) {
         unsigned steps = 0;
         bool short_ext = false;
         bool too_long = false;
@@ -273,26 +279,26 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
     p->l4_len = (uint32_t)rd_left(&r);
 
     switch (proto) {
-    case IPPROTO_UDP_:
+    case IPP_UDP:
         decode_udp(p, &r, cut);
         break;
-    case IPPROTO_TCP_:
+    case IPP_TCP:
         decode_tcp(p, &r, cut);
         break;
-    case IPPROTO_ICMP_:
+    case IPP_ICMP:
         decode_icmp(p, &r, cut, false);
         break;
-    case IPPROTO_ICMPV6_:
+    case IPP_ICMPV6:
         decode_icmp(p, &r, cut, true);
         break;
-    case IPPROTO_ESP_:
+    case IPP_ESP:
         p->vpn = VPN_ESP;
         esp_decode(&r, p);
         break;
-    case IPPROTO_AH_:
+    case IPP_AH:
         p->vpn = VPN_AH;
         ah_decode(&r, p);
-        if (p->status == PKT_DECODED && p->ah.next_header == IPPROTO_ESP_ && p->payload) {
+        if (p->status == PKT_DECODED && p->ah.next_header == IPP_ESP && p->payload) {
             /* AH+ESP bundle (RFC 4301 §4.5): the ESP header follows the ICV */
             struct rd er = rd_init(p->payload, p->payload_len);
             esp_decode(&er, p);
@@ -300,7 +306,7 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
             p->ah_esp = true;
         }
         break;
-    case IPPROTO_GRE_:
+    case IPP_GRE:
         p->vpn = VPN_GRE;
         gre_decode(&r, p);
         break;
@@ -409,6 +415,93 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
 
 /* ---- IPv6 -------------------------------------------------------------------------------- */
 
+/* The fixed header and the datagram's extent. Returns false when the packet ends here (status
+ * set); otherwise *dg holds the bytes after the fixed header and *nh its Next Header. */
+static bool ipv6_fixed_header(struct pkt *p, struct rd *r, bool cut, struct rd *dg, uint8_t *nh)
+{
+    size_t avail = rd_left(r);
+    if (avail < 1) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return false;
+    }
+    if ((rd_peek_u8(r) >> 4) != 6) {
+        pkt_invalid(p, ANOM_IP_BAD_VERSION);
+        return false;
+    }
+    if (avail < IPV6_HLEN) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return false;
+    }
+    const uint8_t *l3 = rd_rest(r);
+    struct rd h = *r;
+    uint32_t vtcfl = rd_be32(&h);
+    uint16_t plen = rd_be16(&h);
+    *nh = rd_u8(&h);
+    p->ttl = rd_u8(&h);
+    p->src.v = 6;
+    rd_copy(&h, p->src.a, 16);
+    p->dst.v = 6;
+    rd_copy(&h, p->dst.a, 16);
+    p->tos = (uint8_t)(vtcfl >> 20);
+    p->ipver = 6;
+    p->l3 = l3;
+    p->l4proto = *nh;
+
+    size_t totlen = (size_t)IPV6_HLEN + plen;
+    if (plen == 0 && *nh == IPV6_EXT_HOPOPTS)
+        totlen = avail; /* jumbogram (RFC 2675): length in hop-by-hop, not checked */
+    p->ip_len = (uint32_t)(totlen > UINT32_MAX ? UINT32_MAX : totlen);
+    if (avail < totlen) {
+        p->l3_len = (uint32_t)avail;
+        if (!cut) {
+            pkt_invalid(p, ANOM_IP_BAD_TOTLEN);
+            return false;
+        }
+        pkt_anom(p, ANOM_IP_SNAPLEN_SHORT);
+    } else {
+        p->l3_len = (uint32_t)totlen;
+    }
+    *dg = rd_sub(r, p->l3_len);
+    rd_skip(dg, IPV6_HLEN);
+    return true;
+}
+
+/* RFC 7112: the first fragment holds the whole header chain incl. the upper-layer header.
+ * Checked on a copy of the reader; the fragment itself stays undecoded until reassembly. */
+static void ipv6_check_first_chain(struct pkt *p, const struct rd *dg, uint8_t nh, unsigned steps)
+{
+    struct rd chk = *dg;
+    uint8_t cnh = nh;
+    unsigned csteps = steps;
+    bool cshort = false;
+    bool clong = false;
+    bool ok = ipv6_skip_ext(&chk, &cnh, &csteps, VPNSCOPE_MAX_IPV6_EXT, &cshort, &clong) == 0;
+    size_t need = cnh == IPP_UDP ? UDP_HLEN : cnh == IPP_TCP ? TCP_MIN_HLEN : 0;
+    if (!ok || cnh == IPV6_EXT_FRAGMENT || rd_left(&chk) < need)
+        pkt_anom(p, ANOM_IPV6_FRAG_NOT_FIRST_CHAIN);
+}
+
+/* Reads a fragment header (RFC 8200 §4.5) at *dg, *nh updated to its Next Header. Returns true
+ * when the packet is a real fragment (p->is_frag and its data set), false for an atomic fragment
+ * (RFC 6946: a whole datagram, the walk goes on). The caller checked the 8 bytes are there. */
+static bool ipv6_fragment_header(struct pkt *p, struct rd *dg, uint8_t *nh)
+{
+    uint8_t fnh = rd_u8(dg);
+    rd_skip(dg, 1);
+    uint16_t offlg = rd_be16(dg);
+    p->ip_id = rd_be32(dg);
+    p->frag_off = offlg & 0xfff8;
+    p->frag_mf = (offlg & 1) != 0;
+    *nh = fnh;
+    p->l4proto = fnh;
+    if (p->frag_off == 0 && !p->frag_mf)
+        return false;
+    p->is_frag = true;
+    p->frag_data = rd_rest(dg);
+    p->frag_data_len = (uint32_t)rd_left(dg);
+    return true;
+}
+
 /*
  * RFC 8200 §3:
  *   |Version| Traffic Class |           Flow Label                  |
@@ -421,50 +514,10 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
  */
 static void decode_ipv6(struct pkt *p, struct rd *r, bool cut)
 {
-    size_t avail = rd_left(r);
-    if (avail < 1) {
-        pkt_truncated(p, ANOM_IP_TRUNC);
+    struct rd dg;
+    uint8_t nh;
+    if (!ipv6_fixed_header(p, r, cut, &dg, &nh))
         return;
-    }
-    if ((rd_peek_u8(r) >> 4) != 6) {
-        pkt_invalid(p, ANOM_IP_BAD_VERSION);
-        return;
-    }
-    if (avail < IPV6_HLEN) {
-        pkt_truncated(p, ANOM_IP_TRUNC);
-        return;
-    }
-    const uint8_t *l3 = rd_rest(r);
-    struct rd h = *r;
-    uint32_t vtcfl = rd_be32(&h);
-    uint16_t plen = rd_be16(&h);
-    uint8_t nh = rd_u8(&h);
-    p->ttl = rd_u8(&h);
-    p->src.v = 6;
-    rd_copy(&h, p->src.a, 16);
-    p->dst.v = 6;
-    rd_copy(&h, p->dst.a, 16);
-    p->tos = (uint8_t)(vtcfl >> 20);
-    p->ipver = 6;
-    p->l3 = l3;
-    p->l4proto = nh;
-
-    size_t totlen = (size_t)IPV6_HLEN + plen;
-    if (plen == 0 && nh == 0)
-        totlen = avail; /* jumbogram (RFC 2675): length in hop-by-hop, not checked */
-    p->ip_len = (uint32_t)(totlen > UINT32_MAX ? UINT32_MAX : totlen);
-    if (avail < totlen) {
-        p->l3_len = (uint32_t)avail;
-        if (!cut) {
-            pkt_invalid(p, ANOM_IP_BAD_TOTLEN);
-            return;
-        }
-        pkt_anom(p, ANOM_IP_SNAPLEN_SHORT);
-    } else {
-        p->l3_len = (uint32_t)totlen;
-    }
-    struct rd dg = rd_sub(r, p->l3_len);
-    rd_skip(&dg, IPV6_HLEN);
 
     unsigned steps = 0;
     bool short_ext = false;
@@ -473,7 +526,7 @@ static void decode_ipv6(struct pkt *p, struct rd *r, bool cut)
         if (ipv6_skip_ext(&dg, &nh, &steps, VPNSCOPE_MAX_IPV6_EXT, &short_ext, &too_long) < 0)
             break;
         p->l4proto = nh;
-        if (nh != 44)
+        if (nh != IPV6_EXT_FRAGMENT)
             break;
         if (steps >= VPNSCOPE_MAX_IPV6_EXT) {
             too_long = true;
@@ -484,33 +537,10 @@ static void decode_ipv6(struct pkt *p, struct rd *r, bool cut)
             short_ext = true;
             break;
         }
-        uint8_t fnh = rd_u8(&dg);
-        rd_skip(&dg, 1);
-        uint16_t offlg = rd_be16(&dg);
-        p->ip_id = rd_be32(&dg);
-        p->frag_off = offlg & 0xfff8;
-        p->frag_mf = (offlg & 1) != 0;
-        nh = fnh;
-        p->l4proto = nh;
-        if (p->frag_off == 0 && !p->frag_mf)
-            continue; /* atomic fragment (RFC 6946): a whole datagram, keep walking */
-        p->is_frag = true;
-        p->frag_data = rd_rest(&dg);
-        p->frag_data_len = (uint32_t)rd_left(&dg);
-        if (p->frag_off == 0) {
-            /* RFC 7112: the first fragment holds the whole header chain incl. the upper-layer
-             * header. Checked on a copy; the fragment itself stays undecoded until reassembly. */
-            struct rd chk = dg;
-            uint8_t cnh = nh;
-            unsigned csteps = steps;
-            bool cshort = false;
-            bool clong = false;
-            bool ok =
-                ipv6_skip_ext(&chk, &cnh, &csteps, VPNSCOPE_MAX_IPV6_EXT, &cshort, &clong) == 0;
-            size_t need = cnh == IPPROTO_UDP_ ? UDP_HLEN : cnh == IPPROTO_TCP_ ? TCP_MIN_HLEN : 0;
-            if (!ok || cnh == 44 || rd_left(&chk) < need)
-                pkt_anom(p, ANOM_IPV6_FRAG_NOT_FIRST_CHAIN);
-        }
+        if (!ipv6_fragment_header(p, &dg, &nh))
+            continue; /* atomic fragment: keep walking */
+        if (p->frag_off == 0)
+            ipv6_check_first_chain(p, &dg, nh, steps);
         return;
     }
     if (too_long) {
@@ -679,14 +709,14 @@ void decode_app(struct pkt *p, enum app_hint hint)
     struct rd r = rd_init(p->payload, p->payload_len);
     bool either_port_natt = p->sport == PORT_NATT || p->dport == PORT_NATT;
     bool either_port_ike = p->sport == PORT_IKE || p->dport == PORT_IKE;
-    if (p->l4proto == IPPROTO_UDP_) {
+    if (p->l4proto == IPP_UDP) {
         if (either_port_natt || hint == HINT_NATT)
             natt_decode(&r, p);
         else if (either_port_ike || hint == HINT_IKE)
             ike_decode(&r, p);
         else if (p->sport == PORT_L2TP || p->dport == PORT_L2TP)
             l2tp_decode(&r, p);
-    } else if (p->l4proto == IPPROTO_TCP_) {
+    } else if (p->l4proto == IPP_TCP) {
         if (p->payload_len > 0 && (p->sport == PORT_PPTP || p->dport == PORT_PPTP))
             pptp_decode(&r, p);
     }

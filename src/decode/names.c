@@ -6,7 +6,7 @@
 
 /*
  * Every function maps a wire value through a switch and returns "unknown" for anything else, so
- * a wire value never indexes an array (kernel 4c559f15).
+ * a wire value never indexes an array.
  */
 
 /* RFC 2408 §3.1 / RFC 2409 / draft-ietf-ipsec-isakmp-mode-cfg (v1), RFC 7296 §3.1 and the
@@ -297,35 +297,35 @@ const char *ike_notify_name(uint16_t type)
 const char *pptp_ctrl_name(uint16_t ctrl_type)
 {
     switch (ctrl_type) {
-    case 1:
+    case PPTP_SCCRQ:
         return "SCCRQ";
-    case 2:
+    case PPTP_SCCRP:
         return "SCCRP";
-    case 3:
+    case PPTP_STOPCCRQ:
         return "StopCCRQ";
-    case 4:
+    case PPTP_STOPCCRP:
         return "StopCCRP";
-    case 5:
+    case PPTP_ECHORQ:
         return "ECHORQ";
-    case 6:
+    case PPTP_ECHORP:
         return "ECHORP";
-    case 7:
+    case PPTP_OCRQ:
         return "OCRQ";
-    case 8:
+    case PPTP_OCRP:
         return "OCRP";
-    case 9:
+    case PPTP_ICRQ:
         return "ICRQ";
-    case 10:
+    case PPTP_ICRP:
         return "ICRP";
-    case 11:
+    case PPTP_ICCN:
         return "ICCN";
-    case 12:
+    case PPTP_CCRQ:
         return "CCRQ";
-    case 13:
+    case PPTP_CDN:
         return "CDN";
-    case 14:
+    case PPTP_WEN:
         return "WEN";
-    case 15:
+    case PPTP_SLI:
         return "SLI";
     default:
         return "unknown";

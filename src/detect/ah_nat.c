@@ -10,7 +10,7 @@
 
 #define MAX_PAIRS 32
 
-static const char *REMEDY =
+static const char *const REMEDY =
     "Use ESP with NAT traversal (ESP in UDP 4500, RFC 3948) instead of AH: AH cannot cross a NAT "
     "(strongSwan: esp_proposals instead of ah_proposals; NAT-T then starts by itself). Or remove "
     "the "
@@ -30,7 +30,7 @@ static struct pair *pair_for(struct pair *p, unsigned *n, const struct ip_addr *
                              const struct ip_addr *sv)
 {
     for (unsigned i = 0; i < *n; i++)
-        if (du_ip_eq(&p[i].client, cl) && du_ip_eq(&p[i].server, sv))
+        if (ip_addr_eq(&p[i].client, cl) && ip_addr_eq(&p[i].server, sv))
             return &p[i];
     if (*n >= MAX_PAIRS)
         return NULL;
@@ -46,10 +46,10 @@ static void ah_index(struct du_index *x, const struct session_model *m)
     du_index_init(x, sizeof(struct du_key), table_slots(m->ipsec));
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 51)
+        if (!sa || sa->k.proto != IPP_AH)
             continue;
         struct du_key k;
-        du_key_make(&k, 0, 51, NULL, 0, NULL, 0, sa->k.spi);
+        du_key_make(&k, 0, IPP_AH, NULL, 0, NULL, 0, sa->k.spi);
         du_index_add(x, &k, i);
     }
 }
@@ -60,12 +60,12 @@ static const struct ipsec_sa *ah_by_spi(const struct session_model *m, const str
                                         const struct ip_addr *dst)
 {
     struct du_key k;
-    du_key_make(&k, 0, 51, NULL, 0, NULL, 0, spi);
+    du_key_make(&k, 0, IPP_AH, NULL, 0, NULL, 0, spi);
     for (uint32_t i = du_index_first(x, &k); i != DU_NONE; i = du_index_next(x, i)) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 51 || sa->k.spi != spi)
+        if (!sa || sa->k.proto != IPP_AH || sa->k.spi != spi)
             continue;
-        if ((src && du_ip_eq(&sa->k.src, src)) || (dst && du_ip_eq(&sa->k.dst, dst)))
+        if ((src && ip_addr_eq(&sa->k.src, src)) || (dst && ip_addr_eq(&sa->k.dst, dst)))
             return sa;
     }
     return NULL;
@@ -177,19 +177,20 @@ static void two_captures(struct detect_ctx *c)
     ah_index(&ah_out, out);
     for (uint32_t i = 0; i < table_slots(in->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(in->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 51)
+        if (!sa || sa->k.proto != IPP_AH)
             continue;
         /* client -> server: same destination outside, other source; server -> client: same source
          */
         const struct ipsec_sa *o = ah_by_spi(out, &ah_out, sa->k.spi, NULL, &sa->k.dst);
-        bool up = o && du_ip_eq(&o->k.dst, &sa->k.dst);
-        if (!o || (!up && !du_ip_eq(&o->k.src, &sa->k.src))) {
+        bool up = o && ip_addr_eq(&o->k.dst, &sa->k.dst);
+        if (!o || (!up && !ip_addr_eq(&o->k.src, &sa->k.src))) {
             o = ah_by_spi(out, &ah_out, sa->k.spi, &sa->k.src, NULL);
             up = false;
         }
         if (!o)
             continue;
-        bool translated = up ? !du_ip_eq(&o->k.src, &sa->k.src) : !du_ip_eq(&o->k.dst, &sa->k.dst);
+        bool translated =
+            up ? !ip_addr_eq(&o->k.src, &sa->k.src) : !ip_addr_eq(&o->k.dst, &sa->k.dst);
         if (!translated)
             continue;
         const struct ip_addr *cl = up ? &sa->k.src : &sa->k.dst, *sv = up ? &sa->k.dst : &sa->k.src;
@@ -203,11 +204,11 @@ static void two_captures(struct detect_ctx *c)
     /* NAT mappings of proto 51 that say translated (in case the SPI lookup missed) */
     for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (mp->proto != 51 || !mp->translated || du_ip_eq(&mp->inside.ip, &mp->outside.ip))
+        if (mp->proto != IPP_AH || !mp->translated || ip_addr_eq(&mp->inside.ip, &mp->outside.ip))
             continue;
         bool have = false;
         for (unsigned k = 0; k < n; k++)
-            if (du_ip_eq(&p[k].client, &mp->inside.ip) && du_ip_eq(&p[k].server, &mp->peer.ip))
+            if (ip_addr_eq(&p[k].client, &mp->inside.ip) && ip_addr_eq(&p[k].server, &mp->peer.ip))
                 have = true;
         if (have)
             continue;
@@ -238,8 +239,8 @@ static bool natd_between(const struct session_model *m, const struct ip_addr *a,
     for (const struct ike_sa *ik; (ik = du_ike_between(m, a, b, &it));) {
         if (!ik->natd.present || ik->natd.forced_encap == 1)
             continue;
-        bool match = (du_ip_eq(&ik->initiator.ip, a) && du_ip_eq(&ik->responder.ip, b)) ||
-                     (du_ip_eq(&ik->initiator.ip, b) && du_ip_eq(&ik->responder.ip, a));
+        bool match = (ip_addr_eq(&ik->initiator.ip, a) && ip_addr_eq(&ik->responder.ip, b)) ||
+                     (ip_addr_eq(&ik->initiator.ip, b) && ip_addr_eq(&ik->responder.ip, a));
         if (match && ((ik->natd.nat_initiator == 1) != (ik->natd.nat_responder == 1)))
             return true;
     }
@@ -252,7 +253,7 @@ static void single(struct detect_ctx *c, const struct session_model *m)
     unsigned n = 0;
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 51 || du_is_group(&sa->k.dst) || du_is_local(&sa->k.src) ||
+        if (!sa || sa->k.proto != IPP_AH || du_is_group(&sa->k.dst) || du_is_local(&sa->k.src) ||
             du_is_local(&sa->k.dst))
             continue;
         bool ps = ip_addr_is_private(&sa->k.src), pd = ip_addr_is_private(&sa->k.dst);
@@ -279,4 +280,5 @@ static void run(struct detect_ctx *c)
         single(c, c->single);
 }
 
-const struct detector det_ah_nat = {.name = "ah_nat", .run = run};
+const struct detector det_ah_nat = {
+    .name = "ah_nat", .run = run, .emits = DETECT_KIND_BIT(FINDING_AH_NAT)};

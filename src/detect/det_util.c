@@ -1,16 +1,12 @@
 /* det_util.c - small helpers shared by the detectors (det_util.h). */
 #include "det_util.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b)
-{
-    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
-}
 
 const char *du_ip(const struct ip_addr *a, char *buf)
 {
@@ -49,6 +45,24 @@ const char *du_spi(uint32_t spi, char *buf)
     return buf;
 }
 
+struct finding_session *du_session_endpoint(struct finding *f, unsigned role,
+                                            const struct endpoint *e)
+{
+    struct finding_session *fs = finding_session_add(f, role, &e->ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = e->port;
+    }
+    return fs;
+}
+
+void du_ev_ike_spi(struct finding *f, uint64_t ispi)
+{
+    char hex[20];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ispi);
+    finding_ev_str(f, "ike_spi", hex);
+}
+
 void du_cat(char *buf, size_t n, const char *fmt, ...)
 {
     size_t len = strlen(buf);
@@ -58,6 +72,18 @@ void du_cat(char *buf, size_t n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf + len, n - len, fmt, ap);
     va_end(ap);
+}
+
+const char *du_proto_upper(uint8_t proto, char *buf)
+{
+    const char *name = ip_proto_name(proto);
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < DU_PROTOSTR; i++)
+        buf[i] = (char)toupper((unsigned char)name[i]);
+    buf[i] = 0;
+    if (!name)
+        snprintf(buf, DU_PROTOSTR, "IP");
+    return buf;
 }
 
 double du_sec(uint64_t us)
@@ -114,7 +140,7 @@ bool du_is_nat_addr(const struct detect_ctx *c, const struct ip_addr *ip)
     if (!c->nat)
         return false;
     for (unsigned i = 0; i < c->nat->n_nat_addrs && i < 8; i++)
-        if (du_ip_eq(&c->nat->nat_addrs[i], ip))
+        if (ip_addr_eq(&c->nat->nat_addrs[i], ip))
             return true;
     return false;
 }
@@ -154,7 +180,7 @@ const struct flow *du_flow_find(const struct session_model *m, uint8_t proto,
 static bool pair_eq(const struct ip_addr *x, const struct ip_addr *y, const struct ip_addr *a,
                     const struct ip_addr *b)
 {
-    return (du_ip_eq(x, a) && du_ip_eq(y, b)) || (du_ip_eq(x, b) && du_ip_eq(y, a));
+    return (ip_addr_eq(x, a) && ip_addr_eq(y, b)) || (ip_addr_eq(x, b) && ip_addr_eq(y, a));
 }
 
 const struct ike_sa *du_ike_between(const struct session_model *m, const struct ip_addr *a,
@@ -279,7 +305,7 @@ void du_index_free(struct du_index *x)
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip)
 {
     for (unsigned i = 0; i < s->n; i++)
-        if (du_ip_eq(&s->v[i], ip))
+        if (ip_addr_eq(&s->v[i], ip))
             return (int)i;
     return -1;
 }
@@ -295,15 +321,45 @@ int du_set_add(struct du_ipset *s, const struct ip_addr *ip)
     return (int)s->n++;
 }
 
-bool du_finding_names_client(const struct finding_list *l, unsigned kind, const struct ip_addr *ip)
+uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch)
 {
-    for (size_t i = 0; l && i < l->n; i++) {
-        const struct finding *f = &l->v[i];
-        if (f->kind != kind)
-            continue;
-        for (unsigned j = 0; j < f->n_sessions; j++)
-            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
-                return true;
+    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
+        if (sa->exch_type[i] == exch)
+            return sa->exch_count[i];
+    return 0;
+}
+
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_lazy *mi,
+                                         const struct ip_addr *ip, uint16_t port,
+                                         const struct ip_addr *peer, const uint16_t *peer_port)
+{
+    if (!mi->built) {
+        mi->built = true;
+        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
+        for (size_t k = 0; k < r->n_map; k++) {
+            const struct nat_mapping *mp = &r->map[k];
+            if (mp->proto != IPP_UDP)
+                continue;
+            struct du_key key;
+            du_key_make(&key, 0, IPP_UDP, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
+            du_index_add(&mi->x, &key, (uint32_t)k);
+        }
     }
-    return false;
+    struct du_key key;
+    du_key_make(&key, 0, IPP_UDP, ip, port, peer, 0, 0);
+    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map;
+         k = du_index_next(&mi->x, k)) {
+        const struct nat_mapping *mp = &r->map[k];
+        if (mp->proto == IPP_UDP && ip_addr_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
+            ip_addr_eq(&mp->peer.ip, peer) && (!peer_port || mp->peer.port == *peer_port))
+            return mp;
+    }
+    return NULL;
+}
+
+void du_lazy_free(struct du_lazy *l)
+{
+    if (l->built)
+        du_index_free(&l->x);
+    l->built = false;
 }

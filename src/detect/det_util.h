@@ -9,12 +9,12 @@
 #include "vpnscope/detect.h"
 #include "vpnscope/finding.h"
 #include "vpnscope/nat.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
 #define DU_IPSTR 48
 
-bool du_ip_eq(const struct ip_addr *a, const struct ip_addr *b);
 /* Formats an address into buf (DU_IPSTR bytes); returns buf. */
 const char *du_ip(const struct ip_addr *a, char *buf);
 /* Like du_ip, but IPv6 in brackets, for use before ":port" (RFC 5952 §6). */
@@ -23,9 +23,18 @@ const char *du_ipp(const struct ip_addr *a, char *buf);
 const char *du_hms(uint64_t ts_us, char *buf);
 /* "0x%08x" into buf (>= 12 bytes). */
 const char *du_spi(uint32_t spi, char *buf);
+/* A session of role at endpoint e (address and port); NULL when the finding is full. */
+struct finding_session *du_session_endpoint(struct finding *f, unsigned role,
+                                            const struct endpoint *e);
+/* Evidence "ike_spi": the initiator's IKE SPI as 16 hex digits. */
+void du_ev_ike_spi(struct finding *f, uint64_t ispi);
 /* Appends printf-style text to the NUL-terminated buf of size n (truncates silently). */
 void du_cat(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 double du_sec(uint64_t us);
+/* The protocol's name in upper case, as the summary sentences write it ("UDP", "ESP", "AH",
+ * "GRE"; "IP" for a protocol without a name), into buf (DU_PROTOSTR bytes); returns buf. */
+#define DU_PROTOSTR 8
+const char *du_proto_upper(uint8_t proto, char *buf);
 
 /* Multicast or broadcast destination (no NAT session, inherently one-way). */
 bool du_is_group(const struct ip_addr *a);
@@ -65,8 +74,8 @@ const struct ike_sa *du_ike_between(const struct session_model *m, const struct 
 const struct ipsec_sa *du_ipsec_between(const struct session_model *m, const struct ip_addr *a,
                                         const struct ip_addr *b, uint32_t *it);
 
-/* Copies ip into a key field with the bytes du_ip_eq ignores zeroed, so that keys compared with
- * memcmp (table.h) match exactly when du_ip_eq does. */
+/* Copies ip into a key field with the bytes ip_addr_eq ignores zeroed, so that keys compared with
+ * memcmp (table.h) match exactly when ip_addr_eq does. */
 void du_key_ip(struct ip_addr *dst, const struct ip_addr *ip);
 
 /* A generic key for the temporary indexes below: two addresses, two ports, one 32-bit value
@@ -115,7 +124,28 @@ struct du_ipset {
 int du_set_add(struct du_ipset *s, const struct ip_addr *ip);
 int du_set_find(const struct du_ipset *s, const struct ip_addr *ip);
 
-/* Whether an earlier finding of `kind` names ip as a client. */
-bool du_finding_names_client(const struct finding_list *l, unsigned kind, const struct ip_addr *ip);
+/* IKE exchange types (RFC 7296 section 3.1; IKEv1: RFC 2408 section 3.1, RFC 2409 section 5.5). */
+enum du_ike_exch {
+    IKEV1_EXCH_MAIN_MODE = 2, /* Identity Protection */
+    IKEV1_EXCH_AGGRESSIVE = 4,
+    IKEV1_EXCH_QUICK_MODE = 32,
+    IKEV2_EXCH_IKE_AUTH = 35,
+};
+/* How many messages of exchange type exch the IKE SA carried. */
+uint32_t du_exch_count(const struct ike_sa *sa, uint8_t exch);
+
+/* A du_index built on first use: zero-initialise, free with du_lazy_free. */
+struct du_lazy {
+    bool built;
+    struct du_index x;
+};
+void du_lazy_free(struct du_lazy *l);
+
+/* The first UDP mapping of the inside endpoint (ip, port) towards peer (and peer_port, unless
+ * NULL), or NULL; mi: the UDP mappings by (inside address, inside port, peer address), in index
+ * order. */
+const struct nat_mapping *du_udp_mapping(const struct nat_result *r, struct du_lazy *mi,
+                                         const struct ip_addr *ip, uint16_t port,
+                                         const struct ip_addr *peer, const uint16_t *peer_port);
 
 #endif

@@ -1,7 +1,7 @@
 /* esp_collision.c - several inside clients share one NAT address for raw ESP (IP protocol 50) to
- * one server (PROTOCOLS.md §3.9). ESP has no ports: a NAPT keys raw ESP on (address, server,
- * proto), so every return ESP packet from that server goes to one client (Linux: the first one;
- * the others' outbound ESP is even dropped at the router, LAB-NOTES.md).
+ * one server. ESP has no ports: a NAPT keys raw ESP on (address, server, proto), so every return
+ * ESP packet from that server goes to one client (Linux: the first one; the others' outbound ESP
+ * is even dropped at the router).
  *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return
  * ESP reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
  *  - outside capture alone (suspected): one (outside address, server) pair where the server sends
@@ -17,7 +17,7 @@
 #define MIN_SENT 3  /* a starved client sent at least this many ESP packets */
 #define MAX_SAS 256 /* raw ESP SAs considered per (client, server) pair */
 
-static const char *REMEDY =
+static const char *const REMEDY =
     "Use NAT traversal for every client: ESP in UDP 4500 (RFC 3948) carries ports, so the router "
     "can "
     "tell the clients apart. Do not disable NAT-D; force it where needed (strongSwan encap=yes, "
@@ -41,7 +41,7 @@ struct client_stat {
 
 static bool is_raw_esp(const struct ipsec_sa *sa)
 {
-    return sa->k.proto == 50 && sa->k.encap == 0;
+    return sa->k.proto == IPP_ESP && sa->k.encap == 0;
 }
 
 /* Two SAs run side by side (not a rekey hand-over). */
@@ -86,7 +86,7 @@ static unsigned collect(const struct session_model *m, const struct ip_addr *src
     unsigned n = 0;
     uint32_t it = 0;
     for (const struct ipsec_sa *sa; n < cap && (sa = du_ipsec_between(m, src, dst, &it));) {
-        if (is_raw_esp(sa) && du_ip_eq(&sa->k.src, src) && du_ip_eq(&sa->k.dst, dst))
+        if (is_raw_esp(sa) && ip_addr_eq(&sa->k.src, src) && ip_addr_eq(&sa->k.dst, dst))
             v[n++] = sa;
     }
     qsort(v, n, sizeof(*v), cmp_sa_first);
@@ -117,7 +117,7 @@ static void nat_idx_build(struct nat_idx *x, const struct nat_result *r)
     du_index_init(&x->maps, sizeof(struct du_key), (uint32_t)r->n_map);
     for (size_t i = 0; i < r->n_map; i++) {
         const struct nat_mapping *mp = &r->map[i];
-        if (!mp->outside.ip.v || (mp->proto != 50 && mp->proto != 17))
+        if (!mp->outside.ip.v || (mp->proto != IPP_ESP && mp->proto != IPP_UDP))
             continue;
         struct du_key k;
         du_key_make(&k, 0, 0, &mp->inside.ip, 0, &mp->peer.ip, 0, 0);
@@ -126,7 +126,7 @@ static void nat_idx_build(struct nat_idx *x, const struct nat_result *r)
     du_index_init(&x->unm, sizeof(struct du_key), (uint32_t)r->n_unm);
     for (size_t i = 0; i < r->n_unm; i++) {
         const struct nat_unmatched *un = &r->unm[i];
-        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50)
+        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP)
             continue;
         struct du_key k;
         du_key_make(&k, 0, 0, &un->src, 0, &un->dst, 0, 0);
@@ -155,10 +155,10 @@ static bool outside_of(const struct detect_ctx *c, const struct nat_idx *x,
     du_key_make(&k, 0, 0, client, 0, server, 0, 0);
     for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE; i = du_index_next(&x->maps, i)) {
         const struct nat_mapping *mp = &c->nat->map[i];
-        if (du_ip_eq(&mp->inside.ip, client) && du_ip_eq(&mp->peer.ip, server) &&
-            mp->outside.ip.v && (mp->proto == 50 || mp->proto == 17)) {
+        if (ip_addr_eq(&mp->inside.ip, client) && ip_addr_eq(&mp->peer.ip, server) &&
+            mp->outside.ip.v && (mp->proto == IPP_ESP || mp->proto == IPP_UDP)) {
             *out = mp->outside.ip;
-            if (mp->proto == 50)
+            if (mp->proto == IPP_ESP)
                 return true;
         }
     }
@@ -170,240 +170,301 @@ static bool server_done(const struct du_ipset *done, const struct ip_addr *ip)
     return du_set_find(done, ip) >= 0;
 }
 
+/* What the inside view collects about one server and its clients, then decides and emits. */
+struct server_view {
+    const struct ip_addr *srv;
+    struct du_ipset cl;                /* inside clients sending raw ESP to srv */
+    struct client_stat st[DU_SET_MAX]; /* by client, as in cl */
+    unsigned receivers, starved, dropped_clients;
+    uint64_t total_in;               /* return ESP packets seen inside */
+    const struct client_stat *rx;    /* the one client that receives */
+    uint64_t start;                  /* the latest client start */
+    struct ip_addr nat;              /* the shared outside address (v 0: unknown) */
+    uint64_t ret_out, ret_out_frame; /* return ESP outside the router (two captures) */
+    unsigned ret_spis_out, rx_n;     /* SPIs of it outside / towards rx inside */
+    char ret_spis[96], rx_spis[96];
+};
+
+/* Raw ESP destinations (servers) and the raw ESP SAs chained by destination, in slot order. */
+static void servers_index(const struct session_model *m, struct du_ipset *servers,
+                          struct du_index *by_dst)
+{
+    du_index_init(by_dst, sizeof(struct du_key), table_slots(m->ipsec));
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa)) {
+            du_set_add(servers, &sa->k.dst);
+            struct du_key k;
+            du_key_make(&k, 0, 0, &sa->k.dst, 0, NULL, 0, 0);
+            du_index_add(by_dst, &k, i);
+        }
+    }
+}
+
+/* Collect: the clients sending raw ESP to srv. */
+static void server_clients(const struct session_model *m, const struct du_index *by_dst,
+                           const struct ip_addr *srv, struct du_ipset *cl)
+{
+    struct du_key dk;
+    du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
+    for (uint32_t i = du_index_first(by_dst, &dk); i != DU_NONE; i = du_index_next(by_dst, i)) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
+        if (sa && is_raw_esp(sa) && ip_addr_eq(&sa->k.dst, srv) && !ip_addr_eq(&sa->k.src, srv))
+            du_set_add(cl, &sa->k.src);
+    }
+}
+
+/* One capture: whether the clients and server look like the LAN side of a NAT. */
+static bool lan_side(const struct session_model *m, const struct du_ipset *cl,
+                     const struct ip_addr *srv)
+{
+    bool all_priv = true;
+    for (unsigned k = 0; k < cl->n; k++)
+        all_priv &= ip_addr_is_private(&cl->v[k]);
+    if (du_model_side(m) == SIDE_OUTSIDE || (!all_priv && du_model_side(m) != SIDE_INSIDE))
+        return false;
+    return !(ip_addr_is_private(srv) && all_priv); /* LAN-internal ESP: no NAT in between */
+}
+
+/* Collect: the ESP a client sends to srv and receives back (s->ip set). */
+static void client_esp(const struct session_model *m, const struct ip_addr *srv,
+                       struct client_stat *s)
+{
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    unsigned no = collect(m, &s->ip, srv, v, MAX_SAS);
+    unsigned ni = collect(m, srv, &s->ip, w, MAX_SAS);
+    s->n_out_spis = no;
+    s->n_in_spis = ni;
+    for (unsigned j = 0; j < no; j++) {
+        s->out_pkts += v[j]->packets;
+        if (!s->first_ts || v[j]->first_ts < s->first_ts) {
+            s->first_ts = v[j]->first_ts;
+            s->first_frame = v[j]->first_frame;
+            s->out_spi = v[j]->k.spi;
+        }
+        if (v[j]->last_ts >= s->last_ts) {
+            s->last_ts = v[j]->last_ts;
+            s->last_frame = v[j]->last_frame;
+        }
+    }
+    for (unsigned j = 0; j < ni; j++) {
+        s->in_pkts += w[j]->packets;
+        if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
+            s->in_first_frame = w[j]->first_frame;
+        if (j >= (no ? concurrency(v, no) : 1))
+            s->extra_pkts += w[j]->packets;
+    }
+    if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
+        s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
+}
+
+/* Collect (two captures): the client's ESP that never left the router, and its outside address. */
+static void client_nat(const struct detect_ctx *c, struct nat_idx *nx, const struct ip_addr *srv,
+                       struct client_stat *s)
+{
+    if (!nx->built)
+        nat_idx_build(nx, c->nat);
+    struct du_key uk;
+    du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
+    for (uint32_t u = du_index_first(&nx->unm, &uk); u != DU_NONE; u = du_index_next(&nx->unm, u)) {
+        const struct nat_unmatched *un = &c->nat->unm[u];
+        if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != IPP_ESP ||
+            !ip_addr_eq(&un->src, &s->ip) || !ip_addr_eq(&un->dst, srv))
+            continue;
+        s->dropped += un->packets;
+        for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
+            s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
+    }
+    s->has_out = outside_of(c, nx, &s->ip, srv, &s->out_ip);
+}
+
+/* Collect every client of sv->srv (sv->cl set) and count receivers, starved and dropped ones. */
+static void collect_clients(const struct detect_ctx *c, const struct session_model *m,
+                            struct nat_idx *nx, struct server_view *sv)
+{
+    memset(sv->st, 0, sizeof(sv->st));
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        struct client_stat *s = &sv->st[k];
+        s->ip = sv->cl.v[k];
+        client_esp(m, sv->srv, s);
+        sv->total_in += s->in_pkts;
+        if (du_two(c) && c->nat)
+            client_nat(c, nx, sv->srv, s);
+        if (s->in_pkts)
+            sv->receivers++;
+        else if (s->out_pkts >= MIN_SENT)
+            sv->starved++;
+        if (s->dropped)
+            sv->dropped_clients++;
+    }
+}
+
+/* Decide the rest once a collision is certain: the receiving client, the start, the NAT address
+ * and the return ESP on both sides of the router. */
+static void decide_collision(const struct detect_ctx *c, const struct session_model *m,
+                             struct server_view *sv)
+{
+    bool two = du_two(c);
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        if (sv->st[k].in_pkts)
+            sv->rx = &sv->st[k];
+        if (sv->st[k].first_ts > sv->start)
+            sv->start = sv->st[k].first_ts;
+    }
+    for (unsigned k = 0; k < sv->cl.n && two; k++)
+        if (sv->st[k].has_out) {
+            sv->nat = sv->st[k].out_ip;
+            break;
+        }
+    if (two && !sv->nat.v && c->nat && c->nat->n_nat_addrs)
+        sv->nat = c->nat->nat_addrs[0];
+    const struct ipsec_sa *w[MAX_SAS];
+    if (two && sv->nat.v) {
+        unsigned n = collect(c->outside, sv->srv, &sv->nat, w, MAX_SAS);
+        sv->ret_spis_out = n;
+        for (unsigned j = 0; j < n; j++) {
+            sv->ret_out += w[j]->packets;
+            if (!sv->ret_out_frame)
+                sv->ret_out_frame = w[j]->first_frame;
+        }
+        spi_list(sv->ret_spis, sizeof(sv->ret_spis), w, n);
+    }
+    sv->rx_n = collect(m, sv->srv, &sv->rx->ip, w, MAX_SAS);
+    spi_list(sv->rx_spis, sizeof(sv->rx_spis), w, sv->rx_n);
+    if (!sv->ret_spis[0])
+        snprintf(sv->ret_spis, sizeof(sv->ret_spis), "%s", sv->rx_spis);
+}
+
+static void collision_summary(struct finding *f, const struct server_view *sv, bool two)
+{
+    const struct client_stat *rx = sv->rx;
+    char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
+    char list[200] = "";
+    for (unsigned k = 0; k < sv->cl.n; k++)
+        du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&sv->cl.v[k], a));
+    du_ip(sv->srv, b);
+    snprintf(f->summary, sizeof(f->summary),
+             "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", sv->cl.n, list, b);
+    if (sv->nat.v)
+        du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&sv->nat, d));
+    du_cat(f->summary, sizeof(f->summary),
+           ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
+           "return ESP "
+           "packets (SPIs %s) went to %s",
+           (unsigned long long)(two && sv->ret_out > sv->total_in ? sv->ret_out : sv->total_in),
+           sv->ret_spis, du_ip(&rx->ip, a));
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        const struct client_stat *s = &sv->st[k];
+        if (s == rx)
+            continue;
+        du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
+        if (s->dropped)
+            du_cat(f->summary, sizeof(f->summary),
+                   " and %llu of its %llu ESP packets never left the router",
+                   (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
+    }
+    du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
+           du_hms(sv->start, t));
+    if (rx->extra_pkts)
+        du_cat(f->summary, sizeof(f->summary),
+               " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
+               "were meant for "
+               "the other client(s).",
+               du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis,
+               (unsigned long long)rx->extra_pkts);
+}
+
+static void collision_sessions(struct finding *f, const struct server_view *sv, bool two)
+{
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        const struct client_stat *s = &sv->st[k];
+        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &s->ip);
+        if (!fs)
+            break;
+        if (sv->nat.v) {
+            fs->has_outside = true;
+            fs->out_ip = sv->nat;
+        }
+        fs->has_spi = true;
+        fs->spi = s->out_spi;
+        if (s == sv->rx)
+            snprintf(fs->note, sizeof(fs->note), "receives all return ESP");
+        else if (s->dropped)
+            snprintf(fs->note, sizeof(fs->note), "ESP dropped at the router, no return");
+        else
+            snprintf(fs->note, sizeof(fs->note), "receives no return ESP");
+    }
+    struct finding_session *fs = finding_session_add(f, ROLE_SERVER, sv->srv);
+    if (fs)
+        snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)",
+                 two ? sv->ret_spis_out : sv->rx_n);
+    if (sv->nat.v && (fs = finding_session_add(f, ROLE_NAT, &sv->nat)))
+        snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
+}
+
+static void collision_evidence(struct finding *f, const struct server_view *sv, bool two,
+                               uint8_t cap)
+{
+    char a[DU_IPSTR];
+    finding_ev_int(f, "clients", sv->cl.n);
+    finding_ev_str(f, "receiving_client", du_ip(&sv->rx->ip, a));
+    finding_ev_int(f, "return_packets_inside", (int64_t)sv->total_in);
+    if (two)
+        finding_ev_int(f, "return_packets_outside", (int64_t)sv->ret_out);
+    finding_ev_str(f, "return_spis", sv->ret_spis);
+    uint64_t dropped = 0, starved_sent = 0;
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        dropped += sv->st[k].dropped;
+        if (&sv->st[k] != sv->rx)
+            starved_sent += sv->st[k].out_pkts;
+    }
+    finding_ev_int(f, "unanswered_esp_packets", (int64_t)starved_sent);
+    if (two)
+        finding_ev_int(f, "dropped_at_router", (int64_t)dropped);
+    if (sv->rx->extra_pkts)
+        finding_ev_int(f, "misdelivered_packets", (int64_t)sv->rx->extra_pkts);
+    finding_ev_ts(f, "first_ts", sv->start);
+    /* frames: each client's first ESP, the return ESP, dropped packets */
+    for (unsigned k = 0; k < sv->cl.n; k++) {
+        finding_frame(f, cap, sv->st[k].first_frame);
+        if (sv->st[k].in_first_frame)
+            finding_frame(f, cap, sv->st[k].in_first_frame);
+        for (unsigned j = 0; j < sv->st[k].n_dropped_frames; j++)
+            finding_frame(f, SIDE_INSIDE, sv->st[k].dropped_frames[j]);
+    }
+    if (sv->ret_out_frame)
+        finding_frame(f, SIDE_OUTSIDE, sv->ret_out_frame);
+}
+
 /* Inside view: >= 2 clients to one server, return ESP reaches one. */
 static void inside_logic(struct detect_ctx *c, const struct session_model *m, struct du_ipset *done)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
     struct du_ipset servers = {0};
-    /* raw ESP SAs chained by destination, in slot order */
     struct du_index by_dst;
-    du_index_init(&by_dst, sizeof(struct du_key), table_slots(m->ipsec));
-    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (sa && is_raw_esp(sa)) {
-            du_set_add(&servers, &sa->k.dst);
-            struct du_key k;
-            du_key_make(&k, 0, 0, &sa->k.dst, 0, NULL, 0, 0);
-            du_index_add(&by_dst, &k, i);
-        }
-    }
+    servers_index(m, &servers, &by_dst);
     struct nat_idx nx = {0};
-    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
+    struct server_view view, *sv = &view;
     for (unsigned si = 0; si < servers.n; si++) {
-        const struct ip_addr *srv = &servers.v[si];
-        struct du_ipset cl = {0};
-        struct du_key dk;
-        du_key_make(&dk, 0, 0, srv, 0, NULL, 0, 0);
-        for (uint32_t i = du_index_first(&by_dst, &dk); i != DU_NONE;
-             i = du_index_next(&by_dst, i)) {
-            const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-            if (sa && is_raw_esp(sa) && du_ip_eq(&sa->k.dst, srv) && !du_ip_eq(&sa->k.src, srv))
-                du_set_add(&cl, &sa->k.src);
-        }
-        if (cl.n < 2)
+        memset(sv, 0, sizeof(*sv));
+        sv->srv = &servers.v[si];
+        server_clients(m, &by_dst, sv->srv, &sv->cl);
+        if (sv->cl.n < 2 || (!two && !lan_side(m, &sv->cl, sv->srv)))
             continue;
-        if (!two) {
-            /* one capture: this must look like the LAN side of a NAT */
-            bool all_priv = true;
-            for (unsigned k = 0; k < cl.n; k++)
-                all_priv &= ip_addr_is_private(&cl.v[k]);
-            if (du_model_side(m) == SIDE_OUTSIDE || (!all_priv && du_model_side(m) != SIDE_INSIDE))
-                continue;
-            if (ip_addr_is_private(srv) && all_priv)
-                continue; /* LAN-internal ESP: no NAT in between */
-        }
-        struct client_stat st[DU_SET_MAX];
-        memset(st, 0, sizeof(st));
-        unsigned receivers = 0, starved = 0, dropped_clients = 0;
-        uint64_t total_in = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            struct client_stat *s = &st[k];
-            s->ip = cl.v[k];
-            unsigned no = collect(m, &s->ip, srv, v, MAX_SAS);
-            unsigned ni = collect(m, srv, &s->ip, w, MAX_SAS);
-            s->n_out_spis = no;
-            s->n_in_spis = ni;
-            for (unsigned j = 0; j < no; j++) {
-                s->out_pkts += v[j]->packets;
-                if (!s->first_ts || v[j]->first_ts < s->first_ts) {
-                    s->first_ts = v[j]->first_ts;
-                    s->first_frame = v[j]->first_frame;
-                    s->out_spi = v[j]->k.spi;
-                }
-                if (v[j]->last_ts >= s->last_ts) {
-                    s->last_ts = v[j]->last_ts;
-                    s->last_frame = v[j]->last_frame;
-                }
-            }
-            for (unsigned j = 0; j < ni; j++) {
-                s->in_pkts += w[j]->packets;
-                if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
-                    s->in_first_frame = w[j]->first_frame;
-                if (j >= (no ? concurrency(v, no) : 1))
-                    s->extra_pkts += w[j]->packets;
-            }
-            if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
-                s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
-            total_in += s->in_pkts;
-            if (two && c->nat) {
-                if (!nx.built)
-                    nat_idx_build(&nx, c->nat);
-                struct du_key uk;
-                du_key_make(&uk, 0, 0, &s->ip, 0, srv, 0, 0);
-                for (uint32_t u = du_index_first(&nx.unm, &uk); u != DU_NONE;
-                     u = du_index_next(&nx.unm, u)) {
-                    const struct nat_unmatched *un = &c->nat->unm[u];
-                    if (un->side != SIDE_INSIDE || un->direction != 0 || un->proto != 50 ||
-                        !du_ip_eq(&un->src, &s->ip) || !du_ip_eq(&un->dst, srv))
-                        continue;
-                    s->dropped += un->packets;
-                    for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
-                        s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
-                }
-                s->has_out = outside_of(c, &nx, &s->ip, srv, &s->out_ip);
-            }
-            if (s->in_pkts)
-                receivers++;
-            else if (s->out_pkts >= MIN_SENT)
-                starved++;
-            if (s->dropped)
-                dropped_clients++;
-        }
-        if (receivers != 1 || (starved == 0 && dropped_clients == 0))
+        collect_clients(c, m, &nx, sv);
+        if (sv->receivers != 1 || (sv->starved == 0 && sv->dropped_clients == 0))
             continue;
-        /* the receiving client and the NAT address */
-        const struct client_stat *rx = NULL;
-        uint64_t start = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            if (st[k].in_pkts)
-                rx = &st[k];
-            if (st[k].first_ts > start)
-                start = st[k].first_ts;
-        }
-        struct ip_addr nat = {0};
-        for (unsigned k = 0; k < cl.n && two; k++)
-            if (st[k].has_out) {
-                nat = st[k].out_ip;
-                break;
-            }
-        if (two && !nat.v && c->nat && c->nat->n_nat_addrs)
-            nat = c->nat->nat_addrs[0];
-        /* outside view of the return ESP (two captures) */
-        uint64_t ret_out = 0;
-        unsigned ret_spis_out = 0;
-        char ret_spis[96] = "";
-        uint64_t ret_out_frame = 0;
-        if (two && nat.v) {
-            unsigned n = collect(c->outside, srv, &nat, w, MAX_SAS);
-            ret_spis_out = n;
-            for (unsigned j = 0; j < n; j++) {
-                ret_out += w[j]->packets;
-                if (!ret_out_frame)
-                    ret_out_frame = w[j]->first_frame;
-            }
-            spi_list(ret_spis, sizeof(ret_spis), w, n);
-        }
-        unsigned rx_n = collect(m, srv, &rx->ip, w, MAX_SAS);
-        char rx_spis[96];
-        spi_list(rx_spis, sizeof(rx_spis), w, rx_n);
-        if (!ret_spis[0])
-            snprintf(ret_spis, sizeof(ret_spis), "%s", rx_spis);
-
-        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, start);
+        decide_collision(c, m, sv);
+        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, sv->start);
         if (!f)
             break;
         f->confirmed = true;
-        char a[DU_IPSTR], b[DU_IPSTR], d[DU_IPSTR], t[16];
-        char list[200] = "";
-        for (unsigned k = 0; k < cl.n; k++)
-            du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&cl.v[k], a));
-        du_ip(srv, b);
-        snprintf(f->summary, sizeof(f->summary),
-                 "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", cl.n, list, b);
-        if (nat.v)
-            du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&nat, d));
-        du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
-               "return ESP "
-               "packets (SPIs %s) went to %s",
-               (unsigned long long)(two && ret_out > total_in ? ret_out : total_in), ret_spis,
-               du_ip(&rx->ip, a));
-        for (unsigned k = 0; k < cl.n; k++) {
-            const struct client_stat *s = &st[k];
-            if (s == rx)
-                continue;
-            du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
-            if (s->dropped)
-                du_cat(f->summary, sizeof(f->summary),
-                       " and %llu of its %llu ESP packets never left the router",
-                       (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
-        }
-        du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
-               du_hms(start, t));
-        if (rx->extra_pkts)
-            du_cat(f->summary, sizeof(f->summary),
-                   " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
-                   "were meant for "
-                   "the other client(s).",
-                   du_ip(&rx->ip, a), rx->n_out_spis, rx->n_in_spis,
-                   (unsigned long long)rx->extra_pkts);
+        collision_summary(f, sv, two);
         snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
-
-        for (unsigned k = 0; k < cl.n; k++) {
-            const struct client_stat *s = &st[k];
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &s->ip);
-            if (!fs)
-                break;
-            if (nat.v) {
-                fs->has_outside = true;
-                fs->out_ip = nat;
-            }
-            fs->has_spi = true;
-            fs->spi = s->out_spi;
-            if (s == rx)
-                snprintf(fs->note, sizeof(fs->note), "receives all return ESP");
-            else if (s->dropped)
-                snprintf(fs->note, sizeof(fs->note), "ESP dropped at the router, no return");
-            else
-                snprintf(fs->note, sizeof(fs->note), "receives no return ESP");
-        }
-        struct finding_session *fs = finding_session_add(f, ROLE_SERVER, srv);
-        if (fs)
-            snprintf(fs->note, sizeof(fs->note), "sends return ESP on %u SPI(s)",
-                     two ? ret_spis_out : rx_n);
-        if (nat.v && (fs = finding_session_add(f, ROLE_NAT, &nat)))
-            snprintf(fs->note, sizeof(fs->note), "one outside address for all clients");
-
-        finding_ev_int(f, "clients", cl.n);
-        finding_ev_str(f, "receiving_client", du_ip(&rx->ip, a));
-        finding_ev_int(f, "return_packets_inside", (int64_t)total_in);
-        if (two)
-            finding_ev_int(f, "return_packets_outside", (int64_t)ret_out);
-        finding_ev_str(f, "return_spis", ret_spis);
-        uint64_t dropped = 0, starved_sent = 0;
-        for (unsigned k = 0; k < cl.n; k++) {
-            dropped += st[k].dropped;
-            if (&st[k] != rx)
-                starved_sent += st[k].out_pkts;
-        }
-        finding_ev_int(f, "unanswered_esp_packets", (int64_t)starved_sent);
-        if (two)
-            finding_ev_int(f, "dropped_at_router", (int64_t)dropped);
-        if (rx->extra_pkts)
-            finding_ev_int(f, "misdelivered_packets", (int64_t)rx->extra_pkts);
-        finding_ev_ts(f, "first_ts", start);
-        /* frames: each client's first ESP, the return ESP, dropped packets */
-        for (unsigned k = 0; k < cl.n; k++) {
-            finding_frame(f, cap, st[k].first_frame);
-            if (st[k].in_first_frame)
-                finding_frame(f, cap, st[k].in_first_frame);
-            for (unsigned j = 0; j < st[k].n_dropped_frames; j++)
-                finding_frame(f, SIDE_INSIDE, st[k].dropped_frames[j]);
-        }
-        if (ret_out_frame)
-            finding_frame(f, SIDE_OUTSIDE, ret_out_frame);
-        du_set_add(done, srv);
+        collision_sessions(f, sv, two);
+        collision_evidence(f, sv, two, cap);
+        du_set_add(done, sv->srv);
     }
     nat_idx_free(&nx);
     du_index_free(&by_dst);
@@ -414,144 +475,200 @@ struct ike_ports {
     uint16_t port[8];
 };
 
+/* What the outside view collects about one (outside address, server) pair. */
+struct pair_view {
+    const struct ip_addr *nat, *srv;
+    const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS]; /* raw ESP nat -> srv and back, by start */
+    unsigned no, ni, co, ci;                        /* counts and concurrency of v and w */
+    uint64_t esp_lo, esp_hi;                        /* the ESP period */
+    struct ike_ports ip; /* initiator ports of IKE SAs nat -> srv in the ESP period */
+    unsigned ike_n;      /* IKE SAs initiated by nat */
+    unsigned ike_rev;    /* IKE SAs initiated by srv */
+    uint64_t ike_frame;  /* the latest first frame of those counted in ip */
+    bool spi_sig, ike_sig;
+    uint64_t ts;
+};
+
+/* Whether (nat, srv) is a new ordered pair; records it (parallel sets). */
+static bool pair_new(struct du_ipset *seen_src, struct du_ipset *seen_dst,
+                     const struct ip_addr *nat, const struct ip_addr *srv)
+{
+    for (unsigned k = 0; k < seen_src->n; k++)
+        if (ip_addr_eq(&seen_src->v[k], nat) && ip_addr_eq(&seen_dst->v[k], srv))
+            return false;
+    if (seen_src->n >= DU_SET_MAX)
+        return false;
+    seen_src->v[seen_src->n++] = *nat;
+    seen_dst->v[seen_dst->n++] = *srv;
+    return true;
+}
+
+/* Collect the raw ESP both ways and its period. */
+static void pair_esp(const struct session_model *m, struct pair_view *p)
+{
+    p->no = collect(m, p->nat, p->srv, p->v, MAX_SAS);
+    p->ni = collect(m, p->srv, p->nat, p->w, MAX_SAS);
+    p->co = concurrency(p->v, p->no);
+    p->ci = concurrency(p->w, p->ni);
+    p->esp_lo = p->v[0]->first_ts;
+    p->esp_hi = 0;
+    for (unsigned j = 0; j < p->no; j++)
+        if (p->v[j]->last_ts > p->esp_hi)
+            p->esp_hi = p->v[j]->last_ts;
+    for (unsigned j = 0; j < p->ni; j++) {
+        if (p->w[j]->first_ts < p->esp_lo)
+            p->esp_lo = p->w[j]->first_ts;
+        if (p->w[j]->last_ts > p->esp_hi)
+            p->esp_hi = p->w[j]->last_ts;
+    }
+}
+
+/* Collect the IKE SAs from nat to srv, by initiator port, overlapping the ESP period. */
+static void pair_ike(const struct session_model *m, struct pair_view *p)
+{
+    uint32_t it = 0;
+    for (const struct ike_sa *ik; (ik = du_ike_between(m, p->nat, p->srv, &it));) {
+        if (ip_addr_eq(&ik->initiator.ip, p->srv) && ip_addr_eq(&ik->responder.ip, p->nat))
+            p->ike_rev++;
+        if (!ip_addr_eq(&ik->initiator.ip, p->nat) || !ip_addr_eq(&ik->responder.ip, p->srv))
+            continue;
+        p->ike_n++;
+        if (ik->first_ts > p->esp_hi + 5000000u)
+            continue; /* a later, separate session */
+        bool have = false;
+        for (unsigned q = 0; q < p->ip.n; q++)
+            if (p->ip.port[q] == ik->initiator.port)
+                have = true;
+        if (!have && p->ip.n < 8) {
+            p->ip.port[p->ip.n++] = ik->initiator.port;
+            if (!p->ike_frame || ik->first_frame > p->ike_frame)
+                p->ike_frame = ik->first_frame;
+        }
+    }
+}
+
+/* Decide: whether the pair shows several clients behind nat (spi_sig / ike_sig, ts set). */
+static bool pair_decide(struct pair_view *p)
+{
+    if (p->ike_rev && !p->ike_n)
+        return false; /* the "server" initiates: wrong orientation */
+    /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
+     * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
+    p->spi_sig = p->ci >= 2 && p->ci > p->co && p->nat->v == 4 && p->ike_n == 0;
+    p->ike_sig = p->ip.n >= 2 && p->no > 0;
+    if (p->ike_sig && p->ci >= 2 && p->ci > p->co)
+        p->spi_sig = true; /* report the SPI asymmetry too */
+    if (!p->spi_sig && !p->ike_sig)
+        return false;
+    p->ts = p->esp_lo;
+    for (unsigned j = 0; j < p->ni; j++)
+        if (j > 0 && sig_overlap(p->w[j], p->w[0])) {
+            p->ts = p->w[j]->first_ts;
+            break;
+        }
+    return true;
+}
+
+static void pair_summary(struct finding *f, const struct pair_view *p, uint64_t in_pkts)
+{
+    char a[DU_IPSTR], b[DU_IPSTR], sl[96], sr[96], t[16];
+    du_ip(p->nat, a);
+    du_ip(p->srv, b);
+    spi_list(sl, sizeof(sl), p->v, p->no);
+    spi_list(sr, sizeof(sr), p->w, p->ni);
+    snprintf(f->summary, sizeof(f->summary),
+             "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
+             "behind one NAT "
+             "address (seen from outside only, since %s):",
+             a, b, du_hms(p->ts, t));
+    if (p->spi_sig)
+        du_cat(f->summary, sizeof(f->summary),
+               " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
+               "SPI runs at a "
+               "time from %s (%s)",
+               p->ci, sr, (unsigned long long)in_pkts, p->co, a, sl);
+    if (p->ike_sig) {
+        du_cat(f->summary, sizeof(f->summary), "%s %u IKE SAs come from %s on different ports (",
+               p->spi_sig ? ";" : "", p->ip.n, a);
+        for (unsigned q = 0; q < p->ip.n; q++)
+            du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", p->ip.port[q]);
+        du_cat(f->summary, sizeof(f->summary), ")");
+    }
+    du_cat(f->summary, sizeof(f->summary),
+           ". ESP has no ports, so the router can deliver the return ESP to only one inside "
+           "client; the "
+           "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
+           "the clients.");
+}
+
+/* Emit: the suspected collision of a pair; false when out of memory. */
+static bool pair_emit(struct detect_ctx *c, uint8_t cap, const struct pair_view *p)
+{
+    struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, p->ts);
+    if (!f)
+        return false;
+    f->confirmed = false;
+    uint64_t in_pkts = 0, out_pkts = 0;
+    for (unsigned j = 0; j < p->ni; j++)
+        in_pkts += p->w[j]->packets;
+    for (unsigned j = 0; j < p->no; j++)
+        out_pkts += p->v[j]->packets;
+    pair_summary(f, p, in_pkts);
+    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+    struct finding_session *fs = finding_session_add(f, ROLE_NAT, p->nat);
+    if (fs) {
+        fs->has_spi = p->no > 0;
+        fs->spi = p->no ? p->v[0]->k.spi : 0;
+        snprintf(fs->note, sizeof(fs->note), "%u outbound SPI(s), %u IKE port(s)", p->no, p->ip.n);
+    }
+    fs = finding_session_add(f, ROLE_SERVER, p->srv);
+    if (fs)
+        snprintf(fs->note, sizeof(fs->note), "%u inbound SPI(s) at once", p->ci);
+    finding_ev_int(f, "outbound_spis", p->no);
+    finding_ev_int(f, "inbound_spis", p->ni);
+    finding_ev_int(f, "concurrent_outbound_spis", p->co);
+    finding_ev_int(f, "concurrent_inbound_spis", p->ci);
+    finding_ev_int(f, "ike_source_ports", p->ip.n);
+    finding_ev_int(f, "outbound_packets", (int64_t)out_pkts);
+    finding_ev_int(f, "inbound_packets", (int64_t)in_pkts);
+    finding_ev_ts(f, "first_ts", p->ts);
+    for (unsigned j = 0; j < p->no && j < 4; j++)
+        finding_frame(f, cap, p->v[j]->first_frame);
+    for (unsigned j = 0; j < p->ni && j < 4; j++)
+        finding_frame(f, cap, p->w[j]->first_frame);
+    if (p->ike_frame)
+        finding_frame(f, cap, p->ike_frame);
+    return true;
+}
+
 /* Outside view (suspected): one (address, server) pair, more concurrent inbound SPIs than
  * outbound, or IKE SAs from several source ports of one address. */
 static void outside_logic(struct detect_ctx *c, const struct session_model *m,
                           struct du_ipset *done)
 {
     uint8_t cap = du_cap(c, m);
-    static const struct ipsec_sa *v[MAX_SAS], *w[MAX_SAS];
     struct du_ipset seen_src = {0}, seen_dst = {0}; /* processed ordered pairs (parallel arrays) */
+    struct pair_view p;
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa || !is_raw_esp(sa))
             continue;
         const struct ip_addr *nat = &sa->k.src, *srv = &sa->k.dst;
-        bool dup = false;
-        for (unsigned k = 0; k < seen_src.n; k++)
-            if (du_ip_eq(&seen_src.v[k], nat) && du_ip_eq(&seen_dst.v[k], srv))
-                dup = true;
-        if (dup || seen_src.n >= DU_SET_MAX)
+        if (!pair_new(&seen_src, &seen_dst, nat, srv))
             continue;
-        seen_src.v[seen_src.n++] = *nat;
-        seen_dst.v[seen_dst.n++] = *srv;
         if (server_done(done, srv) || server_done(done, nat))
             continue;
         if (ip_addr_is_private(nat) && du_model_side(m) != SIDE_OUTSIDE)
             continue; /* an inside client: inside_logic's business */
-        unsigned no = collect(m, nat, srv, v, MAX_SAS);
-        unsigned ni = collect(m, srv, nat, w, MAX_SAS);
-        unsigned co = concurrency(v, no), ci = concurrency(w, ni);
-        /* IKE SAs from nat to srv, by initiator port, overlapping the ESP period */
-        uint64_t esp_lo = v[0]->first_ts, esp_hi = 0;
-        for (unsigned j = 0; j < no; j++)
-            if (v[j]->last_ts > esp_hi)
-                esp_hi = v[j]->last_ts;
-        for (unsigned j = 0; j < ni; j++) {
-            if (w[j]->first_ts < esp_lo)
-                esp_lo = w[j]->first_ts;
-            if (w[j]->last_ts > esp_hi)
-                esp_hi = w[j]->last_ts;
-        }
-        struct ike_ports ip = {0};
-        unsigned ike_n = 0, ike_rev = 0;
-        uint64_t ike_frame = 0;
-        uint32_t it = 0;
-        for (const struct ike_sa *ik; (ik = du_ike_between(m, nat, srv, &it));) {
-            if (du_ip_eq(&ik->initiator.ip, srv) && du_ip_eq(&ik->responder.ip, nat))
-                ike_rev++;
-            if (!du_ip_eq(&ik->initiator.ip, nat) || !du_ip_eq(&ik->responder.ip, srv))
-                continue;
-            ike_n++;
-            if (ik->first_ts > esp_hi + 5000000u)
-                continue; /* a later, separate session */
-            bool have = false;
-            for (unsigned q = 0; q < ip.n; q++)
-                if (ip.port[q] == ik->initiator.port)
-                    have = true;
-            if (!have && ip.n < 8) {
-                ip.port[ip.n++] = ik->initiator.port;
-                if (!ike_frame || ik->first_frame > ike_frame)
-                    ike_frame = ik->first_frame;
-            }
-        }
-        if (ike_rev && !ike_n)
-            continue; /* the "server" initiates: wrong orientation */
-        /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
-         * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
-        bool spi_sig = ci >= 2 && ci > co && nat->v == 4 && ike_n == 0;
-        bool ike_sig = ip.n >= 2 && no > 0;
-        if (ike_sig && ci >= 2 && ci > co)
-            spi_sig = true; /* report the SPI asymmetry too */
-        if (!spi_sig && !ike_sig)
+        memset(&p, 0, sizeof(p));
+        p.nat = nat;
+        p.srv = srv;
+        pair_esp(m, &p);
+        pair_ike(m, &p);
+        if (!pair_decide(&p))
             continue;
-        uint64_t ts = esp_lo;
-        for (unsigned j = 0; j < ni; j++)
-            if (j > 0 && sig_overlap(w[j], w[0])) {
-                ts = w[j]->first_ts;
-                break;
-            }
-        struct finding *f = finding_add(c->out, FINDING_ESP_COLLISION, ts);
-        if (!f)
+        if (!pair_emit(c, cap, &p))
             return;
-        f->confirmed = false;
-        char a[DU_IPSTR], b[DU_IPSTR], sl[96], sr[96], t[16];
-        du_ip(nat, a);
-        du_ip(srv, b);
-        spi_list(sl, sizeof(sl), v, no);
-        spi_list(sr, sizeof(sr), w, ni);
-        uint64_t in_pkts = 0, out_pkts = 0;
-        for (unsigned j = 0; j < ni; j++)
-            in_pkts += w[j]->packets;
-        for (unsigned j = 0; j < no; j++)
-            out_pkts += v[j]->packets;
-        snprintf(f->summary, sizeof(f->summary),
-                 "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
-                 "behind one NAT "
-                 "address (seen from outside only, since %s):",
-                 a, b, du_hms(ts, t));
-        if (spi_sig)
-            du_cat(f->summary, sizeof(f->summary),
-                   " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
-                   "SPI runs at a "
-                   "time from %s (%s)",
-                   ci, sr, (unsigned long long)in_pkts, co, a, sl);
-        if (ike_sig) {
-            du_cat(f->summary, sizeof(f->summary),
-                   "%s %u IKE SAs come from %s on different ports (", spi_sig ? ";" : "", ip.n, a);
-            for (unsigned q = 0; q < ip.n; q++)
-                du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", ip.port[q]);
-            du_cat(f->summary, sizeof(f->summary), ")");
-        }
-        du_cat(f->summary, sizeof(f->summary),
-               ". ESP has no ports, so the router can deliver the return ESP to only one inside "
-               "client; the "
-               "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
-               "the clients.");
-        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
-        struct finding_session *fs = finding_session_add(f, ROLE_NAT, nat);
-        if (fs) {
-            fs->has_spi = no > 0;
-            fs->spi = no ? v[0]->k.spi : 0;
-            snprintf(fs->note, sizeof(fs->note), "%u outbound SPI(s), %u IKE port(s)", no, ip.n);
-        }
-        fs = finding_session_add(f, ROLE_SERVER, srv);
-        if (fs)
-            snprintf(fs->note, sizeof(fs->note), "%u inbound SPI(s) at once", ci);
-        finding_ev_int(f, "outbound_spis", no);
-        finding_ev_int(f, "inbound_spis", ni);
-        finding_ev_int(f, "concurrent_outbound_spis", co);
-        finding_ev_int(f, "concurrent_inbound_spis", ci);
-        finding_ev_int(f, "ike_source_ports", ip.n);
-        finding_ev_int(f, "outbound_packets", (int64_t)out_pkts);
-        finding_ev_int(f, "inbound_packets", (int64_t)in_pkts);
-        finding_ev_ts(f, "first_ts", ts);
-        for (unsigned j = 0; j < no && j < 4; j++)
-            finding_frame(f, cap, v[j]->first_frame);
-        for (unsigned j = 0; j < ni && j < 4; j++)
-            finding_frame(f, cap, w[j]->first_frame);
-        if (ike_frame)
-            finding_frame(f, cap, ike_frame);
         du_set_add(done, srv);
     }
 }
@@ -567,4 +684,5 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_esp_collision = {.name = "esp_collision", .run = run};
+const struct detector det_esp_collision = {
+    .name = "esp_collision", .run = run, .emits = DETECT_KIND_BIT(FINDING_ESP_COLLISION)};

@@ -11,14 +11,9 @@
 #define MIN_PACKETS 5
 #define MIN_SPAN_US 2000000ull
 
-/* ESP SAs of a model chained by SPI, in slot order (built on first use). */
-struct spi_idx {
-    bool built;
-    struct du_index x;
-};
-
-/* The first ESP SA (slot order) with sa's SPI and the same destination or source. */
-static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct spi_idx *si,
+/* The first ESP SA (slot order) with sa's SPI and the same destination or source (si: the ESP
+ * SAs of m by SPI, in slot order). */
+static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct du_lazy *si,
                                         const struct ipsec_sa *sa)
 {
     if (!si->built) {
@@ -26,19 +21,19 @@ static const struct ipsec_sa *sa_by_spi(const struct session_model *m, struct sp
         du_index_init(&si->x, sizeof(struct du_key), table_slots(m->ipsec));
         for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
             const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-            if (!o || o->k.proto != 50)
+            if (!o || o->k.proto != IPP_ESP)
                 continue;
             struct du_key k;
-            du_key_make(&k, 0, 50, NULL, 0, NULL, 0, o->k.spi);
+            du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, o->k.spi);
             du_index_add(&si->x, &k, i);
         }
     }
     struct du_key k;
-    du_key_make(&k, 0, 50, NULL, 0, NULL, 0, sa->k.spi);
+    du_key_make(&k, 0, IPP_ESP, NULL, 0, NULL, 0, sa->k.spi);
     for (uint32_t i = du_index_first(&si->x, &k); i != DU_NONE; i = du_index_next(&si->x, i)) {
         const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
-        if (o && o->k.proto == 50 && o->k.spi == sa->k.spi &&
-            (du_ip_eq(&o->k.dst, &sa->k.dst) || du_ip_eq(&o->k.src, &sa->k.src)))
+        if (o && o->k.proto == IPP_ESP && o->k.spi == sa->k.spi &&
+            (ip_addr_eq(&o->k.dst, &sa->k.dst) || ip_addr_eq(&o->k.src, &sa->k.src)))
             return o;
     }
     return NULL;
@@ -51,7 +46,7 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
     bool r = false;
     uint32_t it = 0;
     for (const struct ipsec_sa *o; (o = du_ipsec_between(m, src, dst, &it));) {
-        if (o->k.proto == 50 && du_ip_eq(&o->k.src, dst) && du_ip_eq(&o->k.dst, src)) {
+        if (o->k.proto == IPP_ESP && ip_addr_eq(&o->k.src, dst) && ip_addr_eq(&o->k.dst, src)) {
             *pkts += o->packets;
             r = true;
         }
@@ -59,8 +54,8 @@ static bool reverse_any(const struct session_model *m, const struct ip_addr *src
     return r;
 }
 
-/* The clients named by the esp_collision findings (they run before this detector, which adds
- * none): items are (finding, session) pairs, chained by the session's address. */
+/* The clients named by the esp_collision findings in l (handed to this detector, which declares
+ * that it reads them): items are (finding, session) pairs, chained by the session's address. */
 static void collision_clients(struct du_index *x, const struct finding_list *l)
 {
     du_index_init(x, sizeof(struct du_key), (uint32_t)(l->n * FINDING_MAX_SESSIONS));
@@ -91,152 +86,201 @@ static bool collision_client(const struct du_index *x, const struct finding_list
         if (f->kind != FINDING_ESP_COLLISION)
             continue;
         for (unsigned j = 0; j < f->n_sessions; j++)
-            if (f->sessions[j].role == ROLE_CLIENT && du_ip_eq(&f->sessions[j].ip, ip))
+            if (f->sessions[j].role == ROLE_CLIENT && ip_addr_eq(&f->sessions[j].ip, ip))
                 return true;
     }
     return false;
 }
 
-static void scan(struct detect_ctx *c, const struct session_model *m)
+/* Decide: whether sa is a one-way ESP SA worth reporting (no reverse SA, enough packets over
+ * enough time, client not named by an esp_collision finding in earlier). */
+static bool one_way_candidate(const struct ipsec_sa *sa, const struct du_index *coll,
+                              const struct finding_list *earlier)
+{
+    if (!sa || sa->k.proto != IPP_ESP || sa->paired || du_is_group(&sa->k.dst))
+        return false;
+    if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
+        return false;
+    return !collision_client(coll, earlier, &sa->k.src) &&
+           !collision_client(coll, earlier, &sa->k.dst);
+}
+
+/* Which end is the client: the private one, else the sender of UDP from a non-4500 port, else
+ * src. */
+static bool src_is_client(const struct ipsec_sa *sa)
+{
+    bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
+    if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
+        src_client = false;
+    return src_client;
+}
+
+static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
+{
+    char a[DU_IPSTR], b[DU_IPSTR], s[12], t1[16], t2[16];
+    du_ipp(&sa->k.src, a);
+    du_ipp(&sa->k.dst, b);
+    if (sa->k.encap)
+        snprintf(f->summary, sizeof(f->summary),
+                 "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s "
+                 "and %s (%.1f s) "
+                 "and nothing came back: no ESP from %s to %s at all.",
+                 du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport,
+                 (unsigned long long)sa->packets, du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
+                 du_sec(sa->last_ts - sa->first_ts), b, a);
+    else
+        snprintf(f->summary, sizeof(f->summary),
+                 "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets "
+                 "between %s and %s "
+                 "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
+                 du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets,
+                 du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
+                 du_sec(sa->last_ts - sa->first_ts), b, a);
+}
+
+/* Two captures: what the outside saw of the inside SA sa (*o: its outside view, or NULL);
+ * appends to the summary and returns the remedy. */
+static const char *one_way_outside(const struct detect_ctx *c, struct du_lazy *si,
+                                   struct finding *f, const struct ipsec_sa *sa,
+                                   const struct ipsec_sa **o)
+{
+    char a[DU_IPSTR];
+    *o = sa_by_spi(c->outside, si, sa);
+    if (!*o) {
+        du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
+        return "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 "
+               "out and check "
+               "its IPsec passthrough setting.";
+    }
+    uint64_t back = 0;
+    bool rev = reverse_any(c->outside, &(*o)->k.src, &(*o)->k.dst, &back);
+    if (rev && back) {
+        du_cat(f->summary, sizeof(f->summary),
+               " Outside the router the peer did answer (%llu ESP packets to %s) but "
+               "none reached the "
+               "inside: the router drops the return ESP.",
+               (unsigned long long)back, du_ip(&(*o)->k.src, a));
+        return "The router drops the return ESP: check its IPsec passthrough / NAT "
+               "mapping for ESP and "
+               "UDP 4500, and use NAT-T with keepalives.";
+    }
+    du_cat(f->summary, sizeof(f->summary),
+           " It left the router (%llu packets outside) and the peer never "
+           "answered: the problem is "
+           "at the peer or beyond the NAT.",
+           (unsigned long long)(*o)->packets);
+    return NULL;
+}
+
+static void one_way_sessions(struct finding *f, const struct ipsec_sa *sa, bool src_client,
+                             const struct ipsec_sa *o)
+{
+    const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst,
+                         *srv = src_client ? &sa->k.dst : &sa->k.src;
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
+    if (fs) {
+        if (sa->k.encap) {
+            fs->has_port = true;
+            fs->port = src_client ? sa->k.sport : sa->k.dport;
+        }
+        if (src_client) {
+            fs->has_spi = true;
+            fs->spi = sa->k.spi;
+        }
+        if (o && src_client) {
+            fs->has_outside = true;
+            fs->out_ip = o->k.src;
+            if (o->k.encap) {
+                fs->has_out_port = true;
+                fs->out_port = o->k.sport;
+            }
+        }
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 src_client ? "sends ESP, receives none" : "receives ESP, sends none");
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
+        if (sa->k.encap) {
+            fs->has_port = true;
+            fs->port = src_client ? sa->k.dport : sa->k.sport;
+        }
+        if (!src_client) {
+            fs->has_spi = true;
+            fs->spi = sa->k.spi;
+        }
+    }
+}
+
+/* Emit: the finding for one-way SA sa of model m; false when out of memory. */
+static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, struct du_lazy *si,
+                         const struct ipsec_sa *sa)
 {
     bool two = du_two(c);
     uint8_t cap = du_cap(c, m);
+    bool src_client = src_is_client(sa);
+    struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
+    if (!f)
+        return false;
+    f->confirmed = two;
+    one_way_head(f, sa);
+    const char *rem = "Check the peer that should answer: its SA for this SPI (ip xfrm state / "
+                      "swanctl --list-sas), its "
+                      "firewall for ESP or UDP 4500, and routing back to the sender. Capture "
+                      "on both sides of the NAT "
+                      "(--inside/--outside) to see where the traffic is lost.";
+    const struct ipsec_sa *o = NULL;
+    if (two && m == c->inside) {
+        const char *r = one_way_outside(c, si, f, sa, &o);
+        rem = r ? r : rem;
+    } else if (!two) {
+        du_cat(f->summary, sizeof(f->summary),
+               " The tunnel carries traffic in one direction only.");
+    }
+    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    one_way_sessions(f, sa, src_client, o);
+    char s[12];
+    finding_ev_str(f, "spi", du_spi(sa->k.spi, s));
+    finding_ev_str(f, "encap", sa->k.encap ? "udp" : "raw");
+    finding_ev_int(f, "packets", (int64_t)sa->packets);
+    finding_ev_int(f, "reverse_packets", 0);
+    finding_ev_ts(f, "first_ts", sa->first_ts);
+    finding_ev_ts(f, "last_ts", sa->last_ts);
+    finding_ev_seconds(f, "span_seconds", du_sec(sa->last_ts - sa->first_ts));
+    if (o)
+        finding_ev_int(f, "packets_outside", (int64_t)o->packets);
+    finding_frame(f, cap, sa->first_frame);
+    finding_frame(f, cap, sa->last_frame);
+    if (o)
+        finding_frame(f, SIDE_OUTSIDE, o->first_frame);
+    return true;
+}
+
+static void scan(struct detect_ctx *c, const struct session_model *m,
+                 const struct finding_list *earlier)
+{
     struct du_index coll;
-    collision_clients(&coll, c->out);
-    struct spi_idx si = {0};
+    collision_clients(&coll, earlier);
+    struct du_lazy si = {0};
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa || sa->k.proto != 50 || sa->paired || du_is_group(&sa->k.dst))
-            continue;
-        if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
-            continue;
-        if (collision_client(&coll, c->out, &sa->k.src) ||
-            collision_client(&coll, c->out, &sa->k.dst))
-            continue;
-        /* which end is the client: the private one, else the sender of UDP from a non-4500 port,
-         * else src */
-        bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
-        if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
-            src_client = false;
-        const struct ip_addr *cli = src_client ? &sa->k.src : &sa->k.dst,
-                             *srv = src_client ? &sa->k.dst : &sa->k.src;
-        struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
-        if (!f)
+        if (one_way_candidate(sa, &coll, earlier) && !one_way_emit(c, m, &si, sa))
             break;
-        f->confirmed = two;
-        char a[DU_IPSTR], b[DU_IPSTR], s[12], t1[16], t2[16];
-        du_ipp(&sa->k.src, a);
-        du_ipp(&sa->k.dst, b);
-        if (sa->k.encap)
-            snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s "
-                     "and %s (%.1f s) "
-                     "and nothing came back: no ESP from %s to %s at all.",
-                     du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport,
-                     (unsigned long long)sa->packets, du_hms(sa->first_ts, t1),
-                     du_hms(sa->last_ts, t2), du_sec(sa->last_ts - sa->first_ts), b, a);
-        else
-            snprintf(f->summary, sizeof(f->summary),
-                     "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets "
-                     "between %s and %s "
-                     "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
-                     du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets,
-                     du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
-                     du_sec(sa->last_ts - sa->first_ts), b, a);
-        const char *rem = "Check the peer that should answer: its SA for this SPI (ip xfrm state / "
-                          "swanctl --list-sas), its "
-                          "firewall for ESP or UDP 4500, and routing back to the sender. Capture "
-                          "on both sides of the NAT "
-                          "(--inside/--outside) to see where the traffic is lost.";
-        const struct ipsec_sa *o = NULL;
-        if (two && m == c->inside) {
-            o = sa_by_spi(c->outside, &si, sa);
-            if (!o) {
-                du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
-                rem = "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 "
-                      "out and check "
-                      "its IPsec passthrough setting.";
-            } else {
-                uint64_t back = 0;
-                bool rev = reverse_any(c->outside, &o->k.src, &o->k.dst, &back);
-                if (rev && back) {
-                    du_cat(f->summary, sizeof(f->summary),
-                           " Outside the router the peer did answer (%llu ESP packets to %s) but "
-                           "none reached the "
-                           "inside: the router drops the return ESP.",
-                           (unsigned long long)back, du_ip(&o->k.src, a));
-                    rem = "The router drops the return ESP: check its IPsec passthrough / NAT "
-                          "mapping for ESP and "
-                          "UDP 4500, and use NAT-T with keepalives.";
-                } else {
-                    du_cat(f->summary, sizeof(f->summary),
-                           " It left the router (%llu packets outside) and the peer never "
-                           "answered: the problem is "
-                           "at the peer or beyond the NAT.",
-                           (unsigned long long)o->packets);
-                }
-            }
-        } else if (!two) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " The tunnel carries traffic in one direction only.");
-        }
-        snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
-        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, cli);
-        if (fs) {
-            if (sa->k.encap) {
-                fs->has_port = true;
-                fs->port = src_client ? sa->k.sport : sa->k.dport;
-            }
-            if (src_client) {
-                fs->has_spi = true;
-                fs->spi = sa->k.spi;
-            }
-            if (o && src_client) {
-                fs->has_outside = true;
-                fs->out_ip = o->k.src;
-                if (o->k.encap) {
-                    fs->has_out_port = true;
-                    fs->out_port = o->k.sport;
-                }
-            }
-            snprintf(fs->note, sizeof(fs->note), "%s",
-                     src_client ? "sends ESP, receives none" : "receives ESP, sends none");
-        }
-        if ((fs = finding_session_add(f, ROLE_SERVER, srv))) {
-            if (sa->k.encap) {
-                fs->has_port = true;
-                fs->port = src_client ? sa->k.dport : sa->k.sport;
-            }
-            if (!src_client) {
-                fs->has_spi = true;
-                fs->spi = sa->k.spi;
-            }
-        }
-        finding_ev_str(f, "spi", du_spi(sa->k.spi, s));
-        finding_ev_str(f, "encap", sa->k.encap ? "udp" : "raw");
-        finding_ev_int(f, "packets", (int64_t)sa->packets);
-        finding_ev_int(f, "reverse_packets", 0);
-        finding_ev_ts(f, "first_ts", sa->first_ts);
-        finding_ev_ts(f, "last_ts", sa->last_ts);
-        finding_ev_seconds(f, "span_seconds", du_sec(sa->last_ts - sa->first_ts));
-        if (o)
-            finding_ev_int(f, "packets_outside", (int64_t)o->packets);
-        finding_frame(f, cap, sa->first_frame);
-        finding_frame(f, cap, sa->last_frame);
-        if (o)
-            finding_frame(f, SIDE_OUTSIDE, o->first_frame);
     }
-    if (si.built)
-        du_index_free(&si.x);
+    du_lazy_free(&si);
     du_index_free(&coll);
 }
 
-static void run(struct detect_ctx *c)
+/* earlier: the findings of the detectors this one reads (esp_collision). */
+static void run(struct detect_ctx *c, const struct finding_list *earlier)
 {
     if (du_two(c))
-        scan(c, c->inside);
+        scan(c, c->inside, earlier);
     else if (c->single)
-        scan(c, c->single);
+        scan(c, c->single, earlier);
 }
 
-const struct detector det_esp_one_way = {.name = "esp_one_way", .run = run};
+const struct detector det_esp_one_way = {
+    .name = "esp_one_way",
+    .emits = DETECT_KIND_BIT(FINDING_ESP_ONE_WAY),
+    .reads = DETECT_KIND_BIT(FINDING_ESP_COLLISION),
+    .run_after = run,
+};

@@ -1,4 +1,4 @@
-/* finding.c - finding lists: kinds, default severities (CONTRACT.md), evidence helpers, sorts. */
+/* finding.c - finding lists: kinds, default severities, evidence helpers, sorts. */
 #include "vpnscope/finding.h"
 
 #include <stdio.h>
@@ -51,7 +51,7 @@ const char *severity_name(unsigned sev)
     }
 }
 
-/* CONTRACT.md "Finding kinds" table. */
+/* The default severity of each finding kind. */
 enum severity finding_default_severity(unsigned kind)
 {
     switch (kind) {
@@ -104,6 +104,17 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
     f->sev = (uint8_t)finding_default_severity(kind);
     f->ts_us = ts_us;
     return f;
+}
+
+bool finding_list_append(struct finding_list *dst, const struct finding_list *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        struct finding *f = finding_add(dst, src->v[i].kind, src->v[i].ts_us);
+        if (!f)
+            return false;
+        *f = src->v[i];
+    }
+    return true;
 }
 
 void finding_list_free(struct finding_list *l)

@@ -4,6 +4,7 @@
  * IP ID; IPv6: a Linux router re-fragments under a new ID, so the nearest in time): if it got
  * through intact, the remedy does not blame the router. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "det_util.h"
@@ -76,8 +77,8 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
         if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
-            ((du_ip_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
-             (du_ip_eq(&f->dst.ip, &d->src) && f->pkts[1])))
+            ((ip_addr_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
+             (ip_addr_eq(&f->dst.ip, &d->src) && f->pkts[1])))
             return true;
     }
     return false;
@@ -131,7 +132,7 @@ static const struct fragdg *counterpart(const struct session_model *far, struct 
         const struct fragdg *o = &far->fragdg[i];
         if (used[i] || o->proto != d->proto || o->src.v != d->src.v)
             continue;
-        if (ingress_inside ? !du_ip_eq(&o->dst, &d->dst) : !du_ip_eq(&o->src, &d->src))
+        if (ingress_inside ? !ip_addr_eq(&o->dst, &d->dst) : !ip_addr_eq(&o->src, &d->src))
             continue;
         if (d->src.v == 4 && o->id != d->id)
             continue;
@@ -159,7 +160,7 @@ static bool pair_seen(const struct session_model *far, struct scan_idx *x, const
     for (uint32_t i = du_index_first(fx, &k); i != DU_NONE && i < far->n_fragdg;
          i = du_index_next(fx, i)) {
         const struct fragdg *o = &far->fragdg[i];
-        if (ingress_inside ? du_ip_eq(&o->dst, &d->dst) : du_ip_eq(&o->src, &d->src))
+        if (ingress_inside ? ip_addr_eq(&o->dst, &d->dst) : ip_addr_eq(&o->src, &d->src))
             return true;
     }
     return false;
@@ -182,7 +183,7 @@ static uint32_t first_inside(const struct nat_result *r, struct scan_idx *x,
     du_key_make(&k, 0, 0, ip, 0, NULL, 0, 0);
     for (uint32_t i = du_index_first(&x->maps, &k); i != DU_NONE && i < r->n_map;
          i = du_index_next(&x->maps, i))
-        if (du_ip_eq(&r->map[i].inside.ip, ip))
+        if (ip_addr_eq(&r->map[i].inside.ip, ip))
             return i;
     return DU_NONE;
 }
@@ -210,7 +211,7 @@ static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct ses
                                 const struct fragdg *d)
 {
     for (unsigned i = 0; i < *ng; i++)
-        if (g[i].m == m && du_ip_eq(&g[i].src, &d->src) && du_ip_eq(&g[i].dst, &d->dst) &&
+        if (g[i].m == m && ip_addr_eq(&g[i].src, &d->src) && ip_addr_eq(&g[i].dst, &d->dst) &&
             g[i].proto == d->proto && g[i].sport == d->sport && g[i].dport == d->dport)
             return &g[i];
     if (*ng >= MAX_GROUPS)
@@ -228,17 +229,13 @@ static struct fgroup *group_for(struct fgroup *g, unsigned *ng, const struct ses
 
 static void flow_text(char *buf, size_t n, const struct fgroup *g)
 {
-    char a[DU_IPSTR], b[DU_IPSTR];
+    char a[DU_IPSTR], b[DU_IPSTR], pn[DU_PROTOSTR];
     du_ipp(&g->src, a);
     du_ipp(&g->dst, b);
-    if (g->proto == 17 && (g->sport || g->dport))
+    if (g->proto == IPP_UDP && (g->sport || g->dport))
         snprintf(buf, n, "%s:%u -> %s:%u (UDP)", a, g->sport, b, g->dport);
     else
-        snprintf(buf, n, "%s -> %s (%s)", a, b,
-                 g->proto == 50   ? "ESP"
-                 : g->proto == 51 ? "AH"
-                 : g->proto == 47 ? "GRE"
-                                  : "IP");
+        snprintf(buf, n, "%s -> %s (%s)", a, b, du_proto_upper(g->proto, pn));
 }
 
 static void sessions(struct finding *f, const struct detect_ctx *c, const struct fgroup *g)
@@ -264,8 +261,12 @@ static void sessions(struct finding *f, const struct detect_ctx *c, const struct
 }
 
 static void scan(struct detect_ctx *c, const struct session_model *m,
-                 const struct session_model *far, struct fgroup *g, unsigned *ng, bool *used)
+                 const struct session_model *far, struct fgroup *g, unsigned *ng)
 {
+    /* the far datagrams already matched, by index (each matches one near datagram at most) */
+    bool *used = far ? calloc((size_t)far->n_fragdg + 1, sizeof(*used)) : NULL;
+    if (far && !used)
+        return;
     uint64_t end = du_model_end(m);
     struct scan_idx x;
     memset(&x, 0, sizeof(x));
@@ -325,139 +326,177 @@ static void scan(struct detect_ctx *c, const struct session_model *m,
         }
     }
     scan_idx_free(&x);
+    free(used);
+}
+
+/* Summary and remedy of a fragment_reorder finding: whether the out-of-order datagrams crossed
+ * the router (two captures). */
+static void reorder_text(struct finding *f, const struct detect_ctx *c, const struct fgroup *g,
+                         const char *fl, const char *what)
+{
+    bool two = du_two(c);
+    char t[16];
+    snprintf(
+        f->summary, sizeof(f->summary),
+        "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).", fl,
+        g->ooo, g->n, what, two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
+        du_hms(g->first_ooo_ts, t));
+    if (two && g->ooo_through == g->ooo) {
+        du_cat(f->summary, sizeof(f->summary),
+               " All %u crossed the router intact (%s): the router reassembles out-of-order "
+               "fragments; the "
+               "reordering happens on the path before it.",
+               g->ooo_through,
+               g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
+                 "instead: lower the "
+                 "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
+                 "the path MTU, and "
+                 "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
+                 "IKE messages.");
+    } else if (two) {
+        du_cat(f->summary, sizeof(f->summary),
+               " %u of them never appeared on the other side of the router: it drops "
+               "out-of-order fragments "
+               "(RFC 4787 REQ-14 requires accepting them).",
+               g->ooo - g->ooo_through);
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
+                 "REQ-14; update its "
+                 "firmware or disable its fragment filter), or avoid fragmentation: lower the "
+                 "tunnel MTU / MSS "
+                 "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
+                 "fragmentation=yes).");
+    } else {
+        du_cat(f->summary, sizeof(f->summary),
+               " NATs and firewalls that do not requeue fragments drop such datagrams.");
+        snprintf(
+            f->remedy, sizeof(f->remedy),
+            "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
+            "capture on both "
+            "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
+            "lower the "
+            "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
+            "fragmentation=yes).");
+    }
+}
+
+/* Emit: fragment_reorder for group g; false when out of memory. */
+static bool emit_reorder(struct detect_ctx *c, const struct fgroup *g, const char *fl,
+                         const char *what)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, g->m);
+    struct finding *f = finding_add(c->out, FINDING_FRAGMENT_REORDER, g->first_ooo_ts);
+    if (!f)
+        return false;
+    f->confirmed = true;
+    reorder_text(f, c, g, fl, what);
+    sessions(f, c, g);
+    finding_ev_int(f, "fragmented_datagrams", g->n);
+    finding_ev_int(f, "out_of_order", g->ooo);
+    if (two) {
+        finding_ev_int(f, "crossed_router", g->ooo_through);
+        finding_ev_int(f, "missing_on_other_side", g->ooo - g->ooo_through);
+    }
+    finding_ev_ts(f, "first_ts", g->first_ooo_ts);
+    for (unsigned k = 0; k < g->n_ooo_frames; k++)
+        finding_frame(f, cap, g->ooo_frames[k]);
+    for (unsigned k = 0; k < g->n_far_frames; k++)
+        finding_frame(f, g->m == c->inside ? SIDE_OUTSIDE : SIDE_INSIDE, g->far_frames[k]);
+    return true;
+}
+
+/* Summary and remedy of a fragment_loss finding. */
+static void loss_text(struct finding *f, const struct detect_ctx *c, const struct fgroup *g,
+                      const char *fl, const char *what)
+{
+    bool two = du_two(c);
+    char t[16];
+    snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
+    if (g->incomplete)
+        du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
+               g->incomplete, g->timed_out ? ", reassembly timed out" : "",
+               two ? " already on the inside" : "");
+    if (g->not_crossed)
+        du_cat(f->summary, sizeof(f->summary),
+               "%s %u arrived complete but never appeared on the other side of "
+               "the router",
+               g->incomplete ? ", and" : ",", g->not_crossed);
+    du_cat(f->summary, sizeof(f->summary), " (first at %s). The receiver loses those packets%s.",
+           du_hms(g->first_loss_ts, t),
+           g->ike ? "; a lost IKE message stalls the negotiation" : "");
+    if (g->not_crossed)
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "The router drops fragmented datagrams: make it reassemble them (or raise its "
+                 "fragment "
+                 "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
+                 "1400/1360) and "
+                 "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
+    else
+        snprintf(
+            f->remedy, sizeof(f->remedy),
+            "A fragment was lost before %s; the router discards the rest after its reassembly "
+            "timeout. "
+            "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "
+            "the path MTU "
+            "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
+            "fragmentation=yes).",
+            two ? "the router" : "the capture point");
+}
+
+/* Emit: fragment_loss for group g. */
+static void emit_loss(struct detect_ctx *c, const struct fgroup *g, const char *fl,
+                      const char *what)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, g->m);
+    struct finding *f = finding_add(c->out, FINDING_FRAGMENT_LOSS, g->first_loss_ts);
+    if (!f)
+        return;
+    f->confirmed = two;
+    loss_text(f, c, g, fl, what);
+    sessions(f, c, g);
+    finding_ev_int(f, "fragmented_datagrams", g->n);
+    finding_ev_int(f, "incomplete", g->incomplete);
+    finding_ev_int(f, "timed_out", g->timed_out);
+    if (two)
+        finding_ev_int(f, "not_crossed_router", g->not_crossed);
+    finding_ev_ts(f, "first_ts", g->first_loss_ts);
+    for (unsigned k = 0; k < g->n_loss_frames; k++)
+        finding_frame(f, cap, g->loss_frames[k]);
 }
 
 static void emit(struct detect_ctx *c, const struct fgroup *g)
 {
-    bool two = du_two(c);
-    uint8_t cap = du_cap(c, g->m);
-    char fl[128], t[16];
+    char fl[128];
     flow_text(fl, sizeof(fl), g);
     const char *what = g->ike ? "VPN datagrams (incl. IKE)" : "VPN datagrams";
-    if (g->ooo) {
-        struct finding *f = finding_add(c->out, FINDING_FRAGMENT_REORDER, g->first_ooo_ts);
-        if (!f)
-            return;
-        f->confirmed = true;
-        snprintf(
-            f->summary, sizeof(f->summary),
-            "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).",
-            fl, g->ooo, g->n, what,
-            two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
-            du_hms(g->first_ooo_ts, t));
-        if (two && g->ooo_through == g->ooo) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " All %u crossed the router intact (%s): the router reassembles out-of-order "
-                   "fragments; the "
-                   "reordering happens on the path before it.",
-                   g->ooo_through,
-                   g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
-                     "instead: lower the "
-                     "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
-                     "the path MTU, and "
-                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
-                     "IKE messages.");
-        } else if (two) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " %u of them never appeared on the other side of the router: it drops "
-                   "out-of-order fragments "
-                   "(RFC 4787 REQ-14 requires accepting them).",
-                   g->ooo - g->ooo_through);
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
-                     "REQ-14; update its "
-                     "firmware or disable its fragment filter), or avoid fragmentation: lower the "
-                     "tunnel MTU / MSS "
-                     "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
-                     "fragmentation=yes).");
-        } else {
-            du_cat(f->summary, sizeof(f->summary),
-                   " NATs and firewalls that do not requeue fragments drop such datagrams.");
-            snprintf(
-                f->remedy, sizeof(f->remedy),
-                "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
-                "capture on both "
-                "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
-                "lower the "
-                "tunnel MTU / MSS (e.g. 1400/1360), enable IKE fragmentation (RFC 7383; strongSwan "
-                "fragmentation=yes).");
-        }
-        sessions(f, c, g);
-        finding_ev_int(f, "fragmented_datagrams", g->n);
-        finding_ev_int(f, "out_of_order", g->ooo);
-        if (two) {
-            finding_ev_int(f, "crossed_router", g->ooo_through);
-            finding_ev_int(f, "missing_on_other_side", g->ooo - g->ooo_through);
-        }
-        finding_ev_ts(f, "first_ts", g->first_ooo_ts);
-        for (unsigned k = 0; k < g->n_ooo_frames; k++)
-            finding_frame(f, cap, g->ooo_frames[k]);
-        for (unsigned k = 0; k < g->n_far_frames; k++)
-            finding_frame(f, g->m == c->inside ? SIDE_OUTSIDE : SIDE_INSIDE, g->far_frames[k]);
-    }
-    if (g->incomplete || g->not_crossed) {
-        struct finding *f = finding_add(c->out, FINDING_FRAGMENT_LOSS, g->first_loss_ts);
-        if (!f)
-            return;
-        f->confirmed = two;
-        snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
-        if (g->incomplete)
-            du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
-                   g->incomplete, g->timed_out ? ", reassembly timed out" : "",
-                   two ? " already on the inside" : "");
-        if (g->not_crossed)
-            du_cat(f->summary, sizeof(f->summary),
-                   "%s %u arrived complete but never appeared on the other side of "
-                   "the router",
-                   g->incomplete ? ", and" : ",", g->not_crossed);
-        du_cat(f->summary, sizeof(f->summary),
-               " (first at %s). The receiver loses those packets%s.", du_hms(g->first_loss_ts, t),
-               g->ike ? "; a lost IKE message stalls the negotiation" : "");
-        if (g->not_crossed)
-            snprintf(f->remedy, sizeof(f->remedy),
-                     "The router drops fragmented datagrams: make it reassemble them (or raise its "
-                     "fragment "
-                     "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
-                     "1400/1360) and "
-                     "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
-        else
-            snprintf(
-                f->remedy, sizeof(f->remedy),
-                "A fragment was lost before %s; the router discards the rest after its reassembly "
-                "timeout. "
-                "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "
-                "the path MTU "
-                "(allow ICMP fragmentation-needed), enable IKE fragmentation (RFC 7383; strongSwan "
-                "fragmentation=yes).",
-                two ? "the router" : "the capture point");
-        sessions(f, c, g);
-        finding_ev_int(f, "fragmented_datagrams", g->n);
-        finding_ev_int(f, "incomplete", g->incomplete);
-        finding_ev_int(f, "timed_out", g->timed_out);
-        if (two)
-            finding_ev_int(f, "not_crossed_router", g->not_crossed);
-        finding_ev_ts(f, "first_ts", g->first_loss_ts);
-        for (unsigned k = 0; k < g->n_loss_frames; k++)
-            finding_frame(f, cap, g->loss_frames[k]);
-    }
+    if (g->ooo && !emit_reorder(c, g, fl, what))
+        return;
+    if (g->incomplete || g->not_crossed)
+        emit_loss(c, g, fl, what);
 }
 
 static void run(struct detect_ctx *c)
 {
-    static struct fgroup g[MAX_GROUPS * 2];
+    struct fgroup *g = calloc(MAX_GROUPS * 2, sizeof(*g));
+    if (!g)
+        return;
     unsigned ng = 0;
-    static bool used[2][1024];
-    memset(used, 0, sizeof(used));
     if (du_two(c)) {
-        scan(c, c->inside, c->outside, g, &ng, used[0]);
-        scan(c, c->outside, c->inside, g, &ng, used[1]);
+        scan(c, c->inside, c->outside, g, &ng);
+        scan(c, c->outside, c->inside, g, &ng);
     } else if (c->single) {
-        scan(c, c->single, NULL, g, &ng, NULL);
+        scan(c, c->single, NULL, g, &ng);
     }
     for (unsigned i = 0; i < ng; i++)
         emit(c, &g[i]);
+    free(g);
 }
 
-const struct detector det_frag_order = {.name = "frag_order", .run = run};
+const struct detector det_frag_order = {.name = "frag_order",
+                                        .run = run,
+                                        .emits = DETECT_KIND_BIT(FINDING_FRAGMENT_REORDER) |
+                                                 DETECT_KIND_BIT(FINDING_FRAGMENT_LOSS)};

@@ -40,43 +40,17 @@ static bool spiset_add(struct spiset *s, uint64_t spi)
 }
 
 /* The outside address/port of an inside endpoint towards peer (two captures): the first UDP
- * mapping by (inside address, inside port, peer address), through an index built on first use. */
-struct map_idx {
-    bool built;
-    struct du_index x;
-};
-
-static bool outside_ep(const struct detect_ctx *c, struct map_idx *mi, const struct endpoint *in,
+ * mapping by (inside address, inside port, peer address). */
+static bool outside_ep(const struct detect_ctx *c, struct du_lazy *mi, const struct endpoint *in,
                        const struct endpoint *peer, struct ip_addr *ip, uint16_t *port)
 {
-    if (!c->nat)
+    const struct nat_mapping *mp =
+        c->nat ? du_udp_mapping(c->nat, mi, &in->ip, in->port, &peer->ip, NULL) : NULL;
+    if (!mp)
         return false;
-    const struct nat_result *r = c->nat;
-    if (!mi->built) {
-        mi->built = true;
-        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
-        for (size_t i = 0; i < r->n_map; i++) {
-            const struct nat_mapping *mp = &r->map[i];
-            if (mp->proto != 17)
-                continue;
-            struct du_key k;
-            du_key_make(&k, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
-            du_index_add(&mi->x, &k, (uint32_t)i);
-        }
-    }
-    struct du_key k;
-    du_key_make(&k, 0, 17, &in->ip, in->port, &peer->ip, 0, 0);
-    for (uint32_t i = du_index_first(&mi->x, &k); i != DU_NONE && i < r->n_map;
-         i = du_index_next(&mi->x, i)) {
-        const struct nat_mapping *mp = &r->map[i];
-        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, &in->ip) && mp->inside.port == in->port &&
-            du_ip_eq(&mp->peer.ip, &peer->ip)) {
-            *ip = mp->outside.ip;
-            *port = mp->outside.port;
-            return true;
-        }
-    }
-    return false;
+    *ip = mp->outside.ip;
+    *port = mp->outside.port;
+    return true;
 }
 
 static bool unanswered(const struct ike_sa *ik)
@@ -88,55 +62,61 @@ static bool unanswered(const struct ike_sa *ik)
     return s >= MIN_SENDS || (s >= MIN_SENDS_SPAN && span >= MIN_SPAN_US);
 }
 
-static uint32_t exch_count(const struct ike_sa *sa, uint8_t exch)
-{
-    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
-        if (sa->exch_type[i] == exch)
-            return sa->exch_count[i];
-    return 0;
-}
-
 /* The SA got past its first exchange (responder's SPI known and the initial exchange answered). */
 static bool established(const struct ike_sa *ik)
 {
     if (!ik->rspi || !ik->pkts_from_resp)
         return false;
     if (ik->version == 2)
-        return exch_count(ik, 35) >= 2;
-    return exch_count(ik, 2) >= 6 || exch_count(ik, 4) >= 3;
+        return du_exch_count(ik, IKEV2_EXCH_IKE_AUTH) >= 2;
+    return du_exch_count(ik, IKEV1_EXCH_MAIN_MODE) >= 6 ||
+           du_exch_count(ik, IKEV1_EXCH_AGGRESSIVE) >= 3;
 }
 
-static void no_response_one(struct detect_ctx *c, const struct session_model *m,
-                            const struct ike_sa *ik, struct map_idx *mi)
+/* An IKE request sent again and again without a reply: who sent it to whom. */
+struct noresp {
+    const struct ike_sa *ik;
+    bool up;                          /* the SA was established before */
+    bool from_resp;                   /* the responder is the one retransmitting */
+    const struct endpoint *snd, *rcv; /* sender and receiver of the request */
+    uint64_t span;
+    struct ip_addr oip; /* the sender's outside endpoint (two captures) */
+    uint16_t oport;
+    bool have_out;
+};
+
+/* Decide who sent the unanswered request: the initiator, except an IKEv2 message ID 0 after the
+ * IKE_SA_INIT was answered (each side numbers its own requests: that is the responder's, e.g. a
+ * DPD), or when only the responder sends. */
+static void noresp_roles(const struct ike_sa *ik, struct noresp *n)
 {
-    bool two = du_two(c);
-    uint8_t cap = du_cap(c, m);
-    bool up = established(ik);
-    /* the sender of the unanswered request: the initiator, except an IKEv2 message ID 0 after the
-     * IKE_SA_INIT was answered (each side numbers its own requests: that is the responder's, e.g. a
-     * DPD), or when only the responder sends */
-    bool from_resp = (ik->pkts_from_init == 0 && ik->pkts_from_resp > 0) ||
-                     (ik->version == 2 && ik->unanswered_msgid == 0 && up);
-    const struct endpoint *snd = from_resp ? &ik->responder : &ik->initiator;
-    const struct endpoint *rcv = from_resp ? &ik->initiator : &ik->responder;
+    memset(n, 0, sizeof(*n));
+    n->ik = ik;
+    n->up = established(ik);
+    n->from_resp = (ik->pkts_from_init == 0 && ik->pkts_from_resp > 0) ||
+                   (ik->version == 2 && ik->unanswered_msgid == 0 && n->up);
+    n->snd = n->from_resp ? &ik->responder : &ik->initiator;
+    n->rcv = n->from_resp ? &ik->initiator : &ik->responder;
     if (ik->nat_t && ik->natt_initiator.port) {
-        snd = from_resp ? &ik->natt_responder : &ik->natt_initiator;
-        rcv = from_resp ? &ik->natt_initiator : &ik->natt_responder;
+        n->snd = n->from_resp ? &ik->natt_responder : &ik->natt_initiator;
+        n->rcv = n->from_resp ? &ik->natt_initiator : &ik->natt_responder;
     }
-    uint64_t span = ik->unanswered_last_ts - ik->unanswered_first_ts;
-    struct finding *f = finding_add(c->out, FINDING_IKE_NO_RESPONSE, ik->unanswered_first_ts);
-    if (!f)
-        return;
-    f->confirmed = two || ik->max_unanswered_sends >= MIN_SENDS;
+    n->span = ik->unanswered_last_ts - ik->unanswered_first_ts;
+}
+
+/* The first sentence: who sent what to whom, how often. */
+static void noresp_head(struct finding *f, const struct noresp *n)
+{
+    const struct ike_sa *ik = n->ik;
     char a[DU_IPSTR], b[DU_IPSTR + 32], o[DU_IPSTR], t1[16], t2[16];
-    du_ipp(&snd->ip, a);
-    if (from_resp)
+    du_ipp(&n->snd->ip, a);
+    if (n->from_resp)
         snprintf(b, sizeof(b), "the initiator (%s at setup)",
                  du_ip(&ik->initiator.ip, o)); /* it may have moved */
     else
-        snprintf(b, sizeof(b), "%s:%u", du_ipp(&rcv->ip, o), rcv->port);
+        snprintf(b, sizeof(b), "%s:%u", du_ipp(&n->rcv->ip, o), n->rcv->port);
     char what[128];
-    if (up)
+    if (n->up)
         snprintf(what, sizeof(what),
                  "message ID %u, on the established SA: a liveness check (DPD) or other "
                  "INFORMATIONAL/CREATE_CHILD_SA",
@@ -151,86 +131,75 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
              "%s:%u (the %s) sent its IKEv%u request (%s) to %s %u times between %s and %s (%.1f "
              "s) and no reply "
              "reached it",
-             a, snd->port, from_resp ? "responder" : "initiator", ik->version, what, b,
+             a, n->snd->port, n->from_resp ? "responder" : "initiator", ik->version, what, b,
              ik->max_unanswered_sends, du_hms(ik->unanswered_first_ts, t1),
-             du_hms(ik->unanswered_last_ts, t2), du_sec(span));
-    const char *rem = "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, "
-                      "firewall/ACL on the server "
-                      "and on the way allows them, the peer address and identity configured. "
-                      "Capture outside the NAT as well "
-                      "(--inside/--outside) to see where the messages are lost.";
-    struct ip_addr oip = {0};
-    uint16_t oport = 0;
-    bool have_out = false;
-    if (two && m == c->inside && !from_resp) {
-        const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
-        have_out = outside_ep(c, mi, snd, rcv, &oip, &oport);
-        if (!ok || ok->packets == 0) {
-            du_cat(f->summary, sizeof(f->summary),
-                   ". None of them left the router: the outside capture has no packet of this IKE "
-                   "SA.");
-            rem = "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 "
-                  "(and the NAT for "
-                  "them) on the router; look for a drop rule or a full connection-tracking table.";
-        } else if (ok->pkts_from_resp > 0 && ik->pkts_from_resp == 0) {
-            du_cat(f->summary, sizeof(f->summary),
-                   ". The requests left the router (%llu packets outside) and the server answered "
-                   "(%llu replies seen "
-                   "outside), but the replies never reached the inside: the router drops them.",
-                   (unsigned long long)ok->pkts_from_init, (unsigned long long)ok->pkts_from_resp);
-            rem = "The router drops the IKE replies: allow inbound UDP 500/4500 for established "
-                  "flows, check NAT "
-                  "mapping timeouts and any IPsec passthrough / ALG setting that rewrites or "
-                  "blocks IKE.";
-        } else {
-            if (!have_out) {
-                oip = ok->initiator.ip;
-                oport = ok->initiator.port;
-                have_out = true;
-            }
-            du_cat(f->summary, sizeof(f->summary),
-                   ". All of them left the router (%llu packets seen outside, from %s:%u) and no "
-                   "reply came back: "
-                   "the server or the path beyond the NAT does not answer.",
-                   (unsigned long long)ok->pkts_from_init, du_ipp(&oip, o), oport);
-            rem = "The server does not answer: check that its IKE daemon runs and listens on UDP "
-                  "500/4500, that "
-                  "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and "
-                  "that this peer "
-                  "is configured on it (address, identity, proposals).";
-        }
-    } else {
-        du_cat(f->summary, sizeof(f->summary), ".");
-    }
-    if (up)
+             du_hms(ik->unanswered_last_ts, t2), du_sec(n->span));
+}
+
+/* Two captures, inside request: where the requests or replies got lost (summary text, the
+ * sender's outside endpoint); returns the remedy. */
+static const char *noresp_outside(const struct detect_ctx *c, struct du_lazy *mi, struct finding *f,
+                                  struct noresp *n)
+{
+    const struct ike_sa *ik = n->ik;
+    char o[DU_IPSTR];
+    const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
+    n->have_out = outside_ep(c, mi, n->snd, n->rcv, &n->oip, &n->oport);
+    if (!ok || ok->packets == 0) {
         du_cat(f->summary, sizeof(f->summary),
-               " The peer will declare the tunnel dead and tear it down.");
-    else
-        du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
-    if (up && from_resp)
-        rem = "The initiator no longer answers at its address: behind a NAT its mapping probably "
-              "expired or moved "
-              "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, "
-              "and use MOBIKE "
-              "or let the responder follow the initiator's new port.";
-    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
-    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &snd->ip);
+               ". None of them left the router: the outside capture has no packet of this IKE "
+               "SA.");
+        return "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 "
+               "(and the NAT for "
+               "them) on the router; look for a drop rule or a full connection-tracking table.";
+    }
+    if (ok->pkts_from_resp > 0 && ik->pkts_from_resp == 0) {
+        du_cat(f->summary, sizeof(f->summary),
+               ". The requests left the router (%llu packets outside) and the server answered "
+               "(%llu replies seen "
+               "outside), but the replies never reached the inside: the router drops them.",
+               (unsigned long long)ok->pkts_from_init, (unsigned long long)ok->pkts_from_resp);
+        return "The router drops the IKE replies: allow inbound UDP 500/4500 for established "
+               "flows, check NAT "
+               "mapping timeouts and any IPsec passthrough / ALG setting that rewrites or "
+               "blocks IKE.";
+    }
+    if (!n->have_out) {
+        n->oip = ok->initiator.ip;
+        n->oport = ok->initiator.port;
+        n->have_out = true;
+    }
+    du_cat(f->summary, sizeof(f->summary),
+           ". All of them left the router (%llu packets seen outside, from %s:%u) and no "
+           "reply came back: "
+           "the server or the path beyond the NAT does not answer.",
+           (unsigned long long)ok->pkts_from_init, du_ipp(&n->oip, o), n->oport);
+    return "The server does not answer: check that its IKE daemon runs and listens on UDP "
+           "500/4500, that "
+           "its firewall (and the provider's) allows UDP 500/4500 from the NAT address, and "
+           "that this peer "
+           "is configured on it (address, identity, proposals).";
+}
+
+static void noresp_sessions(struct finding *f, const struct noresp *n)
+{
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &n->snd->ip);
     if (fs) {
         fs->has_port = true;
-        fs->port = snd->port;
-        if (have_out) {
+        fs->port = n->snd->port;
+        if (n->have_out) {
             fs->has_outside = true;
-            fs->out_ip = oip;
+            fs->out_ip = n->oip;
             fs->has_out_port = true;
-            fs->out_port = oport;
+            fs->out_port = n->oport;
         }
         snprintf(fs->note, sizeof(fs->note), "retransmits, no reply");
     }
-    if ((fs = finding_session_add(f, ROLE_SERVER, &rcv->ip))) {
+    if ((fs = finding_session_add(f, ROLE_SERVER, &n->rcv->ip))) {
         fs->has_port = true;
-        fs->port = rcv->port;
+        fs->port = n->rcv->port;
     }
-    if (from_resp) {
+    if (n->from_resp) {
         /* the client is the initiator: roles follow client/server, not who retransmits */
         f->sessions[0].role = ROLE_SERVER;
         if (f->n_sessions > 1) {
@@ -238,14 +207,48 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
             snprintf(f->sessions[1].note, sizeof(f->sessions[1].note), "does not answer");
         }
     }
-    char hex[20];
-    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-    finding_ev_str(f, "ike_spi", hex);
+}
+
+static void no_response_one(struct detect_ctx *c, const struct session_model *m,
+                            const struct ike_sa *ik, struct du_lazy *mi)
+{
+    bool two = du_two(c);
+    uint8_t cap = du_cap(c, m);
+    struct noresp n;
+    noresp_roles(ik, &n);
+    struct finding *f = finding_add(c->out, FINDING_IKE_NO_RESPONSE, ik->unanswered_first_ts);
+    if (!f)
+        return;
+    f->confirmed = two || ik->max_unanswered_sends >= MIN_SENDS;
+    noresp_head(f, &n);
+    const char *rem = "Check that the server is reachable on UDP 500 and 4500: IKE daemon running, "
+                      "firewall/ACL on the server "
+                      "and on the way allows them, the peer address and identity configured. "
+                      "Capture outside the NAT as well "
+                      "(--inside/--outside) to see where the messages are lost.";
+    if (two && m == c->inside && !n.from_resp)
+        rem = noresp_outside(c, mi, f, &n);
+    else
+        du_cat(f->summary, sizeof(f->summary), ".");
+    if (n.up)
+        du_cat(f->summary, sizeof(f->summary),
+               " The peer will declare the tunnel dead and tear it down.");
+    else
+        du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
+    if (n.up && n.from_resp)
+        rem = "The initiator no longer answers at its address: behind a NAT its mapping probably "
+              "expired or moved "
+              "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, "
+              "and use MOBIKE "
+              "or let the responder follow the initiator's new port.";
+    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    noresp_sessions(f, &n);
+    du_ev_ike_spi(f, ik->ispi);
     finding_ev_int(f, "message_id", ik->unanswered_msgid);
     finding_ev_int(f, "sends", ik->max_unanswered_sends);
     finding_ev_ts(f, "first_ts", ik->unanswered_first_ts);
     finding_ev_ts(f, "last_ts", ik->unanswered_last_ts);
-    finding_ev_seconds(f, "span_seconds", du_sec(span));
+    finding_ev_seconds(f, "span_seconds", du_sec(n.span));
     for (unsigned k = 0; k < ik->unanswered_nframes && k < 8; k++)
         finding_frame(f, cap, ik->unanswered_frames[k]);
 }
@@ -253,7 +256,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
 static void no_response(struct detect_ctx *c)
 {
     struct spiset done = {0};
-    struct map_idx maps = {0};
+    struct du_lazy maps = {0};
     const struct session_model *ms[2] = {du_two(c) ? c->inside : c->single,
                                          du_two(c) ? c->outside : NULL};
     for (unsigned mi = 0; mi < 2; mi++) {
@@ -269,8 +272,7 @@ static void no_response(struct detect_ctx *c)
             no_response_one(c, m, ik, &maps);
         }
     }
-    if (maps.built)
-        du_index_free(&maps.x);
+    du_lazy_free(&maps);
 }
 
 /* Fragmented datagrams by frame number: the latest start (first_ts) among the datagrams that list
@@ -369,18 +371,9 @@ static void ip_fragmented(struct detect_ctx *c)
                 "EnableFragmentation), or lower the MTU / certificate chain size so IKE_AUTH fits "
                 "in one "
                 "packet.");
-            struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ei->ip);
-            if (fs) {
-                fs->has_port = true;
-                fs->port = ei->port;
-            }
-            if ((fs = finding_session_add(f, ROLE_SERVER, &er->ip))) {
-                fs->has_port = true;
-                fs->port = er->port;
-            }
-            char hex[20];
-            snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-            finding_ev_str(f, "ike_spi", hex);
+            du_session_endpoint(f, ROLE_CLIENT, ei);
+            du_session_endpoint(f, ROLE_SERVER, er);
+            du_ev_ike_spi(f, ik->ispi);
             finding_ev_int(f, "ip_fragmented_messages", ik->ip_fragmented_msgs);
             finding_ev_int(f, "skf_fragments", 0);
             finding_ev_bool(f, "fragmentation_announced", ik->frag_supported);
@@ -391,5 +384,9 @@ static void ip_fragmented(struct detect_ctx *c)
     }
 }
 
-const struct detector det_ike_no_response = {.name = "ike_no_response", .run = no_response};
-const struct detector det_ike_ip_fragmented = {.name = "ike_ip_fragmented", .run = ip_fragmented};
+const struct detector det_ike_no_response = {.name = "ike_no_response",
+                                             .run = no_response,
+                                             .emits = DETECT_KIND_BIT(FINDING_IKE_NO_RESPONSE)};
+const struct detector det_ike_ip_fragmented = {.name = "ike_ip_fragmented",
+                                               .run = ip_fragmented,
+                                               .emits = DETECT_KIND_BIT(FINDING_IKE_IP_FRAGMENTED)};

@@ -21,178 +21,176 @@ static bool seen_has(struct seen *sn, uint64_t ispi)
     return false;
 }
 
-static uint32_t exch_count(const struct ike_sa *sa, uint8_t exch)
-{
-    for (unsigned i = 0; i < sa->n_exch && i < IKE_EXCH_SLOTS; i++)
-        if (sa->exch_type[i] == exch)
-            return sa->exch_count[i];
-    return 0;
-}
-
-/* The first UDP mapping from the inside endpoint (addr, port) to peer (two captures, inside model),
- * through an index by (inside address, inside port, peer address) built on first use. */
-struct map_idx {
-    bool built;
-    struct du_index x;
+/* What one IKE SA with a NAT shows: raw ESP between its peers, IKE left on port 500. */
+struct natt_facts {
+    const struct ike_sa *ik;
+    uint64_t raw_pkts, raw_first, raw_frame;
+    unsigned raw_sas;
+    uint32_t spis[4]; /* the first raw SPIs */
+    bool stay500;
+    uint64_t ts;
 };
 
-static const struct nat_mapping *udp_mapping(const struct nat_result *r, struct map_idx *mi,
-                                             const struct ip_addr *ip, uint16_t port,
-                                             const struct ip_addr *peer)
+/* Whether NAT-D shows a NAT for ik (not forced encapsulation, not a subnet-internal pair). */
+static bool natd_says_nat(const struct ike_sa *ik)
 {
-    if (!mi->built) {
-        mi->built = true;
-        du_index_init(&mi->x, sizeof(struct du_key), (uint32_t)r->n_map);
-        for (size_t k = 0; k < r->n_map; k++) {
-            const struct nat_mapping *mp = &r->map[k];
-            if (mp->proto != 17)
-                continue;
-            struct du_key key;
-            du_key_make(&key, 0, 17, &mp->inside.ip, mp->inside.port, &mp->peer.ip, 0, 0);
-            du_index_add(&mi->x, &key, (uint32_t)k);
+    if (!ik || !ik->natd.present || ik->natd.forced_encap == 1)
+        return false;
+    if (ik->natd.nat_initiator != 1 && ik->natd.nat_responder != 1)
+        return false;
+    /* "both behind a NAT" within one subnet: rewritten capture or fake hashes, not a NAT */
+    return !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1 &&
+             du_same_subnet(&ik->initiator.ip, &ik->responder.ip));
+}
+
+/* Collect: raw ESP between the peers, and whether IKE stayed on 500 after the authentication
+ * exchange. */
+static void natt_collect(const struct session_model *m, const struct ike_sa *ik,
+                         struct natt_facts *n)
+{
+    memset(n, 0, sizeof(*n));
+    n->ik = ik;
+    uint32_t it = 0;
+    for (const struct ipsec_sa *sa;
+         (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
+        if (sa->k.proto != IPP_ESP || sa->k.encap)
+            continue;
+        bool fwd =
+            ip_addr_eq(&sa->k.src, &ik->initiator.ip) && ip_addr_eq(&sa->k.dst, &ik->responder.ip);
+        bool rev =
+            ip_addr_eq(&sa->k.dst, &ik->initiator.ip) && ip_addr_eq(&sa->k.src, &ik->responder.ip);
+        if (!fwd && !rev)
+            continue;
+        if (n->raw_sas < 4)
+            n->spis[n->raw_sas] = sa->k.spi;
+        n->raw_sas++;
+        n->raw_pkts += sa->packets;
+        if (!n->raw_first || sa->first_ts < n->raw_first) {
+            n->raw_first = sa->first_ts;
+            n->raw_frame = sa->first_frame;
         }
     }
-    struct du_key key;
-    du_key_make(&key, 0, 17, ip, port, peer, 0, 0);
-    for (uint32_t k = du_index_first(&mi->x, &key); k != DU_NONE && k < r->n_map;
-         k = du_index_next(&mi->x, k)) {
-        const struct nat_mapping *mp = &r->map[k];
-        if (mp->proto == 17 && du_ip_eq(&mp->inside.ip, ip) && mp->inside.port == port &&
-            du_ip_eq(&mp->peer.ip, peer))
-            return mp;
+    uint32_t auth = ik->version == 2 ? du_exch_count(ik, IKEV2_EXCH_IKE_AUTH)
+                                     : du_exch_count(ik, IKEV1_EXCH_QUICK_MODE);
+    if (ik->version == 1 && du_exch_count(ik, IKEV1_EXCH_MAIN_MODE) >= 5)
+        auth += du_exch_count(ik, IKEV1_EXCH_MAIN_MODE) - 4;
+    n->stay500 = !ik->nat_t && auth > 0 && (ik->initiator.port == 500 || ik->responder.port == 500);
+    n->ts = n->raw_sas ? n->raw_first : ik->first_ts;
+}
+
+static void natt_summary(struct finding *f, const struct natt_facts *n)
+{
+    const struct ike_sa *ik = n->ik;
+    char a[DU_IPSTR], b[DU_IPSTR], s[12], t[16];
+    du_ip(&ik->initiator.ip, a);
+    du_ip(&ik->responder.ip, b);
+    const char *who = ik->natd.nat_initiator == 1
+                          ? (ik->natd.nat_responder == 1 ? "both peers are" : "the initiator is")
+                          : "the responder is";
+    snprintf(f->summary, sizeof(f->summary),
+             "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a NAT, yet",
+             ik->version, (unsigned long long)ik->ispi, a, b, who);
+    if (n->raw_sas) {
+        du_cat(f->summary, sizeof(f->summary),
+               " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI", n->raw_sas,
+               (unsigned long long)n->raw_pkts);
+        for (unsigned k = 0; k < n->raw_sas && k < 4; k++)
+            du_cat(f->summary, sizeof(f->summary), "%s %s", k ? "," : "", du_spi(n->spis[k], s));
+        du_cat(f->summary, sizeof(f->summary), ", since %s) instead of moving into UDP 4500",
+               du_hms(n->raw_first, t));
     }
-    return NULL;
+    if (n->stay500)
+        du_cat(f->summary, sizeof(f->summary),
+               "%s IKE stays on UDP port 500 after the authentication exchange",
+               n->raw_sas ? ", and" : "");
+    du_cat(f->summary, sizeof(f->summary),
+           ". Raw ESP through a NAT works for at most one client per server and outside "
+           "address, and breaks "
+           "on NATs that do not pass IP protocol 50.");
+    snprintf(f->remedy, sizeof(f->remedy),
+             "Enable NAT traversal on both peers so that IKE moves to UDP 4500 and ESP is "
+             "UDP-encapsulated once "
+             "NAT-D detects the NAT (RFC 3947/3948; strongSwan does it by default: check that "
+             "NAT-T is not "
+             "disabled and the peer supports it%s), and allow UDP 4500 through the firewalls.",
+             ik->version == 1 && !(ik->vid_flags & (IKE_VID_RFC3947 | IKE_VID_NATT_DRAFT))
+                 ? "; no NAT-T vendor ID was exchanged in IKEv1"
+                 : "");
+}
+
+static void natt_sessions(struct finding *f, const struct detect_ctx *c,
+                          const struct session_model *m, struct du_lazy *mi,
+                          const struct natt_facts *n)
+{
+    const struct ike_sa *ik = n->ik;
+    struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ik->initiator.ip);
+    if (fs) {
+        fs->has_port = true;
+        fs->port = ik->initiator.port;
+        if (n->raw_sas) {
+            fs->has_spi = true;
+            fs->spi = n->spis[0];
+        }
+        if (ik->natd.nat_initiator == 1)
+            snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
+        const struct nat_mapping *mp =
+            c->nat && m == c->inside ? du_udp_mapping(c->nat, mi, &ik->initiator.ip,
+                                                      ik->initiator.port, &ik->responder.ip, NULL)
+                                     : NULL;
+        if (mp) {
+            fs->has_outside = true;
+            fs->out_ip = mp->outside.ip;
+            fs->has_out_port = mp->outside.has_port;
+            fs->out_port = mp->outside.port;
+        }
+    }
+    if ((fs = finding_session_add(f, ROLE_SERVER, &ik->responder.ip))) {
+        fs->has_port = true;
+        fs->port = ik->responder.port;
+    }
+}
+
+/* Emit: the finding for n; false when out of memory. */
+static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struct du_lazy *mi,
+                      const struct natt_facts *n)
+{
+    const struct ike_sa *ik = n->ik;
+    struct finding *f = finding_add(c->out, FINDING_NATT_NOT_USED, n->ts);
+    if (!f)
+        return false;
+    /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
+    f->confirmed = !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
+    natt_summary(f, n);
+    natt_sessions(f, c, m, mi, n);
+    uint8_t cap = du_cap(c, m);
+    du_ev_ike_spi(f, ik->ispi);
+    finding_ev_int(f, "nat_initiator", ik->natd.nat_initiator);
+    finding_ev_int(f, "nat_responder", ik->natd.nat_responder);
+    finding_ev_bool(f, "ike_nat_t", ik->nat_t);
+    finding_ev_int(f, "raw_esp_packets", (int64_t)n->raw_pkts);
+    finding_ev_int(f, "raw_esp_sas", n->raw_sas);
+    finding_ev_ts(f, "first_ts", n->ts);
+    finding_frame(f, cap, ik->first_frame);
+    if (n->raw_frame)
+        finding_frame(f, cap, n->raw_frame);
+    return true;
 }
 
 static void scan(struct detect_ctx *c, const struct session_model *m, struct seen *sn)
 {
-    uint8_t cap = du_cap(c, m);
-    struct map_idx mi = {0};
+    struct du_lazy mi = {0};
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!ik || !ik->natd.present || ik->natd.forced_encap == 1)
+        if (!natd_says_nat(ik))
             continue;
-        if (ik->natd.nat_initiator != 1 && ik->natd.nat_responder != 1)
+        struct natt_facts n;
+        natt_collect(m, ik, &n);
+        if ((!n.raw_sas && !n.stay500) || seen_has(sn, ik->ispi))
             continue;
-        if (ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1 &&
-            du_same_subnet(&ik->initiator.ip, &ik->responder.ip))
-            continue; /* "both behind a NAT" within one subnet: rewritten capture or fake hashes,
-                         not a NAT */
-        /* raw ESP between the peers */
-        uint64_t raw_pkts = 0, raw_first = 0, raw_frame = 0;
-        unsigned raw_sas = 0;
-        uint32_t spis[4];
-        uint32_t it = 0;
-        for (const struct ipsec_sa *sa;
-             (sa = du_ipsec_between(m, &ik->initiator.ip, &ik->responder.ip, &it));) {
-            if (sa->k.proto != 50 || sa->k.encap)
-                continue;
-            bool fwd =
-                du_ip_eq(&sa->k.src, &ik->initiator.ip) && du_ip_eq(&sa->k.dst, &ik->responder.ip);
-            bool rev =
-                du_ip_eq(&sa->k.dst, &ik->initiator.ip) && du_ip_eq(&sa->k.src, &ik->responder.ip);
-            if (!fwd && !rev)
-                continue;
-            if (raw_sas < 4)
-                spis[raw_sas] = sa->k.spi;
-            raw_sas++;
-            raw_pkts += sa->packets;
-            if (!raw_first || sa->first_ts < raw_first) {
-                raw_first = sa->first_ts;
-                raw_frame = sa->first_frame;
-            }
-        }
-        /* IKE stayed on 500 after the authentication exchange */
-        uint32_t auth = ik->version == 2 ? exch_count(ik, 35) : exch_count(ik, 32);
-        if (ik->version == 1 && exch_count(ik, 2) >= 5)
-            auth += exch_count(ik, 2) - 4;
-        bool stay500 =
-            !ik->nat_t && auth > 0 && (ik->initiator.port == 500 || ik->responder.port == 500);
-        if ((!raw_sas && !stay500) || seen_has(sn, ik->ispi))
-            continue;
-        uint64_t ts = raw_sas ? raw_first : ik->first_ts;
-        struct finding *f = finding_add(c->out, FINDING_NATT_NOT_USED, ts);
-        if (!f)
+        if (!natt_emit(c, m, &mi, &n))
             break;
-        /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
-        f->confirmed = !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
-        char a[DU_IPSTR], b[DU_IPSTR], s[12], t[16];
-        du_ip(&ik->initiator.ip, a);
-        du_ip(&ik->responder.ip, b);
-        const char *who =
-            ik->natd.nat_initiator == 1
-                ? (ik->natd.nat_responder == 1 ? "both peers are" : "the initiator is")
-                : "the responder is";
-        snprintf(
-            f->summary, sizeof(f->summary),
-            "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a NAT, yet",
-            ik->version, (unsigned long long)ik->ispi, a, b, who);
-        if (raw_sas) {
-            du_cat(f->summary, sizeof(f->summary),
-                   " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI", raw_sas,
-                   (unsigned long long)raw_pkts);
-            for (unsigned k = 0; k < raw_sas && k < 4; k++)
-                du_cat(f->summary, sizeof(f->summary), "%s %s", k ? "," : "", du_spi(spis[k], s));
-            du_cat(f->summary, sizeof(f->summary), ", since %s) instead of moving into UDP 4500",
-                   du_hms(raw_first, t));
-        }
-        if (stay500)
-            du_cat(f->summary, sizeof(f->summary),
-                   "%s IKE stays on UDP port 500 after the authentication exchange",
-                   raw_sas ? ", and" : "");
-        du_cat(f->summary, sizeof(f->summary),
-               ". Raw ESP through a NAT works for at most one client per server and outside "
-               "address, and breaks "
-               "on NATs that do not pass IP protocol 50.");
-        snprintf(f->remedy, sizeof(f->remedy),
-                 "Enable NAT traversal on both peers so that IKE moves to UDP 4500 and ESP is "
-                 "UDP-encapsulated once "
-                 "NAT-D detects the NAT (RFC 3947/3948; strongSwan does it by default: check that "
-                 "NAT-T is not "
-                 "disabled and the peer supports it%s), and allow UDP 4500 through the firewalls.",
-                 ik->version == 1 && !(ik->vid_flags & (IKE_VID_RFC3947 | IKE_VID_NATT_DRAFT))
-                     ? "; no NAT-T vendor ID was exchanged in IKEv1"
-                     : "");
-        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &ik->initiator.ip);
-        if (fs) {
-            fs->has_port = true;
-            fs->port = ik->initiator.port;
-            if (raw_sas) {
-                fs->has_spi = true;
-                fs->spi = spis[0];
-            }
-            if (ik->natd.nat_initiator == 1)
-                snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
-            const struct nat_mapping *mp = c->nat && m == c->inside
-                                               ? udp_mapping(c->nat, &mi, &ik->initiator.ip,
-                                                             ik->initiator.port, &ik->responder.ip)
-                                               : NULL;
-            if (mp) {
-                fs->has_outside = true;
-                fs->out_ip = mp->outside.ip;
-                fs->has_out_port = mp->outside.has_port;
-                fs->out_port = mp->outside.port;
-            }
-        }
-        if ((fs = finding_session_add(f, ROLE_SERVER, &ik->responder.ip))) {
-            fs->has_port = true;
-            fs->port = ik->responder.port;
-        }
-        char hex[20];
-        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)ik->ispi);
-        finding_ev_str(f, "ike_spi", hex);
-        finding_ev_int(f, "nat_initiator", ik->natd.nat_initiator);
-        finding_ev_int(f, "nat_responder", ik->natd.nat_responder);
-        finding_ev_bool(f, "ike_nat_t", ik->nat_t);
-        finding_ev_int(f, "raw_esp_packets", (int64_t)raw_pkts);
-        finding_ev_int(f, "raw_esp_sas", raw_sas);
-        finding_ev_ts(f, "first_ts", ts);
-        finding_frame(f, cap, ik->first_frame);
-        if (raw_frame)
-            finding_frame(f, cap, raw_frame);
     }
-    if (mi.built)
-        du_index_free(&mi.x);
+    du_lazy_free(&mi);
 }
 
 static void run(struct detect_ctx *c)
@@ -206,4 +204,5 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_natt_not_used = {.name = "natt_not_used", .run = run};
+const struct detector det_natt_not_used = {
+    .name = "natt_not_used", .run = run, .emits = DETECT_KIND_BIT(FINDING_NATT_NOT_USED)};

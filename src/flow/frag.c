@@ -7,6 +7,7 @@
 
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/rd.h"
 
 /*
@@ -360,8 +361,8 @@ static uint32_t lookup(const struct frag_table *t, const struct pkt *p, uint8_t 
     for (uint32_t n = 0; i != NONE && n < FRAG_MAX_DATAGRAMS; n++) {
         const struct dgram *d = &t->d[i];
         if (d->hash == h && d->id == p->ip_id && d->ipver == p->ipver &&
-            d->key_proto == key_proto && memcmp(&d->src, &p->src, sizeof(d->src)) == 0 &&
-            memcmp(&d->dst, &p->dst, sizeof(d->dst)) == 0)
+            d->key_proto == key_proto && ip_addr_eq(&d->src, &p->src) &&
+            ip_addr_eq(&d->dst, &p->dst))
             return i;
         i = d->hnext;
     }
@@ -434,135 +435,128 @@ static bool same_bytes(const struct dgram *d, uint32_t off, const uint8_t *src, 
     return n == 0 || memcmp(d->buf + off, src, n) == 0;
 }
 
-int frag_add(struct frag_table *t, struct pkt *p, struct frag_info *info, const uint8_t **data,
-             uint32_t *len)
+/* One fragment's extent in the datagram payload, per its IP header and as captured. */
+struct frag_in {
+    uint32_t off, end; /* [off, end) per the IP header */
+    uint32_t full;     /* bytes per the IP header */
+    uint32_t capd;     /* bytes captured (<= full) */
+    bool mf;
+    const uint8_t *src;
+};
+
+static void frag_extent(const struct pkt *p, struct frag_in *fx)
 {
-    *data = NULL;
-    *len = 0;
-    if (!p->is_frag || (p->ipver != 4 && p->ipver != 6) || p->frag_data_len > p->l3_len) {
-        memset(info, 0, sizeof(*info));
-        return FRAG_DROPPED;
-    }
-    /* bytes of the fragment per the IP header vs captured */
     uint32_t hdr = p->l3_len - p->frag_data_len;
-    uint32_t full = p->ip_len >= hdr ? p->ip_len - hdr : p->frag_data_len;
-    uint32_t capd = p->frag_data_len < full ? p->frag_data_len : full;
-    uint32_t off = p->frag_off;
-    uint32_t end = off + full; /* off <= 65528, full <= 65535 (jumbograms aside): no overflow */
-    if (end < off)
-        end = UINT32_MAX;
-    bool mf = p->frag_mf;
+    fx->full = p->ip_len >= hdr ? p->ip_len - hdr : p->frag_data_len;
+    fx->capd = p->frag_data_len < fx->full ? p->frag_data_len : fx->full;
+    fx->off = p->frag_off;
+    fx->end = fx->off + fx->full; /* off <= 65528, full <= 65535 (jumbograms aside) */
+    if (fx->end < fx->off)
+        fx->end = UINT32_MAX;
+    fx->mf = p->frag_mf;
+    fx->src = p->frag_data;
+}
 
-    uint8_t key_proto = p->ipver == 4 ? p->l4proto : 0;
-    uint32_t h = key_hash(&p->src, &p->dst, p->ip_id, p->ipver, key_proto);
-    uint32_t i = lookup(t, p, key_proto, h);
-    if (i == NONE) {
-        i = create(t, p, key_proto, h);
-        if (i == NONE) {
-            memset(info, 0, sizeof(*info));
-            pkt_anom(p, ANOM_FRAG_TABLE_FULL);
-            return FRAG_DROPPED;
-        }
-    }
-    struct dgram *d = &t->d[i];
-    if (p->ts_us > d->last_ts)
-        d->last_ts = p->ts_us;
-    if (d->dead) {
-        fill_info(d, info);
-        return FRAG_DROPPED;
-    }
-
-    /* validity (RFC 791 §3.2; RFC 8200 §4.5) */
-    if (end > FRAG_IP_MAX)
-        return discard(t, i, p, ANOM_FRAG_TOO_BIG, info);
-    if (mf && (full == 0 || full % 8 != 0))
-        return discard(t, i, p, ANOM_FRAG_BAD_LENGTH, info);
-    if (!mf) {
-        if (d->has_last && end != d->end)
-            return discard(t, i, p, ANOM_FRAG_BAD_LENGTH, info);
+/* The length rules of RFC 791 §3.2 and RFC 8200 §4.5 against what the datagram already holds:
+ * the anomaly that discards it, or ANOM__COUNT when the fragment fits. */
+static enum anomaly frag_length_error(const struct dgram *d, const struct frag_in *fx)
+{
+    if (fx->end > FRAG_IP_MAX)
+        return ANOM_FRAG_TOO_BIG;
+    if (fx->mf && (fx->full == 0 || fx->full % 8 != 0))
+        return ANOM_FRAG_BAD_LENGTH;
+    if (!fx->mf) {
+        if (d->has_last && fx->end != d->end)
+            return ANOM_FRAG_BAD_LENGTH;
         for (uint32_t k = 0; k < d->nfrags; k++) {
-            if (d->ext[k].end > end)
-                return discard(t, i, p, ANOM_FRAG_BAD_LENGTH, info);
+            if (d->ext[k].end > fx->end)
+                return ANOM_FRAG_BAD_LENGTH;
         }
-    } else if (d->has_last && end > d->end) {
-        return discard(t, i, p, ANOM_FRAG_BAD_LENGTH, info);
+    } else if (d->has_last && fx->end > d->end) {
+        return ANOM_FRAG_BAD_LENGTH;
     }
+    return ANOM__COUNT;
+}
 
-    /* duplicates and overlaps: compare the captured bytes both copies have */
-    const uint8_t *src = p->frag_data;
+/* Duplicates and overlaps, comparing the captured bytes both copies have. Returns true when the
+ * fragment ends here, with *rc FRAG_PENDING for an exact duplicate (ignored) or FRAG_DROPPED when
+ * an IPv6 overlap with different bytes discards the datagram (RFC 5722); false when it is to be
+ * stored. */
+static bool frag_overlaps(struct frag_table *t, uint32_t i, struct pkt *p, const struct frag_in *fx,
+                          struct frag_info *info, int *rc)
+{
+    struct dgram *d = &t->d[i];
     bool overlap = false;
     bool differ = false;
     for (uint32_t k = 0; k < d->nfrags; k++) {
         const struct frag_ext *e = &d->ext[k];
-        if (off >= e->end || e->off >= end)
+        if (fx->off >= e->end || e->off >= fx->end)
             continue;
-        uint32_t lo = off > e->off ? off : e->off;
-        uint32_t hi = end < e->end ? end : e->end;
-        uint32_t chi = e->cend < off + capd ? e->cend : off + capd;
+        uint32_t lo = fx->off > e->off ? fx->off : e->off;
+        uint32_t hi = fx->end < e->end ? fx->end : e->end;
+        uint32_t chi = e->cend < fx->off + fx->capd ? e->cend : fx->off + fx->capd;
         if (chi > hi)
             chi = hi;
-        if (chi > lo && !same_bytes(d, lo, src + (lo - off), chi - lo))
+        if (chi > lo && !same_bytes(d, lo, fx->src + (lo - fx->off), chi - lo))
             differ = true;
-        if (e->off == off && e->end == end && !differ) {
+        if (e->off == fx->off && e->end == fx->end && !differ) {
             /* exact duplicate (same extent, same bytes): ignored */
             d->duplicate = true;
             pkt_anom(p, ANOM_FRAG_DUPLICATE);
             if (d->nframes < FRAG_INFO_FRAMES)
                 d->frames[d->nframes++] = p->frame;
             fill_info(d, info);
-            return FRAG_PENDING;
+            *rc = FRAG_PENDING;
+            return true;
         }
         overlap = true;
     }
     if (overlap || differ) {
         d->overlap = true;
-        if (p->ipver == 6 && differ)
-            return discard(t, i, p, ANOM_FRAG_OVERLAP, info); /* RFC 5722 */
+        if (p->ipver == 6 && differ) {
+            *rc = discard(t, i, p, ANOM_FRAG_OVERLAP, info);
+            return true;
+        }
         pkt_anom(p, ANOM_FRAG_OVERLAP);
     }
-    if (d->nfrags >= FRAG_MAX_FRAGS)
-        return discard(t, i, p, ANOM_FRAG_TOO_MANY, info);
-    if (d->nfrags > 0 && off < d->max_off) {
-        d->out_of_order = true;
-        pkt_anom(p, ANOM_FRAG_OUT_OF_ORDER);
-    }
+    return false;
+}
 
-    /* store */
-    if (!grow_ext(t, p, i) || !grow_buf(t, p, i, off + capd)) {
-        pkt_anom(p, ANOM_FRAG_TABLE_FULL);
-        d->dead = true;
-        t->st.dropped++;
-        fill_info(d, info);
-        return FRAG_DROPPED;
-    }
-    if (capd > 0)
-        memcpy(d->buf + off, src, capd);
+/* Copies the fragment into the datagram and records its extent (sorted by offset), the first
+ * fragment's protocol and ports, the last one's end. False when memory is refused. */
+static bool frag_store(struct frag_table *t, uint32_t i, struct pkt *p, const struct frag_in *fx)
+{
+    if (!grow_ext(t, p, i) || !grow_buf(t, p, i, fx->off + fx->capd))
+        return false;
+    struct dgram *d = &t->d[i];
+    if (fx->capd > 0)
+        memcpy(d->buf + fx->off, fx->src, fx->capd);
     uint32_t k = d->nfrags;
-    while (k > 0 &&
-           (d->ext[k - 1].off > off || (d->ext[k - 1].off == off && d->ext[k - 1].end > end))) {
+    while (k > 0 && (d->ext[k - 1].off > fx->off ||
+                     (d->ext[k - 1].off == fx->off && d->ext[k - 1].end > fx->end))) {
         d->ext[k] = d->ext[k - 1];
         k--;
     }
-    d->ext[k].off = off;
-    d->ext[k].end = end;
-    d->ext[k].cend = off + capd;
+    d->ext[k].off = fx->off;
+    d->ext[k].end = fx->end;
+    d->ext[k].cend = fx->off + fx->capd;
     d->nfrags++;
-    d->bytes += full;
-    if (off > d->max_off)
-        d->max_off = off;
-    if (capd < full)
+    d->bytes += fx->full;
+    if (fx->off > d->max_off)
+        d->max_off = fx->off;
+    if (fx->capd < fx->full)
         d->snapped = true;
     if (d->nframes < FRAG_INFO_FRAMES)
         d->frames[d->nframes++] = p->frame;
-    if (!mf) {
+    if (!fx->mf) {
         d->has_last = true;
-        d->end = end;
+        d->end = fx->end;
     }
-    if (off == 0) {
+    if (fx->off == 0) {
         d->has_first = true;
         d->proto = p->l4proto;
-        if (p->l4proto == 17 || p->l4proto == 6) {
-            struct rd r = rd_init(p->frag_data, capd);
+        if (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP) {
+            struct rd r = rd_init(p->frag_data, fx->capd);
             uint16_t sp = rd_be16(&r);
             uint16_t dp = rd_be16(&r);
             if (rd_ok(&r)) {
@@ -572,8 +566,14 @@ int frag_add(struct frag_table *t, struct pkt *p, struct frag_info *info, const 
             }
         }
     }
+    return true;
+}
 
-    /* complete when [0, end) is covered */
+/* FRAG_COMPLETE with *data and *len set when [0, end) is covered, else FRAG_PENDING. */
+static int frag_try_complete(struct frag_table *t, uint32_t i, struct pkt *p,
+                             struct frag_info *info, const uint8_t **data, uint32_t *len)
+{
+    struct dgram *d = &t->d[i];
     if (d->has_first && d->has_last) {
         uint32_t pos = 0;
         for (uint32_t n = 0; n < d->nfrags && d->ext[n].off <= pos; n++) {
@@ -603,6 +603,59 @@ int frag_add(struct frag_table *t, struct pkt *p, struct frag_info *info, const 
     }
     fill_info(d, info);
     return FRAG_PENDING;
+}
+
+int frag_add(struct frag_table *t, struct pkt *p, struct frag_info *info, const uint8_t **data,
+             uint32_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!p->is_frag || (p->ipver != 4 && p->ipver != 6) || p->frag_data_len > p->l3_len) {
+        memset(info, 0, sizeof(*info));
+        return FRAG_DROPPED;
+    }
+    struct frag_in fx;
+    frag_extent(p, &fx);
+
+    uint8_t key_proto = p->ipver == 4 ? p->l4proto : 0;
+    uint32_t h = key_hash(&p->src, &p->dst, p->ip_id, p->ipver, key_proto);
+    uint32_t i = lookup(t, p, key_proto, h);
+    if (i == NONE) {
+        i = create(t, p, key_proto, h);
+        if (i == NONE) {
+            memset(info, 0, sizeof(*info));
+            pkt_anom(p, ANOM_FRAG_TABLE_FULL);
+            return FRAG_DROPPED;
+        }
+    }
+    struct dgram *d = &t->d[i];
+    if (p->ts_us > d->last_ts)
+        d->last_ts = p->ts_us;
+    if (d->dead) {
+        fill_info(d, info);
+        return FRAG_DROPPED;
+    }
+
+    enum anomaly bad = frag_length_error(d, &fx);
+    if (bad != ANOM__COUNT)
+        return discard(t, i, p, bad, info);
+    int rc = FRAG_PENDING;
+    if (frag_overlaps(t, i, p, &fx, info, &rc))
+        return rc;
+    if (d->nfrags >= FRAG_MAX_FRAGS)
+        return discard(t, i, p, ANOM_FRAG_TOO_MANY, info);
+    if (d->nfrags > 0 && fx.off < d->max_off) {
+        d->out_of_order = true;
+        pkt_anom(p, ANOM_FRAG_OUT_OF_ORDER);
+    }
+    if (!frag_store(t, i, p, &fx)) {
+        pkt_anom(p, ANOM_FRAG_TABLE_FULL);
+        d->dead = true;
+        t->st.dropped++;
+        fill_info(d, info);
+        return FRAG_DROPPED;
+    }
+    return frag_try_complete(t, i, p, info, data, len);
 }
 
 void frag_expire(struct frag_table *t, uint64_t now_us,

@@ -98,29 +98,10 @@ static double median(double *v, size_t n)
     return (lo + hi) / 2;
 }
 
-int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk)
+/* Step 1-2: a Theil-Sen slope over the medians of up to MAX_BINS bins of equal count; 0 when the
+ * evidence is too short or too small for a drift. tmp has room for n values. */
+static double binned_slope(const double *x, const double *y, double *tmp, size_t n, double span)
 {
-    memset(clk, 0, sizeof(*clk));
-    if (n < MIN_PAIRS)
-        return -1;
-    qsort(pairs, n, sizeof(*pairs), cmp_tpair);
-    int64_t ref = pairs[0].t_in_us;
-    double *x = malloc(n * sizeof(double));
-    double *y = malloc(n * sizeof(double));
-    double *tmp = malloc(n * sizeof(double));
-    if (!x || !y || !tmp) {
-        free(x);
-        free(y);
-        free(tmp);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        x[i] = (double)(pairs[i].t_in_us - ref);
-        y[i] = (double)(pairs[i].t_out_us - pairs[i].t_in_us);
-    }
-    double span = x[n - 1] - x[0];
-
-    /* 1-2: binned medians and a Theil-Sen slope over them */
     double slope = 0;
     size_t nb = n / 8;
     if (nb > MAX_BINS)
@@ -144,86 +125,131 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
                     slopes[ns++] = (by[j] - by[i]) / (bx[j] - bx[i]);
         slope = median(slopes, ns);
     }
+    return slope;
+}
+
+/* The line being fitted and what the last least-squares round left for the drift test. */
+struct fit {
+    double slope, icpt;
+    size_t inl;
+    double sxx, ss, my;
+};
+
+/* Step 3, one round: least squares over the points within tol of the current line; updates the
+ * fit and the tolerance. False when too few points are left (the fit is unchanged). */
+static bool ls_round(const double *x, const double *y, size_t n, double span, struct fit *f,
+                     double *tol)
+{
+    double sx = 0;
+    double sy = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = y[i] - f->slope * x[i] - f->icpt;
+        if (fabs(r) < *tol) {
+            sx += x[i];
+            sy += y[i];
+            m++;
+        }
+    }
+    if (m < MIN_PAIRS)
+        return false;
+    double mx = sx / (double)m;
+    double my = sy / (double)m;
+    double sxx = 0;
+    double sxy = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = y[i] - f->slope * x[i] - f->icpt;
+        if (fabs(r) < *tol) {
+            sxx += (x[i] - mx) * (x[i] - mx);
+            sxy += (x[i] - mx) * (y[i] - my);
+        }
+    }
+    double nslope = f->slope;
+    if (span >= MIN_DRIFT_SPAN_US && sxx > 0 && m >= 3)
+        nslope = sxy / sxx;
+    double nicpt = my - nslope * mx;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = y[i] - f->slope * x[i] - f->icpt;
+        if (fabs(r) < *tol) {
+            double r2 = y[i] - nslope * x[i] - nicpt;
+            ss += r2 * r2;
+        }
+    }
+    f->slope = nslope;
+    f->icpt = nicpt;
+    f->inl = m;
+    f->sxx = sxx;
+    f->ss = ss;
+    f->my = my;
+    double sigma = sqrt(ss / (double)m);
+    *tol = 4 * sigma;
+    if (*tol < 500)
+        *tol = 500;
+    return true;
+}
+
+/* The robust fit of y over x (steps 2-3; x, y and tmp hold n values). */
+static void fit_line(const double *x, const double *y, double *tmp, size_t n, struct fit *f)
+{
+    double span = x[n - 1] - x[0];
+    f->slope = binned_slope(x, y, tmp, n, span);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = y[i] - slope * x[i];
-    double icpt = median(tmp, n);
+        tmp[i] = y[i] - f->slope * x[i];
+    f->icpt = median(tmp, n);
     for (size_t i = 0; i < n; i++)
-        tmp[i] = fabs(y[i] - slope * x[i] - icpt);
+        tmp[i] = fabs(y[i] - f->slope * x[i] - f->icpt);
     double mad = median(tmp, n);
     double tol = 5 * 1.4826 * mad;
     if (tol < 5000)
         tol = 5000;
-
-    /* 3: least squares over inliers, three rounds */
-    size_t inl = 0;
-    double last_sxx = 0;
-    double last_ss = 0;
-    double last_my = 0;
-    for (int round = 0; round < 3; round++) {
-        double sx = 0;
-        double sy = 0;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            double r = y[i] - slope * x[i] - icpt;
-            if (fabs(r) < tol) {
-                sx += x[i];
-                sy += y[i];
-                m++;
-            }
-        }
-        if (m < MIN_PAIRS)
+    for (int round = 0; round < 3; round++)
+        if (!ls_round(x, y, n, span, f, &tol))
             break;
-        double mx = sx / (double)m;
-        double my = sy / (double)m;
-        double sxx = 0;
-        double sxy = 0;
-        for (size_t i = 0; i < n; i++) {
-            double r = y[i] - slope * x[i] - icpt;
-            if (fabs(r) < tol) {
-                sxx += (x[i] - mx) * (x[i] - mx);
-                sxy += (x[i] - mx) * (y[i] - my);
-            }
-        }
-        double nslope = slope;
-        if (span >= MIN_DRIFT_SPAN_US && sxx > 0 && m >= 3)
-            nslope = sxy / sxx;
-        double nicpt = my - nslope * mx;
-        double ss = 0;
-        for (size_t i = 0; i < n; i++) {
-            double r = y[i] - slope * x[i] - icpt;
-            if (fabs(r) < tol) {
-                double r2 = y[i] - nslope * x[i] - nicpt;
-                ss += r2 * r2;
-            }
-        }
-        slope = nslope;
-        icpt = nicpt;
-        inl = m;
-        last_sxx = sxx;
-        last_ss = ss;
-        last_my = my;
-        double sigma = sqrt(ss / (double)m);
-        tol = 4 * sigma;
-        if (tol < 500)
-            tol = 500;
+}
+
+int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk)
+{
+    memset(clk, 0, sizeof(*clk));
+    if (n < MIN_PAIRS)
+        return -1;
+    qsort(pairs, n, sizeof(*pairs), cmp_tpair);
+    int64_t ref = pairs[0].t_in_us;
+    double *x = malloc(n * sizeof(double));
+    double *y = malloc(n * sizeof(double));
+    double *tmp = malloc(n * sizeof(double));
+    if (!x || !y || !tmp) {
+        free(x);
+        free(y);
+        free(tmp);
+        return -1;
     }
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(pairs[i].t_in_us - ref);
+        y[i] = (double)(pairs[i].t_out_us - pairs[i].t_in_us);
+    }
+    struct fit f;
+    memset(&f, 0, sizeof(f));
+    fit_line(x, y, tmp, n, &f);
     free(x);
     free(y);
     free(tmp);
-    if (inl < MIN_PAIRS)
+    if (f.inl < MIN_PAIRS)
         return -1;
+    double slope = f.slope;
+    double icpt = f.icpt;
     /* a drift within three standard errors of 0 is latency noise, not a clock rate */
-    if (slope != 0 && inl > 2 && last_sxx > 0) {
-        double se = sqrt(last_ss / (double)(inl - 2)) / sqrt(last_sxx);
+    if (slope != 0 && f.inl > 2 && f.sxx > 0) {
+        double se = sqrt(f.ss / (double)(f.inl - 2)) / sqrt(f.sxx);
         if (fabs(slope) < 3 * se) {
             slope = 0;
-            icpt = last_my;
+            icpt = f.my;
         }
     }
     clk->valid = true;
     clk->seconds = icpt / 1e6;
     clk->drift_ppm = slope * 1e6;
-    clk->evidence_packets = inl;
+    clk->evidence_packets = f.inl;
     clk->ref_us = (uint64_t)ref;
     return 0;
 }

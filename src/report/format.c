@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report_int.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/table.h"
 
 /* ---- timestamps ---- */
@@ -157,32 +158,12 @@ char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size)
     return buf;
 }
 
+/* Records name the ICMP family "icmp" for IPv4 and IPv6 alike (the `icmp_id` identity of a
+ * nat_mapping is the same for both; the address says which IP version); every other protocol
+ * as ip_proto_name() names it, or its number. */
 char *rep_proto_name(uint8_t proto, char *buf, unsigned size)
 {
-    const char *n = NULL;
-    switch (proto) {
-    case 1:
-    case 58:
-        n = "icmp";
-        break;
-    case 6:
-        n = "tcp";
-        break;
-    case 17:
-        n = "udp";
-        break;
-    case 47:
-        n = "gre";
-        break;
-    case 50:
-        n = "esp";
-        break;
-    case 51:
-        n = "ah";
-        break;
-    default:
-        break;
-    }
+    const char *n = ip_proto_is_icmp(proto) ? ip_proto_name(IPP_ICMP) : ip_proto_name(proto);
     if (n)
         snprintf(buf, size, "%s", n);
     else
@@ -239,7 +220,7 @@ bool rep_flow_listed(const struct flow *f, bool all_flows)
         return false;
     if (all_flows || f->is_vpn)
         return true;
-    if ((f->proto == 6 || f->proto == 17) && app_unknown(f->app) &&
+    if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(f->app) &&
         (vpn_port(f->src.port) || vpn_port(f->dst.port)))
         return true;
     return false;
@@ -415,7 +396,7 @@ static int add_model(struct rep_list *l, const struct report_input *in, uint8_t 
         const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
         if (!sa)
             continue;
-        unsigned type = sa->k.proto == 51 ? REC_AH_SA : REC_ESP_SA;
+        unsigned type = sa->k.proto == IPP_AH ? REC_AH_SA : REC_ESP_SA;
         struct rep_rec *r = rec_new(l, type, mi, sa, true, sa->first_ts);
         if (!r)
             return -1;

@@ -45,9 +45,9 @@ struct rep_list {
     struct rep_rec *v;
 };
 
-/* Every record of the input in CONTRACT.md order: by ts, then type, then key; records without a
- * ts after them by type, then key. 0, or -1 on OOM (the list is then partial). Free with
- * rep_list_free. */
+/* Every record of the input in the order doc/json-schema.md gives: by ts, then type, then key;
+ * records without a ts after them by type, then key. 0, or -1 on OOM (the list is then partial).
+ * Free with rep_list_free. */
 int rep_build(struct rep_list *l, const struct report_input *in);
 void rep_list_free(struct rep_list *l);
 
@@ -55,14 +55,16 @@ void rep_list_free(struct rep_list *l);
  * malloc'ed array of n indexes into in->findings->v (NULL when none or OOM). */
 size_t *rep_findings_by_severity(const struct finding_list *fl);
 
-/* Whether a flow gets a `flow` record (CONTRACT.md: VPN-labelled, or unknown on VPN ports, or all
- * with --all-flows; never flows decoded as a VPN protocol, which have records of their own). */
+/* Whether a flow gets a `flow` record (doc/json-schema.md: VPN-labelled, or unknown on VPN ports,
+ * or all with --all-flows; never flows decoded as a VPN protocol, which have records of their
+ * own). */
 bool rep_flow_listed(const struct flow *f, bool all_flows);
 
 /* Formatting into caller buffers; each returns buf. */
-char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);     /* 16 lowercase hex digits */
-char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size);   /* "0x" + 8 lowercase hex */
-char *rep_proto_name(uint8_t proto, char *buf, unsigned size); /* "udp", "esp", or the number */
+char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);   /* 16 lowercase hex digits */
+char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size); /* "0x" + 8 lowercase hex */
+/* ip_proto_name() ("udp", "esp", ...; "icmp" for ICMPv6 too), or the number */
+char *rep_proto_name(uint8_t proto, char *buf, unsigned size);
 const char *rep_pptp_sess_state_name(uint8_t s);
 const char *rep_flow_app(const struct flow *f); /* the nDPI label, "Unknown" when empty */
 

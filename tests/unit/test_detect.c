@@ -133,16 +133,30 @@ static void finish(struct session_model *m)
 static struct nat_timeouts TO = {NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
                                  NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
 
-/* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
-static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
+/* A one-capture context over m writing into out. */
+static struct detect_ctx ctx_single(struct session_model *m, struct finding_list *out)
 {
-    struct finding_list fl = {0};
     struct detect_ctx c;
     memset(&c, 0, sizeof(c));
     c.single = m;
     c.to = TO;
-    c.out = &fl;
+    c.out = out;
+    return c;
+}
+
+/* Runs every detector on one model into a fresh list. */
+static struct finding_list run_all(struct session_model *m)
+{
+    struct finding_list fl = {0};
+    struct detect_ctx c = ctx_single(m, &fl);
     detect_run(&c);
+    return fl;
+}
+
+/* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
+static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
+{
+    struct finding_list fl = run_all(m);
     unsigned n = 0;
     for (size_t i = 0; i < fl.n; i++)
         if (fl.v[i].kind == kind) {
@@ -699,21 +713,30 @@ static void test_one_way(void)
     model_free(m);
 }
 
+/* A NAT-T tunnel from cli to srv: IKE SA whose NAT-D puts the initiator behind a NAT, moved to
+ * UDP 4500, with ESP in UDP both ways (SPIs up, down). */
+static struct ike_sa *natt_tunnel(struct session_model *m, uint64_t ispi, struct ip_addr cli,
+                                  struct ip_addr srv, uint32_t up, uint32_t down)
+{
+    struct ike_sa *ik = ike_add(m, ispi, cli, 500, srv, 500, T0, T0 + S(5));
+    ik->natd.present = true;
+    ik->natd.nat_initiator = 1;
+    ik->natd.nat_responder = 0;
+    ik->nat_t = true;
+    ik->natt_initiator.ip = cli, ik->natt_initiator.port = 4500;
+    ik->natt_responder.ip = srv, ik->natt_responder.port = 4500;
+    sa_add(m, cli, srv, up, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, srv, cli, down, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    return ik;
+}
+
 /* ---- nat_traversal (info) and the inside view of a stale mapping ---- */
 static void test_nat_traversal(void)
 {
     struct finding f;
     struct session_model *m = model(SIDE_SINGLE);
-    struct ike_sa *ik = ike_add(m, 0xc111, C1, 500, SRV, 500, T0, T0 + S(5));
-    ik->natd.present = true;
-    ik->natd.nat_initiator = 1;
-    ik->natd.nat_responder = 0;
+    struct ike_sa *ik = natt_tunnel(m, 0xc111, C1, SRV, 0xa001, 0xb001);
     ik->natd.forced_encap = 0;
-    ik->nat_t = true;
-    ik->natt_initiator.ip = C1, ik->natt_initiator.port = 4500;
-    ik->natt_responder.ip = SRV, ik->natt_responder.port = 4500;
-    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
-    sa_add(m, SRV, C1, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     finish(m);
     CHECK_EQ(run1(m, FINDING_NAT_TRAVERSAL, &f), 1);
     CHECK_EQ(f.sev, SEV_INFO);
@@ -734,6 +757,149 @@ static void test_nat_traversal(void)
     model_free(m);
 }
 
+/* ---- detect_run: no state between runs, declared dependencies ---- */
+
+static bool lists_equal(const struct finding_list *a, const struct finding_list *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (memcmp(&a->v[i], &b->v[i], sizeof(a->v[i])) != 0)
+            return false;
+    return true;
+}
+
+static unsigned count_kind(const struct finding_list *l, unsigned kind)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].kind == kind;
+    return n;
+}
+
+/* First part: a healthy NAT-T tunnel (C2) and a one-way SA (C1). Second part: a further one-way
+ * SA from a third client, as a model that grows while the dashboard re-runs the detectors. */
+static void rerun_part1(struct session_model *m)
+{
+    natt_tunnel(m, 0xc222, C2, SRV2, 0xa002, 0xb002);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+}
+
+static void rerun_part2(struct session_model *m)
+{
+    sa_add(m, A(192, 168, 1, 13), SRV, 0xa003, 50, 4500, 4500, 12, T0 + S(6), T0 + S(9));
+    finish(m);
+}
+
+static void test_rerun(void)
+{
+    /* the same model twice: identical findings, each run on its own list and both appended to
+     * one list */
+    frame_no = 1;
+    struct session_model *m = model(SIDE_SINGLE);
+    rerun_part1(m);
+    struct finding_list a = run_all(m), b = run_all(m);
+    CHECK_EQ(count_kind(&a, FINDING_ESP_ONE_WAY), 1);
+    CHECK_EQ(count_kind(&a, FINDING_NAT_TRAVERSAL), 1);
+    CHECK(lists_equal(&a, &b));
+    struct finding_list both = {0};
+    struct detect_ctx c = ctx_single(m, &both);
+    detect_run(&c);
+    detect_run(&c);
+    CHECK_EQ(both.n, 2 * a.n);
+    struct finding_list second = {.n = a.n, .cap = a.n, .v = both.v + a.n};
+    CHECK(lists_equal(&a, &second));
+    finding_list_free(&both);
+    finding_list_free(&b);
+
+    /* the model grows after a run: the next run equals a first run on the grown model */
+    rerun_part2(m);
+    struct finding_list grown = run_all(m);
+    CHECK_EQ(count_kind(&grown, FINDING_ESP_ONE_WAY), 2);
+    CHECK(!lists_equal(&a, &grown));
+    frame_no = 1;
+    struct session_model *fresh = model(SIDE_SINGLE);
+    rerun_part1(fresh);
+    rerun_part2(fresh);
+    struct finding_list once = run_all(fresh);
+    CHECK(lists_equal(&grown, &once));
+    finding_list_free(&once);
+    finding_list_free(&grown);
+    finding_list_free(&a);
+    model_free(fresh);
+    model_free(m);
+}
+
+/* The registry's declarations hold: every detector has one entry point, emits only what it
+ * declares, and every kind a detector reads is emitted by a detector registered before it. */
+static void test_registry(void)
+{
+    const struct detector *const *reg;
+    size_t n = detect_registry(&reg);
+    CHECK(n > 0);
+    frame_no = 1;
+    struct session_model *m = model(SIDE_SINGLE);
+    rerun_part1(m);
+    uint32_t all = 0;
+    for (size_t d = 0; d < n; d++) {
+        CHECK((reg[d]->run != NULL) != (reg[d]->run_after != NULL));
+        CHECK((reg[d]->reads != 0) == (reg[d]->run_after != NULL));
+        CHECK(reg[d]->emits != 0);
+        uint32_t before = 0;
+        for (size_t j = 0; j < d; j++)
+            before |= reg[j]->emits;
+        uint32_t after = 0;
+        for (size_t j = d; j < n; j++)
+            after |= reg[j]->emits;
+        CHECK_EQ(reg[d]->reads & after & ~before, 0);
+        all |= reg[d]->emits;
+        /* run alone (dependents on an empty list): only declared kinds */
+        struct finding_list own = {0}, none = {0};
+        struct detect_ctx c = ctx_single(m, &own);
+        if (reg[d]->run)
+            reg[d]->run(&c);
+        else
+            reg[d]->run_after(&c, &none);
+        for (size_t i = 0; i < own.n; i++)
+            CHECK(reg[d]->emits & DETECT_KIND_BIT(own.v[i].kind));
+        finding_list_free(&own);
+    }
+    CHECK_EQ(all, (1u << FINDING__COUNT) - 1u);
+    model_free(m);
+}
+
+/* A dependent detector sees other detectors' findings only through what it is handed: the same
+ * one-way SA is reported with an empty list and left out when an esp_collision finding names its
+ * client. */
+static void test_explicit_dependency(void)
+{
+    const struct detector *const *reg;
+    size_t n = detect_registry(&reg);
+    const struct detector *ow = NULL;
+    for (size_t d = 0; d < n; d++)
+        if (!strcmp(reg[d]->name, "esp_one_way"))
+            ow = reg[d];
+    CHECK(ow && ow->run_after && (ow->reads & DETECT_KIND_BIT(FINDING_ESP_COLLISION)));
+    if (!ow || !ow->run_after)
+        return;
+    struct session_model *m = model(SIDE_SINGLE);
+    sa_add(m, C1, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
+    finish(m);
+    struct finding_list earlier = {0}, out = {0};
+    struct detect_ctx c = ctx_single(m, &out);
+    ow->run_after(&c, &earlier);
+    CHECK_EQ(count_kind(&out, FINDING_ESP_ONE_WAY), 1);
+    finding_list_free(&out);
+    struct finding *col = finding_add(&earlier, FINDING_ESP_COLLISION, T0);
+    CHECK(col && finding_session_add(col, ROLE_CLIENT, &C1));
+    ow->run_after(&c, &earlier);
+    CHECK_EQ(count_kind(&out, FINDING_ESP_ONE_WAY), 0);
+    finding_list_free(&out);
+    finding_list_free(&earlier);
+    model_free(m);
+}
+
 int main(void)
 {
     C1 = A(192, 168, 1, 11);
@@ -751,5 +917,8 @@ int main(void)
     test_pptp();
     test_one_way();
     test_nat_traversal();
+    test_rerun();
+    test_registry();
+    test_explicit_dependency();
     return t_done();
 }

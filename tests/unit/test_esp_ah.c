@@ -7,6 +7,7 @@
 #include "t.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/rd.h"
 
 static struct pkt P;
@@ -111,7 +112,7 @@ static void test_ah(void)
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK_EQ(P.n_anom, 0);
     CHECK_EQ(P.vpn, VPN_AH);
-    CHECK_EQ(P.ah.next_header, 1);
+    CHECK_EQ(P.ah.next_header, IPP_ICMP);
     CHECK_EQ(P.ah.len_field, 4);
     CHECK_EQ(P.ah.spi, 0xb001);
     CHECK_EQ(P.ah.seq, 9);

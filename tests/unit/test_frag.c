@@ -10,6 +10,7 @@
 #include "vpnscope/decode.h"
 #include "vpnscope/frag.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 
 /* A UDP datagram (the reassembly target), filled by make_dgram: UDP 500 -> 4500, length n, then
  * bytes i*7+3. */
@@ -107,23 +108,23 @@ static void test_in_order(void)
     uint32_t l;
     make_dgram(3000);
     /* 0..1480 MF, 1480..2960 MF, 2960..3000 last */
-    mk(4, 0x100, 17, 0, true, orig, 1480, 1480, 1000, 1);
+    mk(4, 0x100, IPP_UDP, 0, true, orig, 1480, 1480, 1000, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(info.has_ports);
     CHECK_EQ(info.sport, 500);
     CHECK_EQ(info.dport, 4500);
     CHECK_EQ(info.nfrags, 1);
     CHECK(!info.complete);
-    mk(4, 0x100, 17, 1480, true, orig + 1480, 1480, 1480, 2000, 2);
+    mk(4, 0x100, IPP_UDP, 1480, true, orig + 1480, 1480, 1480, 2000, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK_EQ(frag_pending(t), 1);
-    mk(4, 0x100, 17, 2960, false, orig + 2960, 40, 40, 3000, 3);
+    mk(4, 0x100, IPP_UDP, 2960, false, orig + 2960, 40, 40, 3000, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(info.complete);
     CHECK(!info.out_of_order && !info.overlap && !info.duplicate);
     CHECK_EQ(info.nfrags, 3);
     CHECK_EQ(info.bytes, 3000);
-    CHECK_EQ(info.proto, 17);
+    CHECK_EQ(info.proto, IPP_UDP);
     CHECK_EQ(info.id, 0x100);
     CHECK_EQ(info.first_ts, 1000);
     CHECK_EQ(info.last_ts, 3000);
@@ -145,9 +146,9 @@ static void test_in_order(void)
     /* the released buffer is reused by the next datagram: memory does not grow */
     uint64_t mem = frag_mem_bytes(t);
     for (uint32_t id = 0; id < 100; id++) {
-        mk(4, id, 17, 0, true, orig, 1480, 1480, 5000, 10);
+        mk(4, id, IPP_UDP, 0, true, orig, 1480, 1480, 5000, 10);
         add(t, &info, &d, &l);
-        mk(4, id, 17, 1480, false, orig + 1480, 1520, 1520, 5000, 11);
+        mk(4, id, IPP_UDP, 1480, false, orig + 1480, 1520, 1520, 5000, 11);
         CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     }
     CHECK_EQ(frag_mem_bytes(t), mem);
@@ -161,15 +162,15 @@ static void test_out_of_order(void)
     const uint8_t *d;
     uint32_t l;
     make_dgram(3000);
-    mk(4, 7, 17, 2960, false, orig + 2960, 40, 40, 1, 1);
+    mk(4, 7, IPP_UDP, 2960, false, orig + 2960, 40, 40, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(!info.has_ports);
     CHECK(!has(&P, ANOM_FRAG_OUT_OF_ORDER));
-    mk(4, 7, 17, 1480, true, orig + 1480, 1480, 1480, 2, 2);
+    mk(4, 7, IPP_UDP, 1480, true, orig + 1480, 1480, 1480, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(has(&P, ANOM_FRAG_OUT_OF_ORDER));
     CHECK(info.out_of_order);
-    mk(4, 7, 17, 0, true, orig, 1480, 1480, 3, 3);
+    mk(4, 7, IPP_UDP, 0, true, orig, 1480, 1480, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(has(&P, ANOM_FRAG_OUT_OF_ORDER));
     CHECK(info.out_of_order);
@@ -178,12 +179,12 @@ static void test_out_of_order(void)
     CHECK(memcmp(d, orig, 3000) == 0);
 
     /* first and last, then the middle: the middle is lower than the last one */
-    mk(4, 8, 17, 0, true, orig, 1480, 1480, 1, 1);
+    mk(4, 8, IPP_UDP, 0, true, orig, 1480, 1480, 1, 1);
     add(t, &info, &d, &l);
-    mk(4, 8, 17, 2960, false, orig + 2960, 40, 40, 2, 2);
+    mk(4, 8, IPP_UDP, 2960, false, orig + 2960, 40, 40, 2, 2);
     add(t, &info, &d, &l);
     CHECK(!info.out_of_order);
-    mk(4, 8, 17, 1480, true, orig + 1480, 1480, 1480, 3, 3);
+    mk(4, 8, IPP_UDP, 1480, true, orig + 1480, 1480, 1480, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(info.out_of_order);
     CHECK(memcmp(d, orig, 3000) == 0);
@@ -199,28 +200,28 @@ static void test_overlap_duplicate(void)
     make_dgram(64);
 
     /* duplicate first fragment */
-    mk(4, 1, 17, 0, true, orig, 32, 32, 1, 1);
+    mk(4, 1, IPP_UDP, 0, true, orig, 32, 32, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(4, 1, 17, 0, true, orig, 32, 32, 2, 2);
+    mk(4, 1, IPP_UDP, 0, true, orig, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(has(&P, ANOM_FRAG_DUPLICATE));
     CHECK(!has(&P, ANOM_FRAG_OUT_OF_ORDER));
     CHECK(info.duplicate);
     CHECK(!info.overlap);
     CHECK_EQ(info.nfrags, 1);
-    mk(4, 1, 17, 32, false, orig + 32, 32, 32, 3, 3);
+    mk(4, 1, IPP_UDP, 32, false, orig + 32, 32, 32, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(memcmp(d, orig, 64) == 0);
     CHECK_EQ(info.nframes, 3);
 
     /* IPv4 overlap with the same bytes: [0,32) [16,48) [48,64) */
-    mk(4, 2, 17, 0, true, orig, 32, 32, 1, 1);
+    mk(4, 2, IPP_UDP, 0, true, orig, 32, 32, 1, 1);
     add(t, &info, &d, &l);
-    mk(4, 2, 17, 16, true, orig + 16, 32, 32, 2, 2);
+    mk(4, 2, IPP_UDP, 16, true, orig + 16, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(has(&P, ANOM_FRAG_OVERLAP));
     CHECK(info.overlap);
-    mk(4, 2, 17, 48, false, orig + 48, 16, 16, 3, 3);
+    mk(4, 2, IPP_UDP, 48, false, orig + 48, 16, 16, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(info.overlap);
     CHECK(memcmp(d, orig, 64) == 0);
@@ -228,9 +229,9 @@ static void test_overlap_duplicate(void)
     /* IPv4 overlap with different bytes: kept, the later bytes win */
     uint8_t alt[32];
     memset(alt, 0xee, sizeof(alt));
-    mk(4, 3, 17, 0, true, orig, 32, 32, 1, 1);
+    mk(4, 3, IPP_UDP, 0, true, orig, 32, 32, 1, 1);
     add(t, &info, &d, &l);
-    mk(4, 3, 17, 16, false, alt, 32, 32, 2, 2);
+    mk(4, 3, IPP_UDP, 16, false, alt, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(has(&P, ANOM_FRAG_OVERLAP));
     CHECK_EQ(l, 48);
@@ -238,22 +239,22 @@ static void test_overlap_duplicate(void)
 
     /* IPv6 overlap with different bytes: the datagram is discarded (RFC 5722), later fragments
      * too, and it is not reported again at expiry */
-    mk(6, 4, 17, 0, true, orig, 32, 32, 1, 1);
+    mk(6, 4, IPP_UDP, 0, true, orig, 32, 32, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(6, 4, 17, 16, true, alt, 16, 16, 2, 2);
+    mk(6, 4, IPP_UDP, 16, true, alt, 16, 16, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     CHECK(has(&P, ANOM_FRAG_OVERLAP));
     CHECK(info.dropped);
-    mk(6, 4, 17, 32, false, orig + 32, 32, 32, 3, 3);
+    mk(6, 4, IPP_UDP, 32, false, orig + 32, 32, 32, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     CHECK_EQ(frag_stats(t).dropped, 1);
     /* IPv6 overlap with identical bytes: recorded, kept */
-    mk(6, 5, 17, 0, true, orig, 32, 32, 1, 1);
+    mk(6, 5, IPP_UDP, 0, true, orig, 32, 32, 1, 1);
     add(t, &info, &d, &l);
-    mk(6, 5, 17, 16, true, orig + 16, 32, 32, 2, 2);
+    mk(6, 5, IPP_UDP, 16, true, orig + 16, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK(has(&P, ANOM_FRAG_OVERLAP));
-    mk(6, 5, 17, 48, false, orig + 48, 16, 16, 3, 3);
+    mk(6, 5, IPP_UDP, 48, false, orig + 48, 16, 16, 3, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(memcmp(d, orig, 64) == 0);
 
@@ -272,22 +273,22 @@ static void test_keys(void)
     uint32_t l;
     make_dgram(64);
     /* IPv6: the key has no protocol; the first fragment's next header is the protocol */
-    mk(6, 0xabcdef01, 60, 32, false, orig + 32, 32, 32, 1, 1);
+    mk(6, 0xabcdef01, 60 /* destination options */, 32, false, orig + 32, 32, 32, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(6, 0xabcdef01, 17, 0, true, orig, 32, 32, 2, 2);
+    mk(6, 0xabcdef01, IPP_UDP, 0, true, orig, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
-    CHECK_EQ(info.proto, 17);
+    CHECK_EQ(info.proto, IPP_UDP);
     CHECK_EQ(info.ipver, 6);
     CHECK_EQ(info.id, 0xabcdef01);
     CHECK(memcmp(d, orig, 64) == 0);
     /* IPv4: the protocol is part of the key */
-    mk(4, 9, 50, 32, false, orig + 32, 32, 32, 1, 1);
+    mk(4, 9, IPP_ESP, 32, false, orig + 32, 32, 32, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(4, 9, 17, 0, true, orig, 32, 32, 2, 2);
+    mk(4, 9, IPP_UDP, 0, true, orig, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK_EQ(frag_pending(t), 2);
     /* same id, other source: another datagram */
-    mk(4, 9, 17, 32, false, orig + 32, 32, 32, 3, 3);
+    mk(4, 9, IPP_UDP, 32, false, orig + 32, 32, 32, 3, 3);
     P.src.a[3] = 99;
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK_EQ(frag_pending(t), 3);
@@ -305,9 +306,9 @@ static void test_timeout(void)
     uint32_t l;
     make_dgram(64);
     uint64_t t0 = 1700000000ull * 1000000ull;
-    mk(4, 1, 17, 0, true, orig, 32, 32, t0, 1);
+    mk(4, 1, IPP_UDP, 0, true, orig, 32, 32, t0, 1);
     add(t, &info, &d, &l);
-    mk(6, 2, 17, 0, true, orig, 32, 32, t0 + 1, 2);
+    mk(6, 2, IPP_UDP, 0, true, orig, 32, 32, t0 + 1, 2);
     add(t, &info, &d, &l);
     struct seen s = {0};
     frag_expire(t, t0 + FRAG_TIMEOUT_US - 1, on_expire, &s);
@@ -320,7 +321,7 @@ static void test_timeout(void)
     CHECK(s.last.has_ports);
     CHECK_EQ(s.last.sport, 500);
     /* a fragment of the expired datagram starts a new one */
-    mk(4, 1, 17, 32, false, orig + 32, 32, 32, t0 + FRAG_TIMEOUT_US + 5, 3);
+    mk(4, 1, IPP_UDP, 32, false, orig + 32, 32, 32, t0 + FRAG_TIMEOUT_US + 5, 3);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     CHECK_EQ(info.nfrags, 1);
     frag_expire(t, t0 + 1 + FRAG6_TIMEOUT_US, on_expire, &s);
@@ -347,7 +348,7 @@ static void test_eviction(void)
     uint32_t l;
     make_dgram(64);
     for (uint32_t id = 0; id <= FRAG_MAX_DATAGRAMS; id++) {
-        mk(4, id, 17, 0, true, orig, 32, 32, 1000 + id, id + 1);
+        mk(4, id, IPP_UDP, 0, true, orig, 32, 32, 1000 + id, id + 1);
         CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
     }
     CHECK(has(&P, ANOM_FRAG_TABLE_FULL));
@@ -359,7 +360,7 @@ static void test_eviction(void)
     CHECK_EQ(s.evicted, 1);
     CHECK_EQ(s.first_id, 0); /* the oldest */
     /* id 1 can still complete */
-    mk(4, 1, 17, 32, false, orig + 32, 32, 32, 9999, 9999);
+    mk(4, 1, IPP_UDP, 32, false, orig + 32, 32, 32, 9999, 9999);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(memcmp(d, orig, 64) == 0);
     frag_free(t);
@@ -369,7 +370,7 @@ static void test_eviction(void)
     static uint8_t big[1480];
     uint64_t maxmem = 0;
     for (uint32_t id = 0; id < 600; id++) {
-        mk(4, id, 17, 64000, true, big, 1480, 1480, 1000 + id, id + 1);
+        mk(4, id, IPP_UDP, 64000, true, big, 1480, 1480, 1000 + id, id + 1);
         int r = add(t, &info, &d, &l);
         CHECK_EQ(r, FRAG_PENDING);
         if (frag_mem_bytes(t) > maxmem)
@@ -396,28 +397,28 @@ static void test_invalid(void)
     uint32_t l;
     static uint8_t z[2048];
     /* end beyond 65535 */
-    mk(4, 1, 17, 65528, false, z, 16, 16, 1, 1);
+    mk(4, 1, IPP_UDP, 65528, false, z, 16, 16, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     CHECK(has(&P, ANOM_FRAG_TOO_BIG));
     /* non-last fragment not a multiple of 8 */
-    mk(4, 2, 17, 0, true, z, 12, 12, 1, 1);
+    mk(4, 2, IPP_UDP, 0, true, z, 12, 12, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     CHECK(has(&P, ANOM_FRAG_BAD_LENGTH));
     /* two different ends */
-    mk(4, 3, 17, 16, false, z, 16, 16, 1, 1);
+    mk(4, 3, IPP_UDP, 16, false, z, 16, 16, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(4, 3, 17, 16, false, z, 24, 24, 2, 2);
+    mk(4, 3, IPP_UDP, 16, false, z, 24, 24, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     CHECK(has(&P, ANOM_FRAG_BAD_LENGTH));
     /* data past the end */
-    mk(4, 4, 17, 16, false, z, 16, 16, 1, 1);
+    mk(4, 4, IPP_UDP, 16, false, z, 16, 16, 1, 1);
     add(t, &info, &d, &l);
-    mk(4, 4, 17, 64, true, z, 16, 16, 2, 2);
+    mk(4, 4, IPP_UDP, 64, true, z, 16, 16, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_DROPPED);
     /* too many fragments: FRAG_MAX_FRAGS 8-byte pieces, then one more */
     int r = 0;
     for (uint32_t i = 0; i <= FRAG_MAX_FRAGS; i++) {
-        mk(4, 5, 17, 8 + i * 8, true, z, 8, 8, i, i);
+        mk(4, 5, IPP_UDP, 8 + i * 8, true, z, 8, 8, i, i);
         r = add(t, &info, &d, &l);
         if (i < FRAG_MAX_FRAGS)
             CHECK_EQ(r, FRAG_PENDING);
@@ -436,9 +437,9 @@ static void test_snapped(void)
     uint32_t l;
     make_dgram(64);
     /* first fragment: 32 bytes on the wire, 20 captured */
-    mk(4, 1, 17, 0, true, orig, 32, 20, 1, 1);
+    mk(4, 1, IPP_UDP, 0, true, orig, 32, 20, 1, 1);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_PENDING);
-    mk(4, 1, 17, 32, false, orig + 32, 32, 32, 2, 2);
+    mk(4, 1, IPP_UDP, 32, false, orig + 32, 32, 32, 2, 2);
     CHECK_EQ(add(t, &info, &d, &l), FRAG_COMPLETE);
     CHECK(info.snapped);
     CHECK_EQ(info.bytes, 64);
@@ -519,11 +520,11 @@ static void bench(void)
     double t0 = now_s();
     for (uint32_t i = 0; i < N; i += 64) {
         for (uint32_t k = 0; k < 64; k++) {
-            mk(4, i + k, 17, 0, true, orig, 1480, 1480, i, i);
+            mk(4, i + k, IPP_UDP, 0, true, orig, 1480, 1480, i, i);
             frag_add(t, &P, &info, &d, &l);
         }
         for (uint32_t k = 0; k < 64; k++) {
-            mk(4, i + k, 17, 1480, false, orig + 1480, 20, 20, i, i);
+            mk(4, i + k, IPP_UDP, 1480, false, orig + 1480, 20, 20, i, i);
             done += frag_add(t, &P, &info, &d, &l) == FRAG_COMPLETE;
         }
     }

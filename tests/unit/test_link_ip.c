@@ -9,6 +9,7 @@
 #include "vpnscope/config.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/pkt.h"
+#include "vpnscope/proto.h"
 
 #define DLT_NULL 0
 #define DLT_EN10MB 1
@@ -151,7 +152,7 @@ static void check_ip4_udp(void)
     CHECK_EQ(P.ipver, 4);
     CHECK_STR(addr(&P.src), "192.168.1.10");
     CHECK_STR(addr(&P.dst), "203.0.113.5");
-    CHECK_EQ(P.l4proto, 17);
+    CHECK_EQ(P.l4proto, IPP_UDP);
     CHECK_EQ(P.ttl, 64);
     CHECK_EQ(P.ip_id, 0x1234);
     CHECK_EQ(P.l3_len, 32);
@@ -480,7 +481,7 @@ static void test_udp_tcp_icmp(void)
     dec(DLT_EN10MB, eth_ip4_tcp, sizeof(eth_ip4_tcp));
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK_EQ(P.n_anom, 0);
-    CHECK_EQ(P.l4proto, 6);
+    CHECK_EQ(P.l4proto, IPP_TCP);
     CHECK_EQ(P.sport, 40000);
     CHECK_EQ(P.dport, 1723);
     CHECK_EQ(P.tcp_seq, 0x01020304);
@@ -505,7 +506,7 @@ static void test_udp_tcp_icmp(void)
 
     dec(DLT_EN10MB, eth_ip4_icmp, sizeof(eth_ip4_icmp));
     CHECK_EQ(P.status, PKT_DECODED);
-    CHECK_EQ(P.l4proto, 1);
+    CHECK_EQ(P.l4proto, IPP_ICMP);
     CHECK_EQ(P.icmp_type, 8);
     CHECK_EQ(P.icmp_id, 0x4242);
     CHECK(!P.has_ports);
@@ -524,7 +525,7 @@ static void test_udp_tcp_icmp(void)
         0x81, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00, 0x07};
     dec(DLT_RAW, icmp6, sizeof(icmp6));
     CHECK_EQ(P.status, PKT_DECODED);
-    CHECK_EQ(P.l4proto, 58);
+    CHECK_EQ(P.l4proto, IPP_ICMPV6);
     CHECK_EQ(P.icmp_type, 129);
     CHECK_EQ(P.icmp_id, 0x0102);
     CHECK_EQ(P.ttl, 255);
@@ -580,7 +581,7 @@ static void test_fragments(void)
     CHECK(P.is_frag);
     CHECK(P.frag_mf);
     CHECK_EQ(P.frag_off, 0);
-    CHECK_EQ(P.l4proto, 17);
+    CHECK_EQ(P.l4proto, IPP_UDP);
     CHECK(!P.has_ports); /* L4 waits for reassembly */
     CHECK_EQ(P.frag_data_len, 16);
     CHECK(P.frag_data == eth_ip4_frag1 + 34);
@@ -607,7 +608,7 @@ static void test_fragments(void)
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK(P.is_frag);
     CHECK_EQ(P.ip_id, 0xdeadbeef);
-    CHECK_EQ(P.l4proto, 17);
+    CHECK_EQ(P.l4proto, IPP_UDP);
     CHECK_EQ(P.frag_data_len, 16);
     CHECK(!P.has_ports);
     CHECK(!has(ANOM_IPV6_FRAG_NOT_FIRST_CHAIN));
@@ -662,7 +663,7 @@ static void test_ipv6(void)
     CHECK_EQ(P.status, PKT_DECODED);
     CHECK_EQ(P.n_anom, 0);
     CHECK_EQ(P.ipver, 6);
-    CHECK_EQ(P.l4proto, 17);
+    CHECK_EQ(P.l4proto, IPP_UDP);
     CHECK_EQ(P.ttl, 64);
     CHECK_EQ(P.ip_len, 68);
     CHECK_EQ(P.l3_len, 68);
@@ -715,7 +716,7 @@ static void test_ipv6(void)
         0x11, 0x04, 0x00, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0};
     dec(DLT_RAW, ah6, sizeof(ah6));
-    CHECK_EQ(P.l4proto, 51);
+    CHECK_EQ(P.l4proto, IPP_AH);
     CHECK_EQ(P.vpn, VPN_AH);
     CHECK_EQ(P.ah.spi, 0x500);
 }

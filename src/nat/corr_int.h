@@ -1,0 +1,219 @@
+/* corr_int.h - state shared by the files of the NAT correlator (correlate.c, signature.c,
+ * pending.c, mapping.c, pptp_calls.c, frag_groups.c, finish.c); private to src/nat/. */
+#ifndef VPNSCOPE_NAT_CORR_INT_H
+#define VPNSCOPE_NAT_CORR_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vpnscope/nat.h"
+#include "vpnscope/pkt.h"
+#include "vpnscope/table.h"
+
+#define NIL 0xffffffffu
+
+enum { DIR_TO_PEER = 0, DIR_FROM_PEER = 1 };
+
+/* pending entry flags */
+#define PF_ALIVE 0x01
+#define PF_WEAK 0x02
+#define PF_PORTS 0x04
+#define PF_SPI 0x08
+#define PF_CALL 0x10
+#define PF_ECHO 0x20
+#define PF_PPTP 0x40
+#define PF_ICMP_ERR 0x80
+
+#define PENDING_FRAMES 4
+
+struct pend {
+    uint64_t sig;
+    uint64_t ts;
+    uint64_t fh; /* hash of the packet's addresses, ports / ids and protocol (mapping cache) */
+    uint64_t frames[PENDING_FRAMES];
+    struct ip_addr src, dst;
+    uint8_t proto, side, ttl, ipver;
+    uint32_t hnext;
+    uint32_t spi;
+    uint32_t ip_id;
+    uint32_t ip_len;
+    uint32_t ev;
+    uint32_t gen; /* slot generation (FIFO entries of a reused slot are stale) */
+    uint16_t nfr; /* frames this entry stands for (fragments of one datagram) */
+    uint16_t sport, dport;
+    uint16_t call_id; /* GRE v1: the receiver's Call ID */
+    uint16_t icmp_id;
+    uint16_t pptp_call, pptp_peer;
+    uint8_t pptp_type;
+    uint8_t pptp_has; /* 1 call id, 2 peer call id */
+    uint8_t flags;
+    uint8_t gre_ver;
+};
+
+/* An identity, zero-padded for hashing: address plus what the protocol adds. */
+enum { IK_IP = 0, IK_PORT = 1, IK_CALL = 2, IK_ICMP = 3 };
+struct ident {
+    struct ip_addr ip;
+    uint8_t kind;
+    uint16_t val;
+};
+
+struct mkey {
+    struct ident in, out, peer;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+struct fkey {
+    struct ident client, peer;
+    uint8_t proto;
+    uint8_t side;
+    uint8_t pad[2];
+};
+
+struct ukey {
+    struct ip_addr src, dst;
+    uint16_t sport, dport;
+    uint32_t spi;
+    uint16_t call_id;
+    uint8_t side, proto;
+    uint8_t has; /* 1 ports, 2 spi, 4 call id */
+    uint8_t pad[3];
+};
+
+struct ckey {
+    struct ip_addr client_in, server;
+    uint16_t id;
+    uint8_t kind; /* 0: by the client's inside Call ID, 1: by the server's Call ID */
+    uint8_t pad;
+};
+
+struct cval {
+    struct ip_addr client_out;
+    uint16_t x, y, z; /* client's Call ID inside, outside; server's Call ID */
+    bool has_xy, has_z;
+};
+
+struct fgkey {
+    struct ip_addr src, dst;
+    uint32_t id;
+    uint8_t proto, ipver, side;
+    uint8_t pad;
+};
+
+struct fgval {
+    uint64_t first_ts, last_ts;
+    uint64_t frames[PENDING_FRAMES];
+    uint16_t nfr;
+    uint8_t proto;
+    bool done;
+    bool has_ports; /* from the first fragment's UDP/TCP header */
+    uint16_t sport, dport;
+    struct ip_addr src, dst;
+};
+
+struct mint {
+    struct nat_mapping m;
+    struct mkey key;
+    uint64_t strong, weak;
+    int32_t final_idx;
+    uint32_t next; /* internal index of the next record of the same inside flow, NIL if none */
+};
+
+struct uint_rec {
+    struct nat_unmatched u;
+    struct ukey key;
+};
+
+/* Pair -> mapping cache: the same two tuples always give the same mapping and direction (GRE
+ * keys also depend on the PPTP calls learned: entries carry the call generation). */
+#define MC_SIZE 16384
+struct mcache {
+    uint64_t a, b; /* tuple hashes of the inside and the outside packet */
+    uint32_t idx;
+    uint32_t gen;
+    uint32_t extra_ev;
+    uint8_t dir;
+    uint8_t valid;
+};
+
+struct nat_corr {
+    struct nat_corr_opts o;
+    uint64_t window;
+    uint64_t now;
+    /* pending pool (free list through hnext) + FIFO of (slot, gen) + signature index */
+    struct pend *ring;
+    uint32_t pool_cap, pool_top, free_head, alive;
+    uint64_t *fifo;
+    uint32_t fmask;
+    uint64_t head, tail;
+    uint32_t *bucket;
+    uint32_t bmask;
+    /* mappings */
+    struct mint *maps;
+    size_t n_maps, cap_maps;
+    struct table *mapidx;  /* mkey -> uint32 */
+    struct table *flowidx; /* fkey -> uint32 (latest mapping) */
+    /* unmatched */
+    struct uint_rec *unm;
+    size_t n_unm, cap_unm;
+    struct table *unmidx; /* ukey -> uint32 */
+    /* PPTP calls and fragment groups */
+    struct table *calls;
+    struct table *fgroups;
+    uint32_t call_gen;
+    struct mcache *mc;
+    /* counters */
+    uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
+    uint64_t dir_pairs[2];
+    bool oom;
+};
+
+/* A copy with the unused bytes zeroed (keys are compared with memcmp). */
+static inline struct ip_addr ip_norm(const struct ip_addr *a)
+{
+    struct ip_addr r;
+    memset(&r, 0, sizeof(r));
+    r.v = a->v;
+    memcpy(r.a, a->a, a->v == 4 ? 4 : a->v == 6 ? 16 : 0);
+    return r;
+}
+
+static inline struct ident mk_ident(const struct ip_addr *ip, uint8_t kind, uint16_t val)
+{
+    struct ident id;
+    memset(&id, 0, sizeof(id));
+    id.ip = ip_norm(ip);
+    id.kind = kind;
+    id.val = kind == IK_IP ? 0 : val;
+    return id;
+}
+
+/* pending.c: the pending window and the unmatched records */
+void corr_unm_add(struct nat_corr *c, const struct pend *e);
+void corr_slot_free(struct nat_corr *c, uint32_t slot);
+void corr_expire(struct nat_corr *c, uint64_t now);
+void corr_pend_insert(struct nat_corr *c, const struct pend *src);
+uint32_t corr_find_match(struct nat_corr *c, const struct pend *e);
+
+/* mapping.c: pair identities and mapping records */
+void corr_flow_ident(const struct pend *e, bool client_is_src, struct ident *client,
+                     struct ident *peer);
+uint32_t corr_flow_lookup(struct nat_corr *c, uint8_t proto, uint8_t side,
+                          const struct ident *client, const struct ident *peer);
+bool corr_consistent(struct nat_corr *c, const struct pend *in, const struct pend *out);
+void corr_on_pair(struct nat_corr *c, const struct pend *in, const struct pend *out,
+                  const struct pkt *cur);
+
+/* pptp_calls.c: Call IDs learned from paired PPTP control messages */
+struct cval *corr_call_get(struct nat_corr *c, const struct ip_addr *cin, const struct ip_addr *srv,
+                           uint8_t kind, uint16_t id, bool create);
+void corr_pptp_pair(struct nat_corr *c, const struct pend *in, const struct pend *out, int dir);
+
+/* frag_groups.c: the fragments of one datagram, matched or unmatched together */
+struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p);
+void corr_fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v);
+void corr_fg_evict(void *ctx, const void *key, void *val);
+
+#endif

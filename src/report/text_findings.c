@@ -1,0 +1,156 @@
+/* text_findings.c - the findings of the text report: summary, evidence, frames, sessions and
+ * remedy of each, most severe first. */
+#include "text_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/proto.h"
+
+static void print_frames(FILE *out, const struct finding *f)
+{
+    struct frame_ref fr[FINDING_MAX_FRAMES];
+    unsigned n = rep_frames_sorted(f, fr);
+    if (!n)
+        return;
+    fputs("    frames: ", out);
+    for (unsigned i = 0; i < n; i++) {
+        if (i == 0 || fr[i].capture != fr[i - 1].capture)
+            fprintf(out, "%s%s #%llu", i ? "; " : "", side_name(fr[i].capture),
+                    (unsigned long long)fr[i].frame);
+        else
+            fprintf(out, ", #%llu", (unsigned long long)fr[i].frame);
+    }
+    fputc('\n', out);
+}
+
+static void print_sessions(FILE *out, const struct finding *f)
+{
+    enum { NC = 5 };
+    char cells[FINDING_MAX_SESSIONS][NC][TX_CELL];
+    unsigned w[NC] = {0};
+    unsigned n = f->n_sessions < FINDING_MAX_SESSIONS ? f->n_sessions : FINDING_MAX_SESSIONS;
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        const struct finding_session *s = &f->sessions[i];
+        char a[80];
+        char(*c)[TX_CELL] = cells[i];
+        tx_cellf(c[0], "%s", fs_role_name(s->role));
+        if (s->has_port)
+            tx_cellf(c[1], "%s", tx_ipport(&s->ip, s->port, a, sizeof(a)));
+        else
+            tx_cellf(c[1], "%s", tx_ip(&s->ip, a, sizeof(a)));
+        if (s->has_outside && s->has_out_port)
+            tx_cellf(c[2], "outside %s", tx_ipport(&s->out_ip, s->out_port, a, sizeof(a)));
+        else if (s->has_outside)
+            tx_cellf(c[2], "outside %s", tx_ip(&s->out_ip, a, sizeof(a)));
+        else
+            c[2][0] = '\0';
+        if (s->has_spi && s->has_call_id)
+            tx_cellf(c[3], "spi 0x%08x call %u", (unsigned)s->spi, (unsigned)s->call_id);
+        else if (s->has_spi)
+            tx_cellf(c[3], "spi 0x%08x", (unsigned)s->spi);
+        else if (s->has_call_id)
+            tx_cellf(c[3], "call id %u", (unsigned)s->call_id);
+        else
+            c[3][0] = '\0';
+        tx_escape(s->note, c[4], TX_CELL);
+        for (unsigned k = 0; k < NC; k++) {
+            unsigned len = (unsigned)strlen(c[k]);
+            if (len > w[k])
+                w[k] = len;
+        }
+    }
+    fputs("  Sessions:\n", out);
+    for (unsigned i = 0; i < n; i++) {
+        /* trailing empty columns are not padded */
+        unsigned last = NC;
+        while (last > 1 && !cells[i][last - 1][0])
+            last--;
+        fputs("    ", out);
+        for (unsigned k = 0; k < last; k++) {
+            if (k + 1 < last)
+                fprintf(out, "%-*s  ", (int)w[k], cells[i][k]);
+            else
+                fprintf(out, "%s\n", cells[i][k]);
+        }
+    }
+}
+
+static void print_evidence(FILE *out, const struct finding *f)
+{
+    unsigned n = f->n_ev < FINDING_MAX_EV ? f->n_ev : FINDING_MAX_EV;
+    if (!n && !f->n_frames)
+        return;
+    fputs("  Evidence:\n", out);
+    for (unsigned i = 0; i < n; i++) {
+        const struct finding_ev *e = &f->ev[i];
+        char key[80], v[256];
+        tx_escape(e->key, key, sizeof(key));
+        switch (e->type) {
+        case EV_INT:
+            snprintf(v, sizeof(v), "%lld", (long long)e->i);
+            break;
+        case EV_STR:
+            tx_escape(e->s, v, sizeof(v));
+            break;
+        case EV_TS:
+            ts_iso((uint64_t)e->i, v, sizeof(v));
+            break;
+        case EV_SECONDS:
+            if (isfinite(e->d))
+                snprintf(v, sizeof(v), "%.6f s", e->d);
+            else
+                snprintf(v, sizeof(v), "-");
+            break;
+        case EV_BOOL:
+            snprintf(v, sizeof(v), "%s", e->i ? "yes" : "no");
+            break;
+        default:
+            snprintf(v, sizeof(v), "-");
+            break;
+        }
+        fprintf(out, "    %s: %s\n", key, v);
+    }
+    print_frames(out, f);
+}
+
+static void print_finding(FILE *out, const struct finding *f)
+{
+    static const char *const tag[] = {"[INFO]", "[WARNING]", "[ERROR]"};
+    char ts[40];
+    fprintf(out, "\n%s %s (%s) at %s\n", f->sev <= SEV_ERROR ? tag[f->sev] : "[?]",
+            finding_kind_name(f->kind), f->confirmed ? "confirmed" : "suspected",
+            ts_iso(f->ts_us, ts, sizeof(ts)));
+    if (f->summary[0]) {
+        fputs("  ", out);
+        tx_wrap(out, f->summary, 2, 2);
+    }
+    print_sessions(out, f);
+    print_evidence(out, f);
+    if (f->remedy[0]) {
+        fputs("  Remedy: ", out);
+        tx_wrap(out, f->remedy, 10, 10);
+    }
+}
+
+void tx_print_findings(FILE *out, const struct report_input *in, const struct rep_totals *t)
+{
+    const struct finding_list *fl = in->findings;
+    if (!fl || fl->n == 0) {
+        fputs("\nNo problems found.\n", out);
+        return;
+    }
+    fprintf(out, "\nFINDINGS: %llu %s, %llu %s, %llu info\n",
+            (unsigned long long)t->findings[SEV_ERROR],
+            tx_plural(t->findings[SEV_ERROR], "error", "errors"),
+            (unsigned long long)t->findings[SEV_WARNING],
+            tx_plural(t->findings[SEV_WARNING], "warning", "warnings"),
+            (unsigned long long)t->findings[SEV_INFO]);
+    size_t *ix = rep_findings_by_severity(fl);
+    for (size_t i = 0; i < fl->n; i++)
+        print_finding(out, &fl->v[ix ? ix[i] : i]);
+    free(ix);
+}

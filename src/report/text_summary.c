@@ -1,0 +1,129 @@
+/* text_summary.c - the header of the text report, the clock estimation and the summary. */
+#include "text_int.h"
+
+#include <math.h>
+#include <string.h>
+
+static void print_names(FILE *out, const char *const *names)
+{
+    char b[512];
+    if (!names || !names[0]) {
+        fputs("-", out);
+        return;
+    }
+    for (size_t i = 0; names[i]; i++)
+        fprintf(out, "%s%s", i ? ", " : "", tx_escape(names[i], b, sizeof(b)));
+}
+
+static void print_span(FILE *out, const struct session_model *m)
+{
+    char a[40], b[40];
+    const struct session_counts *c = &m->c;
+    fprintf(out, "%llu %s", (unsigned long long)c->packets,
+            tx_plural(c->packets, "packet", "packets"));
+    if (c->packets && c->last_ts >= c->first_ts)
+        fprintf(out, ", %s .. %s (%.6f s)", ts_iso(c->first_ts, a, sizeof(a)),
+                ts_iso(c->last_ts, b, sizeof(b)), (double)(c->last_ts - c->first_ts) / 1e6);
+    fputc('\n', out);
+}
+
+void tx_print_header(FILE *out, const struct report_input *in)
+{
+    fputs("vpnscope " VPNSCOPE_VERSION " report\n", out);
+    if (in->n_models >= 2) {
+        for (unsigned i = 0; i < 2; i++) {
+            const struct session_model *m = in->models[i];
+            if (!m)
+                continue;
+            fprintf(out, "%-8s capture: ", side_name(m->side));
+            print_names(out, in->captures[i]);
+            fputs(": ", out);
+            print_span(out, m);
+        }
+    } else if (in->models[0]) {
+        const struct session_model *m = in->models[0];
+        fputs("Capture: ", out);
+        print_names(out, in->captures[0]);
+        uint8_t side = rep_single_side(m);
+        if (side == SIDE_SINGLE)
+            fputs(" (side of the NAT: not determined)\n", out);
+        else
+            fprintf(out, " (side of the NAT: %s, %s)\n", side_name(side),
+                    in->side_given ? "given" : "inferred from the traffic");
+        fputs("Traffic: ", out);
+        print_span(out, m);
+    }
+    if (in->nat && in->nat->swapped)
+        fputs("Note: the inside and outside captures were given the wrong way round; vpnscope "
+              "swapped them.\n",
+              out);
+    if (in->nat && in->nat->message[0]) {
+        fputs("Note: ", out);
+        tx_wrap(out, in->nat->message, 6, 6);
+    }
+}
+
+static void print_counts(FILE *out, const struct rep_counts *c)
+{
+    fprintf(out,
+            "%llu = %llu decoded + %llu truncated + %llu invalid + %llu non-IP + %llu filtered\n",
+            (unsigned long long)c->packets, (unsigned long long)c->decoded,
+            (unsigned long long)c->truncated, (unsigned long long)c->invalid,
+            (unsigned long long)c->non_ip, (unsigned long long)c->filtered);
+}
+
+void tx_print_clock(FILE *out, const struct report_input *in)
+{
+    if (!in->nat || !in->nat->clock.valid)
+        return;
+    const struct nat_clock *c = &in->nat->clock;
+    fputs("\nClock offset\n  outside clock - inside clock = ", out);
+    if (isfinite(c->seconds))
+        fprintf(out, "%+.6f s", c->seconds);
+    else
+        fputs("-", out);
+    if (isfinite(c->drift_ppm))
+        fprintf(out, ", drift %.6f ppm", c->drift_ppm);
+    char ts[40];
+    fprintf(out, ", from %llu %s (offset at %s, inside clock)\n",
+            (unsigned long long)c->evidence_packets,
+            tx_plural(c->evidence_packets, "packet", "packets"), ts_iso(c->ref_us, ts, sizeof(ts)));
+}
+
+void tx_print_summary(FILE *out, const struct report_input *in, const struct rep_totals *t)
+{
+    fputs("\nSummary\n", out);
+    fputs("  Packets:   ", out);
+    print_counts(out, &t->all);
+    if (in->n_models >= 2) {
+        for (unsigned i = 0; i < 2; i++) {
+            const struct session_model *m = in->models[i];
+            fprintf(out, "  %-9s  ", side_name(m ? m->side : (uint8_t)(i + 1)));
+            print_counts(out, &t->per[i]);
+        }
+    }
+    unsigned ids[ANOM__COUNT];
+    unsigned na = rep_anomalies_sorted(t, ids);
+    fputs("  Anomalies: ", out);
+    if (!na)
+        fputs("none", out);
+    for (unsigned i = 0; i < na; i++)
+        fprintf(out, "%s%s %llu", i ? ", " : "", anomaly_name(ids[i]),
+                (unsigned long long)t->anomalies[ids[i]]);
+    fputc('\n', out);
+    fputs("  Evicted:   ", out);
+    unsigned ne = 0;
+    for (unsigned e = 0; e < REP_N_EVICT; e++)
+        if (t->evicted[e])
+            fprintf(out, "%s%s %llu", ne++ ? ", " : "", rep_evict_names[e],
+                    (unsigned long long)t->evicted[e]);
+    fputs(ne ? " (tables were full: some sessions are missing from this report)\n" : "none\n", out);
+    if (in->live)
+        fprintf(out, "  Kernel drops: %llu\n", (unsigned long long)in->kernel_drops);
+    fprintf(out, "  Findings:  %llu %s, %llu %s, %llu info\n",
+            (unsigned long long)t->findings[SEV_ERROR],
+            tx_plural(t->findings[SEV_ERROR], "error", "errors"),
+            (unsigned long long)t->findings[SEV_WARNING],
+            tx_plural(t->findings[SEV_WARNING], "warning", "warnings"),
+            (unsigned long long)t->findings[SEV_INFO]);
+}
