@@ -17,6 +17,7 @@ Identifiers (N = client number 1/2):
   AH SPI  c->s      0x0000c00N      AH SPI  s->c  0x0000d00N
   PPTP Call ID      client: --call-id (0x4000); server: 0x0100 + k (k-th call)
   L2TP              client tunnel 0x100N / session 0x001N; server 0x200N / 0x002N
+  WireGuard-like    client index 0xc1c1000N, server index 0x5e5e000N (UDP 51820 both sides)
 """
 import argparse
 import array
@@ -34,6 +35,10 @@ import sys
 import time
 
 IPPROTO_ESP, IPPROTO_AH, IPPROTO_GRE = 50, 51, 47
+# <linux/in.h>, <linux/in6.h>: path MTU discovery socket options (not all in Python's socket module)
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_PMTUDISC_PROBE, IP_MTU = 10, 2, 3, 14
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_PMTUDISC_PROBE, IPV6_MTU = 23, 2, 3, 24
+WG_PORT = 51820
 NAME = "actor"
 
 
@@ -383,6 +388,22 @@ def parse_l2tp(data):
     return dict(control=bool(flags & 0x8000), tid=tid, sid=sid, ns=ns, nr=nr, avps=avps, msgtype=mt)
 
 
+# ---------------------------------------------------------------- WireGuard-like (message shapes of the
+# WireGuard protocol: little-endian type word, indexes, counter; crypto fields are random bytes)
+def wg_init(sender, seed):
+    return struct.pack("<II", 1, sender) + prng(seed, 32 + 48 + 28 + 16) + b"\0" * 16       # 148 bytes
+
+
+def wg_resp(sender, receiver, seed):
+    return struct.pack("<III", 2, sender, receiver) + prng(seed, 32 + 16 + 16) + b"\0" * 16  # 92 bytes
+
+
+def wg_data(receiver, counter, plen):
+    """Transport data: 16-byte header + plen bytes (multiple of 16) + 16-byte tag; plen 0 = keepalive."""
+    plen -= plen % 16
+    return struct.pack("<IIQ", 4, receiver, counter) + random.Random((receiver << 32) | counter).randbytes(plen + 16)
+
+
 # ================================================================ server
 class Server:
     def __init__(self, a):
@@ -411,7 +432,7 @@ class Server:
         self.loop.add(self.r47, self.on_gre)
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind(("0.0.0.0", 1723))
+        self.tcp.bind(("0.0.0.0", a.pptp_port))
         self.tcp.listen(8)
         self.loop.add(self.tcp, self.on_accept)
         if a.v6:
@@ -421,6 +442,13 @@ class Server:
             self.loop.add(self.s500_6, self.on_500)
         if a.push_after_esp_idle:
             self.loop.at(0.5, self.idle_check)
+        self.tun = {}             # (kind, n) -> dict(addr, last, pushed, peer_index): tunnels heard from
+        self.swg = udp_sock(WG_PORT)
+        self.loop.add(self.swg, self.on_wg)
+        if a.stream:
+            self.loop.at(a.stream, self.stream_tick)
+        if a.push_after_idle:
+            self.loop.at(0.5, self.tun_idle_check)
 
     def next_seq(self, spi):
         self.seq[spi] = self.seq.get(spi, 0) + 1
@@ -477,6 +505,7 @@ class Server:
             return
         spi, seq = struct.unpack("!II", data[:8])
         n = spi & 0xF
+        self.heard("natt", n, addr)
         self.natt_peers[n] = addr
         self.last_esp_udp[n] = time.monotonic()
         self.pushed_idle.discard(n)
@@ -506,9 +535,13 @@ class Server:
         data, addr = sock.recvfrom(65535)
         p = ip_payload(data)
         spi, seq = struct.unpack("!II", p[:8])
-        log(f"ESP spi {spi:#010x} seq {seq} from {addr[0]}")
+        log(f"ESP spi {spi:#010x} seq {seq} len {len(p)} from {addr[0]}")
+        self.heard("esp", spi & 0xF, (addr[0], 0))
         if self.a.esp_raw == "push":
             self.maybe_start_raw_push(addr[0], seen_esp=True)
+        elif self.a.esp_raw == "echo":
+            out = 0xB000 | (spi & 0xF)
+            self.r50.sendto(esp(out, self.next_seq(out)), (addr[0], 0))
 
     def maybe_start_raw_push(self, ip, seen_esp=False):
         if self.a.esp_raw != "push":
@@ -527,6 +560,59 @@ class Server:
     def push_raw(self, n, ip):
         out = 0xB000 | n
         self.r50.sendto(esp(out, self.next_seq(out)), (ip, 0))
+
+    # ---- tunnels heard from (NAT-T ESP-in-UDP, raw ESP, WireGuard-like): streaming and idle pushes
+    def heard(self, kind, n, addr, **kw):
+        t = self.tun.setdefault((kind, n), dict(addr=None))
+        if t["addr"] is not None and t["addr"] != addr:
+            log(f"tunnel {kind} {n}: peer moved {t['addr'][0]}:{t['addr'][1]} -> {addr[0]}:{addr[1]}")
+        t.update(addr=addr, last=time.monotonic(), pushed=False, **kw)
+
+    def tun_send(self, kind, n, t):
+        out = 0xB000 | n
+        if kind == "natt":
+            sock = self.s4500_6 if ":" in t["addr"][0] else self.s4500
+            sock.sendto(esp(out, self.next_seq(out)), t["addr"])
+        elif kind == "esp":
+            self.r50.sendto(esp(out, self.next_seq(out)), (t["addr"][0], 0))
+        elif kind == "wg" and "peer_index" in t:
+            self.swg.sendto(wg_data(t["peer_index"], self.next_seq(out), 96), t["addr"])
+
+    def stream_tick(self):
+        """--stream: one data packet per tunnel every INTERVAL, to the address the tunnel was last
+        heard from, while it was heard within --stream-hold seconds (a download the peer acknowledges)."""
+        now = time.monotonic()
+        for (kind, n), t in sorted(self.tun.items()):
+            if now - t["last"] < self.a.stream_hold:
+                self.tun_send(kind, n, t)
+        self.loop.at(self.a.stream, self.stream_tick)
+
+    def tun_idle_check(self):
+        now = time.monotonic()
+        for (kind, n), t in sorted(self.tun.items()):
+            if not t["pushed"] and now - t["last"] >= self.a.push_after_idle:
+                t["pushed"] = True
+                log(f"{self.a.push_after_idle}s since tunnel {kind} {n} was heard: pushing 3 to "
+                    f"{t['addr'][0]}:{t['addr'][1]}")
+                for i in range(3):
+                    self.loop.at(0.5 * i, lambda kind=kind, n=n, t=t: self.tun_send(kind, n, t))
+        self.loop.at(0.5, self.tun_idle_check)
+
+    def on_wg(self, sock):
+        data, addr = sock.recvfrom(65535)
+        if len(data) < 16:
+            return
+        mtype, idx = struct.unpack("<II", data[:8])
+        if mtype == 1:
+            n = idx & 0xF
+            log(f"WG handshake initiation index {idx:#010x} from {addr[0]}:{addr[1]}")
+            self.heard("wg", n, addr, peer_index=idx)
+            sock.sendto(wg_resp(0x5E5E0000 | n, idx, seed=idx), addr)
+        elif mtype == 4:
+            n = idx & 0xF
+            ctr = struct.unpack("<Q", data[8:16])[0]
+            log(f"WG data index {idx:#010x} counter {ctr} len {len(data)} from {addr[0]}:{addr[1]}")
+            self.heard("wg", n, addr)
 
     # ---- AH: answer each AH packet with AH (transport mode, ICMP echo / UDP)
     def on_ah(self, sock):
@@ -656,6 +742,8 @@ class Client:
         self.loop.add(self.r51, self.on_raw)
         self.loop.add(self.r47, self.on_raw)
         self.rawip = None
+        self.rx = 0               # ESP (raw or in UDP) received
+        self.last_rx = time.monotonic()   # last ESP / WG packet received
 
     def next_seq(self, spi):
         self.seq[spi] = self.seq.get(spi, 0) + 1
@@ -671,6 +759,8 @@ class Client:
         else:
             off = 4 if data[9] == IPPROTO_AH else 0
             spi, seq = struct.unpack("!II", p[off:off + 8])
+            self.rx += data[9] == IPPROTO_ESP
+            self.last_rx = time.monotonic()
             log(f"proto {data[9]} spi {spi:#010x} seq {seq} from {addr[0]}")
 
     # ---- IKE helpers
@@ -686,6 +776,8 @@ class Client:
         if natt:
             if data[:4] != MARKER:
                 spi, seq = struct.unpack("!II", data[:8])
+                self.rx += 1
+                self.last_rx = time.monotonic()
                 log(f"ESP-in-UDP spi {spi:#010x} seq {seq} from {addr[0]}:{addr[1]}")
                 return
             data = data[4:]
@@ -714,6 +806,45 @@ class Client:
 
     def keepalive(self):
         self.s4500.sendto(b"\xff", (self.srv, 4500))
+
+    # ---- WireGuard-like
+    def open_wg(self):
+        self.swg = udp_sock(WG_PORT, v6=":" in self.srv)
+        self.loop.add(self.swg, self.on_wg)
+        self.wg_peer = 0x5E5E0000 | self.n
+
+    def on_wg(self, sock):
+        data, addr = sock.recvfrom(65535)
+        mtype = data[0] if data else 0
+        if mtype == 2 and len(data) >= 12:
+            self.wg_peer = struct.unpack("<I", data[4:8])[0]
+        self.last_rx = time.monotonic()
+        log(f"WG type {mtype} len {len(data)} from {addr[0]}:{addr[1]}")
+
+    def send_wg_init(self, gen=0):
+        idx = 0xC1C10000 | (gen << 8) | self.n
+        self.swg.sendto(wg_init(idx, seed=idx), (self.srv, WG_PORT))
+
+    def send_wg_data(self, plen):
+        self.swg.sendto(wg_data(self.wg_peer, self.next_seq(0xC1C10000), plen), (self.srv, WG_PORT))
+
+    # ---- path MTU
+    def pmtud_do(self, sock, probe=False):
+        """Set DF on everything the socket sends and never fragment locally (IP_PMTUDISC_DO);
+        probe: the same, but also ignore the path MTU the kernel learnt (IP_PMTUDISC_PROBE)."""
+        if sock.family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE if probe else IPV6_PMTUDISC_DO)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE if probe else IP_PMTUDISC_DO)
+
+    def path_mtu(self):
+        """The kernel's path MTU towards the server (learnt from ICMP frag-needed / packet too big)."""
+        v6 = ":" in self.srv
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((self.srv, 4500))
+        mtu = s.getsockopt(socket.IPPROTO_IPV6, IPV6_MTU) if v6 else s.getsockopt(socket.IPPROTO_IP, IP_MTU)
+        s.close()
+        return mtu
 
     def every(self, start, interval, count, fn):
         for i in range(count):
@@ -803,7 +934,7 @@ def prog_pptp(c, a):
     if a.sport:
         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         t.bind(("0.0.0.0", a.sport))
-    t.connect((c.srv, 1723))
+    t.connect((c.srv, a.port))
     st = dict(buf=b"", peer=None)
     c.gre_last = None
 
@@ -938,8 +1069,142 @@ def prog_ike_bigauth(c, a):
     c.finish(1.5 + a.interval * a.count + 1.0)
 
 
+def prog_tunnel(c, a):
+    """A long-lived tunnel of one kind sending upstream data every --interval until --duration:
+    natt (IKE_SA_INIT with NAT-D, IKE_AUTH on 4500, ESP-in-UDP, 0xFF keepalives every --keepalive),
+    esp (IKE_SA_INIT on 500 without NAT-D, raw ESP) or wg (WireGuard-like handshake, transport
+    data, empty keepalives every --keepalive). Nothing is sent inside a --quiet A:B window.
+    --rekey-after S: when nothing came back for S seconds, start over once per silence (a new IKE SA:
+    IKE_SA_INIT with the next SPIi on 500, for natt also IKE_AUTH on 4500; wg: a new handshake
+    initiation with the next sender index), as a peer does when it declares the other side dead."""
+    quiet = [tuple(float(x) for x in q.split(":")) for q in a.quiet]
+
+    def at(t, fn):
+        if not any(q0 <= t < q1 for q0, q1 in quiet):
+            c.loop.at(t, fn)
+    ka = None
+    if a.kind == "natt":
+        c.open_ike()
+        c.loop.at(0.0, lambda: c.send_sa_init(natd=True))
+        c.loop.at(0.3, lambda: c.send_auth())
+        data, ka, start = (lambda: c.send_esp_udp(a.size or None)), c.keepalive, 0.6
+    elif a.kind == "esp":
+        c.open_ike()
+        c.loop.at(0.0, lambda: c.send_sa_init(natd=False))
+        data, start = c.send_raw_esp, 0.6
+    else:
+        c.open_wg()
+        c.loop.at(0.0, c.send_wg_init)
+        data, ka, start = (lambda: c.send_wg_data(a.size or 64)), (lambda: c.send_wg_data(0)), 0.3
+    t = start + a.phase
+    while t < a.duration:
+        at(t, data)
+        t += a.interval
+    st = dict(gen=0, armed=False)
+
+    def rekey():
+        st["gen"] += 1
+        log(f"nothing received for {a.rekey_after}s: new handshake #{st['gen']}")
+        if a.kind == "wg":
+            c.send_wg_init(st["gen"])
+            return
+        c.spii += 1
+        c.send_sa_init(natd=a.kind == "natt")
+        if a.kind == "natt":
+            c.loop.at(0.3, lambda: c.send_auth())
+
+    def watch():
+        el = time.monotonic() - t0
+        silent = time.monotonic() - c.last_rx
+        if silent < a.rekey_after:
+            st["armed"] = True
+        elif st["armed"] and not any(q0 <= el < q1 for q0, q1 in quiet):
+            st["armed"] = False
+            rekey()
+        if el < a.duration:
+            c.loop.at(0.1, watch)
+    t0 = time.monotonic()
+    if a.rekey_after:
+        c.loop.at(1.0, watch)
+    if a.keepalive and ka:
+        t = start + a.ka_phase + a.keepalive
+        while t < a.duration:
+            at(t, ka)
+            t += a.keepalive
+    c.finish(a.duration + 0.5)
+
+
+def prog_mtu(c, a):
+    """Probe the path with ESP of growing size (--sizes: IP packet lengths, header included): a small
+    ESP, then the large one, resent (new sequence number, same size) up to --tries times while no ESP
+    comes back within --wait s. --kind natt: ESP-in-UDP on 4500 with DF (IP_PMTUDISC_DO) and 0xFF
+    keepalives every 2 s; with --adapt the sender clamps a datagram the kernel refuses (EMSGSIZE, path
+    MTU learnt from ICMP) to the path MTU, as a tunnel lowering its MTU. --kind esp: raw ESP with the
+    kernel default (DF set while it fits the known path MTU, fragmented locally once a smaller path
+    MTU is known). --ignore-icmp: both kinds send with IP_PMTUDISC_PROBE (DF always set, the learnt
+    path MTU ignored), a sender deaf to ICMP "fragmentation needed"."""
+    v6 = ":" in c.srv
+    sizes = [int(x) for x in a.sizes.split(",")]
+    iphdr = 40 if v6 else 20
+    natt = a.kind == "natt"
+    c.open_ike()
+    c.loop.at(0.0, lambda: c.send_sa_init(natd=natt))
+    if not natt and a.ignore_icmp:
+        c.pmtud_do(c.r50, probe=True)
+    if natt:
+        c.pmtud_do(c.s4500, probe=a.ignore_icmp)
+        c.loop.at(0.3, lambda: c.send_auth())
+        c.every(0.05, 2.0, 60, c.keepalive)
+    spi = 0xA000 | c.n
+    st = dict(i=0, k=0, rx0=0, t0=time.monotonic())
+
+    def send(length):
+        body = length - iphdr - (8 if natt else 0) - 8
+        try:
+            if natt:
+                c.s4500.sendto(esp(spi, c.next_seq(spi), body), (c.srv, 4500))
+            else:
+                c.r50.sendto(esp(spi, c.next_seq(spi), body), (c.srv, 0))
+        except OSError as e:
+            if e.errno != 90 or not a.adapt:
+                raise
+            mtu = c.path_mtu()
+            log(f"EMSGSIZE for {length}: path MTU {mtu}, sending {mtu} instead")
+            send(mtu)
+            return
+        log(f"sent ESP of IP length {length} (try {st['k'] + 1})")
+
+    def big():
+        st["rx0"] = c.rx
+        send(sizes[st["i"]])
+        c.loop.at(a.wait, check)
+
+    def check():
+        if c.rx > st["rx0"]:
+            log(f"size {sizes[st['i']]}: answered")
+        elif st["k"] + 1 < a.tries:
+            st["k"] += 1
+            big()
+            return
+        else:
+            log(f"size {sizes[st['i']]}: no answer after {a.tries} tries")
+        st["i"] += 1
+        st["k"] = 0
+        step()
+
+    def step():
+        if st["i"] >= len(sizes):
+            c.loop.at(1.0, c.loop.stop)
+            return
+        send(a.small)
+        c.loop.at(0.3, big)
+    c.loop.at(0.8, step)
+    c.loop.run()
+
+
 PROGRAMS = dict(ike_esp=prog_ike_esp, natt=prog_natt, ah=prog_ah, pptp=prog_pptp, l2tp=prog_l2tp,
-                frag=prog_frag, ike_retx=prog_ike_retx, ike_bigauth=prog_ike_bigauth)
+                frag=prog_frag, ike_retx=prog_ike_retx, ike_bigauth=prog_ike_bigauth,
+                tunnel=prog_tunnel, mtu=prog_mtu)
 
 
 # ---------------------------------------------------------------- offloads
@@ -971,10 +1236,14 @@ def main():
     s.add_argument("--v6", action="store_true")
     s.add_argument("--ike", choices=["answer", "silent", "ignore-first"], default="answer")
     s.add_argument("--ike-frag", action="store_true", help="echo IKEV2_FRAGMENTATION_SUPPORTED")
-    s.add_argument("--esp-raw", choices=["push", "none"], default="push")
+    s.add_argument("--esp-raw", choices=["push", "echo", "none"], default="push")
     s.add_argument("--esp-udp", choices=["echo", "none"], default="echo")
     s.add_argument("--ah", choices=["echo", "none"], default="echo")
     s.add_argument("--push-after-esp-idle", type=float, default=0)
+    s.add_argument("--push-after-idle", type=float, default=0, help="any tunnel (NAT-T, raw ESP, WG)")
+    s.add_argument("--stream", type=float, default=0, help="send to each tunnel every S seconds")
+    s.add_argument("--stream-hold", type=float, default=5, help="... while heard within S seconds")
+    s.add_argument("--pptp-port", type=int, default=1723)
     s.add_argument("--count", type=int, default=10)
     s.add_argument("--interval", type=float, default=0.3)
     c = sub.add_parser("client")
@@ -995,6 +1264,20 @@ def main():
     c.add_argument("--loss", action="store_true")
     c.add_argument("--linger", type=float, default=0)
     c.add_argument("--mode", choices=["ipfrag", "skf"], default="ipfrag")
+    c.add_argument("--port", type=int, default=1723, help="pptp: TCP port of the control connection")
+    c.add_argument("--kind", choices=["natt", "esp", "wg"], default="natt")
+    c.add_argument("--duration", type=float, default=10)
+    c.add_argument("--phase", type=float, default=0)
+    c.add_argument("--ka-phase", type=float, default=0)
+    c.add_argument("--quiet", action="append", default=[], metavar="A:B")
+    c.add_argument("--size", type=int, default=0)
+    c.add_argument("--sizes", default="200,400,600,800,1000,1200,1280,1284,1344,1400")
+    c.add_argument("--small", type=int, default=120)
+    c.add_argument("--tries", type=int, default=3)
+    c.add_argument("--wait", type=float, default=0.7)
+    c.add_argument("--adapt", action="store_true")
+    c.add_argument("--ignore-icmp", action="store_true")
+    c.add_argument("--rekey-after", type=float, default=0)
     o = sub.add_parser("offload-off")
     o.add_argument("ifaces", nargs="+")
     a = p.parse_args()
