@@ -155,12 +155,17 @@ static bool ovpn_acks(struct ovpn_win *o, struct ovpn_msg *m)
     if (!ov_need(o, 1))
         return false;
     m->ack_count = rd_u8(&o->w);
+    if (m->ack_count > OVPN_MAX_ACKS) {
+        /* OpenVPN drops it; keep the first ids when they are there */
+        for (unsigned i = 0; i < OVPN_MAX_ACKS && ov_need(o, OVPN_ACK_ID_LEN); i++)
+            m->acks[m->n_acks++] = rd_be32(&o->w);
+        o->a = ANOM_OVPN_TOO_MANY_ACKS;
+        return false;
+    }
     if (!ov_need(o, (size_t)m->ack_count * OVPN_ACK_ID_LEN))
         return false;
-    for (unsigned i = 0; i < m->ack_count && i < OVPN_MAX_ACKS; i++)
+    for (unsigned i = 0; i < m->ack_count; i++)
         m->acks[m->n_acks++] = rd_be32(&o->w);
-    if (m->ack_count > OVPN_MAX_ACKS)
-        rd_skip(&o->w, (size_t)(m->ack_count - OVPN_MAX_ACKS) * OVPN_ACK_ID_LEN);
     m->has_acks = true;
     if (m->ack_count > 0) {
         if (!ov_need(o, OVPN_SID_LEN))
@@ -262,8 +267,6 @@ static bool ovpn_decode_core(struct rd *r, uint32_t len, bool whole, const struc
         return ovpn_fail(anom, o.a);
     m->payload_off = (uint32_t)o.w.off;
     m->payload_len = len - m->payload_off; /* off <= len: every read was checked against len */
-    if (m->ack_count > OVPN_MAX_ACKS)
-        return ovpn_fail(anom, ANOM_OVPN_TOO_MANY_ACKS);
     if (cut)
         return ovpn_fail(anom, ANOM_OVPN_TRUNC);
     return true;
