@@ -311,15 +311,32 @@ static bool ovpn_early_replay(const uint8_t *p, uint32_t captured, size_t off)
     return rd_ok(&r) && id >= 1 && id <= OVPN_REPLAY_START_MAX;
 }
 
+/* The n bytes at `off` look random (session ids, HMACs and tags are): at most `max_zero` zero
+ * bytes, where random bytes have one in 256. Protocols full of small integers (RPC, DNS) fail. */
+static bool ovpn_random_at(const uint8_t *p, uint32_t captured, size_t off, size_t n,
+                           unsigned max_zero)
+{
+    struct rd r = rd_init(p, captured);
+    rd_skip(&r, off);
+    struct rd f = rd_sub(&r, n);
+    unsigned zeros = 0;
+    while (rd_ok(&f) && rd_left(&f) > 0)
+        zeros += rd_u8(&f) == 0;
+    return rd_ok(&f) && zeros <= max_zero;
+}
+
 static bool ovpn_probe_reset(const uint8_t *p, uint32_t captured, uint32_t len, uint8_t op)
 {
     bool server = op == OVPN_HARD_RESET_SERVER_V1 || op == OVPN_HARD_RESET_SERVER_V2;
+    if (!ovpn_random_at(p, captured, 1, OVPN_SID_LEN, 2))
+        return false;
     if (op != OVPN_HARD_RESET_CLIENT_V3) {
         for (unsigned i = 0; i < OVPN_N_HMAC_CANDIDATES; i++) {
             size_t h = ovpn_hmac_candidates[i];
             if (h == 0 && ovpn_reset_at(p, captured, len, OVPN_CTRL_PREFIX, server))
                 return true;
-            if (h > 0 && ovpn_early_replay(p, captured, OVPN_CTRL_PREFIX + h) &&
+            if (h > 0 && ovpn_random_at(p, captured, OVPN_CTRL_PREFIX, h, 1 + (unsigned)h / 16) &&
+                ovpn_early_replay(p, captured, OVPN_CTRL_PREFIX + h) &&
                 ovpn_reset_at(p, captured, len, OVPN_CTRL_PREFIX + h + OVPN_REPLAY_LEN, server))
                 return true;
         }
@@ -328,7 +345,9 @@ static bool ovpn_probe_reset(const uint8_t *p, uint32_t captured, uint32_t len, 
         return false; /* V1 predates tls-crypt */
     uint32_t enc_min = 1 + OVPN_MSG_ID_LEN + (server ? OVPN_ACK_ID_LEN + OVPN_SID_LEN : 0);
     return len >= OVPN_TLS_CRYPT_CLEAR + enc_min &&
-           ovpn_early_replay(p, captured, OVPN_CTRL_PREFIX);
+           ovpn_early_replay(p, captured, OVPN_CTRL_PREFIX) &&
+           ovpn_random_at(p, captured, OVPN_CTRL_PREFIX + OVPN_REPLAY_LEN, OVPN_TLS_CRYPT_TAG_LEN,
+                          3);
 }
 
 enum ovpn_probe_result ovpn_probe(const uint8_t *payload, uint32_t captured, uint32_t len)

@@ -263,14 +263,18 @@ static void test_anomalies(void)
         CHECK_EQ(A, ANOM_OVPN_BAD_OPCODE);
         CHECK_STR(ovpn_opcode_name((uint8_t)o), "unknown");
     }
-    /* more than 8 acks: invalid, the first 8 kept, the rest skipped by length */
+    /* more than 8 acks: invalid (OpenVPN drops it), the first 8 kept */
     ctrl(&p, OVPN_ACK_V1, 0, SID_S, -1, acks, 12, SID_C, -1, 0);
     CHECK(!decp(&p, &PLAIN));
     CHECK_EQ(A, ANOM_OVPN_TOO_MANY_ACKS);
     CHECK_EQ(M.ack_count, 12);
     CHECK_EQ(M.n_acks, OVPN_MAX_ACKS);
     CHECK_EQ(M.acks[7], 8);
-    CHECK(M.peer_session_id == SID_C);
+    CHECK(!M.has_peer_session);
+    /* also when the ids are not all there (wire length 14: one id) */
+    CHECK(!dec(p.b, 14, 14, &PLAIN));
+    CHECK_EQ(A, ANOM_OVPN_TOO_MANY_ACKS);
+    CHECK_EQ(M.n_acks, 1);
     /* wire length shorter than the fixed part: the ack array runs past the end */
     ctrl(&p, OVPN_ACK_V1, 0, SID_S, -1, acks, 3, SID_C, -1, 0);
     CHECK(!dec(p.b, p.n, 15, &PLAIN));
@@ -422,8 +426,18 @@ static void test_probe(void)
         ctrl(&p, OVPN_HARD_RESET_CLIENT_V2, 0, SID_C, hs[i], NULL, 0, 0, 7, 0);
         CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_NO);
     }
+    /* session ids, HMACs and tags are random: a layout of small integers (SunRPC over UDP:
+     * xid 0x3828f700, call 0, version 2, program, AUTH_UNIX fields...) is not a reset */
+    ctrl(&p, OVPN_HARD_RESET_CLIENT_V2, 0, 0x28f7000000000000ull, -1, NULL, 0, 0, 0, 0);
+    CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_NO);
+    ctrl(&p, OVPN_HARD_RESET_CLIENT_V2, 0, SID_C, 20, NULL, 0, 0, 0, 0);
+    memset(p.b + 9, 0, 4); /* 4 zero bytes in a 20-byte HMAC */
+    CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_NO);
     crypt_pkt(&p, OVPN_HARD_RESET_CLIENT_V2, SID_C, 1, 5);
     CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_RESET);
+    memset(p.b + 17, 0, 8); /* tag with 8 zero bytes */
+    CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_NO);
+    crypt_pkt(&p, OVPN_HARD_RESET_CLIENT_V2, SID_C, 1, 5);
     crypt_pkt(&p, OVPN_HARD_RESET_SERVER_V2, SID_S, 2, 17);
     CHECK_EQ(ovpn_probe(p.b, (uint32_t)p.n, (uint32_t)p.n), OVPN_PROBE_RESET);
     crypt_pkt(&p, OVPN_HARD_RESET_CLIENT_V3, SID_C, 1, 300);
