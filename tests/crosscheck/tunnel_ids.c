@@ -11,8 +11,9 @@
  *    ovpn_tcp_gap()).
  * The file is read twice: the first pass learns flows, session ids and layouts, the second
  * prints, so packets before the layout was learned are decoded with it too (as tshark does with
- * a fixed preference). Also prints "port udp|tcp N" for both ports of each OpenVPN flow (where
- * tshark needs "-d PROTO.port==N,openvpn"). Usage: tunnel_ids [-v] FILE (-v: flows on stderr). */
+ * a fixed preference). Also prints, per OpenVPN flow, "port udp|tcp N" for both ports (where
+ * tshark needs "-d PROTO.port==N,openvpn") and "layout VARIANT HMAC_LEN" (what was inferred).
+ * Usage: tunnel_ids [-v] FILE (-v: flows on stderr). */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
@@ -250,7 +251,8 @@ static void report_flows(void)
         const struct flow *f = &flows[k];
         const char *proto = ip_proto_name(f->proto);
         if (f->ovpn)
-            printf("port %s %u\nport %s %u\n", proto, f->pa, proto, f->pb);
+            printf("port %s %u\nport %s %u\nlayout %s %u\n", proto, f->pa, proto, f->pb,
+                   ovpn_variant_name(f->lay.variant), f->lay.hmac_len);
         if (!verbose || (!f->ovpn && !f->n_wg))
             continue;
         char sa[48], sb[48];

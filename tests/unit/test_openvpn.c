@@ -686,6 +686,121 @@ static void test_tcp_resync(void)
     CHECK_EQ(t.packets, 3);
 }
 
+/* Real packets from openvpn 2.6.14 in TLS mode between two namespaces
+ * (tests/lab/tunnel_captures.sh): each pair is the client's hard reset and the server's reply.
+ * tshark 4.0 shows the same session ids (with openvpn.tls_auth_hmac_size set to the size used). */
+static const char real_plain_c[] = "384372ad1a6035791e0000000000";
+static const char real_plain_s[] = "40cc76282b178ea32b01000000004372ad1a6035791e00000000";
+static const char real_sha1_c[] =
+    "38a16e13a9419842e6e061b960245ee04cedf8bd7f75a8bc2b595351af000000016b1137fe0000000000";
+static const char real_sha1_s[] =
+    "40ca878c02d532e8a87e0d60d6f19a4570d55091f0f68876ab8210314d000000016b1137fe0100000000a16e13a9"
+    "419842e600000000";
+static const char real_sha256_c[] =
+    "3817fb3cbf9cf21f9c1486c8e26378ba576180c11d76cf507c376e3b1d942a1af4d6fec450cd78f3790000000"
+    "16b1138030000000000";
+static const char real_sha256_s[] =
+    "408182055450fd286730defb457df5685268e00649723f8f7a866162b9edf1d9a7d8e3a254bc516b3500000001"
+    "6b113803010000000017fb3cbf9cf21f9c00000000";
+static const char real_crypt_c[] =
+    "385361e84325957fd6000000016b113808b23719aeebf7995fda20a54bd25f7b74f7371d27048f3d72b223374fde"
+    "07a1cedb0f797f59";
+static const char real_crypt_s[] =
+    "40b795e5f8b988263f000000016b1138088501691b9283c21281196ce64cd950667c2300d7e1f5cc41f2d21a247a"
+    "e1ac3eb09f02b1998b618984bc9bcd86d7c22b96";
+/* OpenVPN over TCP 443, tls-auth with --auth SHA512: the first segment of each direction. */
+static const char real_tcp_c[] =
+    "005638d985dab044f3f79d890c07e01b24507ec8a1cbd80b3f4c6f3c70a2c74af8941b45bc3082d560b3b0393a0a"
+    "858cbb024786d846034fc505924dc0f59edccbe243d2163d1ea863dcc4000000016b11380d0000000000";
+static const char real_tcp_s[] =
+    "006240c92efdec3521f1aa42220a105d18a64a094565ced53aaf0d7108b28ceec43c2aec4463bc965326ca58665a"
+    "ffc66bdcb2cbc8e376714ba1078ee2537fa6bcba9f8c1d0d2d60cdabd1000000016b11380e0100000000d985dab0"
+    "44f3f79d00000000";
+
+static size_t unhex(const char *h, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+    for (; h[0] && h[1] && n < max; h += 2) {
+        unsigned v;
+        if (sscanf(h, "%2x", &v) != 1)
+            break;
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+/* The client's reset gives its session id; the server's reply names it after its ACK under
+ * exactly one layout. */
+static void check_real_pair(const char *c_hex, const char *s_hex, uint8_t variant, uint8_t hmac,
+                            const char *c_sid, const char *s_sid)
+{
+    uint8_t c[256], s[256];
+    char str[OVPN_SID_STR_LEN];
+    size_t nc = unhex(c_hex, c, sizeof(c)), ns = unhex(s_hex, s, sizeof(s));
+    CHECK_EQ(ovpn_probe(c, (uint32_t)nc, (uint32_t)nc), OVPN_PROBE_RESET);
+    CHECK_EQ(ovpn_probe(s, (uint32_t)ns, (uint32_t)ns), OVPN_PROBE_RESET);
+    CHECK(dec(c, nc, (uint32_t)nc, NULL));
+    CHECK_STR(ovpn_sid_str(M.session_id, str, sizeof(str)), c_sid);
+    uint64_t client = M.session_id;
+    CHECK(dec(s, ns, (uint32_t)ns, NULL));
+    CHECK_STR(ovpn_sid_str(M.session_id, str, sizeof(str)), s_sid);
+    struct ovpn_layout lay;
+    CHECK(ovpn_infer_layout(s, (uint32_t)ns, client, ovpn_hmac_candidates, OVPN_N_HMAC_CANDIDATES,
+                            &lay, NULL));
+    CHECK_EQ(lay.variant, variant);
+    CHECK_EQ(lay.hmac_len, hmac);
+    /* with the layout both decode whole, and the reply names the client's session */
+    CHECK(dec(c, nc, (uint32_t)nc, &lay));
+    CHECK(dec(s, ns, (uint32_t)ns, &lay));
+    if (variant != OVPN_VAR_TLS_CRYPT) {
+        CHECK(M.has_peer_session && M.peer_session_id == client);
+        CHECK(M.has_msg_id && M.msg_id == 0);
+        CHECK_EQ(M.payload_len, 0);
+    }
+}
+
+static void test_real(void)
+{
+    check_real_pair(real_plain_c, real_plain_s, OVPN_VAR_PLAIN, 0, "4372ad1a6035791e",
+                    "cc76282b178ea32b");
+    check_real_pair(real_sha1_c, real_sha1_s, OVPN_VAR_TLS_AUTH, 20, "a16e13a9419842e6",
+                    "ca878c02d532e8a8");
+    check_real_pair(real_sha256_c, real_sha256_s, OVPN_VAR_TLS_AUTH, 32, "17fb3cbf9cf21f9c",
+                    "8182055450fd2867");
+    check_real_pair(real_crypt_c, real_crypt_s, OVPN_VAR_TLS_CRYPT, 0, "5361e84325957fd6",
+                    "b795e5f8b988263f");
+
+    /* TCP: de-frame each direction's first segment, infer from the server's reply */
+    uint8_t c[256], s[256];
+    size_t nc = unhex(real_tcp_c, c, sizeof(c)), ns = unhex(real_tcp_s, s, sizeof(s));
+    CHECK_EQ(ovpn_tcp_probe(c, (uint32_t)nc), OVPN_PROBE_RESET);
+    CHECK_EQ(ovpn_tcp_probe(s, (uint32_t)ns), OVPN_PROBE_RESET);
+    struct ovpn_tcp_reasm tc, ts;
+    memset(&tc, 0, sizeof(tc));
+    memset(&ts, 0, sizeof(ts));
+    n_got = 0;
+    CHECK_EQ(ovpn_tcp_feed(&tc, c, (uint32_t)nc, on_pkt, NULL), ANOM_NONE);
+    CHECK_EQ(ovpn_tcp_feed(&ts, s, (uint32_t)ns, on_pkt, NULL), ANOM_NONE);
+    CHECK_EQ(n_got, 2);
+    struct ovpn_msg m;
+    enum anomaly a;
+    struct ovpn_tcp_pkt pc = {got[0].first, got[0].captured, got[0].len, 0};
+    struct ovpn_tcp_pkt ps = {got[1].first, got[1].captured, got[1].len, 0};
+    CHECK(ovpn_decode_tcp(&pc, NULL, &m, &a));
+    uint64_t client = m.session_id;
+    struct ovpn_layout lay;
+    uint32_t mask;
+    CHECK(ovpn_infer_layout(ps.data, ps.captured, client, ovpn_hmac_candidates,
+                            OVPN_N_HMAC_CANDIDATES, &lay, &mask));
+    CHECK_EQ(lay.variant, OVPN_VAR_TLS_AUTH);
+    CHECK_EQ(lay.hmac_len, 64);
+    CHECK_EQ(mask, 1u << 6);
+    CHECK(ovpn_decode_tcp(&ps, &lay, &m, &a));
+    CHECK(m.peer_session_id == client);
+    char str[OVPN_SID_STR_LEN];
+    CHECK_STR(ovpn_sid_str(m.session_id, str, sizeof(str)), "c92efdec3521f1aa");
+}
+
 int main(void)
 {
     test_plain();
@@ -699,6 +814,7 @@ int main(void)
     test_names();
     test_tcp();
     test_tcp_resync();
+    test_real();
     free(buf);
     return t_done();
 }

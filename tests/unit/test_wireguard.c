@@ -213,6 +213,59 @@ static void test_probe(void)
     CHECK(!wg_probe(ovpn, sizeof(ovpn), sizeof(ovpn)));
 }
 
+/* A real handshake captured from wireguard-go 0.0.20220316 on UDP port 40000
+ * (tests/lab/tunnel_captures.sh, wg-port40000.pcap); tshark 4.0 shows wg.sender 0x171e2f70 for
+ * the initiation, wg.sender 0xd8d746b2 / wg.receiver 0x171e2f70 for the response and
+ * wg.receiver 0xd8d746b2, counter 0 for the keepalive. */
+static const char real_init_hex[] =
+    "01000000702f1e17f7a6e7b3e751c3021217a53185ba61f31a4ae5bffe17b8e6"
+    "f7e05fb9a698921825f2c808c427750feb0cfa677ebde9af28c95baa81a88aff"
+    "ff5ef693b79496ac573463f76d549c8c6d069f68178737b1f934ffef8e6134bc"
+    "5b1ed08f9b0fbe9692f14096af058210ea42cfe982fbdf4d650c3fa169cb0167"
+    "0938f55e00000000000000000000000000000000";
+static const char real_resp_hex[] =
+    "02000000b246d7d8702f1e170e3f9ed7afe33f40398ce3fc752e0a5c3b3a1051"
+    "dd45563ef45ed7d99ae6111b341fccf8b20e0326b9c3fc9cd9ad9f78c027e0be"
+    "5323bedd659c19578c5bc64100000000000000000000000000000000";
+static const char real_keep_hex[] =
+    "04000000b246d7d80000000000000000cdec1f73290ebc66023344d135c95365";
+
+/* Hex string to bytes; returns the length. */
+static size_t unhex(const char *h, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+    for (; h[0] && h[1] && n < max; h += 2) {
+        unsigned v;
+        if (sscanf(h, "%2x", &v) != 1)
+            break;
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+static void test_real(void)
+{
+    uint8_t b[256];
+    char s[WG_INDEX_STR_LEN], r2[WG_INDEX_STR_LEN];
+    size_t n = unhex(real_init_hex, b, sizeof(b));
+    CHECK_EQ(n, WG_INITIATION_LEN);
+    CHECK(wg_probe(b, (uint32_t)n, (uint32_t)n));
+    CHECK(dec(b, n, (uint32_t)n));
+    CHECK_EQ(M.type, WG_INITIATION);
+    CHECK_STR(wg_index_str(M.sender, s, sizeof(s)), "0x171e2f70");
+    n = unhex(real_resp_hex, b, sizeof(b));
+    CHECK_EQ(n, WG_RESPONSE_LEN);
+    CHECK(dec(b, n, (uint32_t)n));
+    CHECK_STR(wg_index_str(M.sender, s, sizeof(s)), "0xd8d746b2");
+    CHECK_STR(wg_index_str(M.receiver, r2, sizeof(r2)), "0x171e2f70");
+    n = unhex(real_keep_hex, b, sizeof(b));
+    CHECK_EQ(n, WG_KEEPALIVE_LEN);
+    CHECK(dec(b, n, (uint32_t)n));
+    CHECK(M.is_keepalive);
+    CHECK(M.counter == 0);
+    CHECK_STR(wg_index_str(M.receiver, s, sizeof(s)), "0xd8d746b2");
+}
+
 int main(void)
 {
     build();
@@ -220,6 +273,7 @@ int main(void)
     test_anomalies();
     test_truncation();
     test_probe();
+    test_real();
     free(buf);
     return t_done();
 }
