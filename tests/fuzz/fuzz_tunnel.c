@@ -2,6 +2,7 @@
  * entry point on the same bytes, plus invariants that abort when broken:
  *  - a message decoded as valid lies within its wire length and its fields are consistent;
  *  - a layout ovpn_infer_layout() reports decodes the packet with the peer session it was given;
+ *  - a packet ovpn_probe() calls a hard reset decodes with its session id;
  *  - the TCP de-framer accounts for every byte fed (packets + dropped + buffered) and never
  *    hands out more than OVPN_TCP_KEEP bytes.
  * Input: byte 0 = selector (low 3 bits: bytes missing from the capture; bits 3..7: TCP segment
@@ -87,6 +88,11 @@ static void fuzz_ovpn(const uint8_t *b, uint32_t n, uint32_t wire)
     struct rd r = rd_init(b, n);
     bool ok0 = ovpn_decode(&r, n, NULL, &m, &a);
     check_ovpn(&m, ok0, a, n);
+    /* a hard reset the probe accepts decodes (prefix) without an anomaly when captured whole */
+    if (ovpn_probe(b, n, n) == OVPN_PROBE_RESET) {
+        r = rd_init(b, n);
+        REQUIRE(ovpn_decode(&r, n, NULL, &m, &a) && m.ids_valid && m.has_session_id);
+    }
     (void)ovpn_probe(b, n, wire);
     (void)ovpn_tcp_probe(b, n);
     char s[OVPN_SID_STR_LEN];
