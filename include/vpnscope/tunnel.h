@@ -138,13 +138,13 @@ struct ovpn_msg {
 };
 
 /*
- * Decodes one OpenVPN packet: a UDP payload, or one packet handed out by the TCP de-framer (then
- * `r` covers ovpn_tcp_pkt.data and `len` = ovpn_tcp_pkt.len, see below). `r` holds the captured
- * bytes, `len` the length on the wire. `lay` is what the flow learned (NULL or OVPN_VAR_UNKNOWN:
- * only the fixed prefix - opcode, key id, session id or peer id - is decoded). Checks: opcode
- * 1..11 (ovpn_bad_opcode), the wire length holds the fixed part of the opcode under the layout
- * (ovpn_bad_size), ACK count <= OVPN_MAX_ACKS (ovpn_too_many_acks; the first 8 are kept).
- * See the result convention above.
+ * Decodes one OpenVPN packet carried in UDP (for TCP see ovpn_decode_tcp(), same checks). `r`
+ * holds the captured bytes of the UDP payload, `len` its length on the wire (UDP length - 8);
+ * fewer captured bytes than `len` is a truncation. Advances r past the packet's captured bytes.
+ * `lay` is what the flow learned (NULL or OVPN_VAR_UNKNOWN: only the fixed prefix - opcode, key id,
+ * session id or peer id - is decoded). Checks: opcode 1..11 (ovpn_bad_opcode), the wire length
+ * holds the fixed part of the opcode under the layout (ovpn_bad_size), ACK count <= OVPN_MAX_ACKS
+ * (ovpn_too_many_acks; the first 8 are kept). See the result convention above.
  */
 bool ovpn_decode(struct rd *r, uint32_t len, const struct ovpn_layout *lay, struct ovpn_msg *m,
                  enum anomaly *anom);
@@ -154,9 +154,12 @@ enum ovpn_probe_result {
     OVPN_PROBE_NO = 0, /* not OpenVPN: bad opcode, too short, impossible fields */
     OVPN_PROBE_FITS,   /* a data or mid-session control packet could look like this: use only
                           on a flow already known (nDPI label, a reset seen) */
-    OVPN_PROBE_RESET,  /* a client/server hard reset under one of the layouts (plain, tls-auth
-                          16/20/32/64, tls-crypt): starts a session */
+    OVPN_PROBE_RESET,  /* a client/server hard reset with key id 0 and message id 0 under one
+                          of the layouts (plain, tls-auth with an ovpn_hmac_candidates size,
+                          tls-crypt); its session id, HMAC or tag look random and the replay id
+                          is that of an early packet (1..255): starts a session */
 };
+/* `captured` bytes of the payload are readable, `len` is its wire length. */
 enum ovpn_probe_result ovpn_probe(const uint8_t *payload, uint32_t captured, uint32_t len);
 
 /* ovpn_probe() on the first packet of a TCP stream's first segment (after the length prefix). */
@@ -166,18 +169,23 @@ enum ovpn_probe_result ovpn_tcp_probe(const uint8_t *seg, uint32_t len);
  * HMAC size inference. The tls-auth HMAC size is not on the wire, but a packet that acknowledges
  * something (ack count > 0) carries the session id of the peer right after its ACK array, and
  * that session id was seen in clear in the other direction. For each candidate HMAC size h
- * (0 = no HMAC: ACK array right after the session id; 16, 20, 32, 64 = tls-auth with an h-byte
- * HMAC, then packet id and net time), the ACK array would start at 9 + (h ? h + 8 : 0); the
- * candidate is consistent when the count byte there is 1..8, the array and the 8-byte peer
- * session id fit in the packet, and that peer session id equals `peer_sid`. A random 64-bit
- * match has probability 2^-64, so in practice at most one candidate fits.
- * When no candidate fits on a packet that must acknowledge (HARD_RESET_SERVER_V1/V2 always acks
- * the client's reset, ACK_V1 always acks something) and the packet is long enough for the
+ * (0 = no HMAC: ACK array right after the session id; any other = tls-auth with an h-byte
+ * HMAC, then packet id and net time; ovpn_hmac_candidates is the usual set), the ACK array would
+ * start at 9 + (h ? h + 8 : 0); the candidate is consistent when the count byte there is 1..8, the
+ * array and the 8-byte peer session id fit in the packet, and that peer session id equals
+ * `peer_sid`. A random 64-bit match has probability 2^-64, so in practice at most one candidate
+ * fits. When no candidate fits on a packet that must acknowledge (HARD_RESET_SERVER_V1/V2 always
+ * acks the client's reset, ACK_V1 always acks something) and the packet is long enough for the
  * tls-crypt wrapping (opcode, session id, packet id, net time, 32-byte tag, encrypted ACK
- * count and message id), the layout is tls-crypt: its ACK array is encrypted. The tls-crypt-v2
+ * count and message id) with a replay packet id after the session id that counts from 1 (1..255
+ * for a server reset), the layout is tls-crypt: its ACK array is encrypted (V1 resets predate
+ * tls-crypt and are never concluded so). The tls-crypt-v2
  * opcodes (HARD_RESET_CLIENT_V3, CONTROL_WKC_V1) are tls-crypt by definition.
  * Returns true and fills *out when exactly one layout is consistent; *mask gets bit i set for
- * each consistent cand[i] (may be NULL). `p`/`len` are the packet's captured bytes.
+ * each consistent cand[i] (i < 32; mask may be NULL). `p`/`len` are the packet's captured bytes.
+ * Use: per flow, remember the session id of each direction; give each control packet to this
+ * function with the other direction's session id until it returns true (the server's hard
+ * reset decides at once); store the layout and pass it to ovpn_decode() from then on.
  */
 bool ovpn_infer_layout(const uint8_t *p, uint32_t len, uint64_t peer_sid, const uint8_t *cand,
                        unsigned n_cand, struct ovpn_layout *out, uint32_t *mask);
