@@ -322,6 +322,17 @@ struct mtu_dir {
     uint32_t lost_frames_total;
     uint8_t n_lost_frames;
     uint64_t lost_frames[MTU_FRAMES];
+    /* timing of this direction (every packet of the flow once it is a tunnel flow) */
+    uint64_t n, first_ts, last_ts, last_frame;
+    uint64_t first_since_other; /* first packet after the other direction's latest one */
+    uint64_t first_since_other_frame;
+    /* the longest silence of this direction while the other one sent: from this
+     * direction's packet at sil_start to its next one at sil_end, sil_other packets the other way
+     */
+    uint64_t sil_start, sil_end, sil_end_frame;
+    uint32_t sil_other;
+    uint32_t n_since_peer;      /* packets of this direction since the other direction's latest */
+    uint64_t sil_unanswered_us; /* of that silence: from the other direction's first packet on */
 };
 
 struct mtu_flow {

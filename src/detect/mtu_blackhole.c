@@ -80,7 +80,7 @@ static bool collect(const struct session_model *m, const struct mtu_flow *mf, in
                     struct mtu_facts *x)
 {
     memset(x, 0, sizeof(*x));
-    if (!find_threshold(&mf->d[dir], x))
+    if (mf->vpn == VPN_NONE || !find_threshold(&mf->d[dir], x))
         return false;
     x->mf = mf;
     x->dir = dir;

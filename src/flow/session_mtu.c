@@ -23,6 +23,14 @@ static bool is_tunnel_data(const struct pkt *p)
     }
 }
 
+/* UDP between two unprivileged ports that no decoder claimed: a tunnel vpnscope may not decode
+ * (timing only: mtu_blackhole looks at decoded tunnels). */
+static bool maybe_tunnel(const struct pkt *p)
+{
+    return p->vpn == VPN_NONE && p->l4proto == IPP_UDP && p->has_ports && p->sport >= 1024 &&
+           p->dport >= 1024;
+}
+
 static struct mtu_size *size_slot(struct mtu_dir *d, uint32_t len)
 {
     for (unsigned i = 0; i < d->n_sizes; i++)
@@ -74,26 +82,55 @@ static void settle(struct mtu_dir *d, bool answered)
         d->lost_frames[d->n_lost_frames++] = d->pend_frame;
 }
 
+/* Direction d's packet p: its timing, and the silence it ends while the other direction o sent. */
+static void timing(struct mtu_dir *d, struct mtu_dir *o, const struct pkt *p)
+{
+    if (d->n && o->last_ts > d->last_ts && o->first_since_other > d->last_ts) {
+        uint64_t unans = p->ts_us - o->first_since_other;
+        if (p->ts_us - d->last_ts > d->sil_end - d->sil_start) {
+            d->sil_start = d->last_ts;
+            d->sil_end = p->ts_us;
+            d->sil_end_frame = p->frame;
+            d->sil_other = d->n_since_peer;
+            d->sil_unanswered_us = unans;
+        }
+    }
+    if (!d->n || o->last_ts > d->last_ts) {
+        d->first_since_other = p->ts_us;
+        d->first_since_other_frame = p->frame;
+    }
+    if (!d->n)
+        d->first_ts = p->ts_us;
+    d->n++;
+    d->last_ts = p->ts_us;
+    d->last_frame = p->frame;
+    d->n_since_peer = 0;
+    o->n_since_peer++;
+}
+
 static void tunnel_packet(struct session_model *m, const struct pkt *p)
 {
     uint16_t sp = p->has_ports ? p->sport : 0, dp = p->has_ports ? p->dport : 0;
     struct flow_key k;
     sess_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
-    bool data = is_tunnel_data(p) && !(p->is_frag && !p->reassembled);
+    bool data = (is_tunnel_data(p) || maybe_tunnel(p)) && !(p->is_frag && !p->reassembled);
     struct mtu_flow *mf = data ? table_put(m->mtu, &k, NULL) : table_get(m->mtu, &k, true);
     if (!mf)
         return;
-    if (!mf->vpn) {
+    if (!mf->k.proto && !mf->a.ip.v) {
         mf->k = k;
         mf->a.ip = k.a;
         mf->a.port = k.pa;
         mf->b.ip = k.b;
         mf->b.port = k.pb;
+    }
+    if (is_tunnel_data(p) && !mf->vpn) {
         mf->vpn = (uint8_t)p->vpn;
         mf->esp_in_udp = p->esp_in_udp;
     }
     int dir = (ip_addr_eq(&p->src, &k.a) && sp == k.pa) ? 0 : 1;
     mf->last_ts = p->ts_us;
+    timing(&mf->d[dir], &mf->d[!dir], p);
     settle(&mf->d[!dir], true);
     if (!data)
         return;
