@@ -797,5 +797,7 @@ void decode_app(struct pkt *p, enum app_hint hint)
     } else if (p->l4proto == IPP_TCP) {
         if (p->payload_len > 0 && (p->sport == PORT_PPTP || p->dport == PORT_PPTP))
             pptp_decode(&r, p);
+        else if (pptp_probe(p->payload, p->payload_len))
+            pptp_decode(&r, p); /* PPTP control on another port, recognised by structure */
     }
 }
