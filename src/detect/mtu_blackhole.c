@@ -204,8 +204,9 @@ static void summary(struct finding *f, const struct mtu_facts *x, const struct p
     else if (!strcmp(icmp, "seen"))
         du_cat(f->summary, sizeof(f->summary), "; %s (MTU %u) was seen", what, pmtu);
     else
-        du_cat(f->summary, sizeof(f->summary), "; no %s was seen in this capture%s", what,
-               v->in && v->out ? "s: a hop beyond the router drops them silently" : "");
+        du_cat(f->summary, sizeof(f->summary), "; no %s was seen%s", what,
+               v->in && v->out ? " on either side: a hop beyond the router drops them silently"
+                               : "");
     du_cat(f->summary, sizeof(f->summary), ".");
 }
 

@@ -156,37 +156,59 @@ static void inside_collect(const struct session_model *m, uint8_t cap, struct lo
 
 /* ---- outside capture alone ---- */
 
-/* A client endpoint of flow mf (side 0: a, 1: b) moved: the same peer endpoint is reached from
- * the same address on another port, first after the old port's last packet out, and the old
- * port kept receiving inbound packets (unanswered) after that. */
-static void outside_pair(const struct mtu_flow *o, int co, const struct mtu_flow *n, int cn,
-                         uint8_t cap, struct lost_set *s)
+/* A candidate move: old flow o (client side co) to new flow n (client side cn). */
+struct move {
+    const struct mtu_flow *o, *n;
+    int co, cn;
+    uint64_t score; /* |old port's last inbound - new port's first outbound|: the server follows */
+};
+
+/* Whether the client endpoint of o (side co) may have moved to n: the same peer endpoint reached
+ * from the same address on another port, first after the old port's last packet out, and the old
+ * port kept receiving inbound packets (unanswered) soon after that. */
+static bool move_candidate(const struct mtu_flow *o, int co, const struct mtu_flow *n, int cn,
+                           struct move *mv)
 {
-    const struct mtu_dir *o_out = &o->d[co], *o_in = &o->d[!co];
+    const struct mtu_dir *o_out = &o->d[co], *o_in = &o->d[!co], *n_out = &n->d[cn];
     const struct endpoint *oc = co ? &o->b : &o->a, *nc = cn ? &n->b : &n->a;
-    const struct mtu_dir *n_out = &n->d[cn];
     if (oc->port == nc->port || !n_out->n || !o_out->n || n_out->first_ts <= o_out->last_ts)
-        return;
+        return false;
     if (o_in->first_since_other <= o_out->last_ts || o_in->first_since_other >= n_out->first_ts ||
         o_in->first_since_other - o_out->last_ts > IN_USE_US)
-        return;
+        return false;
+    mv->o = o;
+    mv->n = n;
+    mv->co = co;
+    mv->cn = cn;
+    mv->score = o_in->last_ts > n_out->first_ts ? o_in->last_ts - n_out->first_ts
+                                                : n_out->first_ts - o_in->last_ts;
+    return true;
+}
+
+static void move_add(const struct move *mv, uint8_t cap, struct lost_set *s)
+{
+    const struct mtu_flow *o = mv->o, *n = mv->n;
+    const struct mtu_dir *o_out = &o->d[mv->co], *o_in = &o->d[!mv->co], *n_out = &n->d[mv->cn];
     struct lost *l = lost_add(s);
     if (!l)
         return;
     l->proto = o->k.proto;
     l->has_outside = true;
-    l->outside = *oc;
+    l->outside = mv->co ? o->b : o->a;
     l->has_new = true;
-    l->new_port = nc->port;
-    l->peer = co ? o->a : o->b;
+    l->new_port = (mv->cn ? &n->b : &n->a)->port;
+    l->peer = mv->co ? o->a : o->b;
     l->t_event = n_out->first_ts;
     l->t_back = n_out->first_ts;
     l->cap = cap;
     l->frames[l->nframes++] = o_in->first_since_other_frame;
-    uint64_t unanswered = 0;
-    if (o_in->last_ts > o_out->last_ts)
-        unanswered = o_in->n_since_peer;
-    l->died = unanswered;
+    l->died = o_in->last_ts > o_out->last_ts ? o_out->n_since_peer : 0;
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const struct move *x = a, *y = b;
+    return x->score < y->score ? -1 : x->score > y->score;
 }
 
 static void outside_key(struct du_key *k, const struct mtu_flow *mf, int client)
@@ -212,21 +234,37 @@ static void outside_collect(const struct session_model *m, uint8_t cap, struct l
             du_index_add(&x[side], &k, i);
         }
     }
-    for (uint32_t i = 0; i < n; i++) {
+    struct move *mv = calloc(MAX_LOST * 4, sizeof(*mv));
+    unsigned nmv = 0;
+    for (uint32_t i = 0; mv && i < n; i++) {
         const struct mtu_flow *o = table_slot(m->mtu, i, NULL);
         if (!o || o->k.proto != IPP_UDP)
             continue;
         for (int co = 0; co < 2; co++) {
             struct du_key k;
             outside_key(&k, o, co);
-            for (uint32_t j = du_index_first(&x[co], &k); j != DU_NONE;
+            for (uint32_t j = du_index_first(&x[co], &k); j != DU_NONE && nmv < MAX_LOST * 4;
                  j = du_index_next(&x[co], j)) {
                 const struct mtu_flow *nf = table_slot(m->mtu, j, NULL);
-                if (nf && nf != o)
-                    outside_pair(o, co, nf, co, cap, s);
+                if (nf && nf != o && move_candidate(o, co, nf, co, &mv[nmv]))
+                    nmv++;
             }
         }
     }
+    /* each old and each new port in one move at most: the closest hand-overs first */
+    if (mv)
+        qsort(mv, nmv, sizeof(*mv), by_score);
+    for (unsigned i = 0; i < nmv; i++) {
+        bool used = false;
+        for (unsigned j = 0; j < i && !used; j++)
+            used = mv[j].score != UINT64_MAX && (mv[j].o == mv[i].o || mv[j].n == mv[i].n);
+        if (used) {
+            mv[i].score = UINT64_MAX;
+            continue;
+        }
+        move_add(&mv[i], cap, s);
+    }
+    free(mv);
     du_index_free(&x[0]);
     du_index_free(&x[1]);
 }
@@ -281,7 +319,9 @@ static void tunnel_text(char *sum, size_t n, const struct lost *l)
     if (l->died)
         du_cat(sum, n, "%s%llu %s", (l->outside.port || l->has_new) ? ", " : "",
                (unsigned long long)l->died,
-               l->has_inside && l->has_outside ? "died at the router" : "unanswered");
+               l->has_inside && l->has_outside ? "died at the router"
+               : l->has_outside                ? "inbound after its last packet out"
+                                               : "unanswered");
     du_cat(sum, n, ")");
 }
 
@@ -345,7 +385,9 @@ static bool emit(struct detect_ctx *c, const struct lost *v, unsigned n, int mod
     finding_ev_int(f, "tunnels", k);
     finding_ev_ts(f, "lost_at", v[0].t_event);
     finding_ev_seconds(f, "spread_s", du_sec(v[n - 1].t_event - v[0].t_event));
-    finding_ev_int(f, mode == 2 ? "inbound_died" : "unanswered_packets", (int64_t)died);
+    static const char *const died_key[] = {"client_packets_unanswered", "inbound_after_last_out",
+                                           "inbound_died"};
+    finding_ev_int(f, died_key[mode], (int64_t)died);
     if (back)
         finding_ev_ts(f, "last_recovery", back);
     return true;
