@@ -22,8 +22,7 @@
 #define UI_QUIT 4
 #define UI_REBUILD 8 /* the snapshot must be rebuilt now (detail of another tunnel) */
 
-#define BATCH_MS 8.0            /* packets fed per batch before looking at keys / the screen */
-#define STREAM_SCAN_US 1000000u /* streaming: sessions and findings every second of packet time */
+#define BATCH_MS 8.0 /* packets fed per batch before looking at keys / the screen */
 #define MIN_ROWS 24
 #define MIN_COLS 80
 
@@ -78,77 +77,6 @@ static void install_signals(void)
         registered = true;
         atexit(ui_done);
     }
-}
-
-/* ---- the streaming report ---- */
-
-static int run_stream(struct feed *f, const struct ui_opts *o)
-{
-    struct stream *s = stream_new(stdout, o->json, &o->to);
-    if (!s) {
-        fprintf(stderr, "vpnscope: out of memory\n");
-        return 2;
-    }
-    struct analysis a;
-    memset(&a, 0, sizeof(a));
-    uint64_t next_scan = 0;
-    double next_wall = 0;
-    while (!g_stop && !f->ended) {
-        int wait = -1;
-        feed_pump(f, 50.0, &wait);
-        if (f->ended)
-            break;
-        double now = ui_mono();
-        if (f->now_us && (f->now_us >= next_scan || now >= next_wall)) {
-            feed_drops(f);
-            analysis_run(&a, f);
-            stream_scan(s, f, &a);
-            next_scan = f->now_us + STREAM_SCAN_US;
-            next_wall = now + 1.0;
-        }
-        if (wait == 0)
-            continue;
-        struct pollfd pfd[2];
-        int fds[2];
-        int n = feed_fds(f, fds);
-        for (int i = 0; i < n; i++) {
-            pfd[i].fd = fds[i];
-            pfd[i].events = POLLIN;
-            pfd[i].revents = 0;
-        }
-        int tmo = (int)((next_wall - ui_mono()) * 1000.0);
-        if (tmo < 0)
-            tmo = 0;
-        if (wait > 0 && wait < tmo)
-            tmo = wait;
-        int r = poll(pfd, (nfds_t)n, tmo);
-        if (r == 0)
-            feed_tick(f);
-    }
-    feed_finish(f);
-    analysis_run(&a, f);
-    stream_scan(s, f, &a);
-    struct report_input ri;
-    analysis_report_input(&a, f, &ri);
-    if (o->json)
-        report_json(stdout, &ri);
-    else
-        report_text(stdout, &ri);
-    fflush(stdout);
-    int rc = finding_list_max_severity(&a.fl) >= SEV_WARNING ? 1 : 0;
-    if (f->failed) {
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
-        rc = 2;
-    } else if (f->msg[0] && strncmp(f->msg, "warning", 7) == 0) {
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
-    }
-    if (ferror(stdout)) {
-        fprintf(stderr, "vpnscope: error writing the report\n");
-        rc = 2;
-    }
-    analysis_free(&a);
-    stream_free(s);
-    return rc;
 }
 
 /* ---- the dashboard ---- */
@@ -259,7 +187,7 @@ static int key_input(struct ui_state *st, const struct ui_model *m, int ch)
     return UI_REDRAW;
 }
 
-static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed *f, int ch)
+static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
 {
     if (ch == KEY_RESIZE)
         return UI_REDRAW;
@@ -364,26 +292,27 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
         return UI_REDRAW;
     case 'p':
     case 'P':
-        if (f->live || f->ended) {
+        if (pipeline_snapshot(f)->live || pipeline_snapshot(f)->ended) {
             st->frozen = !st->frozen;
             snprintf(st->flash, sizeof(st->flash), "%s",
                      st->frozen ? "view paused (capture goes on): p resumes" : "view resumed");
         } else {
-            feed_pause(f, !f->paused);
+            pipeline_pause(f, !pipeline_snapshot(f)->paused);
             snprintf(st->flash, sizeof(st->flash), "%s",
-                     f->paused ? "replay paused: n steps a packet, N a second, p resumes"
-                               : "replay resumed");
+                     pipeline_snapshot(f)->paused
+                         ? "replay paused: n steps a packet, N a second, p resumes"
+                         : "replay resumed");
         }
         return UI_REDRAW | UI_REBUILD;
     case 'n':
-        if (!f->live && f->paused) {
-            feed_step_packet(f);
+        if (!pipeline_snapshot(f)->live && pipeline_snapshot(f)->paused) {
+            pipeline_step_packet(f);
             return UI_REDRAW | UI_REBUILD;
         }
         return UI_HANDLED;
     case 'N':
-        if (!f->live && f->paused) {
-            feed_step_second(f);
+        if (!pipeline_snapshot(f)->live && pipeline_snapshot(f)->paused) {
+            pipeline_step_second(f);
             return UI_REDRAW | UI_REBUILD;
         }
         return UI_HANDLED;
@@ -424,7 +353,7 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
     }
 }
 
-static int run_dashboard(struct feed *f, const struct ui_opts *o)
+static int run_dashboard(struct pipeline *f, const struct vpnscope_config *o)
 {
     if (!initscr()) {
         fprintf(stderr, "vpnscope: cannot initialise the terminal\n");
@@ -454,8 +383,7 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
     st.sort_desc[VIEW_FINDINGS] = true;
     struct ui_model m;
     memset(&m, 0, sizeof(m));
-    struct analysis a;
-    memset(&a, 0, sizeof(a));
+    char err[VPNSCOPE_ERRBUF_SIZE] = "";
 
     double refresh = (o->refresh_ms ? o->refresh_ms : 500) / 1000.0;
     double analysis_period = refresh > 1.0 ? refresh : 1.0;
@@ -464,23 +392,23 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
     bool rebuild = true;
     while (!g_stop) {
         int wait = -1;
-        if (!f->ended)
-            feed_pump(f, BATCH_MS, &wait);
-        if (f->ended && !f->finished) {
-            feed_finish(f);
-            analysis_run(&a, f);
+        if (!pipeline_snapshot(f)->ended)
+            pipeline_step(f, BATCH_MS, &wait);
+        if (pipeline_snapshot(f)->ended && !pipeline_snapshot(f)->finished) {
+            if (pipeline_finish(f, err, sizeof(err)) != 0)
+                break;
             rebuild = true;
             next_draw = 0;
         }
-        double now = ui_mono();
+        double now = pipeline_mono();
         if (now >= next_draw || rebuild) {
             if (!st.frozen || frames == 0) {
-                if (!f->finished && (now >= next_analysis || frames == 0)) {
-                    feed_drops(f);
-                    analysis_run(&a, f);
+                if (!pipeline_snapshot(f)->finished && (now >= next_analysis || frames == 0)) {
+                    pipeline_drops(f);
+                    pipeline_analyze(f);
                     next_analysis = now + analysis_period;
                 }
-                ui_model_update(&m, f, &a);
+                ui_model_update(&m, pipeline_snapshot(f));
                 ui_order(&st, &m);
             }
             rebuild = false;
@@ -496,7 +424,7 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
         }
         struct pollfd pfd[3];
         int fds[2];
-        int n = feed_fds(f, fds);
+        int n = pipeline_fds(f, fds);
         pfd[0].fd = STDIN_FILENO;
         pfd[0].events = POLLIN;
         pfd[0].revents = 0;
@@ -505,16 +433,16 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
             pfd[1 + i].events = POLLIN;
             pfd[1 + i].revents = 0;
         }
-        int tmo = (int)((next_draw - ui_mono()) * 1000.0) + 1;
+        int tmo = (int)((next_draw - pipeline_mono()) * 1000.0) + 1;
         if (tmo < 0)
             tmo = 0;
         if (wait >= 0 && wait < tmo)
             tmo = wait;
-        if (f->ended)
+        if (pipeline_snapshot(f)->ended)
             n = 0;
         int r = poll(pfd, (nfds_t)(1 + n), tmo);
-        if (r == 0 && f->live)
-            feed_tick(f);
+        if (r == 0 && pipeline_snapshot(f)->live)
+            pipeline_tick(f);
         int ch;
         int flags = 0;
         while ((ch = getch()) != ERR) {
@@ -530,40 +458,35 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
             draw(&m, &st);
     }
     ui_done();
-    if (f->failed)
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
+    if (pipeline_failed(f))
+        fprintf(stderr, "vpnscope: %s\n", pipeline_message(f));
+    else if (err[0])
+        fprintf(stderr, "vpnscope: %s\n", err);
     ui_model_free(&m);
-    analysis_free(&a);
     free(st.order);
     return 0;
 }
 
-int ui_run(const struct ui_opts *o)
+int ui_run(const struct vpnscope_config *o)
 {
     char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
     g_stop = 0;
     install_signals();
-    if (o->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(
             stderr,
             "vpnscope: the dashboard needs a terminal (without one, live capture streams a report; "
             "--json selects JSON Lines)\n");
         return 2;
     }
-    if (!o->dashboard && !(o->iface || (o->inside_if && o->outside_if))) {
-        fprintf(stderr,
-                "vpnscope: the streaming report is for live capture; read files without --ui\n");
-        return 2;
-    }
-    struct feed f;
-    if (feed_open(&f, o, err, sizeof(err)) != 0) {
+    struct pipeline *f = pipeline_open(o, err, sizeof(err));
+    if (!f) {
         fprintf(stderr, "vpnscope: %s\n", err[0] ? err : "cannot open the input");
-        feed_close(&f);
         return 2;
     }
     if (o->drop_user && geteuid() == 0 && getuid() == 0)
         fprintf(stderr, "vpnscope: warning: -Z %s: still running as root\n", o->drop_user);
-    int rc = o->dashboard ? run_dashboard(&f, o) : run_stream(&f, o);
-    feed_close(&f);
+    int rc = run_dashboard(f, o);
+    pipeline_close(f);
     return rc;
 }

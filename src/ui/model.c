@@ -10,6 +10,7 @@
 #include <string.h>
 #include <ctype.h>
 
+#include "vpnscope/proto.h"
 #include "vpnscope/report.h"
 #include "vpnscope/table.h"
 
@@ -30,109 +31,7 @@ static bool ci_has(const char *hay, const char *needle)
     return false;
 }
 
-/* ---- timeouts ---- */
-
-uint32_t ui_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied)
-{
-    switch (proto) {
-    case 17:
-        return replied ? to->udp_stream : to->udp;
-    case 6:
-        return to->tcp;
-    case 47:
-        return to->gre;
-    default:
-        return to->other;
-    }
-}
-
-uint32_t ui_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa)
-{
-    return ui_timeout_proto(to, 17, sa->nat_t || sa->pkts_from_resp > 0);
-}
-
-uint32_t ui_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa)
-{
-    return sa->k.encap ? to->udp_stream : to->other;
-}
-
-/* ---- analysis ---- */
-
-void analysis_run(struct analysis *a, struct feed *f)
-{
-    finding_list_free(&a->fl);
-    memset(&a->fl, 0, sizeof(a->fl));
-    if (f->two && !a->final) {
-        if (f->finished) {
-            nat_result_free(&a->nat);
-            memset(&a->nat, 0, sizeof(a->nat));
-            if (f->corr)
-                nat_corr_finish(f->corr, &a->nat);
-            a->nat.clock = f->clk;
-            a->nat.swapped = strstr(f->msg, "swapped") != NULL;
-            a->final = true;
-        } else if (f->corr) {
-            size_t n = nat_corr_mappings(f->corr, NULL, 0);
-            if (n > a->nat.cap_map) {
-                struct nat_mapping *v = realloc(a->nat.map, n * sizeof(*v));
-                if (v) {
-                    a->nat.map = v;
-                    a->nat.cap_map = n;
-                }
-            }
-            a->nat.n_map = nat_corr_mappings(f->corr, a->nat.map, a->nat.cap_map);
-            if (a->nat.n_map > a->nat.cap_map)
-                a->nat.n_map = a->nat.cap_map;
-            a->nat.clock = f->clk;
-        }
-    } else if (f->finished) {
-        a->final = true;
-    }
-    for (int i = 0; i < f->n; i++)
-        if (!f->finished)
-            session_finish(engine_model(f->eng[i])); /* pairs SAs so far (idempotent) */
-    struct detect_ctx dc;
-    memset(&dc, 0, sizeof(dc));
-    dc.to = f->o->to;
-    dc.out = &a->fl;
-    if (f->two) {
-        dc.inside = engine_model(f->eng[0]);
-        dc.outside = engine_model(f->eng[1]);
-        dc.nat = &a->nat;
-    } else {
-        dc.single = engine_model(f->eng[0]);
-    }
-    detect_run(&dc);
-}
-
-void analysis_free(struct analysis *a)
-{
-    finding_list_free(&a->fl);
-    nat_result_free(&a->nat);
-    memset(a, 0, sizeof(*a));
-}
-
-void analysis_report_input(const struct analysis *a, const struct feed *f, struct report_input *ri)
-{
-    memset(ri, 0, sizeof(*ri));
-    ri->n_models = (uint8_t)f->n;
-    for (int i = 0; i < f->n; i++) {
-        ri->models[i] = engine_model_const(f->eng[i]);
-        ri->captures[i] = f->files[i];
-    }
-    ri->nat = f->two ? &a->nat : NULL;
-    ri->findings = &a->fl;
-    ri->live = f->live;
-    ri->kernel_drops = f->drops;
-    ri->side_given = f->o->side_given;
-}
-
 /* ---- snapshot helpers ---- */
-
-static bool ip_eq(const struct ip_addr *a, const struct ip_addr *b)
-{
-    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
-}
 
 static char *ep_str(const struct ip_addr *ip, uint16_t port, char *buf, size_t n)
 {
@@ -162,8 +61,7 @@ struct row_ref {
 
 struct builder {
     struct ui_model *m;
-    const struct feed *f;
-    const struct analysis *a;
+    const struct pipeline_snapshot *f;
     const struct nat_timeouts *to;
     struct row_ref *ref;
     size_t cap;
@@ -207,18 +105,18 @@ static struct ui_tunnel *row_new(struct builder *b, uint8_t kind, uint8_t side, 
     return t;
 }
 
-static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t proto,
+static const struct nat_mapping *find_mapping(const struct pipeline_snapshot *a, uint8_t proto,
                                               const struct ip_addr *ip, uint16_t port,
                                               const struct ip_addr *peer)
 {
     const struct nat_mapping *best = NULL;
-    for (size_t i = 0; i < a->nat.n_map; i++) {
-        const struct nat_mapping *mp = &a->nat.map[i];
-        if (mp->proto != proto || !ip_eq(&mp->inside.ip, ip))
+    for (size_t i = 0; i < a->nat->n_map; i++) {
+        const struct nat_mapping *mp = &a->nat->map[i];
+        if (mp->proto != proto || !ip_addr_eq(&mp->inside.ip, ip))
             continue;
         if (port && mp->inside.has_port && mp->inside.port != port)
             continue;
-        if (peer && !ip_eq(&mp->peer.ip, peer))
+        if (peer && !ip_addr_eq(&mp->peer.ip, peer))
             continue;
         if (!best || mp->last_ts > best->last_ts)
             best = mp;
@@ -228,12 +126,13 @@ static const struct nat_mapping *find_mapping(const struct analysis *a, uint8_t 
 
 /* Packets lost at the router over every mapping of (proto, inside ip[:port]) toward peer:
  * lost[0] toward the peer, lost[1] toward the client; -1 when no mapping matched. */
-static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_addr *ip,
+static void sum_lost(const struct pipeline_snapshot *a, uint8_t proto, const struct ip_addr *ip,
                      uint16_t port, const struct ip_addr *peer, int64_t lost[2])
 {
-    for (size_t i = 0; i < a->nat.n_map; i++) {
-        const struct nat_mapping *mp = &a->nat.map[i];
-        if (mp->proto != proto || !ip_eq(&mp->inside.ip, ip) || !ip_eq(&mp->peer.ip, peer))
+    for (size_t i = 0; i < a->nat->n_map; i++) {
+        const struct nat_mapping *mp = &a->nat->map[i];
+        if (mp->proto != proto || !ip_addr_eq(&mp->inside.ip, ip) ||
+            !ip_addr_eq(&mp->peer.ip, peer))
             continue;
         if (port && mp->inside.has_port && mp->inside.port != port)
             continue;
@@ -245,10 +144,10 @@ static void sum_lost(const struct analysis *a, uint8_t proto, const struct ip_ad
             lost[1] += (int64_t)(mp->from_peer_outside - mp->from_peer_inside);
     }
     /* packets that never crossed at all have no mapping: the client's unmatched inside packets */
-    for (size_t i = 0; i < a->nat.n_unm; i++) {
-        const struct nat_unmatched *u = &a->nat.unm[i];
+    for (size_t i = 0; i < a->nat->n_unm; i++) {
+        const struct nat_unmatched *u = &a->nat->unm[i];
         if (u->mapping >= 0 || u->side != SIDE_INSIDE || u->direction != 0 || u->proto != proto ||
-            !ip_eq(&u->src, ip) || !ip_eq(&u->dst, peer) ||
+            !ip_addr_eq(&u->src, ip) || !ip_addr_eq(&u->dst, peer) ||
             (port && u->has_ports && u->sport != port))
             continue;
         if (lost[0] < 0)
@@ -262,7 +161,7 @@ static bool is_ike_responder(const struct session_model *m, const struct ip_addr
 {
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *sa = table_slot(m->ike, i, NULL);
-        if (sa && ip_eq(&sa->responder.ip, ip))
+        if (sa && ip_addr_eq(&sa->responder.ip, ip))
             return true;
     }
     return false;
@@ -323,7 +222,7 @@ struct grp_key {
     uint8_t pad[2];
 };
 
-static bool ike_on_inside(const struct feed *f, const struct ike_sa *sa)
+static bool ike_on_inside(const struct pipeline_snapshot *f, const struct ike_sa *sa)
 {
     if (!f->two)
         return false;
@@ -331,12 +230,12 @@ static bool ike_on_inside(const struct feed *f, const struct ike_sa *sa)
     memset(&k, 0, sizeof(k));
     k.ispi = sa->ispi;
     k.version = sa->version;
-    return table_get(engine_model_const(f->eng[0])->ike, &k, false) != NULL;
+    return table_get(f->models[0]->ike, &k, false) != NULL;
 }
 
-static bool spi_on_inside(const struct feed *f, uint32_t spi)
+static bool spi_on_inside(const struct pipeline_snapshot *f, uint32_t spi)
 {
-    const struct session_model *m = engine_model_const(f->eng[0]);
+    const struct session_model *m = f->models[0];
     for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
         const struct ipsec_sa *o = table_slot(m->ipsec, i, NULL);
         if (o && o->k.spi == spi)
@@ -345,7 +244,7 @@ static bool spi_on_inside(const struct feed *f, uint32_t spi)
     return false;
 }
 
-static const struct ike_sa *outside_ike(const struct feed *f, const struct ike_sa *sa)
+static const struct ike_sa *outside_ike(const struct pipeline_snapshot *f, const struct ike_sa *sa)
 {
     if (!f->two)
         return NULL;
@@ -353,12 +252,12 @@ static const struct ike_sa *outside_ike(const struct feed *f, const struct ike_s
     memset(&k, 0, sizeof(k));
     k.ispi = sa->ispi;
     k.version = sa->version;
-    return table_get(engine_model_const(f->eng[1])->ike, &k, false);
+    return table_get(f->models[1]->ike, &k, false);
 }
 
 static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
 {
-    const struct session_model *m = engine_model_const(b->f->eng[mi]);
+    const struct session_model *m = b->f->models[mi];
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *sa = table_slot(m->ike, i, NULL);
         if (!sa || (mi == 1 && ike_on_inside(b->f, sa)))
@@ -392,11 +291,11 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         }
         if (mi == 0 && b->f->two) {
             /* lost at the router: every IKE/NAT-T mapping (also expired ones) and raw ESP */
-            sum_lost(b->a, 17, &ci->ip, ci->port, &si->ip, t->router_lost);
+            sum_lost(b->f, 17, &ci->ip, ci->port, &si->ip, t->router_lost);
             if (ci->port != sa->initiator.port)
-                sum_lost(b->a, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip,
+                sum_lost(b->f, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip,
                          t->router_lost);
-            sum_lost(b->a, 50, &ci->ip, 0, &si->ip, t->router_lost);
+            sum_lost(b->f, 50, &ci->ip, 0, &si->ip, t->router_lost);
         }
         snprintf(t->proto, sizeof(t->proto), "IKEv%u%s", sa->version, sa->nat_t ? " NAT-T" : "");
         snprintf(t->ids, sizeof(t->ids), "%016" PRIx64 "/%016" PRIx64, sa->ispi, sa->rspi);
@@ -404,7 +303,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         t->pkts[1] = sa->pkts_from_resp;
         t->first_ts = sa->first_ts;
         t->last_ts = sa->last_ts;
-        t->timeout_s = ui_timeout_ike(b->to, sa);
+        t->timeout_s = report_timeout_ike(b->to, sa);
         t->act = sa->act;
         t->retrans = sa->retransmissions;
         t->dpd = sa->dpd_like;
@@ -431,7 +330,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
 
 static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 {
-    const struct session_model *m = engine_model_const(b->f->eng[mi]);
+    const struct session_model *m = b->f->models[mi];
     struct table *grp =
         table_new(sizeof(struct grp_key), sizeof(uint32_t), IPSEC_SA_MAX, NULL, NULL);
     if (!grp)
@@ -452,7 +351,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             uint32_t *ix = table_get(ikeidx, &k, false);
             if (ix && *ix < b->n)
                 t = &b->m->tun[*ix];
-            to_server = ip_eq(&sa->k.src, &ike->initiator.ip);
+            to_server = ip_addr_eq(&sa->k.src, &ike->initiator.ip);
         }
         if (!t) {
             /* a tunnel of its own: both directions between the same peers */
@@ -501,23 +400,23 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
                 ep_str(&g.b, g.pb, t->server, sizeof(t->server));
                 snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == 51 ? "AH" : "ESP",
                          sa->k.encap ? "/udp" : "");
-                t->timeout_s = ui_timeout_ipsec(b->to, sa);
+                t->timeout_s = report_timeout_ipsec(b->to, sa);
                 t->act = sa->act;
                 t->first_ts = sa->first_ts;
                 if (mi == 0 && b->f->two) {
                     const struct nat_mapping *mp =
-                        find_mapping(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b);
+                        find_mapping(b->f, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b);
                     if (mp) {
                         ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
                                t->client_out, sizeof(t->client_out));
                     }
-                    sum_lost(b->a, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b,
+                    sum_lost(b->f, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b,
                              t->router_lost);
                 }
             }
-            to_server = ip_eq(&sa->k.src, &g.a);
-        } else if (t->timeout_s < ui_timeout_ipsec(b->to, sa)) {
-            t->timeout_s = ui_timeout_ipsec(b->to, sa);
+            to_server = ip_addr_eq(&sa->k.src, &g.a);
+        } else if (t->timeout_s < report_timeout_ipsec(b->to, sa)) {
+            t->timeout_s = report_timeout_ipsec(b->to, sa);
         }
         t->pkts[to_server ? 0 : 1] += sa->packets;
         t->bytes[to_server ? 0 : 1] += sa->bytes;
@@ -544,8 +443,8 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 
 static void rows_pptp(struct builder *b, uint8_t mi)
 {
-    const struct session_model *m = engine_model_const(b->f->eng[mi]);
-    const struct session_model *in = engine_model_const(b->f->eng[0]);
+    const struct session_model *m = b->f->models[mi];
+    const struct session_model *in = b->f->models[0];
     for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
         const void *kp;
         const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
@@ -555,7 +454,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             bool seen = false;
             for (uint32_t j = 0; j < table_slots(in->pptp) && !seen; j++) {
                 const struct pptp_ctrl *o = table_slot(in->pptp, j, NULL);
-                seen = o && ip_eq(&o->server.ip, &c->server.ip);
+                seen = o && ip_addr_eq(&o->server.ip, &c->server.ip);
             }
             if (seen)
                 continue;
@@ -597,11 +496,12 @@ static void rows_pptp(struct builder *b, uint8_t mi)
                     const struct gre_flow *gf = table_slot(m->gre, g, NULL);
                     if (!gf || gf->k.version != 1)
                         continue;
-                    bool to_srv = ip_eq(&gf->k.src, &c->client.ip) &&
-                                  ip_eq(&gf->k.dst, &c->server.ip) && call->has_peer &&
+                    bool to_srv = ip_addr_eq(&gf->k.src, &c->client.ip) &&
+                                  ip_addr_eq(&gf->k.dst, &c->server.ip) && call->has_peer &&
                                   gf->k.key == call->peer_call_id;
-                    bool to_cli = ip_eq(&gf->k.src, &c->server.ip) &&
-                                  ip_eq(&gf->k.dst, &c->client.ip) && gf->k.key == call->call_id;
+                    bool to_cli = ip_addr_eq(&gf->k.src, &c->server.ip) &&
+                                  ip_addr_eq(&gf->k.dst, &c->client.ip) &&
+                                  gf->k.key == call->call_id;
                     if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
                         t->last_ts = gf->last_ts;
                     if (to_srv || to_cli)
@@ -634,7 +534,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             }
             if (mi == 0 && b->f->two) {
                 const struct nat_mapping *mp =
-                    find_mapping(b->a, 6, &c->client.ip, c->client.port, &c->server.ip);
+                    find_mapping(b->f, 6, &c->client.ip, c->client.port, &c->server.ip);
                 if (mp)
                     ep_str(&mp->outside.ip, mp->outside.port, t->client_out, sizeof(t->client_out));
             }
@@ -645,7 +545,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
 
 static void rows_other(struct builder *b)
 {
-    const struct session_model *m = engine_model_const(b->f->eng[0]);
+    const struct session_model *m = b->f->models[0];
     for (uint32_t i = 0; i < table_slots(m->gre); i++) {
         const void *kp;
         const struct gre_flow *g = table_slot(m->gre, i, &kp);
@@ -729,11 +629,11 @@ static void rows_other(struct builder *b)
         t->bytes[1] = fl->bytes[1];
         t->first_ts = fl->first_ts;
         t->last_ts = fl->last_ts;
-        t->timeout_s = ui_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
+        t->timeout_s = report_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
         t->act = fl->act;
         if (b->f->two) {
             const struct nat_mapping *mp =
-                find_mapping(b->a, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
+                find_mapping(b->f, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
             if (mp)
                 ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
                        sizeof(t->client_out));
@@ -761,7 +661,7 @@ static void nat_id_str(uint8_t proto, const struct nat_id *id, char *buf, size_t
 static void nat_rows(struct builder *b)
 {
     struct ui_model *m = b->m;
-    const struct nat_result *r = &b->a->nat;
+    const struct nat_result *r = b->f->nat;
     size_t n = r->n_map < UI_MAX_NAT ? r->n_map : UI_MAX_NAT;
     if (n > 0) {
         struct ui_natrow *v = realloc(m->nat, n * sizeof(*v));
@@ -812,7 +712,7 @@ static void nat_rows(struct builder *b)
         row->fp_in = mp->from_peer_inside;
         row->first_ts = mp->first_ts;
         row->last_ts = mp->last_ts;
-        row->timeout_s = ui_timeout_proto(b->to, mp->proto, mp->from_peer_outside > 0);
+        row->timeout_s = report_timeout_proto(b->to, mp->proto, mp->from_peer_outside > 0);
         uint8_t key[sizeof(struct nat_id) * 3 + 1];
         memcpy(key, &mp->inside, sizeof(struct nat_id));
         memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
@@ -852,14 +752,13 @@ static int cmp_find(const void *a, const void *b)
     return (int)x->kind - (int)y->kind;
 }
 
-void ui_model_update(struct ui_model *m, const struct feed *f, const struct analysis *a)
+void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f)
 {
     struct builder b;
     memset(&b, 0, sizeof(b));
     b.m = m;
     b.f = f;
-    b.a = a;
-    b.to = &f->o->to;
+    b.to = &f->cfg->to;
     /* keep the tunnel array: row_new grows it */
     b.cap = 0;
     free(m->tun);
@@ -872,7 +771,7 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
     m->ended = f->ended;
     m->paused = f->paused;
     m->failed = f->failed;
-    m->speed = f->o->speed;
+    m->speed = f->cfg->speed;
     if (f->two)
         snprintf(m->sources, sizeof(m->sources), "inside %s | outside %s", f->name[0], f->name[1]);
     else
@@ -884,9 +783,8 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
     m->bytes = f->bytes;
     m->drops = f->drops;
     m->mem = 0;
-    for (int i = 0; i < f->n; i++)
-        m->mem += engine_bytes(f->eng[i]);
-    double wall = ui_mono();
+    m->mem = f->mem;
+    double wall = pipeline_mono();
     if (m->prev_wall > 0) {
         /* live: per wall second; replay: per second of packet time */
         double dt = f->live ? wall - m->prev_wall : (double)(f->now_us - m->prev_now) / 1e6;
@@ -925,29 +823,29 @@ void ui_model_update(struct ui_model *m, const struct feed *f, const struct anal
 
     /* findings: most severe first; rows named by a finding */
     memset(m->nfind, 0, sizeof(m->nfind));
-    size_t nf = a->fl.n < UI_MAX_FINDINGS ? a->fl.n : UI_MAX_FINDINGS;
+    size_t nf = f->findings->n < UI_MAX_FINDINGS ? f->findings->n : UI_MAX_FINDINGS;
     if (nf) {
         struct finding *v = realloc(m->find, nf * sizeof(*v));
         if (v) {
             m->find = v;
-            memcpy(m->find, a->fl.v, nf * sizeof(*v));
+            memcpy(m->find, f->findings->v, nf * sizeof(*v));
             qsort(m->find, nf, sizeof(*v), cmp_find);
         } else {
             nf = 0;
         }
     }
     m->n_find = nf;
-    for (size_t i = 0; i < a->fl.n; i++)
-        if (a->fl.v[i].sev <= SEV_ERROR)
-            m->nfind[a->fl.v[i].sev]++;
+    for (size_t i = 0; i < f->findings->n; i++)
+        if (f->findings->v[i].sev <= SEV_ERROR)
+            m->nfind[f->findings->v[i].sev]++;
     for (size_t k = 0; k < nf; k++) {
         const struct finding *fd = &m->find[k];
         for (unsigned s = 0; s < fd->n_sessions && s < FINDING_MAX_SESSIONS; s++) {
             if (fd->sessions[s].role != ROLE_CLIENT)
                 continue;
             for (size_t i = 0; i < m->n_tun; i++) {
-                if (!ip_eq(&b.ref[i].cip, &fd->sessions[s].ip) &&
-                    !ip_eq(&b.ref[i].sip, &fd->sessions[s].ip))
+                if (!ip_addr_eq(&b.ref[i].cip, &fd->sessions[s].ip) &&
+                    !ip_addr_eq(&b.ref[i].sip, &fd->sessions[s].ip))
                     continue;
                 struct ui_tunnel *t = &m->tun[i];
                 t->nfind++;

@@ -4,7 +4,9 @@
  * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
  * the CONTRACT.md fields of their type plus "event" ("established" | "ended") and "ts"; findings
  * are CONTRACT.md finding records. The final report follows when the run ends (app.c). */
-#include "ui_int.h"
+#include "vpnscope/pipeline.h"
+#include "vpnscope/proto.h"
+#include "vpnscope/report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -52,6 +54,32 @@ void stream_free(struct stream *s)
     table_free(s->sess);
     table_free(s->found);
     free(s);
+}
+
+/* ---- timeouts ---- */
+
+uint32_t report_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied)
+{
+    switch (proto) {
+    case 17:
+        return replied ? to->udp_stream : to->udp;
+    case 6:
+        return to->tcp;
+    case 47:
+        return to->gre;
+    default:
+        return to->other;
+    }
+}
+
+uint32_t report_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa)
+{
+    return report_timeout_proto(to, 17, sa->nat_t || sa->pkts_from_resp > 0);
+}
+
+uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa)
+{
+    return sa->k.encap ? to->udp_stream : to->other;
 }
 
 /* ---- a minimal JSON writer (same conventions as report/json.c) ---- */
@@ -560,11 +588,11 @@ static uint64_t finding_hash(const struct finding *f)
     return hash_bytes(b, off);
 }
 
-void stream_scan(struct stream *s, const struct feed *f, const struct analysis *a)
+void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
 {
     uint64_t now = f->now_us;
     for (int mi = 0; mi < f->n; mi++) {
-        const struct session_model *m = engine_model_const(f->eng[mi]);
+        const struct session_model *m = f->models[mi];
         uint8_t side = f->two ? (uint8_t)(mi + 1) : SIDE_SINGLE;
         for (uint32_t i = 0; i < table_slots(m->ike); i++) {
             const struct ike_sa *sa = table_slot(m->ike, i, NULL);
@@ -574,7 +602,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             memset(&k, 0, sizeof(k));
             k.ispi = sa->ispi;
             k.version = sa->version;
-            uint32_t to = ui_timeout_ike(&s->to, sa);
+            uint32_t to = report_timeout_ike(&s->to, sa);
             int ev =
                 transition(s, key_hash(1, side, &k, sizeof(k)),
                            sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to, now);
@@ -587,7 +615,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
             if (!sa)
                 continue;
-            uint32_t to = ui_timeout_ipsec(&s->to, sa);
+            uint32_t to = report_timeout_ipsec(&s->to, sa);
             int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)),
                                 sa->packets > 0, false, sa->last_ts, to, now);
             if (ev)
@@ -617,13 +645,13 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
         }
     }
     if (f->two) {
-        for (size_t i = 0; i < a->nat.n_map; i++) {
-            const struct nat_mapping *mp = &a->nat.map[i];
+        for (size_t i = 0; i < f->nat->n_map; i++) {
+            const struct nat_mapping *mp = &f->nat->map[i];
             uint8_t key[sizeof(struct nat_id) * 3];
             memcpy(key, &mp->inside, sizeof(struct nat_id));
             memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
             memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
-            uint32_t to = ui_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
+            uint32_t to = report_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
             int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false,
                                 mp->last_ts, to, now);
             if (ev)
@@ -632,7 +660,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
         }
     }
     /* findings: in time order, each once */
-    struct finding_list tmp = a->fl;
+    struct finding_list tmp = *f->findings;
     size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
     if (!idx)
         return;
