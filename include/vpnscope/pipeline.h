@@ -49,6 +49,9 @@ struct vpnscope_config {
     struct nat_timeouts to;
 };
 
+/* Defaults of every option, no input (programs that build a configuration without argv). */
+void config_defaults(struct vpnscope_config *c);
+
 /* Parses argv into c and validates it. Returns 0 (c->action says what to do), or 2 after
  * printing the usage error on stderr. c->bpf is freed by config_free. */
 int config_parse(struct vpnscope_config *c, int argc, char **argv);
@@ -107,6 +110,13 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen);
 /* Writes the report (text or JSON per cfg) of the final result; returns the exit status per
  * CONTRACT.md (0/1, 2 when writing failed). */
 int pipeline_report(struct pipeline *p, FILE *out);
+
+/* Moves the final NAT result out of the pipeline (the caller frees it with nat_result_free). */
+void pipeline_take_nat(struct pipeline *p, struct nat_result *out);
+
+/* Reads every input to its end as fast as possible and finishes (programs and tests without a
+ * sink loop). 0, or -1 with err (read error, out of memory). */
+int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen);
 
 /* Bytes read and total of a single replayed capture (progress), 0 when unknown. */
 void pipeline_progress(const struct pipeline *p, uint64_t *done, uint64_t *total);

@@ -301,7 +301,7 @@ static int validate(struct vpnscope_config *c)
     return 0;
 }
 
-int config_parse(struct vpnscope_config *c, int argc, char **argv)
+void config_defaults(struct vpnscope_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->side = SIDE_SINGLE;
@@ -311,6 +311,11 @@ int config_parse(struct vpnscope_config *c, int argc, char **argv)
     c->count = -1;
     c->to = (struct nat_timeouts){NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
                                   NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
+}
+
+int config_parse(struct vpnscope_config *c, int argc, char **argv)
+{
+    config_defaults(c);
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+r:i:c:w:Z:hV", long_opts, NULL)) != -1) {

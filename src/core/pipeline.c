@@ -181,6 +181,24 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
     return rc;
 }
 
+void pipeline_take_nat(struct pipeline *p, struct nat_result *out)
+{
+    *out = p->nat;
+    memset(&p->nat, 0, sizeof(p->nat));
+}
+
+int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
+{
+    int wait;
+    while (!p->ended)
+        sources_step(p, -1.0, &wait);
+    if (p->failed) {
+        snprintf(err, errlen, "%s", p->msg);
+        return -1;
+    }
+    return pipeline_finish(p, err, errlen);
+}
+
 int pipeline_report(struct pipeline *p, FILE *out)
 {
     struct report_input ri;
