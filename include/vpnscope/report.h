@@ -52,4 +52,9 @@ uint32_t report_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool
 uint32_t report_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa);
 uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa);
 
+/* Whether the reports list a flow (VPN-relevant, or every flow with --all-flows); VPN sessions
+ * decoded by vpnscope are listed as sessions, not flows. */
+struct flow;
+bool report_flow_listed(const struct flow *f, bool all_flows);
+
 #endif

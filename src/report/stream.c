@@ -15,6 +15,8 @@
 #include "vpnscope/report.h"
 #include "vpnscope/table.h"
 
+#include "report_int.h"
+
 enum { ST_NONE = 0, ST_UP, ST_ENDED };
 
 struct sess {
@@ -685,4 +687,9 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
     for (size_t i = 0; i < n; i++)
         ev_finding(s, &tmp.v[idx[i]]);
     free(idx);
+}
+
+bool report_flow_listed(const struct flow *f, bool all_flows)
+{
+    return rep_flow_listed(f, all_flows);
 }

@@ -607,7 +607,7 @@ static void rows_other(struct builder *b)
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const void *kp;
         const struct flow *fl = table_slot(m->flows, i, &kp);
-        if (!fl || !fl->is_vpn || fl->vpn != VPN_NONE)
+        if (!fl || !report_flow_listed(fl, b->f->cfg->all_flows))
             continue;
         struct row_ref *ref;
         struct ui_tunnel *t = row_new(b, UK_FLOW, m->side, kp, sizeof(struct flow_key), &ref);
@@ -618,11 +618,12 @@ static void rows_other(struct builder *b)
         ref->sip = fl->dst.ip;
         ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
         ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
-        snprintf(t->proto, sizeof(t->proto), "%.31s", fl->app[0] ? fl->app : "VPN");
+        snprintf(t->proto, sizeof(t->proto), "%.31s",
+                 fl->app[0]   ? fl->app
+                 : fl->is_vpn ? "VPN"
+                              : "Unknown");
         snprintf(t->ids, sizeof(t->ids), "%s",
-                 fl->proto == 6    ? "tcp"
-                 : fl->proto == 17 ? "udp"
-                                   : "ip");
+                 ip_proto_name(fl->proto) ? ip_proto_name(fl->proto) : "ip");
         t->pkts[0] = fl->pkts[0];
         t->pkts[1] = fl->pkts[1];
         t->bytes[0] = fl->bytes[0];
@@ -776,7 +777,10 @@ void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f)
         snprintf(m->sources, sizeof(m->sources), "inside %s | outside %s", f->name[0], f->name[1]);
     else
         snprintf(m->sources, sizeof(m->sources), "%s", f->name[0]);
-    snprintf(m->status, sizeof(m->status), "%s", f->msg);
+    if (f->nat->message[0] && f->msg != f->nat->message)
+        snprintf(m->status, sizeof(m->status), "%.280s; %.300s", f->msg, f->nat->message);
+    else
+        snprintf(m->status, sizeof(m->status), "%s", f->msg);
     m->now_us = f->now_us;
     m->first_ts = f->first_ts;
     m->packets = f->packets;
