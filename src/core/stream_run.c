@@ -103,6 +103,13 @@ int stream_run(const struct vpnscope_config *cfg)
     }
     if (cfg->drop_user && geteuid() == 0 && getuid() == 0)
         fprintf(stderr, "vpnscope: warning: -Z %s: still running as root\n", cfg->drop_user);
+    /* as tcpdump: the capture is open and filtered from here on (scripts wait for this line) */
+    const struct pipeline_snapshot *snap = pipeline_snapshot(p);
+    if (snap->n == 2)
+        fprintf(stderr, "vpnscope: listening on %s (inside) and %s (outside)\n", snap->name[0],
+                snap->name[1]);
+    else
+        fprintf(stderr, "vpnscope: listening on %s\n", snap->name[0]);
     struct stream *s = stream_new(stdout, cfg->json, &cfg->to);
     if (!s) {
         fprintf(stderr, "vpnscope: out of memory\n");

@@ -203,7 +203,7 @@ static void ipsec_child_line(const struct ipsec_sa *sa, bool to_server, char *bu
     ep_str(&sa->k.dst, sa->k.dport, c, sizeof(c));
     ts_hms(sa->last_ts, l, sizeof(l));
     snprintf(buf, n, "%s%s 0x%08x %s %.24s -> %.24s  %" PRIu64 " pkts  gaps %" PRIu64 "  last %.8s",
-             sa->k.proto == 51 ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi,
+             sa->k.proto == IPP_AH ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi,
              to_server ? ">" : "<", a, c, sa->packets, sa->seq_gaps, l);
 }
 
@@ -291,11 +291,11 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         }
         if (mi == 0 && b->f->two) {
             /* lost at the router: every IKE/NAT-T mapping (also expired ones) and raw ESP */
-            sum_lost(b->f, 17, &ci->ip, ci->port, &si->ip, t->router_lost);
+            sum_lost(b->f, IPP_UDP, &ci->ip, ci->port, &si->ip, t->router_lost);
             if (ci->port != sa->initiator.port)
-                sum_lost(b->f, 17, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip,
+                sum_lost(b->f, IPP_UDP, &sa->initiator.ip, sa->initiator.port, &sa->responder.ip,
                          t->router_lost);
-            sum_lost(b->f, 50, &ci->ip, 0, &si->ip, t->router_lost);
+            sum_lost(b->f, IPP_ESP, &ci->ip, 0, &si->ip, t->router_lost);
         }
         snprintf(t->proto, sizeof(t->proto), "IKEv%u%s", sa->version, sa->nat_t ? " NAT-T" : "");
         snprintf(t->ids, sizeof(t->ids), "%016" PRIx64 "/%016" PRIx64, sa->ispi, sa->rspi);
@@ -386,7 +386,8 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
                 t = &b->m->tun[*ix];
             } else {
                 struct row_ref *ref;
-                t = row_new(b, sa->k.proto == 51 ? UK_AH : UK_ESP, m->side, &g, sizeof(g), &ref);
+                t = row_new(b, sa->k.proto == IPP_AH ? UK_AH : UK_ESP, m->side, &g, sizeof(g),
+                            &ref);
                 if (!t)
                     break;
                 ref->model = mi;
@@ -398,7 +399,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
                     *nx = (uint32_t)(b->n - 1);
                 ep_str(&g.a, g.pa, t->client, sizeof(t->client));
                 ep_str(&g.b, g.pb, t->server, sizeof(t->server));
-                snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == 51 ? "AH" : "ESP",
+                snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
                          sa->k.encap ? "/udp" : "");
                 t->timeout_s = report_timeout_ipsec(b->to, sa);
                 t->act = sa->act;
@@ -430,7 +431,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
         if (t->kind == UK_IKE) {
             if (l < sizeof(t->ids) - 16)
                 snprintf(t->ids + l, sizeof(t->ids) - l, " %s0x%08x%s",
-                         sa->k.proto == 51 ? "ah:" : "", sa->k.spi, to_server ? ">" : "<");
+                         sa->k.proto == IPP_AH ? "ah:" : "", sa->k.spi, to_server ? ">" : "<");
         } else if (l < sizeof(t->ids) - 16) {
             snprintf(t->ids + l, sizeof(t->ids) - l, "%s0x%08x%s", l ? " " : "", sa->k.spi,
                      to_server ? ">" : "<");
@@ -534,7 +535,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             }
             if (mi == 0 && b->f->two) {
                 const struct nat_mapping *mp =
-                    find_mapping(b->f, 6, &c->client.ip, c->client.port, &c->server.ip);
+                    find_mapping(b->f, IPP_TCP, &c->client.ip, c->client.port, &c->server.ip);
                 if (mp)
                     ep_str(&mp->outside.ip, mp->outside.port, t->client_out, sizeof(t->client_out));
             }
@@ -649,7 +650,7 @@ static void nat_id_str(uint8_t proto, const struct nat_id *id, char *buf, size_t
 {
     char a[64];
     ip_addr_str(&id->ip, a, sizeof(a));
-    if ((proto == 6 || proto == 17) && id->has_port)
+    if ((proto == IPP_TCP || proto == IPP_UDP) && id->has_port)
         ep_str(&id->ip, id->port, buf, n);
     else if (id->has_call_id)
         snprintf(buf, n, "%.46s call %u", a, id->call_id);
@@ -676,32 +677,10 @@ static void nat_rows(struct builder *b)
         struct ui_natrow *row = &m->nat[i];
         memset(row, 0, sizeof(*row));
         char pb[8];
-        switch (mp->proto) {
-        case 17:
-            snprintf(pb, sizeof(pb), "udp");
-            break;
-        case 6:
-            snprintf(pb, sizeof(pb), "tcp");
-            break;
-        case 50:
-            snprintf(pb, sizeof(pb), "esp");
-            break;
-        case 51:
-            snprintf(pb, sizeof(pb), "ah");
-            break;
-        case 47:
-            snprintf(pb, sizeof(pb), "gre");
-            break;
-        case 1:
-            snprintf(pb, sizeof(pb), "icmp");
-            break;
-        case 58:
-            snprintf(pb, sizeof(pb), "icmp6");
-            break;
-        default:
+        if (ip_proto_name(mp->proto))
+            snprintf(pb, sizeof(pb), "%s", ip_proto_name(mp->proto));
+        else
             snprintf(pb, sizeof(pb), "%u", mp->proto);
-            break;
-        }
         snprintf(row->proto, sizeof(row->proto), "%s", pb);
         nat_id_str(mp->proto, &mp->inside, row->inside, sizeof(row->inside));
         nat_id_str(mp->proto, &mp->outside, row->outside, sizeof(row->outside));
