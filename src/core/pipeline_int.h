@@ -37,6 +37,7 @@ struct pipeline {
     struct finding_list fl;          /* the latest detection */
     uint64_t nside[2];               /* --router: frames per side */
     struct raw_pkt pend[2];          /* next packet of each source, read but not yet fed */
+    uint64_t pend_ts[2];             /* its time in its own capture (-w) */
     bool have[2], done[2];
     long fed[2]; /* packets fed per source (-c) */
     /* replay pacing */

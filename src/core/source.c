@@ -194,8 +194,13 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
 static void feed_one(struct pipeline *p, int i)
 {
     struct raw_pkt *r = &p->pend[i];
-    if (p->live && p->cfg->write_path)
+    if (p->live && p->cfg->write_path) {
         cap_dump(p->src[i], r);
+    } else if (p->dump[i] && !r->filtered) {
+        struct raw_pkt orig = *r; /* the capture's own time, not the inside clock */
+        orig.ts_us = p->pend_ts[i];
+        dump_packet(p->dump[i], &orig);
+    }
     int e = p->router ? router_split_side(p, r) : i;
     const struct pkt *pk = engine_packet(p->eng[e], r);
     if (pk && p->corr && (!p->router || router_split_correlates(p)))
@@ -225,8 +230,7 @@ static void refill(struct pipeline *p, int i)
     int rc = cap_next(p->src[i], &p->pend[i], eb, sizeof(eb));
     if (rc == 1) {
         p->have[i] = true;
-        if (p->dump[i] && !p->pend[i].filtered)
-            dump_packet(p->dump[i], &p->pend[i]);
+        p->pend_ts[i] = p->pend[i].ts_us;
         if (p->two && !p->live && !p->router && i == 1)
             p->pend[1].ts_us = nat_clock_to_inside(&p->clk, p->pend[1].ts_us);
         return;
