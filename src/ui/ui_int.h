@@ -137,6 +137,9 @@ struct ui_state {
     size_t n_order, cap_order;
 };
 
+/* Case-insensitive substring (strcasestr is a GNU extension). */
+bool ui_ci_has(const char *hay, const char *needle);
+
 /* Sort column names of a view (NULL past the last). */
 const char *ui_sort_name(int view, int col);
 int ui_sort_count(int view);
