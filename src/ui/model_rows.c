@@ -308,6 +308,77 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
     }
 }
 
+/* The row of an ESP/AH SA without an IKE SA: both directions between the same peers share one
+ * row (grp). NULL when the rows are full. */
+static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i,
+                                       const struct ipsec_sa *sa, struct table *grp,
+                                       bool *to_server)
+{
+    const struct session_model *m = b->f->models[mi];
+    struct ui_tunnel *t = NULL;
+    /* a tunnel of its own: both directions between the same peers */
+    bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
+    if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
+        src_client = false;
+    if (is_ike_responder(m, &sa->k.src) && !is_ike_responder(m, &sa->k.dst))
+        src_client = false;
+    else if (is_ike_responder(m, &sa->k.dst) && !is_ike_responder(m, &sa->k.src))
+        src_client = true;
+    struct grp_key g;
+    memset(&g, 0, sizeof(g));
+    g.a = src_client ? sa->k.src : sa->k.dst;
+    g.b = src_client ? sa->k.dst : sa->k.src;
+    g.pa = src_client ? sa->k.sport : sa->k.dport;
+    g.pb = src_client ? sa->k.dport : sa->k.sport;
+    g.proto = sa->k.proto;
+    g.encap = sa->k.encap;
+    /* the reverse SA may have grouped the other way round: look it up first */
+    struct grp_key r = g;
+    r.a = g.b;
+    r.b = g.a;
+    r.pa = g.pb;
+    r.pb = g.pa;
+    uint32_t *ix = table_get(grp, &r, false);
+    if (ix) {
+        g = r;
+    } else {
+        ix = table_get(grp, &g, false);
+    }
+    if (ix && *ix < b->n) {
+        t = &b->m->tun[*ix];
+    } else {
+        struct row_ref *ref;
+        t = row_new(b, sa->k.proto == IPP_AH ? UK_AH : UK_ESP, m->side, &g, sizeof(g), &ref);
+        if (!t)
+            return NULL;
+        ref->model = mi;
+        ref->slot = i;
+        ref->cip = g.a;
+        ref->sip = g.b;
+        uint32_t *nx = table_put(grp, &g, NULL);
+        if (nx)
+            *nx = (uint32_t)(b->n - 1);
+        ep_str(&g.a, g.pa, t->client, sizeof(t->client));
+        ep_str(&g.b, g.pb, t->server, sizeof(t->server));
+        snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
+                 sa->k.encap ? "/udp" : "");
+        t->timeout_s = report_timeout_ipsec(b->to, sa);
+        t->act = sa->act;
+        t->first_ts = sa->first_ts;
+        if (mi == 0 && b->f->two) {
+            const struct nat_mapping *mp =
+                find_mapping(b->f, sa->k.encap ? IPP_UDP : sa->k.proto, &g.a, g.pa, &g.b);
+            if (mp) {
+                ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
+                       sizeof(t->client_out));
+            }
+            sum_lost(b->f, sa->k.encap ? IPP_UDP : sa->k.proto, &g.a, g.pa, &g.b, t->router_lost);
+        }
+    }
+    *to_server = ip_addr_eq(&sa->k.src, &g.a);
+    return t;
+}
+
 static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 {
     const struct session_model *m = b->f->models[mi];
@@ -334,68 +405,9 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             to_server = ip_addr_eq(&sa->k.src, &ike->initiator.ip);
         }
         if (!t) {
-            /* a tunnel of its own: both directions between the same peers */
-            bool src_client = ip_addr_is_private(&sa->k.src) || !ip_addr_is_private(&sa->k.dst);
-            if (sa->k.encap && sa->k.sport == 4500 && sa->k.dport != 4500)
-                src_client = false;
-            if (is_ike_responder(m, &sa->k.src) && !is_ike_responder(m, &sa->k.dst))
-                src_client = false;
-            else if (is_ike_responder(m, &sa->k.dst) && !is_ike_responder(m, &sa->k.src))
-                src_client = true;
-            struct grp_key g;
-            memset(&g, 0, sizeof(g));
-            g.a = src_client ? sa->k.src : sa->k.dst;
-            g.b = src_client ? sa->k.dst : sa->k.src;
-            g.pa = src_client ? sa->k.sport : sa->k.dport;
-            g.pb = src_client ? sa->k.dport : sa->k.sport;
-            g.proto = sa->k.proto;
-            g.encap = sa->k.encap;
-            /* the reverse SA may have grouped the other way round: look it up first */
-            struct grp_key r = g;
-            r.a = g.b;
-            r.b = g.a;
-            r.pa = g.pb;
-            r.pb = g.pa;
-            uint32_t *ix = table_get(grp, &r, false);
-            if (ix) {
-                g = r;
-            } else {
-                ix = table_get(grp, &g, false);
-            }
-            if (ix && *ix < b->n) {
-                t = &b->m->tun[*ix];
-            } else {
-                struct row_ref *ref;
-                t = row_new(b, sa->k.proto == IPP_AH ? UK_AH : UK_ESP, m->side, &g, sizeof(g),
-                            &ref);
-                if (!t)
-                    break;
-                ref->model = mi;
-                ref->slot = i;
-                ref->cip = g.a;
-                ref->sip = g.b;
-                uint32_t *nx = table_put(grp, &g, NULL);
-                if (nx)
-                    *nx = (uint32_t)(b->n - 1);
-                ep_str(&g.a, g.pa, t->client, sizeof(t->client));
-                ep_str(&g.b, g.pb, t->server, sizeof(t->server));
-                snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
-                         sa->k.encap ? "/udp" : "");
-                t->timeout_s = report_timeout_ipsec(b->to, sa);
-                t->act = sa->act;
-                t->first_ts = sa->first_ts;
-                if (mi == 0 && b->f->two) {
-                    const struct nat_mapping *mp =
-                        find_mapping(b->f, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b);
-                    if (mp) {
-                        ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
-                               t->client_out, sizeof(t->client_out));
-                    }
-                    sum_lost(b->f, sa->k.encap ? 17 : sa->k.proto, &g.a, g.pa, &g.b,
-                             t->router_lost);
-                }
-            }
-            to_server = ip_addr_eq(&sa->k.src, &g.a);
+            t = ipsec_own_row(b, mi, i, sa, grp, &to_server);
+            if (!t)
+                break;
         } else if (t->timeout_s < report_timeout_ipsec(b->to, sa)) {
             t->timeout_s = report_timeout_ipsec(b->to, sa);
         }
@@ -420,6 +432,47 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
         add_child(t, line);
     }
     table_free(grp);
+}
+
+/* A PPTP call's row: ids, packets (its GRE), activity and the call line. Returns the state name
+ * when the call is closed, else NULL. */
+static const char *pptp_call_row(const struct session_model *m, const struct pptp_ctrl *c,
+                                 const struct pptp_call *call, struct ui_tunnel *t)
+{
+    const char *closed = NULL;
+    session_pptp_call_gre(m, c, call, &t->pkts[0], &t->pkts[1]);
+    if (call->has_peer)
+        snprintf(t->ids, sizeof(t->ids), "call %u/%u", call->call_id, call->peer_call_id);
+    else
+        snprintf(t->ids, sizeof(t->ids), "call %u/-", call->call_id);
+    if (call->last_ts > t->last_ts)
+        t->last_ts = call->last_ts;
+    /* GRE of the call keeps it alive: take its newest packet */
+    for (uint32_t g = 0; g < table_slots(m->gre); g++) {
+        const struct gre_flow *gf = table_slot(m->gre, g, NULL);
+        if (!gf || gf->k.version != 1)
+            continue;
+        bool to_srv = ip_addr_eq(&gf->k.src, &c->client.ip) &&
+                      ip_addr_eq(&gf->k.dst, &c->server.ip) && call->has_peer &&
+                      gf->k.key == call->peer_call_id;
+        bool to_cli = ip_addr_eq(&gf->k.src, &c->server.ip) &&
+                      ip_addr_eq(&gf->k.dst, &c->client.ip) && gf->k.key == call->call_id;
+        if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
+            t->last_ts = gf->last_ts;
+        if (to_srv || to_cli)
+            t->act = gf->act;
+    }
+    if (call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
+        call->state == PPTP_CALL_CLEAR_REQ)
+        closed = pptp_call_state_name(call->state);
+    char line[112];
+    snprintf(line, sizeof(line), "call %u (client) / %s (server): state %s", call->call_id,
+             call->has_peer ? "" : "-", pptp_call_state_name(call->state));
+    if (call->has_peer)
+        snprintf(line, sizeof(line), "call %u (client) / %u (server): state %s", call->call_id,
+                 call->peer_call_id, pptp_call_state_name(call->state));
+    add_child(t, line);
+    return closed;
 }
 
 static void rows_pptp(struct builder *b, uint8_t mi)
@@ -463,42 +516,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             t->last_ts = c->last_ts;
             const char *closed = NULL;
             if (c->n_calls) {
-                const struct pptp_call *call = &c->calls[k];
-                session_pptp_call_gre(m, c, call, &t->pkts[0], &t->pkts[1]);
-                if (call->has_peer)
-                    snprintf(t->ids, sizeof(t->ids), "call %u/%u", call->call_id,
-                             call->peer_call_id);
-                else
-                    snprintf(t->ids, sizeof(t->ids), "call %u/-", call->call_id);
-                if (call->last_ts > t->last_ts)
-                    t->last_ts = call->last_ts;
-                /* GRE of the call keeps it alive: take its newest packet */
-                for (uint32_t g = 0; g < table_slots(m->gre); g++) {
-                    const struct gre_flow *gf = table_slot(m->gre, g, NULL);
-                    if (!gf || gf->k.version != 1)
-                        continue;
-                    bool to_srv = ip_addr_eq(&gf->k.src, &c->client.ip) &&
-                                  ip_addr_eq(&gf->k.dst, &c->server.ip) && call->has_peer &&
-                                  gf->k.key == call->peer_call_id;
-                    bool to_cli = ip_addr_eq(&gf->k.src, &c->server.ip) &&
-                                  ip_addr_eq(&gf->k.dst, &c->client.ip) &&
-                                  gf->k.key == call->call_id;
-                    if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
-                        t->last_ts = gf->last_ts;
-                    if (to_srv || to_cli)
-                        t->act = gf->act;
-                }
-                if (call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
-                    call->state == PPTP_CALL_CLEAR_REQ)
-                    closed = pptp_call_state_name(call->state);
-                char line[112];
-                snprintf(line, sizeof(line), "call %u (client) / %s (server): state %s",
-                         call->call_id, call->has_peer ? "" : "-",
-                         pptp_call_state_name(call->state));
-                if (call->has_peer)
-                    snprintf(line, sizeof(line), "call %u (client) / %u (server): state %s",
-                             call->call_id, call->peer_call_id, pptp_call_state_name(call->state));
-                add_child(t, line);
+                closed = pptp_call_row(m, c, &c->calls[k], t);
             } else {
                 snprintf(t->ids, sizeof(t->ids), "control only");
                 if (c->state == PPTP_SESS_CLOSED)
