@@ -300,8 +300,31 @@ static int next_source(struct pipeline *p)
     return -1;
 }
 
+/* One capture read as fast as possible (batch): no pacing and no choice between sources, same
+ * accounting as the general loop. */
+static long step_one_source(struct pipeline *p)
+{
+    long n = 0;
+    while (!p->done[0]) {
+        refill(p, 0);
+        if (!p->have[0])
+            break;
+        feed_one(p, 0);
+        n++;
+    }
+    if (p->failed)
+        p->ended = true;
+    else
+        next_source(p); /* sets ended */
+    return n;
+}
+
 long sources_step(struct pipeline *p, double budget_ms, int *wait_ms)
 {
+    if (p->nsrc == 1 && !p->paced && !p->live && budget_ms < 0) {
+        *wait_ms = -1;
+        return step_one_source(p);
+    }
     double t0 = budget_ms >= 0 ? pipeline_mono() : 0;
     long n = 0;
     *wait_ms = -1;
