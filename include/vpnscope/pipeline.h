@@ -108,7 +108,7 @@ const struct pipeline_snapshot *pipeline_snapshot(struct pipeline *p);
 int pipeline_finish(struct pipeline *p, char *err, unsigned errlen);
 
 /* Writes the report (text or JSON per cfg) of the final result; returns the exit status per
- * CONTRACT.md (0/1, 2 when writing failed). */
+ * README.md "Exit status" (0/1, 2 when writing failed). */
 int pipeline_report(struct pipeline *p, FILE *out);
 
 /* Moves the final NAT result out of the pipeline (the caller frees it with nat_result_free). */

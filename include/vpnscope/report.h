@@ -22,7 +22,7 @@ struct report_input {
     bool side_given; /* --side was given (else inferred) */
 };
 
-/* Whole report, CONTRACT.md order: JSON records by ts (records without one by type, then key),
+/* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type, then key),
  * findings before the summary, summary last. */
 void report_json(FILE *out, const struct report_input *in);
 

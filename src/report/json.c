@@ -1,4 +1,4 @@
-/* json.c - JSON Lines sink (CONTRACT.md "Records"): one object per line, every object with "type",
+/* json.c - JSON Lines sink (doc/json-schema.md): one object per line, every object with "type",
  * records by ts, findings before the summary, the summary last. */
 #include "vpnscope/report.h"
 
@@ -190,7 +190,7 @@ static void rec_flow(struct jw *w, const struct session_model *m, const struct f
     jw_ts(w, "last_ts", f->last_ts);
 }
 
-/* A NAT identity as the mapping's protocol shows it (CONTRACT.md nat_mapping). */
+/* A NAT identity as the mapping's protocol shows it (doc/json-schema.md, nat_mapping). */
 
 static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
 {

@@ -1156,7 +1156,7 @@ int main(int argc, char **argv)
     snprintf(pout2, sizeof(pout2), "%s-out2.pcap", tin);
     snprintf(pout3, sizeof(pout3), "%s-out3.pcap", tin);
 
-    /* the clocks: +/-60 s, 100 ppm */
+    /* clocks off by: +/-60 s, 100 ppm */
     static const double clocks[][2] = {{0, 0}, {60, 100}, {-60, -100}, {-60, 100}, {0.5, 0}};
     for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
         build_pair(pin, pout, clocks[i][0], clocks[i][1]);
