@@ -22,8 +22,8 @@ struct report_input {
     bool side_given; /* --side was given (else inferred) */
 };
 
-/* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type, then key),
- * findings before the summary, summary last. */
+/* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,
+ * then key), findings before the summary, summary last. */
 void report_json(FILE *out, const struct report_input *in);
 
 /* Text report: findings first (severity, then time), then sessions, NAT mappings, summary. */

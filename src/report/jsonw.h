@@ -1,5 +1,6 @@
 /* jsonw.h - the one JSON writer of the reports and the live stream (private to src/report/):
- * places the commas, writes the value formats of doc/json-schema.md (timestamps, addresses, SPIs, NAT ids). */
+ * places the commas, writes the value formats of doc/json-schema.md (timestamps, addresses, SPIs,
+ * NAT ids). */
 #ifndef VPNSCOPE_JSONW_H
 #define VPNSCOPE_JSONW_H
 

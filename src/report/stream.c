@@ -2,8 +2,8 @@
  * flushed, for each session (IKE SA, ESP/AH SA, PPTP call, NAT mapping) when it is established
  * and when it ends or expires (idle past its NAT timeout, on packet time), and for each finding
  * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
- * the fields of their type (doc/json-schema.md) plus "event" ("established" | "ended") and "ts"; findings
- * are the report's finding records. The final report follows when the run ends (app.c). */
+ * the fields of their type (doc/json-schema.md) plus "event" ("established" | "ended") and "ts";
+ * findings are the report's finding records. The final report follows when the run ends (app.c). */
 #include "vpnscope/pipeline.h"
 #include "vpnscope/proto.h"
 #include "vpnscope/report.h"
