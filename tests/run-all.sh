@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# run-all.sh - builds vpnscope twice (release, and ASan+UBSan) and runs every ctest in both.
-# Usage: tests/run-all.sh [--quick]   (--quick: release build only)
+# run-all.sh - builds vpnscope three times (release; release without curses, where live capture
+# must still work; ASan+UBSan) and runs the ctests of each.
+# Usage: tests/run-all.sh [--quick]   (--quick: no ASan+UBSan build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 
-run_build() { # dir, extra cmake args...
-    local dir=$1
-    shift
+run_build() { # dir, ctest label regex ("" = all), extra cmake args...
+    local dir=$1 labels=$2
+    shift 2
     cmake -S . -B "$dir" -DVPNSCOPE_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j"$jobs"
-    (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600)
+    (cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 600 ${labels:+-L "$labels"})
 }
 
 echo "== release build + tests"
-run_build build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_build build/release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== release build without the dashboard (VPNSCOPE_WITH_UI=OFF): live capture + goldens"
+run_build build/noui "live|golden" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVPNSCOPE_WITH_UI=OFF
 if [ $quick -eq 0 ]; then
     echo "== ASan+UBSan build + tests"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        run_build build/sanitize -DCMAKE_BUILD_TYPE=Debug -DVPNSCOPE_SANITIZE=ON -DCMAKE_C_COMPILER=clang
+        run_build build/sanitize "" -DCMAKE_BUILD_TYPE=Debug -DVPNSCOPE_SANITIZE=ON -DCMAKE_C_COMPILER=clang
 fi
 echo "== all tests passed"

@@ -192,32 +192,4 @@ void nat_corr_free(struct nat_corr *c);
  * (out may be NULL) and returns how many there are. Read-only: the run goes on unchanged. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max);
 
-/* ---- the driver (run.c) ---- */
-
-struct nat_run_opts {
-    const char *const *inside;
-    int n_inside;
-    const char *const *outside;
-    int n_outside;
-    const char *router; /* --router file (or NULL) */
-    const char *bpf;
-    struct ip_addr nat_addrs[8];
-    int n_nat_addrs;
-    bool no_ndpi;
-    bool all_protocols; /* nDPI with every protocol (--all-flows) */
-};
-
-/*
- * Two-capture run: pass 1 estimates the clock offset and drift from packets seen on both
- * captures; pass 2 re-reads both merged by corrected time, feeds each packet to its engine
- * (outside timestamps moved to the inside clock) and to the correlator. With o->router, the one
- * capture is split into inside and outside by interface (SLL2/pcapng) or by address. Creates
- * *in and *out (SIDE_INSIDE / SIDE_OUTSIDE; the caller frees them with engine_free, also on
- * error when non-NULL), calls engine_finish on both and fills res (zeroed by nat_run). Bad input
- * that is not an error (no shared traffic, swapped sides, one direction only) leaves 0 and a
- * one-line res->message. Returns 0, or -1 with a one-line errbuf.
- */
-int nat_run(const struct nat_run_opts *o, struct engine **in, struct engine **out,
-            struct nat_result *res, char *errbuf, unsigned errlen);
-
 #endif

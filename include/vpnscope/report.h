@@ -22,8 +22,8 @@ struct report_input {
     bool side_given; /* --side was given (else inferred) */
 };
 
-/* Whole report, CONTRACT.md order: JSON records by ts (records without one by type, then key),
- * findings before the summary, summary last. */
+/* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,
+ * then key), findings before the summary, summary last. */
 void report_json(FILE *out, const struct report_input *in);
 
 /* Text report: findings first (severity, then time), then sessions, NAT mappings, summary. */
@@ -34,5 +34,27 @@ void json_string(FILE *out, const char *s);
 
 /* Formats µs since the epoch as UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" into buf (>= 32 bytes). */
 char *ts_iso(uint64_t ts_us, char *buf, unsigned size);
+
+/* ---- the live streaming report (stream.c) ---- */
+
+struct stream;
+struct pipeline_snapshot;
+struct ike_sa;
+struct ipsec_sa;
+struct nat_timeouts;
+struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to);
+/* Emits sessions established/ended since the last call and findings not emitted before. */
+void stream_scan(struct stream *s, const struct pipeline_snapshot *snap);
+void stream_free(struct stream *s);
+
+/* NAT timeout (seconds) that applies to a session. */
+uint32_t report_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied);
+uint32_t report_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa);
+uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa);
+
+/* Whether the reports list a flow (VPN-relevant, or every flow with --all-flows); VPN sessions
+ * decoded by vpnscope are listed as sessions, not flows. */
+struct flow;
+bool report_flow_listed(const struct flow *f, bool all_flows);
 
 #endif

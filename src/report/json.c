@@ -1,4 +1,4 @@
-/* json.c - JSON Lines sink (CONTRACT.md "Records"): one object per line, every object with "type",
+/* json.c - JSON Lines sink (doc/json-schema.md): one object per line, every object with "type",
  * records by ts, findings before the summary, the summary last. */
 #include "vpnscope/report.h"
 
@@ -6,191 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "report_int.h"
-
-/* ---- jw: a tiny JSON writer that places the commas ---- */
-
-#define JW_MAX_DEPTH 8
-
-struct jw {
-    FILE *f;
-    unsigned depth;
-    bool need_comma[JW_MAX_DEPTH];
-};
-
-/* Comma and key before a value; key NULL inside arrays. */
-static void jw_pre(struct jw *w, const char *key)
-{
-    if (w->need_comma[w->depth])
-        fputc(',', w->f);
-    w->need_comma[w->depth] = true;
-    if (key) {
-        json_string(w->f, key);
-        fputc(':', w->f);
-    }
-}
-
-static void jw_open(struct jw *w, const char *key, char c)
-{
-    jw_pre(w, key);
-    fputc(c, w->f);
-    if (w->depth + 1 < JW_MAX_DEPTH)
-        w->depth++;
-    w->need_comma[w->depth] = false;
-}
-
-static void jw_close(struct jw *w, char c)
-{
-    fputc(c, w->f);
-    if (w->depth > 0)
-        w->depth--;
-}
-
-static void jw_obj(struct jw *w, const char *key)
-{
-    jw_open(w, key, '{');
-}
-
-static void jw_obj_end(struct jw *w)
-{
-    jw_close(w, '}');
-}
-
-static void jw_arr(struct jw *w, const char *key)
-{
-    jw_open(w, key, '[');
-}
-
-static void jw_arr_end(struct jw *w)
-{
-    jw_close(w, ']');
-}
-
-static void jw_str(struct jw *w, const char *key, const char *v)
-{
-    jw_pre(w, key);
-    if (v)
-        json_string(w->f, v);
-    else
-        fputs("null", w->f);
-}
-
-/* Decimal digits of v, written without printf (reports print millions of counters). */
-static void put_u64(FILE *f, uint64_t v)
-{
-    char b[24];
-    unsigned i = sizeof(b);
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && i > 0);
-    fwrite(b + i, 1, sizeof(b) - i, f);
-}
-
-static void jw_u64(struct jw *w, const char *key, uint64_t v)
-{
-    jw_pre(w, key);
-    put_u64(w->f, v);
-}
-
-static void jw_i64(struct jw *w, const char *key, int64_t v)
-{
-    jw_pre(w, key);
-    if (v < 0) {
-        fputc('-', w->f);
-        put_u64(w->f, (uint64_t)0 - (uint64_t)v);
-    } else {
-        put_u64(w->f, (uint64_t)v);
-    }
-}
-
-static void jw_bool(struct jw *w, const char *key, bool v)
-{
-    jw_pre(w, key);
-    fputs(v ? "true" : "false", w->f);
-}
-
-static void jw_null(struct jw *w, const char *key)
-{
-    jw_pre(w, key);
-    fputs("null", w->f);
-}
-
-/* -1 -> null, 0 false, 1 true (NAT-D verdicts). */
-static void jw_tristate(struct jw *w, const char *key, int v)
-{
-    if (v < 0)
-        jw_null(w, key);
-    else
-        jw_bool(w, key, v != 0);
-}
-
-/* Seconds and ratios with 6 decimals; NaN/inf (never valid JSON) as null. */
-static void jw_f6(struct jw *w, const char *key, double v)
-{
-    jw_pre(w, key);
-    if (isfinite(v))
-        fprintf(w->f, "%.6f", v);
-    else
-        fputs("null", w->f);
-}
-
-static void jw_ts(struct jw *w, const char *key, uint64_t ts_us)
-{
-    char buf[40];
-    jw_str(w, key, ts_iso(ts_us, buf, sizeof(buf)));
-}
-
-static void jw_ip(struct jw *w, const char *key, const struct ip_addr *a)
-{
-    char buf[64];
-    if (a->v != 4 && a->v != 6)
-        jw_null(w, key);
-    else
-        jw_str(w, key, ip_addr_str(a, buf, sizeof(buf)));
-}
-
-static void jw_endpoint(struct jw *w, const char *key, const struct endpoint *e)
-{
-    jw_obj(w, key);
-    jw_ip(w, "ip", &e->ip);
-    jw_u64(w, "port", e->port);
-    jw_obj_end(w);
-}
-
-static void jw_ipsec_spi(struct jw *w, const char *key, uint32_t spi)
-{
-    char buf[16];
-    jw_str(w, key, rep_ipsec_spi(spi, buf, sizeof(buf)));
-}
-
-static void jw_ike_spi(struct jw *w, const char *key, uint64_t spi)
-{
-    char buf[24];
-    jw_str(w, key, rep_ike_spi(spi, buf, sizeof(buf)));
-}
-
-static void jw_frame(struct jw *w, uint8_t capture, uint64_t frame)
-{
-    jw_obj(w, NULL);
-    jw_str(w, "capture", side_name(capture));
-    jw_u64(w, "frame", frame);
-    jw_obj_end(w);
-}
-
-static void jw_begin_record(struct jw *w, FILE *f, const char *type)
-{
-    memset(w, 0, sizeof(*w));
-    w->f = f;
-    jw_obj(w, NULL);
-    jw_str(w, "type", type);
-}
-
-static void jw_end_record(struct jw *w)
-{
-    jw_obj_end(w);
-    fputc('\n', w->f);
-}
 
 /* ---- records ---- */
 
@@ -246,7 +63,7 @@ static void rec_ike(struct jw *w, const struct session_model *m, const struct ik
 
 static void rec_ipsec(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa)
 {
-    bool ah = sa->k.proto == 51;
+    bool ah = sa->k.proto == IPP_AH;
     jw_str(w, "capture", side_name(m->side));
     jw_ip(w, "src", &sa->k.src);
     jw_ip(w, "dst", &sa->k.dst);
@@ -373,34 +190,7 @@ static void rec_flow(struct jw *w, const struct session_model *m, const struct f
     jw_ts(w, "last_ts", f->last_ts);
 }
 
-/* A NAT identity as the mapping's protocol shows it (CONTRACT.md nat_mapping). */
-static void jw_nat_id(struct jw *w, const char *key, uint8_t proto, const struct nat_id *id)
-{
-    jw_obj(w, key);
-    jw_ip(w, "ip", &id->ip);
-    switch (proto) {
-    case 6:
-    case 17:
-        jw_u64(w, "port", id->port);
-        break;
-    case 1:
-    case 58:
-        jw_u64(w, "icmp_id", id->icmp_id);
-        break;
-    case 47:
-        if (id->has_call_id)
-            jw_u64(w, "call_id", id->call_id);
-        break;
-    case 50:
-    case 51:
-        break;
-    default:
-        if (id->has_port)
-            jw_u64(w, "port", id->port);
-        break;
-    }
-    jw_obj_end(w);
-}
+/* A NAT identity as the mapping's protocol shows it (doc/json-schema.md, nat_mapping). */
 
 static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
 {
@@ -409,7 +199,7 @@ static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
     jw_nat_id(w, "inside", mp->proto, &mp->inside);
     jw_nat_id(w, "outside", mp->proto, &mp->outside);
     jw_nat_id(w, "peer", mp->proto, &mp->peer);
-    if (mp->proto == 50 || mp->proto == 51) {
+    if (mp->proto == IPP_ESP || mp->proto == IPP_AH) {
         jw_obj(w, "spis");
         jw_arr(w, "to_peer");
         for (unsigned i = 0; i < mp->n_spis_to && i < NAT_MAX_SPIS; i++)
@@ -488,7 +278,7 @@ static void rec_clock(struct jw *w, const struct nat_clock *c)
               c->ref_us); /* inside-clock time at which `seconds` holds (drift origin) */
 }
 
-static void rec_finding(struct jw *w, const struct finding *f)
+void rep_json_finding(struct jw *w, const struct finding *f)
 {
     char buf[40];
     jw_str(w, "kind", finding_kind_name(f->kind));
@@ -681,7 +471,7 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
         rec_clock(&w, r->p);
         break;
     case REC_FINDING:
-        rec_finding(&w, r->p);
+        rep_json_finding(&w, r->p);
         break;
     default:
         break;

@@ -22,8 +22,7 @@
 #define UI_QUIT 4
 #define UI_REBUILD 8 /* the snapshot must be rebuilt now (detail of another tunnel) */
 
-#define BATCH_MS 8.0            /* packets fed per batch before looking at keys / the screen */
-#define STREAM_SCAN_US 1000000u /* streaming: sessions and findings every second of packet time */
+#define BATCH_MS 8.0 /* packets fed per batch before looking at keys / the screen */
 #define MIN_ROWS 24
 #define MIN_COLS 80
 
@@ -78,77 +77,6 @@ static void install_signals(void)
         registered = true;
         atexit(ui_done);
     }
-}
-
-/* ---- the streaming report ---- */
-
-static int run_stream(struct feed *f, const struct ui_opts *o)
-{
-    struct stream *s = stream_new(stdout, o->json, &o->to);
-    if (!s) {
-        fprintf(stderr, "vpnscope: out of memory\n");
-        return 2;
-    }
-    struct analysis a;
-    memset(&a, 0, sizeof(a));
-    uint64_t next_scan = 0;
-    double next_wall = 0;
-    while (!g_stop && !f->ended) {
-        int wait = -1;
-        feed_pump(f, 50.0, &wait);
-        if (f->ended)
-            break;
-        double now = ui_mono();
-        if (f->now_us && (f->now_us >= next_scan || now >= next_wall)) {
-            feed_drops(f);
-            analysis_run(&a, f);
-            stream_scan(s, f, &a);
-            next_scan = f->now_us + STREAM_SCAN_US;
-            next_wall = now + 1.0;
-        }
-        if (wait == 0)
-            continue;
-        struct pollfd pfd[2];
-        int fds[2];
-        int n = feed_fds(f, fds);
-        for (int i = 0; i < n; i++) {
-            pfd[i].fd = fds[i];
-            pfd[i].events = POLLIN;
-            pfd[i].revents = 0;
-        }
-        int tmo = (int)((next_wall - ui_mono()) * 1000.0);
-        if (tmo < 0)
-            tmo = 0;
-        if (wait > 0 && wait < tmo)
-            tmo = wait;
-        int r = poll(pfd, (nfds_t)n, tmo);
-        if (r == 0)
-            feed_tick(f);
-    }
-    feed_finish(f);
-    analysis_run(&a, f);
-    stream_scan(s, f, &a);
-    struct report_input ri;
-    analysis_report_input(&a, f, &ri);
-    if (o->json)
-        report_json(stdout, &ri);
-    else
-        report_text(stdout, &ri);
-    fflush(stdout);
-    int rc = finding_list_max_severity(&a.fl) >= SEV_WARNING ? 1 : 0;
-    if (f->failed) {
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
-        rc = 2;
-    } else if (f->msg[0] && strncmp(f->msg, "warning", 7) == 0) {
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
-    }
-    if (ferror(stdout)) {
-        fprintf(stderr, "vpnscope: error writing the report\n");
-        rc = 2;
-    }
-    analysis_free(&a);
-    stream_free(s);
-    return rc;
 }
 
 /* ---- the dashboard ---- */
@@ -259,45 +187,14 @@ static int key_input(struct ui_state *st, const struct ui_model *m, int ch)
     return UI_REDRAW;
 }
 
-static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed *f, int ch)
+/* Moving the selection. 0 when ch is not such a key. */
+static int key_move(struct ui_state *st, int ch)
 {
-    if (ch == KEY_RESIZE)
-        return UI_REDRAW;
-    if (st->input)
-        return key_input(st, m, ch);
-    st->flash[0] = 0;
-    if (st->help) {
-        st->help = false;
-        if (ch == 'q' || ch == KEY_F(10))
-            return UI_QUIT;
-        return UI_REDRAW;
-    }
     int v = st->view;
     int page = rows_of_view() - 2;
     if (page < 1)
         page = 1;
     switch (ch) {
-    case 'q':
-    case 'Q':
-    case KEY_F(10):
-        return UI_QUIT;
-    case '?':
-    case 'h':
-    case KEY_F(1):
-        st->help = true;
-        return UI_REDRAW;
-    case '\t':
-        set_view(st, m, (v + 1) % VIEW__COUNT);
-        return UI_REDRAW | UI_REBUILD;
-    case KEY_BTAB:
-        set_view(st, m, (v + VIEW__COUNT - 1) % VIEW__COUNT);
-        return UI_REDRAW | UI_REBUILD;
-    case '1':
-    case '2':
-    case '3':
-    case '4':
-        set_view(st, m, ch - '1');
-        return UI_REDRAW | UI_REBUILD;
     case KEY_UP:
     case 'k':
         st->sel[v]--;
@@ -321,21 +218,16 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
     case 'G':
         st->sel[v] = (int)st->n_order - 1;
         return UI_REDRAW;
-    case '/':
-    case KEY_F(3):
-        if (ch == KEY_F(3) && st->search[0]) {
-            search_next(st, m, true);
-            return UI_REDRAW;
-        }
-        st->input = '/';
-        st->inbuf[0] = 0;
-        return UI_REDRAW;
-    case 'f':
-    case '\\':
-    case KEY_F(4):
-        st->input = 'f';
-        snprintf(st->inbuf, sizeof(st->inbuf), "%s", st->filter);
-        return UI_REDRAW;
+    default:
+        return 0;
+    }
+}
+
+/* Sort column and direction. 0 when ch is not such a key. */
+static int key_sort(struct ui_state *st, const struct ui_model *m, int ch)
+{
+    int v = st->view;
+    switch (ch) {
     case 's':
     case '>':
     case '.':
@@ -362,31 +254,105 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
         st->sort_desc[v] = !st->sort_desc[v];
         ui_order(st, m);
         return UI_REDRAW;
+    default:
+        return 0;
+    }
+}
+
+/* Replay controls (pause, steps) and freezing the view. 0 when ch is not such a key. */
+static int key_replay(struct ui_state *st, struct pipeline *f, int ch)
+{
+    const struct pipeline_snapshot *sn = pipeline_snapshot(f);
+    switch (ch) {
     case 'p':
     case 'P':
-        if (f->live || f->ended) {
+        if (sn->live || sn->ended) {
             st->frozen = !st->frozen;
             snprintf(st->flash, sizeof(st->flash), "%s",
                      st->frozen ? "view paused (capture goes on): p resumes" : "view resumed");
         } else {
-            feed_pause(f, !f->paused);
+            pipeline_pause(f, !sn->paused);
+            sn = pipeline_snapshot(f);
             snprintf(st->flash, sizeof(st->flash), "%s",
-                     f->paused ? "replay paused: n steps a packet, N a second, p resumes"
-                               : "replay resumed");
+                     sn->paused ? "replay paused: n steps a packet, N a second, p resumes"
+                                : "replay resumed");
         }
         return UI_REDRAW | UI_REBUILD;
     case 'n':
-        if (!f->live && f->paused) {
-            feed_step_packet(f);
+        if (!sn->live && sn->paused) {
+            pipeline_step_packet(f);
             return UI_REDRAW | UI_REBUILD;
         }
         return UI_HANDLED;
     case 'N':
-        if (!f->live && f->paused) {
-            feed_step_second(f);
+        if (!sn->live && sn->paused) {
+            pipeline_step_second(f);
             return UI_REDRAW | UI_REBUILD;
         }
         return UI_HANDLED;
+    default:
+        return 0;
+    }
+}
+
+static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
+{
+    if (ch == KEY_RESIZE)
+        return UI_REDRAW;
+    if (st->input)
+        return key_input(st, m, ch);
+    st->flash[0] = 0;
+    if (st->help) {
+        st->help = false;
+        if (ch == 'q' || ch == KEY_F(10))
+            return UI_QUIT;
+        return UI_REDRAW;
+    }
+    int v = st->view;
+    int r = key_move(st, ch);
+    if (!r)
+        r = key_sort(st, m, ch);
+    if (!r)
+        r = key_replay(st, f, ch);
+    if (r)
+        return r;
+    switch (ch) {
+    case 'q':
+    case 'Q':
+    case KEY_F(10):
+        return UI_QUIT;
+    case '?':
+    case 'h':
+    case KEY_F(1):
+        st->help = true;
+        return UI_REDRAW;
+    case '\t':
+        set_view(st, m, (v + 1) % VIEW__COUNT);
+        return UI_REDRAW | UI_REBUILD;
+    case KEY_BTAB:
+        set_view(st, m, (v + VIEW__COUNT - 1) % VIEW__COUNT);
+        return UI_REDRAW | UI_REBUILD;
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+        set_view(st, m, ch - '1');
+        return UI_REDRAW | UI_REBUILD;
+    case '/':
+    case KEY_F(3):
+        if (ch == KEY_F(3) && st->search[0]) {
+            search_next(st, m, true);
+            return UI_REDRAW;
+        }
+        st->input = '/';
+        st->inbuf[0] = 0;
+        return UI_REDRAW;
+    case 'f':
+    case '\\':
+    case KEY_F(4):
+        st->input = 'f';
+        snprintf(st->inbuf, sizeof(st->inbuf), "%s", st->filter);
+        return UI_REDRAW;
     case '\n':
     case '\r':
     case KEY_ENTER:
@@ -424,7 +390,8 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct feed
     }
 }
 
-static int run_dashboard(struct feed *f, const struct ui_opts *o)
+/* Starts curses (the terminal must be at least MIN_COLS x MIN_ROWS). 0, or 2 after a message. */
+static int screen_open(void)
 {
     if (!initscr()) {
         fprintf(stderr, "vpnscope: cannot initialise the terminal\n");
@@ -446,124 +413,135 @@ static int run_dashboard(struct feed *f, const struct ui_opts *o)
     nodelay(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
-    struct ui_state st;
-    memset(&st, 0, sizeof(st));
-    ui_colors_init(&st);
-    st.sort_desc[VIEW_TUNNELS] = true;
-    st.sort_desc[VIEW_NAT] = true;
-    st.sort_desc[VIEW_FINDINGS] = true;
-    struct ui_model m;
-    memset(&m, 0, sizeof(m));
-    struct analysis a;
-    memset(&a, 0, sizeof(a));
-
-    double refresh = (o->refresh_ms ? o->refresh_ms : 500) / 1000.0;
-    double analysis_period = refresh > 1.0 ? refresh : 1.0;
-    double next_draw = 0, next_analysis = 0;
-    long frames = 0;
-    bool rebuild = true;
-    while (!g_stop) {
-        int wait = -1;
-        if (!f->ended)
-            feed_pump(f, BATCH_MS, &wait);
-        if (f->ended && !f->finished) {
-            feed_finish(f);
-            analysis_run(&a, f);
-            rebuild = true;
-            next_draw = 0;
-        }
-        double now = ui_mono();
-        if (now >= next_draw || rebuild) {
-            if (!st.frozen || frames == 0) {
-                if (!f->finished && (now >= next_analysis || frames == 0)) {
-                    feed_drops(f);
-                    analysis_run(&a, f);
-                    next_analysis = now + analysis_period;
-                }
-                ui_model_update(&m, f, &a);
-                ui_order(&st, &m);
-            }
-            rebuild = false;
-            draw(&m, &st);
-            frames++;
-            next_draw = now + refresh;
-            if (o->max_frames >= 0 && frames >= o->max_frames)
-                break;
-        }
-        if (wait == 0) {
-            /* more packets are ready: only peek at the keyboard */
-            wait = 0;
-        }
-        struct pollfd pfd[3];
-        int fds[2];
-        int n = feed_fds(f, fds);
-        pfd[0].fd = STDIN_FILENO;
-        pfd[0].events = POLLIN;
-        pfd[0].revents = 0;
-        for (int i = 0; i < n; i++) {
-            pfd[1 + i].fd = fds[i];
-            pfd[1 + i].events = POLLIN;
-            pfd[1 + i].revents = 0;
-        }
-        int tmo = (int)((next_draw - ui_mono()) * 1000.0) + 1;
-        if (tmo < 0)
-            tmo = 0;
-        if (wait >= 0 && wait < tmo)
-            tmo = wait;
-        if (f->ended)
-            n = 0;
-        int r = poll(pfd, (nfds_t)(1 + n), tmo);
-        if (r == 0 && f->live)
-            feed_tick(f);
-        int ch;
-        int flags = 0;
-        while ((ch = getch()) != ERR) {
-            flags |= handle_key(&st, &m, f, ch);
-            if (flags & UI_QUIT)
-                break;
-        }
-        if (flags & UI_QUIT)
-            break;
-        if (flags & UI_REBUILD)
-            rebuild = true;
-        else if (flags & UI_REDRAW)
-            draw(&m, &st);
-    }
-    ui_done();
-    if (f->failed)
-        fprintf(stderr, "vpnscope: %s\n", f->msg);
-    ui_model_free(&m);
-    analysis_free(&a);
-    free(st.order);
     return 0;
 }
 
-int ui_run(const struct ui_opts *o)
+/* Sleeps in poll() on the keyboard and the live capture fds until the next redraw or the end of
+ * the pacing wait; a silent live link advances packet time. */
+static void wait_input(struct pipeline *f, double next_draw, int wait)
+{
+    struct pollfd pfd[3];
+    int fds[2];
+    int n = pipeline_fds(f, fds);
+    pfd[0].fd = STDIN_FILENO;
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    for (int i = 0; i < n; i++) {
+        pfd[1 + i].fd = fds[i];
+        pfd[1 + i].events = POLLIN;
+        pfd[1 + i].revents = 0;
+    }
+    int tmo = (int)((next_draw - pipeline_mono()) * 1000.0) + 1;
+    if (tmo < 0)
+        tmo = 0;
+    if (wait >= 0 && wait < tmo)
+        tmo = wait; /* 0: more packets are ready, only peek at the keyboard */
+    const struct pipeline_snapshot *sn = pipeline_snapshot(f);
+    if (sn->ended)
+        n = 0;
+    if (poll(pfd, (nfds_t)(1 + n), tmo) == 0 && sn->live)
+        pipeline_tick(f);
+}
+
+struct loop {
+    struct ui_state st;
+    struct ui_model m;
+    double refresh, analysis_period, next_draw, next_analysis;
+    long frames;
+    bool rebuild;
+};
+
+/* Redraws when due: a new analysis at most once per analysis period, the snapshot copied unless
+ * the view is frozen. Returns false when --max-frames is reached. */
+static bool redraw_due(struct loop *l, struct pipeline *f, long max_frames)
+{
+    double now = pipeline_mono();
+    if (now < l->next_draw && !l->rebuild)
+        return true;
+    if (!l->st.frozen || l->frames == 0) {
+        if (!pipeline_snapshot(f)->finished && (now >= l->next_analysis || l->frames == 0)) {
+            pipeline_drops(f);
+            pipeline_analyze(f);
+            l->next_analysis = now + l->analysis_period;
+        }
+        ui_model_update(&l->m, pipeline_snapshot(f));
+        ui_order(&l->st, &l->m);
+    }
+    l->rebuild = false;
+    draw(&l->m, &l->st);
+    l->frames++;
+    l->next_draw = now + l->refresh;
+    return !(max_frames >= 0 && l->frames >= max_frames);
+}
+
+static int run_dashboard(struct pipeline *f, const struct vpnscope_config *o)
+{
+    if (screen_open() != 0)
+        return 2;
+    struct loop l;
+    memset(&l, 0, sizeof(l));
+    ui_colors_init(&l.st);
+    l.st.sort_desc[VIEW_TUNNELS] = true;
+    l.st.sort_desc[VIEW_NAT] = true;
+    l.st.sort_desc[VIEW_FINDINGS] = true;
+    char err[VPNSCOPE_ERRBUF_SIZE] = "";
+    l.refresh = (o->refresh_ms ? o->refresh_ms : 500) / 1000.0;
+    l.analysis_period = l.refresh > 1.0 ? l.refresh : 1.0;
+    l.rebuild = true;
+    while (!g_stop) {
+        int wait = -1;
+        if (!pipeline_ended(f))
+            pipeline_step(f, BATCH_MS, &wait);
+        if (pipeline_ended(f) && !pipeline_snapshot(f)->finished) {
+            if (pipeline_finish(f, err, sizeof(err)) != 0)
+                break;
+            l.rebuild = true;
+            l.next_draw = 0;
+        }
+        if (!redraw_due(&l, f, o->max_frames))
+            break;
+        wait_input(f, l.next_draw, wait);
+        int ch;
+        int flags = 0;
+        while (!(flags & UI_QUIT) && (ch = getch()) != ERR)
+            flags |= handle_key(&l.st, &l.m, f, ch);
+        if (flags & UI_QUIT)
+            break;
+        if (flags & UI_REBUILD)
+            l.rebuild = true;
+        else if (flags & UI_REDRAW)
+            draw(&l.m, &l.st);
+    }
+    ui_done();
+    if (pipeline_failed(f))
+        fprintf(stderr, "vpnscope: %s\n", pipeline_message(f));
+    else if (err[0])
+        fprintf(stderr, "vpnscope: %s\n", err);
+    ui_model_free(&l.m);
+    free(l.st.order);
+    return 0;
+}
+
+int ui_run(const struct vpnscope_config *o)
 {
     char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
     g_stop = 0;
     install_signals();
-    if (o->dashboard && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(
             stderr,
             "vpnscope: the dashboard needs a terminal (without one, live capture streams a report; "
             "--json selects JSON Lines)\n");
         return 2;
     }
-    if (!o->dashboard && !(o->iface || (o->inside_if && o->outside_if))) {
-        fprintf(stderr,
-                "vpnscope: the streaming report is for live capture; read files without --ui\n");
-        return 2;
-    }
-    struct feed f;
-    if (feed_open(&f, o, err, sizeof(err)) != 0) {
+    struct pipeline *f = pipeline_open(o, err, sizeof(err));
+    if (!f) {
         fprintf(stderr, "vpnscope: %s\n", err[0] ? err : "cannot open the input");
-        feed_close(&f);
         return 2;
     }
     if (o->drop_user && geteuid() == 0 && getuid() == 0)
         fprintf(stderr, "vpnscope: warning: -Z %s: still running as root\n", o->drop_user);
-    int rc = o->dashboard ? run_dashboard(&f, o) : run_stream(&f, o);
-    feed_close(&f);
+    int rc = run_dashboard(f, o);
+    pipeline_close(f);
     return rc;
 }

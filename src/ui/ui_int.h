@@ -1,5 +1,5 @@
-/* ui_int.h - private interfaces of src/ui/: packet feed (live.c), analysis and snapshot (model.c),
- * streaming report (stream.c), views (view_*.c) and the main loop (app.c). */
+/* ui_int.h - private interfaces of src/ui/: the snapshot the views draw (model.c), views
+ * (view_*.c) and the main loop (app.c). The pipeline (src/core/) feeds the packets. */
 #ifndef VPNSCOPE_UI_INT_H
 #define VPNSCOPE_UI_INT_H
 
@@ -14,104 +14,9 @@
 #include "vpnscope/finding.h"
 #include "vpnscope/nat.h"
 #include "vpnscope/session.h"
+#include "vpnscope/pipeline.h"
+#include "vpnscope/report.h"
 #include "vpnscope/ui.h"
-
-/* ---- time (the only wall clock of vpnscope: refresh timer, replay pacing, silent links) ---- */
-
-/* Monotonic seconds. */
-double ui_mono(void);
-
-/* ---- the packet feed (live.c) ----
- * One or two capture points (replayed files or live interfaces) feeding one engine each, plus the
- * NAT correlator when there are two. Single-threaded: the caller polls the fds of feed_pollfds. */
-
-struct feed {
-    const struct ui_opts *o;
-    int n; /* sources: 1 or 2 ([0] single/inside, [1] outside) */
-    bool live;
-    bool two; /* inside + outside */
-    struct cap_src *src[2];
-    struct engine *eng[2];
-    char name[2][128];           /* file or interface, for the header */
-    const char *const *files[2]; /* replay: the pieces (report captures) */
-    const char *ifnames[2][2];   /* live: interface names as NULL-terminated lists */
-    struct nat_corr *corr;       /* two points */
-    struct nat_clock clk;        /* replay of two files: outside clock -> inside clock */
-    struct raw_pkt pend[2];      /* next packet of each source, read but not yet fed */
-    bool have[2], done[2];
-    long fed[2]; /* packets fed per source (-c) */
-    /* replay pacing */
-    bool based;
-    uint64_t base_ts;
-    double base_wall;
-    bool paused;
-    long step_pkts;      /* packets to feed while paused (n) */
-    uint64_t step_until; /* feed while paused up to this packet time (N), 0 = none */
-    /* time */
-    uint64_t now_us;  /* packet time: the last packet's, or advanced on a silent link */
-    uint64_t last_ts; /* last packet's time */
-    double last_wall; /* wall time of the last packet */
-    uint64_t first_ts;
-    uint64_t packets, bytes;
-    uint64_t drops; /* kernel drops (live), refreshed by feed_drops */
-    bool ended;     /* every source ended (end of files, -c, or an error) */
-    bool finished;  /* feed_finish done */
-    bool failed;    /* a live source failed (interface down) */
-    char msg[512];  /* why it ended / what failed, "" otherwise */
-};
-
-/* Opens the sources of o (for two files: estimates the clock first), the engines, -w dump files,
- * then drops privileges (-Z, or "nobody" by default as root). 0, or -1 with one line in err. */
-int feed_open(struct feed *f, const struct ui_opts *o, char *err, unsigned errlen);
-
-/* Feeds packets for at most budget_ms of wall time. *wait_ms gets how long the caller may sleep
- * in poll() before calling again (0: more is ready now; -1: only when an fd is readable).
- * Returns the number of packets fed. */
-long feed_pump(struct feed *f, double budget_ms, int *wait_ms);
-
-/* The live fds to poll (at most 2). */
-int feed_fds(const struct feed *f, int *fds);
-
-/* Silent link: advances packet time to last packet + wall time since it (engine_tick). */
-void feed_tick(struct feed *f);
-
-/* Refreshes f->drops from the kernel counters. */
-void feed_drops(struct feed *f);
-
-/* Replay controls (dashboard keys). */
-void feed_pause(struct feed *f, bool paused);
-void feed_step_packet(struct feed *f);
-void feed_step_second(struct feed *f);
-
-/* End of input: engine_finish on every engine. */
-void feed_finish(struct feed *f);
-
-void feed_close(struct feed *f);
-
-/* Drops root to user (NULL: "nobody" when it exists; nothing when not root). 0, or -1 with err. */
-int ui_drop_privileges(const char *user, char *err, unsigned errlen);
-
-/* ---- analysis: detectors over the models so far (model.c) ---- */
-
-struct analysis {
-    struct finding_list fl; /* the latest detect_run */
-    struct nat_result nat;  /* mappings so far, or the correlator's final result */
-    bool final;             /* after feed_finish */
-};
-
-/* Runs the detectors over the feed's models (pairs SAs first; session_finish is idempotent). When
- * the feed has finished, finishes the correlator too (once). */
-void analysis_run(struct analysis *a, struct feed *f);
-void analysis_free(struct analysis *a);
-
-/* The report input over the feed (files or interfaces as captures). */
-struct report_input;
-void analysis_report_input(const struct analysis *a, const struct feed *f, struct report_input *ri);
-
-/* NAT timeout (seconds) that applies to a session. */
-uint32_t ui_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa);
-uint32_t ui_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa);
-uint32_t ui_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied);
 
 /* ---- the snapshot the views draw (model.c) ---- */
 
@@ -192,8 +97,8 @@ struct ui_model {
     double prev_wall;
 };
 
-/* Copies what the views show from the feed and the analysis. */
-void ui_model_update(struct ui_model *m, const struct feed *f, const struct analysis *a);
+/* Copies what the views show from the pipeline snapshot. */
+void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f);
 void ui_model_free(struct ui_model *m);
 
 /* ---- view state, sorting and filtering (app.c owns it; views read it) ---- */
@@ -232,6 +137,9 @@ struct ui_state {
     size_t n_order, cap_order;
 };
 
+/* Case-insensitive substring (strcasestr is a GNU extension). */
+bool ui_ci_has(const char *hay, const char *needle);
+
 /* Sort column names of a view (NULL past the last). */
 const char *ui_sort_name(int view, int col);
 int ui_sort_count(int view);
@@ -266,13 +174,5 @@ void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y
 
 /* Rows of the header (fixed). */
 #define UI_HEADER_ROWS 4
-
-/* ---- the streaming report (stream.c) ---- */
-
-struct stream;
-struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to);
-/* Emits sessions established/ended since the last call and findings not emitted before. */
-void stream_scan(struct stream *s, const struct feed *f, const struct analysis *a);
-void stream_free(struct stream *s);
 
 #endif

@@ -38,26 +38,11 @@ static void timeline(char *buf, int width, const struct ui_tunnel *t, uint64_t e
     buf[width] = 0;
 }
 
-int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols)
+/* Identity, ids, times and counters of the tunnel. Returns the next line. */
+static int detail_head(const struct ui_model *m, const struct ui_state *st,
+                       const struct ui_tunnel *t, int y, int ymax, int cols)
 {
-    int ymax = y0 + rows;
-    for (int y = y0; y < ymax; y++) {
-        move(y, 0);
-        clrtoeol();
-    }
-    const struct ui_tunnel *t = NULL;
-    for (size_t i = 0; i < m->n_tun && !t; i++)
-        if (m->tun[i].id == st->detail_id)
-            t = &m->tun[i];
-    if (!t) {
-        mvaddnstr(y0 + 1, 1,
-                  st->detail_id ? "the tunnel is gone (evicted): Esc goes back"
-                                : "select a tunnel in view 1 and press Enter",
-                  cols - 1);
-        return rows;
-    }
     char line[1024], a[32], b[32], c[32], d[32], e[32];
-    int y = y0;
     snprintf(line, sizeof(line), "%s  %s -> %s  %s  state %s", kind_name(t->kind), t->client,
              t->server, t->proto, t->state);
     attron(ui_attr(st, t->color) | A_BOLD);
@@ -90,6 +75,14 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
                  ui_fmt_count(t->bytes[1], bar, sizeof(bar)));
         mvaddnstr(y++, 3, line, cols - 3);
     }
+    return y;
+}
+
+/* Timeline, keepalives and idle gaps. Returns the next line. */
+static int detail_activity(const struct ui_model *m, const struct ui_state *st,
+                           const struct ui_tunnel *t, int y, int ymax, int cols)
+{
+    char line[1024], a[32], b[32], c[32], d[32];
     /* timeline */
     if (y + 1 < ymax) {
         int w = cols - 24;
@@ -134,6 +127,14 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
             attroff(at);
         }
     }
+    return y;
+}
+
+/* IKE exchanges, sequence gaps, router losses, child SAs and findings. Returns the next line. */
+static int detail_counters(const struct ui_model *m, const struct ui_state *st,
+                           const struct ui_tunnel *t, int y, int ymax, int cols)
+{
+    char line[1024];
     if (t->kind == UK_IKE && y < ymax) {
         snprintf(line, sizeof(line), "IKE exchanges: %s", t->exch[0] ? t->exch : "-");
         mvaddnstr(y++, 3, line, cols - 3);
@@ -180,5 +181,29 @@ int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int 
         mvaddnstr(y++, 3, line, cols - 3);
         attroff(at);
     }
+    return y;
+}
+
+int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols)
+{
+    int ymax = y0 + rows;
+    for (int y = y0; y < ymax; y++) {
+        move(y, 0);
+        clrtoeol();
+    }
+    const struct ui_tunnel *t = NULL;
+    for (size_t i = 0; i < m->n_tun && !t; i++)
+        if (m->tun[i].id == st->detail_id)
+            t = &m->tun[i];
+    if (!t) {
+        mvaddnstr(y0 + 1, 1,
+                  st->detail_id ? "the tunnel is gone (evicted): Esc goes back"
+                                : "select a tunnel in view 1 and press Enter",
+                  cols - 1);
+        return rows;
+    }
+    int y = detail_head(m, st, t, y0, ymax, cols);
+    y = detail_activity(m, st, t, y, ymax, cols);
+    detail_counters(m, st, t, y, ymax, cols);
     return rows;
 }

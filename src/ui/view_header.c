@@ -16,12 +16,11 @@ static void fill_line(int y, int cols, int attr)
     attroff(attr);
 }
 
-void view_header_draw(const struct ui_model *m, const struct ui_state *st, int cols)
+/* Line 0: what is shown and in which mode */
+static void header_mode(const struct ui_model *m, const struct ui_state *st, int cols)
 {
-    char buf[1024], a[32], b[32], c[32], d[32], e[32], t[40];
+    char buf[1024];
     int head = ui_attr(st, UI_HEAD);
-
-    /* line 0: what is shown and in which mode */
     const char *mode;
     char mbuf[64];
     if (m->failed)
@@ -47,8 +46,11 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
     if (cols > ml)
         mvaddnstr(0, cols - ml, mode, ml);
     attroff(head | A_BOLD);
-
-    /* line 1: time, traffic, drops */
+}
+/* Line 1: time, traffic, drops */
+static void header_traffic(const struct ui_model *m, const struct ui_state *st, int cols)
+{
+    char buf[1024], a[32], b[32], c[32], d[32], e[32], t[40];
     ts_iso(m->now_us, t, sizeof(t));
     t[19] = 0; /* seconds are enough here */
     uint64_t span = m->now_us > m->first_ts && m->first_ts ? m->now_us - m->first_ts : 0;
@@ -72,8 +74,11 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
         snprintf(buf, sizeof(buf), "  Mem %s", ui_fmt_count(m->mem, a, sizeof(a)));
         mvaddnstr(1, x, buf, cols - x);
     }
-
-    /* line 2: tunnels and findings */
+}
+/* Line 2: tunnels and findings */
+static void header_counts(const struct ui_model *m, const struct ui_state *st, int cols)
+{
+    char buf[1024];
     move(2, 0);
     clrtoeol();
     snprintf(buf, sizeof(buf),
@@ -83,7 +88,7 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
              m->n_by_kind[UK_ESP], m->n_by_kind[UK_AH], m->n_by_kind[UK_PPTP], m->n_by_kind[UK_GRE],
              m->n_by_kind[UK_L2TP], m->n_by_kind[UK_FLOW], m->n_nat);
     mvaddnstr(2, 0, buf, cols);
-    x = (int)strlen(buf);
+    int x = (int)strlen(buf);
     static const char *const sev[3] = {"info", "warning", "error"};
     static const int col[3] = {UI_OK, UI_WARN, UI_ALERT};
     for (int s = 2; s >= 0 && x < cols; s--) {
@@ -95,12 +100,15 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
         attroff(at);
         x += (int)strlen(buf);
     }
-
-    /* line 3: view tabs, sort indicator, filter */
+}
+/* Line 3: view tabs, sort indicator, filter */
+static void header_tabs(const struct ui_state *st, int cols)
+{
+    char buf[1024];
     move(3, 0);
     clrtoeol();
     static const char *const names[VIEW__COUNT] = {"1 Tunnels", "2 NAT", "3 Findings", "4 Detail"};
-    x = 1;
+    int x = 1;
     for (int v = 0; v < VIEW__COUNT && x < cols; v++) {
         int at = v == st->view ? ui_attr(st, UI_SEL) | A_BOLD : (int)A_NORMAL;
         attron(at);
@@ -123,6 +131,14 @@ void view_header_draw(const struct ui_model *m, const struct ui_state *st, int c
             mvaddnstr(3, x, buf, cols - x);
         attroff(at);
     }
+}
+
+void view_header_draw(const struct ui_model *m, const struct ui_state *st, int cols)
+{
+    header_mode(m, st, cols);
+    header_traffic(m, st, cols);
+    header_counts(m, st, cols);
+    header_tabs(st, cols);
 }
 
 void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y, int cols)

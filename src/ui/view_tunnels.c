@@ -37,6 +37,61 @@ static struct cols layout(int cols)
     return c;
 }
 
+/* One tunnel: its row, then its outside identity and children indented. Returns the next line. */
+static int draw_row(const struct ui_model *m, const struct ui_state *st, const struct cols *c,
+                    const struct ui_tunnel *t, bool is_sel, int y, int ylim, int cols)
+{
+    char line[1024];
+    char pk[40], rt[40], a[16], b[16], idle[64], bar[32], age[16];
+    snprintf(pk, sizeof(pk), "%s/%s", ui_fmt_count(t->pkts[0], a, sizeof(a)),
+             ui_fmt_count(t->pkts[1], b, sizeof(b)));
+    snprintf(rt, sizeof(rt), "%s/%s", ui_fmt_rate(t->rate[0], a, sizeof(a)),
+             ui_fmt_rate(t->rate[1], b, sizeof(b)));
+    uint64_t idl = m->now_us > t->last_ts ? m->now_us - t->last_ts : 0;
+    ui_idle_bar(bar, 7, idl, t->timeout_s);
+    snprintf(idle, sizeof(idle), "%-5s %s", ui_fmt_age(idl, age, sizeof(age)), bar);
+    move(y, 0);
+    clrtoeol();
+    int base = is_sel ? ui_attr(st, UI_SEL) : (int)A_NORMAL;
+    if (is_sel) {
+        attron(base);
+        mvhline(y, 0, ' ', cols);
+    }
+    char stt[24];
+    snprintf(stt, sizeof(stt), "%s%s", t->nfind ? "*" : "", t->state);
+    int sat = is_sel ? (int)(base | A_BOLD) : ui_attr(st, t->color);
+    attron(sat);
+    mvaddnstr(y, 0, stt, c->state);
+    attroff(sat);
+    if (is_sel)
+        attron(base);
+    snprintf(line, sizeof(line), "%-*.*s %-*.*s %-*.*s %*s %*s %-*s %-.*s", c->client, c->client,
+             t->client, c->server, c->server, t->server, c->proto, c->proto, t->proto, c->pkts, pk,
+             c->rate, rt, c->idle, idle, c->ids, t->ids);
+    mvaddnstr(y, c->state + 1, line, cols - c->state - 1);
+    if (is_sel)
+        attroff(base);
+    y++;
+    /* the outside identity and the children, indented */
+    if (t->client_out[0] && y < ylim) {
+        move(y, 0);
+        clrtoeol();
+        snprintf(line, sizeof(line), "%*s`- outside as %s", c->state + 2, "", t->client_out);
+        attron(ui_attr(st, UI_DIM));
+        mvaddnstr(y, 0, line, cols);
+        attroff(ui_attr(st, UI_DIM));
+        y++;
+    }
+    for (unsigned k = 0; k < t->nchild && y < ylim; k++) {
+        move(y, 0);
+        clrtoeol();
+        snprintf(line, sizeof(line), "%*s`- %s", c->state + 2, "", t->child[k]);
+        mvaddnstr(y, 0, line, cols);
+        y++;
+    }
+    return y;
+}
+
 int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols)
 {
     struct cols c = layout(cols);
@@ -84,54 +139,7 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
     int y = y0;
     for (int i = *top; i < n && y < y0 + rows; i++) {
         const struct ui_tunnel *t = &m->tun[st->order[i]];
-        char pk[40], rt[40], a[16], b[16], idle[64], bar[32], age[16];
-        snprintf(pk, sizeof(pk), "%s/%s", ui_fmt_count(t->pkts[0], a, sizeof(a)),
-                 ui_fmt_count(t->pkts[1], b, sizeof(b)));
-        snprintf(rt, sizeof(rt), "%s/%s", ui_fmt_rate(t->rate[0], a, sizeof(a)),
-                 ui_fmt_rate(t->rate[1], b, sizeof(b)));
-        uint64_t idl = m->now_us > t->last_ts ? m->now_us - t->last_ts : 0;
-        ui_idle_bar(bar, 7, idl, t->timeout_s);
-        snprintf(idle, sizeof(idle), "%-5s %s", ui_fmt_age(idl, age, sizeof(age)), bar);
-        bool is_sel = i == *sel;
-        move(y, 0);
-        clrtoeol();
-        int base = is_sel ? ui_attr(st, UI_SEL) : (int)A_NORMAL;
-        if (is_sel) {
-            attron(base);
-            mvhline(y, 0, ' ', cols);
-        }
-        char stt[24];
-        snprintf(stt, sizeof(stt), "%s%s", t->nfind ? "*" : "", t->state);
-        int sat = is_sel ? (int)(base | A_BOLD) : ui_attr(st, t->color);
-        attron(sat);
-        mvaddnstr(y, 0, stt, c.state);
-        attroff(sat);
-        if (is_sel)
-            attron(base);
-        snprintf(line, sizeof(line), "%-*.*s %-*.*s %-*.*s %*s %*s %-*s %-.*s", c.client, c.client,
-                 t->client, c.server, c.server, t->server, c.proto, c.proto, t->proto, c.pkts, pk,
-                 c.rate, rt, c.idle, idle, c.ids, t->ids);
-        mvaddnstr(y, c.state + 1, line, cols - c.state - 1);
-        if (is_sel)
-            attroff(base);
-        y++;
-        /* the outside identity and the children, indented */
-        if (t->client_out[0] && y < y0 + rows) {
-            move(y, 0);
-            clrtoeol();
-            snprintf(line, sizeof(line), "%*s`- outside as %s", c.state + 2, "", t->client_out);
-            attron(ui_attr(st, UI_DIM));
-            mvaddnstr(y, 0, line, cols);
-            attroff(ui_attr(st, UI_DIM));
-            y++;
-        }
-        for (unsigned k = 0; k < t->nchild && y < y0 + rows; k++) {
-            move(y, 0);
-            clrtoeol();
-            snprintf(line, sizeof(line), "%*s`- %s", c.state + 2, "", t->child[k]);
-            mvaddnstr(y, 0, line, cols);
-            y++;
-        }
+        y = draw_row(m, st, &c, t, i == *sel, y, y0 + rows, cols);
     }
     for (; y < y0 + rows; y++) {
         move(y, 0);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # live_netns.sh - live capture on a veth pair between two network namespaces made by the test
-# (names prefixed vst-, no route out, removed by a trap): packets of lab captures are replayed
+# (names prefixed pipeline-, veths created inside them, no route out, removed by a trap): packets of lab captures are replayed
 # with tcpreplay in one namespace and `vpnscope -i <peer> --json -c N` runs in the other. It must
 # report the same tunnels (IKE SPIs, ESP/AH SPIs, PPTP calls) and findings as `vpnscope -r` on
 # the file, stream them as they happen, end on SIGINT with its summary and the same exit status,
 # expire sessions on a silent link, save packets with -w, follow two interfaces
 # (--inside-if/--outside-if) with NAT mappings, fail cleanly (exit 2) on a bad interface or filter
 # and when the interface disappears. Finally it measures the highest tcpreplay --pps rate with
-# zero kernel drops and prints it.
+# zero kernel drops and prints it. Every step waits for a state with a deadline: the capture is
+# open when vpnscope says "listening on" (after its filter is installed), an expiry or a mapping
+# when its record is streamed, the end of a run when the process exits.
 # Skips (77) when not root, without ip/tcpreplay/python3 or when namespaces cannot be made;
 # under CI=true a skip is a failure (exit 1).
 set -uo pipefail
@@ -29,13 +31,13 @@ PCAP_OUT=$SRC/pcaps/esp_collision-outside.pcap
 [ -f "$PCAP" ] || skip "pcaps/esp_collision-inside.pcap missing"
 
 ID=$$
-NS_TX=vst-tx-$ID
-NS_RX=vst-rx-$ID
-NS_TX2=vst-tx2-$ID
-IFA=vst-a$ID
-IFB=vst-b$ID
-IFC=vst-c$ID
-IFD=vst-d$ID
+NS_TX=pipeline-tx-$ID
+NS_RX=pipeline-rx-$ID
+NS_TX2=pipeline-tx2-$ID
+IFA=plv-a$ID
+IFB=plv-b$ID
+IFC=plv-c$ID
+IFD=plv-d$ID
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -50,10 +52,10 @@ mkns() {
     ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
     ip -n "$1" link set lo up
 }
-# veth A (in ns1) <-> B (in ns2), IPv6 off (no ND/MLD noise), no addresses, no routes
+# veth A (in ns1) <-> B (in ns2), made inside the namespaces (the root namespace is never
+# touched), IPv6 off (no ND/MLD noise), no addresses, no routes
 mkveth() {
-    ip link add "$1" type veth peer name "$2" || return 1
-    ip link set "$1" netns "$3" && ip link set "$2" netns "$4" || return 1
+    ip -n "$3" link add "$1" type veth peer name "$2" netns "$4" || return 1
     ip netns exec "$3" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" >/dev/null 2>&1
     ip netns exec "$4" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" >/dev/null 2>&1
     ip -n "$3" link set "$1" up && ip -n "$4" link set "$2" up
@@ -118,14 +120,24 @@ for l in sys.stdin:
     r=json.loads(l)
     if r.get("type")=="summary": print(r["packets"])'; }
 
-# wait until the capture socket exists in namespace $1 (vpnscope is listening)
-wait_listening() {
-    local i
-    for i in $(seq 1 100); do
-        [ "$(ip netns exec "$1" cat /proc/net/packet 2>/dev/null | wc -l)" -ge "${2:-2}" ] && return 0
+# wait_grep FILE REGEX [SECONDS]: until FILE has a line matching REGEX (deadline, default 10 s)
+wait_grep() {
+    local end=$((SECONDS + ${3:-10}))
+    while [ $SECONDS -le "$end" ]; do
+        grep -qE -- "$2" "$1" 2>/dev/null && return 0
         sleep 0.05
     done
     return 1
+}
+# wait_listening ERRFILE: vpnscope said its capture is open (after pcap activation and the
+# filter: packets sent from now on are captured)
+wait_listening() { wait_grep "$1" '^vpnscope: listening on ' 15; }
+# wait_exit PID [SECONDS]: until the process ends by itself (-c reached), else SIGINT; its status
+wait_exit() {
+    local end=$((SECONDS + ${2:-10}))
+    while [ $SECONDS -le "$end" ] && kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+    kill -0 "$1" 2>/dev/null && kill -INT "$1"
+    wait "$1"
 }
 
 # ---- 1. same tunnels and findings as -r, for every single-side capture at hand ----
@@ -138,12 +150,13 @@ for f in "${caps[@]}"; do
     n=$(npackets "$f")
     "$BIN" -r "$f" --json >"$TMP/ref.jsonl" 2>/dev/null
     ref_st=$?
+    : >"$TMP/live.jsonl"; : >"$TMP/live.err" # no state of an earlier run seen by the waits
     ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$n" >"$TMP/live.jsonl" 2>"$TMP/live.err" &
     pid=$!
     PIDS+=($pid)
-    wait_listening "$NS_RX" || ko "$name: vpnscope listens" "$TMP/live.err"
+    wait_listening "$TMP/live.err" || ko "$name: vpnscope listens" "$TMP/live.err"
     ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$f" >/dev/null 2>&1
-    wait $pid
+    wait_exit $pid 20
     st=$?
     python3 "$TMP/norm.py" --final "$TMP/ref.jsonl" | grep -v '^packets' >"$TMP/ref.n"
     python3 "$TMP/norm.py" --final "$TMP/live.jsonl" | grep -v '^packets' >"$TMP/live.n"
@@ -181,9 +194,11 @@ ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$TMP/saved.pcap" \
     --nat-other-timeout 2 --nat-udp-timeout 2 --nat-udp-stream-timeout 2 >"$TMP/int.jsonl" 2>"$TMP/int.err" &
 pid=$!
 PIDS+=($pid)
-wait_listening "$NS_RX"
+wait_listening "$TMP/int.err" || ko "SIGINT run: vpnscope listens" "$TMP/int.err"
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
-sleep 3.5 # a silent link: the sessions expire on time advanced by the wall clock
+# a silent link: the sessions expire on time advanced by the wall clock
+wait_grep "$TMP/int.jsonl" '"type":"esp_sa","event":"ended"' 15 &&
+    wait_grep "$TMP/int.jsonl" '"type":"ike_sa","event":"ended"' 15
 kill -INT $pid
 wait $pid
 st=$?
@@ -199,12 +214,13 @@ grep -q '"type":"ike_sa","event":"ended"' "$TMP/int.jsonl" && ok "silent link: I
     ko "-w saved $(npackets "$TMP/saved.pcap") packets, expected $n"
 
 # text streaming: one line per event, flushed
-ip netns exec "$NS_RX" timeout -s INT 20 "$BIN" -i "$IFB" -c "$n" >"$TMP/text.out" 2>&1 &
+: >"$TMP/text.out"; : >"$TMP/text.err" # no state of an earlier run seen by the waits
+ip netns exec "$NS_RX" timeout -s INT 20 "$BIN" -i "$IFB" -c "$n" >"$TMP/text.out" 2>"$TMP/text.err" &
 pid=$!
 PIDS+=($pid)
-wait_listening "$NS_RX"
+wait_listening "$TMP/text.err" || ko "text streaming: vpnscope listens" "$TMP/text.err"
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
-wait $pid
+wait_exit $pid 15
 grep -qE '^[0-9T:.-]+Z established ike_sa' "$TMP/text.out" && grep -qE 'raised +finding error esp_collision' "$TMP/text.out" &&
     grep -q '^FINDINGS: 1 error' "$TMP/text.out" && ok "text streaming: event lines, then the text report" ||
     ko "text streaming" "$TMP/text.out"
@@ -217,14 +233,15 @@ if [ -f "$PCAP_OUT" ] && mkns "$NS_TX2" && mkveth "$IFC" "$IFD" "$NS_TX2" "$NS_R
         -w "$TMP/two" >"$TMP/two.jsonl" 2>"$TMP/two.err" &
     pid=$!
     PIDS+=($pid)
-    wait_listening "$NS_RX" 3
+    wait_listening "$TMP/two.err" || ko "two interfaces: vpnscope listens" "$TMP/two.err"
     # both sides replayed at capture speed, started together
     ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" "$PCAP" >/dev/null 2>&1 &
     r1=$!
     ip netns exec "$NS_TX2" tcpreplay -q -i "$IFC" "$PCAP_OUT" >/dev/null 2>&1 &
     r2=$!
     wait $r1 $r2
-    sleep 2.5
+    # the correlator matches a packet with its counterpart: the ESP mapping is streamed
+    wait_grep "$TMP/two.jsonl" '"type":"nat_mapping","event":"established","proto":"esp"' 15
     kill -INT $pid
     wait $pid
     grep -q '"type":"nat_mapping","event":"established"' "$TMP/two.jsonl" && ok "two interfaces: NAT mappings streamed" ||
@@ -250,16 +267,15 @@ st=$?
 [ $st = 2 ] && [ "$(wc -l <"$TMP/e.err")" = 1 ] && ok "bad filter: one line, exit 2" || ko "bad filter (exit $st)" "$TMP/e.err"
 
 # ---- 5. the interface goes away mid-capture: message, summary, exit 2 ----
+: >"$TMP/down.out"; : >"$TMP/down.err" # no state of an earlier run seen by the waits
 ip netns exec "$NS_RX" "$BIN" -i "$IFB" >"$TMP/down.out" 2>"$TMP/down.err" &
 pid=$!
 PIDS+=($pid)
-wait_listening "$NS_RX"
+wait_listening "$TMP/down.err" || ko "interface removed: vpnscope listens" "$TMP/down.err"
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
-sleep 0.5
+wait_grep "$TMP/down.out" 'raised +finding error esp_collision' 10
 ip -n "$NS_RX" link del "$IFB"
-for i in $(seq 1 50); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && kill -INT $pid
-wait $pid
+wait_exit $pid 5
 st=$?
 [ $st = 2 ] && grep -q "$IFB" "$TMP/down.err" && grep -q "^Summary" "$TMP/down.out" &&
     ok "interface removed mid-capture: message, summary, exit 2" || ko "interface removed (exit $st)" "$TMP/down.err"
@@ -271,15 +287,14 @@ best=0
 for pps in 1000 2000 5000 10000 20000 40000 80000 160000 320000 640000; do
     loops=$(((pps * 2 + n - 1) / n))
     total=$((loops * n))
-    ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$total" >"$TMP/rate.jsonl" 2>/dev/null &
+    : >"$TMP/rate.jsonl"; : >"$TMP/rate.err" # no state of an earlier run seen by the waits
+    ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" -i "$IFB" --json -c "$total" >"$TMP/rate.jsonl" 2>"$TMP/rate.err" &
     pid=$!
     PIDS+=($pid)
-    wait_listening "$NS_RX"
+    wait_listening "$TMP/rate.err" || ko "rate $pps: vpnscope listens" "$TMP/rate.err"
     ip netns exec "$NS_TX" tcpreplay -i "$IFA" --pps "$pps" --loop "$loops" "$PCAP" >"$TMP/tr.out" 2>&1
     achieved=$(grep -o 'Rated: [^,]*, [^,]*, [0-9.]* pps' "$TMP/tr.out" | grep -o '[0-9.]* pps' | cut -d' ' -f1 | cut -d. -f1)
-    sleep 1
-    kill -INT $pid 2>/dev/null
-    wait $pid
+    wait_exit $pid 5 # ends by itself at -c when nothing was lost
     got=$(field "$TMP/rate.jsonl" packets)
     drops=$(field "$TMP/rate.jsonl" kernel_drops)
     echo "     rate $pps pps requested, ${achieved:-?} pps sent: $got/$total packets, kernel drops $drops"

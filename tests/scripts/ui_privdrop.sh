@@ -3,7 +3,7 @@
 # with -Z nobody, and by default (no -Z) to "nobody"; the process uid/gid/groups are then
 # nobody's (/proc/PID/status), root cannot be regained, and capture goes on after the drop.
 # -Z with an unknown user is one line on stderr and exit 2.
-# Runs on a veth pair in network namespaces made by the test (names prefixed vst-, removed by a
+# Runs on a veth pair in network namespaces made by the test (names prefixed pipeline-, removed by a
 # trap). Skips (77) when not root, without ip/tcpreplay or a "nobody" user, or when namespaces
 # cannot be made; under CI=true a skip is a failure (exit 1).
 set -uo pipefail
@@ -25,10 +25,10 @@ PCAP=$SRC/pcaps/esp_collision-inside.pcap
 [ -f "$PCAP" ] || skip "pcaps/esp_collision-inside.pcap missing"
 
 ID=$$
-NS_TX=vst-ptx-$ID
-NS_RX=vst-prx-$ID
-IFA=vst-pa$ID
-IFB=vst-pb$ID
+NS_TX=pipeline-ptx-$ID
+NS_RX=pipeline-prx-$ID
+IFA=plp-a$ID
+IFB=plp-b$ID
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
 PIDS=()
@@ -43,8 +43,8 @@ for ns in "$NS_TX" "$NS_RX"; do
     ip netns add "$ns" || skip "cannot create network namespaces"
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
 done
-ip link add "$IFA" type veth peer name "$IFB" || skip "cannot create a veth pair"
-ip link set "$IFA" netns "$NS_TX" && ip link set "$IFB" netns "$NS_RX" || skip "cannot move the veth pair"
+# made inside the namespaces: the root namespace is never touched
+ip -n "$NS_TX" link add "$IFA" type veth peer name "$IFB" netns "$NS_RX" || skip "cannot create a veth pair"
 ip -n "$NS_TX" link set "$IFA" up
 ip -n "$NS_RX" link set "$IFB" up
 
@@ -59,13 +59,17 @@ ko() {
     echo "FAIL - $1"
     [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -20
 }
-wait_listening() {
-    for i in $(seq 1 100); do
-        [ "$(ip netns exec "$NS_RX" cat /proc/net/packet 2>/dev/null | wc -l)" -ge 2 ] && return 0
+# wait_grep FILE REGEX [SECONDS]: until FILE has a line matching REGEX (deadline, default 10 s)
+wait_grep() {
+    local end=$((SECONDS + ${3:-10}))
+    while [ $SECONDS -le "$end" ]; do
+        grep -qE -- "$2" "$1" 2>/dev/null && return 0
         sleep 0.05
     done
     return 1
 }
+# vpnscope says "listening on" once the capture is open and privileges are dropped
+wait_listening() { wait_grep "$TMP/err" '^vpnscope: listening on ' 15; }
 # ids PID: "uid-real uid-eff uid-saved uid-fs / gid... / groups"
 ids() { awk '/^Uid:/{u=$2" "$3" "$4" "$5} /^Gid:/{g=$2" "$3" "$4" "$5} /^Groups:/{$1=""; gr=$0} END{print u" / "g" /"gr}' "/proc/$1/status"; }
 
@@ -73,11 +77,12 @@ ids() { awk '/^Uid:/{u=$2" "$3" "$4" "$5} /^Gid:/{g=$2" "$3" "$4" "$5} /^Groups:
 run() {
     local desc=$1
     shift
-    ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json "$@" >"$TMP/out.jsonl" 2>"$TMP/err" &
+    : >"$TMP/out.jsonl"
+    : >"$TMP/err" # no line of an earlier run seen by wait_listening
+    ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -c 44 "$@" >"$TMP/out.jsonl" 2>"$TMP/err" &
     local pid=$!
     PIDS+=($pid)
     wait_listening || ko "$desc: capture started" "$TMP/err"
-    sleep 0.2
     local want="$NOBODY_UID $NOBODY_UID $NOBODY_UID $NOBODY_UID / $NOBODY_GID $NOBODY_GID $NOBODY_GID $NOBODY_GID / $NOBODY_GID"
     local got
     got=$(ids $pid 2>/dev/null)
@@ -86,8 +91,10 @@ run() {
     [ "$(ps -o uid= -p $pid | tr -d ' ')" = "$NOBODY_UID" ] && ok "$desc: ps -o uid= shows $NOBODY_UID" ||
         ko "$desc: ps uid $(ps -o uid= -p $pid)"
     ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
-    sleep 0.5
-    kill -INT $pid
+    # -c 44: ends by itself once every packet is in (SIGINT past the deadline)
+    local end=$((SECONDS + 10))
+    while [ $SECONDS -le "$end" ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done
+    kill -0 $pid 2>/dev/null && kill -INT $pid
     wait $pid
     local st=$?
     grep -q '"type":"summary".*"packets":44' "$TMP/out.jsonl" && ok "$desc: capture goes on after the drop (44 packets)" ||

@@ -1,9 +1,9 @@
-/* test_correlate.c - two-capture NAT correlation (nat/correlate.c, nat/run.c) on a crafted pair
- * of captures (a Linux-like NAPT router modelled by hand), plus the lab captures in pcaps/ when
- * present (mappings compared with the router's conntrack log).
+/* test_correlate.c - two-capture NAT correlation (nat/correlate.c, core/ pipeline) on a crafted
+ * pair of captures (a Linux-like NAPT router modelled by hand), plus the lab captures in pcaps/
+ * when present (mappings compared with the router's conntrack log).
  *
  * Usage: test_correlate                 built-in pair + lab captures (ctest)
- *        test_correlate IN OUT [-v]     runs nat_run on two captures and prints a summary
+ *        test_correlate IN OUT [-v]     runs the pipeline on two captures and prints a summary
  */
 #include <gcrypt.h>
 #include <glob.h>
@@ -18,6 +18,7 @@
 #include "t.h"
 #include "vpnscope/engine.h"
 #include "vpnscope/nat.h"
+#include "vpnscope/pipeline.h"
 #include "vpnscope/session.h"
 
 /* ---- a tiny classic-pcap writer (Ethernet) ------------------------------------------------ */
@@ -678,23 +679,27 @@ static int run(const char *in, const char *out, struct nat_result *r)
 {
     const char *ins[1] = {in};
     const char *outs[1] = {out};
-    struct nat_run_opts o;
-    memset(&o, 0, sizeof(o));
-    o.inside = ins;
-    o.n_inside = 1;
-    o.outside = outs;
-    o.n_outside = out ? 1 : 0;
-    if (!out)
-        o.router = in;
-    o.no_ndpi = true;
-    struct engine *ei = NULL;
-    struct engine *eo = NULL;
+    struct vpnscope_config c;
+    config_defaults(&c);
+    if (out) {
+        c.inside[0] = ins[0];
+        c.ninside = 1;
+        c.outside[0] = outs[0];
+        c.noutside = 1;
+    } else {
+        c.router = in;
+    }
+    c.no_ndpi = true;
     char eb[256];
-    int rc = nat_run(&o, &ei, &eo, r, eb, sizeof(eb));
+    memset(r, 0, sizeof(*r));
+    struct pipeline *p = pipeline_open(&c, eb, sizeof(eb));
+    int rc = p ? pipeline_run_all(p, eb, sizeof(eb)) : -1;
     if (rc != 0)
-        fprintf(stderr, "nat_run: %s\n", eb);
-    engine_free(ei);
-    engine_free(eo);
+        fprintf(stderr, "pipeline: %s\n", eb);
+    else
+        pipeline_take_nat(p, r);
+    if (p)
+        pipeline_close(p);
     return rc;
 }
 
@@ -938,7 +943,7 @@ static void check_shifted(const char *pin, const char *pout, const struct nat_re
             break;
         struct nat_result r;
         if (run(pin, tmp, &r) != 0) {
-            CHECK(!"nat_run failed on a shifted pair");
+            CHECK(!"the pipeline failed on a shifted pair");
             continue;
         }
         /* true offset at the estimate's reference time */
@@ -1148,7 +1153,7 @@ int main(int argc, char **argv)
     snprintf(pout2, sizeof(pout2), "%s-out2.pcap", tin);
     snprintf(pout3, sizeof(pout3), "%s-out3.pcap", tin);
 
-    /* the clocks: +/-60 s, 100 ppm */
+    /* clocks off by: +/-60 s, 100 ppm */
     static const double clocks[][2] = {{0, 0}, {60, 100}, {-60, -100}, {-60, 100}, {0.5, 0}};
     for (size_t i = 0; i < sizeof(clocks) / sizeof(clocks[0]); i++) {
         build_pair(pin, pout, clocks[i][0], clocks[i][1]);

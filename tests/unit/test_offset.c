@@ -79,7 +79,7 @@ static void scenario(double off_s, double drift_ppm, double span_s, size_t n, do
 
 int main(void)
 {
-    /* the cases: +/-60 s, 100 ppm drift, outliers */
+    /* the clock cases: +/-60 s, 100 ppm drift, outliers */
     scenario(60.0, 0, 600, 5000, 0);
     scenario(-60.0, 0, 600, 5000, 0);
     scenario(60.0, 100, 3600, 20000, 0);

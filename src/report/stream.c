@@ -2,9 +2,11 @@
  * flushed, for each session (IKE SA, ESP/AH SA, PPTP call, NAT mapping) when it is established
  * and when it ends or expires (idle past its NAT timeout, on packet time), and for each finding
  * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
- * the CONTRACT.md fields of their type plus "event" ("established" | "ended") and "ts"; findings
- * are CONTRACT.md finding records. The final report follows when the run ends (app.c). */
-#include "ui_int.h"
+ * the fields of their type (doc/json-schema.md) plus "event" ("established" | "ended") and "ts";
+ * findings are the report's finding records. The final report follows when the run ends (app.c). */
+#include "vpnscope/pipeline.h"
+#include "vpnscope/proto.h"
+#include "vpnscope/report.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 
 #include "vpnscope/report.h"
 #include "vpnscope/table.h"
+
+#include "jsonw.h"
+#include "report_int.h"
 
 enum { ST_NONE = 0, ST_UP, ST_ENDED };
 
@@ -54,115 +59,30 @@ void stream_free(struct stream *s)
     free(s);
 }
 
-/* ---- a minimal JSON writer (same conventions as report/json.c) ---- */
+/* ---- timeouts ---- */
 
-struct jw {
-    FILE *f;
-    int depth;
-    bool comma[8];
-};
-
-static void pre(struct jw *w, const char *key)
+uint32_t report_timeout_proto(const struct nat_timeouts *to, uint8_t proto, bool replied)
 {
-    if (w->comma[w->depth])
-        fputc(',', w->f);
-    w->comma[w->depth] = true;
-    if (key) {
-        json_string(w->f, key);
-        fputc(':', w->f);
+    switch (proto) {
+    case IPP_UDP:
+        return replied ? to->udp_stream : to->udp;
+    case IPP_TCP:
+        return to->tcp;
+    case IPP_GRE:
+        return to->gre;
+    default:
+        return to->other;
     }
 }
 
-static void open_(struct jw *w, const char *key, char c)
+uint32_t report_timeout_ike(const struct nat_timeouts *to, const struct ike_sa *sa)
 {
-    pre(w, key);
-    fputc(c, w->f);
-    if (w->depth < 7)
-        w->depth++;
-    w->comma[w->depth] = false;
+    return report_timeout_proto(to, IPP_UDP, sa->nat_t || sa->pkts_from_resp > 0);
 }
 
-static void close_(struct jw *w, char c)
+uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_sa *sa)
 {
-    fputc(c, w->f);
-    if (w->depth > 0)
-        w->depth--;
-}
-
-static void j_str(struct jw *w, const char *key, const char *v)
-{
-    pre(w, key);
-    json_string(w->f, v);
-}
-
-static void j_u64(struct jw *w, const char *key, uint64_t v)
-{
-    pre(w, key);
-    fprintf(w->f, "%" PRIu64, v);
-}
-
-static void j_bool(struct jw *w, const char *key, bool v)
-{
-    pre(w, key);
-    fputs(v ? "true" : "false", w->f);
-}
-
-static void j_null(struct jw *w, const char *key)
-{
-    pre(w, key);
-    fputs("null", w->f);
-}
-
-static void j_ts(struct jw *w, const char *key, uint64_t ts)
-{
-    char b[40];
-    j_str(w, key, ts_iso(ts, b, sizeof(b)));
-}
-
-static void j_ip(struct jw *w, const char *key, const struct ip_addr *a)
-{
-    char b[64];
-    if (a->v != 4 && a->v != 6)
-        j_null(w, key);
-    else
-        j_str(w, key, ip_addr_str(a, b, sizeof(b)));
-}
-
-static void j_ep(struct jw *w, const char *key, const struct endpoint *e)
-{
-    open_(w, key, '{');
-    j_ip(w, "ip", &e->ip);
-    j_u64(w, "port", e->port);
-    close_(w, '}');
-}
-
-static void j_spi(struct jw *w, const char *key, uint32_t spi)
-{
-    char b[16];
-    snprintf(b, sizeof(b), "0x%08x", spi);
-    j_str(w, key, b);
-}
-
-static void j_ispi(struct jw *w, const char *key, uint64_t spi)
-{
-    char b[24];
-    snprintf(b, sizeof(b), "%016" PRIx64, spi);
-    j_str(w, key, b);
-}
-
-static void j_begin(struct jw *w, FILE *f, const char *type)
-{
-    memset(w, 0, sizeof(*w));
-    w->f = f;
-    open_(w, NULL, '{');
-    j_str(w, "type", type);
-}
-
-static void j_end(struct jw *w)
-{
-    close_(w, '}');
-    fputc('\n', w->f);
-    fflush(w->f);
+    return sa->k.encap ? to->udp_stream : to->other;
 }
 
 /* ---- events ---- */
@@ -237,29 +157,30 @@ static void ev_ike(struct stream *s, int ev, uint8_t side, const struct ike_sa *
         return;
     }
     struct jw w;
-    j_begin(&w, s->out, "ike_sa");
-    j_str(&w, "event", ev_name(ev));
-    j_ts(&w, "ts", ts);
-    j_str(&w, "capture", side_name(side));
-    j_u64(&w, "version", sa->version);
-    j_ep(&w, "initiator", &sa->initiator);
-    j_ep(&w, "responder", &sa->responder);
-    j_ispi(&w, "ispi", sa->ispi);
-    j_ispi(&w, "rspi", sa->rspi);
-    j_bool(&w, "nat_t", sa->nat_t);
-    j_u64(&w, "retransmissions", sa->retransmissions);
-    j_u64(&w, "packets", sa->packets);
-    j_ts(&w, "first_ts", sa->first_ts);
-    j_ts(&w, "last_ts", sa->last_ts);
+    jw_begin_record(&w, s->out, "ike_sa");
+    jw_str(&w, "event", ev_name(ev));
+    jw_ts(&w, "ts", ts);
+    jw_str(&w, "capture", side_name(side));
+    jw_u64(&w, "version", sa->version);
+    jw_endpoint(&w, "initiator", &sa->initiator);
+    jw_endpoint(&w, "responder", &sa->responder);
+    jw_ike_spi(&w, "ispi", sa->ispi);
+    jw_ike_spi(&w, "rspi", sa->rspi);
+    jw_bool(&w, "nat_t", sa->nat_t);
+    jw_u64(&w, "retransmissions", sa->retransmissions);
+    jw_u64(&w, "packets", sa->packets);
+    jw_ts(&w, "first_ts", sa->first_ts);
+    jw_ts(&w, "last_ts", sa->last_ts);
     if (ev == ST_ENDED)
-        j_u64(&w, "timeout", to);
-    j_end(&w);
+        jw_u64(&w, "timeout", to);
+    jw_end_record(&w);
+    fflush(s->out);
 }
 
 static void ev_ipsec(struct stream *s, int ev, uint8_t side, const struct session_model *m,
                      const struct ipsec_sa *sa, uint64_t ts, uint32_t to)
 {
-    bool ah = sa->k.proto == 51;
+    bool ah = sa->k.proto == IPP_AH;
     char a[64], b[64];
     if (!s->json) {
         text_prefix(s, ts, ah ? "ah_sa" : "esp_sa", ev, side);
@@ -275,38 +196,39 @@ static void ev_ipsec(struct stream *s, int ev, uint8_t side, const struct sessio
         return;
     }
     struct jw w;
-    j_begin(&w, s->out, ah ? "ah_sa" : "esp_sa");
-    j_str(&w, "event", ev_name(ev));
-    j_ts(&w, "ts", ts);
-    j_str(&w, "capture", side_name(side));
-    j_ip(&w, "src", &sa->k.src);
-    j_ip(&w, "dst", &sa->k.dst);
-    j_spi(&w, "spi", sa->k.spi);
+    jw_begin_record(&w, s->out, ah ? "ah_sa" : "esp_sa");
+    jw_str(&w, "event", ev_name(ev));
+    jw_ts(&w, "ts", ts);
+    jw_str(&w, "capture", side_name(side));
+    jw_ip(&w, "src", &sa->k.src);
+    jw_ip(&w, "dst", &sa->k.dst);
+    jw_ipsec_spi(&w, "spi", sa->k.spi);
     if (!ah)
-        j_str(&w, "encap", sa->k.encap ? "udp" : "raw");
+        jw_str(&w, "encap", sa->k.encap ? "udp" : "raw");
     if (sa->k.encap) {
-        j_u64(&w, "sport", sa->k.sport);
-        j_u64(&w, "dport", sa->k.dport);
+        jw_u64(&w, "sport", sa->k.sport);
+        jw_u64(&w, "dport", sa->k.dport);
     }
-    j_u64(&w, "packets", sa->packets);
-    j_u64(&w, "bytes", sa->bytes);
-    j_u64(&w, "first_seq", sa->first_seq);
-    j_u64(&w, "last_seq", sa->last_seq);
-    j_u64(&w, "seq_gaps", sa->seq_gaps);
-    j_ts(&w, "first_ts", sa->first_ts);
-    j_ts(&w, "last_ts", sa->last_ts);
+    jw_u64(&w, "packets", sa->packets);
+    jw_u64(&w, "bytes", sa->bytes);
+    jw_u64(&w, "first_seq", sa->first_seq);
+    jw_u64(&w, "last_seq", sa->last_seq);
+    jw_u64(&w, "seq_gaps", sa->seq_gaps);
+    jw_ts(&w, "first_ts", sa->first_ts);
+    jw_ts(&w, "last_ts", sa->last_ts);
     const struct ike_sa *ike = session_ike_for_ipsec(m, sa);
     if (ike) {
-        open_(&w, "ike_sa", '{');
-        j_ispi(&w, "ispi", ike->ispi);
-        j_ispi(&w, "rspi", ike->rspi);
-        close_(&w, '}');
+        jw_obj(&w, "ike_sa");
+        jw_ike_spi(&w, "ispi", ike->ispi);
+        jw_ike_spi(&w, "rspi", ike->rspi);
+        jw_obj_end(&w);
     } else {
-        j_null(&w, "ike_sa");
+        jw_null(&w, "ike_sa");
     }
     if (ev == ST_ENDED)
-        j_u64(&w, "timeout", to);
-    j_end(&w);
+        jw_u64(&w, "timeout", to);
+    jw_end_record(&w);
+    fflush(s->out);
 }
 
 static void ev_pptp(struct stream *s, int ev, uint8_t side, const struct session_model *m,
@@ -330,66 +252,31 @@ static void ev_pptp(struct stream *s, int ev, uint8_t side, const struct session
         return;
     }
     struct jw w;
-    j_begin(&w, s->out, "pptp_call");
-    j_str(&w, "event", ev_name(ev));
-    j_ts(&w, "ts", ts);
-    j_str(&w, "capture", side_name(side));
-    j_ep(&w, "client", &c->client);
-    j_ep(&w, "server", &c->server);
-    j_u64(&w, "call_id", call->call_id);
+    jw_begin_record(&w, s->out, "pptp_call");
+    jw_str(&w, "event", ev_name(ev));
+    jw_ts(&w, "ts", ts);
+    jw_str(&w, "capture", side_name(side));
+    jw_endpoint(&w, "client", &c->client);
+    jw_endpoint(&w, "server", &c->server);
+    jw_u64(&w, "call_id", call->call_id);
     if (call->has_peer)
-        j_u64(&w, "peer_call_id", call->peer_call_id);
+        jw_u64(&w, "peer_call_id", call->peer_call_id);
     else
-        j_null(&w, "peer_call_id");
-    j_str(&w, "state", pptp_call_state_name(call->state));
-    j_u64(&w, "gre_to_server", ts_srv);
-    j_u64(&w, "gre_to_client", ts_cli);
-    j_ts(&w, "first_ts", call->first_ts);
-    j_ts(&w, "last_ts", call->last_ts);
-    j_end(&w);
-}
-
-static void j_natid(struct jw *w, const char *key, uint8_t proto, const struct nat_id *id)
-{
-    open_(w, key, '{');
-    j_ip(w, "ip", &id->ip);
-    if ((proto == 6 || proto == 17) || (id->has_port && proto != 50 && proto != 51 && proto != 47))
-        j_u64(w, "port", id->port);
-    else if (proto == 1 || proto == 58)
-        j_u64(w, "icmp_id", id->icmp_id);
-    else if (proto == 47 && id->has_call_id)
-        j_u64(w, "call_id", id->call_id);
-    close_(w, '}');
-}
-
-static const char *proto_name(uint8_t p, char *b, size_t n)
-{
-    switch (p) {
-    case 17:
-        return "udp";
-    case 6:
-        return "tcp";
-    case 50:
-        return "esp";
-    case 51:
-        return "ah";
-    case 47:
-        return "gre";
-    case 1:
-        return "icmp";
-    case 58:
-        return "icmpv6";
-    default:
-        snprintf(b, n, "%u", p);
-        return b;
-    }
+        jw_null(&w, "peer_call_id");
+    jw_str(&w, "state", pptp_call_state_name(call->state));
+    jw_u64(&w, "gre_to_server", ts_srv);
+    jw_u64(&w, "gre_to_client", ts_cli);
+    jw_ts(&w, "first_ts", call->first_ts);
+    jw_ts(&w, "last_ts", call->last_ts);
+    jw_end_record(&w);
+    fflush(s->out);
 }
 
 static void nat_id_text(uint8_t proto, const struct nat_id *id, char *buf, size_t n)
 {
     char a[64];
     ip_addr_str(&id->ip, a, sizeof(a));
-    if ((proto == 6 || proto == 17) && id->has_port)
+    if ((proto == IPP_TCP || proto == IPP_UDP) && id->has_port)
         snprintf(buf, n, "%s:%u", a, id->port);
     else if (id->has_call_id)
         snprintf(buf, n, "%s call %u", a, id->call_id);
@@ -406,7 +293,7 @@ static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint6
         nat_id_text(mp->proto, &mp->outside, b, sizeof(b));
         nat_id_text(mp->proto, &mp->peer, c, sizeof(c));
         fprintf(s->out, "%s %-11s nat_mapping %s %s => %s -> %s%s", ts_iso(ts, t, sizeof(t)),
-                ev_name(ev), proto_name(mp->proto, pb, sizeof(pb)), a, b, c,
+                ev_name(ev), rep_proto_name(mp->proto, pb, sizeof(pb)), a, b, c,
                 mp->translated ? "" : " (not translated)");
         if (ev == ST_ENDED)
             fprintf(s->out, " (idle past the %u s NAT timeout)", to);
@@ -415,40 +302,33 @@ static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint6
         return;
     }
     struct jw w;
-    j_begin(&w, s->out, "nat_mapping");
-    j_str(&w, "event", ev_name(ev));
-    j_ts(&w, "ts", ts);
-    j_str(&w, "proto", proto_name(mp->proto, pb, sizeof(pb)));
-    j_natid(&w, "inside", mp->proto, &mp->inside);
-    j_natid(&w, "outside", mp->proto, &mp->outside);
-    j_natid(&w, "peer", mp->proto, &mp->peer);
-    j_bool(&w, "translated", mp->translated);
-    open_(&w, "evidence", '[');
+    jw_begin_record(&w, s->out, "nat_mapping");
+    jw_str(&w, "event", ev_name(ev));
+    jw_ts(&w, "ts", ts);
+    jw_str(&w, "proto", rep_proto_name(mp->proto, pb, sizeof(pb)));
+    jw_nat_id(&w, "inside", mp->proto, &mp->inside);
+    jw_nat_id(&w, "outside", mp->proto, &mp->outside);
+    jw_nat_id(&w, "peer", mp->proto, &mp->peer);
+    jw_bool(&w, "translated", mp->translated);
+    jw_arr(&w, "evidence");
     for (unsigned b = 0; b < 32; b++)
         if (mp->evidence & (1u << b))
-            j_str(&w, NULL, nat_evidence_name(1u << b));
-    close_(&w, ']');
-    open_(&w, "to_peer", '{');
-    j_u64(&w, "inside", mp->to_peer_inside);
-    j_u64(&w, "outside", mp->to_peer_outside);
-    close_(&w, '}');
-    open_(&w, "from_peer", '{');
-    j_u64(&w, "outside", mp->from_peer_outside);
-    j_u64(&w, "inside", mp->from_peer_inside);
-    close_(&w, '}');
-    j_ts(&w, "first_ts", mp->first_ts);
-    j_ts(&w, "last_ts", mp->last_ts);
+            jw_str(&w, NULL, nat_evidence_name(1u << b));
+    jw_arr_end(&w);
+    jw_obj(&w, "to_peer");
+    jw_u64(&w, "inside", mp->to_peer_inside);
+    jw_u64(&w, "outside", mp->to_peer_outside);
+    jw_obj_end(&w);
+    jw_obj(&w, "from_peer");
+    jw_u64(&w, "outside", mp->from_peer_outside);
+    jw_u64(&w, "inside", mp->from_peer_inside);
+    jw_obj_end(&w);
+    jw_ts(&w, "first_ts", mp->first_ts);
+    jw_ts(&w, "last_ts", mp->last_ts);
     if (ev == ST_ENDED)
-        j_u64(&w, "timeout", to);
-    j_end(&w);
-}
-
-static int cmp_frame(const void *a, const void *b)
-{
-    const struct frame_ref *x = a, *y = b;
-    if (x->capture != y->capture)
-        return x->capture < y->capture ? -1 : 1;
-    return x->frame < y->frame ? -1 : x->frame > y->frame;
+        jw_u64(&w, "timeout", to);
+    jw_end_record(&w);
+    fflush(s->out);
 }
 
 static void ev_finding(struct stream *s, const struct finding *f)
@@ -462,79 +342,10 @@ static void ev_finding(struct stream *s, const struct finding *f)
         return;
     }
     struct jw w;
-    j_begin(&w, s->out, "finding");
-    j_str(&w, "kind", finding_kind_name(f->kind));
-    j_str(&w, "severity", severity_name(f->sev));
-    j_str(&w, "confidence", f->confirmed ? "confirmed" : "suspected");
-    j_ts(&w, "ts", f->ts_us);
-    j_str(&w, "summary", f->summary);
-    j_str(&w, "remedy", f->remedy);
-    open_(&w, "sessions", '[');
-    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
-        const struct finding_session *x = &f->sessions[i];
-        open_(&w, NULL, '{');
-        j_str(&w, "role", fs_role_name(x->role));
-        j_ip(&w, "ip", &x->ip);
-        if (x->has_port)
-            j_u64(&w, "port", x->port);
-        if (x->has_outside) {
-            open_(&w, "outside", '{');
-            j_ip(&w, "ip", &x->out_ip);
-            if (x->has_out_port)
-                j_u64(&w, "port", x->out_port);
-            close_(&w, '}');
-        }
-        if (x->has_spi)
-            j_spi(&w, "spi", x->spi);
-        if (x->has_call_id)
-            j_u64(&w, "call_id", x->call_id);
-        if (x->note[0])
-            j_str(&w, "note", x->note);
-        close_(&w, '}');
-    }
-    close_(&w, ']');
-    open_(&w, "evidence", '{');
-    for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV; i++) {
-        const struct finding_ev *e = &f->ev[i];
-        if (strcmp(e->key, "frames") == 0)
-            continue;
-        switch (e->type) {
-        case EV_INT:
-            pre(&w, e->key);
-            fprintf(s->out, "%" PRId64, e->i);
-            break;
-        case EV_STR:
-            j_str(&w, e->key, e->s);
-            break;
-        case EV_TS:
-            j_ts(&w, e->key, (uint64_t)e->i);
-            break;
-        case EV_SECONDS:
-            pre(&w, e->key);
-            fprintf(s->out, "%.6f", e->d);
-            break;
-        case EV_BOOL:
-            j_bool(&w, e->key, e->i != 0);
-            break;
-        default:
-            j_null(&w, e->key);
-            break;
-        }
-    }
-    struct frame_ref fr[FINDING_MAX_FRAMES];
-    unsigned nf = f->n_frames < FINDING_MAX_FRAMES ? f->n_frames : FINDING_MAX_FRAMES;
-    memcpy(fr, f->frames, nf * sizeof(fr[0]));
-    qsort(fr, nf, sizeof(fr[0]), cmp_frame);
-    open_(&w, "frames", '[');
-    for (unsigned i = 0; i < nf; i++) {
-        open_(&w, NULL, '{');
-        j_str(&w, "capture", side_name(fr[i].capture));
-        j_u64(&w, "frame", fr[i].frame);
-        close_(&w, '}');
-    }
-    close_(&w, ']');
-    close_(&w, '}');
-    j_end(&w);
+    jw_begin_record(&w, s->out, "finding");
+    rep_json_finding(&w, f);
+    jw_end_record(&w);
+    fflush(s->out);
 }
 
 /* A finding's identity: kind and the sessions it names (not its text, which grows with the
@@ -560,11 +371,11 @@ static uint64_t finding_hash(const struct finding *f)
     return hash_bytes(b, off);
 }
 
-void stream_scan(struct stream *s, const struct feed *f, const struct analysis *a)
+void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
 {
     uint64_t now = f->now_us;
     for (int mi = 0; mi < f->n; mi++) {
-        const struct session_model *m = engine_model_const(f->eng[mi]);
+        const struct session_model *m = f->models[mi];
         uint8_t side = f->two ? (uint8_t)(mi + 1) : SIDE_SINGLE;
         for (uint32_t i = 0; i < table_slots(m->ike); i++) {
             const struct ike_sa *sa = table_slot(m->ike, i, NULL);
@@ -574,7 +385,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             memset(&k, 0, sizeof(k));
             k.ispi = sa->ispi;
             k.version = sa->version;
-            uint32_t to = ui_timeout_ike(&s->to, sa);
+            uint32_t to = report_timeout_ike(&s->to, sa);
             int ev =
                 transition(s, key_hash(1, side, &k, sizeof(k)),
                            sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to, now);
@@ -587,7 +398,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
             const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
             if (!sa)
                 continue;
-            uint32_t to = ui_timeout_ipsec(&s->to, sa);
+            uint32_t to = report_timeout_ipsec(&s->to, sa);
             int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)),
                                 sa->packets > 0, false, sa->last_ts, to, now);
             if (ev)
@@ -617,13 +428,13 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
         }
     }
     if (f->two) {
-        for (size_t i = 0; i < a->nat.n_map; i++) {
-            const struct nat_mapping *mp = &a->nat.map[i];
+        for (size_t i = 0; i < f->nat->n_map; i++) {
+            const struct nat_mapping *mp = &f->nat->map[i];
             uint8_t key[sizeof(struct nat_id) * 3];
             memcpy(key, &mp->inside, sizeof(struct nat_id));
             memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
             memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
-            uint32_t to = ui_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
+            uint32_t to = report_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
             int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false,
                                 mp->last_ts, to, now);
             if (ev)
@@ -632,7 +443,7 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
         }
     }
     /* findings: in time order, each once */
-    struct finding_list tmp = a->fl;
+    struct finding_list tmp = *f->findings;
     size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
     if (!idx)
         return;
@@ -657,4 +468,9 @@ void stream_scan(struct stream *s, const struct feed *f, const struct analysis *
     for (size_t i = 0; i < n; i++)
         ev_finding(s, &tmp.v[idx[i]]);
     free(idx);
+}
+
+bool report_flow_listed(const struct flow *f, bool all_flows)
+{
+    return rep_flow_listed(f, all_flows);
 }

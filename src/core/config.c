@@ -1,0 +1,348 @@
+/* config.c - the command line parsed and validated once into struct vpnscope_config. */
+#include "vpnscope/pipeline.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vpnscope/config.h"
+
+void config_usage(FILE *out)
+{
+    fputs(
+        "Usage: vpnscope -r FILE [-r FILE...] [options] [BPF expression]\n"
+        "       vpnscope --inside FILE --outside FILE [options] [BPF]\n"
+        "       vpnscope --router FILE [options] [BPF]\n"
+        "       vpnscope -i IF | --inside-if IF --outside-if IF [options] [BPF]\n"
+        "\n"
+        "Finds why a VPN is unstable behind NAT: decodes IKEv1/IKEv2, NAT-T, ESP, AH, PPTP/GRE "
+        "and\n"
+        "L2TP (other flows labelled by nDPI), reconstructs NAT mappings from captures taken "
+        "inside and\n"
+        "outside a router, and reports what breaks VPN passthrough with cause, evidence and "
+        "remedy.\n"
+        "\n"
+        "Input:\n"
+        "  -r FILE            read a pcap/pcapng file; several -r are consecutive pieces of one "
+        "capture\n"
+        "  --inside FILE      capture taken inside (LAN side of) the NAT router (repeatable "
+        "pieces)\n"
+        "  --outside FILE     capture taken outside (WAN side of) the NAT router (repeatable "
+        "pieces)\n"
+        "  --router FILE      one capture on the router on all interfaces (tcpdump -i any)\n"
+        "  -i IF              live capture on interface IF\n"
+        "  --inside-if IF, --outside-if IF   live capture on both sides of a router\n"
+        "  -c N               stop after N packets (per input)\n"
+        "Output:\n"
+        "  --json             JSON Lines instead of the text report\n"
+        "  --all-flows        list every flow, not only VPN flows\n"
+        "  --side inside|outside   which side of a NAT a single capture was taken on (default: "
+        "inferred)\n"
+        "  --nat-addr IP      the router's outside address (repeatable; default: learned)\n"
+        "  --ui               replay captures into the dashboard\n"
+        "  --speed N          replay speed: 1 = capture speed, 0 = as fast as possible (default "
+        "1)\n"
+        "  --refresh MS       dashboard refresh period (default 500)\n"
+        "  -w FILE|PREFIX     save the packets that pass the filter (pcap; PREFIX-inside.pcap and\n"
+        "                     PREFIX-outside.pcap with two capture points)\n"
+        "  -Z USER            live: drop privileges to USER after opening interfaces\n"
+        "NAT timeouts in seconds (Linux conntrack defaults):\n"
+        "  --nat-udp-timeout 30  --nat-udp-stream-timeout 120  --nat-tcp-timeout 432000\n"
+        "  --nat-gre-timeout 180 --nat-other-timeout 600\n"
+        "  -h, --help         this help        -V, --version   version\n"
+        "\n"
+        "Exit status: 0 no finding of severity warning or error, 1 such findings, 2 usage or "
+        "input error.\n",
+        out);
+}
+
+enum {
+    OPT_INSIDE = 1000,
+    OPT_OUTSIDE,
+    OPT_ROUTER,
+    OPT_INSIDE_IF,
+    OPT_OUTSIDE_IF,
+    OPT_JSON,
+    OPT_ALL_FLOWS,
+    OPT_SIDE,
+    OPT_NAT_ADDR,
+    OPT_UI,
+    OPT_SPEED,
+    OPT_REFRESH,
+    OPT_MAX_FRAMES,
+    OPT_TO_UDP,
+    OPT_TO_UDP_STREAM,
+    OPT_TO_TCP,
+    OPT_TO_GRE,
+    OPT_TO_OTHER,
+    OPT_NO_NDPI,
+    OPT_NO_PROGRESS
+};
+
+static int die_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "vpnscope: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    fprintf(stderr, "Try 'vpnscope --help' for more information.\n");
+    return 2;
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s || v > 0xffffffffu)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool parse_ip(const char *s, struct ip_addr *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (inet_pton(AF_INET, s, a->a) == 1) {
+        a->v = 4;
+        return true;
+    }
+    if (inet_pton(AF_INET6, s, a->a) == 1) {
+        a->v = 6;
+        return true;
+    }
+    return false;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    if (argc <= 0)
+        return NULL;
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return NULL;
+    s[0] = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static const struct option long_opts[] = {
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {"inside", required_argument, 0, OPT_INSIDE},
+    {"outside", required_argument, 0, OPT_OUTSIDE},
+    {"router", required_argument, 0, OPT_ROUTER},
+    {"inside-if", required_argument, 0, OPT_INSIDE_IF},
+    {"outside-if", required_argument, 0, OPT_OUTSIDE_IF},
+    {"json", no_argument, 0, OPT_JSON},
+    {"all-flows", no_argument, 0, OPT_ALL_FLOWS},
+    {"side", required_argument, 0, OPT_SIDE},
+    {"nat-addr", required_argument, 0, OPT_NAT_ADDR},
+    {"ui", no_argument, 0, OPT_UI},
+    {"speed", required_argument, 0, OPT_SPEED},
+    {"refresh", required_argument, 0, OPT_REFRESH},
+    {"max-frames", required_argument, 0, OPT_MAX_FRAMES},
+    {"nat-udp-timeout", required_argument, 0, OPT_TO_UDP},
+    {"nat-udp-stream-timeout", required_argument, 0, OPT_TO_UDP_STREAM},
+    {"nat-tcp-timeout", required_argument, 0, OPT_TO_TCP},
+    {"nat-gre-timeout", required_argument, 0, OPT_TO_GRE},
+    {"nat-other-timeout", required_argument, 0, OPT_TO_OTHER},
+    {"no-ndpi", no_argument, 0, OPT_NO_NDPI},
+    {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+    {0, 0, 0, 0},
+};
+
+/* Input options. 0 done, 1 not an input option, 2 usage error (printed). */
+static int parse_input(struct vpnscope_config *c, int opt, const char *arg)
+{
+    uint32_t n;
+    switch (opt) {
+    case 'r':
+        if (c->nfiles >= VPNSCOPE_MAX_FILES)
+            return die_usage("too many -r files", NULL);
+        c->files[c->nfiles++] = arg;
+        return 0;
+    case OPT_INSIDE:
+        if (c->ninside >= VPNSCOPE_MAX_FILES)
+            return die_usage("too many --inside files", NULL);
+        c->inside[c->ninside++] = arg;
+        return 0;
+    case OPT_OUTSIDE:
+        if (c->noutside >= VPNSCOPE_MAX_FILES)
+            return die_usage("too many --outside files", NULL);
+        c->outside[c->noutside++] = arg;
+        return 0;
+    case OPT_ROUTER:
+        c->router = arg;
+        return 0;
+    case 'i':
+        c->iface = arg;
+        return 0;
+    case OPT_INSIDE_IF:
+        c->inside_if = arg;
+        return 0;
+    case OPT_OUTSIDE_IF:
+        c->outside_if = arg;
+        return 0;
+    case 'c':
+        if (!parse_u32(arg, &n) || n == 0)
+            return die_usage("-c needs a positive number", arg);
+        c->count = n;
+        return 0;
+    case OPT_SIDE:
+        if (strcmp(arg, "inside") == 0)
+            c->side = SIDE_INSIDE;
+        else if (strcmp(arg, "outside") == 0)
+            c->side = SIDE_OUTSIDE;
+        else
+            return die_usage("--side takes inside or outside", arg);
+        c->side_given = true;
+        return 0;
+    case OPT_NAT_ADDR:
+        if (c->n_nat_addrs >= 8)
+            return die_usage("at most 8 --nat-addr", NULL);
+        if (!parse_ip(arg, &c->nat_addrs[c->n_nat_addrs]))
+            return die_usage("--nat-addr needs an IP address", arg);
+        c->n_nat_addrs++;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* Output, replay and timeout options. 0 done, 1 not one of them, 2 usage error (printed). */
+static int parse_output(struct vpnscope_config *c, int opt, const char *arg)
+{
+    uint32_t v;
+    char *end;
+    switch (opt) {
+    case 'w':
+        c->write_path = arg;
+        return 0;
+    case 'Z':
+        c->drop_user = arg;
+        return 0;
+    case OPT_JSON:
+        c->json = true;
+        return 0;
+    case OPT_ALL_FLOWS:
+        c->all_flows = true;
+        return 0;
+    case OPT_UI:
+        c->mode = MODE_DASHBOARD;
+        return 0;
+    case OPT_SPEED:
+        c->speed = strtod(arg, &end);
+        if (*end || c->speed < 0)
+            return die_usage("--speed needs a number >= 0", arg);
+        return 0;
+    case OPT_REFRESH:
+        if (!parse_u32(arg, &c->refresh_ms) || c->refresh_ms < 10)
+            return die_usage("--refresh needs milliseconds >= 10", arg);
+        return 0;
+    case OPT_MAX_FRAMES:
+        if (!parse_u32(arg, &v))
+            return die_usage("--max-frames needs a number", arg);
+        c->max_frames = v;
+        return 0;
+    case OPT_TO_UDP:
+    case OPT_TO_UDP_STREAM:
+    case OPT_TO_TCP:
+    case OPT_TO_GRE:
+    case OPT_TO_OTHER:
+        if (!parse_u32(arg, &v) || v == 0)
+            return die_usage("timeouts need a positive number of seconds", arg);
+        if (opt == OPT_TO_UDP)
+            c->to.udp = v;
+        else if (opt == OPT_TO_UDP_STREAM)
+            c->to.udp_stream = v;
+        else if (opt == OPT_TO_TCP)
+            c->to.tcp = v;
+        else if (opt == OPT_TO_GRE)
+            c->to.gre = v;
+        else
+            c->to.other = v;
+        return 0;
+    case OPT_NO_NDPI:
+        c->no_ndpi = true;
+        return 0;
+    case OPT_NO_PROGRESS:
+        c->no_progress = true;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* One input mode, complete pairs; the mode to run. 0 or 2 (printed). */
+static int validate(struct vpnscope_config *c)
+{
+    bool dual_files = c->ninside || c->noutside;
+    c->live = c->iface || c->inside_if || c->outside_if;
+    int modes = (c->nfiles > 0) + (dual_files ? 1 : 0) + (c->router != NULL) + (c->live ? 1 : 0);
+    if (modes == 0)
+        return die_usage("no input: give -r FILE, --inside/--outside, --router or -i IF", NULL);
+    if (modes > 1)
+        return die_usage("-r, --inside/--outside, --router and live capture are exclusive", NULL);
+    if (dual_files && (!c->ninside || !c->noutside))
+        return die_usage("--inside and --outside go together", NULL);
+    if ((c->inside_if || c->outside_if) && (!c->inside_if || !c->outside_if || c->iface))
+        return die_usage("--inside-if and --outside-if go together (without -i)", NULL);
+    if (c->live && c->mode != MODE_DASHBOARD)
+        c->mode = isatty(STDOUT_FILENO) && !c->json ? MODE_DASHBOARD : MODE_STREAM;
+    return 0;
+}
+
+void config_defaults(struct vpnscope_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->side = SIDE_SINGLE;
+    c->speed = 1.0;
+    c->refresh_ms = 500;
+    c->max_frames = -1;
+    c->count = -1;
+    c->to = (struct nat_timeouts){NAT_UDP_TIMEOUT, NAT_UDP_STREAM_TIMEOUT, NAT_TCP_TIMEOUT,
+                                  NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
+}
+
+int config_parse(struct vpnscope_config *c, int argc, char **argv)
+{
+    config_defaults(c);
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+r:i:c:w:Z:hV", long_opts, NULL)) != -1) {
+        if (opt == 'h' || opt == 'V') {
+            c->action = opt == 'h' ? CFG_HELP : CFG_VERSION;
+            return 0;
+        }
+        int rc = parse_input(c, opt, optarg);
+        if (rc == 1)
+            rc = parse_output(c, opt, optarg);
+        if (rc == 2)
+            return 2;
+        if (rc == 1) {
+            if (optopt)
+                return die_usage("unknown or incomplete option", argv[optind - 1]);
+            return die_usage("unknown option", argv[optind - 1]);
+        }
+    }
+    c->bpf = join_args(argc - optind, argv + optind);
+    int rc = validate(c);
+    if (rc)
+        config_free(c);
+    return rc;
+}
+
+void config_free(struct vpnscope_config *c)
+{
+    free(c->bpf);
+    c->bpf = NULL;
+}

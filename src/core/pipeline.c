@@ -1,0 +1,246 @@
+/* pipeline.c - the one driver of every mode: opens the sources and one engine per capture point,
+ * feeds them (source.c), runs detection over the models (one place builds struct detect_ctx),
+ * finishes engines and correlator, and hands the result to the sinks (report, stream, dashboard
+ * snapshot). */
+#include "pipeline_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpnscope/report.h"
+
+struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, unsigned errlen)
+{
+    struct pipeline *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cfg = cfg;
+    p->live = cfg->live;
+    p->router = cfg->router != NULL;
+    p->two = cfg->ninside > 0 || p->router || cfg->inside_if != NULL;
+    p->n = p->two ? 2 : 1;
+    p->nsrc = p->router ? 1 : p->n;
+    p->paced = cfg->mode == MODE_DASHBOARD && !p->live;
+    if (sources_open(p, err, errlen) != 0) {
+        pipeline_close(p);
+        return NULL;
+    }
+    struct engine_opts eo;
+    memset(&eo, 0, sizeof(eo));
+    eo.no_ndpi = cfg->no_ndpi;
+    eo.all_protocols = cfg->all_flows;
+    for (int i = 0; i < p->n; i++) {
+        uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
+                              : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
+        p->eng[i] = engine_new(side, &eo, err, errlen);
+        if (!p->eng[i]) {
+            pipeline_close(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms)
+{
+    return sources_step(p, budget_ms, wait_ms);
+}
+
+bool pipeline_ended(const struct pipeline *p)
+{
+    return p->ended;
+}
+
+bool pipeline_failed(const struct pipeline *p)
+{
+    return p->failed;
+}
+
+const char *pipeline_message(const struct pipeline *p)
+{
+    return p->msg;
+}
+
+/* ---- detection ---- */
+
+/* The NAT mappings so far (two capture points, before the end). */
+static void nat_so_far(struct pipeline *p)
+{
+    if (!p->corr)
+        return;
+    size_t n = nat_corr_mappings(p->corr, NULL, 0);
+    if (n > p->nat.cap_map) {
+        struct nat_mapping *v = realloc(p->nat.map, n * sizeof(*v));
+        if (v) {
+            p->nat.map = v;
+            p->nat.cap_map = n;
+        }
+    }
+    p->nat.n_map = nat_corr_mappings(p->corr, p->nat.map, p->nat.cap_map);
+    if (p->nat.n_map > p->nat.cap_map)
+        p->nat.n_map = p->nat.cap_map;
+}
+
+void analysis_run(struct pipeline *p)
+{
+    finding_list_free(&p->fl);
+    memset(&p->fl, 0, sizeof(p->fl));
+    if (!p->finished) {
+        if (p->two)
+            nat_so_far(p);
+        for (int i = 0; i < p->n; i++)
+            session_finish(engine_model(p->eng[i])); /* pairs SAs so far (idempotent) */
+    }
+    struct detect_ctx dc;
+    memset(&dc, 0, sizeof(dc));
+    dc.to = p->cfg->to;
+    dc.out = &p->fl;
+    if (p->two) {
+        dc.inside = engine_model(p->eng[0]);
+        dc.outside = engine_model(p->eng[1]);
+        dc.nat = &p->nat;
+    } else {
+        dc.single = engine_model(p->eng[0]);
+    }
+    detect_run(&dc);
+}
+
+const struct pipeline_snapshot *pipeline_analyze(struct pipeline *p)
+{
+    analysis_run(p);
+    return pipeline_snapshot(p);
+}
+
+const struct pipeline_snapshot *pipeline_snapshot(struct pipeline *p)
+{
+    struct pipeline_snapshot *s = &p->snap;
+    memset(s, 0, sizeof(*s));
+    s->cfg = p->cfg;
+    s->n = p->n;
+    s->two = p->two;
+    s->live = p->live;
+    for (int i = 0; i < p->n; i++) {
+        s->models[i] = engine_model_const(p->eng[i]);
+        s->mem += engine_bytes(p->eng[i]);
+        s->name[i] = p->name[i];
+    }
+    s->nat = &p->nat;
+    s->findings = &p->fl;
+    s->paused = p->paused;
+    s->ended = p->ended;
+    s->finished = p->finished;
+    s->failed = p->failed;
+    s->now_us = p->now_us;
+    s->first_ts = p->first_ts;
+    s->last_ts = p->last_ts;
+    s->packets = p->packets;
+    s->bytes = p->bytes;
+    s->drops = p->drops;
+    s->msg = p->msg[0] ? p->msg : p->nat.message;
+    return s;
+}
+
+/* ---- end ---- */
+
+int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
+{
+    if (p->finished)
+        return 0;
+    p->finished = true;
+    pipeline_drops(p);
+    for (int i = 0; i < p->n; i++) {
+        engine_finish(p->eng[i]);
+        struct session_model *m = engine_model(p->eng[i]);
+        if (!p->two && !p->cfg->side_given)
+            m->side = SIDE_SINGLE;
+    }
+    int rc = 0;
+    if (p->corr) {
+        free(p->nat.map); /* the mappings so far */
+        p->nat.map = NULL;
+        p->nat.n_map = p->nat.cap_map = 0;
+        if (nat_corr_finish(p->corr, &p->nat) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    if (p->two && !p->live && !p->router)
+        clock_final_message(p);
+    if (p->router) {
+        p->nat.packets_inside = p->nside[0];
+        p->nat.packets_outside = p->nside[1];
+        p->nat.clock.valid = true;
+        p->nat.clock.seconds = 0;
+        p->nat.clock.drift_ppm = 0;
+        p->nat.clock.evidence_packets = p->nat.matched_packets;
+    }
+    analysis_run(p);
+    return rc;
+}
+
+void pipeline_take_nat(struct pipeline *p, struct nat_result *out)
+{
+    *out = p->nat;
+    memset(&p->nat, 0, sizeof(p->nat));
+}
+
+int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
+{
+    int wait;
+    while (!p->ended)
+        sources_step(p, -1.0, &wait);
+    if (p->failed) {
+        snprintf(err, errlen, "%s", p->msg);
+        return -1;
+    }
+    return pipeline_finish(p, err, errlen);
+}
+
+int pipeline_report(struct pipeline *p, FILE *out)
+{
+    struct report_input ri;
+    memset(&ri, 0, sizeof(ri));
+    ri.n_models = (uint8_t)p->n;
+    for (int i = 0; i < p->n; i++) {
+        ri.models[i] = engine_model_const(p->eng[i]);
+        ri.captures[i] = p->captures[i];
+    }
+    ri.nat = p->two ? &p->nat : NULL;
+    ri.findings = &p->fl;
+    ri.all_flows = p->cfg->all_flows;
+    ri.live = p->live;
+    ri.kernel_drops = p->drops;
+    ri.side_given = p->cfg->side_given;
+    if (p->cfg->json)
+        report_json(out, &ri);
+    else
+        report_text(out, &ri);
+    fflush(out);
+    int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    if (ferror(out)) {
+        fprintf(stderr, "vpnscope: error writing the report\n");
+        rc = 2;
+    }
+    return rc;
+}
+
+void pipeline_close(struct pipeline *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < 2; i++) {
+        cap_close(p->src[i]);
+        engine_free(p->eng[i]);
+        if (p->dump[i] && dump_close(p->dump[i]) != 0)
+            fprintf(stderr, "vpnscope: error writing the -w file\n");
+    }
+    nat_corr_free(p->corr);
+    nat_result_free(&p->nat);
+    finding_list_free(&p->fl);
+    router_split_free(p->split);
+    free(p->scratch);
+    free(p);
+}

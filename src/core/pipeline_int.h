@@ -1,0 +1,103 @@
+/* pipeline_int.h - private interfaces of the pipeline (src/core/): the state, the clock pass of
+ * two captures (clock.c), the --router interface split (router_split.c), sources and pacing
+ * (source.c), detection and the NAT result (analysis.c). */
+#ifndef VPNSCOPE_PIPELINE_INT_H
+#define VPNSCOPE_PIPELINE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vpnscope/capture.h"
+#include "vpnscope/config.h"
+#include "vpnscope/engine.h"
+#include "vpnscope/finding.h"
+#include "vpnscope/nat.h"
+#include "vpnscope/pipeline.h"
+
+struct router_split;
+
+struct pipeline {
+    const struct vpnscope_config *cfg;
+    int n;    /* capture points = engines: 1, or 2 ([0] single/inside, [1] outside) */
+    int nsrc; /* sources: 1 (files, one interface, --router) or 2 */
+    bool live, two, router;
+    bool paced; /* dashboard replay: paced by cfg->speed, replay controls */
+    struct cap_src *src[2];
+    struct engine *eng[2];
+    char name[2][128];               /* file or interface per capture point */
+    const char *const *captures[2];  /* report: file names per capture point */
+    const char *ifnames[2][2];       /* live: interface names as NULL-terminated lists */
+    const char *router_list[2];      /* --router: the file as a NULL-terminated list */
+    struct router_split *split;      /* --router: inside/outside of each packet */
+    struct pkt *scratch;             /* --router: bare decode for the split */
+    struct nat_corr *corr;           /* two capture points (NULL when no clock was found) */
+    struct nat_clock clk;            /* two files: outside clock -> inside clock */
+    struct nat_result nat;           /* two points: mappings so far, final after finish */
+    char warn[VPNSCOPE_ERRBUF_SIZE]; /* two files: first cut-off warning of the clock pass */
+    struct finding_list fl;          /* the latest detection */
+    uint64_t nside[2];               /* --router: frames per side */
+    struct raw_pkt pend[2];          /* next packet of each source, read but not yet fed */
+    uint64_t pend_ts[2];             /* its time in its own capture (-w) */
+    bool have[2], done[2];
+    long fed[2]; /* packets fed per source (-c) */
+    /* replay pacing */
+    bool based;
+    uint64_t base_ts;
+    double base_wall;
+    bool paused;
+    long step_pkts;      /* packets to feed while paused */
+    uint64_t step_until; /* feed while paused up to this packet time, 0 = none */
+    /* time and counters */
+    uint64_t now_us, last_ts, first_ts;
+    double last_wall;
+    uint64_t packets, bytes, drops;
+    bool ended, finished, failed;
+    char msg[512];
+    struct pipeline_snapshot snap;
+    struct dump *dump[2]; /* -w when reading files */
+};
+
+/* Bare decode of one raw frame (no engine, no reassembly): the first passes. */
+void bare_decode(struct pkt *p, const struct raw_pkt *r);
+
+/* Opens capture files and checks the link type (error: "FILE: unsupported link type N"). */
+struct cap_src *open_side(const char *const *paths, int n, const char *bpf, char *errbuf,
+                          unsigned errlen);
+
+/* "path" or "path (+N)" for n pieces. */
+const char *pieces_label(const char *const *paths, int n, char *buf, unsigned size);
+
+/* Two files: the clock pass (NAT-invariant signatures, bare decode). Swaps the inside and outside
+ * lists when the vote says they were given the wrong way round, fills p->clk and p->nat (clock,
+ * swapped, message, packets per capture) and creates p->corr when a clock was found. 0, or -1 with
+ * err. */
+int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char *const **pout,
+               int *nout, char *err, unsigned errlen);
+
+/* Two files after the input ended: the messages of the final NAT result. */
+void clock_final_message(struct pipeline *p);
+
+/* --router: learns the split (first reads) and creates p->split and p->corr. 0, or -1 with err. */
+int router_split_open(struct pipeline *p, char *err, unsigned errlen);
+/* The capture point (0 inside, 1 outside) of a raw frame. */
+int router_split_side(struct pipeline *p, const struct raw_pkt *r);
+/* Whether the router's packets go to the correlator (a split was possible). */
+bool router_split_correlates(const struct pipeline *p);
+void router_split_free(struct router_split *sp);
+
+/* Sources (source.c). */
+int sources_open(struct pipeline *p, char *err, unsigned errlen);
+long sources_step(struct pipeline *p, double budget_ms, int *wait_ms);
+
+/* -w when reading files (dump.c). */
+struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen);
+void dump_packet(struct dump *d, const struct raw_pkt *r);
+int dump_close(struct dump *d);
+
+/* Drops root to user (NULL: "nobody" when it exists; nothing when not root). 0, or -1 with err. */
+int drop_privileges(const char *user, char *err, unsigned errlen);
+
+/* Detection over the models so far (analysis.c). */
+void analysis_run(struct pipeline *p);
+
+#endif
