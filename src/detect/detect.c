@@ -25,8 +25,8 @@ extern const struct detector det_nat_traversal; /* reads every problem finding *
 static const struct detector *const registry[] = {
     &det_esp_collision, &det_nat_state_lost, &det_stale_nat,       &det_frag_order,
     &det_ah_nat,        &det_natt_not_used,  &det_ike_no_response, &det_ike_ip_fragmented,
-    &det_pptp,          &det_esp_one_way,    &det_nat_traversal,   &det_mtu_blackhole,
-    &det_pptp_port,
+    &det_pptp,          &det_esp_one_way,    &det_mtu_blackhole,   &det_pptp_port,
+    &det_nat_traversal,
 };
 #define N_DETECTORS (sizeof(registry) / sizeof(registry[0]))
 

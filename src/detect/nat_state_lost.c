@@ -126,18 +126,25 @@ static void inside_collect(const struct session_model *m, uint8_t cap, struct lo
         const struct mtu_flow *mf = table_slot(m->mtu, i, NULL);
         if (!mf)
             continue;
-        /* the return direction: towards the endpoint that sent first (the client) */
-        if (!mf->d[0].n || !mf->d[1].n)
-            continue;
-        int d = mf->d[0].first_ts < mf->d[1].first_ts;
-        {
-            const struct mtu_dir *rd = &mf->d[d], *sd = &mf->d[!d];
+        /* the return direction: the one whose silence is longest against its own pace while
+         * the other direction sent during it */
+        int d = -1;
+        uint64_t best = 0;
+        for (int k = 0; k < 2; k++) {
+            const struct mtu_dir *rd = &mf->d[k], *sd = &mf->d[!k];
             uint64_t sil = rd->sil_end - rd->sil_start, ivl = mean_interval(rd);
             if (!rd->sil_other || sil < SIL_MIN_US || !ivl || sil < SIL_RATIO * ivl)
                 continue;
             /* the sender's large packets were lost: a path MTU problem, not lost state */
             if (sd->first_large_loss_ts >= rd->sil_start && sd->first_large_loss_ts <= rd->sil_end)
                 continue;
+            if (sil / ivl > best) {
+                best = sil / ivl;
+                d = k;
+            }
+        }
+        if (d >= 0) {
+            const struct mtu_dir *rd = &mf->d[d];
             struct lost *l = lost_add(s);
             if (!l)
                 return;
