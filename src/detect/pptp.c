@@ -245,6 +245,27 @@ static void gre_outside(const struct detect_ctx *c, struct gre_lookups *lk, stru
         session_pptp_call_gre(c->outside, g->oc, g->ocall, &g->oup, &g->odown);
 }
 
+/* Server behind the router (two captures): the client's GRE reached the router, or not, and
+ * was not forwarded to the inside server. */
+static void gre_summary_forwarded(struct finding *f, const struct gre_call *g)
+{
+    char so[DU_IPSTR];
+    du_ip(&g->sout.ip, so);
+    f->confirmed = g->oc != NULL;
+    if (g->oup)
+        du_cat(f->summary, sizeof(f->summary),
+               " The server is behind the router (its control connection is forwarded from "
+               "%s:%u). The client's GRE reached the router (%llu packets to %s outside) and "
+               "was not forwarded to the server: the router forwards TCP 1723 but not GRE.",
+               so, g->sout.port, (unsigned long long)g->oup, so);
+    else
+        du_cat(f->summary, sizeof(f->summary),
+               " The server is behind the router (its control connection is forwarded from "
+               "%s:%u); the client's GRE did not reach the router either.",
+               so, g->sout.port);
+    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY_FORWARD);
+}
+
 /* Summary, confirmation and remedy of a one-way GRE call. */
 static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
 {
@@ -267,21 +288,7 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
     const char *rem = REMEDY_HELPER;
     f->confirmed = false;
     if (two && g->server_behind && !no_return) {
-        char so[DU_IPSTR];
-        du_ip(&g->sout.ip, so);
-        f->confirmed = g->oc != NULL;
-        if (g->oup)
-            du_cat(f->summary, sizeof(f->summary),
-                   " The server is behind the router (its control connection is forwarded from "
-                   "%s:%u). The client's GRE reached the router (%llu packets to %s outside) and "
-                   "was not forwarded to the server: the router forwards TCP 1723 but not GRE.",
-                   so, g->sout.port, (unsigned long long)g->oup, so);
-        else
-            du_cat(f->summary, sizeof(f->summary),
-                   " The server is behind the router (its control connection is forwarded from "
-                   "%s:%u); the client's GRE did not reach the router either.",
-                   so, g->sout.port);
-        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY_FORWARD);
+        gre_summary_forwarded(f, g);
         return;
     }
     if (two && g->oc) {
