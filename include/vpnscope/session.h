@@ -17,6 +17,7 @@
 struct table;
 struct classifier;
 struct classify_flow;
+struct tunnel_model;
 
 enum cap_side { SIDE_SINGLE = 0, SIDE_INSIDE = 1, SIDE_OUTSIDE = 2 };
 const char *side_name(uint8_t side); /* "single" | "inside" | "outside" */
@@ -285,8 +286,9 @@ struct session_model {
     /* per-table eviction counts are in the tables; frag evictions in c.frag_evicted */
     /* fragmented datagrams worth reporting (VPN ports/protocols), bounded */
     uint32_t n_fragdg, cap_fragdg;
-    struct fragdg *fragdg;   /* grown on demand up to FRAGDG_MAX */
-    uint64_t fragdg_dropped; /* fragmented datagrams not kept in fragdg[] (cap) */
+    struct fragdg *fragdg;    /* grown on demand up to FRAGDG_MAX */
+    uint64_t fragdg_dropped;  /* fragmented datagrams not kept in fragdg[] (cap) */
+    struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
 };
 
 /* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
