@@ -22,7 +22,9 @@ enum finding_kind {
     FINDING_PPTP_GRE_BLOCKED,
     FINDING_PPTP_CALL_COLLISION,
     FINDING_ESP_ONE_WAY,
-    FINDING_NAT_TRAVERSAL, /* info: a healthy NAT-T tunnel through a NAT */
+    FINDING_NAT_TRAVERSAL,         /* info: a healthy NAT-T tunnel through a NAT */
+    FINDING_HANDSHAKE_NO_RESPONSE, /* WireGuard initiations / OpenVPN hard resets unanswered */
+    FINDING_TUNNEL_ONE_WAY,        /* a WireGuard / OpenVPN / other UDP tunnel's data one way */
     FINDING__COUNT
 };
 

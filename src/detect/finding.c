@@ -32,6 +32,10 @@ const char *finding_kind_name(unsigned kind)
         return "esp_one_way";
     case FINDING_NAT_TRAVERSAL:
         return "nat_traversal";
+    case FINDING_HANDSHAKE_NO_RESPONSE:
+        return "handshake_no_response";
+    case FINDING_TUNNEL_ONE_WAY:
+        return "tunnel_one_way";
     default:
         return "unknown";
     }
@@ -60,6 +64,7 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_IKE_NO_RESPONSE:
     case FINDING_PPTP_GRE_BLOCKED:
     case FINDING_PPTP_CALL_COLLISION:
+    case FINDING_HANDSHAKE_NO_RESPONSE:
         return SEV_ERROR;
     case FINDING_STALE_NAT:
     case FINDING_FRAGMENT_REORDER:
@@ -67,6 +72,7 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_NATT_NOT_USED:
     case FINDING_IKE_IP_FRAGMENTED:
     case FINDING_ESP_ONE_WAY:
+    case FINDING_TUNNEL_ONE_WAY:
         return SEV_WARNING;
     case FINDING_NAT_TRAVERSAL:
     default:
