@@ -72,8 +72,7 @@
 #define OVPN_TCP_MAX 4096     /* OpenVPN-over-TCP flows being de-framed (~420 B each) */
 #define TUN_MAX_CHANGES 4     /* endpoint changes listed per session (more: counted) */
 #define TUN_MAX_FRAMES 8      /* evidence frames kept per unanswered handshake run / direction */
-#define OVPN_PING_MAX_LEN                                                                          \
-    96 /* an OpenVPN data packet this small may be a ping (16-byte payload)                        \
-        */
+#define TUN_STALE_IDLE_US 2000000ull /* a tunnel quiet this long may have lost its mapping */
+#define OVPN_PING_MAX_LEN 96         /* an OpenVPN data packet this small may be a ping */
 
 #endif

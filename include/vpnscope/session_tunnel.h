@@ -49,6 +49,18 @@ struct tun_flow {
     uint64_t ovpn_csid;
     bool has_sid[2];
     uint64_t sid[2]; /* own session id of each direction */
+    /* stale-mapping evidence: packets from the server after an idle gap (both ways quiet for
+     * at least TUN_STALE_IDLE_US) with nothing from the client since; the current run and the
+     * largest one that ended (answered_ts: when the client spoke again on this 5-tuple) */
+    struct tun_srun {
+        uint32_t n;          /* server packets in the run */
+        uint32_t handshakes; /* of them, handshake initiations / resets */
+        uint64_t gap_us;     /* the idle gap before it */
+        uint64_t first_ts, last_ts, answered_ts;
+        uint8_t nframes;
+        uint64_t frames[TUN_MAX_FRAMES];
+    } run_cur, run_max;
+    bool in_srun;
 };
 
 /* An endpoint change inside one session: the NAT moved the client (or it roamed). */

@@ -432,5 +432,7 @@ void stale_two_captures(struct detect_ctx *c)
         stale_remedy(f, v.lost, v.mp->proto, c, v.replied);
         group_sessions(f, &g[i], &v);
         group_evidence(f, c, &g[i], &v);
+        if (v.fl)
+            stale_tunnel_two(c, f, v.fl, v.lost, v.surv);
     }
 }

@@ -165,6 +165,48 @@ void sess_tun_change(struct tun_change *v, uint8_t *n, uint32_t *total, uint8_t 
  * 5-tuple (the NAT gave the client a new outside port, or the client roamed): the flow is
  * adopted (decided once per flow) and *copy holds the packet decoded as such.
  */
+static bool is_handshake(const struct pkt *p)
+{
+    if (p->vpn == VPN_WG)
+        return p->wg.type == WG_INITIATION;
+    if (p->vpn == VPN_OVPN && p->l4proto == IPP_UDP)
+        return p->ovpn.opcode == OVPN_HARD_RESET_CLIENT_V2 ||
+               p->ovpn.opcode == OVPN_HARD_RESET_SERVER_V2 ||
+               p->ovpn.opcode == OVPN_HARD_RESET_CLIENT_V1 ||
+               p->ovpn.opcode == OVPN_HARD_RESET_SERVER_V1;
+    return false;
+}
+
+/* Server packets after an idle gap, until the client speaks again (see struct tun_srun). */
+static void stale_run(struct tun_flow *t, const struct pkt *p, int cdir)
+{
+    uint64_t idle = t->act.last_us && p->ts_us > t->act.last_us ? p->ts_us - t->act.last_us : 0;
+    struct tun_srun *r = &t->run_cur;
+    if (cdir == 0) {
+        if (t->in_srun) {
+            r->answered_ts = p->ts_us;
+            if (r->n >= t->run_max.n)
+                t->run_max = *r;
+            t->in_srun = false;
+        }
+        return;
+    }
+    if (!t->in_srun && idle >= TUN_STALE_IDLE_US) {
+        memset(r, 0, sizeof(*r));
+        t->in_srun = true;
+        r->gap_us = idle;
+        r->first_ts = p->ts_us;
+    }
+    if (!t->in_srun)
+        return;
+    r->n++;
+    r->last_ts = p->ts_us;
+    if (is_handshake(p))
+        r->handshakes++;
+    if (r->nframes < TUN_MAX_FRAMES)
+        r->frames[r->nframes++] = p->frame;
+}
+
 const struct pkt *sess_tun_adopt(struct session_model *m, const struct pkt *p, struct flow *f,
                                  struct pkt *copy)
 {
@@ -237,6 +279,7 @@ void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *
     t->last_frame = p->frame;
     if (t->pkts[0] && t->pkts[1])
         table_set_class(tm->flows, t, 1);
+    stale_run(t, p, cdir);
     sess_activity_touch(&t->act, p->ts_us, p->frame);
     if (vpn == VPN_WG) {
         sess_wg_update(tm, t, p, cdir);
