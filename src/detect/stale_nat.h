@@ -31,7 +31,7 @@ void stale_single(struct detect_ctx *c, const struct session_model *m);
  * flow reworded for its tunnel; one capture outside the NAT. */
 void stale_tunnel_remedy(struct finding *f, uint8_t vpn, uint64_t lost_us, uint64_t surv_us);
 void stale_tunnel_two(struct detect_ctx *c, struct finding *f, const struct flow *inside_flow,
-                      uint64_t lost_us, uint64_t surv_us);
+                      const struct endpoint *old_out, uint64_t lost_us, uint64_t surv_us);
 void stale_tunnel_single(struct detect_ctx *c, const struct session_model *m);
 
 #endif

@@ -74,14 +74,22 @@ static void summary_tunnel_words(struct finding *f, const struct tun_flow *t)
     du_cat(f->summary, sizeof(f->summary), "%s%s", words, rest);
 }
 
+struct comeback;
+static void find_comeback(const struct session_model *m, const struct tun_flow *t,
+                          struct comeback *cb);
+static bool two_comeback(struct detect_ctx *c, struct finding *f, const struct tun_flow *t,
+                         const struct endpoint *old_out);
+
 void stale_tunnel_two(struct detect_ctx *c, struct finding *f, const struct flow *inside_flow,
-                      uint64_t lost_us, uint64_t surv_us)
+                      const struct endpoint *old_out, uint64_t lost_us, uint64_t surv_us)
 {
     const struct tun_flow *t = tunnel_flow_of(c->inside, inside_flow);
     if (!t || (t->vpn != VPN_WG && t->vpn != VPN_OVPN))
         return;
     summary_tunnel_words(f, t);
-    if (t->vpn == VPN_WG && t->wg_i_idx) {
+    if (two_comeback(c, f, t, old_out)) {
+        /* the session is named */
+    } else if (t->vpn == VPN_WG && t->wg_i_idx) {
         char a[WG_INDEX_STR_LEN], b[WG_INDEX_STR_LEN];
         du_cat(f->summary, sizeof(f->summary), " Latest WireGuard session on it: %s / %s.",
                wg_index_str(t->wg_i_idx, a, sizeof(a)), wg_index_str(t->wg_r_idx, b, sizeof(b)));
@@ -144,7 +152,7 @@ static void find_comeback(const struct session_model *m, const struct tun_flow *
                 cb->to = ch->to;
                 cb->ts = ch->ts;
                 cb->frame = ch->frame;
-                snprintf(cb->id, sizeof(cb->id), "WireGuard session %s / %s",
+                snprintf(cb->id, sizeof(cb->id), "WireGuard session %s/%s",
                          wg_index_str(s->i_idx, a, sizeof(a)),
                          wg_index_str(s->r_idx, b, sizeof(b)));
                 break;
@@ -180,6 +188,35 @@ static void find_comeback(const struct session_model *m, const struct tun_flow *
                      ovpn_sid_str(s->client_sid, a, sizeof(a)));
         }
     }
+}
+
+/* NAT correlation: the outside capture shows the client's session continuing from another outside
+ * port (the same session) or a new session of the same client. */
+static bool two_comeback(struct detect_ctx *c, struct finding *f, const struct tun_flow *t,
+                         const struct endpoint *old_out)
+{
+    if (!c->outside || !c->outside->tun)
+        return false;
+    struct tun_flow probe = *t;
+    probe.client = *old_out;
+    struct comeback cb;
+    find_comeback(c->outside, &probe, &cb);
+    static const char newpeer[] = ", so the server sees a new peer.";
+    char *np = strstr(f->summary, newpeer);
+    if (cb.moved && np) {
+        /* the tunnel follows its peer: the server does not see a new one */
+        memmove(np + 1, np + sizeof(newpeer) - 1, strlen(np + sizeof(newpeer) - 1) + 1);
+        *np = '.';
+    }
+    if (cb.moved)
+        du_cat(f->summary, sizeof(f->summary), " Outside, the same %s went on from port %u.", cb.id,
+               (unsigned)cb.to.port);
+    else if (cb.new_session)
+        du_cat(f->summary, sizeof(f->summary), " Outside, the client started %s from port %u.",
+               cb.id, (unsigned)cb.to.port);
+    if (cb.moved || cb.new_session)
+        finding_ev_bool(f, "same_session", cb.moved);
+    return cb.moved || cb.new_session;
 }
 
 static void single_one(struct detect_ctx *c, const struct session_model *m,
