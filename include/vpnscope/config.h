@@ -63,4 +63,16 @@
 #define NAT_FRAG_GROUPS 4096     /* datagrams under reassembly followed per capture */
 #define NAT_PPTP_CALLS 16384     /* PPTP calls learned from paired control messages */
 
+/* WireGuard / OpenVPN / other UDP tunnels (flow/session_udptun.c, session_wg.c, session_ovpn.c) */
+#define TUN_FLOW_MAX 16384    /* tunnel flows (5-tuples) followed (~500 B each) */
+#define WG_SESSION_MAX 16384  /* WireGuard sessions (index pairs) (~300 B each) */
+#define WG_INDEX_MAX 32768    /* WireGuard index -> session links */
+#define OVPN_SESSION_MAX 8192 /* OpenVPN sessions (client session ids) (~300 B each) */
+#define OVPN_PEER_MAX 8192    /* OpenVPN (server, peer id) -> session links */
+#define OVPN_TCP_MAX 4096     /* OpenVPN-over-TCP flows being de-framed (~420 B each) */
+#define TUN_MAX_CHANGES 4     /* endpoint changes listed per session (more: counted) */
+#define TUN_MAX_FRAMES 8      /* evidence frames kept per unanswered handshake run / direction */
+#define TUN_STALE_IDLE_US 2000000ull /* a tunnel quiet this long may have lost its mapping */
+#define OVPN_PING_MAX_LEN 96         /* an OpenVPN data packet this small may be a ping */
+
 #endif

@@ -21,6 +21,8 @@ enum app_hint {
     HINT_NONE = 0,
     HINT_IKE,  /* plain IKE (no marker) on a non-standard port */
     HINT_NATT, /* RFC 3948 framing (marker / keepalive / ESP) on a non-standard port */
+    HINT_WG,   /* a WireGuard flow (a handshake seen, or nDPI's label) */
+    HINT_OVPN, /* an OpenVPN flow (a hard reset seen, or nDPI's label) */
 };
 
 /* Link types vpnscope decodes (pcap DLT values). */

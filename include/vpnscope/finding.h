@@ -26,6 +26,8 @@ enum finding_kind {
     FINDING_MTU_BLACKHOLE,
     FINDING_NAT_STATE_LOST,
     FINDING_PPTP_NONSTANDARD_PORT,
+    FINDING_HANDSHAKE_NO_RESPONSE, /* WireGuard initiations / OpenVPN hard resets unanswered */
+    FINDING_TUNNEL_ONE_WAY,        /* a WireGuard / OpenVPN / other UDP tunnel's data one way */
     FINDING__COUNT
 };
 

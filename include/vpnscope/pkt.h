@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vpnscope/tunnel_msg.h"
+
 enum anomaly {
     ANOM_NONE = 0,
 #define ANOM(e, s) ANOM_##e,
@@ -213,6 +215,8 @@ struct pkt {
         bool has_spi; /* ESP SPI (raw, or after UDP 4500 ports when non-zero) */
         uint32_t spi;
     } too_big;
+    struct wg_msg wg;     /* VPN_WG */
+    struct ovpn_msg ovpn; /* VPN_OVPN: UDP, or the first packet of a TCP segment that starts one */
 };
 
 /* Records an anomaly (capped at 8 per packet; later ones are still counted by the caller's

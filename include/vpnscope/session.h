@@ -17,6 +17,7 @@
 struct table;
 struct classifier;
 struct classify_flow;
+struct tunnel_model;
 
 enum cap_side { SIDE_SINGLE = 0, SIDE_INSIDE = 1, SIDE_OUTSIDE = 2 };
 const char *side_name(uint8_t side); /* "single" | "inside" | "outside" */
@@ -289,8 +290,9 @@ struct session_model {
     uint64_t fragdg_dropped; /* fragmented datagrams not kept in fragdg[] (cap) */
     /* path-MTU facts (flow/session_mtu.c): sizes of tunnel packets answered or not, per tunnel
      * flow; ICMP too-big messages by the datagram they quote */
-    struct table *mtu;     /* struct flow_key -> struct mtu_flow */
-    struct table *too_big; /* struct too_big_key -> struct too_big_rec */
+    struct table *mtu;        /* struct flow_key -> struct mtu_flow */
+    struct table *too_big;    /* struct too_big_key -> struct too_big_rec */
+    struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
 };
 
 /* ---- path MTU (flow/session_mtu.c) ---- */

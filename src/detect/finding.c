@@ -38,6 +38,10 @@ const char *finding_kind_name(unsigned kind)
         return "nat_state_lost";
     case FINDING_PPTP_NONSTANDARD_PORT:
         return "pptp_nonstandard_port";
+    case FINDING_HANDSHAKE_NO_RESPONSE:
+        return "handshake_no_response";
+    case FINDING_TUNNEL_ONE_WAY:
+        return "tunnel_one_way";
     default:
         return "unknown";
     }
@@ -68,6 +72,7 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_PPTP_CALL_COLLISION:
     case FINDING_MTU_BLACKHOLE:
     case FINDING_NAT_STATE_LOST:
+    case FINDING_HANDSHAKE_NO_RESPONSE:
         return SEV_ERROR;
     case FINDING_STALE_NAT:
     case FINDING_FRAGMENT_REORDER:
@@ -76,6 +81,7 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_IKE_IP_FRAGMENTED:
     case FINDING_ESP_ONE_WAY:
     case FINDING_PPTP_NONSTANDARD_PORT:
+    case FINDING_TUNNEL_ONE_WAY:
         return SEV_WARNING;
     case FINDING_NAT_TRAVERSAL:
     default:

@@ -94,6 +94,7 @@ static void run(struct detect_ctx *c)
         stale_two_captures(c);
     } else if (c->single) {
         stale_single(c, c->single);
+        stale_tunnel_single(c, c->single);
     }
 }
 

@@ -26,4 +26,12 @@ void stale_two_captures(struct detect_ctx *c);
  * inside host), and unanswered DPD after an idle gap longer than the NAT timeout. */
 void stale_single(struct detect_ctx *c, const struct session_model *m);
 
+/* WireGuard / OpenVPN (stale_nat_tun.c): the remedy naming the software's keepalive knob for a
+ * timeout between surv_us (survived, 0 unknown) and lost_us; the two-capture finding of an inside
+ * flow reworded for its tunnel; one capture outside the NAT. */
+void stale_tunnel_remedy(struct finding *f, uint8_t vpn, uint64_t lost_us, uint64_t surv_us);
+void stale_tunnel_two(struct detect_ctx *c, struct finding *f, const struct flow *inside_flow,
+                      const struct endpoint *old_out, uint64_t lost_us, uint64_t surv_us);
+void stale_tunnel_single(struct detect_ctx *c, const struct session_model *m);
+
 #endif

@@ -432,5 +432,9 @@ void stale_two_captures(struct detect_ctx *c)
         stale_remedy(f, v.lost, v.mp->proto, c, v.replied);
         group_sessions(f, &g[i], &v);
         group_evidence(f, c, &g[i], &v);
+        if (v.fl) {
+            struct endpoint old_out = {v.mp->outside.ip, v.mp->outside.port};
+            stale_tunnel_two(c, f, v.fl, &old_out, v.lost, v.surv);
+        }
     }
 }

@@ -88,7 +88,7 @@ void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
         a->last_us = ts;
 }
 
-static void activity_keepalive(struct activity *a, uint64_t ts)
+void sess_activity_keepalive(struct activity *a, uint64_t ts)
 {
     if (a->ka_count && ts > a->ka_last_us) {
         uint64_t ivl = ts - a->ka_last_us;
@@ -144,6 +144,7 @@ void session_model_free(struct session_model *m)
     table_free(m->mtu);
     table_free(m->too_big);
     m->mtu = m->too_big = NULL;
+    sess_tun_free(m);
     m->flows = m->ike = m->ipsec = m->pptp = m->gre = m->l2tp = NULL;
 }
 
@@ -208,6 +209,9 @@ const struct flow *session_flow_lookup(const struct session_model *m, uint8_t pr
 
 void session_update(struct session_model *m, const struct pkt *p, struct flow *f, int dir)
 {
+    struct pkt adopted;
+    if (f)
+        p = sess_tun_adopt(m, p, f, &adopted);
     if (f) {
         f->pkts[dir]++;
         f->bytes[dir] += p->ip_len ? p->ip_len : p->caplen;
@@ -222,6 +226,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         if (p->vpn == VPN_IKE && p->l4proto == IPP_UDP)
             f->hint = p->nonesp_marker ? HINT_NATT : (f->hint ? f->hint : HINT_IKE);
     }
+    sess_tun_update(m, p, f, dir);
     bool two_way = f && f->pkts[0] && f->pkts[1];
     sess_mtu_update(m, p);
     if ((unsigned)p->vpn < VPN__COUNT)
@@ -234,7 +239,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
     case VPN_NATT_KEEPALIVE:
         m->c.keepalives++;
         if (f)
-            activity_keepalive(&f->act, p->ts_us);
+            sess_activity_keepalive(&f->act, p->ts_us);
         break;
     case VPN_ESP:
     case VPN_AH:

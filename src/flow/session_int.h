@@ -8,6 +8,7 @@
 
 #include "vpnscope/pkt.h"
 #include "vpnscope/session.h"
+#include "vpnscope/tunnel.h"
 
 /* session.c: records the packet time; keeps the GAPS_PER_TUNNEL longest idle gaps. */
 void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame);
@@ -32,5 +33,39 @@ void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, u
 /* session_mtu.c: tunnel packet sizes answered or not; ICMP too-big messages; end of input. */
 void sess_mtu_update(struct session_model *m, const struct pkt *p);
 void sess_mtu_finish(struct session_model *m);
+/* session.c: a keepalive at ts (interval statistics). */
+void sess_activity_keepalive(struct activity *a, uint64_t ts);
+
+/* session_udptun.c: WireGuard, OpenVPN and other (nDPI-labelled) UDP tunnel packets; free. */
+void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *f, int dir);
+void sess_tun_free(struct session_model *m);
+/* A packet of a flow that continues a known tunnel session from a new 5-tuple, decoded as such
+ * into *copy (returned); else p. */
+const struct pkt *sess_tun_adopt(struct session_model *m, const struct pkt *p, struct flow *f,
+                                 struct pkt *copy);
+
+struct tun_flow;
+struct tunnel_model;
+
+/* OpenVPN over TCP: sequence tracking and the de-framer of each direction (0 = from client). */
+struct ovpn_tcp_state {
+    bool seq_init[2];
+    uint32_t next_seq[2];
+    struct ovpn_tcp_reasm tr[2];
+};
+/* A handshake message (initiation, hard reset) from direction cdir (0 = client -> server). */
+void sess_tun_handshake(struct tun_flow *t, int cdir, const struct pkt *p);
+/* A data packet of direction cdir (evidence frames for one-way). */
+void sess_tun_data(struct tun_flow *t, int cdir, const struct pkt *p);
+/* Appends an endpoint change (capped, counted). */
+struct tun_change;
+void sess_tun_change(struct tun_change *v, uint8_t *n, uint32_t *total, uint8_t who,
+                     const struct endpoint *from, const struct endpoint *to, const struct pkt *p);
+
+/* session_wg.c / session_ovpn.c: a decoded packet of a tunnel flow; cdir as above. */
+void sess_wg_update(struct tunnel_model *tm, struct tun_flow *t, const struct pkt *p, int cdir);
+void sess_ovpn_udp(struct tunnel_model *tm, struct tun_flow *t, const struct pkt *p, int cdir);
+void sess_ovpn_tcp(struct session_model *m, struct tun_flow *t, const struct pkt *p,
+                   const struct flow_key *k, int cdir);
 
 #endif

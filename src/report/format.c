@@ -340,6 +340,8 @@ const char *rep_type_name(unsigned t)
         [REC_UNMATCHED] = "unmatched",
         [REC_CLOCK_OFFSET] = "clock_offset",
         [REC_FINDING] = "finding",
+        [REC_WG_SESSION] = "wg_session",
+        [REC_OVPN_SESSION] = "ovpn_session",
     };
     return t < REC__COUNT ? names[t] : "unknown";
 }
@@ -463,7 +465,13 @@ static int add_model(struct rep_list *l, const struct report_input *in, uint8_t 
                  ip_addr_str(&f->src.ip, a, sizeof(a)), (unsigned)f->src.port,
                  ip_addr_str(&f->dst.ip, b, sizeof(b)), (unsigned)f->dst.port);
     }
-    return 0;
+    return rep_build_tunnels(l, mi, m);
+}
+
+struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
+                            bool has_ts, uint64_t ts)
+{
+    return rec_new(l, type, model, p, has_ts, ts);
 }
 
 static int add_nat(struct rep_list *l, const struct nat_result *nr)

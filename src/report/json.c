@@ -473,6 +473,12 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
     case REC_FINDING:
         rep_json_finding(&w, r->p);
         break;
+    case REC_WG_SESSION:
+        rep_json_wg(&w, m, r->p);
+        break;
+    case REC_OVPN_SESSION:
+        rep_json_ovpn(&w, m, r->p);
+        break;
     default:
         break;
     }

@@ -228,5 +228,10 @@ static inline void jw_nat_id(struct jw *w, const char *key, uint8_t proto, const
 /* The fields of a finding record after "type" (json.c): the report and the stream write the
  * same record. */
 void rep_json_finding(struct jw *w, const struct finding *f);
+/* json_tunnels.c */
+struct wg_session;
+struct ovpn_session;
+void rep_json_wg(struct jw *w, const struct session_model *m, const struct wg_session *s);
+void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovpn_session *s);
 
 #endif

@@ -23,6 +23,8 @@ enum rep_type {
     REC_UNMATCHED,
     REC_CLOCK_OFFSET,
     REC_FINDING,
+    REC_WG_SESSION,
+    REC_OVPN_SESSION,
     REC__COUNT
 };
 const char *rep_type_name(unsigned t); /* the JSON "type" */
@@ -50,6 +52,12 @@ struct rep_list {
  * Free with rep_list_free. */
 int rep_build(struct rep_list *l, const struct report_input *in);
 void rep_list_free(struct rep_list *l);
+
+/* A new record in l (NULL on OOM); the caller fills key. */
+struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
+                            bool has_ts, uint64_t ts);
+/* json_tunnels.c: the wg_session and ovpn_session records of model mi. 0, or -1 on OOM. */
+int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m);
 
 /* Text order for findings: severity (error first), then ts, kind, list position. Returns a
  * malloc'ed array of n indexes into in->findings->v (NULL when none or OOM). */

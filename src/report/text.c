@@ -162,6 +162,8 @@ void report_text(FILE *out, const struct report_input *in)
     tx_print_findings(out, in, &t);
     for (size_t i = 0; i < tx_n_session_sections; i++)
         tx_section(out, in, &l, &tx_session_sections[i]);
+    tx_section(out, in, &l, &tx_wg_section);
+    tx_section(out, in, &l, &tx_ovpn_section);
     if (tx_section(out, in, &l, &tx_nat_section) == 0 && in->nat)
         fputs("\nNAT mappings: none\n", out);
     tx_section(out, in, &l, &tx_unmatched_section);

@@ -46,6 +46,10 @@ struct tx_section {
 extern const struct tx_section tx_session_sections[];
 extern const size_t tx_n_session_sections;
 
+/* text_tunnels.c: the WireGuard and OpenVPN session tables */
+extern const struct tx_section tx_wg_section;
+extern const struct tx_section tx_ovpn_section;
+
 /* text_nat.c: the NAT mapping and unmatched tables */
 extern const struct tx_section tx_nat_section;
 extern const struct tx_section tx_unmatched_section;

@@ -22,7 +22,18 @@
 
 enum ui_color { UI_NORMAL = 0, UI_OK, UI_WARN, UI_ALERT, UI_DIM, UI_HEAD, UI_SEL, UI__COLORS };
 
-enum ui_kind { UK_IKE = 0, UK_ESP, UK_AH, UK_PPTP, UK_GRE, UK_L2TP, UK_FLOW };
+enum ui_kind {
+    UK_IKE = 0,
+    UK_ESP,
+    UK_AH,
+    UK_PPTP,
+    UK_GRE,
+    UK_L2TP,
+    UK_FLOW,
+    UK_WG,
+    UK_OVPN,
+    UK__COUNT
+};
 
 #define UI_MAX_TUNNELS 4096
 #define UI_MAX_NAT 4096
@@ -83,8 +94,8 @@ struct ui_model {
     double pps, bps;
     uint64_t drops;
     uint64_t mem;
-    uint64_t nfind[3];     /* by severity */
-    unsigned n_by_kind[8]; /* tunnels by enum ui_kind */
+    uint64_t nfind[3];             /* by severity */
+    unsigned n_by_kind[UK__COUNT]; /* tunnels by enum ui_kind */
     size_t n_tun, n_nat, n_find;
     size_t tun_total; /* before the UI_MAX_TUNNELS cap */
     struct ui_tunnel *tun;

@@ -10,13 +10,17 @@
  *   gen --flood -o flood.pcap -n PACKETS [--flood-flows F] [-c CLIENTS]
  *
  * Traffic per client (each client has one VPN session plus background web/DNS traffic):
- *   65% IKEv2 NAT-T: IKE_SA_INIT on UDP 500 with NAT_DETECTION_SOURCE_IP/DESTINATION_IP notifies
+ *   55% IKEv2 NAT-T: IKE_SA_INIT on UDP 500 with NAT_DETECTION_SOURCE_IP/DESTINATION_IP notifies
  *       (real SHA-1(SPIi|SPIr|IP|port); the responder hashes the address it sees, i.e. the NAT's),
  *       IKE_AUTH on 4500 behind the non-ESP marker (some IP-fragmented, some of those reordered),
  *       ESP-in-UDP both directions, NAT-T keepalives every 20 s, DPD INFORMATIONAL exchanges.
- *   12% IKEv2 on UDP 500 only (no NAT-D) + raw ESP (IP proto 50), one server per client.
+ *   10% IKEv2 on UDP 500 only (no NAT-D) + raw ESP (IP proto 50), one server per client.
  *    4% the same with AH (IP proto 51, 12-byte ICV, tunnel mode).
- *   19% PPTP: TCP 1723 handshake, SCCRQ/SCCRP/OCRQ/OCRP, echo every 60 s, enhanced GRE v1 + PPP.
+ *   15% PPTP: TCP 1723 handshake, SCCRQ/SCCRP/OCRQ/OCRP, echo every 60 s, enhanced GRE v1 + PPP.
+ *    9% WireGuard on UDP 51820 from a random client port: handshake initiation / response
+ *       (sender / receiver indexes), transport data both ways, 32-byte keepalives every 25 s.
+ *    7% OpenVPN over UDP 1194 (no tls-auth): client / server hard resets V2 with session ids,
+ *       control packets with ACKs, DATA_V2 with a peer id both ways, 40-byte pings every 10 s.
  *   Background (~60% of packets): HTTPS-like TCP flows (TLS application-data records) and DNS.
  * --pair: inside view (clients 10.0.x.y) and outside view of a Linux-like NAPT router with public
  *   address 203.0.113.1 (ports remapped, raw ESP/AH/GRE addresses rewritten, PPTP Call IDs
@@ -319,7 +323,7 @@ static void out_close(out_t *o)
 }
 
 /* ------------------------------------------------------------------ model */
-enum { V_NATT, V_RAWESP, V_AH, V_PPTP };
+enum { V_NATT, V_RAWESP, V_AH, V_PPTP, V_WG, V_OVPN };
 enum { EV_VPN, EV_KA, EV_BG };
 enum { TO_PEER = 0, FROM_PEER = 1 };
 enum { BG_IDLE, BG_DNS_RESP, BG_TCP };
@@ -340,6 +344,10 @@ typedef struct {
     uint16_t pptp_sport, call_in, call_srv;
     uint32_t pseq_c, pseq_s, gseq_c, gseq_s, echo_id;
     uint8_t gsent_c, gsent_s;
+    /* WireGuard / OpenVPN */
+    uint16_t tun_port; /* the client's UDP port */
+    uint32_t wg_i, wg_r, ovpn_peer, ovpn_pid_c, ovpn_pid_s;
+    uint64_t wg_ctr_c, wg_ctr_s, ovpn_csid, ovpn_ssid;
     /* background */
     uint8_t bg_state, bg_phase, bg_rounds, bg_segs, bg_sinceack, bg_slot;
     uint16_t bg_sport, bg_dport, dns_id;
@@ -397,10 +405,13 @@ static uint32_t latency_us = 500;
 static uint32_t nat_block;
 static int done;
 static uint8_t pool[1 << 20];
-static uint64_t st_class[9], st_drop;
-enum { C_IKE, C_ESPUDP, C_ESP, C_AH, C_KA, C_PPTP, C_GRE, C_BG, C_FLOOD };
-static const char *class_name[9] = {"ike",      "esp-udp", "esp",        "ah",   "keepalive",
-                                    "pptp-tcp", "gre",     "background", "flood"};
+
+enum { C_IKE, C_ESPUDP, C_ESP, C_AH, C_KA, C_PPTP, C_GRE, C_BG, C_FLOOD, C_WG, C_OVPN };
+#define N_CLASS 11
+static uint64_t st_class[N_CLASS], st_drop;
+static const char *class_name[N_CLASS] = {"ike",       "esp-udp",   "esp",    "ah",
+                                          "keepalive", "pptp-tcp",  "gre",    "background",
+                                          "flood",     "wireguard", "openvpn"};
 
 static const uint8_t MAC_ROUTER_IN[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
 static const uint8_t MAC_ROUTER_OUT[6] = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x02};
@@ -945,10 +956,111 @@ static void gre_packet(client_t *c, int dir, uint64_t ts)
     emit(c, dir, 34 + hl + ppl, C_GRE, &ni, ts);
 }
 
+/* ---- WireGuard (whitepaper 5.4): indexes little-endian after type + 3 reserved zeros */
+#define WG_PORT 51820
+#define OVPN_PORT 1194
+static void put32le(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8), b[2] = (uint8_t)(v >> 16),
+    b[3] = (uint8_t)(v >> 24);
+}
+static void wg_send(client_t *c, int dir, uint8_t type, uint32_t len, uint64_t ts)
+{
+    uint8_t *w = UDP_PL;
+    rnd_fill(w, len);
+    w[0] = type, w[1] = w[2] = w[3] = 0;
+    if (type == 1) {
+        put32le(w + 4, c->wg_i);
+    } else if (type == 2) {
+        put32le(w + 4, c->wg_r);
+        put32le(w + 8, c->wg_i);
+    } else {
+        put32le(w + 4, dir == TO_PEER ? c->wg_r : c->wg_i);
+        uint64_t n = dir == TO_PEER ? c->wg_ctr_c++ : c->wg_ctr_s++;
+        put32le(w + 8, (uint32_t)n);
+        put32le(w + 12, (uint32_t)(n >> 32));
+    }
+    natinfo_t ni = {out_port(c, 1), 0, 0};
+    uint32_t l = mk_udp(c, dir, c->server, c->tun_port, WG_PORT, len, 1, dir == TO_PEER ? 64 : 52);
+    emit(c, dir, l, C_WG, &ni, ts);
+}
+/* transport: 16-byte header + payload padded to 16 + 16-byte tag */
+static uint32_t wg_data_len(int dir)
+{
+    return 32 + 16 * (dir == FROM_PEER ? rndr(&R, 4, 88) : rndr(&R, 2, 40));
+}
+
+/* ---- OpenVPN over UDP, no tls-auth (openvpn ssl_pkt.h): opcode << 3 | key id, session id,
+ * ACK array (count, ids, peer session id), message packet id; DATA_V2: opcode, 24-bit peer id */
+static void ovpn_send(client_t *c, int dir, uint8_t op, uint32_t len, uint64_t ts)
+{
+    uint8_t *o = UDP_PL;
+    rnd_fill(o, len);
+    o[0] = (uint8_t)(op << 3);
+    if (op == 9) { /* DATA_V2: peer id, then packet id and ciphertext */
+        o[1] = (uint8_t)(c->ovpn_peer >> 16), o[2] = (uint8_t)(c->ovpn_peer >> 8);
+        o[3] = (uint8_t)c->ovpn_peer;
+    } else {
+        put64(o + 1, dir == TO_PEER ? c->ovpn_csid : c->ovpn_ssid);
+        uint32_t *pid = dir == TO_PEER ? &c->ovpn_pid_c : &c->ovpn_pid_s;
+        uint32_t off = 9;
+        if (op == 8 || op == 4) { /* acknowledges the peer's last control packet */
+            o[off] = 1;
+            put32(o + off + 1, dir == TO_PEER ? c->ovpn_pid_s - 1 : c->ovpn_pid_c - 1);
+            put64(o + off + 5, dir == TO_PEER ? c->ovpn_ssid : c->ovpn_csid);
+            off += 13;
+        } else {
+            o[off++] = 0;
+        }
+        put32(o + off, (*pid)++);
+    }
+    natinfo_t ni = {out_port(c, 1), 0, 0};
+    uint32_t l =
+        mk_udp(c, dir, c->server, c->tun_port, OVPN_PORT, len, 1, dir == TO_PEER ? 64 : 52);
+    emit(c, dir, l, C_OVPN, &ni, ts);
+}
+
+/* A WireGuard or OpenVPN client: handshake, then data both ways. */
+static int ev_tunnel(client_t *c, uint32_t ci, uint64_t t)
+{
+    uint32_t half = c->rtt / 2;
+    if (c->vtype == V_WG) {
+        if (c->step < 2) {
+            wg_send(c, c->step ? FROM_PEER : TO_PEER, (uint8_t)(c->step + 1), c->step ? 92 : 148,
+                    t);
+            c->step++;
+            hpush(t + half, ci, EV_VPN);
+            return 1;
+        }
+        int dir = rndu(&R) < 0.55 ? FROM_PEER : TO_PEER;
+        wg_send(c, dir, 4, wg_data_len(dir), t);
+        return 0;
+    }
+    if (c->step < 6) { /* resets, then the TLS handshake's control packets */
+        static const uint8_t ops[6] = {7, 8, 4, 4, 4, 4};
+        int dir = (c->step & 1) ? FROM_PEER : TO_PEER;
+        ovpn_send(c, dir, ops[c->step], c->step < 2 ? (c->step ? 26 : 14) : rndr(&R, 120, 1200), t);
+        c->step++;
+        hpush(t + half, ci, EV_VPN);
+        return 1;
+    }
+    int dir = rndu(&R) < 0.55 ? FROM_PEER : TO_PEER;
+    ovpn_send(c, dir, 9, 4 + 4 + 16 + (dir == FROM_PEER ? rndr(&R, 60, 1400) : rndr(&R, 40, 600)),
+              t);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ event handlers */
 static void ev_vpn(client_t *c, uint32_t ci, uint64_t t)
 {
     uint32_t half = c->rtt / 2;
+    if (c->vtype == V_WG || c->vtype == V_OVPN) {
+        if (ev_tunnel(c, ci, t))
+            return;
+        double mean = rndu(&R) < 0.8 ? 6000.0 : 5.2e6;
+        hpush(t + rnd_exp_us(&R, mean), ci, EV_VPN);
+        return;
+    }
     if (c->vtype == V_PPTP) {
         switch (c->step) {
         case 0:
@@ -1055,6 +1167,14 @@ static void ev_vpn(client_t *c, uint32_t ci, uint64_t t)
 
 static void ev_ka(client_t *c, uint32_t ci, uint64_t t)
 {
+    if (c->vtype == V_WG || c->vtype == V_OVPN) { /* PersistentKeepalive 25 / ping 10 */
+        if (c->vtype == V_WG && c->step >= 2)
+            wg_send(c, TO_PEER, 4, 32, t);
+        else if (c->vtype == V_OVPN && c->step >= 6)
+            ovpn_send(c, TO_PEER, 9, 40, t);
+        hpush(t + (c->vtype == V_WG ? 25000000ULL : 10000000ULL), ci, EV_KA);
+        return;
+    }
     if (c->vtype == V_PPTP) { /* control-connection echo */
         if (c->ka_phase == 0) {
             c->echo_id++;
@@ -1447,7 +1567,12 @@ int main(int argc, char **argv)
         put32(c->mac + 2, i + 1);
         c->port_base = (uint16_t)(NAT_PORT_LO + i * nat_block);
         double u = rndu(&R);
-        c->vtype = u < 0.65 ? V_NATT : u < 0.77 ? V_RAWESP : u < 0.81 ? V_AH : V_PPTP;
+        c->vtype = u < 0.55   ? V_NATT
+                   : u < 0.65 ? V_RAWESP
+                   : u < 0.69 ? V_AH
+                   : u < 0.84 ? V_PPTP
+                   : u < 0.93 ? V_WG
+                              : V_OVPN;
         c->rtt = rndr(&R, 8000, 90000);
         c->ipid = (uint16_t)rnd32(&R);
         c->sipid = (uint16_t)rnd32(&R);
@@ -1465,6 +1590,16 @@ int main(int argc, char **argv)
         case V_AH:
             c->server = 0xC6120000u | (i + 1);
             break; /* 198.18.x.y: one server each */
+        case V_WG:
+        case V_OVPN:
+            c->server = 0xC6336420u | (i % 8); /* 198.51.100.32-39 */
+            c->tun_port = (uint16_t)rndr(&R, 32768, 60999);
+            c->wg_i = rnd32(&R);
+            c->wg_r = rnd32(&R);
+            c->ovpn_csid = rnd64(&R);
+            c->ovpn_ssid = rnd64(&R);
+            c->ovpn_peer = i & 0xffffff;
+            break;
         default: {
             uint32_t s = i % 8;
             c->server = 0xCB007132u + s; /* 203.0.113.50-57 */
@@ -1475,7 +1610,7 @@ int main(int argc, char **argv)
         }
         }
         hpush(rndr(&R, 0, 20000000) + start_us, i, EV_VPN);
-        if (c->vtype == V_NATT)
+        if (c->vtype == V_NATT || c->vtype == V_WG || c->vtype == V_OVPN)
             hpush(start_us + 20000000ULL + rndr(&R, 0, 20000000), i, EV_KA);
         hpush(rndr(&R, 0, 10000000) + start_us, i, EV_BG);
     }
@@ -1515,7 +1650,7 @@ int main(int argc, char **argv)
     if (flood_mode)
         fprintf(stderr, "; %llu flood flows", (unsigned long long)flood_k);
     fprintf(stderr, "\ngen: mix:");
-    for (int k = 0; k < 9; k++)
+    for (int k = 0; k < N_CLASS; k++)
         if (st_class[k])
             fprintf(stderr, " %s %.1f%%", class_name[k],
                     100.0 * (double)st_class[k] / (double)oin.pkts);

@@ -2,7 +2,11 @@
 """crosscheck_tunnel.py - the WireGuard indexes and OpenVPN session ids the tunnel decoders find
 (tests/crosscheck/tunnel_ids.c) against the ones tshark shows, capture by capture.
 
-Usage: crosscheck_tunnel.py TUNNEL_IDS EXPECTED_DIFFS DIR...
+Usage: crosscheck_tunnel.py [--binary VPNSCOPE] TUNNEL_IDS EXPECTED_DIFFS DIR...
+With --binary, vpnscope's identifiers are those of its JSON records (`vpnscope -r FILE --json`:
+wg_session initiator_index / responder_index, ovpn_session session_id / peer_session_id), i.e.
+what the real pipeline reports, not what the decoders see; TUNNEL_IDS still tells tshark which
+ports carry OpenVPN and which tls-auth HMAC size to use.
 Every .pcap/.pcapng/.cap under each DIR (upstream-expected/ skipped) is read by both. tshark
 fields: wg.sender, wg.receiver (shown as 0x + 8 hex digits of the little-endian value, the form
 vpnscope uses), openvpn.sessionid and openvpn.rsessionid (decimal in tshark; compared as 16 hex
@@ -17,6 +21,7 @@ Differences must be listed in EXPECTED_DIFFS (file<TAB>category<TAB>+id,-id<TAB>
 vpnscope, - = only tshark), with the path relative to its DIR. Prints one line per file with
 identifiers and the totals; exits 1 on an unexplained difference.
 """
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +56,23 @@ def ours(tool, path):
         elif len(f) == 3 and f[0] == "layout":
             layouts.add((f[1], int(f[2])))
     return s, ports, layouts
+
+
+def ours_json(binary, path):
+    p = subprocess.run([binary, "-r", path, "--json", "--no-progress"], capture_output=True,
+                       text=True)
+    if p.returncode not in (0, 1):
+        raise RuntimeError("vpnscope exit %d: %s" % (p.returncode, p.stderr.strip()))
+    s = {c: set() for c in CATS}
+    for line in p.stdout.splitlines():
+        r = json.loads(line)
+        if r.get("type") == "wg_session":
+            s["wg"].update([r["initiator_index"], r["responder_index"]])
+        elif r.get("type") == "ovpn_session":
+            s["ovpn"].add(r["session_id"])
+            if r.get("peer_session_id"):
+                s["ovpn"].add(r["peer_session_id"])
+    return s
 
 
 def theirs(path, ports, hmac=None):
@@ -93,7 +115,11 @@ def load_expected(path):
 
 
 def main():
-    tool, expected_file, roots = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    binary = None
+    if args and args[0] == "--binary":
+        binary, args = args[1], args[2:]
+    tool, expected_file, roots = args[0], args[1], args[2:]
     exp = load_expected(expected_file)
     files = matched = explained = bad = with_ids = 0
     for root in roots:
@@ -102,6 +128,8 @@ def main():
             path = os.path.join(root, rel)
             try:
                 v, ports, layouts = ours(tool, path)
+                if binary:
+                    v = ours_json(binary, path)
             except RuntimeError as e:
                 print("FAIL %s: %s" % (rel, e))
                 bad += 1
