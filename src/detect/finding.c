@@ -180,16 +180,47 @@ void finding_ev_bool(struct finding *f, const char *key, bool v)
         e->i = v ? 1 : 0;
 }
 
-void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
+void finding_frame_role(struct finding *f, uint8_t capture, uint64_t frame, const char *role)
 {
-    for (unsigned i = 0; i < f->n_frames; i++)
-        if (f->frames[i].capture == capture && f->frames[i].frame == frame)
+    if (!frame)
+        return; /* frame numbers start at 1: 0 is "none" */
+    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++)
+        if (f->frames[i].capture == capture && f->frames[i].frame == frame) {
+            if (!f->frame_role[i])
+                f->frame_role[i] = role;
             return;
+        }
+    if (f->frames_total < UINT32_MAX)
+        f->frames_total++;
     if (f->n_frames >= FINDING_MAX_FRAMES)
-        return;
+        return; /* counted in frames_total, reported as left out */
     f->frames[f->n_frames].capture = capture;
     f->frames[f->n_frames].frame = frame;
+    f->frame_role[f->n_frames] = role;
     f->n_frames++;
+}
+
+void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
+{
+    finding_frame_role(f, capture, frame, NULL);
+}
+
+const char *finding_frame_role_name(const struct finding *f, unsigned i)
+{
+    if (i < f->n_frames && i < FINDING_MAX_FRAMES && f->frame_role[i])
+        return f->frame_role[i];
+    return "evidence";
+}
+
+size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].sev >= min_sev)
+            l->v[o++] = l->v[i];
+    size_t dropped = l->n - o;
+    l->n = o;
+    return dropped;
 }
 
 struct finding_session *finding_session_add(struct finding *f, unsigned role,

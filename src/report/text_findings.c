@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpnscope/evidence.h"
 #include "vpnscope/proto.h"
 
 static void print_frames(FILE *out, const struct finding *f)
@@ -23,6 +24,23 @@ static void print_frames(FILE *out, const struct finding *f)
             fprintf(out, ", #%llu", (unsigned long long)fr[i].frame);
     }
     fputc('\n', out);
+    if (f->frames_total > n)
+        fprintf(out, "    (%llu more frames not listed)\n",
+                (unsigned long long)(f->frames_total - n));
+}
+
+/* One line per capture: the Wireshark display filter selecting exactly the listed frames. */
+static void print_filters(FILE *out, const struct finding *f)
+{
+    static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
+    char buf[EVIDENCE_FILTER_MAX];
+    for (unsigned c = 0; c < sizeof(caps); c++)
+        if (evidence_display_filter(f, caps[c], buf, sizeof(buf))) {
+            if (caps[c] == SIDE_SINGLE)
+                fprintf(out, "  Wireshark filter: %s\n", buf);
+            else
+                fprintf(out, "  Wireshark filter (%s): %s\n", side_name(caps[c]), buf);
+        }
 }
 
 static void print_sessions(FILE *out, const struct finding *f)
@@ -130,6 +148,7 @@ static void print_finding(FILE *out, const struct finding *f)
     }
     print_sessions(out, f);
     print_evidence(out, f);
+    print_filters(out, f);
     if (f->remedy[0]) {
         fputs("  Remedy: ", out);
         tx_wrap(out, f->remedy, 10, 10);
