@@ -129,6 +129,12 @@ void finding_frame_role(struct finding *f, uint8_t capture, uint64_t frame, cons
 /* The role of listed frame i: its role, else "evidence". */
 const char *finding_frame_role_name(const struct finding *f, unsigned i);
 
+/* Folds repeats of one kind with one cause into the first of them (group_count, its sessions and
+ * frames appended, a sentence added to the summary). One cause, conservatively: esp_one_way SAs
+ * of one sender (same client address, encapsulation, severity and confidence): one host whose
+ * ESP nobody answers. Returns how many findings were folded away. */
+size_t finding_list_group(struct finding_list *l);
+
 /* Drops the findings below min_sev (enum severity); returns how many were dropped. */
 size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev);
 

@@ -225,10 +225,14 @@ int pipeline_report(struct pipeline *p, FILE *out)
 {
     /* the exit status says what the capture shows, whatever --min-severity hides */
     int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    finding_list_group(&p->fl);
+    size_t hidden = 0;
     if (p->cfg->min_severity > SEV_INFO)
-        finding_list_min_severity(&p->fl, p->cfg->min_severity);
+        hidden = finding_list_min_severity(&p->fl, p->cfg->min_severity);
     struct report_input ri;
     memset(&ri, 0, sizeof(ri));
+    ri.findings_hidden = hidden;
+    ri.min_severity = p->cfg->min_severity;
     ri.n_models = (uint8_t)p->n;
     for (int i = 0; i < p->n; i++) {
         ri.models[i] = engine_model_const(p->eng[i]);

@@ -438,6 +438,8 @@ static void rec_summary(struct jw *w, const struct report_input *in)
     jw_u64(w, "warning", t.findings[SEV_WARNING]);
     jw_u64(w, "info", t.findings[SEV_INFO]);
     jw_obj_end(w);
+    if (in->findings_hidden)
+        jw_u64(w, "findings_hidden", in->findings_hidden); /* below --min-severity */
     /* extensions */
     if (in->nat) {
         jw_obj(w, "nat");

@@ -1,4 +1,5 @@
 /* test_evidence.c - finding frame lists (cap, total, roles), display filters, severity filter. */
+#include <stdio.h>
 #include <string.h>
 
 #include "t.h"
@@ -79,8 +80,50 @@ static void test_min_severity(void)
     finding_list_free(&l);
 }
 
+static struct finding *one_way(struct finding_list *l, uint64_t ts, uint8_t client_last,
+                               uint8_t server_last, const char *encap, uint64_t frame)
+{
+    struct finding *f = finding_add(l, FINDING_ESP_ONE_WAY, ts);
+    if (!f)
+        return NULL;
+    struct ip_addr c = {.v = 4, .a = {10, 0, 0, client_last}};
+    struct ip_addr s = {.v = 4, .a = {192, 0, 2, server_last}};
+    finding_session_add(f, ROLE_CLIENT, &c);
+    finding_session_add(f, ROLE_SERVER, &s);
+    finding_ev_str(f, "encap", encap);
+    finding_frame_role(f, SIDE_SINGLE, frame, "first ESP packet, no answer");
+    snprintf(f->summary, sizeof(f->summary), "one way");
+    return f;
+}
+
+static void test_group(void)
+{
+    struct finding_list l = {0};
+    CHECK(one_way(&l, 30, 1, 2, "raw", 5) != NULL);
+    CHECK(one_way(&l, 10, 1, 3, "raw", 9) != NULL);  /* same sender: folded */
+    CHECK(one_way(&l, 20, 2, 2, "raw", 11) != NULL); /* another sender: kept */
+    CHECK(one_way(&l, 40, 1, 4, "udp", 13) != NULL); /* another encapsulation: kept */
+    CHECK(finding_add(&l, FINDING_STALE_NAT, 50) != NULL);
+    CHECK(finding_add(&l, FINDING_STALE_NAT, 60) != NULL); /* other kinds never fold */
+    CHECK_EQ(finding_list_group(&l), 1);
+    CHECK_EQ(l.n, 5);
+    const struct finding *g = &l.v[0];
+    CHECK_EQ(g->group_count, 1);
+    CHECK_EQ(g->ts_us, 10);     /* the earliest */
+    CHECK_EQ(g->n_sessions, 3); /* the one client, both servers */
+    CHECK_EQ(g->n_frames, 2);
+    CHECK_EQ(g->frames_total, 2);
+    CHECK(strstr(g->summary, "1 more one-way ESP SA(s)") != NULL);
+    CHECK_EQ(l.v[1].group_count, 0);
+    CHECK_EQ(l.v[2].group_count, 0);
+    CHECK_EQ(l.v[3].kind, FINDING_STALE_NAT);
+    CHECK_EQ(l.v[4].kind, FINDING_STALE_NAT);
+    finding_list_free(&l);
+}
+
 int main(void)
 {
+    test_group();
     test_frames_cap_and_total();
     test_frame_roles();
     test_display_filter();
