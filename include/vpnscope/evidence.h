@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vpnscope/finding.h"
 #include "vpnscope/nat.h"
@@ -42,5 +43,9 @@ int evidence_export(const char *dir, const struct finding_list *fl,
 int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
                         const struct evidence_inputs *in, char *path, size_t pathlen, char *err,
                         unsigned errlen);
+
+struct report_input;
+/* --html FILE: the self-contained HTML report of in, written to out. 0, or -1 on a write error. */
+int report_html(FILE *out, const struct report_input *in);
 
 #endif

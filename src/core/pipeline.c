@@ -217,7 +217,18 @@ static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
         fprintf(stderr, "vpnscope: %s\n", err);
         rc = 2;
     }
-    (void)ri;
+    if (c->html_path) {
+        FILE *h = fopen(c->html_path, "w");
+        if (!h) {
+            fprintf(stderr, "vpnscope: --html: %s: cannot create it\n", c->html_path);
+            return 2;
+        }
+        int bad = report_html(h, ri) != 0;
+        if (fclose(h) != 0 || bad) {
+            fprintf(stderr, "vpnscope: --html: write to %s failed\n", c->html_path);
+            rc = 2;
+        }
+    }
     return rc;
 }
 
