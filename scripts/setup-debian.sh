@@ -8,6 +8,7 @@ pkgs=(build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev 
       libpcap-dev libndpi-dev libgcrypt20-dev libncurses-dev zlib1g-dev libzstd-dev
       tshark tcpdump tmux tcpreplay iproute2 python3 time procps
       nftables conntrack python3-scapy wireguard-go wireguard-tools iputils-ping)   # the last six: the capture labs in tests/lab/
+pkgs+=(chromium)   # headless: renders the --html report in tests/scripts/crosscheck_html.sh
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

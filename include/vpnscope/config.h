@@ -51,7 +51,7 @@
 
 /* output */
 #define UNMATCHED_MAX_FRAMES 20 /* frames listed in an unmatched record */
-#define FINDING_MAX_FRAMES 20   /* frames listed in a finding's evidence */
+#define FINDING_MAX_FRAMES 64   /* frames listed in a finding's evidence; frames_total counts all */
 
 /* two-capture NAT correlation (nat/) */
 #define NAT_OFFSET_SAMPLE 65536  /* signatures sampled per capture for the clock offset */

@@ -88,6 +88,14 @@ struct finding {
     struct finding_ev ev[FINDING_MAX_EV];
     uint8_t n_frames;
     struct frame_ref frames[FINDING_MAX_FRAMES];
+    /* Every distinct frame offered as evidence, listed or not: > n_frames when the list is full
+     * (the report says how many were left out; never a silent sample). */
+    uint32_t frames_total;
+    /* What each listed frame shows (a static string, e.g. "dropped at the router"); NULL: the
+     * generic "evidence". */
+    const char *frame_role[FINDING_MAX_FRAMES];
+    /* Grouping: repeats of this finding with one cause folded into it (0: none). */
+    uint32_t group_count;
 };
 
 struct finding_list {
@@ -119,5 +127,20 @@ enum severity finding_list_max_severity(const struct finding_list *l);
 
 /* Appends copies of src's findings to dst, in order; false on OOM (dst keeps what fitted). */
 bool finding_list_append(struct finding_list *dst, const struct finding_list *src);
+
+/* finding_frame with what the frame shows (role: a string that outlives the finding, e.g. a
+ * literal). A frame already listed keeps its first role unless it had none. */
+void finding_frame_role(struct finding *f, uint8_t capture, uint64_t frame, const char *role);
+/* The role of listed frame i: its role, else "evidence". */
+const char *finding_frame_role_name(const struct finding *f, unsigned i);
+
+/* Folds repeats of one kind with one cause into the first of them (group_count, its sessions and
+ * frames appended, a sentence added to the summary). One cause, conservatively: esp_one_way SAs
+ * of one sender (same client address, encapsulation, severity and confidence): one host whose
+ * ESP nobody answers. Returns how many findings were folded away. */
+size_t finding_list_group(struct finding_list *l);
+
+/* Drops the findings below min_sev (enum severity); returns how many were dropped. */
+size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev);
 
 #endif

@@ -47,6 +47,10 @@ struct vpnscope_config {
     const char *write_path; /* -w FILE (one capture point) or PREFIX (two) */
     const char *drop_user;  /* -Z (live only; NULL: "nobody" as root when it exists) */
     struct nat_timeouts to;
+    /* evidence (doc/vpnscope.1): --export DIR, --html FILE, --min-severity */
+    const char *export_dir; /* one pcapng per finding + index.jsonl, NULL: none */
+    const char *html_path;  /* self-contained HTML report, NULL: none */
+    uint8_t min_severity;   /* enum severity: findings below it are not reported */
 };
 
 /* Defaults of every option, no input (programs that build a configuration without argv). */

@@ -19,7 +19,9 @@ struct report_input {
     bool all_flows; /* --all-flows */
     bool live;
     uint64_t kernel_drops;
-    bool side_given; /* --side was given (else inferred) */
+    bool side_given;          /* --side was given (else inferred) */
+    uint64_t findings_hidden; /* findings below --min-severity, not in `findings` */
+    uint8_t min_severity;     /* enum severity given with --min-severity */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -50,6 +50,10 @@ void config_usage(FILE *out)
         "  -w FILE|PREFIX     save the packets that pass the filter (pcap; PREFIX-inside.pcap and\n"
         "                     PREFIX-outside.pcap with two capture points)\n"
         "  -Z USER            live: drop privileges to USER after opening interfaces\n"
+        "  --export DIR       one pcapng per finding (its packets, commented) and "
+        "DIR/index.jsonl\n"
+        "  --html FILE        a self-contained HTML report with per-tunnel timelines\n"
+        "  --min-severity info|warning|error   report only findings at least this severe\n"
         "NAT timeouts in seconds (Linux conntrack defaults):\n"
         "  --nat-udp-timeout 30  --nat-udp-stream-timeout 120  --nat-tcp-timeout 432000\n"
         "  --nat-gre-timeout 180 --nat-other-timeout 600\n"
@@ -80,7 +84,10 @@ enum {
     OPT_TO_GRE,
     OPT_TO_OTHER,
     OPT_NO_NDPI,
-    OPT_NO_PROGRESS
+    OPT_NO_PROGRESS,
+    OPT_EXPORT,
+    OPT_HTML,
+    OPT_MIN_SEVERITY
 };
 
 static int die_usage(const char *msg, const char *arg)
@@ -157,6 +164,9 @@ static const struct option long_opts[] = {
     {"nat-other-timeout", required_argument, 0, OPT_TO_OTHER},
     {"no-ndpi", no_argument, 0, OPT_NO_NDPI},
     {"no-progress", no_argument, 0, OPT_NO_PROGRESS},
+    {"export", required_argument, 0, OPT_EXPORT},
+    {"html", required_argument, 0, OPT_HTML},
+    {"min-severity", required_argument, 0, OPT_MIN_SEVERITY},
     {0, 0, 0, 0},
 };
 
@@ -282,6 +292,35 @@ static int parse_output(struct vpnscope_config *c, int opt, const char *arg)
     }
 }
 
+/* Evidence options. 0 done, 1 not one of them, 2 usage error (printed). */
+static int parse_evidence(struct vpnscope_config *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_EXPORT:
+        if (!arg[0])
+            return die_usage("--export needs a directory", NULL);
+        c->export_dir = arg;
+        return 0;
+    case OPT_HTML:
+        if (!arg[0])
+            return die_usage("--html needs a file name", NULL);
+        c->html_path = arg;
+        return 0;
+    case OPT_MIN_SEVERITY:
+        if (strcmp(arg, "info") == 0)
+            c->min_severity = SEV_INFO;
+        else if (strcmp(arg, "warning") == 0)
+            c->min_severity = SEV_WARNING;
+        else if (strcmp(arg, "error") == 0)
+            c->min_severity = SEV_ERROR;
+        else
+            return die_usage("--min-severity takes info, warning or error", arg);
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 /* One input mode, complete pairs; the mode to run. 0 or 2 (printed). */
 static int validate(struct vpnscope_config *c)
 {
@@ -296,6 +335,10 @@ static int validate(struct vpnscope_config *c)
         return die_usage("--inside and --outside go together", NULL);
     if ((c->inside_if || c->outside_if) && (!c->inside_if || !c->outside_if || c->iface))
         return die_usage("--inside-if and --outside-if go together (without -i)", NULL);
+    if (c->live && c->export_dir)
+        return die_usage("--export reads the packets again: it needs capture files, not live "
+                         "capture",
+                         NULL);
     if (c->live && c->mode != MODE_DASHBOARD)
         c->mode = isatty(STDOUT_FILENO) && !c->json ? MODE_DASHBOARD : MODE_STREAM;
     return 0;
@@ -326,6 +369,8 @@ int config_parse(struct vpnscope_config *c, int argc, char **argv)
         int rc = parse_input(c, opt, optarg);
         if (rc == 1)
             rc = parse_output(c, opt, optarg);
+        if (rc == 1)
+            rc = parse_evidence(c, opt, optarg);
         if (rc == 2)
             return 2;
         if (rc == 1) {

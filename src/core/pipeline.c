@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpnscope/evidence.h"
 #include "vpnscope/report.h"
 
 struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, unsigned errlen)
@@ -199,10 +200,50 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
+/* --export DIR and --html FILE after the report. 0, or 2 with one line on stderr. */
+static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
+{
+    const struct vpnscope_config *c = p->cfg;
+    struct evidence_inputs ei;
+    memset(&ei, 0, sizeof(ei));
+    ei.n = p->n;
+    ei.same_file = p->router;
+    ei.captures[0] = p->captures[0];
+    ei.captures[1] = p->captures[1];
+    ei.clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    char err[VPNSCOPE_ERRBUF_SIZE * 2];
+    int rc = 0;
+    if (c->export_dir && evidence_export(c->export_dir, &p->fl, &ei, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vpnscope: %s\n", err);
+        rc = 2;
+    }
+    if (c->html_path) {
+        FILE *h = fopen(c->html_path, "w");
+        if (!h) {
+            fprintf(stderr, "vpnscope: --html: %s: cannot create it\n", c->html_path);
+            return 2;
+        }
+        int bad = report_html(h, ri) != 0;
+        if (fclose(h) != 0 || bad) {
+            fprintf(stderr, "vpnscope: --html: write to %s failed\n", c->html_path);
+            rc = 2;
+        }
+    }
+    return rc;
+}
+
 int pipeline_report(struct pipeline *p, FILE *out)
 {
+    /* the exit status says what the capture shows, whatever --min-severity hides */
+    int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    finding_list_group(&p->fl);
+    size_t hidden = 0;
+    if (p->cfg->min_severity > SEV_INFO)
+        hidden = finding_list_min_severity(&p->fl, p->cfg->min_severity);
     struct report_input ri;
     memset(&ri, 0, sizeof(ri));
+    ri.findings_hidden = hidden;
+    ri.min_severity = p->cfg->min_severity;
     ri.n_models = (uint8_t)p->n;
     for (int i = 0; i < p->n; i++) {
         ri.models[i] = engine_model_const(p->eng[i]);
@@ -219,11 +260,12 @@ int pipeline_report(struct pipeline *p, FILE *out)
     else
         report_text(out, &ri);
     fflush(out);
-    int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
     if (ferror(out)) {
         fprintf(stderr, "vpnscope: error writing the report\n");
         rc = 2;
     }
+    if (evidence_outputs(p, &ri) != 0)
+        rc = 2;
     return rc;
 }
 

@@ -32,7 +32,8 @@ struct client_stat {
     uint64_t first_ts, last_ts, first_frame, last_frame;
     uint64_t in_first_frame;
     uint64_t dropped; /* two captures: inside-only ESP (never left the router) */
-    uint64_t dropped_frames[4];
+    uint64_t dropped_frames[16];
+    uint64_t extra_first_frame; /* the first return packet on an inbound SPI beyond its own */
     unsigned n_dropped_frames;
     uint64_t extra_pkts; /* packets on inbound SPIs beyond its own outbound SPI count */
     bool has_out;
@@ -251,11 +252,16 @@ static void client_esp(const struct session_model *m, const struct ip_addr *srv,
         s->in_pkts += w[j]->packets;
         if (!s->in_first_frame || w[j]->first_frame < s->in_first_frame)
             s->in_first_frame = w[j]->first_frame;
-        if (j >= (no ? concurrency(v, no) : 1))
+        if (j >= (no ? concurrency(v, no) : 1)) {
             s->extra_pkts += w[j]->packets;
+            if (!s->extra_first_frame || w[j]->first_frame < s->extra_first_frame)
+                s->extra_first_frame = w[j]->first_frame;
+        }
     }
-    if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1))
+    if (ni > 1 && concurrency(w, ni) <= (no ? concurrency(v, no) : 1)) {
         s->extra_pkts = 0; /* sequential inbound SPIs (rekeys): nothing extra */
+        s->extra_first_frame = 0;
+    }
 }
 
 /* Collect (two captures): the client's ESP that never left the router, and its outside address. */
@@ -272,7 +278,7 @@ static void client_nat(const struct detect_ctx *c, struct nat_idx *nx, const str
             !ip_addr_eq(&un->src, &s->ip) || !ip_addr_eq(&un->dst, srv))
             continue;
         s->dropped += un->packets;
-        for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 4; f++)
+        for (unsigned f = 0; f < un->nframes && s->n_dropped_frames < 16; f++)
             s->dropped_frames[s->n_dropped_frames++] = un->frames[f];
     }
     s->has_out = outside_of(c, nx, &s->ip, srv, &s->out_ip);
@@ -426,14 +432,18 @@ static void collision_evidence(struct finding *f, const struct server_view *sv, 
     finding_ev_ts(f, "first_ts", sv->start);
     /* frames: each client's first ESP, the return ESP, dropped packets */
     for (unsigned k = 0; k < sv->cl.n; k++) {
-        finding_frame(f, cap, sv->st[k].first_frame);
-        if (sv->st[k].in_first_frame)
-            finding_frame(f, cap, sv->st[k].in_first_frame);
-        for (unsigned j = 0; j < sv->st[k].n_dropped_frames; j++)
-            finding_frame(f, SIDE_INSIDE, sv->st[k].dropped_frames[j]);
+        const struct client_stat *s = &sv->st[k];
+        if (s->extra_first_frame)
+            finding_frame_role(f, cap, s->extra_first_frame,
+                               "return ESP delivered to the wrong client");
+        finding_frame_role(f, cap, s->first_frame, "first ESP the client sends");
+        if (s->in_first_frame)
+            finding_frame_role(f, cap, s->in_first_frame, "first return ESP the client receives");
+        for (unsigned j = 0; j < s->n_dropped_frames; j++)
+            finding_frame_role(f, SIDE_INSIDE, s->dropped_frames[j], "dropped at the router");
     }
     if (sv->ret_out_frame)
-        finding_frame(f, SIDE_OUTSIDE, sv->ret_out_frame);
+        finding_frame_role(f, SIDE_OUTSIDE, sv->ret_out_frame, "return ESP arriving at the router");
 }
 
 /* Inside view: >= 2 clients to one server, return ESP reaches one. */

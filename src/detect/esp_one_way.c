@@ -247,10 +247,10 @@ static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, st
     finding_ev_seconds(f, "span_seconds", du_sec(sa->last_ts - sa->first_ts));
     if (o)
         finding_ev_int(f, "packets_outside", (int64_t)o->packets);
-    finding_frame(f, cap, sa->first_frame);
-    finding_frame(f, cap, sa->last_frame);
+    finding_frame_role(f, cap, sa->first_frame, "first ESP packet, no answer");
+    finding_frame_role(f, cap, sa->last_frame, "last ESP packet, no answer");
     if (o)
-        finding_frame(f, SIDE_OUTSIDE, o->first_frame);
+        finding_frame_role(f, SIDE_OUTSIDE, o->first_frame, "first ESP packet on the outside");
     return true;
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpnscope/proto.h"
+
 const char *finding_kind_name(unsigned kind)
 {
     switch (kind) {
@@ -195,16 +197,123 @@ void finding_ev_bool(struct finding *f, const char *key, bool v)
         e->i = v ? 1 : 0;
 }
 
-void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
+void finding_frame_role(struct finding *f, uint8_t capture, uint64_t frame, const char *role)
 {
-    for (unsigned i = 0; i < f->n_frames; i++)
-        if (f->frames[i].capture == capture && f->frames[i].frame == frame)
+    if (!frame)
+        return; /* frame numbers start at 1: 0 is "none" */
+    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++)
+        if (f->frames[i].capture == capture && f->frames[i].frame == frame) {
+            if (!f->frame_role[i])
+                f->frame_role[i] = role;
             return;
+        }
+    if (f->frames_total < UINT32_MAX)
+        f->frames_total++;
     if (f->n_frames >= FINDING_MAX_FRAMES)
-        return;
+        return; /* counted in frames_total, reported as left out */
     f->frames[f->n_frames].capture = capture;
     f->frames[f->n_frames].frame = frame;
+    f->frame_role[f->n_frames] = role;
     f->n_frames++;
+}
+
+void finding_frame(struct finding *f, uint8_t capture, uint64_t frame)
+{
+    finding_frame_role(f, capture, frame, NULL);
+}
+
+const char *finding_frame_role_name(const struct finding *f, unsigned i)
+{
+    if (i < f->n_frames && i < FINDING_MAX_FRAMES && f->frame_role[i])
+        return f->frame_role[i];
+    return "evidence";
+}
+
+static const struct finding_session *client_of(const struct finding *f)
+{
+    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++)
+        if (f->sessions[i].role == ROLE_CLIENT)
+            return &f->sessions[i];
+    return NULL;
+}
+
+static const char *ev_str(const struct finding *f, const char *key)
+{
+    for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV; i++)
+        if (f->ev[i].type == EV_STR && strcmp(f->ev[i].key, key) == 0)
+            return f->ev[i].s;
+    return "";
+}
+
+/* Whether b repeats a's cause (see finding_list_group). */
+static bool same_cause(const struct finding *a, const struct finding *b)
+{
+    if (a->kind != b->kind || a->kind != FINDING_ESP_ONE_WAY || a->sev != b->sev ||
+        a->confirmed != b->confirmed)
+        return false;
+    const struct finding_session *ca = client_of(a), *cb = client_of(b);
+    return ca && cb && ip_addr_eq(&ca->ip, &cb->ip) &&
+           strcmp(ev_str(a, "encap"), ev_str(b, "encap")) == 0;
+}
+
+static void fold_into(struct finding *g, const struct finding *f)
+{
+    g->group_count++;
+    if (f->ts_us < g->ts_us)
+        g->ts_us = f->ts_us;
+    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
+        bool dup = false;
+        for (unsigned k = 0; k < g->n_sessions && !dup; k++)
+            dup = memcmp(&g->sessions[k], &f->sessions[i], sizeof(f->sessions[i])) == 0;
+        if (!dup && g->n_sessions < FINDING_MAX_SESSIONS)
+            g->sessions[g->n_sessions++] = f->sessions[i];
+    }
+    uint32_t listed = 0;
+    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++, listed++)
+        finding_frame_role(g, f->frames[i].capture, f->frames[i].frame, f->frame_role[i]);
+    /* frames f had beyond its list count as left out of g too */
+    if (f->frames_total > listed && g->frames_total <= UINT32_MAX - (f->frames_total - listed))
+        g->frames_total += f->frames_total - listed;
+}
+
+size_t finding_list_group(struct finding_list *l)
+{
+    size_t o = 0, folded = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        size_t g = 0;
+        while (g < o && !same_cause(&l->v[g], &l->v[i]))
+            g++;
+        if (g < o) {
+            fold_into(&l->v[g], &l->v[i]);
+            folded++;
+        } else {
+            l->v[o++] = l->v[i];
+        }
+    }
+    l->n = o;
+    for (size_t i = 0; i < l->n; i++) {
+        struct finding *f = &l->v[i];
+        if (!f->group_count)
+            continue;
+        size_t len = strlen(f->summary);
+        snprintf(f->summary + len, sizeof(f->summary) - len,
+                 " The same sender has %u more one-way ESP SA(s) like this one (%u findings in "
+                 "one; sessions and frames of all below%s).",
+                 (unsigned)f->group_count, (unsigned)f->group_count + 1,
+                 f->n_sessions >= FINDING_MAX_SESSIONS ? ", sessions capped" : "");
+    }
+    return folded;
+}
+
+size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].sev >= min_sev)
+            l->v[o++] = l->v[i];
+    size_t dropped = l->n - o;
+    l->n = o;
+    return dropped;
 }
 
 struct finding_session *finding_session_add(struct finding *f, unsigned role,

@@ -400,7 +400,7 @@ static void gre_frames(struct finding *f, const struct detect_ctx *c, const stru
          i = du_index_next(&lk->gre.x, i)) {
         const struct gre_flow *gf = table_slot(m->gre, i, NULL);
         if (gf && gf->k.version == 1 && ip_addr_eq(&gf->k.src, gsrc) && gf->k.key == gkey)
-            finding_frame(f, cap, gf->first_frame);
+            finding_frame_role(f, cap, gf->first_frame, "first GRE packet of the call");
     }
     if (two && c->nat && !lk->unm.built)
         unm_gre_build(&lk->unm, c->nat);
@@ -412,8 +412,9 @@ static void gre_frames(struct finding *f, const struct detect_ctx *c, const stru
         if (un->proto == IPP_GRE && un->side == SIDE_OUTSIDE && un->direction == 1 &&
             ip_addr_eq(&un->src, &pc->server.ip) &&
             (!un->has_call_id || !g->ocall || un->call_id == g->ocall->call_id)) {
-            for (unsigned q = 0; q < un->nframes && q < 3; q++)
-                finding_frame(f, SIDE_OUTSIDE, un->frames[q]);
+            for (unsigned q = 0; q < un->nframes && q < UNMATCHED_MAX_FRAMES; q++)
+                finding_frame_role(f, SIDE_OUTSIDE, un->frames[q],
+                                   "return GRE dropped at the router");
             finding_ev_int(f, "return_gre_dropped", (int64_t)un->packets);
         }
     }

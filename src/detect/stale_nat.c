@@ -88,14 +88,64 @@ void stale_remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const stru
     }
 }
 
+static const struct finding_ev *ev_get(const struct finding *f, const char *key)
+{
+    for (unsigned i = 0; i < f->n_ev && i < FINDING_MAX_EV; i++)
+        if (strcmp(f->ev[i].key, key) == 0)
+            return &f->ev[i];
+    return NULL;
+}
+
+/* Where configured_timeout_s came from: the compiled default or the option that set it. */
+static const char *timeout_source(const struct detect_ctx *c, uint32_t v)
+{
+    if (v == c->to.udp)
+        return v == NAT_UDP_TIMEOUT ? "default" : "--nat-udp-timeout";
+    if (v == c->to.udp_stream)
+        return v == NAT_UDP_STREAM_TIMEOUT ? "default" : "--nat-udp-stream-timeout";
+    if (v == c->to.gre)
+        return v == NAT_GRE_TIMEOUT ? "default" : "--nat-gre-timeout";
+    if (v == c->to.tcp)
+        return v == NAT_TCP_TIMEOUT ? "default" : "--nat-tcp-timeout";
+    return v == NAT_OTHER_TIMEOUT ? "default" : "--nat-other-timeout";
+}
+
+/* Numbers that reconcile: the assumed timeout says where it came from, and a remedy never asks
+ * for keepalives below the measured bound when the capture shows them running faster already (an
+ * idle gap longer than their interval means they stopped, not that they were too slow). */
+static void reconcile(const struct detect_ctx *c, struct finding *f)
+{
+    const struct finding_ev *to = ev_get(f, "configured_timeout_s");
+    if (to && to->type == EV_INT && to->i >= 0 && to->i <= UINT32_MAX)
+        finding_ev_str(f, "timeout_source", timeout_source(c, (uint32_t)to->i));
+    const struct finding_ev *ka = ev_get(f, "keepalive_interval_s");
+    const struct finding_ev *lost = ev_get(f, "shortest_idle_lost_s");
+    if (!lost)
+        lost = ev_get(f, "idle_seconds");
+    if (!ka || !lost || ka->type != EV_SECONDS || lost->type != EV_SECONDS || ka->d <= 0 ||
+        ka->d >= lost->d || strncmp(f->remedy, "Keep NAT-T keepalives", 21) != 0)
+        return;
+    snprintf(f->remedy, sizeof(f->remedy),
+             "NAT-T keepalives were seen every %.1f s, often enough, but none crossed this flow "
+             "during the %.0f s idle before the mapping was lost: shortening the interval is not "
+             "the fix. Make sure they keep running while the tunnel is idle (a stopped or "
+             "restarted daemon, a firewall dropping them), or lengthen the router's UDP timeout "
+             "(Linux: nf_conntrack_udp_timeout_stream; RFC 4787 asks for >= 120 s).",
+             ka->d, lost->d);
+}
+
 static void run(struct detect_ctx *c)
 {
+    size_t first = c->out->n;
     if (du_two(c)) {
         stale_two_captures(c);
     } else if (c->single) {
         stale_single(c, c->single);
         stale_tunnel_single(c, c->single);
     }
+    for (size_t i = first; i < c->out->n; i++)
+        if (c->out->v[i].kind == FINDING_STALE_NAT)
+            reconcile(c, &c->out->v[i]);
 }
 
 /* Whether a nat_state_lost finding of `earlier` explains f: one of its clients (same address)

@@ -25,7 +25,7 @@ struct group {
     uint64_t drop_pkts, drop_first, drop_last;
     uint64_t idle_us; /* idle before the first drop */
     uint64_t gap_start;
-    uint64_t frames[6];
+    uint64_t frames[UNMATCHED_MAX_FRAMES];
     unsigned nframes;
     bool has_spi;
     uint32_t spi;
@@ -170,7 +170,7 @@ static void collect_drops(const struct detect_ctx *c, const struct nat_result *r
         if (u->last_ts > gr->drop_last)
             gr->drop_last = u->last_ts;
         gr->drop_pkts += u->packets;
-        for (unsigned k = 0; k < u->nframes && gr->nframes < 6; k++)
+        for (unsigned k = 0; k < u->nframes && gr->nframes < UNMATCHED_MAX_FRAMES; k++)
             gr->frames[gr->nframes++] = u->frames[k];
         if (u->has_spi && !gr->has_spi) {
             gr->has_spi = true;
@@ -406,9 +406,9 @@ static void group_evidence(struct finding *f, const struct detect_ctx *c, const 
         finding_ev_ts(f, "new_mapping_ts", gr->move_ts);
     }
     for (unsigned k = 0; k < gr->nframes; k++)
-        finding_frame(f, SIDE_OUTSIDE, gr->frames[k]);
+        finding_frame_role(f, SIDE_OUTSIDE, gr->frames[k], "dropped at the router");
     if (v->gp)
-        finding_frame(f, SIDE_INSIDE, v->gp->frame_after);
+        finding_frame_role(f, SIDE_INSIDE, v->gp->frame_after, "first packet after the idle gap");
 }
 
 void stale_two_captures(struct detect_ctx *c)

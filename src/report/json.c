@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "vpnscope/evidence.h"
 #include "report_int.h"
 
 /* ---- records ---- */
@@ -278,6 +279,18 @@ static void rec_clock(struct jw *w, const struct nat_clock *c)
               c->ref_us); /* inside-clock time at which `seconds` holds (drift origin) */
 }
 
+/* display_filter: one filter per capture the finding has frames on. */
+static void jw_display_filter(struct jw *w, const struct finding *f)
+{
+    static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
+    char buf[EVIDENCE_FILTER_MAX];
+    jw_obj(w, "display_filter");
+    for (unsigned c = 0; c < sizeof(caps); c++)
+        if (evidence_display_filter(f, caps[c], buf, sizeof(buf)))
+            jw_str(w, side_name(caps[c]), buf);
+    jw_obj_end(w);
+}
+
 void rep_json_finding(struct jw *w, const struct finding *f)
 {
     char buf[40];
@@ -337,13 +350,25 @@ void rep_json_finding(struct jw *w, const struct finding *f)
             break;
         }
     }
-    struct frame_ref fr[FINDING_MAX_FRAMES];
-    unsigned nf = rep_frames_sorted(f, fr);
+    unsigned ix[FINDING_MAX_FRAMES];
+    unsigned nf = rep_frames_sorted_ix(f, ix);
     jw_arr(w, "frames");
-    for (unsigned i = 0; i < nf; i++)
-        jw_frame(w, fr[i].capture, fr[i].frame);
+    for (unsigned i = 0; i < nf; i++) {
+        const struct frame_ref *fr = &f->frames[ix[i]];
+        jw_obj(w, NULL);
+        jw_str(w, "capture", side_name(fr->capture));
+        jw_u64(w, "frame", fr->frame);
+        if (f->frame_role[ix[i]])
+            jw_str(w, "role", f->frame_role[ix[i]]);
+        jw_obj_end(w);
+    }
     jw_arr_end(w);
+    jw_u64(w, "frames_total", f->frames_total > nf ? f->frames_total : nf);
     jw_obj_end(w);
+    if (f->group_count) {
+        jw_u64(w, "count", (uint64_t)f->group_count + 1);
+    }
+    jw_display_filter(w, f);
 }
 
 static void jw_name_list(struct jw *w, const char *key, const char *const *names)
@@ -413,6 +438,8 @@ static void rec_summary(struct jw *w, const struct report_input *in)
     jw_u64(w, "warning", t.findings[SEV_WARNING]);
     jw_u64(w, "info", t.findings[SEV_INFO]);
     jw_obj_end(w);
+    if (in->findings_hidden)
+        jw_u64(w, "findings_hidden", in->findings_hidden); /* below --min-severity */
     /* extensions */
     if (in->nat) {
         jw_obj(w, "nat");

@@ -103,6 +103,9 @@ unsigned rep_anomalies_sorted(const struct rep_totals *t, unsigned *out);
 /* Frame references sorted by (capture, frame); returns n (out has FINDING_MAX_FRAMES). */
 unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out);
 
+/* Indexes into f->frames sorted by (capture, frame); returns n (ix has FINDING_MAX_FRAMES). */
+unsigned rep_frames_sorted_ix(const struct finding *f, unsigned *ix);
+
 /* Sum of two counts, saturating. */
 uint64_t rep_add(uint64_t a, uint64_t b);
 

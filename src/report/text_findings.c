@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vpnscope/evidence.h"
 #include "vpnscope/proto.h"
 
 static void print_frames(FILE *out, const struct finding *f)
@@ -23,6 +24,23 @@ static void print_frames(FILE *out, const struct finding *f)
             fprintf(out, ", #%llu", (unsigned long long)fr[i].frame);
     }
     fputc('\n', out);
+    if (f->frames_total > n)
+        fprintf(out, "    (%llu more frames not listed)\n",
+                (unsigned long long)(f->frames_total - n));
+}
+
+/* One line per capture: the Wireshark display filter selecting exactly the listed frames. */
+static void print_filters(FILE *out, const struct finding *f)
+{
+    static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
+    char buf[EVIDENCE_FILTER_MAX];
+    for (unsigned c = 0; c < sizeof(caps); c++)
+        if (evidence_display_filter(f, caps[c], buf, sizeof(buf))) {
+            if (caps[c] == SIDE_SINGLE)
+                fprintf(out, "  Wireshark filter: %s\n", buf);
+            else
+                fprintf(out, "  Wireshark filter (%s): %s\n", side_name(caps[c]), buf);
+        }
 }
 
 static void print_sessions(FILE *out, const struct finding *f)
@@ -130,15 +148,47 @@ static void print_finding(FILE *out, const struct finding *f)
     }
     print_sessions(out, f);
     print_evidence(out, f);
+    print_filters(out, f);
     if (f->remedy[0]) {
         fputs("  Remedy: ", out);
         tx_wrap(out, f->remedy, 10, 10);
     }
 }
 
+/* The index: one line per finding, in report order: number, severity, kind, confidence, time and
+ * the summary's start cut to the line. */
+static void print_index(FILE *out, const struct finding_list *fl, const size_t *ix)
+{
+    static const char *const tag[] = {"INFO", "WARNING", "ERROR"};
+    for (size_t i = 0; i < fl->n; i++) {
+        const struct finding *f = &fl->v[ix ? ix[i] : i];
+        char ts[40], head[160], sum[160];
+        ts_iso(f->ts_us, ts, sizeof(ts));
+        int hl = snprintf(head, sizeof(head), "  #%-3zu %-7s %s (%s) %.8s", i + 1,
+                          f->sev <= SEV_ERROR ? tag[f->sev] : "?", finding_kind_name(f->kind),
+                          f->confirmed ? "confirmed" : "suspected", ts[0] ? ts + 11 : "");
+        if (f->group_count)
+            hl += snprintf(head + hl, sizeof(head) - (size_t)hl, " x%llu",
+                           (unsigned long long)f->group_count + 1);
+        size_t room = hl > 0 && hl < 96 ? (size_t)(100 - hl) : 4;
+        tx_escape(f->summary, sum, sizeof(sum));
+        if (strlen(sum) > room) {
+            sum[room - 3] = '\0';
+            strcat(sum, "...");
+        }
+        fprintf(out, "%s  %s\n", head, sum);
+    }
+}
+
 void tx_print_findings(FILE *out, const struct report_input *in, const struct rep_totals *t)
 {
     const struct finding_list *fl = in->findings;
+    if (in->findings_hidden && (!fl || fl->n == 0)) {
+        fprintf(out,
+                "\nNo findings of severity %s or above (%llu below it hidden by --min-severity).\n",
+                severity_name(in->min_severity), (unsigned long long)in->findings_hidden);
+        return;
+    }
     if (!fl || fl->n == 0) {
         fputs("\nNo problems found.\n", out);
         return;
@@ -149,7 +199,11 @@ void tx_print_findings(FILE *out, const struct report_input *in, const struct re
             (unsigned long long)t->findings[SEV_WARNING],
             tx_plural(t->findings[SEV_WARNING], "warning", "warnings"),
             (unsigned long long)t->findings[SEV_INFO]);
+    if (in->findings_hidden)
+        fprintf(out, "  (%llu below %s hidden by --min-severity)\n",
+                (unsigned long long)in->findings_hidden, severity_name(in->min_severity));
     size_t *ix = rep_findings_by_severity(fl);
+    print_index(out, fl, ix);
     for (size_t i = 0; i < fl->n; i++)
         print_finding(out, &fl->v[ix ? ix[i] : i]);
     free(ix);

@@ -330,7 +330,8 @@ static void test_json_single(void)
               "\"note\":\"receives the return ESP\"}],\"evidence\":{\"clients\":2,"
               "\"host\":\"r\\u00fft\",\"gap\":1.500000,\"two_captures\":false,"
               "\"frames\":[{\"capture\":\"single\",\"frame\":12},"
-              "{\"capture\":\"single\",\"frame\":15}]}}");
+              "{\"capture\":\"single\",\"frame\":15}],\"frames_total\":2},"
+              "\"display_filter\":{\"single\":\"frame.number in {12, 15}\"}}");
     CHECK_STR(line(out, 4, l, sizeof(l)),
               "{\"type\":\"flow\",\"capture\":\"single\",\"proto\":17,\"src\":\"10.0.0.2\","
               "\"dst\":\"203.0.113.1\",\"sport\":40000,\"dport\":1194,\"app\":\"Unknown\","
