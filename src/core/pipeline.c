@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vpnscope/report.h"
 
@@ -24,6 +25,8 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     p->n = p->two ? 2 : 1;
     p->nsrc = p->router ? 1 : p->n;
     p->paced = cfg->mode == MODE_DASHBOARD && !p->live;
+    progress_init(&p->prog, cfg->mode == MODE_BATCH && !p->live && !cfg->no_progress &&
+                                isatty(STDERR_FILENO));
     if (sources_open(p, err, errlen) != 0) {
         pipeline_close(p);
         return NULL;
@@ -151,6 +154,13 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         return 0;
     p->finished = true;
     pipeline_drops(p);
+    for (int i = 0; i < 2; i++) {
+        if (p->dump[i] && dump_close(p->dump[i], err, errlen) != 0) {
+            p->dump[i] = NULL;
+            return -1; /* the -w file is incomplete: the run failed */
+        }
+        p->dump[i] = NULL;
+    }
     for (int i = 0; i < p->n; i++) {
         engine_finish(p->eng[i]);
         struct session_model *m = engine_model(p->eng[i]);
@@ -199,7 +209,7 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
-int pipeline_report(struct pipeline *p, FILE *out)
+void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out)
 {
     struct report_input ri;
     memset(&ri, 0, sizeof(ri));
@@ -214,6 +224,14 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    ri.file = p->cfg->record_file;
+    *ri_out = ri;
+}
+
+int pipeline_report(struct pipeline *p, FILE *out)
+{
+    struct report_input ri;
+    pipeline_report_input(p, &ri);
     if (p->cfg->json)
         report_json(out, &ri);
     else
@@ -234,8 +252,9 @@ void pipeline_close(struct pipeline *p)
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
-        if (p->dump[i] && dump_close(p->dump[i]) != 0)
-            fprintf(stderr, "vpnscope: error writing the -w file\n");
+        char eb[VPNSCOPE_ERRBUF_SIZE * 2];
+        if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0)
+            fprintf(stderr, "vpnscope: %s\n", eb);
     }
     nat_corr_free(p->corr);
     nat_result_free(&p->nat);
@@ -243,4 +262,21 @@ void pipeline_close(struct pipeline *p)
     router_split_free(p->split);
     free(p->scratch);
     free(p);
+}
+
+void pipeline_show_progress(struct pipeline *p, bool end)
+{
+    if (end) {
+        progress_end(&p->prog);
+        return;
+    }
+    uint64_t done = 0, total = 0;
+    for (int i = 0; i < p->nsrc; i++) {
+        if (!p->src[i])
+            continue;
+        done += cap_bytes_read(p->src[i]);
+        total += cap_total_bytes(p->src[i]);
+    }
+    progress_show(&p->prog, p->two && !p->live ? "pass 2/2 (analysis):" : "reading:", done, total,
+                  p->packets);
 }
