@@ -56,6 +56,7 @@ struct vpnscope_config {
     /* -w rotation as tcpdump: -C (bytes; the option is in units of 1,000,000), -G, -W */
     uint64_t rotate_bytes;
     uint32_t rotate_secs, max_files;
+    struct classifier *classifier; /* an nDPI module for the engines (engine_opts), NULL: own */
 };
 
 /* Defaults of every option, no input (programs that build a configuration without argv). */

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vpnscope/classify.h"
 #include "vpnscope/report.h"
 
 #define BATCH_MAX_DEPTH 64 /* directory nesting walked */
@@ -338,7 +339,7 @@ static void run_all(struct batch *b, struct job *run, int jobs)
     emit_ready(b);
 }
 
-int batch_run(const struct vpnscope_config *cfg, FILE *out)
+static int batch_main(const struct vpnscope_config *cfg, FILE *out)
 {
     struct batch b;
     memset(&b, 0, sizeof(b));
@@ -392,5 +393,23 @@ int batch_run(const struct vpnscope_config *cfg, FILE *out)
     for (size_t i = 0; i < b.paths.n; i++)
         free(b.paths.v[i]);
     free(b.paths.v);
+    return rc;
+}
+
+int batch_run(const struct vpnscope_config *cfg_in, FILE *out)
+{
+    /* nDPI's module takes most of the time of a small capture to set up: made once here, each
+     * child analyses with its own copy (fork), as it would with a module of its own */
+    struct vpnscope_config cfgc = *cfg_in;
+    const struct vpnscope_config *cfg = &cfgc;
+    char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
+    if (!cfgc.no_ndpi && !cfgc.classifier &&
+        !(cfgc.classifier = classify_new(cfgc.all_flows, err, sizeof(err)))) {
+        fprintf(stderr, "vpnscope: %s\n", err);
+        return 2;
+    }
+    int rc = batch_main(cfg, out);
+    if (cfgc.classifier != cfg_in->classifier)
+        classify_free(cfgc.classifier);
     return rc;
 }

@@ -35,6 +35,7 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     memset(&eo, 0, sizeof(eo));
     eo.no_ndpi = cfg->no_ndpi;
     eo.all_protocols = cfg->all_flows;
+    eo.classifier = cfg->classifier;
     for (int i = 0; i < p->n; i++) {
         uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                               : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
