@@ -86,4 +86,14 @@ void report_batch_header_text(FILE *out);
 void report_capture_row_text(FILE *out, const struct batch_capture *c);
 void report_rollup_text(FILE *out, const struct batch_rollup *r);
 
+/* ---- the end of a live stream: nothing streamed is repeated ---- */
+
+/* The last scan after the input ended: ended sessions, new findings, and an "update" record
+ * for each session whose state changed since it was streamed (or that never was). */
+void stream_final(struct stream *s, const struct pipeline_snapshot *snap);
+/* Only the summary of the report (JSON: the summary record; text: the findings count and the
+ * summary section). */
+void report_json_summary(FILE *out, const struct report_input *in);
+void report_text_summary(FILE *out, const struct report_input *in);
+
 #endif

@@ -229,14 +229,15 @@ void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out
     *ri_out = ri;
 }
 
-int pipeline_report(struct pipeline *p, FILE *out)
+/* The report (or its summary only) and the exit status. */
+static int report_out(struct pipeline *p, FILE *out, bool summary_only)
 {
     struct report_input ri;
     pipeline_report_input(p, &ri);
     if (p->cfg->json)
-        report_json(out, &ri);
+        (summary_only ? report_json_summary : report_json)(out, &ri);
     else
-        report_text(out, &ri);
+        (summary_only ? report_text_summary : report_text)(out, &ri);
     fflush(out);
     int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
     if (ferror(out)) {
@@ -244,6 +245,16 @@ int pipeline_report(struct pipeline *p, FILE *out)
         rc = 2;
     }
     return rc;
+}
+
+int pipeline_report(struct pipeline *p, FILE *out)
+{
+    return report_out(p, out, false);
+}
+
+int pipeline_report_summary(struct pipeline *p, FILE *out)
+{
+    return report_out(p, out, true);
 }
 
 void pipeline_close(struct pipeline *p)

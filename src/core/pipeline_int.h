@@ -116,6 +116,8 @@ int drop_privileges(const char *user, char *err, unsigned errlen);
 /* What the report sinks read of the final result. */
 struct report_input;
 void pipeline_report_input(const struct pipeline *p, struct report_input *ri);
+/* The summary only (the end of a live stream); the exit status as pipeline_report. */
+int pipeline_report_summary(struct pipeline *p, FILE *out);
 
 /* Detection over the models so far (analysis.c). */
 void analysis_run(struct pipeline *p);

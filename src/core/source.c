@@ -198,10 +198,15 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
     } else {
         rc = open_live(p, err, errlen);
     }
-    if (rc == 0)
+    /* a live -w that rotates (-C/-G) creates every file after the privilege drop, as tcpdump
+     * does, so that the ring can reopen its first file; a single -w file is opened before */
+    bool late = p->live && (c->rotate_bytes || c->rotate_secs);
+    if (rc == 0 && !late)
         rc = open_dumps(p, err, errlen);
     if (rc == 0 && p->live)
         rc = drop_privileges(c->drop_user, err, errlen);
+    if (rc == 0 && late)
+        rc = open_dumps(p, err, errlen);
     return rc;
 }
 

@@ -481,6 +481,16 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
     jw_end_record(&w);
 }
 
+void report_json_summary(FILE *out, const struct report_input *in)
+{
+    struct jw w;
+    jw_begin_record(&w, out, "summary");
+    if (in->file)
+        jw_str(&w, "file", in->file);
+    rec_summary(&w, in);
+    jw_end_record(&w);
+}
+
 void report_json(FILE *out, const struct report_input *in)
 {
     struct rep_list l;

@@ -170,6 +170,13 @@ void report_text(FILE *out, const struct report_input *in)
     rep_list_free(&l);
 }
 
+void report_text_summary(FILE *out, const struct report_input *in)
+{
+    struct rep_totals t;
+    rep_totals(in, &t);
+    tx_print_summary(out, in, &t);
+}
+
 /* ---- --batch table ---- */
 
 void report_batch_header_text(FILE *out)
