@@ -19,7 +19,8 @@ struct router_split;
 /* The progress line of long runs on a terminal (progress.c). */
 struct progress {
     bool on, shown;
-    double start, next; /* monotonic seconds */
+    double start, first, next; /* monotonic seconds: started, first line due, next line due */
+    const char *phase;         /* of the last line (a new phase is shown at once) */
 };
 void progress_init(struct progress *g, bool on);
 /* Prints the line when due: done of total bytes (total 0: unknown), packets read. */

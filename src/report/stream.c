@@ -392,6 +392,52 @@ static uint64_t finding_hash(const struct finding *f)
     return hash_bytes(b, off);
 }
 
+/* Findings: in time order, each once (the final scan: again as an update when its severity or
+ * confidence changed since it was streamed). */
+static void scan_findings(struct stream *s, const struct finding_list *fl)
+{
+    struct finding_list tmp = *fl;
+    size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
+    bool *upd = malloc((tmp.n ? tmp.n : 1) * sizeof(*upd));
+    if (!idx || !upd) {
+        free(idx);
+        free(upd);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < tmp.n; i++) {
+        uint64_t h = finding_hash(&tmp.v[i]);
+        uint64_t fp = (uint64_t)tmp.v[i].sev << 1 | (tmp.v[i].confirmed ? 1u : 0u);
+        uint64_t *seen = table_get(s->found, &h, false);
+        if (seen) {
+            if (!s->final || *seen == fp)
+                continue;
+            *seen = fp;
+            upd[i] = true;
+        } else {
+            bool created = false;
+            seen = table_put(s->found, &h, &created);
+            if (seen)
+                *seen = fp;
+            upd[i] = false;
+        }
+        idx[n++] = i;
+    }
+    /* insertion sort by ts (few new findings per scan) */
+    for (size_t i = 1; i < n; i++) {
+        size_t v = idx[i], j = i;
+        while (j > 0 && tmp.v[idx[j - 1]].ts_us > tmp.v[v].ts_us) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    for (size_t i = 0; i < n; i++)
+        ev_finding(s, &tmp.v[idx[i]], upd[idx[i]]);
+    free(idx);
+    free(upd);
+}
+
 void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
 {
     uint64_t now = f->now_us;
@@ -473,48 +519,7 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
                        to);
         }
     }
-    /* findings: in time order, each once (the final scan: again as an update when its severity
-     * or confidence changed since it was streamed) */
-    struct finding_list tmp = *f->findings;
-    size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
-    bool *upd = malloc((tmp.n ? tmp.n : 1) * sizeof(*upd));
-    if (!idx || !upd) {
-        free(idx);
-        free(upd);
-        return;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < tmp.n; i++) {
-        uint64_t h = finding_hash(&tmp.v[i]);
-        uint64_t fp = (uint64_t)tmp.v[i].sev << 1 | (tmp.v[i].confirmed ? 1u : 0u);
-        uint64_t *seen = table_get(s->found, &h, false);
-        if (seen) {
-            if (!s->final || *seen == fp)
-                continue;
-            *seen = fp;
-            upd[i] = true;
-        } else {
-            bool created = false;
-            seen = table_put(s->found, &h, &created);
-            if (seen)
-                *seen = fp;
-            upd[i] = false;
-        }
-        idx[n++] = i;
-    }
-    /* insertion sort by ts (few new findings per scan) */
-    for (size_t i = 1; i < n; i++) {
-        size_t v = idx[i], j = i;
-        while (j > 0 && tmp.v[idx[j - 1]].ts_us > tmp.v[v].ts_us) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = v;
-    }
-    for (size_t i = 0; i < n; i++)
-        ev_finding(s, &tmp.v[idx[i]], upd[idx[i]]);
-    free(idx);
-    free(upd);
+    scan_findings(s, f->findings);
 }
 
 void stream_final(struct stream *s, const struct pipeline_snapshot *snap)

@@ -113,6 +113,23 @@ else
     ko "-D (exit $st)" "$TMP/err"
 fi
 
+# ---- progress on a terminal (a pseudo-terminal from script(1); the first-line delay set to 0 so
+# that a small capture shows it): both passes of two captures, cleared at the end ----
+if command -v script >/dev/null; then
+    script -qc "VPNSCOPE_PROGRESS_DELAY=0 $BIN --inside $IN --outside $OUT >/dev/null" /dev/null >"$TMP/tty.txt" 2>&1
+    script -qc "VPNSCOPE_PROGRESS_DELAY=0 $BIN --inside $IN --outside $OUT --no-progress >/dev/null" /dev/null >"$TMP/tty-no.txt" 2>&1
+    VPNSCOPE_PROGRESS_DELAY=0 "$BIN" --inside "$IN" --outside "$OUT" >/dev/null 2>"$TMP/notty.txt"
+    if grep -q "pass 1/2 (clock), inside:" "$TMP/tty.txt" && grep -q "pass 1/2 (clock), outside:" "$TMP/tty.txt" &&
+        grep -q "pass 2/2 (analysis):" "$TMP/tty.txt" && [ "$(tail -c 1 "$TMP/tty.txt" | od -An -c | tr -d ' ')" = '\r' ] &&
+        ! grep -q "pass" "$TMP/tty-no.txt" && ! grep -q "pass" "$TMP/notty.txt"; then
+        ok "progress on a terminal: both passes of two captures, cleared; none with --no-progress or off a terminal"
+    else
+        ko "progress" "$TMP/tty.txt"
+    fi
+else
+    skip "script (util-linux) not installed"
+fi
+
 # ---- compressed captures in every mode ----
 for f in "$ONE" "$IN" "$OUT" "$RT"; do
     gzip -c "$f" >"$TMP/$(basename "$f").gz"
