@@ -119,10 +119,12 @@ if command -v script >/dev/null; then
     script -qc "VPNSCOPE_PROGRESS_DELAY=0 $BIN --inside $IN --outside $OUT >/dev/null" /dev/null >"$TMP/tty.txt" 2>&1
     script -qc "VPNSCOPE_PROGRESS_DELAY=0 $BIN --inside $IN --outside $OUT --no-progress >/dev/null" /dev/null >"$TMP/tty-no.txt" 2>&1
     VPNSCOPE_PROGRESS_DELAY=0 "$BIN" --inside "$IN" --outside "$OUT" >/dev/null 2>"$TMP/notty.txt"
+    script -qc "VPNSCOPE_PROGRESS_DELAY=0 $BIN --router $RT >/dev/null" /dev/null >"$TMP/tty-rt.txt" 2>&1
     if grep -q "pass 1/2 (clock), inside:" "$TMP/tty.txt" && grep -q "pass 1/2 (clock), outside:" "$TMP/tty.txt" &&
         grep -q "pass 2/2 (analysis):" "$TMP/tty.txt" && [ "$(tail -c 1 "$TMP/tty.txt" | od -An -c | tr -d ' ')" = '\r' ] &&
-        ! grep -q "pass" "$TMP/tty-no.txt" && ! grep -q "pass" "$TMP/notty.txt"; then
-        ok "progress on a terminal: both passes of two captures, cleared; none with --no-progress or off a terminal"
+        ! grep -q "pass" "$TMP/tty-no.txt" && ! grep -q "pass" "$TMP/notty.txt" &&
+        grep -q "pass 1/2 (interfaces):" "$TMP/tty-rt.txt" && grep -q "pass 2/2 (analysis):" "$TMP/tty-rt.txt"; then
+        ok "progress on a terminal: both passes of two captures and of --router, cleared; none with --no-progress or off a terminal"
     else
         ko "progress" "$TMP/tty.txt"
     fi
