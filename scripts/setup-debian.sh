@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(build-essential cmake pkg-config clang clang-format-14 libclang-rt-14-dev git
       libpcap-dev libndpi-dev libgcrypt20-dev libncurses-dev zlib1g-dev libzstd-dev
-      tshark tcpdump tmux tcpreplay iproute2 python3 time procps
+      tshark tcpdump tmux tcpreplay iproute2 python3 time procps parallel
       nftables conntrack python3-scapy wireguard-go wireguard-tools iputils-ping)   # the last six: the capture labs in tests/lab/
 pkgs+=(chromium)   # headless: renders the --html report in tests/scripts/crosscheck_html.sh
 missing=()

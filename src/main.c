@@ -7,6 +7,7 @@
 
 #include <pcap/pcap.h>
 
+#include "vpnscope/capture.h"
 #include "vpnscope/classify.h"
 #include "vpnscope/config.h"
 #include "vpnscope/pipeline.h"
@@ -21,7 +22,7 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-/* Reads every input as fast as possible (a progress line on a terminal for big files), then
+/* Reads every input as fast as possible (a progress line on a terminal for long runs), then
  * writes the report. */
 static int run_batch(const struct vpnscope_config *cfg)
 {
@@ -34,20 +35,13 @@ static int run_batch(const struct vpnscope_config *cfg)
         fprintf(stderr, "vpnscope: %s\n", err);
         return 2;
     }
-    bool progress = !cfg->no_progress && isatty(STDERR_FILENO);
-    uint64_t done, total;
-    pipeline_progress(p, &done, &total);
-    progress = progress && total > (64u << 20);
     int wait;
+    double budget = cfg->no_progress || !isatty(STDERR_FILENO) ? -1.0 : 200.0;
     while (!g_stop && !pipeline_ended(p)) {
-        pipeline_step(p, progress ? 500.0 : -1.0, &wait);
-        if (progress) {
-            pipeline_progress(p, &done, &total);
-            fprintf(stderr, "\rvpnscope: %3.0f%%", 100.0 * (double)done / (double)total);
-        }
+        pipeline_step(p, budget, &wait);
+        pipeline_show_progress(p, false);
     }
-    if (progress)
-        fprintf(stderr, "\r%60s\r", "");
+    pipeline_show_progress(p, true);
     if (pipeline_failed(p)) {
         fprintf(stderr, "vpnscope: %s\n", pipeline_message(p));
         pipeline_close(p);
@@ -68,6 +62,17 @@ static int run_batch(const struct vpnscope_config *cfg)
     return rc;
 }
 
+/* -D: the interfaces as tcpdump -D lists them. */
+static int list_interfaces(void)
+{
+    char err[VPNSCOPE_ERRBUF_SIZE * 2] = "";
+    if (cap_list_interfaces(stdout, err, sizeof(err)) < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, "vpnscope: %s\n", err[0] ? err : "cannot write the interface list");
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct vpnscope_config cfg;
@@ -76,13 +81,22 @@ int main(int argc, char **argv)
         return rc;
     if (cfg.action == CFG_HELP) {
         config_usage(stdout);
+        config_free(&cfg);
         return 0;
     }
     if (cfg.action == CFG_VERSION) {
         printf("vpnscope %s\n%s\n%s\n", VPNSCOPE_VERSION, pcap_lib_version(), classify_version());
+        config_free(&cfg);
         return 0;
     }
-    if (cfg.mode == MODE_BATCH)
+    if (cfg.action == CFG_LIST_IFACES) {
+        rc = list_interfaces();
+        config_free(&cfg);
+        return rc;
+    }
+    if (cfg.batch)
+        rc = batch_run(&cfg, stdout);
+    else if (cfg.mode == MODE_BATCH)
         rc = run_batch(&cfg);
     else if (cfg.mode == MODE_STREAM)
         rc = stream_run(&cfg);

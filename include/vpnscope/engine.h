@@ -12,6 +12,10 @@
 struct engine_opts {
     bool no_ndpi;       /* skip nDPI classification (tests, fuzzing speed) */
     bool all_protocols; /* nDPI with every protocol (--all-flows), else VPN-relevant ones only */
+    /* an nDPI module made by the caller with the same all_protocols (--batch: made once before
+     * the children fork, each child using its own copy); NULL: the engine makes and frees its own
+     */
+    struct classifier *classifier;
 };
 
 struct engine;

@@ -19,7 +19,7 @@
 
 /* ---- configuration (src/core/config.c) ---- */
 
-enum cfg_action { CFG_RUN = 0, CFG_HELP, CFG_VERSION };
+enum cfg_action { CFG_RUN = 0, CFG_HELP, CFG_VERSION, CFG_LIST_IFACES };
 enum cfg_mode { MODE_BATCH = 0, MODE_DASHBOARD, MODE_STREAM };
 
 struct vpnscope_config {
@@ -51,6 +51,16 @@ struct vpnscope_config {
     const char *export_dir; /* one pcapng per finding + index.jsonl, NULL: none */
     const char *html_path;  /* self-contained HTML report, NULL: none */
     uint8_t min_severity;   /* enum severity: findings below it are not reported */
+    /* --batch PATH...: each capture analysed on its own, -j at a time */
+    bool batch;
+    const char **batch_paths; /* files and directories, in the order given (config_free) */
+    int nbatch;
+    int jobs;                /* -j N, 0 = the number of online processors */
+    const char *record_file; /* "file" of every JSON record (--batch), NULL: none */
+    /* -w rotation as tcpdump: -C (bytes; the option is in units of 1,000,000), -G, -W */
+    uint64_t rotate_bytes;
+    uint32_t rotate_secs, max_files;
+    struct classifier *classifier; /* an nDPI module for the engines (engine_opts), NULL: own */
 };
 
 /* Defaults of every option, no input (programs that build a configuration without argv). */
@@ -143,5 +153,14 @@ int stream_run(const struct vpnscope_config *cfg);
 
 /* Monotonic seconds (the only wall clock: refresh timers, replay pacing, silent links). */
 double pipeline_mono(void);
+
+/* --batch (src/core/batch.c): each capture of cfg->batch_paths analysed on its own, cfg->jobs
+ * at a time; records, one capture_summary per capture and a rollup (JSON) or a table (text) on
+ * out. Returns the worst exit status. */
+int batch_run(const struct vpnscope_config *cfg, FILE *out);
+
+/* Report runs on a terminal (no --no-progress): the progress line on stderr when due (nothing
+ * during the first second); end = true clears it. */
+void pipeline_show_progress(struct pipeline *p, bool end);
 
 #endif

@@ -22,6 +22,7 @@ struct report_input {
     bool side_given;          /* --side was given (else inferred) */
     uint64_t findings_hidden; /* findings below --min-severity, not in `findings` */
     uint8_t min_severity;     /* enum severity given with --min-severity */
+    const char *file;         /* --batch: "file" of every JSON record, NULL: none */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,
@@ -58,5 +59,43 @@ uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_
  * decoded by vpnscope are listed as sessions, not flows. */
 struct flow;
 bool report_flow_listed(const struct flow *f, bool all_flows);
+
+/* ---- --batch: one line per capture and the rollup (json.c, text.c) ---- */
+
+/* VPN sessions of the report (the records of a tunnel: IKE/ESP/AH SAs, PPTP, GRE, L2TP). */
+size_t report_tunnels(const struct report_input *in);
+
+struct batch_capture {
+    const char *file;
+    uint64_t packets;
+    uint64_t tunnels;
+    const uint32_t *kinds; /* findings per enum finding_kind (FINDING__COUNT) */
+    int exit_status;
+    const char *error;   /* NULL or "" when the capture was analysed */
+    const char *warning; /* NULL or "": the capture was cut off (what came before is analysed) */
+};
+
+struct batch_rollup {
+    uint64_t captures, failed, skipped, packets, tunnels;
+    const uint64_t *kinds; /* findings per enum finding_kind (FINDING__COUNT) */
+    int exit_status;       /* the worst */
+};
+
+void report_capture_summary_json(FILE *out, const struct batch_capture *c);
+void report_rollup_json(FILE *out, const struct batch_rollup *r);
+/* The table header, one row per capture, the rollup line. */
+void report_batch_header_text(FILE *out);
+void report_capture_row_text(FILE *out, const struct batch_capture *c);
+void report_rollup_text(FILE *out, const struct batch_rollup *r);
+
+/* ---- the end of a live stream: nothing streamed is repeated ---- */
+
+/* The last scan after the input ended: ended sessions, new findings, and an "update" record
+ * for each session whose state changed since it was streamed (or that never was). */
+void stream_final(struct stream *s, const struct pipeline_snapshot *snap);
+/* Only the summary of the report (JSON: the summary record; text: the findings count and the
+ * summary section). */
+void report_json_summary(FILE *out, const struct report_input *in);
+void report_text_summary(FILE *out, const struct report_input *in);
 
 #endif

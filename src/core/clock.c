@@ -67,10 +67,12 @@ struct cap_src *open_side(const char *const *paths, int n, const char *bpf, char
 }
 
 /* One capture. 0 ok, -1 error. */
-static int sample_side(const char *const *paths, int n, const char *bpf, uint8_t side,
-                       struct nat_sampler *smp, struct counts *cnt, char *warn, unsigned wlen,
-                       char *errbuf, unsigned errlen)
+static int sample_side(struct pipeline *pl, const char *const *paths, int n, uint8_t side,
+                       struct nat_sampler *smp, struct counts *cnt, char *errbuf, unsigned errlen)
 {
+    const char *bpf = pl->cfg->bpf;
+    char *warn = pl->warn;
+    unsigned wlen = sizeof(pl->warn);
     struct cap_src *s = open_side(paths, n, bpf, errbuf, errlen);
     if (!s)
         return -1;
@@ -83,7 +85,11 @@ static int sample_side(const char *const *paths, int n, const char *bpf, uint8_t
     struct raw_pkt r;
     char eb[VPNSCOPE_ERRBUF_SIZE];
     int rc;
+    const char *phase =
+        side == SIDE_INSIDE ? "pass 1/2 (clock), inside:" : "pass 1/2 (clock), outside:";
     while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
+        if ((cnt->n & 4095) == 0)
+            progress_show(&pl->prog, phase, cap_bytes_read(s), cap_total_bytes(s), cnt->n);
         track(cnt, r.ts_us);
         if (r.filtered)
             continue;
@@ -121,7 +127,6 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
                int *nout, char *err, unsigned errlen)
 {
     struct nat_result *res = &p->nat;
-    const char *bpf = p->cfg->bpf;
     char la[200];
     char lb[200];
     struct nat_sampler *smp = nat_sampler_new();
@@ -131,10 +136,8 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     }
     struct counts cnt[2];
     memset(cnt, 0, sizeof(cnt));
-    if (sample_side(*pin, *nin, bpf, SIDE_INSIDE, smp, &cnt[0], p->warn, sizeof(p->warn), err,
-                    errlen) != 0 ||
-        sample_side(*pout, *nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], p->warn, sizeof(p->warn), err,
-                    errlen) != 0) {
+    if (sample_side(p, *pin, *nin, SIDE_INSIDE, smp, &cnt[0], err, errlen) != 0 ||
+        sample_side(p, *pout, *nout, SIDE_OUTSIDE, smp, &cnt[1], err, errlen) != 0) {
         nat_sampler_free(smp);
         return -1;
     }

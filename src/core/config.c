@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "vpnscope/capture.h"
 #include "vpnscope/config.h"
 
 void config_usage(FILE *out)
@@ -18,6 +20,8 @@ void config_usage(FILE *out)
         "       vpnscope --inside FILE --outside FILE [options] [BPF]\n"
         "       vpnscope --router FILE [options] [BPF]\n"
         "       vpnscope -i IF | --inside-if IF --outside-if IF [options] [BPF]\n"
+        "       vpnscope --batch PATH... [-j N] [options] [BPF]\n"
+        "       vpnscope -D\n"
         "\n"
         "Finds why a VPN is unstable behind NAT: decodes IKEv1/IKEv2, NAT-T, ESP, AH, PPTP/GRE "
         "and\n"
@@ -25,10 +29,14 @@ void config_usage(FILE *out)
         "inside and\n"
         "outside a router, and reports what breaks VPN passthrough with cause, evidence and "
         "remedy.\n"
+        "Options may come before or after the BPF expression (the words that are not options); "
+        "'--'\n"
+        "ends the options.\n"
         "\n"
         "Input:\n"
-        "  -r FILE            read a pcap/pcapng file; several -r are consecutive pieces of one "
-        "capture\n"
+        "  -r FILE            read a pcap/pcapng file (gzip/zstd too; '-' = standard input); "
+        "several\n"
+        "                     -r are consecutive pieces of one capture\n"
         "  --inside FILE      capture taken inside (LAN side of) the NAT router (repeatable "
         "pieces)\n"
         "  --outside FILE     capture taken outside (WAN side of) the NAT router (repeatable "
@@ -36,7 +44,14 @@ void config_usage(FILE *out)
         "  --router FILE      one capture on the router on all interfaces (tcpdump -i any)\n"
         "  -i IF              live capture on interface IF\n"
         "  --inside-if IF, --outside-if IF   live capture on both sides of a router\n"
-        "  -c N               stop after N packets (per input)\n"
+        "  --batch PATH...    analyse each capture on its own: files, and directories walked for\n"
+        "                     captures (by magic bytes); the words after the options that name\n"
+        "                     existing paths are more PATHs, the BPF expression starts after them\n"
+        "  -j N               --batch: captures analysed at a time (default: number of "
+        "processors)\n"
+        "  -c N               stop after N packets that pass the filter (per input)\n"
+        "  -n, -nn            accepted for tcpdump habits (addresses are never resolved)\n"
+        "  -D                 list the capture interfaces, as tcpdump -D\n"
         "Output:\n"
         "  --json             JSON Lines instead of the text report\n"
         "  --all-flows        list every flow, not only VPN flows\n"
@@ -47,8 +62,17 @@ void config_usage(FILE *out)
         "  --speed N          replay speed: 1 = capture speed, 0 = as fast as possible (default "
         "1)\n"
         "  --refresh MS       dashboard refresh period (default 500)\n"
+        "  --max-frames N     dashboard: end after N redraws (scripted runs)\n"
+        "  --no-ndpi          do not label other flows with nDPI\n"
+        "  --no-progress      no progress line on stderr (shown on a terminal for long runs)\n"
         "  -w FILE|PREFIX     save the packets that pass the filter (pcap; PREFIX-inside.pcap and\n"
         "                     PREFIX-outside.pcap with two capture points)\n"
+        "  -C SIZE            -w: a new file once the current one exceeds SIZE million bytes\n"
+        "                     (FILE, FILE1, FILE2, ...)\n"
+        "  -G SECONDS         -w: a new file every SECONDS of packet time (FILE is a strftime "
+        "format)\n"
+        "  -W COUNT           -w: with -C, a ring of COUNT files; with -G, stop after COUNT "
+        "files\n"
         "  -Z USER            live: drop privileges to USER after opening interfaces\n"
         "  --export DIR       one pcapng per finding (its packets, commented) and "
         "DIR/index.jsonl\n"
@@ -60,7 +84,8 @@ void config_usage(FILE *out)
         "  -h, --help         this help        -V, --version   version\n"
         "\n"
         "Exit status: 0 no finding of severity warning or error, 1 such findings, 2 usage or "
-        "input error.\n",
+        "input error\n"
+        "(--batch: the worst of the captures').\n",
         out);
 }
 
@@ -87,7 +112,8 @@ enum {
     OPT_NO_PROGRESS,
     OPT_EXPORT,
     OPT_HTML,
-    OPT_MIN_SEVERITY
+    OPT_MIN_SEVERITY,
+    OPT_BATCH
 };
 
 static int die_usage(const char *msg, const char *arg)
@@ -167,6 +193,7 @@ static const struct option long_opts[] = {
     {"export", required_argument, 0, OPT_EXPORT},
     {"html", required_argument, 0, OPT_HTML},
     {"min-severity", required_argument, 0, OPT_MIN_SEVERITY},
+    {"batch", required_argument, 0, OPT_BATCH},
     {0, 0, 0, 0},
 };
 
@@ -321,11 +348,103 @@ static int parse_evidence(struct vpnscope_config *c, int opt, const char *arg)
     }
 }
 
+/* tcpdump's flags and --batch. 0 done, 1 not one of them, 2 usage error (printed). */
+static int parse_tcpdump(struct vpnscope_config *c, int opt, const char *arg)
+{
+    uint32_t v;
+    switch (opt) {
+    case 'n':
+        return 0; /* addresses are never resolved */
+    case 'D':
+        c->action = CFG_LIST_IFACES;
+        return 0;
+    case 'j':
+        if (!parse_u32(arg, &v) || v == 0 || v > 1024)
+            return die_usage("-j needs a number from 1 to 1024", arg);
+        c->jobs = (int)v;
+        return 0;
+    case 'C':
+        if (!parse_u32(arg, &v) || v == 0 || v > 1000000)
+            return die_usage("-C needs a size in millions of bytes (1 to 1000000)", arg);
+        c->rotate_bytes = (uint64_t)v * 1000000u;
+        return 0;
+    case 'G':
+        if (!parse_u32(arg, &v) || v == 0)
+            return die_usage("-G needs a positive number of seconds", arg);
+        c->rotate_secs = v;
+        return 0;
+    case 'W':
+        if (!parse_u32(arg, &v) || v == 0 || v > 100000)
+            return die_usage("-W needs a file count from 1 to 100000", arg);
+        c->max_files = v;
+        return 0;
+    case OPT_BATCH:
+        c->batch = true;
+        c->batch_paths[c->nbatch++] = arg;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* A path that names something on the file system (--batch: where the BPF words begin). */
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Two-capture modes read each capture twice (clock or split pass first): standard input, pipes
+ * and FIFOs cannot be. 0 or 2 (printed). A path that does not exist is left to the open. */
+static int check_rereadable(const char *opt, const char *const *paths, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(paths[i], "-") != 0 && !path_exists(paths[i]))
+            continue;
+        if (cap_path_rereadable(paths[i]))
+            continue;
+        fprintf(stderr,
+                "vpnscope: %s %s: two-capture modes read each capture twice (a first pass "
+                "finds the clock or the interfaces); standard input, pipes and FIFOs can only "
+                "be read once: save the capture to a file\n",
+                opt, strcmp(paths[i], "-") == 0 ? "- (standard input)" : paths[i]);
+        return 2;
+    }
+    return 0;
+}
+
+/* --batch: no other input, no -w; -C/-G/-W only with -w; -j only with --batch. 0 or 2. */
+static int validate_extra(struct vpnscope_config *c)
+{
+    if (c->batch && (c->nfiles || c->ninside || c->noutside || c->router || c->iface ||
+                     c->inside_if || c->outside_if))
+        return die_usage("--batch takes its own paths (no -r, --inside, --router or -i)", NULL);
+    if (c->batch && (c->write_path || c->mode == MODE_DASHBOARD))
+        return die_usage("--batch writes a report per capture: no -w and no --ui", NULL);
+    if (c->jobs && !c->batch)
+        return die_usage("-j goes with --batch", NULL);
+    if ((c->rotate_bytes || c->rotate_secs || c->max_files) && !c->write_path)
+        return die_usage("-C, -G and -W go with -w", NULL);
+    if (c->max_files && !c->rotate_bytes && !c->rotate_secs)
+        return die_usage("-W goes with -C or -G", NULL);
+    if (c->write_path && strcmp(c->write_path, "-") == 0 && (c->rotate_bytes || c->rotate_secs))
+        return die_usage("-w - (standard output) cannot rotate", NULL);
+    int rc = check_rereadable("--inside", c->inside, c->ninside);
+    if (rc == 0)
+        rc = check_rereadable("--outside", c->outside, c->noutside);
+    if (rc == 0 && c->router)
+        rc = check_rereadable("--router", &c->router, 1);
+    return rc;
+}
+
 /* One input mode, complete pairs; the mode to run. 0 or 2 (printed). */
 static int validate(struct vpnscope_config *c)
 {
     bool dual_files = c->ninside || c->noutside;
     c->live = c->iface || c->inside_if || c->outside_if;
+    int rc = validate_extra(c);
+    if (rc || c->batch)
+        return rc;
     int modes = (c->nfiles > 0) + (dual_files ? 1 : 0) + (c->router != NULL) + (c->live ? 1 : 0);
     if (modes == 0)
         return die_usage("no input: give -r FILE, --inside/--outside, --router or -i IF", NULL);
@@ -356,12 +475,14 @@ void config_defaults(struct vpnscope_config *c)
                                   NAT_GRE_TIMEOUT, NAT_OTHER_TIMEOUT};
 }
 
-int config_parse(struct vpnscope_config *c, int argc, char **argv)
+/* getopt_long over the whole command line: options anywhere (the words that are not options are
+ * moved after them), "--" ends the options. */
+static int parse_options(struct vpnscope_config *c, int argc, char **argv)
 {
-    config_defaults(c);
     int opt;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+r:i:c:w:Z:hV", long_opts, NULL)) != -1) {
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "r:i:c:w:Z:hVnDj:C:G:W:", long_opts, NULL)) != -1) {
         if (opt == 'h' || opt == 'V') {
             c->action = opt == 'h' ? CFG_HELP : CFG_VERSION;
             return 0;
@@ -371,6 +492,8 @@ int config_parse(struct vpnscope_config *c, int argc, char **argv)
             rc = parse_output(c, opt, optarg);
         if (rc == 1)
             rc = parse_evidence(c, opt, optarg);
+        if (rc == 1)
+            rc = parse_tcpdump(c, opt, optarg);
         if (rc == 2)
             return 2;
         if (rc == 1) {
@@ -379,8 +502,33 @@ int config_parse(struct vpnscope_config *c, int argc, char **argv)
             return die_usage("unknown option", argv[optind - 1]);
         }
     }
-    c->bpf = join_args(argc - optind, argv + optind);
-    int rc = validate(c);
+    return 0;
+}
+
+int config_parse(struct vpnscope_config *c, int argc, char **argv)
+{
+    config_defaults(c);
+    c->batch_paths = calloc((size_t)(argc > 0 ? argc : 1), sizeof(*c->batch_paths));
+    if (!c->batch_paths) {
+        fprintf(stderr, "vpnscope: out of memory\n");
+        return 2;
+    }
+    int rc = parse_options(c, argc, argv);
+    if (rc != 0 || c->action != CFG_RUN) {
+        if (rc)
+            config_free(c);
+        return rc;
+    }
+    int first = optind;
+    while (c->batch && first < argc && path_exists(argv[first]))
+        c->batch_paths[c->nbatch++] = argv[first++];
+    c->bpf = join_args(argc - first, argv + first);
+    if (argc - first > 0 && !c->bpf) {
+        fprintf(stderr, "vpnscope: out of memory\n");
+        config_free(c);
+        return 2;
+    }
+    rc = validate(c);
     if (rc)
         config_free(c);
     return rc;
@@ -390,4 +538,7 @@ void config_free(struct vpnscope_config *c)
 {
     free(c->bpf);
     c->bpf = NULL;
+    free(c->batch_paths);
+    c->batch_paths = NULL;
+    c->nbatch = 0;
 }

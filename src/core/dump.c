@@ -1,52 +1,50 @@
-/* dump.c - -w when reading files: the frames that pass the BPF filter written to a pcap file
- * with their original timestamps and link type, as tcpdump -r IN -w OUT does. */
+/* dump.c - -w: the frames that pass the BPF filter written as pcap with their original
+ * timestamps and link type, as tcpdump -r IN -w OUT (files) or tcpdump -w OUT (live, flushed
+ * after every packet as tcpdump -U) does, through the capture layer's checked writer, which
+ * rotates with -C size, -G seconds and -W count as tcpdump does (packet time is the clock). */
 #include "pipeline_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <pcap/pcap.h>
+#include <string.h>
 
 struct dump {
-    pcap_t *dead;
-    pcap_dumper_t *d;
+    struct cap_writer *w;
 };
 
-struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen)
+struct dump *dump_open(const struct vpnscope_config *cfg, const char *path,
+                       const struct cap_src *src, char *err, unsigned errlen)
 {
     struct dump *d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    d->dead = pcap_open_dead(dlt, 262144);
-    if (d->dead)
-        d->d = pcap_dump_open(d->dead, path);
-    if (!d->d) {
-        snprintf(err, errlen, "%s: %s", path, d->dead ? pcap_geterr(d->dead) : "out of memory");
-        if (d->dead)
-            pcap_close(d->dead);
+    struct cap_writer_opts o;
+    memset(&o, 0, sizeof(o));
+    o.path = path;
+    o.dlt = cap_dlt(src);
+    o.snaplen = cap_snaplen(src);
+    o.rotate_bytes = cfg->rotate_bytes;
+    o.rotate_secs = cfg->rotate_secs;
+    o.max_files = cfg->max_files;
+    o.flush_each = cfg->live;
+    d->w = cap_writer_open(&o, err, errlen);
+    if (!d->w) {
         free(d);
         return NULL;
     }
     return d;
 }
 
-void dump_packet(struct dump *d, const struct raw_pkt *r)
+int dump_packet(struct dump *d, const struct raw_pkt *r, char *err, unsigned errlen)
 {
-    struct pcap_pkthdr h;
-    h.ts.tv_sec = (time_t)(r->ts_us / 1000000u);
-    h.ts.tv_usec = (suseconds_t)(r->ts_us % 1000000u);
-    h.caplen = r->caplen;
-    h.len = r->len;
-    pcap_dump((u_char *)d->d, &h, r->data);
+    return cap_writer_write(d->w, r, err, errlen);
 }
 
-int dump_close(struct dump *d)
+int dump_close(struct dump *d, char *err, unsigned errlen)
 {
-    int rc = pcap_dump_flush(d->d);
-    pcap_dump_close(d->d);
-    pcap_close(d->dead);
+    int rc = cap_writer_close(d->w, err, errlen);
     free(d);
     return rc;
 }

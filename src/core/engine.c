@@ -17,6 +17,7 @@ struct engine {
     struct session_model m;
     struct frag_table *frag;
     struct classifier *cls;
+    bool own_cls;                /* cls was made by this engine (else engine_opts.classifier) */
     struct classify_flow **pool; /* live nDPI states, index = flow.cls_slot - 1 */
     uint32_t *pool_free;
     uint32_t pool_nfree;
@@ -62,7 +63,8 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
     if (!e->m.flows || !e->frag)
         goto oom;
     if (!o || !o->no_ndpi) {
-        e->cls = classify_new(o && o->all_protocols, errbuf, errlen);
+        e->own_cls = !o || !o->classifier;
+        e->cls = e->own_cls ? classify_new(o && o->all_protocols, errbuf, errlen) : o->classifier;
         if (!e->cls)
             goto fail;
         e->pool = calloc(CLASSIFY_MAX_LIVE, sizeof(*e->pool));
@@ -95,7 +97,8 @@ void engine_free(struct engine *e)
     free(e->pool_free);
     free(e->pool_key);
     free(e->ring);
-    classify_free(e->cls);
+    if (e->own_cls)
+        classify_free(e->cls);
     frag_free(e->frag);
     session_model_free(&e->m);
     free(e);

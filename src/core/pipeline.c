@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vpnscope/evidence.h"
 #include "vpnscope/report.h"
@@ -25,6 +26,8 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     p->n = p->two ? 2 : 1;
     p->nsrc = p->router ? 1 : p->n;
     p->paced = cfg->mode == MODE_DASHBOARD && !p->live;
+    progress_init(&p->prog, cfg->mode == MODE_BATCH && !p->live && !cfg->no_progress &&
+                                isatty(STDERR_FILENO));
     if (sources_open(p, err, errlen) != 0) {
         pipeline_close(p);
         return NULL;
@@ -33,6 +36,7 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     memset(&eo, 0, sizeof(eo));
     eo.no_ndpi = cfg->no_ndpi;
     eo.all_protocols = cfg->all_flows;
+    eo.classifier = cfg->classifier;
     for (int i = 0; i < p->n; i++) {
         uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                               : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
@@ -152,6 +156,13 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         return 0;
     p->finished = true;
     pipeline_drops(p);
+    for (int i = 0; i < 2; i++) {
+        if (p->dump[i] && dump_close(p->dump[i], err, errlen) != 0) {
+            p->dump[i] = NULL;
+            return -1; /* the -w file is incomplete: the run failed */
+        }
+        p->dump[i] = NULL;
+    }
     for (int i = 0; i < p->n; i++) {
         engine_finish(p->eng[i]);
         struct session_model *m = engine_model(p->eng[i]);
@@ -232,18 +243,10 @@ static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
     return rc;
 }
 
-int pipeline_report(struct pipeline *p, FILE *out)
+void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out)
 {
-    /* the exit status says what the capture shows, whatever --min-severity hides */
-    int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
-    finding_list_group(&p->fl);
-    size_t hidden = 0;
-    if (p->cfg->min_severity > SEV_INFO)
-        hidden = finding_list_min_severity(&p->fl, p->cfg->min_severity);
     struct report_input ri;
     memset(&ri, 0, sizeof(ri));
-    ri.findings_hidden = hidden;
-    ri.min_severity = p->cfg->min_severity;
     ri.n_models = (uint8_t)p->n;
     for (int i = 0; i < p->n; i++) {
         ri.models[i] = engine_model_const(p->eng[i]);
@@ -255,10 +258,27 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    ri.file = p->cfg->record_file;
+    ri.min_severity = p->cfg->min_severity;
+    *ri_out = ri;
+}
+
+/* The report (or its summary only), --export/--html, and the exit status. */
+static int report_out(struct pipeline *p, FILE *out, bool summary_only)
+{
+    /* the exit status says what the capture shows, whatever --min-severity hides */
+    int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    finding_list_group(&p->fl);
+    size_t hidden = 0;
+    if (p->cfg->min_severity > SEV_INFO)
+        hidden = finding_list_min_severity(&p->fl, p->cfg->min_severity);
+    struct report_input ri;
+    pipeline_report_input(p, &ri);
+    ri.findings_hidden = hidden;
     if (p->cfg->json)
-        report_json(out, &ri);
+        (summary_only ? report_json_summary : report_json)(out, &ri);
     else
-        report_text(out, &ri);
+        (summary_only ? report_text_summary : report_text)(out, &ri);
     fflush(out);
     if (ferror(out)) {
         fprintf(stderr, "vpnscope: error writing the report\n");
@@ -269,6 +289,16 @@ int pipeline_report(struct pipeline *p, FILE *out)
     return rc;
 }
 
+int pipeline_report(struct pipeline *p, FILE *out)
+{
+    return report_out(p, out, false);
+}
+
+int pipeline_report_summary(struct pipeline *p, FILE *out)
+{
+    return report_out(p, out, true);
+}
+
 void pipeline_close(struct pipeline *p)
 {
     if (!p)
@@ -276,8 +306,9 @@ void pipeline_close(struct pipeline *p)
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
-        if (p->dump[i] && dump_close(p->dump[i]) != 0)
-            fprintf(stderr, "vpnscope: error writing the -w file\n");
+        char eb[VPNSCOPE_ERRBUF_SIZE * 2];
+        if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0)
+            fprintf(stderr, "vpnscope: %s\n", eb);
     }
     nat_corr_free(p->corr);
     nat_result_free(&p->nat);
@@ -285,4 +316,21 @@ void pipeline_close(struct pipeline *p)
     router_split_free(p->split);
     free(p->scratch);
     free(p);
+}
+
+void pipeline_show_progress(struct pipeline *p, bool end)
+{
+    if (end) {
+        progress_end(&p->prog);
+        return;
+    }
+    uint64_t done = 0, total = 0;
+    for (int i = 0; i < p->nsrc; i++) {
+        if (!p->src[i])
+            continue;
+        done += cap_bytes_read(p->src[i]);
+        total += cap_total_bytes(p->src[i]);
+    }
+    progress_show(&p->prog, p->two && !p->live ? "pass 2/2 (analysis):" : "reading:", done, total,
+                  p->packets);
 }

@@ -16,6 +16,19 @@
 
 struct router_split;
 
+/* The progress line of long runs on a terminal (progress.c). */
+struct progress {
+    bool on, shown;
+    double start, first, next; /* monotonic seconds: started, first line due, next line due */
+    const char *phase;         /* of the last line (a new phase is shown at once) */
+};
+void progress_init(struct progress *g, bool on);
+/* Prints the line when due: done of total bytes (total 0: unknown), packets read. */
+void progress_show(struct progress *g, const char *phase, uint64_t done, uint64_t total,
+                   uint64_t packets);
+/* Clears the line when one was shown. */
+void progress_end(struct progress *g);
+
 struct pipeline {
     const struct vpnscope_config *cfg;
     int n;    /* capture points = engines: 1, or 2 ([0] single/inside, [1] outside) */
@@ -54,7 +67,8 @@ struct pipeline {
     bool ended, finished, failed;
     char msg[512];
     struct pipeline_snapshot snap;
-    struct dump *dump[2]; /* -w when reading files */
+    struct dump *dump[2]; /* -w: every packet (live) or those that pass the filter (files) */
+    struct progress prog; /* report runs on a terminal (cfg->no_progress off) */
 };
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */
@@ -89,13 +103,22 @@ void router_split_free(struct router_split *sp);
 int sources_open(struct pipeline *p, char *err, unsigned errlen);
 long sources_step(struct pipeline *p, double budget_ms, int *wait_ms);
 
-/* -w when reading files (dump.c). */
-struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen);
-void dump_packet(struct dump *d, const struct raw_pkt *r);
-int dump_close(struct dump *d);
+/* -w (dump.c): the capture layer's checked writer with -C/-G/-W rotation. */
+struct dump *dump_open(const struct vpnscope_config *cfg, const char *path,
+                       const struct cap_src *src, char *err, unsigned errlen);
+/* 0 written, 1 the -G/-W file limit is reached (stop), -1 failed (err). */
+int dump_packet(struct dump *d, const struct raw_pkt *r, char *err, unsigned errlen);
+/* Flushes and closes: 0, or -1 (err). */
+int dump_close(struct dump *d, char *err, unsigned errlen);
 
 /* Drops root to user (NULL: "nobody" when it exists; nothing when not root). 0, or -1 with err. */
 int drop_privileges(const char *user, char *err, unsigned errlen);
+
+/* What the report sinks read of the final result. */
+struct report_input;
+void pipeline_report_input(const struct pipeline *p, struct report_input *ri);
+/* The summary only (the end of a live stream); the exit status as pipeline_report. */
+int pipeline_report_summary(struct pipeline *p, FILE *out);
 
 /* Detection over the models so far (analysis.c). */
 void analysis_run(struct pipeline *p);

@@ -119,8 +119,10 @@ struct learn {
 
 /* First read: the interfaces, and the router's outside addresses when not given (twins). */
 static int learn_interfaces(const char *path, const char *bpf, struct router_split *sp,
-                            struct learn *l, struct pkt *p, char *errbuf, unsigned errlen)
+                            struct learn *l, struct pkt *p, struct progress *pg, char *errbuf,
+                            unsigned errlen)
 {
+    uint64_t n = 0;
     const char *paths[1] = {path};
     bool given = sp->nnat > 0;
     struct table *twins = table_new(sizeof(uint64_t), sizeof(struct rsig), 1u << 16, NULL, NULL);
@@ -138,6 +140,8 @@ static int learn_interfaces(const char *path, const char *bpf, struct router_spl
     char eb[VPNSCOPE_ERRBUF_SIZE];
     int rc;
     while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
+        if ((n++ & 4095) == 0)
+            progress_show(pg, "pass 1/2 (interfaces):", cap_bytes_read(s), cap_total_bytes(s), n);
         if (r.filtered)
             continue;
         bare_decode(p, &r);
@@ -179,8 +183,10 @@ static int learn_interfaces(const char *path, const char *bpf, struct router_spl
 
 /* Second read: which interface / link addresses carry the outside addresses. */
 static int learn_outside(const char *path, const char *bpf, struct router_split *sp,
-                         struct learn *l, struct pkt *p, char *errbuf, unsigned errlen)
+                         struct learn *l, struct pkt *p, struct progress *pg, char *errbuf,
+                         unsigned errlen)
 {
+    uint64_t n = 0;
     const char *paths[1] = {path};
     struct cap_src *s = open_side(paths, 1, bpf, errbuf, errlen);
     if (!s)
@@ -189,6 +195,8 @@ static int learn_outside(const char *path, const char *bpf, struct router_split 
     char eb[VPNSCOPE_ERRBUF_SIZE];
     int rc;
     while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
+        if ((n++ & 4095) == 0)
+            progress_show(pg, "pass 1/2 (outside link):", cap_bytes_read(s), cap_total_bytes(s), n);
         if (r.filtered)
             continue;
         bare_decode(p, &r);
@@ -221,7 +229,8 @@ static int learn_outside(const char *path, const char *bpf, struct router_split 
 /* The interfaces, the router's outside addresses (when not given) and, for SLL, the link
  * addresses of the outside link. */
 static int router_learn(const struct vpnscope_config *o, const char *path, struct router_split *sp,
-                        struct pkt *p, char *msg, unsigned msglen, char *errbuf, unsigned errlen)
+                        struct pkt *p, struct progress *pg, char *msg, unsigned msglen,
+                        char *errbuf, unsigned errlen)
 {
     struct learn l;
     memset(&l, 0, sizeof(l));
@@ -229,12 +238,12 @@ static int router_learn(const struct vpnscope_config *o, const char *path, struc
     sp->nnat = o->n_nat_addrs < 8 ? o->n_nat_addrs : 8;
     for (int i = 0; i < sp->nnat; i++)
         sp->nat[i] = o->nat_addrs[i];
-    if (learn_interfaces(path, o->bpf, sp, &l, p, errbuf, errlen) != 0)
+    if (learn_interfaces(path, o->bpf, sp, &l, p, pg, errbuf, errlen) != 0)
         return -1;
     sp->by_if = l.nifs > 1;
     sp->by_mac = !sp->by_if && l.dlt == DLT_LINUX_SLL_ && sp->nnat > 0;
     if (sp->by_if || sp->by_mac) {
-        if (learn_outside(path, o->bpf, sp, &l, p, errbuf, errlen) != 0)
+        if (learn_outside(path, o->bpf, sp, &l, p, pg, errbuf, errlen) != 0)
             return -1;
         if (sp->by_if) {
             int best = 0;
@@ -268,8 +277,8 @@ int router_split_open(struct pipeline *p, char *err, unsigned errlen)
         return -1;
     }
     struct router_split *sp = p->split;
-    if (router_learn(p->cfg, p->cfg->router, sp, p->scratch, p->nat.message, sizeof(p->nat.message),
-                     err, errlen) != 0)
+    if (router_learn(p->cfg, p->cfg->router, sp, p->scratch, &p->prog, p->nat.message,
+                     sizeof(p->nat.message), err, errlen) != 0)
         return -1;
     sp->can_split = sp->by_if || sp->nnat > 0;
     struct nat_corr_opts co;

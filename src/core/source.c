@@ -148,14 +148,30 @@ static int open_dumps(struct pipeline *p, char *err, unsigned errlen)
             snprintf(path, sizeof(path), "%s", w);
         else
             snprintf(path, sizeof(path), "%s-%s.pcap", w, suffix[i]);
-        if (p->live) {
-            if (!cap_dump_open(p->src[i], path, err, errlen))
-                return -1;
-        } else if (!(p->dump[i] = dump_open(path, cap_dlt(p->src[i]), err, errlen))) {
+        if (!(p->dump[i] = dump_open(p->cfg, path, p->src[i], err, errlen)))
             return -1;
-        }
     }
     return 0;
+}
+
+/* -w of one packet that passed the filter, with the capture's own time (not the inside clock):
+ * a failed write fails the run; the -G/-W file limit ends it as tcpdump does. */
+static void dump_one(struct pipeline *p, int i, const struct raw_pkt *r)
+{
+    struct raw_pkt orig = *r;
+    orig.ts_us = p->pend_ts[i];
+    char eb[sizeof(p->msg)];
+    int rc = dump_packet(p->dump[i], &orig, eb, sizeof(eb));
+    if (rc == 0)
+        return;
+    for (int k = 0; k < p->nsrc; k++)
+        p->done[k] = true;
+    if (rc < 0) {
+        p->failed = true;
+        snprintf(p->msg, sizeof(p->msg), "%s", eb);
+    } else if (!p->msg[0]) {
+        snprintf(p->msg, sizeof(p->msg), "-w: the -W file count is reached");
+    }
 }
 
 int sources_open(struct pipeline *p, char *err, unsigned errlen)
@@ -182,10 +198,15 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
     } else {
         rc = open_live(p, err, errlen);
     }
-    if (rc == 0)
+    /* a live -w that rotates (-C/-G) creates every file after the privilege drop, as tcpdump
+     * does, so that the ring can reopen its first file; a single -w file is opened before */
+    bool late = p->live && (c->rotate_bytes || c->rotate_secs);
+    if (rc == 0 && !late)
         rc = open_dumps(p, err, errlen);
     if (rc == 0 && p->live)
         rc = drop_privileges(c->drop_user, err, errlen);
+    if (rc == 0 && late)
+        rc = open_dumps(p, err, errlen);
     return rc;
 }
 
@@ -194,13 +215,8 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
 static void feed_one(struct pipeline *p, int i)
 {
     struct raw_pkt *r = &p->pend[i];
-    if (p->live && p->cfg->write_path) {
-        cap_dump(p->src[i], r);
-    } else if (p->dump[i] && !r->filtered) {
-        struct raw_pkt orig = *r; /* the capture's own time, not the inside clock */
-        orig.ts_us = p->pend_ts[i];
-        dump_packet(p->dump[i], &orig);
-    }
+    if (p->dump[i] && !r->filtered)
+        dump_one(p, i, r);
     int e = p->router ? router_split_side(p, r) : i;
     const struct pkt *pk = engine_packet(p->eng[e], r);
     if (pk && p->corr && (!p->router || router_split_correlates(p)))
@@ -216,7 +232,8 @@ static void feed_one(struct pipeline *p, int i)
     if (p->live || p->paced)
         p->last_wall = pipeline_mono();
     p->have[i] = false;
-    p->fed[i]++;
+    if (!r->filtered)
+        p->fed[i]++; /* -c counts the packets that pass the filter, as tcpdump */
     if (p->cfg->count > 0 && p->fed[i] >= p->cfg->count)
         p->done[i] = true;
 }

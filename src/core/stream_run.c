@@ -1,6 +1,6 @@
 /* stream_run.c - live capture without the dashboard: the pipeline fed as packets arrive (poll on
  * the capture fds), the streaming report scanned every second of packet or wall time, then the
- * final report. Needs no curses. */
+ * final state of what changed and the summary (nothing streamed is repeated). Needs no curses. */
 #include "pipeline_int.h"
 
 #include <poll.h>
@@ -79,8 +79,8 @@ static int stream_loop(struct pipeline *p, struct stream *s)
         fprintf(stderr, "vpnscope: %s\n", err);
         return 2;
     }
-    stream_scan(s, pipeline_snapshot(p));
-    int rc = pipeline_report(p, stdout);
+    stream_final(s, pipeline_snapshot(p));
+    int rc = pipeline_report_summary(p, stdout);
     const char *msg = pipeline_message(p);
     if (pipeline_failed(p)) {
         fprintf(stderr, "vpnscope: %s\n", msg);

@@ -465,6 +465,8 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
     struct jw w;
     const struct session_model *m = in->models[r->model];
     jw_begin_record(&w, out, rep_type_name(r->type));
+    if (in->file)
+        jw_str(&w, "file", in->file);
     switch (r->type) {
     case REC_IKE_SA:
         rec_ike(&w, m, r->p);
@@ -512,6 +514,16 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
     jw_end_record(&w);
 }
 
+void report_json_summary(FILE *out, const struct report_input *in)
+{
+    struct jw w;
+    jw_begin_record(&w, out, "summary");
+    if (in->file)
+        jw_str(&w, "file", in->file);
+    rec_summary(&w, in);
+    jw_end_record(&w);
+}
+
 void report_json(FILE *out, const struct report_input *in)
 {
     struct rep_list l;
@@ -521,6 +533,59 @@ void report_json(FILE *out, const struct report_input *in)
     rep_list_free(&l);
     struct jw w;
     jw_begin_record(&w, out, "summary");
+    if (in->file)
+        jw_str(&w, "file", in->file);
     rec_summary(&w, in);
+    jw_end_record(&w);
+}
+
+size_t report_tunnels(const struct report_input *in)
+{
+    struct rep_list l;
+    rep_build(&l, in);
+    size_t n = 0;
+    for (size_t i = 0; i < l.n; i++)
+        n += l.v[i].type <= REC_L2TP ? 1 : 0; /* the session record types come first */
+    rep_list_free(&l);
+    return n;
+}
+
+/* {kind: count} of the kinds that were found, in enum order. */
+static void jw_kinds(struct jw *w, const uint32_t *k32, const uint64_t *k64)
+{
+    jw_obj(w, "findings");
+    for (unsigned k = 0; k < FINDING__COUNT; k++) {
+        uint64_t v = k32 ? k32[k] : k64[k];
+        if (v)
+            jw_u64(w, finding_kind_name(k), v);
+    }
+    jw_obj_end(w);
+}
+
+void report_capture_summary_json(FILE *out, const struct batch_capture *c)
+{
+    struct jw w;
+    jw_begin_record(&w, out, "capture_summary");
+    jw_str(&w, "file", c->file);
+    jw_u64(&w, "packets", c->packets);
+    jw_u64(&w, "tunnels", c->tunnels);
+    jw_kinds(&w, c->kinds, NULL);
+    jw_u64(&w, "exit_status", (uint64_t)c->exit_status);
+    jw_str(&w, "error", c->error && c->error[0] ? c->error : NULL);
+    jw_str(&w, "warning", c->warning && c->warning[0] ? c->warning : NULL);
+    jw_end_record(&w);
+}
+
+void report_rollup_json(FILE *out, const struct batch_rollup *r)
+{
+    struct jw w;
+    jw_begin_record(&w, out, "rollup");
+    jw_u64(&w, "captures", r->captures);
+    jw_u64(&w, "failed", r->failed);
+    jw_u64(&w, "skipped", r->skipped);
+    jw_u64(&w, "packets", r->packets);
+    jw_u64(&w, "tunnels", r->tunnels);
+    jw_kinds(&w, NULL, r->kinds);
+    jw_u64(&w, "exit_status", (uint64_t)r->exit_status);
     jw_end_record(&w);
 }

@@ -3,7 +3,9 @@
  * and when it ends or expires (idle past its NAT timeout, on packet time), and for each finding
  * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
  * the fields of their type (doc/json-schema.md) plus "event" ("established" | "ended") and "ts";
- * findings are the report's finding records. The final report follows when the run ends (app.c). */
+ * findings are the report's finding records. At the end (stream_final) a session whose record
+ * changed since it was streamed, or that never was, gets an "update" record with its final state;
+ * then only the summary follows (stream_run.c): nothing streamed is repeated. */
 #include "vpnscope/pipeline.h"
 #include "vpnscope/proto.h"
 #include "vpnscope/report.h"
@@ -18,11 +20,12 @@
 #include "jsonw.h"
 #include "report_int.h"
 
-enum { ST_NONE = 0, ST_UP, ST_ENDED };
+enum { ST_NONE = 0, ST_UP, ST_ENDED, ST_UPDATE };
 
 struct sess {
     uint8_t st;
     uint64_t last_ts; /* last_ts of the record when it ended */
+    uint64_t fp;      /* what the last streamed record said (counters, times) */
 };
 
 struct stream {
@@ -30,7 +33,9 @@ struct stream {
     bool json;
     struct nat_timeouts to;
     struct table *sess;  /* uint64 hash -> struct sess */
-    struct table *found; /* uint64 hash -> uint8 */
+    struct table *found; /* uint64 hash -> uint64 severity and confidence as streamed */
+    bool final;          /* the last scan (stream_final): sessions whose state changed since they
+                            were streamed, or never were, get an "update" record */
 };
 
 struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to)
@@ -42,7 +47,7 @@ struct stream *stream_new(FILE *out, bool json, const struct nat_timeouts *to)
     s->json = json;
     s->to = *to;
     s->sess = table_new(sizeof(uint64_t), sizeof(struct sess), 1u << 20, NULL, NULL);
-    s->found = table_new(sizeof(uint64_t), 1, 1u << 16, NULL, NULL);
+    s->found = table_new(sizeof(uint64_t), sizeof(uint64_t), 1u << 16, NULL, NULL);
     if (!s->sess || !s->found) {
         stream_free(s);
         return NULL;
@@ -89,7 +94,14 @@ uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_
 
 static const char *ev_name(int ev)
 {
-    return ev == ST_UP ? "established" : "ended";
+    return ev == ST_UP ? "established" : ev == ST_UPDATE ? "update" : "ended";
+}
+
+/* A session's streamed state: what changes in its record as packets arrive. */
+static uint64_t fingerprint(uint64_t a, uint64_t b, uint64_t c)
+{
+    uint64_t v[3] = {a, b, c};
+    return hash_bytes(v, sizeof(v));
 }
 
 static uint64_t key_hash(uint8_t kind, uint8_t side, const void *k, size_t n)
@@ -103,31 +115,38 @@ static uint64_t key_hash(uint8_t kind, uint8_t side, const void *k, size_t n)
 }
 
 /* Decides the event for one session: ST_UP when first established (or back after it ended),
- * ST_ENDED when it closed or idled past its timeout; ST_NONE otherwise. */
+ * ST_ENDED when it closed or idled past its timeout; in the final scan ST_UPDATE when its record
+ * changed since it was streamed (fp) or it never was; ST_NONE otherwise. */
 static int transition(struct stream *s, uint64_t h, bool established, bool closed, uint64_t last_ts,
-                      uint32_t timeout_s, uint64_t now)
+                      uint32_t timeout_s, uint64_t now, uint64_t fp)
 {
     struct sess *v = table_get(s->sess, &h, true);
     bool expired = now > last_ts && now - last_ts > (uint64_t)timeout_s * 1000000u;
+    bool up = established && !expired;
     if (!v) {
-        if (!established || expired)
+        if (!up && !s->final)
             return ST_NONE;
         v = table_put(s->sess, &h, NULL);
         if (!v)
             return ST_NONE;
         v->st = ST_UP;
-        return ST_UP;
+        v->fp = fp;
+        return up ? ST_UP : ST_UPDATE;
     }
+    int ev = ST_NONE;
     if (v->st == ST_UP && (closed || expired)) {
         v->st = ST_ENDED;
         v->last_ts = last_ts;
-        return ST_ENDED;
-    }
-    if (v->st == ST_ENDED && !closed && last_ts > v->last_ts && !expired) {
+        ev = ST_ENDED;
+    } else if (v->st == ST_ENDED && !closed && last_ts > v->last_ts && !expired) {
         v->st = ST_UP;
-        return ST_UP;
+        ev = ST_UP;
+    } else if (s->final && v->fp != fp) {
+        ev = ST_UPDATE;
     }
-    return ST_NONE;
+    if (ev)
+        v->fp = fp;
+    return ev;
 }
 
 static void text_prefix(struct stream *s, uint64_t ts, const char *what, int ev, uint8_t side)
@@ -331,18 +350,20 @@ static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint6
     fflush(s->out);
 }
 
-static void ev_finding(struct stream *s, const struct finding *f)
+static void ev_finding(struct stream *s, const struct finding *f, bool update)
 {
     char t[40];
     if (!s->json) {
         fprintf(s->out, "%s %-11s finding %s %s (%s): %s\n", ts_iso(f->ts_us, t, sizeof(t)),
-                "raised", severity_name(f->sev), finding_kind_name(f->kind),
+                update ? "update" : "raised", severity_name(f->sev), finding_kind_name(f->kind),
                 f->confirmed ? "confirmed" : "suspected", f->summary);
         fflush(s->out);
         return;
     }
     struct jw w;
     jw_begin_record(&w, s->out, "finding");
+    if (update)
+        jw_str(&w, "event", "update");
     rep_json_finding(&w, f);
     jw_end_record(&w);
     fflush(s->out);
@@ -371,6 +392,52 @@ static uint64_t finding_hash(const struct finding *f)
     return hash_bytes(b, off);
 }
 
+/* Findings: in time order, each once (the final scan: again as an update when its severity or
+ * confidence changed since it was streamed). */
+static void scan_findings(struct stream *s, const struct finding_list *fl)
+{
+    struct finding_list tmp = *fl;
+    size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
+    bool *upd = malloc((tmp.n ? tmp.n : 1) * sizeof(*upd));
+    if (!idx || !upd) {
+        free(idx);
+        free(upd);
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < tmp.n; i++) {
+        uint64_t h = finding_hash(&tmp.v[i]);
+        uint64_t fp = (uint64_t)tmp.v[i].sev << 1 | (tmp.v[i].confirmed ? 1u : 0u);
+        uint64_t *seen = table_get(s->found, &h, false);
+        if (seen) {
+            if (!s->final || *seen == fp)
+                continue;
+            *seen = fp;
+            upd[i] = true;
+        } else {
+            bool created = false;
+            seen = table_put(s->found, &h, &created);
+            if (seen)
+                *seen = fp;
+            upd[i] = false;
+        }
+        idx[n++] = i;
+    }
+    /* insertion sort by ts (few new findings per scan) */
+    for (size_t i = 1; i < n; i++) {
+        size_t v = idx[i], j = i;
+        while (j > 0 && tmp.v[idx[j - 1]].ts_us > tmp.v[v].ts_us) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    for (size_t i = 0; i < n; i++)
+        ev_finding(s, &tmp.v[idx[i]], upd[idx[i]]);
+    free(idx);
+    free(upd);
+}
+
 void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
 {
     uint64_t now = f->now_us;
@@ -386,12 +453,12 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
             k.ispi = sa->ispi;
             k.version = sa->version;
             uint32_t to = report_timeout_ike(&s->to, sa);
-            int ev =
-                transition(s, key_hash(1, side, &k, sizeof(k)),
-                           sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to, now);
+            int ev = transition(s, key_hash(1, side, &k, sizeof(k)),
+                                sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to,
+                                now, fingerprint(sa->packets, sa->last_ts, sa->rspi));
             if (ev)
                 ev_ike(s, ev, side, sa,
-                       ev == ST_UP ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
+                       ev != ST_ENDED ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
         }
         for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
             const void *kp;
@@ -400,10 +467,14 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
                 continue;
             uint32_t to = report_timeout_ipsec(&s->to, sa);
             int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)),
-                                sa->packets > 0, false, sa->last_ts, to, now);
+                                sa->packets > 0, false, sa->last_ts, to, now,
+                                fingerprint(sa->packets, sa->last_ts, sa->seq_gaps));
             if (ev)
                 ev_ipsec(s, ev, side, m, sa,
-                         ev == ST_UP ? sa->first_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
+                         ev == ST_UP       ? sa->first_ts
+                         : ev == ST_UPDATE ? sa->last_ts
+                                           : sa->last_ts + (uint64_t)to * 1000000u,
+                         to);
         }
         for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
             const void *kp;
@@ -420,10 +491,11 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
                               call->state == PPTP_CALL_CLEAR_REQ;
                 uint64_t last = call->last_ts > c->last_ts ? call->last_ts : c->last_ts;
                 int ev = transition(s, key_hash(3, side, key, sizeof(key)), call->has_peer, closed,
-                                    last, s->to.gre, now);
+                                    last, s->to.gre, now, fingerprint(last, call->state, 0));
                 if (ev)
                     ev_pptp(s, ev, side, m, c, call,
-                            ev == ST_UP || closed ? last : last + (uint64_t)s->to.gre * 1000000u);
+                            ev != ST_ENDED || closed ? last
+                                                     : last + (uint64_t)s->to.gre * 1000000u);
             }
         }
     }
@@ -435,39 +507,25 @@ void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
             memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
             memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
             uint32_t to = report_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
+            uint64_t fp = fingerprint(mp->last_ts, mp->to_peer_inside + mp->to_peer_outside,
+                                      mp->from_peer_outside + mp->from_peer_inside);
             int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false,
-                                mp->last_ts, to, now);
+                                mp->last_ts, to, now, fp);
             if (ev)
                 ev_nat(s, ev, mp,
-                       ev == ST_UP ? mp->first_ts : mp->last_ts + (uint64_t)to * 1000000u, to);
+                       ev == ST_UP       ? mp->first_ts
+                       : ev == ST_UPDATE ? mp->last_ts
+                                         : mp->last_ts + (uint64_t)to * 1000000u,
+                       to);
         }
     }
-    /* findings: in time order, each once */
-    struct finding_list tmp = *f->findings;
-    size_t *idx = malloc((tmp.n ? tmp.n : 1) * sizeof(*idx));
-    if (!idx)
-        return;
-    size_t n = 0;
-    for (size_t i = 0; i < tmp.n; i++) {
-        uint64_t h = finding_hash(&tmp.v[i]);
-        bool created = false;
-        if (table_get(s->found, &h, false))
-            continue;
-        table_put(s->found, &h, &created);
-        idx[n++] = i;
-    }
-    /* insertion sort by ts (few new findings per scan) */
-    for (size_t i = 1; i < n; i++) {
-        size_t v = idx[i], j = i;
-        while (j > 0 && tmp.v[idx[j - 1]].ts_us > tmp.v[v].ts_us) {
-            idx[j] = idx[j - 1];
-            j--;
-        }
-        idx[j] = v;
-    }
-    for (size_t i = 0; i < n; i++)
-        ev_finding(s, &tmp.v[idx[i]]);
-    free(idx);
+    scan_findings(s, f->findings);
+}
+
+void stream_final(struct stream *s, const struct pipeline_snapshot *snap)
+{
+    s->final = true;
+    stream_scan(s, snap);
 }
 
 bool report_flow_listed(const struct flow *f, bool all_flows)

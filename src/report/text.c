@@ -171,3 +171,64 @@ void report_text(FILE *out, const struct report_input *in)
     tx_print_summary(out, in, &t);
     rep_list_free(&l);
 }
+
+void report_text_summary(FILE *out, const struct report_input *in)
+{
+    struct rep_totals t;
+    rep_totals(in, &t);
+    tx_print_summary(out, in, &t);
+}
+
+/* ---- --batch table ---- */
+
+void report_batch_header_text(FILE *out)
+{
+    fprintf(out, "%-48s %10s %7s %4s  %s\n", "CAPTURE", "PACKETS", "TUNNELS", "EXIT",
+            "FINDINGS / ERROR");
+}
+
+/* "kind:count kind:count" of the kinds found, "-" when none. */
+static void tx_kinds(FILE *out, const uint32_t *k32, const uint64_t *k64)
+{
+    bool any = false;
+    for (unsigned k = 0; k < FINDING__COUNT; k++) {
+        uint64_t v = k32 ? k32[k] : k64[k];
+        if (!v)
+            continue;
+        fprintf(out, "%s%s:%llu", any ? " " : "", finding_kind_name(k), (unsigned long long)v);
+        any = true;
+    }
+    if (!any)
+        fputc('-', out);
+}
+
+void report_capture_row_text(FILE *out, const struct batch_capture *c)
+{
+    char name[1024];
+    tx_escape(c->file, name, sizeof(name));
+    fprintf(out, "%-48s %10llu %7llu %4d  ", name, (unsigned long long)c->packets,
+            (unsigned long long)c->tunnels, c->exit_status);
+    if (c->error && c->error[0]) {
+        char e[2048];
+        fprintf(out, "error: %s\n", tx_escape(c->error, e, sizeof(e)));
+        return;
+    }
+    tx_kinds(out, c->kinds, NULL);
+    if (c->warning && c->warning[0]) {
+        char e[2048];
+        fprintf(out, " (warning: %s)", tx_escape(c->warning, e, sizeof(e)));
+    }
+    fputc('\n', out);
+}
+
+void report_rollup_text(FILE *out, const struct batch_rollup *r)
+{
+    fprintf(out,
+            "\n%llu captures, %llu failed, %llu skipped (not captures); %llu packets, %llu "
+            "tunnels; findings: ",
+            (unsigned long long)r->captures, (unsigned long long)r->failed,
+            (unsigned long long)r->skipped, (unsigned long long)r->packets,
+            (unsigned long long)r->tunnels);
+    tx_kinds(out, NULL, r->kinds);
+    fprintf(out, "; exit status %d\n", r->exit_status);
+}

@@ -3,7 +3,8 @@
 # (names prefixed pipeline-, veths created inside them, no route out, removed by a trap): packets of lab captures are replayed
 # with tcpreplay in one namespace and `vpnscope -i <peer> --json -c N` runs in the other. It must
 # report the same tunnels (IKE SPIs, ESP/AH SPIs, PPTP calls) and findings as `vpnscope -r` on
-# the file, stream them as they happen, end on SIGINT with its summary and the same exit status,
+# the file, stream them as they happen, end on SIGINT with the summary only (nothing streamed is
+# repeated; a session whose state changed gets an "update" record) and the same exit status,
 # expire sessions on a silent link, save packets with -w, follow two interfaces
 # (--inside-if/--outside-if) with NAT mappings, fail cleanly (exit 2) on a bad interface or filter
 # and when the interface disappears. Finally it measures the highest tcpreplay --pps rate with
@@ -76,11 +77,13 @@ ko() {
 }
 
 # The comparable content of a JSON Lines report: tunnels and findings without capture names and
-# times. --final keeps the report records (no "event"), --events the streamed ones.
+# times. --final: the final state of each (a file's report record, or the last streamed record
+# of a live run: established, update or ended), --events the streamed ones.
 cat >"$TMP/norm.py" <<'EOF'
 import json, sys
 mode, path = sys.argv[1], sys.argv[2]
 out = set()
+final = {}
 for line in open(path):
     line = line.strip()
     if not line.startswith("{"):
@@ -88,20 +91,28 @@ for line in open(path):
     r = json.loads(line)
     t = r.get("type")
     ev = "event" in r
-    if mode == "--final" and ev:
-        continue
     if mode == "--events" and not ev and t != "finding":
         continue
     if t == "ike_sa":
-        out.add(("ike_sa", r["version"], r["ispi"], r["rspi"], r["initiator"]["ip"], r["responder"]["ip"]))
+        key = ("ike_sa", r["version"], r["ispi"], r["initiator"]["ip"])
+        item = ("ike_sa", r["version"], r["ispi"], r["rspi"], r["initiator"]["ip"], r["responder"]["ip"])
     elif t in ("esp_sa", "ah_sa"):
-        out.add((t, r["src"], r["dst"], r["spi"]) + ((r["packets"],) if mode == "--final" else ()))
+        key = (t, r["src"], r["dst"], r["spi"])
+        item = key + ((r["packets"],) if mode == "--final" else ())
     elif t == "pptp_call":
-        out.add(("pptp_call", r["client"]["ip"], r["server"]["ip"], r["call_id"]))
+        key = item = ("pptp_call", r["client"]["ip"], r["server"]["ip"], r["call_id"])
     elif t == "finding":
-        out.add(("finding", r["kind"], r["severity"], r["confidence"]))
+        key = ("finding", r["kind"], json.dumps(r.get("sessions"), sort_keys=True))
+        item = ("finding", r["kind"], r["severity"], r["confidence"])
     elif t == "summary" and mode == "--final":
-        out.add(("packets", r["packets"]))
+        key = item = ("packets", r["packets"])
+    else:
+        continue
+    if mode == "--final":
+        final[key] = item
+    else:
+        out.add(item)
+out |= set(final.values())
 for x in sorted(out, key=str):
     print(" ".join(str(v) for v in x))
 EOF
@@ -210,6 +221,26 @@ grep -q '"event":"ended".*"spi":"0x0000a001"\|"type":"esp_sa","event":"ended"' "
     ok "silent link: ESP SAs expire past their NAT timeout" || ko "silent link: no ended esp_sa" "$TMP/int.jsonl"
 grep -q '"type":"ike_sa","event":"ended"' "$TMP/int.jsonl" && ok "silent link: IKE SAs expire" ||
     ko "silent link: no ended ike_sa" "$TMP/int.jsonl"
+# nothing streamed is repeated at the end: every record (but the summary) carries an event or is
+# a finding raised once; no session record and no finding appears twice with the same content
+python3 - "$TMP/int.jsonl" >"$TMP/dup.txt" <<'EOF'
+import json, sys
+seen, bad = set(), []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "summary":
+        continue
+    if "event" not in r and r["type"] != "finding":
+        bad.append("a report record after the stream: " + line.strip()[:120])
+    k = json.dumps({x: v for x, v in r.items() if x != "ts"}, sort_keys=True)
+    if k in seen:
+        bad.append("repeated: " + line.strip()[:120])
+    seen.add(k)
+print("\n".join(bad))
+sys.exit(1 if bad or not seen else 0)
+EOF
+[ $? = 0 ] && ok "SIGINT: the stream ends with the summary only, nothing repeated" ||
+    ko "SIGINT: records repeated after the stream" "$TMP/dup.txt"
 [ "$(npackets "$TMP/saved.pcap")" = "$n" ] && ok "-w saved the $n captured packets" ||
     ko "-w saved $(npackets "$TMP/saved.pcap") packets, expected $n"
 
@@ -222,7 +253,7 @@ wait_listening "$TMP/text.err" || ko "text streaming: vpnscope listens" "$TMP/te
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 1000 "$PCAP" >/dev/null 2>&1
 wait_exit $pid 15
 grep -qE '^[0-9T:.-]+Z established ike_sa' "$TMP/text.out" && grep -qE 'raised +finding error esp_collision' "$TMP/text.out" &&
-    grep -q '^FINDINGS: 1 error' "$TMP/text.out" && ok "text streaming: event lines, then the text report" ||
+    grep -q '^  Findings:  1 error' "$TMP/text.out" && ! grep -q '^FINDINGS:' "$TMP/text.out" && ok "text streaming: event lines, then the summary only" ||
     ko "text streaming" "$TMP/text.out"
 
 # ---- 3. two interfaces: --inside-if / --outside-if with NAT mappings ----
@@ -246,8 +277,8 @@ if [ -f "$PCAP_OUT" ] && mkns "$NS_TX2" && mkveth "$IFC" "$IFD" "$NS_TX2" "$NS_R
     wait $pid
     grep -q '"type":"nat_mapping","event":"established"' "$TMP/two.jsonl" && ok "two interfaces: NAT mappings streamed" ||
         ko "two interfaces: no nat_mapping event" "$TMP/two.err"
-    grep -q '"type":"nat_mapping","proto":"esp".*"inside":{"ip":"192.168.1.11"}' "$TMP/two.jsonl" &&
-        ok "two interfaces: the ESP mapping of 192.168.1.11 in the report" || ko "two interfaces: ESP mapping" "$TMP/two.jsonl"
+    grep -q '"type":"nat_mapping","event":"[a-z]*","ts":"[^"]*","proto":"esp".*"inside":{"ip":"192.168.1.11"}' "$TMP/two.jsonl" &&
+        ok "two interfaces: the ESP mapping of 192.168.1.11 streamed" || ko "two interfaces: ESP mapping" "$TMP/two.jsonl"
     grep -q '"kind":"esp_collision","severity":"error","confidence":"confirmed"' "$TMP/two.jsonl" &&
         ok "two interfaces: esp_collision confirmed" || ko "two interfaces: esp_collision confirmed" "$TMP/two.jsonl"
     [ "$(npackets "$TMP/two-inside.pcap")" = "$ni" ] && [ "$(npackets "$TMP/two-outside.pcap")" = "$no" ] &&
