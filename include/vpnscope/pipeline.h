@@ -140,4 +140,13 @@ int stream_run(const struct vpnscope_config *cfg);
 /* Monotonic seconds (the only wall clock: refresh timers, replay pacing, silent links). */
 double pipeline_mono(void);
 
+/* Exit status when standard output is a pipe whose reader went away (EPIPE): main dies by SIGPIPE
+ * (a shell reports 128 + 13 = 141), as other filters do; nothing is said on stderr. */
+#define VPNSCOPE_EXIT_PIPE 141
+
+/* Flushes `out` and checks it (clear errno before writing to it: when an earlier write failed,
+ * errno is the cause named): 0 when every write reached it; VPNSCOPE_EXIT_PIPE when the reader
+ * of a pipe went away; 2 after "vpnscope: writing WHAT to stdout: reason" on stderr. */
+int pipeline_output_status(FILE *out, const char *what);
+
 #endif

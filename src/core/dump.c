@@ -1,15 +1,14 @@
 /* dump.c - -w when reading files: the frames that pass the BPF filter written to a pcap file
- * with their original timestamps and link type, as tcpdump -r IN -w OUT does. */
+ * with their original timestamps and link type, as tcpdump -r IN -w OUT does. Every write is
+ * checked (the capture writer): the first failure is kept and ends the run. */
 #include "pipeline_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <pcap/pcap.h>
-
 struct dump {
-    pcap_t *dead;
-    pcap_dumper_t *d;
+    struct cap_writer *w;
+    char err[CAP_ERRMSG_SIZE]; /* the first failure */
 };
 
 struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen)
@@ -19,34 +18,39 @@ struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    d->dead = pcap_open_dead(dlt, 262144);
-    if (d->dead)
-        d->d = pcap_dump_open(d->dead, path);
-    if (!d->d) {
-        snprintf(err, errlen, "%s: %s", path, d->dead ? pcap_geterr(d->dead) : "out of memory");
-        if (d->dead)
-            pcap_close(d->dead);
+    struct cap_writer_opts o = {.path = path, .dlt = dlt, .snaplen = 262144};
+    d->w = cap_writer_open(&o, err, errlen);
+    if (!d->w) {
         free(d);
         return NULL;
     }
     return d;
 }
 
-void dump_packet(struct dump *d, const struct raw_pkt *r)
+int dump_packet(struct dump *d, const struct raw_pkt *r)
 {
-    struct pcap_pkthdr h;
-    h.ts.tv_sec = (time_t)(r->ts_us / 1000000u);
-    h.ts.tv_usec = (suseconds_t)(r->ts_us % 1000000u);
-    h.caplen = r->caplen;
-    h.len = r->len;
-    pcap_dump((u_char *)d->d, &h, r->data);
+    if (!d->w)
+        return -1;
+    if (cap_writer_write(d->w, r, d->err, sizeof(d->err)) == 0)
+        return 0;
+    char eb[CAP_ERRMSG_SIZE];
+    cap_writer_close(d->w, eb, sizeof(eb));
+    d->w = NULL;
+    return -1;
 }
 
-int dump_close(struct dump *d)
+const char *dump_error(const struct dump *d)
 {
-    int rc = pcap_dump_flush(d->d);
-    pcap_dump_close(d->d);
-    pcap_close(d->dead);
+    return d->err;
+}
+
+int dump_close(struct dump *d, char *err, unsigned errlen)
+{
+    int rc = d->err[0] ? -1 : 0;
+    if (d->w && cap_writer_close(d->w, d->err, sizeof(d->err)) != 0)
+        rc = -1;
+    if (rc != 0)
+        snprintf(err, errlen, "%s", d->err);
     free(d);
     return rc;
 }

@@ -4,6 +4,7 @@
  * snapshot). */
 #include "pipeline_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,11 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         return 0;
     p->finished = true;
     pipeline_drops(p);
+    if (dumps_close(p, err, errlen) != 0 && !p->failed) {
+        p->failed = true;
+        snprintf(p->msg, sizeof(p->msg), "%s", err);
+        return -1;
+    }
     for (int i = 0; i < p->n; i++) {
         engine_finish(p->eng[i]);
         struct session_model *m = engine_model(p->eng[i]);
@@ -214,28 +220,41 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    errno = 0;
     if (p->cfg->json)
         report_json(out, &ri);
     else
         report_text(out, &ri);
-    fflush(out);
     int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
-    if (ferror(out)) {
-        fprintf(stderr, "vpnscope: error writing the report\n");
-        rc = 2;
-    }
-    return rc;
+    int w = pipeline_output_status(out, "the report");
+    return w ? w : rc;
+}
+
+int pipeline_output_status(FILE *out, const char *what)
+{
+    int e0 = errno; /* the callers clear errno before writing: the failed write's cause */
+    errno = 0;
+    int rc = fflush(out);
+    int e = rc != 0 && errno ? errno : e0;
+    if (rc == 0 && !ferror(out))
+        return 0;
+    if (e == EPIPE)
+        return VPNSCOPE_EXIT_PIPE; /* the reader went away: quiet, as other filters */
+    fprintf(stderr, "vpnscope: writing %s to %s: %s\n", what, out == stdout ? "stdout" : "a file",
+            e ? strerror(e) : "write error");
+    return 2;
 }
 
 void pipeline_close(struct pipeline *p)
 {
     if (!p)
         return;
+    char err[CAP_ERRMSG_SIZE + 8];
+    if (!p->finished && dumps_close(p, err, sizeof(err)) != 0 && !p->failed)
+        fprintf(stderr, "vpnscope: %s\n", err);
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
-        if (p->dump[i] && dump_close(p->dump[i]) != 0)
-            fprintf(stderr, "vpnscope: error writing the -w file\n");
     }
     nat_corr_free(p->corr);
     nat_result_free(&p->nat);

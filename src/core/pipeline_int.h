@@ -91,8 +91,13 @@ long sources_step(struct pipeline *p, double budget_ms, int *wait_ms);
 
 /* -w when reading files (dump.c). */
 struct dump *dump_open(const char *path, int dlt, char *err, unsigned errlen);
-void dump_packet(struct dump *d, const struct raw_pkt *r);
-int dump_close(struct dump *d);
+/* 0, or -1: the write failed (dump_error says "write to FILE failed: reason"; later calls fail). */
+int dump_packet(struct dump *d, const struct raw_pkt *r);
+const char *dump_error(const struct dump *d);
+/* Flushes, closes and frees: 0, or -1 when any write failed (err). */
+int dump_close(struct dump *d, char *err, unsigned errlen);
+/* Closes the -w files of every source (live and saved): 0, or -1 with the first failure (err). */
+int dumps_close(struct pipeline *p, char *err, unsigned errlen);
 
 /* Drops root to user (NULL: "nobody" when it exists; nothing when not root). 0, or -1 with err. */
 int drop_privileges(const char *user, char *err, unsigned errlen);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -189,17 +190,49 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
     return rc;
 }
 
+int dumps_close(struct pipeline *p, char *err, unsigned errlen)
+{
+    int rc = 0;
+    char eb[CAP_ERRMSG_SIZE];
+    for (int i = 0; i < 2; i++) {
+        int r = 0;
+        if (p->live && p->src[i] && p->cfg->write_path)
+            r = cap_dump_close(p->src[i], eb, sizeof(eb));
+        else if (p->dump[i])
+            r = dump_close(p->dump[i], eb, sizeof(eb));
+        p->dump[i] = NULL;
+        if (r != 0 && rc == 0) {
+            snprintf(err, errlen, "-w: %.400s", eb);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
 /* ---- feeding ---- */
 
 static void feed_one(struct pipeline *p, int i)
 {
     struct raw_pkt *r = &p->pend[i];
+    const char *werr = NULL;
     if (p->live && p->cfg->write_path) {
-        cap_dump(p->src[i], r);
+        if (cap_dump(p->src[i], r) != 0)
+            werr = cap_dump_error(p->src[i]);
     } else if (p->dump[i] && !r->filtered) {
         struct raw_pkt orig = *r; /* the capture's own time, not the inside clock */
         orig.ts_us = p->pend_ts[i];
-        dump_packet(p->dump[i], &orig);
+        if (dump_packet(p->dump[i], &orig) != 0)
+            werr = dump_error(p->dump[i]);
+    }
+    if (werr) {
+        /* a capture that cannot be recorded stops: nothing is read past the lost packet */
+        p->failed = true;
+        snprintf(p->msg, sizeof(p->msg), "-w: %.400s; capture stopped at frame %" PRIu64, werr,
+                 r->frame);
+        for (int k = 0; k < p->nsrc; k++)
+            p->done[k] = true;
+        p->have[i] = false;
+        return;
     }
     int e = p->router ? router_split_side(p, r) : i;
     const struct pkt *pk = engine_packet(p->eng[e], r);
