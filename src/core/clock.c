@@ -68,8 +68,8 @@ struct cap_src *open_side(const char *const *paths, int n, const char *bpf, char
 
 /* One capture. 0 ok, -1 error. */
 static int sample_side(const char *const *paths, int n, const char *bpf, uint8_t side,
-                       struct nat_sampler *smp, struct counts *cnt, char *warn, unsigned wlen,
-                       char *errbuf, unsigned errlen)
+                       struct nat_sampler *smp, struct counts *cnt, struct clock_steps *cs,
+                       char *warn, unsigned wlen, char *errbuf, unsigned errlen)
 {
     struct cap_src *s = open_side(paths, n, bpf, errbuf, errlen);
     if (!s)
@@ -83,7 +83,9 @@ static int sample_side(const char *const *paths, int n, const char *bpf, uint8_t
     struct raw_pkt r;
     char eb[VPNSCOPE_ERRBUF_SIZE];
     int rc;
-    while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
+    if (!cs->preset)
+        memset(cs, 0, sizeof(*cs));
+    while ((rc = clockstep_next(cs, s, &r, NULL, eb, sizeof(eb))) == 1) {
         track(cnt, r.ts_us);
         if (r.filtered)
             continue;
@@ -99,6 +101,100 @@ static int sample_side(const char *const *paths, int n, const char *bpf, uint8_t
         return -1;
     }
     return 0;
+}
+
+/* Segment of a frame: how many steps precede it. */
+static unsigned segment_of(const struct clock_steps *cs, uint64_t frame)
+{
+    unsigned k = 0;
+    while (k < cs->n && cs->step[k].frame <= frame)
+        k++;
+    return k;
+}
+
+/* Adds one capture to the segment samplers: `seg` < 0 adds every packet (corrected) to all of them;
+ * otherwise each packet, with its time as captured, to its segment's sampler. */
+static int add_segments(const char *const *paths, int n, const char *bpf, uint8_t side,
+                        struct nat_sampler **smp, unsigned nsmp, struct clock_steps *cs, bool all,
+                        char *errbuf, unsigned errlen)
+{
+    struct cap_src *s = open_side(paths, n, bpf, errbuf, errlen);
+    if (!s)
+        return -1;
+    struct pkt *p = calloc(1, sizeof(*p));
+    if (!p) {
+        cap_close(s);
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    struct raw_pkt r;
+    char eb[VPNSCOPE_ERRBUF_SIZE];
+    uint64_t raw;
+    while (clockstep_next(cs, s, &r, &raw, eb, sizeof(eb)) == 1) {
+        if (r.filtered)
+            continue;
+        if (!all)
+            r.ts_us = raw;
+        bare_decode(p, &r);
+        if (all) {
+            for (unsigned k = 0; k < nsmp; k++)
+                nat_sampler_add(smp[k], side, p);
+        } else {
+            nat_sampler_add(smp[segment_of(cs, r.frame)], side, p);
+        }
+    }
+    free(p);
+    cap_close(s);
+    return 0;
+}
+
+#define REFINE_MAX_STEPS 4 /* more steps keep the no-gap offsets */
+
+/* The offsets of the segments of capture `which` (0 inside, 1 outside) measured against the other
+ * capture: each segment's own clock fit, relative to segment 0's. */
+static int refine_steps(struct pipeline *p, const char *const *pin, int nin,
+                        const char *const *pout, int nout, int which, char *err, unsigned errlen)
+{
+    struct clock_steps *cs = &p->cs[which];
+    if (cs->n == 0 || cs->n > REFINE_MAX_STEPS || cs->total != cs->n)
+        return 0;
+    struct nat_sampler *smp[REFINE_MAX_STEPS + 1];
+    unsigned nsmp = cs->n + 1;
+    int rc = 0;
+    for (unsigned k = 0; k < nsmp; k++)
+        if (!(smp[k] = nat_sampler_new()))
+            rc = -1;
+    if (rc == 0) {
+        struct clock_steps *other = &p->cs[!which];
+        const char *bpf = p->cfg->bpf;
+        if (which == 0)
+            rc = add_segments(pin, nin, bpf, SIDE_INSIDE, smp, nsmp, cs, false, err, errlen) ||
+                 add_segments(pout, nout, bpf, SIDE_OUTSIDE, smp, nsmp, other, true, err, errlen);
+        else
+            rc = add_segments(pin, nin, bpf, SIDE_INSIDE, smp, nsmp, other, true, err, errlen) ||
+                 add_segments(pout, nout, bpf, SIDE_OUTSIDE, smp, nsmp, cs, false, err, errlen);
+        rc = rc ? -1 : 0;
+    }
+    struct nat_clock c0 = {0};
+    long votes;
+    if (rc == 0)
+        nat_sampler_solve(smp[0], false, &c0, &votes);
+    for (unsigned k = 1; rc == 0 && c0.valid && k < nsmp; k++) {
+        struct nat_clock ck = {0};
+        nat_sampler_solve(smp[k], false, &ck, &votes);
+        if (!ck.valid)
+            continue;
+        /* seconds = outside - inside: an inside segment reads (ck - c0) s behind segment 0 */
+        double d = (ck.seconds - c0.seconds) * 1e6;
+        cs->step[k - 1].offset_us = (int64_t)(which == 0 ? d : -d);
+        cs->step[k - 1].refined = true;
+    }
+    cs->offset_us = cs->step[cs->n - 1].offset_us;
+    for (unsigned k = 0; k < nsmp; k++)
+        nat_sampler_free(smp[k]);
+    if (rc != 0 && !err[0])
+        snprintf(err, errlen, "out of memory");
+    return rc;
 }
 
 /* The vote: a valid clock with the captures the other way round wins. */
@@ -131,10 +227,11 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     }
     struct counts cnt[2];
     memset(cnt, 0, sizeof(cnt));
-    if (sample_side(*pin, *nin, bpf, SIDE_INSIDE, smp, &cnt[0], p->warn, sizeof(p->warn), err,
-                    errlen) != 0 ||
-        sample_side(*pout, *nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], p->warn, sizeof(p->warn), err,
-                    errlen) != 0) {
+    struct clock_steps *cs = p->cs;
+    if (sample_side(*pin, *nin, bpf, SIDE_INSIDE, smp, &cnt[0], &cs[0], p->warn, sizeof(p->warn),
+                    err, errlen) != 0 ||
+        sample_side(*pout, *nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], p->warn, sizeof(p->warn),
+                    err, errlen) != 0) {
         nat_sampler_free(smp);
         return -1;
     }
@@ -151,12 +248,38 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
         struct counts tc = cnt[0];
         cnt[0] = cnt[1];
         cnt[1] = tc;
+        struct clock_steps ts = cs[0];
+        cs[0] = cs[1];
+        cs[1] = ts;
         snprintf(res->message, sizeof(res->message),
                  "inside and outside look swapped: the addresses the router rewrites are "
                  "private on %s, given as --outside; it is used as the inside capture",
                  pieces_label(*pin, *nin, la, sizeof(la)));
     }
     nat_sampler_free(smp);
+    cs[0].preset = cs[1].preset = true; /* the main pass applies the same steps */
+    if (clk.valid && (cs[0].n || cs[1].n)) {
+        /* a clock stepped: measure each segment against the other capture, then fit the clock
+         * again over the corrected times */
+        if (refine_steps(p, *pin, *nin, *pout, *nout, 0, err, errlen) != 0 ||
+            refine_steps(p, *pin, *nin, *pout, *nout, 1, err, errlen) != 0 ||
+            !(smp = nat_sampler_new()))
+            return -1;
+        memset(cnt, 0, sizeof(cnt));
+        if (sample_side(*pin, *nin, bpf, SIDE_INSIDE, smp, &cnt[0], &cs[0], NULL, 0, err, errlen) !=
+                0 ||
+            sample_side(*pout, *nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], NULL, 0, err,
+                        errlen) != 0) {
+            nat_sampler_free(smp);
+            return -1;
+        }
+        long votes = 0;
+        struct nat_clock c2;
+        nat_sampler_solve(smp, false, &c2, &votes);
+        nat_sampler_free(smp);
+        if (c2.valid)
+            clk = c2;
+    }
     p->clk = clk;
     res->clock = clk;
     res->packets_inside = cnt[0].n;

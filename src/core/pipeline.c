@@ -220,6 +220,8 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    for (int i = 0; i < p->n && i < p->nsrc; i++)
+        ri.clock_steps[i] = &p->cs[i];
     errno = 0;
     if (p->cfg->json)
         report_json(out, &ri);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vpnscope/capture.h"
+#include "vpnscope/clockstep.h"
 #include "vpnscope/config.h"
 #include "vpnscope/engine.h"
 #include "vpnscope/finding.h"
@@ -54,7 +55,8 @@ struct pipeline {
     bool ended, finished, failed;
     char msg[512];
     struct pipeline_snapshot snap;
-    struct dump *dump[2]; /* -w when reading files */
+    struct dump *dump[2];     /* -w when reading files */
+    struct clock_steps cs[2]; /* clock steps per source (two files: found by the clock pass) */
 };
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */

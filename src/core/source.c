@@ -260,10 +260,12 @@ static void refill(struct pipeline *p, int i)
     if (p->have[i] || p->done[i])
         return;
     char eb[VPNSCOPE_ERRBUF_SIZE * 2];
-    int rc = cap_next(p->src[i], &p->pend[i], eb, sizeof(eb));
+    uint64_t raw = 0;
+    int rc = p->live ? cap_next(p->src[i], &p->pend[i], eb, sizeof(eb))
+                     : clockstep_next(&p->cs[i], p->src[i], &p->pend[i], &raw, eb, sizeof(eb));
     if (rc == 1) {
         p->have[i] = true;
-        p->pend_ts[i] = p->pend[i].ts_us;
+        p->pend_ts[i] = p->live ? p->pend[i].ts_us : raw;
         if (p->two && !p->live && !p->router && i == 1)
             p->pend[1].ts_us = nat_clock_to_inside(&p->clk, p->pend[1].ts_us);
         return;
