@@ -115,4 +115,8 @@ enum severity finding_list_max_severity(const struct finding_list *l);
 /* Appends copies of src's findings to dst, in order; false on OOM (dst keeps what fitted). */
 bool finding_list_append(struct finding_list *dst, const struct finding_list *src);
 
+/* Appends every finding of src to dst and empties src (src's array is taken over without a copy
+ * when dst is empty). false on OOM (dst then holds part of them). */
+bool finding_list_move(struct finding_list *dst, struct finding_list *src);
+
 #endif
