@@ -197,6 +197,34 @@ static int refine_steps(struct pipeline *p, const char *const *pin, int nin,
     return rc;
 }
 
+/* A clock stepped: each segment measured against the other capture, then the clock fitted again
+ * over the corrected times (cnt and clk are replaced). 0, or -1 with err. */
+static int measure_steps(struct pipeline *p, const char *const *pin, int nin,
+                         const char *const *pout, int nout, struct counts *cnt,
+                         struct nat_clock *clk, char *err, unsigned errlen)
+{
+    struct clock_steps *cs = p->cs;
+    const char *bpf = p->cfg->bpf;
+    struct nat_sampler *smp;
+    if (refine_steps(p, pin, nin, pout, nout, 0, err, errlen) != 0 ||
+        refine_steps(p, pin, nin, pout, nout, 1, err, errlen) != 0 || !(smp = nat_sampler_new()))
+        return -1;
+    memset(cnt, 0, 2 * sizeof(*cnt));
+    if (sample_side(pin, nin, bpf, SIDE_INSIDE, smp, &cnt[0], &cs[0], NULL, 0, err, errlen) != 0 ||
+        sample_side(pout, nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], NULL, 0, err, errlen) !=
+            0) {
+        nat_sampler_free(smp);
+        return -1;
+    }
+    long votes = 0;
+    struct nat_clock c2;
+    nat_sampler_solve(smp, false, &c2, &votes);
+    nat_sampler_free(smp);
+    if (c2.valid)
+        *clk = c2;
+    return 0;
+}
+
 /* The vote: a valid clock with the captures the other way round wins. */
 static bool vote_swapped(struct nat_sampler *smp, struct nat_clock *clk, size_t *npairs)
 {
@@ -258,28 +286,9 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     }
     nat_sampler_free(smp);
     cs[0].preset = cs[1].preset = true; /* the main pass applies the same steps */
-    if (clk.valid && (cs[0].n || cs[1].n)) {
-        /* a clock stepped: measure each segment against the other capture, then fit the clock
-         * again over the corrected times */
-        if (refine_steps(p, *pin, *nin, *pout, *nout, 0, err, errlen) != 0 ||
-            refine_steps(p, *pin, *nin, *pout, *nout, 1, err, errlen) != 0 ||
-            !(smp = nat_sampler_new()))
-            return -1;
-        memset(cnt, 0, sizeof(cnt));
-        if (sample_side(*pin, *nin, bpf, SIDE_INSIDE, smp, &cnt[0], &cs[0], NULL, 0, err, errlen) !=
-                0 ||
-            sample_side(*pout, *nout, bpf, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], NULL, 0, err,
-                        errlen) != 0) {
-            nat_sampler_free(smp);
-            return -1;
-        }
-        long votes = 0;
-        struct nat_clock c2;
-        nat_sampler_solve(smp, false, &c2, &votes);
-        nat_sampler_free(smp);
-        if (c2.valid)
-            clk = c2;
-    }
+    if (clk.valid && (cs[0].n || cs[1].n) &&
+        measure_steps(p, *pin, *nin, *pout, *nout, cnt, &clk, err, errlen) != 0)
+        return -1;
     p->clk = clk;
     res->clock = clk;
     res->packets_inside = cnt[0].n;

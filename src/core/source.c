@@ -215,12 +215,13 @@ static void feed_one(struct pipeline *p, int i)
 {
     struct raw_pkt *r = &p->pend[i];
     const char *werr = NULL;
+    struct raw_pkt orig = *r; /* -w: the time as captured (no clock step correction, no inside
+                                 clock) */
+    orig.ts_us = p->pend_ts[i];
     if (p->live && p->cfg->write_path) {
-        if (cap_dump(p->src[i], r) != 0)
+        if (cap_dump(p->src[i], &orig) != 0)
             werr = cap_dump_error(p->src[i]);
     } else if (p->dump[i] && !r->filtered) {
-        struct raw_pkt orig = *r; /* the capture's own time, not the inside clock */
-        orig.ts_us = p->pend_ts[i];
         if (dump_packet(p->dump[i], &orig) != 0)
             werr = dump_error(p->dump[i]);
     }
@@ -261,11 +262,10 @@ static void refill(struct pipeline *p, int i)
         return;
     char eb[VPNSCOPE_ERRBUF_SIZE * 2];
     uint64_t raw = 0;
-    int rc = p->live ? cap_next(p->src[i], &p->pend[i], eb, sizeof(eb))
-                     : clockstep_next(&p->cs[i], p->src[i], &p->pend[i], &raw, eb, sizeof(eb));
+    int rc = clockstep_next(&p->cs[i], p->src[i], &p->pend[i], &raw, eb, sizeof(eb));
     if (rc == 1) {
         p->have[i] = true;
-        p->pend_ts[i] = p->live ? p->pend[i].ts_us : raw;
+        p->pend_ts[i] = raw;
         if (p->two && !p->live && !p->router && i == 1)
             p->pend[1].ts_us = nat_clock_to_inside(&p->clk, p->pend[1].ts_us);
         return;
