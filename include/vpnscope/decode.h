@@ -63,4 +63,9 @@ const char *ike_notify_name(uint16_t type);
 const char *pptp_ctrl_name(uint16_t ctrl_type);
 const char *link_dlt_name(int dlt);
 
+/* Whether a TCP payload on any port starts with a PPTP control message, by structure: control
+ * message type 1, the magic cookie 0x1A2B3C4D, a known control type and a length that type
+ * allows (RFC 2637 section 2). pptp_decode then decodes it. */
+bool pptp_probe(const uint8_t *data, uint32_t len);
+
 #endif

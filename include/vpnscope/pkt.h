@@ -197,6 +197,22 @@ struct pkt {
     struct gre_hdr gre;
     struct pptp_msg pptp;
     struct l2tp_hdr l2tp;
+
+    /* IPv4 DF bit; ICMP code; ICMP "fragmentation needed" (type 3 code 4) / ICMPv6 "packet too
+     * big" (type 2): the next-hop MTU and the start of the quoted datagram (RFC 792/1191/4443). */
+    bool df;
+    uint8_t icmp_code;
+    struct icmp_too_big {
+        bool valid;              /* a too-big message whose quoted IP header was read */
+        uint32_t mtu;            /* next-hop MTU (0: not given, pre-RFC 1191 router) */
+        struct ip_addr src, dst; /* quoted datagram */
+        uint8_t proto;           /* its upper-layer protocol (no extension headers walked) */
+        uint32_t len;            /* its IP length field (IPv6: payload + 40) */
+        bool has_ports;
+        uint16_t sport, dport;
+        bool has_spi; /* ESP SPI (raw, or after UDP 4500 ports when non-zero) */
+        uint32_t spi;
+    } too_big;
 };
 
 /* Records an anomaly (capped at 8 per packet; later ones are still counted by the caller's

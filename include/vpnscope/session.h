@@ -287,7 +287,90 @@ struct session_model {
     uint32_t n_fragdg, cap_fragdg;
     struct fragdg *fragdg;   /* grown on demand up to FRAGDG_MAX */
     uint64_t fragdg_dropped; /* fragmented datagrams not kept in fragdg[] (cap) */
+    /* path-MTU facts (flow/session_mtu.c): sizes of tunnel packets answered or not, per tunnel
+     * flow; ICMP too-big messages by the datagram they quote */
+    struct table *mtu;     /* struct flow_key -> struct mtu_flow */
+    struct table *too_big; /* struct too_big_key -> struct too_big_rec */
 };
+
+/* ---- path MTU (flow/session_mtu.c) ---- */
+#define MTU_SIZES 12  /* distinct large sizes kept per direction (more: counted) */
+#define MTU_LARGE 576 /* packets this long or longer are sorted by size; shorter ones are small */
+#define MTU_FRAMES 8  /* unanswered large packets listed per direction */
+
+/* One packet size of one direction of a tunnel flow. A packet is answered when the other
+ * direction of the same flow carries a packet before this direction's next tunnel packet. */
+struct mtu_size {
+    uint32_t len; /* IP length */
+    uint32_t sent, answered;
+    uint32_t unanswered_df; /* unanswered sends with DF (IPv6: always) */
+    uint64_t first_unanswered_ts;
+};
+
+struct mtu_dir {
+    bool pend; /* the last tunnel packet, waiting for an answer */
+    bool pend_df;
+    uint32_t pend_len;
+    uint64_t pend_ts, pend_frame;
+    uint8_t n_sizes;
+    struct mtu_size sizes[MTU_SIZES];
+    uint32_t sizes_dropped;
+    uint64_t small_sent, small_answered;
+    uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
+    uint64_t answered_after_loss; /* answered packets of any size after it */
+    uint64_t small_answered_after_loss;
+    uint32_t lost_frames_total;
+    uint8_t n_lost_frames;
+    uint64_t lost_frames[MTU_FRAMES];
+    /* timing of this direction (every packet of the flow once it is a tunnel flow) */
+    uint64_t n, first_ts, last_ts, last_frame;
+    uint64_t first_since_other; /* first packet after the other direction's latest one */
+    uint64_t first_since_other_frame;
+    /* the longest silence of this direction while the other one sent: from this
+     * direction's packet at sil_start to its next one at sil_end, sil_other packets the other way
+     */
+    uint64_t sil_start, sil_end, sil_end_frame;
+    uint32_t sil_other;
+    uint32_t n_since_peer;      /* packets of this direction since the other direction's latest */
+    uint64_t sil_unanswered_us; /* of that silence: from the other direction's first packet on */
+};
+
+struct mtu_flow {
+    struct flow_key k;
+    uint8_t vpn; /* enum pkt_vpn of its tunnel packets */
+    bool esp_in_udp;
+    struct endpoint a, b; /* [0] = a->b (the flow key's order) */
+    struct mtu_dir d[2];
+    uint64_t last_ts;
+};
+
+/* ICMP "fragmentation needed" / ICMPv6 "packet too big", by the datagram it quotes. */
+struct too_big_key {
+    struct ip_addr src, dst; /* of the quoted datagram */
+    uint16_t sport, dport;
+    uint8_t proto;
+    uint8_t pad[3];
+};
+
+struct too_big_rec {
+    struct too_big_key k;
+    struct ip_addr from; /* the router that sent the first one */
+    uint32_t mtu;        /* smallest next-hop MTU given (0: none given) */
+    uint32_t count;
+    uint32_t quoted_len_min;
+    uint64_t first_ts, last_ts;
+    uint64_t first_frame;
+    uint8_t nframes;
+    uint64_t frames[4];
+    uint8_t ipver;
+};
+
+/* The MTU record of a flow (NULL when none), and the too-big record for datagrams of a flow
+ * direction: src/sport -> dst/dport of protocol proto (NULL when none). */
+const struct mtu_flow *session_mtu_of(const struct session_model *m, const struct flow_key *k);
+const struct too_big_rec *session_too_big_for(const struct session_model *m, uint8_t proto,
+                                              const struct ip_addr *src, uint16_t sport,
+                                              const struct ip_addr *dst, uint16_t dport);
 
 /* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
 int session_model_init(struct session_model *m, uint8_t side);

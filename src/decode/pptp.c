@@ -168,6 +168,19 @@ static void pptp_body(struct rd *b, struct pptp_msg *m)
     }
 }
 
+bool pptp_probe(const uint8_t *data, uint32_t len)
+{
+    struct rd r = rd_init(data, len);
+    if (rd_left(&r) < PPTP_HDR_LEN)
+        return false;
+    uint16_t length = rd_be16(&r);
+    uint16_t msg_type = rd_be16(&r);
+    uint32_t magic = rd_be32(&r);
+    uint16_t ctrl_type = rd_be16(&r);
+    unsigned need = pptp_msg_size(ctrl_type);
+    return magic == PPTP_MAGIC && msg_type == PPTP_MSG_CONTROL && need && length >= need;
+}
+
 void pptp_decode(struct rd *r, struct pkt *p)
 {
     struct pptp_msg *m = &p->pptp;

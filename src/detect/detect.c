@@ -15,14 +15,18 @@ extern const struct detector det_natt_not_used;
 extern const struct detector det_ike_no_response;
 extern const struct detector det_ike_ip_fragmented;
 extern const struct detector det_pptp;
-extern const struct detector det_esp_one_way;   /* reads esp_collision */
+extern const struct detector det_esp_one_way; /* reads esp_collision */
+extern const struct detector det_mtu_blackhole;
+extern const struct detector det_nat_state_lost;
+extern const struct detector det_pptp_port;
 extern const struct detector det_nat_traversal; /* reads every problem finding */
 
 /* Registry order is the order of the findings in the list (ties of the report sorts keep it). */
 static const struct detector *const registry[] = {
-    &det_esp_collision, &det_stale_nat,       &det_frag_order,        &det_ah_nat,
-    &det_natt_not_used, &det_ike_no_response, &det_ike_ip_fragmented, &det_pptp,
-    &det_esp_one_way,   &det_nat_traversal,
+    &det_esp_collision, &det_nat_state_lost, &det_stale_nat,       &det_frag_order,
+    &det_ah_nat,        &det_natt_not_used,  &det_ike_no_response, &det_ike_ip_fragmented,
+    &det_pptp,          &det_esp_one_way,    &det_mtu_blackhole,   &det_pptp_port,
+    &det_nat_traversal,
 };
 #define N_DETECTORS (sizeof(registry) / sizeof(registry[0]))
 

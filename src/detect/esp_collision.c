@@ -535,6 +535,8 @@ static void pair_ike(const struct session_model *m, struct pair_view *p)
         p->ike_n++;
         if (ik->first_ts > p->esp_hi + 5000000u)
             continue; /* a later, separate session */
+        if (ik->nat_t)
+            continue; /* moved to UDP 4500: its ESP is UDP-encapsulated, not a raw-ESP client */
         bool have = false;
         for (unsigned q = 0; q < p->ip.n; q++)
             if (p->ip.port[q] == ik->initiator.port)

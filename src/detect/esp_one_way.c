@@ -269,11 +269,87 @@ static void scan(struct detect_ctx *c, const struct session_model *m,
     du_index_free(&coll);
 }
 
+/* The inside server an outside client's traffic to the router's address dst is forwarded to: a
+ * mapping (IKE on UDP) with the client as peer and dst as outside address, or NULL. */
+static const struct nat_mapping *forwarded_server(const struct detect_ctx *c,
+                                                  const struct ip_addr *client,
+                                                  const struct ip_addr *dst)
+{
+    for (size_t i = 0; c->nat && i < c->nat->n_map; i++) {
+        const struct nat_mapping *mp = &c->nat->map[i];
+        if (ip_addr_eq(&mp->peer.ip, client) && ip_addr_eq(&mp->outside.ip, dst) &&
+            mp->inside.has_port && mp->outside.has_port && mp->inside.port == mp->outside.port)
+            return mp;
+    }
+    return NULL;
+}
+
+/* Two captures, server behind the router: ESP from an outside client to the router's address
+ * that never reached the inside (no SA with its SPI there), while the client's IKE to that
+ * address was forwarded to an inside server: the router forwards UDP but not IP protocol 50. */
+static void scan_forwarded(struct detect_ctx *c, const struct finding_list *earlier)
+{
+    struct du_index coll;
+    collision_clients(&coll, earlier);
+    struct du_lazy si = {0};
+    for (uint32_t i = 0; i < table_slots(c->outside->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(c->outside->ipsec, i, NULL);
+        if (!one_way_candidate(sa, &coll, earlier) || !du_is_nat_addr(c, &sa->k.dst) ||
+            sa_by_spi(c->inside, &si, sa))
+            continue;
+        const struct nat_mapping *mp = forwarded_server(c, &sa->k.src, &sa->k.dst);
+        if (!mp)
+            continue;
+        struct finding *f = finding_add(c->out, FINDING_ESP_ONE_WAY, sa->first_ts);
+        if (!f)
+            break;
+        f->confirmed = true;
+        one_way_head(f, sa);
+        char srv[DU_IPSTR], nat[DU_IPSTR];
+        du_cat(f->summary, sizeof(f->summary),
+               " The ESP server is behind the router: the client's IKE to %s is forwarded to "
+               "%s, but none of this %s reached the inside: the router does not forward it.",
+               du_ip(&sa->k.dst, nat), du_ip(&mp->inside.ip, srv),
+               sa->k.encap ? "ESP in UDP" : "raw ESP");
+        snprintf(f->remedy, sizeof(f->remedy),
+                 "Forward ESP to the server as well as UDP 500/4500 (Linux: 'meta l4proto esp "
+                 "dnat ip to %s' in the prerouting nat chain), or use NAT traversal (ESP in UDP "
+                 "4500, already forwarded; strongSwan encap=yes).",
+                 srv);
+        struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &sa->k.src);
+        if (fs) {
+            fs->has_spi = true;
+            fs->spi = sa->k.spi;
+            snprintf(fs->note, sizeof(fs->note), "sends ESP, receives none");
+        }
+        if ((fs = finding_session_add(f, ROLE_SERVER, &mp->inside.ip))) {
+            fs->has_outside = true;
+            fs->out_ip = sa->k.dst;
+            snprintf(fs->note, sizeof(fs->note), "behind the router, gets no ESP");
+        }
+        if ((fs = finding_session_add(f, ROLE_NAT, &sa->k.dst)))
+            snprintf(fs->note, sizeof(fs->note), "does not forward ESP");
+        char s[12];
+        finding_ev_str(f, "spi", du_spi(sa->k.spi, s));
+        finding_ev_str(f, "encap", sa->k.encap ? "udp" : "raw");
+        finding_ev_int(f, "packets_outside", (int64_t)sa->packets);
+        finding_ev_int(f, "packets_inside", 0);
+        finding_ev_ts(f, "first_ts", sa->first_ts);
+        finding_ev_ts(f, "last_ts", sa->last_ts);
+        finding_frame(f, SIDE_OUTSIDE, sa->first_frame);
+        finding_frame(f, SIDE_OUTSIDE, sa->last_frame);
+    }
+    du_lazy_free(&si);
+    du_index_free(&coll);
+}
+
 /* earlier: the findings of the detectors this one reads (esp_collision). */
 static void run(struct detect_ctx *c, const struct finding_list *earlier)
 {
     if (du_two(c))
         scan(c, c->inside, earlier);
+    if (du_two(c))
+        scan_forwarded(c, earlier);
     else if (c->single)
         scan(c, c->single, earlier);
 }

@@ -32,6 +32,12 @@ const char *finding_kind_name(unsigned kind)
         return "esp_one_way";
     case FINDING_NAT_TRAVERSAL:
         return "nat_traversal";
+    case FINDING_MTU_BLACKHOLE:
+        return "mtu_blackhole";
+    case FINDING_NAT_STATE_LOST:
+        return "nat_state_lost";
+    case FINDING_PPTP_NONSTANDARD_PORT:
+        return "pptp_nonstandard_port";
     default:
         return "unknown";
     }
@@ -60,6 +66,8 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_IKE_NO_RESPONSE:
     case FINDING_PPTP_GRE_BLOCKED:
     case FINDING_PPTP_CALL_COLLISION:
+    case FINDING_MTU_BLACKHOLE:
+    case FINDING_NAT_STATE_LOST:
         return SEV_ERROR;
     case FINDING_STALE_NAT:
     case FINDING_FRAGMENT_REORDER:
@@ -67,6 +75,7 @@ enum severity finding_default_severity(unsigned kind)
     case FINDING_NATT_NOT_USED:
     case FINDING_IKE_IP_FRAGMENTED:
     case FINDING_ESP_ONE_WAY:
+    case FINDING_PPTP_NONSTANDARD_PORT:
         return SEV_WARNING;
     case FINDING_NAT_TRAVERSAL:
     default:

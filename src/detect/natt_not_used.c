@@ -43,6 +43,26 @@ static bool natd_says_nat(const struct ike_sa *ik)
              du_same_subnet(&ik->initiator.ip, &ik->responder.ip));
 }
 
+/* Whether the raw ESP SA sa belongs to ik: its resolved parent is ik; or, when the parent is
+ * ambiguous (several IKE SAs between the same addresses, e.g. clients behind one NAT address seen
+ * from outside), ik did not move to NAT-T, or no other IKE SA between the peers stayed without
+ * NAT-T (an IKE SA that moved to UDP 4500 negotiated UDP-encapsulated ESP, so raw ESP next to it
+ * belongs to the one that did not). */
+static bool raw_esp_of(const struct session_model *m, const struct ike_sa *ik,
+                       const struct ipsec_sa *sa)
+{
+    const struct ike_sa *parent = session_ike_for_ipsec(m, sa);
+    if (parent)
+        return parent->ispi == ik->ispi && parent->version == ik->version;
+    if (!ik->nat_t)
+        return true;
+    uint32_t it = 0;
+    for (const struct ike_sa *o; (o = du_ike_between(m, &sa->k.src, &sa->k.dst, &it));)
+        if (o != ik && !o->nat_t)
+            return false;
+    return true;
+}
+
 /* Collect: raw ESP between the peers, and whether IKE stayed on 500 after the authentication
  * exchange. */
 static void natt_collect(const struct session_model *m, const struct ike_sa *ik,
@@ -59,7 +79,7 @@ static void natt_collect(const struct session_model *m, const struct ike_sa *ik,
             ip_addr_eq(&sa->k.src, &ik->initiator.ip) && ip_addr_eq(&sa->k.dst, &ik->responder.ip);
         bool rev =
             ip_addr_eq(&sa->k.dst, &ik->initiator.ip) && ip_addr_eq(&sa->k.src, &ik->responder.ip);
-        if (!fwd && !rev)
+        if ((!fwd && !rev) || !raw_esp_of(m, ik, sa))
             continue;
         if (n->raw_sas < 4)
             n->spis[n->raw_sas] = sa->k.spi;

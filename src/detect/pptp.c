@@ -20,6 +20,12 @@ static const char *const REMEDY_HELPER =
     "replace "
     "PPTP with IKEv2/IPsec or another VPN.";
 
+static const char *const REMEDY_FORWARD =
+    "Forward GRE (IP protocol 47) to the PPTP server along with TCP 1723 (Linux: 'meta l4proto "
+    "gre dnat ip to SERVER' in the prerouting nat chain), or use a router whose PPTP helper "
+    "tracks forwarded calls (nft ct helper \"pptp\" on tcp dport 1723). Better: replace PPTP "
+    "with IKEv2/IPsec.";
+
 /* Result Code 1 of an Outgoing/Incoming-Call-Reply: Connected (RFC 2637 sections 2.8, 2.10). */
 #define PPTP_RESULT_CONNECTED 1
 
@@ -182,6 +188,9 @@ struct gre_call {
     const struct pptp_ctrl *oc; /* the outside view of the control connection and call */
     const struct pptp_call *ocall;
     uint64_t oup, odown; /* GRE outside the router, to the server / to the client */
+    /* server behind the router (port forwarding): the server's outside endpoint */
+    bool server_behind;
+    struct endpoint sout;
 };
 
 /* Collect and decide: whether call idx of pc is up and its GRE flows one way (g filled). */
@@ -201,9 +210,32 @@ static bool gre_one_way(const struct session_model *m, const struct pptp_ctrl *p
 }
 
 /* Collect (two captures): the client's outside endpoint and the call's GRE outside. */
+/* Server behind the router (roles reversed): the control connection's mapping has the inside
+ * server as its inside endpoint and the outside client as its peer; the outside view of the call
+ * is the control connection from the same client endpoint to the server's outside endpoint, with
+ * the same server Call ID. */
+static bool gre_outside_reversed(const struct detect_ctx *c, struct gre_lookups *lk,
+                                 struct gre_call *g)
+{
+    if (!outside_of_tcp(c, &lk->maps, &g->pc->server, &g->pc->client.ip, &g->sout))
+        return false;
+    g->server_behind = true;
+    struct du_lazy l = {0};
+    struct endpoint cl = g->pc->client;
+    struct pptp_ctrl vc = *g->pc;
+    vc.server = g->sout;
+    outside_call(c->outside, &l, &cl, &vc, g->call, &g->oc, &g->ocall);
+    du_lazy_free(&l);
+    if (g->oc)
+        session_pptp_call_gre(c->outside, g->oc, g->ocall, &g->oup, &g->odown);
+    return true;
+}
+
 static void gre_outside(const struct detect_ctx *c, struct gre_lookups *lk, struct gre_call *g)
 {
     bool have_out = outside_of_tcp(c, &lk->maps, &g->pc->client, &g->pc->server.ip, &g->out);
+    if (!have_out && gre_outside_reversed(c, lk, g))
+        return;
     if (!have_out && c->nat && c->nat->n_nat_addrs) {
         g->out.ip = c->nat->nat_addrs[0];
         g->out.port = 0;
@@ -211,6 +243,27 @@ static void gre_outside(const struct detect_ctx *c, struct gre_lookups *lk, stru
     outside_call(c->outside, &lk->octrl, &g->out, g->pc, g->call, &g->oc, &g->ocall);
     if (g->oc)
         session_pptp_call_gre(c->outside, g->oc, g->ocall, &g->oup, &g->odown);
+}
+
+/* Server behind the router (two captures): the client's GRE reached the router, or not, and
+ * was not forwarded to the inside server. */
+static void gre_summary_forwarded(struct finding *f, const struct gre_call *g)
+{
+    char so[DU_IPSTR];
+    du_ip(&g->sout.ip, so);
+    f->confirmed = g->oc != NULL;
+    if (g->oup)
+        du_cat(f->summary, sizeof(f->summary),
+               " The server is behind the router (its control connection is forwarded from "
+               "%s:%u). The client's GRE reached the router (%llu packets to %s outside) and "
+               "was not forwarded to the server: the router forwards TCP 1723 but not GRE.",
+               so, g->sout.port, (unsigned long long)g->oup, so);
+    else
+        du_cat(f->summary, sizeof(f->summary),
+               " The server is behind the router (its control connection is forwarded from "
+               "%s:%u); the client's GRE did not reach the router either.",
+               so, g->sout.port);
+    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY_FORWARD);
 }
 
 /* Summary, confirmation and remedy of a one-way GRE call. */
@@ -234,6 +287,10 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
              no_return ? "back to the client" : "from the client");
     const char *rem = REMEDY_HELPER;
     f->confirmed = false;
+    if (two && g->server_behind && !no_return) {
+        gre_summary_forwarded(f, g);
+        return;
+    }
     if (two && g->oc) {
         if (no_return && g->odown > 0) {
             f->confirmed = true;
@@ -262,6 +319,12 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
             du_cat(f->summary, sizeof(f->summary),
                    " The server's GRE did not appear outside either.");
         }
+    } else if (!two && !no_return && ip_addr_is_private(&pc->server.ip) &&
+               !ip_addr_is_private(&pc->client.ip)) {
+        du_cat(f->summary, sizeof(f->summary),
+               " The server has a private address and the client a public one: a server behind a "
+               "router that forwards TCP 1723 to it but not the client's GRE.");
+        rem = REMEDY_FORWARD;
     } else if (!two) {
         du_cat(f->summary, sizeof(f->summary),
                " Without the GRE the PPP session cannot start; a NAT without PPTP "
@@ -294,7 +357,17 @@ static void gre_sessions(struct finding *f, const struct gre_call *g, bool two)
         fs->port = pc->server.port;
         fs->has_call_id = true;
         fs->call_id = g->call->peer_call_id;
+        if (g->server_behind) {
+            fs->has_outside = true;
+            fs->out_ip = g->sout.ip;
+            fs->has_out_port = true;
+            fs->out_port = g->sout.port;
+            snprintf(fs->note, sizeof(fs->note), "behind the router (forwarded)");
+        }
     }
+    if (two && g->server_behind && (fs = finding_session_add(f, ROLE_NAT, &g->sout.ip)))
+        snprintf(fs->note, sizeof(fs->note), "%s",
+                 g->oup && !g->no_return ? "does not forward the GRE" : "");
     if (two && g->out.ip.v && (fs = finding_session_add(f, ROLE_NAT, &g->out.ip)))
         snprintf(fs->note, sizeof(fs->note), "%s",
                  g->odown && g->no_return ? "drops the return GRE" : "");

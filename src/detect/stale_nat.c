@@ -97,5 +97,46 @@ static void run(struct detect_ctx *c)
     }
 }
 
-const struct detector det_stale_nat = {
-    .name = "stale_nat", .run = run, .emits = DETECT_KIND_BIT(FINDING_STALE_NAT)};
+/* Whether a nat_state_lost finding of `earlier` explains f: one of its clients (same address)
+ * lost its mapping at that instant, and f is about the same time or later. */
+static bool explained(const struct finding *f, const struct finding_list *earlier)
+{
+    for (size_t i = 0; i < earlier->n; i++) {
+        const struct finding *g = &earlier->v[i];
+        if (g->kind != FINDING_NAT_STATE_LOST || f->ts_us + 1000000u < g->ts_us)
+            continue;
+        for (unsigned a = 0; a < f->n_sessions && a < FINDING_MAX_SESSIONS; a++) {
+            if (f->sessions[a].role != ROLE_CLIENT)
+                continue;
+            for (unsigned b = 0; b < g->n_sessions && b < FINDING_MAX_SESSIONS; b++)
+                if (g->sessions[b].role == ROLE_CLIENT &&
+                    ip_addr_eq(&g->sessions[b].ip, &f->sessions[a].ip))
+                    return true;
+        }
+    }
+    return false;
+}
+
+/* stale_nat without the mappings a nat_state_lost finding already explains (several mappings
+ * lost at one instant are not each an idle timeout). */
+static void run_after(struct detect_ctx *c, const struct finding_list *earlier)
+{
+    struct finding_list own = {0};
+    struct detect_ctx dc = *c;
+    dc.out = &own;
+    run(&dc);
+    for (size_t i = 0; i < own.n; i++) {
+        if (explained(&own.v[i], earlier))
+            continue;
+        struct finding *f = finding_add(c->out, own.v[i].kind, own.v[i].ts_us);
+        if (!f)
+            break;
+        *f = own.v[i];
+    }
+    finding_list_free(&own);
+}
+
+const struct detector det_stale_nat = {.name = "stale_nat",
+                                       .emits = DETECT_KIND_BIT(FINDING_STALE_NAT),
+                                       .reads = DETECT_KIND_BIT(FINDING_NAT_STATE_LOST),
+                                       .run_after = run_after};

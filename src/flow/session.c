@@ -117,7 +117,11 @@ int session_model_init(struct session_model *m, uint8_t side)
                         NULL);
     m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), GRE_MAX, NULL, NULL);
     m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), L2TP_MAX, NULL, NULL);
-    if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp) {
+    m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow), IPSEC_SA_MAX, NULL, NULL);
+    m->too_big =
+        table_new(sizeof(struct too_big_key), sizeof(struct too_big_rec), IPSEC_SA_MAX, NULL, NULL);
+    if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp || !m->mtu ||
+        !m->too_big) {
         session_model_free(m);
         return -1;
     }
@@ -137,13 +141,16 @@ void session_model_free(struct session_model *m)
     table_free(m->pptp);
     table_free(m->gre);
     table_free(m->l2tp);
+    table_free(m->mtu);
+    table_free(m->too_big);
+    m->mtu = m->too_big = NULL;
     m->flows = m->ike = m->ipsec = m->pptp = m->gre = m->l2tp = NULL;
 }
 
 /* ---- flows ---- */
 
-static void make_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
-                          const struct ip_addr *b, uint16_t pb)
+void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                   const struct ip_addr *b, uint16_t pb)
 {
     memset(k, 0, sizeof(*k));
     if (ep_cmp(a, pa, b, pb) <= 0) {
@@ -163,7 +170,7 @@ struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir
         sp = dp = p->icmp_id; /* echo flows by identifier */
     }
     struct flow_key k;
-    make_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
+    sess_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
     bool created = false;
     struct flow *f = table_put(m->flows, &k, &created);
     if (!f)
@@ -185,7 +192,7 @@ struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir
 
 void session_flow_key(const struct flow *f, struct flow_key *k)
 {
-    make_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
+    sess_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
 }
 
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
@@ -193,7 +200,7 @@ const struct flow *session_flow_lookup(const struct session_model *m, uint8_t pr
                                        const struct ip_addr *b, uint16_t pb)
 {
     struct flow_key k;
-    make_flow_key(&k, proto, a, pa, b, pb);
+    sess_flow_key(&k, proto, a, pa, b, pb);
     return table_get(m->flows, &k, false);
 }
 
@@ -216,6 +223,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
             f->hint = p->nonesp_marker ? HINT_NATT : (f->hint ? f->hint : HINT_IKE);
     }
     bool two_way = f && f->pkts[0] && f->pkts[1];
+    sess_mtu_update(m, p);
     if ((unsigned)p->vpn < VPN__COUNT)
         m->c.vpn_packets[p->vpn]++;
     switch (p->vpn) {
@@ -492,5 +500,6 @@ void session_finish(struct session_model *m)
     session_index(m);
     sess_resolve_parents(m);
     sess_pair_ipsec(m);
+    sess_mtu_finish(m);
     m->side_inferred = infer_side(m);
 }

@@ -25,4 +25,12 @@ void sess_pptp_update(struct session_model *m, const struct pkt *p);
 void sess_gre_update(struct session_model *m, const struct pkt *p, bool two_way);
 void sess_l2tp_update(struct session_model *m, const struct pkt *p);
 
+/* session.c: the canonical key of the flow between (a,pa) and (b,pb). */
+void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                   const struct ip_addr *b, uint16_t pb);
+
+/* session_mtu.c: tunnel packet sizes answered or not; ICMP too-big messages; end of input. */
+void sess_mtu_update(struct session_model *m, const struct pkt *p);
+void sess_mtu_finish(struct session_model *m);
+
 #endif

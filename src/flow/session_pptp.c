@@ -181,10 +181,36 @@ static struct pptp_call *pptp_clear_msg(struct pptp_ctrl *c, const struct pptp_m
     return call;
 }
 
+/* Whether p goes from the PNS (client) to the PAC (server): towards TCP 1723; on another port,
+ * by the message when only one side sends it (RFC 2637 section 2), else from the endpoint that
+ * opened the TCP connection (the first sender seen on the flow). */
+static bool pptp_from_client(const struct session_model *m, const struct pkt *p)
+{
+    if (p->dport == PORT_PPTP || p->sport == PORT_PPTP)
+        return p->dport == PORT_PPTP;
+    switch (p->pptp.ctrl_type) {
+    case PPTP_OCRQ:
+    case PPTP_ICRP:
+    case PPTP_CCRQ:
+    case PPTP_SLI:
+        return true;
+    case PPTP_OCRP:
+    case PPTP_ICRQ:
+    case PPTP_ICCN:
+    case PPTP_CDN:
+    case PPTP_WEN:
+        return false;
+    default:
+        break;
+    }
+    const struct flow *f = session_flow_lookup(m, IPP_TCP, &p->src, p->sport, &p->dst, p->dport);
+    return !f || (ip_addr_eq(&f->src.ip, &p->src) && f->src.port == p->sport);
+}
+
 void sess_pptp_update(struct session_model *m, const struct pkt *p)
 {
     const struct pptp_msg *pm = &p->pptp;
-    bool from_client = p->dport == PORT_PPTP;
+    bool from_client = pptp_from_client(m, p);
     struct pptp_ctrl_key k;
     memset(&k, 0, sizeof(k));
     k.client = from_client ? p->src : p->dst;

@@ -85,7 +85,10 @@ struct ukey {
 struct ckey {
     struct ip_addr client_in, server;
     uint16_t id;
-    uint8_t kind; /* 0: by the client's inside Call ID, 1: by the server's Call ID */
+    uint8_t kind; /* 0: by the client's inside Call ID, 1: by the server's Call ID; 2 and 3: the
+                   * same for a server behind the router (client_in: the inside server, server:
+                   * the outside client; x, y: the client's Call ID as the inside and the outside
+                   * see it, z: the server's) */
     uint8_t pad;
 };
 

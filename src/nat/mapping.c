@@ -302,17 +302,30 @@ static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, cons
             uint16_t z = in->call_id;
             struct cval *v = corr_call_get(c, &in->src, &out->dst, 1, z, false);
             k.peer = mk_ident(&out->dst, IK_CALL, z);
+            struct cval *r = v ? NULL : corr_call_get(c, &in->src, &out->dst, 2, z, false);
             if (v && v->has_xy) {
                 k.in = mk_ident(&in->src, IK_CALL, v->x);
                 k.out = mk_ident(&out->src, IK_CALL, v->y);
+                extra_ev |= NAT_EV_PPTP_CONTROL;
+            } else if (r && r->has_z) {
+                /* server behind the router: GRE to the client carries the client's Call ID */
+                k.in = mk_ident(&in->src, IK_CALL, r->z);
+                k.out = mk_ident(&out->src, IK_CALL, r->z);
+                k.peer = mk_ident(&out->dst, IK_CALL, r->x);
                 extra_ev |= NAT_EV_PPTP_CONTROL;
             }
         } else {
             k.in = mk_ident(&in->dst, IK_CALL, in->call_id);
             k.out = mk_ident(&out->dst, IK_CALL, out->call_id);
             struct cval *v = corr_call_get(c, &in->dst, &out->src, 0, in->call_id, false);
+            struct cval *r =
+                v ? NULL : corr_call_get(c, &in->dst, &out->src, 3, in->call_id, false);
             if (v && v->has_z) {
                 k.peer = mk_ident(&out->src, IK_CALL, v->z);
+                extra_ev |= NAT_EV_PPTP_CONTROL;
+            } else if (r && r->has_xy) {
+                /* server behind the router: GRE from the client carries the server's Call ID */
+                k.peer = mk_ident(&out->src, IK_CALL, r->x);
                 extra_ev |= NAT_EV_PPTP_CONTROL;
             }
         }

@@ -6,6 +6,7 @@
 #include "t.h"
 #include "vpnscope/config.h"
 #include "vpnscope/detect.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
@@ -689,6 +690,206 @@ static void test_pptp(void)
     model_free(m);
 }
 
+/* ---- mtu_blackhole, nat_state_lost, pptp_nonstandard_port ---- */
+
+/* One decoded packet fed through the session model's real update path. */
+static void feed(struct session_model *m, struct ip_addr src, uint16_t sp, struct ip_addr dst,
+                 uint16_t dp, uint8_t proto, enum pkt_vpn vpn, uint32_t len, bool df, uint64_t ts)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = ts;
+    p.frame = frame_no++;
+    p.ipver = 4;
+    p.src = src;
+    p.dst = dst;
+    p.l4proto = proto;
+    p.has_ports = proto == IPP_UDP;
+    p.sport = sp;
+    p.dport = dp;
+    p.ip_len = len;
+    p.df = df;
+    p.vpn = vpn;
+    p.esp_in_udp = vpn == VPN_ESP && proto == IPP_UDP;
+    p.esp.spi = ip_addr_eq(&src, &SRV) ? 0xb001 : 0xa001;
+    p.esp.seq = (uint32_t)p.frame;
+    int dir = 0;
+    struct flow *f = session_flow(m, &p, &dir);
+    session_update(m, &p, f, dir);
+    if (ts > m->c.last_ts)
+        m->c.last_ts = ts;
+    if (!m->c.first_ts)
+        m->c.first_ts = ts;
+}
+
+/* ICMP "fragmentation needed" from router rt quoting an ESP-in-UDP datagram cli:4500 -> SRV:4500.
+ */
+static void feed_too_big(struct session_model *m, struct ip_addr rt, struct ip_addr cli,
+                         uint32_t mtu, uint32_t qlen, uint64_t ts)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = ts;
+    p.frame = frame_no++;
+    p.ipver = 4;
+    p.src = rt;
+    p.dst = cli;
+    p.l4proto = IPP_ICMP;
+    p.icmp_type = 3;
+    p.icmp_code = 4;
+    p.ip_len = 576;
+    p.too_big.valid = true;
+    p.too_big.mtu = mtu;
+    p.too_big.src = cli;
+    p.too_big.dst = SRV;
+    p.too_big.proto = IPP_UDP;
+    p.too_big.len = qlen;
+    p.too_big.has_ports = true;
+    p.too_big.sport = p.too_big.dport = 4500;
+    int dir = 0;
+    struct flow *f = session_flow(m, &p, &dir);
+    session_update(m, &p, f, dir);
+}
+
+/* A ladder of ESP-in-UDP sizes: each small one answered; from `dead` up, `tries` sends without
+ * an answer (pmtud: after the first loss the sender sends at `after` from then on, answered). */
+static void ladder(struct session_model *m, uint32_t dead, unsigned tries, uint32_t after,
+                   bool with_icmp, uint64_t *t)
+{
+    static const uint32_t sizes[] = {200, 600, 1000, 1280, 1284, 1344, 1400};
+    bool learnt = false;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, 120, true, *t);
+        feed(m, SRV, 4500, C1, 4500, IPP_UDP, VPN_ESP, 148, true, *t + 300);
+        *t += S(1) / 2;
+        for (unsigned k = 0; k < (sizes[i] >= dead ? tries : 1); k++) {
+            uint32_t len = sizes[i] >= dead && after && (k || learnt) ? after : sizes[i];
+            learnt |= len != sizes[i];
+            feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, len, true, *t);
+            if (sizes[i] < dead || len < dead)
+                feed(m, SRV, 4500, C1, 4500, IPP_UDP, VPN_ESP, 148, true, *t + 300);
+            else if (with_icmp)
+                feed_too_big(m, NAT, C1, 1280, len, *t + 200);
+            *t += S(1) * 7 / 10;
+        }
+    }
+    feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, 120, true, *t);
+    feed(m, SRV, 4500, C1, 4500, IPP_UDP, VPN_ESP, 148, true, *t + 300);
+    *t += S(3);
+    feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_NATT_KEEPALIVE, 29, true, *t);
+}
+
+static void test_mtu_blackhole(void)
+{
+    struct finding f;
+    uint64_t t = T0;
+    struct session_model *m = model(SIDE_SINGLE);
+    ladder(m, 1284, 3, 0, false, &t);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_MTU_BLACKHOLE, &f), 1);
+    CHECK(strstr(f.summary, "1284 bytes or more") != NULL);
+    CHECK(strstr(f.summary, "no ICMP") != NULL);
+    CHECK(strstr(f.remedy, "1215") != NULL); /* 1280 - 20 IP - 8 UDP - 37 ESP */
+    CHECK(!f.confirmed);
+    CHECK_EQ(run1(m, FINDING_NAT_STATE_LOST, NULL), 0);
+    model_free(m);
+
+    /* ICMP delivered to the sender, which keeps sending large: seen but ignored, confirmed */
+    t = T0;
+    m = model(SIDE_SINGLE);
+    ladder(m, 1284, 3, 0, true, &t);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_MTU_BLACKHOLE, &f), 1);
+    CHECK(strstr(f.summary, "kept sending") != NULL);
+    CHECK(f.confirmed);
+    model_free(m);
+
+    /* look-alike: PMTUD works (one large packet lost, then 1280 answered) */
+    t = T0;
+    m = model(SIDE_SINGLE);
+    ladder(m, 1284, 3, 1280, true, &t);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_MTU_BLACKHOLE, NULL), 0);
+    model_free(m);
+
+    /* look-alike: large packets lost without DF (the router may fragment them) */
+    t = T0;
+    m = model(SIDE_SINGLE);
+    for (unsigned k = 0; k < 6; k++) {
+        feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, 120, true, t);
+        feed(m, SRV, 4500, C1, 4500, IPP_UDP, VPN_ESP, 148, true, t + 300);
+        feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, 1400, false, t + S(1));
+        t += S(2);
+    }
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_MTU_BLACKHOLE, NULL), 0);
+    model_free(m);
+}
+
+/* Two tunnels whose servers stream every 0.25 s; their return traffic stops at stop1 / stop2 and
+ * comes back after each client sends again 2.5 s later. */
+static struct session_model *two_streams(uint64_t stop1, uint64_t stop2)
+{
+    struct session_model *m = model(SIDE_INSIDE);
+    for (uint64_t t = T0; t < T0 + S(20); t += S(1) / 4) {
+        if (t < stop1 || t > stop1 + S(3))
+            feed(m, SRV, 4500, C1, 4500, IPP_UDP, VPN_ESP, 148, true, t);
+        if (t < stop2 || t > stop2 + S(3))
+            feed(m, SRV2, 51820, C2, 51820, IPP_UDP, VPN_NONE, 148, false, t + 1000);
+        if ((t - T0) % S(2) == 0) {
+            feed(m, C1, 4500, SRV, 4500, IPP_UDP, VPN_ESP, 120, true, t + 2000);
+            feed(m, C2, 51820, SRV2, 51820, IPP_UDP, VPN_NONE, 120, false, t + 3000);
+        }
+    }
+    finish(m);
+    return m;
+}
+
+static void test_nat_state_lost(void)
+{
+    struct finding f;
+    /* inside alone: both tunnels' return traffic stops at one instant */
+    struct session_model *m = two_streams(T0 + S(10), T0 + S(10));
+    CHECK_EQ(run1(m, FINDING_NAT_STATE_LOST, &f), 1);
+    CHECK(!f.confirmed);
+    CHECK(has_client(&f, C1, NULL) && has_client(&f, C2, NULL));
+    CHECK_EQ(run1(m, FINDING_MTU_BLACKHOLE, NULL), 0);
+    model_free(m);
+    /* look-alike: the two silences are seconds apart (independent events) */
+    m = two_streams(T0 + S(5), T0 + S(12));
+    CHECK_EQ(run1(m, FINDING_NAT_STATE_LOST, NULL), 0);
+    model_free(m);
+    /* look-alike: one tunnel only */
+    m = two_streams(T0 + S(10), T0 + S(40));
+    CHECK_EQ(run1(m, FINDING_NAT_STATE_LOST, NULL), 0);
+    model_free(m);
+}
+
+static void test_pptp_port(void)
+{
+    struct finding f;
+    struct session_model *m = model(SIDE_SINGLE);
+    struct pptp_ctrl *c = ctrl_add(m, C1, 40001, SRV, 0x4000, 0x0101, T0, T0 + S(3));
+    c->server.port = 1724;
+    gre_add(m, C1, SRV, 0x0101, 6);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_NONSTANDARD_PORT, &f), 1);
+    CHECK(strstr(f.summary, "port 1724") != NULL);
+    CHECK(f.confirmed); /* GRE one way */
+    CHECK_EQ(f.sev, SEV_WARNING);
+    gre_add(m, SRV, C1, 0x4000, 6);
+    CHECK_EQ(run1(m, FINDING_PPTP_NONSTANDARD_PORT, &f), 1);
+    CHECK(!f.confirmed); /* both ways here: cannot tell */
+    model_free(m);
+    /* look-alike: the standard port */
+    m = model(SIDE_SINGLE);
+    ctrl_add(m, C1, 40001, SRV, 0x4000, 0x0101, T0, T0 + S(3));
+    gre_add(m, C1, SRV, 0x0101, 6);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_PPTP_NONSTANDARD_PORT, NULL), 0);
+    model_free(m);
+}
+
 /* ---- esp_one_way ---- */
 static void test_one_way(void)
 {
@@ -917,6 +1118,9 @@ int main(void)
     test_pptp();
     test_one_way();
     test_nat_traversal();
+    test_mtu_blackhole();
+    test_nat_state_lost();
+    test_pptp_port();
     test_rerun();
     test_registry();
     test_explicit_dependency();

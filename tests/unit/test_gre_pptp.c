@@ -452,12 +452,43 @@ static void test_names(void)
     CHECK_STR(pptp_ctrl_name(0xffff), "unknown");
 }
 
+/* pptp_probe: a control message on any port by structure (cookie, message type, control type,
+ * length), every prefix too short, each field wrong; TLS and HTTP payloads are not PPTP. */
+static void test_pptp_probe(void)
+{
+    CHECK(pptp_probe(ocrq, sizeof(ocrq)));
+    CHECK(pptp_probe(ocrp, sizeof(ocrp)));
+    CHECK(pptp_probe(sccrq, sizeof(sccrq)));
+    for (uint32_t n = 0; n < 12; n++)
+        CHECK(!pptp_probe(ocrq, n));
+    CHECK(pptp_probe(ocrq, 12)); /* the header decides; pptp_decode reports a short body */
+    uint8_t m[sizeof(ocrp)];
+    memcpy(m, ocrp, sizeof(m));
+    m[7] = 0x4e; /* magic */
+    CHECK(!pptp_probe(m, sizeof(m)));
+    memcpy(m, ocrp, sizeof(m));
+    m[3] = 2; /* management message */
+    CHECK(!pptp_probe(m, sizeof(m)));
+    memcpy(m, ocrp, sizeof(m));
+    m[9] = 16; /* control type 16 */
+    CHECK(!pptp_probe(m, sizeof(m)));
+    memcpy(m, ocrp, sizeof(m));
+    m[0] = 0, m[1] = 16; /* length below the OCRP's */
+    CHECK(!pptp_probe(m, sizeof(m)));
+    static const uint8_t tls[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01,
+                                  0xfc, 0x03, 0x03, 0x1a, 0x2b, 0x3c, 0x4d, 0x00};
+    CHECK(!pptp_probe(tls, sizeof(tls)));
+    static const uint8_t http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK(!pptp_probe(http, sizeof(http) - 1));
+}
+
 int main(void)
 {
     test_gre();
     test_pptp_valid();
     test_pptp_all_types();
     test_pptp_anomalies();
+    test_pptp_probe();
     test_names();
     free(buf);
     return t_done();

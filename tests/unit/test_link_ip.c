@@ -533,6 +533,132 @@ static void test_udp_tcp_icmp(void)
     CHECK_STR(addr(&P.dst), "ff02::1");
 }
 
+/* IPv4 header checksum (RFC 1071) over h[0..hl). */
+static void ip4_csum(uint8_t *h, unsigned hl)
+{
+    h[10] = h[11] = 0;
+    uint32_t sum = 0;
+    for (unsigned i = 0; i + 1 < hl; i += 2)
+        sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    h[10] = (uint8_t)(~sum >> 8);
+    h[11] = (uint8_t)~sum;
+}
+
+/* An IPv4 header: total length tot, protocol, DF, src 203.0.113.2 or given, dst given. */
+static void ip4_hdr(uint8_t *b, uint16_t tot, uint8_t proto, bool df, const uint8_t *src,
+                    const uint8_t *dst)
+{
+    memset(b, 0, 20);
+    b[0] = 0x45;
+    b[2] = (uint8_t)(tot >> 8), b[3] = (uint8_t)tot;
+    b[6] = df ? 0x40 : 0;
+    b[8] = 64;
+    b[9] = proto;
+    memcpy(b + 12, src, 4);
+    memcpy(b + 16, dst, 4);
+    ip4_csum(b, 20);
+}
+
+/* DF bit; ICMP "fragmentation needed" (MTU, quoted ESP-in-UDP and raw ESP datagrams), every
+ * truncation of its quote; ICMPv6 "packet too big". */
+static void test_too_big(void)
+{
+    static const uint8_t rt[4] = {203, 0, 113, 2}, cli[4] = {203, 0, 113, 1},
+                         srv[4] = {192, 0, 2, 10};
+    uint8_t b[96];
+    /* a DF datagram */
+    ip4_hdr(b, 28, IPP_UDP, true, cli, srv);
+    memset(b + 20, 0, 8);
+    b[21] = 1, b[23] = 2, b[25] = 8;
+    dec(DLT_RAW, b, 28);
+    CHECK(P.df);
+    ip4_hdr(b, 28, IPP_UDP, false, cli, srv);
+    dec(DLT_RAW, b, 28);
+    CHECK(!P.df);
+
+    /* ICMP 3/4 MTU 1280 quoting 1284-byte ESP in UDP 4500 -> 4500, SPI 0xa001 */
+    unsigned n = 20 + 8 + 20 + 8 + 8;
+    ip4_hdr(b, (uint16_t)n, IPP_ICMP, false, rt, cli);
+    uint8_t *ic = b + 20;
+    memset(ic, 0, 8);
+    ic[0] = 3, ic[1] = 4, ic[6] = 0x05, ic[7] = 0x00;
+    ip4_hdr(ic + 8, 1284, IPP_UDP, true, cli, srv);
+    uint8_t *u = ic + 28;
+    u[0] = 0x11, u[1] = 0x94, u[2] = 0x11, u[3] = 0x94, u[4] = 0x04, u[5] = 0xf0, u[6] = 0,
+    u[7] = 0;
+    u[8] = 0, u[9] = 0, u[10] = 0xa0, u[11] = 0x01, u[12] = 0, u[13] = 0, u[14] = 0, u[15] = 9;
+    dec(DLT_RAW, b, n);
+    CHECK_EQ(P.status, PKT_DECODED);
+    CHECK_EQ(P.icmp_type, 3);
+    CHECK_EQ(P.icmp_code, 4);
+    CHECK(P.too_big.valid);
+    CHECK_EQ(P.too_big.mtu, 1280);
+    CHECK_EQ(P.too_big.len, 1284);
+    CHECK_EQ(P.too_big.proto, IPP_UDP);
+    CHECK(P.too_big.has_ports && P.too_big.sport == 4500 && P.too_big.dport == 4500);
+    CHECK(P.too_big.has_spi && P.too_big.spi == 0xa001);
+    CHECK_STR(addr(&P.too_big.src), "203.0.113.1");
+    CHECK_STR(addr(&P.too_big.dst), "192.0.2.10");
+    /* the quote cut after the UDP header: ports, no SPI; cut inside the quoted IP header: invalid
+     * (the capture kept everything: the message itself is short) */
+    for (unsigned cut = 20 + 8; cut <= n; cut++) {
+        ip4_hdr(b, (uint16_t)cut, IPP_ICMP, false, rt, cli);
+        dec(DLT_RAW, b, cut);
+        if (cut < 20 + 8 + 20) {
+            CHECK(has(ANOM_ICMP_TRUNC));
+            CHECK_EQ(P.status, PKT_INVALID);
+            CHECK(!P.too_big.valid);
+        } else {
+            CHECK_EQ(P.status, PKT_DECODED);
+            CHECK(P.too_big.valid);
+            CHECK_EQ(P.too_big.has_ports, cut >= 20 + 8 + 20 + 4);
+            CHECK_EQ(P.too_big.has_spi, cut >= 20 + 8 + 20 + 12);
+        }
+    }
+    /* snaplen cut inside the quote: truncated */
+    ip4_hdr(b, (uint16_t)n, IPP_ICMP, false, rt, cli);
+    dec_cut(DLT_RAW, b, 20 + 8 + 10, n);
+    CHECK_EQ(P.status, PKT_TRUNCATED);
+    CHECK(has(ANOM_ICMP_TRUNC));
+    /* quoted raw ESP: the SPI right after the header; an impossible quoted IHL: addresses only */
+    ip4_hdr(b, (uint16_t)n, IPP_ICMP, false, rt, cli);
+    ip4_hdr(ic + 8, 1344, IPP_ESP, true, cli, srv);
+    u[0] = 0, u[1] = 0, u[2] = 0xa0, u[3] = 0x02;
+    dec(DLT_RAW, b, n);
+    CHECK(P.too_big.valid && P.too_big.has_spi && P.too_big.spi == 0xa002);
+    CHECK(!P.too_big.has_ports);
+    ic[8] = 0x42; /* IHL 2 */
+    dec(DLT_RAW, b, n);
+    CHECK(!P.too_big.valid);
+    CHECK_EQ(P.status, PKT_DECODED);
+    /* another ICMP unreachable code: no too-big record */
+    ic[8] = 0x45, ic[1] = 3;
+    dec(DLT_RAW, b, n);
+    CHECK(!P.too_big.valid);
+
+    /* ICMPv6 packet too big, MTU 1280, quoting UDP 4500 from fd00:1::11 */
+    uint8_t v6[40 + 8 + 40 + 8];
+    memset(v6, 0, sizeof(v6));
+    v6[0] = 0x60, v6[5] = 8 + 40 + 8, v6[6] = IPP_ICMPV6, v6[7] = 64;
+    v6[8] = 0x20, v6[9] = 0x01, v6[10] = 0x0d, v6[11] = 0xb8, v6[23] = 2;
+    v6[24] = 0xfd, v6[39] = 0x11;
+    uint8_t *i6 = v6 + 40;
+    i6[0] = 2, i6[6] = 0x05, i6[7] = 0x00;
+    uint8_t *q6 = i6 + 8;
+    q6[0] = 0x60, q6[4] = 0x05, q6[5] = 0x14, q6[6] = IPP_UDP, q6[7] = 64;
+    q6[8] = 0xfd, q6[23] = 0x11, q6[24] = 0x20, q6[25] = 0x01, q6[39] = 0x10;
+    q6[40] = 0x11, q6[41] = 0x94, q6[42] = 0x11, q6[43] = 0x94;
+    dec(DLT_RAW, v6, sizeof(v6));
+    CHECK_EQ(P.status, PKT_DECODED);
+    CHECK(P.too_big.valid);
+    CHECK_EQ(P.too_big.mtu, 1280);
+    CHECK_EQ(P.too_big.len, 0x514 + 40);
+    CHECK(P.too_big.has_ports && P.too_big.sport == 4500);
+    CHECK(!P.too_big.has_spi); /* the quote ends with the UDP header */
+}
+
 static void test_vpn_l4(void)
 {
     /* IPv4 proto 50: ESP SPI 0x11223344 seq 1, 4 bytes */
@@ -914,6 +1040,7 @@ int main(void)
     test_null_loop_raw();
     test_ipv4_errors();
     test_udp_tcp_icmp();
+    test_too_big();
     test_vpn_l4();
     test_fragments();
     test_ipv6();
