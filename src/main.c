@@ -111,5 +111,10 @@ int main(int argc, char **argv)
     }
 #endif
     config_free(&cfg);
+    if (rc == VPNSCOPE_EXIT_PIPE) {
+        /* standard output's reader went away: end as a filter killed by SIGPIPE does */
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }
     return rc;
 }

@@ -142,5 +142,8 @@ size_t finding_list_group(struct finding_list *l);
 
 /* Drops the findings below min_sev (enum severity); returns how many were dropped. */
 size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev);
+/* Appends every finding of src to dst and empties src (src's array is taken over without a copy
+ * when dst is empty). false on OOM (dst then holds part of them). */
+bool finding_list_move(struct finding_list *dst, struct finding_list *src);
 
 #endif

@@ -162,5 +162,13 @@ int batch_run(const struct vpnscope_config *cfg, FILE *out);
 /* Report runs on a terminal (no --no-progress): the progress line on stderr when due (nothing
  * during the first second); end = true clears it. */
 void pipeline_show_progress(struct pipeline *p, bool end);
+/* Exit status when standard output is a pipe whose reader went away (EPIPE): main dies by SIGPIPE
+ * (a shell reports 128 + 13 = 141), as other filters do; nothing is said on stderr. */
+#define VPNSCOPE_EXIT_PIPE 141
+
+/* Flushes `out` and checks it (clear errno before writing to it: when an earlier write failed,
+ * errno is the cause named): 0 when every write reached it; VPNSCOPE_EXIT_PIPE when the reader
+ * of a pipe went away; 2 after "vpnscope: writing WHAT to stdout: reason" on stderr. */
+int pipeline_output_status(FILE *out, const char *what);
 
 #endif

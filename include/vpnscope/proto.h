@@ -55,4 +55,11 @@ bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b);
  * "gre", "ipip", "ipv6", "l2tpv3"; NULL when it has no name (callers print the number). */
 const char *ip_proto_name(uint8_t proto);
 
+/* Microseconds from `first` to `last`, 0 when `last` is not after `first` (reordered packets,
+ * a clock that stepped back): a duration never wraps. */
+static inline uint64_t ts_span(uint64_t first, uint64_t last)
+{
+    return last > first ? last - first : 0;
+}
+
 #endif

@@ -10,6 +10,8 @@
 #include "vpnscope/nat.h"
 #include "vpnscope/session.h"
 
+struct clock_steps;
+
 struct report_input {
     const struct session_model *models[2]; /* [0] single or inside, [1] outside (n_models 2) */
     uint8_t n_models;
@@ -19,10 +21,11 @@ struct report_input {
     bool all_flows; /* --all-flows */
     bool live;
     uint64_t kernel_drops;
-    bool side_given;          /* --side was given (else inferred) */
-    uint64_t findings_hidden; /* findings below --min-severity, not in `findings` */
-    uint8_t min_severity;     /* enum severity given with --min-severity */
-    const char *file;         /* --batch: "file" of every JSON record, NULL: none */
+    bool side_given;                          /* --side was given (else inferred) */
+    uint64_t findings_hidden;                 /* findings below --min-severity, not in `findings` */
+    uint8_t min_severity;                     /* enum severity given with --min-severity */
+    const char *file;                         /* --batch: "file" of every JSON record, NULL: none */
+    const struct clock_steps *clock_steps[2]; /* per model; NULL or none: no step */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -68,7 +68,8 @@ struct cap_src *open_side(const char *const *paths, int n, const char *bpf, char
 
 /* One capture. 0 ok, -1 error. */
 static int sample_side(struct pipeline *pl, const char *const *paths, int n, uint8_t side,
-                       struct nat_sampler *smp, struct counts *cnt, char *errbuf, unsigned errlen)
+                       struct nat_sampler *smp, struct counts *cnt, struct clock_steps *cs,
+                       char *errbuf, unsigned errlen)
 {
     const char *bpf = pl->cfg->bpf;
     char *warn = pl->warn;
@@ -87,7 +88,9 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
     int rc;
     const char *phase =
         side == SIDE_INSIDE ? "pass 1/2 (clock), inside:" : "pass 1/2 (clock), outside:";
-    while ((rc = cap_next(s, &r, eb, sizeof(eb))) == 1) {
+    if (!cs->preset)
+        memset(cs, 0, sizeof(*cs));
+    while ((rc = clockstep_next(cs, s, &r, NULL, eb, sizeof(eb))) == 1) {
         if ((cnt->n & 4095) == 0)
             progress_show(&pl->prog, phase, cap_bytes_read(s), cap_total_bytes(s), cnt->n);
         track(cnt, r.ts_us);
@@ -104,6 +107,126 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
         snprintf(errbuf, errlen, "%s", eb);
         return -1;
     }
+    return 0;
+}
+
+/* Segment of a frame: how many steps precede it. */
+static unsigned segment_of(const struct clock_steps *cs, uint64_t frame)
+{
+    unsigned k = 0;
+    while (k < cs->n && cs->step[k].frame <= frame)
+        k++;
+    return k;
+}
+
+/* Adds one capture to the segment samplers: `seg` < 0 adds every packet (corrected) to all of them;
+ * otherwise each packet, with its time as captured, to its segment's sampler. */
+static int add_segments(const char *const *paths, int n, const char *bpf, uint8_t side,
+                        struct nat_sampler **smp, unsigned nsmp, struct clock_steps *cs, bool all,
+                        char *errbuf, unsigned errlen)
+{
+    struct cap_src *s = open_side(paths, n, bpf, errbuf, errlen);
+    if (!s)
+        return -1;
+    struct pkt *p = calloc(1, sizeof(*p));
+    if (!p) {
+        cap_close(s);
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    struct raw_pkt r;
+    char eb[VPNSCOPE_ERRBUF_SIZE];
+    uint64_t raw;
+    while (clockstep_next(cs, s, &r, &raw, eb, sizeof(eb)) == 1) {
+        if (r.filtered)
+            continue;
+        if (!all)
+            r.ts_us = raw;
+        bare_decode(p, &r);
+        if (all) {
+            for (unsigned k = 0; k < nsmp; k++)
+                nat_sampler_add(smp[k], side, p);
+        } else {
+            nat_sampler_add(smp[segment_of(cs, r.frame)], side, p);
+        }
+    }
+    free(p);
+    cap_close(s);
+    return 0;
+}
+
+#define REFINE_MAX_STEPS 4 /* more steps keep the no-gap offsets */
+
+/* The offsets of the segments of capture `which` (0 inside, 1 outside) measured against the other
+ * capture: each segment's own clock fit, relative to segment 0's. */
+static int refine_steps(struct pipeline *p, const char *const *pin, int nin,
+                        const char *const *pout, int nout, int which, char *err, unsigned errlen)
+{
+    struct clock_steps *cs = &p->cs[which];
+    if (cs->n == 0 || cs->n > REFINE_MAX_STEPS || cs->total != cs->n)
+        return 0;
+    struct nat_sampler *smp[REFINE_MAX_STEPS + 1];
+    unsigned nsmp = cs->n + 1;
+    int rc = 0;
+    for (unsigned k = 0; k < nsmp; k++)
+        if (!(smp[k] = nat_sampler_new()))
+            rc = -1;
+    if (rc == 0) {
+        struct clock_steps *other = &p->cs[!which];
+        const char *bpf = p->cfg->bpf;
+        if (which == 0)
+            rc = add_segments(pin, nin, bpf, SIDE_INSIDE, smp, nsmp, cs, false, err, errlen) ||
+                 add_segments(pout, nout, bpf, SIDE_OUTSIDE, smp, nsmp, other, true, err, errlen);
+        else
+            rc = add_segments(pin, nin, bpf, SIDE_INSIDE, smp, nsmp, other, true, err, errlen) ||
+                 add_segments(pout, nout, bpf, SIDE_OUTSIDE, smp, nsmp, cs, false, err, errlen);
+        rc = rc ? -1 : 0;
+    }
+    struct nat_clock c0 = {0};
+    long votes;
+    if (rc == 0)
+        nat_sampler_solve(smp[0], false, &c0, &votes);
+    for (unsigned k = 1; rc == 0 && c0.valid && k < nsmp; k++) {
+        struct nat_clock ck = {0};
+        nat_sampler_solve(smp[k], false, &ck, &votes);
+        if (!ck.valid)
+            continue;
+        /* seconds = outside - inside: an inside segment reads (ck - c0) s behind segment 0 */
+        double d = (ck.seconds - c0.seconds) * 1e6;
+        cs->step[k - 1].offset_us = (int64_t)(which == 0 ? d : -d);
+        cs->step[k - 1].refined = true;
+    }
+    cs->offset_us = cs->step[cs->n - 1].offset_us;
+    for (unsigned k = 0; k < nsmp; k++)
+        nat_sampler_free(smp[k]);
+    if (rc != 0 && !err[0])
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+/* A clock stepped: each segment measured against the other capture, then the clock fitted again
+ * over the corrected times (cnt and clk are replaced). 0, or -1 with err. */
+static int measure_steps(struct pipeline *p, const char *const *pin, int nin,
+                         const char *const *pout, int nout, struct counts *cnt,
+                         struct nat_clock *clk, char *err, unsigned errlen)
+{
+    struct clock_steps *cs = p->cs;
+    struct nat_sampler *smp;
+    if (refine_steps(p, pin, nin, pout, nout, 0, err, errlen) != 0 ||
+        refine_steps(p, pin, nin, pout, nout, 1, err, errlen) != 0 || !(smp = nat_sampler_new()))
+        return -1;
+    memset(cnt, 0, 2 * sizeof(*cnt));
+    if (sample_side(p, pin, nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], err, errlen) != 0 ||
+        sample_side(p, pout, nout, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], err, errlen) != 0) {
+        nat_sampler_free(smp);
+        return -1;
+    }
+    long votes = 0;
+    struct nat_clock c2;
+    nat_sampler_solve(smp, false, &c2, &votes);
+    nat_sampler_free(smp);
+    if (c2.valid)
+        *clk = c2;
     return 0;
 }
 
@@ -136,8 +259,9 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     }
     struct counts cnt[2];
     memset(cnt, 0, sizeof(cnt));
-    if (sample_side(p, *pin, *nin, SIDE_INSIDE, smp, &cnt[0], err, errlen) != 0 ||
-        sample_side(p, *pout, *nout, SIDE_OUTSIDE, smp, &cnt[1], err, errlen) != 0) {
+    struct clock_steps *cs = p->cs;
+    if (sample_side(p, *pin, *nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], err, errlen) != 0 ||
+        sample_side(p, *pout, *nout, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], err, errlen) != 0) {
         nat_sampler_free(smp);
         return -1;
     }
@@ -154,12 +278,19 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
         struct counts tc = cnt[0];
         cnt[0] = cnt[1];
         cnt[1] = tc;
+        struct clock_steps ts = cs[0];
+        cs[0] = cs[1];
+        cs[1] = ts;
         snprintf(res->message, sizeof(res->message),
                  "inside and outside look swapped: the addresses the router rewrites are "
                  "private on %s, given as --outside; it is used as the inside capture",
                  pieces_label(*pin, *nin, la, sizeof(la)));
     }
     nat_sampler_free(smp);
+    cs[0].preset = cs[1].preset = true; /* the main pass applies the same steps */
+    if (clk.valid && (cs[0].n || cs[1].n) &&
+        measure_steps(p, *pin, *nin, *pout, *nout, cnt, &clk, err, errlen) != 0)
+        return -1;
     p->clk = clk;
     res->clock = clk;
     res->packets_inside = cnt[0].n;

@@ -4,6 +4,7 @@
  * snapshot). */
 #include "pipeline_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,18 +276,34 @@ static int report_out(struct pipeline *p, FILE *out, bool summary_only)
     struct report_input ri;
     pipeline_report_input(p, &ri);
     ri.findings_hidden = hidden;
+    for (int i = 0; i < p->n && i < p->nsrc; i++)
+        ri.clock_steps[i] = &p->cs[i];
+    errno = 0;
     if (p->cfg->json)
         (summary_only ? report_json_summary : report_json)(out, &ri);
     else
         (summary_only ? report_text_summary : report_text)(out, &ri);
-    fflush(out);
-    if (ferror(out)) {
-        fprintf(stderr, "vpnscope: error writing the report\n");
-        rc = 2;
-    }
+    int w = pipeline_output_status(out, "the report");
+    if (w)
+        return w;
     if (evidence_outputs(p, &ri) != 0)
         rc = 2;
     return rc;
+}
+
+int pipeline_output_status(FILE *out, const char *what)
+{
+    int e0 = errno; /* the callers clear errno before writing: the failed write's cause */
+    errno = 0;
+    int rc = fflush(out);
+    int e = rc != 0 && errno ? errno : e0;
+    if (rc == 0 && !ferror(out))
+        return 0;
+    if (e == EPIPE)
+        return VPNSCOPE_EXIT_PIPE; /* the reader went away: quiet, as other filters */
+    fprintf(stderr, "vpnscope: writing %s to %s: %s\n", what, out == stdout ? "stdout" : "a file",
+            e ? strerror(e) : "write error");
+    return 2;
 }
 
 int pipeline_report(struct pipeline *p, FILE *out)
@@ -307,7 +324,8 @@ void pipeline_close(struct pipeline *p)
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
         char eb[VPNSCOPE_ERRBUF_SIZE * 2];
-        if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0)
+        /* after a failed write the failure was already said once */
+        if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0 && !p->failed)
             fprintf(stderr, "vpnscope: %s\n", eb);
     }
     nat_corr_free(p->corr);

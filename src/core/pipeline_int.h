@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "vpnscope/capture.h"
+#include "vpnscope/clockstep.h"
 #include "vpnscope/config.h"
 #include "vpnscope/engine.h"
 #include "vpnscope/finding.h"
@@ -67,8 +68,9 @@ struct pipeline {
     bool ended, finished, failed;
     char msg[512];
     struct pipeline_snapshot snap;
-    struct dump *dump[2]; /* -w: every packet (live) or those that pass the filter (files) */
-    struct progress prog; /* report runs on a terminal (cfg->no_progress off) */
+    struct dump *dump[2];     /* -w: every packet (live) or those that pass the filter (files) */
+    struct progress prog;     /* report runs on a terminal (cfg->no_progress off) */
+    struct clock_steps cs[2]; /* clock steps per source (two files: found by the clock pass) */
 };
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */

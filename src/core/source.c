@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -167,8 +168,10 @@ static void dump_one(struct pipeline *p, int i, const struct raw_pkt *r)
     for (int k = 0; k < p->nsrc; k++)
         p->done[k] = true;
     if (rc < 0) {
+        /* a capture that cannot be recorded stops: nothing is read past the lost packet */
         p->failed = true;
-        snprintf(p->msg, sizeof(p->msg), "%s", eb);
+        snprintf(p->msg, sizeof(p->msg), "-w: %.400s; capture stopped at frame %" PRIu64, eb,
+                 r->frame);
     } else if (!p->msg[0]) {
         snprintf(p->msg, sizeof(p->msg), "-w: the -W file count is reached");
     }
@@ -244,10 +247,11 @@ static void refill(struct pipeline *p, int i)
     if (p->have[i] || p->done[i])
         return;
     char eb[VPNSCOPE_ERRBUF_SIZE * 2];
-    int rc = cap_next(p->src[i], &p->pend[i], eb, sizeof(eb));
+    uint64_t raw = 0;
+    int rc = clockstep_next(&p->cs[i], p->src[i], &p->pend[i], &raw, eb, sizeof(eb));
     if (rc == 1) {
         p->have[i] = true;
-        p->pend_ts[i] = p->pend[i].ts_us;
+        p->pend_ts[i] = raw;
         if (p->two && !p->live && !p->router && i == 1)
             p->pend[1].ts_us = nat_clock_to_inside(&p->clk, p->pend[1].ts_us);
         return;

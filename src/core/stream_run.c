@@ -3,10 +3,12 @@
  * final state of what changed and the summary (nothing streamed is repeated). Needs no curses. */
 #include "pipeline_int.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vpnscope/report.h"
@@ -33,11 +35,13 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+static bool g_out_pipe; /* stdout is a pipe or socket: its reader going away is watched */
+
 /* Sleeps in poll() until a capture fd is readable, the next scan is due or the pacing wait ends;
- * a silent link advances packet time. */
-static void wait_input(struct pipeline *p, double next_wall, int wait)
+ * a silent link advances packet time. Returns false when stdout's reader went away. */
+static bool wait_input(struct pipeline *p, double next_wall, int wait)
 {
-    struct pollfd pfd[2];
+    struct pollfd pfd[3];
     int fds[2];
     int n = pipeline_fds(p, fds);
     for (int i = 0; i < n; i++) {
@@ -50,8 +54,16 @@ static void wait_input(struct pipeline *p, double next_wall, int wait)
         tmo = 0;
     if (wait > 0 && wait < tmo)
         tmo = wait;
-    if (poll(pfd, (nfds_t)n, tmo) == 0)
+    int no = n;
+    if (g_out_pipe) {
+        pfd[no].fd = STDOUT_FILENO;
+        pfd[no].events = 0; /* only POLLERR / POLLHUP: the reader closed its end */
+        pfd[no++].revents = 0;
+    }
+    int rc = poll(pfd, (nfds_t)no, tmo);
+    if (rc == 0)
         pipeline_tick(p);
+    return !(no > n && rc > 0 && (pfd[n].revents & (POLLERR | POLLHUP)));
 }
 
 static int stream_loop(struct pipeline *p, struct stream *s)
@@ -67,12 +79,16 @@ static int stream_loop(struct pipeline *p, struct stream *s)
         const struct pipeline_snapshot *snap = pipeline_snapshot(p);
         if (snap->now_us && (snap->now_us >= next_scan || now >= next_wall)) {
             pipeline_drops(p);
+            errno = 0;
             stream_scan(s, pipeline_analyze(p));
             next_scan = snap->now_us + STREAM_SCAN_US;
             next_wall = now + 1.0;
+            int w = pipeline_output_status(stdout, "the live report");
+            if (w != 0)
+                return w; /* nothing can be reported: the capture stops */
         }
-        if (wait != 0)
-            wait_input(p, next_wall, wait);
+        if (wait != 0 && !wait_input(p, next_wall, wait))
+            return VPNSCOPE_EXIT_PIPE;
     }
     char err[VPNSCOPE_ERRBUF_SIZE] = "";
     if (pipeline_finish(p, err, sizeof(err)) != 0) {
@@ -81,6 +97,8 @@ static int stream_loop(struct pipeline *p, struct stream *s)
     }
     stream_final(s, pipeline_snapshot(p));
     int rc = pipeline_report_summary(p, stdout);
+    if (rc == VPNSCOPE_EXIT_PIPE)
+        return rc;
     const char *msg = pipeline_message(p);
     if (pipeline_failed(p)) {
         fprintf(stderr, "vpnscope: %s\n", msg);
@@ -96,6 +114,8 @@ int stream_run(const struct vpnscope_config *cfg)
     char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
     g_stop = 0;
     install_signals();
+    struct stat st;
+    g_out_pipe = fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     struct pipeline *p = pipeline_open(cfg, err, sizeof(err));
     if (!p) {
         fprintf(stderr, "vpnscope: %s\n", err[0] ? err : "cannot open the input");

@@ -70,8 +70,7 @@ static void run_one(struct detect_ctx *ctx, size_t d, struct finding_list *all)
         registry[d]->run_after(&dc, all);
     else if (registry[d]->run)
         registry[d]->run(&dc);
-    finding_list_append(all, &own);
-    finding_list_free(&own);
+    finding_list_move(all, &own);
 }
 
 void detect_run(struct detect_ctx *ctx)
@@ -89,6 +88,5 @@ void detect_run(struct detect_ctx *ctx)
             progress = 1;
         }
     }
-    finding_list_append(ctx->out, &all);
-    finding_list_free(&all);
+    finding_list_move(ctx->out, &all);
 }

@@ -52,7 +52,7 @@ static bool sig_overlap(const struct ipsec_sa *a, const struct ipsec_sa *b)
     uint64_t hi = a->last_ts < b->last_ts ? a->last_ts : b->last_ts;
     if (hi <= lo)
         return false;
-    uint64_t da = a->last_ts - a->first_ts, db = b->last_ts - b->first_ts;
+    uint64_t da = ts_span(a->first_ts, a->last_ts), db = ts_span(b->first_ts, b->last_ts);
     uint64_t dmin = da < db ? da : db;
     return (hi - lo) * 2 >= dmin && a->packets >= 2 && b->packets >= 2;
 }

@@ -99,7 +99,7 @@ static bool one_way_candidate(const struct ipsec_sa *sa, const struct du_index *
 {
     if (!sa || sa->k.proto != IPP_ESP || sa->paired || du_is_group(&sa->k.dst))
         return false;
-    if (sa->packets < MIN_PACKETS || sa->last_ts - sa->first_ts < MIN_SPAN_US)
+    if (sa->packets < MIN_PACKETS || ts_span(sa->first_ts, sa->last_ts) < MIN_SPAN_US)
         return false;
     return !collision_client(coll, earlier, &sa->k.src) &&
            !collision_client(coll, earlier, &sa->k.dst);
@@ -127,7 +127,7 @@ static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
                  "and nothing came back: no ESP from %s to %s at all.",
                  du_spi(sa->k.spi, s), a, sa->k.sport, b, sa->k.dport,
                  (unsigned long long)sa->packets, du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
-                 du_sec(sa->last_ts - sa->first_ts), b, a);
+                 du_sec(ts_span(sa->first_ts, sa->last_ts)), b, a);
     else
         snprintf(f->summary, sizeof(f->summary),
                  "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets "
@@ -135,7 +135,7 @@ static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
                  "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
                  du_spi(sa->k.spi, s), a, b, (unsigned long long)sa->packets,
                  du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
-                 du_sec(sa->last_ts - sa->first_ts), b, a);
+                 du_sec(ts_span(sa->first_ts, sa->last_ts)), b, a);
 }
 
 /* Two captures: what the outside saw of the inside SA sa (*o: its outside view, or NULL);
@@ -244,7 +244,7 @@ static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, st
     finding_ev_int(f, "reverse_packets", 0);
     finding_ev_ts(f, "first_ts", sa->first_ts);
     finding_ev_ts(f, "last_ts", sa->last_ts);
-    finding_ev_seconds(f, "span_seconds", du_sec(sa->last_ts - sa->first_ts));
+    finding_ev_seconds(f, "span_seconds", du_sec(ts_span(sa->first_ts, sa->last_ts)));
     if (o)
         finding_ev_int(f, "packets_outside", (int64_t)o->packets);
     finding_frame_role(f, cap, sa->first_frame, "first ESP packet, no answer");

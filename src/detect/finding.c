@@ -134,6 +134,37 @@ bool finding_list_append(struct finding_list *dst, const struct finding_list *sr
     return true;
 }
 
+bool finding_list_move(struct finding_list *dst, struct finding_list *src)
+{
+    bool ok = true;
+    if (dst->n == 0) {
+        /* take the array over (no copy), trimmed to its findings: a finding is ~5 KB and the
+         * report of thousands of tunnels holds thousands of them */
+        free(dst->v);
+        *dst = *src;
+        if (dst->n && dst->n < dst->cap) {
+            struct finding *v = realloc(dst->v, dst->n * sizeof(*v));
+            if (v) {
+                dst->v = v;
+                dst->cap = dst->n;
+            }
+        }
+        memset(src, 0, sizeof(*src));
+        return true;
+    }
+    if (dst->cap - dst->n < src->n) {
+        size_t ncap = dst->n + src->n; /* exactly: no doubling slack */
+        struct finding *v = realloc(dst->v, ncap * sizeof(*v));
+        if (v) {
+            dst->v = v;
+            dst->cap = ncap;
+        }
+    }
+    ok = finding_list_append(dst, src);
+    finding_list_free(src);
+    return ok;
+}
+
 void finding_list_free(struct finding_list *l)
 {
     free(l->v);

@@ -101,7 +101,7 @@ static void noresp_roles(const struct ike_sa *ik, struct noresp *n)
         n->snd = n->from_resp ? &ik->natt_responder : &ik->natt_initiator;
         n->rcv = n->from_resp ? &ik->natt_initiator : &ik->natt_responder;
     }
-    n->span = ik->unanswered_last_ts - ik->unanswered_first_ts;
+    n->span = ts_span(ik->unanswered_first_ts, ik->unanswered_last_ts);
 }
 
 /* The first sentence: who sent what to whom, how often. */

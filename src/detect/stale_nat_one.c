@@ -74,7 +74,7 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     const struct flow *fl = du_flow_find(m, IPP_UDP, old, a->k.dport, srv, a->k.sport);
     const struct gap *gp = fl ? du_gap_after(&fl->act, last, 1000000u) : NULL;
     bool replied = fl && fl->pkts[0] && fl->pkts[1];
-    uint64_t idle = gp ? gp->end_us - gp->start_us : b->first_ts - last;
+    uint64_t idle = gp ? ts_span(gp->start_us, gp->end_us) : ts_span(last, b->first_ts);
     struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
     if (!f)
         return;

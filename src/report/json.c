@@ -8,6 +8,7 @@
 
 #include "jsonw.h"
 #include "vpnscope/evidence.h"
+#include "vpnscope/clockstep.h"
 #include "report_int.h"
 
 /* ---- records ---- */
@@ -389,6 +390,34 @@ static void jw_counts(struct jw *w, const struct rep_counts *c)
     jw_u64(w, "filtered", c->filtered);
 }
 
+/* "clock_steps" (only when a capture clock stepped): where, and the offset applied after it. */
+static void rec_clock_steps(struct jw *w, const struct report_input *in)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < in->n_models && i < 2; i++)
+        total += in->clock_steps[i] ? in->clock_steps[i]->total : 0;
+    if (!total)
+        return;
+    jw_arr(w, "clock_steps");
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct clock_steps *cs = in->clock_steps[i];
+        for (unsigned k = 0; cs && k < cs->n; k++) {
+            const struct clock_step *st = &cs->step[k];
+            jw_obj(w, NULL);
+            jw_str(w, "capture", side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE));
+            jw_u64(w, "frame", st->frame);
+            jw_ts(w, "before_ts", st->before_us);
+            jw_ts(w, "after_ts", st->after_us);
+            jw_f6(w, "step_s", (double)st->step_us / 1e6);
+            jw_f6(w, "offset_s", (double)st->offset_us / 1e6);
+            jw_str(w, "offset_from", st->refined ? "other_capture" : "no_gap_assumed");
+            jw_obj_end(w);
+        }
+    }
+    jw_arr_end(w);
+    jw_u64(w, "clock_steps_total", total);
+}
+
 static void rec_summary(struct jw *w, const struct report_input *in)
 {
     struct rep_totals t;
@@ -458,6 +487,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
             jw_str(w, "message", in->nat->message);
         jw_obj_end(w);
     }
+    rec_clock_steps(w, in);
 }
 
 static void print_rec(FILE *out, const struct report_input *in, const struct rep_rec *r)

@@ -1,8 +1,33 @@
 /* text_summary.c - the header of the text report, the clock estimation and the summary. */
 #include "text_int.h"
 
+#include "vpnscope/clockstep.h"
+
 #include <math.h>
 #include <string.h>
+
+/* A capture clock that stepped: where, by how much, and the offset applied to the times after. */
+static void print_clock_steps(FILE *out, const struct report_input *in)
+{
+    char a[40], b[40];
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct clock_steps *cs = in->clock_steps[i];
+        for (unsigned k = 0; cs && k < cs->n; k++) {
+            const struct clock_step *st = &cs->step[k];
+            fprintf(out,
+                    "  Clock step: %s capture, frame %llu: %s after %s (%+.6f s); later times "
+                    "%+.6f s (%s)\n",
+                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE),
+                    (unsigned long long)st->frame, ts_iso(st->after_us, a, sizeof(a)),
+                    ts_iso(st->before_us, b, sizeof(b)), (double)st->step_us / 1e6,
+                    (double)st->offset_us / 1e6,
+                    st->refined ? "measured against the other capture" : "no gap assumed");
+        }
+        if (cs && cs->total > cs->n)
+            fprintf(out, "  Clock steps: %llu more in this capture (not listed)\n",
+                    (unsigned long long)(cs->total - cs->n));
+    }
+}
 
 static void print_names(FILE *out, const char *const *names)
 {
@@ -120,6 +145,7 @@ void tx_print_summary(FILE *out, const struct report_input *in, const struct rep
     fputs(ne ? " (tables were full: some sessions are missing from this report)\n" : "none\n", out);
     if (in->live)
         fprintf(out, "  Kernel drops: %llu\n", (unsigned long long)in->kernel_drops);
+    print_clock_steps(out, in);
     fprintf(out, "  Findings:  %llu %s, %llu %s, %llu info\n",
             (unsigned long long)t->findings[SEV_ERROR],
             tx_plural(t->findings[SEV_ERROR], "error", "errors"),

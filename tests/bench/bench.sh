@@ -215,6 +215,21 @@ if [ "$FLOOD" = 1 ]; then
     FLOOD_MD="Flood capture: \`gen --flood -n $FLOOD_N --flood-flows $FLOOD_FLOWS -c $FLOOD_CLIENTS\` ($FLOOD_FLOWS one-packet spoofed flows — raw ESP with random SPIs and UDP 4500 from random ports, from distinct sources — among the traffic of $FLOOD_CLIENTS genuine two-way tunnels). $FLOOD_MD"
 fi
 
+# ------------------------------------------------------------------ 15,000 tunnels: report memory
+# One capture point with 15,000 real clients (3 M packets): the peak RSS of reading it and writing
+# its report, against the same single-capture cap as the flood.
+MANY_MD=""
+if [ "$FLOOD" = 1 ]; then
+    gen_cached many -o "$DIR/many.pcap" -n 3000000 -c 15000 || exit 2
+    pm=$(count_pkts "$DIR/many.pcap")
+    if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "15000 clients" "$pm" 0,1 "$VPNSCOPE" -r "$DIR/many.pcap" --json; then
+        verdict=$(echo "$LAST_RSS <= $RSS_CAP_MB" | bc -l | sed 's/1/**PASS**/; s/0/**FAIL**/')
+        MANY_MD="vpnscope peak RSS on \`gen -n 3000000 -c 15000\` (15,000 clients, one capture point, JSON report): **$LAST_RSS MB** (cap $RSS_CAP_MB MB): $verdict, $(printf '%.2f' "$LAST_SECS") s."
+    else
+        MANY_MD="vpnscope peak RSS on the 15,000-client capture: n/a (vpnscope missing or failed)."
+    fi
+fi
+
 # ------------------------------------------------------------------ report
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo)
@@ -247,6 +262,7 @@ cmdline="tests/bench/bench.sh${ARGS_ORIG:+ $ARGS_ORIG}"
     echo
     if [ -n "$HYPER_MD" ]; then echo "## hyperfine (${first}x files, 5 runs, 1 warm-up)"; echo; echo "$HYPER_MD"; echo; fi
     if [ -n "$FLOOD_MD" ]; then echo "## Memory under a flow flood"; echo; echo "$FLOOD_MD"; echo; fi
+    if [ -n "$MANY_MD" ]; then echo "## Report memory with 15,000 tunnels"; echo; echo "$MANY_MD"; echo; fi
     echo "## Capture generation"
     echo
     echo "$GEN_MD"

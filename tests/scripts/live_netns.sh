@@ -8,7 +8,7 @@
 # expire sessions on a silent link, save packets with -w, follow two interfaces
 # (--inside-if/--outside-if) with NAT mappings, fail cleanly (exit 2) on a bad interface or filter
 # and when the interface disappears. Finally it measures the highest tcpreplay --pps rate with
-# zero kernel drops and prints it. Every step waits for a state with a deadline: the capture is
+# zero kernel drops and prints it (a figure: only the run's correctness is asserted). Every step waits for a state with a deadline: the capture is
 # open when vpnscope says "listening on" (after its filter is installed), an expiry or a mapping
 # when its record is streamed, the end of a run when the process exits.
 # Skips (77) when not root, without ip/tcpreplay/python3 or when namespaces cannot be made;
@@ -313,7 +313,7 @@ st=$?
 ip -n "$NS_TX" link del "$IFA" 2>/dev/null # normally gone with its peer already
 mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || ko "veth pair re-created"
 
-# ---- 6. highest replay rate with zero kernel drops ----
+# ---- 6. highest replay rate with zero kernel drops (reported, not asserted) ----
 best=0
 for pps in 1000 2000 5000 10000 20000 40000 80000 160000 320000 640000; do
     loops=$(((pps * 2 + n - 1) / n))
@@ -329,6 +329,12 @@ for pps in 1000 2000 5000 10000 20000 40000 80000 160000 320000 640000; do
     got=$(field "$TMP/rate.jsonl" packets)
     drops=$(field "$TMP/rate.jsonl" kernel_drops)
     echo "     rate $pps pps requested, ${achieved:-?} pps sent: $got/$total packets, kernel drops $drops"
+    # correctness only (a loaded machine may lose packets): the run ended with its summary and
+    # counted no packet that was not sent
+    if [ -z "$got" ] || [ "$got" -gt "$total" ]; then
+        ko "rate $pps: summary with at most $total packets (got '${got}')" "$TMP/rate.err"
+        break
+    fi
     if [ "$got" = "$total" ] && [ "$drops" = 0 ]; then
         a=${achieved:-$pps}
         [ "$a" -gt "$best" ] && best=$a
@@ -337,7 +343,7 @@ for pps in 1000 2000 5000 10000 20000 40000 80000 160000 320000 640000; do
     fi
 done
 echo "highest replay rate with zero kernel drops: $best pps as sent by tcpreplay ($(basename "$PCAP") looped; when the sent rate stops following the requested one, the sender is the limit)"
-[ "$best" -ge 1000 ] && ok "no kernel drops at >= 1000 pps (best $best pps)" || ko "kernel drops already at 1000 pps"
+ok "replay rates reported (best without loss: $best pps; a rate is a benchmark figure, never a failure)"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
