@@ -63,4 +63,8 @@
 #define NAT_FRAG_GROUPS 4096     /* datagrams under reassembly followed per capture */
 #define NAT_PPTP_CALLS 16384     /* PPTP calls learned from paired control messages */
 
+/* encapsulations (decode/encap.c); the nesting depth is VPNSCOPE_MAX_LAYERS */
+#define VPNSCOPE_MAX_MPLS_LABELS 8 /* MPLS label stack entries followed (RFC 3032) */
+#define VPNSCOPE_MAX_GTPU_EXT 8    /* GTP-U extension headers walked (3GPP TS 29.281 §5.2) */
+
 #endif

@@ -250,6 +250,14 @@ static void count_status(struct session_model *m, const struct pkt *p)
     for (unsigned i = 0; i < p->n_anom && i < 8; i++)
         if (p->anom[i] < ANOM__COUNT)
             c->anomalies[p->anom[i]]++;
+    for (unsigned k = 1; p->encap_mask && k < ENCAP__COUNT; k++)
+        if (p->encap_mask & (1u << k))
+            c->encap[k]++;
+    if (p->wirelen > p->caplen) {
+        c->snap_cut++;
+        if (p->status == PKT_TRUNCATED && p->vpn < VPN__COUNT)
+            c->snap_cut_vpn[p->vpn]++;
+    }
 }
 
 const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
