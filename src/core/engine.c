@@ -260,6 +260,17 @@ static void count_status(struct session_model *m, const struct pkt *p)
     }
 }
 
+/* Decoded, or a UDP datagram the snaplen cut: the application decoders read the captured part
+ * of its payload (an IKE header, SPIs and message ID survive a 96-byte snaplen) and record their
+ * own truncation. */
+static bool payload_readable(const struct pkt *p)
+{
+    if (p->status == PKT_DECODED)
+        return true;
+    return p->status == PKT_TRUNCATED && p->l4proto == IPP_UDP && p->has_ports && p->payload &&
+           p->wirelen > p->caplen;
+}
+
 const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
 {
     struct session_model *m = &e->m;
@@ -323,7 +334,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
     if (p->ipver && p->status != PKT_NON_IP && p->l4) {
         int dir = 0;
         struct flow *f = session_flow(m, p, &dir);
-        if (p->status == PKT_DECODED && (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)) {
+        if (payload_readable(p) && (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)) {
             enum app_hint hint = f ? (enum app_hint)f->hint : HINT_NONE;
             if (p->l4proto == IPP_UDP && (is_ike_port(p->sport) || is_ike_port(p->dport)))
                 hint = HINT_NONE; /* ports decide */

@@ -289,7 +289,8 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
     switch (proto) {
     case IPP_UDP:
         decode_udp(p, &r, cut);
-        if (p->status == PKT_DECODED)
+        /* a payload the snaplen cut still holds a wrapper header (and the packet inside) */
+        if (p->status == PKT_DECODED || (cut && p->status == PKT_TRUNCATED && p->payload))
             encap_udp(p, cut);
         break;
     case IPP_TCP:
@@ -661,6 +662,23 @@ static void keep_restore(struct pkt *p, const struct pkt_keep *k)
     p->tunnel_dst = k->tunnel_dst;
 }
 
+/* The outer UDP payload cut by the snaplen is not the inner packet's state: the inner layers
+ * record their own cut (IP_SNAPLEN_SHORT and their truncation). */
+static void drop_outer_cut(struct pkt_keep *k)
+{
+    unsigned n = 0;
+    bool udp_cut = false;
+    for (unsigned i = 0; i < k->n_anom && i < 8; i++) {
+        if (k->anom[i] == ANOM_UDP_TRUNC)
+            udp_cut = true;
+        else
+            k->anom[n++] = k->anom[i];
+    }
+    k->n_anom = (uint8_t)n;
+    if (udp_cut && k->status == PKT_TRUNCATED)
+        k->status = PKT_DECODED;
+}
+
 void decode_inner(struct pkt *p, enum encap_kind k, const uint8_t *d, uint32_t len,
                   enum inner_link link, bool cut)
 {
@@ -670,6 +688,7 @@ void decode_inner(struct pkt *p, enum encap_kind k, const uint8_t *d, uint32_t l
     }
     struct pkt_keep keep;
     keep_save(p, &keep);
+    drop_outer_cut(&keep);
     if (!encap_is_wrapper(k) && keep.tunnel_kind == ENCAP_NONE) {
         keep.tunnel_kind = (uint8_t)k;
         keep.tunnel_src = p->src;

@@ -210,7 +210,11 @@ static void gtpu(struct pkt *p, struct rd *r, bool cut)
  * byte when compressed, RFC 1661 §6.5: odd first byte). IPv4 and IPv6 go on as the packet. */
 static void l2tp_ppp(struct pkt *p, struct rd *r, bool cut)
 {
-    if (rd_left(r) >= 2 && rd_peek_u8(r) == 0xff) {
+    if (rd_left(r) >= 1 && rd_peek_u8(r) == 0xff) {
+        if (rd_left(r) < 2) {
+            short_hdr(p, cut, ANOM_PPP_TRUNC);
+            return;
+        }
         if (rd_be16(r) != PPP_ADDR_CTRL)
             return;
     }
@@ -247,9 +251,10 @@ static void l2tp_data(struct pkt *p, struct rd *r, bool cut)
     size_t body = rd_left(r);
     if (fl & L2TP_FLAG_L) {
         uint16_t len = rd_be16(&h);
-        if (!rd_ok(&h) || len > body || len < 8)
-            return;
-        body = len;
+        if (!rd_ok(&h) || len < 8 || (len > body && !cut))
+            return; /* l2tp.c reports the bad length */
+        if (len < body)
+            body = len;
     }
     rd_skip(&h, 4); /* tunnel ID, session ID */
     if (fl & L2TP_FLAG_S)

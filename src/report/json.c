@@ -364,6 +364,41 @@ static void jw_counts(struct jw *w, const struct rep_counts *c)
     jw_u64(w, "filtered", c->filtered);
 }
 
+/* "wrappers", "tunnels" and "snap_cut": only present when the capture had any (doc/json-schema.md).
+ */
+static void jw_encap_kinds(struct jw *w, const char *key, const uint64_t *n, bool wrappers)
+{
+    bool open = false;
+    for (unsigned k = 1; k < ENCAP__COUNT; k++) {
+        if (!n[k] || encap_is_wrapper(k) != wrappers)
+            continue;
+        if (!open)
+            jw_obj(w, key);
+        open = true;
+        jw_u64(w, encap_name(k), n[k]);
+    }
+    if (open)
+        jw_obj_end(w);
+}
+
+static void rec_summary_capture(struct jw *w, const struct report_input *in)
+{
+    struct rep_capture_totals t;
+    rep_capture_totals(in, &t);
+    jw_encap_kinds(w, "wrappers", t.encap, true);
+    jw_encap_kinds(w, "tunnels", t.encap, false);
+    if (!t.snap_cut)
+        return;
+    jw_obj(w, "snap_cut");
+    jw_u64(w, "packets", t.snap_cut);
+    jw_obj(w, "vpn_layer_cut");
+    for (unsigned v = 1; v < VPN__COUNT; v++)
+        if (t.snap_cut_vpn[v])
+            jw_u64(w, rep_vpn_cut_name(v), t.snap_cut_vpn[v]);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
 static void rec_summary(struct jw *w, const struct report_input *in)
 {
     struct rep_totals t;
@@ -431,6 +466,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
             jw_str(w, "message", in->nat->message);
         jw_obj_end(w);
     }
+    rec_summary_capture(w, in);
 }
 
 static void print_rec(FILE *out, const struct report_input *in, const struct rep_rec *r)
