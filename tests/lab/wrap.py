@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""wrap.py MODE IN.pcap OUT.pcap - a copy of an Ethernet capture as it arrives elsewhere.
+"""wrap.py MODE IN.pcap OUT.pcap [IN.pcap OUT.pcap...] - copies of Ethernet captures as they
+arrive elsewhere.
 
 MODE is one of
   vxlan    every frame inside VXLAN (UDP 4789, VNI 4242), as AWS VPC Traffic Mirroring delivers it
@@ -70,26 +71,30 @@ def sll2(frame, seq):
     return hdr + frame[14:]
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    mode, src, dst = sys.argv[1:]
-    makers = dict(vxlan=lambda f, s: vxlan(f), geneve=lambda f, s: geneve(f), erspan2=erspan2,
-                  erspan3=erspan3, gretap=gretap, sll2=sll2)
-    if mode not in makers:
-        sys.exit(f"wrap.py: unknown mode {mode}")
-    kw = dict(linktype=LINKTYPE_LINUX_SLL2 if mode == "sll2" else 1)
-    out = PcapWriter(dst, sync=True, **kw)
+def convert(mode, src, dst, maker):
+    linktype = LINKTYPE_LINUX_SLL2 if mode == "sll2" else 1
+    out = PcapWriter(dst, sync=True, linktype=linktype)
     out.write_header(None)
     seq = 0
     with PcapReader(src) as rd:
         for pkt in rd:
             seq += 1
-            frame = bytes(pkt)
-            w = makers[mode](frame, seq)
+            w = maker(bytes(pkt), seq)
             data = w if isinstance(w, bytes) else bytes(w)
             out.write_packet(data, sec=int(pkt.time), usec=int(round((pkt.time % 1) * 1e6)))
     out.close()
+
+
+def main():
+    if len(sys.argv) < 4 or len(sys.argv) % 2:
+        sys.exit(__doc__)
+    mode = sys.argv[1]
+    makers = dict(vxlan=lambda f, s: vxlan(f), geneve=lambda f, s: geneve(f), erspan2=erspan2,
+                  erspan3=erspan3, gretap=gretap, sll2=sll2)
+    if mode not in makers:
+        sys.exit(f"wrap.py: unknown mode {mode}")
+    for i in range(2, len(sys.argv), 2):
+        convert(mode, sys.argv[i], sys.argv[i + 1], makers[mode])
 
 
 if __name__ == "__main__":
