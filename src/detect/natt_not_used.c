@@ -47,16 +47,18 @@ static bool natd_says_nat(const struct ike_sa *ik)
              du_same_subnet(&ik->initiator.ip, &ik->responder.ip));
 }
 
-/* With two captures and no NAT-D at all: the translated UDP mapping of the initiator's IKE
- * port on the inside capture (the router rewrote its address), or NULL. */
+/* With two captures and no NAT-D seen (cut by the snaplen, or never sent): the translated UDP
+ * mapping of the initiator's IKE port on the inside capture (the router rewrote its address), or
+ * NULL. The mapping proves the NAT as well as NAT-D would, so a cut capture and a full one get
+ * the same verdict. */
 static const struct nat_mapping *mapping_says_nat(const struct detect_ctx *c,
-                                                  const struct session_model *m,
-                                                  struct du_lazy *mi, const struct ike_sa *ik)
+                                                  const struct session_model *m, struct du_lazy *mi,
+                                                  const struct ike_sa *ik)
 {
     if (!ik || ik->natd.present || !c->nat || m != c->inside)
         return NULL;
-    const struct nat_mapping *mp = du_udp_mapping(c->nat, mi, &ik->initiator.ip,
-                                                  ik->initiator.port, &ik->responder.ip, NULL);
+    const struct nat_mapping *mp =
+        du_udp_mapping(c->nat, mi, &ik->initiator.ip, ik->initiator.port, &ik->responder.ip, NULL);
     return mp && mp->translated ? mp : NULL;
 }
 
@@ -189,8 +191,7 @@ static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struc
     if (!f)
         return false;
     /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
-    f->confirmed =
-        n->by_mapping || !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
+    f->confirmed = n->by_mapping || !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
     natt_summary(f, n);
     natt_sessions(f, c, m, mi, n);
     uint8_t cap = du_cap(c, m);
