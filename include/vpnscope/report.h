@@ -20,6 +20,15 @@ struct report_input {
     bool live;
     uint64_t kernel_drops;
     bool side_given; /* --side was given (else inferred) */
+    /* a saved capture that stopped being readable (cut off or corrupt record), per capture point
+     * ([0] single/inside, [1] outside); the pipeline fills it from the capture layer's status */
+    struct report_cut {
+        bool cut;
+        const char *path; /* the damaged piece */
+        uint64_t offset;  /* byte offset of the damaged record in that piece */
+        uint64_t records; /* records read from that piece before it */
+        const char *what; /* the capture layer's one-line message */
+    } cut[2];
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -199,6 +199,24 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
+/* Saved captures that stopped being readable: into the report input (st holds the strings). */
+static bool input_cut(const struct pipeline *p, struct report_input *ri, struct cap_status st[2])
+{
+    bool any = false;
+    for (int i = 0; i < p->nsrc && i < 2; i++) {
+        if (p->live || !p->src[i] || !cap_input_status(p->src[i], &st[i]))
+            continue;
+        int m = p->router ? 0 : i; /* --router: one file feeds both capture points */
+        ri->cut[m].cut = true;
+        ri->cut[m].path = st[i].path;
+        ri->cut[m].offset = st[i].offset;
+        ri->cut[m].records = st[i].records;
+        ri->cut[m].what = st[i].message;
+        any = true;
+    }
+    return any;
+}
+
 int pipeline_report(struct pipeline *p, FILE *out)
 {
     struct report_input ri;
@@ -214,12 +232,16 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    struct cap_status st[2];
+    bool cut = input_cut(p, &ri, st);
     if (p->cfg->json)
         report_json(out, &ri);
     else
         report_text(out, &ri);
     fflush(out);
     int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    if (cut && rc == 0)
+        rc = 2; /* the report covers part of the file: never a clean bill (README "Exit status") */
     if (ferror(out)) {
         fprintf(stderr, "vpnscope: error writing the report\n");
         rc = 2;

@@ -112,6 +112,16 @@ static void tx_print_capture_shape(FILE *out, const struct report_input *in)
               out);
     if (print_encap_kinds(out, "  Tunnels:   ", t.encap, false))
         fputs(" (the packets inside are analysed as the flows)\n", out);
+    for (unsigned i = 0; i < 2; i++) {
+        const struct report_cut *c = &in->cut[i];
+        if (c->cut)
+            fprintf(out,
+                    "  Input:     %s stopped being readable at byte %llu after %llu %s: this "
+                    "report covers only what came before (%s)\n",
+                    c->path ? c->path : "the capture", (unsigned long long)c->offset,
+                    (unsigned long long)c->records, tx_plural(c->records, "record", "records"),
+                    c->what ? c->what : "");
+    }
     if (!t.snap_cut)
         return;
     fprintf(out, "  Snaplen:   %llu %s cut by the capture's snaplen",
