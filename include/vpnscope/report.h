@@ -29,6 +29,7 @@ struct report_input {
         uint64_t records; /* records read from that piece before it */
         const char *what; /* the capture layer's one-line message */
     } cut[2];
+    bool split_unproven; /* --router: the inside/outside split matched no packet (nat message) */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -232,6 +232,7 @@ int pipeline_report(struct pipeline *p, FILE *out)
     ri.live = p->live;
     ri.kernel_drops = p->drops;
     ri.side_given = p->cfg->side_given;
+    ri.split_unproven = router_split_unproven(p);
     struct cap_status st[2];
     bool cut = input_cut(p, &ri, st);
     if (p->cfg->json)
@@ -240,7 +241,7 @@ int pipeline_report(struct pipeline *p, FILE *out)
         report_text(out, &ri);
     fflush(out);
     int rc = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
-    if (cut && rc == 0)
+    if ((cut || ri.split_unproven) && rc == 0)
         rc = 2; /* the report covers part of the file: never a clean bill (README "Exit status") */
     if (ferror(out)) {
         fprintf(stderr, "vpnscope: error writing the report\n");
