@@ -289,7 +289,12 @@ static int router_learn(const struct vpnscope_config *o, const char *path, struc
                 if (l.ifs[k].natted > l.ifs[best].natted)
                     best = k;
             sp->out_if = l.ifs[best].ifidx;
-            if (l.ifs[best].natted == 0)
+            if (l.ifs[best].natted == 0 && o->n_nat_addrs > 0)
+                snprintf(msg, msglen,
+                         "%s: no interface carries a router outside address (give --nat-addr); "
+                         "interface %u taken as outside",
+                         path, sp->out_if);
+            else if (l.ifs[best].natted == 0)
                 outside_by_addresses(&l, sp, path, msg, msglen);
         }
         if (sp->by_mac && sp->nmacs == 0)
