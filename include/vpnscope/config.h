@@ -74,5 +74,8 @@
 #define TUN_MAX_FRAMES 8      /* evidence frames kept per unanswered handshake run / direction */
 #define TUN_STALE_IDLE_US 2000000ull /* a tunnel quiet this long may have lost its mapping */
 #define OVPN_PING_MAX_LEN 96         /* an OpenVPN data packet this small may be a ping */
+/* encapsulations (decode/encap.c); the nesting depth is VPNSCOPE_MAX_LAYERS */
+#define VPNSCOPE_MAX_MPLS_LABELS 8 /* MPLS label stack entries followed (RFC 3032) */
+#define VPNSCOPE_MAX_GTPU_EXT 8    /* GTP-U extension headers walked (3GPP TS 29.281 §5.2) */
 
 #endif

@@ -217,6 +217,14 @@ struct pkt {
     } too_big;
     struct wg_msg wg;     /* VPN_WG */
     struct ovpn_msg ovpn; /* VPN_OVPN: UDP, or the first packet of a TCP segment that starts one */
+    /* encapsulation (decode/encap.c): wrappers and tunnels removed to reach the packet above.
+     * Mirror wrappers (VXLAN, Geneve, ERSPAN, GRE TEB) and MPLS leave no other trace; for a
+     * traffic tunnel (GRE with IP, IP in IP, GTP-U, L2TP data) the outermost one's kind and
+     * addresses are kept. */
+    uint8_t encap_depth;                   /* layers removed (<= VPNSCOPE_MAX_LAYERS) */
+    uint16_t encap_mask;                   /* 1u << enum encap_kind of every layer removed */
+    uint8_t tunnel_kind;                   /* enum encap_kind of the outermost tunnel, 0 none */
+    struct ip_addr tunnel_src, tunnel_dst; /* that tunnel's outer addresses */
 };
 
 /* Records an anomaly (capped at 8 per packet; later ones are still counted by the caller's

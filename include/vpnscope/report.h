@@ -26,6 +26,16 @@ struct report_input {
     uint8_t min_severity;                     /* enum severity given with --min-severity */
     const char *file;                         /* --batch: "file" of every JSON record, NULL: none */
     const struct clock_steps *clock_steps[2]; /* per model; NULL or none: no step */
+    /* a saved capture that stopped being readable (cut off or corrupt record), per capture point
+     * ([0] single/inside, [1] outside); the pipeline fills it from the capture layer's status */
+    struct report_cut {
+        bool cut;
+        const char *path; /* the damaged piece */
+        uint64_t offset;  /* byte offset of the damaged record in that piece */
+        uint64_t records; /* records read from that piece before it */
+        const char *what; /* the capture layer's one-line message */
+    } cut[2];
+    bool split_unproven; /* --router: the inside/outside split matched no packet (nat message) */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

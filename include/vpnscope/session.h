@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "vpnscope/config.h"
+#include "vpnscope/encap.h"
 #include "vpnscope/pkt.h"
 
 #define CLASSIFY_NAME_MAX_ 48 /* = CLASSIFY_NAME_MAX (classify.h) */
@@ -270,6 +271,9 @@ struct session_counts {
     uint64_t vpn_packets[VPN__COUNT]; /* by enum pkt_vpn */
     uint64_t keepalives;
     uint64_t frag_datagrams, frag_completed, frag_ooo, frag_timeout, frag_incomplete, frag_evicted;
+    uint64_t encap[ENCAP__COUNT];      /* packets inside each kind of wrapper/tunnel (encap.h) */
+    uint64_t snap_cut;                 /* packets the capture's snaplen cut (wire > captured) */
+    uint64_t snap_cut_vpn[VPN__COUNT]; /* of those, VPN layers left truncated, by enum pkt_vpn */
 };
 
 struct session_model {

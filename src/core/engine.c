@@ -253,6 +253,25 @@ static void count_status(struct session_model *m, const struct pkt *p)
     for (unsigned i = 0; i < p->n_anom && i < 8; i++)
         if (p->anom[i] < ANOM__COUNT)
             c->anomalies[p->anom[i]]++;
+    for (unsigned k = 1; p->encap_mask && k < ENCAP__COUNT; k++)
+        if (p->encap_mask & (1u << k))
+            c->encap[k]++;
+    if (p->wirelen > p->caplen) {
+        c->snap_cut++;
+        if (p->status == PKT_TRUNCATED && p->vpn < VPN__COUNT)
+            c->snap_cut_vpn[p->vpn]++;
+    }
+}
+
+/* Decoded, or a UDP datagram the snaplen cut: the application decoders read the captured part
+ * of its payload (an IKE header, SPIs and message ID survive a 96-byte snaplen) and record their
+ * own truncation. */
+static bool payload_readable(const struct pkt *p)
+{
+    if (p->status == PKT_DECODED)
+        return true;
+    return p->status == PKT_TRUNCATED && p->l4proto == IPP_UDP && p->has_ports && p->payload &&
+           p->wirelen > p->caplen;
 }
 
 const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
@@ -318,7 +337,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
     if (p->ipver && p->status != PKT_NON_IP && p->l4) {
         int dir = 0;
         struct flow *f = session_flow(m, p, &dir);
-        if (p->status == PKT_DECODED && (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)) {
+        if (payload_readable(p) && (p->l4proto == IPP_UDP || p->l4proto == IPP_TCP)) {
             enum app_hint hint = f ? (enum app_hint)f->hint : HINT_NONE;
             if (p->l4proto == IPP_UDP && (is_ike_port(p->sport) || is_ike_port(p->dport)))
                 hint = HINT_NONE; /* ports decide */

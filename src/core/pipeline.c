@@ -244,6 +244,24 @@ static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
     return rc;
 }
 
+/* Saved captures that stopped being readable: into the report input (st holds the strings). */
+static bool input_cut(const struct pipeline *p, struct report_input *ri, struct cap_status st[2])
+{
+    bool any = false;
+    for (int i = 0; i < p->nsrc && i < 2; i++) {
+        if (p->live || !p->src[i] || !cap_input_status(p->src[i], &st[i]))
+            continue;
+        int m = p->router ? 0 : i; /* --router: one file feeds both capture points */
+        ri->cut[m].cut = true;
+        ri->cut[m].path = st[i].path;
+        ri->cut[m].offset = st[i].offset;
+        ri->cut[m].records = st[i].records;
+        ri->cut[m].what = st[i].message;
+        any = true;
+    }
+    return any;
+}
+
 void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out)
 {
     struct report_input ri;
@@ -276,6 +294,11 @@ static int report_out(struct pipeline *p, FILE *out, bool summary_only)
     struct report_input ri;
     pipeline_report_input(p, &ri);
     ri.findings_hidden = hidden;
+    ri.split_unproven = router_split_unproven(p);
+    struct cap_status st[2];
+    bool cut = input_cut(p, &ri, st);
+    if ((cut || ri.split_unproven) && rc == 0)
+        rc = 2; /* the report covers part of the file: never a clean bill (README "Exit status") */
     for (int i = 0; i < p->n && i < p->nsrc; i++)
         ri.clock_steps[i] = &p->cs[i];
     errno = 0;

@@ -99,6 +99,11 @@ int router_split_open(struct pipeline *p, char *err, unsigned errlen);
 int router_split_side(struct pipeline *p, const struct raw_pkt *r);
 /* Whether the router's packets go to the correlator (a split was possible). */
 bool router_split_correlates(const struct pipeline *p);
+
+/* --router after the input: true when both sides had packets and none matched (the split proves
+ * no NAT); appends the reason to p->nat.message. The report then never says "No problems found"
+ * and the exit status is 2 unless findings were raised. */
+bool router_split_unproven(struct pipeline *p);
 void router_split_free(struct router_split *sp);
 
 /* Sources (source.c). */

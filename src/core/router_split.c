@@ -30,6 +30,7 @@
 struct ifstat {
     uint32_t ifidx;
     uint64_t pkts, natted;
+    uint64_t priv; /* packets with a private source or destination (address evidence) */
 };
 
 struct rsig {
@@ -92,6 +93,7 @@ struct router_split {
     struct ip_addr nat[8];
     int nnat;
     bool can_split; /* by interface, or outside addresses known */
+    bool undecided; /* by interface, but nothing decided which one is outside */
 };
 
 static int side_of(const struct router_split *sp, const struct raw_pkt *r, const struct pkt *p)
@@ -154,8 +156,11 @@ static int learn_interfaces(const char *path, const char *bpf, struct router_spl
             memset(&l->ifs[l->nifs], 0, sizeof(l->ifs[l->nifs]));
             l->ifs[l->nifs++].ifidx = p->ifidx;
         }
-        if (k < l->nifs)
+        if (k < l->nifs) {
             l->ifs[k].pkts++;
+            if (ip_addr_is_private(&p->src) || ip_addr_is_private(&p->dst))
+                l->ifs[k].priv++;
+        }
         if (given)
             continue;
         struct nat_sig sg;
@@ -226,6 +231,48 @@ static int learn_outside(const char *path, const char *bpf, struct router_split 
     return 0;
 }
 
+/* No interface carries a known outside address (none given, no twin learned: e.g. the outside
+ * copies were cut by a short snaplen): address evidence decides. The outside link of a NAT
+ * carries the fewest private addresses; it is taken when its share of packets with a private
+ * address is strictly the lowest. Otherwise nothing decides: said, and sp->undecided set. */
+static void outside_by_addresses(const struct learn *l, struct router_split *sp, const char *path,
+                                 char *msg, unsigned msglen)
+{
+    int best = -1;
+    bool tie = false;
+    for (int k = 0; k < l->nifs; k++) {
+        if (!l->ifs[k].pkts)
+            continue;
+        if (best < 0) {
+            best = k;
+            continue;
+        }
+        /* priv_k / pkts_k against priv_best / pkts_best, without division */
+        unsigned __int128 a = (unsigned __int128)l->ifs[k].priv * l->ifs[best].pkts;
+        unsigned __int128 b = (unsigned __int128)l->ifs[best].priv * l->ifs[k].pkts;
+        if (a < b) {
+            best = k;
+            tie = false;
+        } else if (a == b) {
+            tie = true;
+        }
+    }
+    if (best >= 0 && !tie) {
+        sp->out_if = l->ifs[best].ifidx;
+        snprintf(msg, msglen,
+                 "%s: no router outside address given or learned; interface %u taken as outside "
+                 "because it carries the fewest private addresses (%llu of %llu packets)",
+                 path, sp->out_if, (unsigned long long)l->ifs[best].priv,
+                 (unsigned long long)l->ifs[best].pkts);
+        return;
+    }
+    sp->undecided = true;
+    snprintf(msg, msglen,
+             "%s: no router outside address given or learned and the addresses do not tell the "
+             "interfaces apart: interface %u taken as outside, a guess (give --nat-addr)",
+             path, sp->out_if);
+}
+
 /* The interfaces, the router's outside addresses (when not given) and, for SLL, the link
  * addresses of the outside link. */
 static int router_learn(const struct vpnscope_config *o, const char *path, struct router_split *sp,
@@ -251,11 +298,13 @@ static int router_learn(const struct vpnscope_config *o, const char *path, struc
                 if (l.ifs[k].natted > l.ifs[best].natted)
                     best = k;
             sp->out_if = l.ifs[best].ifidx;
-            if (l.ifs[best].natted == 0)
+            if (l.ifs[best].natted == 0 && o->n_nat_addrs > 0)
                 snprintf(msg, msglen,
                          "%s: no interface carries a router outside address (give --nat-addr); "
                          "interface %u taken as outside",
                          path, sp->out_if);
+            else if (l.ifs[best].natted == 0)
+                outside_by_addresses(&l, sp, path, msg, msglen);
         }
         if (sp->by_mac && sp->nmacs == 0)
             sp->by_mac = false;
@@ -308,6 +357,19 @@ int router_split_side(struct pipeline *p, const struct raw_pkt *r)
 bool router_split_correlates(const struct pipeline *p)
 {
     return p->split->can_split;
+}
+
+bool router_split_unproven(struct pipeline *p)
+{
+    if (!p->router || !p->split || !p->nside[0] || !p->nside[1] || p->nat.matched_packets)
+        return false;
+    size_t n = strlen(p->nat.message);
+    snprintf(p->nat.message + n, sizeof(p->nat.message) - n,
+             "%sno packet was matched between the inside and outside sides%s: the split shows no "
+             "NAT, so no verdict on the router is possible (give --nat-addr, or read the file "
+             "with -r as one capture)",
+             n ? "; " : "", p->split->undecided ? " (the outside interface was a guess)" : "");
+    return true;
 }
 
 void router_split_free(struct router_split *sp)

@@ -3,8 +3,10 @@
 #include "vpnscope/decode.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
+#include "encap_int.h"
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
 #include "vpnscope/proto.h"
@@ -12,10 +14,14 @@
 #include "vpnscope/tunnel.h"
 
 /*
+ * Wrappers and tunnels (encap.c, decode_inner below): the packet inside becomes the packet, at
+ * most VPNSCOPE_MAX_LAYERS deep; the recursion decode_l4 -> encap -> decode_inner -> decode_l4
+ * is bounded by that cap (and every layer consumes bytes).
+ *
  * Limitations:
- * - No decoding inside tunnels (GRE payload, AH/ESP inner packets, IP-in-IP): the VPN layer is the
- *   deepest layer, so no recursion and no encapsulation depth to track yet.
- * - No MPLS; PPPoE session frames are followed (DSL captures), other EtherTypes are non-IP.
+ * - ESP/AH payloads are encrypted or opaque: never decoded further.
+ * - PPPoE session frames are followed (DSL captures), other EtherTypes are non-IP.
+ * - An IP fragment found inside a reassembled outer datagram is not reassembled again.
  * - A jumbogram (IPv6 payload length 0 with hop-by-hop) is taken as long as the capture.
  */
 
@@ -40,6 +46,8 @@
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
 #define ETHERTYPE_PPPOE_SESS 0x8864
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
 
@@ -359,6 +367,9 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
     switch (proto) {
     case IPP_UDP:
         decode_udp(p, &r, cut);
+        /* a payload the snaplen cut still holds a wrapper header (and the packet inside) */
+        if (p->status == PKT_DECODED || (cut && p->status == PKT_TRUNCATED && p->payload))
+            encap_udp(p, cut);
         break;
     case IPP_TCP:
         decode_tcp(p, &r, cut);
@@ -387,6 +398,12 @@ void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
     case IPP_GRE:
         p->vpn = VPN_GRE;
         gre_decode(&r, p);
+        if (p->status == PKT_DECODED)
+            encap_gre(p, cut);
+        break;
+    case IPP_IPIP:
+    case IPP_IPV6:
+        decode_inner(p, ENCAP_IPIP, rd_rest(&r), (uint32_t)rd_left(&r), INNER_IP, cut);
         break;
     default:
         break; /* other protocols: L3 only */
@@ -661,7 +678,9 @@ static void decode_ethertype(struct pkt *p, struct rd *r, uint16_t et, bool cut)
         }
         et = ppp == PPP_IPV4 ? ETHERTYPE_IPV4 : ppp == PPP_IPV6 ? ETHERTYPE_IPV6 : 0;
     }
-    if (et == ETHERTYPE_IPV4)
+    if (et == ETHERTYPE_MPLS || et == ETHERTYPE_MPLS_MC)
+        encap_mpls(p, r, cut);
+    else if (et == ETHERTYPE_IPV4)
         decode_ipv4(p, r, cut);
     else if (et == ETHERTYPE_IPV6)
         decode_ipv6(p, r, cut);
@@ -683,6 +702,93 @@ static void decode_ip_any(struct pkt *p, struct rd *r, bool cut)
         decode_ipv6(p, r, cut);
     else
         pkt_invalid(p, ANOM_IP_BAD_VERSION);
+}
+
+/* What survives when the packet is replaced by the one inside a wrapper or tunnel. */
+struct pkt_keep {
+    enum pkt_status status;
+    uint8_t n_anom;
+    uint16_t anom[8];
+    bool reassembled;
+    uint8_t encap_depth, tunnel_kind;
+    uint16_t encap_mask;
+    struct ip_addr tunnel_src, tunnel_dst;
+};
+
+static void keep_save(const struct pkt *p, struct pkt_keep *k)
+{
+    k->status = p->status;
+    k->n_anom = p->n_anom;
+    memcpy(k->anom, p->anom, sizeof(k->anom));
+    k->reassembled = p->reassembled;
+    k->encap_depth = p->encap_depth;
+    k->encap_mask = p->encap_mask;
+    k->tunnel_kind = p->tunnel_kind;
+    k->tunnel_src = p->tunnel_src;
+    k->tunnel_dst = p->tunnel_dst;
+}
+
+static void keep_restore(struct pkt *p, const struct pkt_keep *k)
+{
+    p->status = k->status;
+    p->n_anom = k->n_anom;
+    memcpy(p->anom, k->anom, sizeof(p->anom));
+    p->reassembled = k->reassembled;
+    p->encap_depth = k->encap_depth;
+    p->encap_mask = k->encap_mask;
+    p->tunnel_kind = k->tunnel_kind;
+    p->tunnel_src = k->tunnel_src;
+    p->tunnel_dst = k->tunnel_dst;
+}
+
+/* The outer UDP payload cut by the snaplen is not the inner packet's state: the inner layers
+ * record their own cut (IP_SNAPLEN_SHORT and their truncation). */
+static void drop_outer_cut(struct pkt_keep *k)
+{
+    unsigned n = 0;
+    bool udp_cut = false;
+    for (unsigned i = 0; i < k->n_anom && i < 8; i++) {
+        if (k->anom[i] == ANOM_UDP_TRUNC)
+            udp_cut = true;
+        else
+            k->anom[n++] = k->anom[i];
+    }
+    k->n_anom = (uint8_t)n;
+    if (udp_cut && k->status == PKT_TRUNCATED)
+        k->status = PKT_DECODED;
+}
+
+void decode_inner(struct pkt *p, enum encap_kind k, const uint8_t *d, uint32_t len,
+                  enum inner_link link, bool cut)
+{
+    if (p->encap_depth >= VPNSCOPE_MAX_LAYERS) {
+        pkt_invalid(p, ANOM_ENCAP_TOO_DEEP);
+        return;
+    }
+    struct pkt_keep keep;
+    keep_save(p, &keep);
+    drop_outer_cut(&keep);
+    if (!encap_is_wrapper(k) && keep.tunnel_kind == ENCAP_NONE) {
+        keep.tunnel_kind = (uint8_t)k;
+        keep.tunnel_src = p->src;
+        keep.tunnel_dst = p->dst;
+    }
+    keep.encap_depth++;
+    keep.encap_mask |= (uint16_t)(1u << k);
+    pkt_reset(p);
+    keep_restore(p, &keep);
+
+    struct rd r = rd_init(d, len);
+    if (link == INNER_IP) {
+        decode_ip_any(p, &r, cut);
+        return;
+    }
+    if (rd_left(&r) < ETH_HLEN) {
+        runs_out(p, cut, ANOM_ENCAP_INNER_TRUNC);
+        return;
+    }
+    rd_skip(&r, 12);
+    decode_ethertype(p, &r, rd_be16(&r), cut);
 }
 
 /* BSD loopback address family: 2 = AF_INET; 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (Darwin) =

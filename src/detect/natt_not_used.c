@@ -1,4 +1,5 @@
-/* natt_not_used.c - NAT-D says there is a NAT, yet ESP stays raw (IP protocol 50) between the IKE
+/* natt_not_used.c - NAT-D (or, with two captures and no NAT-D captured, the IKE mapping across
+ * the router) says there is a NAT, yet ESP stays raw (IP protocol 50) between the IKE
  * peers, or IKE stays on port 500 after IKE_AUTH (no move to 4500). Forced encapsulation (random
  * NAT-D source hash on purpose) is not a NAT. */
 #include <stdio.h>
@@ -29,6 +30,9 @@ struct natt_facts {
     uint32_t spis[4]; /* the first raw SPIs */
     bool stay500;
     uint64_t ts;
+    /* two captures, no NAT-D in the capture (cut by the snaplen, or not sent): the initiator's
+     * IKE mapping across the router proves the NAT instead */
+    const struct nat_mapping *by_mapping;
 };
 
 /* Whether NAT-D shows a NAT for ik (not forced encapsulation, not a subnet-internal pair). */
@@ -61,6 +65,21 @@ static bool raw_esp_of(const struct session_model *m, const struct ike_sa *ik,
         if (o != ik && !o->nat_t)
             return false;
     return true;
+}
+
+/* With two captures and no NAT-D seen (cut by the snaplen, or never sent): the translated UDP
+ * mapping of the initiator's IKE port on the inside capture (the router rewrote its address), or
+ * NULL. The mapping proves the NAT as well as NAT-D would, so a cut capture and a full one get
+ * the same verdict. */
+static const struct nat_mapping *mapping_says_nat(const struct detect_ctx *c,
+                                                  const struct session_model *m, struct du_lazy *mi,
+                                                  const struct ike_sa *ik)
+{
+    if (!ik || ik->natd.present || !c->nat || m != c->inside)
+        return NULL;
+    const struct nat_mapping *mp =
+        du_udp_mapping(c->nat, mi, &ik->initiator.ip, ik->initiator.port, &ik->responder.ip, NULL);
+    return mp && mp->translated ? mp : NULL;
 }
 
 /* Collect: raw ESP between the peers, and whether IKE stayed on 500 after the authentication
@@ -107,9 +126,20 @@ static void natt_summary(struct finding *f, const struct natt_facts *n)
     const char *who = ik->natd.nat_initiator == 1
                           ? (ik->natd.nat_responder == 1 ? "both peers are" : "the initiator is")
                           : "the responder is";
-    snprintf(f->summary, sizeof(f->summary),
-             "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a NAT, yet",
-             ik->version, (unsigned long long)ik->ispi, a, b, who);
+    if (n->by_mapping) {
+        char o[DU_IPSTR];
+        du_ip(&n->by_mapping->outside.ip, o);
+        snprintf(f->summary, sizeof(f->summary),
+                 "The two captures show the router rewriting the initiator %s of IKEv%u SA %016llx "
+                 "with %s to %s (no NAT-D payload was captured: the mapping itself proves the "
+                 "NAT), yet",
+                 a, ik->version, (unsigned long long)ik->ispi, b, o);
+    } else {
+        snprintf(f->summary, sizeof(f->summary),
+                 "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a "
+                 "NAT, yet",
+                 ik->version, (unsigned long long)ik->ispi, a, b, who);
+    }
     if (n->raw_sas) {
         du_cat(f->summary, sizeof(f->summary),
                " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI", n->raw_sas,
@@ -153,6 +183,8 @@ static void natt_sessions(struct finding *f, const struct detect_ctx *c,
         }
         if (ik->natd.nat_initiator == 1)
             snprintf(fs->note, sizeof(fs->note), "behind NAT (NAT-D)");
+        else if (n->by_mapping)
+            snprintf(fs->note, sizeof(fs->note), "behind NAT (mapping)");
         const struct nat_mapping *mp =
             c->nat && m == c->inside ? du_udp_mapping(c->nat, mi, &ik->initiator.ip,
                                                       ik->initiator.port, &ik->responder.ip, NULL)
@@ -179,7 +211,7 @@ static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struc
     if (!f)
         return false;
     /* both hashes off: a NAT on both sides, or addresses rewritten in the capture */
-    f->confirmed = !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
+    f->confirmed = n->by_mapping || !(ik->natd.nat_initiator == 1 && ik->natd.nat_responder == 1);
     natt_summary(f, n);
     natt_sessions(f, c, m, mi, n);
     uint8_t cap = du_cap(c, m);
@@ -189,6 +221,8 @@ static bool natt_emit(struct detect_ctx *c, const struct session_model *m, struc
     finding_ev_bool(f, "ike_nat_t", ik->nat_t);
     finding_ev_int(f, "raw_esp_packets", (int64_t)n->raw_pkts);
     finding_ev_int(f, "raw_esp_sas", n->raw_sas);
+    if (n->by_mapping)
+        finding_ev_bool(f, "nat_from_mapping", true);
     finding_ev_ts(f, "first_ts", n->ts);
     finding_frame(f, cap, ik->first_frame);
     if (n->raw_frame)
@@ -201,10 +235,12 @@ static void scan(struct detect_ctx *c, const struct session_model *m, struct see
     struct du_lazy mi = {0};
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!natd_says_nat(ik))
+        const struct nat_mapping *mp = natd_says_nat(ik) ? NULL : mapping_says_nat(c, m, &mi, ik);
+        if (!natd_says_nat(ik) && !mp)
             continue;
         struct natt_facts n;
         natt_collect(m, ik, &n);
+        n.by_mapping = mp;
         if ((!n.raw_sas && !n.stay500) || seen_has(sn, ik->ispi))
             continue;
         if (!natt_emit(c, m, &mi, &n))

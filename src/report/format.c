@@ -592,3 +592,46 @@ size_t *rep_findings_by_severity(const struct finding_list *fl)
     free(tmp);
     return ix;
 }
+
+/* ---- capture shape: wrappers, tunnels, snaplen ---- */
+
+void rep_capture_totals(const struct report_input *in, struct rep_capture_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct session_model *m = in->models[i];
+        if (!m)
+            continue;
+        for (unsigned k = 0; k < ENCAP__COUNT; k++)
+            t->encap[k] = rep_add(t->encap[k], m->c.encap[k]);
+        t->snap_cut = rep_add(t->snap_cut, m->c.snap_cut);
+        for (unsigned v = 0; v < VPN__COUNT; v++)
+            t->snap_cut_vpn[v] = rep_add(t->snap_cut_vpn[v], m->c.snap_cut_vpn[v]);
+    }
+}
+
+const char *rep_vpn_cut_name(unsigned vpn)
+{
+    switch (vpn) {
+    case VPN_IKE:
+        return "ike";
+    case VPN_NATT_KEEPALIVE:
+        return "natt_keepalive";
+    case VPN_ESP:
+        return "esp";
+    case VPN_AH:
+        return "ah";
+    case VPN_GRE:
+        return "gre";
+    case VPN_PPTP:
+        return "pptp";
+    case VPN_L2TP:
+        return "l2tp";
+    case VPN_WG:
+        return "wireguard";
+    case VPN_OVPN:
+        return "openvpn";
+    default:
+        return "other";
+    }
+}

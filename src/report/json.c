@@ -418,6 +418,64 @@ static void rec_clock_steps(struct jw *w, const struct report_input *in)
     jw_u64(w, "clock_steps_total", total);
 }
 
+/* "wrappers", "tunnels" and "snap_cut": only present when the capture had any (doc/json-schema.md).
+ */
+static void jw_encap_kinds(struct jw *w, const char *key, const uint64_t *n, bool wrappers)
+{
+    bool open = false;
+    for (unsigned k = 1; k < ENCAP__COUNT; k++) {
+        if (!n[k] || encap_is_wrapper(k) != wrappers)
+            continue;
+        if (!open)
+            jw_obj(w, key);
+        open = true;
+        jw_u64(w, encap_name(k), n[k]);
+    }
+    if (open)
+        jw_obj_end(w);
+}
+
+/* "input_cut": the saved captures that were cut off or corrupt (only when any). */
+static void jw_input_cut(struct jw *w, const struct report_input *in)
+{
+    bool any = in->cut[0].cut || in->cut[1].cut;
+    if (!any)
+        return;
+    jw_arr(w, "input_cut");
+    for (unsigned i = 0; i < 2; i++) {
+        const struct report_cut *c = &in->cut[i];
+        if (!c->cut)
+            continue;
+        jw_obj(w, NULL);
+        jw_str(w, "capture", in->n_models >= 2 ? (i ? "outside" : "inside") : "single");
+        jw_str(w, "file", c->path ? c->path : "");
+        jw_u64(w, "offset", c->offset);
+        jw_u64(w, "records_read", c->records);
+        jw_str(w, "message", c->what ? c->what : "");
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+static void rec_summary_capture(struct jw *w, const struct report_input *in)
+{
+    struct rep_capture_totals t;
+    rep_capture_totals(in, &t);
+    jw_encap_kinds(w, "wrappers", t.encap, true);
+    jw_encap_kinds(w, "tunnels", t.encap, false);
+    jw_input_cut(w, in);
+    if (!t.snap_cut)
+        return;
+    jw_obj(w, "snap_cut");
+    jw_u64(w, "packets", t.snap_cut);
+    jw_obj(w, "vpn_layer_cut");
+    for (unsigned v = 1; v < VPN__COUNT; v++)
+        if (t.snap_cut_vpn[v])
+            jw_u64(w, rep_vpn_cut_name(v), t.snap_cut_vpn[v]);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
 static void rec_summary(struct jw *w, const struct report_input *in)
 {
     struct rep_totals t;
@@ -488,6 +546,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
         jw_obj_end(w);
     }
     rec_clock_steps(w, in);
+    rec_summary_capture(w, in);
 }
 
 static void print_rec(FILE *out, const struct report_input *in, const struct rep_rec *r)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vpnscope/encap.h"
 #include "vpnscope/report.h"
 
 /* Record types, in tie-break order (records with equal ts). */
@@ -108,5 +109,16 @@ unsigned rep_frames_sorted_ix(const struct finding *f, unsigned *ix);
 
 /* Sum of two counts, saturating. */
 uint64_t rep_add(uint64_t a, uint64_t b);
+
+/* Wrappers/tunnels removed and snaplen cuts, summed over the models. */
+struct rep_capture_totals {
+    uint64_t encap[ENCAP__COUNT];
+    uint64_t snap_cut;
+    uint64_t snap_cut_vpn[VPN__COUNT];
+};
+void rep_capture_totals(const struct report_input *in, struct rep_capture_totals *t);
+
+/* Lower-case name of a VPN layer for the snap_cut summary ("ike", "esp", ...). */
+const char *rep_vpn_cut_name(unsigned vpn);
 
 #endif

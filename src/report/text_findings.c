@@ -190,7 +190,16 @@ void tx_print_findings(FILE *out, const struct report_input *in, const struct re
         return;
     }
     if (!fl || fl->n == 0) {
-        fputs("\nNo problems found.\n", out);
+        if (in->split_unproven)
+            fputs("\nNo verdict: the --router split matched no packet between the sides (see the "
+                  "Note above).\n",
+                  out);
+        else if (in->cut[0].cut || in->cut[1].cut)
+            fputs("\nNo problems found in the part of the capture that could be read; the file is "
+                  "cut off or corrupt (Input, in the Summary below).\n",
+                  out);
+        else
+            fputs("\nNo problems found.\n", out);
         return;
     }
     fprintf(out, "\nFINDINGS: %llu %s, %llu %s, %llu info\n",

@@ -115,6 +115,53 @@ void tx_print_clock(FILE *out, const struct report_input *in)
             tx_plural(c->evidence_packets, "packet", "packets"), ts_iso(c->ref_us, ts, sizeof(ts)));
 }
 
+/* Kinds of wrappers (mirror sessions, MPLS) or tunnels removed, on one line; false when none. */
+static bool print_encap_kinds(FILE *out, const char *label, const uint64_t *n, bool wrappers)
+{
+    unsigned shown = 0;
+    for (unsigned k = 1; k < ENCAP__COUNT; k++) {
+        if (!n[k] || encap_is_wrapper(k) != wrappers)
+            continue;
+        fprintf(out, "%s%s %llu", shown++ ? ", " : label, encap_name(k), (unsigned long long)n[k]);
+    }
+    return shown > 0;
+}
+
+/* What wrapped the packets and what the snaplen cut (printed only when there is any). */
+static void tx_print_capture_shape(FILE *out, const struct report_input *in)
+{
+    struct rep_capture_totals t;
+    rep_capture_totals(in, &t);
+    if (print_encap_kinds(out, "  Wrappers:  ", t.encap, true))
+        fputs(" (removed: flows, NAT mappings and findings are those of the packets inside)\n",
+              out);
+    if (print_encap_kinds(out, "  Tunnels:   ", t.encap, false))
+        fputs(" (the packets inside are analysed as the flows)\n", out);
+    for (unsigned i = 0; i < 2; i++) {
+        const struct report_cut *c = &in->cut[i];
+        if (c->cut)
+            fprintf(out,
+                    "  Input:     %s stopped being readable at byte %llu after %llu %s: this "
+                    "report covers only what came before (%s)\n",
+                    c->path ? c->path : "the capture", (unsigned long long)c->offset,
+                    (unsigned long long)c->records, tx_plural(c->records, "record", "records"),
+                    c->what ? c->what : "");
+    }
+    if (!t.snap_cut)
+        return;
+    fprintf(out, "  Snaplen:   %llu %s cut by the capture's snaplen",
+            (unsigned long long)t.snap_cut, tx_plural(t.snap_cut, "packet", "packets"));
+    if (t.snap_cut_vpn[VPN_IKE])
+        fprintf(out,
+                "; IKE payloads cut in %llu (NAT-D, notify and vendor ID evidence missing there)",
+                (unsigned long long)t.snap_cut_vpn[VPN_IKE]);
+    for (unsigned v = 1; v < VPN__COUNT; v++)
+        if (v != VPN_IKE && t.snap_cut_vpn[v])
+            fprintf(out, "; %s layer cut in %llu", rep_vpn_cut_name(v),
+                    (unsigned long long)t.snap_cut_vpn[v]);
+    fputc('\n', out);
+}
+
 void tx_print_summary(FILE *out, const struct report_input *in, const struct rep_totals *t)
 {
     fputs("\nSummary\n", out);
@@ -152,4 +199,5 @@ void tx_print_summary(FILE *out, const struct report_input *in, const struct rep
             (unsigned long long)t->findings[SEV_WARNING],
             tx_plural(t->findings[SEV_WARNING], "warning", "warnings"),
             (unsigned long long)t->findings[SEV_INFO]);
+    tx_print_capture_shape(out, in);
 }
