@@ -193,14 +193,16 @@ static void analyse(const struct vpnscope_config *cfg, const char *path, FILE *r
     struct report_input ri;
     pipeline_report_input(p, &ri);
     res->tunnels = report_tunnels(&ri);
-    if (rec) {
-        res->exit_status = pipeline_report(p, rec);
-        if (res->exit_status == 2)
-            snprintf(res->error, sizeof(res->error), "writing the records failed");
-    } else {
-        res->exit_status = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    int sev = finding_list_max_severity(&p->fl) >= SEV_WARNING ? 1 : 0;
+    /* a capture that could not be read whole never gets a clean bill (README "Exit status") */
+    int want = res->warning[0] && sev == 0 ? 2 : sev;
+    res->analysed = true;
+    res->exit_status = want;
+    if (rec && pipeline_report(p, rec) == 2 && want != 2) {
+        res->exit_status = 2;
+        res->analysed = false;
+        snprintf(res->error, sizeof(res->error), "writing the records failed");
     }
-    res->analysed = res->exit_status != 2;
     pipeline_close(p);
 }
 
@@ -262,7 +264,7 @@ static void end_job(struct batch *b, const struct job *j, int st)
             snprintf(r->error, sizeof(r->error), "the analysis exited with status %d",
                      WEXITSTATUS(st));
     }
-    if (r->exit_status == 2 && !r->error[0])
+    if (r->exit_status == 2 && !r->error[0] && !r->analysed)
         snprintf(r->error, sizeof(r->error), "the analysis failed");
     b->done[j->idx] = true;
 }
