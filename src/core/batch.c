@@ -299,7 +299,7 @@ static void emit_ready(struct batch *b)
             report_capture_row_text(b->out, &c);
         }
         b->roll.captures++;
-        b->roll.failed += r->exit_status == 2 ? 1 : 0;
+        b->roll.failed += r->analysed ? 0 : 1; /* a cut capture is analysed: exit 2, not failed */
         b->roll.packets += r->packets;
         b->roll.tunnels += r->tunnels;
         for (unsigned k = 0; k < FINDING__COUNT; k++)
