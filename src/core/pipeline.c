@@ -160,6 +160,8 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
     for (int i = 0; i < 2; i++) {
         if (p->dump[i] && dump_close(p->dump[i], err, errlen) != 0) {
             p->dump[i] = NULL;
+            if (p->failed && p->msg[0]) /* the write that failed first says what and where */
+                snprintf(err, errlen, "%s", p->msg);
             return -1; /* the -w file is incomplete: the run failed */
         }
         p->dump[i] = NULL;
