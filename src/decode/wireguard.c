@@ -84,48 +84,37 @@ static uint64_t rd_le64_(struct rd *r)
     return r->bad ? 0 : (hi << 32) | lo;
 }
 
+/* One little-endian index into *idx (flag set) when the reader has it; false when short. */
+static bool wg_index(struct rd *w, uint32_t *idx, bool *has)
+{
+    uint32_t v = rd_le32(w);
+    if (!rd_ok(w))
+        return false;
+    *idx = v;
+    *has = true;
+    return true;
+}
+
 /* Reads the identifiers of a message whose type and size are valid; false when short. */
 static bool wg_fields(struct rd *w, struct wg_msg *m)
 {
-    uint32_t v;
     switch (m->type) {
     case WG_INITIATION:
-        v = rd_le32(w);
-        if (!rd_ok(w))
-            return false;
-        m->sender = v;
-        m->has_sender = true;
-        return true;
+        return wg_index(w, &m->sender, &m->has_sender);
     case WG_RESPONSE:
-        v = rd_le32(w);
-        if (!rd_ok(w))
-            return false;
-        m->sender = v;
-        m->has_sender = true;
-        v = rd_le32(w);
-        if (!rd_ok(w))
-            return false;
-        m->receiver = v;
-        m->has_receiver = true;
-        return true;
+        return wg_index(w, &m->sender, &m->has_sender) &&
+               wg_index(w, &m->receiver, &m->has_receiver);
     case WG_COOKIE_REPLY:
-        v = rd_le32(w);
-        if (!rd_ok(w))
+        return wg_index(w, &m->receiver, &m->has_receiver);
+    default: { /* WG_TRANSPORT */
+        if (!wg_index(w, &m->receiver, &m->has_receiver))
             return false;
-        m->receiver = v;
-        m->has_receiver = true;
-        return true;
-    default: /* WG_TRANSPORT */
-        v = rd_le32(w);
-        if (!rd_ok(w))
-            return false;
-        m->receiver = v;
-        m->has_receiver = true;
         uint64_t c = rd_le64_(w);
         if (!rd_ok(w))
             return false;
         m->counter = c;
         return true;
+    }
     }
 }
 
