@@ -223,6 +223,39 @@ static int key_move(struct ui_state *st, int ch)
     }
 }
 
+/* Scrolling the open finding (view_finding.c clamps). 0 when ch is not such a key. */
+static int key_scroll(struct ui_state *st, int ch)
+{
+    int page = st->find_page > 1 ? st->find_page - 1 : 1;
+    switch (ch) {
+    case KEY_UP:
+    case 'k':
+        st->find_scroll--;
+        return UI_REDRAW;
+    case KEY_DOWN:
+    case 'j':
+        st->find_scroll++;
+        return UI_REDRAW;
+    case KEY_PPAGE:
+        st->find_scroll -= page;
+        return UI_REDRAW;
+    case KEY_NPAGE:
+    case ' ':
+        st->find_scroll += page;
+        return UI_REDRAW;
+    case KEY_HOME:
+    case 'g':
+        st->find_scroll = 0;
+        return UI_REDRAW;
+    case KEY_END:
+    case 'G':
+        st->find_scroll = 1 << 20;
+        return UI_REDRAW;
+    default:
+        return 0;
+    }
+}
+
 /* Sort column and direction. 0 when ch is not such a key. */
 static int key_sort(struct ui_state *st, const struct ui_model *m, int ch)
 {
@@ -309,7 +342,9 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
         return UI_REDRAW;
     }
     int v = st->view;
-    int r = key_move(st, ch);
+    int r = v == VIEW_FINDINGS && st->finding_open ? key_scroll(st, ch) : 0;
+    if (!r)
+        r = key_move(st, ch);
     if (!r)
         r = key_sort(st, m, ch);
     if (!r)
@@ -365,6 +400,7 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
         }
         if (v == VIEW_FINDINGS && st->n_order > 0) {
             st->finding_open = true;
+            st->find_scroll = 0;
             return UI_REDRAW;
         }
         return UI_HANDLED;

@@ -146,6 +146,8 @@ struct ui_state {
     /* the visible order (indexes into the model), rebuilt after each update / key */
     size_t *order;
     size_t n_order, cap_order;
+    /* the open finding: first line shown, lines per page (set by its drawing) */
+    int find_scroll, find_page;
 };
 
 /* Case-insensitive substring (strcasestr is a GNU extension). */
@@ -180,6 +182,8 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
 int view_nat_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
 int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
 int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+/* The open finding f, wrapped and scrolled by st->find_scroll (clamped here). */
+void view_finding_draw(const struct finding *f, struct ui_state *st, int y0, int rows, int cols);
 void view_help_draw(const struct ui_state *st, int rows, int cols);
 void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y, int cols);
 

@@ -72,6 +72,9 @@ keys() {
     $T send-keys -t ui "$@"
     settle
 }
+# the terminal tmux emulates, so that curses knows the keys it sends (Home is ESC [ 1 ~)
+UI_TERM=tmux-256color
+infocmp "$UI_TERM" >/dev/null 2>&1 || UI_TERM=screen-256color
 start() { # start COLS ROWS ENV ARGS...
     local cols=$1 rows=$2 envs=$3
     shift 3
@@ -79,7 +82,7 @@ start() { # start COLS ROWS ENV ARGS...
     $T kill-session -t ui >/dev/null 2>&1
     # the shell stays after vpnscope exits, so the pane shows the restored terminal
     $T new-session -d -s ui -x "$cols" -y "$rows" \
-        "env TERM=xterm-256color $envs $BIN $* ; echo \$? > $TMP/exit; echo VPNSCOPE-EXITED; sleep 120"
+        "env TERM=$UI_TERM $envs $BIN $* ; echo \$? > $TMP/exit; echo VPNSCOPE-EXITED; sleep 120"
 }
 exit_status() {
     local end=$((SECONDS + 10))
