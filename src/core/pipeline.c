@@ -214,18 +214,39 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
+bool pipeline_evidence_inputs(const struct pipeline *p, struct evidence_inputs *ei, char *err,
+                              unsigned errlen)
+{
+    memset(ei, 0, sizeof(*ei));
+    ei->n = p->n;
+    ei->same_file = p->router;
+    ei->captures[0] = p->captures[0];
+    ei->captures[1] = p->captures[1];
+    ei->clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    if (p->live) {
+        snprintf(err, errlen,
+                 "live capture: the packets are not kept to be read again (record them with -w "
+                 "FILE, then vpnscope --ui -r FILE)");
+        return false;
+    }
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; p->captures[i] && p->captures[i][k]; k++)
+            if (strcmp(p->captures[i][k], "-") == 0) {
+                snprintf(err, errlen,
+                         "standard input cannot be read again: save the capture "
+                         "to a file");
+                return false;
+            }
+    return true;
+}
+
 /* --export DIR and --html FILE after the report. 0, or 2 with one line on stderr. */
 static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
 {
     const struct vpnscope_config *c = p->cfg;
     struct evidence_inputs ei;
-    memset(&ei, 0, sizeof(ei));
-    ei.n = p->n;
-    ei.same_file = p->router;
-    ei.captures[0] = p->captures[0];
-    ei.captures[1] = p->captures[1];
-    ei.clock = p->two && !p->router && !p->live ? &p->clk : NULL;
     char err[VPNSCOPE_ERRBUF_SIZE * 2];
+    pipeline_evidence_inputs(p, &ei, err, sizeof(err));
     int rc = 0;
     if (c->export_dir && evidence_export(c->export_dir, &p->fl, &ei, err, sizeof(err)) != 0) {
         fprintf(stderr, "vpnscope: %s\n", err);

@@ -135,6 +135,7 @@ static void set_view(struct ui_state *st, const struct ui_model *m, int v)
     st->prev_view = st->view;
     st->view = v;
     st->finding_open = false;
+    st->jumped = false;
     ui_order(st, m);
 }
 
@@ -404,9 +405,25 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
             return UI_REDRAW;
         }
         return UI_HANDLED;
+    case 't':
+        if (v == VIEW_TUNNELS && st->jumped) {
+            ui_jump_back(st, m);
+            return UI_REDRAW | UI_REBUILD;
+        }
+        if (v == VIEW_FINDINGS && ui_jump_tunnel(st, m))
+            return UI_REDRAW | UI_REBUILD;
+        return UI_REDRAW;
+    case 'x':
+        if (v == VIEW_FINDINGS)
+            ui_export_finding(st, m, f);
+        return UI_REDRAW;
     case 27: /* Esc */
     case KEY_BACKSPACE:
     case KEY_LEFT:
+        if (v == VIEW_TUNNELS && st->jumped) {
+            ui_jump_back(st, m);
+            return UI_REDRAW | UI_REBUILD;
+        }
         if (v == VIEW_FINDINGS && st->finding_open) {
             st->finding_open = false;
             return UI_REDRAW;

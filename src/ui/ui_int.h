@@ -79,6 +79,14 @@ struct ui_natrow {
     char evidence[128];
 };
 
+/* What a finding of the model leads to: its position in the pipeline's finding list (the NNN of
+ * --export files), the tunnel row it names first and how many rows it names. */
+struct ui_findref {
+    size_t pos;
+    uint64_t tun_id; /* 0: no row */
+    unsigned n_tun;
+};
+
 struct ui_prev { /* counters of the previous snapshot (rates) */
     uint64_t id;
     uint64_t pkts[2];
@@ -100,7 +108,8 @@ struct ui_model {
     size_t tun_total; /* before the UI_MAX_TUNNELS cap */
     struct ui_tunnel *tun;
     struct ui_natrow *nat;
-    struct finding *find; /* most severe first */
+    struct finding *find;    /* most severe first */
+    struct ui_findref *fref; /* [n_find] */
     /* rates */
     struct ui_prev *prev;
     size_t n_prev;
@@ -148,6 +157,8 @@ struct ui_state {
     size_t n_order, cap_order;
     /* the open finding: first line shown, lines per page (set by its drawing) */
     int find_scroll, find_page;
+    bool jumped;    /* the tunnels view was reached from a finding with t: Esc / t go back */
+    bool jump_open; /* the finding was open then */
 };
 
 /* Case-insensitive substring (strcasestr is a GNU extension). */
@@ -162,6 +173,17 @@ void ui_order(struct ui_state *st, const struct ui_model *m);
 
 /* Whether row i of the view matches text (case-insensitive substring over its columns). */
 bool ui_row_matches(const struct ui_model *m, int view, size_t i, const char *text);
+
+/* ---- what a finding leads to (actions.c) ---- */
+
+/* t in the Findings view: the Tunnels view with the row the selected finding names first
+ * selected (the filter cleared when it hides it); st->flash says how many rows it names. */
+bool ui_jump_tunnel(struct ui_state *st, const struct ui_model *m);
+/* Esc / t after a jump: back to the finding (open again when it was). */
+void ui_jump_back(struct ui_state *st, const struct ui_model *m);
+/* x in the Findings view: the selected finding's packets into --export DIR (default
+ * ./vpnscope-export-<capture name>); st->flash says where or why not. */
+void ui_export_finding(struct ui_state *st, const struct ui_model *m, struct pipeline *p);
 
 /* ---- drawing (view_*.c): the only code that calls curses ---- */
 
