@@ -127,6 +127,7 @@ struct tunnel_model {
     struct table *ovpn;      /* struct ovpn_key -> struct ovpn_session */
     struct table *ovpn_peer; /* (server, peer id) -> struct ovpn_key */
     struct table *ovpn_tcp;  /* struct flow_key -> de-framing state (session_ovpn.c) */
+    uint64_t spark_slide_us; /* as session_model.spark_slide_us */
 };
 
 /* The tunnel flow of a generic flow, or NULL. */

@@ -46,6 +46,8 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             pipeline_close(p);
             return NULL;
         }
+        if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
+            session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;
 }
