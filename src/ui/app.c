@@ -7,6 +7,8 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -446,6 +448,7 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
 /* Starts curses (the terminal must be at least MIN_COLS x MIN_ROWS). 0, or 2 after a message. */
 static int screen_open(void)
 {
+    setlocale(LC_CTYPE, ""); /* the terminal's character set (UTF-8 sparklines) */
     if (!initscr()) {
         fprintf(stderr, "vpnscope: cannot initialise the terminal\n");
         return 2;
@@ -534,6 +537,7 @@ static int run_dashboard(struct pipeline *f, const struct vpnscope_config *o)
     struct loop l;
     memset(&l, 0, sizeof(l));
     ui_colors_init(&l.st);
+    l.st.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     l.st.sort_desc[VIEW_TUNNELS] = true;
     l.st.sort_desc[VIEW_NAT] = true;
     l.st.sort_desc[VIEW_FINDINGS] = true;

@@ -221,6 +221,7 @@ void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f)
     m->n_tun = 0;
     double wall = pipeline_mono();
     model_header(m, f, wall);
+    ui_spark_range(m, f);
     ui_rows_tunnels(&b);
     model_findings(m, &b);
     free(b.ref);

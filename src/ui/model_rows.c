@@ -286,6 +286,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         t->last_ts = sa->last_ts;
         t->timeout_s = report_timeout_ike(b->to, sa);
         t->act = sa->act;
+        ui_spark_add(b->m, t, &sa->act, sa->first_ts, false);
         t->retrans = sa->retransmissions;
         t->dpd = sa->dpd_like;
         size_t off = 0;
@@ -413,6 +414,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             t->timeout_s = report_timeout_ipsec(b->to, sa);
         }
         t->pkts[to_server ? 0 : 1] += sa->packets;
+        ui_spark_add(b->m, t, &sa->act, sa->first_ts, !to_server);
         t->bytes[to_server ? 0 : 1] += sa->bytes;
         t->seq_gaps += sa->seq_gaps;
         t->replays += sa->replays;
@@ -437,8 +439,9 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 
 /* A PPTP call's row: ids, packets (its GRE), activity and the call line. Returns the state name
  * when the call is closed, else NULL. */
-static const char *pptp_call_row(const struct session_model *m, const struct pptp_ctrl *c,
-                                 const struct pptp_call *call, struct ui_tunnel *t)
+static const char *pptp_call_row(const struct ui_model *um, const struct session_model *m,
+                                 const struct pptp_ctrl *c, const struct pptp_call *call,
+                                 struct ui_tunnel *t)
 {
     const char *closed = NULL;
     session_pptp_call_gre(m, c, call, &t->pkts[0], &t->pkts[1]);
@@ -460,8 +463,10 @@ static const char *pptp_call_row(const struct session_model *m, const struct ppt
                       ip_addr_eq(&gf->k.dst, &c->client.ip) && gf->k.key == call->call_id;
         if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
             t->last_ts = gf->last_ts;
-        if (to_srv || to_cli)
+        if (to_srv || to_cli) {
             t->act = gf->act;
+            ui_spark_add(um, t, &gf->act, gf->first_ts, to_cli);
+        }
     }
     if (call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
         call->state == PPTP_CALL_CLEAR_REQ)
@@ -517,7 +522,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             t->last_ts = c->last_ts;
             const char *closed = NULL;
             if (c->n_calls) {
-                closed = pptp_call_row(m, c, &c->calls[k], t);
+                closed = pptp_call_row(b->m, m, c, &c->calls[k], t);
             } else {
                 snprintf(t->ids, sizeof(t->ids), "control only");
                 if (c->state == PPTP_SESS_CLOSED)
@@ -572,6 +577,7 @@ static void rows_other(struct builder *b)
         t->last_ts = g->last_ts;
         t->timeout_s = b->to->gre;
         t->act = g->act;
+        ui_spark_add(b->m, t, &g->act, g->first_ts, false);
         ui_row_state(b, t, NULL);
         if (t->color == UI_WARN && !strcmp(t->state, "one-way")) {
             snprintf(t->state, sizeof(t->state), "up");
@@ -633,6 +639,7 @@ static void rows_other(struct builder *b)
         t->last_ts = fl->last_ts;
         t->timeout_s = report_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
         t->act = fl->act;
+        ui_spark_add(b->m, t, &fl->act, fl->first_ts, false);
         if (b->f->two) {
             const struct nat_mapping *mp =
                 find_mapping(b->f, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);

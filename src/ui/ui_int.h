@@ -39,6 +39,7 @@ enum ui_kind {
 #define UI_MAX_NAT 4096
 #define UI_MAX_FINDINGS 512
 #define UI_MAX_CHILD 8
+#define UI_SPARK_COLS 64 /* activity columns per tunnel and direction (spark.c) */
 
 struct ui_tunnel {
     uint64_t id;   /* stable across snapshots (hash of the session key) */
@@ -65,6 +66,7 @@ struct ui_tunnel {
     char child[UI_MAX_CHILD][112];
     char exch[200];
     char natd[96];
+    uint32_t spk[2][UI_SPARK_COLS]; /* packets per column of the model's spark range, each way */
 };
 
 struct ui_natrow {
@@ -110,6 +112,7 @@ struct ui_model {
     struct ui_natrow *nat;
     struct finding *find;    /* most severe first */
     struct ui_findref *fref; /* [n_find] */
+    uint64_t spk_lo, spk_hi; /* time range of the sparklines */
     /* rates */
     struct ui_prev *prev;
     size_t n_prev;
@@ -120,6 +123,16 @@ struct ui_model {
 /* Copies what the views show from the pipeline snapshot. */
 void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f);
 void ui_model_free(struct ui_model *m);
+
+/* The sparklines' time range from the snapshot (before the rows are built). */
+void ui_spark_range(struct ui_model *m, const struct pipeline_snapshot *f);
+/* Adds the packets of activity a (of a record that started at first_ts) to row t; flip: the
+ * record's forward direction is the row's direction back. */
+void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct activity *a,
+                  uint64_t first_ts, bool flip);
+/* Direction dir of row t as width characters (UTF-8 blocks or ASCII levels) into buf. */
+void ui_spark_render(const struct ui_tunnel *t, int dir, int width, bool utf8, char *buf,
+                     size_t size);
 
 /* ---- view state, sorting and filtering (app.c owns it; views read it) ---- */
 
@@ -157,6 +170,7 @@ struct ui_state {
     size_t n_order, cap_order;
     /* the open finding: first line shown, lines per page (set by its drawing) */
     int find_scroll, find_page;
+    bool utf8;      /* the terminal character set is UTF-8 (sparklines in block elements) */
     bool jumped;    /* the tunnels view was reached from a finding with t: Esc / t go back */
     bool jump_open; /* the finding was open then */
 };
