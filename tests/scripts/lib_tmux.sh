@@ -3,7 +3,8 @@
 # binary in a tmux server of its own, states waited for on the screen with a deadline (never a bare
 # sleep), pass/fail counting. Before sourcing: BIN (the vpnscope binary); SOCK_NAME (the tmux
 # socket name, unique per run) may be set. Defines TMP (removed on exit, with the tmux server).
-#   start COLS ROWS ENV ARGS...   vpnscope ARGS in window "ui" (ENV: "VAR=x ..." or "")
+#   start COLS ROWS ENV ARGS...   vpnscope ARGS in window "ui" (ENV: "VAR=x ..." or ""), in the
+#                                 directory UI_CWD (default: the current one)
 #   wait_for REGEX [s]            until the screen matches (0) or the deadline (1); sets $screen
 #   expect DESC REGEX [s]         wait_for as a check;  expect_not DESC REGEX  (after a settle)
 #   keys KEY...                   tmux send-keys, then settle (the screen stops changing, 3 s at most)
@@ -81,7 +82,7 @@ start() { # start COLS ROWS ENV ARGS...
     rm -f "$TMP/exit"
     $T kill-session -t ui >/dev/null 2>&1
     # the shell stays after vpnscope exits, so the pane shows the restored terminal
-    $T new-session -d -s ui -x "$cols" -y "$rows" \
+    $T new-session -d -s ui -x "$cols" -y "$rows" -c "${UI_CWD:-$PWD}" \
         "env TERM=$UI_TERM $envs $BIN $* ; echo \$? > $TMP/exit; echo VPNSCOPE-EXITED; sleep 120"
 }
 exit_status() {
