@@ -11,7 +11,8 @@
 
 static const char *kind_name(uint8_t k)
 {
-    static const char *const n[] = {"IKE SA", "ESP", "AH", "PPTP call", "GRE", "L2TP", "VPN flow", "WireGuard", "OpenVPN"};
+    static const char *const n[] = {"IKE SA", "ESP",      "AH",        "PPTP call", "GRE",
+                                    "L2TP",   "VPN flow", "WireGuard", "OpenVPN"};
     return k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
