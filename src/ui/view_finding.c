@@ -192,9 +192,9 @@ static void lines_filters(struct vlines *L, const struct finding *f)
         unsigned n = evidence_display_filter(f, caps[c], buf, sizeof(buf));
         if (!n)
             continue;
-        int hl = snprintf(head, sizeof(head),
-                          "Wireshark filter%s%s%s (%u frames):", caps[c] == SIDE_SINGLE ? "" : " (",
-                          cap_name(caps[c]), caps[c] == SIDE_SINGLE ? "" : " capture)", n);
+        int hl = snprintf(head, sizeof(head), "Wireshark filter%s%s%s (%u frame%s):",
+                          caps[c] == SIDE_SINGLE ? "" : ", ", cap_name(caps[c]),
+                          caps[c] == SIDE_SINGLE ? "" : " capture", n, n == 1 ? "" : "s");
         vl_add(L, 1, A_BOLD, head, (size_t)hl);
         vl_wrap(L, 3, 5, A_NORMAL, buf);
     }
