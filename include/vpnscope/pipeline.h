@@ -173,9 +173,10 @@ int pipeline_output_status(FILE *out, const char *what);
 
 struct evidence_inputs;
 /* Where the findings' frames are read again (--export, the dashboard's export key): the capture
- * files of each capture point and the outside -> inside clock (vpnscope/evidence.h). false, with
- * the reason in err, when the packets cannot be read again (live capture, standard input). */
-bool pipeline_evidence_inputs(const struct pipeline *p, struct evidence_inputs *ei, char *err,
+ * files of each capture point and the outside -> inside clock (vpnscope/evidence.h); live, the
+ * -w files. false, with the reason in err, when the packets cannot be read again (live capture
+ * without -w or with -w rotating, standard input). */
+bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, char *err,
                               unsigned errlen);
 
 #endif

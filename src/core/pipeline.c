@@ -216,7 +216,26 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
-bool pipeline_evidence_inputs(const struct pipeline *p, struct evidence_inputs *ei, char *err,
+/* Live: the -w files, which hold every captured packet in order (the kernel filters), so that
+ * frame N is the file's Nth packet; NULL with rotation (-C/-G) or -w - (standard output). */
+static bool live_written(struct pipeline *p)
+{
+    const struct vpnscope_config *c = p->cfg;
+    if (!c->write_path || !strcmp(c->write_path, "-") || c->rotate_bytes || c->rotate_secs)
+        return false;
+    static const char *const suffix[2] = {"inside", "outside"};
+    for (int i = 0; i < p->nsrc && i < 2; i++) { /* the names source.c gives the -w files */
+        if (p->nsrc == 1)
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s", c->write_path);
+        else
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s-%s.pcap", c->write_path, suffix[i]);
+        p->wlist[i][0] = p->wpath[i];
+        p->wlist[i][1] = NULL;
+    }
+    return true;
+}
+
+bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, char *err,
                               unsigned errlen)
 {
     memset(ei, 0, sizeof(*ei));
@@ -225,10 +244,15 @@ bool pipeline_evidence_inputs(const struct pipeline *p, struct evidence_inputs *
     ei->captures[0] = p->captures[0];
     ei->captures[1] = p->captures[1];
     ei->clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    if (p->live && live_written(p)) {
+        ei->captures[0] = p->wlist[0];
+        ei->captures[1] = p->nsrc > 1 ? p->wlist[1] : NULL;
+        return true;
+    }
     if (p->live) {
         snprintf(err, errlen,
                  "live capture: the packets are not kept to be read again (record them with -w "
-                 "FILE, then vpnscope --ui -r FILE)");
+                 "FILE, without -C/-G)");
         return false;
     }
     for (int i = 0; i < 2; i++)
