@@ -76,6 +76,8 @@ void config_usage(FILE *out)
         "  -Z USER            live: drop privileges to USER after opening interfaces\n"
         "  --export DIR       one pcapng per finding (its packets, commented) and "
         "DIR/index.jsonl\n"
+        "                     (dashboard: x writes the selected finding's, default\n"
+        "                     ./vpnscope-export-<capture name>/)\n"
         "  --html FILE        a self-contained HTML report with per-tunnel timelines\n"
         "  --min-severity info|warning|error   report only findings at least this severe\n"
         "NAT timeouts in seconds (Linux conntrack defaults):\n"
