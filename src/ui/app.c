@@ -331,6 +331,26 @@ static int key_replay(struct ui_state *st, struct pipeline *f, int ch)
     }
 }
 
+/* What a finding leads to: t (its tunnel, and back), x (its packets), Esc after t. 0 when ch
+ * is not such a key here. */
+static int key_finding(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
+{
+    int v = st->view;
+    bool back = ch == 't' || ch == 27 || ch == KEY_BACKSPACE || ch == KEY_LEFT;
+    if (v == VIEW_TUNNELS && st->jumped && back) {
+        ui_jump_back(st, m);
+        return UI_REDRAW | UI_REBUILD;
+    }
+    if (ch == 't')
+        return v == VIEW_FINDINGS && ui_jump_tunnel(st, m) ? UI_REDRAW | UI_REBUILD : UI_REDRAW;
+    if (ch == 'x') {
+        if (v == VIEW_FINDINGS)
+            ui_export_finding(st, m, f);
+        return UI_REDRAW;
+    }
+    return 0;
+}
+
 static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
 {
     if (ch == KEY_RESIZE)
@@ -352,6 +372,8 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
         r = key_sort(st, m, ch);
     if (!r)
         r = key_replay(st, f, ch);
+    if (!r)
+        r = key_finding(st, m, f, ch);
     if (r)
         return r;
     switch (ch) {
@@ -407,25 +429,9 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
             return UI_REDRAW;
         }
         return UI_HANDLED;
-    case 't':
-        if (v == VIEW_TUNNELS && st->jumped) {
-            ui_jump_back(st, m);
-            return UI_REDRAW | UI_REBUILD;
-        }
-        if (v == VIEW_FINDINGS && ui_jump_tunnel(st, m))
-            return UI_REDRAW | UI_REBUILD;
-        return UI_REDRAW;
-    case 'x':
-        if (v == VIEW_FINDINGS)
-            ui_export_finding(st, m, f);
-        return UI_REDRAW;
     case 27: /* Esc */
     case KEY_BACKSPACE:
     case KEY_LEFT:
-        if (v == VIEW_TUNNELS && st->jumped) {
-            ui_jump_back(st, m);
-            return UI_REDRAW | UI_REBUILD;
-        }
         if (v == VIEW_FINDINGS && st->finding_open) {
             st->finding_open = false;
             return UI_REDRAW;
