@@ -34,7 +34,9 @@ struct gap {
     uint64_t frame_after; /* first frame after the gap */
 };
 
-/* Packets per time bucket each way (the dashboard's activity sparkline), fixed size per record:
+/* Packets per time bucket each way (the dashboard's activity sparkline), fixed size per tunnel
+ * record (IKE and ESP/AH SAs, GRE flows, WireGuard/OpenVPN sessions, tunnel flows; not the
+ * generic flows):
  * SPARK_BUCKETS buckets of width_us from origin_us (a multiple of width_us). Saved captures:
  * the width doubles (neighbours merge) so the buckets cover the record's whole life; live
  * (session_spark_live): buckets of a fixed width, the oldest dropped as time goes on. */
@@ -56,7 +58,6 @@ struct activity {
     uint64_t ka_last_us;
     uint64_t ka_ivl_sum_us, ka_ivl_n; /* mean keepalive interval = sum / n */
     uint64_t ka_ivl_min_us, ka_ivl_max_us;
-    struct spark spark; /* packets over time each way */
 };
 
 /* ---- generic 5-tuple flows ---- */
@@ -148,6 +149,7 @@ struct ike_sa {
     uint32_t skf_frags; /* RFC 7383 SKF payloads */
     uint64_t dpd_like;  /* INFORMATIONAL exchanges (DPD/liveness) */
     struct activity act;
+    struct spark spark; /* packets over time: [0] from the initiator */
 };
 
 /* ---- ESP and AH SAs (one per SPI and direction) ---- */
@@ -177,6 +179,7 @@ struct ipsec_sa {
     uint8_t parent_version;
     uint64_t parent_ispi;
     struct activity act;
+    struct spark spark; /* packets over time (one direction: [0]) */
 };
 
 /* ---- PPTP ---- */
@@ -243,6 +246,7 @@ struct gre_flow {
     uint64_t first_frame;
     uint32_t last_seq;
     struct activity act;
+    struct spark spark; /* packets over time (one direction: [0]) */
 };
 
 /* ---- L2TP ---- */

@@ -124,9 +124,8 @@ static void spark_slide(struct spark *s, uint64_t ts)
     s->origin_us += k * s->width_us;
 }
 
-void sess_activity_count(struct activity *a, uint64_t ts, unsigned dir, uint64_t slide_us)
+void sess_spark_count(struct spark *s, uint64_t ts, unsigned dir, uint64_t slide_us)
 {
-    struct spark *s = &a->spark;
     if (!s->width_us) {
         s->width_us = slide_us ? slide_us : SPARK_WIDTH0_US;
         s->origin_us = ts - ts % s->width_us;
@@ -292,7 +291,6 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         else if (f->pkts[0] && f->pkts[1] && dir == 1 && f->pkts[1] == 1)
             table_set_class(m->flows, f, 1);
         sess_activity_touch(&f->act, p->ts_us, p->frame);
-        sess_activity_count(&f->act, p->ts_us, (unsigned)dir, m->spark_slide_us);
         if (p->vpn != VPN_NONE && !f->vpn)
             f->vpn = (uint8_t)p->vpn;
         if (p->vpn == VPN_IKE && p->l4proto == IPP_UDP)

@@ -120,8 +120,7 @@ static void ping_estimate(struct ovpn_ctx *c, struct ovpn_session *s, const stru
         t->min_data_len = o->len;
         t->small[0] = t->small[1] = 0;
         memset(&t->act.ka_count, 0,
-               offsetof(struct activity, spark) -
-                   offsetof(struct activity, ka_count)); /* restart the estimate */
+               sizeof(t->act) - offsetof(struct activity, ka_count)); /* restart the estimate */
     }
     if (o->len == t->min_data_len) {
         t->small[c->cdir]++;
@@ -133,8 +132,7 @@ static void ping_estimate(struct ovpn_ctx *c, struct ovpn_session *s, const stru
     if (!s->ping_len || o->len < s->ping_len) {
         s->ping_len = o->len;
         s->pings = 0;
-        memset(&s->act.ka_count, 0,
-               offsetof(struct activity, spark) - offsetof(struct activity, ka_count));
+        memset(&s->act.ka_count, 0, sizeof(s->act) - offsetof(struct activity, ka_count));
     }
     if (o->len == s->ping_len) {
         s->pings++;
@@ -189,7 +187,7 @@ static void ovpn_msg(struct ovpn_ctx *c, const struct ovpn_msg *o)
     s->last_ts = c->p->ts_us;
     s->last_frame = c->p->frame;
     sess_activity_touch(&s->act, c->p->ts_us, c->p->frame);
-    sess_activity_count(&s->act, c->p->ts_us, c->cdir ? 1 : 0, c->tm->spark_slide_us);
+    sess_spark_count(&s->spark, c->p->ts_us, c->cdir ? 1 : 0, c->tm->spark_slide_us);
 }
 
 void sess_ovpn_udp(struct tunnel_model *tm, struct tun_flow *t, const struct pkt *p, int cdir)

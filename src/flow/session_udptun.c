@@ -282,7 +282,7 @@ void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *
         table_set_class(tm->flows, t, 1);
     stale_run(t, p, cdir);
     sess_activity_touch(&t->act, p->ts_us, p->frame);
-    sess_activity_count(&t->act, p->ts_us, (unsigned)cdir, m->spark_slide_us);
+    sess_spark_count(&t->spark, p->ts_us, (unsigned)cdir, m->spark_slide_us);
     if (vpn == VPN_WG) {
         sess_wg_update(tm, t, p, cdir);
     } else if (vpn == VPN_OVPN && p->l4proto == IPP_UDP) {

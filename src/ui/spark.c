@@ -20,10 +20,9 @@ void ui_spark_range(struct ui_model *m, const struct pipeline_snapshot *f)
     m->spk_hi = hi;
 }
 
-void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct activity *a,
-                  uint64_t first_ts, bool flip)
+void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct spark *s,
+                  uint64_t first_ts, uint64_t last_ts, bool flip)
 {
-    const struct spark *s = &a->spark;
     if (!s->width_us || m->spk_hi <= m->spk_lo)
         return;
     uint64_t lo = m->spk_lo, span = m->spk_hi - m->spk_lo;
@@ -37,8 +36,8 @@ void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct ac
             uint64_t b0 = s->origin_us + i * s->width_us, b1 = b0 + s->width_us;
             if (b0 < first_ts)
                 b0 = first_ts;
-            if (b1 > a->last_us + 1)
-                b1 = a->last_us + 1;
+            if (b1 > last_ts + 1)
+                b1 = last_ts + 1;
             if (b1 <= lo || b0 >= lo + span || b1 <= b0)
                 continue;
             uint64_t c0 = b0 > lo ? (b0 - lo) * UI_SPARK_COLS / span : 0;

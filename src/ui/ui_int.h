@@ -126,10 +126,10 @@ void ui_model_free(struct ui_model *m);
 
 /* The sparklines' time range from the snapshot (before the rows are built). */
 void ui_spark_range(struct ui_model *m, const struct pipeline_snapshot *f);
-/* Adds the packets of activity a (of a record that started at first_ts) to row t; flip: the
- * record's forward direction is the row's direction back. */
-void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct activity *a,
-                  uint64_t first_ts, bool flip);
+/* Adds the packets of the record with buckets s, first and last packet at first_ts, last_ts, to
+ * row t; flip: the record's forward direction is the row's direction back. */
+void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct spark *s,
+                  uint64_t first_ts, uint64_t last_ts, bool flip);
 /* Direction dir of row t as width characters (UTF-8 blocks or ASCII levels) into buf. */
 void ui_spark_render(const struct ui_tunnel *t, int dir, int width, bool utf8, char *buf,
                      size_t size);
