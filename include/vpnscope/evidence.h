@@ -39,7 +39,8 @@ int evidence_export(const char *dir, const struct finding_list *fl,
                     const struct evidence_inputs *in, char *err, unsigned errlen);
 
 /* The same for the one finding f (the dashboard's export key): writes DIR/NNN-kind.pcapng with
- * NNN = pos + 1, without touching the index. path gets the file written. */
+ * NNN = pos + 1 (pos: its index in the finding list --export numbers) and adds its line to
+ * DIR/index.jsonl unless the index already has one for that file. path gets the file written. */
 int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
                         const struct evidence_inputs *in, char *path, size_t pathlen, char *err,
                         unsigned errlen);

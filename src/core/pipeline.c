@@ -46,6 +46,8 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             pipeline_close(p);
             return NULL;
         }
+        if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
+            session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;
 }
@@ -214,18 +216,63 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
+/* Live: the -w files, which hold every captured packet in order (the kernel filters), so that
+ * frame N is the file's Nth packet; NULL with rotation (-C/-G) or -w - (standard output). */
+static bool live_written(struct pipeline *p)
+{
+    const struct vpnscope_config *c = p->cfg;
+    if (!c->write_path || !strcmp(c->write_path, "-") || c->rotate_bytes || c->rotate_secs)
+        return false;
+    static const char *const suffix[2] = {"inside", "outside"};
+    for (int i = 0; i < p->nsrc && i < 2; i++) { /* the names source.c gives the -w files */
+        if (p->nsrc == 1)
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s", c->write_path);
+        else
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s-%s.pcap", c->write_path, suffix[i]);
+        p->wlist[i][0] = p->wpath[i];
+        p->wlist[i][1] = NULL;
+    }
+    return true;
+}
+
+bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, char *err,
+                              unsigned errlen)
+{
+    memset(ei, 0, sizeof(*ei));
+    ei->n = p->n;
+    ei->same_file = p->router;
+    ei->captures[0] = p->captures[0];
+    ei->captures[1] = p->captures[1];
+    ei->clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    if (p->live && live_written(p)) {
+        ei->captures[0] = p->wlist[0];
+        ei->captures[1] = p->nsrc > 1 ? p->wlist[1] : NULL;
+        return true;
+    }
+    if (p->live) {
+        snprintf(err, errlen,
+                 "live capture: the packets are not kept to be read again (record them with -w "
+                 "FILE, without -C/-G)");
+        return false;
+    }
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; p->captures[i] && p->captures[i][k]; k++)
+            if (strcmp(p->captures[i][k], "-") == 0) {
+                snprintf(err, errlen,
+                         "standard input cannot be read again: save the capture "
+                         "to a file");
+                return false;
+            }
+    return true;
+}
+
 /* --export DIR and --html FILE after the report. 0, or 2 with one line on stderr. */
 static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
 {
     const struct vpnscope_config *c = p->cfg;
     struct evidence_inputs ei;
-    memset(&ei, 0, sizeof(ei));
-    ei.n = p->n;
-    ei.same_file = p->router;
-    ei.captures[0] = p->captures[0];
-    ei.captures[1] = p->captures[1];
-    ei.clock = p->two && !p->router && !p->live ? &p->clk : NULL;
     char err[VPNSCOPE_ERRBUF_SIZE * 2];
+    pipeline_evidence_inputs(p, &ei, err, sizeof(err));
     int rc = 0;
     if (c->export_dir && evidence_export(c->export_dir, &p->fl, &ei, err, sizeof(err)) != 0) {
         fprintf(stderr, "vpnscope: %s\n", err);

@@ -71,6 +71,9 @@ struct pipeline {
     struct dump *dump[2];     /* -w: every packet (live) or those that pass the filter (files) */
     struct progress prog;     /* report runs on a terminal (cfg->no_progress off) */
     struct clock_steps cs[2]; /* clock steps per source (two files: found by the clock pass) */
+    /* live -w files as evidence inputs (pipeline_evidence_inputs) */
+    char wpath[2][4096];
+    const char *wlist[2][2];
 };
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */

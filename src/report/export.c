@@ -347,11 +347,54 @@ int evidence_export(const char *dir, const struct finding_list *fl,
     return rc;
 }
 
+/* Whether the index file already has the line of the file named base ("file":"base"). */
+static bool index_has(FILE *idx, const char *base)
+{
+    char want[320], line[512];
+    snprintf(want, sizeof(want), "\"file\":\"%s\"", base);
+    rewind(idx);
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), idx)) {
+        found = strstr(line, want) != NULL;
+        /* the rest of a long line: "file" comes first, it was in the part read */
+        while (line[0] && line[strlen(line) - 1] != '\n' && fgets(line, sizeof(line), idx))
+            ;
+    }
+    return found;
+}
+
 int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
                         const struct evidence_inputs *in, char *path, size_t pathlen, char *err,
                         unsigned errlen)
 {
     if (make_dir(dir, err, errlen) != 0)
         return -1;
-    return export_list(dir, f, 1, pos, in, NULL, path, pathlen, err, errlen);
+    if (export_list(dir, f, 1, pos, in, NULL, path, pathlen, err, errlen) != 0)
+        return -1;
+    /* its line in DIR/index.jsonl (as --export writes it), once */
+    char ipath[4096], name[300];
+    snprintf(ipath, sizeof(ipath), "%s/index.jsonl", dir);
+    file_name(name, sizeof(name), ".", pos, f);
+    FILE *idx = fopen(ipath, "a+");
+    if (!idx) {
+        snprintf(err, errlen, "--export: %s: %s", ipath, strerror(errno));
+        return -1;
+    }
+    if (!index_has(idx, name + 2)) {
+        unsigned n = f->n_frames < FINDING_MAX_FRAMES ? f->n_frames : FINDING_MAX_FRAMES;
+        struct jw w;
+        fseek(idx, 0, SEEK_END);
+        jw_begin_record(&w, idx, "export");
+        jw_str(&w, "file", name + 2);
+        jw_u64(&w, "packets", n);
+        rep_json_finding(&w, f);
+        jw_end_record(&w);
+    }
+    int bad = ferror(idx);
+    if (fclose(idx) != 0 || bad) {
+        snprintf(err, errlen, "--export: write to %s failed: %s", ipath,
+                 errno ? strerror(errno) : "I/O error");
+        return -1;
+    }
+    return 0;
 }
