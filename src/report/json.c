@@ -388,6 +388,8 @@ static void jw_counts(struct jw *w, const struct rep_counts *c)
     jw_u64(w, "invalid", c->invalid);
     jw_u64(w, "non_ip", c->non_ip);
     jw_u64(w, "filtered", c->filtered);
+    if (c->duplicate)
+        jw_u64(w, "duplicate", c->duplicate);
 }
 
 /* "clock_steps" (only when a capture clock stepped): where, and the offset applied after it. */
@@ -457,6 +459,48 @@ static void jw_input_cut(struct jw *w, const struct report_input *in)
     jw_arr_end(w);
 }
 
+/* "pieces_overlap" and "nat_sides_hint": several files of one capture point (only when any). */
+static void jw_pieces(struct jw *w, const struct report_input *in)
+{
+    bool any = false;
+    for (unsigned i = 0; i < 2; i++)
+        any = any || (in->pieces[i] && in->pieces[i]->n_overlap);
+    if (any) {
+        jw_arr(w, "pieces_overlap");
+        for (unsigned i = 0; i < 2; i++) {
+            const struct capture_pieces *pc = in->pieces[i];
+            unsigned nv = !pc                                   ? 0
+                          : pc->n_overlap < PIECES_MAX_OVERLAPS ? pc->n_overlap
+                                                                : PIECES_MAX_OVERLAPS;
+            for (unsigned k = 0; k < nv; k++) {
+                const struct pieces_overlap *v = &pc->overlap[k];
+                jw_obj(w, NULL);
+                jw_str(w, "capture", in->n_models >= 2 ? (i ? "outside" : "inside") : "single");
+                jw_arr(w, "files");
+                jw_str(w, NULL, pc->files[v->a]);
+                jw_str(w, NULL, pc->files[v->b]);
+                jw_arr_end(w);
+                jw_ts(w, "from_ts", v->from_us);
+                jw_ts(w, "to_ts", v->to_us);
+                jw_u64(w, "repeated", v->repeated);
+                jw_obj_end(w);
+            }
+        }
+        jw_arr_end(w);
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        const struct capture_pieces *pc = in->pieces[i];
+        if (!pc || pc->nat_inside < 0)
+            continue;
+        jw_obj(w, "nat_sides_hint");
+        jw_str(w, "inside", pc->files[pc->nat_inside]);
+        jw_str(w, "outside", pc->files[pc->nat_outside]);
+        jw_u64(w, "matched_packets", pc->nat_pairs);
+        jw_obj_end(w);
+        break;
+    }
+}
+
 static void rec_summary_capture(struct jw *w, const struct report_input *in)
 {
     struct rep_capture_totals t;
@@ -464,6 +508,7 @@ static void rec_summary_capture(struct jw *w, const struct report_input *in)
     jw_encap_kinds(w, "wrappers", t.encap, true);
     jw_encap_kinds(w, "tunnels", t.encap, false);
     jw_input_cut(w, in);
+    jw_pieces(w, in);
     if (!t.snap_cut)
         return;
     jw_obj(w, "snap_cut");

@@ -87,6 +87,7 @@ extern const char
     *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
 struct rep_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
+    uint64_t duplicate; /* repeats of another -r piece's packets (shown only when any) */
 };
 struct rep_totals {
     struct rep_counts all;
