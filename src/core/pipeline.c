@@ -228,6 +228,8 @@ static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
     ei.captures[0] = p->captures[0];
     ei.captures[1] = p->captures[1];
     ei.clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    ei.pieces[0] = ri->pieces[0];
+    ei.pieces[1] = ri->pieces[1];
     char err[VPNSCOPE_ERRBUF_SIZE * 2];
     int rc = 0;
     if (c->export_dir && evidence_export(c->export_dir, &p->fl, &ei, err, sizeof(err)) != 0) {

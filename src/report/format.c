@@ -650,3 +650,12 @@ const char *capture_pieces_frame(const struct capture_pieces *pc, uint64_t frame
     *local = frame - pc->base[k];
     return pc->files[k];
 }
+
+const struct capture_pieces *rep_pieces_of(const struct capture_pieces *const *pieces,
+                                           uint8_t capture)
+{
+    if (!pieces)
+        return NULL;
+    const struct capture_pieces *pc = pieces[capture == SIDE_OUTSIDE ? 1 : 0];
+    return pc && pc->n > 1 ? pc : NULL;
+}

@@ -108,6 +108,12 @@ unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out);
 /* Indexes into f->frames sorted by (capture, frame); returns n (ix has FINDING_MAX_FRAMES). */
 unsigned rep_frames_sorted_ix(const struct finding *f, unsigned *ix);
 
+/* The files of the capture point that frame references of capture `capture` (enum cap_side)
+ * belong to: pieces[0] for single and inside, pieces[1] for outside; NULL when pieces is NULL or
+ * the point has one file (frame numbers are then that file's). */
+const struct capture_pieces *rep_pieces_of(const struct capture_pieces *const *pieces,
+                                           uint8_t capture);
+
 /* Sum of two counts, saturating. */
 uint64_t rep_add(uint64_t a, uint64_t b);
 

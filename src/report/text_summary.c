@@ -14,11 +14,13 @@ static void print_clock_steps(FILE *out, const struct report_input *in)
         const struct clock_steps *cs = in->clock_steps[i];
         for (unsigned k = 0; cs && k < cs->n; k++) {
             const struct clock_step *st = &cs->step[k];
+            uint64_t local;
+            const char *file = capture_pieces_frame(in->pieces[i], st->frame, &local);
             fprintf(out,
-                    "  Clock step: %s capture, frame %llu: %s after %s (%+.6f s); later times "
+                    "  Clock step: %s capture, %s%sframe %llu: %s after %s (%+.6f s); later times "
                     "%+.6f s (%s)\n",
-                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE),
-                    (unsigned long long)st->frame, ts_iso(st->after_us, a, sizeof(a)),
+                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE), file ? file : "",
+                    file ? " " : "", (unsigned long long)local, ts_iso(st->after_us, a, sizeof(a)),
                     ts_iso(st->before_us, b, sizeof(b)), (double)st->step_us / 1e6,
                     (double)st->offset_us / 1e6,
                     st->refined ? "measured against the other capture" : "no gap assumed");

@@ -99,5 +99,116 @@ run routed -r "$p/esp_routed-inside.pcap" -r "$p/esp_routed-outside.pcap"
 check '! grep -q "hint:" "$tmp/routed.err" && [ "$(summ "$tmp/routed.jsonl" nat_sides_hint)" = None ]' \
     "routed (no NAT): no hint"
 
+# 5. frame references name their file, numbered as in that file (what Wireshark shows when it
+# opens the file alone): a capture split in two pieces, given in order and reversed, must give
+# the whole file's findings with frame G as (piece 0, G) or (piece 1, G - K); every per-file
+# display filter selects exactly those frames in that file (tshark), and the text report names
+# the files. Pieces of an inside capture in two-capture mode too.
+frames_check() { # WHOLE.jsonl PIECES.jsonl K R0 R1
+    python3 - "$@" <<'PY'
+import json, sys
+whole, pieces, k, r0, r1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def frames(path, with_file):
+    out = []
+    for l in open(path):
+        r = json.loads(l)
+        if r["type"] != "finding":
+            continue
+        fs = []
+        for fr in r["evidence"]["frames"]:
+            if with_file:
+                if "file" not in fr:
+                    sys.exit("frame without file: %s" % fr)
+                fs.append((fr["capture"], fr["file"], fr["frame"]))
+            else:
+                if "file" in fr:
+                    sys.exit("file in a single-file report")
+                g = fr["frame"]
+                fs.append((fr["capture"], r0 if g <= k else r1, g if g <= k else g - k) if fr["capture"] != "outside" else (fr["capture"], None, g))
+        out.append((r["kind"], sorted(fs, key=str), sorted(r["display_filter"])))
+    return out
+w, p = frames(whole, False), frames(pieces, True)
+if not w:
+    sys.exit("no findings with frames")
+if [(a, b) for a, b, _ in w] != [(a, b) for a, b, _ in p]:
+    print("whole :", w); print("pieces:", p); sys.exit(1)
+for (_, fs, _), (_, _, keys) in zip(w, p):
+    files = sorted({f for c, f, _ in fs if f})
+    if files != sorted(k2 for k2 in keys if k2 not in ("inside", "outside", "single")):
+        sys.exit("display_filter keys %s, expected %s" % (keys, files))
+PY
+}
+for sc in mtu_icmp_ignored-inside mtu_blackhole_noicmp-outside wg_one_way-inside; do
+    whole=$p/$sc.pcap
+    n=$(capinfos -Mc "$whole" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+    k=$((n / 2))
+    editcap -r "$whole" "$tmp/a.pcap" "1-$k" >/dev/null && editcap -r "$whole" "$tmp/b.pcap" "$((k + 1))-$n" >/dev/null
+    run w -r "$whole"
+    run ab -r "$tmp/a.pcap" -r "$tmp/b.pcap"
+    run ba -r "$tmp/b.pcap" -r "$tmp/a.pcap"
+    check 'frames_check "$tmp/w.jsonl" "$tmp/ab.jsonl" $k "$tmp/a.pcap" "$tmp/b.pcap"' "$sc: pieces in order: the whole file's frames as (file, frame in that file)"
+    check 'frames_check "$tmp/w.jsonl" "$tmp/ba.jsonl" $k "$tmp/a.pcap" "$tmp/b.pcap"' "$sc: pieces reversed: the same (file, frame) references"
+    if command -v tshark >/dev/null; then
+        okf=1
+        while IFS=$'\t' read -r file filter want; do
+            got=$(tshark -r "$file" -Y "$filter" 2>/dev/null | wc -l)
+            [ "$got" = "$want" ] || { echo "  $file '$filter': tshark $got frames, listed $want"; okf=0; }
+        done < <(python3 -c 'import json,sys,collections
+for l in open(sys.argv[1]):
+    r=json.loads(l)
+    if r["type"]!="finding": continue
+    c=collections.Counter(f["file"] for f in r["evidence"]["frames"])
+    for file,flt in r["display_filter"].items(): print(file, flt, c[file], sep="\t")' "$tmp/ba.jsonl")
+        check '[ $okf = 1 ]' "$sc: every per-file display_filter selects exactly its listed frames in that file (tshark)"
+    fi
+    "$bin" --no-progress -r "$tmp/a.pcap" -r "$tmp/b.pcap" >"$tmp/ab.txt" 2>/dev/null
+    check 'grep -q "^    frames: single .*/[ab].pcap #" "$tmp/ab.txt" && grep -q "^  Wireshark filter (.*/[ab].pcap): frame.number in" "$tmp/ab.txt" && ! grep -q "^  Wireshark filter: " "$tmp/ab.txt"' \
+        "$sc: the text report names the file of the frames and of each filter"
+done
+# --export: every packet's comment names its file and its frame number in that file
+if command -v tshark >/dev/null; then
+    "$bin" --no-progress -r "$tmp/b.pcap" -r "$tmp/a.pcap" --json --export "$tmp/ex" >"$tmp/ex.jsonl" 2>/dev/null
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    r=json.loads(l)
+    if r["type"]=="finding":
+        for f in r["evidence"]["frames"]: print("capture %s frame %d" % (f["file"], f["frame"]))' "$tmp/ex.jsonl" | sort >"$tmp/ex.want"
+    for e in "$tmp"/ex/*.pcapng; do tshark -r "$e" -T fields -e frame.comment 2>/dev/null; done | sed 's/: .*//' | sort >"$tmp/ex.got"
+    check '[ -s "$tmp/ex.want" ] && cmp -s "$tmp/ex.want" "$tmp/ex.got"' "--export: each packet's comment names its file and frame in that file"
+fi
+# an inside capture in two pieces (two-capture mode): inside frames name their file, outside ones not
+sc=mtu_icmp_ignored
+n=$(capinfos -Mc "$p/$sc-inside.pcap" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+k=$((n / 2))
+editcap -r "$p/$sc-inside.pcap" "$tmp/a.pcap" "1-$k" >/dev/null && editcap -r "$p/$sc-inside.pcap" "$tmp/b.pcap" "$((k + 1))-$n" >/dev/null
+run w2 --inside "$p/$sc-inside.pcap" --outside "$p/$sc-outside.pcap"
+run p2 --inside "$tmp/a.pcap" --inside "$tmp/b.pcap" --outside "$p/$sc-outside.pcap"
+two_check() { # WHOLE.jsonl PIECES.jsonl K
+    python3 - "$@" <<'PY'
+import json, sys
+k = int(sys.argv[3])
+def fr(path, strip):
+    o = []
+    for l in open(path):
+        r = json.loads(l)
+        if r["type"] != "finding":
+            continue
+        for f in r["evidence"]["frames"]:
+            if f["capture"] == "outside":
+                if "file" in f:
+                    sys.exit("file on an outside frame")
+                o.append(("outside", "", f["frame"]))
+            elif strip:
+                g = f["frame"]
+                o.append(("inside", "a.pcap" if g <= k else "b.pcap", g if g <= k else g - k))
+            else:
+                o.append(("inside", f["file"].rsplit("/", 1)[-1], f["frame"]))
+    return sorted(o)
+a, b = fr(sys.argv[1], True), fr(sys.argv[2], False)
+sys.exit(0 if a and a == b and any(x[1] == "b.pcap" for x in a) else 1)
+PY
+}
+check 'two_check "$tmp/w2.jsonl" "$tmp/p2.jsonl" $k' "two-capture mode, inside in two pieces: inside frames as (file, frame in file), outside frames unchanged"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
