@@ -49,6 +49,7 @@ struct pend {
     uint8_t pptp_has; /* 1 call id, 2 peer call id */
     uint8_t flags;
     uint8_t gre_ver;
+    bool contested; /* another packet of the other side had a choice between it and a look-alike */
 };
 
 /* An identity, zero-padded for hashing: address plus what the protocol adds. */
@@ -122,6 +123,9 @@ struct mint {
     uint64_t strong, weak;
     int32_t final_idx;
     uint32_t next; /* internal index of the next record of the same inside flow, NIL if none */
+    /* weak pairs that are evidence on their own (corr_single_pair_ok): the sole candidate in
+     * the window, equal IPv4 ID and length, the peer's endpoint equal on both sides */
+    uint32_t single_ok;
 };
 
 struct uint_rec {
@@ -171,6 +175,7 @@ struct nat_corr {
     uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
     uint64_t dir_pairs[2];
     bool oom;
+    bool pair_sole; /* the pair being recorded had no competing candidate in the window */
 };
 
 /* A copy with the unused bytes zeroed (keys are compared with memcmp). */
