@@ -99,6 +99,9 @@ static int open_two_files(struct pipeline *p, char *err, unsigned errlen)
     int nin = c->ninside, nout = c->noutside;
     if (clock_pass(p, &pin, &nin, &pout, &nout, err, errlen) != 0)
         return -1;
+    /* the lists as used (swapped when the vote said so): report names, --export re-reads */
+    p->captures[0] = pin;
+    p->captures[1] = pout;
     pieces_label(pin, nin, p->name[0], sizeof(p->name[0]));
     pieces_label(pout, nout, p->name[1], sizeof(p->name[1]));
     if (!(p->src[0] = open_side(pin, nin, c->bpf, err, errlen)))

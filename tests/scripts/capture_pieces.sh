@@ -210,5 +210,13 @@ PY
 }
 check 'two_check "$tmp/w2.jsonl" "$tmp/p2.jsonl" $k' "two-capture mode, inside in two pieces: inside frames as (file, frame in file), outside frames unchanged"
 
+# inside and outside given the wrong way round (vpnscope swaps them): the report names each file
+# as used, and --export re-reads every frame from the file it was read from
+"$bin" --no-progress --json --inside "$p/esp_collision-outside.pcap" --outside "$p/esp_collision-inside.pcap" \
+    --export "$tmp/exs" >"$tmp/sw.jsonl" 2>/dev/null
+rc=$?
+check '[ "$rc" = 1 ] && [ "$(summ "$tmp/sw.jsonl" captures.inside)" = "[\"$p/esp_collision-inside.pcap\"]" ] && [ "$(ls "$tmp/exs"/*.pcapng | wc -l)" = 3 ]' \
+    "swapped sides: captures named as used, --export writes every finding"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
