@@ -224,4 +224,18 @@ struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p)
 void corr_fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v);
 void corr_fg_evict(void *ctx, const void *key, void *val);
 
+/* The NAT's outside addresses as far as the mappings prove them: given with --nat-addr, else those
+ * that mappings kept on their own evidence (a strong pair or two weak ones) translate to (the
+ * first CORR_NAT_ADDRS_MAX; an address beyond them proves nothing: conservative). */
+#define CORR_NAT_ADDRS_MAX 64
+struct corr_nat_addrs {
+    struct ip_addr a[CORR_NAT_ADDRS_MAX];
+    unsigned n;
+};
+void corr_nat_addrs(const struct nat_corr *c, struct corr_nat_addrs *na);
+/* Whether a mapping is reported: a strong pair or two weak ones; or one weak pair that is evidence
+ * on its own (single_ok: sole candidate, equal IPv4 ID and length, the peer unchanged) on a
+ * mapping that translates the inside to a proven NAT address (a single keepalive, one probe). */
+bool corr_mapping_kept(const struct mint *mp, const struct corr_nat_addrs *na);
+
 #endif

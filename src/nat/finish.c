@@ -164,46 +164,16 @@ static void one_direction_message(const struct nat_corr *c, struct nat_result *r
     }
 }
 
-/* Whether ip is the NAT's outside address: given with --nat-addr, else an address that a mapping
- * kept on its own evidence (kept[0..nk)) translates to. */
-static bool nat_addr_proven(const struct nat_corr *c, struct mint *const *kept, size_t nk,
-                            const struct ip_addr *ip)
-{
-    if (c->o.n_nat_addrs > 0) {
-        for (int i = 0; i < c->o.n_nat_addrs && i < 8; i++)
-            if (ip_addr_eq(&c->o.nat_addrs[i], ip))
-                return true;
-        return false;
-    }
-    for (size_t i = 0; i < nk; i++) {
-        const struct nat_mapping *m = &kept[i]->m;
-        if (m->translated && !ip_addr_eq(&m->inside.ip, &m->outside.ip) &&
-            ip_addr_eq(&m->outside.ip, ip))
-            return true;
-    }
-    return false;
-}
-
-/* The mappings kept, in creation order, into order: those with a strong pair or two weak ones;
- * then those that only one weak packet crossed (a single NAT-T keepalive, one small probe) when
- * that pair is evidence enough (single_ok: sole candidate, equal IPv4 ID and length, the peer
- * unchanged) and the mapping translates the inside to the NAT's address (so a packet of another
- * flow, or of a host the router only forwards, is never taken for it). */
+/* The mappings kept, in creation order, into order (corr_mapping_kept). */
 static size_t select_mappings(struct nat_corr *c, struct mint **order)
 {
+    struct corr_nat_addrs na;
+    corr_nat_addrs(c, &na);
     size_t nk = 0;
     for (size_t i = 0; i < c->n_maps; i++) {
         c->maps[i].final_idx = -1;
-        if (c->maps[i].strong > 0 || c->maps[i].weak >= 2)
+        if (corr_mapping_kept(&c->maps[i], &na))
             order[nk++] = &c->maps[i];
-    }
-    size_t proven = nk;
-    for (size_t i = 0; i < c->n_maps; i++) {
-        struct mint *mp = &c->maps[i];
-        if (mp->strong == 0 && mp->weak == 1 && mp->single_ok == 1 && mp->m.translated &&
-            !ip_addr_eq(&mp->m.inside.ip, &mp->m.outside.ip) &&
-            nat_addr_proven(c, order, proven, &mp->m.outside.ip))
-            order[nk++] = mp;
     }
     return nk;
 }

@@ -418,12 +418,50 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
         natd_check(c, mp, cur, in, out, dir);
 }
 
-/* A read-only look at the mappings so far (the live dashboard). */
+void corr_nat_addrs(const struct nat_corr *c, struct corr_nat_addrs *na)
+{
+    memset(na, 0, sizeof(*na));
+    if (c->o.n_nat_addrs > 0) {
+        for (int i = 0; i < c->o.n_nat_addrs && i < 8; i++)
+            na->a[na->n++] = ip_norm(&c->o.nat_addrs[i]);
+        return;
+    }
+    for (size_t i = 0; i < c->n_maps; i++) {
+        const struct mint *mp = &c->maps[i];
+        const struct nat_mapping *m = &mp->m;
+        if ((mp->strong == 0 && mp->weak < 2) || !m->translated ||
+            ip_addr_eq(&m->inside.ip, &m->outside.ip))
+            continue;
+        unsigned k = 0;
+        while (k < na->n && !ip_addr_eq(&na->a[k], &m->outside.ip))
+            k++;
+        if (k == na->n && na->n < CORR_NAT_ADDRS_MAX)
+            na->a[na->n++] = ip_norm(&m->outside.ip);
+    }
+}
+
+bool corr_mapping_kept(const struct mint *mp, const struct corr_nat_addrs *na)
+{
+    if (mp->strong > 0 || mp->weak >= 2)
+        return true;
+    if (mp->weak != 1 || mp->single_ok != 1 || !mp->m.translated ||
+        ip_addr_eq(&mp->m.inside.ip, &mp->m.outside.ip))
+        return false;
+    for (unsigned k = 0; k < na->n; k++)
+        if (ip_addr_eq(&na->a[k], &mp->m.outside.ip))
+            return true;
+    return false;
+}
+
+/* A read-only look at the mappings so far (the live dashboard), kept as nat_corr_finish keeps
+ * them. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max)
 {
+    struct corr_nat_addrs na;
+    corr_nat_addrs(c, &na);
     size_t n = 0;
     for (size_t i = 0; i < c->n_maps; i++) {
-        if (c->maps[i].strong == 0 && c->maps[i].weak < 2)
+        if (!corr_mapping_kept(&c->maps[i], &na))
             continue;
         if (out && n < max)
             out[n] = c->maps[i].m;
