@@ -220,8 +220,30 @@ static bool src_seen(const struct pw_piece *pc, const struct ip_addr *a)
     return (pc->srcbits[ah / 8] >> (ah % 8)) & 1u;
 }
 
+static int cmp_sig(const void *pa, const void *pb)
+{
+    const struct pw_sig *a = pa, *b = pb;
+    if (a->h != b->h)
+        return a->h < b->h ? -1 : 1;
+    return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+/* The first signature of b (sorted by hash) with hash h: its index, or b->nsig. */
+static uint32_t sig_lower(const struct pw_piece *b, uint32_t h)
+{
+    uint32_t lo = 0, hi = b->nsig;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (b->sig[mid].h < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Packets of a (inside) matching packets of b (outside) with a translated source; 0 when any
- * matching source of a is public or also a source in b. */
+ * matching source of a is public or also a source in b. Both samples sorted by hash. */
 static uint64_t nat_pairs(const struct pw_piece *a, const struct pw_piece *b)
 {
     uint64_t n = 0;
@@ -229,7 +251,7 @@ static uint64_t nat_pairs(const struct pw_piece *a, const struct pw_piece *b)
         const struct pw_sig *x = &a->sig[i];
         if (x->h >= b->limit)
             continue; /* b could not have kept its copy */
-        for (uint32_t j = 0; j < b->nsig; j++) {
+        for (uint32_t j = sig_lower(b, x->h); j < b->nsig && b->sig[j].h == x->h; j++) {
             const struct pw_sig *y = &b->sig[j];
             uint64_t dt = x->ts > y->ts ? x->ts - y->ts : y->ts - x->ts;
             if (y->h != x->h || y->id != x->id || y->len != x->len || y->proto != x->proto ||
@@ -301,6 +323,9 @@ const struct capture_pieces *pieces_watch_finish(struct pieces_watch *w, bool qu
     o->files = w->files;
     o->base = w->base;
     overlaps(w, o);
+    for (int i = 0; i < w->n; i++)
+        if (w->pc[i].nsig > 1)
+            qsort(w->pc[i].sig, w->pc[i].nsig, sizeof(struct pw_sig), cmp_sig);
     nat_hint(w, o);
     unsigned nv = o->n_overlap < PIECES_MAX_OVERLAPS ? o->n_overlap : PIECES_MAX_OVERLAPS;
     for (unsigned k = 0; k < nv && !quiet; k++) {
