@@ -5,7 +5,8 @@
  *
  * Repeats: a packet is a repeat when a packet of another file with the same timestamp, the same
  * captured and wire length and the same first PW_CMP bytes was read among the last PW_RECENT
- * packets (the merge feeds packets by time, so copies arrive close together). A repeat is
+ * packets, newest first down to the first older packet (the merge feeds packets by time, so
+ * copies arrive together; a file whose clock stepped back may hide a few repeats). A repeat is
  * counted as "duplicate" in the summary partition and not analysed.
  *
  * NAT sides: each file keeps a bounded sample of IPv4 signatures (id, total length, protocol)
@@ -148,11 +149,14 @@ bool pieces_watch_repeat(struct pieces_watch *w, const struct raw_pkt *r)
     if (r->filtered)
         return false;
     uint16_t nb = (uint16_t)(r->caplen < PW_CMP ? r->caplen : PW_CMP);
-    for (unsigned k = 0; k < PW_RECENT; k++) {
-        struct pw_recent *e = &w->ring[k];
-        if (!e->valid || e->used || e->ts != r->ts_us || e->piece == r->piece ||
-            e->caplen != r->caplen || e->len != r->len || e->nb != nb ||
-            memcmp(e->b, r->data, nb) != 0)
+    /* newest first, down to the first packet older than this one (the merge feeds packets by
+     * time: a copy has the same time and was read just before) */
+    for (unsigned j = 0; j < PW_RECENT; j++) {
+        struct pw_recent *e = &w->ring[(w->head + PW_RECENT - 1 - j) % PW_RECENT];
+        if (!e->valid || e->ts < r->ts_us)
+            break;
+        if (e->used || e->ts != r->ts_us || e->piece == r->piece || e->caplen != r->caplen ||
+            e->len != r->len || e->nb != nb || memcmp(e->b, r->data, nb) != 0)
             continue;
         e->used = true;
         int a = e->piece < r->piece ? e->piece : r->piece;
