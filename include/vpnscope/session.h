@@ -292,6 +292,7 @@ struct session_counts {
     uint64_t encap[ENCAP__COUNT];      /* packets inside each kind of wrapper/tunnel (encap.h) */
     uint64_t snap_cut;                 /* packets the capture's snaplen cut (wire > captured) */
     uint64_t snap_cut_vpn[VPN__COUNT]; /* of those, VPN layers left truncated, by enum pkt_vpn */
+    uint64_t duplicate; /* frames repeating another -r piece's packet (counted, not analysed) */
 };
 
 struct session_model {

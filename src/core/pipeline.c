@@ -194,6 +194,9 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         p->nat.clock.drift_ppm = 0;
         p->nat.clock.evidence_packets = p->nat.matched_packets;
     }
+    for (int i = 0; i < p->nsrc; i++)
+        if (p->pw[i])
+            pieces_watch_finish(p->pw[i], p->cfg->mode == MODE_DASHBOARD);
     analysis_run(p);
     return rc;
 }
@@ -244,6 +247,8 @@ bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, ch
     ei->captures[0] = p->captures[0];
     ei->captures[1] = p->captures[1];
     ei->clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    for (int i = 0; i < 2; i++)
+        ei->pieces[i] = pieces_watch_result(p->pw[i]);
     if (p->live && live_written(p)) {
         ei->captures[0] = p->wlist[0];
         ei->captures[1] = p->nsrc > 1 ? p->wlist[1] : NULL;
@@ -328,6 +333,8 @@ void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out
     ri.side_given = p->cfg->side_given;
     ri.file = p->cfg->record_file;
     ri.min_severity = p->cfg->min_severity;
+    for (int i = 0; i < p->nsrc && i < 2 && !p->router; i++)
+        ri.pieces[i] = pieces_watch_result(p->pw[i]);
     *ri_out = ri;
 }
 
@@ -395,6 +402,7 @@ void pipeline_close(struct pipeline *p)
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
+        pieces_watch_free(p->pw[i]);
         char eb[VPNSCOPE_ERRBUF_SIZE * 2];
         /* after a failed write the failure was already said once */
         if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0 && !p->failed)

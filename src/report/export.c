@@ -234,9 +234,15 @@ static int write_finding(const char *path, const struct finding *f, const struct
             const char *const *l = in->captures[list_of(in, cap)];
             write_idb(o, v[i].dlt, point_name(in, cap), l && l[0] ? l[0] : "");
         }
-        char comment[256];
-        snprintf(comment, sizeof(comment), "%s frame %llu: %s", point_name(in, cap),
-                 (unsigned long long)v[i].frame, finding_frame_role_name(f, v[i].slot));
+        char comment[512];
+        uint64_t local;
+        const char *file = capture_pieces_frame(rep_pieces_of(in->pieces, cap), v[i].frame, &local);
+        if (file)
+            snprintf(comment, sizeof(comment), "%s %.300s frame %llu: %s", point_name(in, cap),
+                     file, (unsigned long long)local, finding_frame_role_name(f, v[i].slot));
+        else
+            snprintf(comment, sizeof(comment), "%s frame %llu: %s", point_name(in, cap),
+                     (unsigned long long)v[i].frame, finding_frame_role_name(f, v[i].slot));
         write_epb(o, k, &v[i], comment);
     }
     int bad = ferror(o);
@@ -314,7 +320,7 @@ static int export_list(const char *dir, const struct finding *f, size_t nf, size
             jw_begin_record(&w, idx, "export");
             jw_str(&w, "file", base ? base + 1 : buf);
             jw_u64(&w, "packets", b - a);
-            rep_json_finding(&w, &f[i]);
+            rep_json_finding(&w, &f[i], in->pieces);
             jw_end_record(&w);
         }
         a = b;
@@ -387,7 +393,7 @@ int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
         jw_begin_record(&w, idx, "export");
         jw_str(&w, "file", name + 2);
         jw_u64(&w, "packets", n);
-        rep_json_finding(&w, f);
+        rep_json_finding(&w, f, in->pieces);
         jw_end_record(&w);
     }
     int bad = ferror(idx);
