@@ -1,11 +1,13 @@
-/* decode.c - link layer, IPv4 (RFC 791), IPv6 + extension headers (RFC 8200), UDP/TCP/ICMP and the
- * decode pipeline entry points (decode_packet, decode_l4, decode_app). */
+/* decode.c - link layer, IPv4 (RFC 791), IPv6 + extension headers (RFC 8200), the packet inside a
+ * wrapper or tunnel, and the entry point decode_packet. The layer after IP is in decode_l4.c
+ * (UDP, TCP) and decode_icmp.c, application demultiplexing in decode_app.c. */
 #include "vpnscope/decode.h"
 
 #include <stddef.h>
-#include <string.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "decode_int.h"
 #include "encap_int.h"
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
@@ -37,35 +39,14 @@
 #define DLT_IPV6_ 229
 #define DLT_LINUX_SLL2_ 276
 
-#define ETH_HLEN 14
 #define SLL_HLEN 16
 #define SLL2_HLEN 20
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
 #define ETHERTYPE_QINQ_OLD 0x9100
 #define ETHERTYPE_PPPOE_SESS 0x8864
 #define ETHERTYPE_MPLS 0x8847
 #define ETHERTYPE_MPLS_MC 0x8848
-#define PPP_IPV4 0x0021
-#define PPP_IPV6 0x0057
-
-#define IPV4_MIN_HLEN 20
-#define IPV6_HLEN 40
-#define IPV6_FRAG_HLEN 8
-#define UDP_HLEN 8
-#define TCP_MIN_HLEN 20
-#define ICMP_HLEN 8
-
-/* IPv6 extension header types (IANA "IPv6 Extension Header Types"; IP protocol numbers). */
-#define IPV6_EXT_HOPOPTS 0
-#define IPV6_EXT_ROUTING 43
-#define IPV6_EXT_FRAGMENT 44
-#define IPV6_EXT_DSTOPTS 60
-#define IPV6_EXT_MOBILITY 135
-#define IPV6_EXT_HIP 139
-#define IPV6_EXT_SHIM6 140
 
 static const struct {
     int dlt;
@@ -101,34 +82,7 @@ const char *link_dlt_name(int dlt)
     return "unknown";
 }
 
-/* Whether the anomaly is already recorded on the packet. */
-static bool has_anom(const struct pkt *p, enum anomaly a)
-{
-    for (unsigned i = 0; i < p->n_anom && i < sizeof(p->anom) / sizeof(p->anom[0]); i++) {
-        if (p->anom[i] == (uint16_t)a)
-            return true;
-    }
-    return false;
-}
-
-/* A layer needs bytes the IP datagram does not hold. If the capture was cut by the snaplen the
- * bytes existed on the wire (truncated); otherwise the datagram itself is short (invalid). */
-static void runs_out(struct pkt *p, bool cut, enum anomaly a)
-{
-    if (cut)
-        pkt_truncated(p, a);
-    else
-        pkt_invalid(p, a);
-}
-
-/* The capture cut this IP datagram (decode_packet records IP_SNAPLEN_SHORT; frag.c records it on
- * a reassembled datagram built from cut fragments). */
-static bool l4_cut(const struct pkt *p)
-{
-    return has_anom(p, ANOM_IP_SNAPLEN_SHORT);
-}
-
-static bool ipv6_is_ext(uint8_t nh)
+bool ipv6_is_ext(uint8_t nh)
 {
     /* AH and ESP are VPN layers and end the walk. */
     return nh == IPV6_EXT_HOPOPTS || nh == IPV6_EXT_ROUTING || nh == IPV6_EXT_FRAGMENT ||
@@ -137,18 +91,15 @@ static bool ipv6_is_ext(uint8_t nh)
 }
 
 /*
- * Skips generic IPv6 extension headers (RFC 8200 §4.2 layout) while *nh is one of them, except
- * the fragment header, which the caller handles. Each step consumes >= 8 bytes; at most
- * `budget` steps. Returns 0 when the chain ended (or reached a fragment header), -1 on a short
- * header (*short_ext set) or a chain longer than the budget (*too_long set).
+ * The generic extension header (RFC 8200 §4.2); the contract is in decode_int.h.
  *
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *   |  Next Header  |  Hdr Ext Len  |                               |
  *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+                               +
  *   .            Options / routing data ((Hdr Ext Len + 1) * 8)     .
  */
-static int ipv6_skip_ext(struct rd *r, uint8_t *nh, unsigned *steps, unsigned budget,
-                         bool *short_ext, bool *too_long)
+int ipv6_skip_ext(struct rd *r, uint8_t *nh, unsigned *steps, unsigned budget, bool *short_ext,
+                  bool *too_long)
 {
     while (ipv6_is_ext(*nh) && *nh != IPV6_EXT_FRAGMENT) {
         if (*steps >= budget) {
@@ -166,248 +117,6 @@ static int ipv6_skip_ext(struct rd *r, uint8_t *nh, unsigned *steps, unsigned bu
         *nh = next;
     }
     return 0;
-}
-
-/* ---- L4 ---------------------------------------------------------------------------------- */
-
-/*
- * UDP (RFC 768):
- *   +--------+--------+--------+--------+
- *   |  Source Port    |  Dest Port      |
- *   |  Length         |  Checksum       |
- *   +--------+--------+--------+--------+
- */
-static void decode_udp(struct pkt *p, struct rd *r, bool cut)
-{
-    if (rd_left(r) < UDP_HLEN) {
-        runs_out(p, cut, ANOM_UDP_TRUNC);
-        return;
-    }
-    p->sport = rd_be16(r);
-    p->dport = rd_be16(r);
-    p->has_ports = true;
-    uint16_t ulen = rd_be16(r);
-    rd_skip(r, 2);
-    size_t avail = rd_left(r);
-    const uint8_t *pl = rd_rest(r);
-    if (ulen < UDP_HLEN) {
-        pkt_invalid(p, ANOM_UDP_BAD_LEN);
-        return;
-    }
-    size_t want = (size_t)ulen - UDP_HLEN;
-    p->payload = pl;
-    if (want > avail) {
-        /* The length field claims more than the datagram holds. */
-        p->payload_len = (uint32_t)avail;
-        if (cut)
-            pkt_truncated(p, ANOM_UDP_TRUNC);
-        else
-            pkt_invalid(p, ANOM_UDP_BAD_LEN);
-        return;
-    }
-    p->payload_len = (uint32_t)want; /* bytes after the UDP length are padding */
-}
-
-/*
- * TCP (RFC 9293 §3.1): ports, seq, ack, data offset (32-bit words), flags; options skipped.
- */
-static void decode_tcp(struct pkt *p, struct rd *r, bool cut)
-{
-    if (rd_left(r) < TCP_MIN_HLEN) {
-        runs_out(p, cut, ANOM_TCP_TRUNC);
-        return;
-    }
-    p->sport = rd_be16(r);
-    p->dport = rd_be16(r);
-    p->has_ports = true;
-    p->tcp_seq = rd_be32(r);
-    p->tcp_ack = rd_be32(r);
-    uint8_t off = rd_u8(r);
-    p->tcp_flags = rd_u8(r);
-    rd_skip(r, 6); /* window, checksum, urgent pointer */
-    size_t hlen = (size_t)(off >> 4) * 4;
-    if (hlen < TCP_MIN_HLEN) {
-        pkt_invalid(p, ANOM_TCP_BAD_HLEN);
-        return;
-    }
-    if (hlen - TCP_MIN_HLEN > rd_left(r)) {
-        runs_out(p, cut, cut ? ANOM_TCP_TRUNC : ANOM_TCP_BAD_HLEN);
-        return;
-    }
-    rd_skip(r, hlen - TCP_MIN_HLEN);
-    p->payload = rd_rest(r);
-    p->payload_len = (uint32_t)rd_left(r);
-}
-
-#define ICMP_UNREACH 3
-#define ICMP_UNREACH_NEEDFRAG 4
-#define ICMP6_PACKET_TOO_BIG 2
-
-/* The quoted datagram's addresses, protocol, length and first 8 bytes (ports, or the ESP SPI). */
-static void decode_quoted(struct pkt *p, struct rd *q, bool v6)
-{
-    struct icmp_too_big *tb = &p->too_big;
-    size_t hlen;
-    if (v6) {
-        hlen = 40;
-        rd_skip(q, 4);
-        tb->len = (uint32_t)rd_be16(q) + 40u;
-        tb->proto = rd_u8(q);
-        rd_skip(q, 1);
-        tb->src.v = tb->dst.v = 6;
-        rd_copy(q, tb->src.a, 16);
-        rd_copy(q, tb->dst.a, 16);
-    } else {
-        hlen = (size_t)(rd_peek_u8(q) & 0x0f) * 4;
-        rd_skip(q, 2);
-        tb->len = rd_be16(q);
-        rd_skip(q, 5);
-        tb->proto = rd_u8(q);
-        rd_skip(q, 2);
-        tb->src.v = tb->dst.v = 4;
-        rd_copy(q, tb->src.a, 4);
-        rd_copy(q, tb->dst.a, 4);
-        if (hlen < IPV4_MIN_HLEN)
-            return; /* quoted header impossible: addresses only */
-        rd_skip(q, hlen - IPV4_MIN_HLEN);
-    }
-    tb->valid = rd_ok(q);
-    if (!tb->valid)
-        return;
-    if ((tb->proto == IPP_UDP || tb->proto == IPP_TCP) && rd_left(q) >= 4) {
-        tb->has_ports = true;
-        tb->sport = rd_be16(q);
-        tb->dport = rd_be16(q);
-        /* ESP in UDP: the SPI follows the 8-byte UDP header (a zero marker means IKE) */
-        if (tb->proto == IPP_UDP && rd_left(q) >= 8) {
-            rd_skip(q, 4);
-            uint32_t spi = rd_be32(q);
-            tb->has_spi = spi != 0;
-            tb->spi = spi;
-        }
-    } else if (tb->proto == IPP_ESP && rd_left(q) >= 4) {
-        tb->has_spi = true;
-        tb->spi = rd_be32(q);
-    }
-}
-
-/* ICMP "fragmentation needed" (RFC 1191: unused, next-hop MTU) / ICMPv6 "packet too big" (RFC
- * 4443: MTU), then as much of the offending datagram as fits. */
-static void decode_too_big(struct pkt *p, struct rd *r, bool cut, bool v6)
-{
-    size_t qmin = v6 ? 40 : IPV4_MIN_HLEN;
-    if (rd_left(r) < 4 + qmin) {
-        runs_out(p, cut, ANOM_ICMP_TRUNC);
-        return;
-    }
-    if (!v6)
-        rd_skip(r, 2); /* unused */
-    p->too_big.mtu = v6 ? rd_be32(r) : rd_be16(r);
-    p->payload = rd_rest(r);
-    p->payload_len = (uint32_t)rd_left(r);
-    struct rd q = *r;
-    decode_quoted(p, &q, v6);
-}
-
-/* ICMP (RFC 792) / ICMPv6 (RFC 4443): type, code, checksum; echo carries identifier, sequence;
- * too-big messages carry the MTU and the quoted datagram. */
-static void decode_icmp(struct pkt *p, struct rd *r, bool cut, bool v6)
-{
-    if (rd_left(r) < 4) {
-        runs_out(p, cut, ANOM_ICMP_TRUNC);
-        return;
-    }
-    p->icmp_type = rd_u8(r);
-    p->icmp_code = rd_u8(r);
-    rd_skip(r, 2); /* checksum */
-    if (v6 ? p->icmp_type == ICMP6_PACKET_TOO_BIG
-           : (p->icmp_type == ICMP_UNREACH && p->icmp_code == ICMP_UNREACH_NEEDFRAG)) {
-        decode_too_big(p, r, cut, v6);
-        return;
-    }
-    bool echo = v6 ? (p->icmp_type == 128 || p->icmp_type == 129)
-                   : (p->icmp_type == 8 || p->icmp_type == 0);
-    if (rd_left(r) < 4) {
-        if (echo)
-            runs_out(p, cut, ANOM_ICMP_TRUNC);
-        return;
-    }
-    uint16_t id = rd_be16(r);
-    rd_skip(r, 2);
-    if (echo)
-        p->icmp_id = id;
-    p->payload = rd_rest(r);
-    p->payload_len = (uint32_t)rd_left(r);
-}
-
-void decode_l4(struct pkt *p, uint8_t proto, const uint8_t *data, uint32_t len)
-{
-    struct rd r = rd_init(data, len);
-    bool cut = l4_cut(p);
-
-    /* A reassembled IPv6 datagram starts after the fragment header and may carry more extension
-     * headers (destination options) before the upper layer. */
-    if (p->ipver == 6 && ipv6_is_ext(proto) && proto != IPV6_EXT_FRAGMENT) {
-        unsigned steps = 0;
-        bool short_ext = false;
-        bool too_long = false;
-        if (ipv6_skip_ext(&r, &proto, &steps, VPNSCOPE_MAX_IPV6_EXT, &short_ext, &too_long) < 0) {
-            if (too_long)
-                pkt_invalid(p, ANOM_IPV6_EXT_CHAIN_LONG);
-            else
-                runs_out(p, cut, ANOM_IPV6_EXT_TRUNC);
-            return;
-        }
-    }
-
-    p->l4proto = proto;
-    p->l4 = rd_rest(&r);
-    p->l4_len = (uint32_t)rd_left(&r);
-
-    switch (proto) {
-    case IPP_UDP:
-        decode_udp(p, &r, cut);
-        /* a payload the snaplen cut still holds a wrapper header (and the packet inside) */
-        if (p->status == PKT_DECODED || (cut && p->status == PKT_TRUNCATED && p->payload))
-            encap_udp(p, cut);
-        break;
-    case IPP_TCP:
-        decode_tcp(p, &r, cut);
-        break;
-    case IPP_ICMP:
-        decode_icmp(p, &r, cut, false);
-        break;
-    case IPP_ICMPV6:
-        decode_icmp(p, &r, cut, true);
-        break;
-    case IPP_ESP:
-        p->vpn = VPN_ESP;
-        esp_decode(&r, p);
-        break;
-    case IPP_AH:
-        p->vpn = VPN_AH;
-        ah_decode(&r, p);
-        if (p->status == PKT_DECODED && p->ah.next_header == IPP_ESP && p->payload) {
-            /* AH+ESP bundle (RFC 4301 §4.5): the ESP header follows the ICV */
-            struct rd er = rd_init(p->payload, p->payload_len);
-            esp_decode(&er, p);
-            p->vpn = VPN_AH;
-            p->ah_esp = true;
-        }
-        break;
-    case IPP_GRE:
-        p->vpn = VPN_GRE;
-        gre_decode(&r, p);
-        if (p->status == PKT_DECODED)
-            encap_gre(p, cut);
-        break;
-    case IPP_IPIP:
-    case IPP_IPV6:
-        decode_inner(p, ENCAP_IPIP, rd_rest(&r), (uint32_t)rd_left(&r), INNER_IP, cut);
-        break;
-    default:
-        break; /* other protocols: L3 only */
-    }
 }
 
 /* ---- IPv4 -------------------------------------------------------------------------------- */

@@ -6,14 +6,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "decode_int.h"
 #include "encap_int.h"
 #include "vpnscope/config.h"
 #include "vpnscope/pkt.h"
 #include "vpnscope/proto.h"
 #include "vpnscope/rd.h"
 #include "vpnscope/tunnel.h"
-
-#define UDP_HLEN 8 /* UDP header (RFC 768) */
 
 /* ---- application demultiplexing ---------------------------------------------------------- */
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decode_int.h"
 #include "encap_int.h"
 #include "vpnscope/config.h"
 #include "vpnscope/decode.h"
@@ -37,8 +38,6 @@
 #define ETHERTYPE_TEB 0x6558
 #define ETHERTYPE_ERSPAN2 0x88be
 #define ETHERTYPE_ERSPAN3 0x22eb
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
 
 #define GRE_FLAG_S 0x1000
 
@@ -48,8 +47,6 @@
 #define L2TP_FLAG_O 0x0200
 #define L2TP_VER_MASK 0x000f
 #define PPP_ADDR_CTRL 0xff03
-#define PPP_IPV4 0x0021
-#define PPP_IPV6 0x0057
 
 static const char *const encap_names[ENCAP__COUNT] = {
     [ENCAP_NONE] = "none",     [ENCAP_VXLAN] = "vxlan",     [ENCAP_GENEVE] = "geneve",
@@ -71,16 +68,6 @@ bool encap_is_wrapper(unsigned k)
            k == ENCAP_MPLS;
 }
 
-/* A wrapper header needs bytes the datagram does not hold: truncated when the capture cut it,
- * invalid when the datagram itself is short. */
-static void short_hdr(struct pkt *p, bool cut, enum anomaly a)
-{
-    if (cut)
-        pkt_truncated(p, a);
-    else
-        pkt_invalid(p, a);
-}
-
 /*
  * VXLAN (RFC 7348 §5):
  *   |R|R|R|R|I|R|R|R|            Reserved                           |
@@ -90,7 +77,7 @@ static void short_hdr(struct pkt *p, bool cut, enum anomaly a)
 static void vxlan(struct pkt *p, struct rd *r, bool cut)
 {
     if (rd_left(r) < VXLAN_HLEN) {
-        short_hdr(p, cut, ANOM_VXLAN_TRUNC);
+        runs_out(p, cut, ANOM_VXLAN_TRUNC);
         return;
     }
     uint8_t flags = rd_u8(r);
@@ -111,7 +98,7 @@ static void vxlan(struct pkt *p, struct rd *r, bool cut)
 static void geneve(struct pkt *p, struct rd *r, bool cut)
 {
     if (rd_left(r) < GENEVE_HLEN) {
-        short_hdr(p, cut, ANOM_GENEVE_TRUNC);
+        runs_out(p, cut, ANOM_GENEVE_TRUNC);
         return;
     }
     uint8_t b0 = rd_u8(r);
@@ -124,7 +111,7 @@ static void geneve(struct pkt *p, struct rd *r, bool cut)
     }
     size_t optlen = (size_t)(b0 & 0x3f) * 4;
     if (rd_left(r) < optlen) {
-        short_hdr(p, cut, ANOM_GENEVE_TRUNC);
+        runs_out(p, cut, ANOM_GENEVE_TRUNC);
         return;
     }
     rd_skip(r, optlen);
@@ -145,7 +132,7 @@ static bool gtpu_ext(struct pkt *p, struct rd *r, uint8_t next, bool cut)
             return false;
         }
         if (rd_left(r) < 1) {
-            short_hdr(p, cut, ANOM_GTPU_TRUNC);
+            runs_out(p, cut, ANOM_GTPU_TRUNC);
             return false;
         }
         size_t len = (size_t)rd_peek_u8(r) * 4;
@@ -154,7 +141,7 @@ static bool gtpu_ext(struct pkt *p, struct rd *r, uint8_t next, bool cut)
             return false;
         }
         if (rd_left(r) < len) {
-            short_hdr(p, cut, ANOM_GTPU_TRUNC);
+            runs_out(p, cut, ANOM_GTPU_TRUNC);
             return false;
         }
         rd_skip(r, len - 1);
@@ -173,7 +160,7 @@ static bool gtpu_ext(struct pkt *p, struct rd *r, uint8_t next, bool cut)
 static void gtpu(struct pkt *p, struct rd *r, bool cut)
 {
     if (rd_left(r) < GTPU_HLEN) {
-        short_hdr(p, cut, ANOM_GTPU_TRUNC);
+        runs_out(p, cut, ANOM_GTPU_TRUNC);
         return;
     }
     uint8_t flags = rd_u8(r);
@@ -185,7 +172,7 @@ static void gtpu(struct pkt *p, struct rd *r, bool cut)
         return;
     }
     if (len > rd_left(r)) {
-        short_hdr(p, cut, cut ? ANOM_GTPU_TRUNC : ANOM_GTPU_BAD_LENGTH);
+        runs_out(p, cut, cut ? ANOM_GTPU_TRUNC : ANOM_GTPU_BAD_LENGTH);
         return;
     }
     struct rd body = rd_sub(r, len);
@@ -212,20 +199,20 @@ static void l2tp_ppp(struct pkt *p, struct rd *r, bool cut)
 {
     if (rd_left(r) >= 1 && rd_peek_u8(r) == 0xff) {
         if (rd_left(r) < 2) {
-            short_hdr(p, cut, ANOM_PPP_TRUNC);
+            runs_out(p, cut, ANOM_PPP_TRUNC);
             return;
         }
         if (rd_be16(r) != PPP_ADDR_CTRL)
             return;
     }
     if (rd_left(r) < 1) {
-        short_hdr(p, cut, ANOM_PPP_TRUNC);
+        runs_out(p, cut, ANOM_PPP_TRUNC);
         return;
     }
     uint16_t proto = rd_u8(r);
     if (!(proto & 1)) {
         if (rd_left(r) < 1) {
-            short_hdr(p, cut, ANOM_PPP_TRUNC);
+            runs_out(p, cut, ANOM_PPP_TRUNC);
             return;
         }
         proto = (uint16_t)(proto << 8 | rd_u8(r));
@@ -296,7 +283,7 @@ static void erspan(struct pkt *p, struct rd *r, bool cut, bool type3)
     }
     size_t hlen = type3 ? ERSPAN3_HLEN : ERSPAN2_HLEN;
     if (rd_left(r) < hlen) {
-        short_hdr(p, cut, ANOM_ERSPAN_TRUNC);
+        runs_out(p, cut, ANOM_ERSPAN_TRUNC);
         return;
     }
     uint8_t ver = rd_peek_u8(r) >> 4;
@@ -308,7 +295,7 @@ static void erspan(struct pkt *p, struct rd *r, bool cut, bool type3)
     uint16_t last = rd_be16(r);
     if (type3 && (last & 0x0001)) {
         if (rd_left(r) < ERSPAN3_PLATFORM_LEN) {
-            short_hdr(p, cut, ANOM_ERSPAN_TRUNC);
+            runs_out(p, cut, ANOM_ERSPAN_TRUNC);
             return;
         }
         rd_skip(r, ERSPAN3_PLATFORM_LEN);

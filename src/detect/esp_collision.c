@@ -5,9 +5,11 @@
  *  - inside capture (or two captures): >= 2 inside clients send raw ESP to one server and return
  * ESP reaches exactly one of them while another, having sent >= MIN_SENT packets, gets none;
  *  - outside capture alone (suspected): one (outside address, server) pair where the server sends
- * on more concurrent SPIs than come back, or several IKE SAs from different source ports. Rekeys
- * (sequential SPIs) are not concurrency: SAs overlap only when they run side by side for at least
- * half of the shorter one's life. NAT-T (ESP in UDP) and PPTP are not looked at. */
+ * on more concurrent SPIs than come back, or several IKE SAs from different source ports that
+ * overlap in time (one client re-initiating from a new port after the NAT lost its state is a
+ * succession, not a collision: ike_ports_succeed). Rekeys (sequential SPIs) are not concurrency:
+ * SAs overlap only when they run side by side for at least half of the shorter one's life. NAT-T
+ * (ESP in UDP) and PPTP are not looked at. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +485,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
 struct ike_ports {
     unsigned n;
     uint16_t port[8];
+    uint64_t first_ts[8], last_ts[8]; /* the IKE SAs from each port: first and last packet */
 };
 
 /* What the outside view collects about one (outside address, server) pair. */
@@ -547,16 +550,56 @@ static void pair_ike(const struct session_model *m, struct pair_view *p)
             continue; /* a later, separate session */
         if (ik->nat_t)
             continue; /* moved to UDP 4500: its ESP is UDP-encapsulated, not a raw-ESP client */
-        bool have = false;
-        for (unsigned q = 0; q < p->ip.n; q++)
-            if (p->ip.port[q] == ik->initiator.port)
-                have = true;
-        if (!have && p->ip.n < 8) {
-            p->ip.port[p->ip.n++] = ik->initiator.port;
+        unsigned q = 0;
+        while (q < p->ip.n && p->ip.port[q] != ik->initiator.port)
+            q++;
+        if (q == p->ip.n) {
+            if (p->ip.n >= 8)
+                continue;
+            p->ip.n++;
+            p->ip.port[q] = ik->initiator.port;
+            p->ip.first_ts[q] = ik->first_ts;
+            p->ip.last_ts[q] = ik->last_ts;
             if (!p->ike_frame || ik->first_frame > p->ike_frame)
                 p->ike_frame = ik->first_frame;
         }
+        if (ik->first_ts < p->ip.first_ts[q])
+            p->ip.first_ts[q] = ik->first_ts;
+        if (ik->last_ts > p->ip.last_ts[q])
+            p->ip.last_ts[q] = ik->last_ts;
     }
+}
+
+/*
+ * Whether the IKE SAs from several ports are one client re-initiating from a new port (the NAT
+ * gave it another port after losing its state, or its DPD gave up): the ESP shows one client at a
+ * time (no two SPIs run side by side either way), each port's IKE SAs succeed the previous
+ * port's (no IKE packet of an earlier port after a later port began), and each later port began
+ * after the ESP was already running (a tunnel re-initiated, not several clients setting up).
+ * Several clients sharing the address overlap in time instead: concurrent SPIs, or IKE SAs of
+ * one port still active when another port begins, or several setups before any ESP.
+ */
+static bool ike_ports_succeed(const struct pair_view *p)
+{
+    if (p->co > 1 || p->ci > 1)
+        return false;
+    unsigned ord[8];
+    unsigned n = p->ip.n < 8 ? p->ip.n : 8;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned j = i;
+        for (; j > 0 && p->ip.first_ts[ord[j - 1]] > p->ip.first_ts[i]; j--)
+            ord[j] = ord[j - 1];
+        ord[j] = i;
+    }
+    for (unsigned k = 1; k < n; k++) {
+        uint64_t start = p->ip.first_ts[ord[k]];
+        if (start <= p->esp_lo)
+            return false; /* set up before any ESP ran */
+        for (unsigned e = 0; e < k; e++)
+            if (p->ip.last_ts[ord[e]] >= start)
+                return false; /* an earlier port still active */
+    }
+    return true;
 }
 
 /* Decide: whether the pair shows several clients behind nat (spi_sig / ike_sig, ts set). */
@@ -567,7 +610,7 @@ static bool pair_decide(struct pair_view *p)
     /* more inbound SPIs than outbound counts only when no IKE SA shows a single client (one IKE
      * SA may negotiate several child SAs used unevenly) and for IPv4 (NAPT) */
     p->spi_sig = p->ci >= 2 && p->ci > p->co && p->nat->v == 4 && p->ike_n == 0;
-    p->ike_sig = p->ip.n >= 2 && p->no > 0;
+    p->ike_sig = p->ip.n >= 2 && p->no > 0 && !ike_ports_succeed(p);
     if (p->ike_sig && p->ci >= 2 && p->ci > p->co)
         p->spi_sig = true; /* report the SPI asymmetry too */
     if (!p->spi_sig && !p->ike_sig)

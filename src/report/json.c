@@ -13,15 +13,9 @@
 
 /* ---- records ---- */
 
-static void rec_ike(struct jw *w, const struct session_model *m, const struct ike_sa *sa)
+/* NAT-D results and the exchanges of an IKE SA (report records only). */
+static void ike_exchanges(struct jw *w, const struct ike_sa *sa)
 {
-    jw_str(w, "capture", side_name(m->side));
-    jw_u64(w, "version", sa->version);
-    jw_endpoint(w, "initiator", &sa->initiator);
-    jw_endpoint(w, "responder", &sa->responder);
-    jw_ike_spi(w, "ispi", sa->ispi);
-    jw_ike_spi(w, "rspi", sa->rspi);
-    jw_bool(w, "nat_t", sa->nat_t);
     if (sa->natd.present) {
         jw_obj(w, "natd");
         jw_tristate(w, "nat_initiator", sa->natd.nat_initiator);
@@ -49,10 +43,24 @@ static void rec_ike(struct jw *w, const struct session_model *m, const struct ik
     for (unsigned k = 0; k < n; k++)
         jw_u64(w, names[k], counts[k]);
     jw_obj_end(w);
+}
+
+void rep_json_ike_fields(struct jw *w, const struct ike_sa *sa, bool full)
+{
+    jw_u64(w, "version", sa->version);
+    jw_endpoint(w, "initiator", &sa->initiator);
+    jw_endpoint(w, "responder", &sa->responder);
+    jw_ike_spi(w, "ispi", sa->ispi);
+    jw_ike_spi(w, "rspi", sa->rspi);
+    jw_bool(w, "nat_t", sa->nat_t);
+    if (full)
+        ike_exchanges(w, sa);
     jw_u64(w, "retransmissions", sa->retransmissions);
     jw_u64(w, "packets", sa->packets);
     jw_ts(w, "first_ts", sa->first_ts);
     jw_ts(w, "last_ts", sa->last_ts);
+    if (!full)
+        return;
     /* extensions */
     if (sa->natt_initiator.port)
         jw_endpoint(w, "natt_initiator", &sa->natt_initiator);
@@ -63,10 +71,16 @@ static void rec_ike(struct jw *w, const struct session_model *m, const struct ik
     jw_u64(w, "skf_frags", sa->skf_frags);
 }
 
-static void rec_ipsec(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa)
+static void rec_ike(struct jw *w, const struct session_model *m, const struct ike_sa *sa)
+{
+    jw_str(w, "capture", side_name(m->side));
+    rep_json_ike_fields(w, sa, true);
+}
+
+void rep_json_ipsec_fields(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa,
+                           bool full)
 {
     bool ah = sa->k.proto == IPP_AH;
-    jw_str(w, "capture", side_name(m->side));
     jw_ip(w, "src", &sa->k.src);
     jw_ip(w, "dst", &sa->k.dst);
     jw_ipsec_spi(w, "spi", sa->k.spi);
@@ -92,6 +106,8 @@ static void rec_ipsec(struct jw *w, const struct session_model *m, const struct 
     } else {
         jw_null(w, "ike_sa");
     }
+    if (!full)
+        return;
     /* extensions */
     jw_u64(w, "replays", sa->replays);
     jw_u64(w, "restarts", sa->restarts);
@@ -102,13 +118,17 @@ static void rec_ipsec(struct jw *w, const struct session_model *m, const struct 
     }
 }
 
-static void rec_pptp_call(struct jw *w, const struct session_model *m, const struct pptp_ctrl *c,
-                          unsigned k)
+static void rec_ipsec(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa)
 {
-    const struct pptp_call *call = &c->calls[k];
+    jw_str(w, "capture", side_name(m->side));
+    rep_json_ipsec_fields(w, m, sa, true);
+}
+
+void rep_json_pptp_call_fields(struct jw *w, const struct session_model *m,
+                               const struct pptp_ctrl *c, const struct pptp_call *call, bool full)
+{
     uint64_t to_server = 0, to_client = 0;
     session_pptp_call_gre(m, c, call, &to_server, &to_client);
-    jw_str(w, "capture", side_name(m->side));
     jw_endpoint(w, "client", &c->client);
     jw_endpoint(w, "server", &c->server);
     jw_u64(w, "call_id", call->call_id);
@@ -121,9 +141,18 @@ static void rec_pptp_call(struct jw *w, const struct session_model *m, const str
     jw_u64(w, "gre_to_client", to_client);
     jw_ts(w, "first_ts", call->first_ts);
     jw_ts(w, "last_ts", call->last_ts);
+    if (!full)
+        return;
     /* extensions */
     jw_str(w, "hostname", c->hostname);
     jw_str(w, "vendor", c->vendor);
+}
+
+static void rec_pptp_call(struct jw *w, const struct session_model *m, const struct pptp_ctrl *c,
+                          unsigned k)
+{
+    jw_str(w, "capture", side_name(m->side));
+    rep_json_pptp_call_fields(w, m, c, &c->calls[k], true);
 }
 
 static void rec_pptp_ctrl(struct jw *w, const struct session_model *m, const struct pptp_ctrl *c)
@@ -194,14 +223,14 @@ static void rec_flow(struct jw *w, const struct session_model *m, const struct f
 
 /* A NAT identity as the mapping's protocol shows it (doc/json-schema.md, nat_mapping). */
 
-static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
+void rep_json_nat_mapping_fields(struct jw *w, const struct nat_mapping *mp, bool full)
 {
     char pbuf[8];
     jw_str(w, "proto", rep_proto_name(mp->proto, pbuf, sizeof(pbuf)));
     jw_nat_id(w, "inside", mp->proto, &mp->inside);
     jw_nat_id(w, "outside", mp->proto, &mp->outside);
     jw_nat_id(w, "peer", mp->proto, &mp->peer);
-    if (mp->proto == IPP_ESP || mp->proto == IPP_AH) {
+    if (full && (mp->proto == IPP_ESP || mp->proto == IPP_AH)) {
         jw_obj(w, "spis");
         jw_arr(w, "to_peer");
         for (unsigned i = 0; i < mp->n_spis_to && i < NAT_MAX_SPIS; i++)
@@ -229,6 +258,8 @@ static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
     jw_obj_end(w);
     jw_ts(w, "first_ts", mp->first_ts);
     jw_ts(w, "last_ts", mp->last_ts);
+    if (!full)
+        return;
     /* extensions */
     if (mp->max_gap_survived_us)
         jw_f6(w, "max_gap_survived_s", (double)mp->max_gap_survived_us / 1e6);
@@ -639,7 +670,7 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
         rec_flow(&w, m, r->p);
         break;
     case REC_NAT_MAPPING:
-        rec_nat_mapping(&w, r->p);
+        rep_json_nat_mapping_fields(&w, r->p, true);
         break;
     case REC_UNMATCHED:
         rec_unmatched(&w, in->nat, r->p, in->pieces);

@@ -34,11 +34,10 @@ static void jw_changes(struct jw *w, const struct tun_change *v, uint8_t n,
     jw_arr_end(w);
 }
 
-void rep_json_wg(struct jw *w, const struct session_model *m, const struct wg_session *s)
+void rep_json_wg_fields(struct jw *w, const struct wg_session *s, bool ext)
 {
     static const char *const who[2] = {"initiator", "responder"};
     char idx[WG_INDEX_STR_LEN];
-    jw_str(w, "capture", side_name(m->side));
     jw_endpoint(w, "initiator", &s->initiator);
     jw_endpoint(w, "responder", &s->responder);
     jw_str(w, "initiator_index", wg_index_str(s->i_idx, idx, sizeof(idx)));
@@ -53,15 +52,22 @@ void rep_json_wg(struct jw *w, const struct session_model *m, const struct wg_se
     jw_changes(w, s->changes, s->n_changes, who);
     jw_ts(w, "first_ts", s->first_ts);
     jw_ts(w, "last_ts", s->last_ts);
+    if (!ext)
+        return;
     /* extensions */
     jw_u64(w, "endpoint_changes_total", s->changes_total);
 }
 
-void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovpn_session *s)
+void rep_json_wg(struct jw *w, const struct session_model *m, const struct wg_session *s)
+{
+    jw_str(w, "capture", side_name(m->side));
+    rep_json_wg_fields(w, s, true);
+}
+
+void rep_json_ovpn_fields(struct jw *w, const struct ovpn_session *s, bool ext)
 {
     static const char *const who[2] = {"client", "server"};
     char sid[OVPN_SID_STR_LEN];
-    jw_str(w, "capture", side_name(m->side));
     jw_str(w, "transport", s->proto == IPP_TCP ? "tcp" : "udp");
     jw_endpoint(w, "client", &s->client);
     jw_endpoint(w, "server", &s->server);
@@ -86,11 +92,19 @@ void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovp
     jw_obj_end(w);
     jw_ts(w, "first_ts", s->first_ts);
     jw_ts(w, "last_ts", s->last_ts);
+    if (!ext)
+        return;
     /* extensions */
     jw_u64(w, "soft_resets", s->soft_resets);
     jw_u64(w, "pings", s->pings);
     jw_keepalive(w, "ping_interval_s", &s->act);
     jw_changes(w, s->changes, s->n_changes, who);
+}
+
+void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovpn_session *s)
+{
+    jw_str(w, "capture", side_name(m->side));
+    rep_json_ovpn_fields(w, s, true);
 }
 
 int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m)

@@ -1,11 +1,13 @@
 /* stream.c - the live streaming report (stdout not a terminal, or --json): one record per line,
- * flushed, for each session (IKE SA, ESP/AH SA, PPTP call, NAT mapping) when it is established
+ * flushed, for each session (IKE SA, ESP/AH SA, PPTP call, WireGuard session, OpenVPN session,
+ * NAT mapping) when it is established
  * and when it ends or expires (idle past its NAT timeout, on packet time), and for each finding
  * the first time the detectors raise it (deduplicated by kind and sessions). JSON records carry
  * the fields of their type (doc/json-schema.md) plus "event" ("established" | "ended") and "ts";
  * findings are the report's finding records. At the end (stream_final) a session whose record
  * changed since it was streamed, or that never was, gets an "update" record with its final state;
- * then only the summary follows (stream_run.c): nothing streamed is repeated. */
+ * then only the summary follows (stream_run.c): nothing streamed is repeated. Every session event
+ * goes through one emitter (emit) and a descriptor per record type (rec_descs). */
 #include "vpnscope/pipeline.h"
 #include "vpnscope/proto.h"
 #include "vpnscope/report.h"
@@ -14,8 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vpnscope/report.h"
+#include "vpnscope/session_tunnel.h"
 #include "vpnscope/table.h"
+#include "vpnscope/tunnel.h"
 
 #include "jsonw.h"
 #include "report_int.h"
@@ -149,146 +152,83 @@ static int transition(struct stream *s, uint64_t h, bool established, bool close
     return ev;
 }
 
-static void text_prefix(struct stream *s, uint64_t ts, const char *what, int ev, uint8_t side)
-{
-    char b[40];
-    fprintf(s->out, "%s %-11s %s %s", ts_iso(ts, b, sizeof(b)), ev_name(ev), what, side_name(side));
-}
+/* ---- session records: one emitter, a descriptor per record type ---- */
 
-static void ev_ike(struct stream *s, int ev, uint8_t side, const struct ike_sa *sa, uint64_t ts,
-                   uint32_t to)
+/* One session event: what happened, when, to which record. */
+struct ev {
+    int ev; /* ST_UP, ST_ENDED, ST_UPDATE */
+    uint8_t side;
+    uint64_t ts;
+    uint32_t timeout; /* seconds: the NAT timeout that applied (ended events) */
+    const struct session_model *m;
+    const void *rec; /* the session record (ike_sa, ipsec_sa, pptp_ctrl, nat_mapping, ...) */
+    const void *sub; /* pptp_call: the call of the control connection */
+};
+
+/* A streamed record type: its name, which common fields it carries and its own fields. */
+struct rec_desc {
+    const char *type;
+    bool side;    /* the capture point (not nat_mapping: it joins both) */
+    bool timeout; /* an ended event names the timeout (not pptp_call: its end may be a close) */
+    void (*text)(FILE *out, const struct ev *e);    /* after "ts event type [side]" */
+    void (*json)(struct jw *w, const struct ev *e); /* after type, event, ts [, capture] */
+};
+
+static void text_ike(FILE *out, const struct ev *e)
 {
+    const struct ike_sa *sa = e->rec;
     char a[64], b[64];
-    if (!s->json) {
-        text_prefix(s, ts, "ike_sa", ev, side);
-        const struct endpoint *i =
-            sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
-        const struct endpoint *r =
-            sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
-        fprintf(s->out, " v%u %s:%u -> %s:%u ispi %016" PRIx64 " rspi %016" PRIx64 "%s",
-                sa->version, ip_addr_str(&i->ip, a, sizeof(a)), i->port,
-                ip_addr_str(&r->ip, b, sizeof(b)), r->port, sa->ispi, sa->rspi,
-                sa->nat_t ? " nat-t" : "");
-        if (ev == ST_ENDED)
-            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
-        fputc('\n', s->out);
-        fflush(s->out);
-        return;
-    }
-    struct jw w;
-    jw_begin_record(&w, s->out, "ike_sa");
-    jw_str(&w, "event", ev_name(ev));
-    jw_ts(&w, "ts", ts);
-    jw_str(&w, "capture", side_name(side));
-    jw_u64(&w, "version", sa->version);
-    jw_endpoint(&w, "initiator", &sa->initiator);
-    jw_endpoint(&w, "responder", &sa->responder);
-    jw_ike_spi(&w, "ispi", sa->ispi);
-    jw_ike_spi(&w, "rspi", sa->rspi);
-    jw_bool(&w, "nat_t", sa->nat_t);
-    jw_u64(&w, "retransmissions", sa->retransmissions);
-    jw_u64(&w, "packets", sa->packets);
-    jw_ts(&w, "first_ts", sa->first_ts);
-    jw_ts(&w, "last_ts", sa->last_ts);
-    if (ev == ST_ENDED)
-        jw_u64(&w, "timeout", to);
-    jw_end_record(&w);
-    fflush(s->out);
+    const struct endpoint *i =
+        sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
+    const struct endpoint *r =
+        sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
+    fprintf(out, " v%u %s:%u -> %s:%u ispi %016" PRIx64 " rspi %016" PRIx64 "%s", sa->version,
+            ip_addr_str(&i->ip, a, sizeof(a)), i->port, ip_addr_str(&r->ip, b, sizeof(b)), r->port,
+            sa->ispi, sa->rspi, sa->nat_t ? " nat-t" : "");
 }
 
-static void ev_ipsec(struct stream *s, int ev, uint8_t side, const struct session_model *m,
-                     const struct ipsec_sa *sa, uint64_t ts, uint32_t to)
+static void json_ike(struct jw *w, const struct ev *e)
 {
-    bool ah = sa->k.proto == IPP_AH;
+    rep_json_ike_fields(w, e->rec, false);
+}
+
+static void text_ipsec(FILE *out, const struct ev *e)
+{
+    const struct ipsec_sa *sa = e->rec;
     char a[64], b[64];
-    if (!s->json) {
-        text_prefix(s, ts, ah ? "ah_sa" : "esp_sa", ev, side);
-        fprintf(s->out, " %s -> %s spi 0x%08x %s", ip_addr_str(&sa->k.src, a, sizeof(a)),
-                ip_addr_str(&sa->k.dst, b, sizeof(b)), sa->k.spi, sa->k.encap ? "udp" : "raw");
-        if (sa->k.encap)
-            fprintf(s->out, " %u -> %u", sa->k.sport, sa->k.dport);
-        fprintf(s->out, " packets %" PRIu64, sa->packets);
-        if (ev == ST_ENDED)
-            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
-        fputc('\n', s->out);
-        fflush(s->out);
-        return;
-    }
-    struct jw w;
-    jw_begin_record(&w, s->out, ah ? "ah_sa" : "esp_sa");
-    jw_str(&w, "event", ev_name(ev));
-    jw_ts(&w, "ts", ts);
-    jw_str(&w, "capture", side_name(side));
-    jw_ip(&w, "src", &sa->k.src);
-    jw_ip(&w, "dst", &sa->k.dst);
-    jw_ipsec_spi(&w, "spi", sa->k.spi);
-    if (!ah)
-        jw_str(&w, "encap", sa->k.encap ? "udp" : "raw");
-    if (sa->k.encap) {
-        jw_u64(&w, "sport", sa->k.sport);
-        jw_u64(&w, "dport", sa->k.dport);
-    }
-    jw_u64(&w, "packets", sa->packets);
-    jw_u64(&w, "bytes", sa->bytes);
-    jw_u64(&w, "first_seq", sa->first_seq);
-    jw_u64(&w, "last_seq", sa->last_seq);
-    jw_u64(&w, "seq_gaps", sa->seq_gaps);
-    jw_ts(&w, "first_ts", sa->first_ts);
-    jw_ts(&w, "last_ts", sa->last_ts);
-    const struct ike_sa *ike = session_ike_for_ipsec(m, sa);
-    if (ike) {
-        jw_obj(&w, "ike_sa");
-        jw_ike_spi(&w, "ispi", ike->ispi);
-        jw_ike_spi(&w, "rspi", ike->rspi);
-        jw_obj_end(&w);
-    } else {
-        jw_null(&w, "ike_sa");
-    }
-    if (ev == ST_ENDED)
-        jw_u64(&w, "timeout", to);
-    jw_end_record(&w);
-    fflush(s->out);
+    fprintf(out, " %s -> %s spi 0x%08x %s", ip_addr_str(&sa->k.src, a, sizeof(a)),
+            ip_addr_str(&sa->k.dst, b, sizeof(b)), sa->k.spi, sa->k.encap ? "udp" : "raw");
+    if (sa->k.encap)
+        fprintf(out, " %u -> %u", sa->k.sport, sa->k.dport);
+    fprintf(out, " packets %" PRIu64, sa->packets);
 }
 
-static void ev_pptp(struct stream *s, int ev, uint8_t side, const struct session_model *m,
-                    const struct pptp_ctrl *c, const struct pptp_call *call, uint64_t ts)
+static void json_ipsec(struct jw *w, const struct ev *e)
 {
+    rep_json_ipsec_fields(w, e->m, e->rec, false);
+}
+
+static void text_pptp(FILE *out, const struct ev *e)
+{
+    const struct pptp_ctrl *c = e->rec;
+    const struct pptp_call *call = e->sub;
     uint64_t ts_srv = 0, ts_cli = 0;
-    session_pptp_call_gre(m, c, call, &ts_srv, &ts_cli);
+    session_pptp_call_gre(e->m, c, call, &ts_srv, &ts_cli);
     char a[64], b[64];
-    if (!s->json) {
-        text_prefix(s, ts, "pptp_call", ev, side);
-        fprintf(s->out, " %s:%u -> %s:%u call_id %u peer_call_id ",
-                ip_addr_str(&c->client.ip, a, sizeof(a)), c->client.port,
-                ip_addr_str(&c->server.ip, b, sizeof(b)), c->server.port, call->call_id);
-        if (call->has_peer)
-            fprintf(s->out, "%u", call->peer_call_id);
-        else
-            fputs("-", s->out);
-        fprintf(s->out, " state %s gre %" PRIu64 "/%" PRIu64 "\n",
-                pptp_call_state_name(call->state), ts_srv, ts_cli);
-        fflush(s->out);
-        return;
-    }
-    struct jw w;
-    jw_begin_record(&w, s->out, "pptp_call");
-    jw_str(&w, "event", ev_name(ev));
-    jw_ts(&w, "ts", ts);
-    jw_str(&w, "capture", side_name(side));
-    jw_endpoint(&w, "client", &c->client);
-    jw_endpoint(&w, "server", &c->server);
-    jw_u64(&w, "call_id", call->call_id);
+    fprintf(out, " %s:%u -> %s:%u call_id %u peer_call_id ",
+            ip_addr_str(&c->client.ip, a, sizeof(a)), c->client.port,
+            ip_addr_str(&c->server.ip, b, sizeof(b)), c->server.port, call->call_id);
     if (call->has_peer)
-        jw_u64(&w, "peer_call_id", call->peer_call_id);
+        fprintf(out, "%u", call->peer_call_id);
     else
-        jw_null(&w, "peer_call_id");
-    jw_str(&w, "state", pptp_call_state_name(call->state));
-    jw_u64(&w, "gre_to_server", ts_srv);
-    jw_u64(&w, "gre_to_client", ts_cli);
-    jw_ts(&w, "first_ts", call->first_ts);
-    jw_ts(&w, "last_ts", call->last_ts);
-    jw_end_record(&w);
-    fflush(s->out);
+        fputs("-", out);
+    fprintf(out, " state %s gre %" PRIu64 "/%" PRIu64, pptp_call_state_name(call->state), ts_srv,
+            ts_cli);
+}
+
+static void json_pptp(struct jw *w, const struct ev *e)
+{
+    rep_json_pptp_call_fields(w, e->m, e->rec, e->sub, false);
 }
 
 static void nat_id_text(uint8_t proto, const struct nat_id *id, char *buf, size_t n)
@@ -303,51 +243,118 @@ static void nat_id_text(uint8_t proto, const struct nat_id *id, char *buf, size_
         snprintf(buf, n, "%s", a);
 }
 
-static void ev_nat(struct stream *s, int ev, const struct nat_mapping *mp, uint64_t ts, uint32_t to)
+static void text_nat(FILE *out, const struct ev *e)
 {
-    char pb[8];
+    const struct nat_mapping *mp = e->rec;
+    char pb[8], a[96], b[96], c[96];
+    nat_id_text(mp->proto, &mp->inside, a, sizeof(a));
+    nat_id_text(mp->proto, &mp->outside, b, sizeof(b));
+    nat_id_text(mp->proto, &mp->peer, c, sizeof(c));
+    fprintf(out, " %s %s => %s -> %s%s", rep_proto_name(mp->proto, pb, sizeof(pb)), a, b, c,
+            mp->translated ? "" : " (not translated)");
+}
+
+static void json_nat(struct jw *w, const struct ev *e)
+{
+    rep_json_nat_mapping_fields(w, e->rec, false);
+}
+
+static void text_wg(FILE *out, const struct ev *e)
+{
+    const struct wg_session *ws = e->rec;
+    char a[64], b[64], ii[WG_INDEX_STR_LEN], ri[WG_INDEX_STR_LEN];
+    fprintf(out, " %s:%u -> %s:%u index %s/%s handshakes %u packets %" PRIu64 "/%" PRIu64,
+            ip_addr_str(&ws->initiator.ip, a, sizeof(a)), ws->initiator.port,
+            ip_addr_str(&ws->responder.ip, b, sizeof(b)), ws->responder.port,
+            wg_index_str(ws->i_idx, ii, sizeof(ii)), wg_index_str(ws->r_idx, ri, sizeof(ri)),
+            ws->handshakes, ws->to_responder, ws->to_initiator);
+}
+
+static void json_wg(struct jw *w, const struct ev *e)
+{
+    rep_json_wg_fields(w, e->rec, false);
+}
+
+static void text_ovpn(FILE *out, const struct ev *e)
+{
+    const struct ovpn_session *os = e->rec;
+    char a[64], b[64], sid[OVPN_SID_STR_LEN];
+    fprintf(out, " %s %s:%u -> %s:%u session_id %s packets %" PRIu64 "/%" PRIu64,
+            os->proto == IPP_TCP ? "tcp" : "udp", ip_addr_str(&os->client.ip, a, sizeof(a)),
+            os->client.port, ip_addr_str(&os->server.ip, b, sizeof(b)), os->server.port,
+            ovpn_sid_str(os->client_sid, sid, sizeof(sid)), os->to_server, os->to_client);
+}
+
+static void json_ovpn(struct jw *w, const struct ev *e)
+{
+    rep_json_ovpn_fields(w, e->rec, false);
+}
+
+enum st_rec { SR_IKE, SR_ESP, SR_AH, SR_PPTP, SR_NAT, SR_WG, SR_OVPN, SR__COUNT };
+
+static const struct rec_desc rec_descs[SR__COUNT] = {
+    [SR_IKE] = {"ike_sa", true, true, text_ike, json_ike},
+    [SR_ESP] = {"esp_sa", true, true, text_ipsec, json_ipsec},
+    [SR_AH] = {"ah_sa", true, true, text_ipsec, json_ipsec},
+    [SR_PPTP] = {"pptp_call", true, false, text_pptp, json_pptp},
+    [SR_NAT] = {"nat_mapping", false, true, text_nat, json_nat},
+    [SR_WG] = {"wg_session", true, true, text_wg, json_wg},
+    [SR_OVPN] = {"ovpn_session", true, true, text_ovpn, json_ovpn},
+};
+
+/* Writes one session event: the common part, the record's own fields, the timeout of an end. */
+static void emit(struct stream *s, enum st_rec type, const struct ev *e)
+{
+    const struct rec_desc *d = &rec_descs[type];
+    bool to = d->timeout && e->ev == ST_ENDED;
     if (!s->json) {
-        char a[96], b[96], c[96], t[40];
-        nat_id_text(mp->proto, &mp->inside, a, sizeof(a));
-        nat_id_text(mp->proto, &mp->outside, b, sizeof(b));
-        nat_id_text(mp->proto, &mp->peer, c, sizeof(c));
-        fprintf(s->out, "%s %-11s nat_mapping %s %s => %s -> %s%s", ts_iso(ts, t, sizeof(t)),
-                ev_name(ev), rep_proto_name(mp->proto, pb, sizeof(pb)), a, b, c,
-                mp->translated ? "" : " (not translated)");
-        if (ev == ST_ENDED)
-            fprintf(s->out, " (idle past the %u s NAT timeout)", to);
+        char t[40];
+        fprintf(s->out, "%s %-11s %s", ts_iso(e->ts, t, sizeof(t)), ev_name(e->ev), d->type);
+        if (d->side)
+            fprintf(s->out, " %s", side_name(e->side));
+        d->text(s->out, e);
+        if (to)
+            fprintf(s->out, " (idle past the %u s NAT timeout)", e->timeout);
         fputc('\n', s->out);
-        fflush(s->out);
-        return;
+    } else {
+        struct jw w;
+        jw_begin_record(&w, s->out, d->type);
+        jw_str(&w, "event", ev_name(e->ev));
+        jw_ts(&w, "ts", e->ts);
+        if (d->side)
+            jw_str(&w, "capture", side_name(e->side));
+        d->json(&w, e);
+        if (to)
+            jw_u64(&w, "timeout", e->timeout);
+        jw_end_record(&w);
     }
-    struct jw w;
-    jw_begin_record(&w, s->out, "nat_mapping");
-    jw_str(&w, "event", ev_name(ev));
-    jw_ts(&w, "ts", ts);
-    jw_str(&w, "proto", rep_proto_name(mp->proto, pb, sizeof(pb)));
-    jw_nat_id(&w, "inside", mp->proto, &mp->inside);
-    jw_nat_id(&w, "outside", mp->proto, &mp->outside);
-    jw_nat_id(&w, "peer", mp->proto, &mp->peer);
-    jw_bool(&w, "translated", mp->translated);
-    jw_arr(&w, "evidence");
-    for (unsigned b = 0; b < 32; b++)
-        if (mp->evidence & (1u << b))
-            jw_str(&w, NULL, nat_evidence_name(1u << b));
-    jw_arr_end(&w);
-    jw_obj(&w, "to_peer");
-    jw_u64(&w, "inside", mp->to_peer_inside);
-    jw_u64(&w, "outside", mp->to_peer_outside);
-    jw_obj_end(&w);
-    jw_obj(&w, "from_peer");
-    jw_u64(&w, "outside", mp->from_peer_outside);
-    jw_u64(&w, "inside", mp->from_peer_inside);
-    jw_obj_end(&w);
-    jw_ts(&w, "first_ts", mp->first_ts);
-    jw_ts(&w, "last_ts", mp->last_ts);
-    if (ev == ST_ENDED)
-        jw_u64(&w, "timeout", to);
-    jw_end_record(&w);
     fflush(s->out);
+}
+
+/* A session as the scan sees it. */
+struct sess_view {
+    uint64_t h;       /* identity (key_hash) */
+    bool established; /* answered / carrying traffic */
+    bool closed;      /* cleared by the protocol itself */
+    uint64_t up_ts;   /* when it counts as established */
+    uint64_t last_ts;
+    uint32_t timeout; /* seconds of silence after which it ended */
+    uint64_t fp;      /* what its record says now (fingerprint) */
+};
+
+/* The session's event, if any: established at up_ts, ended at its last packet (closed) or that
+ * plus the timeout (idled out), updated at its last packet. */
+static void session_event(struct stream *s, enum st_rec type, uint64_t now,
+                          const struct sess_view *v, struct ev *e)
+{
+    e->ev = transition(s, v->h, v->established, v->closed, v->last_ts, v->timeout, now, v->fp);
+    if (!e->ev)
+        return;
+    e->ts = e->ev == ST_UP                    ? v->up_ts
+            : e->ev == ST_UPDATE || v->closed ? v->last_ts
+                                              : v->last_ts + (uint64_t)v->timeout * 1000000u;
+    e->timeout = v->timeout;
+    emit(s, type, e);
 }
 
 static void ev_finding(struct stream *s, const struct finding *f, bool update)
@@ -438,87 +445,164 @@ static void scan_findings(struct stream *s, const struct finding_list *fl)
     free(upd);
 }
 
+static void scan_ike(struct stream *s, uint64_t now, struct ev *e)
+{
+    const struct session_model *m = e->m;
+    for (uint32_t i = 0; i < table_slots(m->ike); i++) {
+        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+        if (!sa)
+            continue;
+        struct ike_sa_key k;
+        memset(&k, 0, sizeof(k));
+        k.ispi = sa->ispi;
+        k.version = sa->version;
+        struct sess_view v = {
+            .h = key_hash(1, e->side, &k, sizeof(k)),
+            .established = sa->rspi != 0 || sa->pkts_from_resp > 0,
+            .up_ts = sa->last_ts,
+            .last_ts = sa->last_ts,
+            .timeout = report_timeout_ike(&s->to, sa),
+            .fp = fingerprint(sa->packets, sa->last_ts, sa->rspi),
+        };
+        e->rec = sa;
+        session_event(s, SR_IKE, now, &v, e);
+    }
+}
+
+static void scan_ipsec(struct stream *s, uint64_t now, struct ev *e)
+{
+    const struct session_model *m = e->m;
+    for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
+        const void *kp;
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
+        if (!sa)
+            continue;
+        struct sess_view v = {
+            .h = key_hash(2, e->side, kp, sizeof(struct ipsec_sa_key)),
+            .established = sa->packets > 0,
+            .up_ts = sa->first_ts,
+            .last_ts = sa->last_ts,
+            .timeout = report_timeout_ipsec(&s->to, sa),
+            .fp = fingerprint(sa->packets, sa->last_ts, sa->seq_gaps),
+        };
+        e->rec = sa;
+        session_event(s, sa->k.proto == IPP_AH ? SR_AH : SR_ESP, now, &v, e);
+    }
+}
+
+static void scan_pptp(struct stream *s, uint64_t now, struct ev *e)
+{
+    const struct session_model *m = e->m;
+    for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
+        const void *kp;
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
+        if (!c)
+            continue;
+        for (unsigned j = 0; j < c->n_calls && j < PPTP_CALLS_PER_CTRL; j++) {
+            const struct pptp_call *call = &c->calls[j];
+            uint8_t key[sizeof(struct pptp_ctrl_key) + 2];
+            memcpy(key, kp, sizeof(struct pptp_ctrl_key));
+            memcpy(key + sizeof(struct pptp_ctrl_key), &call->call_id, 2);
+            uint64_t last = call->last_ts > c->last_ts ? call->last_ts : c->last_ts;
+            struct sess_view v = {
+                .h = key_hash(3, e->side, key, sizeof(key)),
+                .established = call->has_peer,
+                .closed = call->state == PPTP_CALL_DISCONNECTED ||
+                          call->state == PPTP_CALL_REJECTED || call->state == PPTP_CALL_CLEAR_REQ,
+                .up_ts = last,
+                .last_ts = last,
+                .timeout = s->to.gre,
+                .fp = fingerprint(last, call->state, 0),
+            };
+            e->rec = c;
+            e->sub = call;
+            session_event(s, SR_PPTP, now, &v, e);
+        }
+    }
+}
+
+/* WireGuard sessions (index pairs): established once the responder answered (the session
+ * exists from the handshake response on); they end idle past the UDP stream timeout. */
+static void scan_wg(struct stream *s, uint64_t now, struct ev *e)
+{
+    const struct tunnel_model *tm = e->m->tun;
+    for (uint32_t i = 0; tm && i < table_slots(tm->wg); i++) {
+        const void *kp;
+        const struct wg_session *ws = table_slot(tm->wg, i, &kp);
+        if (!ws)
+            continue;
+        struct sess_view v = {
+            .h = key_hash(5, e->side, kp, sizeof(struct wg_key)),
+            .established = true,
+            .up_ts = ws->first_ts,
+            .last_ts = ws->last_ts,
+            .timeout = report_timeout_proto(&s->to, IPP_UDP, true),
+            .fp = fingerprint(ws->to_responder + ws->to_initiator, ws->last_ts, ws->handshakes),
+        };
+        e->rec = ws;
+        session_event(s, SR_WG, now, &v, e);
+    }
+}
+
+/* OpenVPN sessions (the client's session id): established once the server answered with its
+ * own session id (the event carries the session's start, the client's first packet); they end
+ * idle past the NAT timeout of their transport. */
+static void scan_ovpn(struct stream *s, uint64_t now, struct ev *e)
+{
+    const struct tunnel_model *tm = e->m->tun;
+    for (uint32_t i = 0; tm && i < table_slots(tm->ovpn); i++) {
+        const void *kp;
+        const struct ovpn_session *os = table_slot(tm->ovpn, i, &kp);
+        if (!os)
+            continue;
+        struct sess_view v = {
+            .h = key_hash(6, e->side, kp, sizeof(struct ovpn_key)),
+            .established = os->has_server_sid,
+            .up_ts = os->first_ts,
+            .last_ts = os->last_ts,
+            .timeout = report_timeout_proto(&s->to, os->proto, os->to_client > 0),
+            .fp = fingerprint(os->to_server + os->to_client, os->last_ts, os->server_sid),
+        };
+        e->rec = os;
+        session_event(s, SR_OVPN, now, &v, e);
+    }
+}
+
+static void scan_nat(struct stream *s, uint64_t now, const struct nat_result *nr)
+{
+    for (size_t i = 0; i < nr->n_map; i++) {
+        const struct nat_mapping *mp = &nr->map[i];
+        uint8_t key[sizeof(struct nat_id) * 3];
+        memcpy(key, &mp->inside, sizeof(struct nat_id));
+        memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
+        memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
+        struct sess_view v = {
+            .h = key_hash(4, mp->proto, key, sizeof(key)),
+            .established = true,
+            .up_ts = mp->first_ts,
+            .last_ts = mp->last_ts,
+            .timeout = report_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0),
+            .fp = fingerprint(mp->last_ts, mp->to_peer_inside + mp->to_peer_outside,
+                              mp->from_peer_outside + mp->from_peer_inside),
+        };
+        struct ev e = {.rec = mp};
+        session_event(s, SR_NAT, now, &v, &e);
+    }
+}
+
 void stream_scan(struct stream *s, const struct pipeline_snapshot *f)
 {
     uint64_t now = f->now_us;
     for (int mi = 0; mi < f->n; mi++) {
-        const struct session_model *m = f->models[mi];
-        uint8_t side = f->two ? (uint8_t)(mi + 1) : SIDE_SINGLE;
-        for (uint32_t i = 0; i < table_slots(m->ike); i++) {
-            const struct ike_sa *sa = table_slot(m->ike, i, NULL);
-            if (!sa)
-                continue;
-            struct ike_sa_key k;
-            memset(&k, 0, sizeof(k));
-            k.ispi = sa->ispi;
-            k.version = sa->version;
-            uint32_t to = report_timeout_ike(&s->to, sa);
-            int ev = transition(s, key_hash(1, side, &k, sizeof(k)),
-                                sa->rspi != 0 || sa->pkts_from_resp > 0, false, sa->last_ts, to,
-                                now, fingerprint(sa->packets, sa->last_ts, sa->rspi));
-            if (ev)
-                ev_ike(s, ev, side, sa,
-                       ev != ST_ENDED ? sa->last_ts : sa->last_ts + (uint64_t)to * 1000000u, to);
-        }
-        for (uint32_t i = 0; i < table_slots(m->ipsec); i++) {
-            const void *kp;
-            const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
-            if (!sa)
-                continue;
-            uint32_t to = report_timeout_ipsec(&s->to, sa);
-            int ev = transition(s, key_hash(2, side, kp, sizeof(struct ipsec_sa_key)),
-                                sa->packets > 0, false, sa->last_ts, to, now,
-                                fingerprint(sa->packets, sa->last_ts, sa->seq_gaps));
-            if (ev)
-                ev_ipsec(s, ev, side, m, sa,
-                         ev == ST_UP       ? sa->first_ts
-                         : ev == ST_UPDATE ? sa->last_ts
-                                           : sa->last_ts + (uint64_t)to * 1000000u,
-                         to);
-        }
-        for (uint32_t i = 0; i < table_slots(m->pptp); i++) {
-            const void *kp;
-            const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
-            if (!c)
-                continue;
-            for (unsigned j = 0; j < c->n_calls && j < PPTP_CALLS_PER_CTRL; j++) {
-                const struct pptp_call *call = &c->calls[j];
-                uint8_t key[sizeof(struct pptp_ctrl_key) + 2];
-                memcpy(key, kp, sizeof(struct pptp_ctrl_key));
-                memcpy(key + sizeof(struct pptp_ctrl_key), &call->call_id, 2);
-                bool closed = call->state == PPTP_CALL_DISCONNECTED ||
-                              call->state == PPTP_CALL_REJECTED ||
-                              call->state == PPTP_CALL_CLEAR_REQ;
-                uint64_t last = call->last_ts > c->last_ts ? call->last_ts : c->last_ts;
-                int ev = transition(s, key_hash(3, side, key, sizeof(key)), call->has_peer, closed,
-                                    last, s->to.gre, now, fingerprint(last, call->state, 0));
-                if (ev)
-                    ev_pptp(s, ev, side, m, c, call,
-                            ev != ST_ENDED || closed ? last
-                                                     : last + (uint64_t)s->to.gre * 1000000u);
-            }
-        }
+        struct ev e = {.m = f->models[mi], .side = f->two ? (uint8_t)(mi + 1) : SIDE_SINGLE};
+        scan_ike(s, now, &e);
+        scan_ipsec(s, now, &e);
+        scan_pptp(s, now, &e);
+        scan_wg(s, now, &e);
+        scan_ovpn(s, now, &e);
     }
-    if (f->two) {
-        for (size_t i = 0; i < f->nat->n_map; i++) {
-            const struct nat_mapping *mp = &f->nat->map[i];
-            uint8_t key[sizeof(struct nat_id) * 3];
-            memcpy(key, &mp->inside, sizeof(struct nat_id));
-            memcpy(key + sizeof(struct nat_id), &mp->outside, sizeof(struct nat_id));
-            memcpy(key + 2 * sizeof(struct nat_id), &mp->peer, sizeof(struct nat_id));
-            uint32_t to = report_timeout_proto(&s->to, mp->proto, mp->from_peer_outside > 0);
-            uint64_t fp = fingerprint(mp->last_ts, mp->to_peer_inside + mp->to_peer_outside,
-                                      mp->from_peer_outside + mp->from_peer_inside);
-            int ev = transition(s, key_hash(4, mp->proto, key, sizeof(key)), true, false,
-                                mp->last_ts, to, now, fp);
-            if (ev)
-                ev_nat(s, ev, mp,
-                       ev == ST_UP       ? mp->first_ts
-                       : ev == ST_UPDATE ? mp->last_ts
-                                         : mp->last_ts + (uint64_t)to * 1000000u,
-                       to);
-        }
-    }
+    if (f->two)
+        scan_nat(s, now, f->nat);
     scan_findings(s, f->findings);
 }
 

@@ -59,53 +59,19 @@ SCENARIOS=(esp_collision esp_two_servers natt_two_clients ah_nat ah_routed
   pptp_server_behind_nat pptp_server_behind_nat_gre pptp_server_behind_nat_helper
   pptp_nonstandard_port pptp_port443 wg_state_lost natt_single_keepalive natt_single_keepalive_race)
 
-log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-# nsenter execs the command itself (ip netns exec forks, so $! would not be the command)
-nsx() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
-# nsbg: for `nsbg NS cmd… &`: the background subshell execs the command, so $! is its PID
-nsbg() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
+LAB_TAG=lab
+LAB_MAC=02:00:00:00
+# shellcheck source=tests/lab/lib.sh
+. "$HERE/lib.sh"
 
 check_deps() {
-  local missing=() c pkg
-  for c in ip:iproute2 nft:nftables conntrack:conntrack tcpdump:tcpdump tshark:tshark \
-           stdbuf:coreutils timeout:coreutils; do
-    command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
-  done
-  if [ ! -x "$PY" ] || ! "$PY" -c 'import scapy.all' >/dev/null 2>&1; then missing+=(python3-scapy); fi
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing Debian packages: ${missing[*]}" >&2
-    echo "  apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
+  if [ ! -x "$PY" ] || ! "$PY" -c 'import scapy.all' >/dev/null 2>&1; then LAB_MISSING+=(python3-scapy); fi
+  lab_need ip:iproute2 nft:nftables conntrack:conntrack tcpdump:tcpdump tshark:tshark \
+    stdbuf:coreutils timeout:coreutils nsenter:util-linux
   [ "$(id -u)" = 0 ] || die "run as root (sudo $0 $*)"
 }
 
-stop_pids() {
-  local p
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-
-topo_down() {
-  local ns
-  for ns in "${ALLNS[@]}"; do
-    if ip netns list | grep -qw "^$ns"; then ip netns del "$ns"; fi
-  done
-}
-
-cleanup() {
-  local rc=$?
-  stop_pids
-  topo_down
-  if [ -n "$WORK" ]; then
-    if [ $rc -ne 0 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  fi
-  exit $rc
-}
-
-mac() { printf '02:00:00:00:%s' "$1"; }
+topo_down() { lab_ns_del; }
 
 # topo_up MODE   (MODE: nat | helper | routed | nat6)
 topo_up() {
@@ -119,22 +85,18 @@ topo_up() {
   if [ "$X_C3" = 1 ]; then nslist+=("$P-c3"); fi
   if [ "$X_FAR" = 1 ]; then nslist+=("$P-m" "$P-s3"); fi
   for ns in "${nslist[@]}"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
     if [ $v6 = 1 ] && [ "$ns" != $P-lan ] && [ "$ns" != $P-wan ]; then
+      ip netns add "$ns"
+      ip -n "$ns" link set lo up
       nsx "$ns" sysctl -qw net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
         net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0 \
         net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
     else
-      nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+      lab_ns "$ns"
     fi
   done
   # bridges
-  for ns in $P-lan $P-wan; do
-    ip -n "$ns" link add br0 type bridge
-    ip -n "$ns" link set br0 type bridge mcast_snooping 0
-    ip -n "$ns" link set br0 up
-  done
+  for ns in $P-lan $P-wan; do lab_bridge "$ns"; done
   # veth pairs: endpoint side named eth0 / lan0 / wan0, bridge side named after the endpoint
   ip -n $P-c1 link add eth0 address "$(mac 01:11)" type veth peer name c1 netns $P-lan
   ip -n $P-c2 link add eth0 address "$(mac 01:12)" type veth peer name c2 netns $P-lan
@@ -335,39 +297,14 @@ EOF
 rsysctl() { local kv; for kv in "$@"; do nsx $P-r sysctl -qw "$kv"; done; TIMEOUTS+=("$@"); }
 
 cap_start() {
-  local name=$1 i
-  CUR=$name
-  rm -f "$OUT/$name-inside.pcap" "$OUT/$name-outside.pcap" "$OUT/$name.conntrack" "$OUT/$name.ctstats" \
-    "$OUT/$name-router.pcap"
   EVENTS=()
-  if [ "$X_RCAP" = 1 ]; then
-    # the router's own view: every interface, each packet as it came in and as it went out
-    nsbg $P-r tcpdump -Z root -n -U -s 262144 -i any -y LINUX_SLL2 -w "$OUT/$name-router.pcap" 2>"$WORK/$name.td-any" &
-    PIDS+=($!); TD_ANY=$!
-  fi
-  nsbg $P-r tcpdump -Z root -n -U -s 262144 -i lan0 -w "$OUT/$name-inside.pcap" 2>"$WORK/$name.td-in" &
-  PIDS+=($!); TD_IN=$!
-  nsbg $P-r tcpdump -Z root -n -U -s 262144 -i wan0 -w "$OUT/$name-outside.pcap" 2>"$WORK/$name.td-out" &
-  PIDS+=($!); TD_OUT=$!
-  nsbg $P-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$OUT/$name.conntrack" 2>"$WORK/$name.ct" &
-  PIDS+=($!); CT_E=$!
-  for i in $(seq 50); do
-    if grep -q listening "$WORK/$name.td-in" && grep -q listening "$WORK/$name.td-out" &&
-       { [ "$X_RCAP" != 1 ] || grep -q listening "$WORK/$name.td-any"; }; then break; fi
-    sleep 0.1
-  done
+  lab_cap_start "$1" $P-r "$X_RCAP"
   sleep 0.5
 }
 
 cap_stop() {
   local name=$CUR
-  sleep 1
-  kill -INT "$TD_IN" "$TD_OUT" 2>/dev/null || true
-  wait "$TD_IN" 2>/dev/null || true
-  wait "$TD_OUT" 2>/dev/null || true
-  if [ "$X_RCAP" = 1 ]; then kill -INT "$TD_ANY" 2>/dev/null || true; wait "$TD_ANY" 2>/dev/null || true; fi
-  kill -TERM "$CT_E" 2>/dev/null || true
-  wait "$CT_E" 2>/dev/null || true
+  lab_cap_stop
   {
     echo "# scenario $name, router mode $ROUTER_MODE${TIMEOUTS[*]:+, sysctls: ${TIMEOUTS[*]}}"
     echo "# conntrack -S (router netns $P-r)"
@@ -446,8 +383,7 @@ report() {
     log "$name-$side.pcap: $n packets, $(stat -c %s "$f") bytes, malformed: $mal"
     [ "$mal" = 0 ] || log "WARNING: malformed packets in $f"
   done
-  log "$name conntrack: $(grep -c NEW "$OUT/$name.conntrack" || true) NEW, $(grep -c DESTROY "$OUT/$name.conntrack" || true) DESTROY events;" \
-      "$(awk '/^cpu=/{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]=="insert_failed"||a[1]=="drop")s[a[1]]+=a[2]}}END{printf "insert_failed=%d drop=%d",s["insert_failed"],s["drop"]}' "$OUT/$name.ctstats")"
+  lab_ct_summary "$name"
 }
 
 # begin NAME MODE [far] [c3] [rcap]: far = topo_far, c3 = topo_c3, rcap = NAME-router.pcap too.
@@ -882,7 +818,7 @@ main() {
   check_deps
   mkdir -p "$OUT"
   WORK=$(mktemp -d /tmp/$P-lab.XXXXXX)
-  trap cleanup EXIT
+  trap lab_cleanup EXIT
   trap 'exit 130' INT TERM
   for s in "$@"; do
     "sc_$s"

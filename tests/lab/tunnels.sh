@@ -6,6 +6,7 @@
 #   sudo tests/lab/tunnels.sh wg_stale ovpn_tcp …  # remake some
 #   tests/lab/tunnels.sh list                      # scenario names
 #   sudo tests/lab/tunnels.sh clean                # delete leftover labwg-* namespaces
+#   TUN_NS=tw TUN_OUT=/tmp/x sudo -E tests/lab/tunnels.sh …   # namespaces tw-*, captures into /tmp/x
 #
 # Each scenario writes, into pcaps/ (or $TUN_OUT):
 #   NAME-inside.pcap   tcpdump on the router's LAN port (lan0)
@@ -17,11 +18,11 @@
 # Not part of CI: it needs root and the Debian packages wireguard-go wireguard-tools openvpn
 # openssl nftables conntrack tcpdump tshark iputils-ping; the captures are committed.
 #
-# Topology (every namespace is labwg-*; nothing is connected to the root namespace, no default
+# Topology (every namespace is $P-*, P = labwg unless TUN_NS says otherwise; nothing is connected to the root namespace, no default
 # route anywhere, so no packet can leave the lab):
 #
-#   labwg-c1 eth0 192.168.3.11 ── labwg-lan br0 ── lan0 192.168.3.1  labwg-r  wan0 203.0.113.1
-#                                                    ── labwg-wan br0 ── eth0 203.0.113.10 labwg-s1
+#   $P-c1 eth0 192.168.3.11 ── $P-lan br0 ── lan0 192.168.3.1  $P-r  wan0 203.0.113.1
+#                                                    ── $P-wan br0 ── eth0 203.0.113.10 $P-s1
 #
 #   Router: masquerade on wan0 (`masquerade random` where a scenario says so), conntrack UDP
 #   timeouts 8 s (unreplied) / 12 s (assured stream), input chain drops and counts unsolicited
@@ -36,7 +37,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 OUT=${TUN_OUT:-$ROOT/pcaps}
 PY=/usr/bin/python3
 ACT="$HERE/actors.py"
-NSLIST=(labwg-c1 labwg-r labwg-s1 labwg-lan labwg-wan)
+# namespace prefix: TUN_NS=tw runs the lab as tw-* (labs of several people side by side)
+P=${TUN_NS:-labwg}
+[[ $P =~ ^[a-z][a-z0-9]{0,7}$ ]] || { echo "TUN_NS: 1-8 lower-case letters/digits" >&2; exit 2; }
+ALLNS=("$P-c1" "$P-r" "$P-s1" "$P-lan" "$P-wan")
 PIDS=()
 WORK=""
 C1=192.168.3.11 RL=192.168.3.1 RW=203.0.113.1 S1=203.0.113.10
@@ -48,108 +52,61 @@ SCENARIOS=(wg_healthy wg_stale wg_stale_rekey wg_no_response wg_one_way
   ovpn_healthy ovpn_stale ovpn_stale_restart ovpn_no_response ovpn_one_way ovpn_tcp ovpn_tls_crypt ovpn_tls_auth
   ovpn_tls_auth_sha256)
 
-log() { printf '[tunnels %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-# nsenter execs the command itself (ip netns exec forks), so $! of `nsbg … &` is the command
-nsx() { local ns=$1; shift; nsenter --net="/run/netns/$ns" -- "$@"; }
-nsbg() { local ns=$1; shift; exec nsenter --net="/run/netns/$ns" -- "$@"; }
+LAB_TAG=tunnels
+LAB_MAC=02:00:00:03
+# shellcheck source=tests/lab/lib.sh
+. "$HERE/lib.sh"
 
 check_deps() {
-  local missing=() c
-  for c in ip:iproute2 nft:nftables conntrack:conntrack tcpdump:tcpdump tshark:tshark \
-           wireguard-go:wireguard-go wg:wireguard-tools openvpn:openvpn openssl:openssl \
-           ping:iputils-ping nsenter:util-linux stdbuf:coreutils; do
-    command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c#*:}")
-  done
-  [ -x "$PY" ] || missing+=(python3)
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing Debian packages: ${missing[*]}" >&2
-    echo "  apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
+  [ -x "$PY" ] || LAB_MISSING+=(python3)
+  lab_need ip:iproute2 nft:nftables conntrack:conntrack tcpdump:tcpdump tshark:tshark \
+    wireguard-go:wireguard-go wg:wireguard-tools openvpn:openvpn openssl:openssl \
+    ping:iputils-ping nsenter:util-linux stdbuf:coreutils
   [ "$(id -u)" = 0 ] || die "run as root (sudo $0)"
   [ -c /dev/net/tun ] || die "/dev/net/tun is missing"
 }
 
-stop_pid() { # stop_pid PID: one process this script started; TERM, then KILL after 5 s
-  local p=$1 _
-  kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
-  wait "$p" 2>/dev/null || true
-}
-
-stop_pids() {
-  local p
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  PIDS=()
-}
-
 topo_down() {
-  local ns
-  for ns in "${NSLIST[@]}"; do
-    if [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
-  done
+  lab_ns_del
   rm -f /var/run/wireguard/labwgc.sock /var/run/wireguard/labwgs.sock
 }
-
-cleanup() {
-  local rc=$?
-  stop_pids
-  topo_down
-  if [ -n "$WORK" ]; then
-    if [ $rc -ne 0 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  fi
-  exit $rc
-}
-
-mac() { printf '02:00:00:03:%s' "$1"; }
 
 # topo_up [random]: the lab; "random" makes the masquerade pick a random outside port
 topo_up() {
   local nat_flags=${1:-} ns p
   topo_down
-  for ns in "${NSLIST[@]}"; do
-    ip netns add "$ns"
-    nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip -n "$ns" link set lo up
-  done
-  for ns in labwg-lan labwg-wan; do
-    ip -n "$ns" link add br0 type bridge
-    ip -n "$ns" link set br0 type bridge mcast_snooping 0
-    ip -n "$ns" link set br0 up
-  done
-  ip -n labwg-c1 link add eth0 address "$(mac 01:11)" type veth peer name c1 netns labwg-lan
-  ip -n labwg-r link add lan0 address "$(mac 01:01)" type veth peer name r netns labwg-lan
-  ip -n labwg-r link add wan0 address "$(mac 02:01)" type veth peer name r netns labwg-wan
-  ip -n labwg-s1 link add eth0 address "$(mac 02:10)" type veth peer name s1 netns labwg-wan
-  for p in c1 r; do ip -n labwg-lan link set "$p" master br0 up; done
-  for p in s1 r; do ip -n labwg-wan link set "$p" master br0 up; done
+  for ns in "${ALLNS[@]}"; do lab_ns "$ns"; done
+  for ns in $P-lan $P-wan; do lab_bridge "$ns"; done
+  ip -n $P-c1 link add eth0 address "$(mac 01:11)" type veth peer name c1 netns $P-lan
+  ip -n $P-r link add lan0 address "$(mac 01:01)" type veth peer name r netns $P-lan
+  ip -n $P-r link add wan0 address "$(mac 02:01)" type veth peer name r netns $P-wan
+  ip -n $P-s1 link add eth0 address "$(mac 02:10)" type veth peer name s1 netns $P-wan
+  for p in c1 r; do ip -n $P-lan link set "$p" master br0 up; done
+  for p in s1 r; do ip -n $P-wan link set "$p" master br0 up; done
   # no checksum/segmentation offloads: captures show final checksums and wire-sized segments
-  nsx labwg-c1 "$PY" "$ACT" offload-off eth0
-  nsx labwg-s1 "$PY" "$ACT" offload-off eth0
-  nsx labwg-r "$PY" "$ACT" offload-off lan0 wan0
-  nsx labwg-lan "$PY" "$ACT" offload-off c1 r
-  nsx labwg-wan "$PY" "$ACT" offload-off s1 r
-  ip -n labwg-c1 addr add "$C1/24" dev eth0
-  ip -n labwg-r addr add "$RL/24" dev lan0
-  ip -n labwg-r addr add "$RW/24" dev wan0
-  ip -n labwg-s1 addr add "$S1/24" dev eth0
-  ip -n labwg-c1 link set eth0 up
-  ip -n labwg-s1 link set eth0 up
-  ip -n labwg-r link set lan0 up
-  ip -n labwg-r link set wan0 up
+  nsx $P-c1 "$PY" "$ACT" offload-off eth0
+  nsx $P-s1 "$PY" "$ACT" offload-off eth0
+  nsx $P-r "$PY" "$ACT" offload-off lan0 wan0
+  nsx $P-lan "$PY" "$ACT" offload-off c1 r
+  nsx $P-wan "$PY" "$ACT" offload-off s1 r
+  ip -n $P-c1 addr add "$C1/24" dev eth0
+  ip -n $P-r addr add "$RL/24" dev lan0
+  ip -n $P-r addr add "$RW/24" dev wan0
+  ip -n $P-s1 addr add "$S1/24" dev eth0
+  ip -n $P-c1 link set eth0 up
+  ip -n $P-s1 link set eth0 up
+  ip -n $P-r link set lan0 up
+  ip -n $P-r link set wan0 up
   # routes only towards the lab's other side; the server knows nothing but its own /24
-  ip -n labwg-c1 route add 203.0.113.0/24 via "$RL"
-  ip -n labwg-c1 neigh replace "$RL" lladdr "$(mac 01:01)" dev eth0 nud permanent
-  ip -n labwg-r neigh replace "$C1" lladdr "$(mac 01:11)" dev lan0 nud permanent
-  ip -n labwg-r neigh replace "$S1" lladdr "$(mac 02:10)" dev wan0 nud permanent
-  ip -n labwg-s1 neigh replace "$RW" lladdr "$(mac 02:01)" dev eth0 nud permanent
-  nsx labwg-r sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_acct=1 \
+  ip -n $P-c1 route add 203.0.113.0/24 via "$RL"
+  ip -n $P-c1 neigh replace "$RL" lladdr "$(mac 01:01)" dev eth0 nud permanent
+  ip -n $P-r neigh replace "$C1" lladdr "$(mac 01:11)" dev lan0 nud permanent
+  ip -n $P-r neigh replace "$S1" lladdr "$(mac 02:10)" dev wan0 nud permanent
+  ip -n $P-s1 neigh replace "$RW" lladdr "$(mac 02:01)" dev eth0 nud permanent
+  nsx $P-r sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_acct=1 \
     net.netfilter.nf_conntrack_udp_timeout=$UDP_TO net.netfilter.nf_conntrack_udp_timeout_stream=$UDP_STREAM_TO
   NAT_FLAGS=$nat_flags
-  nsx labwg-r nft -f - <<EOF
+  nsx $P-r nft -f - <<EOF
 table inet labwg {
   chain input {
     type filter hook input priority filter; policy accept;
@@ -171,7 +128,7 @@ EOF
 
 # server_firewall_drop PROTO PORT: the server host silently drops what arrives on PORT
 server_firewall_drop() {
-  nsx labwg-s1 nft -f - <<EOF
+  nsx $P-s1 nft -f - <<EOF
 table inet labwg_server {
   chain input {
     type filter hook input priority filter; policy accept;
@@ -182,22 +139,8 @@ EOF
 }
 
 cap_start() {
-  local name=$1 _
-  CUR=$name
-  rm -f "$OUT/$name"-{inside,outside,router}.pcap "$OUT/$name.conntrack" "$OUT/$name.ctstats"
-  nsbg labwg-r tcpdump -Z root -n -U -s 262144 -i lan0 -w "$OUT/$name-inside.pcap" 2>"$WORK/$name.td-in" &
-  PIDS+=($!); TD_IN=$!
-  nsbg labwg-r tcpdump -Z root -n -U -s 262144 -i wan0 -w "$OUT/$name-outside.pcap" 2>"$WORK/$name.td-out" &
-  PIDS+=($!); TD_OUT=$!
-  nsbg labwg-r tcpdump -Z root -n -U -s 262144 -i any -y LINUX_SLL2 -w "$OUT/$name-router.pcap" 2>"$WORK/$name.td-any" &
-  PIDS+=($!); TD_ANY=$!
-  nsbg labwg-r stdbuf -oL conntrack -E -o timestamp,extended,id >"$OUT/$name.conntrack" 2>"$WORK/$name.ct" &
-  PIDS+=($!); CT_E=$!
-  for _ in $(seq 50); do
-    if grep -q listening "$WORK/$name.td-in" && grep -q listening "$WORK/$name.td-out" &&
-       grep -q listening "$WORK/$name.td-any"; then break; fi
-    sleep 0.1
-  done
+  local name=$1
+  lab_cap_start "$name" $P-r 1
   # the wall clock of a VM can be stepped: packet and conntrack times are wall-clock times, so
   # log every jump of (realtime - monotonic) larger than 50 ms during the capture
   "$PY" -c '
@@ -220,11 +163,8 @@ while True:
 t() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "t=%.1f", b-a}'; }
 
 cap_stop() {
-  local name=$CUR p
-  sleep 1
-  for p in "$TD_IN" "$TD_OUT" "$TD_ANY"; do kill -INT "$p" 2>/dev/null || true; done
-  for p in "$TD_IN" "$TD_OUT" "$TD_ANY"; do wait "$p" 2>/dev/null || true; done
-  stop_pid "$CT_E"
+  local name=$CUR
+  lab_cap_stop
   stop_pid "$CLOCKW"
   {
     echo "# scenario $name (tests/lab/tunnels.sh), router: masquerade${NAT_FLAGS:+ $NAT_FLAGS}," \
@@ -236,16 +176,16 @@ cap_stop() {
     else
       echo "# wall clock: no step > 50 ms against the monotonic clock during the capture"
     fi
-    echo "# conntrack -S (router netns labwg-r)"
-    nsx labwg-r conntrack -S
+    echo "# conntrack -S (router netns $P-r)"
+    nsx $P-r conntrack -S
     echo "# nft rule counters (router)"
-    nsx labwg-r nft list ruleset
-    if nsx labwg-s1 nft list table inet labwg_server >/dev/null 2>&1; then
-      echo "# nft rule counters (server labwg-s1)"
-      nsx labwg-s1 nft list table inet labwg_server
+    nsx $P-r nft list ruleset
+    if nsx $P-s1 nft list table inet labwg_server >/dev/null 2>&1; then
+      echo "# nft rule counters (server $P-s1)"
+      nsx $P-s1 nft list table inet labwg_server
     fi
     echo "# conntrack -L -o extended,id at the end"
-    nsx labwg-r conntrack -L -o extended,id 2>/dev/null || true
+    nsx $P-r conntrack -L -o extended,id 2>/dev/null || true
     if [ -n "${STATUS_FN:-}" ]; then "$STATUS_FN"; fi
   } >"$OUT/$name.ctstats"
 }
@@ -257,9 +197,7 @@ report() {
     n=$(tshark -r "$f" -T fields -e frame.number 2>/dev/null | wc -l)
     log "$name-$side.pcap: $n packets, $(stat -c %s "$f") bytes"
   done
-  log "$name conntrack: $(grep -c NEW "$OUT/$name.conntrack" || true) NEW," \
-      "$(grep -c DESTROY "$OUT/$name.conntrack" || true) DESTROY;" \
-      "$(awk '/^cpu=/{for(i=1;i<=NF;i++){split($i,a,"=");if(a[1]=="insert_failed"||a[1]=="drop")s[a[1]]+=a[2]}}END{printf "insert_failed=%d drop=%d",s["insert_failed"],s["drop"]}' "$OUT/$name.ctstats")"
+  lab_ct_summary "$name"
   grep -E 'counter packets [1-9]' "$OUT/$name.ctstats" | sed 's/^[[:space:]]*/  nft: /' >&2 || true
   # outside ports the router gave the client (NEW events of its UDP/TCP flows)
   awk -v c="$C1" '/\[NEW\]/ && index($0, "src=" c " ") {
@@ -300,12 +238,12 @@ wg_up() {
   wg genkey >"$WORK/c.key"; wg pubkey <"$WORK/c.key" >"$WORK/c.pub"
   umask 022
   if [ "$srv" = server ]; then
-    wg_dev labwg-s1 labwgs "$WG_S"
-    nsx labwg-s1 wg set labwgs private-key "$WORK/s.key" listen-port "$WG_PORT" \
+    wg_dev $P-s1 labwgs "$WG_S"
+    nsx $P-s1 wg set labwgs private-key "$WORK/s.key" listen-port "$WG_PORT" \
       peer "$(cat "$WORK/c.pub")" allowed-ips "$WG_C/32"
   fi
-  wg_dev labwg-c1 labwgc "$WG_C"
-  nsx labwg-c1 wg set labwgc private-key "$WORK/c.key" listen-port "$WG_CPORT"
+  wg_dev $P-c1 labwgc "$WG_C"
+  nsx $P-c1 wg set labwgc private-key "$WORK/c.key" listen-port "$WG_CPORT"
   WG_PK=$pk
   STATUS_FN=wg_status
 }
@@ -315,16 +253,16 @@ wg_up() {
 wg_client_peer() {
   local ka=()
   [ "$WG_PK" != 0 ] && ka=(persistent-keepalive "$WG_PK")
-  nsx labwg-c1 wg set labwgc peer "$(cat "$WORK/s.pub")" endpoint "$S1:$WG_PORT" \
+  nsx $P-c1 wg set labwgc peer "$(cat "$WORK/s.pub")" endpoint "$S1:$WG_PORT" \
     allowed-ips "$WG_S/32" "${ka[@]}"
 }
 
 wg_status() {
-  echo "# wg show (client labwg-c1, at the end)"
-  nsx labwg-c1 wg show labwgc 2>&1 || true
+  echo "# wg show (client $P-c1, at the end)"
+  nsx $P-c1 wg show labwgc 2>&1 || true
   if [ -S /var/run/wireguard/labwgs.sock ]; then
-    echo "# wg show (server labwg-s1, at the end; endpoint = where the server last heard the client)"
-    nsx labwg-s1 wg show labwgs 2>&1 || true
+    echo "# wg show (server $P-s1, at the end; endpoint = where the server last heard the client)"
+    nsx $P-s1 wg show labwgs 2>&1 || true
   fi
 }
 
@@ -334,11 +272,11 @@ sc_wg_healthy() {
   wg_up 5
   cap_start wg_healthy
   wg_client_peer
-  ping_from labwg-c1 "$WG_S" 3
+  ping_from $P-c1 "$WG_S" 3
   log "$(t) idle 20 s (persistent keepalive every 5 s)"; sleep 20
-  ping_from labwg-s1 "$WG_C" 3
+  ping_from $P-s1 "$WG_C" 3
   log "$(t) idle 20 s"; sleep 20
-  ping_from labwg-c1 "$WG_S" 2
+  ping_from $P-c1 "$WG_S" 2
   cap_stop
 }
 
@@ -350,13 +288,13 @@ sc_wg_stale() {
   wg_up 0
   cap_start wg_stale
   wg_client_peer
-  ping_from labwg-c1 "$WG_S" 3
+  ping_from $P-c1 "$WG_S" 3
   log "$(t) idle 32 s: passive keepalive at +10 s, mapping gone 12 s after it"; sleep 32
-  ping_from labwg-s1 "$WG_C" 3
+  ping_from $P-s1 "$WG_C" 3
   log "$(t) idle 4 s"; sleep 4
-  ping_from labwg-c1 "$WG_S" 3
+  ping_from $P-c1 "$WG_S" 3
   sleep 2
-  ping_from labwg-s1 "$WG_C" 2
+  ping_from $P-s1 "$WG_C" 2
   cap_stop
 }
 
@@ -369,13 +307,13 @@ sc_wg_stale_rekey() {
   wg_up 0
   cap_start wg_stale_rekey
   wg_client_peer
-  ping_from labwg-c1 "$WG_S" 3
+  ping_from $P-c1 "$WG_S" 3
   log "$(t) idle 32 s: passive keepalive at +10 s, mapping gone 12 s after it"; sleep 32
-  ping_from labwg-s1 "$WG_C" 3
+  ping_from $P-s1 "$WG_C" 3
   log "$(t) idle 24 s: the server's handshake initiations to the dead mapping"; sleep 24
-  ping_from labwg-c1 "$WG_S" 3
+  ping_from $P-c1 "$WG_S" 3
   sleep 5
-  ping_from labwg-s1 "$WG_C" 2
+  ping_from $P-s1 "$WG_C" 2
   cap_stop
 }
 
@@ -386,19 +324,19 @@ sc_wg_no_response() {
   wg_up 0 noserver
   cap_start wg_no_response
   wg_client_peer
-  ping_from labwg-c1 "$WG_S" 22
+  ping_from $P-c1 "$WG_S" 22
   cap_stop
 }
 
 # wg_one_way: the router drops server->client transport data (type 4), handshakes pass
 sc_wg_one_way() {
   topo_up
-  nsx labwg-r nft add rule inet labwg forward iifname wan0 udp sport "$WG_PORT" '@th,64,32' 0x04000000 \
+  nsx $P-r nft add rule inet labwg forward iifname wan0 udp sport "$WG_PORT" '@th,64,32' 0x04000000 \
     counter drop comment '"WireGuard transport data server->client dropped"'
   wg_up 0
   cap_start wg_one_way
   wg_client_peer
-  ping_from labwg-c1 "$WG_S" 25
+  ping_from $P-c1 "$WG_S" 25
   cap_stop
 }
 
@@ -428,7 +366,7 @@ ovpn_server() {
   local proto=$1; shift
   local p=udp
   [ "$proto" = tcp ] && p=tcp-server
-  nsbg labwg-s1 openvpn --mode server --tls-server --proto "$p" --local "$S1" --port "$OV_PORT" \
+  nsbg $P-s1 openvpn --mode server --tls-server --proto "$p" --local "$S1" --port "$OV_PORT" \
     --dev ovs0 --dev-type tun --topology subnet --server 10.77.0.0 255.255.255.0 \
     --ca "$WORK/pki/ca.crt" --cert "$WORK/pki/server.crt" --key "$WORK/pki/server.key" --dh none \
     --status "$WORK/ovs.status" 1 --status-version 2 --verb 3 "$@" >"$WORK/ovs.log" 2>&1 &
@@ -441,7 +379,7 @@ ovpn_client() {
   local proto=$1; shift
   local p=(--proto udp --lport "$OV_CPORT")
   [ "$proto" = tcp ] && p=(--proto tcp-client --nobind)
-  nsbg labwg-c1 openvpn --client "${p[@]}" --remote "$S1" "$OV_PORT" --dev ovc0 --dev-type tun \
+  nsbg $P-c1 openvpn --client "${p[@]}" --remote "$S1" "$OV_PORT" --dev ovc0 --dev-type tun \
     --ca "$WORK/pki/ca.crt" --cert "$WORK/pki/client.crt" --key "$WORK/pki/client.key" \
     --remote-cert-tls server --verb 3 "$@" >"$WORK/ovc.log" 2>&1 &
   PIDS+=($!); OVC=$!
@@ -493,9 +431,9 @@ sc_ovpn_healthy() {
   cap_start ovpn_healthy
   ovpn_client udp
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   log "$(t) idle 20 s (OpenVPN pings every 5 s)"; sleep 20
-  ping_from labwg-s1 "$OV_C" 3
+  ping_from $P-s1 "$OV_C" 3
   sleep 2
   stop_pid "$OVC"
   cap_stop
@@ -510,12 +448,12 @@ sc_ovpn_stale() {
   cap_start ovpn_stale
   ovpn_client udp
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   log "$(t) idle 20 s, no keepalive"; sleep 20
-  ping_from labwg-s1 "$OV_C" 3
+  ping_from $P-s1 "$OV_C" 3
   log "$(t) idle 3 s"; sleep 3
-  ping_from labwg-c1 "$OV_S" 3
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-c1 "$OV_S" 3
+  ping_from $P-s1 "$OV_C" 2
   sleep 1
   stop_pid "$OVC"
   cap_stop
@@ -531,15 +469,15 @@ sc_ovpn_stale_restart() {
   cap_start ovpn_stale_restart
   ovpn_client udp --ping-restart 20
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   log "$(t) idle 15 s, no keepalive"; sleep 15
-  ping_from labwg-s1 "$OV_C" 3
+  ping_from $P-s1 "$OV_C" 3
   log "$(t) wait for the client's ping-restart (20 s after it last heard the server)"
   wait_log "$WORK/ovc.log" 'Restart pause' 15 || log "WARNING: no restart seen"
   wait_log_n "$WORK/ovc.log" 'Initialization Sequence Completed' 2 20 || log "WARNING: no reconnect seen"
   log "$(t) client reconnected"
-  ping_from labwg-c1 "$OV_S" 2
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-c1 "$OV_S" 2
+  ping_from $P-s1 "$OV_C" 2
   stop_pid "$OVC"
   cap_stop
 }
@@ -560,14 +498,14 @@ sc_ovpn_no_response() {
 # byte 0x48) in its forward chain; the TLS handshake (control channel) passes
 sc_ovpn_one_way() {
   topo_up
-  nsx labwg-r nft add rule inet labwg forward iifname wan0 udp sport "$OV_PORT" '@th,64,8' 0x48 \
+  nsx $P-r nft add rule inet labwg forward iifname wan0 udp sport "$OV_PORT" '@th,64,8' 0x48 \
     counter drop comment '"OpenVPN DATA_V2 server->client dropped"'
   ovpn_up
   ovpn_server udp
   cap_start ovpn_one_way
   ovpn_client udp
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 15
+  ping_from $P-c1 "$OV_S" 15
   stop_pid "$OVC"
   cap_stop
 }
@@ -580,20 +518,20 @@ sc_ovpn_tcp() {
   cap_start ovpn_tcp
   ovpn_client tcp
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   # full-size tunnel packets (1500-byte inner IP: an OpenVPN packet longer than the TCP MSS,
   # split across segments), then 4000-byte pings that the tunnel fragments into 3 inner
   # packets written back to back (several OpenVPN packets per segment)
-  nsx labwg-c1 ping -n -q -c 3 -s 1472 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
-  nsx labwg-c1 ping -n -q -c 3 -s 4000 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
+  nsx $P-c1 ping -n -q -c 3 -s 1472 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
+  nsx $P-c1 ping -n -q -c 3 -s 4000 -i 0.5 -W 1 "$OV_S" >/dev/null 2>&1 || true
   # a 256 kbit/s bottleneck on the router's WAN port: the server's ACKs come late, Nagle (no
   # --tcp-nodelay) makes the client coalesce a burst of 10 small tunnel packets (ping -l 10) into shared segments
-  nsx labwg-r tc qdisc add dev wan0 root tbf rate 256kbit burst 1600 latency 500ms
-  nsx labwg-c1 ping -n -q -c 10 -l 10 -s 200 -W 2 "$OV_S" >/dev/null 2>&1 || true
+  nsx $P-r tc qdisc add dev wan0 root tbf rate 256kbit burst 1600 latency 500ms
+  nsx $P-c1 ping -n -q -c 10 -l 10 -s 200 -W 2 "$OV_S" >/dev/null 2>&1 || true
   sleep 1
-  nsx labwg-r tc qdisc del dev wan0 root
+  nsx $P-r tc qdisc del dev wan0 root
   log "$(t) idle 8 s"; sleep 8
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-s1 "$OV_C" 2
   sleep 1
   stop_pid "$OVC"
   cap_stop
@@ -607,9 +545,9 @@ sc_ovpn_tls_crypt() {
   cap_start ovpn_tls_crypt
   ovpn_client udp --tls-crypt "$WORK/pki/ta.key"
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   sleep 6
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-s1 "$OV_C" 2
   stop_pid "$OVC"
   cap_stop
 }
@@ -621,9 +559,9 @@ sc_ovpn_tls_auth() {
   cap_start ovpn_tls_auth
   ovpn_client udp --tls-auth "$WORK/pki/ta.key" 1
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   sleep 6
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-s1 "$OV_C" 2
   stop_pid "$OVC"
   cap_stop
 }
@@ -636,9 +574,9 @@ sc_ovpn_tls_auth_sha256() {
   cap_start ovpn_tls_auth_sha256
   ovpn_client udp --tls-auth "$WORK/pki/ta.key" 1 --auth SHA256
   ovpn_wait_client
-  ping_from labwg-c1 "$OV_S" 3
+  ping_from $P-c1 "$OV_S" 3
   sleep 6
-  ping_from labwg-s1 "$OV_C" 2
+  ping_from $P-s1 "$OV_C" 2
   stop_pid "$OVC"
   cap_stop
 }
@@ -658,7 +596,7 @@ main() {
   check_deps
   mkdir -p "$OUT"
   WORK=$(mktemp -d /tmp/labwg-tunnels.XXXXXX)
-  trap cleanup EXIT
+  trap lab_cleanup EXIT
   trap 'exit 130' INT TERM
   for s in "$@"; do
     log "=== $s"

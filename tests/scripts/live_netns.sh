@@ -2,7 +2,8 @@
 # live_netns.sh - live capture on a veth pair between two network namespaces made by the test
 # (names prefixed pipeline-, veths created inside them, no route out, removed by a trap): packets of lab captures are replayed
 # with tcpreplay in one namespace and `vpnscope -i <peer> --json -c N` runs in the other. It must
-# report the same tunnels (IKE SPIs, ESP/AH SPIs, PPTP calls) and findings as `vpnscope -r` on
+# report the same tunnels (IKE SPIs, ESP/AH SPIs, PPTP calls, WireGuard index pairs, OpenVPN
+# session ids) and findings as `vpnscope -r` on
 # the file, stream them as they happen, end on SIGINT with the summary only (nothing streamed is
 # repeated; a session whose state changed gets an "update" record) and the same exit status,
 # expire sessions on a silent link, save packets with -w, follow two interfaces
@@ -14,67 +15,20 @@
 # Skips (77) when not root, without ip/tcpreplay/python3 or when namespaces cannot be made;
 # under CI=true a skip is a failure (exit 1).
 set -uo pipefail
+. "$(dirname "$0")/lib_netns.sh"
 
-BIN=${VPNSCOPE_BIN:-}
-SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
-[ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
-[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
-for t in ip tcpreplay python3 timeout; do
-    command -v $t >/dev/null || skip "$t not installed"
-done
+need_bin
+need_root
+need_tools ip tcpreplay python3 timeout
 PCAP=$SRC/pcaps/esp_collision-inside.pcap
 PCAP_OUT=$SRC/pcaps/esp_collision-outside.pcap
-[ -f "$PCAP" ] || skip "pcaps/esp_collision-inside.pcap missing"
+need_files "$PCAP"
 
-ID=$$
-NS_TX=pipeline-tx-$ID
-NS_RX=pipeline-rx-$ID
+netns_setup
 NS_TX2=pipeline-tx2-$ID
-IFA=plv-a$ID
-IFB=plv-b$ID
 IFC=plv-c$ID
 IFD=plv-d$ID
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for ns in "$NS_TX" "$NS_RX" "$NS_TX2"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-mkns() {
-    ip netns add "$1" || return 1
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
-    ip -n "$1" link set lo up
-}
-# veth A (in ns1) <-> B (in ns2), made inside the namespaces (the root namespace is never
-# touched), IPv6 off (no ND/MLD noise), no addresses, no routes
-mkveth() {
-    ip -n "$3" link add "$1" type veth peer name "$2" netns "$4" || return 1
-    ip netns exec "$3" sysctl -qw "net.ipv6.conf.$1.disable_ipv6=1" >/dev/null 2>&1
-    ip netns exec "$4" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" >/dev/null 2>&1
-    ip -n "$3" link set "$1" up && ip -n "$4" link set "$2" up
-}
-mkns "$NS_TX" && mkns "$NS_RX" || skip "cannot create network namespaces"
-mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || skip "cannot create a veth pair"
-
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -20
-}
+netns_pair pipeline-tx-$ID pipeline-rx-$ID plv-a$ID plv-b$ID
 
 # The comparable content of a JSON Lines report: tunnels and findings without capture names and
 # times. --final: the final state of each (a file's report record, or the last streamed record
@@ -101,6 +55,10 @@ for line in open(path):
         item = key + ((r["packets"],) if mode == "--final" else ())
     elif t == "pptp_call":
         key = item = ("pptp_call", r["client"]["ip"], r["server"]["ip"], r["call_id"])
+    elif t == "wg_session":
+        key = item = ("wg_session", r["initiator_index"], r["responder_index"], r["initiator"]["ip"])
+    elif t == "ovpn_session":
+        key = item = ("ovpn_session", r["transport"], r["session_id"], r["client"]["ip"])
     elif t == "finding":
         key = ("finding", r["kind"], json.dumps(r.get("sessions"), sort_keys=True))
         item = ("finding", r["kind"], r["severity"], r["confidence"])
@@ -131,29 +89,9 @@ for l in sys.stdin:
     r=json.loads(l)
     if r.get("type")=="summary": print(r["packets"])'; }
 
-# wait_grep FILE REGEX [SECONDS]: until FILE has a line matching REGEX (deadline, default 10 s)
-wait_grep() {
-    local end=$((SECONDS + ${3:-10}))
-    while [ $SECONDS -le "$end" ]; do
-        grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-# wait_listening ERRFILE: vpnscope said its capture is open (after pcap activation and the
-# filter: packets sent from now on are captured)
-wait_listening() { wait_grep "$1" '^vpnscope: listening on ' 15; }
-# wait_exit PID [SECONDS]: until the process ends by itself (-c reached), else SIGINT; its status
-wait_exit() {
-    local end=$((SECONDS + ${2:-10}))
-    while [ $SECONDS -le "$end" ] && kill -0 "$1" 2>/dev/null; do sleep 0.05; done
-    kill -0 "$1" 2>/dev/null && kill -INT "$1"
-    wait "$1"
-}
-
 # ---- 1. same tunnels and findings as -r, for every single-side capture at hand ----
 caps=("$PCAP")
-for extra in natt_two_clients-inside ah_nat-inside ss-ikev2-natt-inside pptp-inside; do
+for extra in natt_two_clients-inside ah_nat-inside ss-ikev2-natt-inside pptp-inside wg_healthy-inside ovpn_healthy-inside ovpn_tcp-inside; do
     [ -f "$SRC/pcaps/$extra.pcap" ] && caps+=("$SRC/pcaps/$extra.pcap")
 done
 for f in "${caps[@]}"; do
@@ -345,5 +283,4 @@ done
 echo "highest replay rate with zero kernel drops: $best pps as sent by tcpreplay ($(basename "$PCAP") looped; when the sent rate stops following the requested one, the sender is the limit)"
 ok "replay rates reported (best without loss: $best pps; a rate is a benchmark figure, never a failure)"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+netns_done

@@ -9,72 +9,22 @@
 # with deadlines (the "listening on" line, the process end), never bare sleeps.
 # Skips (77) without root/ip/tcpreplay/tshark; under CI=true a skip is a failure (exit 1).
 set -uo pipefail
-SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${VPNSCOPE_BIN:-$SRC/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
-[ -x "$BIN" ] || skip "vpnscope binary not found: $BIN"
-[ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"
-for t in ip tcpreplay tshark python3 timeout; do command -v $t >/dev/null || skip "$t not installed"; done
+. "$(dirname "$0")/lib_netns.sh"
+
+need_bin
+need_root
+need_tools ip tcpreplay tshark python3 timeout
 PCAP=$SRC/pcaps/mtu_blackhole-outside.pcap
 SMALL=$SRC/pcaps/esp_collision-inside.pcap
-for f in "$PCAP" "$SMALL"; do [ -f "$f" ] || skip "$f missing"; done
+need_files "$PCAP" "$SMALL"
 
-ID=$$
-NS_TX=batch-tx-$ID
-NS_RX=batch-rx-$ID
-IFA=bta$ID
-IFB=btb$ID
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/vpnscope-ring.XXXXXX") || exit 1
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for ns in "$NS_TX" "$NS_RX"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-mkns() {
-    ip netns add "$1" || return 1
-    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
-    ip -n "$1" link set lo up
-}
-mkns "$NS_TX" && mkns "$NS_RX" || skip "cannot create network namespaces"
-ip -n "$NS_TX" link add "$IFA" type veth peer name "$IFB" netns "$NS_RX" || skip "cannot create a veth pair"
-ip netns exec "$NS_TX" sysctl -qw "net.ipv6.conf.$IFA.disable_ipv6=1" >/dev/null 2>&1
-ip netns exec "$NS_RX" sysctl -qw "net.ipv6.conf.$IFB.disable_ipv6=1" >/dev/null 2>&1
-ip -n "$NS_TX" link set "$IFA" up && ip -n "$NS_RX" link set "$IFB" up || skip "cannot bring the veth pair up"
+netns_setup
+netns_pair batch-tx-$ID batch-rx-$ID bta$ID btb$ID
 
 # the files after the first are created after the capture dropped its privileges (as tcpdump
 # does): the output directory must be writable by that user
 OUT=$TMP/out
 chmod 711 "$TMP" && mkdir -m 1777 "$OUT"
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && head -20 "$2" | sed 's/^/    /'
-}
-wait_grep() { # FILE REGEX SECONDS
-    local end=$((SECONDS + $3))
-    while [ $SECONDS -le "$end" ]; do
-        grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-wait_gone() { # PID SECONDS: until the process ends; SIGINT at the deadline
-    local end=$((SECONDS + $2))
-    while [ $SECONDS -le "$end" ] && kill -0 "$1" 2>/dev/null; do sleep 0.05; done
-    kill -0 "$1" 2>/dev/null && kill -INT "$1"
-}
 npk() { tshark -r "$1" -T fields -e frame.number 2>/dev/null | wc -l; }
 opens() { tshark -r "$1" -c 1 >/dev/null 2>&1; }
 summary_packets() { python3 -c 'import json,sys
@@ -86,11 +36,10 @@ for l in open(sys.argv[1]):
 ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$OUT/ring.pcap" -C 1 -W 3 >"$TMP/c.jsonl" 2>"$TMP/c.err" &
 pid=$!
 PIDS+=($pid)
-wait_grep "$TMP/c.err" '^vpnscope: listening on ' 15 || ko "-C: vpnscope listens" "$TMP/c.err"
+wait_listening "$TMP/c.err" || ko "-C: vpnscope listens" "$TMP/c.err"
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --loop 80 --pps 4000 "$PCAP" >/dev/null 2>&1
 kill -INT $pid 2>/dev/null
-wait_gone $pid 20
-wait $pid
+wait_exit $pid 20
 st=$?
 [ $st -lt 2 ] && ok "-C: SIGINT ends the capture (exit $st)" || ko "-C: exit $st" "$TMP/c.err"
 captured=$(summary_packets "$TMP/c.jsonl")
@@ -116,19 +65,18 @@ done
 ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$OUT/g-%s.pcap" -G 1 -W 2 >"$TMP/g.jsonl" 2>"$TMP/g.err" &
 pid=$!
 PIDS+=($pid)
-wait_grep "$TMP/g.err" '^vpnscope: listening on ' 15 || ko "-G: vpnscope listens" "$TMP/g.err"
+wait_listening "$TMP/g.err" || ko "-G: vpnscope listens" "$TMP/g.err"
 # 44 packets at 20 per second, three times: more than two seconds of packet time
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --loop 3 --pps 20 "$SMALL" >/dev/null 2>&1 &
 rp=$!
 PIDS+=($rp)
-end=$((SECONDS + 30))
-while [ $SECONDS -le $end ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done
-if kill -0 $pid 2>/dev/null; then
+if wait_ended $pid 30; then
+    st=$WAITED
+else
     ko "-G 1 -W 2: the capture did not end by itself after two files"
-    kill -INT $pid
+    wait_exit $pid 0
+    st=$?
 fi
-wait $pid
-st=$?
 kill $rp 2>/dev/null
 gf=$(cd "$OUT" && ls g-*.pcap 2>/dev/null)
 n=$(echo "$gf" | grep -c '^g-[0-9]*\.pcap$')
@@ -152,5 +100,4 @@ for f in "$OUT"/g-*.pcap; do
 done
 tail -1 "$TMP/g.jsonl" | grep -q '"type":"summary"' && ok "-G: the run ends with its summary" || ko "-G: no summary" "$TMP/g.jsonl"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+netns_done

@@ -9,75 +9,17 @@
 # "listening on" line, the exit) with a deadline. Skips (77) when not root, without
 # ip/tcpreplay/timeout or when namespaces cannot be made; under CI=true a skip is a failure.
 set -uo pipefail
+. "$(dirname "$0")/lib_netns.sh"
 
-BIN=${VPNSCOPE_BIN:-}
-SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
-[ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
-[ "$(id -u)" = 0 ] || skip "needs root"
-for t in ip tcpreplay timeout mkfifo; do command -v $t >/dev/null || skip "$t not installed"; done
+need_bin
+need_root
+need_tools ip tcpreplay timeout mkfifo
 PCAP=$SRC/pcaps/esp_collision-inside.pcap
-[ -f "$PCAP" ] || skip "pcaps/esp_collision-inside.pcap missing"
+need_files "$PCAP"
 
-ID=$$
-NS_TX=honest-wtx-$ID
-NS_RX=honest-wrx-$ID
-IFA=hwa$ID
-IFB=hwb$ID
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    ip netns del "$NS_TX" 2>/dev/null
-    ip netns del "$NS_RX" 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-for ns in "$NS_TX" "$NS_RX"; do
-    ip netns add "$ns" || skip "cannot create network namespaces"
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
-done
-ip -n "$NS_TX" link add "$IFA" type veth peer name "$IFB" netns "$NS_RX" || skip "cannot create a veth pair"
-ip -n "$NS_TX" link set "$IFA" up
-ip -n "$NS_RX" link set "$IFB" up
+netns_setup
+netns_pair honest-wtx-$ID honest-wrx-$ID hwa$ID hwb$ID
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -10
-}
-# wait_grep FILE REGEX [SECONDS]: until FILE has a line matching REGEX (deadline)
-wait_grep() {
-    local end=$((SECONDS + ${3:-15}))
-    while [ $SECONDS -le "$end" ]; do
-        grep -qE -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-# wait_exit PID SECONDS: until the process has ended (deadline); its status in $WAITED
-wait_exit() {
-    local end=$((SECONDS + $2))
-    while [ $SECONDS -le "$end" ]; do
-        if ! kill -0 "$1" 2>/dev/null; then
-            wait "$1"
-            WAITED=$?
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
 replay() { ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 200 "$PCAP" >/dev/null 2>&1; }
 
 # 1. -w /dev/full: the first packet cannot be recorded
@@ -85,9 +27,9 @@ replay() { ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 200 "$PCAP" >/dev
 ip netns exec "$NS_RX" timeout -s INT 60 "$BIN" -i "$IFB" --json -w /dev/full >"$TMP/w.out" 2>"$TMP/w.err" &
 pid=$!
 PIDS+=($pid)
-wait_grep "$TMP/w.err" '^vpnscope: listening on ' || ko "-w /dev/full: vpnscope listens" "$TMP/w.err"
+wait_listening "$TMP/w.err" || ko "-w /dev/full: vpnscope listens" "$TMP/w.err"
 replay
-if wait_exit $pid 20; then
+if wait_ended $pid 20; then
     if [ "$WAITED" = 2 ] && grep -qE '^vpnscope: -w: write to /dev/full failed: No space left on device; capture stopped at frame 1$' "$TMP/w.err"; then
         ok "live -w /dev/full: ENOSPC named, capture stopped at frame 1, exit 2"
     else
@@ -104,9 +46,9 @@ ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json >"$TMP/fifo" 2>"$TMP/p.err" &
 pid=$!
 PIDS+=($pid)
 exec 3<"$TMP/fifo"
-wait_grep "$TMP/p.err" '^vpnscope: listening on ' || ko "closed pipe: vpnscope listens" "$TMP/p.err"
+wait_listening "$TMP/p.err" || ko "closed pipe: vpnscope listens" "$TMP/p.err"
 exec 3<&-
-if wait_exit $pid 10; then
+if wait_ended $pid 10; then
     [ "$WAITED" = 141 ] && [ "$(grep -vc '^vpnscope: listening on ' "$TMP/p.err")" = 0 ] &&
         ok "live stream, reader closed before any record: stops quietly, SIGPIPE (141)" ||
         ko "live stream, reader closed: exit $WAITED" "$TMP/p.err"
@@ -120,10 +62,10 @@ fi
   echo "${PIPESTATUS[0]}" >"$TMP/h.rc" ) &
 hp=$!
 PIDS+=($hp)
-wait_grep "$TMP/h.err" '^vpnscope: listening on ' || ko "head -1: vpnscope listens" "$TMP/h.err"
+wait_listening "$TMP/h.err" || ko "head -1: vpnscope listens" "$TMP/h.err"
 replay &
 rp=$!
-if wait_exit $hp 20; then
+if wait_ended $hp 20; then
     rc=$(cat "$TMP/h.rc")
     [ "$rc" = 141 ] && [ -s "$TMP/h.out" ] && ok "live stream | head -1: one record, then SIGPIPE (141)" ||
         ko "live stream | head -1: exit $rc" "$TMP/h.err"
@@ -137,14 +79,13 @@ wait $rp
 ip netns exec "$NS_RX" timeout -s INT 60 "$BIN" -i "$IFB" --json >/dev/full 2>"$TMP/f.err" &
 pid=$!
 PIDS+=($pid)
-wait_grep "$TMP/f.err" '^vpnscope: listening on ' || ko "stream to /dev/full: vpnscope listens" "$TMP/f.err"
+wait_listening "$TMP/f.err" || ko "stream to /dev/full: vpnscope listens" "$TMP/f.err"
 replay
-if wait_exit $pid 20; then
+if wait_ended $pid 20; then
     [ "$WAITED" = 2 ] && grep -qE '^vpnscope: writing the live report to stdout: No space left on device$' "$TMP/f.err" &&
         ok "live stream to a full disk: ENOSPC named, exit 2" || ko "live stream to /dev/full: exit $WAITED" "$TMP/f.err"
 else
     ko "live stream to /dev/full: still capturing 20 s later" "$TMP/f.err"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+netns_done

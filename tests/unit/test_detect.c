@@ -275,6 +275,44 @@ static void test_esp_collision(void)
     CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 1);
     model_free(m);
 
+    /* outside look-alike: one client re-initiating IKE from a new port after the NAT lost its
+     * state (its SAs succeed each other): the same SPIs going on, or new SPIs after a pause */
+    for (int fresh = 0; fresh < 2; fresh++) {
+        m = model(SIDE_OUTSIDE);
+        sa_add(m, NAT, SRV, 0xa003, 50, 0, 0, 5, T0 + S(1), fresh ? T0 + S(9) : T0 + S(30));
+        sa_add(m, SRV, NAT, 0xb003, 50, 0, 0, 72, T0 + S(1), fresh ? T0 + S(11) : T0 + S(30));
+        if (fresh) {
+            sa_add(m, NAT, SRV, 0xa013, 50, 0, 0, 5, T0 + S(13), T0 + S(30));
+            sa_add(m, SRV, NAT, 0xb013, 50, 0, 0, 20, T0 + S(13), T0 + S(30));
+        }
+        ike_add(m, 0x3131, NAT, 176, SRV, 500, T0, T0 + 300000);
+        ike_add(m, 0x3132, NAT, 90, SRV, 500, T0 + S(12), T0 + S(12) + 300000);
+        finish(m);
+        CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 0);
+        model_free(m);
+    }
+    /* ... not when the earlier port's IKE SA is still active after the new port began */
+    m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa003, 50, 0, 0, 5, T0 + S(1), T0 + S(30));
+    sa_add(m, SRV, NAT, 0xb003, 50, 0, 0, 72, T0 + S(1), T0 + S(30));
+    ike_add(m, 0x3131, NAT, 176, SRV, 500, T0, T0 + S(20));
+    ike_add(m, 0x3132, NAT, 90, SRV, 500, T0 + S(12), T0 + S(12) + 300000);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, &f), 1);
+    CHECK(strstr(f.summary, "2 IKE SAs come from 203.0.113.1 on different ports (176, 90)") ||
+          strstr(f.summary, "2 IKE SAs come from 203.0.113.1 on different ports (90, 176)"));
+    model_free(m);
+    /* ... nor when two clients set up one after the other before any ESP ran (the router passes
+     * only the first one's ESP, the server sends on one SPI) */
+    m = model(SIDE_OUTSIDE);
+    sa_add(m, NAT, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    sa_add(m, SRV, NAT, 0xb001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
+    ike_add(m, 0x1111, NAT, 500, SRV, 500, T0, T0 + 1000);
+    ike_add(m, 0x1212, NAT, 159, SRV, 500, T0 + 230000, T0 + 231000);
+    finish(m);
+    CHECK_EQ(run1(m, FINDING_ESP_COLLISION, NULL), 1);
+    model_free(m);
+
     /* two captures: C2's ESP dropped inside-only; return to C1 */
     struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
     sa_add(in, C1, SRV, 0xa001, 50, 0, 0, 10, T0 + S(1), T0 + S(4));
