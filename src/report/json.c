@@ -302,8 +302,8 @@ void rep_json_finding(struct jw *w, const struct finding *f)
     jw_str(w, "summary", f->summary);
     jw_str(w, "remedy", f->remedy);
     jw_arr(w, "sessions");
-    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
-        const struct finding_session *s = &f->sessions[i];
+    for (uint32_t i = 0, ns = finding_n_sessions(f); i < ns; i++) {
+        const struct finding_session *s = finding_session_at(f, i);
         jw_obj(w, NULL);
         jw_str(w, "role", fs_role_name(s->role));
         jw_ip(w, "ip", &s->ip);
