@@ -201,9 +201,10 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
     } else {
         rc = open_live(p, err, errlen);
     }
-    /* a live -w that rotates (-C/-G) creates every file after the privilege drop, as tcpdump
-     * does, so that the ring can reopen its first file; a single -w file is opened before */
-    bool late = p->live && (c->rotate_bytes || c->rotate_secs);
+    /* a live -w file is created after the privilege drop, as tcpdump -Z does: it belongs to
+     * the user the capture runs as (and a rotating ring can reopen its first file); reading
+     * files, nothing is dropped and it is opened at once */
+    bool late = p->live;
     if (rc == 0 && !late)
         rc = open_dumps(p, err, errlen);
     if (rc == 0 && p->live)
