@@ -186,6 +186,10 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
         p->captures[0] = c->files;
         p->src[0] = open_single(c->files, c->nfiles, c->bpf, err, errlen);
         rc = p->src[0] ? 0 : -1;
+        if (rc == 0 && clockstep_fwd_enable(&p->cs[0]) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
     } else if (c->ninside) {
         p->captures[0] = c->inside;
         p->captures[1] = c->outside;

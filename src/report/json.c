@@ -410,12 +410,43 @@ static void rec_clock_steps(struct jw *w, const struct report_input *in)
             jw_ts(w, "after_ts", st->after_us);
             jw_f6(w, "step_s", (double)st->step_us / 1e6);
             jw_f6(w, "offset_s", (double)st->offset_us / 1e6);
-            jw_str(w, "offset_from", st->refined ? "other_capture" : "no_gap_assumed");
+            jw_str(w, "offset_from",
+                   st->refined   ? "other_capture"
+                   : st->forward ? "flow_interval_assumed"
+                                 : "no_gap_assumed");
+            jw_str(w, "direction", st->forward ? "forward" : "backward");
+            if (st->forward && !st->refined)
+                jw_f6(w, "assumed_s", (double)st->assumed_us / 1e6);
             jw_obj_end(w);
         }
     }
     jw_arr_end(w);
     jw_u64(w, "clock_steps_total", total);
+}
+
+/* "capture_gaps" (only when there were any): silences with holes in the wire's counters, packets
+ * the capture missed (not a clock step; clockstep_fwd.c). */
+static void rec_capture_gaps(struct jw *w, const struct report_input *in)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < in->n_models && i < 2; i++)
+        total += in->clock_steps[i] ? in->clock_steps[i]->gaps_total : 0;
+    if (!total)
+        return;
+    jw_arr(w, "capture_gaps");
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct clock_steps *cs = in->clock_steps[i];
+        for (unsigned k = 0; cs && k < cs->gaps_total && k < CLOCKSTEP_MAX; k++) {
+            jw_obj(w, NULL);
+            jw_str(w, "capture", side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE));
+            jw_u64(w, "frame", cs->gap_frame[k]);
+            jw_ts(w, "before_ts", cs->gap_before_us[k]);
+            jw_ts(w, "after_ts", cs->gap_after_us[k]);
+            jw_obj_end(w);
+        }
+    }
+    jw_arr_end(w);
+    jw_u64(w, "capture_gaps_total", total);
 }
 
 /* "wrappers", "tunnels" and "snap_cut": only present when the capture had any (doc/json-schema.md).
@@ -546,6 +577,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
         jw_obj_end(w);
     }
     rec_clock_steps(w, in);
+    rec_capture_gaps(w, in);
     rec_summary_capture(w, in);
 }
 
