@@ -146,8 +146,9 @@ static void check(const struct pkt *p, const uint8_t *base, uint32_t caplen)
                 (p->frag_data >= base && p->frag_data <= base + caplen));
     if (p->ipver)
         REQUIRE(p->ipver == 4 || p->ipver == 6);
-    for (unsigned k = 0; k < ENCAP__COUNT; k++)
+    for (unsigned k = 0; k <= ENCAP__COUNT; k++)
         REQUIRE(encap_name(k)[0] != '\0');
+    REQUIRE(strcmp(encap_name(ENCAP__COUNT), "unknown") == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
