@@ -6,8 +6,9 @@
  * that was sending in rhythm goes silent, and after a silence far longer than their measured
  * packet intervals they all resume together, each counter continuing without a hole, in at least
  * two conversations (address pairs): the traffic went on, only the clock moved. The same silence
- * with a hole in a counter is a capture gap (packets were sent and not captured), said as such.
- * Anything else (some flows resume later, no counters, one conversation) is left as idle time.
+ * with a hole in every counter, in two conversations or more, is a capture gap (packets were sent
+ * and not captured), said as such. Anything else (some flows resume later or lost packets while
+ * others did not, no counters, one conversation) is left as idle time.
  *
  * With one capture the decision needs the packets after the silence, so they are held (copied,
  * at most FWD_QUEUE packets / FWD_QUEUE_BYTES) until it is made; the flows before it come from a
@@ -270,26 +271,29 @@ static void decide(struct clock_steps *cs, struct clockstep_fwd *f)
     uint64_t shortest = UINT64_MAX;
     for (unsigned i = 0; i < f->nfl; i++) {
         const struct fwd_flow *fl = &f->fl[i];
-        if (fl->state < 0)
-            holes++;
-        if (fl->state <= 0)
+        if (fl->state == 0)
             continue;
-        ok++;
-        shortest = fl->interval < shortest ? fl->interval : shortest;
         if (nconv < 2 && (nconv == 0 || convs[0] != fl->last.conv))
             convs[nconv++] = fl->last.conv;
+        if (fl->state < 0) {
+            holes++;
+            continue;
+        }
+        ok++;
+        shortest = fl->interval < shortest ? fl->interval : shortest;
     }
     uint64_t frame = f->qn ? f->q[0].r.frame : 0;
-    if (holes + ok != f->nfl)
-        return; /* some flow did not resume with the others: idle time as far as we know */
+    if (holes + ok != f->nfl || nconv < 2)
+        return; /* some flow did not resume with the others, or one conversation (its own
+                 * silence, its own losses): idle time as far as we know */
     if (holes == f->nfl) {
         /* every counter skipped: the capture missed packets (a hole in one flow only is loss on
          * the network, e.g. a NAT that dropped the mapping) */
         record_gap(cs, frame, f->gap_before, f->gap_after);
         return;
     }
-    if (holes || nconv < 2 || shortest >= f->gap_after - f->gap_before)
-        return; /* a flow lost packets, or one conversation: idle time as far as we know */
+    if (holes || shortest >= f->gap_after - f->gap_before)
+        return; /* some flows lost packets, others not: idle time as far as we know */
     int64_t jump = (int64_t)(f->gap_after - f->gap_before - shortest);
     cs->offset_us -= jump;
     cs->total++;
