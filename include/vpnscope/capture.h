@@ -17,6 +17,7 @@ struct raw_pkt {
     uint64_t frame; /* 1-based, numbered across the pieces in the order given */
     bool filtered;  /* did not match the BPF expression (still counted) */
     uint32_t ifidx; /* pcapng interface index (0 for pcap files and live) */
+    int piece;      /* index of the piece it was read from, in the order given (0: live) */
 };
 
 struct cap_src;
@@ -143,5 +144,10 @@ uint64_t cap_writer_packets(const struct cap_writer *w);
 /* Lists capture interfaces as tcpdump -D does ("1.eth0 [Up, Running, Connected]"). Returns the
  * count, or -1 (errbuf) when none can be listed or the output fails. */
 int cap_list_interfaces(FILE *out, char *errbuf, unsigned errlen);
+
+/* Pieces of a saved source (1 for live and buffers), and the frames numbered in the pieces before
+ * piece i: frame f of the merged numbering is frame f - cap_piece_base(s, i) of piece i. */
+int cap_pieces(const struct cap_src *s);
+uint64_t cap_piece_base(const struct cap_src *s, int i);
 
 #endif

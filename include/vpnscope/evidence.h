@@ -27,6 +27,9 @@ struct evidence_inputs {
     bool same_file;                 /* --router: both points are frames of the one file */
     const char *const *captures[2]; /* NULL-terminated file lists (pieces numbered across) */
     const struct nat_clock *clock;  /* outside -> inside clock (NULL: one clock already) */
+    /* the files of each capture point when it has several -r pieces (NULL: one file): frame
+     * references then name their file */
+    const struct capture_pieces *pieces[2];
 };
 
 /* --export DIR: one pcapng per finding of fl (DIR/NNN-kind.pcapng, NNN its 1-based position in
@@ -39,7 +42,8 @@ int evidence_export(const char *dir, const struct finding_list *fl,
                     const struct evidence_inputs *in, char *err, unsigned errlen);
 
 /* The same for the one finding f (the dashboard's export key): writes DIR/NNN-kind.pcapng with
- * NNN = pos + 1, without touching the index. path gets the file written. */
+ * NNN = pos + 1 (pos: its index in the finding list --export numbers) and adds its line to
+ * DIR/index.jsonl unless the index already has one for that file. path gets the file written. */
 int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
                         const struct evidence_inputs *in, char *path, size_t pathlen, char *err,
                         unsigned errlen);
@@ -47,5 +51,13 @@ int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
 struct report_input;
 /* --html FILE: the self-contained HTML report of in, written to out. 0, or -1 on a write error. */
 int report_html(FILE *out, const struct report_input *in);
+
+/* The display filter of f's frames on capture `capture` that were read from file `file` of the
+ * capture point's pieces pc, in that file's own frame numbers (what Wireshark shows when it
+ * opens the file alone). Returns how many frames it selects (0: none, buf ""). */
+struct capture_pieces;
+unsigned evidence_display_filter_file(const struct finding *f, uint8_t capture,
+                                      const struct capture_pieces *pc, int file, char *buf,
+                                      size_t size);
 
 #endif

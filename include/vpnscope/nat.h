@@ -188,8 +188,9 @@ void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p);
 int nat_corr_finish(struct nat_corr *c, struct nat_result *res);
 void nat_corr_free(struct nat_corr *c);
 /* The mappings so far (for the live dashboard), as nat_corr_finish would keep them (a strong
- * pair or two weak ones), in creation order, without expiring anything. Copies at most max into out
- * (out may be NULL) and returns how many there are. Read-only: the run goes on unchanged. */
+ * pair, two weak ones, or one weak pair that is evidence on its own), in creation order, without
+ * expiring anything. Copies at most max into out (out may be NULL) and returns how many there are.
+ * Read-only: the run goes on unchanged. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max);
 
 #endif

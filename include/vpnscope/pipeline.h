@@ -171,4 +171,12 @@ void pipeline_show_progress(struct pipeline *p, bool end);
  * of a pipe went away; 2 after "vpnscope: writing WHAT to stdout: reason" on stderr. */
 int pipeline_output_status(FILE *out, const char *what);
 
+struct evidence_inputs;
+/* Where the findings' frames are read again (--export, the dashboard's export key): the capture
+ * files of each capture point and the outside -> inside clock (vpnscope/evidence.h); live, the
+ * -w files. false, with the reason in err, when the packets cannot be read again (live capture
+ * without -w or with -w rotating, standard input). */
+bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, char *err,
+                              unsigned errlen);
+
 #endif

@@ -12,6 +12,37 @@
 
 struct clock_steps;
 
+/* Two files of one capture point that overlap in time, and the packets of the later file that
+ * repeat a packet of the earlier one (same time, same length, same bytes): counted as
+ * "duplicate" in the summary, analysed once. */
+struct pieces_overlap {
+    int a, b;                /* file indexes, a < b */
+    uint64_t from_us, to_us; /* the time both files cover */
+    uint64_t repeated;       /* packets of one repeating a packet of the other */
+};
+
+#define PIECES_MAX_OVERLAPS 16
+
+/* The saved files of one capture point (several -r pieces, merged by time): frame f of the
+ * merged numbering is frame f - base[i] of files[i] for the last i with base[i] < f. */
+struct capture_pieces {
+    int n;                    /* files (> 1 when pieces) */
+    const char *const *files; /* n names as given */
+    const uint64_t *base;     /* n: frames in the files before file i */
+    unsigned n_overlap;       /* pairs that overlap in time (listed up to PIECES_MAX_OVERLAPS) */
+    struct pieces_overlap overlap[PIECES_MAX_OVERLAPS];
+    uint64_t duplicates; /* packets not analysed because they repeat another file's */
+    /* two files that look like the inside and outside of one NAT (-1: none): packets match by
+     * IPv4 id, length and time with a translated source, and the inside's private sources never
+     * appear in the outside file */
+    int nat_inside, nat_outside;
+    uint64_t nat_pairs; /* matched packets behind that hint */
+};
+
+/* The file and the frame number within it of merged frame `frame` of pieces pc; NULL (and
+ * *local = frame) when pc is NULL or holds one file. */
+const char *capture_pieces_frame(const struct capture_pieces *pc, uint64_t frame, uint64_t *local);
+
 struct report_input {
     const struct session_model *models[2]; /* [0] single or inside, [1] outside (n_models 2) */
     uint8_t n_models;
@@ -36,6 +67,9 @@ struct report_input {
         const char *what; /* the capture layer's one-line message */
     } cut[2];
     bool split_unproven; /* --router: the inside/outside split matched no packet (nat message) */
+    /* several saved files per capture point ([0] single/inside, [1] outside); NULL or n <= 1:
+     * one file, frame numbers are that file's */
+    const struct capture_pieces *pieces[2];
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -34,6 +34,21 @@ struct gap {
     uint64_t frame_after; /* first frame after the gap */
 };
 
+/* Packets per time bucket each way (the dashboard's activity sparkline), fixed size per tunnel
+ * record (IKE and ESP/AH SAs, GRE flows, WireGuard/OpenVPN sessions, tunnel flows; not the
+ * generic flows):
+ * SPARK_BUCKETS buckets of width_us from origin_us (a multiple of width_us). Saved captures:
+ * the width doubles (neighbours merge) so the buckets cover the record's whole life; live
+ * (session_spark_live): buckets of a fixed width, the oldest dropped as time goes on. */
+#define SPARK_BUCKETS 32
+#define SPARK_WIDTH0_US 1000000u     /* first width: 1 s */
+#define SPARK_LIVE_WIDTH_US 4000000u /* live: 32 x 4 s, the last 128 s */
+struct spark {
+    uint64_t origin_us;
+    uint64_t width_us;            /* 0 until the first packet */
+    uint16_t n[2][SPARK_BUCKETS]; /* [0] the record's forward direction, [1] back; saturating */
+};
+
 /* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
 struct activity {
     uint64_t last_us;
@@ -134,6 +149,7 @@ struct ike_sa {
     uint32_t skf_frags; /* RFC 7383 SKF payloads */
     uint64_t dpd_like;  /* INFORMATIONAL exchanges (DPD/liveness) */
     struct activity act;
+    struct spark spark; /* packets over time: [0] from the initiator */
 };
 
 /* ---- ESP and AH SAs (one per SPI and direction) ---- */
@@ -163,6 +179,7 @@ struct ipsec_sa {
     uint8_t parent_version;
     uint64_t parent_ispi;
     struct activity act;
+    struct spark spark; /* packets over time (one direction: [0]) */
 };
 
 /* ---- PPTP ---- */
@@ -229,6 +246,7 @@ struct gre_flow {
     uint64_t first_frame;
     uint32_t last_seq;
     struct activity act;
+    struct spark spark; /* packets over time (one direction: [0]) */
 };
 
 /* ---- L2TP ---- */
@@ -274,6 +292,7 @@ struct session_counts {
     uint64_t encap[ENCAP__COUNT];      /* packets inside each kind of wrapper/tunnel (encap.h) */
     uint64_t snap_cut;                 /* packets the capture's snaplen cut (wire > captured) */
     uint64_t snap_cut_vpn[VPN__COUNT]; /* of those, VPN layers left truncated, by enum pkt_vpn */
+    uint64_t duplicate; /* frames repeating another -r piece's packet (counted, not analysed) */
 };
 
 struct session_model {
@@ -297,6 +316,7 @@ struct session_model {
     struct table *mtu;        /* struct flow_key -> struct mtu_flow */
     struct table *too_big;    /* struct too_big_key -> struct too_big_rec */
     struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
+    uint64_t spark_slide_us;  /* struct spark: 0 saved captures, else the live bucket width */
 };
 
 /* ---- path MTU (flow/session_mtu.c) ---- */
@@ -418,6 +438,10 @@ const char *session_exch_name(const struct ike_sa *sa, unsigned slot);
 
 /* Mean keepalive interval in µs (0 when fewer than 2 keepalives). */
 uint64_t activity_keepalive_us(const struct activity *a);
+
+/* Live capture: the activity sparklines of m (and its tunnel model) keep the last
+ * SPARK_BUCKETS buckets of width_us (SPARK_LIVE_WIDTH_US) instead of the whole life. */
+void session_spark_live(struct session_model *m, uint64_t width_us);
 
 #endif
 

@@ -61,6 +61,7 @@ struct tun_flow {
         uint64_t frames[TUN_MAX_FRAMES];
     } run_cur, run_max;
     bool in_srun;
+    struct spark spark; /* packets over time: [0] client -> server */
 };
 
 /* An endpoint change inside one session: the NAT moved the client (or it roamed). */
@@ -85,6 +86,7 @@ struct wg_session {
     uint32_t changes_total;
     struct tun_change changes[TUN_MAX_CHANGES];
     uint64_t first_ts, last_ts, first_frame, last_frame;
+    struct spark spark; /* packets over time: [0] to the responder */
 };
 
 struct ovpn_key {
@@ -117,6 +119,7 @@ struct ovpn_session {
     uint32_t changes_total;
     struct tun_change changes[TUN_MAX_CHANGES];
     uint64_t first_ts, last_ts, first_frame, last_frame;
+    struct spark spark; /* packets over time: [0] to the server */
 };
 
 /* Hangs off struct session_model (m->tun); NULL until the first tunnel packet. */
@@ -127,6 +130,7 @@ struct tunnel_model {
     struct table *ovpn;      /* struct ovpn_key -> struct ovpn_session */
     struct table *ovpn_peer; /* (server, peer id) -> struct ovpn_key */
     struct table *ovpn_tcp;  /* struct flow_key -> de-framing state (session_ovpn.c) */
+    uint64_t spark_slide_us; /* as session_model.spark_slide_us */
 };
 
 /* The tunnel flow of a generic flow, or NULL. */

@@ -411,6 +411,7 @@ int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errl
     out->ifidx = pc->in ? pc->ngp.ifid : 0;
     out->data = pc->data;
     out->frame = pc->frame_base + pc->frames;
+    out->piece = best;
     out->filtered = false;
     if (pc->has_prog && !s->live)
         out->filtered = pcap_offline_filter(&pc->prog, &pc->hdr, pc->data) == 0;
@@ -483,6 +484,16 @@ int cap_dump_close(struct cap_src *s, char *errbuf, unsigned errlen)
 uint64_t cap_total_bytes(const struct cap_src *s)
 {
     return s->total_bytes;
+}
+
+int cap_pieces(const struct cap_src *s)
+{
+    return s->n;
+}
+
+uint64_t cap_piece_base(const struct cap_src *s, int i)
+{
+    return i >= 0 && i < s->n ? s->p[i].frame_base : 0;
 }
 
 uint64_t cap_bytes_read(const struct cap_src *s)

@@ -76,6 +76,8 @@ void config_usage(FILE *out)
         "  -Z USER            live: drop privileges to USER after opening interfaces\n"
         "  --export DIR       one pcapng per finding (its packets, commented) and "
         "DIR/index.jsonl\n"
+        "                     (dashboard: x writes the selected finding's, default\n"
+        "                     ./vpnscope-export-<capture name>/)\n"
         "  --html FILE        a self-contained HTML report with per-tunnel timelines\n"
         "  --min-severity info|warning|error   report only findings at least this severe\n"
         "NAT timeouts in seconds (Linux conntrack defaults):\n"
@@ -454,12 +456,12 @@ static int validate(struct vpnscope_config *c)
         return die_usage("--inside and --outside go together", NULL);
     if ((c->inside_if || c->outside_if) && (!c->inside_if || !c->outside_if || c->iface))
         return die_usage("--inside-if and --outside-if go together (without -i)", NULL);
-    if (c->live && c->export_dir)
-        return die_usage("--export reads the packets again: it needs capture files, not live "
-                         "capture",
-                         NULL);
     if (c->live && c->mode != MODE_DASHBOARD)
         c->mode = isatty(STDOUT_FILENO) && !c->json ? MODE_DASHBOARD : MODE_STREAM;
+    if (c->live && c->export_dir && c->mode != MODE_DASHBOARD) /* the dashboard's x key only */
+        return die_usage("--export reads the packets again: it needs capture files, not live "
+                         "capture (the dashboard's x key reads a -w FILE)",
+                         NULL);
     return 0;
 }
 

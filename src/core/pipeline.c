@@ -46,6 +46,8 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             pipeline_close(p);
             return NULL;
         }
+        if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
+            session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;
 }
@@ -192,6 +194,9 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         p->nat.clock.drift_ppm = 0;
         p->nat.clock.evidence_packets = p->nat.matched_packets;
     }
+    for (int i = 0; i < p->nsrc; i++)
+        if (p->pw[i])
+            pieces_watch_finish(p->pw[i], p->cfg->mode == MODE_DASHBOARD);
     analysis_run(p);
     return rc;
 }
@@ -214,18 +219,65 @@ int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen)
     return pipeline_finish(p, err, errlen);
 }
 
+/* Live: the -w files, which hold every captured packet in order (the kernel filters), so that
+ * frame N is the file's Nth packet; NULL with rotation (-C/-G) or -w - (standard output). */
+static bool live_written(struct pipeline *p)
+{
+    const struct vpnscope_config *c = p->cfg;
+    if (!c->write_path || !strcmp(c->write_path, "-") || c->rotate_bytes || c->rotate_secs)
+        return false;
+    static const char *const suffix[2] = {"inside", "outside"};
+    for (int i = 0; i < p->nsrc && i < 2; i++) { /* the names source.c gives the -w files */
+        if (p->nsrc == 1)
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s", c->write_path);
+        else
+            snprintf(p->wpath[i], sizeof(p->wpath[i]), "%s-%s.pcap", c->write_path, suffix[i]);
+        p->wlist[i][0] = p->wpath[i];
+        p->wlist[i][1] = NULL;
+    }
+    return true;
+}
+
+bool pipeline_evidence_inputs(struct pipeline *p, struct evidence_inputs *ei, char *err,
+                              unsigned errlen)
+{
+    memset(ei, 0, sizeof(*ei));
+    ei->n = p->n;
+    ei->same_file = p->router;
+    ei->captures[0] = p->captures[0];
+    ei->captures[1] = p->captures[1];
+    ei->clock = p->two && !p->router && !p->live ? &p->clk : NULL;
+    for (int i = 0; i < 2; i++)
+        ei->pieces[i] = pieces_watch_result(p->pw[i]);
+    if (p->live && live_written(p)) {
+        ei->captures[0] = p->wlist[0];
+        ei->captures[1] = p->nsrc > 1 ? p->wlist[1] : NULL;
+        return true;
+    }
+    if (p->live) {
+        snprintf(err, errlen,
+                 "live capture: the packets are not kept to be read again (record them with -w "
+                 "FILE, without -C/-G)");
+        return false;
+    }
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; p->captures[i] && p->captures[i][k]; k++)
+            if (strcmp(p->captures[i][k], "-") == 0) {
+                snprintf(err, errlen,
+                         "standard input cannot be read again: save the capture "
+                         "to a file");
+                return false;
+            }
+    return true;
+}
+
 /* --export DIR and --html FILE after the report. 0, or 2 with one line on stderr. */
 static int evidence_outputs(struct pipeline *p, const struct report_input *ri)
 {
     const struct vpnscope_config *c = p->cfg;
     struct evidence_inputs ei;
-    memset(&ei, 0, sizeof(ei));
-    ei.n = p->n;
-    ei.same_file = p->router;
-    ei.captures[0] = p->captures[0];
-    ei.captures[1] = p->captures[1];
-    ei.clock = p->two && !p->router && !p->live ? &p->clk : NULL;
     char err[VPNSCOPE_ERRBUF_SIZE * 2];
+    pipeline_evidence_inputs(p, &ei, err, sizeof(err));
     int rc = 0;
     if (c->export_dir && evidence_export(c->export_dir, &p->fl, &ei, err, sizeof(err)) != 0) {
         fprintf(stderr, "vpnscope: %s\n", err);
@@ -281,6 +333,8 @@ void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out
     ri.side_given = p->cfg->side_given;
     ri.file = p->cfg->record_file;
     ri.min_severity = p->cfg->min_severity;
+    for (int i = 0; i < p->nsrc && i < 2 && !p->router; i++)
+        ri.pieces[i] = pieces_watch_result(p->pw[i]);
     *ri_out = ri;
 }
 
@@ -349,6 +403,7 @@ void pipeline_close(struct pipeline *p)
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
         clockstep_free(&p->cs[i]);
+        pieces_watch_free(p->pw[i]);
         char eb[VPNSCOPE_ERRBUF_SIZE * 2];
         /* after a failed write the failure was already said once */
         if (p->dump[i] && dump_close(p->dump[i], eb, sizeof(eb)) != 0 && !p->failed)

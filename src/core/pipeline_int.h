@@ -68,9 +68,13 @@ struct pipeline {
     bool ended, finished, failed;
     char msg[512];
     struct pipeline_snapshot snap;
-    struct dump *dump[2];     /* -w: every packet (live) or those that pass the filter (files) */
-    struct progress prog;     /* report runs on a terminal (cfg->no_progress off) */
-    struct clock_steps cs[2]; /* clock steps per source (two files: found by the clock pass) */
+    struct dump *dump[2];       /* -w: every packet (live) or those that pass the filter (files) */
+    struct progress prog;       /* report runs on a terminal (cfg->no_progress off) */
+    struct clock_steps cs[2];   /* clock steps per source (two files: found by the clock pass) */
+    struct pieces_watch *pw[2]; /* several files per source: overlaps, repeats, NAT sides */
+    /* live -w files as evidence inputs (pipeline_evidence_inputs) */
+    char wpath[2][4096];
+    const char *wlist[2][2];
 };
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */
@@ -129,5 +133,20 @@ int pipeline_report_summary(struct pipeline *p, FILE *out);
 
 /* Detection over the models so far (analysis.c). */
 void analysis_run(struct pipeline *p);
+
+/* Several saved files of one capture point (pieces.c). NULL when the source has one file. */
+struct pieces_watch;
+struct capture_pieces;
+struct pieces_watch *pieces_watch_new(const struct cap_src *s, const char *const *files);
+/* Whether raw frame r (not filtered) repeats a packet of another file read shortly before (then
+ * it is not analysed); notes the file's time span for every frame. */
+bool pieces_watch_repeat(struct pieces_watch *w, const struct raw_pkt *r);
+/* A decoded packet of file `piece`, for the NAT-sides sample. */
+void pieces_watch_packet(struct pieces_watch *w, int piece, const struct pkt *p);
+/* After the input: overlaps, repeats and the NAT hint (warnings on stderr unless quiet). */
+const struct capture_pieces *pieces_watch_finish(struct pieces_watch *w, bool quiet);
+/* The result so far (files and frame bases; overlaps once finished); NULL for NULL. */
+const struct capture_pieces *pieces_watch_result(const struct pieces_watch *w);
+void pieces_watch_free(struct pieces_watch *w);
 
 #endif

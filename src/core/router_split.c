@@ -36,6 +36,7 @@ struct ifstat {
 struct rsig {
     uint64_t ts;
     struct ip_addr src, dst;
+    uint32_t ifidx;
 };
 
 /* SLL (cooked v1) link-layer address: the sender's for incoming packets, the router's own
@@ -117,7 +118,43 @@ struct learn {
     struct ifstat ifs[MAX_IFS];
     int nifs;
     int dlt;
+    /* packets seen on two interfaces (the same NAT-invariant signature within the matching
+     * window): shared[a][b] by interface slot, a != b */
+    uint32_t shared[MAX_IFS][MAX_IFS];
+    /* translation votes per interface slot: a copy that left it after the router rewrote the
+     * source, or arrived on it before the router rewrote the destination, votes outside (source
+     * NAT and port forwarding alike translate the source on the way out and the destination on
+     * the way in); the mirror cases vote inside */
+    uint64_t out_votes[MAX_IFS], in_votes[MAX_IFS];
 };
+
+static int if_slot(const struct learn *l, uint32_t ifidx)
+{
+    for (int k = 0; k < l->nifs; k++)
+        if (l->ifs[k].ifidx == ifidx)
+            return k;
+    return -1;
+}
+
+/* A packet seen first as a (interface slot ka) and then as b (slot kb): shared and translation
+ * votes. */
+static void twin_votes(struct learn *l, const struct rsig *a, int ka, const struct pkt *b, int kb)
+{
+    if (ka < 0 || kb < 0 || ka == kb)
+        return;
+    if (l->shared[ka][kb] < UINT32_MAX) {
+        l->shared[ka][kb]++;
+        l->shared[kb][ka]++;
+    }
+    bool sdiff = !ip_addr_eq(&a->src, &b->src), ddiff = !ip_addr_eq(&a->dst, &b->dst);
+    if (sdiff && !ddiff) { /* source rewritten on the way from ka to kb: kb is outside */
+        l->out_votes[kb]++;
+        l->in_votes[ka]++;
+    } else if (ddiff && !sdiff) { /* destination rewritten on the way in: ka is outside */
+        l->out_votes[ka]++;
+        l->in_votes[kb]++;
+    }
+}
 
 /* First read: the interfaces, and the router's outside addresses when not given (twins). */
 static int learn_interfaces(const char *path, const char *bpf, struct router_split *sp,
@@ -161,8 +198,6 @@ static int learn_interfaces(const char *path, const char *bpf, struct router_spl
             if (ip_addr_is_private(&p->src) || ip_addr_is_private(&p->dst))
                 l->ifs[k].priv++;
         }
-        if (given)
-            continue;
         struct nat_sig sg;
         nat_pkt_sig(p, &sg);
         if (!sg.h || sg.weak)
@@ -171,11 +206,15 @@ static int learn_interfaces(const char *path, const char *bpf, struct router_spl
         struct rsig *t = table_put(twins, &sg.h, &created);
         if (!t)
             continue;
-        if (!created && p->ts_us - t->ts < NAT_WINDOW_US)
-            learn_from_twins(t, p, sp->nat, &sp->nnat);
+        if (!created && p->ts_us >= t->ts && p->ts_us - t->ts < NAT_WINDOW_US) {
+            if (!given)
+                learn_from_twins(t, p, sp->nat, &sp->nnat);
+            twin_votes(l, t, if_slot(l, t->ifidx), p, k < l->nifs ? k : -1);
+        }
         t->ts = p->ts_us;
         t->src = p->src;
         t->dst = p->dst;
+        t->ifidx = p->ifidx;
     }
     cap_close(s);
     table_free(twins);
@@ -273,6 +312,79 @@ static void outside_by_addresses(const struct learn *l, struct router_split *sp,
              path, sp->out_if);
 }
 
+/* Packets the inside/outside split with outside interface slot k would share between its sides. */
+static uint64_t split_shared(const struct learn *l, int k)
+{
+    uint64_t n = 0;
+    for (int j = 0; j < l->nifs; j++)
+        if (j != k)
+            n += l->shared[k][j];
+    return n;
+}
+
+/* The interface that the translations say is outside: the most outside votes, more outside than
+ * inside votes, sharing packets with another interface; -1 when none or a tie. */
+static int translation_outside(const struct learn *l)
+{
+    int best = -1;
+    bool tie = false;
+    for (int k = 0; k < l->nifs; k++) {
+        if (l->out_votes[k] <= l->in_votes[k] || !split_shared(l, k))
+            continue;
+        if (best < 0 || l->out_votes[k] > l->out_votes[best]) {
+            best = k;
+            tie = false;
+        } else if (l->out_votes[k] == l->out_votes[best]) {
+            tie = true;
+        }
+    }
+    return tie ? -1 : best;
+}
+
+/* No outside address given or learned (e.g. the outside uses a private range, so no twin shows a
+ * private address turned public): the direction of the translations decides when it can. */
+static bool outside_by_translation(const struct learn *l, struct router_split *sp, const char *path,
+                                   char *msg, unsigned msglen)
+{
+    int k = translation_outside(l);
+    if (k < 0)
+        return false;
+    sp->out_if = l->ifs[k].ifidx;
+    snprintf(msg, msglen,
+             "%s: no router outside address given or learned; interface %u taken as outside "
+             "because the router translates toward it (%llu packets with a rewritten source leave "
+             "it or with a rewritten destination arrive on it, %llu the other way)",
+             path, sp->out_if, (unsigned long long)l->out_votes[k],
+             (unsigned long long)l->in_votes[k]);
+    return true;
+}
+
+/* The split chosen shares no packet between its sides (it would prove no NAT) while another
+ * interface as outside would: take that one when the translations (or, failing them, shared
+ * packets alone) pick it, and say so. */
+static void other_assignment(const struct learn *l, struct router_split *sp, const char *path,
+                             char *msg, unsigned msglen)
+{
+    int cur = -1;
+    for (int k = 0; k < l->nifs; k++)
+        if (l->ifs[k].ifidx == sp->out_if)
+            cur = k;
+    if (cur < 0 || split_shared(l, cur))
+        return;
+    int k = translation_outside(l);
+    if (k < 0)
+        return; /* nothing decides: the split stays and the report gives no verdict */
+    size_t n = strlen(msg);
+    snprintf(msg + n, msglen - n,
+             "%s%s: with interface %u as outside the two sides share no packet; interface %u "
+             "taken as outside instead because the router translates toward it (%llu packets, "
+             "%llu the other way)",
+             n ? "; " : "", path, sp->out_if, l->ifs[k].ifidx, (unsigned long long)l->out_votes[k],
+             (unsigned long long)l->in_votes[k]);
+    sp->out_if = l->ifs[k].ifidx;
+    sp->undecided = false;
+}
+
 /* The interfaces, the router's outside addresses (when not given) and, for SLL, the link
  * addresses of the outside link. */
 static int router_learn(const struct vpnscope_config *o, const char *path, struct router_split *sp,
@@ -303,8 +415,10 @@ static int router_learn(const struct vpnscope_config *o, const char *path, struc
                          "%s: no interface carries a router outside address (give --nat-addr); "
                          "interface %u taken as outside",
                          path, sp->out_if);
-            else if (l.ifs[best].natted == 0)
+            else if (l.ifs[best].natted == 0 && !outside_by_translation(&l, sp, path, msg, msglen))
                 outside_by_addresses(&l, sp, path, msg, msglen);
+            if (o->n_nat_addrs == 0)
+                other_assignment(&l, sp, path, msg, msglen);
         }
         if (sp->by_mac && sp->nmacs == 0)
             sp->by_mac = false;

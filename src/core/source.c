@@ -99,12 +99,17 @@ static int open_two_files(struct pipeline *p, char *err, unsigned errlen)
     int nin = c->ninside, nout = c->noutside;
     if (clock_pass(p, &pin, &nin, &pout, &nout, err, errlen) != 0)
         return -1;
+    /* the lists as used (swapped when the vote said so): report names, --export re-reads */
+    p->captures[0] = pin;
+    p->captures[1] = pout;
     pieces_label(pin, nin, p->name[0], sizeof(p->name[0]));
     pieces_label(pout, nout, p->name[1], sizeof(p->name[1]));
     if (!(p->src[0] = open_side(pin, nin, c->bpf, err, errlen)))
         return -1;
     if (!(p->src[1] = open_side(pout, nout, c->bpf, err, errlen)))
         return -1;
+    p->pw[0] = pieces_watch_new(p->src[0], pin);
+    p->pw[1] = pieces_watch_new(p->src[1], pout);
     return 0;
 }
 
@@ -190,6 +195,8 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
             snprintf(err, errlen, "out of memory");
             rc = -1;
         }
+        if (rc == 0)
+            p->pw[0] = pieces_watch_new(p->src[0], c->files);
     } else if (c->ninside) {
         p->captures[0] = c->inside;
         p->captures[1] = c->outside;
@@ -220,15 +227,33 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
 
 /* ---- feeding ---- */
 
+/* A frame that repeats another piece's packet: counted (packets, duplicate), not analysed. */
+static void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r)
+{
+    struct session_counts *c = &engine_model(p->eng[e])->c;
+    c->packets++;
+    c->duplicate++;
+    if (!c->first_ts || r->ts_us < c->first_ts)
+        c->first_ts = r->ts_us;
+    if (r->ts_us > c->last_ts)
+        c->last_ts = r->ts_us;
+}
+
 static void feed_one(struct pipeline *p, int i)
 {
     struct raw_pkt *r = &p->pend[i];
     if (p->dump[i] && !r->filtered)
         dump_one(p, i, r);
     int e = p->router ? router_split_side(p, r) : i;
-    const struct pkt *pk = engine_packet(p->eng[e], r);
-    if (pk && p->corr && (!p->router || router_split_correlates(p)))
-        nat_corr_packet(p->corr, (uint8_t)(e + 1), pk);
+    if (p->pw[i] && pieces_watch_repeat(p->pw[i], r)) {
+        count_duplicate(p, e, r);
+    } else {
+        const struct pkt *pk = engine_packet(p->eng[e], r);
+        if (pk && p->pw[i])
+            pieces_watch_packet(p->pw[i], r->piece, pk);
+        if (pk && p->corr && (!p->router || router_split_correlates(p)))
+            nat_corr_packet(p->corr, (uint8_t)(e + 1), pk);
+    }
     p->packets++;
     p->bytes += r->len;
     if (!p->first_ts || r->ts_us < p->first_ts)

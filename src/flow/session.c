@@ -2,6 +2,7 @@
  * PPTP/GRE/L2TP files, fragments, address-pair indexes and the end-of-capture pass. Reads struct
  * pkt only. */
 #include "session_int.h"
+#include "vpnscope/session_tunnel.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,75 @@ void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
     }
     if (ts > a->last_us)
         a->last_us = ts;
+}
+
+/* Merges neighbouring buckets so that the width doubles; the origin stays a multiple of the
+ * width (one bucket earlier when it was not), so records of one capture share bucket edges. */
+static void spark_double(struct spark *s)
+{
+    uint64_t w2 = s->width_us * 2;
+    unsigned shift = s->origin_us % w2 ? 1 : 0; /* old bucket i goes to (i + shift) / 2 */
+    for (int d = 0; d < 2; d++) {
+        uint16_t nb[SPARK_BUCKETS];
+        memset(nb, 0, sizeof(nb));
+        for (unsigned i = 0; i < SPARK_BUCKETS; i++) {
+            unsigned j = (i + shift) / 2;
+            uint32_t v = (uint32_t)nb[j] + s->n[d][i];
+            nb[j] = v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+        }
+        memcpy(s->n[d], nb, sizeof(nb));
+    }
+    s->origin_us -= shift * s->width_us;
+    s->width_us = w2;
+}
+
+/* Moves a live window forward so that ts falls in its last bucket. */
+static void spark_slide(struct spark *s, uint64_t ts)
+{
+    uint64_t k = (ts - s->origin_us) / s->width_us - (SPARK_BUCKETS - 1);
+    for (int d = 0; d < 2; d++) {
+        if (k >= SPARK_BUCKETS) {
+            memset(s->n[d], 0, sizeof(s->n[d]));
+            continue;
+        }
+        memmove(s->n[d], s->n[d] + k, (SPARK_BUCKETS - k) * sizeof(s->n[d][0]));
+        memset(s->n[d] + SPARK_BUCKETS - k, 0, k * sizeof(s->n[d][0]));
+    }
+    s->origin_us += k * s->width_us;
+}
+
+void sess_spark_count(struct spark *s, uint64_t ts, unsigned dir, uint64_t slide_us)
+{
+    if (!s->width_us) {
+        s->width_us = slide_us ? slide_us : SPARK_WIDTH0_US;
+        s->origin_us = ts - ts % s->width_us;
+        if (slide_us) /* the window ends with this bucket */
+            s->origin_us = s->origin_us >= (SPARK_BUCKETS - 1) * s->width_us
+                               ? s->origin_us - (SPARK_BUCKETS - 1) * s->width_us
+                               : 0;
+    }
+    if (ts < s->origin_us)
+        ts = s->origin_us; /* out of order (clock step back): the first bucket */
+    if (slide_us) {
+        if (ts - s->origin_us >= SPARK_BUCKETS * s->width_us)
+            spark_slide(s, ts);
+    } else {
+        for (int cap = 0; cap < 64 && ts - s->origin_us >= SPARK_BUCKETS * s->width_us; cap++)
+            spark_double(s);
+    }
+    uint64_t i = (ts - s->origin_us) / s->width_us;
+    if (i >= SPARK_BUCKETS)
+        i = SPARK_BUCKETS - 1;
+    uint16_t *c = &s->n[dir ? 1 : 0][i];
+    if (*c < UINT16_MAX)
+        (*c)++;
+}
+
+void session_spark_live(struct session_model *m, uint64_t width_us)
+{
+    m->spark_slide_us = width_us;
+    if (m->tun)
+        m->tun->spark_slide_us = width_us;
 }
 
 void sess_activity_keepalive(struct activity *a, uint64_t ts)

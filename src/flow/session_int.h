@@ -12,6 +12,9 @@
 
 /* session.c: records the packet time; keeps the GAPS_PER_TUNNEL longest idle gaps. */
 void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame);
+/* Counts a packet of direction dir (0 the record's forward one) in the activity sparkline;
+ * slide_us: session_model.spark_slide_us. */
+void sess_spark_count(struct spark *s, uint64_t ts, unsigned dir, uint64_t slide_us);
 
 /* session_ike.c: an IKE message (IKEv1 or IKEv2) updates its IKE SA. */
 void sess_ike_update(struct session_model *m, const struct pkt *p);

@@ -58,6 +58,7 @@ void sess_ipsec_update(struct session_model *m, const struct pkt *p, bool ah, bo
     sa->last_ts = p->ts_us;
     sa->last_frame = p->frame;
     sess_activity_touch(&sa->act, p->ts_us, p->frame);
+    sess_spark_count(&sa->spark, p->ts_us, 0, m->spark_slide_us);
     if (two_way)
         table_set_class(m->ipsec, sa, 1); /* traffic both ways between these peers: keep it */
 }

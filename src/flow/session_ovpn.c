@@ -187,6 +187,7 @@ static void ovpn_msg(struct ovpn_ctx *c, const struct ovpn_msg *o)
     s->last_ts = c->p->ts_us;
     s->last_frame = c->p->frame;
     sess_activity_touch(&s->act, c->p->ts_us, c->p->frame);
+    sess_spark_count(&s->spark, c->p->ts_us, c->cdir ? 1 : 0, c->tm->spark_slide_us);
 }
 
 void sess_ovpn_udp(struct tunnel_model *tm, struct tun_flow *t, const struct pkt *p, int cdir)

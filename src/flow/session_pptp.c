@@ -294,6 +294,7 @@ void sess_gre_update(struct session_model *m, const struct pkt *p, bool two_way)
     if (two_way)
         table_set_class(m->gre, g, 1);
     sess_activity_touch(&g->act, p->ts_us, p->frame);
+    sess_spark_count(&g->spark, p->ts_us, 0, m->spark_slide_us);
 }
 
 static const struct pptp_ctrl *ctrl_between(const struct session_model *m,

@@ -17,6 +17,7 @@ static struct tunnel_model *tun_model(struct session_model *m)
     struct tunnel_model *tm = calloc(1, sizeof(*tm));
     if (!tm)
         return NULL;
+    tm->spark_slide_us = m->spark_slide_us;
     tm->flows =
         table_new(sizeof(struct flow_key), sizeof(struct tun_flow), TUN_FLOW_MAX, NULL, NULL);
     tm->wg =
@@ -281,6 +282,7 @@ void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *
         table_set_class(tm->flows, t, 1);
     stale_run(t, p, cdir);
     sess_activity_touch(&t->act, p->ts_us, p->frame);
+    sess_spark_count(&t->spark, p->ts_us, (unsigned)cdir, m->spark_slide_us);
     if (vpn == VPN_WG) {
         sess_wg_update(tm, t, p, cdir);
     } else if (vpn == VPN_OVPN && p->l4proto == IPP_UDP) {

@@ -56,6 +56,7 @@ static void wg_response(struct tunnel_model *tm, const struct pkt *p)
     s->last_ts = p->ts_us;
     s->last_frame = p->frame;
     sess_activity_touch(&s->act, p->ts_us, p->frame);
+    sess_spark_count(&s->spark, p->ts_us, 1, tm->spark_slide_us);
     link_index(tm, k.i_idx, &k);
     link_index(tm, k.r_idx, &k);
 }
@@ -90,6 +91,7 @@ static void wg_transport(struct tunnel_model *tm, struct tun_flow *t, const stru
     s->last_ts = p->ts_us;
     s->last_frame = p->frame;
     sess_activity_touch(&s->act, p->ts_us, p->frame);
+    sess_spark_count(&s->spark, p->ts_us, to_init ? 1 : 0, tm->spark_slide_us);
     t->wg_i_idx = s->i_idx;
     t->wg_r_idx = s->r_idx;
 }

@@ -49,6 +49,7 @@ struct pend {
     uint8_t pptp_has; /* 1 call id, 2 peer call id */
     uint8_t flags;
     uint8_t gre_ver;
+    bool contested; /* another packet of the other side had a choice between it and a look-alike */
 };
 
 /* An identity, zero-padded for hashing: address plus what the protocol adds. */
@@ -122,6 +123,9 @@ struct mint {
     uint64_t strong, weak;
     int32_t final_idx;
     uint32_t next; /* internal index of the next record of the same inside flow, NIL if none */
+    /* weak pairs that are evidence on their own (corr_single_pair_ok): the sole candidate in
+     * the window, equal IPv4 ID and length, the peer's endpoint equal on both sides */
+    uint32_t single_ok;
 };
 
 struct uint_rec {
@@ -171,6 +175,7 @@ struct nat_corr {
     uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
     uint64_t dir_pairs[2];
     bool oom;
+    bool pair_sole; /* the pair being recorded had no competing candidate in the window */
 };
 
 /* A copy with the unused bytes zeroed (keys are compared with memcmp). */
@@ -218,5 +223,19 @@ void corr_pptp_pair(struct nat_corr *c, const struct pend *in, const struct pend
 struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p);
 void corr_fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v);
 void corr_fg_evict(void *ctx, const void *key, void *val);
+
+/* The NAT's outside addresses as far as the mappings prove them: given with --nat-addr, else those
+ * that mappings kept on their own evidence (a strong pair or two weak ones) translate to (the
+ * first CORR_NAT_ADDRS_MAX; an address beyond them proves nothing: conservative). */
+#define CORR_NAT_ADDRS_MAX 64
+struct corr_nat_addrs {
+    struct ip_addr a[CORR_NAT_ADDRS_MAX];
+    unsigned n;
+};
+void corr_nat_addrs(const struct nat_corr *c, struct corr_nat_addrs *na);
+/* Whether a mapping is reported: a strong pair or two weak ones; or one weak pair that is evidence
+ * on its own (single_ok: sole candidate, equal IPv4 ID and length, the peer unchanged) on a
+ * mapping that translates the inside to a proven NAT address (a single keepalive, one probe). */
+bool corr_mapping_kept(const struct mint *mp, const struct corr_nat_addrs *na);
 
 #endif

@@ -194,6 +194,7 @@ static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *
         corr_on_pair(c, e, o, p);
     else
         corr_on_pair(c, o, e, p);
+    c->pair_sole = false; /* set by corr_find_match for this pair only */
     corr_slot_free(c, slot);
 }
 

@@ -164,6 +164,20 @@ static void one_direction_message(const struct nat_corr *c, struct nat_result *r
     }
 }
 
+/* The mappings kept, in creation order, into order (corr_mapping_kept). */
+static size_t select_mappings(struct nat_corr *c, struct mint **order)
+{
+    struct corr_nat_addrs na;
+    corr_nat_addrs(c, &na);
+    size_t nk = 0;
+    for (size_t i = 0; i < c->n_maps; i++) {
+        c->maps[i].final_idx = -1;
+        if (corr_mapping_kept(&c->maps[i], &na))
+            order[nk++] = &c->maps[i];
+    }
+    return nk;
+}
+
 int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
 {
     corr_expire(c, UINT64_MAX);
@@ -180,12 +194,7 @@ int nat_corr_finish(struct nat_corr *c, struct nat_result *res)
     struct mint **order = malloc((c->n_maps ? c->n_maps : 1) * sizeof(*order));
     if (!order)
         return -1;
-    size_t nk = 0;
-    for (size_t i = 0; i < c->n_maps; i++) {
-        c->maps[i].final_idx = -1;
-        if (c->maps[i].strong > 0 || c->maps[i].weak >= 2)
-            order[nk++] = &c->maps[i];
-    }
+    size_t nk = select_mappings(c, order);
     if (nk > 1)
         qsort(order, nk, sizeof(*order), cmp_mint);
     res->map = calloc(nk ? nk : 1, sizeof(struct nat_mapping));

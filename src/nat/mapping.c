@@ -233,6 +233,22 @@ static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64
 
 static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, const struct pend *out,
                                  uint64_t t0, int *dirp, uint32_t *extra);
+/* A weak pair (little payload: a NAT-T keepalive, a small probe) that is evidence on its own when
+ * nothing contradicts it: IPv4 on both sides with the same nonzero ID and the same total length
+ * (a NAT rewrites neither), and the peer's endpoint (address, and port when there are ports)
+ * the same on both sides, as a source NAT leaves it. The caller adds that it was the only
+ * candidate in the matching window. */
+static bool single_pair_ok(const struct pend *in, const struct pend *out, int dir)
+{
+    if (in->ipver != 4 || out->ipver != 4 || in->ip_id != out->ip_id || in->ip_id == 0 ||
+        in->ip_len != out->ip_len || in->proto != out->proto)
+        return false;
+    bool ports = (in->flags & PF_PORTS) && (out->flags & PF_PORTS);
+    if (dir == DIR_TO_PEER)
+        return ip_addr_eq(&in->dst, &out->dst) && (!ports || in->dport == out->dport);
+    return ip_addr_eq(&in->src, &out->src) && (!ports || in->sport == out->sport);
+}
+
 static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pend *in,
                            const struct pend *out, const struct pkt *cur, int dir,
                            uint32_t extra_ev, uint64_t t0, uint64_t t1);
@@ -368,10 +384,13 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
     if (t1 > m->last_ts)
         m->last_ts = t1;
     m->pairs++;
-    if ((in->flags & PF_WEAK) || (out->flags & PF_WEAK))
+    if ((in->flags & PF_WEAK) || (out->flags & PF_WEAK)) {
         mp->weak++;
-    else
+        if (c->pair_sole && single_pair_ok(in, out, dir))
+            mp->single_ok++;
+    } else {
         mp->strong++;
+    }
     uint32_t ev = (in->ev & out->ev) | NAT_EV_TIMING | extra_ev;
     if (in->ipver == 4 && out->ipver == 4 && in->ip_id == out->ip_id)
         ev |= NAT_EV_IP_ID;
@@ -399,12 +418,50 @@ static void update_mapping(struct nat_corr *c, struct mint *mp, const struct pen
         natd_check(c, mp, cur, in, out, dir);
 }
 
-/* A read-only look at the mappings so far (the live dashboard). */
+void corr_nat_addrs(const struct nat_corr *c, struct corr_nat_addrs *na)
+{
+    memset(na, 0, sizeof(*na));
+    if (c->o.n_nat_addrs > 0) {
+        for (int i = 0; i < c->o.n_nat_addrs && i < 8; i++)
+            na->a[na->n++] = ip_norm(&c->o.nat_addrs[i]);
+        return;
+    }
+    for (size_t i = 0; i < c->n_maps; i++) {
+        const struct mint *mp = &c->maps[i];
+        const struct nat_mapping *m = &mp->m;
+        if ((mp->strong == 0 && mp->weak < 2) || !m->translated ||
+            ip_addr_eq(&m->inside.ip, &m->outside.ip))
+            continue;
+        unsigned k = 0;
+        while (k < na->n && !ip_addr_eq(&na->a[k], &m->outside.ip))
+            k++;
+        if (k == na->n && na->n < CORR_NAT_ADDRS_MAX)
+            na->a[na->n++] = ip_norm(&m->outside.ip);
+    }
+}
+
+bool corr_mapping_kept(const struct mint *mp, const struct corr_nat_addrs *na)
+{
+    if (mp->strong > 0 || mp->weak >= 2)
+        return true;
+    if (mp->weak != 1 || mp->single_ok != 1 || !mp->m.translated ||
+        ip_addr_eq(&mp->m.inside.ip, &mp->m.outside.ip))
+        return false;
+    for (unsigned k = 0; k < na->n; k++)
+        if (ip_addr_eq(&na->a[k], &mp->m.outside.ip))
+            return true;
+    return false;
+}
+
+/* A read-only look at the mappings so far (the live dashboard), kept as nat_corr_finish keeps
+ * them. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max)
 {
+    struct corr_nat_addrs na;
+    corr_nat_addrs(c, &na);
     size_t n = 0;
     for (size_t i = 0; i < c->n_maps; i++) {
-        if (c->maps[i].strong == 0 && c->maps[i].weak < 2)
+        if (!corr_mapping_kept(&c->maps[i], &na))
             continue;
         if (out && n < max)
             out[n] = c->maps[i].m;

@@ -216,10 +216,13 @@ uint32_t corr_find_match(struct nat_corr *c, const struct pend *e)
     uint32_t prevs[MAX_CAND];
     unsigned nc = 0;
     uint32_t prev = NIL;
+    unsigned same_id = 0; /* candidates with e's IPv4 ID, every one (not only the first MAX_CAND) */
     for (uint32_t i = c->bucket[e->sig & c->bmask]; i != NIL; prev = i, i = c->ring[i].hnext) {
         const struct pend *x = &c->ring[i];
         if (x->sig != e->sig || x->side == e->side || x->proto != e->proto)
             continue;
+        if (x->ipver == 4 && e->ipver == 4 && x->ip_id == e->ip_id)
+            same_id++;
         if (nc < MAX_CAND) {
             prevs[nc] = prev;
             cand[nc++] = i;
@@ -227,6 +230,14 @@ uint32_t corr_find_match(struct nat_corr *c, const struct pend *e)
     }
     if (nc == 0)
         return NIL;
+    /* no competitor: one candidate, or one with the same IPv4 ID (a NAT that keeps IDs, which
+     * single_pair_ok then requires, cannot have turned another into this one); a candidate that
+     * was one of several look-alikes before is contested for good (whichever is left last is not
+     * proven by elimination) */
+    bool sole = nc == 1 || same_id == 1;
+    if (!sole)
+        for (unsigned k = 0; k < nc; k++)
+            c->ring[cand[k]].contested = true;
     unsigned best = 0;
     int best_score = -1;
     bool weak = (e->flags & PF_WEAK) != 0;
@@ -247,6 +258,7 @@ uint32_t corr_find_match(struct nat_corr *c, const struct pend *e)
     }
     uint32_t slot = cand[best];
     struct pend *x = &c->ring[slot];
+    c->pair_sole = sole && !x->contested && !e->contested;
     if (prevs[best] == NIL)
         c->bucket[e->sig & c->bmask] = x->hnext;
     else

@@ -234,9 +234,15 @@ static int write_finding(const char *path, const struct finding *f, const struct
             const char *const *l = in->captures[list_of(in, cap)];
             write_idb(o, v[i].dlt, point_name(in, cap), l && l[0] ? l[0] : "");
         }
-        char comment[256];
-        snprintf(comment, sizeof(comment), "%s frame %llu: %s", point_name(in, cap),
-                 (unsigned long long)v[i].frame, finding_frame_role_name(f, v[i].slot));
+        char comment[512];
+        uint64_t local;
+        const char *file = capture_pieces_frame(rep_pieces_of(in->pieces, cap), v[i].frame, &local);
+        if (file)
+            snprintf(comment, sizeof(comment), "%s %.300s frame %llu: %s", point_name(in, cap),
+                     file, (unsigned long long)local, finding_frame_role_name(f, v[i].slot));
+        else
+            snprintf(comment, sizeof(comment), "%s frame %llu: %s", point_name(in, cap),
+                     (unsigned long long)v[i].frame, finding_frame_role_name(f, v[i].slot));
         write_epb(o, k, &v[i], comment);
     }
     int bad = ferror(o);
@@ -314,7 +320,7 @@ static int export_list(const char *dir, const struct finding *f, size_t nf, size
             jw_begin_record(&w, idx, "export");
             jw_str(&w, "file", base ? base + 1 : buf);
             jw_u64(&w, "packets", b - a);
-            rep_json_finding(&w, &f[i]);
+            rep_json_finding(&w, &f[i], in->pieces);
             jw_end_record(&w);
         }
         a = b;
@@ -347,11 +353,54 @@ int evidence_export(const char *dir, const struct finding_list *fl,
     return rc;
 }
 
+/* Whether the index file already has the line of the file named base ("file":"base"). */
+static bool index_has(FILE *idx, const char *base)
+{
+    char want[320], line[512];
+    snprintf(want, sizeof(want), "\"file\":\"%s\"", base);
+    rewind(idx);
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), idx)) {
+        found = strstr(line, want) != NULL;
+        /* the rest of a long line: "file" comes first, it was in the part read */
+        while (line[0] && line[strlen(line) - 1] != '\n' && fgets(line, sizeof(line), idx))
+            ;
+    }
+    return found;
+}
+
 int evidence_export_one(const char *dir, const struct finding *f, size_t pos,
                         const struct evidence_inputs *in, char *path, size_t pathlen, char *err,
                         unsigned errlen)
 {
     if (make_dir(dir, err, errlen) != 0)
         return -1;
-    return export_list(dir, f, 1, pos, in, NULL, path, pathlen, err, errlen);
+    if (export_list(dir, f, 1, pos, in, NULL, path, pathlen, err, errlen) != 0)
+        return -1;
+    /* its line in DIR/index.jsonl (as --export writes it), once */
+    char ipath[4096], name[300];
+    snprintf(ipath, sizeof(ipath), "%s/index.jsonl", dir);
+    file_name(name, sizeof(name), ".", pos, f);
+    FILE *idx = fopen(ipath, "a+");
+    if (!idx) {
+        snprintf(err, errlen, "--export: %s: %s", ipath, strerror(errno));
+        return -1;
+    }
+    if (!index_has(idx, name + 2)) {
+        unsigned n = f->n_frames < FINDING_MAX_FRAMES ? f->n_frames : FINDING_MAX_FRAMES;
+        struct jw w;
+        fseek(idx, 0, SEEK_END);
+        jw_begin_record(&w, idx, "export");
+        jw_str(&w, "file", name + 2);
+        jw_u64(&w, "packets", n);
+        rep_json_finding(&w, f, in->pieces);
+        jw_end_record(&w);
+    }
+    int bad = ferror(idx);
+    if (fclose(idx) != 0 || bad) {
+        snprintf(err, errlen, "--export: write to %s failed: %s", ipath,
+                 errno ? strerror(errno) : "I/O error");
+        return -1;
+    }
+    return 0;
 }

@@ -40,15 +40,11 @@ unsigned rep_frames_sorted_ix(const struct finding *f, unsigned *ix)
     return n;
 }
 
-unsigned evidence_display_filter(const struct finding *f, uint8_t capture, char *buf, size_t size)
+/* The filter over frame numbers v[0..n) (reordered). */
+static unsigned write_filter(uint64_t *v, unsigned n, char *buf, size_t size)
 {
-    uint64_t v[FINDING_MAX_FRAMES];
-    unsigned n = 0;
     if (size)
         buf[0] = '\0';
-    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++)
-        if (f->frames[i].capture == capture)
-            v[n++] = f->frames[i].frame;
     if (!n || size < 32)
         return 0;
     qsort(v, n, sizeof(v[0]), cmp_u64);
@@ -75,4 +71,30 @@ unsigned evidence_display_filter(const struct finding *f, uint8_t capture, char 
     buf[off++] = '}';
     buf[off] = '\0';
     return n;
+}
+
+unsigned evidence_display_filter(const struct finding *f, uint8_t capture, char *buf, size_t size)
+{
+    uint64_t v[FINDING_MAX_FRAMES];
+    unsigned n = 0;
+    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++)
+        if (f->frames[i].capture == capture)
+            v[n++] = f->frames[i].frame;
+    return write_filter(v, n, buf, size);
+}
+
+unsigned evidence_display_filter_file(const struct finding *f, uint8_t capture,
+                                      const struct capture_pieces *pc, int file, char *buf,
+                                      size_t size)
+{
+    uint64_t v[FINDING_MAX_FRAMES];
+    unsigned n = 0;
+    for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++) {
+        uint64_t local;
+        const char *name = capture_pieces_frame(pc, f->frames[i].frame, &local);
+        if (f->frames[i].capture == capture && pc && file >= 0 && file < pc->n &&
+            name == pc->files[file])
+            v[n++] = local;
+    }
+    return write_filter(v, n, buf, size);
 }

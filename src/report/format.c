@@ -263,12 +263,14 @@ void rep_totals(const struct report_input *in, struct rep_totals *t)
         p->invalid = c->invalid;
         p->non_ip = c->non_ip;
         p->filtered = c->filtered;
+        p->duplicate = c->duplicate;
         t->all.packets = rep_add(t->all.packets, c->packets);
         t->all.decoded = rep_add(t->all.decoded, c->decoded);
         t->all.truncated = rep_add(t->all.truncated, c->truncated);
         t->all.invalid = rep_add(t->all.invalid, c->invalid);
         t->all.non_ip = rep_add(t->all.non_ip, c->non_ip);
         t->all.filtered = rep_add(t->all.filtered, c->filtered);
+        t->all.duplicate = rep_add(t->all.duplicate, c->duplicate);
         for (unsigned a = 0; a < ANOM__COUNT; a++)
             t->anomalies[a] = rep_add(t->anomalies[a], c->anomalies[a]);
         const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike), evicted(m->ipsec),
@@ -634,4 +636,26 @@ const char *rep_vpn_cut_name(unsigned vpn)
     default:
         return "other";
     }
+}
+
+const char *capture_pieces_frame(const struct capture_pieces *pc, uint64_t frame, uint64_t *local)
+{
+    *local = frame;
+    if (!pc || pc->n <= 1 || !pc->base || !pc->files)
+        return NULL;
+    int k = 0;
+    for (int i = 1; i < pc->n; i++)
+        if (pc->base[i] < frame)
+            k = i;
+    *local = frame - pc->base[k];
+    return pc->files[k];
+}
+
+const struct capture_pieces *rep_pieces_of(const struct capture_pieces *const *pieces,
+                                           uint8_t capture)
+{
+    if (!pieces)
+        return NULL;
+    const struct capture_pieces *pc = pieces[capture == SIDE_OUTSIDE ? 1 : 0];
+    return pc && pc->n > 1 ? pc : NULL;
 }

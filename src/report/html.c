@@ -75,7 +75,55 @@ static void put_head(FILE *o, const struct report_input *in)
     fputs("</p>\n", o);
 }
 
-static void put_finding(FILE *o, const struct finding *f, size_t n)
+/* The frames table and the display filters; a capture point of several files names the file
+ * of each frame (numbered as in that file) and has a filter per file. */
+static void put_frames(FILE *o, const struct finding *f, const struct capture_pieces *const *pieces)
+{
+    fputs("<table class=\"frames\"><tr><th>capture</th><th>frame</th><th>what it shows"
+          "</th></tr>\n",
+          o);
+    unsigned ix[FINDING_MAX_FRAMES];
+    unsigned nf = rep_frames_sorted_ix(f, ix);
+    for (unsigned i = 0; i < nf; i++) {
+        const struct frame_ref *fr = &f->frames[ix[i]];
+        uint64_t local;
+        const char *file =
+            capture_pieces_frame(rep_pieces_of(pieces, fr->capture), fr->frame, &local);
+        fprintf(o, "<tr><td>%s", side_name(fr->capture));
+        if (file) {
+            fputc(' ', o);
+            esc(o, file);
+        }
+        fprintf(o, "</td><td>%llu</td><td>", (unsigned long long)local);
+        esc(o, finding_frame_role_name(f, ix[i]));
+        fputs("</td></tr>\n", o);
+    }
+    fputs("</table>\n", o);
+    if (f->frames_total > nf)
+        fprintf(o, "<p>%llu more frames not listed.</p>\n",
+                (unsigned long long)(f->frames_total - nf));
+    static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
+    char flt[EVIDENCE_FILTER_MAX];
+    for (unsigned c = 0; c < sizeof(caps); c++) {
+        const struct capture_pieces *pc = rep_pieces_of(pieces, caps[c]);
+        for (int k = 0; pc && k < pc->n; k++)
+            if (evidence_display_filter_file(f, caps[c], pc, k, flt, sizeof(flt))) {
+                fputs("<p class=\"filter\">Wireshark filter (", o);
+                esc(o, pc->files[k]);
+                fputs("): <code>", o);
+                esc(o, flt);
+                fputs("</code></p>\n", o);
+            }
+        if (!pc && evidence_display_filter(f, caps[c], flt, sizeof(flt))) {
+            fprintf(o, "<p class=\"filter\">Wireshark filter (%s): <code>", side_name(caps[c]));
+            esc(o, flt);
+            fputs("</code></p>\n", o);
+        }
+    }
+}
+
+static void put_finding(FILE *o, const struct finding *f, size_t n,
+                        const struct capture_pieces *const *pieces)
 {
     char ts[40], a[64], b[64];
     fprintf(o, "<section class=\"finding sev-%s\" id=\"finding-%zu\">\n<h3>#%zu %s: %s (%s) at %s",
@@ -135,29 +183,8 @@ static void put_finding(FILE *o, const struct finding *f, size_t n)
         }
         fputs("</li>\n", o);
     }
-    fputs("</ul>\n<table class=\"frames\"><tr><th>capture</th><th>frame</th><th>what it shows"
-          "</th></tr>\n",
-          o);
-    unsigned ix[FINDING_MAX_FRAMES];
-    unsigned nf = rep_frames_sorted_ix(f, ix);
-    for (unsigned i = 0; i < nf; i++) {
-        fprintf(o, "<tr><td>%s</td><td>%llu</td><td>", side_name(f->frames[ix[i]].capture),
-                (unsigned long long)f->frames[ix[i]].frame);
-        esc(o, finding_frame_role_name(f, ix[i]));
-        fputs("</td></tr>\n", o);
-    }
-    fputs("</table>\n", o);
-    if (f->frames_total > nf)
-        fprintf(o, "<p>%llu more frames not listed.</p>\n",
-                (unsigned long long)(f->frames_total - nf));
-    static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
-    char flt[EVIDENCE_FILTER_MAX];
-    for (unsigned c = 0; c < sizeof(caps); c++)
-        if (evidence_display_filter(f, caps[c], flt, sizeof(flt))) {
-            fprintf(o, "<p class=\"filter\">Wireshark filter (%s): <code>", side_name(caps[c]));
-            esc(o, flt);
-            fputs("</code></p>\n", o);
-        }
+    fputs("</ul>\n", o);
+    put_frames(o, f, pieces);
     fputs("<p class=\"remedy\"><b>Remedy:</b> ", o);
     esc(o, f->remedy);
     fputs("</p>\n</section>\n", o);
@@ -415,7 +442,7 @@ int report_html(FILE *o, const struct report_input *in)
                 (unsigned long long)in->findings_hidden, severity_name(in->min_severity));
     size_t *ix = fl ? rep_findings_by_severity(fl) : NULL;
     for (size_t i = 0; fl && i < fl->n; i++)
-        put_finding(o, &fl->v[ix ? ix[i] : i], i + 1);
+        put_finding(o, &fl->v[ix ? ix[i] : i], i + 1, in->pieces);
     free(ix);
     if (!fl || !fl->n)
         fputs("<p>No problems found.</p>\n", o);

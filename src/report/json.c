@@ -236,7 +236,8 @@ static void rec_nat_mapping(struct jw *w, const struct nat_mapping *mp)
         jw_f6(w, "min_gap_lost_s", (double)mp->min_gap_lost_us / 1e6);
 }
 
-static void rec_unmatched(struct jw *w, const struct nat_result *nr, const struct nat_unmatched *u)
+static void rec_unmatched(struct jw *w, const struct nat_result *nr, const struct nat_unmatched *u,
+                          const struct capture_pieces *const *pieces)
 {
     char pbuf[8];
     jw_str(w, "side", side_name(u->side));
@@ -256,8 +257,11 @@ static void rec_unmatched(struct jw *w, const struct nat_result *nr, const struc
     jw_ts(w, "first_ts", u->first_ts);
     jw_ts(w, "last_ts", u->last_ts);
     jw_arr(w, "frames");
-    for (unsigned i = 0; i < u->nframes && i < UNMATCHED_MAX_FRAMES && i < 20; i++)
-        jw_frame(w, u->side, u->frames[i]);
+    for (unsigned i = 0; i < u->nframes && i < UNMATCHED_MAX_FRAMES && i < 20; i++) {
+        jw_obj(w, NULL);
+        jw_frame_keys(w, rep_pieces_of(pieces, u->side), u->side, u->frames[i]);
+        jw_obj_end(w);
+    }
     jw_arr_end(w);
     if (u->mapping >= 0 && (size_t)u->mapping < nr->n_map) {
         const struct nat_mapping *mp = &nr->map[u->mapping];
@@ -281,18 +285,27 @@ static void rec_clock(struct jw *w, const struct nat_clock *c)
 }
 
 /* display_filter: one filter per capture the finding has frames on. */
-static void jw_display_filter(struct jw *w, const struct finding *f)
+/* display_filter: one filter per capture the finding has frames on; a capture point of several
+ * files has one per file instead, keyed by the file's name, in that file's frame numbers. */
+static void jw_display_filter(struct jw *w, const struct finding *f,
+                              const struct capture_pieces *const *pieces)
 {
     static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
     char buf[EVIDENCE_FILTER_MAX];
     jw_obj(w, "display_filter");
-    for (unsigned c = 0; c < sizeof(caps); c++)
-        if (evidence_display_filter(f, caps[c], buf, sizeof(buf)))
+    for (unsigned c = 0; c < sizeof(caps); c++) {
+        const struct capture_pieces *pc = rep_pieces_of(pieces, caps[c]);
+        for (int k = 0; pc && k < pc->n; k++)
+            if (evidence_display_filter_file(f, caps[c], pc, k, buf, sizeof(buf)))
+                jw_str(w, pc->files[k], buf);
+        if (!pc && evidence_display_filter(f, caps[c], buf, sizeof(buf)))
             jw_str(w, side_name(caps[c]), buf);
+    }
     jw_obj_end(w);
 }
 
-void rep_json_finding(struct jw *w, const struct finding *f)
+void rep_json_finding(struct jw *w, const struct finding *f,
+                      const struct capture_pieces *const *pieces)
 {
     char buf[40];
     jw_str(w, "kind", finding_kind_name(f->kind));
@@ -357,8 +370,7 @@ void rep_json_finding(struct jw *w, const struct finding *f)
     for (unsigned i = 0; i < nf; i++) {
         const struct frame_ref *fr = &f->frames[ix[i]];
         jw_obj(w, NULL);
-        jw_str(w, "capture", side_name(fr->capture));
-        jw_u64(w, "frame", fr->frame);
+        jw_frame_keys(w, rep_pieces_of(pieces, fr->capture), fr->capture, fr->frame);
         if (f->frame_role[ix[i]])
             jw_str(w, "role", f->frame_role[ix[i]]);
         jw_obj_end(w);
@@ -369,7 +381,7 @@ void rep_json_finding(struct jw *w, const struct finding *f)
     if (f->group_count) {
         jw_u64(w, "count", (uint64_t)f->group_count + 1);
     }
-    jw_display_filter(w, f);
+    jw_display_filter(w, f, pieces);
 }
 
 static void jw_name_list(struct jw *w, const char *key, const char *const *names)
@@ -388,6 +400,8 @@ static void jw_counts(struct jw *w, const struct rep_counts *c)
     jw_u64(w, "invalid", c->invalid);
     jw_u64(w, "non_ip", c->non_ip);
     jw_u64(w, "filtered", c->filtered);
+    if (c->duplicate)
+        jw_u64(w, "duplicate", c->duplicate);
 }
 
 /* "clock_steps" (only when a capture clock stepped): where, and the offset applied after it. */
@@ -404,8 +418,10 @@ static void rec_clock_steps(struct jw *w, const struct report_input *in)
         for (unsigned k = 0; cs && k < cs->n; k++) {
             const struct clock_step *st = &cs->step[k];
             jw_obj(w, NULL);
-            jw_str(w, "capture", side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE));
-            jw_u64(w, "frame", st->frame);
+            uint8_t side = in->models[i] ? in->models[i]->side : SIDE_SINGLE;
+            const struct capture_pieces *pc =
+                in->pieces[i] && in->pieces[i]->n > 1 ? in->pieces[i] : NULL;
+            jw_frame_keys(w, pc, side, st->frame);
             jw_ts(w, "before_ts", st->before_us);
             jw_ts(w, "after_ts", st->after_us);
             jw_f6(w, "step_s", (double)st->step_us / 1e6);
@@ -488,6 +504,48 @@ static void jw_input_cut(struct jw *w, const struct report_input *in)
     jw_arr_end(w);
 }
 
+/* "pieces_overlap" and "nat_sides_hint": several files of one capture point (only when any). */
+static void jw_pieces(struct jw *w, const struct report_input *in)
+{
+    bool any = false;
+    for (unsigned i = 0; i < 2; i++)
+        any = any || (in->pieces[i] && in->pieces[i]->n_overlap);
+    if (any) {
+        jw_arr(w, "pieces_overlap");
+        for (unsigned i = 0; i < 2; i++) {
+            const struct capture_pieces *pc = in->pieces[i];
+            unsigned nv = !pc                                   ? 0
+                          : pc->n_overlap < PIECES_MAX_OVERLAPS ? pc->n_overlap
+                                                                : PIECES_MAX_OVERLAPS;
+            for (unsigned k = 0; k < nv; k++) {
+                const struct pieces_overlap *v = &pc->overlap[k];
+                jw_obj(w, NULL);
+                jw_str(w, "capture", in->n_models >= 2 ? (i ? "outside" : "inside") : "single");
+                jw_arr(w, "files");
+                jw_str(w, NULL, pc->files[v->a]);
+                jw_str(w, NULL, pc->files[v->b]);
+                jw_arr_end(w);
+                jw_ts(w, "from_ts", v->from_us);
+                jw_ts(w, "to_ts", v->to_us);
+                jw_u64(w, "repeated", v->repeated);
+                jw_obj_end(w);
+            }
+        }
+        jw_arr_end(w);
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        const struct capture_pieces *pc = in->pieces[i];
+        if (!pc || pc->nat_inside < 0)
+            continue;
+        jw_obj(w, "nat_sides_hint");
+        jw_str(w, "inside", pc->files[pc->nat_inside]);
+        jw_str(w, "outside", pc->files[pc->nat_outside]);
+        jw_u64(w, "matched_packets", pc->nat_pairs);
+        jw_obj_end(w);
+        break;
+    }
+}
+
 static void rec_summary_capture(struct jw *w, const struct report_input *in)
 {
     struct rep_capture_totals t;
@@ -495,6 +553,7 @@ static void rec_summary_capture(struct jw *w, const struct report_input *in)
     jw_encap_kinds(w, "wrappers", t.encap, true);
     jw_encap_kinds(w, "tunnels", t.encap, false);
     jw_input_cut(w, in);
+    jw_pieces(w, in);
     if (!t.snap_cut)
         return;
     jw_obj(w, "snap_cut");
@@ -615,13 +674,13 @@ static void print_rec(FILE *out, const struct report_input *in, const struct rep
         rec_nat_mapping(&w, r->p);
         break;
     case REC_UNMATCHED:
-        rec_unmatched(&w, in->nat, r->p);
+        rec_unmatched(&w, in->nat, r->p, in->pieces);
         break;
     case REC_CLOCK_OFFSET:
         rec_clock(&w, r->p);
         break;
     case REC_FINDING:
-        rep_json_finding(&w, r->p);
+        rep_json_finding(&w, r->p, in->pieces);
         break;
     case REC_WG_SESSION:
         rep_json_wg(&w, m, r->p);

@@ -183,6 +183,19 @@ static inline void jw_frame(struct jw *w, uint8_t capture, uint64_t frame)
     jw_obj_end(w);
 }
 
+/* The "capture" and "frame" keys of a packet reference, with "file" (and the frame number within
+ * that file) when its capture point has several files (pc from rep_pieces_of). */
+static inline void jw_frame_keys(struct jw *w, const struct capture_pieces *pc, uint8_t capture,
+                                 uint64_t frame)
+{
+    uint64_t local;
+    const char *file = capture_pieces_frame(pc, frame, &local);
+    jw_str(w, "capture", side_name(capture));
+    if (file)
+        jw_str(w, "file", file);
+    jw_u64(w, "frame", local);
+}
+
 static inline void jw_begin_record(struct jw *w, FILE *f, const char *type)
 {
     memset(w, 0, sizeof(*w));
@@ -226,8 +239,10 @@ static inline void jw_nat_id(struct jw *w, const char *key, uint8_t proto, const
 }
 
 /* The fields of a finding record after "type" (json.c): the report and the stream write the
- * same record. */
-void rep_json_finding(struct jw *w, const struct finding *f);
+ * same record. pieces: the files of each capture point (NULL: one file each), naming the file of
+ * every frame reference. */
+void rep_json_finding(struct jw *w, const struct finding *f,
+                      const struct capture_pieces *const *pieces);
 /* json_tunnels.c */
 struct wg_session;
 struct ovpn_session;

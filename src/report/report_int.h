@@ -87,6 +87,7 @@ extern const char
     *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
 struct rep_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
+    uint64_t duplicate; /* repeats of another -r piece's packets (shown only when any) */
 };
 struct rep_totals {
     struct rep_counts all;
@@ -106,6 +107,12 @@ unsigned rep_frames_sorted(const struct finding *f, struct frame_ref *out);
 
 /* Indexes into f->frames sorted by (capture, frame); returns n (ix has FINDING_MAX_FRAMES). */
 unsigned rep_frames_sorted_ix(const struct finding *f, unsigned *ix);
+
+/* The files of the capture point that frame references of capture `capture` (enum cap_side)
+ * belong to: pieces[0] for single and inside, pieces[1] for outside; NULL when pieces is NULL or
+ * the point has one file (frame numbers are then that file's). */
+const struct capture_pieces *rep_pieces_of(const struct capture_pieces *const *pieces,
+                                           uint8_t capture);
 
 /* Sum of two counts, saturating. */
 uint64_t rep_add(uint64_t a, uint64_t b);

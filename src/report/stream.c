@@ -364,7 +364,7 @@ static void ev_finding(struct stream *s, const struct finding *f, bool update)
     jw_begin_record(&w, s->out, "finding");
     if (update)
         jw_str(&w, "event", "update");
-    rep_json_finding(&w, f);
+    rep_json_finding(&w, f, NULL);
     jw_end_record(&w);
     fflush(s->out);
 }

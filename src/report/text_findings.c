@@ -9,19 +9,33 @@
 #include "vpnscope/evidence.h"
 #include "vpnscope/proto.h"
 
-static void print_frames(FILE *out, const struct finding *f)
+/* The frames by capture; a capture point of several files names the file of each run of frames
+ * (numbered as in that file), e.g. "inside ring1.pcap #4, #5; ring2.pcap #1". */
+static void print_frames(FILE *out, const struct finding *f,
+                         const struct capture_pieces *const *pieces)
 {
     struct frame_ref fr[FINDING_MAX_FRAMES];
     unsigned n = rep_frames_sorted(f, fr);
     if (!n)
         return;
     fputs("    frames: ", out);
+    const char *prev_file = NULL;
     for (unsigned i = 0; i < n; i++) {
-        if (i == 0 || fr[i].capture != fr[i - 1].capture)
+        const struct capture_pieces *pc = rep_pieces_of(pieces, fr[i].capture);
+        uint64_t local;
+        const char *file = capture_pieces_frame(pc, fr[i].frame, &local);
+        bool new_cap = i == 0 || fr[i].capture != fr[i - 1].capture;
+        if (new_cap && file)
+            fprintf(out, "%s%s %s #%llu", i ? "; " : "", side_name(fr[i].capture), file,
+                    (unsigned long long)local);
+        else if (new_cap)
             fprintf(out, "%s%s #%llu", i ? "; " : "", side_name(fr[i].capture),
-                    (unsigned long long)fr[i].frame);
+                    (unsigned long long)local);
+        else if (file != prev_file)
+            fprintf(out, "; %s #%llu", file, (unsigned long long)local);
         else
-            fprintf(out, ", #%llu", (unsigned long long)fr[i].frame);
+            fprintf(out, ", #%llu", (unsigned long long)local);
+        prev_file = file;
     }
     fputc('\n', out);
     if (f->frames_total > n)
@@ -29,18 +43,25 @@ static void print_frames(FILE *out, const struct finding *f)
                 (unsigned long long)(f->frames_total - n));
 }
 
-/* One line per capture: the Wireshark display filter selecting exactly the listed frames. */
-static void print_filters(FILE *out, const struct finding *f)
+/* One line per capture (per file of a capture point of several files): the Wireshark display
+ * filter selecting exactly the listed frames. */
+static void print_filters(FILE *out, const struct finding *f,
+                          const struct capture_pieces *const *pieces)
 {
     static const uint8_t caps[] = {SIDE_SINGLE, SIDE_INSIDE, SIDE_OUTSIDE};
     char buf[EVIDENCE_FILTER_MAX];
-    for (unsigned c = 0; c < sizeof(caps); c++)
-        if (evidence_display_filter(f, caps[c], buf, sizeof(buf))) {
+    for (unsigned c = 0; c < sizeof(caps); c++) {
+        const struct capture_pieces *pc = rep_pieces_of(pieces, caps[c]);
+        for (int k = 0; pc && k < pc->n; k++)
+            if (evidence_display_filter_file(f, caps[c], pc, k, buf, sizeof(buf)))
+                fprintf(out, "  Wireshark filter (%s): %s\n", pc->files[k], buf);
+        if (!pc && evidence_display_filter(f, caps[c], buf, sizeof(buf))) {
             if (caps[c] == SIDE_SINGLE)
                 fprintf(out, "  Wireshark filter: %s\n", buf);
             else
                 fprintf(out, "  Wireshark filter (%s): %s\n", side_name(caps[c]), buf);
         }
+    }
 }
 
 enum { SESS_NC = 5 };
@@ -105,7 +126,8 @@ static void print_sessions(FILE *out, const struct finding *f)
     }
 }
 
-static void print_evidence(FILE *out, const struct finding *f)
+static void print_evidence(FILE *out, const struct finding *f,
+                           const struct capture_pieces *const *pieces)
 {
     unsigned n = f->n_ev < FINDING_MAX_EV ? f->n_ev : FINDING_MAX_EV;
     if (!n && !f->n_frames)
@@ -140,10 +162,11 @@ static void print_evidence(FILE *out, const struct finding *f)
         }
         fprintf(out, "    %s: %s\n", key, v);
     }
-    print_frames(out, f);
+    print_frames(out, f, pieces);
 }
 
-static void print_finding(FILE *out, const struct finding *f)
+static void print_finding(FILE *out, const struct finding *f,
+                          const struct capture_pieces *const *pieces)
 {
     static const char *const tag[] = {"[INFO]", "[WARNING]", "[ERROR]"};
     char ts[40];
@@ -155,8 +178,8 @@ static void print_finding(FILE *out, const struct finding *f)
         tx_wrap(out, f->summary, 2, 2);
     }
     print_sessions(out, f);
-    print_evidence(out, f);
-    print_filters(out, f);
+    print_evidence(out, f, pieces);
+    print_filters(out, f, pieces);
     if (f->remedy[0]) {
         fputs("  Remedy: ", out);
         tx_wrap(out, f->remedy, 10, 10);
@@ -222,6 +245,6 @@ void tx_print_findings(FILE *out, const struct report_input *in, const struct re
     size_t *ix = rep_findings_by_severity(fl);
     print_index(out, fl, ix);
     for (size_t i = 0; i < fl->n; i++)
-        print_finding(out, &fl->v[ix ? ix[i] : i]);
+        print_finding(out, &fl->v[ix ? ix[i] : i], in->pieces);
     free(ix);
 }

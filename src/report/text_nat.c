@@ -132,9 +132,13 @@ static void row_unm(const struct report_input *in, const struct rep_rec *r, char
     tx_cellts(c[8], u->last_ts);
     size_t o = 0;
     unsigned nf = u->nframes < UNMATCHED_MAX_FRAMES ? u->nframes : UNMATCHED_MAX_FRAMES;
-    for (unsigned i = 0; i < nf && o < TX_CELL; i++)
-        o += (size_t)snprintf(c[9] + o, TX_CELL - o, "%s#%llu", i ? "," : "",
-                              (unsigned long long)u->frames[i]);
+    const struct capture_pieces *pc = rep_pieces_of(in->pieces, u->side);
+    for (unsigned i = 0; i < nf && o < TX_CELL; i++) {
+        uint64_t local;
+        const char *file = capture_pieces_frame(pc, u->frames[i], &local);
+        o += (size_t)snprintf(c[9] + o, TX_CELL - o, "%s%s#%llu", i ? "," : "", file ? file : "",
+                              (unsigned long long)local);
+    }
     if (o >= TX_CELL)
         memcpy(c[9] + TX_CELL - 4, "...", 4);
     if (!nf)

@@ -14,11 +14,13 @@ static void print_clock_steps(FILE *out, const struct report_input *in)
         const struct clock_steps *cs = in->clock_steps[i];
         for (unsigned k = 0; cs && k < cs->n; k++) {
             const struct clock_step *st = &cs->step[k];
+            uint64_t local;
+            const char *file = capture_pieces_frame(in->pieces[i], st->frame, &local);
             fprintf(out,
-                    "  Clock step: %s capture, frame %llu: %s after %s (%+.6f s); later times "
+                    "  Clock step: %s capture, %s%sframe %llu: %s after %s (%+.6f s); later times "
                     "%+.6f s (%s)\n",
-                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE),
-                    (unsigned long long)st->frame, ts_iso(st->after_us, a, sizeof(a)),
+                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE), file ? file : "",
+                    file ? " " : "", (unsigned long long)local, ts_iso(st->after_us, a, sizeof(a)),
                     ts_iso(st->before_us, b, sizeof(b)), (double)st->step_us / 1e6,
                     (double)st->offset_us / 1e6,
                     st->refined   ? "measured against the other capture"
@@ -101,10 +103,46 @@ void tx_print_header(FILE *out, const struct report_input *in)
 static void print_counts(FILE *out, const struct rep_counts *c)
 {
     fprintf(out,
-            "%llu = %llu decoded + %llu truncated + %llu invalid + %llu non-IP + %llu filtered\n",
+            "%llu = %llu decoded + %llu truncated + %llu invalid + %llu non-IP + %llu filtered",
             (unsigned long long)c->packets, (unsigned long long)c->decoded,
             (unsigned long long)c->truncated, (unsigned long long)c->invalid,
             (unsigned long long)c->non_ip, (unsigned long long)c->filtered);
+    if (c->duplicate)
+        fprintf(out, " + %llu duplicate", (unsigned long long)c->duplicate);
+    fputc('\n', out);
+}
+
+/* Several files of one capture point: overlaps, repeats and the NAT-sides hint. */
+static void tx_print_pieces(FILE *out, const struct report_input *in)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        const struct capture_pieces *pc = in->pieces[i];
+        if (!pc || pc->n <= 1)
+            continue;
+        unsigned nv = pc->n_overlap < PIECES_MAX_OVERLAPS ? pc->n_overlap : PIECES_MAX_OVERLAPS;
+        for (unsigned k = 0; k < nv; k++) {
+            const struct pieces_overlap *v = &pc->overlap[k];
+            char t0[40], t1[40];
+            fprintf(out, "  Input:     pieces %s and %s overlap in time (%s to %s)",
+                    pc->files[v->a], pc->files[v->b], ts_iso(v->from_us, t0, sizeof(t0)),
+                    ts_iso(v->to_us, t1, sizeof(t1)));
+            if (v->repeated)
+                fprintf(out, "; %llu %s the same bytes at the same time (analysed once)",
+                        (unsigned long long)v->repeated,
+                        tx_plural(v->repeated, "packet repeats", "packets repeat"));
+            fputc('\n', out);
+        }
+        if (pc->n_overlap > nv)
+            fprintf(out, "  Input:     %u more overlapping pairs of pieces not listed\n",
+                    pc->n_overlap - nv);
+        if (pc->nat_inside >= 0)
+            fprintf(out,
+                    "  Input:     %s and %s look like the inside and outside of a NAT (%llu "
+                    "packets match with a translated source): use --inside %s --outside %s\n",
+                    pc->files[pc->nat_inside], pc->files[pc->nat_outside],
+                    (unsigned long long)pc->nat_pairs, pc->files[pc->nat_inside],
+                    pc->files[pc->nat_outside]);
+    }
 }
 
 void tx_print_clock(FILE *out, const struct report_input *in)
@@ -147,6 +185,7 @@ static void tx_print_capture_shape(FILE *out, const struct report_input *in)
               out);
     if (print_encap_kinds(out, "  Tunnels:   ", t.encap, false))
         fputs(" (the packets inside are analysed as the flows)\n", out);
+    tx_print_pieces(out, in);
     for (unsigned i = 0; i < 2; i++) {
         const struct report_cut *c = &in->cut[i];
         if (c->cut)

@@ -7,6 +7,8 @@
 
 #include <curses.h>
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +137,7 @@ static void set_view(struct ui_state *st, const struct ui_model *m, int v)
     st->prev_view = st->view;
     st->view = v;
     st->finding_open = false;
+    st->jumped = false;
     ui_order(st, m);
 }
 
@@ -223,6 +226,39 @@ static int key_move(struct ui_state *st, int ch)
     }
 }
 
+/* Scrolling the open finding (view_finding.c clamps). 0 when ch is not such a key. */
+static int key_scroll(struct ui_state *st, int ch)
+{
+    int page = st->find_page > 1 ? st->find_page - 1 : 1;
+    switch (ch) {
+    case KEY_UP:
+    case 'k':
+        st->find_scroll--;
+        return UI_REDRAW;
+    case KEY_DOWN:
+    case 'j':
+        st->find_scroll++;
+        return UI_REDRAW;
+    case KEY_PPAGE:
+        st->find_scroll -= page;
+        return UI_REDRAW;
+    case KEY_NPAGE:
+    case ' ':
+        st->find_scroll += page;
+        return UI_REDRAW;
+    case KEY_HOME:
+    case 'g':
+        st->find_scroll = 0;
+        return UI_REDRAW;
+    case KEY_END:
+    case 'G':
+        st->find_scroll = 1 << 20;
+        return UI_REDRAW;
+    default:
+        return 0;
+    }
+}
+
 /* Sort column and direction. 0 when ch is not such a key. */
 static int key_sort(struct ui_state *st, const struct ui_model *m, int ch)
 {
@@ -295,6 +331,26 @@ static int key_replay(struct ui_state *st, struct pipeline *f, int ch)
     }
 }
 
+/* What a finding leads to: t (its tunnel, and back), x (its packets), Esc after t. 0 when ch
+ * is not such a key here. */
+static int key_finding(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
+{
+    int v = st->view;
+    bool back = ch == 't' || ch == 27 || ch == KEY_BACKSPACE || ch == KEY_LEFT;
+    if (v == VIEW_TUNNELS && st->jumped && back) {
+        ui_jump_back(st, m);
+        return UI_REDRAW | UI_REBUILD;
+    }
+    if (ch == 't')
+        return v == VIEW_FINDINGS && ui_jump_tunnel(st, m) ? UI_REDRAW | UI_REBUILD : UI_REDRAW;
+    if (ch == 'x') {
+        if (v == VIEW_FINDINGS)
+            ui_export_finding(st, m, f);
+        return UI_REDRAW;
+    }
+    return 0;
+}
+
 static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipeline *f, int ch)
 {
     if (ch == KEY_RESIZE)
@@ -309,11 +365,15 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
         return UI_REDRAW;
     }
     int v = st->view;
-    int r = key_move(st, ch);
+    int r = v == VIEW_FINDINGS && st->finding_open ? key_scroll(st, ch) : 0;
+    if (!r)
+        r = key_move(st, ch);
     if (!r)
         r = key_sort(st, m, ch);
     if (!r)
         r = key_replay(st, f, ch);
+    if (!r)
+        r = key_finding(st, m, f, ch);
     if (r)
         return r;
     switch (ch) {
@@ -365,6 +425,7 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
         }
         if (v == VIEW_FINDINGS && st->n_order > 0) {
             st->finding_open = true;
+            st->find_scroll = 0;
             return UI_REDRAW;
         }
         return UI_HANDLED;
@@ -393,6 +454,7 @@ static int handle_key(struct ui_state *st, const struct ui_model *m, struct pipe
 /* Starts curses (the terminal must be at least MIN_COLS x MIN_ROWS). 0, or 2 after a message. */
 static int screen_open(void)
 {
+    setlocale(LC_CTYPE, ""); /* the terminal's character set (UTF-8 sparklines) */
     if (!initscr()) {
         fprintf(stderr, "vpnscope: cannot initialise the terminal\n");
         return 2;
@@ -481,6 +543,7 @@ static int run_dashboard(struct pipeline *f, const struct vpnscope_config *o)
     struct loop l;
     memset(&l, 0, sizeof(l));
     ui_colors_init(&l.st);
+    l.st.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
     l.st.sort_desc[VIEW_TUNNELS] = true;
     l.st.sort_desc[VIEW_NAT] = true;
     l.st.sort_desc[VIEW_FINDINGS] = true;

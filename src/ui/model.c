@@ -65,46 +65,115 @@ static void model_header(struct ui_model *m, const struct pipeline_snapshot *f, 
     }
 }
 
+static int cmp_find_ptr(const void *a, const void *b)
+{
+    return cmp_find(*(const struct finding *const *)a, *(const struct finding *const *)b);
+}
+
+/* How well row i matches session s of a finding (0: not at all): the address, then the endpoint
+ * (inside or outside identity) and the SPI. */
+static int row_score(const struct builder *b, size_t i, const struct finding_session *s)
+{
+    const struct ui_tunnel *t = &b->m->tun[i];
+    if (!ip_addr_eq(&b->ref[i].cip, &s->ip) && !ip_addr_eq(&b->ref[i].sip, &s->ip))
+        return 0;
+    int sc = 1;
+    char ep[80], spi[16];
+    if (s->has_port) {
+        ui_ep_str(&s->ip, s->port, ep, sizeof(ep));
+        if (!strcmp(ep, t->client) || !strcmp(ep, t->server))
+            sc += 2;
+    }
+    if (s->has_outside) {
+        ui_ep_str(&s->out_ip, s->has_out_port ? s->out_port : 0, ep, sizeof(ep));
+        if (t->client_out[0] && !strncmp(ep, t->client_out, strlen(ep)))
+            sc += 1;
+    }
+    if (s->has_spi) {
+        snprintf(spi, sizeof(spi), "0x%08x", s->spi);
+        if (ui_ci_has(t->ids, spi))
+            sc += 2;
+    }
+    return sc;
+}
+
+/* The rows finding fd names: the best row of each of its client sessions (of any session when
+ * no client matches), the first one and how many distinct rows. Marks and colours them. */
+static void finding_rows(struct ui_model *m, const struct builder *b, const struct finding *fd,
+                         struct ui_findref *fr)
+{
+    uint64_t seen[FINDING_MAX_SESSIONS];
+    unsigned nseen = 0;
+    for (int pass = 0; pass < 2 && nseen == 0; pass++) {
+        for (unsigned s = 0; s < fd->n_sessions && s < FINDING_MAX_SESSIONS; s++) {
+            const struct finding_session *fs = &fd->sessions[s];
+            if ((pass == 0) != (fs->role == ROLE_CLIENT))
+                continue;
+            size_t best = 0;
+            int bsc = 0;
+            for (size_t i = 0; i < m->n_tun; i++) {
+                int sc = row_score(b, i, fs);
+                if (sc > bsc) {
+                    bsc = sc;
+                    best = i;
+                }
+                if (sc && pass == 0) { /* every row of a named client is marked */
+                    struct ui_tunnel *t = &m->tun[i];
+                    t->nfind++;
+                    if (fd->sev > t->max_sev)
+                        t->max_sev = fd->sev;
+                    if (fd->sev == SEV_ERROR)
+                        t->color = UI_ALERT;
+                    else if (fd->sev == SEV_WARNING && t->color == UI_OK)
+                        t->color = UI_WARN;
+                }
+            }
+            if (!bsc)
+                continue;
+            unsigned k = 0;
+            while (k < nseen && seen[k] != m->tun[best].id)
+                k++;
+            if (k == nseen)
+                seen[nseen++] = m->tun[best].id;
+        }
+    }
+    fr->tun_id = nseen ? seen[0] : 0;
+    fr->n_tun = nseen;
+}
+
 /* Findings, most severe first, and the rows they name (marked, coloured). */
 static void model_findings(struct ui_model *m, const struct builder *b)
 {
     const struct finding_list *fl = b->f->findings;
     memset(m->nfind, 0, sizeof(m->nfind));
     size_t nf = fl->n < UI_MAX_FINDINGS ? fl->n : UI_MAX_FINDINGS;
+    const struct finding **pp = nf ? malloc(nf * sizeof(*pp)) : NULL;
     if (nf) {
         struct finding *v = realloc(m->find, nf * sizeof(*v));
-        if (v) {
+        struct ui_findref *r = realloc(m->fref, nf * sizeof(*r));
+        if (v)
             m->find = v;
-            memcpy(m->find, fl->v, nf * sizeof(*v));
-            qsort(m->find, nf, sizeof(*v), cmp_find);
-        } else {
+        if (r)
+            m->fref = r;
+        if (!v || !r || !pp)
             nf = 0;
-        }
     }
+    for (size_t i = 0; i < nf; i++)
+        pp[i] = &fl->v[i];
+    if (nf)
+        qsort(pp, nf, sizeof(*pp), cmp_find_ptr);
+    for (size_t k = 0; k < nf; k++) {
+        m->find[k] = *pp[k];
+        memset(&m->fref[k], 0, sizeof(m->fref[k]));
+        m->fref[k].pos = (size_t)(pp[k] - fl->v);
+    }
+    free(pp);
     m->n_find = nf;
     for (size_t i = 0; i < fl->n; i++)
         if (fl->v[i].sev <= SEV_ERROR)
             m->nfind[fl->v[i].sev]++;
-    for (size_t k = 0; k < nf; k++) {
-        const struct finding *fd = &m->find[k];
-        for (unsigned s = 0; s < fd->n_sessions && s < FINDING_MAX_SESSIONS; s++) {
-            if (fd->sessions[s].role != ROLE_CLIENT)
-                continue;
-            for (size_t i = 0; i < m->n_tun; i++) {
-                if (!ip_addr_eq(&b->ref[i].cip, &fd->sessions[s].ip) &&
-                    !ip_addr_eq(&b->ref[i].sip, &fd->sessions[s].ip))
-                    continue;
-                struct ui_tunnel *t = &m->tun[i];
-                t->nfind++;
-                if (fd->sev > t->max_sev)
-                    t->max_sev = fd->sev;
-                if (fd->sev == SEV_ERROR)
-                    t->color = UI_ALERT;
-                else if (fd->sev == SEV_WARNING && t->color == UI_OK)
-                    t->color = UI_WARN;
-            }
-        }
-    }
+    for (size_t k = 0; k < nf; k++)
+        finding_rows(m, b, &m->find[k], &m->fref[k]);
 }
 
 /* Rates per tunnel against the previous snapshot, then this snapshot becomes the previous one. */
@@ -152,6 +221,7 @@ void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f)
     m->n_tun = 0;
     double wall = pipeline_mono();
     model_header(m, f, wall);
+    ui_spark_range(m, f);
     ui_rows_tunnels(&b);
     model_findings(m, &b);
     free(b.ref);
@@ -164,6 +234,7 @@ void ui_model_free(struct ui_model *m)
     free(m->tun);
     free(m->nat);
     free(m->find);
+    free(m->fref);
     free(m->prev);
     memset(m, 0, sizeof(*m));
 }

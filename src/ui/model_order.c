@@ -185,6 +185,8 @@ void ui_order(struct ui_state *st, const struct ui_model *m)
     g_sort_m = m;
     g_sort_col = st->sort[st->view];
     g_sort_desc = st->sort_desc[st->view];
+    if (st->n_order < 2) /* nothing to sort (order is NULL before the first row) */
+        return;
     if (st->view == VIEW_TUNNELS)
         qsort(st->order, st->n_order, sizeof(size_t), cmp_tun);
     else if (st->view == VIEW_NAT)

@@ -10,7 +10,6 @@
 
 #include "vpnscope/proto.h"
 #include "vpnscope/session_tunnel.h"
-#include "vpnscope/tunnel.h"
 #include "vpnscope/report.h"
 #include "vpnscope/table.h"
 
@@ -33,7 +32,7 @@ bool ui_ci_has(const char *hay, const char *needle)
 
 /* ---- snapshot helpers ---- */
 
-static char *ep_str(const struct ip_addr *ip, uint16_t port, char *buf, size_t n)
+char *ui_ep_str(const struct ip_addr *ip, uint16_t port, char *buf, size_t n)
 {
     char a[64];
     ip_addr_str(ip, a, sizeof(a));
@@ -51,8 +50,8 @@ static void ts_hms(uint64_t ts, char *buf, size_t n)
     ui_fmt_time(ts, buf, n);
 }
 
-static struct ui_tunnel *row_new(struct builder *b, uint8_t kind, uint8_t side, const void *key,
-                                 size_t klen, struct row_ref **ref)
+struct ui_tunnel *ui_row_new(struct builder *b, uint8_t kind, uint8_t side, const void *key,
+                             size_t klen, struct row_ref **ref)
 {
     b->total++;
     if (b->n >= b->cap) {
@@ -149,7 +148,7 @@ static bool is_ike_responder(const struct session_model *m, const struct ip_addr
     return false;
 }
 
-static void set_state(struct builder *b, struct ui_tunnel *t, const char *closed)
+void ui_row_state(struct builder *b, struct ui_tunnel *t, const char *closed)
 {
     uint64_t now = b->f->now_us;
     uint64_t idle = now > t->last_ts ? now - t->last_ts : 0;
@@ -181,8 +180,8 @@ static void add_child(struct ui_tunnel *t, const char *s)
 static void ipsec_child_line(const struct ipsec_sa *sa, bool to_server, char *buf, size_t n)
 {
     char a[56], c[56], l[16];
-    ep_str(&sa->k.src, sa->k.sport, a, sizeof(a));
-    ep_str(&sa->k.dst, sa->k.dport, c, sizeof(c));
+    ui_ep_str(&sa->k.src, sa->k.sport, a, sizeof(a));
+    ui_ep_str(&sa->k.dst, sa->k.dport, c, sizeof(c));
     ts_hms(sa->last_ts, l, sizeof(l));
     snprintf(buf, n, "%s%s 0x%08x %s %.24s -> %.24s  %" PRIu64 " pkts  gaps %" PRIu64 "  last %.8s",
              sa->k.proto == IPP_AH ? "AH" : "ESP", sa->k.encap ? "/udp" : "", sa->k.spi,
@@ -249,7 +248,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         k.ispi = sa->ispi;
         k.version = sa->version;
         struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_IKE, m->side, &k, sizeof(k), &ref);
+        struct ui_tunnel *t = ui_row_new(b, UK_IKE, m->side, &k, sizeof(k), &ref);
         if (!t)
             return;
         ref->model = mi;
@@ -263,13 +262,13 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
             sa->nat_t && sa->natt_initiator.port ? &sa->natt_initiator : &sa->initiator;
         const struct endpoint *si =
             sa->nat_t && sa->natt_responder.port ? &sa->natt_responder : &sa->responder;
-        ep_str(&ci->ip, ci->port, t->client, sizeof(t->client));
-        ep_str(&si->ip, si->port, t->server, sizeof(t->server));
+        ui_ep_str(&ci->ip, ci->port, t->client, sizeof(t->client));
+        ui_ep_str(&si->ip, si->port, t->server, sizeof(t->server));
         const struct ike_sa *o = mi == 0 ? outside_ike(b->f, sa) : NULL;
         if (o) {
             const struct endpoint *oi =
                 o->nat_t && o->natt_initiator.port ? &o->natt_initiator : &o->initiator;
-            ep_str(&oi->ip, oi->port, t->client_out, sizeof(t->client_out));
+            ui_ep_str(&oi->ip, oi->port, t->client_out, sizeof(t->client_out));
         }
         if (mi == 0 && b->f->two) {
             /* lost at the router: every IKE/NAT-T mapping (also expired ones) and raw ESP */
@@ -287,6 +286,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         t->last_ts = sa->last_ts;
         t->timeout_s = report_timeout_ike(b->to, sa);
         t->act = sa->act;
+        ui_spark_add(b->m, t, &sa->spark, sa->first_ts, sa->last_ts, false);
         t->retrans = sa->retransmissions;
         t->dpd = sa->dpd_like;
         size_t off = 0;
@@ -350,7 +350,7 @@ static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i
         t = &b->m->tun[*ix];
     } else {
         struct row_ref *ref;
-        t = row_new(b, sa->k.proto == IPP_AH ? UK_AH : UK_ESP, m->side, &g, sizeof(g), &ref);
+        t = ui_row_new(b, sa->k.proto == IPP_AH ? UK_AH : UK_ESP, m->side, &g, sizeof(g), &ref);
         if (!t)
             return NULL;
         ref->model = mi;
@@ -360,8 +360,8 @@ static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i
         uint32_t *nx = table_put(grp, &g, NULL);
         if (nx)
             *nx = (uint32_t)(b->n - 1);
-        ep_str(&g.a, g.pa, t->client, sizeof(t->client));
-        ep_str(&g.b, g.pb, t->server, sizeof(t->server));
+        ui_ep_str(&g.a, g.pa, t->client, sizeof(t->client));
+        ui_ep_str(&g.b, g.pb, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
                  sa->k.encap ? "/udp" : "");
         t->timeout_s = report_timeout_ipsec(b->to, sa);
@@ -371,8 +371,8 @@ static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i
             const struct nat_mapping *mp =
                 find_mapping(b->f, sa->k.encap ? IPP_UDP : sa->k.proto, &g.a, g.pa, &g.b);
             if (mp) {
-                ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
-                       sizeof(t->client_out));
+                ui_ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
+                          t->client_out, sizeof(t->client_out));
             }
             sum_lost(b->f, sa->k.encap ? IPP_UDP : sa->k.proto, &g.a, g.pa, &g.b, t->router_lost);
         }
@@ -414,6 +414,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             t->timeout_s = report_timeout_ipsec(b->to, sa);
         }
         t->pkts[to_server ? 0 : 1] += sa->packets;
+        ui_spark_add(b->m, t, &sa->spark, sa->first_ts, sa->last_ts, !to_server);
         t->bytes[to_server ? 0 : 1] += sa->bytes;
         t->seq_gaps += sa->seq_gaps;
         t->replays += sa->replays;
@@ -438,8 +439,9 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
 
 /* A PPTP call's row: ids, packets (its GRE), activity and the call line. Returns the state name
  * when the call is closed, else NULL. */
-static const char *pptp_call_row(const struct session_model *m, const struct pptp_ctrl *c,
-                                 const struct pptp_call *call, struct ui_tunnel *t)
+static const char *pptp_call_row(const struct ui_model *um, const struct session_model *m,
+                                 const struct pptp_ctrl *c, const struct pptp_call *call,
+                                 struct ui_tunnel *t)
 {
     const char *closed = NULL;
     session_pptp_call_gre(m, c, call, &t->pkts[0], &t->pkts[1]);
@@ -461,8 +463,10 @@ static const char *pptp_call_row(const struct session_model *m, const struct ppt
                       ip_addr_eq(&gf->k.dst, &c->client.ip) && gf->k.key == call->call_id;
         if ((to_srv || to_cli) && gf->last_ts > t->last_ts)
             t->last_ts = gf->last_ts;
-        if (to_srv || to_cli)
+        if (to_srv || to_cli) {
             t->act = gf->act;
+            ui_spark_add(um, t, &gf->spark, gf->first_ts, gf->last_ts, to_cli);
+        }
     }
     if (call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
         call->state == PPTP_CALL_CLEAR_REQ)
@@ -502,7 +506,7 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             uint16_t cid = c->n_calls ? c->calls[k].call_id : 0xffff;
             memcpy(key + sizeof(struct pptp_ctrl_key), &cid, 2);
             struct row_ref *ref;
-            struct ui_tunnel *t = row_new(b, UK_PPTP, m->side, key, sizeof(key), &ref);
+            struct ui_tunnel *t = ui_row_new(b, UK_PPTP, m->side, key, sizeof(key), &ref);
             if (!t)
                 return;
             ref->model = mi;
@@ -510,15 +514,15 @@ static void rows_pptp(struct builder *b, uint8_t mi)
             ref->call = (uint8_t)k;
             ref->cip = c->client.ip;
             ref->sip = c->server.ip;
-            ep_str(&c->client.ip, c->client.port, t->client, sizeof(t->client));
-            ep_str(&c->server.ip, c->server.port, t->server, sizeof(t->server));
+            ui_ep_str(&c->client.ip, c->client.port, t->client, sizeof(t->client));
+            ui_ep_str(&c->server.ip, c->server.port, t->server, sizeof(t->server));
             snprintf(t->proto, sizeof(t->proto), "PPTP");
             t->timeout_s = b->to->gre;
             t->first_ts = c->first_ts;
             t->last_ts = c->last_ts;
             const char *closed = NULL;
             if (c->n_calls) {
-                closed = pptp_call_row(m, c, &c->calls[k], t);
+                closed = pptp_call_row(b->m, m, c, &c->calls[k], t);
             } else {
                 snprintf(t->ids, sizeof(t->ids), "control only");
                 if (c->state == PPTP_SESS_CLOSED)
@@ -537,9 +541,10 @@ static void rows_pptp(struct builder *b, uint8_t mi)
                 const struct nat_mapping *mp =
                     find_mapping(b->f, IPP_TCP, &c->client.ip, c->client.port, &c->server.ip);
                 if (mp)
-                    ep_str(&mp->outside.ip, mp->outside.port, t->client_out, sizeof(t->client_out));
+                    ui_ep_str(&mp->outside.ip, mp->outside.port, t->client_out,
+                              sizeof(t->client_out));
             }
-            set_state(b, t, closed);
+            ui_row_state(b, t, closed);
         }
     }
 }
@@ -553,14 +558,14 @@ static void rows_other(struct builder *b)
         if (!g || session_gre_is_pptp_call(m, g))
             continue;
         struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_GRE, m->side, kp, sizeof(struct gre_key), &ref);
+        struct ui_tunnel *t = ui_row_new(b, UK_GRE, m->side, kp, sizeof(struct gre_key), &ref);
         if (!t)
             return;
         ref->slot = i;
         ref->cip = g->k.src;
         ref->sip = g->k.dst;
-        ep_str(&g->k.src, 0, t->client, sizeof(t->client));
-        ep_str(&g->k.dst, 0, t->server, sizeof(t->server));
+        ui_ep_str(&g->k.src, 0, t->client, sizeof(t->client));
+        ui_ep_str(&g->k.dst, 0, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "GREv%u", g->k.version);
         if (g->k.version == 1)
             snprintf(t->ids, sizeof(t->ids), "call %u", g->k.key);
@@ -572,7 +577,8 @@ static void rows_other(struct builder *b)
         t->last_ts = g->last_ts;
         t->timeout_s = b->to->gre;
         t->act = g->act;
-        set_state(b, t, NULL);
+        ui_spark_add(b->m, t, &g->spark, g->first_ts, g->last_ts, false);
+        ui_row_state(b, t, NULL);
         if (t->color == UI_WARN && !strcmp(t->state, "one-way")) {
             snprintf(t->state, sizeof(t->state), "up");
             t->color = UI_OK; /* GRE is tracked per direction */
@@ -584,14 +590,14 @@ static void rows_other(struct builder *b)
         if (!s)
             continue;
         struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_L2TP, m->side, kp, sizeof(struct l2tp_key), &ref);
+        struct ui_tunnel *t = ui_row_new(b, UK_L2TP, m->side, kp, sizeof(struct l2tp_key), &ref);
         if (!t)
             return;
         ref->slot = i;
         ref->cip = s->k.src;
         ref->sip = s->k.dst;
-        ep_str(&s->k.src, s->k.sport, t->client, sizeof(t->client));
-        ep_str(&s->k.dst, s->k.dport, t->server, sizeof(t->server));
+        ui_ep_str(&s->k.src, s->k.sport, t->client, sizeof(t->client));
+        ui_ep_str(&s->k.dst, s->k.dport, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "L2TPv%u", s->version);
         snprintf(t->ids, sizeof(t->ids), "tunnel %u session %u", s->k.tunnel_id, s->k.session_id);
         t->pkts[0] = s->packets;
@@ -599,7 +605,7 @@ static void rows_other(struct builder *b)
         t->first_ts = s->first_ts;
         t->last_ts = s->last_ts;
         t->timeout_s = b->to->udp_stream;
-        set_state(b, t, NULL);
+        ui_row_state(b, t, NULL);
         if (!strcmp(t->state, "one-way")) {
             snprintf(t->state, sizeof(t->state), "up");
             t->color = UI_OK;
@@ -611,14 +617,14 @@ static void rows_other(struct builder *b)
         if (!fl || !report_flow_listed(fl, b->f->cfg->all_flows))
             continue;
         struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_FLOW, m->side, kp, sizeof(struct flow_key), &ref);
+        struct ui_tunnel *t = ui_row_new(b, UK_FLOW, m->side, kp, sizeof(struct flow_key), &ref);
         if (!t)
             return;
         ref->slot = i;
         ref->cip = fl->src.ip;
         ref->sip = fl->dst.ip;
-        ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
-        ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
+        ui_ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
+        ui_ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%.31s",
                  fl->app[0]   ? fl->app
                  : fl->is_vpn ? "VPN"
@@ -633,14 +639,17 @@ static void rows_other(struct builder *b)
         t->last_ts = fl->last_ts;
         t->timeout_s = report_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
         t->act = fl->act;
+        const struct tun_flow *tf = tunnel_flow_of(m, fl); /* UDP tunnels keep buckets */
+        if (tf)
+            ui_spark_add(b->m, t, &tf->spark, tf->first_ts, tf->last_ts, false);
         if (b->f->two) {
             const struct nat_mapping *mp =
                 find_mapping(b->f, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
             if (mp)
-                ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0, t->client_out,
-                       sizeof(t->client_out));
+                ui_ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
+                          t->client_out, sizeof(t->client_out));
         }
-        set_state(b, t, NULL);
+        ui_row_state(b, t, NULL);
     }
 }
 
@@ -651,7 +660,7 @@ static void nat_id_str(uint8_t proto, const struct nat_id *id, char *buf, size_t
     char a[64];
     ip_addr_str(&id->ip, a, sizeof(a));
     if ((proto == IPP_TCP || proto == IPP_UDP) && id->has_port)
-        ep_str(&id->ip, id->port, buf, n);
+        ui_ep_str(&id->ip, id->port, buf, n);
     else if (id->has_call_id)
         snprintf(buf, n, "%.46s call %u", a, id->call_id);
     else if (id->has_icmp_id)
@@ -714,73 +723,6 @@ void ui_rows_nat(struct builder *b)
     }
 }
 
-/* WireGuard sessions (index pair) and OpenVPN sessions (session ids) of model mi. */
-static void rows_vpn_tunnels(struct builder *b, uint8_t mi)
-{
-    const struct session_model *m = b->f->models[mi];
-    const struct tunnel_model *tm = m->tun;
-    if (!tm)
-        return;
-    char x[WG_INDEX_STR_LEN], y[WG_INDEX_STR_LEN];
-    for (uint32_t i = 0; i < table_slots(tm->wg); i++) {
-        const void *kp;
-        const struct wg_session *s = table_slot(tm->wg, i, &kp);
-        if (!s)
-            continue;
-        struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_WG, m->side, kp, sizeof(struct wg_key), &ref);
-        if (!t)
-            return;
-        ref->model = mi;
-        ref->slot = i;
-        ref->cip = s->initiator.ip;
-        ref->sip = s->responder.ip;
-        ep_str(&s->initiator.ip, s->initiator.port, t->client, sizeof(t->client));
-        ep_str(&s->responder.ip, s->responder.port, t->server, sizeof(t->server));
-        snprintf(t->proto, sizeof(t->proto), "WireGuard");
-        snprintf(t->ids, sizeof(t->ids), "%s/%s  %u handshake(s)  %u endpoint change(s)",
-                 wg_index_str(s->i_idx, x, sizeof(x)), wg_index_str(s->r_idx, y, sizeof(y)),
-                 (unsigned)s->handshakes, (unsigned)s->changes_total);
-        t->pkts[0] = s->to_responder;
-        t->pkts[1] = s->to_initiator;
-        t->first_ts = s->first_ts;
-        t->last_ts = s->last_ts;
-        t->timeout_s = b->to->udp_stream;
-        t->act = s->act;
-        set_state(b, t, NULL);
-    }
-    char c1[OVPN_SID_STR_LEN], c2[OVPN_SID_STR_LEN];
-    for (uint32_t i = 0; i < table_slots(tm->ovpn); i++) {
-        const void *kp;
-        const struct ovpn_session *s = table_slot(tm->ovpn, i, &kp);
-        if (!s)
-            continue;
-        struct row_ref *ref;
-        struct ui_tunnel *t = row_new(b, UK_OVPN, m->side, kp, sizeof(struct ovpn_key), &ref);
-        if (!t)
-            return;
-        ref->model = mi;
-        ref->slot = i;
-        ref->cip = s->client.ip;
-        ref->sip = s->server.ip;
-        ep_str(&s->client.ip, s->client.port, t->client, sizeof(t->client));
-        ep_str(&s->server.ip, s->server.port, t->server, sizeof(t->server));
-        snprintf(t->proto, sizeof(t->proto), "OpenVPN/%s", s->proto == IPP_TCP ? "tcp" : "udp");
-        snprintf(t->ids, sizeof(t->ids), "%s/%s  peer-id %s%u  resets %u",
-                 ovpn_sid_str(s->client_sid, c1, sizeof(c1)),
-                 s->has_server_sid ? ovpn_sid_str(s->server_sid, c2, sizeof(c2)) : "-",
-                 s->has_peer_id ? "" : "-", s->has_peer_id ? (unsigned)s->peer_id : 0u,
-                 (unsigned)s->hard_resets);
-        t->pkts[0] = s->to_server;
-        t->pkts[1] = s->to_client;
-        t->first_ts = s->first_ts;
-        t->last_ts = s->last_ts;
-        t->timeout_s = s->proto == IPP_TCP ? b->to->tcp : b->to->udp_stream;
-        t->act = s->act;
-        set_state(b, t, NULL);
-    }
-}
-
 void ui_rows_tunnels(struct builder *b)
 {
     struct ui_model *m = b->m;
@@ -790,7 +732,7 @@ void ui_rows_tunnels(struct builder *b)
         rows_ike(b, mi, ikeidx);
         rows_ipsec(b, mi, ikeidx);
         rows_pptp(b, mi);
-        rows_vpn_tunnels(b, mi);
+        ui_rows_vpn(b, mi);
     }
     table_free(ikeidx);
     rows_other(b);
@@ -802,7 +744,7 @@ void ui_rows_tunnels(struct builder *b)
     for (size_t i = 0; i < m->n_tun; i++) {
         struct ui_tunnel *t = &m->tun[i];
         if (t->kind == UK_IKE || t->kind == UK_ESP || t->kind == UK_AH) {
-            set_state(b, t, NULL);
+            ui_row_state(b, t, NULL);
             if (t->kind == UK_IKE && t->pkts[1] == 0 && t->color != UI_ALERT) {
                 snprintf(t->state, sizeof(t->state), "no-reply");
                 t->color = UI_WARN;

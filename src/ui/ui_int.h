@@ -39,6 +39,7 @@ enum ui_kind {
 #define UI_MAX_NAT 4096
 #define UI_MAX_FINDINGS 512
 #define UI_MAX_CHILD 8
+#define UI_SPARK_COLS 64 /* activity columns per tunnel and direction (spark.c) */
 
 struct ui_tunnel {
     uint64_t id;   /* stable across snapshots (hash of the session key) */
@@ -65,6 +66,7 @@ struct ui_tunnel {
     char child[UI_MAX_CHILD][112];
     char exch[200];
     char natd[96];
+    uint32_t spk[2][UI_SPARK_COLS]; /* packets per column of the model's spark range, each way */
 };
 
 struct ui_natrow {
@@ -77,6 +79,14 @@ struct ui_natrow {
     uint64_t first_ts, last_ts;
     uint32_t timeout_s;
     char evidence[128];
+};
+
+/* What a finding of the model leads to: its position in the pipeline's finding list (the NNN of
+ * --export files), the tunnel row it names first and how many rows it names. */
+struct ui_findref {
+    size_t pos;
+    uint64_t tun_id; /* 0: no row */
+    unsigned n_tun;
 };
 
 struct ui_prev { /* counters of the previous snapshot (rates) */
@@ -100,7 +110,9 @@ struct ui_model {
     size_t tun_total; /* before the UI_MAX_TUNNELS cap */
     struct ui_tunnel *tun;
     struct ui_natrow *nat;
-    struct finding *find; /* most severe first */
+    struct finding *find;    /* most severe first */
+    struct ui_findref *fref; /* [n_find] */
+    uint64_t spk_lo, spk_hi; /* time range of the sparklines */
     /* rates */
     struct ui_prev *prev;
     size_t n_prev;
@@ -111,6 +123,16 @@ struct ui_model {
 /* Copies what the views show from the pipeline snapshot. */
 void ui_model_update(struct ui_model *m, const struct pipeline_snapshot *f);
 void ui_model_free(struct ui_model *m);
+
+/* The sparklines' time range from the snapshot (before the rows are built). */
+void ui_spark_range(struct ui_model *m, const struct pipeline_snapshot *f);
+/* Adds the packets of the record with buckets s, first and last packet at first_ts, last_ts, to
+ * row t; flip: the record's forward direction is the row's direction back. */
+void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct spark *s,
+                  uint64_t first_ts, uint64_t last_ts, bool flip);
+/* Direction dir of row t as width characters (UTF-8 blocks or ASCII levels) into buf. */
+void ui_spark_render(const struct ui_tunnel *t, int dir, int width, bool utf8, char *buf,
+                     size_t size);
 
 /* ---- view state, sorting and filtering (app.c owns it; views read it) ---- */
 
@@ -146,6 +168,11 @@ struct ui_state {
     /* the visible order (indexes into the model), rebuilt after each update / key */
     size_t *order;
     size_t n_order, cap_order;
+    /* the open finding: first line shown, lines per page (set by its drawing) */
+    int find_scroll, find_page;
+    bool utf8;      /* the terminal character set is UTF-8 (sparklines in block elements) */
+    bool jumped;    /* the tunnels view was reached from a finding with t: Esc / t go back */
+    bool jump_open; /* the finding was open then */
 };
 
 /* Case-insensitive substring (strcasestr is a GNU extension). */
@@ -160,6 +187,17 @@ void ui_order(struct ui_state *st, const struct ui_model *m);
 
 /* Whether row i of the view matches text (case-insensitive substring over its columns). */
 bool ui_row_matches(const struct ui_model *m, int view, size_t i, const char *text);
+
+/* ---- what a finding leads to (actions.c) ---- */
+
+/* t in the Findings view: the Tunnels view with the row the selected finding names first
+ * selected (the filter cleared when it hides it); st->flash says how many rows it names. */
+bool ui_jump_tunnel(struct ui_state *st, const struct ui_model *m);
+/* Esc / t after a jump: back to the finding (open again when it was). */
+void ui_jump_back(struct ui_state *st, const struct ui_model *m);
+/* x in the Findings view: the selected finding's packets into --export DIR (default
+ * ./vpnscope-export-<capture name>); st->flash says where or why not. */
+void ui_export_finding(struct ui_state *st, const struct ui_model *m, struct pipeline *p);
 
 /* ---- drawing (view_*.c): the only code that calls curses ---- */
 
@@ -180,6 +218,8 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
 int view_nat_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
 int view_findings_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
 int view_detail_draw(const struct ui_model *m, struct ui_state *st, int y0, int rows, int cols);
+/* The open finding f, wrapped and scrolled by st->find_scroll (clamped here). */
+void view_finding_draw(const struct finding *f, struct ui_state *st, int y0, int rows, int cols);
 void view_help_draw(const struct ui_state *st, int rows, int cols);
 void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y, int cols);
 

@@ -11,7 +11,8 @@
 
 static const char *kind_name(uint8_t k)
 {
-    static const char *const n[] = {"IKE SA", "ESP", "AH", "PPTP call", "GRE", "L2TP", "VPN flow"};
+    static const char *const n[] = {"IKE SA", "ESP",      "AH",        "PPTP call", "GRE",
+                                    "L2TP",   "VPN flow", "WireGuard", "OpenVPN"};
     return k < sizeof(n) / sizeof(n[0]) ? n[k] : "?";
 }
 
@@ -97,6 +98,14 @@ static int detail_activity(const struct ui_model *m, const struct ui_state *st,
         mvaddnstr(y++, 12, "(= traffic, . idle gap, blank: nothing since the last packet)",
                   cols - 12);
         attroff(A_DIM);
+    }
+    if (y < ymax) { /* packets each way over the capture (live: the last minutes) */
+        char sa[UI_SPARK_COLS * 3 + 1], sb[UI_SPARK_COLS * 3 + 1];
+        int w = (cols - 3 - 18) / 2;
+        ui_spark_render(t, 0, w, st->utf8, sa, sizeof(sa));
+        ui_spark_render(t, 1, w, st->utf8, sb, sizeof(sb));
+        snprintf(line, sizeof(line), "Activity >[%s] <[%s]", sa, sb);
+        mvaddstr(y++, 3, line);
     }
     if (y < ymax) {
         uint64_t ka = t->act.ka_ivl_n ? t->act.ka_ivl_sum_us / t->act.ka_ivl_n : 0;

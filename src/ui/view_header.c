@@ -157,6 +157,18 @@ void view_footer_draw(const struct ui_model *m, const struct ui_state *st, int y
         mvaddnstr(y, 0, st->flash, cols);
         return;
     }
+    if (st->view == VIEW_FINDINGS && !m->failed) { /* what a finding leads to */
+        snprintf(buf, sizeof(buf), "%s%s",
+                 !m->ended ? ""
+                 : m->live ? "capture ended: "
+                           : "replay finished: ",
+                 st->finding_open ? "j/k scroll  t tunnel  x export packets  Esc back  q quit"
+                                  : "Enter open  t tunnel  x export packets  f filter  q quit");
+        attron(A_DIM);
+        mvaddnstr(y, 0, buf, cols);
+        attroff(A_DIM);
+        return;
+    }
     if (m->status[0] && (m->ended || m->failed)) {
         snprintf(buf, sizeof(buf), "%.480s  (q quits)", m->status);
         int at = m->failed ? ui_attr(st, UI_ALERT) : ui_attr(st, UI_HEAD);

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The activity sparkline line under each tunnel needs this many columns. */
+#define SPARK_MIN_COLS 100
+
 /* Extra lines under a tunnel. */
-static int sub_lines(const struct ui_state *st, const struct ui_tunnel *t)
+static int sub_lines(const struct ui_tunnel *t, int cols)
 {
-    (void)st;
-    return t->nchild + (t->client_out[0] ? 1 : 0);
+    return t->nchild + (t->client_out[0] ? 1 : 0) + (cols >= SPARK_MIN_COLS ? 1 : 0);
 }
 
 /* Column widths for the terminal width. */
@@ -35,6 +37,25 @@ static struct cols layout(int cols)
     if (c.ids < 0)
         c.ids = 0;
     return c;
+}
+
+/* "`- activity > [....] < [....]": packets over the sparkline range each way. */
+static int draw_spark(const struct ui_state *st, const struct cols *c, const struct ui_tunnel *t,
+                      int y, int cols)
+{
+    char a[UI_SPARK_COLS * 3 + 1], b[UI_SPARK_COLS * 3 + 1], line[512];
+    int w = (cols - c->state - 2 - 22) / 2;
+    if (w > UI_SPARK_COLS)
+        w = UI_SPARK_COLS;
+    ui_spark_render(t, 0, w, st->utf8, a, sizeof(a));
+    ui_spark_render(t, 1, w, st->utf8, b, sizeof(b));
+    snprintf(line, sizeof(line), "%*s`- activity >[%s] <[%s]", c->state + 2, "", a, b);
+    move(y, 0);
+    clrtoeol();
+    attron(ui_attr(st, UI_DIM));
+    mvaddstr(y, 0, line);
+    attroff(ui_attr(st, UI_DIM));
+    return y + 1;
 }
 
 /* One tunnel: its row, then its outside identity and children indented. Returns the next line. */
@@ -89,6 +110,8 @@ static int draw_row(const struct ui_model *m, const struct ui_state *st, const s
         mvaddnstr(y, 0, line, cols);
         y++;
     }
+    if (cols >= SPARK_MIN_COLS && y < ylim)
+        y = draw_spark(st, c, t, y, cols);
     return y;
 }
 
@@ -130,7 +153,7 @@ int view_tunnels_draw(const struct ui_model *m, struct ui_state *st, int y0, int
     for (;;) {
         int used = 0;
         for (int i = *top; i <= *sel; i++)
-            used += 1 + sub_lines(st, &m->tun[st->order[i]]);
+            used += 1 + sub_lines(&m->tun[st->order[i]], cols);
         if (used <= rows || *top >= *sel)
             break;
         (*top)++;

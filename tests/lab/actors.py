@@ -911,6 +911,14 @@ def prog_natt(c, a):
     c.finish(end + 1.0)
 
 
+def prog_keepalive(c, a):
+    """One NAT-T keepalive (0xFF on UDP 4500 -> server 4500) after --phase seconds, nothing else:
+    a NAT mapping that only a single packet crosses."""
+    c.open_ike()
+    c.loop.at(a.phase, c.keepalive)
+    c.finish(a.phase + 1.0)
+
+
 def prog_ah(c, a):
     """AH (transport) over ICMP echo and UDP, answered by the server with AH."""
     spi = 0xC000 | c.n
@@ -1202,7 +1210,7 @@ def prog_mtu(c, a):
     c.loop.run()
 
 
-PROGRAMS = dict(ike_esp=prog_ike_esp, natt=prog_natt, ah=prog_ah, pptp=prog_pptp, l2tp=prog_l2tp,
+PROGRAMS = dict(ike_esp=prog_ike_esp, natt=prog_natt, keepalive=prog_keepalive, ah=prog_ah, pptp=prog_pptp, l2tp=prog_l2tp,
                 frag=prog_frag, ike_retx=prog_ike_retx, ike_bigauth=prog_ike_bigauth,
                 tunnel=prog_tunnel, mtu=prog_mtu)
 

@@ -57,7 +57,7 @@ SCENARIOS=(esp_collision esp_two_servers natt_two_clients ah_nat ah_routed
   mtu_blackhole mtu_pmtud_ok mtu_blackhole_noicmp mtu_icmp_ignored mtu_blackhole6 nat_state_lost nat_state_lost_reuse nat_single_expiry
   server_behind_nat_ok server_behind_nat_esp_not_forwarded server_behind_nat_esp_forwarded
   pptp_server_behind_nat pptp_server_behind_nat_gre pptp_server_behind_nat_helper
-  pptp_nonstandard_port pptp_port443 wg_state_lost)
+  pptp_nonstandard_port pptp_port443 wg_state_lost natt_single_keepalive natt_single_keepalive_race)
 
 log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -552,6 +552,30 @@ sc_stale_nat_portmove() {
   # c1's next ESP-in-UDP (same SPI) leaves from a new outside port.
   stale_common stale_nat_portmove
   client 2 18.5 natt --server "$S1" --count 25 --interval 0.3 --keepalive 2
+  finish
+}
+
+# c1 runs NAT-T to s1 and holds outside port 4500; c2 sends one NAT-T keepalive from its port
+# 4500 and nothing else, so the router maps it to another outside port: a mapping that a single
+# packet crosses (conntrack -E shows its NEW entry with the translated port).
+sc_natt_single_keepalive() {
+  begin natt_single_keepalive nat rcap
+  server s1
+  cap_start natt_single_keepalive
+  client 1 0 natt --server "$S1" --count 10 --interval 0.3 --keepalive 2
+  client 2 0 keepalive --server "$S1" --phase 1.5
+  finish
+}
+
+# The same with c2 and c3 sending their one keepalive at the same instant: two look-alike packets
+# (same bytes, same size) in the matching window, told apart only by their IPv4 ID.
+sc_natt_single_keepalive_race() {
+  begin natt_single_keepalive_race nat rcap c3
+  server s1
+  cap_start natt_single_keepalive_race
+  client 1 0 natt --server "$S1" --count 10 --interval 0.3 --keepalive 2
+  client 2 0 keepalive --server "$S1" --phase 1.5
+  client 3 0 keepalive --server "$S1" --phase 1.5
   finish
 }
 

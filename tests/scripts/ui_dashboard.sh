@@ -9,78 +9,17 @@ set -uo pipefail
 
 BIN=${VPNSCOPE_BIN:-}
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+SOCK_NAME=vst-ui
+# shellcheck source=lib_tmux.sh
+. "$(dirname "$0")/lib_tmux.sh"
 [ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
 command -v tmux >/dev/null || skip "tmux not installed"
 IN=$SRC/pcaps/esp_collision-inside.pcap
 OUT=$SRC/pcaps/esp_collision-outside.pcap
 [ -f "$IN" ] && [ -f "$OUT" ] || skip "pcaps/esp_collision-*.pcap missing"
 
-TMP=$(mktemp -d)
-SOCK=vst-ui-$$
-T="tmux -L $SOCK"
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-screen=""
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    printf '%s\n' "--- screen ---" "$screen" "--------------"
-}
-cap() { screen=$($T capture-pane -p -t ui 2>/dev/null); }
-# wait_for REGEX [seconds]: until the screen matches
-wait_for() {
-    local end=$((SECONDS + ${2:-10}))
-    while [ $SECONDS -le "$end" ]; do
-        cap
-        grep -qE -- "$1" <<<"$screen" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-expect() { # expect DESC REGEX [seconds]
-    if wait_for "$2" "${3:-5}"; then ok "$1"; else ko "$1 (no /$2/)"; fi
-}
-expect_not() { # expect_not DESC REGEX (on the current screen, after a short settle)
-    sleep 0.4
-    cap
-    if grep -qE -- "$2" <<<"$screen"; then ko "$1 (/$2/ still shown)"; else ok "$1"; fi
-}
-keys() {
-    $T send-keys -t ui "$@"
-    sleep 0.3
-}
-start() { # start COLS ROWS ENV ARGS...
-    local cols=$1 rows=$2 envs=$3
-    shift 3
-    rm -f "$TMP/exit"
-    $T kill-session -t ui >/dev/null 2>&1
-    # the shell stays after vpnscope exits, so the pane shows the restored terminal
-    $T new-session -d -s ui -x "$cols" -y "$rows" \
-        "env TERM=xterm-256color $envs $BIN $* ; echo \$? > $TMP/exit; echo VPNSCOPE-EXITED; sleep 120"
-}
-exit_status() {
-    local end=$((SECONDS + 10))
-    while [ ! -s "$TMP/exit" ] && [ $SECONDS -le "$end" ]; do sleep 0.1; done
-    cat "$TMP/exit" 2>/dev/null || echo none
-}
-
 # a session that keeps the tmux server up between runs
-$T new-session -d -s keep -x 80 -y 24 "sleep 900" || skip "tmux cannot start a server"
+tmux_keep
 
 # ---- 1. one capture, replayed as fast as possible ----
 start 120 40 "" --ui -r "$IN" --speed 0 --refresh 100
@@ -162,7 +101,7 @@ start 120 40 "" --ui -r "$IN" --speed 0.001 --refresh 100
 expect "slow replay runs" "REPLAY x0.001"
 keys p
 expect "p pauses the replay" "REPLAY PAUSED"
-sleep 0.3
+settle
 cap
 before=$(grep -oE "Packets [0-9]+" <<<"$screen" | head -1 | grep -oE "[0-9]+")
 keys n
@@ -215,5 +154,4 @@ st=$?
 [ $st = 2 ] && grep -q "needs a terminal" "$TMP/nt.err" && ok "--ui without a terminal: one line, exit 2" ||
     ko "--ui without a terminal exits 2 (got $st: $(cat "$TMP/nt.err"))"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -9,78 +9,17 @@ set -uo pipefail
 
 BIN=${VPNSCOPE_BIN:-}
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+SOCK_NAME=vst-uiopt
+# shellcheck source=lib_tmux.sh
+. "$(dirname "$0")/lib_tmux.sh"
 [ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
 command -v tmux >/dev/null || skip "tmux not installed"
 ROUTER=$SRC/pcaps/router-esp_collision.pcapng
 ONE=$SRC/pcaps/ss-ikev2-dpd-stale-outside.pcap
 [ -f "$ROUTER" ] && [ -f "$ONE" ] || skip "pcaps/router-esp_collision.pcapng or ss-ikev2-dpd-stale-outside.pcap missing"
 
-TMP=$(mktemp -d)
-SOCK=vst-uiopt-$$
-T="tmux -L $SOCK"
-cleanup() {
-    $T kill-server >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass=0
-fail=0
-screen=""
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    printf '%s\n' "--- screen ---" "$screen" "--------------"
-}
-cap() { screen=$($T capture-pane -p -t ui 2>/dev/null); }
-# wait_for REGEX [seconds]: until the screen matches
-wait_for() {
-    local end=$((SECONDS + ${2:-10}))
-    while [ $SECONDS -le "$end" ]; do
-        cap
-        grep -qE -- "$1" <<<"$screen" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-expect() { # expect DESC REGEX [seconds]
-    if wait_for "$2" "${3:-5}"; then ok "$1"; else ko "$1 (no /$2/)"; fi
-}
-expect_not() { # expect_not DESC REGEX (on the current screen, after a short settle)
-    sleep 0.4
-    cap
-    if grep -qE -- "$2" <<<"$screen"; then ko "$1 (/$2/ still shown)"; else ok "$1"; fi
-}
-keys() {
-    $T send-keys -t ui "$@"
-    sleep 0.3
-}
-start() { # start COLS ROWS ENV ARGS...
-    local cols=$1 rows=$2 envs=$3
-    shift 3
-    rm -f "$TMP/exit"
-    $T kill-session -t ui >/dev/null 2>&1
-    # the shell stays after vpnscope exits, so the pane shows the restored terminal
-    $T new-session -d -s ui -x "$cols" -y "$rows" \
-        "env TERM=xterm-256color $envs $BIN $* ; echo \$? > $TMP/exit; echo VPNSCOPE-EXITED; sleep 120"
-}
-exit_status() {
-    local end=$((SECONDS + 10))
-    while [ ! -s "$TMP/exit" ] && [ $SECONDS -le "$end" ]; do sleep 0.1; done
-    cat "$TMP/exit" 2>/dev/null || echo none
-}
-
 # a session that keeps the tmux server up between runs
-$T new-session -d -s keep -x 80 -y 24 "sleep 900" || skip "tmux cannot start a server"
+tmux_keep
 
 # ---- 1. --ui --router: one capture on the router's two interfaces ----
 start 160 40 "" --ui --router "$ROUTER" --speed 0 --refresh 100
@@ -131,5 +70,4 @@ keys q
 st=$(exit_status)
 [ "$st" = 0 ] && ok "--no-ndpi: q exits 0" || ko "--no-ndpi: q exits 0 (got $st)"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

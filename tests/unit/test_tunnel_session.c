@@ -173,6 +173,13 @@ static void test_wg_session(void)
         CHECK_EQ(w->keepalives, 3u);
         CHECK_EQ(activity_keepalive_us(&w->act), 5000000u);
         CHECK_EQ(w->changes_total, 0u);
+        /* the activity sparkline counts each way: [0] to the responder, [1] back */
+        unsigned n[2] = {0, 0};
+        for (int d = 0; d < 2; d++)
+            for (unsigned i = 0; i < SPARK_BUCKETS; i++)
+                n[d] += w->spark.n[d][i];
+        CHECK_EQ(n[0], 6u);
+        CHECK_EQ(n[1], 4u);
     }
     /* the client comes back from a new outside port: a new flow, adopted into the session */
     udp_pkt(&p, 40000000, c, 22374, s, 51820, b, wg_data(b, ri, 9, 128));
