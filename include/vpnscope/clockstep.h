@@ -23,6 +23,9 @@ struct clock_step {
     int64_t step_us;    /* after - before (negative: the clock went back) */
     int64_t offset_us;  /* added to every time from this frame on (until the next step) */
     bool refined;       /* offset measured against the other capture (else: no gap assumed) */
+    bool forward;       /* the clock jumped ahead (step_us > 0): see clockstep_fwd.c */
+    bool candidate;     /* a capture-wide silence not yet proven a step (offset unchanged) */
+    int64_t assumed_us; /* forward, one capture: the real time assumed across the silence */
 };
 
 struct clock_steps {
@@ -34,6 +37,15 @@ struct clock_steps {
     int64_t offset_us;   /* current offset */
     bool started;
     bool preset; /* the steps were found by an earlier pass: apply them, detect nothing */
+    /* Forward steps (appended): with two captures every capture-wide silence of at least
+     * CLOCKSTEP_FWD_MIN_US is a candidate the clock pass keeps only when the matched pairs after
+     * it read a different offset (clockstep_fwd_settle); with one capture the wire decides
+     * (clockstep_fwd.c: counters that continue without a hole across the silence). */
+    bool two_captures;
+    struct clockstep_fwd *fwd; /* one capture: the detector's state, NULL until used */
+    uint64_t gaps_total;       /* silences with holes in the counters: capture gaps, not steps */
+    uint64_t gap_frame[CLOCKSTEP_MAX]; /* the first frame after each (CLOCKSTEP_MAX kept) */
+    uint64_t gap_before_us[CLOCKSTEP_MAX], gap_after_us[CLOCKSTEP_MAX];
 };
 
 /* cap_next through the detector: the packet's ts_us is corrected (the captured time is in
@@ -43,5 +55,19 @@ int clockstep_next(struct clock_steps *cs, struct cap_src *s, struct raw_pkt *r,
 
 /* The corrected time of a captured time at `frame`, using the steps found so far. */
 uint64_t clockstep_apply(const struct clock_steps *cs, uint64_t frame, uint64_t raw_us);
+
+/* A capture-wide silence this long is examined as a forward step. */
+#define CLOCKSTEP_FWD_MIN_US 10000000u
+
+/* Two captures, after the per-segment offsets were measured (clock.c): forward candidates whose
+ * segment reads within CLOCKSTEP_MIN_US of the segment before are silences, not steps, and are
+ * dropped, as are those nothing measured; the kept ones become forward steps. */
+void clockstep_fwd_settle(struct clock_steps *cs);
+
+/* One capture read from files: turns the forward step detector on (0, or -1 out of memory). */
+int clockstep_fwd_enable(struct clock_steps *cs);
+
+/* Frees what the one-capture forward detector holds. */
+void clockstep_free(struct clock_steps *cs);
 
 #endif

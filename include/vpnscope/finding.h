@@ -96,6 +96,11 @@ struct finding {
     const char *frame_role[FINDING_MAX_FRAMES];
     /* Grouping: repeats of this finding with one cause folded into it (0: none). */
     uint32_t group_count;
+    /* Sessions after the FINDING_MAX_SESSIONS listed inline (a grouped finding's members; see
+     * finding_session_add_more), allocated to size. The list functions below own it: a finding
+     * copied out of a list by value must not outlive the list. */
+    struct finding_session *more_sessions;
+    uint32_t n_more_sessions, more_sessions_cap;
 };
 
 struct finding_list {
@@ -145,5 +150,13 @@ size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev);
 /* Appends every finding of src to dst and empties src (src's array is taken over without a copy
  * when dst is empty). false on OOM (dst then holds part of them). */
 bool finding_list_move(struct finding_list *dst, struct finding_list *src);
+
+/* Every session of f: the inline ones, then the allocated ones. */
+uint32_t finding_n_sessions(const struct finding *f);
+const struct finding_session *finding_session_at(const struct finding *f, uint32_t i);
+/* Like finding_session_add, but past FINDING_MAX_SESSIONS the session goes to the allocated list
+ * (no cap): for a grouped finding whose sessions are its members. NULL only when out of memory. */
+struct finding_session *finding_session_add_more(struct finding *f, unsigned role,
+                                                 const struct ip_addr *ip);
 
 #endif

@@ -88,8 +88,10 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
     int rc;
     const char *phase =
         side == SIDE_INSIDE ? "pass 1/2 (clock), inside:" : "pass 1/2 (clock), outside:";
-    if (!cs->preset)
+    if (!cs->preset) {
         memset(cs, 0, sizeof(*cs));
+        cs->two_captures = true; /* forward silences are candidates for the other capture */
+    }
     while ((rc = clockstep_next(cs, s, &r, NULL, eb, sizeof(eb))) == 1) {
         if ((cnt->n & 4095) == 0)
             progress_show(&pl->prog, phase, cap_bytes_read(s), cap_total_bytes(s), cnt->n);
@@ -163,6 +165,8 @@ static int refine_steps(struct pipeline *p, const char *const *pin, int nin,
                         const char *const *pout, int nout, int which, char *err, unsigned errlen)
 {
     struct clock_steps *cs = &p->cs[which];
+    if (cs->n > REFINE_MAX_STEPS)
+        clockstep_fwd_settle(cs); /* too many to measure: the forward candidates go */
     if (cs->n == 0 || cs->n > REFINE_MAX_STEPS || cs->total != cs->n)
         return 0;
     struct nat_sampler *smp[REFINE_MAX_STEPS + 1];
@@ -213,7 +217,12 @@ static int measure_steps(struct pipeline *p, const char *const *pin, int nin,
     struct clock_steps *cs = p->cs;
     struct nat_sampler *smp;
     if (refine_steps(p, pin, nin, pout, nout, 0, err, errlen) != 0 ||
-        refine_steps(p, pin, nin, pout, nout, 1, err, errlen) != 0 || !(smp = nat_sampler_new()))
+        refine_steps(p, pin, nin, pout, nout, 1, err, errlen) != 0)
+        return -1;
+    /* forward candidates the other capture did not prove are silences, not steps */
+    clockstep_fwd_settle(&cs[0]);
+    clockstep_fwd_settle(&cs[1]);
+    if (!(smp = nat_sampler_new()))
         return -1;
     memset(cnt, 0, 2 * sizeof(*cnt));
     if (sample_side(p, pin, nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], err, errlen) != 0 ||
@@ -291,6 +300,8 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     if (clk.valid && (cs[0].n || cs[1].n) &&
         measure_steps(p, *pin, *nin, *pout, *nout, cnt, &clk, err, errlen) != 0)
         return -1;
+    clockstep_fwd_settle(&cs[0]); /* unmeasured candidates go (no-op once settled) */
+    clockstep_fwd_settle(&cs[1]);
     p->clk = clk;
     res->clock = clk;
     res->packets_inside = cnt[0].n;

@@ -2,10 +2,12 @@
  * offsets that keep the timeline monotonic. A packet more than CLOCKSTEP_MIN_US older than the
  * newest packet before it starts a new segment; by default its offset makes it follow the newest
  * packet with no gap (the gap is unknowable from one capture); with two captures the clock pass
- * measures it against the other capture (refined). A forward step cannot be told from a silent
- * link in one capture and is left as captured. */
+ * measures it against the other capture (refined). Forward steps: clockstep_fwd.c. */
 #include "vpnscope/clockstep.h"
 
+#include <string.h>
+
+#include "clockstep_fwd.h"
 #include "vpnscope/capture.h"
 
 static void note_step(struct clock_steps *cs, const struct raw_pkt *r, uint64_t raw)
@@ -25,9 +27,34 @@ static void note_step(struct clock_steps *cs, const struct raw_pkt *r, uint64_t 
     cs->newest_raw = raw;
 }
 
+/* Two captures: a capture-wide silence is a candidate forward step, kept if the other capture
+ * proves it (clockstep_fwd_settle). Its offset is the current one until then. */
+static void note_candidate(struct clock_steps *cs, const struct raw_pkt *r, uint64_t raw)
+{
+    cs->total++;
+    if (cs->n < CLOCKSTEP_MAX) {
+        struct clock_step *st = &cs->step[cs->n++];
+        memset(st, 0, sizeof(*st));
+        st->frame = r->frame;
+        st->before_us = cs->newest_raw;
+        st->after_us = raw;
+        st->step_us = (int64_t)(raw - cs->newest_raw);
+        st->offset_us = cs->offset_us;
+        st->candidate = true;
+    }
+}
+
 int clockstep_next(struct clock_steps *cs, struct cap_src *s, struct raw_pkt *r, uint64_t *raw_ts,
                    char *errbuf, unsigned errlen)
 {
+    if (cs->fwd) {
+        clockstep_fwd_release(cs->fwd);
+        if (clockstep_fwd_holding(cs->fwd)) {
+            int hrc = clockstep_fwd_next(cs, cs->fwd, s, r, raw_ts, errbuf, errlen);
+            if (hrc != -2)
+                return hrc;
+        }
+    }
     int rc = cap_next(s, r, errbuf, errlen);
     if (rc != 1)
         return rc;
@@ -42,10 +69,28 @@ int clockstep_next(struct clock_steps *cs, struct cap_src *s, struct raw_pkt *r,
     } else if (raw + CLOCKSTEP_MIN_US < cs->newest_raw) {
         note_step(cs, r, raw);
     } else if (raw > cs->newest_raw) {
+        if (raw - cs->newest_raw >= CLOCKSTEP_FWD_MIN_US) {
+            if (cs->two_captures) {
+                note_candidate(cs, r, raw);
+            } else if (cs->fwd && clockstep_fwd_silence(cs, cs->fwd, r, raw)) {
+                clockstep_fwd_ring_add(cs->fwd, r, raw);
+                cs->newest_raw = raw;
+                return clockstep_fwd_next(cs, cs->fwd, s, r, raw_ts, errbuf, errlen);
+            }
+        }
         cs->newest_raw = raw;
     }
+    if (cs->fwd && !cs->preset)
+        clockstep_fwd_ring_add(cs->fwd, r, raw);
     r->ts_us = clockstep_apply(cs, r->frame, raw);
     return 1;
+}
+
+int clockstep_fwd_enable(struct clock_steps *cs)
+{
+    if (!cs->fwd)
+        cs->fwd = clockstep_fwd_new();
+    return cs->fwd ? 0 : -1;
 }
 
 uint64_t clockstep_apply(const struct clock_steps *cs, uint64_t frame, uint64_t raw_us)

@@ -402,6 +402,7 @@ void pipeline_close(struct pipeline *p)
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
+        clockstep_free(&p->cs[i]);
         pieces_watch_free(p->pw[i]);
         char eb[VPNSCOPE_ERRBUF_SIZE * 2];
         /* after a failed write the failure was already said once */

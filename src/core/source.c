@@ -191,6 +191,10 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
         p->captures[0] = c->files;
         p->src[0] = open_single(c->files, c->nfiles, c->bpf, err, errlen);
         rc = p->src[0] ? 0 : -1;
+        if (rc == 0 && clockstep_fwd_enable(&p->cs[0]) != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
         if (rc == 0)
             p->pw[0] = pieces_watch_new(p->src[0], c->files);
     } else if (c->ninside) {
@@ -208,9 +212,10 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
     } else {
         rc = open_live(p, err, errlen);
     }
-    /* a live -w that rotates (-C/-G) creates every file after the privilege drop, as tcpdump
-     * does, so that the ring can reopen its first file; a single -w file is opened before */
-    bool late = p->live && (c->rotate_bytes || c->rotate_secs);
+    /* a live -w file is created after the privilege drop, as tcpdump -Z does: it belongs to
+     * the user the capture runs as (and a rotating ring can reopen its first file); reading
+     * files, nothing is dropped and it is opened at once */
+    bool late = p->live;
     if (rc == 0 && !late)
         rc = open_dumps(p, err, errlen);
     if (rc == 0 && p->live)

@@ -123,13 +123,33 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
     return f;
 }
 
+/* Frees what finding f owns (its allocated sessions). */
+static void finding_release(struct finding *f)
+{
+    free(f->more_sessions);
+    f->more_sessions = NULL;
+    f->n_more_sessions = f->more_sessions_cap = 0;
+}
+
 bool finding_list_append(struct finding_list *dst, const struct finding_list *src)
 {
     for (size_t i = 0; i < src->n; i++) {
-        struct finding *f = finding_add(dst, src->v[i].kind, src->v[i].ts_us);
+        const struct finding *s = &src->v[i];
+        struct finding *f = finding_add(dst, s->kind, s->ts_us);
         if (!f)
             return false;
-        *f = src->v[i];
+        *f = *s;
+        f->more_sessions = NULL;
+        f->n_more_sessions = f->more_sessions_cap = 0;
+        if (!s->n_more_sessions)
+            continue;
+        f->more_sessions = malloc(s->n_more_sessions * sizeof(*f->more_sessions));
+        if (!f->more_sessions) {
+            dst->n--;
+            return false;
+        }
+        memcpy(f->more_sessions, s->more_sessions, s->n_more_sessions * sizeof(*f->more_sessions));
+        f->n_more_sessions = f->more_sessions_cap = s->n_more_sessions;
     }
     return true;
 }
@@ -167,6 +187,8 @@ bool finding_list_move(struct finding_list *dst, struct finding_list *src)
 
 void finding_list_free(struct finding_list *l)
 {
+    for (size_t i = 0; i < l->n; i++)
+        finding_release(&l->v[i]);
     free(l->v);
     l->v = NULL;
     l->n = l->cap = 0;
@@ -316,6 +338,7 @@ size_t finding_list_group(struct finding_list *l)
             g++;
         if (g < o) {
             fold_into(&l->v[g], &l->v[i]);
+            finding_release(&l->v[i]);
             folded++;
         } else {
             l->v[o++] = l->v[i];
@@ -324,8 +347,8 @@ size_t finding_list_group(struct finding_list *l)
     l->n = o;
     for (size_t i = 0; i < l->n; i++) {
         struct finding *f = &l->v[i];
-        if (!f->group_count)
-            continue;
+        if (!f->group_count || f->kind != FINDING_ESP_ONE_WAY)
+            continue; /* other kinds are grouped by their detector, with their own sentence */
         size_t len = strlen(f->summary);
         snprintf(f->summary + len, sizeof(f->summary) - len,
                  " The same sender has %u more one-way ESP SA(s) like this one (%u findings in "
@@ -339,9 +362,12 @@ size_t finding_list_group(struct finding_list *l)
 size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev)
 {
     size_t o = 0;
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         if (l->v[i].sev >= min_sev)
             l->v[o++] = l->v[i];
+        else
+            finding_release(&l->v[i]);
+    }
     size_t dropped = l->n - o;
     l->n = o;
     return dropped;
@@ -431,4 +457,42 @@ enum severity finding_list_max_severity(const struct finding_list *l)
         if (l->v[i].sev > m && l->v[i].sev <= SEV_ERROR)
             m = (enum severity)l->v[i].sev;
     return m;
+}
+
+uint32_t finding_n_sessions(const struct finding *f)
+{
+    uint32_t n = f->n_sessions < FINDING_MAX_SESSIONS ? f->n_sessions : FINDING_MAX_SESSIONS;
+    return n + f->n_more_sessions;
+}
+
+const struct finding_session *finding_session_at(const struct finding *f, uint32_t i)
+{
+    uint32_t n = f->n_sessions < FINDING_MAX_SESSIONS ? f->n_sessions : FINDING_MAX_SESSIONS;
+    if (i < n)
+        return &f->sessions[i];
+    i -= n;
+    return i < f->n_more_sessions ? &f->more_sessions[i] : NULL;
+}
+
+struct finding_session *finding_session_add_more(struct finding *f, unsigned role,
+                                                 const struct ip_addr *ip)
+{
+    if (f->n_sessions < FINDING_MAX_SESSIONS)
+        return finding_session_add(f, role, ip);
+    if (f->n_more_sessions == f->more_sessions_cap) {
+        if (f->more_sessions_cap > UINT32_MAX / 2)
+            return NULL;
+        uint32_t ncap = f->more_sessions_cap ? f->more_sessions_cap * 2 : 16;
+        struct finding_session *v = realloc(f->more_sessions, ncap * sizeof(*v));
+        if (!v)
+            return NULL;
+        f->more_sessions = v;
+        f->more_sessions_cap = ncap;
+    }
+    struct finding_session *s = &f->more_sessions[f->n_more_sessions++];
+    memset(s, 0, sizeof(*s));
+    s->role = (uint8_t)role;
+    if (ip)
+        s->ip = *ip;
+    return s;
 }

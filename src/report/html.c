@@ -136,8 +136,8 @@ static void put_finding(FILE *o, const struct finding *f, size_t n,
     fputs("</p>\n<table class=\"sessions\"><tr><th>role</th><th>address</th><th>outside</th>"
           "<th>SPI / call</th><th>note</th></tr>\n",
           o);
-    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
-        const struct finding_session *s = &f->sessions[i];
+    for (uint32_t i = 0, ns = finding_n_sessions(f); i < ns; i++) {
+        const struct finding_session *s = finding_session_at(f, i);
         fprintf(o, "<tr><td>%s</td><td>%s", fs_role_name(s->role), ipstr(&s->ip, a, sizeof(a)));
         if (s->has_port)
             fprintf(o, ":%u", s->port);
@@ -346,8 +346,8 @@ static void put_timeline(FILE *o, const struct timelines *t, const struct tl_pee
     for (size_t i = 0; fl && i < fl->n; i++) {
         const struct finding *f = &fl->v[i];
         bool mine = false;
-        for (unsigned k = 0; k < f->n_sessions && k < FINDING_MAX_SESSIONS && !mine; k++)
-            mine = ip_addr_eq(&f->sessions[k].ip, &p->peer);
+        for (uint32_t k = 0, ns = finding_n_sessions(f); k < ns && !mine; k++)
+            mine = ip_addr_eq(&finding_session_at(f, k)->ip, &p->peer);
         if (!mine || f->ts_us < t->first || f->ts_us > t->last)
             continue;
         double x = tl_x(t, f->ts_us);

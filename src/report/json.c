@@ -346,8 +346,8 @@ void rep_json_finding(struct jw *w, const struct finding *f,
     jw_str(w, "summary", f->summary);
     jw_str(w, "remedy", f->remedy);
     jw_arr(w, "sessions");
-    for (unsigned i = 0; i < f->n_sessions && i < FINDING_MAX_SESSIONS; i++) {
-        const struct finding_session *s = &f->sessions[i];
+    for (uint32_t i = 0, ns = finding_n_sessions(f); i < ns; i++) {
+        const struct finding_session *s = finding_session_at(f, i);
         jw_obj(w, NULL);
         jw_str(w, "role", fs_role_name(s->role));
         jw_ip(w, "ip", &s->ip);
@@ -457,12 +457,43 @@ static void rec_clock_steps(struct jw *w, const struct report_input *in)
             jw_ts(w, "after_ts", st->after_us);
             jw_f6(w, "step_s", (double)st->step_us / 1e6);
             jw_f6(w, "offset_s", (double)st->offset_us / 1e6);
-            jw_str(w, "offset_from", st->refined ? "other_capture" : "no_gap_assumed");
+            jw_str(w, "offset_from",
+                   st->refined   ? "other_capture"
+                   : st->forward ? "flow_interval_assumed"
+                                 : "no_gap_assumed");
+            jw_str(w, "direction", st->forward ? "forward" : "backward");
+            if (st->forward && !st->refined)
+                jw_f6(w, "assumed_s", (double)st->assumed_us / 1e6);
             jw_obj_end(w);
         }
     }
     jw_arr_end(w);
     jw_u64(w, "clock_steps_total", total);
+}
+
+/* "capture_gaps" (only when there were any): silences with holes in the wire's counters, packets
+ * the capture missed (not a clock step; clockstep_fwd.c). */
+static void rec_capture_gaps(struct jw *w, const struct report_input *in)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < in->n_models && i < 2; i++)
+        total += in->clock_steps[i] ? in->clock_steps[i]->gaps_total : 0;
+    if (!total)
+        return;
+    jw_arr(w, "capture_gaps");
+    for (unsigned i = 0; i < in->n_models && i < 2; i++) {
+        const struct clock_steps *cs = in->clock_steps[i];
+        for (unsigned k = 0; cs && k < cs->gaps_total && k < CLOCKSTEP_MAX; k++) {
+            jw_obj(w, NULL);
+            jw_str(w, "capture", side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE));
+            jw_u64(w, "frame", cs->gap_frame[k]);
+            jw_ts(w, "before_ts", cs->gap_before_us[k]);
+            jw_ts(w, "after_ts", cs->gap_after_us[k]);
+            jw_obj_end(w);
+        }
+    }
+    jw_arr_end(w);
+    jw_u64(w, "capture_gaps_total", total);
 }
 
 /* "wrappers", "tunnels" and "snap_cut": only present when the capture had any (doc/json-schema.md).
@@ -636,6 +667,7 @@ static void rec_summary(struct jw *w, const struct report_input *in)
         jw_obj_end(w);
     }
     rec_clock_steps(w, in);
+    rec_capture_gaps(w, in);
     rec_summary_capture(w, in);
 }
 

@@ -64,56 +64,64 @@ static void print_filters(FILE *out, const struct finding *f,
     }
 }
 
+enum { SESS_NC = 5 };
+
+/* The cells of one session row: role, address, outside address, SPI / call id, note. */
+static void session_cells(const struct finding_session *s, char c[SESS_NC][TX_CELL])
+{
+    char a[80];
+    tx_cellf(c[0], "%s", fs_role_name(s->role));
+    if (s->has_port)
+        tx_cellf(c[1], "%s", tx_ipport(&s->ip, s->port, a, sizeof(a)));
+    else
+        tx_cellf(c[1], "%s", tx_ip(&s->ip, a, sizeof(a)));
+    if (s->has_outside && s->has_out_port)
+        tx_cellf(c[2], "outside %s", tx_ipport(&s->out_ip, s->out_port, a, sizeof(a)));
+    else if (s->has_outside)
+        tx_cellf(c[2], "outside %s", tx_ip(&s->out_ip, a, sizeof(a)));
+    else
+        c[2][0] = '\0';
+    if (s->has_spi && s->has_call_id)
+        tx_cellf(c[3], "spi 0x%08x call %u", (unsigned)s->spi, (unsigned)s->call_id);
+    else if (s->has_spi)
+        tx_cellf(c[3], "spi 0x%08x", (unsigned)s->spi);
+    else if (s->has_call_id)
+        tx_cellf(c[3], "call id %u", (unsigned)s->call_id);
+    else
+        c[3][0] = '\0';
+    tx_escape(s->note, c[4], TX_CELL);
+}
+
+/* A table of every session: one pass for the column widths, one to print (a grouped finding
+ * can hold thousands of sessions: no row is kept). */
 static void print_sessions(FILE *out, const struct finding *f)
 {
-    enum { NC = 5 };
-    char cells[FINDING_MAX_SESSIONS][NC][TX_CELL];
-    unsigned w[NC] = {0};
-    unsigned n = f->n_sessions < FINDING_MAX_SESSIONS ? f->n_sessions : FINDING_MAX_SESSIONS;
+    char c[SESS_NC][TX_CELL];
+    unsigned w[SESS_NC] = {0};
+    uint32_t n = finding_n_sessions(f);
     if (!n)
         return;
-    for (unsigned i = 0; i < n; i++) {
-        const struct finding_session *s = &f->sessions[i];
-        char a[80];
-        char(*c)[TX_CELL] = cells[i];
-        tx_cellf(c[0], "%s", fs_role_name(s->role));
-        if (s->has_port)
-            tx_cellf(c[1], "%s", tx_ipport(&s->ip, s->port, a, sizeof(a)));
-        else
-            tx_cellf(c[1], "%s", tx_ip(&s->ip, a, sizeof(a)));
-        if (s->has_outside && s->has_out_port)
-            tx_cellf(c[2], "outside %s", tx_ipport(&s->out_ip, s->out_port, a, sizeof(a)));
-        else if (s->has_outside)
-            tx_cellf(c[2], "outside %s", tx_ip(&s->out_ip, a, sizeof(a)));
-        else
-            c[2][0] = '\0';
-        if (s->has_spi && s->has_call_id)
-            tx_cellf(c[3], "spi 0x%08x call %u", (unsigned)s->spi, (unsigned)s->call_id);
-        else if (s->has_spi)
-            tx_cellf(c[3], "spi 0x%08x", (unsigned)s->spi);
-        else if (s->has_call_id)
-            tx_cellf(c[3], "call id %u", (unsigned)s->call_id);
-        else
-            c[3][0] = '\0';
-        tx_escape(s->note, c[4], TX_CELL);
-        for (unsigned k = 0; k < NC; k++) {
+    for (uint32_t i = 0; i < n; i++) {
+        session_cells(finding_session_at(f, i), c);
+        for (unsigned k = 0; k < SESS_NC; k++) {
             unsigned len = (unsigned)strlen(c[k]);
             if (len > w[k])
                 w[k] = len;
         }
     }
     fputs("  Sessions:\n", out);
-    for (unsigned i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
+        session_cells(finding_session_at(f, i), c);
         /* trailing empty columns are not padded */
-        unsigned last = NC;
-        while (last > 1 && !cells[i][last - 1][0])
+        unsigned last = SESS_NC;
+        while (last > 1 && !c[last - 1][0])
             last--;
         fputs("    ", out);
         for (unsigned k = 0; k < last; k++) {
             if (k + 1 < last)
-                fprintf(out, "%-*s  ", (int)w[k], cells[i][k]);
+                fprintf(out, "%-*s  ", (int)w[k], c[k]);
             else
-                fprintf(out, "%s\n", cells[i][k]);
+                fprintf(out, "%s\n", c[k]);
         }
     }
 }

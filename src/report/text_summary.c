@@ -23,11 +23,21 @@ static void print_clock_steps(FILE *out, const struct report_input *in)
                     file ? " " : "", (unsigned long long)local, ts_iso(st->after_us, a, sizeof(a)),
                     ts_iso(st->before_us, b, sizeof(b)), (double)st->step_us / 1e6,
                     (double)st->offset_us / 1e6,
-                    st->refined ? "measured against the other capture" : "no gap assumed");
+                    st->refined   ? "measured against the other capture"
+                    : st->forward ? "forward: the counters continue, one packet interval assumed"
+                                  : "no gap assumed");
         }
         if (cs && cs->total > cs->n)
             fprintf(out, "  Clock steps: %llu more in this capture (not listed)\n",
                     (unsigned long long)(cs->total - cs->n));
+        for (unsigned k = 0; cs && k < cs->gaps_total && k < CLOCKSTEP_MAX; k++)
+            fprintf(out,
+                    "  Capture gap: %s capture, frame %llu: nothing from %s to %s, and the "
+                    "counters have holes: packets were not captured (not a clock step)\n",
+                    side_name(in->models[i] ? in->models[i]->side : SIDE_SINGLE),
+                    (unsigned long long)cs->gap_frame[k],
+                    ts_iso(cs->gap_before_us[k], b, sizeof(b)),
+                    ts_iso(cs->gap_after_us[k], a, sizeof(a)));
     }
 }
 

@@ -224,7 +224,10 @@ if [ "$FLOOD" = 1 ]; then
     pm=$(count_pkts "$DIR/many.pcap")
     if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "15000 clients" "$pm" 0,1 "$VPNSCOPE" -r "$DIR/many.pcap" --json; then
         verdict=$(echo "$LAST_RSS <= $RSS_CAP_MB" | bc -l | sed 's/1/**PASS**/; s/0/**FAIL**/')
-        MANY_MD="vpnscope peak RSS on \`gen -n 3000000 -c 15000\` (15,000 clients, one capture point, JSON report): **$LAST_RSS MB** (cap $RSS_CAP_MB MB): $verdict, $(printf '%.2f' "$LAST_SECS") s."
+        many_rss=$LAST_RSS many_secs=$LAST_SECS
+        many_lines=$("$VPNSCOPE" -r "$DIR/many.pcap" 2>/dev/null | wc -l)
+        many_nat=$("$VPNSCOPE" -r "$DIR/many.pcap" --json 2>/dev/null | grep -c '"kind":"nat_traversal"')
+        MANY_MD="vpnscope peak RSS on \`gen -n 3000000 -c 15000\` (15,000 clients, one capture point, JSON report): **$many_rss MB** (cap $RSS_CAP_MB MB): $verdict, $(printf '%.2f' "$many_secs") s. Text report: $many_lines lines; $many_nat \`nat_traversal\` findings (healthy NAT-T tunnels grouped by cause)."
     else
         MANY_MD="vpnscope peak RSS on the 15,000-client capture: n/a (vpnscope missing or failed)."
     fi

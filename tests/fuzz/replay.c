@@ -4,13 +4,13 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <dirent.h>
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "replay_walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -90,48 +90,11 @@ static int run_file(const char *path)
     return 0;
 }
 
-static int walk(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "replay: %s: cannot stat\n", path);
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return run_file(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    struct dirent *de;
-    char **names = NULL;
-    size_t nn = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char **nv = realloc(names, sizeof(char *) * (nn + 1));
-        if (!nv)
-            break;
-        names = nv;
-        names[nn++] = strdup(de->d_name);
-    }
-    closedir(d);
-    int rc = 0;
-    for (size_t i = 0; i < nn; i++) {
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/%s", path, names[i]);
-        if (walk(p) != 0)
-            rc = -1;
-        free(names[i]);
-    }
-    free(names);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     int rc = 0;
     for (int i = 1; i < argc; i++)
-        if (walk(argv[i]) != 0)
+        if (replay_walk(argv[i], run_file, "replay") != 0)
             rc = 1;
     printf("replay: %lu inputs ran without a crash\n", inputs);
     printf("%d passed, %d failed\n", rc ? 0 : 1, rc ? 1 : 0);

@@ -4,12 +4,12 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "replay_walk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,37 +38,11 @@ static int run_file(const char *path)
     return 0;
 }
 
-static int walk(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "replay_file: %s: not found\n", path);
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode))
-        return run_file(path);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[4096];
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (walk(p) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     int rc = 0;
     for (int i = 1; i < argc; i++)
-        if (walk(argv[i]) != 0)
+        if (replay_walk(argv[i], run_file, "replay_file") != 0)
             rc = 1;
     printf("%lu inputs replayed\n", inputs);
     return rc != 0 || inputs == 0;

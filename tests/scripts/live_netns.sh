@@ -29,6 +29,8 @@ NS_TX2=pipeline-tx2-$ID
 IFC=plv-c$ID
 IFD=plv-d$ID
 netns_pair pipeline-tx-$ID pipeline-rx-$ID plv-a$ID plv-b$ID
+# live -w files are created after the privilege drop (as tcpdump): a directory nobody may write
+chmod 711 "$TMP" && mkdir -m 1777 "$TMP/w"
 
 # The comparable content of a JSON Lines report: tunnels and findings without capture names and
 # times. --final: the final state of each (a file's report record, or the last streamed record
@@ -139,7 +141,7 @@ done
 n=$(npackets "$PCAP")
 "$BIN" -r "$PCAP" --json >/dev/null 2>&1
 ref_st=$?
-ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$TMP/saved.pcap" \
+ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -w "$TMP/w/saved.pcap" \
     --nat-other-timeout 2 --nat-udp-timeout 2 --nat-udp-stream-timeout 2 >"$TMP/int.jsonl" 2>"$TMP/int.err" &
 pid=$!
 PIDS+=($pid)
@@ -179,8 +181,8 @@ sys.exit(1 if bad or not seen else 0)
 EOF
 [ $? = 0 ] && ok "SIGINT: the stream ends with the summary only, nothing repeated" ||
     ko "SIGINT: records repeated after the stream" "$TMP/dup.txt"
-[ "$(npackets "$TMP/saved.pcap")" = "$n" ] && ok "-w saved the $n captured packets" ||
-    ko "-w saved $(npackets "$TMP/saved.pcap") packets, expected $n"
+[ "$(npackets "$TMP/w/saved.pcap")" = "$n" ] && ok "-w saved the $n captured packets" ||
+    ko "-w saved $(npackets "$TMP/w/saved.pcap") packets, expected $n"
 
 # text streaming: one line per event, flushed
 : >"$TMP/text.out"; : >"$TMP/text.err" # no state of an earlier run seen by the waits
@@ -199,7 +201,7 @@ if [ -f "$PCAP_OUT" ] && mkns "$NS_TX2" && mkveth "$IFC" "$IFD" "$NS_TX2" "$NS_R
     ni=$(npackets "$PCAP")
     no=$(npackets "$PCAP_OUT")
     ip netns exec "$NS_RX" timeout -s INT 30 "$BIN" --inside-if "$IFB" --outside-if "$IFD" --json -c 100000 \
-        -w "$TMP/two" >"$TMP/two.jsonl" 2>"$TMP/two.err" &
+        -w "$TMP/w/two" >"$TMP/two.jsonl" 2>"$TMP/two.err" &
     pid=$!
     PIDS+=($pid)
     wait_listening "$TMP/two.err" || ko "two interfaces: vpnscope listens" "$TMP/two.err"
@@ -219,9 +221,9 @@ if [ -f "$PCAP_OUT" ] && mkns "$NS_TX2" && mkveth "$IFC" "$IFD" "$NS_TX2" "$NS_R
         ok "two interfaces: the ESP mapping of 192.168.1.11 streamed" || ko "two interfaces: ESP mapping" "$TMP/two.jsonl"
     grep -q '"kind":"esp_collision","severity":"error","confidence":"confirmed"' "$TMP/two.jsonl" &&
         ok "two interfaces: esp_collision confirmed" || ko "two interfaces: esp_collision confirmed" "$TMP/two.jsonl"
-    [ "$(npackets "$TMP/two-inside.pcap")" = "$ni" ] && [ "$(npackets "$TMP/two-outside.pcap")" = "$no" ] &&
+    [ "$(npackets "$TMP/w/two-inside.pcap")" = "$ni" ] && [ "$(npackets "$TMP/w/two-outside.pcap")" = "$no" ] &&
         ok "two interfaces: -w PREFIX wrote PREFIX-inside.pcap and PREFIX-outside.pcap" ||
-        ko "two interfaces: -w PREFIX files ($(npackets "$TMP/two-inside.pcap")/$ni, $(npackets "$TMP/two-outside.pcap")/$no)"
+        ko "two interfaces: -w PREFIX files ($(npackets "$TMP/w/two-inside.pcap")/$ni, $(npackets "$TMP/w/two-outside.pcap")/$no)"
 else
     ko "two interfaces: second veth pair"
 fi

@@ -7,7 +7,14 @@
 #   every session's first_ts <= last_ts, no duration wraps;
 # - stale_nat with the inside (then the outside) clock stepped back one hour half way: the NAT
 #   mappings, the matched packet counts and the stale_nat finding equal those of the original
-#   captures (times within 0.001 s), the step measured against the other capture.
+#   captures (times within 0.001 s), the step measured against the other capture;
+# - the inside clock of that pair stepped forward one hour: the same, the step found from the
+#   matched pairs (forward);
+# - a healthy single capture (two clients, two servers) stepped forward one hour: the ESP
+#   counters continue across the silence, so it is a forward step (summary, text), times after it
+#   corrected (every record's times within 1 s of the original), the same findings, no stale_nat;
+# - the same capture with 9 packets left out and the clock going on 20 s (a capture that missed
+#   packets): the counters have holes, so it is a capture gap, not a clock step.
 set -uo pipefail
 
 BIN=${VPNSCOPE_BIN:-}
@@ -73,7 +80,7 @@ $RETIME "$P/esp_collision-inside.pcap" "$TMP/day.pcap" --step 20 -86400
 "$BIN" -r "$TMP/day.pcap" --json >"$TMP/day.json"
 check_json "$TMP/day.json" >"$TMP/day.bad" && ok "clock back one day: first_ts <= last_ts, no wrapped duration" ||
     ko "clock back one day" "$TMP/day.bad"
-grep -q '"clock_steps":\[{"capture":"[a-z]*","frame":20,"before_ts":"[^"]*","after_ts":"[^"]*","step_s":-86399.962008,"offset_s":86399.962008,"offset_from":"no_gap_assumed"}\],"clock_steps_total":1' "$TMP/day.json" &&
+grep -q '"clock_steps":\[{"capture":"[a-z]*","frame":20,"before_ts":"[^"]*","after_ts":"[^"]*","step_s":-86399.962008,"offset_s":86399.962008,"offset_from":"no_gap_assumed","direction":"backward"}\],"clock_steps_total":1' "$TMP/day.json" &&
     ok "clock back one day: the summary states frame 20, step -86399.962008 s" || ko "clock step in the summary" "$TMP/day.json"
 "$BIN" -r "$TMP/day.pcap" >"$TMP/day.txt"
 grep -q '^  Clock step: .*frame 20: .*(-86399.962008 s); later times +86399.962008 s (no gap assumed)$' "$TMP/day.txt" &&
@@ -132,6 +139,62 @@ $RETIME "$P/stale_nat-outside.pcap" "$TMP/out-step.pcap" --step 20 -3600
 "$BIN" --inside "$P/stale_nat-inside.pcap" --outside "$TMP/out-step.pcap" --json >"$TMP/sn-out.json" 2>"$TMP/sn-out.err"
 compare "$TMP/sn.json" "$TMP/sn-out.json" >"$TMP/cmp" && ok "outside clock back one hour half way: mappings and stale_nat unchanged" ||
     ko "outside clock back one hour" "$TMP/cmp"
+
+$RETIME "$P/stale_nat-inside.pcap" "$TMP/in-fwd.pcap" --step 18 3600
+"$BIN" --inside "$TMP/in-fwd.pcap" --outside "$P/stale_nat-outside.pcap" --json >"$TMP/sn-fwd.json" 2>"$TMP/sn-fwd.err"
+compare "$TMP/sn.json" "$TMP/sn-fwd.json" >"$TMP/cmp" && ok "inside clock forward one hour half way: mappings and stale_nat unchanged" ||
+    ko "inside clock forward one hour" "$TMP/cmp"
+grep -q '"clock_steps":\[{"capture":"inside","frame":18,[^]]*"step_s":3600\.[0-9]*,"offset_s":-3600\.[0-9]*,"offset_from":"other_capture","direction":"forward"}\]' "$TMP/sn-fwd.json" &&
+    ok "inside clock forward one hour: a forward step at frame 18, measured against the other capture" ||
+    ko "forward step in the two-capture summary" "$TMP/sn-fwd.json"
+
+# same_but_shifted ORIG STEPPED: the same findings (kinds), no stale_nat, every first_ts/last_ts
+# within 1 s of the original's (records in the same order)
+same_but_shifted() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+from datetime import datetime
+def load(f):
+    return [json.loads(l) for l in open(f)]
+def t(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+a, b = load(sys.argv[1]), load(sys.argv[2])
+bad = []
+ka = sorted(r["kind"] for r in a if r["type"] == "finding")
+kb = sorted(r["kind"] for r in b if r["type"] == "finding")
+if ka != kb:
+    bad.append("findings differ: %s / %s" % (ka, kb))
+if "stale_nat" in kb:
+    bad.append("stale_nat from the step")
+ra = [r for r in a if r["type"] not in ("summary", "finding")]
+rb = [r for r in b if r["type"] not in ("summary", "finding")]
+if len(ra) != len(rb) or not ra:
+    bad.append("%d records, %d in the original" % (len(rb), len(ra)))
+for x, y in zip(ra, rb):
+    for k in ("first_ts", "last_ts"):
+        if k in x and abs(t(x[k]) - t(y.get(k, "1970-01-01T00:00:00.0Z"))) > 1.0:
+            bad.append("%s %s %s vs %s" % (x["type"], k, x[k], y.get(k)))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}
+"$BIN" -r "$P/esp_two_servers-inside.pcap" --json >"$TMP/two.json"
+$RETIME "$P/esp_two_servers-inside.pcap" "$TMP/two-fwd.pcap" --step 22 3600
+"$BIN" -r "$TMP/two-fwd.pcap" --json >"$TMP/two-fwd.json"
+grep -q '"clock_steps":\[{"capture":"single","frame":22,[^]]*"step_s":3599\.[0-9]*,"offset_s":-3599\.[0-9]*,"offset_from":"flow_interval_assumed","direction":"forward","assumed_s":[0-9.]*}\],"clock_steps_total":1' "$TMP/two-fwd.json" &&
+    ok "one capture, clock forward one hour: a forward step at frame 22 in the summary" || ko "forward step in the summary" "$TMP/two-fwd.json"
+same_but_shifted "$TMP/two.json" "$TMP/two-fwd.json" >"$TMP/cmp" &&
+    ok "one capture, clock forward one hour: same findings, no stale_nat, times corrected" || ko "forward step corrected" "$TMP/cmp"
+"$BIN" -r "$TMP/two-fwd.pcap" >"$TMP/two-fwd.txt"
+grep -q '^  Clock step: single capture, frame 22: .*(+3599\.[0-9]* s); later times -3599\.[0-9]* s (forward: the counters continue, one packet interval assumed)$' "$TMP/two-fwd.txt" &&
+    ok "one capture, clock forward: the text summary states it" || ko "forward step in the text summary" "$TMP/two-fwd.txt"
+$RETIME "$P/esp_two_servers-inside.pcap" "$TMP/two-gap.pcap" --step 31 20 --drop 22 30
+"$BIN" -r "$TMP/two-gap.pcap" --json >"$TMP/two-gap.json"
+! grep -q clock_steps "$TMP/two-gap.json" && grep -q '"capture_gaps":\[{"capture":"single","frame":22,' "$TMP/two-gap.json" &&
+    ok "one capture, packets left out and 20 s gone: a capture gap, not a clock step" || ko "capture gap" "$TMP/two-gap.json"
+"$BIN" -r "$TMP/two-gap.pcap" >"$TMP/two-gap.txt"
+grep -q '^  Capture gap: single capture, frame 22: .*not a clock step)$' "$TMP/two-gap.txt" &&
+    ok "one capture, capture gap: the text summary states it" || ko "capture gap in the text summary" "$TMP/two-gap.txt"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -52,9 +52,20 @@ run() {
 
 run "-Z nobody" -Z nobody
 run "default as root (no -Z)"
-# -w file opened before the drop stays writable
-run "-Z nobody -w" -Z nobody -w "$TMP/saved.pcap"
-[ -s "$TMP/saved.pcap" ] && ok "-w file written after the drop" || ko "-w file written after the drop"
+# -w is opened after the drop, as tcpdump -Z does: the file belongs to the dropped user
+install -d -o "$NOBODY_UID" -g "$NOBODY_GID" -m 700 "$TMP/w"
+run "-Z nobody -w" -Z nobody -w "$TMP/w/saved.pcap"
+[ -s "$TMP/w/saved.pcap" ] && ok "-w file written after the drop" || ko "-w file written after the drop"
+owner=$(stat -c '%u:%g' "$TMP/w/saved.pcap" 2>/dev/null)
+[ "$owner" = "$NOBODY_UID:$NOBODY_GID" ] && ok "-w file owned by the dropped user ($owner)" ||
+    ko "-w file owner '$owner', want $NOBODY_UID:$NOBODY_GID"
+# ... so a directory only root may write to is refused: one line, exit 2, no file
+install -d -m 700 "$TMP/rootonly"
+timeout 20 ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -Z nobody -w "$TMP/rootonly/x.pcap" >"$TMP/out" 2>"$TMP/err"
+st=$?
+[ $st = 2 ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -q "Permission denied" "$TMP/err" && [ ! -e "$TMP/rootonly/x.pcap" ] &&
+    ok "-w in a root-only directory after the drop: one line, exit 2, no file" ||
+    ko "-w in a root-only directory after the drop (exit $st)" "$TMP/err"
 
 # unknown user: one line, exit 2, nothing captured
 ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -Z vst-no-such-user-$ID >"$TMP/out" 2>"$TMP/err"
