@@ -39,7 +39,8 @@ done
 ip -n "$NS_TX" link add "$IFA" type veth peer name "$IFB" netns "$NS_RX" || skip "cannot create a veth pair"
 ip -n "$NS_TX" link set "$IFA" up
 ip -n "$NS_RX" link set "$IFB" up
-# the dashboard runs as nobody once the interface is open: it reads the -w file and writes here
+# the dashboard runs as nobody once the interface is open: it creates the -w file (after the
+# drop, as tcpdump -Z), reads it back and writes the export here
 chmod 755 "$TMP"
 mkdir -m 1777 "$TMP/out"
 npk=$(tshark -r "$PCAP" 2>/dev/null | wc -l)
@@ -48,7 +49,7 @@ BIN="ip netns exec $NS_RX $VBIN"
 tmux_keep
 
 # ---- 1. -w FILE: x reads the finding's packets back from it ----
-start 100 30 "" -i "$IFB" -w "$TMP/live.pcap" --export "$TMP/out/exp" --refresh 100
+start 100 30 "" -i "$IFB" -w "$TMP/out/live.pcap" --export "$TMP/out/exp" --refresh 100
 expect "live dashboard on the veth" "LIVE" 15
 ip netns exec "$NS_TX" tcpreplay -q -i "$IFA" --pps 500 "$PCAP" >/dev/null 2>&1
 expect "every replayed packet captured ($npk)" "Packets $npk " 15
@@ -66,7 +67,7 @@ keys q
 st=$(exit_status)
 [ "$st" = 0 ] && ok "q exits 0" || ko "q exits 0 (got $st)"
 # the same finding from the saved file, exported by the report
-"$VBIN" -r "$TMP/live.pcap" --export "$TMP/off" >/dev/null 2>&1
+"$VBIN" -r "$TMP/out/live.pcap" --export "$TMP/off" >/dev/null 2>&1
 g=$(ls "$TMP"/off/*-esp_collision.pcapng 2>/dev/null | head -1)
 if [ -n "$g" ] && [ -n "$f" ] &&
     [ "$(tshark -r "$f" -T fields -e frame.comment 2>/dev/null)" = "$(tshark -r "$g" -T fields -e frame.comment 2>/dev/null)" ]; then
