@@ -210,4 +210,11 @@ struct nat_rec {
 void nat_rec_make(struct nat_rec *r, uint8_t side, const struct pkt *p);
 void nat_corr_rec(struct nat_corr *c, const struct nat_rec *r);
 
+/* cover_side_to_us of a capture whose end is not known yet (read once, the clock from its
+ * prefix): nat_corr_cover sets it when the capture has ended, before nat_corr_finish. Until then
+ * no packet of the other side is "uncovered" by that end: the captures are merged in time order,
+ * so a capture still being read reaches at least the time of the packet being correlated. */
+#define NAT_COVER_OPEN (UINT64_MAX / 4)
+void nat_corr_cover(struct nat_corr *c, uint8_t side, uint64_t to_us);
+
 #endif

@@ -27,6 +27,9 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     p->n = p->two ? 2 : 1;
     p->nsrc = p->router ? 1 : p->n;
     p->paced = cfg->mode == MODE_DASHBOARD && !p->live;
+    p->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (p->threads < 1)
+        p->threads = 1;
     progress_init(&p->prog, cfg->mode == MODE_BATCH && !p->live && !cfg->no_progress &&
                                 isatty(STDERR_FILENO));
     if (sources_open(p, err, errlen) != 0) {
@@ -156,6 +159,7 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
     if (p->finished)
         return 0;
     p->finished = true;
+    sides_stop(p);
     pipeline_drops(p);
     for (int i = 0; i < 2; i++) {
         if (p->dump[i] && dump_close(p->dump[i], err, errlen) != 0) {
@@ -345,6 +349,7 @@ void pipeline_close(struct pipeline *p)
 {
     if (!p)
         return;
+    sides_free(p); /* before the engines and sources its threads use */
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
@@ -371,7 +376,7 @@ void pipeline_show_progress(struct pipeline *p, bool end)
     for (int i = 0; i < p->nsrc; i++) {
         if (!p->src[i])
             continue;
-        done += cap_bytes_read(p->src[i]);
+        done += p->sides ? sides_bytes(p, i) : cap_bytes_read(p->src[i]);
         total += cap_total_bytes(p->src[i]);
     }
     progress_show(&p->prog, p->two && !p->live ? "pass 2/2 (analysis):" : "reading:", done, total,

@@ -77,6 +77,12 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     return c;
 }
 
+void nat_corr_cover(struct nat_corr *c, uint8_t side, uint64_t to_us)
+{
+    if (c && (side == SIDE_INSIDE || side == SIDE_OUTSIDE))
+        c->o.cover_side_to_us[side] = to_us;
+}
+
 void nat_corr_free(struct nat_corr *c)
 {
     if (!c)
