@@ -36,6 +36,7 @@ struct report_input {
         const char *what; /* the capture layer's one-line message */
     } cut[2];
     bool split_unproven; /* --router: the inside/outside split matched no packet (nat message) */
+    unsigned threads;    /* report_json formats records on this many threads (0, 1: one) */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -13,6 +13,7 @@
 #include "pipeline_int.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,18 @@
 
 struct counts {
     uint64_t n, first, last;
-    bool cut; /* the prefix ended before the capture */
+    bool cut;                        /* the prefix ended before the capture */
+    bool quiet;                      /* no progress line (a second thread) */
+    char warn[VPNSCOPE_ERRBUF_SIZE]; /* the capture is cut off */
 };
+
+/* The first cut-off warning of the pass, inside first (as one thread reads them). */
+static void keep_warn(struct pipeline *p, const struct counts cnt[2])
+{
+    for (int i = 0; i < 2 && !p->warn[0]; i++)
+        if (cnt[i].warn[0])
+            snprintf(p->warn, sizeof(p->warn), "%.*s", (int)sizeof(p->warn) - 1, cnt[i].warn);
+}
 
 const char *pieces_label(const char *const *paths, int n, char *buf, unsigned size)
 {
@@ -84,8 +95,8 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
                        uint64_t limit, char *errbuf, unsigned errlen)
 {
     const char *bpf = pl->cfg->bpf;
-    char *warn = pl->warn;
-    unsigned wlen = sizeof(pl->warn);
+    char *warn = cnt->warn;
+    unsigned wlen = sizeof(cnt->warn);
     struct cap_src *s = open_side(paths, n, bpf, errbuf, errlen);
     if (!s)
         return -1;
@@ -107,7 +118,7 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
             cnt->cut = true;
             break;
         }
-        if ((cnt->n & 4095) == 0)
+        if ((cnt->n & 4095) == 0 && !cnt->quiet)
             progress_show(&pl->prog, phase, cap_bytes_read(s), cap_total_bytes(s), cnt->n);
         track(cnt, r.ts_us);
         if (r.filtered)
@@ -245,6 +256,7 @@ static int measure_steps(struct pipeline *p, const char *const *pin, int nin,
         nat_sampler_free(smp);
         return -1;
     }
+    keep_warn(p, cnt);
     long votes = 0;
     struct nat_clock c2;
     nat_sampler_solve(smp, false, &c2, &votes);
@@ -254,11 +266,27 @@ static int measure_steps(struct pipeline *p, const char *const *pin, int nin,
     return 0;
 }
 
+/* The straight solve of the sampler (vote_swapped's first step), kept when the prefix test made
+ * it already. */
+struct solved {
+    bool have;
+    struct nat_clock clk;
+    size_t npairs;
+    long votes;
+};
+
 /* The vote: a valid clock with the captures the other way round wins. */
-static bool vote_swapped(struct nat_sampler *smp, struct nat_clock *clk, size_t *npairs)
+static bool vote_swapped(struct nat_sampler *smp, struct nat_clock *clk, size_t *npairs,
+                         const struct solved *pre)
 {
     long votes = 0;
-    *npairs = nat_sampler_solve(smp, false, clk, &votes);
+    if (pre->have) {
+        *clk = pre->clk;
+        *npairs = pre->npairs;
+        votes = pre->votes;
+    } else {
+        *npairs = nat_sampler_solve(smp, false, clk, &votes);
+    }
     if (!clk->valid || votes < 3)
         return false;
     struct nat_clock clk2;
@@ -270,7 +298,29 @@ static bool vote_swapped(struct nat_sampler *smp, struct nat_clock *clk, size_t 
     return true;
 }
 
-/* Samples both prefixes of at most limit packets (0: whole captures). */
+/* The outside capture's sampling on a second thread (each side fills its own half of the
+ * sampler: nat_sampler_add touches only its side's sample). */
+struct sample_job {
+    struct pipeline *p;
+    const char *const *paths;
+    int n;
+    struct nat_sampler *smp;
+    struct counts *cnt;
+    uint64_t limit;
+    int rc;
+    char err[VPNSCOPE_ERRBUF_SIZE];
+};
+
+static void *sample_thread(void *arg)
+{
+    struct sample_job *j = arg;
+    j->rc = sample_side(j->p, j->paths, j->n, SIDE_OUTSIDE, j->smp, j->cnt, &j->p->cs[1], j->limit,
+                        j->err, sizeof(j->err));
+    return NULL;
+}
+
+/* Samples both prefixes of at most limit packets (0: whole captures); the two captures at once
+ * with more than one thread. */
 static int sample_both(struct pipeline *p, const char *const *pin, int nin, const char *const *pout,
                        int nout, struct nat_sampler **smpp, struct counts cnt[2], uint64_t limit,
                        char *err, unsigned errlen)
@@ -283,25 +333,42 @@ static int sample_both(struct pipeline *p, const char *const *pin, int nin, cons
     memset(cnt, 0, 2 * sizeof(*cnt));
     struct clock_steps *cs = p->cs;
     cs[0].preset = cs[1].preset = false;
-    if (sample_side(p, pin, nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], limit, err, errlen) != 0 ||
-        sample_side(p, pout, nout, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], limit, err, errlen) != 0) {
+    struct sample_job j = {p, pout, nout, smp, &cnt[1], limit, 0, ""};
+    pthread_t th;
+    bool two = p->threads > 1 && pthread_create(&th, NULL, sample_thread, &j) == 0;
+    cnt[1].quiet = two;
+    int rc = sample_side(p, pin, nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], limit, err, errlen);
+    if (two) {
+        pthread_join(th, NULL);
+        if (rc == 0 && j.rc != 0) {
+            snprintf(err, errlen, "%s", j.err);
+            rc = -1;
+        }
+    } else if (rc == 0) {
+        rc = sample_side(p, pout, nout, SIDE_OUTSIDE, smp, &cnt[1], &cs[1], limit, err, errlen);
+    }
+    if (rc != 0) {
         nat_sampler_free(smp);
         return -1;
     }
+    keep_warn(p, cnt);
     *smpp = smp;
     return 0;
 }
 
 /* Whether a longer prefix is needed: a capture goes on and the prefixes gave no clock from enough
  * pairs (either orientation). */
-static bool prefix_short(struct nat_sampler *smp, const struct counts cnt[2])
+static bool prefix_short(struct nat_sampler *smp, const struct counts cnt[2], struct solved *pre)
 {
+    pre->have = false;
     if (!cnt[0].cut && !cnt[1].cut)
+        return false;
+    pre->npairs = nat_sampler_solve(smp, false, &pre->clk, &pre->votes);
+    pre->have = true; /* solving again gives the same: the vote uses this one */
+    if (pre->npairs >= CLOCK_MIN_PAIRS && pre->clk.valid)
         return false;
     struct nat_clock c;
     long votes;
-    if (nat_sampler_solve(smp, false, &c, &votes) >= CLOCK_MIN_PAIRS && c.valid)
-        return false;
     return !(nat_sampler_solve(smp, true, &c, &votes) >= CLOCK_MIN_PAIRS && c.valid);
 }
 
@@ -315,10 +382,11 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
     struct counts cnt[2];
     struct clock_steps *cs = p->cs;
     uint64_t limit = CLOCK_PREFIX;
+    struct solved pre;
     for (;;) {
         if (sample_both(p, *pin, *nin, *pout, *nout, &smp, cnt, limit, err, errlen) != 0)
             return -1;
-        if (!prefix_short(smp, cnt))
+        if (!prefix_short(smp, cnt, &pre))
             break;
         nat_sampler_free(smp);
         limit = limit >= (UINT64_MAX >> 2) ? 0 : limit * 4;
@@ -327,7 +395,7 @@ int clock_pass(struct pipeline *p, const char *const **pin, int *nin, const char
         limit = 0; /* both read whole */
     struct nat_clock clk;
     size_t npairs = 0;
-    if (vote_swapped(smp, &clk, &npairs)) {
+    if (vote_swapped(smp, &clk, &npairs, &pre)) {
         res->swapped = true;
         const char *const *tp = *pin;
         *pin = *pout;

@@ -285,6 +285,7 @@ void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out
     ri.side_given = p->cfg->side_given;
     ri.file = p->cfg->record_file;
     ri.min_severity = p->cfg->min_severity;
+    ri.threads = (unsigned)p->threads;
     *ri_out = ri;
 }
 
@@ -308,10 +309,13 @@ static int report_out(struct pipeline *p, FILE *out, bool summary_only)
     for (int i = 0; i < p->n && i < p->nsrc; i++)
         ri.clock_steps[i] = &p->cs[i];
     errno = 0;
+    /* one lock for the whole report: once threads have run, stdio locks every character */
+    flockfile(out);
     if (p->cfg->json)
         (summary_only ? report_json_summary : report_json)(out, &ri);
     else
         (summary_only ? report_text_summary : report_text)(out, &ri);
+    funlockfile(out);
     int w = pipeline_output_status(out, "the report");
     if (w)
         return w;
