@@ -41,6 +41,9 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     eo.no_ndpi = cfg->no_ndpi;
     eo.all_protocols = cfg->all_flows;
     eo.classifier = cfg->classifier;
+    /* two capture points hold as many flows together as one capture does (memory goal of
+     * two-capture mode; evictions are counted in the summary) */
+    eo.flow_max = p->two ? FLOW_MAX / 2 : 0;
     for (int i = 0; i < p->n; i++) {
         uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                               : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
@@ -196,6 +199,9 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         p->nat.clock.drift_ppm = 0;
         p->nat.clock.evidence_packets = p->nat.matched_packets;
     }
+    /* the result holds copies: the correlator's tables go before detection and the report */
+    nat_corr_free(p->corr);
+    p->corr = NULL;
     analysis_run(p);
     return rc;
 }

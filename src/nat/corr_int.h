@@ -49,6 +49,7 @@ struct pend {
     uint8_t pptp_has; /* 1 call id, 2 peer call id */
     uint8_t flags;
     uint8_t gre_ver;
+    bool vpn; /* the packet has a decoded VPN layer (the mapping cap's reserve) */
 };
 
 /* An identity, zero-padded for hashing: address plus what the protocol adds. */

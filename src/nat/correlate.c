@@ -152,6 +152,7 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
     e->ip_len = p->ip_len;
     e->ev = s->ev;
     e->hnext = NIL;
+    e->vpn = p->vpn != VPN_NONE;
     if (s->weak)
         e->flags |= PF_WEAK;
     if (p->has_ports && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
