@@ -386,7 +386,13 @@ void pipeline_show_progress(struct pipeline *p, bool end)
     for (int i = 0; i < p->nsrc; i++) {
         if (!p->src[i])
             continue;
-        done += p->sides ? sides_bytes(p, i) : cap_bytes_read(p->src[i]);
+        if (p->sides) { /* the side threads own the sources */
+            uint64_t t = 0;
+            done += sides_bytes(p, i, &t);
+            total += t;
+            continue;
+        }
+        done += cap_bytes_read(p->src[i]);
         total += cap_total_bytes(p->src[i]);
     }
     progress_show(&p->prog, p->two && !p->live ? "pass 2/2 (analysis):" : "reading:", done, total,

@@ -138,12 +138,12 @@ int pipeline_report_summary(struct pipeline *p, FILE *out);
 /* Two capture files on a thread each (sides.c). sides_wanted: this run can use them;
  * sides_step: feeds for budget_ms (< 0: to the end), as sources_step; sides_stop: the threads
  * stopped and joined (before the engines are finished or freed); sides_bytes: bytes read of
- * capture i so far. */
+ * capture i so far (*total: of the pieces opened so far). */
 bool sides_wanted(const struct pipeline *p);
 long sides_step(struct pipeline *p, double budget_ms);
 void sides_stop(struct pipeline *p);
 void sides_free(struct pipeline *p);
-uint64_t sides_bytes(const struct pipeline *p, int i);
+uint64_t sides_bytes(const struct pipeline *p, int i, uint64_t *total);
 
 /* Detection over the models so far (analysis.c). */
 void analysis_run(struct pipeline *p);

@@ -39,7 +39,7 @@ struct side {
     bool pwait, cwait, stop;
     uint64_t w, pub, ctail; /* producer: next record, last published, tail last seen */
     uint64_t r, avail, rel; /* consumer: next record, published as last seen, last released */
-    _Atomic uint64_t bytes; /* bytes read so far (progress line) */
+    _Atomic uint64_t bytes, total; /* bytes read so far, bytes of the pieces opened (progress) */
     char msg[VPNSCOPE_ERRBUF_SIZE * 2];
 };
 
@@ -138,6 +138,7 @@ static void *side_main(void *arg)
             return NULL;
         if ((n & 4095) == 0) {
             atomic_store_explicit(&sd->bytes, cap_bytes_read(p->src[i]), memory_order_relaxed);
+            atomic_store_explicit(&sd->total, cap_total_bytes(p->src[i]), memory_order_relaxed);
             if (prod_stopped(sd))
                 return NULL;
         }
@@ -259,8 +260,9 @@ void sides_free(struct pipeline *p)
     p->sides = NULL;
 }
 
-uint64_t sides_bytes(const struct pipeline *p, int i)
+uint64_t sides_bytes(const struct pipeline *p, int i, uint64_t *total)
 {
+    *total = atomic_load_explicit(&p->sides->s[i].total, memory_order_relaxed);
     return atomic_load_explicit(&p->sides->s[i].bytes, memory_order_relaxed);
 }
 
