@@ -28,6 +28,7 @@ struct counts {
     uint64_t n, first, last;
     bool cut;                        /* the prefix ended before the capture */
     bool quiet;                      /* no progress line (a second thread) */
+    uint64_t bytes, total;           /* bytes read, bytes of the capture (the progress line) */
     char warn[VPNSCOPE_ERRBUF_SIZE]; /* the capture is cut off */
 };
 
@@ -128,6 +129,8 @@ static int sample_side(struct pipeline *pl, const char *const *paths, int n, uin
     }
     if (rc == 3 && warn && !warn[0])
         snprintf(warn, wlen, "%s", eb);
+    cnt->bytes = cap_bytes_read(s);
+    cnt->total = cap_total_bytes(s);
     free(p);
     cap_close(s);
     if (rc < 0) {
@@ -340,6 +343,8 @@ static int sample_both(struct pipeline *p, const char *const *pin, int nin, cons
     int rc = sample_side(p, pin, nin, SIDE_INSIDE, smp, &cnt[0], &cs[0], limit, err, errlen);
     if (two) {
         pthread_join(th, NULL);
+        /* the outside capture's line, once it is read (its thread shows none) */
+        progress_show(&p->prog, "pass 1/2 (clock), outside:", cnt[1].bytes, cnt[1].total, cnt[1].n);
         if (rc == 0 && j.rc != 0) {
             snprintf(err, errlen, "%s", j.err);
             rc = -1;
