@@ -75,11 +75,15 @@ struct pipeline {
     /* live -w files as evidence inputs (pipeline_evidence_inputs) */
     char wpath[2][4096];
     const char *wlist[2][2];
-    int threads;              /* --threads, resolved (>= 1) */
-    struct sides *sides;      /* two files on two threads (sides.c), NULL: one thread */
-    bool clock_cut[2];        /* two files: the capture is longer than the clock pass's prefix */
-    uint64_t side_last[2];    /* two files: newest frame time read per capture (inside clock) */
+    int threads;           /* --threads, resolved (>= 1) */
+    struct sides *sides;   /* two files on two threads (sides.c), NULL: one thread */
+    bool clock_cut[2];     /* two files: the capture is longer than the clock pass's prefix */
+    uint64_t side_last[2]; /* two files: newest frame time read per capture (inside clock) */
 };
+
+/* A frame of capture point e that repeats one of an earlier piece: counted, not analysed
+ * (source.c; sides.c on the side's thread). */
+void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r);
 
 /* Two files, capture i has ended: a capture longer than the clock prefix gives the correlator
  * its last time now (nat_corr_cover). */

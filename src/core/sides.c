@@ -157,7 +157,14 @@ static void *side_main(void *arg)
         o->end = 0;
         o->len = r.len;
         o->filtered = r.filtered;
-        const struct pkt *pk = engine_packet(p->eng[i], &r);
+        const struct pkt *pk = NULL;
+        if (p->pw[i] && pieces_watch_repeat(p->pw[i], &r)) {
+            count_duplicate(p, i, &r); /* this side's engine and watch only */
+        } else {
+            pk = engine_packet(p->eng[i], &r);
+            if (pk && p->pw[i])
+                pieces_watch_packet(p->pw[i], r.piece, pk);
+        }
         if (pk) {
             nat_rec_make(&o->nr, (uint8_t)(SIDE_INSIDE + i), pk);
         } else {

@@ -223,7 +223,7 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
 /* ---- feeding ---- */
 
 /* A frame that repeats another piece's packet: counted (packets, duplicate), not analysed. */
-static void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r)
+void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r)
 {
     struct session_counts *c = &engine_model(p->eng[e])->c;
     c->packets++;

@@ -50,7 +50,7 @@ struct pend {
     uint8_t flags;
     uint8_t gre_ver;
     bool contested; /* another packet of the other side had a choice between it and a look-alike */
-    bool vpn; /* the packet has a decoded VPN layer (the mapping cap's reserve) */
+    bool vpn;       /* the packet has a decoded VPN layer (the mapping cap's reserve) */
 };
 
 /* An identity, zero-padded for hashing: address plus what the protocol adds. */
@@ -176,7 +176,7 @@ struct nat_corr {
     uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
     uint64_t dir_pairs[2];
     bool oom;
-    bool pair_sole; /* the pair being recorded had no competing candidate in the window */
+    bool pair_sole;       /* the pair being recorded had no competing candidate in the window */
     struct pkt *natd_pkt; /* the IKE NAT-D payloads of the record being correlated */
 };
 
