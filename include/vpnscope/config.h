@@ -56,10 +56,11 @@
 /* two-capture NAT correlation (nat/) */
 #define NAT_OFFSET_SAMPLE 65536  /* signatures sampled per capture for the clock offset */
 #define NAT_WINDOW_US 2000000ull /* a packet unmatched this long (inside clock) is unmatched */
-#define NAT_PENDING_MAX 262144   /* packets waiting for their counterpart; oldest forced out */
-#define NAT_PENDING_FIFO 524288  /* expiry queue entries (8 B; power of 2): caps the window too */
-#define NAT_MAP_MAX 262144       /* nat_mapping records kept (more: counted, dropped) */
-#define NAT_UNMATCHED_MAX 65536  /* unmatched records kept (more: counted, dropped) */
+#define NAT_PENDING_MAX 65536    /* packets waiting for their counterpart; oldest forced out */
+#define NAT_PENDING_FIFO 131072  /* expiry queue entries (8 B; power of 2): caps the window too */
+#define NAT_MAP_MAX 32768        /* nat_mapping records kept (more: counted, dropped) */
+#define NAT_MAP_VPN_RESERVE 8192 /* of which kept for VPN traffic (mapping.c) */
+#define NAT_UNMATCHED_MAX 16384  /* unmatched records kept (more: counted, dropped) */
 #define NAT_FRAG_GROUPS 4096     /* datagrams under reassembly followed per capture */
 #define NAT_PPTP_CALLS 16384     /* PPTP calls learned from paired control messages */
 

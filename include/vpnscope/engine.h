@@ -16,6 +16,7 @@ struct engine_opts {
      * the children fork, each child using its own copy); NULL: the engine makes and frees its own
      */
     struct classifier *classifier;
+    uint32_t flow_max; /* 5-tuple flows tracked (0: FLOW_MAX) */
 };
 
 struct engine;

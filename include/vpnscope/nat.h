@@ -193,4 +193,29 @@ void nat_corr_free(struct nat_corr *c);
  * Read-only: the run goes on unchanged. */
 size_t nat_corr_mappings(const struct nat_corr *c, struct nat_mapping *out, size_t max);
 
+/*
+ * The correlator's view of one packet as a record: made where the packet was decoded
+ * (nat_rec_make only reads p, so any thread may call it for its own packets) and fed to the
+ * correlator later, in the same order nat_corr_packet would get the packets
+ * (nat_corr_packet(c, side, p) is nat_rec_make then nat_corr_rec). NAT_REC_NONE: a frame the
+ * filter rejected (no effect; it keeps the merge order of two record streams).
+ */
+enum { NAT_REC_NONE = 0, NAT_REC_TIME, NAT_REC_PKT, NAT_REC_FRAG };
+#define NAT_REC_WORDS 64
+struct nat_rec {
+    uint64_t ts; /* inside clock */
+    uint8_t side, kind;
+    bool reassembled, has_pend, has_natd;
+    uint64_t body[NAT_REC_WORDS]; /* src/nat/'s own layout */
+};
+void nat_rec_make(struct nat_rec *r, uint8_t side, const struct pkt *p);
+void nat_corr_rec(struct nat_corr *c, const struct nat_rec *r);
+
+/* cover_side_to_us of a capture whose end is not known yet (read once, the clock from its
+ * prefix): nat_corr_cover sets it when the capture has ended, before nat_corr_finish. Until then
+ * no packet of the other side is "uncovered" by that end: the captures are merged in time order,
+ * so a capture still being read reaches at least the time of the packet being correlated. */
+#define NAT_COVER_OPEN (UINT64_MAX / 4)
+void nat_corr_cover(struct nat_corr *c, uint8_t side, uint64_t to_us);
+
 #endif

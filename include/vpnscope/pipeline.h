@@ -61,6 +61,7 @@ struct vpnscope_config {
     uint64_t rotate_bytes;
     uint32_t rotate_secs, max_files;
     struct classifier *classifier; /* an nDPI module for the engines (engine_opts), NULL: own */
+    int threads;                   /* --threads N (1..64); 0 = the number of online cores */
 };
 
 /* Defaults of every option, no input (programs that build a configuration without argv). */

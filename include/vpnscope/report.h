@@ -70,6 +70,7 @@ struct report_input {
     /* several saved files per capture point ([0] single/inside, [1] outside); NULL or n <= 1:
      * one file, frame numbers are that file's */
     const struct capture_pieces *pieces[2];
+    unsigned threads; /* report_json formats records on this many threads (0, 1: one) */
 };
 
 /* Whole report, the order of doc/json-schema.md: JSON records by ts (records without one by type,

@@ -52,6 +52,9 @@ void config_usage(FILE *out)
         "  -c N               stop after N packets that pass the filter (per input)\n"
         "  -n, -nn            accepted for tcpdump habits (addresses are never resolved)\n"
         "  -D                 list the capture interfaces, as tcpdump -D\n"
+        "  --threads N        threads (default: the number of cores; 1 = one thread): the two\n"
+        "                     captures of --inside/--outside on a thread each; the output is the\n"
+        "                     same whatever N\n"
         "Output:\n"
         "  --json             JSON Lines instead of the text report\n"
         "  --all-flows        list every flow, not only VPN flows\n"
@@ -115,7 +118,8 @@ enum {
     OPT_EXPORT,
     OPT_HTML,
     OPT_MIN_SEVERITY,
-    OPT_BATCH
+    OPT_BATCH,
+    OPT_THREADS
 };
 
 static int die_usage(const char *msg, const char *arg)
@@ -196,6 +200,7 @@ static const struct option long_opts[] = {
     {"html", required_argument, 0, OPT_HTML},
     {"min-severity", required_argument, 0, OPT_MIN_SEVERITY},
     {"batch", required_argument, 0, OPT_BATCH},
+    {"threads", required_argument, 0, OPT_THREADS},
     {0, 0, 0, 0},
 };
 
@@ -315,6 +320,11 @@ static int parse_output(struct vpnscope_config *c, int opt, const char *arg)
         return 0;
     case OPT_NO_PROGRESS:
         c->no_progress = true;
+        return 0;
+    case OPT_THREADS:
+        if (!parse_u32(arg, &v) || v == 0 || v > 64)
+            return die_usage("--threads needs a number from 1 to 64", arg);
+        c->threads = (int)v;
         return 0;
     default:
         return 1;

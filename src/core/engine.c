@@ -58,7 +58,8 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
     }
     /* flows need the eviction hook to release nDPI state */
     table_free(e->m.flows);
-    e->m.flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, flow_evicted, e);
+    uint32_t flow_max = o && o->flow_max ? o->flow_max : FLOW_MAX;
+    e->m.flows = table_new(sizeof(struct flow_key), sizeof(struct flow), flow_max, flow_evicted, e);
     e->frag = frag_new();
     if (!e->m.flows || !e->frag)
         goto oom;

@@ -27,6 +27,9 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     p->n = p->two ? 2 : 1;
     p->nsrc = p->router ? 1 : p->n;
     p->paced = cfg->mode == MODE_DASHBOARD && !p->live;
+    p->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (p->threads < 1)
+        p->threads = 1;
     progress_init(&p->prog, cfg->mode == MODE_BATCH && !p->live && !cfg->no_progress &&
                                 isatty(STDERR_FILENO));
     if (sources_open(p, err, errlen) != 0) {
@@ -38,6 +41,9 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     eo.no_ndpi = cfg->no_ndpi;
     eo.all_protocols = cfg->all_flows;
     eo.classifier = cfg->classifier;
+    /* two capture points hold as many flows together as one capture does (memory goal of
+     * two-capture mode; evictions are counted in the summary) */
+    eo.flow_max = p->two ? FLOW_MAX / 2 : 0;
     for (int i = 0; i < p->n; i++) {
         uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                               : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
@@ -158,6 +164,7 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
     if (p->finished)
         return 0;
     p->finished = true;
+    sides_stop(p);
     pipeline_drops(p);
     for (int i = 0; i < 2; i++) {
         if (p->dump[i] && dump_close(p->dump[i], err, errlen) != 0) {
@@ -197,6 +204,9 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
     for (int i = 0; i < p->nsrc; i++)
         if (p->pw[i])
             pieces_watch_finish(p->pw[i], p->cfg->mode == MODE_DASHBOARD);
+    /* the result holds copies: the correlator's tables go before detection and the report */
+    nat_corr_free(p->corr);
+    p->corr = NULL;
     analysis_run(p);
     return rc;
 }
@@ -335,6 +345,7 @@ void pipeline_report_input(const struct pipeline *p, struct report_input *ri_out
     ri.min_severity = p->cfg->min_severity;
     for (int i = 0; i < p->nsrc && i < 2 && !p->router; i++)
         ri.pieces[i] = pieces_watch_result(p->pw[i]);
+    ri.threads = (unsigned)p->threads;
     *ri_out = ri;
 }
 
@@ -358,10 +369,13 @@ static int report_out(struct pipeline *p, FILE *out, bool summary_only)
     for (int i = 0; i < p->n && i < p->nsrc; i++)
         ri.clock_steps[i] = &p->cs[i];
     errno = 0;
+    /* one lock for the whole report: once threads have run, stdio locks every character */
+    flockfile(out);
     if (p->cfg->json)
         (summary_only ? report_json_summary : report_json)(out, &ri);
     else
         (summary_only ? report_text_summary : report_text)(out, &ri);
+    funlockfile(out);
     int w = pipeline_output_status(out, "the report");
     if (w)
         return w;
@@ -399,6 +413,7 @@ void pipeline_close(struct pipeline *p)
 {
     if (!p)
         return;
+    sides_free(p); /* before the engines and sources its threads use */
     for (int i = 0; i < 2; i++) {
         cap_close(p->src[i]);
         engine_free(p->eng[i]);
@@ -427,6 +442,12 @@ void pipeline_show_progress(struct pipeline *p, bool end)
     for (int i = 0; i < p->nsrc; i++) {
         if (!p->src[i])
             continue;
+        if (p->sides) { /* the side threads own the sources */
+            uint64_t t = 0;
+            done += sides_bytes(p, i, &t);
+            total += t;
+            continue;
+        }
         done += cap_bytes_read(p->src[i]);
         total += cap_total_bytes(p->src[i]);
     }

@@ -75,7 +75,19 @@ struct pipeline {
     /* live -w files as evidence inputs (pipeline_evidence_inputs) */
     char wpath[2][4096];
     const char *wlist[2][2];
+    int threads;           /* --threads, resolved (>= 1) */
+    struct sides *sides;   /* two files on two threads (sides.c), NULL: one thread */
+    bool clock_cut[2];     /* two files: the capture is longer than the clock pass's prefix */
+    uint64_t side_last[2]; /* two files: newest frame time read per capture (inside clock) */
 };
+
+/* A frame of capture point e that repeats one of an earlier piece: counted, not analysed
+ * (source.c; sides.c on the side's thread). */
+void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r);
+
+/* Two files, capture i has ended: a capture longer than the clock prefix gives the correlator
+ * its last time now (nat_corr_cover). */
+void clock_side_ended(struct pipeline *p, int i);
 
 /* Bare decode of one raw frame (no engine, no reassembly): the first passes. */
 void bare_decode(struct pkt *p, const struct raw_pkt *r);
@@ -130,6 +142,16 @@ struct report_input;
 void pipeline_report_input(const struct pipeline *p, struct report_input *ri);
 /* The summary only (the end of a live stream); the exit status as pipeline_report. */
 int pipeline_report_summary(struct pipeline *p, FILE *out);
+
+/* Two capture files on a thread each (sides.c). sides_wanted: this run can use them;
+ * sides_step: feeds for budget_ms (< 0: to the end), as sources_step; sides_stop: the threads
+ * stopped and joined (before the engines are finished or freed); sides_bytes: bytes read of
+ * capture i so far (*total: of the pieces opened so far). */
+bool sides_wanted(const struct pipeline *p);
+long sides_step(struct pipeline *p, double budget_ms);
+void sides_stop(struct pipeline *p);
+void sides_free(struct pipeline *p);
+uint64_t sides_bytes(const struct pipeline *p, int i, uint64_t *total);
 
 /* Detection over the models so far (analysis.c). */
 void analysis_run(struct pipeline *p);

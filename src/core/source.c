@@ -228,7 +228,7 @@ int sources_open(struct pipeline *p, char *err, unsigned errlen)
 /* ---- feeding ---- */
 
 /* A frame that repeats another piece's packet: counted (packets, duplicate), not analysed. */
-static void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r)
+void count_duplicate(struct pipeline *p, int e, const struct raw_pkt *r)
 {
     struct session_counts *c = &engine_model(p->eng[e])->c;
     c->packets++;
@@ -267,8 +267,12 @@ static void feed_one(struct pipeline *p, int i)
     p->have[i] = false;
     if (!r->filtered)
         p->fed[i]++; /* -c counts the packets that pass the filter, as tcpdump */
-    if (p->cfg->count > 0 && p->fed[i] >= p->cfg->count)
+    if (r->ts_us > p->side_last[i])
+        p->side_last[i] = r->ts_us;
+    if (p->cfg->count > 0 && p->fed[i] >= p->cfg->count) {
         p->done[i] = true;
+        clock_side_ended(p, i);
+    }
 }
 
 /* Reads the next packet of source i into pend[i] when it has none. */
@@ -289,6 +293,7 @@ static void refill(struct pipeline *p, int i)
     if (rc == 2)
         return;
     p->done[i] = true;
+    clock_side_ended(p, i);
     if (rc == 3 && p->n == 1 && !p->live && !p->paced)
         fprintf(stderr, "vpnscope: warning: %s\n", eb);
     else if (rc == 3 && !p->msg[0] && !(p->two && !p->live))
@@ -375,6 +380,10 @@ long sources_step(struct pipeline *p, double budget_ms, int *wait_ms)
     if (p->nsrc == 1 && !p->paced && !p->live && budget_ms < 0) {
         *wait_ms = -1;
         return step_one_source(p);
+    }
+    if (sides_wanted(p)) {
+        *wait_ms = -1;
+        return sides_step(p, budget_ms);
     }
     double t0 = budget_ms >= 0 ? pipeline_mono() : 0;
     long n = 0;

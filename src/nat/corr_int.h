@@ -50,6 +50,7 @@ struct pend {
     uint8_t flags;
     uint8_t gre_ver;
     bool contested; /* another packet of the other side had a choice between it and a look-alike */
+    bool vpn;       /* the packet has a decoded VPN layer (the mapping cap's reserve) */
 };
 
 /* An identity, zero-padded for hashing: address plus what the protocol adds. */
@@ -175,7 +176,8 @@ struct nat_corr {
     uint64_t pairs, only[3], uncovered, pending_evicted, dropped_records;
     uint64_t dir_pairs[2];
     bool oom;
-    bool pair_sole; /* the pair being recorded had no competing candidate in the window */
+    bool pair_sole;       /* the pair being recorded had no competing candidate in the window */
+    struct pkt *natd_pkt; /* the IKE NAT-D payloads of the record being correlated */
 };
 
 /* A copy with the unused bytes zeroed (keys are compared with memcmp). */
@@ -219,8 +221,27 @@ struct cval *corr_call_get(struct nat_corr *c, const struct ip_addr *cin, const 
                            uint8_t kind, uint16_t id, bool create);
 void corr_pptp_pair(struct nat_corr *c, const struct pend *in, const struct pend *out, int dir);
 
+/* What a fragment tells its datagram's group (from the packet, on the decoding thread). */
+struct fg_in {
+    struct ip_addr src, dst; /* normalised */
+    uint64_t ts, frame;
+    uint32_t id;
+    uint8_t l4proto, ipver;
+    bool has_ports; /* the first fragment's UDP/TCP ports */
+    uint16_t sport, dport;
+};
+
+/* The body of a struct nat_rec (nat.h): the pending entry, the fragment and the NAT-D payloads. */
+struct rec_body {
+    struct pend e;       /* has_pend */
+    struct fg_in fg;     /* NAT_REC_FRAG */
+    uint64_t ispi, rspi; /* has_natd */
+    uint8_t n_natd;
+    struct ike_natd natd[IKE_MAX_NATD];
+};
+
 /* frag_groups.c: the fragments of one datagram, matched or unmatched together */
-struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p);
+struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct fg_in *f);
 void corr_fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v);
 void corr_fg_evict(void *ctx, const void *key, void *val);
 

@@ -6,6 +6,7 @@
 
 #include "vpnscope/config.h"
 #include "vpnscope/proto.h"
+#include "vpnscope/rd.h"
 #include "vpnscope/session.h"
 
 /*
@@ -76,6 +77,12 @@ struct nat_corr *nat_corr_new(const struct nat_corr_opts *o)
     return c;
 }
 
+void nat_corr_cover(struct nat_corr *c, uint8_t side, uint64_t to_us)
+{
+    if (c && (side == SIDE_INSIDE || side == SIDE_OUTSIDE))
+        c->o.cover_side_to_us[side] = to_us;
+}
+
 void nat_corr_free(struct nat_corr *c)
 {
     if (!c)
@@ -84,6 +91,7 @@ void nat_corr_free(struct nat_corr *c)
     free(c->fifo);
     free(c->bucket);
     free(c->mc);
+    free(c->natd_pkt);
     free(c->maps);
     free(c->unm);
     table_free(c->mapidx);
@@ -144,6 +152,7 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
     e->ip_len = p->ip_len;
     e->ev = s->ev;
     e->hnext = NIL;
+    e->vpn = p->vpn != VPN_NONE;
     if (s->weak)
         e->flags |= PF_WEAK;
     if (p->has_ports && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
@@ -182,7 +191,7 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
     e->fh = tuple_hash(e);
 }
 
-static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *p)
+static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *cur)
 {
     uint32_t slot = corr_find_match(c, e);
     if (slot == NIL) {
@@ -191,48 +200,137 @@ static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *
     }
     const struct pend *o = &c->ring[slot];
     if (e->side == SIDE_INSIDE)
-        corr_on_pair(c, e, o, p);
+        corr_on_pair(c, e, o, cur);
     else
-        corr_on_pair(c, o, e, p);
+        corr_on_pair(c, o, e, cur);
     c->pair_sole = false; /* set by corr_find_match for this pair only */
     corr_slot_free(c, slot);
+}
+
+/* ---- correlation records ---------------------------------------------------------------- */
+
+_Static_assert(sizeof(struct rec_body) <= sizeof(((struct nat_rec *)0)->body),
+               "NAT_REC_WORDS too small for the correlator's record");
+_Static_assert(_Alignof(struct rec_body) <= _Alignof(uint64_t), "record body alignment");
+
+static void natd_fill(struct nat_rec *r, struct rec_body *b, const struct pkt *p)
+{
+    if (p->vpn != VPN_IKE || p->ike.n_natd == 0)
+        return;
+    r->has_natd = true;
+    b->ispi = p->ike.ispi;
+    b->rspi = p->ike.rspi;
+    b->n_natd = p->ike.n_natd < IKE_MAX_NATD ? p->ike.n_natd : IKE_MAX_NATD;
+    memcpy(b->natd, p->ike.natd, sizeof(b->natd[0]) * b->n_natd);
+}
+
+/* The fragment's part of its datagram group. */
+static void fg_fill(struct fg_in *f, const struct pkt *p)
+{
+    memset(f, 0, sizeof(*f));
+    f->src = ip_norm(&p->src);
+    f->dst = ip_norm(&p->dst);
+    f->ts = p->ts_us;
+    f->frame = p->frame;
+    f->id = p->ip_id;
+    f->l4proto = p->l4proto;
+    f->ipver = p->ipver;
+    if (p->frag_off == 0 && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
+        /* ports of an incomplete datagram, for its unmatched record */
+        struct rd rr = rd_init(p->frag_data, p->frag_data_len);
+        uint16_t sp = rd_be16(&rr);
+        uint16_t dp = rd_be16(&rr);
+        if (rd_ok(&rr)) {
+            f->has_ports = true;
+            f->sport = sp;
+            f->dport = dp;
+        }
+    }
+}
+
+void nat_rec_make(struct nat_rec *r, uint8_t side, const struct pkt *p)
+{
+    r->ts = p->ts_us;
+    r->side = side;
+    r->kind = NAT_REC_TIME;
+    r->reassembled = r->has_pend = r->has_natd = false;
+    if (!p->ipver || p->status == PKT_NON_IP)
+        return;
+    struct rec_body *b = (struct rec_body *)(void *)r->body;
+    struct nat_sig s;
+    if (p->is_frag) {
+        r->kind = NAT_REC_FRAG;
+        fg_fill(&b->fg, p);
+        if (!p->reassembled)
+            return;
+        r->reassembled = true;
+        nat_pkt_sig(p, &s);
+        if (!s.h)
+            return; /* no L4 to pair the datagram by: its fragments are unmatched */
+    } else {
+        nat_pkt_sig(p, &s);
+        if (!s.h)
+            return;
+        r->kind = NAT_REC_PKT;
+    }
+    pend_fill(&b->e, side, p, &s);
+    r->has_pend = true;
+    natd_fill(r, b, p);
+}
+
+/* The packet whose IKE NAT-D payloads a pair checks (mapping.c reads its vpn and ike fields). */
+static const struct pkt *natd_pkt(struct nat_corr *c, const struct nat_rec *r,
+                                  const struct rec_body *b)
+{
+    if (!r->has_natd)
+        return NULL;
+    if (!c->natd_pkt && !(c->natd_pkt = calloc(1, sizeof(*c->natd_pkt))))
+        return NULL;
+    struct pkt *p = c->natd_pkt;
+    p->vpn = VPN_IKE;
+    p->ike.ispi = b->ispi;
+    p->ike.rspi = b->rspi;
+    p->ike.n_natd = b->n_natd;
+    memcpy(p->ike.natd, b->natd, sizeof(b->natd[0]) * b->n_natd);
+    return p;
+}
+
+void nat_corr_rec(struct nat_corr *c, const struct nat_rec *r)
+{
+    if (r->kind == NAT_REC_NONE || (r->side != SIDE_INSIDE && r->side != SIDE_OUTSIDE))
+        return;
+    if (r->ts > c->now) {
+        c->now = r->ts;
+        corr_expire(c, c->now);
+    }
+    const struct rec_body *b = (const struct rec_body *)(const void *)r->body;
+    struct pend e;
+    if (r->kind == NAT_REC_FRAG) {
+        struct fgval *g = corr_fg_add(c, r->side, &b->fg);
+        if (!r->reassembled || !g)
+            return;
+        g->done = r->has_pend;
+        if (!r->has_pend)
+            return;
+        e = b->e;
+        e.nfr = g->nfr;
+        memcpy(e.frames, g->frames, sizeof(e.frames));
+        if (g->nfr > 1)
+            e.ev |= NAT_EV_FRAGMENT;
+        match_or_wait(c, &e, natd_pkt(c, r, b));
+        return;
+    }
+    if (r->kind != NAT_REC_PKT || !r->has_pend)
+        return;
+    e = b->e;
+    match_or_wait(c, &e, natd_pkt(c, r, b));
 }
 
 void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p)
 {
     if (!p || (side != SIDE_INSIDE && side != SIDE_OUTSIDE))
         return;
-    if (p->ts_us > c->now) {
-        c->now = p->ts_us;
-        corr_expire(c, c->now);
-    }
-    if (!p->ipver || p->status == PKT_NON_IP)
-        return;
-    struct pend e;
-    if (p->is_frag) {
-        struct fgval *g = corr_fg_add(c, side, p);
-        if (!p->reassembled || !g)
-            return;
-        struct nat_sig s;
-        nat_pkt_sig(p, &s);
-        g->done = true;
-        if (!s.h) {
-            /* no L4 to pair the datagram by: its fragments are unmatched */
-            g->done = false;
-            return;
-        }
-        pend_fill(&e, side, p, &s);
-        e.nfr = g->nfr;
-        memcpy(e.frames, g->frames, sizeof(e.frames));
-        if (g->nfr > 1)
-            e.ev |= NAT_EV_FRAGMENT;
-        match_or_wait(c, &e, p);
-        return;
-    }
-    struct nat_sig s;
-    nat_pkt_sig(p, &s);
-    if (!s.h)
-        return;
-    pend_fill(&e, side, p, &s);
-    match_or_wait(c, &e, p);
+    struct nat_rec r;
+    nat_rec_make(&r, side, p);
+    nat_corr_rec(c, &r);
 }

@@ -4,7 +4,6 @@
 
 #include "vpnscope/config.h"
 #include "vpnscope/proto.h"
-#include "vpnscope/rd.h"
 #include "vpnscope/session.h"
 
 void corr_fg_flush(struct nat_corr *c, const struct fgkey *k, const struct fgval *v)
@@ -34,47 +33,41 @@ void corr_fg_evict(void *ctx, const void *key, void *val)
 }
 
 /* A fragment: its datagram's group on this side. Returns the group. */
-struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct pkt *p)
+struct fgval *corr_fg_add(struct nat_corr *c, uint8_t side, const struct fg_in *f)
 {
     struct fgkey k;
     memset(&k, 0, sizeof(k));
-    k.src = ip_norm(&p->src);
-    k.dst = ip_norm(&p->dst);
-    k.id = p->ip_id;
-    k.proto = p->ipver == 4 ? p->l4proto : 0;
-    k.ipver = p->ipver;
+    k.src = f->src;
+    k.dst = f->dst;
+    k.id = f->id;
+    k.proto = f->ipver == 4 ? f->l4proto : 0;
+    k.ipver = f->ipver;
     k.side = side;
     bool created = false;
     struct fgval *v = table_put(c->fgroups, &k, &created);
     if (!v)
         return NULL;
-    uint64_t tmo = p->ipver == 6 ? FRAG6_TIMEOUT_US : FRAG_TIMEOUT_US;
-    if (!created && (v->done || p->ts_us > v->first_ts + tmo)) {
+    uint64_t tmo = f->ipver == 6 ? FRAG6_TIMEOUT_US : FRAG_TIMEOUT_US;
+    if (!created && (v->done || f->ts > v->first_ts + tmo)) {
         corr_fg_flush(c, &k, v);
         memset(v, 0, sizeof(*v));
         created = true;
     }
     if (created) {
-        v->first_ts = p->ts_us;
+        v->first_ts = f->ts;
         v->src = k.src;
         v->dst = k.dst;
-        v->proto = p->l4proto;
+        v->proto = f->l4proto;
     }
-    if (p->frag_off == 0 && (p->l4proto == IPP_TCP || p->l4proto == IPP_UDP)) {
-        /* ports of an incomplete datagram, for its unmatched record */
-        struct rd r = rd_init(p->frag_data, p->frag_data_len);
-        uint16_t sp = rd_be16(&r);
-        uint16_t dp = rd_be16(&r);
-        if (rd_ok(&r)) {
-            v->has_ports = true;
-            v->sport = sp;
-            v->dport = dp;
-        }
+    if (f->has_ports) {
+        v->has_ports = true;
+        v->sport = f->sport;
+        v->dport = f->dport;
     }
     if (v->nfr < PENDING_FRAMES)
-        v->frames[v->nfr] = p->frame;
+        v->frames[v->nfr] = f->frame;
     if (v->nfr < UINT16_MAX)
         v->nfr++;
-    v->last_ts = p->ts_us;
+    v->last_ts = f->ts;
     return v;
 }

@@ -189,14 +189,17 @@ static void add_spi(uint32_t *v, uint8_t *n, uint32_t spi)
         v[(*n)++] = spi;
 }
 
-static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64_t ts,
+/* A new mapping beyond the cap is dropped (counted); the last NAT_MAP_VPN_RESERVE records are
+ * kept for VPN traffic (a decoded VPN layer on either side of the pair), so that other flows
+ * filling the table cannot hide the tunnels that start later. */
+static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64_t ts, bool vpn,
                                 bool *created)
 {
     *created = false;
     uint32_t *slot = table_get(c->mapidx, k, true);
     if (slot)
         return &c->maps[*slot];
-    if (c->n_maps >= NAT_MAP_MAX) {
+    if (c->n_maps >= NAT_MAP_MAX || (!vpn && c->n_maps >= NAT_MAP_MAX - NAT_MAP_VPN_RESERVE)) {
         c->dropped_records++;
         return NULL;
     }
@@ -348,7 +351,7 @@ static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, cons
     }
     *extra = extra_ev;
     bool created = false;
-    struct mint *mp = mapping_get(c, &k, t0, &created);
+    struct mint *mp = mapping_get(c, &k, t0, in->vpn || out->vpn, &created);
     if (!mp)
         return NULL;
     uint32_t idx = (uint32_t)(mp - c->maps);

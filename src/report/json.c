@@ -3,6 +3,8 @@
 #include "vpnscope/report.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -735,12 +737,77 @@ void report_json_summary(FILE *out, const struct report_input *in)
     jw_end_record(&w);
 }
 
+/* Records formatted in parallel: each round, JSON_CHUNK records per thread go to a memory
+ * stream of their own, then the streams are written in record order (the output is the one
+ * thread's, byte for byte: a record's text depends only on the record). */
+#define JSON_CHUNK 512u
+#define JSON_MAX_THREADS 16u
+
+struct fmt_job {
+    const struct report_input *in;
+    const struct rep_rec *v;
+    size_t n;
+    char *buf;
+    size_t len;
+    bool ok;
+};
+
+static void *fmt_chunk(void *arg)
+{
+    struct fmt_job *j = arg;
+    FILE *f = open_memstream(&j->buf, &j->len);
+    j->ok = f != NULL;
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < j->n; i++)
+        print_rec(f, j->in, &j->v[i]);
+    if (fclose(f) != 0)
+        j->ok = false;
+    return NULL;
+}
+
+static void print_recs(FILE *out, const struct report_input *in, const struct rep_list *l)
+{
+    unsigned nt = in->threads < JSON_MAX_THREADS ? in->threads : JSON_MAX_THREADS;
+    if (nt < 2 || l->n < 2 * JSON_CHUNK) {
+        for (size_t i = 0; i < l->n; i++)
+            print_rec(out, in, &l->v[i]);
+        return;
+    }
+    struct fmt_job job[JSON_MAX_THREADS];
+    pthread_t th[JSON_MAX_THREADS];
+    bool started[JSON_MAX_THREADS];
+    for (size_t at = 0; at < l->n;) {
+        unsigned k = 0;
+        for (; k < nt && at < l->n; k++) {
+            size_t n = l->n - at < JSON_CHUNK ? l->n - at : JSON_CHUNK;
+            job[k] = (struct fmt_job){in, &l->v[at], n, NULL, 0, false};
+            /* the first chunk on this thread, the others on their own */
+            started[k] = k > 0 && pthread_create(&th[k], NULL, fmt_chunk, &job[k]) == 0;
+            at += n;
+        }
+        fmt_chunk(&job[0]);
+        for (unsigned t = 0; t < k; t++) {
+            if (started[t])
+                pthread_join(th[t], NULL);
+            else if (t > 0)
+                fmt_chunk(&job[t]);
+            if (job[t].ok) {
+                fwrite(job[t].buf, 1, job[t].len, out);
+            } else { /* no memory for the stream: written directly */
+                for (size_t i = 0; i < job[t].n; i++)
+                    print_rec(out, in, &job[t].v[i]);
+            }
+            free(job[t].buf);
+        }
+    }
+}
+
 void report_json(FILE *out, const struct report_input *in)
 {
     struct rep_list l;
     rep_build(&l, in); /* on OOM the partial list is still printed */
-    for (size_t i = 0; i < l.n; i++)
-        print_rec(out, in, &l.v[i]);
+    print_recs(out, in, &l);
     rep_list_free(&l);
     struct jw w;
     jw_begin_record(&w, out, "summary");

@@ -2,7 +2,11 @@
 # vpnscope benchmark: builds vpnscope (CMake Release) and the generator, generates captures at 1x (1M packets,
 # 2000 clients/tunnels), 4x and 16x (inside + outside of a NAPT router), then times on the same files:
 #   floor (bare libpcap loop), vpnscope -r, vpnscope --inside/--outside, tcpdump, tshark (1x), ndpiReader (1x, 4x)
-# and vpnscope's peak RSS on a flood capture (5M spoofed flows; target <= 64 MB).
+# and vpnscope's peak RSS on a flood capture (5M spoofed flows; target <= 64 MB), single and as both
+# sides of a two-capture run (target <= 128 MB). vpnscope runs with --threads 1 and with --threads
+# $(nproc) (the default) at every scale, the 16x pair included (16x files are 8.5 GB each: check
+# the free space of --dir first); every row gives wall seconds and CPU seconds (user+sys: the
+# comparison to trust when the machine is loaded).
 # Writes a markdown report to BENCHMARKS.md at the repository root.
 #
 # usage: tests/bench/bench.sh [--quick] [--dir DIR] [--scales "1 4 16"] [--clients N] [--no-flood]
@@ -27,6 +31,7 @@ OUT="$ROOT/BENCHMARKS.md"
 TIMEOUT=${BENCH_TIMEOUT:-3600}
 FLOOD_N=6000000 FLOOD_FLOWS=5000000 FLOOD_CLIENTS=300
 RSS_CAP_MB=64
+RSS_CAP2_MB=128
 ARGS_ORIG="$*"
 
 while [ $# -gt 0 ]; do
@@ -100,26 +105,28 @@ gen_cached() { # name, then gen arguments; output files named in the arguments
 # ------------------------------------------------------------------ measurement
 ROWS=()      # markdown rows
 declare -A FLOOR  # file label -> seconds
-measure() { # tool label, file label, packets, ok exit codes (comma list), command...
-    local tool=$1 flabel=$2 pkts=$3 okc=$4; shift 4
-    local tf="$DIR/time.out" t0 t1 rc secs rss pps ratio
+THREADS_N=$(nproc)
+measure() { # tool label, threads, file label, packets, ok exit codes (comma list), command...
+    local tool=$1 thr=$2 flabel=$3 pkts=$4 okc=$5; shift 5
+    local tf="$DIR/time.out" t0 t1 rc secs rss pps ratio cpu
     t0=$(date +%s.%N)
     /usr/bin/time -v -o "$tf" timeout "$TIMEOUT" "$@" >/dev/null 2>>"$LOG"
     rc=$?
     t1=$(date +%s.%N)
     secs=$(echo "$t1 - $t0" | bc -l)
     rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$tf" 2>/dev/null)
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$tf" 2>/dev/null)
     if ! echo ",$okc," | grep -q ",$rc,"; then
         say "$tool on $flabel: exit $rc (counted as n/a)"
-        ROWS+=("| $tool | $flabel | $pkts | n/a (exit $rc) | n/a | ${rss:-n/a} | n/a |")
+        ROWS+=("| $tool | $thr | $flabel | $pkts | n/a (exit $rc) | n/a | n/a | ${rss:-n/a} | n/a |")
         LAST_SECS="" LAST_RSS="$rss"
         return 1
     fi
     pps=$(echo "$pkts / $secs" | bc -l | xargs printf '%.0f')
     if [ "$tool" = "floor (libpcap loop)" ]; then FLOOR[$flabel]=$secs; fi
     if [ -n "${FLOOR[$flabel]:-}" ]; then ratio=$(echo "$secs / ${FLOOR[$flabel]}" | bc -l | xargs printf '%.1f'); else ratio=n/a; fi
-    ROWS+=("| $tool | $flabel | $pkts | $(printf '%.2f' "$secs") | $(printf "%'d" "$pps" 2>/dev/null || echo "$pps") | $rss | $ratio |")
-    say "$(printf '%-28s %-18s %10s pkts %8.2f s %12s pkt/s %8s MB  x%s' "$tool" "$flabel" "$pkts" "$secs" "$pps" "$rss" "$ratio")"
+    ROWS+=("| $tool | $thr | $flabel | $pkts | $(printf '%.2f' "$secs") | $cpu | $(printf "%'d" "$pps" 2>/dev/null || echo "$pps") | $rss | $ratio |")
+    say "$(printf '%-28s t%-2s %-18s %10s pkts %8.2f s (cpu %s) %12s pkt/s %8s MB  x%s' "$tool" "$thr" "$flabel" "$pkts" "$secs" "$cpu" "$pps" "$rss" "$ratio")"
     LAST_SECS=$secs LAST_RSS=$rss
     return 0
 }
@@ -162,21 +169,26 @@ for s in $SCALES; do
     fin="$DIR/$name-inside.pcap" fout="$DIR/$name-outside.pcap"
     lab="${s}x inside" labp="${s}x pair"
     pin=$(count_pkts "$fin"); ppair=$(count_pkts "$fin" "$fout")
-    measure "floor (libpcap loop)" "$lab" "$pin" 0 "$DIR/pcap_floor" "$fin"
-    measure "floor (libpcap loop)" "$labp" "$ppair" 0 "$DIR/pcap_floor" "$fin" "$fout"
+    measure "floor (libpcap loop)" 1 "$lab" "$pin" 0 "$DIR/pcap_floor" "$fin"
+    measure "floor (libpcap loop)" 1 "$labp" "$ppair" 0 "$DIR/pcap_floor" "$fin" "$fout"
     if [ -n "$VPNSCOPE" ]; then
-        measure "vpnscope -r --json" "$lab" "$pin" 0,1 "$VPNSCOPE" -r "$fin" --json
-        measure "vpnscope --inside/--outside" "$labp" "$ppair" 0,1 "$VPNSCOPE" --inside "$fin" --outside "$fout" --json
+        for t in 1 "$THREADS_N"; do
+            measure "vpnscope -r --json" "$t" "$lab" "$pin" 0,1 "$VPNSCOPE" --threads "$t" -r "$fin" --json
+            measure "vpnscope --inside/--outside" "$t" "$labp" "$ppair" 0,1 "$VPNSCOPE" --threads "$t" --inside "$fin" --outside "$fout" --json
+            [ "$THREADS_N" = 1 ] && break
+        done
     else
-        ROWS+=("| vpnscope -r --json | $lab | $pin | n/a | n/a | n/a | n/a |")
-        ROWS+=("| vpnscope --inside/--outside | $labp | $ppair | n/a | n/a | n/a | n/a |")
+        ROWS+=("| vpnscope -r --json | | $lab | $pin | n/a | n/a | n/a | n/a | n/a |")
+        ROWS+=("| vpnscope --inside/--outside | | $labp | $ppair | n/a | n/a | n/a | n/a | n/a |")
     fi
-    measure "tcpdump -nn -r" "$lab" "$pin" 0 tcpdump -nn -r "$fin"
+    if [ "$s" -le 4 ]; then
+        measure "tcpdump -nn -r" 1 "$lab" "$pin" 0 tcpdump -nn -r "$fin"
+    fi
     if [ "$s" = 1 ]; then
-        measure "tshark -T fields" "$lab" "$pin" 0 tshark -r "$fin" -T fields -e frame.number -e ip.src -e ip.dst
+        measure "tshark -T fields" 1 "$lab" "$pin" 0 tshark -r "$fin" -T fields -e frame.number -e ip.src -e ip.dst
     fi
     if [ -n "$NDPI" ] && { [ "$s" = 1 ] || [ "$s" = 4 ]; }; then
-        measure "ndpiReader -q" "$lab" "$pin" 0 "$NDPI" -i "$fin" -q
+        measure "ndpiReader -q" 1 "$lab" "$pin" 0 "$NDPI" -i "$fin" -q
     fi
 done
 
@@ -204,13 +216,19 @@ FLOOD_MD=""
 if [ "$FLOOD" = 1 ]; then
     gen_cached flood --flood -o "$DIR/flood.pcap" -n "$FLOOD_N" --flood-flows "$FLOOD_FLOWS" -c "$FLOOD_CLIENTS" || exit 2
     pf=$(count_pkts "$DIR/flood.pcap")
-    measure "floor (libpcap loop)" "flood" "$pf" 0 "$DIR/pcap_floor" "$DIR/flood.pcap"
-    if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "flood" "$pf" 0,1 "$VPNSCOPE" -r "$DIR/flood.pcap" --json; then
+    measure "floor (libpcap loop)" 1 "flood" "$pf" 0 "$DIR/pcap_floor" "$DIR/flood.pcap"
+    if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "$THREADS_N" "flood" "$pf" 0,1 "$VPNSCOPE" -r "$DIR/flood.pcap" --json; then
         verdict=$(echo "$LAST_RSS <= $RSS_CAP_MB" | bc -l | sed 's/1/**PASS**/; s/0/**FAIL**/')
         FLOOD_MD="vpnscope peak RSS on the flood capture: **$LAST_RSS MB** (cap $RSS_CAP_MB MB): $verdict, $(printf '%.2f' "$LAST_SECS") s."
     else
-        [ -z "$VPNSCOPE" ] && ROWS+=("| vpnscope -r --json | flood | $pf | n/a | n/a | n/a | n/a |")
+        [ -z "$VPNSCOPE" ] && ROWS+=("| vpnscope -r --json | | flood | $pf | n/a | n/a | n/a | n/a | n/a |")
         FLOOD_MD="vpnscope peak RSS on the flood capture: n/a (vpnscope missing or failed)."
+    fi
+    # the same flood on both sides of a two-capture run: every spoofed flow is seen inside and
+    # outside (a router that forwards all of it), the worst case for the correlator's tables
+    if [ -n "$VPNSCOPE" ] && measure "vpnscope --inside/--outside" "$THREADS_N" "flood both sides" "$((pf * 2))" 0,1 "$VPNSCOPE" --inside "$DIR/flood.pcap" --outside "$DIR/flood.pcap" --json; then
+        verdict=$(echo "$LAST_RSS <= $RSS_CAP2_MB" | bc -l | sed 's/1/**PASS**/; s/0/**FAIL**/')
+        FLOOD_MD="$FLOOD_MD Two-capture mode with the flood capture as both sides: **$LAST_RSS MB** (cap $RSS_CAP2_MB MB): $verdict, $(printf '%.2f' "$LAST_SECS") s."
     fi
     FLOOD_MD="Flood capture: \`gen --flood -n $FLOOD_N --flood-flows $FLOOD_FLOWS -c $FLOOD_CLIENTS\` ($FLOOD_FLOWS one-packet spoofed flows — raw ESP with random SPIs and UDP 4500 from random ports, from distinct sources — among the traffic of $FLOOD_CLIENTS genuine two-way tunnels). $FLOOD_MD"
 fi
@@ -222,7 +240,7 @@ MANY_MD=""
 if [ "$FLOOD" = 1 ]; then
     gen_cached many -o "$DIR/many.pcap" -n 3000000 -c 15000 || exit 2
     pm=$(count_pkts "$DIR/many.pcap")
-    if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "15000 clients" "$pm" 0,1 "$VPNSCOPE" -r "$DIR/many.pcap" --json; then
+    if [ -n "$VPNSCOPE" ] && measure "vpnscope -r --json" "$THREADS_N" "15000 clients" "$pm" 0,1 "$VPNSCOPE" -r "$DIR/many.pcap" --json; then
         verdict=$(echo "$LAST_RSS <= $RSS_CAP_MB" | bc -l | sed 's/1/**PASS**/; s/0/**FAIL**/')
         many_rss=$LAST_RSS many_secs=$LAST_SECS
         many_lines=$("$VPNSCOPE" -r "$DIR/many.pcap" 2>/dev/null | wc -l)
@@ -255,12 +273,12 @@ cmdline="tests/bench/bench.sh${ARGS_ORIG:+ $ARGS_ORIG}"
     echo "- vpnscope: $vs_ver ($( [ -n "$VPNSCOPE" ] && echo "$VPNSCOPE" || echo "not built" )); $(tcpdump --version 2>&1 | head -1); $(tshark --version 2>/dev/null | head -1); nDPI $(pkg-config --modversion libndpi 2>/dev/null || echo '?')"
     echo "- Captures: \`tests/bench/gen.c\`, ${BASE} packets × scale, $CLIENTS clients each with one tunnel (65% IKEv2 NAT-T + ESP-in-UDP, 12% raw ESP, 4% AH, 19% PPTP/GRE) plus ~60% background HTTPS/DNS packets; \`--pair\` writes the inside and outside view of a NAPT router (outside: offset 0.25 s, drift 10 ppm, ~0.1% of outbound tunnel packets dropped). The \"inside\" file is the single-capture input."
     echo "- Load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) — with more than $(nproc) the numbers are disturbed by other work; rerun on a quiet machine."
-    echo "- Seconds are wall time of one run, peak RSS from \`/usr/bin/time -v\`; \"× floor\" is the time divided by the bare libpcap loop on the same file(s). Files are read from the page cache (run order: floor first). vpnscope exit status 1 (findings) counts as success."
+    echo "- Seconds are wall time of one run, CPU s its user+sys time (all threads), peak RSS from \`/usr/bin/time -v\`; \"× floor\" is the time divided by the bare libpcap loop on the same file(s). Files are read from the page cache (run order: floor first). vpnscope exit status 1 (findings) counts as success."
     echo
     echo "## Results"
     echo
-    echo "| tool | file | packets | seconds | packets/s | peak RSS MB | × floor |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| tool | threads | file | packets | seconds | CPU s | packets/s | peak RSS MB | × floor |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
     if [ -n "$HYPER_MD" ]; then echo "## hyperfine (${first}x files, 5 runs, 1 warm-up)"; echo; echo "$HYPER_MD"; echo; fi

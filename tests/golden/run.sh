@@ -3,7 +3,8 @@
 # committed expected file. Fails on a missing expected file, a different exit status, stderr that
 # differs from NAME.err (empty when absent), or any diff. TESTLIST: name inputs expected exit [args]
 # inputs: a.pcap | a.pcap,b.pcap (pieces) | inside.pcap+outside.pcap (two-capture mode); paths are
-# relative to pcaps/ (or absolute under $VPNSCOPE_SHARED).
+# relative to pcaps/ (or absolute under $VPNSCOPE_SHARED). $VPNSCOPE_ARGS (optional) go before the
+# inputs (tests/scripts/golden_threads.sh runs the list with --threads 1 and --threads 4).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -31,7 +32,7 @@ case $expected in *.jsonl) argv+=(--json) ;; esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # shellcheck disable=SC2086
-(cd "$src/pcaps" && TZ=UTC LC_ALL=C "$bin" --no-progress "${argv[@]}" $args >"$tmp/out" 2>"$tmp/err")
+(cd "$src/pcaps" && TZ=UTC LC_ALL=C "$bin" --no-progress ${VPNSCOPE_ARGS:-} "${argv[@]}" $args >"$tmp/out" 2>"$tmp/err")
 rc=$?
 # paths in the output are made relative to pcaps/ so expected files do not depend on the checkout
 sed -i "s#$src/pcaps/##g" "$tmp/out" "$tmp/err"
