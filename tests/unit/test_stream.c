@@ -40,6 +40,10 @@ static char *stream_of(const char *args)
     config_defaults(&cfg);
     if (config_parse(&cfg, argc, argv) != 0)
         return NULL;
+    /* the stream is the live report: one thread steps the pipeline as live capture does (two
+     * files on side threads run ahead of the steps, so a snapshot mid-run would not be the
+     * live one's) */
+    cfg.threads = 1;
     char err[512] = "";
     struct pipeline *p = pipeline_open(&cfg, err, sizeof(err));
     if (!p) {
