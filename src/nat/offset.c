@@ -2,6 +2,7 @@
 #include "vpnscope/nat.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,64 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a;
     double y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Stable LSD radix sort of the n records of `size` bytes at v by the unsigned 64-bit key at
+ * byte offset `off` (bias: XORed into the key, 1 << 63 orders signed keys), a byte a pass;
+ * passes where every record has the same byte are skipped. The order of records with equal
+ * keys is kept, so sorting by a minor key then by a major one orders by both, as a stable
+ * comparison sort does (glibc's qsort: the order every golden file was made with). tmp holds n
+ * records. O(8 n) whatever the keys: no input makes it quadratic. */
+static void radix_sort(void *v, void *tmp, size_t n, size_t size, size_t off, uint64_t bias)
+{
+    uint8_t *a = v;
+    uint8_t *b = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256];
+        memset(cnt, 0, sizeof(cnt));
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, a + i * size + off, sizeof(k));
+            cnt[((k ^ bias) >> shift) & 0xff]++;
+        }
+        uint64_t k0;
+        memcpy(&k0, a + off, sizeof(k0));
+        if (cnt[((k0 ^ bias) >> shift) & 0xff] == n)
+            continue; /* one byte value: the pass would not move anything */
+        size_t pos = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+            cnt[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, a + i * size + off, sizeof(k));
+            memcpy(b + cnt[((k ^ bias) >> shift) & 0xff]++ * size, a + i * size, size);
+        }
+        uint8_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != (uint8_t *)v)
+        memcpy(v, a, n * size);
+}
+
+/* Sorts by the major key at offset `major`, then the minor key at `minor` (both 64-bit, biased
+ * as radix_sort); equal records keep their order. qsort with cmp when no scratch memory. */
+static void sort2(void *v, size_t n, size_t size, size_t major, size_t minor, uint64_t bias,
+                  int (*cmp)(const void *, const void *))
+{
+    if (n < 2)
+        return;
+    void *tmp = malloc(n * size);
+    if (!tmp) {
+        qsort(v, n, size, cmp);
+        return;
+    }
+    radix_sort(v, tmp, n, size, minor, bias);
+    radix_sort(v, tmp, n, size, major, bias);
+    free(tmp);
 }
 
 /* The k-th smallest of v[0..n) (Hoare quickselect, median-of-three pivot; reorders v). */
@@ -213,7 +272,8 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
     memset(clk, 0, sizeof(*clk));
     if (n < MIN_PAIRS)
         return -1;
-    qsort(pairs, n, sizeof(*pairs), cmp_tpair);
+    sort2(pairs, n, sizeof(*pairs), offsetof(struct nat_tpair, t_in_us),
+          offsetof(struct nat_tpair, t_out_us), 1ull << 63, cmp_tpair);
     int64_t ref = pairs[0].t_in_us;
     double *x = malloc(n * sizeof(double));
     double *y = malloc(n * sizeof(double));
@@ -429,8 +489,10 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
     a->level = b->level = level;
     compact(a);
     compact(b);
-    qsort(a->v, a->n, sizeof(struct sample), cmp_sample);
-    qsort(b->v, b->n, sizeof(struct sample), cmp_sample);
+    sort2(a->v, a->n, sizeof(struct sample), offsetof(struct sample, sig),
+          offsetof(struct sample, ts), 0, cmp_sample);
+    sort2(b->v, b->n, sizeof(struct sample), offsetof(struct sample, sig),
+          offsetof(struct sample, ts), 0, cmp_sample);
     size_t cap = a->n < b->n ? a->n : b->n;
     struct nat_tpair *pairs = malloc((cap ? cap : 1) * sizeof(*pairs));
     if (!pairs)
