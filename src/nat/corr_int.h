@@ -192,7 +192,10 @@ static inline struct ip_addr ip_norm(const struct ip_addr *a)
     struct ip_addr r;
     memset(&r, 0, sizeof(r));
     r.v = a->v;
-    memcpy(r.a, a->a, a->v == 4 ? 4 : a->v == 6 ? 16 : 0);
+    if (a->v == 4) /* fixed sizes: copied inline, not by a call */
+        memcpy(r.a, a->a, 4);
+    else if (a->v == 6)
+        memcpy(r.a, a->a, 16);
     return r;
 }
 
