@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "t.h"
+#include "t_ip4.h"
 #include "vpnscope/config.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/nat.h"
@@ -16,16 +17,8 @@
 #include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 
-#define DLT_IPV4 228
-
 static const uint8_t NAT[4] = {203, 0, 113, 1}, SERVER[4] = {198, 51, 100, 10},
                      CX[4] = {172, 16, 0, 1}, CY[4] = {172, 16, 0, 2};
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static uint64_t g_frame, g_seq;
 
@@ -35,35 +28,20 @@ static uint64_t g_frame, g_seq;
 static void udp(struct nat_corr *c, uint8_t side, const uint8_t *src, uint16_t sport,
                 const uint8_t *dst, uint16_t dport, uint64_t seq, bool vpn, uint64_t ts)
 {
-    uint8_t b[64];
-    memset(b, 0, sizeof(b));
-    uint32_t n = 24;
-    b[0] = 0x45;
-    put16(b + 2, (uint16_t)(28 + n));
-    put16(b + 4, (uint16_t)seq);
-    b[8] = side == SIDE_INSIDE ? 64 : 63;
-    b[9] = IPP_UDP;
-    memcpy(b + 12, src, 4);
-    memcpy(b + 16, dst, 4);
-    uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2)
-        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(b + 10, (uint16_t)~sum);
-    put16(b + 20, sport);
-    put16(b + 22, dport);
-    put16(b + 24, (uint16_t)(8 + n));
+    uint8_t pl[24];
     for (int i = 0; i < 8; i++)
-        b[28 + i] = (uint8_t)(seq >> (8 * i));
-    memset(b + 36, 0x5a, n - 8);
+        pl[i] = (uint8_t)(seq >> (8 * i));
+    memset(pl + 8, 0x5a, sizeof(pl) - 8);
+    uint8_t b[64];
+    uint32_t len = t_ip4_udp(b, src, sport, dst, dport, (uint16_t)seq,
+                             side == SIDE_INSIDE ? 64 : 63, pl, sizeof(pl));
     struct pkt p;
     memset(&p, 0, sizeof(p));
-    p.dlt = DLT_IPV4;
-    p.caplen = p.wirelen = 28 + n;
+    p.dlt = T_DLT_IPV4;
+    p.caplen = p.wirelen = len;
     p.frame = ++g_frame;
     p.ts_us = ts;
-    decode_packet(&p, b, 28 + n);
+    decode_packet(&p, b, len);
     if (vpn)
         p.vpn = VPN_WG;
     nat_corr_packet(c, side, &p);

@@ -110,7 +110,7 @@ int main(void)
     /* the pairs are ordered by inside time whatever their bytes: negative times first, times
      * that differ only in high bytes, equal inside times by outside time; ref = the earliest */
     struct nat_tpair mix[] = {
-        {T0 + (1ll << 40), T0 + (1ll << 40) + 7000}, {-5000, 2000}, {T0, T0 + 7000},
+        {T0 + (1ll << 40), T0 + (1ll << 40) + 7000}, {-5000, 2000},   {T0, T0 + 7000},
         {-(1ll << 41), -(1ll << 41) + 7000},         {T0, T0 + 6999}, {3, 7003},
         {T0 + (1ll << 33), T0 + (1ll << 33) + 7000}, {-5000, 2001},
     };
