@@ -453,6 +453,54 @@ static int cmp_sample(const void *a, const void *b)
     return (x->ts > y->ts) - (x->ts < y->ts);
 }
 
+#define SORT_BUCKET_BITS 16 /* samples are bucketed by the top bits of their signature */
+#define SORT_INSERTION_MAX 32
+
+/* Sorts v[0..n) as qsort with cmp_sample (by signature, then time; equal samples in their order,
+ * as glibc's stable merge sort leaves them): the signatures are hashes, so a stable scatter by
+ * their top 16 bits leaves buckets of one or two samples, each sorted in place (insertion sort;
+ * a crowded bucket - signatures made to collide - by qsort, so no input makes it quadratic). */
+static void sort_samples(struct sample *v, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t nb = (size_t)1 << SORT_BUCKET_BITS;
+    size_t *start = calloc(nb + 1, sizeof(*start));
+    struct sample *t = malloc(n * sizeof(*t));
+    if (!start || !t) {
+        free(start);
+        free(t);
+        qsort(v, n, sizeof(*v), cmp_sample);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].sig >> (64 - SORT_BUCKET_BITS)) + 1]++;
+    for (size_t b = 1; b <= nb; b++)
+        start[b] += start[b - 1];
+    for (size_t i = 0; i < n; i++)
+        t[start[v[i].sig >> (64 - SORT_BUCKET_BITS)]++] = v[i];
+    /* start[b] is now the end of bucket b */
+    size_t lo = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t hi = start[b];
+        if (hi - lo > SORT_INSERTION_MAX) {
+            qsort(t + lo, hi - lo, sizeof(*t), cmp_sample);
+        } else {
+            for (size_t i = lo + 1; i < hi; i++) {
+                struct sample x = t[i];
+                size_t j = i;
+                for (; j > lo && cmp_sample(&t[j - 1], &x) > 0; j--)
+                    t[j] = t[j - 1];
+                t[j] = x;
+            }
+        }
+        lo = hi;
+    }
+    memcpy(v, t, n * sizeof(*v));
+    free(start);
+    free(t);
+}
+
 /*
  * Orientation vote of one pair (in, out) as given: in a correct orientation the address a NAT
  * rewrites belongs to the inside host: the source of packets going out (TTL lower outside), the
@@ -489,10 +537,8 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
     a->level = b->level = level;
     compact(a);
     compact(b);
-    sort2(a->v, a->n, sizeof(struct sample), offsetof(struct sample, sig),
-          offsetof(struct sample, ts), 0, cmp_sample);
-    sort2(b->v, b->n, sizeof(struct sample), offsetof(struct sample, sig),
-          offsetof(struct sample, ts), 0, cmp_sample);
+    sort_samples(a->v, a->n);
+    sort_samples(b->v, b->n);
     size_t cap = a->n < b->n ? a->n : b->n;
     struct nat_tpair *pairs = malloc((cap ? cap : 1) * sizeof(*pairs));
     if (!pairs)
