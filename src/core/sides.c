@@ -46,7 +46,8 @@ struct side {
 struct sides {
     struct side s[2];
     bool started, joined;
-    bool need[2]; /* the side's next record must be looked at */
+    bool need[2];             /* the side's next record must be looked at */
+    const struct srec *hd[2]; /* else its next record (not released: the slot stays valid) */
 };
 
 /* ---- ring ---- */
@@ -313,9 +314,12 @@ long sides_step(struct pipeline *p, double budget_ms)
     struct sides *ss = p->sides;
     double t0 = budget_ms >= 0 ? pipeline_mono() : 0;
     long n = 0;
+    const struct srec **h = ss->hd;
     while (!p->ended) {
-        const struct srec *h[2];
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2; i++) { /* the side merged last (both at first) */
+            if (!ss->need[i])
+                continue;
+            ss->need[i] = false;
             h[i] = p->done[i] ? NULL : cons_peek(&ss->s[i]);
             if (h[i] && h[i]->end) {
                 if (h[i]->end == 2) {
@@ -334,6 +338,7 @@ long sides_step(struct pipeline *p, double budget_ms)
         int best = !h[0] ? 1 : !h[1] ? 0 : h[1]->nr.ts < h[0]->nr.ts ? 1 : 0;
         merge_one(p, best, h[best]);
         cons_next(&ss->s[best]);
+        ss->need[best] = true;
         n++;
         if (budget_ms >= 0 && (n & 1023) == 0 && (pipeline_mono() - t0) * 1000.0 >= budget_ms)
             break;

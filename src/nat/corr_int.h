@@ -135,15 +135,21 @@ struct uint_rec {
 };
 
 /* Pair -> mapping cache: the same two tuples always give the same mapping and direction (GRE
- * keys also depend on the PPTP calls learned: entries carry the call generation). */
+ * keys also depend on the PPTP calls learned: entries carry the call generation). A negative
+ * entry (valid 2) remembers a pair whose mapping the cap dropped: while no mapping has been
+ * created since (nmaps), the same tuples find no mapping and are dropped again, as they would be
+ * by the full lookup (a pair with a VPN layer may use the reserve: it is looked up again unless
+ * the entry's pair had one too). */
 #define MC_SIZE 16384
 struct mcache {
     uint64_t a, b; /* tuple hashes of the inside and the outside packet */
     uint32_t idx;
     uint32_t gen;
     uint32_t extra_ev;
+    uint32_t nmaps; /* negative: mappings when the pair was dropped */
     uint8_t dir;
-    uint8_t valid;
+    uint8_t valid; /* 0 empty, 1 a mapping, 2 dropped by the cap */
+    bool vpn;      /* negative: the dropped pair had a VPN layer */
 };
 
 struct nat_corr {
@@ -186,7 +192,10 @@ static inline struct ip_addr ip_norm(const struct ip_addr *a)
     struct ip_addr r;
     memset(&r, 0, sizeof(r));
     r.v = a->v;
-    memcpy(r.a, a->a, a->v == 4 ? 4 : a->v == 6 ? 16 : 0);
+    if (a->v == 4) /* fixed sizes: copied inline, not by a call */
+        memcpy(r.a, a->a, 4);
+    else if (a->v == 6)
+        memcpy(r.a, a->a, 16);
     return r;
 }
 

@@ -2,6 +2,7 @@
  * rebuilds the router's mappings with the evidence for each (nat.h). */
 #include "corr_int.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 
 #include "vpnscope/config.h"
@@ -119,10 +120,11 @@ static uint64_t tuple_hash(const struct pend *e)
 {
     uint64_t h;
     if (e->src.v == 4 && e->dst.v == 4) {
-        h = (uint64_t)e->src.a[0] << 56 | (uint64_t)e->src.a[1] << 48 |
-            (uint64_t)e->src.a[2] << 40 | (uint64_t)e->src.a[3] << 32 |
-            (uint64_t)e->dst.a[0] << 24 | (uint64_t)e->dst.a[1] << 16 | (uint64_t)e->dst.a[2] << 8 |
-            (uint64_t)e->dst.a[3];
+        uint32_t s4;
+        uint32_t d4;
+        memcpy(&s4, e->src.a, 4);
+        memcpy(&d4, e->dst.a, 4);
+        h = (uint64_t)ntohl(s4) << 32 | ntohl(d4); /* the addresses' bytes in order */
     } else {
         h = hash_bytes(e->src.a, 16) ^ (hash_bytes(e->dst.a, 16) * 0x9e3779b97f4a7c15ull) ^
             ((uint64_t)e->src.v << 4 | e->dst.v);
@@ -191,7 +193,7 @@ static void pend_fill(struct pend *e, uint8_t side, const struct pkt *p, const s
     e->fh = tuple_hash(e);
 }
 
-static void match_or_wait(struct nat_corr *c, struct pend *e, const struct pkt *cur)
+static void match_or_wait(struct nat_corr *c, const struct pend *e, const struct pkt *cur)
 {
     uint32_t slot = corr_find_match(c, e);
     if (slot == NIL) {
@@ -322,8 +324,7 @@ void nat_corr_rec(struct nat_corr *c, const struct nat_rec *r)
     }
     if (r->kind != NAT_REC_PKT || !r->has_pend)
         return;
-    e = b->e;
-    match_or_wait(c, &e, natd_pkt(c, r, b));
+    match_or_wait(c, &b->e, natd_pkt(c, r, b)); /* read in place: the record outlives the call */
 }
 
 void nat_corr_packet(struct nat_corr *c, uint8_t side, const struct pkt *p)

@@ -40,8 +40,11 @@ static bool ep_same(const struct ip_addr *a, uint16_t pa, const struct ip_addr *
     return ip_addr_eq(a, b) && (!ports || pa == pb);
 }
 
-static int pair_dir(const struct nat_corr *c, const struct pend *in, const struct pend *out)
+/* The pair's direction; *by_time: decided by the packets' times alone (not by their tuples). */
+static int pair_dir(const struct nat_corr *c, const struct pend *in, const struct pend *out,
+                    bool *by_time)
 {
+    *by_time = false;
     bool ports = (in->flags & PF_PORTS) && (out->flags & PF_PORTS);
     bool s_same = ep_same(&in->src, in->sport, &out->src, out->sport, ports);
     bool d_same = ep_same(&in->dst, in->dport, &out->dst, out->dport, ports);
@@ -61,6 +64,7 @@ static int pair_dir(const struct nat_corr *c, const struct pend *in, const struc
     bool dp = ip_addr_is_private(&in->dst);
     if (sp != dp)
         return sp ? DIR_TO_PEER : DIR_FROM_PEER;
+    *by_time = true;
     return in->ts <= out->ts ? DIR_TO_PEER : DIR_FROM_PEER;
 }
 
@@ -68,6 +72,7 @@ static int pair_dir(const struct nat_corr *c, const struct pend *in, const struc
  * address only otherwise (GRE Call IDs are the receiver's, not an endpoint's). */
 struct pair_ids {
     int dir;
+    bool by_time; /* the direction came from the packets' times (pair_dir) */
     struct ident cin, cout, peer;
 };
 
@@ -93,7 +98,7 @@ void corr_flow_ident(const struct pend *e, bool client_is_src, struct ident *cli
 static void pair_ids(const struct nat_corr *c, const struct pend *in, const struct pend *out,
                      struct pair_ids *ids)
 {
-    ids->dir = pair_dir(c, in, out);
+    ids->dir = pair_dir(c, in, out, &ids->by_time);
     bool src = ids->dir == DIR_TO_PEER;
     struct ident pin;
     corr_flow_ident(in, src, &ids->cin, &pin);
@@ -235,7 +240,7 @@ static struct mint *mapping_get(struct nat_corr *c, const struct mkey *k, uint64
 }
 
 static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, const struct pend *out,
-                                 uint64_t t0, int *dirp, uint32_t *extra);
+                                 uint64_t t0, int *dirp, uint32_t *extra, bool *by_time);
 /* A weak pair (little payload: a NAT-T keepalive, a small probe) that is evidence on its own when
  * nothing contradicts it: IPv4 on both sides with the same nonzero ID and the same total length
  * (a NAT rewrites neither), and the peer's endpoint (address, and port when there are ports)
@@ -272,15 +277,31 @@ void corr_on_pair(struct nat_corr *c, const struct pend *in, const struct pend *
     int dir;
     uint32_t extra_ev = 0;
     struct mint *mp;
-    if (!pptp_ctl && ce->valid && ce->a == in->fh && ce->b == kb &&
-        (proto != IPP_GRE || ce->gen == c->call_gen)) {
+    bool vpn = in->vpn || out->vpn;
+    bool hit = !pptp_ctl && ce->valid && ce->a == in->fh && ce->b == kb;
+    if (hit && ce->valid == 2 && ce->nmaps == c->n_maps && (ce->vpn || !vpn)) {
+        c->dropped_records++; /* as pair_mapping: no mapping, and none may be created */
+        return;
+    }
+    if (hit && ce->valid == 1 && (proto != IPP_GRE || ce->gen == c->call_gen)) {
         dir = ce->dir;
         extra_ev = ce->extra_ev;
         mp = &c->maps[ce->idx];
         if (t0 > mp->m.last_ts && t0 - mp->m.last_ts > mp->m.max_gap_survived_us)
             mp->m.max_gap_survived_us = t0 - mp->m.last_ts;
     } else {
-        mp = pair_mapping(c, in, out, t0, &dir, &extra_ev);
+        uint64_t dropped = c->dropped_records;
+        bool by_time = false;
+        mp = pair_mapping(c, in, out, t0, &dir, &extra_ev, &by_time);
+        /* dropped by the cap (not out of memory): remembered, unless the mapping's identities
+         * depend on more than the two tuples (GRE Call IDs learned, a direction from times) */
+        if (!mp && !pptp_ctl && c->dropped_records != dropped && proto != IPP_GRE && !by_time) {
+            ce->a = in->fh;
+            ce->b = kb;
+            ce->nmaps = (uint32_t)c->n_maps;
+            ce->vpn = vpn;
+            ce->valid = 2;
+        }
         if (!mp)
             return;
         if (!pptp_ctl) {
@@ -299,12 +320,13 @@ void corr_on_pair(struct nat_corr *c, const struct pend *in, const struct pend *
 
 /* The mapping of a pair (created when new) by its identities; NULL when none can be kept. */
 static struct mint *pair_mapping(struct nat_corr *c, const struct pend *in, const struct pend *out,
-                                 uint64_t t0, int *dirp, uint32_t *extra)
+                                 uint64_t t0, int *dirp, uint32_t *extra, bool *by_time)
 {
     struct pair_ids ids;
     pair_ids(c, in, out, &ids);
     int dir = ids.dir;
     *dirp = dir;
+    *by_time = ids.by_time;
     uint8_t proto = in->proto;
     if (proto == IPP_TCP && ((in->flags & PF_PPTP) || (out->flags & PF_PPTP)))
         corr_pptp_pair(c, in, out, dir);

@@ -2,6 +2,7 @@
 #include "vpnscope/nat.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,64 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a;
     double y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* Stable LSD radix sort of the n records of `size` bytes at v by the unsigned 64-bit key at
+ * byte offset `off` (bias: XORed into the key, 1 << 63 orders signed keys), a byte a pass;
+ * passes where every record has the same byte are skipped. The order of records with equal
+ * keys is kept, so sorting by a minor key then by a major one orders by both, as a stable
+ * comparison sort does (glibc's qsort: the order every golden file was made with). tmp holds n
+ * records. O(8 n) whatever the keys: no input makes it quadratic. */
+static void radix_sort(void *v, void *tmp, size_t n, size_t size, size_t off, uint64_t bias)
+{
+    uint8_t *a = v;
+    uint8_t *b = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256];
+        memset(cnt, 0, sizeof(cnt));
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, a + i * size + off, sizeof(k));
+            cnt[((k ^ bias) >> shift) & 0xff]++;
+        }
+        uint64_t k0;
+        memcpy(&k0, a + off, sizeof(k0));
+        if (cnt[((k0 ^ bias) >> shift) & 0xff] == n)
+            continue; /* one byte value: the pass would not move anything */
+        size_t pos = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+            cnt[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k;
+            memcpy(&k, a + i * size + off, sizeof(k));
+            memcpy(b + cnt[((k ^ bias) >> shift) & 0xff]++ * size, a + i * size, size);
+        }
+        uint8_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != (uint8_t *)v)
+        memcpy(v, a, n * size);
+}
+
+/* Sorts by the major key at offset `major`, then the minor key at `minor` (both 64-bit, biased
+ * as radix_sort); equal records keep their order. qsort with cmp when no scratch memory. */
+static void sort2(void *v, size_t n, size_t size, size_t major, size_t minor, uint64_t bias,
+                  int (*cmp)(const void *, const void *))
+{
+    if (n < 2)
+        return;
+    void *tmp = malloc(n * size);
+    if (!tmp) {
+        qsort(v, n, size, cmp);
+        return;
+    }
+    radix_sort(v, tmp, n, size, minor, bias);
+    radix_sort(v, tmp, n, size, major, bias);
+    free(tmp);
 }
 
 /* The k-th smallest of v[0..n) (Hoare quickselect, median-of-three pivot; reorders v). */
@@ -213,7 +272,8 @@ int nat_offset_estimate(struct nat_tpair *pairs, size_t n, struct nat_clock *clk
     memset(clk, 0, sizeof(*clk));
     if (n < MIN_PAIRS)
         return -1;
-    qsort(pairs, n, sizeof(*pairs), cmp_tpair);
+    sort2(pairs, n, sizeof(*pairs), offsetof(struct nat_tpair, t_in_us),
+          offsetof(struct nat_tpair, t_out_us), 1ull << 63, cmp_tpair);
     int64_t ref = pairs[0].t_in_us;
     double *x = malloc(n * sizeof(double));
     double *y = malloc(n * sizeof(double));
@@ -393,6 +453,54 @@ static int cmp_sample(const void *a, const void *b)
     return (x->ts > y->ts) - (x->ts < y->ts);
 }
 
+#define SORT_BUCKET_BITS 16 /* samples are bucketed by the top bits of their signature */
+#define SORT_INSERTION_MAX 32
+
+/* Sorts v[0..n) as qsort with cmp_sample (by signature, then time; equal samples in their order,
+ * as glibc's stable merge sort leaves them): the signatures are hashes, so a stable scatter by
+ * their top 16 bits leaves buckets of one or two samples, each sorted in place (insertion sort;
+ * a crowded bucket - signatures made to collide - by qsort, so no input makes it quadratic). */
+static void sort_samples(struct sample *v, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t nb = (size_t)1 << SORT_BUCKET_BITS;
+    size_t *start = calloc(nb + 1, sizeof(*start));
+    struct sample *t = malloc(n * sizeof(*t));
+    if (!start || !t) {
+        free(start);
+        free(t);
+        qsort(v, n, sizeof(*v), cmp_sample);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        start[(v[i].sig >> (64 - SORT_BUCKET_BITS)) + 1]++;
+    for (size_t b = 1; b <= nb; b++)
+        start[b] += start[b - 1];
+    for (size_t i = 0; i < n; i++)
+        t[start[v[i].sig >> (64 - SORT_BUCKET_BITS)]++] = v[i];
+    /* start[b] is now the end of bucket b */
+    size_t lo = 0;
+    for (size_t b = 0; b < nb; b++) {
+        size_t hi = start[b];
+        if (hi - lo > SORT_INSERTION_MAX) {
+            qsort(t + lo, hi - lo, sizeof(*t), cmp_sample);
+        } else {
+            for (size_t i = lo + 1; i < hi; i++) {
+                struct sample x = t[i];
+                size_t j = i;
+                for (; j > lo && cmp_sample(&t[j - 1], &x) > 0; j--)
+                    t[j] = t[j - 1];
+                t[j] = x;
+            }
+        }
+        lo = hi;
+    }
+    memcpy(v, t, n * sizeof(*v));
+    free(start);
+    free(t);
+}
+
 /*
  * Orientation vote of one pair (in, out) as given: in a correct orientation the address a NAT
  * rewrites belongs to the inside host: the source of packets going out (TTL lower outside), the
@@ -429,8 +537,8 @@ size_t nat_sampler_solve(struct nat_sampler *s, bool swap, struct nat_clock *clk
     a->level = b->level = level;
     compact(a);
     compact(b);
-    qsort(a->v, a->n, sizeof(struct sample), cmp_sample);
-    qsort(b->v, b->n, sizeof(struct sample), cmp_sample);
+    sort_samples(a->v, a->n);
+    sort_samples(b->v, b->n);
     size_t cap = a->n < b->n ? a->n : b->n;
     struct nat_tpair *pairs = malloc((cap ? cap : 1) * sizeof(*pairs));
     if (!pairs)

@@ -8,23 +8,16 @@
 #include <string.h>
 
 #include "t.h"
+#include "t_ip4.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/nat.h"
 #include "vpnscope/pkt.h"
 #include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 
-#define DLT_IPV4 228
-
 static const uint8_t CLIENT1[4] = {192, 168, 1, 11}, CLIENT2[4] = {192, 168, 1, 12},
                      CLIENT3[4] = {192, 168, 1, 13}, NAT[4] = {203, 0, 113, 1},
                      OTHER[4] = {198, 51, 100, 99}, SERVER[4] = {203, 0, 113, 10};
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static uint64_t g_frame;
 
@@ -35,31 +28,14 @@ static void udp(struct nat_corr *c, uint8_t side, const uint8_t *src, uint16_t s
                 uint64_t ts)
 {
     uint8_t b[256];
-    memset(b, 0, sizeof(b));
-    b[0] = 0x45;
-    put16(b + 2, (uint16_t)(28 + n));
-    put16(b + 4, id);
-    b[8] = side == SIDE_INSIDE ? 64 : 63;
-    b[9] = IPP_UDP;
-    memcpy(b + 12, src, 4);
-    memcpy(b + 16, dst, 4);
-    uint32_t sum = 0;
-    for (int i = 0; i < 20; i += 2)
-        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(b + 10, (uint16_t)~sum);
-    put16(b + 20, sport);
-    put16(b + 22, dport);
-    put16(b + 24, (uint16_t)(8 + n));
-    memcpy(b + 28, pl, n);
+    uint32_t len = t_ip4_udp(b, src, sport, dst, dport, id, side == SIDE_INSIDE ? 64 : 63, pl, n);
     struct pkt p;
     memset(&p, 0, sizeof(p));
-    p.dlt = DLT_IPV4;
-    p.caplen = p.wirelen = 28 + n;
+    p.dlt = T_DLT_IPV4;
+    p.caplen = p.wirelen = len;
     p.frame = ++g_frame;
     p.ts_us = ts;
-    decode_packet(&p, b, 28 + n);
+    decode_packet(&p, b, len);
     nat_corr_packet(c, side, &p);
 }
 

@@ -106,5 +106,20 @@ int main(void)
     CHECK_EQ(nat_offset_estimate(two, 2, &clk), 0);
     CHECK(fabs(clk.seconds - 60.0) < 1e-6);
     CHECK_EQ(nat_clock_to_inside(&clk, (uint64_t)(T0 + 60000500)), T0 + 500);
+
+    /* the pairs are ordered by inside time whatever their bytes: negative times first, times
+     * that differ only in high bytes, equal inside times by outside time; ref = the earliest */
+    struct nat_tpair mix[] = {
+        {T0 + (1ll << 40), T0 + (1ll << 40) + 7000}, {-5000, 2000},   {T0, T0 + 7000},
+        {-(1ll << 41), -(1ll << 41) + 7000},         {T0, T0 + 6999}, {3, 7003},
+        {T0 + (1ll << 33), T0 + (1ll << 33) + 7000}, {-5000, 2001},
+    };
+    size_t nmix = sizeof(mix) / sizeof(mix[0]);
+    CHECK_EQ(nat_offset_estimate(mix, nmix, &clk), 0);
+    CHECK_EQ((int64_t)clk.ref_us, -(1ll << 41));
+    for (size_t i = 1; i < nmix; i++)
+        CHECK(mix[i - 1].t_in_us < mix[i].t_in_us ||
+              (mix[i - 1].t_in_us == mix[i].t_in_us && mix[i - 1].t_out_us <= mix[i].t_out_us));
+    CHECK(fabs(clk.seconds - 0.007) < 1e-6); /* the median of the differences: 7000 µs */
     return t_done();
 }
