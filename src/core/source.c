@@ -121,7 +121,7 @@ static int open_live(struct pipeline *p, char *err, unsigned errlen)
         p->ifnames[i][0] = ifs[i];
         p->captures[i] = p->ifnames[i];
         snprintf(p->name[i], sizeof(p->name[i]), "%s", ifs[i]);
-        p->src[i] = cap_open_live(ifs[i], c->bpf, err, errlen);
+        p->src[i] = cap_open_live(ifs[i], c->bpf, c->buffer_kib, err, errlen);
         if (!p->src[i])
             return -1;
     }
