@@ -11,7 +11,8 @@
 # highest rate whose every repeat was clean, every lower rate clean too.
 #
 # usage: tests/bench/live_bench.sh [--pcap FILE] [--rates "100000 200000 ..."] [--seconds S]
-#            [--reps N] [--senders K] [--cpus LIST] [--variant 'NAME:vpnscope options']... [--flat] [--out FILE]
+#            [--reps N] [--senders K] [--cpus LIST] [--variant 'NAME:vpnscope options']... [--flat]
+#            [--drain N] [--out FILE]
 #   --pcap FILE     frames to replay (Ethernet, each at most 1514 bytes); default: a 100k-packet
 #                   capture of tests/bench/gen.c (200 clients), made in $VPNSCOPE_BENCH_DIR
 #   --rates LIST    packets per second to step through (default "50000 100000 150000 200000
@@ -24,6 +25,9 @@
 #                   capture's copy into the ring happens, shares it)
 #   --variant V     NAME:OPTIONS added to `vpnscope -i IF --json` (repeatable; default "default:")
 #   --flat          first, the generator alone flat out (nothing capturing), --reps times
+#   --drain N       per variant, also the analysis alone at full speed: N frames queued in the
+#                   kernel ring while vpnscope is stopped, the rate at which it empties it (N must
+#                   fit the ring: about 100,000 of the default capture's in 64 MiB)
 #   --out FILE      the table (markdown) is appended to FILE as well as printed
 # VPNSCOPE_BIN, PKTGEN: the binaries (default build/release/vpnscope, build/release/tests/pktgen).
 # Needs root (network namespaces); skips (77) otherwise. The machine may be shared: every row
@@ -41,6 +45,7 @@ SENDERS=2
 PIN=""
 VARIANTS=()
 FLAT=0
+DRAIN=0
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -52,6 +57,7 @@ while [ $# -gt 0 ]; do
     --cpus) PIN="taskset -c $2"; shift ;;
     --variant) VARIANTS+=("$2"); shift ;;
     --flat) FLAT=1 ;;
+    --drain) DRAIN=$2; shift ;;
     --out) OUT=$2; shift ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "live_bench: unknown argument $1" >&2; exit 2 ;;
@@ -118,8 +124,8 @@ run_one() {
     # ring) runs on the sending CPU, which one sender cannot outrun on a loaded core
     local k gp=()
     for k in $(seq "$SENDERS"); do
-        ip netns exec "$NS_TX" $PIN "$PKTGEN" -q -i "$IFA" -r "$PCAP" -n $((n / SENDERS)) \
-            -p "$(python3 -c "print($rate / $SENDERS)")" >"$f.gen$k" 2>&1 &
+        ip netns exec "$NS_TX" $PIN /usr/bin/time -f "cpu=%U+%S" -a -o "$f.gcpu" "$PKTGEN" -q -i "$IFA" \
+            -r "$PCAP" -n $((n / SENDERS)) -t "$SECS" -p "$(python3 -c "print($rate / $SENDERS)")" >"$f.gen$k" 2>&1 &
         gp+=($!)
     done
     wait "${gp[@]}"
@@ -129,6 +135,7 @@ for l in sys.stdin:
     m = dict(re.findall(r"(\w+)=([0-9.]+)", l))
     if "sent" in m: s += int(m["sent"]); t = max(t, float(m["seconds"]))
 print("sent=%d pps=%.0f" % (s, s / t if t else 0))' >"$f.gen"
+    gcpu=$(sed -n 's/^cpu=//p' "$f.gcpu" | tr '\n' + | sed 's/+$//')
     wait_idle "$vp"
     kill -INT "$vp" 2>/dev/null
     wait $tp 2>/dev/null
@@ -139,7 +146,48 @@ print("sent=%d pps=%.0f" % (s, s / t if t else 0))' >"$f.gen"
     lost=$(($(txdrops) - d0))
     cpu=$(awk -F': ' '/User time/{u=$2} /System time/{s=$2} END{printf "%.2f", u+s}' "$f.time")
     rss=$(awk -F': ' '/Maximum resident/{printf "%.1f", $2/1024}' "$f.time")
-    echo "${sent:--} ${ach:--} $counted $drops $lost $cpu $rss"
+    local gus="-"
+    [ -n "$gcpu" ] && [ "${sent:-0}" -gt 0 ] && gus=$(python3 -c "print('%.2f' % (($gcpu) * 1e6 / $sent))")
+    echo "${sent:--} ${ach:--} $counted $drops $lost $cpu $rss $gus"
+}
+
+# the analysis alone at full speed: DRAIN frames sent flat out while vpnscope is stopped (SIGSTOP:
+# they wait in the kernel ring), then SIGCONT; the drain ends when its CPU time stops growing.
+# Prints "packets/s-wall CPU-us-per-packet" (counted packets over the drain's wall and CPU time).
+drain_one() {
+    local vopts=$1 f=$TMP/drain
+    rm -f "$f".*
+    # shellcheck disable=SC2086
+    ip netns exec "$NS_RX" $PIN "$BIN" -i "$IFB" --json $vopts >"$f.jsonl" 2>"$f.err" &
+    local vp=$!
+    PIDS+=($vp)
+    wait_listening "$f.err" 20 || { echo "- -"; kill $vp; return; }
+    kill -STOP $vp
+    ip netns exec "$NS_TX" $PIN "$PKTGEN" -q -i "$IFA" -r "$PCAP" -n "$DRAIN" >"$f.gen" 2>&1
+    python3 - "$vp" >"$f.watch" <<'PY'
+import os, sys, time
+pid = int(sys.argv[1])
+def ticks():
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return int(v[11]) + int(v[12])
+t0 = ticks(); os.kill(pid, 18); start = time.monotonic()  # SIGCONT
+last_t, last_change = t0, start
+while time.monotonic() - last_change < 0.5:
+    time.sleep(0.002)
+    t = ticks()
+    if t != last_t: last_t, last_change = t, time.monotonic()
+print("%.4f %d" % (last_change - start, last_t - t0))
+PY
+    kill -INT $vp
+    wait $vp 2>/dev/null
+    local w ticks counted drops
+    read -r w ticks <"$f.watch"
+    read -r counted drops < <(summary "$f.jsonl")
+    python3 -c "
+c, w, t, d = $counted, $w, $ticks, $drops
+hz = $(getconf CLK_TCK)
+print('%.0f %.2f' % (c / w if w else 0, t / hz * 1e6 / c if c else 0) if d == 0 else '- -')"
 }
 
 spread() { python3 -c 'import sys
@@ -163,19 +211,19 @@ for v in "${VARIANTS[@]}"; do
     name=${v%%:*} vopts=${v#*:}
     say ""
     say "variant $name: vpnscope -i IF --json $vopts"
-    say "| rate asked | achieved | counted / sent | kernel drops | veth drops | vpnscope CPU s | CPU us/packet | peak RSS MB | clean runs |"
-    say "|---|---|---|---|---|---|---|---|---|"
+    say "| rate asked | reached | counted / sent | kernel drops | veth drops | vpnscope CPU s | vpnscope CPU us/packet | peak RSS MB | generators' CPU us/frame | clean runs |"
+    say "|---|---|---|---|---|---|---|---|---|---|"
     best=0 broken=0
     for rate in $RATES; do
-        ach=() cnt=() drp=() lst=() cpus=() us=() rss=() clean=0
+        ach=() cnt=() drp=() lst=() cpus=() us=() rss=() gen=() clean=0
         for r in $(seq "$REPS"); do
-            read -r s a c d l cpu m < <(run_one "$rate" "$vopts")
-            ach+=("$a") drp+=("$d") lst+=("$l") cpus+=("$cpu") rss+=("$m")
+            read -r s a c d l cpu m g < <(run_one "$rate" "$vopts")
+            ach+=("$a") drp+=("$d") lst+=("$l") cpus+=("$cpu") rss+=("$m") gen+=("$g")
             cnt+=("$c/$s")
             [ "$c" != - ] && [ "$c" -gt 0 ] 2>/dev/null && us+=("$(python3 -c "print('%.2f' % ($cpu * 1e6 / $c))")")
             [ "$d" = 0 ] && [ "$c" = "$s" ] && clean=$((clean + 1))
         done
-        say "| $rate | $(spread "${ach[@]}") | ${cnt[*]} | ${drp[*]} | ${lst[*]} | $(spread "${cpus[@]}") | $(spread "${us[@]}") | $(spread "${rss[@]}") | $clean/$REPS |"
+        say "| $rate | $(spread "${ach[@]}") | ${cnt[*]} | ${drp[*]} | ${lst[*]} | $(spread "${cpus[@]}") | $(spread "${us[@]}") | $(spread "${rss[@]}") | $(spread "${gen[@]}") | $clean/$REPS |"
             # a step counts at the rate the generators reached (its median), not the rate asked
         med=$(spread "${ach[@]}" | cut -d' ' -f1)
         if [ $clean = "$REPS" ] && [ $broken = 0 ]; then
@@ -184,5 +232,13 @@ for v in "${VARIANTS[@]}"; do
             broken=1
         fi
     done
+    if [ "$DRAIN" -gt 0 ]; then
+        dr=() dc=()
+        for r in $(seq "$REPS"); do
+            read -r w c < <(drain_one "$vopts")
+            dr+=("$w") dc+=("$c")
+        done
+        say "variant $name: ring drain ($DRAIN frames queued while vpnscope was stopped, then continued): $(spread "${dr[@]}") packets/s wall, $(spread "${dc[@]}") CPU us/packet"
+    fi
     say "variant $name: highest rate reached with zero drops in every run (and at every lower step): $best packets/s"
 done
