@@ -7,7 +7,9 @@
 #    ends by itself (it counted them all) with packets 20000 and kernel_drops 0 in its summary;
 #    with -B 64 (64 KiB, the smallest buffer) the same ends with packets + kernel_drops = 20,000
 #    too (every frame either analysed or counted as dropped);
-# 2. pktgen replays bundled captures once at their own timing (-x 1): `vpnscope -i` (-c the
+# 2. live -w (flushed when the kernel ring runs dry, not per packet): the file holds all 3,000
+#    frames sent while the capture is still running;
+# 3. pktgen replays bundled captures once at their own timing (-x 1): `vpnscope -i` (-c the
 #    capture's frame count) reports the same findings (kind, severity, confidence) and the same
 #    packet count as `vpnscope -r` on the file.
 # Waits for states with deadlines (the "listening on" line, the process's own end), never bare
@@ -91,7 +93,30 @@ read -r pk dr < <(summary "$TMP/small.jsonl")
     ok "-B 64: every frame analysed or counted as a kernel drop ($pk + $dr = $N)" ||
     ko "-B 64: packets '$pk' + kernel_drops '$dr' != $N" "$TMP/small.err"
 
-# ---- 2. captures at their own timing: the findings of -r on the file ----
+# ---- 2. live -w: the file holds every frame while the capture waits (before it ends) ----
+pcap_records() { python3 -c 'import struct,sys
+try: b = open(sys.argv[1], "rb").read()
+except OSError: print(0); sys.exit()
+n, o = 0, 24
+while o + 16 <= len(b):
+    cl = struct.unpack_from("<I", b, o + 8)[0]
+    if o + 16 + cl > len(b): break
+    n += 1; o += 16 + cl
+print(n)' "$1"; }
+M=3000
+chmod 711 "$TMP" && mkdir -m 1777 "$TMP/w"
+capture wfile $((M + 1)) -w "$TMP/w/live.pcap"
+ip netns exec "$NS_TX" "$PKTGEN" -q -i "$IFA" -r "$LOOPED" -n $M -p 10000 >"$TMP/wfile.gen" 2>&1
+end=$((SECONDS + 10))
+while [ $SECONDS -le $end ] && [ "$(pcap_records "$TMP/w/live.pcap")" != $M ]; do sleep 0.05; done
+got=$(pcap_records "$TMP/w/live.pcap")
+kill -0 "$CAP" 2>/dev/null && [ "$got" = $M ] &&
+    ok "live -w: all $M frames in the file while the capture still runs" ||
+    ko "live -w: $got of $M frames in the file while capturing" "$TMP/wfile.err"
+kill -INT "$CAP" 2>/dev/null
+wait "$CAP" 2>/dev/null
+
+# ---- 3. captures at their own timing: the findings of -r on the file ----
 for c in $REPLAYS; do
     f=$SRC/pcaps/$c.pcap
     "$BIN" -r "$f" --json >"$TMP/$c.file.jsonl" 2>/dev/null
