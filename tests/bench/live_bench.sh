@@ -115,7 +115,7 @@ run_one() {
     # shellcheck disable=SC2086  # the variant's options are words
     ip netns exec "$NS_RX" $PIN /usr/bin/time -v -o "$f.time" "$BIN" -i "$IFB" --json $vopts >"$f.jsonl" 2>"$f.err" &
     local tp=$! vp=""
-    PIDS+=($tp)
+    PIDS+=("$tp")
     wait_listening "$f.err" 20 || { echo "- - - - - - -"; kill $tp; wait $tp 2>/dev/null; return; }
     vp=$(pgrep -P $tp | head -1)
     local d0
@@ -160,7 +160,7 @@ drain_one() {
     # shellcheck disable=SC2086
     ip netns exec "$NS_RX" $PIN "$BIN" -i "$IFB" --json $vopts >"$f.jsonl" 2>"$f.err" &
     local vp=$!
-    PIDS+=($vp)
+    PIDS+=("$vp")
     wait_listening "$f.err" 20 || { echo "- -"; kill $vp; return; }
     kill -STOP $vp
     ip netns exec "$NS_TX" $PIN "$PKTGEN" -q -i "$IFA" -r "$PCAP" -n "$DRAIN" >"$f.gen" 2>&1
@@ -234,7 +234,7 @@ for v in "${VARIANTS[@]}"; do
     done
     if [ "$DRAIN" -gt 0 ]; then
         dr=() dc=()
-        for r in $(seq "$REPS"); do
+        for _ in $(seq "$REPS"); do
             read -r w c < <(drain_one "$vopts")
             dr+=("$w") dc+=("$c")
         done

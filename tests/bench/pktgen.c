@@ -47,10 +47,10 @@
 #include <unistd.h>
 
 #define MAX_BATCH 1024
-#define MAX_FRAMES (64u << 20)          /* frames loaded at most */
-#define MAX_BYTES ((size_t)2u << 30)    /* bytes loaded at most */
-#define MAX_RETRIES_IN_A_ROW 100000u    /* ENOBUFS without progress: give up */
-#define PACE_QUANTUM 100e-6             /* paced: at most one wake-up per 100 us */
+#define MAX_FRAMES (64u << 20)       /* frames loaded at most */
+#define MAX_BYTES ((size_t)2u << 30) /* bytes loaded at most */
+#define MAX_RETRIES_IN_A_ROW 100000u /* ENOBUFS without progress: give up */
+#define PACE_QUANTUM 100e-6          /* paced: at most one wake-up per 100 us */
 
 struct frame {
     size_t off;

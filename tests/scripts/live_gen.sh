@@ -52,7 +52,7 @@ capture() {
     shift 2
     ip netns exec "$NS_RX" "$BIN" -i "$IFB" --json -c "$count" "$@" >"$TMP/$name.jsonl" 2>"$TMP/$name.err" &
     CAP=$!
-    PIDS+=($CAP)
+    PIDS+=("$CAP")
     wait_listening "$TMP/$name.err" || ko "$name: vpnscope listens" "$TMP/$name.err"
 }
 # ended NAME: vpnscope ended by itself within 20 s (exit 0 or 1), else it is interrupted
