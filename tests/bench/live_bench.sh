@@ -200,7 +200,7 @@ say ""
 say "live_bench $(date -u '+%Y-%m-%d %H:%M UTC'): $(basename "$PCAP"), ${SECS} s per run, $REPS runs per step, $SENDERS senders${PIN:+, $PIN}, load $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 if [ $FLAT = 1 ]; then
     rs=() cs=()
-    for r in $(seq "$REPS"); do
+    for _ in $(seq "$REPS"); do
         ip netns exec "$NS_TX" /usr/bin/time -f "%U %S" -o "$TMP/flat.time" "$PKTGEN" -q -i "$IFA" -r "$PCAP" -n 2000000 >"$TMP/flat.gen" 2>&1
         rs+=("$(kv pps "$TMP/flat.gen")")
         cs+=("$(awk '{printf "%.3f", ($1 + $2) / 2}' "$TMP/flat.time")") # CPU us per packet (2 M packets)
@@ -216,7 +216,7 @@ for v in "${VARIANTS[@]}"; do
     best=0 broken=0
     for rate in $RATES; do
         ach=() cnt=() drp=() lst=() cpus=() us=() rss=() gen=() clean=0
-        for r in $(seq "$REPS"); do
+        for _ in $(seq "$REPS"); do
             read -r s a c d l cpu m g < <(run_one "$rate" "$vopts")
             ach+=("$a") drp+=("$d") lst+=("$l") cpus+=("$cpu") rss+=("$m") gen+=("$g")
             cnt+=("$c/$s")
