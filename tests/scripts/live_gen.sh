@@ -2,11 +2,13 @@
 # live_gen.sh - the benchmark's generator (tests/bench/pktgen.c) and the live path end to end, on a
 # veth pair between two network namespaces made by the test (names prefixed lgen-, veths created
 # inside them, no addresses, no route out, removed by a trap). Not timed. Checks:
+# 0. -B below 64 KiB, and -B with -r, are usage errors;
 # 1. pktgen sends 20,000 frames of a bundled capture (looped) at 5,000 per second: it reports 20,000
 #    sent, the capturing veth received exactly 20,000 frames, and `vpnscope -i IF -c 20000 --json`
 #    ends by itself (it counted them all) with packets 20000 and kernel_drops 0 in its summary;
 #    with -B 64 (64 KiB, the smallest buffer) the same ends with packets + kernel_drops = 20,000
-#    too (every frame either analysed or counted as dropped);
+#    too (every frame either analysed or counted as dropped; when some were dropped -c is never
+#    reached, and the capture is interrupted 5 s after the generator ended);
 # 2. live -w (flushed when the kernel ring runs dry, not per packet): the file holds all 3,000
 #    frames sent while the capture is still running;
 # 3. pktgen replays bundled captures once at their own timing (-x 1): `vpnscope -i` (-c the
@@ -64,6 +66,15 @@ ended() {
     wait "$CAP" 2>/dev/null
     return 1
 }
+
+# ---- 0. -B: KiB from 64 to 2097151, live capture only (usage errors, exit 2) ----
+"$BIN" -i "$IFB" -B 63 >/dev/null 2>"$TMP/b.err"
+st1=$?
+"$BIN" -r "$LOOPED" -B 1024 >/dev/null 2>"$TMP/b2.err"
+st2=$?
+[ $st1 = 2 ] && grep -q -- '-B needs a buffer size in KiB from 64 to 2097151: 63' "$TMP/b.err" &&
+    [ $st2 = 2 ] && grep -q -- '-B goes with live capture' "$TMP/b2.err" &&
+    ok "-B 63 and -B with -r are usage errors (exit 2)" || ko "-B usage: exit $st1/$st2" "$TMP/b.err"
 
 # ---- 1. 20,000 frames at 5,000 per second: all sent, all received, all counted, none dropped ----
 N=20000
