@@ -30,8 +30,11 @@ struct cap_src;
 struct cap_src *cap_open_files(const char *const *paths, int n, const char *bpf, char *errbuf,
                                unsigned errlen);
 
-/* Opens a live interface (promiscuous, immediate mode, non-blocking). NULL on error. */
-struct cap_src *cap_open_live(const char *ifname, const char *bpf, char *errbuf, unsigned errlen);
+/* Opens a live interface (promiscuous, non-blocking; packets handed over in blocks at most 100 ms
+ * late) with a kernel buffer of buffer_kib KiB (0: CAP_LIVE_BUFFER_KIB). NULL on error. */
+#define CAP_LIVE_BUFFER_KIB 65536u
+struct cap_src *cap_open_live(const char *ifname, const char *bpf, unsigned buffer_kib,
+                              char *errbuf, unsigned errlen);
 
 /* Next packet: 1 = got one, 0 = end of input, 2 = no packet now (live), -1 = error (errbuf),
  * 3 = the input was cut off mid-record (a warning is in errbuf; treat as end). */

@@ -46,6 +46,7 @@ struct vpnscope_config {
     long count;             /* -c: packets per input, -1 = all */
     const char *write_path; /* -w FILE (one capture point) or PREFIX (two) */
     const char *drop_user;  /* -Z (live only; NULL: "nobody" as root when it exists) */
+    uint32_t buffer_kib;    /* -B: live capture's kernel buffer in KiB, 0 = CAP_LIVE_BUFFER_KIB */
     struct nat_timeouts to;
     /* evidence (doc/vpnscope.1): --export DIR, --html FILE, --min-severity */
     const char *export_dir; /* one pcapng per finding + index.jsonl, NULL: none */

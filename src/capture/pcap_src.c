@@ -268,7 +268,8 @@ struct cap_src *cap_open_buffer(const void *data, size_t len, const char *name, 
     return s;
 }
 
-struct cap_src *cap_open_live(const char *ifname, const char *bpf, char *errbuf, unsigned errlen)
+struct cap_src *cap_open_live(const char *ifname, const char *bpf, unsigned buffer_kib,
+                              char *errbuf, unsigned errlen)
 {
     char eb[PCAP_ERRBUF_SIZE] = "";
     struct cap_src *s = calloc(1, sizeof(*s));
@@ -298,7 +299,9 @@ struct cap_src *cap_open_live(const char *ifname, const char *bpf, char *errbuf,
     /* batched delivery (TPACKET_V3 blocks, at most 100 ms late) keeps up with far higher rates
      * than a wake-up per packet; the dashboard refreshes slower than that anyway */
     pcap_set_timeout(pc->pc, 100);
-    pcap_set_buffer_size(pc->pc, 64 << 20);
+    /* the kernel ring absorbs what arrives while the analysis is busy (a report scan, a slow
+     * moment of the machine); -B sets it, as tcpdump's -B (KiB); config caps it below 2 GiB */
+    pcap_set_buffer_size(pc->pc, (int)((buffer_kib ? buffer_kib : CAP_LIVE_BUFFER_KIB) * 1024u));
     int rc = pcap_activate(pc->pc);
     if (rc < 0) {
         const char *why = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "no such interface"

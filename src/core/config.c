@@ -13,6 +13,8 @@
 #include "vpnscope/capture.h"
 #include "vpnscope/config.h"
 
+#define VPNSCOPE_MAX_BUFFER_KIB 2097151u /* below 2 GiB: pcap_set_buffer_size takes an int */
+
 void config_usage(FILE *out)
 {
     fputs(
@@ -77,6 +79,8 @@ void config_usage(FILE *out)
         "  -W COUNT           -w: with -C, a ring of COUNT files; with -G, stop after COUNT "
         "files\n"
         "  -Z USER            live: drop privileges to USER after opening interfaces\n"
+        "  -B KiB             live: the kernel capture buffer per interface, in KiB (as\n"
+        "                     tcpdump -B; default 65536, 64 MiB)\n"
         "  --export DIR       one pcapng per finding (its packets, commented) and "
         "DIR/index.jsonl\n"
         "                     (dashboard: x writes the selected finding's, default\n"
@@ -274,6 +278,12 @@ static int parse_output(struct vpnscope_config *c, int opt, const char *arg)
     case 'Z':
         c->drop_user = arg;
         return 0;
+    case 'B':
+        /* pcap_set_buffer_size takes an int of bytes */
+        if (!parse_u32(arg, &v) || v < 64 || v > VPNSCOPE_MAX_BUFFER_KIB)
+            return die_usage("-B needs a buffer size in KiB from 64 to 2097151", arg);
+        c->buffer_kib = v;
+        return 0;
     case OPT_JSON:
         c->json = true;
         return 0;
@@ -435,6 +445,8 @@ static int validate_extra(struct vpnscope_config *c)
         return die_usage("--batch writes a report per capture: no -w and no --ui", NULL);
     if (c->jobs && !c->batch)
         return die_usage("-j goes with --batch", NULL);
+    if (c->buffer_kib && !(c->iface || c->inside_if || c->outside_if))
+        return die_usage("-B goes with live capture (-i, --inside-if/--outside-if)", NULL);
     if ((c->rotate_bytes || c->rotate_secs || c->max_files) && !c->write_path)
         return die_usage("-C, -G and -W go with -w", NULL);
     if (c->max_files && !c->rotate_bytes && !c->rotate_secs)
@@ -494,7 +506,7 @@ static int parse_options(struct vpnscope_config *c, int argc, char **argv)
     int opt;
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:i:c:w:Z:hVnDj:C:G:W:", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:i:c:w:Z:B:hVnDj:C:G:W:", long_opts, NULL)) != -1) {
         if (opt == 'h' || opt == 'V') {
             c->action = opt == 'h' ? CFG_HELP : CFG_VERSION;
             return 0;

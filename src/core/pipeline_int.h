@@ -131,6 +131,11 @@ struct dump *dump_open(const struct vpnscope_config *cfg, const char *path,
                        const struct cap_src *src, char *err, unsigned errlen);
 /* 0 written, 1 the -G/-W file limit is reached (stop), -1 failed (err). */
 int dump_packet(struct dump *d, const struct raw_pkt *r, char *err, unsigned errlen);
+/* Live: what was written reaches the file (called when the kernel has nothing more for now).
+ * 0, or -1 (err). */
+int dump_flush(struct dump *d, char *err, unsigned errlen);
+/* The first frame written since the last flush (what a failed write may have lost), 0: none. */
+uint64_t dump_unflushed(const struct dump *d);
 /* Flushes and closes: 0, or -1 (err). */
 int dump_close(struct dump *d, char *err, unsigned errlen);
 

@@ -121,7 +121,7 @@ static int open_live(struct pipeline *p, char *err, unsigned errlen)
         p->ifnames[i][0] = ifs[i];
         p->captures[i] = p->ifnames[i];
         snprintf(p->name[i], sizeof(p->name[i]), "%s", ifs[i]);
-        p->src[i] = cap_open_live(ifs[i], c->bpf, err, errlen);
+        p->src[i] = cap_open_live(ifs[i], c->bpf, c->buffer_kib, err, errlen);
         if (!p->src[i])
             return -1;
     }
@@ -160,26 +160,32 @@ static int open_dumps(struct pipeline *p, char *err, unsigned errlen)
     return 0;
 }
 
-/* -w of one packet that passed the filter, with the capture's own time (not the inside clock):
- * a failed write fails the run; the -G/-W file limit ends it as tcpdump does. */
+/* A -w write or flush of source i returned rc (not 0): a failed write fails the run, named by
+ * the first frame it may have lost; the -G/-W file limit ends it as tcpdump does. */
+static void dump_stop(struct pipeline *p, int i, int rc, const char *eb, uint64_t frame)
+{
+    for (int k = 0; k < p->nsrc; k++)
+        p->done[k] = true;
+    if (rc < 0) {
+        /* a capture that cannot be recorded stops: nothing more is read */
+        uint64_t lost = dump_unflushed(p->dump[i]);
+        p->failed = true;
+        snprintf(p->msg, sizeof(p->msg), "-w: %.400s; capture stopped at frame %" PRIu64, eb,
+                 lost && lost < frame ? lost : frame);
+    } else if (!p->msg[0]) {
+        snprintf(p->msg, sizeof(p->msg), "-w: the -W file count is reached");
+    }
+}
+
+/* -w of one packet that passed the filter, with the capture's own time (not the inside clock). */
 static void dump_one(struct pipeline *p, int i, const struct raw_pkt *r)
 {
     struct raw_pkt orig = *r;
     orig.ts_us = p->pend_ts[i];
     char eb[sizeof(p->msg)];
     int rc = dump_packet(p->dump[i], &orig, eb, sizeof(eb));
-    if (rc == 0)
-        return;
-    for (int k = 0; k < p->nsrc; k++)
-        p->done[k] = true;
-    if (rc < 0) {
-        /* a capture that cannot be recorded stops: nothing is read past the lost packet */
-        p->failed = true;
-        snprintf(p->msg, sizeof(p->msg), "-w: %.400s; capture stopped at frame %" PRIu64, eb,
-                 r->frame);
-    } else if (!p->msg[0]) {
-        snprintf(p->msg, sizeof(p->msg), "-w: the -W file count is reached");
-    }
+    if (rc != 0)
+        dump_stop(p, i, rc, eb, r->frame);
 }
 
 int sources_open(struct pipeline *p, char *err, unsigned errlen)
@@ -290,8 +296,14 @@ static void refill(struct pipeline *p, int i)
             p->pend[1].ts_us = nat_clock_to_inside(&p->clk, p->pend[1].ts_us);
         return;
     }
-    if (rc == 2)
+    if (rc == 2) {
+        /* live, the kernel holds nothing more for now: what -w wrote reaches the file */
+        char fb[VPNSCOPE_ERRBUF_SIZE];
+        uint64_t lost = p->dump[i] ? dump_unflushed(p->dump[i]) : 0;
+        if (lost && dump_flush(p->dump[i], fb, sizeof(fb)) != 0)
+            dump_stop(p, i, -1, fb, lost);
         return;
+    }
     p->done[i] = true;
     clock_side_ended(p, i);
     if (rc == 3 && p->n == 1 && !p->live && !p->paced)

@@ -10,12 +10,14 @@
 # Writes a markdown report to BENCHMARKS.md at the repository root.
 #
 # usage: tests/bench/bench.sh [--quick] [--dir DIR] [--scales "1 4 16"] [--clients N] [--no-flood]
-#                             [--no-verify] [--no-hyperfine] [--vpnscope BIN] [--out FILE] [--clean]
+#                             [--no-verify] [--no-hyperfine] [--vpnscope BIN] [--out FILE] [--clean] [--live]
 #   --quick       100k packets, 1x only, small flood (500k flows): a smoke run of a minute or two
 #   --dir DIR     work directory for builds and captures (default $VPNSCOPE_BENCH_DIR or /tmp/vpnscope-bench);
 #                 captures are kept and reused while the generator and its arguments are unchanged
 #   --vpnscope B  use this binary instead of building one
 #   --clean       delete the captures at the end
+#   --live        also the live zero-drop rate (tests/bench/live_bench.sh: root, network namespaces;
+#                 more of its options in $LIVE_BENCH_ARGS)
 # Exit status 0 unless the harness itself failed (a vpnscope that is missing or fails is reported "n/a").
 set -uo pipefail
 
@@ -25,7 +27,7 @@ DIR=${VPNSCOPE_BENCH_DIR:-/tmp/vpnscope-bench}
 SCALES="1 4 16"
 BASE=1000000
 CLIENTS=2000
-QUICK=0 FLOOD=1 VERIFY=1 HYPER=1 CLEAN=0
+QUICK=0 FLOOD=1 VERIFY=1 HYPER=1 CLEAN=0 LIVE=0
 VPNSCOPE=""
 OUT="$ROOT/BENCHMARKS.md"
 TIMEOUT=${BENCH_TIMEOUT:-3600}
@@ -46,7 +48,8 @@ while [ $# -gt 0 ]; do
     --vpnscope) VPNSCOPE=$2; shift ;;
     --out) OUT=$2; shift ;;
     --clean) CLEAN=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --live) LIVE=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -295,5 +298,16 @@ cmdline="tests/bench/bench.sh${ARGS_ORIG:+ $ARGS_ORIG}"
 say "wrote $OUT"
 column -t -s'|' <(printf '%s\n' "${ROWS[@]}") >&2 || true
 
+if [ "$LIVE" = 1 ] && [ -n "$VPNSCOPE" ]; then
+    say "live capture: zero-drop rate (tests/bench/live_bench.sh)"
+    if gcc -O2 -std=c11 -Wall -Wextra -o "$DIR/pktgen" "$HERE/pktgen.c" -lpcap; then
+        printf '\n## Live capture (tests/bench/live_bench.sh, this run)\n' >>"$OUT"
+        VPNSCOPE_BIN="$VPNSCOPE" PKTGEN="$DIR/pktgen" VPNSCOPE_BENCH_DIR="$DIR" \
+            bash "$HERE/live_bench.sh" --flat --drain 80000 ${LIVE_BENCH_ARGS:-} --out "$OUT" >&2 ||
+            say "live_bench.sh ended with status $? (77: skipped, not root)"
+    else
+        say "pktgen.c does not build"
+    fi
+fi
 if [ "$CLEAN" = 1 ]; then rm -f "$DIR"/*.pcap "$DIR"/*.stamp; fi
 exit 0
