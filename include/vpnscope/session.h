@@ -317,6 +317,7 @@ struct session_model {
     struct table *too_big;    /* struct too_big_key -> struct too_big_rec */
     struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
     uint64_t spark_slide_us;  /* struct spark: 0 saved captures, else the live bucket width */
+    uint8_t cap_share;        /* capture points sharing the caps (session_model_init_share) */
 };
 
 /* ---- path MTU (flow/session_mtu.c) ---- */
@@ -339,7 +340,9 @@ struct mtu_dir {
     uint32_t pend_len;
     uint64_t pend_ts, pend_frame;
     uint8_t n_sizes;
-    struct mtu_size sizes[MTU_SIZES];
+    uint8_t sizes_cap;      /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
+    struct mtu_size *sizes; /* n_sizes of them, allocated on the first large packet (NULL: none;
+                             * owned by the mtu table: freed with its record) */
     uint32_t sizes_dropped;
     uint64_t small_sent, small_answered;
     uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
@@ -400,6 +403,11 @@ const struct too_big_rec *session_too_big_for(const struct session_model *m, uin
 
 /* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
 int session_model_init(struct session_model *m, uint8_t side);
+/* The same for one of `share` capture points analysed together: every session table's cap is
+ * divided by share (two-capture mode: 2, so both points hold what one capture holds). */
+int session_model_init_share(struct session_model *m, uint8_t side, unsigned share);
+/* A table cap for m: cap divided by the model's share (at least 1). */
+uint32_t session_cap(const struct session_model *m, uint32_t cap);
 void session_model_free(struct session_model *m);
 
 /* The ESP/AH SA's IKE SA (by addresses/ports and time), or NULL. */

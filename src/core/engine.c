@@ -51,7 +51,7 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    if (session_model_init(&e->m, side) != 0) {
+    if (session_model_init_share(&e->m, side, o ? o->tables_share : 1) != 0) {
         free(e);
         snprintf(errbuf, errlen, "out of memory");
         return NULL;

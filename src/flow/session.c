@@ -175,21 +175,38 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
 
 /* ---- lifecycle ---- */
 
+uint32_t session_cap(const struct session_model *m, uint32_t cap)
+{
+    uint32_t c = m->cap_share > 1 ? cap / m->cap_share : cap;
+    return c ? c : 1;
+}
+
 int session_model_init(struct session_model *m, uint8_t side)
+{
+    return session_model_init_share(m, side, 1);
+}
+
+int session_model_init_share(struct session_model *m, uint8_t side, unsigned share)
 {
     memset(m, 0, sizeof(*m));
     m->side = side;
-    m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, NULL, NULL);
-    m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), IKE_SA_MAX, NULL, NULL);
-    m->ipsec =
-        table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
-    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL,
-                        NULL);
-    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), GRE_MAX, NULL, NULL);
-    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), L2TP_MAX, NULL, NULL);
-    m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow), IPSEC_SA_MAX, NULL, NULL);
-    m->too_big =
-        table_new(sizeof(struct too_big_key), sizeof(struct too_big_rec), IPSEC_SA_MAX, NULL, NULL);
+    m->cap_share = (uint8_t)(share > 1 && share <= 255 ? share : 1);
+    m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), session_cap(m, FLOW_MAX),
+                         NULL, NULL);
+    m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), session_cap(m, IKE_SA_MAX),
+                       NULL, NULL);
+    m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa),
+                         session_cap(m, IPSEC_SA_MAX), NULL, NULL);
+    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl),
+                        session_cap(m, PPTP_CTRL_MAX), NULL, NULL);
+    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), session_cap(m, GRE_MAX),
+                       NULL, NULL);
+    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), session_cap(m, L2TP_MAX),
+                        NULL, NULL);
+    m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow),
+                       session_cap(m, IPSEC_SA_MAX), mtu_evicted, NULL);
+    m->too_big = table_new(sizeof(struct too_big_key), sizeof(struct too_big_rec),
+                           session_cap(m, IPSEC_SA_MAX), NULL, NULL);
     if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp || !m->mtu ||
         !m->too_big) {
         session_model_free(m);
@@ -211,6 +228,11 @@ void session_model_free(struct session_model *m)
     table_free(m->pptp);
     table_free(m->gre);
     table_free(m->l2tp);
+    for (uint32_t i = 0; m->mtu && i < table_slots(m->mtu); i++) {
+        void *mf = table_slot(m->mtu, i, NULL);
+        if (mf)
+            mtu_evicted(NULL, NULL, mf);
+    }
     table_free(m->mtu);
     table_free(m->too_big);
     m->mtu = m->too_big = NULL;

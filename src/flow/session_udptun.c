@@ -18,17 +18,18 @@ static struct tunnel_model *tun_model(struct session_model *m)
     if (!tm)
         return NULL;
     tm->spark_slide_us = m->spark_slide_us;
-    tm->flows =
-        table_new(sizeof(struct flow_key), sizeof(struct tun_flow), TUN_FLOW_MAX, NULL, NULL);
-    tm->wg =
-        table_new(sizeof(struct wg_key), sizeof(struct wg_session), WG_SESSION_MAX, NULL, NULL);
-    tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), WG_INDEX_MAX, NULL, NULL);
-    tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session), OVPN_SESSION_MAX,
-                         NULL, NULL);
-    tm->ovpn_peer =
-        table_new(sizeof(struct ovpn_peer_key), sizeof(struct ovpn_key), OVPN_PEER_MAX, NULL, NULL);
-    tm->ovpn_tcp =
-        table_new(sizeof(struct flow_key), sizeof(struct ovpn_tcp_state), OVPN_TCP_MAX, NULL, NULL);
+    tm->flows = table_new(sizeof(struct flow_key), sizeof(struct tun_flow),
+                          session_cap(m, TUN_FLOW_MAX), NULL, NULL);
+    tm->wg = table_new(sizeof(struct wg_key), sizeof(struct wg_session),
+                       session_cap(m, WG_SESSION_MAX), NULL, NULL);
+    tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), session_cap(m, WG_INDEX_MAX),
+                           NULL, NULL);
+    tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session),
+                         session_cap(m, OVPN_SESSION_MAX), NULL, NULL);
+    tm->ovpn_peer = table_new(sizeof(struct ovpn_peer_key), sizeof(struct ovpn_key),
+                              session_cap(m, OVPN_PEER_MAX), NULL, NULL);
+    tm->ovpn_tcp = table_new(sizeof(struct flow_key), sizeof(struct ovpn_tcp_state),
+                             session_cap(m, OVPN_TCP_MAX), NULL, NULL);
     m->tun = tm;
     if (!tm->flows || !tm->wg || !tm->wg_idx || !tm->ovpn || !tm->ovpn_peer || !tm->ovpn_tcp) {
         sess_tun_free(m);
