@@ -7,6 +7,7 @@
 
 #include "report_int.h"
 #include "vpnscope/proto.h"
+#include "vpnscope/session_tunnel.h"
 #include "vpnscope/table.h"
 
 /* ---- timestamps ---- */
@@ -240,12 +241,21 @@ uint8_t rep_single_side(const struct session_model *m)
 
 /* ---- totals ---- */
 
-const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa", "ipsec_sa", "pptp",
-                                                  "gre",   "l2tp",   "fragments"};
+const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa",    "ipsec_sa", "pptp",   "gre",
+                                                  "l2tp",  "fragments", "mtu",      "tunnels"};
 
 static uint64_t evicted(const struct table *t)
 {
     return t ? table_evicted(t) : 0;
+}
+
+static uint64_t tun_evicted(const struct tunnel_model *tm)
+{
+    if (!tm)
+        return 0;
+    uint64_t n = rep_add(evicted(tm->flows), evicted(tm->wg));
+    n = rep_add(n, rep_add(evicted(tm->wg_idx), evicted(tm->ovpn)));
+    return rep_add(n, rep_add(evicted(tm->ovpn_peer), evicted(tm->ovpn_tcp)));
 }
 
 void rep_totals(const struct report_input *in, struct rep_totals *t)
@@ -273,9 +283,12 @@ void rep_totals(const struct report_input *in, struct rep_totals *t)
         t->all.duplicate = rep_add(t->all.duplicate, c->duplicate);
         for (unsigned a = 0; a < ANOM__COUNT; a++)
             t->anomalies[a] = rep_add(t->anomalies[a], c->anomalies[a]);
-        const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike), evicted(m->ipsec),
-                                          evicted(m->pptp),  evicted(m->gre), evicted(m->l2tp),
-                                          c->frag_evicted};
+        const uint64_t ev[REP_N_EVICT] = {
+            evicted(m->flows),  evicted(m->ike),
+            evicted(m->ipsec),  evicted(m->pptp),
+            evicted(m->gre),    evicted(m->l2tp),
+            c->frag_evicted,    rep_add(evicted(m->mtu), evicted(m->too_big)),
+            tun_evicted(m->tun)};
         for (unsigned e = 0; e < REP_N_EVICT; e++)
             t->evicted[e] = rep_add(t->evicted[e], ev[e]);
         if (c->first_ts && (!t->first_ts || c->first_ts < t->first_ts))

@@ -86,9 +86,11 @@ const char *rep_flow_app(const struct flow *f); /* the nDPI label, "Unknown" whe
 uint8_t rep_single_side(const struct session_model *m);
 
 /* Totals over the models, as the summary prints them. */
-#define REP_N_EVICT 7
-extern const char
-    *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
+#define REP_N_EVICT 9
+#define REP_N_EVICT_ALWAYS 7 /* the JSON summary gives these always, the others when not 0 */
+/* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments, mtu (path-MTU and too-big records),
+ * tunnels (WireGuard/OpenVPN/UDP tunnel records and their links) */
+extern const char *const rep_evict_names[REP_N_EVICT];
 struct rep_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
     uint64_t duplicate; /* repeats of another -r piece's packets (shown only when any) */
