@@ -13,8 +13,7 @@
 
 static uint64_t frame_no = 1;
 
-static struct ip_addr A4(uint32_t x)
-{
+static struct ip_addr A4(uint32_t x) {
     struct ip_addr r;
     memset(&r, 0, sizeof(r));
     r.v = 4;
@@ -24,8 +23,8 @@ static struct ip_addr A4(uint32_t x)
 }
 
 /* One ESP-in-UDP packet src:4500 -> dst:4500 of IP length len, through the real update path. */
-static void esp(struct session_model *m, struct ip_addr src, struct ip_addr dst, uint32_t len,
-                uint64_t ts)
+static void
+esp(struct session_model *m, struct ip_addr src, struct ip_addr dst, uint32_t len, uint64_t ts)
 {
     struct pkt p;
     memset(&p, 0, sizeof(p));
