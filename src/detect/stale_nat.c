@@ -182,7 +182,8 @@ static void run_after(struct detect_ctx *c, const struct finding_list *earlier)
         struct finding *f = finding_add(c->out, own.v[i].kind, own.v[i].ts_us);
         if (!f)
             break;
-        *f = own.v[i];
+        *f = own.v[i]; /* moved: what it owns (evidence, frames, sessions) goes with it */
+        memset(&own.v[i], 0, sizeof(own.v[i]));
     }
     finding_list_free(&own);
 }

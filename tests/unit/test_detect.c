@@ -154,6 +154,18 @@ static struct finding_list run_all(struct session_model *m)
     return fl;
 }
 
+/* Copies of the findings handed out by run1/run2: a finding owns its evidence and frames, so the
+ * copy outlives the list it came from (kept until exit). */
+static struct finding_list kept;
+
+static void hand_out(const struct finding *f, struct finding *out)
+{
+    struct finding_list one = {.n = 1, .cap = 1, .v = (struct finding *)f};
+    if (!finding_list_append(&kept, &one))
+        abort();
+    *out = kept.v[kept.n - 1];
+}
+
 /* Runs all detectors on one model; returns how many findings of kind (and the first in *out). */
 static unsigned run1(struct session_model *m, unsigned kind, struct finding *out)
 {
@@ -162,7 +174,7 @@ static unsigned run1(struct session_model *m, unsigned kind, struct finding *out
     for (size_t i = 0; i < fl.n; i++)
         if (fl.v[i].kind == kind) {
             if (!n && out)
-                *out = fl.v[i];
+                hand_out(&fl.v[i], out);
             n++;
         }
     finding_list_free(&fl);
@@ -185,7 +197,7 @@ static unsigned run2(struct session_model *in, struct session_model *outm, struc
     for (size_t i = 0; i < fl.n; i++)
         if (fl.v[i].kind == kind) {
             if (!n && out)
-                *out = fl.v[i];
+                hand_out(&fl.v[i], out);
             n++;
         }
     finding_list_free(&fl);
@@ -998,12 +1010,34 @@ static void test_nat_traversal(void)
 
 /* ---- detect_run: no state between runs, declared dependencies ---- */
 
+/* Two findings with the same content (what they own compared by value, not by address). */
+static bool finding_eq(const struct finding *x, const struct finding *y)
+{
+    struct finding a = *x, b = *y;
+    a.ev = b.ev = NULL;
+    a.frames = b.frames = NULL;
+    a.frame_role = b.frame_role = NULL;
+    a.more_sessions = b.more_sessions = NULL;
+    a.ev_cap = b.ev_cap = a.frames_cap = b.frames_cap = 0;
+    a.more_sessions_cap = b.more_sessions_cap = 0;
+    if (memcmp(&a, &b, sizeof(a)) != 0)
+        return false;
+    if (x->n_ev && memcmp(x->ev, y->ev, x->n_ev * sizeof(*x->ev)) != 0)
+        return false;
+    for (unsigned i = 0; i < x->n_frames; i++)
+        if (x->frames[i].capture != y->frames[i].capture ||
+            x->frames[i].frame != y->frames[i].frame || x->frame_role[i] != y->frame_role[i])
+            return false;
+    return !x->n_more_sessions || memcmp(x->more_sessions, y->more_sessions,
+                                         x->n_more_sessions * sizeof(*x->more_sessions)) == 0;
+}
+
 static bool lists_equal(const struct finding_list *a, const struct finding_list *b)
 {
     if (a->n != b->n)
         return false;
     for (size_t i = 0; i < a->n; i++)
-        if (memcmp(&a->v[i], &b->v[i], sizeof(a->v[i])) != 0)
+        if (!finding_eq(&a->v[i], &b->v[i]))
             return false;
     return true;
 }
