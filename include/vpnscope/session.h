@@ -76,11 +76,11 @@ struct flow {
     bool classified;
     bool is_vpn;
     bool guessed;
-    char app[CLASSIFY_NAME_MAX_]; /* nDPI label, "" until classified */
-    uint8_t cls_pkts;             /* data packets given to nDPI */
-    uint8_t cls_all;              /* all packets given to nDPI */
-    uint32_t cls_slot;            /* index+1 into the engine's nDPI state pool, 0 = none */
-    uint64_t pkts[2], bytes[2];   /* [0] src->dst, [1] dst->src */
+    const char *app; /* nDPI label (session_label()), NULL until classified: read with flow_app() */
+    uint8_t cls_pkts;           /* data packets given to nDPI */
+    uint8_t cls_all;            /* all packets given to nDPI */
+    uint32_t cls_slot;          /* index+1 into the engine's nDPI state pool, 0 = none */
+    uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
     /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
@@ -434,6 +434,17 @@ const struct ipsec_sa *session_ipsec_between(const struct session_model *m, cons
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
                                        const struct ip_addr *a, uint16_t pa,
                                        const struct ip_addr *b, uint16_t pb);
+
+/* A flow's nDPI label, "" until classified. */
+static inline const char *flow_app(const struct flow *f)
+{
+    return f->app ? f->app : "";
+}
+
+/* One shared copy of a label for the whole process (a flow holds a pointer, not 48 bytes):
+ * nDPI's names are a finite set (protocols and master.app pairs), so this grows with nDPI, not
+ * with the traffic. Thread-safe; the copies live until exit. NULL when out of memory. */
+const char *session_label(const char *name);
 
 /* The table key of a flow (canonical order of its two endpoints). */
 void session_flow_key(const struct flow *f, struct flow_key *k);

@@ -167,7 +167,7 @@ static void classify_final(struct engine *e, struct flow *f, bool giveup)
     uint32_t i = f->cls_slot - 1;
     struct classify_label lab;
     classify_result(e->cls, e->pool[i], giveup, &lab);
-    snprintf(f->app, sizeof(f->app), "%s", lab.name);
+    f->app = session_label(lab.name);
     f->is_vpn = lab.is_vpn;
     f->guessed = lab.guessed;
     f->classified = true;

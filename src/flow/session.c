@@ -4,6 +4,7 @@
 #include "session_int.h"
 #include "vpnscope/session_tunnel.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +172,42 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
     }
     a->ka_count++;
     a->ka_last_us = ts;
+}
+
+/* ---- labels ---- */
+
+#define LABEL_MAX 4096 /* distinct labels kept (a label past it gets its own copy, never freed) */
+
+static pthread_mutex_t label_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct table *labels; /* char[CLASSIFY_NAME_MAX_] -> const char * */
+
+const char *session_label(const char *name)
+{
+    char key[CLASSIFY_NAME_MAX_];
+    memset(key, 0, sizeof(key));
+    size_t n = strlen(name);
+    if (n >= sizeof(key))
+        n = sizeof(key) - 1; /* as the inline label was cut */
+    memcpy(key, name, n);
+    const char *out = NULL;
+    pthread_mutex_lock(&label_lock);
+    if (!labels)
+        labels = table_new(sizeof(key), sizeof(char *), LABEL_MAX, NULL, NULL);
+    bool created = false;
+    char **v = labels ? table_put(labels, key, &created) : NULL;
+    if (v && !created) {
+        out = *v;
+    } else {
+        char *copy = malloc(n + 1);
+        if (copy) {
+            memcpy(copy, key, n + 1);
+            out = copy;
+        }
+        if (v)
+            *v = copy;
+    }
+    pthread_mutex_unlock(&label_lock);
+    return out;
 }
 
 /* ---- lifecycle ---- */

@@ -1,6 +1,7 @@
 /* session_udptun.c - tunnel flows: the per 5-tuple part shared by WireGuard, OpenVPN and any
  * other UDP flow nDPI labels as a VPN (roles, data each way, idle gaps, unanswered handshake
  * runs), the dispatch to session_wg.c / session_ovpn.c, and the tunnel model's lifecycle. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,9 +60,9 @@ static void learn_from_label(struct flow *f)
 {
     if (f->hint != HINT_NONE || !f->classified || f->guessed || f->vpn != VPN_NONE)
         return;
-    if (f->proto == IPP_UDP && strcmp(f->app, "WireGuard") == 0)
+    if (f->proto == IPP_UDP && strcmp(flow_app(f), "WireGuard") == 0)
         f->hint = HINT_WG;
-    else if ((f->proto == IPP_UDP || f->proto == IPP_TCP) && strcmp(f->app, "OpenVPN") == 0)
+    else if ((f->proto == IPP_UDP || f->proto == IPP_TCP) && strcmp(flow_app(f), "OpenVPN") == 0)
         f->hint = HINT_OVPN;
 }
 
@@ -104,8 +105,7 @@ static struct tun_flow *tun_flow_get(struct tunnel_model *tm, const struct flow 
     initial_roles(t, f, p);
     t->vpn = vpn;
     t->proto = f->proto;
-    memcpy(t->app, f->app, sizeof(t->app));
-    t->app[sizeof(t->app) - 1] = '\0';
+    snprintf(t->app, sizeof(t->app), "%s", flow_app(f));
     t->first_ts = p->ts_us;
     t->first_frame = p->frame;
     if (vpn == VPN_NONE) {

@@ -207,7 +207,7 @@ static bool app_unknown(const char *app)
 
 const char *rep_flow_app(const struct flow *f)
 {
-    return f->app[0] ? f->app : "Unknown";
+    return f->app && f->app[0] ? f->app : "Unknown";
 }
 
 static bool vpn_port(uint16_t p)
@@ -221,7 +221,7 @@ bool rep_flow_listed(const struct flow *f, bool all_flows)
         return false;
     if (all_flows || f->is_vpn)
         return true;
-    if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(f->app) &&
+    if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(flow_app(f)) &&
         (vpn_port(f->src.port) || vpn_port(f->dst.port)))
         return true;
     return false;

@@ -626,9 +626,9 @@ static void rows_other(struct builder *b)
         ui_ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
         ui_ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%.31s",
-                 fl->app[0]   ? fl->app
-                 : fl->is_vpn ? "VPN"
-                              : "Unknown");
+                 fl->app && fl->app[0] ? fl->app
+                 : fl->is_vpn          ? "VPN"
+                                       : "Unknown");
         snprintf(t->ids, sizeof(t->ids), "%s",
                  ip_proto_name(fl->proto) ? ip_proto_name(fl->proto) : "ip");
         t->pkts[0] = fl->pkts[0];

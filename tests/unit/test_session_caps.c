@@ -1,6 +1,7 @@
 /* test_session_caps.c - memory caps of the session model: two capture points share every table's
  * cap (session_model_init_share), the path-MTU record's packet sizes are allocated on demand and
- * freed with the record (also when the full table evicts it), evictions are counted. */
+ * freed with the record (also when the full table evicts it), evictions are counted; flows share
+ * their nDPI labels (session_label). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,10 +151,31 @@ static void test_mtu_eviction(void)
     session_model_free(&m);
 }
 
+/* A flow holds a shared label: one copy per distinct name, cut where the inline label was. */
+static void test_labels(void)
+{
+    const char *a = session_label("WireGuard"), *b = session_label("TLS.Google");
+    CHECK(a != NULL && b != NULL && a != b);
+    CHECK(session_label("WireGuard") == a);
+    CHECK_STR(a, "WireGuard");
+    char longname[100];
+    memset(longname, 'x', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    const char *l = session_label(longname);
+    CHECK(l != NULL && strlen(l) == CLASSIFY_NAME_MAX_ - 1);
+    CHECK(session_label(longname) == l);
+    struct flow f;
+    memset(&f, 0, sizeof(f));
+    CHECK_STR(flow_app(&f), ""); /* not classified */
+    f.app = a;
+    CHECK_STR(flow_app(&f), "WireGuard");
+}
+
 int main(void)
 {
     test_caps_shared();
     test_mtu_sizes_on_demand();
     test_mtu_eviction();
+    test_labels();
     return t_done();
 }
