@@ -85,7 +85,11 @@ struct flow {
     uint64_t first_frame;
     /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
     uint32_t frag_datagrams, frag_ooo, frag_overlap, frag_incomplete, frag_timeout;
-    struct activity act;
+    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
+    /* Idle gaps and keepalives, allocated at the flow's first gap or keepalive: most flows have
+     * neither (a flood's one-packet flows never do). NULL: none; read with flow_act(). Owned by
+     * the flow table (session_flow_release on eviction and at session_model_free). */
+    struct activity *act;
 };
 
 /* ---- IKE ---- */
@@ -434,6 +438,18 @@ const struct ipsec_sa *session_ipsec_between(const struct session_model *m, cons
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
                                        const struct ip_addr *a, uint16_t pa,
                                        const struct ip_addr *b, uint16_t pb);
+
+/* A flow's idle gaps and keepalives (an empty activity when it had none; its last_us is not
+ * kept there: session_flow_activity gives a full copy). */
+extern const struct activity activity_none;
+static inline const struct activity *flow_act(const struct flow *f)
+{
+    return f->act ? f->act : &activity_none;
+}
+/* A copy of the flow's activity, last_us included. */
+void session_flow_activity(const struct flow *f, struct activity *out);
+/* Frees what a flow owns (its activity): the flows table's eviction hook calls it. */
+void session_flow_release(struct flow *f);
 
 /* A flow's nDPI label, "" until classified. */
 static inline const char *flow_app(const struct flow *f)

@@ -35,6 +35,7 @@ static void flow_evicted(void *ctx, const void *key, void *val)
     (void)key;
     struct engine *e = ctx;
     struct flow *f = val;
+    session_flow_release(f);
     if (f->cls_slot && e->pool) {
         uint32_t i = f->cls_slot - 1;
         classify_flow_free(e->pool[i]);

@@ -174,6 +174,53 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
     a->ka_last_us = ts;
 }
 
+/* ---- flow activity (allocated on demand) ---- */
+
+const struct activity activity_none;
+
+/* The flow's activity, allocated when absent (NULL when out of memory: that gap or keepalive is
+ * not recorded). */
+static struct activity *flow_act_alloc(struct flow *f)
+{
+    if (!f->act) {
+        f->act = calloc(1, sizeof(*f->act));
+        if (f->act)
+            f->act->last_us = f->act_last_us;
+    }
+    return f->act;
+}
+
+/* sess_activity_touch for a flow: only a gap needs the activity allocated. */
+static void flow_touch(struct flow *f, uint64_t ts, uint64_t frame)
+{
+    uint64_t last = f->act ? f->act->last_us : f->act_last_us;
+    if (!f->act && last && ts > last && ts - last >= GAP_MIN_US)
+        flow_act_alloc(f);
+    if (f->act)
+        sess_activity_touch(f->act, ts, frame);
+    if (ts > f->act_last_us)
+        f->act_last_us = ts;
+}
+
+void session_flow_activity(const struct flow *f, struct activity *out)
+{
+    *out = *flow_act(f);
+    out->last_us = f->act ? f->act->last_us : f->act_last_us;
+}
+
+void session_flow_release(struct flow *f)
+{
+    free(f->act);
+    f->act = NULL;
+}
+
+static void flow_evict_hook(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    session_flow_release(val);
+}
+
 /* ---- labels ---- */
 
 #define LABEL_MAX 4096 /* distinct labels kept (a label past it gets its own copy, never freed) */
@@ -229,7 +276,7 @@ int session_model_init_share(struct session_model *m, uint8_t side, unsigned sha
     m->side = side;
     m->cap_share = (uint8_t)(share > 1 && share <= 255 ? share : 1);
     m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), session_cap(m, FLOW_MAX),
-                         NULL, NULL);
+                         flow_evict_hook, NULL);
     m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), session_cap(m, IKE_SA_MAX),
                        NULL, NULL);
     m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa),
@@ -259,6 +306,11 @@ void session_model_free(struct session_model *m)
     free(m->fragdg);
     m->fragdg = NULL;
     m->n_fragdg = m->cap_fragdg = 0;
+    for (uint32_t i = 0; m->flows && i < table_slots(m->flows); i++) {
+        struct flow *f = table_slot(m->flows, i, NULL);
+        if (f)
+            session_flow_release(f);
+    }
     table_free(m->flows);
     table_free(m->ike);
     table_free(m->ipsec);
@@ -349,7 +401,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
             table_set_class(m->flows, f, 1);
         else if (f->pkts[0] && f->pkts[1] && dir == 1 && f->pkts[1] == 1)
             table_set_class(m->flows, f, 1);
-        sess_activity_touch(&f->act, p->ts_us, p->frame);
+        flow_touch(f, p->ts_us, p->frame);
         if (p->vpn != VPN_NONE && !f->vpn)
             f->vpn = (uint8_t)p->vpn;
         if (p->vpn == VPN_IKE && p->l4proto == IPP_UDP)
@@ -367,8 +419,8 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         break;
     case VPN_NATT_KEEPALIVE:
         m->c.keepalives++;
-        if (f)
-            sess_activity_keepalive(&f->act, p->ts_us);
+        if (f && flow_act_alloc(f))
+            sess_activity_keepalive(f->act, p->ts_us);
         break;
     case VPN_ESP:
     case VPN_AH:

@@ -118,7 +118,7 @@ static struct tun_flow *tun_flow_get(struct tunnel_model *tm, const struct flow 
         t->last_frame = p->frame;
         t->first_ts = f->first_ts;
         t->first_frame = f->first_frame;
-        t->act = f->act;
+        session_flow_activity(f, &t->act);
     }
     return t;
 }

@@ -638,7 +638,7 @@ static void rows_other(struct builder *b)
         t->first_ts = fl->first_ts;
         t->last_ts = fl->last_ts;
         t->timeout_s = report_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
-        t->act = fl->act;
+        session_flow_activity(fl, &t->act);
         const struct tun_flow *tf = tunnel_flow_of(m, fl); /* UDP tunnels keep buckets */
         if (tf)
             ui_spark_add(b->m, t, &tf->spark, tf->first_ts, tf->last_ts, false);

@@ -114,7 +114,7 @@ static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t
     f->pkts[0] = f->pkts[1] = 10;
     f->first_ts = t1;
     f->last_ts = t2;
-    f->act.last_us = t2;
+    f->act_last_us = t2;
     return f;
 }
 
@@ -378,11 +378,15 @@ static void test_stale_nat(void)
     struct finding f;
     struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
     struct flow *fl = flow_add(in, C1, 4500, SRV, 4500, 17, T0, T0 + S(25));
-    gap_add(&fl->act, T0 + S(4), T0 + S(22));
-    fl->act.ka_count = 3;
-    fl->act.ka_ivl_sum_us = S(4);
-    fl->act.ka_ivl_n = 2;
-    fl->act.ka_last_us = T0 + S(3);
+    fl->act = calloc(1, sizeof(*fl->act)); /* owned by the model's flow table from here on */
+    if (!fl->act)
+        abort();
+    fl->act->last_us = fl->act_last_us;
+    gap_add(fl->act, T0 + S(4), T0 + S(22));
+    fl->act->ka_count = 3;
+    fl->act->ka_ivl_sum_us = S(4);
+    fl->act->ka_ivl_n = 2;
+    fl->act->ka_last_us = T0 + S(3);
     flow_add(out, NAT, 4500, SRV, 4500, 17, T0, T0 + S(25));
     finish(in);
     finish(out);
