@@ -182,8 +182,10 @@ struct ipsec_sa {
     bool has_parent;
     uint8_t parent_version;
     uint64_t parent_ispi;
-    struct activity act;
-    struct spark spark; /* packets over time (one direction: [0]) */
+    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
+    struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
+                           * the table, as a flow's); read with ipsec_act() */
+    struct spark spark;   /* packets over time (one direction: [0]) */
 };
 
 /* ---- PPTP ---- */
@@ -448,6 +450,12 @@ static inline const struct activity *flow_act(const struct flow *f)
 }
 /* A copy of the flow's activity, last_us included. */
 void session_flow_activity(const struct flow *f, struct activity *out);
+/* The same for an ESP/AH SA. */
+static inline const struct activity *ipsec_act(const struct ipsec_sa *sa)
+{
+    return sa->act ? sa->act : &activity_none;
+}
+void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out);
 /* Frees what a flow owns (its activity): the flows table's eviction hook calls it. */
 void session_flow_release(struct flow *f);
 

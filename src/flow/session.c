@@ -178,34 +178,48 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
 
 const struct activity activity_none;
 
-/* The flow's activity, allocated when absent (NULL when out of memory: that gap or keepalive is
- * not recorded). */
-static struct activity *flow_act_alloc(struct flow *f)
+/* An activity allocated when absent, its last_us from *last (NULL when out of memory: that gap
+ * or keepalive is not recorded). */
+static struct activity *act_alloc(struct activity **act, uint64_t last)
 {
-    if (!f->act) {
-        f->act = calloc(1, sizeof(*f->act));
-        if (f->act)
-            f->act->last_us = f->act_last_us;
+    if (!*act) {
+        *act = calloc(1, sizeof(**act));
+        if (*act)
+            (*act)->last_us = last;
     }
-    return f->act;
+    return *act;
 }
 
-/* sess_activity_touch for a flow: only a gap needs the activity allocated. */
-static void flow_touch(struct flow *f, uint64_t ts, uint64_t frame)
+static struct activity *flow_act_alloc(struct flow *f)
 {
-    uint64_t last = f->act ? f->act->last_us : f->act_last_us;
-    if (!f->act && last && ts > last && ts - last >= GAP_MIN_US)
-        flow_act_alloc(f);
-    if (f->act)
-        sess_activity_touch(f->act, ts, frame);
-    if (ts > f->act_last_us)
-        f->act_last_us = ts;
+    return act_alloc(&f->act, f->act_last_us);
+}
+
+void sess_activity_touch_lazy(struct activity **act, uint64_t *last_us, uint64_t ts, uint64_t frame)
+{
+    uint64_t last = *act ? (*act)->last_us : *last_us;
+    if (!*act && last && ts > last && ts - last >= GAP_MIN_US)
+        act_alloc(act, last);
+    if (*act)
+        sess_activity_touch(*act, ts, frame);
+    if (ts > *last_us)
+        *last_us = ts;
+}
+
+static void act_copy(const struct activity *act, uint64_t last_us, struct activity *out)
+{
+    *out = act ? *act : activity_none;
+    out->last_us = act ? act->last_us : last_us;
 }
 
 void session_flow_activity(const struct flow *f, struct activity *out)
 {
-    *out = *flow_act(f);
-    out->last_us = f->act ? f->act->last_us : f->act_last_us;
+    act_copy(f->act, f->act_last_us, out);
+}
+
+void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out)
+{
+    act_copy(sa->act, sa->act_last_us, out);
 }
 
 void session_flow_release(struct flow *f)
@@ -219,6 +233,15 @@ static void flow_evict_hook(void *ctx, const void *key, void *val)
     (void)ctx;
     (void)key;
     session_flow_release(val);
+}
+
+static void ipsec_evict_hook(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    struct ipsec_sa *sa = val;
+    free(sa->act);
+    sa->act = NULL;
 }
 
 /* ---- labels ---- */
@@ -280,7 +303,7 @@ int session_model_init_share(struct session_model *m, uint8_t side, unsigned sha
     m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), session_cap(m, IKE_SA_MAX),
                        NULL, NULL);
     m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa),
-                         session_cap(m, IPSEC_SA_MAX), NULL, NULL);
+                         session_cap(m, IPSEC_SA_MAX), ipsec_evict_hook, NULL);
     m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl),
                         session_cap(m, PPTP_CTRL_MAX), NULL, NULL);
     m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), session_cap(m, GRE_MAX),
@@ -310,6 +333,11 @@ void session_model_free(struct session_model *m)
         struct flow *f = table_slot(m->flows, i, NULL);
         if (f)
             session_flow_release(f);
+    }
+    for (uint32_t i = 0; m->ipsec && i < table_slots(m->ipsec); i++) {
+        void *sa = table_slot(m->ipsec, i, NULL);
+        if (sa)
+            ipsec_evict_hook(NULL, NULL, sa);
     }
     table_free(m->flows);
     table_free(m->ike);
@@ -401,7 +429,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
             table_set_class(m->flows, f, 1);
         else if (f->pkts[0] && f->pkts[1] && dir == 1 && f->pkts[1] == 1)
             table_set_class(m->flows, f, 1);
-        flow_touch(f, p->ts_us, p->frame);
+        sess_activity_touch_lazy(&f->act, &f->act_last_us, p->ts_us, p->frame);
         if (p->vpn != VPN_NONE && !f->vpn)
             f->vpn = (uint8_t)p->vpn;
         if (p->vpn == VPN_IKE && p->l4proto == IPP_UDP)

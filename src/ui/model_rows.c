@@ -365,7 +365,7 @@ static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i
         snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
                  sa->k.encap ? "/udp" : "");
         t->timeout_s = report_timeout_ipsec(b->to, sa);
-        t->act = sa->act;
+        session_ipsec_activity(sa, &t->act);
         t->first_ts = sa->first_ts;
         if (mi == 0 && b->f->two) {
             const struct nat_mapping *mp =

@@ -456,7 +456,10 @@ static void test_stale_nat(void)
     sa_add(m, NAT, SRV, 0xa001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     sa_add(m, SRV, NAT, 0xb001, 50, 4500, 4500, 10, T0 + S(1), T0 + S(4));
     struct ipsec_sa *sa = sa_add(m, NAT, SRV, 0xa002, 50, 4500, 4500, 15, T0 + S(1), T0 + S(300));
-    gap_add(&sa->act, T0 + S(4), T0 + S(290));
+    sa->act = calloc(1, sizeof(*sa->act)); /* owned by the model's SA table from here on */
+    if (!sa->act)
+        abort();
+    gap_add(sa->act, T0 + S(4), T0 + S(290));
     flow_add(m, NAT, 4500, SRV, 4500, 17, T0, T0 + S(300));
     finish(m);
     CHECK_EQ(run1(m, FINDING_STALE_NAT, NULL), 0);
