@@ -16,7 +16,8 @@ struct engine_opts {
      * the children fork, each child using its own copy); NULL: the engine makes and frees its own
      */
     struct classifier *classifier;
-    uint32_t flow_max; /* 5-tuple flows tracked (0: FLOW_MAX) */
+    uint32_t flow_max;    /* 5-tuple flows tracked (0: FLOW_MAX) */
+    uint8_t tables_share; /* capture points whose session tables share the caps (0, 1: one) */
 };
 
 struct engine;

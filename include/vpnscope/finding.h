@@ -84,16 +84,18 @@ struct finding {
     char remedy[400];
     uint8_t n_sessions;
     struct finding_session sessions[FINDING_MAX_SESSIONS];
-    uint8_t n_ev;
-    struct finding_ev ev[FINDING_MAX_EV];
-    uint8_t n_frames;
-    struct frame_ref frames[FINDING_MAX_FRAMES];
+    /* Evidence and frames are allocated as they are added (most findings have a few of each, a
+     * finding with all of them inline was 6 KB), owned like more_sessions: finding_free. */
+    uint8_t n_ev, ev_cap;
+    struct finding_ev *ev; /* n_ev of them (at most FINDING_MAX_EV); NULL when none */
+    uint8_t n_frames, frames_cap;
+    struct frame_ref *frames; /* n_frames of them (at most FINDING_MAX_FRAMES); NULL when none */
     /* Every distinct frame offered as evidence, listed or not: > n_frames when the list is full
      * (the report says how many were left out; never a silent sample). */
     uint32_t frames_total;
     /* What each listed frame shows (a static string, e.g. "dropped at the router"); NULL: the
-     * generic "evidence". */
-    const char *frame_role[FINDING_MAX_FRAMES];
+     * generic "evidence". One per listed frame, allocated with frames. */
+    const char **frame_role;
     /* Grouping: repeats of this finding with one cause folded into it (0: none). */
     uint32_t group_count;
     /* Sessions after the FINDING_MAX_SESSIONS listed inline (a grouped finding's members; see
@@ -111,8 +113,12 @@ struct finding_list {
 /* A new zeroed finding appended to the list (kind, default severity, ts set); NULL on OOM. */
 struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_us);
 void finding_list_free(struct finding_list *l);
+/* Frees what a finding owns (evidence, frames, allocated sessions; the lists do it for theirs):
+ * for a finding made outside a list (a zeroed struct). */
+void finding_free(struct finding *f);
 
-/* Evidence helpers (silently capped at FINDING_MAX_EV / FINDING_MAX_SESSIONS / frames). */
+/* Evidence helpers (silently capped at FINDING_MAX_EV / FINDING_MAX_SESSIONS / frames; out of
+ * memory: the evidence is left out, a frame is counted in frames_total only). */
 void finding_ev_int(struct finding *f, const char *key, int64_t v);
 void finding_ev_str(struct finding *f, const char *key, const char *v);
 void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us);

@@ -76,16 +76,20 @@ struct flow {
     bool classified;
     bool is_vpn;
     bool guessed;
-    char app[CLASSIFY_NAME_MAX_]; /* nDPI label, "" until classified */
-    uint8_t cls_pkts;             /* data packets given to nDPI */
-    uint8_t cls_all;              /* all packets given to nDPI */
-    uint32_t cls_slot;            /* index+1 into the engine's nDPI state pool, 0 = none */
-    uint64_t pkts[2], bytes[2];   /* [0] src->dst, [1] dst->src */
+    const char *app; /* nDPI label (session_label()), NULL until classified: read with flow_app() */
+    uint8_t cls_pkts;           /* data packets given to nDPI */
+    uint8_t cls_all;            /* all packets given to nDPI */
+    uint32_t cls_slot;          /* index+1 into the engine's nDPI state pool, 0 = none */
+    uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
     /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
     uint32_t frag_datagrams, frag_ooo, frag_overlap, frag_incomplete, frag_timeout;
-    struct activity act;
+    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
+    /* Idle gaps and keepalives, allocated at the flow's first gap or keepalive: most flows have
+     * neither (a flood's one-packet flows never do). NULL: none; read with flow_act(). Owned by
+     * the flow table (session_flow_release on eviction and at session_model_free). */
+    struct activity *act;
 };
 
 /* ---- IKE ---- */
@@ -178,8 +182,10 @@ struct ipsec_sa {
     bool has_parent;
     uint8_t parent_version;
     uint64_t parent_ispi;
-    struct activity act;
-    struct spark spark; /* packets over time (one direction: [0]) */
+    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
+    struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
+                           * the table, as a flow's); read with ipsec_act() */
+    struct spark spark;   /* packets over time (one direction: [0]) */
 };
 
 /* ---- PPTP ---- */
@@ -317,6 +323,7 @@ struct session_model {
     struct table *too_big;    /* struct too_big_key -> struct too_big_rec */
     struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
     uint64_t spark_slide_us;  /* struct spark: 0 saved captures, else the live bucket width */
+    uint8_t cap_share;        /* capture points sharing the caps (session_model_init_share) */
 };
 
 /* ---- path MTU (flow/session_mtu.c) ---- */
@@ -339,7 +346,9 @@ struct mtu_dir {
     uint32_t pend_len;
     uint64_t pend_ts, pend_frame;
     uint8_t n_sizes;
-    struct mtu_size sizes[MTU_SIZES];
+    uint8_t sizes_cap;      /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
+    struct mtu_size *sizes; /* n_sizes of them, allocated on the first large packet (NULL: none;
+                             * owned by the mtu table: freed with its record) */
     uint32_t sizes_dropped;
     uint64_t small_sent, small_answered;
     uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
@@ -400,6 +409,11 @@ const struct too_big_rec *session_too_big_for(const struct session_model *m, uin
 
 /* Lifecycle. `side` is SIDE_* as given (SIDE_SINGLE for one capture: inferred later). */
 int session_model_init(struct session_model *m, uint8_t side);
+/* The same for one of `share` capture points analysed together: every session table's cap is
+ * divided by share (two-capture mode: 2, so both points hold what one capture holds). */
+int session_model_init_share(struct session_model *m, uint8_t side, unsigned share);
+/* A table cap for m: cap divided by the model's share (at least 1). */
+uint32_t session_cap(const struct session_model *m, uint32_t cap);
 void session_model_free(struct session_model *m);
 
 /* The ESP/AH SA's IKE SA (by addresses/ports and time), or NULL. */
@@ -426,6 +440,35 @@ const struct ipsec_sa *session_ipsec_between(const struct session_model *m, cons
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
                                        const struct ip_addr *a, uint16_t pa,
                                        const struct ip_addr *b, uint16_t pb);
+
+/* A flow's idle gaps and keepalives (an empty activity when it had none; its last_us is not
+ * kept there: session_flow_activity gives a full copy). */
+extern const struct activity activity_none;
+static inline const struct activity *flow_act(const struct flow *f)
+{
+    return f->act ? f->act : &activity_none;
+}
+/* A copy of the flow's activity, last_us included. */
+void session_flow_activity(const struct flow *f, struct activity *out);
+/* The same for an ESP/AH SA. */
+static inline const struct activity *ipsec_act(const struct ipsec_sa *sa)
+{
+    return sa->act ? sa->act : &activity_none;
+}
+void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out);
+/* Frees what a flow owns (its activity): the flows table's eviction hook calls it. */
+void session_flow_release(struct flow *f);
+
+/* A flow's nDPI label, "" until classified. */
+static inline const char *flow_app(const struct flow *f)
+{
+    return f->app ? f->app : "";
+}
+
+/* One shared copy of a label for the whole process (a flow holds a pointer, not 48 bytes):
+ * nDPI's names are a finite set (protocols and master.app pairs), so this grows with nDPI, not
+ * with the traffic. Thread-safe; the copies live until exit. NULL when out of memory. */
+const char *session_label(const char *name);
 
 /* The table key of a flow (canonical order of its two endpoints). */
 void session_flow_key(const struct flow *f, struct flow_key *k);

@@ -35,6 +35,7 @@ static void flow_evicted(void *ctx, const void *key, void *val)
     (void)key;
     struct engine *e = ctx;
     struct flow *f = val;
+    session_flow_release(f);
     if (f->cls_slot && e->pool) {
         uint32_t i = f->cls_slot - 1;
         classify_flow_free(e->pool[i]);
@@ -51,7 +52,7 @@ struct engine *engine_new(uint8_t side, const struct engine_opts *o, char *errbu
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
     }
-    if (session_model_init(&e->m, side) != 0) {
+    if (session_model_init_share(&e->m, side, o ? o->tables_share : 1) != 0) {
         free(e);
         snprintf(errbuf, errlen, "out of memory");
         return NULL;
@@ -167,7 +168,7 @@ static void classify_final(struct engine *e, struct flow *f, bool giveup)
     uint32_t i = f->cls_slot - 1;
     struct classify_label lab;
     classify_result(e->cls, e->pool[i], giveup, &lab);
-    snprintf(f->app, sizeof(f->app), "%s", lab.name);
+    f->app = session_label(lab.name);
     f->is_vpn = lab.is_vpn;
     f->guessed = lab.guessed;
     f->classified = true;

@@ -44,6 +44,7 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
     /* two capture points hold as many flows together as one capture does (memory goal of
      * two-capture mode; evictions are counted in the summary) */
     eo.flow_max = p->two ? FLOW_MAX / 2 : 0;
+    eo.tables_share = p->two ? 2 : 1; /* and as many IKE/IPsec/PPTP/GRE/MTU/tunnel records */
     for (int i = 0; i < p->n; i++) {
         uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                               : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);

@@ -123,12 +123,38 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
     return f;
 }
 
-/* Frees what finding f owns (its allocated sessions). */
+/* Frees what finding f owns (evidence, frames, allocated sessions). */
 static void finding_release(struct finding *f)
 {
     free(f->more_sessions);
     f->more_sessions = NULL;
     f->n_more_sessions = f->more_sessions_cap = 0;
+    free(f->ev);
+    f->ev = NULL;
+    f->n_ev = f->ev_cap = 0;
+    free(f->frames);
+    free(f->frame_role);
+    f->frames = NULL;
+    f->frame_role = NULL;
+    f->n_frames = f->frames_cap = 0;
+}
+
+void finding_free(struct finding *f)
+{
+    finding_release(f);
+}
+
+/* A copy of n elements of `size` bytes (NULL when n is 0 or out of memory: *ok false then). */
+static void *dup_array(const void *src, size_t n, size_t size, bool *ok)
+{
+    if (!n || !src)
+        return NULL;
+    void *p = malloc(n * size);
+    if (!p)
+        *ok = false;
+    else
+        memcpy(p, src, n * size);
+    return p;
 }
 
 bool finding_list_append(struct finding_list *dst, const struct finding_list *src)
@@ -139,17 +165,20 @@ bool finding_list_append(struct finding_list *dst, const struct finding_list *sr
         if (!f)
             return false;
         *f = *s;
-        f->more_sessions = NULL;
-        f->n_more_sessions = f->more_sessions_cap = 0;
-        if (!s->n_more_sessions)
-            continue;
-        f->more_sessions = malloc(s->n_more_sessions * sizeof(*f->more_sessions));
-        if (!f->more_sessions) {
+        bool ok = true;
+        f->more_sessions =
+            dup_array(s->more_sessions, s->n_more_sessions, sizeof(*f->more_sessions), &ok);
+        f->more_sessions_cap = f->n_more_sessions;
+        f->ev = dup_array(s->ev, s->n_ev, sizeof(*f->ev), &ok);
+        f->ev_cap = f->n_ev;
+        f->frames = dup_array(s->frames, s->n_frames, sizeof(*f->frames), &ok);
+        f->frame_role = dup_array(s->frame_role, s->n_frames, sizeof(*f->frame_role), &ok);
+        f->frames_cap = f->n_frames;
+        if (!ok) {
+            finding_release(f);
             dst->n--;
             return false;
         }
-        memcpy(f->more_sessions, s->more_sessions, s->n_more_sessions * sizeof(*f->more_sessions));
-        f->n_more_sessions = f->more_sessions_cap = s->n_more_sessions;
     }
     return true;
 }
@@ -207,6 +236,16 @@ static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t ty
     if (!e) {
         if (f->n_ev >= FINDING_MAX_EV)
             return NULL;
+        if (f->n_ev >= f->ev_cap) {
+            unsigned nc = f->ev_cap ? f->ev_cap * 2u : 4u;
+            if (nc > FINDING_MAX_EV)
+                nc = FINDING_MAX_EV;
+            struct finding_ev *v = realloc(f->ev, nc * sizeof(*v));
+            if (!v)
+                return NULL;
+            f->ev = v;
+            f->ev_cap = (uint8_t)nc;
+        }
         e = &f->ev[f->n_ev++];
     }
     memset(e, 0, sizeof(*e));
@@ -264,6 +303,19 @@ void finding_frame_role(struct finding *f, uint8_t capture, uint64_t frame, cons
         f->frames_total++;
     if (f->n_frames >= FINDING_MAX_FRAMES)
         return; /* counted in frames_total, reported as left out */
+    if (f->n_frames >= f->frames_cap) {
+        unsigned nc = f->frames_cap ? f->frames_cap * 2u : 8u;
+        if (nc > FINDING_MAX_FRAMES)
+            nc = FINDING_MAX_FRAMES;
+        struct frame_ref *v = realloc(f->frames, nc * sizeof(*v));
+        if (v)
+            f->frames = v;
+        const char **r = v ? realloc(f->frame_role, nc * sizeof(*r)) : NULL;
+        if (!r)
+            return; /* out of memory: counted in frames_total, reported as left out */
+        f->frame_role = r;
+        f->frames_cap = (uint8_t)nc;
+    }
     f->frames[f->n_frames].capture = capture;
     f->frames[f->n_frames].frame = frame;
     f->frame_role[f->n_frames] = role;

@@ -67,7 +67,7 @@ static bool in_use(const struct detect_ctx *c, const struct nat_mapping *mp, uin
                                          &mp->peer.ip, mp->peer.port);
     if (!fl || fl->first_ts > ts)
         return false;
-    const struct gap *g = du_gap_at(&fl->act, ts);
+    const struct gap *g = du_gap_at(flow_act(fl), ts);
     if (g)
         return ts - g->start_us < IN_USE_US;
     return fl->last_ts + IN_USE_US >= ts;

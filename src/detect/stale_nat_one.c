@@ -72,7 +72,7 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
             last = o->last_ts;
     }
     const struct flow *fl = du_flow_find(m, IPP_UDP, old, a->k.dport, srv, a->k.sport);
-    const struct gap *gp = fl ? du_gap_after(&fl->act, last, 1000000u) : NULL;
+    const struct gap *gp = fl ? du_gap_after(flow_act(fl), last, 1000000u) : NULL;
     bool replied = fl && fl->pkts[0] && fl->pkts[1];
     uint64_t idle = gp ? ts_span(gp->start_us, gp->end_us) : ts_span(last, b->first_ts);
     struct finding *f = finding_add(c->out, FINDING_STALE_NAT, b->first_ts);
@@ -147,7 +147,7 @@ static void portmove_facts(const struct session_model *m, const struct ipsec_sa 
     p->idle = b->first_ts - a->last_ts;
     p->fl = du_flow_find(m, IPP_UDP, p->cli, p->oldp, p->srv, p->srvp);
     p->replied = p->fl && p->fl->pkts[0] && p->fl->pkts[1];
-    p->gp = p->fl ? du_gap_after(&p->fl->act, a->last_ts, 1000000u) : NULL;
+    p->gp = p->fl ? du_gap_after(flow_act(p->fl), a->last_ts, 1000000u) : NULL;
     p->flow_idle = p->gp ? p->gp->end_us - p->gp->start_us
                          : (p->fl && p->fl->last_ts > a->last_ts ? 0 : p->idle);
 }
@@ -282,7 +282,8 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
         bool replied = fl && fl->pkts[0] && fl->pkts[1];
         uint64_t to_us = (uint64_t)stale_timeout_for(c, IPP_UDP, replied) * 1000000u;
         /* the tunnel's own idle (keepalives and ESP count): the flow's longest gap */
-        const struct gap *g = fl && fl->act.n_gaps ? &fl->act.gaps[0] : &ik->act.gaps[0];
+        const struct gap *g =
+            fl && flow_act(fl)->n_gaps ? &flow_act(fl)->gaps[0] : &ik->act.gaps[0];
         uint64_t len = g->end_us - g->start_us;
         if (!to_us || len <= to_us)
             continue;

@@ -148,7 +148,7 @@ static void collect_drops(const struct detect_ctx *c, const struct nat_result *r
                                              &mp->peer.ip, mp->peer.port);
         uint64_t start = 0;
         if (fl) {
-            const struct gap *gp = du_gap_at(&fl->act, u->first_ts);
+            const struct gap *gp = du_gap_at(flow_act(fl), u->first_ts);
             if (gp)
                 start = gp->start_us;
             else if (fl->last_ts < u->first_ts)
@@ -288,10 +288,10 @@ static void decide_group(const struct detect_ctx *c, const struct nat_result *r,
         v->lost = v->tk->first_ts - mp->last_ts; /* the port was free again by then */
     v->surv = mp->max_gap_survived_us;
     if (!v->surv && v->fl)
-        v->surv = longest_below(&v->fl->act, v->lost);
+        v->surv = longest_below(flow_act(v->fl), v->lost);
     if (v->surv >= v->lost || v->surv < IDLE_MIN_US)
         v->surv = 0; /* sub-2 s gaps say nothing about a NAT timeout */
-    v->gp = v->fl ? du_gap_at(&v->fl->act, v->ts > 0 ? v->ts - 1 : v->ts) : NULL;
+    v->gp = v->fl ? du_gap_at(flow_act(v->fl), v->ts > 0 ? v->ts - 1 : v->ts) : NULL;
 }
 
 static void group_summary(struct finding *f, const struct group *gr, const struct verdict *v)

@@ -4,6 +4,7 @@
 #include "session_int.h"
 #include "vpnscope/session_tunnel.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,23 +174,146 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
     a->ka_last_us = ts;
 }
 
+/* ---- flow activity (allocated on demand) ---- */
+
+const struct activity activity_none;
+
+/* An activity allocated when absent, its last_us from *last (NULL when out of memory: that gap
+ * or keepalive is not recorded). */
+static struct activity *act_alloc(struct activity **act, uint64_t last)
+{
+    if (!*act) {
+        *act = calloc(1, sizeof(**act));
+        if (*act)
+            (*act)->last_us = last;
+    }
+    return *act;
+}
+
+static struct activity *flow_act_alloc(struct flow *f)
+{
+    return act_alloc(&f->act, f->act_last_us);
+}
+
+void sess_activity_touch_lazy(struct activity **act, uint64_t *last_us, uint64_t ts, uint64_t frame)
+{
+    uint64_t last = *act ? (*act)->last_us : *last_us;
+    if (!*act && last && ts > last && ts - last >= GAP_MIN_US)
+        act_alloc(act, last);
+    if (*act)
+        sess_activity_touch(*act, ts, frame);
+    if (ts > *last_us)
+        *last_us = ts;
+}
+
+static void act_copy(const struct activity *act, uint64_t last_us, struct activity *out)
+{
+    *out = act ? *act : activity_none;
+    out->last_us = act ? act->last_us : last_us;
+}
+
+void session_flow_activity(const struct flow *f, struct activity *out)
+{
+    act_copy(f->act, f->act_last_us, out);
+}
+
+void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out)
+{
+    act_copy(sa->act, sa->act_last_us, out);
+}
+
+void session_flow_release(struct flow *f)
+{
+    free(f->act);
+    f->act = NULL;
+}
+
+static void flow_evict_hook(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    session_flow_release(val);
+}
+
+static void ipsec_evict_hook(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    struct ipsec_sa *sa = val;
+    free(sa->act);
+    sa->act = NULL;
+}
+
+/* ---- labels ---- */
+
+#define LABEL_MAX 4096 /* distinct labels kept (a label past it gets its own copy, never freed) */
+
+static pthread_mutex_t label_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct table *labels; /* char[CLASSIFY_NAME_MAX_] -> const char * */
+
+const char *session_label(const char *name)
+{
+    char key[CLASSIFY_NAME_MAX_];
+    memset(key, 0, sizeof(key));
+    size_t n = strlen(name);
+    if (n >= sizeof(key))
+        n = sizeof(key) - 1; /* as the inline label was cut */
+    memcpy(key, name, n);
+    const char *out = NULL;
+    pthread_mutex_lock(&label_lock);
+    if (!labels)
+        labels = table_new(sizeof(key), sizeof(char *), LABEL_MAX, NULL, NULL);
+    bool created = false;
+    char **v = labels ? table_put(labels, key, &created) : NULL;
+    if (v && !created) {
+        out = *v;
+    } else {
+        char *copy = malloc(n + 1);
+        if (copy) {
+            memcpy(copy, key, n + 1);
+            out = copy;
+        }
+        if (v)
+            *v = copy;
+    }
+    pthread_mutex_unlock(&label_lock);
+    return out;
+}
+
 /* ---- lifecycle ---- */
+
+uint32_t session_cap(const struct session_model *m, uint32_t cap)
+{
+    uint32_t c = m->cap_share > 1 ? cap / m->cap_share : cap;
+    return c ? c : 1;
+}
 
 int session_model_init(struct session_model *m, uint8_t side)
 {
+    return session_model_init_share(m, side, 1);
+}
+
+int session_model_init_share(struct session_model *m, uint8_t side, unsigned share)
+{
     memset(m, 0, sizeof(*m));
     m->side = side;
-    m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), FLOW_MAX, NULL, NULL);
-    m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), IKE_SA_MAX, NULL, NULL);
-    m->ipsec =
-        table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa), IPSEC_SA_MAX, NULL, NULL);
-    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl), PPTP_CTRL_MAX, NULL,
-                        NULL);
-    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), GRE_MAX, NULL, NULL);
-    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), L2TP_MAX, NULL, NULL);
-    m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow), IPSEC_SA_MAX, NULL, NULL);
-    m->too_big =
-        table_new(sizeof(struct too_big_key), sizeof(struct too_big_rec), IPSEC_SA_MAX, NULL, NULL);
+    m->cap_share = (uint8_t)(share > 1 && share <= 255 ? share : 1);
+    m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), session_cap(m, FLOW_MAX),
+                         flow_evict_hook, NULL);
+    m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), session_cap(m, IKE_SA_MAX),
+                       NULL, NULL);
+    m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa),
+                         session_cap(m, IPSEC_SA_MAX), ipsec_evict_hook, NULL);
+    m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl),
+                        session_cap(m, PPTP_CTRL_MAX), NULL, NULL);
+    m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), session_cap(m, GRE_MAX),
+                       NULL, NULL);
+    m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), session_cap(m, L2TP_MAX),
+                        NULL, NULL);
+    m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow),
+                       session_cap(m, IPSEC_SA_MAX), mtu_evicted, NULL);
+    m->too_big = table_new(sizeof(struct too_big_key), sizeof(struct too_big_rec),
+                           session_cap(m, IPSEC_SA_MAX), NULL, NULL);
     if (!m->flows || !m->ike || !m->ipsec || !m->pptp || !m->gre || !m->l2tp || !m->mtu ||
         !m->too_big) {
         session_model_free(m);
@@ -205,12 +329,27 @@ void session_model_free(struct session_model *m)
     free(m->fragdg);
     m->fragdg = NULL;
     m->n_fragdg = m->cap_fragdg = 0;
+    for (uint32_t i = 0; m->flows && i < table_slots(m->flows); i++) {
+        struct flow *f = table_slot(m->flows, i, NULL);
+        if (f)
+            session_flow_release(f);
+    }
+    for (uint32_t i = 0; m->ipsec && i < table_slots(m->ipsec); i++) {
+        void *sa = table_slot(m->ipsec, i, NULL);
+        if (sa)
+            ipsec_evict_hook(NULL, NULL, sa);
+    }
     table_free(m->flows);
     table_free(m->ike);
     table_free(m->ipsec);
     table_free(m->pptp);
     table_free(m->gre);
     table_free(m->l2tp);
+    for (uint32_t i = 0; m->mtu && i < table_slots(m->mtu); i++) {
+        void *mf = table_slot(m->mtu, i, NULL);
+        if (mf)
+            mtu_evicted(NULL, NULL, mf);
+    }
     table_free(m->mtu);
     table_free(m->too_big);
     m->mtu = m->too_big = NULL;
@@ -290,7 +429,7 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
             table_set_class(m->flows, f, 1);
         else if (f->pkts[0] && f->pkts[1] && dir == 1 && f->pkts[1] == 1)
             table_set_class(m->flows, f, 1);
-        sess_activity_touch(&f->act, p->ts_us, p->frame);
+        sess_activity_touch_lazy(&f->act, &f->act_last_us, p->ts_us, p->frame);
         if (p->vpn != VPN_NONE && !f->vpn)
             f->vpn = (uint8_t)p->vpn;
         if (p->vpn == VPN_IKE && p->l4proto == IPP_UDP)
@@ -308,8 +447,8 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         break;
     case VPN_NATT_KEEPALIVE:
         m->c.keepalives++;
-        if (f)
-            sess_activity_keepalive(&f->act, p->ts_us);
+        if (f && flow_act_alloc(f))
+            sess_activity_keepalive(f->act, p->ts_us);
         break;
     case VPN_ESP:
     case VPN_AH:

@@ -36,6 +36,12 @@ void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, u
 /* session_mtu.c: tunnel packet sizes answered or not; ICMP too-big messages; end of input. */
 void sess_mtu_update(struct session_model *m, const struct pkt *p);
 void sess_mtu_finish(struct session_model *m);
+/* sess_activity_touch for a record whose activity is allocated at its first gap (*act NULL
+ * until then; *last_us the latest packet time either way). */
+void sess_activity_touch_lazy(struct activity **act, uint64_t *last_us, uint64_t ts,
+                              uint64_t frame);
+/* The mtu table's eviction hook: frees a record's out-of-line packet sizes (ctx, key unused). */
+void mtu_evicted(void *ctx, const void *key, void *val);
 /* session.c: a keepalive at ts (interval statistics). */
 void sess_activity_keepalive(struct activity *a, uint64_t ts);
 

@@ -57,7 +57,7 @@ void sess_ipsec_update(struct session_model *m, const struct pkt *p, bool ah, bo
     sa->bytes += p->ip_len;
     sa->last_ts = p->ts_us;
     sa->last_frame = p->frame;
-    sess_activity_touch(&sa->act, p->ts_us, p->frame);
+    sess_activity_touch_lazy(&sa->act, &sa->act_last_us, p->ts_us, p->frame);
     sess_spark_count(&sa->spark, p->ts_us, 0, m->spark_slide_us);
     if (two_way)
         table_set_class(m->ipsec, sa, 1); /* traffic both ways between these peers: keep it */

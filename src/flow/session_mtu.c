@@ -5,6 +5,7 @@
  * ones of the same flow keep being answered. */
 #include "session_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "vpnscope/proto.h"
@@ -44,9 +45,36 @@ static struct mtu_size *size_slot(struct mtu_dir *d, uint32_t len)
         d->sizes_dropped++;
         return NULL;
     }
+    if (d->n_sizes >= d->sizes_cap) {
+        /* most tunnel flows see a few sizes (and one-packet flood flows one): grown to need */
+        unsigned nc = d->sizes_cap ? d->sizes_cap * 2u : 2u;
+        if (nc > MTU_SIZES)
+            nc = MTU_SIZES;
+        struct mtu_size *ns = realloc(d->sizes, nc * sizeof(*ns));
+        if (!ns) {
+            d->sizes_dropped++; /* out of memory: counted as a size not kept */
+            return NULL;
+        }
+        d->sizes = ns;
+        d->sizes_cap = (uint8_t)nc;
+    }
     struct mtu_size *s = &d->sizes[d->n_sizes++];
+    memset(s, 0, sizeof(*s));
     s->len = len;
     return s;
+}
+
+/* The mtu table's eviction hook (and session_model_free): the record's out-of-line sizes. */
+void mtu_evicted(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    struct mtu_flow *mf = val;
+    for (int d = 0; d < 2; d++) {
+        free(mf->d[d].sizes);
+        mf->d[d].sizes = NULL;
+        mf->d[d].n_sizes = mf->d[d].sizes_cap = 0;
+    }
 }
 
 /* The waiting packet of d got its answer (answered) or was followed by another send (lost). */

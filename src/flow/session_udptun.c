@@ -1,6 +1,7 @@
 /* session_udptun.c - tunnel flows: the per 5-tuple part shared by WireGuard, OpenVPN and any
  * other UDP flow nDPI labels as a VPN (roles, data each way, idle gaps, unanswered handshake
  * runs), the dispatch to session_wg.c / session_ovpn.c, and the tunnel model's lifecycle. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,17 +19,18 @@ static struct tunnel_model *tun_model(struct session_model *m)
     if (!tm)
         return NULL;
     tm->spark_slide_us = m->spark_slide_us;
-    tm->flows =
-        table_new(sizeof(struct flow_key), sizeof(struct tun_flow), TUN_FLOW_MAX, NULL, NULL);
-    tm->wg =
-        table_new(sizeof(struct wg_key), sizeof(struct wg_session), WG_SESSION_MAX, NULL, NULL);
-    tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), WG_INDEX_MAX, NULL, NULL);
-    tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session), OVPN_SESSION_MAX,
-                         NULL, NULL);
-    tm->ovpn_peer =
-        table_new(sizeof(struct ovpn_peer_key), sizeof(struct ovpn_key), OVPN_PEER_MAX, NULL, NULL);
-    tm->ovpn_tcp =
-        table_new(sizeof(struct flow_key), sizeof(struct ovpn_tcp_state), OVPN_TCP_MAX, NULL, NULL);
+    tm->flows = table_new(sizeof(struct flow_key), sizeof(struct tun_flow),
+                          session_cap(m, TUN_FLOW_MAX), NULL, NULL);
+    tm->wg = table_new(sizeof(struct wg_key), sizeof(struct wg_session),
+                       session_cap(m, WG_SESSION_MAX), NULL, NULL);
+    tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), session_cap(m, WG_INDEX_MAX),
+                           NULL, NULL);
+    tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session),
+                         session_cap(m, OVPN_SESSION_MAX), NULL, NULL);
+    tm->ovpn_peer = table_new(sizeof(struct ovpn_peer_key), sizeof(struct ovpn_key),
+                              session_cap(m, OVPN_PEER_MAX), NULL, NULL);
+    tm->ovpn_tcp = table_new(sizeof(struct flow_key), sizeof(struct ovpn_tcp_state),
+                             session_cap(m, OVPN_TCP_MAX), NULL, NULL);
     m->tun = tm;
     if (!tm->flows || !tm->wg || !tm->wg_idx || !tm->ovpn || !tm->ovpn_peer || !tm->ovpn_tcp) {
         sess_tun_free(m);
@@ -58,9 +60,9 @@ static void learn_from_label(struct flow *f)
 {
     if (f->hint != HINT_NONE || !f->classified || f->guessed || f->vpn != VPN_NONE)
         return;
-    if (f->proto == IPP_UDP && strcmp(f->app, "WireGuard") == 0)
+    if (f->proto == IPP_UDP && strcmp(flow_app(f), "WireGuard") == 0)
         f->hint = HINT_WG;
-    else if ((f->proto == IPP_UDP || f->proto == IPP_TCP) && strcmp(f->app, "OpenVPN") == 0)
+    else if ((f->proto == IPP_UDP || f->proto == IPP_TCP) && strcmp(flow_app(f), "OpenVPN") == 0)
         f->hint = HINT_OVPN;
 }
 
@@ -103,8 +105,7 @@ static struct tun_flow *tun_flow_get(struct tunnel_model *tm, const struct flow 
     initial_roles(t, f, p);
     t->vpn = vpn;
     t->proto = f->proto;
-    memcpy(t->app, f->app, sizeof(t->app));
-    t->app[sizeof(t->app) - 1] = '\0';
+    snprintf(t->app, sizeof(t->app), "%s", flow_app(f));
     t->first_ts = p->ts_us;
     t->first_frame = p->frame;
     if (vpn == VPN_NONE) {
@@ -117,7 +118,7 @@ static struct tun_flow *tun_flow_get(struct tunnel_model *tm, const struct flow 
         t->last_frame = p->frame;
         t->first_ts = f->first_ts;
         t->first_frame = f->first_frame;
-        t->act = f->act;
+        session_flow_activity(f, &t->act);
     }
     return t;
 }

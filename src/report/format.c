@@ -7,6 +7,7 @@
 
 #include "report_int.h"
 #include "vpnscope/proto.h"
+#include "vpnscope/session_tunnel.h"
 #include "vpnscope/table.h"
 
 /* ---- timestamps ---- */
@@ -206,7 +207,7 @@ static bool app_unknown(const char *app)
 
 const char *rep_flow_app(const struct flow *f)
 {
-    return f->app[0] ? f->app : "Unknown";
+    return f->app && f->app[0] ? f->app : "Unknown";
 }
 
 static bool vpn_port(uint16_t p)
@@ -220,7 +221,7 @@ bool rep_flow_listed(const struct flow *f, bool all_flows)
         return false;
     if (all_flows || f->is_vpn)
         return true;
-    if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(f->app) &&
+    if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(flow_app(f)) &&
         (vpn_port(f->src.port) || vpn_port(f->dst.port)))
         return true;
     return false;
@@ -240,12 +241,21 @@ uint8_t rep_single_side(const struct session_model *m)
 
 /* ---- totals ---- */
 
-const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa", "ipsec_sa", "pptp",
-                                                  "gre",   "l2tp",   "fragments"};
+const char *const rep_evict_names[REP_N_EVICT] = {"flows", "ike_sa",    "ipsec_sa", "pptp",   "gre",
+                                                  "l2tp",  "fragments", "mtu",      "tunnels"};
 
 static uint64_t evicted(const struct table *t)
 {
     return t ? table_evicted(t) : 0;
+}
+
+static uint64_t tun_evicted(const struct tunnel_model *tm)
+{
+    if (!tm)
+        return 0;
+    uint64_t n = rep_add(evicted(tm->flows), evicted(tm->wg));
+    n = rep_add(n, rep_add(evicted(tm->wg_idx), evicted(tm->ovpn)));
+    return rep_add(n, rep_add(evicted(tm->ovpn_peer), evicted(tm->ovpn_tcp)));
 }
 
 void rep_totals(const struct report_input *in, struct rep_totals *t)
@@ -273,9 +283,12 @@ void rep_totals(const struct report_input *in, struct rep_totals *t)
         t->all.duplicate = rep_add(t->all.duplicate, c->duplicate);
         for (unsigned a = 0; a < ANOM__COUNT; a++)
             t->anomalies[a] = rep_add(t->anomalies[a], c->anomalies[a]);
-        const uint64_t ev[REP_N_EVICT] = {evicted(m->flows), evicted(m->ike), evicted(m->ipsec),
-                                          evicted(m->pptp),  evicted(m->gre), evicted(m->l2tp),
-                                          c->frag_evicted};
+        const uint64_t ev[REP_N_EVICT] = {
+            evicted(m->flows),  evicted(m->ike),
+            evicted(m->ipsec),  evicted(m->pptp),
+            evicted(m->gre),    evicted(m->l2tp),
+            c->frag_evicted,    rep_add(evicted(m->mtu), evicted(m->too_big)),
+            tun_evicted(m->tun)};
         for (unsigned e = 0; e < REP_N_EVICT; e++)
             t->evicted[e] = rep_add(t->evicted[e], ev[e]);
         if (c->first_ts && (!t->first_ts || c->first_ts < t->first_ts))
@@ -366,7 +379,7 @@ static struct rep_rec *rec_new(struct rep_list *l, unsigned type, uint8_t model,
     r->p = p;
     r->has_ts = has_ts;
     r->ts = ts;
-    r->seq = l->n;
+    r->seq = (uint32_t)l->n;
     l->n++;
     return r;
 }
@@ -379,95 +392,148 @@ static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
              id->has_icmp_id ? id->icmp_id : 0u);
 }
 
+/* The tie-break key of a record (records with equal ts and type are ordered by it), made when a
+ * comparison needs it instead of held in every record. */
+static void rec_key(const struct rep_rec *r, char *key, size_t size)
+{
+    const char *side = side_name(r->side);
+    char a[64], b[64], c[64];
+    switch (r->type) {
+    case REC_IKE_SA: {
+        const struct ike_sa *sa = r->p;
+        snprintf(key, size, "%s|%u|%016llx|%016llx", side, (unsigned)sa->version,
+                 (unsigned long long)sa->ispi, (unsigned long long)sa->rspi);
+        break;
+    }
+    case REC_ESP_SA:
+    case REC_AH_SA: {
+        const struct ipsec_sa *sa = r->p;
+        snprintf(key, size, "%s|%s|%s|%08x|%u|%u|%u", side, ip_addr_str(&sa->k.src, a, sizeof(a)),
+                 ip_addr_str(&sa->k.dst, b, sizeof(b)), (unsigned)sa->k.spi, (unsigned)sa->k.encap,
+                 (unsigned)sa->k.sport, (unsigned)sa->k.dport);
+        break;
+    }
+    case REC_PPTP_CTRL:
+    case REC_PPTP_CALL: {
+        const struct pptp_ctrl *pc = r->p;
+        int n = snprintf(key, size, "%s|%s|%u|%s|%u", side,
+                         ip_addr_str(&pc->client.ip, a, sizeof(a)), (unsigned)pc->client.port,
+                         ip_addr_str(&pc->server.ip, b, sizeof(b)), (unsigned)pc->server.port);
+        if (r->type == REC_PPTP_CALL && n > 0 && (size_t)n < size && r->sub < PPTP_CALLS_PER_CTRL)
+            snprintf(key + n, size - (size_t)n, "|%05u|%u", (unsigned)pc->calls[r->sub].call_id,
+                     (unsigned)r->sub);
+        break;
+    }
+    case REC_GRE: {
+        const struct gre_flow *g = r->p;
+        snprintf(key, size, "%s|%s|%s|%u|%u|%010u", side, ip_addr_str(&g->k.src, a, sizeof(a)),
+                 ip_addr_str(&g->k.dst, b, sizeof(b)), (unsigned)g->k.version,
+                 (unsigned)g->k.has_key, (unsigned)g->k.key);
+        break;
+    }
+    case REC_L2TP: {
+        const struct l2tp_sess *s = r->p;
+        snprintf(key, size, "%s|%s|%s|%u|%u|%05u|%05u", side, ip_addr_str(&s->k.src, a, sizeof(a)),
+                 ip_addr_str(&s->k.dst, b, sizeof(b)), (unsigned)s->k.sport, (unsigned)s->k.dport,
+                 (unsigned)s->k.tunnel_id, (unsigned)s->k.session_id);
+        break;
+    }
+    case REC_FLOW: {
+        const struct flow *f = r->p;
+        snprintf(key, size, "%s|%03u|%s|%u|%s|%u", side, (unsigned)f->proto,
+                 ip_addr_str(&f->src.ip, a, sizeof(a)), (unsigned)f->src.port,
+                 ip_addr_str(&f->dst.ip, b, sizeof(b)), (unsigned)f->dst.port);
+        break;
+    }
+    case REC_NAT_MAPPING: {
+        const struct nat_mapping *mp = r->p;
+        nat_id_key(&mp->inside, a, sizeof(a));
+        nat_id_key(&mp->outside, b, sizeof(b));
+        nat_id_key(&mp->peer, c, sizeof(c));
+        snprintf(key, size, "%03u|%s|%s|%s", (unsigned)mp->proto, a, b, c);
+        break;
+    }
+    case REC_UNMATCHED: {
+        const struct nat_unmatched *u = r->p;
+        snprintf(key, size, "%u|%u|%03u|%s|%s|%u|%u|%08x|%u", (unsigned)u->side,
+                 (unsigned)u->direction, (unsigned)u->proto, ip_addr_str(&u->src, a, sizeof(a)),
+                 ip_addr_str(&u->dst, b, sizeof(b)), (unsigned)u->sport, (unsigned)u->dport,
+                 (unsigned)u->spi, (unsigned)u->call_id);
+        break;
+    }
+    case REC_CLOCK_OFFSET:
+        snprintf(key, size, "clock");
+        break;
+    case REC_FINDING: {
+        const struct finding *f = r->p;
+        snprintf(key, size, "%s|%010zu", finding_kind_name(f->kind), (size_t)r->sub);
+        break;
+    }
+    case REC_WG_SESSION:
+    case REC_OVPN_SESSION:
+        rep_tunnel_key(r, side, key, size);
+        break;
+    default:
+        if (size)
+            key[0] = '\0';
+    }
+}
+
 static int add_model(struct rep_list *l, const struct report_input *in, uint8_t mi)
 {
     const struct session_model *m = in->models[mi];
-    const char *side = side_name(m->side);
-    char a[64], b[64];
-    const void *kp;
+    size_t first = l->n;
+    int rc = 0;
 
-    for (uint32_t i = 0; m->ike && i < table_slots(m->ike); i++) {
-        const struct ike_sa *sa = table_slot(m->ike, i, &kp);
-        if (!sa)
-            continue;
-        struct rep_rec *r = rec_new(l, REC_IKE_SA, mi, sa, true, sa->first_ts);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%u|%016llx|%016llx", side, (unsigned)sa->version,
-                 (unsigned long long)sa->ispi, (unsigned long long)sa->rspi);
+    for (uint32_t i = 0; rc == 0 && m->ike && i < table_slots(m->ike); i++) {
+        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
+        if (sa && !rec_new(l, REC_IKE_SA, mi, sa, true, sa->first_ts))
+            rc = -1;
     }
-    for (uint32_t i = 0; m->ipsec && i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *sa = table_slot(m->ipsec, i, &kp);
+    for (uint32_t i = 0; rc == 0 && m->ipsec && i < table_slots(m->ipsec); i++) {
+        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
         if (!sa)
             continue;
         unsigned type = sa->k.proto == IPP_AH ? REC_AH_SA : REC_ESP_SA;
-        struct rep_rec *r = rec_new(l, type, mi, sa, true, sa->first_ts);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%08x|%u|%u|%u", side,
-                 ip_addr_str(&sa->k.src, a, sizeof(a)), ip_addr_str(&sa->k.dst, b, sizeof(b)),
-                 (unsigned)sa->k.spi, (unsigned)sa->k.encap, (unsigned)sa->k.sport,
-                 (unsigned)sa->k.dport);
+        if (!rec_new(l, type, mi, sa, true, sa->first_ts))
+            rc = -1;
     }
-    for (uint32_t i = 0; m->pptp && i < table_slots(m->pptp); i++) {
-        const struct pptp_ctrl *c = table_slot(m->pptp, i, &kp);
+    for (uint32_t i = 0; rc == 0 && m->pptp && i < table_slots(m->pptp); i++) {
+        const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
         if (!c)
             continue;
-        ip_addr_str(&c->client.ip, a, sizeof(a));
-        ip_addr_str(&c->server.ip, b, sizeof(b));
         unsigned n = c->n_calls < PPTP_CALLS_PER_CTRL ? c->n_calls : PPTP_CALLS_PER_CTRL;
-        if (n == 0) {
-            struct rep_rec *r = rec_new(l, REC_PPTP_CTRL, mi, c, true, c->first_ts);
-            if (!r)
-                return -1;
-            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u", side, a, (unsigned)c->client.port, b,
-                     (unsigned)c->server.port);
-        }
-        for (unsigned k = 0; k < n; k++) {
+        if (n == 0 && !rec_new(l, REC_PPTP_CTRL, mi, c, true, c->first_ts))
+            rc = -1;
+        for (unsigned k = 0; rc == 0 && k < n; k++) {
             struct rep_rec *r = rec_new(l, REC_PPTP_CALL, mi, c, true, c->calls[k].first_ts);
             if (!r)
-                return -1;
-            r->sub = k;
-            snprintf(r->key, sizeof(r->key), "%s|%s|%u|%s|%u|%05u|%u", side, a,
-                     (unsigned)c->client.port, b, (unsigned)c->server.port,
-                     (unsigned)c->calls[k].call_id, k);
+                rc = -1;
+            else
+                r->sub = k;
         }
     }
-    for (uint32_t i = 0; m->gre && i < table_slots(m->gre); i++) {
-        const struct gre_flow *g = table_slot(m->gre, i, &kp);
-        if (!g || session_gre_is_pptp_call(m, g))
-            continue;
-        struct rep_rec *r = rec_new(l, REC_GRE, mi, g, true, g->first_ts);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%u|%u|%010u", side,
-                 ip_addr_str(&g->k.src, a, sizeof(a)), ip_addr_str(&g->k.dst, b, sizeof(b)),
-                 (unsigned)g->k.version, (unsigned)g->k.has_key, (unsigned)g->k.key);
+    for (uint32_t i = 0; rc == 0 && m->gre && i < table_slots(m->gre); i++) {
+        const struct gre_flow *g = table_slot(m->gre, i, NULL);
+        if (g && !session_gre_is_pptp_call(m, g) && !rec_new(l, REC_GRE, mi, g, true, g->first_ts))
+            rc = -1;
     }
-    for (uint32_t i = 0; m->l2tp && i < table_slots(m->l2tp); i++) {
-        const struct l2tp_sess *s = table_slot(m->l2tp, i, &kp);
-        if (!s)
-            continue;
-        struct rep_rec *r = rec_new(l, REC_L2TP, mi, s, true, s->first_ts);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%s|%s|%u|%u|%05u|%05u", side,
-                 ip_addr_str(&s->k.src, a, sizeof(a)), ip_addr_str(&s->k.dst, b, sizeof(b)),
-                 (unsigned)s->k.sport, (unsigned)s->k.dport, (unsigned)s->k.tunnel_id,
-                 (unsigned)s->k.session_id);
+    for (uint32_t i = 0; rc == 0 && m->l2tp && i < table_slots(m->l2tp); i++) {
+        const struct l2tp_sess *s = table_slot(m->l2tp, i, NULL);
+        if (s && !rec_new(l, REC_L2TP, mi, s, true, s->first_ts))
+            rc = -1;
     }
-    for (uint32_t i = 0; m->flows && i < table_slots(m->flows); i++) {
-        const struct flow *f = table_slot(m->flows, i, &kp);
-        if (!f || !rep_flow_listed(f, in->all_flows))
-            continue;
-        struct rep_rec *r = rec_new(l, REC_FLOW, mi, f, true, f->first_ts);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%03u|%s|%u|%s|%u", side, (unsigned)f->proto,
-                 ip_addr_str(&f->src.ip, a, sizeof(a)), (unsigned)f->src.port,
-                 ip_addr_str(&f->dst.ip, b, sizeof(b)), (unsigned)f->dst.port);
+    for (uint32_t i = 0; rc == 0 && m->flows && i < table_slots(m->flows); i++) {
+        const struct flow *f = table_slot(m->flows, i, NULL);
+        if (f && rep_flow_listed(f, in->all_flows) &&
+            !rec_new(l, REC_FLOW, mi, f, true, f->first_ts))
+            rc = -1;
     }
-    return rep_build_tunnels(l, mi, m);
+    if (rc == 0)
+        rc = rep_build_tunnels(l, mi, m);
+    for (size_t i = first; i < l->n; i++)
+        l->v[i].side = m->side;
+    return rc;
 }
 
 struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
@@ -478,35 +544,20 @@ struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, co
 
 static int add_nat(struct rep_list *l, const struct nat_result *nr)
 {
-    char a[64], b[64], c[64];
     for (size_t i = 0; i < nr->n_map; i++) {
-        const struct nat_mapping *mp = &nr->map[i];
-        struct rep_rec *r = rec_new(l, REC_NAT_MAPPING, 0, mp, true, mp->first_ts);
+        struct rep_rec *r = rec_new(l, REC_NAT_MAPPING, 0, &nr->map[i], true, nr->map[i].first_ts);
         if (!r)
             return -1;
         r->sub = (uint32_t)i;
-        nat_id_key(&mp->inside, a, sizeof(a));
-        nat_id_key(&mp->outside, b, sizeof(b));
-        nat_id_key(&mp->peer, c, sizeof(c));
-        snprintf(r->key, sizeof(r->key), "%03u|%s|%s|%s", (unsigned)mp->proto, a, b, c);
     }
     for (size_t i = 0; i < nr->n_unm; i++) {
-        const struct nat_unmatched *u = &nr->unm[i];
-        struct rep_rec *r = rec_new(l, REC_UNMATCHED, 0, u, true, u->first_ts);
+        struct rep_rec *r = rec_new(l, REC_UNMATCHED, 0, &nr->unm[i], true, nr->unm[i].first_ts);
         if (!r)
             return -1;
         r->sub = (uint32_t)i;
-        snprintf(r->key, sizeof(r->key), "%u|%u|%03u|%s|%s|%u|%u|%08x|%u", (unsigned)u->side,
-                 (unsigned)u->direction, (unsigned)u->proto, ip_addr_str(&u->src, a, sizeof(a)),
-                 ip_addr_str(&u->dst, b, sizeof(b)), (unsigned)u->sport, (unsigned)u->dport,
-                 (unsigned)u->spi, (unsigned)u->call_id);
     }
-    if (nr->clock.valid) {
-        struct rep_rec *r = rec_new(l, REC_CLOCK_OFFSET, 0, &nr->clock, false, 0);
-        if (!r)
-            return -1;
-        snprintf(r->key, sizeof(r->key), "clock");
-    }
+    if (nr->clock.valid && !rec_new(l, REC_CLOCK_OFFSET, 0, &nr->clock, false, 0))
+        return -1;
     return 0;
 }
 
@@ -519,7 +570,10 @@ static int cmp_rec(const void *pa, const void *pb)
         return a->ts < b->ts ? -1 : 1;
     if (a->type != b->type)
         return a->type < b->type ? -1 : 1;
-    int c = strcmp(a->key, b->key);
+    char ka[REP_KEY_MAX], kb[REP_KEY_MAX];
+    rec_key(a, ka, sizeof(ka));
+    rec_key(b, kb, sizeof(kb));
+    int c = strcmp(ka, kb);
     if (c)
         return c;
     return a->seq < b->seq ? -1 : (a->seq > b->seq);
@@ -542,7 +596,6 @@ int rep_build(struct rep_list *l, const struct report_input *in)
             break;
         }
         r->sub = (uint32_t)i;
-        snprintf(r->key, sizeof(r->key), "%s|%010zu", finding_kind_name(f->kind), i);
     }
     if (l->n > 1)
         qsort(l->v, l->n, sizeof(*l->v), cmp_rec);

@@ -639,7 +639,8 @@ static void rec_summary(struct jw *w, const struct report_input *in)
     jw_obj_end(w);
     jw_obj(w, "evicted");
     for (unsigned e = 0; e < REP_N_EVICT; e++)
-        jw_u64(w, rep_evict_names[e], t.evicted[e]);
+        if (e < REP_N_EVICT_ALWAYS || t.evicted[e])
+            jw_u64(w, rep_evict_names[e], t.evicted[e]);
     jw_obj_end(w);
     if (in->live)
         jw_u64(w, "kernel_drops", in->kernel_drops);

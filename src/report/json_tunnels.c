@@ -107,30 +107,31 @@ void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovp
     rep_json_ovpn_fields(w, s, true);
 }
 
+void rep_tunnel_key(const struct rep_rec *r, const char *side, char *key, size_t size)
+{
+    if (r->type == REC_WG_SESSION) {
+        const struct wg_session *s = r->p;
+        snprintf(key, size, "%s|%08x|%08x", side, (unsigned)s->i_idx, (unsigned)s->r_idx);
+    } else {
+        const struct ovpn_session *s = r->p;
+        snprintf(key, size, "%s|%016llx", side, (unsigned long long)s->client_sid);
+    }
+}
+
 int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m)
 {
     const struct tunnel_model *tm = m->tun;
     if (!tm)
         return 0;
-    const char *side = side_name(m->side);
     for (uint32_t i = 0; i < table_slots(tm->wg); i++) {
         const struct wg_session *s = table_slot(tm->wg, i, NULL);
-        if (!s)
-            continue;
-        struct rep_rec *r = rep_rec_new(l, REC_WG_SESSION, mi, s, true, s->first_ts);
-        if (!r)
+        if (s && !rep_rec_new(l, REC_WG_SESSION, mi, s, true, s->first_ts))
             return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%08x|%08x", side, (unsigned)s->i_idx,
-                 (unsigned)s->r_idx);
     }
     for (uint32_t i = 0; i < table_slots(tm->ovpn); i++) {
         const struct ovpn_session *s = table_slot(tm->ovpn, i, NULL);
-        if (!s)
-            continue;
-        struct rep_rec *r = rep_rec_new(l, REC_OVPN_SESSION, mi, s, true, s->first_ts);
-        if (!r)
+        if (s && !rep_rec_new(l, REC_OVPN_SESSION, mi, s, true, s->first_ts))
             return -1;
-        snprintf(r->key, sizeof(r->key), "%s|%016llx", side, (unsigned long long)s->client_sid);
     }
     return 0;
 }

@@ -30,17 +30,19 @@ enum rep_type {
 };
 const char *rep_type_name(unsigned t); /* the JSON "type" */
 
-/* One record to print: what it is, where it lives, and its sort keys. Pointers are into the
- * report input and valid while it is. */
+/* One record to print: what it is, where it lives, and its sort keys (32 bytes: the tie-break
+ * key is made from the record when a comparison needs it). Pointers are into the report input and
+ * valid while it is. */
+#define REP_KEY_MAX 224 /* longest tie-break key */
 struct rep_rec {
     uint64_t ts;
+    const void *p; /* the record (ike_sa, ipsec_sa, pptp_ctrl, gre_flow, ...) */
+    uint32_t sub;  /* PPTP call index / NAT index / finding index */
+    uint32_t seq;  /* build order (last tie-break) */
     bool has_ts;
     uint8_t type;  /* enum rep_type */
     uint8_t model; /* index into report_input.models */
-    uint32_t sub;  /* PPTP call index / NAT index / finding index */
-    const void *p; /* the record (ike_sa, ipsec_sa, pptp_ctrl, gre_flow, ...) */
-    char key[224]; /* deterministic tie-break key (no pointers) */
-    size_t seq;    /* build order (last tie-break) */
+    uint8_t side;  /* the model's side (enum cap_side), in the key */
 };
 
 struct rep_list {
@@ -54,11 +56,13 @@ struct rep_list {
 int rep_build(struct rep_list *l, const struct report_input *in);
 void rep_list_free(struct rep_list *l);
 
-/* A new record in l (NULL on OOM); the caller fills key. */
+/* A new record in l (NULL on OOM). */
 struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
                             bool has_ts, uint64_t ts);
 /* json_tunnels.c: the wg_session and ovpn_session records of model mi. 0, or -1 on OOM. */
 int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m);
+/* json_tunnels.c: the tie-break key of a wg_session or ovpn_session record. */
+void rep_tunnel_key(const struct rep_rec *r, const char *side, char *key, size_t size);
 
 /* Text order for findings: severity (error first), then ts, kind, list position. Returns a
  * malloc'ed array of n indexes into in->findings->v (NULL when none or OOM). */
@@ -82,9 +86,11 @@ const char *rep_flow_app(const struct flow *f); /* the nDPI label, "Unknown" whe
 uint8_t rep_single_side(const struct session_model *m);
 
 /* Totals over the models, as the summary prints them. */
-#define REP_N_EVICT 7
-extern const char
-    *const rep_evict_names[REP_N_EVICT]; /* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments */
+#define REP_N_EVICT 9
+#define REP_N_EVICT_ALWAYS 7 /* the JSON summary gives these always, the others when not 0 */
+/* flows, ike_sa, ipsec_sa, pptp, gre, l2tp, fragments, mtu (path-MTU and too-big records),
+ * tunnels (WireGuard/OpenVPN/UDP tunnel records and their links) */
+extern const char *const rep_evict_names[REP_N_EVICT];
 struct rep_counts {
     uint64_t packets, decoded, truncated, invalid, non_ip, filtered;
     uint64_t duplicate; /* repeats of another -r piece's packets (shown only when any) */

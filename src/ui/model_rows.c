@@ -365,7 +365,7 @@ static struct ui_tunnel *ipsec_own_row(struct builder *b, uint8_t mi, uint32_t i
         snprintf(t->proto, sizeof(t->proto), "%s%s", sa->k.proto == IPP_AH ? "AH" : "ESP",
                  sa->k.encap ? "/udp" : "");
         t->timeout_s = report_timeout_ipsec(b->to, sa);
-        t->act = sa->act;
+        session_ipsec_activity(sa, &t->act);
         t->first_ts = sa->first_ts;
         if (mi == 0 && b->f->two) {
             const struct nat_mapping *mp =
@@ -626,9 +626,9 @@ static void rows_other(struct builder *b)
         ui_ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
         ui_ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%.31s",
-                 fl->app[0]   ? fl->app
-                 : fl->is_vpn ? "VPN"
-                              : "Unknown");
+                 fl->app && fl->app[0] ? fl->app
+                 : fl->is_vpn          ? "VPN"
+                                       : "Unknown");
         snprintf(t->ids, sizeof(t->ids), "%s",
                  ip_proto_name(fl->proto) ? ip_proto_name(fl->proto) : "ip");
         t->pkts[0] = fl->pkts[0];
@@ -638,7 +638,7 @@ static void rows_other(struct builder *b)
         t->first_ts = fl->first_ts;
         t->last_ts = fl->last_ts;
         t->timeout_s = report_timeout_proto(b->to, fl->proto, fl->pkts[1] > 0);
-        t->act = fl->act;
+        session_flow_activity(fl, &t->act);
         const struct tun_flow *tf = tunnel_flow_of(m, fl); /* UDP tunnels keep buckets */
         if (tf)
             ui_spark_add(b->m, t, &tf->spark, tf->first_ts, tf->last_ts, false);

@@ -19,6 +19,53 @@ static void test_frames_cap_and_total(void)
     finding_frame(&f, SIDE_INSIDE, 3); /* a listed duplicate is not counted again */
     CHECK_EQ(f.n_frames, FINDING_MAX_FRAMES);
     CHECK_EQ(f.frames_total, FINDING_MAX_FRAMES + 10);
+    CHECK_EQ(f.frames_cap, FINDING_MAX_FRAMES);
+    CHECK_EQ(f.frames[FINDING_MAX_FRAMES - 1].frame, FINDING_MAX_FRAMES);
+    finding_free(&f);
+    CHECK(f.frames == NULL && f.frame_role == NULL && f.n_frames == 0);
+}
+
+/* Evidence and frames are allocated as they are added: none for a bare finding, a few slots for
+ * a few, and a list copy owns copies of them. */
+static void test_evidence_on_demand(void)
+{
+    struct finding_list l = {0};
+    struct finding *f = finding_add(&l, FINDING_STALE_NAT, 5);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    CHECK(f->ev == NULL && f->frames == NULL && f->frame_role == NULL);
+    finding_ev_int(f, "a", 1);
+    finding_ev_str(f, "b", "two");
+    finding_ev_int(f, "a", 3); /* a key appears once */
+    CHECK_EQ(f->n_ev, 2);
+    CHECK(f->ev_cap >= 2 && f->ev_cap < FINDING_MAX_EV);
+    for (unsigned i = 0; i < FINDING_MAX_EV + 4; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%u", i);
+        finding_ev_int(f, k, i);
+    }
+    CHECK_EQ(f->n_ev, FINDING_MAX_EV);
+    CHECK_EQ(f->ev[0].i, 3);
+    CHECK_STR(f->ev[1].s, "two");
+    CHECK_STR(f->ev[FINDING_MAX_EV - 1].key, "k13");
+    finding_frame_role(f, SIDE_INSIDE, 7, "probe");
+    finding_frame(f, SIDE_INSIDE, 8);
+    CHECK_EQ(f->n_frames, 2);
+    CHECK(f->frames_cap >= 2 && f->frames_cap < FINDING_MAX_FRAMES);
+    struct finding_list c = {0};
+    CHECK(finding_list_append(&c, &l));
+    finding_list_free(&l); /* the copy keeps its own evidence and frames */
+    CHECK_EQ(c.n, 1);
+    if (c.n == 1) {
+        CHECK(c.v[0].ev != NULL && c.v[0].frames != NULL);
+        CHECK_EQ(c.v[0].n_ev, FINDING_MAX_EV);
+        CHECK_STR(c.v[0].ev[1].s, "two");
+        CHECK_EQ(c.v[0].frames[1].frame, 8);
+        CHECK_STR(finding_frame_role_name(&c.v[0], 0), "probe");
+        CHECK_STR(finding_frame_role_name(&c.v[0], 1), "evidence");
+    }
+    finding_list_free(&c);
 }
 
 static void test_frame_roles(void)
@@ -35,6 +82,7 @@ static void test_frame_roles(void)
     CHECK_STR(finding_frame_role_name(&f, 2), "evidence"); /* out of range */
     finding_frame(&f, SIDE_INSIDE, 5);
     CHECK_STR(finding_frame_role_name(&f, 2), "evidence");
+    finding_free(&f);
 }
 
 static void test_display_filter(void)
@@ -58,10 +106,12 @@ static void test_display_filter(void)
     CHECK_EQ(evidence_display_filter(&f, SIDE_INSIDE, small, sizeof(small)), 0);
     CHECK_STR(small, "");
     /* the largest list fits EVIDENCE_FILTER_MAX: every other frame, 20-digit numbers */
+    finding_free(&f);
     memset(&f, 0, sizeof(f));
     for (unsigned i = 0; i < FINDING_MAX_FRAMES; i++)
         finding_frame(&f, SIDE_SINGLE, UINT64_MAX - 2 * (uint64_t)i);
     CHECK_EQ(evidence_display_filter(&f, SIDE_SINGLE, buf, sizeof(buf)), FINDING_MAX_FRAMES);
+    finding_free(&f);
 }
 
 static void test_min_severity(void)
@@ -126,6 +176,7 @@ int main(void)
     test_group();
     test_frames_cap_and_total();
     test_frame_roles();
+    test_evidence_on_demand();
     test_display_filter();
     test_min_severity();
     return t_done();
