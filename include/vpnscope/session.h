@@ -152,8 +152,10 @@ struct ike_sa {
     uint64_t ip_frag_first_frame;
     uint32_t skf_frags; /* RFC 7383 SKF payloads */
     uint64_t dpd_like;  /* INFORMATIONAL exchanges (DPD/liveness) */
-    struct activity act;
-    struct spark spark; /* packets over time: [0] from the initiator */
+    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
+    struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
+                           * the table, as a flow's); read with ike_act() */
+    struct spark spark;   /* packets over time: [0] from the initiator */
 };
 
 /* ---- ESP and AH SAs (one per SPI and direction) ---- */
@@ -456,6 +458,12 @@ static inline const struct activity *ipsec_act(const struct ipsec_sa *sa)
     return sa->act ? sa->act : &activity_none;
 }
 void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out);
+/* The same for an IKE SA. */
+static inline const struct activity *ike_act(const struct ike_sa *sa)
+{
+    return sa->act ? sa->act : &activity_none;
+}
+void session_ike_activity(const struct ike_sa *sa, struct activity *out);
 /* Frees what a flow owns (its activity): the flows table's eviction hook calls it. */
 void session_flow_release(struct flow *f);
 

@@ -273,7 +273,7 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
     uint8_t cap = du_cap(c, m);
     for (uint32_t i = 0; i < table_slots(m->ike); i++) {
         const struct ike_sa *ik = table_slot(m->ike, i, NULL);
-        if (!ik || !ik->act.n_gaps || ik->dpd_like < 2 || ik->retransmissions < 2 ||
+        if (!ik || !ike_act(ik)->n_gaps || ik->dpd_like < 2 || ik->retransmissions < 2 ||
             ik->max_unanswered_sends < 2)
             continue;
         const struct endpoint *ei = ik->nat_t ? &ik->natt_initiator : &ik->initiator;
@@ -283,7 +283,7 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
         uint64_t to_us = (uint64_t)stale_timeout_for(c, IPP_UDP, replied) * 1000000u;
         /* the tunnel's own idle (keepalives and ESP count): the flow's longest gap */
         const struct gap *g =
-            fl && flow_act(fl)->n_gaps ? &flow_act(fl)->gaps[0] : &ik->act.gaps[0];
+            fl && flow_act(fl)->n_gaps ? &flow_act(fl)->gaps[0] : &ike_act(ik)->gaps[0];
         uint64_t len = g->end_us - g->start_us;
         if (!to_us || len <= to_us)
             continue;

@@ -222,6 +222,11 @@ void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out)
     act_copy(sa->act, sa->act_last_us, out);
 }
 
+void session_ike_activity(const struct ike_sa *sa, struct activity *out)
+{
+    act_copy(sa->act, sa->act_last_us, out);
+}
+
 void session_flow_release(struct flow *f)
 {
     free(f->act);
@@ -240,6 +245,15 @@ static void ipsec_evict_hook(void *ctx, const void *key, void *val)
     (void)ctx;
     (void)key;
     struct ipsec_sa *sa = val;
+    free(sa->act);
+    sa->act = NULL;
+}
+
+static void ike_evict_hook(void *ctx, const void *key, void *val)
+{
+    (void)ctx;
+    (void)key;
+    struct ike_sa *sa = val;
     free(sa->act);
     sa->act = NULL;
 }
@@ -301,7 +315,7 @@ int session_model_init_share(struct session_model *m, uint8_t side, unsigned sha
     m->flows = table_new(sizeof(struct flow_key), sizeof(struct flow), session_cap(m, FLOW_MAX),
                          flow_evict_hook, NULL);
     m->ike = table_new(sizeof(struct ike_sa_key), sizeof(struct ike_sa), session_cap(m, IKE_SA_MAX),
-                       NULL, NULL);
+                       ike_evict_hook, NULL);
     m->ipsec = table_new(sizeof(struct ipsec_sa_key), sizeof(struct ipsec_sa),
                          session_cap(m, IPSEC_SA_MAX), ipsec_evict_hook, NULL);
     m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl),
@@ -338,6 +352,11 @@ void session_model_free(struct session_model *m)
         void *sa = table_slot(m->ipsec, i, NULL);
         if (sa)
             ipsec_evict_hook(NULL, NULL, sa);
+    }
+    for (uint32_t i = 0; m->ike && i < table_slots(m->ike); i++) {
+        void *sa = table_slot(m->ike, i, NULL);
+        if (sa)
+            ike_evict_hook(NULL, NULL, sa);
     }
     table_free(m->flows);
     table_free(m->ike);

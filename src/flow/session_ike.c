@@ -247,7 +247,7 @@ void sess_ike_update(struct session_model *m, const struct pkt *p)
         er->ip = from_init ? p->dst : p->src;
         er->port = from_init ? p->dport : p->sport;
     }
-    sess_activity_touch(&sa->act, p->ts_us, p->frame);
+    sess_activity_touch_lazy(&sa->act, &sa->act_last_us, p->ts_us, p->frame);
     sess_spark_count(&sa->spark, p->ts_us, from_init ? 0 : 1, m->spark_slide_us);
     unsigned slot = exch_slot(sa, ik->exch);
     if (slot < IKE_EXCH_SLOTS)

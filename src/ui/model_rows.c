@@ -285,7 +285,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         t->first_ts = sa->first_ts;
         t->last_ts = sa->last_ts;
         t->timeout_s = report_timeout_ike(b->to, sa);
-        t->act = sa->act;
+        session_ike_activity(sa, &t->act);
         ui_spark_add(b->m, t, &sa->spark, sa->first_ts, sa->last_ts, false);
         t->retrans = sa->retransmissions;
         t->dpd = sa->dpd_like;
