@@ -136,17 +136,20 @@ struct ike_sa {
     struct ike_pending {       /* the open request of each side: [0] initiator */
         bool open;
         uint32_t msgid;
-        uint32_t sends; /* transmissions of that request */
+        uint32_t sends; /* transmissions of that request (its frames: min(sends, 8)) */
         uint64_t first_ts, last_ts;
-        uint8_t nframes;
-        uint64_t frames[8];
+        uint64_t frame0; /* its first frame (the rest in frames->pend once it is resent) */
     } pend[2];
     uint32_t max_unanswered_sends; /* worst unanswered request over the SA's life */
     uint64_t unanswered_first_ts, unanswered_last_ts;
-    uint8_t unanswered_nframes;
-    uint64_t unanswered_frames[8];
+    uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
+    uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
     uint32_t unanswered_msgid;
-    uint8_t unanswered_dir; /* who sent it: 0 initiator, 1 responder */
+    struct ike_frames { /* allocated at the SA's first resent request (NULL: none; owned by the
+                         * table, as act is); read with ike_unanswered_frame() */
+        uint64_t pend[2][8];     /* frames of each side's open request */
+        uint64_t unanswered[8];  /* frames of the worst unanswered request */
+    } *frames;
     /* fragmentation evidence */
     uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
     uint64_t ip_frag_first_frame;
@@ -464,6 +467,11 @@ static inline const struct activity *ike_act(const struct ike_sa *sa)
     return sa->act ? sa->act : &activity_none;
 }
 void session_ike_activity(const struct ike_sa *sa, struct activity *out);
+/* Frame k (< unanswered_nframes) of the SA's worst unanswered request. */
+static inline uint64_t ike_unanswered_frame(const struct ike_sa *sa, unsigned k)
+{
+    return sa->frames && k < 8 ? sa->frames->unanswered[k] : 0;
+}
 /* Frees what a flow owns (its activity): the flows table's eviction hook calls it. */
 void session_flow_release(struct flow *f);
 

@@ -250,7 +250,7 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     finding_ev_ts(f, "last_ts", ik->unanswered_last_ts);
     finding_ev_seconds(f, "span_seconds", du_sec(n.span));
     for (unsigned k = 0; k < ik->unanswered_nframes && k < 8; k++)
-        finding_frame(f, cap, ik->unanswered_frames[k]);
+        finding_frame(f, cap, ike_unanswered_frame(ik, k));
 }
 
 static void no_response(struct detect_ctx *c)

@@ -315,7 +315,7 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
         finding_ev_ts(f, "idle_start_ts", g->start_us);
         finding_frame(f, cap, g->frame_after);
         for (unsigned k = 0; k < ik->unanswered_nframes && k < 8; k++)
-            finding_frame(f, cap, ik->unanswered_frames[k]);
+            finding_frame(f, cap, ike_unanswered_frame(ik, k));
     }
 }
 

@@ -256,6 +256,8 @@ static void ike_evict_hook(void *ctx, const void *key, void *val)
     struct ike_sa *sa = val;
     free(sa->act);
     sa->act = NULL;
+    free(sa->frames);
+    sa->frames = NULL;
 }
 
 /* ---- labels ---- */

@@ -2,6 +2,7 @@
  * requests, NAT-T and the NAT-D verdicts. */
 #include "session_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "vpnscope/decode.h"
@@ -107,6 +108,15 @@ static struct ike_sa *ike_sa_get(struct session_model *m, const struct pkt *p)
     return sa;
 }
 
+/* The SA's resent-request frames, allocated when absent (NULL when out of memory: those frames
+ * are not listed). */
+static struct ike_frames *ike_frames(struct ike_sa *sa)
+{
+    if (!sa->frames)
+        sa->frames = calloc(1, sizeof(*sa->frames));
+    return sa->frames;
+}
+
 /* Retransmissions and unanswered requests, tracked per side: each side has at most one request
  * open (IKEv2 windows are 1 by default; IKEv1 exchanges alternate). */
 static void ike_requests(struct session_model *m, struct ike_sa *sa, const struct pkt *p, int dir)
@@ -143,14 +153,21 @@ static void ike_requests(struct session_model *m, struct ike_sa *sa, const struc
         }
         q->sends++;
         q->last_ts = p->ts_us;
-        if (q->nframes < 8)
-            q->frames[q->nframes++] = p->frame;
+        struct ike_frames *fr = q->sends > 1 ? ike_frames(sa) : NULL;
+        if (q->sends == 1) {
+            q->frame0 = p->frame;
+        } else if (fr) {
+            fr->pend[dir][0] = q->frame0;
+            if (q->sends <= 8)
+                fr->pend[dir][q->sends - 1] = p->frame;
+        }
         if (q->sends > 1 && q->sends >= sa->max_unanswered_sends) {
             sa->max_unanswered_sends = q->sends;
             sa->unanswered_first_ts = q->first_ts;
             sa->unanswered_last_ts = q->last_ts;
-            sa->unanswered_nframes = q->nframes;
-            memcpy(sa->unanswered_frames, q->frames, sizeof(sa->unanswered_frames));
+            sa->unanswered_nframes = fr ? (uint8_t)(q->sends < 8 ? q->sends : 8) : 0;
+            if (fr)
+                memcpy(fr->unanswered, fr->pend[dir], sizeof(fr->unanswered));
             sa->unanswered_msgid = q->msgid;
             sa->unanswered_dir = (uint8_t)dir;
         }

@@ -643,8 +643,10 @@ static void test_ike(void)
     ik->unanswered_first_ts = T0;
     ik->unanswered_last_ts = T0 + S(7);
     ik->unanswered_nframes = 4;
-    for (int i = 0; i < 4; i++)
-        ik->unanswered_frames[i] = (uint64_t)i + 1;
+    ik->frames = calloc(1, sizeof(*ik->frames)); /* freed with the model */
+    CHECK(ik->frames != NULL);
+    for (int i = 0; ik->frames && i < 4; i++)
+        ik->frames->unanswered[i] = (uint64_t)i + 1;
     finish(m);
     CHECK_EQ(run1(m, FINDING_IKE_NO_RESPONSE, &f), 1);
     CHECK(strstr(f.summary, "4 times") != NULL);
