@@ -361,7 +361,8 @@ struct mtu_dir {
     uint64_t small_answered_after_loss;
     uint32_t lost_frames_total;
     uint8_t n_lost_frames;
-    uint64_t lost_frames[MTU_FRAMES];
+    uint64_t *lost_frames; /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
+                            * owned by the mtu table: freed with its record) */
     /* timing of this direction (every packet of the flow once it is a tunnel flow) */
     uint64_t n, first_ts, last_ts, last_frame;
     uint64_t first_since_other; /* first packet after the other direction's latest one */

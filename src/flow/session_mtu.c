@@ -74,6 +74,9 @@ void mtu_evicted(void *ctx, const void *key, void *val)
         free(mf->d[d].sizes);
         mf->d[d].sizes = NULL;
         mf->d[d].n_sizes = mf->d[d].sizes_cap = 0;
+        free(mf->d[d].lost_frames);
+        mf->d[d].lost_frames = NULL;
+        mf->d[d].n_lost_frames = 0;
     }
 }
 
@@ -110,7 +113,9 @@ static void settle(struct mtu_dir *d, bool answered)
     if (!d->first_large_loss_ts)
         d->first_large_loss_ts = d->pend_ts;
     d->lost_frames_total++;
-    if (d->n_lost_frames < MTU_FRAMES)
+    if (!d->lost_frames)
+        d->lost_frames = calloc(MTU_FRAMES, sizeof(*d->lost_frames));
+    if (d->lost_frames && d->n_lost_frames < MTU_FRAMES) /* out of memory: not listed */
         d->lost_frames[d->n_lost_frames++] = d->pend_frame;
 }
 
