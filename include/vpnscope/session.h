@@ -145,16 +145,16 @@ struct ike_sa {
     uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
     uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
     uint32_t unanswered_msgid;
-    struct ike_frames { /* allocated at the SA's first resent request (NULL: none; owned by the
-                         * table, as act is); read with ike_unanswered_frame() */
-        uint64_t pend[2][8];     /* frames of each side's open request */
-        uint64_t unanswered[8];  /* frames of the worst unanswered request */
-    } *frames;
+    struct ike_frames {      /* allocated at the SA's first resent request (NULL: none; owned by the
+                              * table, as act is); read with ike_unanswered_frame() */
+        uint64_t pend[2][8]; /* frames of each side's open request */
+        uint64_t unanswered[8]; /* frames of the worst unanswered request */
+    } * frames;
     /* fragmentation evidence */
     uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
     uint64_t ip_frag_first_frame;
-    uint32_t skf_frags; /* RFC 7383 SKF payloads */
-    uint64_t dpd_like;  /* INFORMATIONAL exchanges (DPD/liveness) */
+    uint32_t skf_frags;   /* RFC 7383 SKF payloads */
+    uint64_t dpd_like;    /* INFORMATIONAL exchanges (DPD/liveness) */
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
     struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
                            * the table, as a flow's); read with ike_act() */
