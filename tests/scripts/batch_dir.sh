@@ -11,11 +11,7 @@
 set -uo pipefail
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${VPNSCOPE_BIN:-$SRC/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 for t in python3 gzip; do command -v $t >/dev/null || skip "$t not installed"; done
 P=$SRC/pcaps
 for f in esp_collision-inside.pcap esp_collision-outside.pcap ah_esp_bundle.pcap natt_keepalive_ok-inside.pcap mixed-snaplen.pcapng; do
@@ -23,17 +19,6 @@ for f in esp_collision-inside.pcap esp_collision-outside.pcap ah_esp_bundle.pcap
 done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vpnscope-batch.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && head -20 "$2" | sed 's/^/    /'
-}
 D=$TMP/caps
 mkdir -p "$D/sub/deeper"
 cp "$P/esp_collision-inside.pcap" "$P/ah_esp_bundle.pcap" "$P/mixed-snaplen.pcapng" "$D/"

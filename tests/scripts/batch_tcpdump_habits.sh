@@ -10,11 +10,7 @@
 set -uo pipefail
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${VPNSCOPE_BIN:-$SRC/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 for t in tshark tcpdump gzip zstd python3; do command -v $t >/dev/null || skip "$t not installed"; done
 ONE=$SRC/pcaps/ss-ikev2-two-clients-inside.pcap
 IN=$SRC/pcaps/esp_collision-inside.pcap
@@ -23,17 +19,6 @@ RT=$SRC/pcaps/mtu_blackhole-router.pcap
 for f in "$ONE" "$IN" "$OUT" "$RT"; do [ -f "$f" ] || skip "$f missing"; done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vpnscope-habits.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && head -20 "$2" | sed 's/^/    /'
-}
 # summary field of a JSON report
 field() { python3 -c 'import json,sys
 for l in open(sys.argv[1]):

@@ -9,11 +9,7 @@ set -uo pipefail
 
 BIN=${VPNSCOPE_BIN:-}
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 [ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
 [ -w /dev/full ] || skip "no /dev/full"
 CC=${CC:-cc}
@@ -22,17 +18,6 @@ PCAP=$SRC/pcaps/esp_collision-inside.pcap
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -10
-}
 # expect DESC RC WANT_RC STDERR_FILE REGEX
 expect() {
     if [ "$2" = "$3" ] && grep -qE -- "$5" "$4" && [ "$(wc -l <"$4")" = 1 ]; then

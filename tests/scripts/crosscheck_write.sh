@@ -8,11 +8,7 @@
 set -uo pipefail
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${VPNSCOPE_BIN:-$SRC/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v tcpdump >/dev/null || skip "tcpdump not installed"
 ONE=$SRC/pcaps/ss-ikev2-two-clients-inside.pcap
 IN=$SRC/pcaps/esp_collision-inside.pcap
@@ -21,17 +17,6 @@ NG=$SRC/pcaps/mixed-snaplen.pcapng
 for f in "$ONE" "$IN" "$OUT" "$NG"; do [ -f "$f" ] || skip "$f missing"; done
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && head -20 "$2" | sed 's/^/    /'
-}
 # frames as tcpdump prints them: time, link header, hex bytes
 dumpf() { tcpdump -r "$1" -nn -tt -e -x "${@:2}" 2>/dev/null; }
 

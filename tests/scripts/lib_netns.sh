@@ -8,7 +8,7 @@
 #     starts, killed at exit), and the EXIT trap that removes every namespace made with mkns and
 #     $TMP; mkns NAME, mkveth A B NS_A NS_B (made inside the namespaces: the root namespace is
 #     never touched; IPv6 off, so no ND/MLD noise; no addresses, no routes), netns_pair;
-#   - counting: ok DESC, ko DESC [FILE] (FILE's first lines shown), netns_done (the totals; its
+#   - counting (lib_check.sh, with skip): ok DESC, ko DESC [FILE], netns_done (the totals; its
 #     status is the test's);
 #   - waits for a state with a deadline, never a bare sleep: wait_grep, wait_listening,
 #     wait_exit (the process ends by itself, else SIGINT; its status), wait_ended (whether it
@@ -18,11 +18,8 @@
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BIN=${VPNSCOPE_BIN:-$SRC/build/release/vpnscope}
 
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+# skip, ok, ko, check_done
+. "$(dirname "${BASH_SOURCE[0]}")/lib_check.sh"
 need_bin() { [ -n "$BIN" ] && [ -x "$BIN" ] || skip "vpnscope binary not found: '$BIN' (VPNSCOPE_BIN)"; }
 need_root() { [ "$(id -u)" = 0 ] || skip "needs root to create network namespaces"; }
 need_tools() {
@@ -70,22 +67,7 @@ netns_pair() {
     mkveth "$IFA" "$IFB" "$NS_TX" "$NS_RX" || skip "cannot create a veth pair"
 }
 
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -20
-    return 0
-}
-netns_done() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
-}
+netns_done() { check_done; }
 
 # wait_grep FILE REGEX [SECONDS]: until FILE has a line matching REGEX (deadline, default 10 s)
 wait_grep() {

@@ -19,28 +19,13 @@ set -uo pipefail
 
 BIN=${VPNSCOPE_BIN:-}
 SRC=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 [ -n "$BIN" ] && [ -x "$BIN" ] || skip "VPNSCOPE_BIN not set or not executable"
 command -v python3 >/dev/null || skip "python3 not installed"
 RETIME="python3 $SRC/tests/scripts/pcap_retime.py"
 P=$SRC/pcaps
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    [ -n "${2:-}" ] && sed 's/^/    /' "$2" | head -10
-}
 
 $RETIME "$P/esp_collision-inside.pcap" "$TMP/y2039.pcap" --base 2200000000
 "$BIN" -r "$TMP/y2039.pcap" >"$TMP/y.txt"
