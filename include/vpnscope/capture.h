@@ -129,8 +129,6 @@ int cap_writer_close(struct cap_writer *w, char *errbuf, unsigned errlen);
 const char *cap_writer_current(const struct cap_writer *w);
 /* Files opened so far (rotations + 1). */
 uint32_t cap_writer_files(const struct cap_writer *w);
-/* Packets written so far. */
-uint64_t cap_writer_packets(const struct cap_writer *w);
 
 /* Lists capture interfaces as tcpdump -D does ("1.eth0 [Up, Running, Connected]"). Returns the
  * count, or -1 (errbuf) when none can be listed or the output fails. */

@@ -175,14 +175,6 @@ static inline void jw_ike_spi(struct jw *w, const char *key, uint64_t spi)
     jw_str(w, key, rep_ike_spi(spi, buf, sizeof(buf)));
 }
 
-static inline void jw_frame(struct jw *w, uint8_t capture, uint64_t frame)
-{
-    jw_obj(w, NULL);
-    jw_str(w, "capture", side_name(capture));
-    jw_u64(w, "frame", frame);
-    jw_obj_end(w);
-}
-
 /* The "capture" and "frame" keys of a packet reference, with "file" (and the frame number within
  * that file) when its capture point has several files (pc from rep_pieces_of). */
 static inline void jw_frame_keys(struct jw *w, const struct capture_pieces *pc, uint8_t capture,
