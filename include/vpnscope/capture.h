@@ -49,13 +49,6 @@ int cap_fd(const struct cap_src *s);
 /* Kernel drop counter (live; pcap_stats), 0 otherwise. */
 uint64_t cap_kernel_drops(struct cap_src *s);
 
-/* Opens a dump file for -w (live or saved; pcap, the source's link type); false on error. */
-bool cap_dump_open(struct cap_src *s, const char *path, char *errbuf, unsigned errlen);
-/* Writes one packet (live sources: and flushes it; saved ones are buffered, so check
- * cap_dump_close): 0 ok (or no dump open), -1 the write failed: the dump is closed and
- * cap_dump_error() says "write to FILE failed: reason"; later calls return -1 at once. */
-int cap_dump(struct cap_src *s, const struct raw_pkt *p);
-
 /* Total size in bytes of the input files (for progress), 0 for live. */
 uint64_t cap_total_bytes(const struct cap_src *s);
 uint64_t cap_bytes_read(const struct cap_src *s);
@@ -103,11 +96,6 @@ const char *cap_compression(const struct cap_src *s, int piece);
 /* Snapshot length of the source (the largest of the pieces'; 262144 when a file says 0). */
 uint32_t cap_snaplen(const struct cap_src *s);
 
-/* The -w failure message after cap_dump returned -1, NULL when none. */
-const char *cap_dump_error(const struct cap_src *s);
-/* Flushes and closes the -w dump: 0 ok, -1 (errbuf: "write to FILE failed: reason"). */
-int cap_dump_close(struct cap_src *s, char *errbuf, unsigned errlen);
-
 /* ---- dump writer with tcpdump's rotation (-w FILE -C size -G seconds -W count). Packet time is
  * the only clock: -G windows are measured on the packets' timestamps. Names follow tcpdump: with
  * -G the path is a strftime(3) format of the window's start time; with -C the files are FILE,
@@ -141,8 +129,6 @@ int cap_writer_close(struct cap_writer *w, char *errbuf, unsigned errlen);
 const char *cap_writer_current(const struct cap_writer *w);
 /* Files opened so far (rotations + 1). */
 uint32_t cap_writer_files(const struct cap_writer *w);
-/* Packets written so far. */
-uint64_t cap_writer_packets(const struct cap_writer *w);
 
 /* Lists capture interfaces as tcpdump -D does ("1.eth0 [Up, Running, Connected]"). Returns the
  * count, or -1 (errbuf) when none can be listed or the output fails. */

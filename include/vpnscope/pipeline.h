@@ -134,9 +134,6 @@ void pipeline_take_nat(struct pipeline *p, struct nat_result *out);
  * sink loop). 0, or -1 with err (read error, out of memory). */
 int pipeline_run_all(struct pipeline *p, char *err, unsigned errlen);
 
-/* Bytes read and total of a single replayed capture (progress), 0 when unknown. */
-void pipeline_progress(const struct pipeline *p, uint64_t *done, uint64_t *total);
-
 /* Replay controls (dashboard keys). */
 void pipeline_pause(struct pipeline *p, bool paused);
 void pipeline_step_packet(struct pipeline *p);

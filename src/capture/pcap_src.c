@@ -45,8 +45,6 @@ struct cap_src {
     int dlt;
     bool live;
     bool nsec;
-    struct cap_writer *dump; /* -w through cap_dump_open */
-    char dump_err[CAP_ERRMSG_SIZE];
     uint64_t total_bytes;
     uint64_t returned; /* frames returned by cap_next */
     uint32_t snaplen;
@@ -444,46 +442,6 @@ uint64_t cap_kernel_drops(struct cap_src *s)
     return (uint64_t)st.ps_drop + (uint64_t)st.ps_ifdrop;
 }
 
-bool cap_dump_open(struct cap_src *s, const char *path, char *errbuf, unsigned errlen)
-{
-    struct cap_writer_opts o = {.path = path, .dlt = s->dlt, .snaplen = cap_snaplen(s)};
-    s->dump = cap_writer_open(&o, errbuf, errlen);
-    s->dump_err[0] = 0;
-    return s->dump != NULL;
-}
-
-int cap_dump(struct cap_src *s, const struct raw_pkt *p)
-{
-    if (!s->dump)
-        return s->dump_err[0] ? -1 : 0;
-    /* live: every packet reaches the file at once (a failure is seen at once); saved: buffered,
-     * a failure is seen at the next buffer write or at cap_dump_close */
-    if (cap_writer_write(s->dump, p, s->dump_err, sizeof(s->dump_err)) == 0 &&
-        (!s->live || cap_writer_flush(s->dump, s->dump_err, sizeof(s->dump_err)) == 0))
-        return 0;
-    /* stop writing after the first failure; the error stays for cap_dump_error */
-    char eb[CAP_ERRMSG_SIZE];
-    cap_writer_close(s->dump, eb, sizeof(eb));
-    s->dump = NULL;
-    return -1;
-}
-
-const char *cap_dump_error(const struct cap_src *s)
-{
-    return s->dump_err[0] ? s->dump_err : NULL;
-}
-
-int cap_dump_close(struct cap_src *s, char *errbuf, unsigned errlen)
-{
-    if (!s->dump)
-        return s->dump_err[0] ? (snprintf(errbuf, errlen, "%s", s->dump_err), -1) : 0;
-    int rc = cap_writer_close(s->dump, errbuf, errlen);
-    s->dump = NULL;
-    if (rc != 0)
-        snprintf(s->dump_err, sizeof(s->dump_err), "%s", errbuf);
-    return rc;
-}
-
 uint64_t cap_total_bytes(const struct cap_src *s)
 {
     return s->total_bytes;
@@ -557,10 +515,6 @@ void cap_close(struct cap_src *s)
 {
     if (!s)
         return;
-    if (s->dump) {
-        char eb[CAP_ERRMSG_SIZE];
-        cap_writer_close(s->dump, eb, sizeof(eb));
-    }
     for (int i = 0; i < s->n; i++)
         close_piece(&s->p[i]);
     free(s->p);

@@ -24,7 +24,6 @@ struct cap_writer {
     bool have_window;      /* -G: window_start is set */
     uint64_t window_start; /* -G: seconds */
     uint32_t files;
-    uint64_t packets;
     bool failed;
 };
 
@@ -257,7 +256,6 @@ int cap_writer_write(struct cap_writer *w, const struct raw_pkt *p, char *errbuf
         (p->caplen && fwrite(p->data, 1, p->caplen, w->f) != p->caplen))
         return fail(w, errbuf, errlen, w->cur, errno ? errno : EIO);
     w->size += sizeof(h) + p->caplen;
-    w->packets++;
     if (w->o.flush_each)
         return cap_writer_flush(w, errbuf, errlen);
     return 0;
@@ -300,9 +298,4 @@ const char *cap_writer_current(const struct cap_writer *w)
 uint32_t cap_writer_files(const struct cap_writer *w)
 {
     return w->files;
-}
-
-uint64_t cap_writer_packets(const struct cap_writer *w)
-{
-    return w->packets;
 }

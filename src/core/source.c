@@ -487,12 +487,3 @@ void pipeline_step_second(struct pipeline *p)
             from = p->pend[i].ts_us;
     p->step_until = from + 1000000u;
 }
-
-void pipeline_progress(const struct pipeline *p, uint64_t *done, uint64_t *total)
-{
-    *done = *total = 0;
-    if (p->live || p->nsrc != 1 || !p->src[0])
-        return;
-    *total = cap_total_bytes(p->src[0]);
-    *done = cap_bytes_read(p->src[0]);
-}

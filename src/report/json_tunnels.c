@@ -2,6 +2,7 @@
  * in the record list. */
 #include <stdio.h>
 
+#include "json_int.h"
 #include "jsonw.h"
 #include "report_int.h"
 #include "vpnscope/proto.h"

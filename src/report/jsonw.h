@@ -175,14 +175,6 @@ static inline void jw_ike_spi(struct jw *w, const char *key, uint64_t spi)
     jw_str(w, key, rep_ike_spi(spi, buf, sizeof(buf)));
 }
 
-static inline void jw_frame(struct jw *w, uint8_t capture, uint64_t frame)
-{
-    jw_obj(w, NULL);
-    jw_str(w, "capture", side_name(capture));
-    jw_u64(w, "frame", frame);
-    jw_obj_end(w);
-}
-
 /* The "capture" and "frame" keys of a packet reference, with "file" (and the frame number within
  * that file) when its capture point has several files (pc from rep_pieces_of). */
 static inline void jw_frame_keys(struct jw *w, const struct capture_pieces *pc, uint8_t capture,
@@ -238,27 +230,24 @@ static inline void jw_nat_id(struct jw *w, const char *key, uint8_t proto, const
     jw_obj_end(w);
 }
 
-/* The fields of a finding record after "type" (json.c): the report and the stream write the
- * same record. pieces: the files of each capture point (NULL: one file each), naming the file of
- * every frame reference. */
+/* json_findings.c: the fields of a finding record after "type": the report, the stream and the
+ * exports write the same record. pieces: the files of each capture point (NULL: one file each),
+ * naming the file of every frame reference. */
 void rep_json_finding(struct jw *w, const struct finding *f,
                       const struct capture_pieces *const *pieces);
-/* The fields of the session records after "capture" (nat_mapping: after "type"), json.c: the
- * report writes them in full, the stream (stream.c) without the extensions and, for ike_sa,
- * without natd and exchanges, for nat_mapping without spis (full = false). */
+/* json_sessions.c, json_nat.c: the fields of the session records after "capture" (nat_mapping:
+ * after "type"): the report writes them in full, the stream (stream.c) without the extensions
+ * and, for ike_sa, without natd and exchanges, for nat_mapping without spis (full = false). */
 void rep_json_ike_fields(struct jw *w, const struct ike_sa *sa, bool full);
 void rep_json_ipsec_fields(struct jw *w, const struct session_model *m, const struct ipsec_sa *sa,
                            bool full);
 void rep_json_pptp_call_fields(struct jw *w, const struct session_model *m,
                                const struct pptp_ctrl *c, const struct pptp_call *call, bool full);
 void rep_json_nat_mapping_fields(struct jw *w, const struct nat_mapping *mp, bool full);
-/* json_tunnels.c */
+/* json_tunnels.c: the wg_session and ovpn_session records after "capture" (the stream writes its
+ * own capture point); ext: with the extension fields. */
 struct wg_session;
 struct ovpn_session;
-void rep_json_wg(struct jw *w, const struct session_model *m, const struct wg_session *s);
-void rep_json_ovpn(struct jw *w, const struct session_model *m, const struct ovpn_session *s);
-/* The same records after "capture" (the stream writes its own capture point); ext: with the
- * extension fields. */
 void rep_json_wg_fields(struct jw *w, const struct wg_session *s, bool ext);
 void rep_json_ovpn_fields(struct jw *w, const struct ovpn_session *s, bool ext);
 

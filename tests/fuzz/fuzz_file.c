@@ -4,7 +4,7 @@
  * if_tsresol/if_tsoffset, EPB/SPB/PB), through cap_open_buffer and cap_next, as the binary reads a
  * file. Every returned byte is read (so ASan sees overreads), timestamps must never go through a
  * conversion overflow (UBSan), and the cut status must be consistent with the return codes.
- * Inputs whose length is a multiple of 5 also go through a BPF filter and the dump writer. */
+ * Inputs whose length is a multiple of 5 also go through a BPF filter and the -w writer. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* an open failure always says why */
         return 0;
     }
-    if (extras && !cap_dump_open(s, "/dev/null", eb, sizeof(eb)))
-        abort();
+    struct cap_writer *w = NULL;
+    if (extras) {
+        struct cap_writer_opts o = {
+            .path = "/dev/null", .dlt = cap_dlt(s), .snaplen = cap_snaplen(s)};
+        if (!(w = cap_writer_open(&o, eb, sizeof(eb))))
+            abort();
+    }
     struct raw_pkt r;
     int rc;
     unsigned n = 0;
@@ -41,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sink ^= r.data[i];
         if (r.frame != n)
             abort();
-        if (extras && r.dlt == cap_dlt(s))
-            cap_dump(s, &r);
+        if (w && r.dlt == cap_dlt(s))
+            cap_writer_write(w, &r, eb, sizeof(eb));
     }
     struct cap_status st;
     bool cut = cap_input_status(s, &st);
@@ -52,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc != 0 && rc != 3)
             abort(); /* a saved capture ends, or is cut: never an error or "no packet now" */
     }
-    if (extras)
-        cap_dump_close(s, eb, sizeof(eb));
+    if (w)
+        cap_writer_close(w, eb, sizeof(eb));
     cap_close(s);
     (void)sink;
     return 0;

@@ -7,33 +7,21 @@
 set -uo pipefail
 bin=${VPNSCOPE_BIN:-build/release/vpnscope}
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-skip() {
-    echo "skip: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 [ -x "$bin" ] || skip "vpnscope binary not found: $bin (set VPNSCOPE_BIN)"
 for t in gzip zstd mkfifo timeout; do command -v $t >/dev/null || skip "$t not found"; done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vpnscope-inputs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    echo "FAIL: $*"
-    fail=$((fail + 1))
-}
 # records without the summary's capture name (it names the input: path, "-" or /dev/fd/N)
 norm() { sed -E 's/"capture":"[^"]*","side"/"capture":X,"side"/' "$1"; }
 same() { # name, reference output, candidate output, candidate exit, reference exit
     if [ "$4" != "$5" ]; then
-        bad "$1: exit $4, want $5"
+        ko "$1: exit $4, want $5"
     elif ! diff <(norm "$2") <(norm "$3") >"$tmp/diff"; then
-        bad "$1: records differ"
-        head -5 "$tmp/diff"
+        ko "$1: records differ" "$tmp/diff"
     else
-        ok
+        ok "$1"
     fi
 }
 
@@ -42,7 +30,7 @@ for f in esp_collision-inside.pcap mixed-snaplen.pcapng; do
     [ -f "$p" ] || skip "bundled capture $f missing"
     timeout 60 "$bin" -r "$p" --json >"$tmp/ref" 2>"$tmp/ref.err"
     want=$?
-    [ -s "$tmp/ref" ] || bad "$f: no reference output"
+    [ -s "$tmp/ref" ] || ko "$f: no reference output"
 
     cat "$p" | timeout 60 "$bin" -r - --json >"$tmp/out" 2>"$tmp/err"
     same "$f pipe into -r -" "$tmp/ref" "$tmp/out" $? $want
@@ -62,7 +50,7 @@ for f in esp_collision-inside.pcap mixed-snaplen.pcapng; do
     for c in c.gz c.zst misnamed.pcap; do
         timeout 60 "$bin" -r "$tmp/$c" --json >"$tmp/out" 2>"$tmp/err"
         same "$f as $c" "$tmp/ref" "$tmp/out" $? $want
-        [ -s "$tmp/err" ] && bad "$f as $c: stderr: $(head -1 "$tmp/err")"
+        [ -s "$tmp/err" ] && ko "$f as $c: stderr: $(head -1 "$tmp/err")"
         timeout 60 "$bin" -r - --json <"$tmp/$c" >"$tmp/out" 2>"$tmp/err"
         same "$f as $c through stdin" "$tmp/ref" "$tmp/out" $? $want
     done
@@ -74,14 +62,14 @@ for f in esp_collision-inside.pcap mixed-snaplen.pcapng; do
         if [ $rc -ge 2 ]; then
             # nothing decodable before the damage is an unreadable file: one line naming it
             if [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -qF "$c" "$tmp/err"; then
-                bad "$f $c: exit $rc with stderr: $(cat "$tmp/err")"
+                ko "$f $c: exit $rc with stderr: $(cat "$tmp/err")"
             else
-                ok
+                ok "$f $c: unreadable, one line naming it"
             fi
         elif ! grep -q "warning: .*$c.*stream cut off" "$tmp/err"; then
-            bad "$f $c: exit $rc, no 'stream cut off' warning naming the file: $(cat "$tmp/err")"
+            ko "$f $c: exit $rc, no 'stream cut off' warning naming the file: $(cat "$tmp/err")"
         else
-            ok
+            ok "$f $c: a 'stream cut off' warning naming the file"
         fi
     done
 done
@@ -91,17 +79,17 @@ p=$src/pcaps/esp_collision-inside.pcap
 cat "$p" | timeout 60 "$bin" -r - -r "$p" --json >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 2 ] || ! grep -q "standard input: a pipe, FIFO or standard input can only be the last" "$tmp/err"; then
-    bad "pipe as the first of two pieces: exit $rc, stderr: $(cat "$tmp/err")"
+    ko "pipe as the first of two pieces: exit $rc, stderr: $(cat "$tmp/err")"
 else
-    ok
+    ok "pipe as the first of two pieces: refused"
 fi
 # an empty stdin is an unreadable capture: one line, exit 2
 timeout 60 "$bin" -r - --json </dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 2 ] || [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q "standard input: empty file" "$tmp/err"; then
-    bad "empty stdin: exit $rc, stderr: $(cat "$tmp/err")"
+    ko "empty stdin: exit $rc, stderr: $(cat "$tmp/err")"
 else
-    ok
+    ok "empty stdin: unreadable, one line"
 fi
 # time on the wire, end to end: pcap seconds past 2^31 (2038) up to 2^32-1 (2106) are unsigned
 if command -v python3 >/dev/null; then
@@ -118,12 +106,11 @@ open(sys.argv[2], "wb").write(out)
 PY
     timeout 60 "$bin" -r "$tmp/y2106.pcap" --json >"$tmp/out" 2>"$tmp/err"
     if ! grep -q '"first_ts":"2038-01-19T03:14:07.000000Z","last_ts":"2106-02-07T06:28:14.000000Z"' "$tmp/out"; then
-        bad "2038/2106 seconds: timestamps wrong: $(grep -o '"first_ts":"[^"]*","last_ts":"[^"]*"' "$tmp/out" | head -1)"
+        ko "2038/2106 seconds: timestamps wrong: $(grep -o '"first_ts":"[^"]*","last_ts":"[^"]*"' "$tmp/out" | head -1)"
     elif grep -q timestamp_backwards "$tmp/out"; then
-        bad "2038/2106 seconds: false timestamp_backwards"
+        ko "2038/2106 seconds: false timestamp_backwards"
     else
-        ok
+        ok "2038/2106 seconds: unsigned timestamps"
     fi
 fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done

@@ -10,18 +10,11 @@
 set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPNSCOPE_BIN:-$src/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v editcap >/dev/null || skip "editcap not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   - $*"; pass=$((pass + 1)); }
-ko() { echo "FAIL - $*"; fail=$((fail + 1)); }
 check() { if eval "$1"; then ok "$2"; else ko "$2"; fi; }
 p=$src/pcaps
 run() { # run NAME ARGS...: JSON to $tmp/NAME.jsonl, stderr to $tmp/NAME.err, rc to $tmp/NAME.rc
@@ -218,5 +211,4 @@ rc=$?
 check '[ "$rc" = 1 ] && [ "$(summ "$tmp/sw.jsonl" captures.inside)" = "[\"$p/esp_collision-inside.pcap\"]" ] && [ "$(ls "$tmp/exs"/*.pcapng | wc -l)" = 3 ]' \
     "swapped sides: captures named as used, --export writes every finding"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_done

@@ -7,11 +7,7 @@ set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPNSCOPE_BIN:-$src/build/release/vpnscope}
 shared=${VPNSCOPE_SHARED:-$src/../shared}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v tshark >/dev/null || skip "tshark not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 [ -d "$shared/pcaps/public" ] || skip "$shared/pcaps/public absent"

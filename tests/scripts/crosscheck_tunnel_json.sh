@@ -11,11 +11,7 @@ src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${VPNSCOPE_BUILD:-$src/build/release}
 shared=${VPNSCOPE_SHARED:-$src/../shared}
 tool=$build/tests/tunnel_ids
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v tshark >/dev/null || skip "tshark not installed"
 command -v python3 >/dev/null || skip "python3 not installed"
 [ -x "$tool" ] || skip "$tool not built"

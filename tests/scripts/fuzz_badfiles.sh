@@ -7,11 +7,7 @@
 # Never a crash (exit >= 128, sanitizer report) or a hang (timeout 20).
 set -uo pipefail
 bin=${VPNSCOPE_BIN:-build/release/vpnscope}
-skip() {
-    echo "skip: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v python3 >/dev/null || skip "python3 not found"
 [ -x "$bin" ] || skip "vpnscope binary not found: $bin (set VPNSCOPE_BIN)"
 command -v timeout >/dev/null || skip "timeout not found"
@@ -198,13 +194,7 @@ with open(os.path.join(out, "MANIFEST"), "w") as f:
         f.write(f"{n} {k}\n")
 EOF
 
-pass=0
-fail=0
-failed() {
-    echo "FAIL $name ($kind): $*"
-    sed 's/^/    stderr: /' "$tmp/err" | head -5
-    fail=$((fail + 1))
-}
+failed() { ko "$name ($kind): $*" "$tmp/err"; }
 while read -r name kind; do
     timeout 20 "$bin" -r "$tmp/$name" --json >"$tmp/out" 2>"$tmp/err" </dev/null
     rc=$?
@@ -228,7 +218,7 @@ while read -r name kind; do
         elif [ -s "$tmp/out" ]; then
             failed "unreadable file but a report was written"
         else
-            pass=$((pass + 1))
+            ok "$name ($kind)"
         fi
         ;;
     cut)
@@ -244,7 +234,7 @@ while read -r name kind; do
         elif ! [ -s "$tmp/out" ]; then
             failed "no report for the frames before the damage"
         else
-            pass=$((pass + 1))
+            ok "$name ($kind)"
         fi
         ;;
     ok)
@@ -258,10 +248,9 @@ while read -r name kind; do
         elif ! [ -s "$tmp/out" ]; then
             failed "no report"
         else
-            pass=$((pass + 1))
+            ok "$name ($kind)"
         fi
         ;;
     esac
 done <"$tmp/MANIFEST"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done

@@ -10,15 +10,10 @@
 set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPNSCOPE_BIN:-$src/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v python3 >/dev/null || skip "python3 not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 p=$src/pcaps
 
 # run NAME OUT ARGS...: vpnscope --json on the inputs
@@ -39,11 +34,9 @@ check() {
     done
     if run "$tmp/a.jsonl" "${a[@]}" && run "$tmp/b.jsonl" "${b[@]}" &&
         python3 "$src/tests/encap/compare.py" "$tmp/a.jsonl" "$tmp/b.jsonl" $loose >"$tmp/diff"; then
-        pass=$((pass + 1))
+        ok "$label"
     else
-        fail=$((fail + 1))
-        echo "FAIL: $label"
-        head -c 2000 "$tmp/diff"
+        ko "$label" "$tmp/diff"
     fi
 }
 
@@ -74,11 +67,11 @@ else
         for s in $scen; do
             for side in inside outside; do args+=("$p/$s-$side.pcap" "$tmp/$mode-$s-$side.pcap"); done
         done
-        /usr/bin/python3 "$src/tests/lab/wrap.py" "$mode" "${args[@]}" || { fail=$((fail + 1)); echo "FAIL: wrap.py $mode"; }
+        /usr/bin/python3 "$src/tests/lab/wrap.py" "$mode" "${args[@]}" || ko "wrap.py $mode"
     done
     for s in $scen; do
         for side in inside outside; do
-            editcap -s 96 "$p/$s-$side.pcap" "$tmp/s96-$s-$side.pcap" >/dev/null 2>&1 || { fail=$((fail + 1)); echo "FAIL: editcap $s-$side"; }
+            editcap -s 96 "$p/$s-$side.pcap" "$tmp/s96-$s-$side.pcap" >/dev/null 2>&1 || ko "editcap $s-$side"
         done
     done
     for s in $scen; do
@@ -90,5 +83,4 @@ else
         done
     done
 fi
-echo "golden_derived: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_done

@@ -9,13 +9,10 @@
 #   expect DESC REGEX [s]         wait_for as a check;  expect_not DESC REGEX  (after a settle)
 #   keys KEY...                   tmux send-keys, then settle (the screen stops changing, 3 s at most)
 #   exit_status                   vpnscope's exit status once it exited ("none" at the deadline)
-#   ok DESC / ko DESC             count a check;  finish  prints the counts, returns non-zero on a failure
+#   skip, ok DESC / ko DESC, check_done   lib_check.sh (sourced here); a failed check shows the screen
 
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = true ]; then exit 1; fi
-    exit 77
-}
+# shellcheck source=lib_check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib_check.sh"
 
 TMP=$(mktemp -d)
 SOCK=${SOCK_NAME:-vst-ui}-$$
@@ -26,18 +23,8 @@ tmux_cleanup() {
 }
 trap tmux_cleanup EXIT
 
-pass=0
-fail=0
 screen=""
-ok() {
-    pass=$((pass + 1))
-    echo "ok   - $1"
-}
-ko() {
-    fail=$((fail + 1))
-    echo "FAIL - $1"
-    printf '%s\n' "--- screen ---" "$screen" "--------------"
-}
+ko_detail() { printf '%s\n' "--- screen ---" "$screen" "--------------"; } # after each ko
 cap() { screen=$($T capture-pane -p -t ui 2>/dev/null); }
 # wait_for REGEX [seconds]: until the screen matches
 wait_for() {
@@ -93,8 +80,4 @@ exit_status() {
 # a session that keeps the tmux server up between runs
 tmux_keep() {
     $T new-session -d -s keep -x 80 -y 24 "sleep 900" || skip "tmux cannot start a server"
-}
-finish() {
-    echo "$pass passed, $fail failed"
-    [ $fail -eq 0 ]
 }

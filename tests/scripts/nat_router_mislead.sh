@@ -9,17 +9,12 @@
 set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPNSCOPE_BIN:-$src/build/release/vpnscope}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 py=/usr/bin/python3
 [ -x "$py" ] && "$py" -c 'import scapy.all' 2>/dev/null || skip "python3-scapy not installed"
 command -v mergecap >/dev/null || skip "mergecap not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 summary() { # FILE.jsonl -> findings and mapping count, one line
     python3 -c 'import json,sys
 r=[json.loads(l) for l in open(sys.argv[1])]
@@ -33,19 +28,15 @@ for sc in esp_collision stale_nat natt_keepalive_ok pptp_nohelper wg_one_way; do
     want=$(summary "$tmp/dual.jsonl")
     for mode in cgnat busywan; do
         "$py" "$src/tests/lab/router_mislead.py" "$mode" "$in" "$out" "$tmp/r.pcapng" 2>"$tmp/py.err" ||
-            { echo "FAIL - $sc $mode: router_mislead.py"; cat "$tmp/py.err"; fail=$((fail + 1)); continue; }
+            { ko "$sc $mode: router_mislead.py" "$tmp/py.err"; continue; }
         "$bin" --no-progress --json --router "$tmp/r.pcapng" >"$tmp/r.jsonl" 2>"$tmp/r.err"
         rc=$?
         got=$(summary "$tmp/r.jsonl")
         if [ "$got" = "$want" ] && [ "$rc" = "$want_rc" ] && grep -q "interface 2 taken as outside" "$tmp/r.err"; then
-            echo "ok   - $sc $mode: --router gives the two-capture verdict ($want, exit $rc)"
-            pass=$((pass + 1))
+            ok "$sc $mode: --router gives the two-capture verdict ($want, exit $rc)"
         else
-            echo "FAIL - $sc $mode: --router $got exit $rc, two captures $want exit $want_rc"
-            cat "$tmp/r.err"
-            fail=$((fail + 1))
+            ko "$sc $mode: --router $got exit $rc, two captures $want exit $want_rc" "$tmp/r.err"
         fi
     done
 done
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_done

@@ -7,20 +7,15 @@ set -uo pipefail
 src=${VPNSCOPE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${VPNSCOPE_BIN:-$src/build/release/vpnscope}
 shared=${VPNSCOPE_SHARED:-$src/../shared}
-skip() {
-    echo "SKIP: $*"
-    if [ "${CI:-}" = "true" ]; then echo "CI=true: a skipped test is a failure"; exit 1; fi
-    exit 77
-}
+. "$(dirname "$0")/lib_check.sh" # skip, ok, ko, check_done
 command -v python3 >/dev/null || skip "python3 not installed"
 cap=$shared/pcaps/public/nDPI/ipsec_isakmp_esp.pcap
 [ -f "$cap" ] || skip "$cap absent"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 for spec in "60 100" "-60 -100"; do
     read -r off ppm <<<"$spec"
-    python3 "$src/tests/nat/shift.py" "$cap" "$tmp/shifted.pcap" --offset "$off" --drift-ppm "$ppm" || { fail=$((fail+1)); continue; }
+    python3 "$src/tests/nat/shift.py" "$cap" "$tmp/shifted.pcap" --offset "$off" --drift-ppm "$ppm" || { ko "shift.py $off s $ppm ppm"; continue; }
     "$bin" --no-progress --inside "$cap" --outside "$tmp/shifted.pcap" --json >"$tmp/out.jsonl" 2>"$tmp/err"
     rc=$?
     if python3 - "$tmp/out.jsonl" "$off" "$ppm" "$cap" <<'PY'
@@ -55,8 +50,7 @@ check(all(m["translated"] is False for m in maps), "every mapping untranslated")
 check(len(unm) == 0, "no unmatched packets (%d)" % len(unm))
 sys.exit(0 if ok else 1)
 PY
-    then pass=$((pass+1)); else fail=$((fail+1)); cat "$tmp/err"; fi
-    [ $rc -le 1 ] || { echo "FAIL - exit status $rc"; fail=$((fail+1)); }
+    then ok "shifted $off s $ppm ppm"; else ko "shifted $off s $ppm ppm" "$tmp/err"; fi
+    [ $rc -le 1 ] || ko "exit status $rc"
 done
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+check_done

@@ -154,4 +154,4 @@ st=$?
 [ $st = 2 ] && grep -q "needs a terminal" "$TMP/nt.err" && ok "--ui without a terminal: one line, exit 2" ||
     ko "--ui without a terminal exits 2 (got $st: $(cat "$TMP/nt.err"))"
 
-finish
+check_done

@@ -159,4 +159,4 @@ expect_not "80 columns: no sparkline line" "activity >"
 keys q
 exit_status >/dev/null
 
-finish
+check_done

@@ -89,4 +89,4 @@ expect "x without -w says the packets cannot be read again" "cannot export: live
 keys q
 exit_status >/dev/null
 
-finish
+check_done

@@ -70,4 +70,4 @@ keys q
 st=$(exit_status)
 [ "$st" = 0 ] && ok "--no-ndpi: q exits 0" || ko "--no-ndpi: q exits 0 (got $st)"
 
-finish
+check_done
