@@ -111,24 +111,30 @@ struct natd_verdict {
     bool init_dst_match_seen, init_dst_mismatch_seen;
 };
 
-struct ike_sa {
+struct ike_sa { /* the small fields together: few padding holes (448 B) */
     uint64_t ispi, rspi;
     uint8_t version;
+    bool nat_t;                                     /* IKE seen with non-ESP marker */
     struct endpoint initiator, responder;           /* as in the first message seen */
     struct endpoint natt_initiator, natt_responder; /* after the move to 4500 (port 0: none) */
-    bool nat_t;                                     /* IKE seen with non-ESP marker */
     uint16_t v1_hash;                               /* negotiated hash (IKEv1), 0 unknown */
-    bool frag_supported;                            /* v2 16430 or v1 fragmentation VID */
     uint16_t vid_flags;
-    uint32_t exch_count[IKE_EXCH_SLOTS]; /* by exchange, see ike_exch_slot() */
-    uint8_t exch_type[IKE_EXCH_SLOTS];
+    bool frag_supported; /* v2 16430 or v1 fragmentation VID */
     uint8_t n_exch;
+    uint8_t exch_type[IKE_EXCH_SLOTS];
+    uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
+    uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
+    struct natd_verdict natd;
+    uint32_t exch_count[IKE_EXCH_SLOTS]; /* by exchange, see ike_exch_slot() */
+    uint32_t max_unanswered_sends;       /* worst unanswered request over the SA's life */
+    uint32_t unanswered_msgid;
+    uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
+    uint32_t skf_frags;          /* RFC 7383 SKF payloads */
     uint64_t retransmissions;
     uint64_t packets, bytes;
     uint64_t pkts_from_init, pkts_from_resp;
     uint64_t first_ts, last_ts;
     uint64_t first_frame, last_frame;
-    struct natd_verdict natd;
     /* request/response tracking for ike_no_response */
     uint64_t last_msg_hash[2]; /* [0] from initiator, [1] from responder */
     struct ike_pending {       /* the open request of each side: [0] initiator */
@@ -138,21 +144,14 @@ struct ike_sa {
         uint64_t first_ts, last_ts;
         uint64_t frame0; /* its first frame (the rest in frames->pend once it is resent) */
     } pend[2];
-    uint32_t max_unanswered_sends; /* worst unanswered request over the SA's life */
     uint64_t unanswered_first_ts, unanswered_last_ts;
-    uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
-    uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
-    uint32_t unanswered_msgid;
     struct ike_frames {      /* allocated at the SA's first resent request (NULL: none; owned by the
                               * table, as act is); read with ike_unanswered_frame() */
         uint64_t pend[2][8]; /* frames of each side's open request */
         uint64_t unanswered[8]; /* frames of the worst unanswered request */
     } * frames;
-    /* fragmentation evidence */
-    uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
-    uint64_t ip_frag_first_frame;
-    uint32_t skf_frags;   /* RFC 7383 SKF payloads */
-    uint64_t dpd_like;    /* INFORMATIONAL exchanges (DPD/liveness) */
+    uint64_t ip_frag_first_frame; /* fragmentation evidence: see ip_fragmented_msgs, skf_frags */
+    uint64_t dpd_like;            /* INFORMATIONAL exchanges (DPD/liveness) */
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
     struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
                            * the table, as a flow's); read with ike_act() */
@@ -229,10 +228,10 @@ struct pptp_ctrl_key {
 };
 
 struct pptp_ctrl {
-    struct endpoint client, server;      /* client = PNS (connects to 1723) */
-    uint8_t state;                       /* enum pptp_sess_state */
-    char hostname[PPTP_STR_MAX * 4 + 1]; /* as received (raw bytes; escape on output) */
-    char vendor[PPTP_STR_MAX * 4 + 1];
+    struct endpoint client, server; /* client = PNS (connects to 1723) */
+    uint8_t state;                  /* enum pptp_sess_state */
+    char hostname[PPTP_STR_MAX];    /* as received (raw bytes; escape on output): the decoder's */
+    char vendor[PPTP_STR_MAX];      /* struct pptp_msg strings, at most PPTP_STR_MAX - 1 bytes */
     uint8_t n_calls;
     struct pptp_call calls[PPTP_CALLS_PER_CTRL];
     uint64_t msgs;
@@ -344,7 +343,7 @@ struct mtu_size {
 };
 
 struct mtu_dir { /* the small fields first: few padding holes (160 B) */
-    bool pend;     /* the last tunnel packet, waiting for an answer */
+    bool pend;   /* the last tunnel packet, waiting for an answer */
     bool pend_df;
     uint8_t n_sizes;
     uint8_t sizes_cap; /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
@@ -358,8 +357,8 @@ struct mtu_dir { /* the small fields first: few padding holes (160 B) */
     uint64_t small_sent;
     uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
     uint64_t answered_after_loss; /* answered packets of any size after it */
-    uint64_t *lost_frames; /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
-                            * owned by the mtu table: freed with its record) */
+    uint64_t *lost_frames;        /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
+                                   * owned by the mtu table: freed with its record) */
     /* timing of this direction (every packet of the flow once it is a tunnel flow) */
     uint64_t n, first_ts, last_ts, last_frame;
     uint64_t first_since_other; /* first packet after the other direction's latest one */

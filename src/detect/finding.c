@@ -214,6 +214,14 @@ bool finding_list_move(struct finding_list *dst, struct finding_list *src)
             dst->cap = ncap;
         }
     }
+    if (dst->cap - dst->n >= src->n) {
+        /* the findings move with what they own (no copy of evidence, frames or sessions) */
+        memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+        dst->n += src->n;
+        free(src->v);
+        memset(src, 0, sizeof(*src));
+        return true;
+    }
     ok = finding_list_append(dst, src);
     finding_list_free(src);
     return ok;

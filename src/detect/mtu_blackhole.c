@@ -16,11 +16,11 @@
 
 struct mtu_facts {
     const struct mtu_flow *mf;
-    int dir; /* sender: 0 = a->b, 1 = b->a */
+    int dir;                  /* sender: 0 = a->b, 1 = b->a */
     struct endpoint snd, rcv; /* the lossy direction's sender and receiver */
-    uint32_t threshold; /* smallest size lost (every size from it up was lost) */
-    uint32_t passed;    /* largest size answered below it (0: only small ones) */
-    uint32_t lost;      /* unanswered sends >= threshold with DF */
+    uint32_t threshold;       /* smallest size lost (every size from it up was lost) */
+    uint32_t passed;          /* largest size answered below it (0: only small ones) */
+    uint32_t lost;            /* unanswered sends >= threshold with DF */
     uint32_t max_lost;
     uint64_t first_loss_ts;
     const struct too_big_rec *tb; /* ICMP quoting the sender's datagrams in this capture */
@@ -86,8 +86,7 @@ static bool collect(const struct session_model *m, const struct mtu_flow *mf, in
     x->dir = dir;
     x->snd = mtu_end(mf, dir);
     x->rcv = mtu_end(mf, !dir);
-    x->tb =
-        session_too_big_for(m, mf->k.proto, &x->snd.ip, x->snd.port, &x->rcv.ip, x->rcv.port);
+    x->tb = session_too_big_for(m, mf->k.proto, &x->snd.ip, x->snd.port, &x->rcv.ip, x->rcv.port);
     if (x->tb) {
         const struct mtu_dir *d = &mf->d[dir];
         /* the sender kept sending the lost sizes after the first ICMP told it the MTU */

@@ -177,7 +177,8 @@ static bool move_candidate(const struct mtu_flow *o, int co, const struct mtu_fl
                            struct move *mv)
 {
     const struct mtu_dir *o_out = &o->d[co], *o_in = &o->d[!co], *n_out = &n->d[cn];
-    if (mtu_end(o, co).port == mtu_end(n, cn).port || !n_out->n || !o_out->n || n_out->first_ts <= o_out->last_ts)
+    if (mtu_end(o, co).port == mtu_end(n, cn).port || !n_out->n || !o_out->n ||
+        n_out->first_ts <= o_out->last_ts)
         return false;
     if (o_in->first_since_other <= o_out->last_ts || o_in->first_since_other >= n_out->first_ts ||
         o_in->first_since_other - o_out->last_ts > IN_USE_US)

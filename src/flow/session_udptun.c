@@ -20,12 +20,12 @@ static struct tunnel_model *tun_model(struct session_model *m)
     if (!tm)
         return NULL;
     tm->spark_slide_us = m->spark_slide_us;
-    tm->flows = table_new(sizeof(struct flow_key), sizeof(struct tun_flow),
-                          session_cap(m, TUN_FLOW_MAX), sess_spark_evicted,
-                          (void *)offsetof(struct tun_flow, spark));
-    tm->wg = table_new(sizeof(struct wg_key), sizeof(struct wg_session),
-                       session_cap(m, WG_SESSION_MAX), sess_spark_evicted,
-                       (void *)offsetof(struct wg_session, spark));
+    tm->flows =
+        table_new(sizeof(struct flow_key), sizeof(struct tun_flow), session_cap(m, TUN_FLOW_MAX),
+                  sess_spark_evicted, (void *)offsetof(struct tun_flow, spark));
+    tm->wg =
+        table_new(sizeof(struct wg_key), sizeof(struct wg_session), session_cap(m, WG_SESSION_MAX),
+                  sess_spark_evicted, (void *)offsetof(struct wg_session, spark));
     tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), session_cap(m, WG_INDEX_MAX),
                            NULL, NULL);
     tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session),
