@@ -216,7 +216,8 @@ bool finding_list_move(struct finding_list *dst, struct finding_list *src)
     }
     if (dst->cap - dst->n >= src->n) {
         /* the findings move with what they own (no copy of evidence, frames or sessions) */
-        memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+        if (src->n) /* (src->v is NULL when src never held one) */
+            memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
         dst->n += src->n;
         free(src->v);
         memset(src, 0, sizeof(*src));
