@@ -25,13 +25,15 @@
 /* session model (flow/) */
 /* Every table evicts when full: least recently used one-way entries first (a flood of spoofed
  * SPIs or ports), two-way ones (live tunnels) only when nothing else is left; evictions are
- * counted in the summary. Sized so that all tables full stay under ~64 MB. */
-#define FLOW_MAX 65536        /* 5-tuple flows tracked (~330 B each) */
-#define IKE_SA_MAX 16384      /* IKE SAs (~850 B each) */
-#define IPSEC_SA_MAX 16384    /* ESP + AH SAs, per SPI and direction (~400 B each) */
-#define GRE_MAX 16384         /* GRE flows per direction and call ID / key */
-#define L2TP_MAX 8192         /* L2TP tunnel/session pairs */
-#define PPTP_CTRL_MAX 4096    /* PPTP control connections (~850 B each) */
+ * counted in the summary. Sized so that all tables full stay under ~64 MB. Sizes below: sizeof
+ * of the record (x86-64); idle gaps (struct activity, 160 B) and sparklines (struct spark, 144 B,
+ * dashboard only) are allocated apart, when a record has them. */
+#define FLOW_MAX 65536        /* 5-tuple flows tracked (136 B each + 64 B of table entry) */
+#define IKE_SA_MAX 16384      /* IKE SAs (448 B each) */
+#define IPSEC_SA_MAX 16384    /* ESP + AH SAs, per SPI and direction (168 B each) */
+#define GRE_MAX 16384         /* GRE flows per direction and call ID / key (264 B each) */
+#define L2TP_MAX 8192         /* L2TP tunnel/session pairs (88 B each) */
+#define PPTP_CTRL_MAX 4096    /* PPTP control connections (456 B each) */
 #define PPTP_CALLS_PER_CTRL 8 /* calls remembered per control connection */
 #define GAP_MIN_US 1000000ull /* idle gaps shorter than this are not recorded */
 #define GAPS_PER_TUNNEL 4     /* longest idle gaps kept per tunnel */
@@ -65,12 +67,12 @@
 #define NAT_PPTP_CALLS 16384     /* PPTP calls learned from paired control messages */
 
 /* WireGuard / OpenVPN / other UDP tunnels (flow/session_udptun.c, session_wg.c, session_ovpn.c) */
-#define TUN_FLOW_MAX 16384    /* tunnel flows (5-tuples) followed (~500 B each) */
-#define WG_SESSION_MAX 16384  /* WireGuard sessions (index pairs) (~300 B each) */
+#define TUN_FLOW_MAX 16384    /* tunnel flows (5-tuples) followed (896 B each) */
+#define WG_SESSION_MAX 16384  /* WireGuard sessions (index pairs) (544 B each) */
 #define WG_INDEX_MAX 32768    /* WireGuard index -> session links */
-#define OVPN_SESSION_MAX 8192 /* OpenVPN sessions (client session ids) (~300 B each) */
+#define OVPN_SESSION_MAX 8192 /* OpenVPN sessions (client session ids) (576 B each) */
 #define OVPN_PEER_MAX 8192    /* OpenVPN (server, peer id) -> session links */
-#define OVPN_TCP_MAX 4096     /* OpenVPN-over-TCP flows being de-framed (~420 B each) */
+#define OVPN_TCP_MAX 4096     /* OpenVPN-over-TCP flows being de-framed (368 B each) */
 #define TUN_MAX_CHANGES 4     /* endpoint changes listed per session (more: counted) */
 #define TUN_MAX_FRAMES 8      /* evidence frames kept per unanswered handshake run / direction */
 #define TUN_STALE_IDLE_US 2000000ull /* a tunnel quiet this long may have lost its mapping */

@@ -36,7 +36,8 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw);
 /* Advances time without a packet (live idle links): expires fragments. */
 void engine_tick(struct engine *e, uint64_t now_us);
 
-/* End of input: expires what is left, gives up nDPI on unclassified flows, infers the side. */
+/* End of input: expires what is left, gives up nDPI on unclassified flows, infers the side, frees
+ * nDPI (no engine_packet after it). */
 void engine_finish(struct engine *e);
 
 struct session_model *engine_model(struct engine *e);

@@ -82,10 +82,11 @@ struct finding {
     uint64_t ts_us; /* when it happened (inside clock in two-capture mode) */
     char summary[640];
     char remedy[400];
-    uint8_t n_sessions;
-    struct finding_session sessions[FINDING_MAX_SESSIONS];
-    /* Evidence and frames are allocated as they are added (most findings have a few of each, a
-     * finding with all of them inline was 6 KB), owned like more_sessions: finding_free. */
+    /* Sessions, evidence and frames are allocated as they are added (most findings have a few of
+     * each, a finding with all of them inline was 6 KB), owned like more_sessions: finding_free.
+     */
+    uint8_t n_sessions, sessions_cap;
+    struct finding_session *sessions; /* n_sessions (at most FINDING_MAX_SESSIONS); NULL: none */
     uint8_t n_ev, ev_cap;
     struct finding_ev *ev; /* n_ev of them (at most FINDING_MAX_EV); NULL when none */
     uint8_t n_frames, frames_cap;

@@ -34,15 +34,18 @@ struct gap {
     uint64_t frame_after; /* first frame after the gap */
 };
 
-/* Packets per time bucket each way (the dashboard's activity sparkline), fixed size per tunnel
- * record (IKE and ESP/AH SAs, GRE flows, WireGuard/OpenVPN sessions, tunnel flows; not the
- * generic flows):
+/* Packets per time bucket each way (the dashboard's activity sparkline) of a tunnel record (IKE
+ * and ESP/AH SAs, GRE flows, WireGuard/OpenVPN sessions, tunnel flows; not the generic flows),
+ * allocated at the record's first packet unless the model keeps none (session_spark_off: only the
+ * dashboard draws them); NULL: none. Owned by the record's table (freed on eviction and at
+ * session_model_free):
  * SPARK_BUCKETS buckets of width_us from origin_us (a multiple of width_us). Saved captures:
  * the width doubles (neighbours merge) so the buckets cover the record's whole life; live
  * (session_spark_live): buckets of a fixed width, the oldest dropped as time goes on. */
 #define SPARK_BUCKETS 32
 #define SPARK_WIDTH0_US 1000000u     /* first width: 1 s */
 #define SPARK_LIVE_WIDTH_US 4000000u /* live: 32 x 4 s, the last 128 s */
+#define SPARK_OFF UINT64_MAX         /* session_model.spark_slide_us: no sparklines kept */
 struct spark {
     uint64_t origin_us;
     uint64_t width_us;            /* 0 until the first packet */
@@ -76,15 +79,13 @@ struct flow {
     bool classified;
     bool is_vpn;
     bool guessed;
+    uint8_t cls_pkts;  /* data packets given to nDPI */
+    uint8_t cls_all;   /* all packets given to nDPI */
+    uint32_t cls_slot; /* index+1 into the engine's nDPI state pool, 0 = none */
     const char *app; /* nDPI label (session_label()), NULL until classified: read with flow_app() */
-    uint8_t cls_pkts;           /* data packets given to nDPI */
-    uint8_t cls_all;            /* all packets given to nDPI */
-    uint32_t cls_slot;          /* index+1 into the engine's nDPI state pool, 0 = none */
     uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
-    /* fragments of datagrams on this flow (keyed by addresses/proto for non-first fragments) */
-    uint32_t frag_datagrams, frag_ooo, frag_overlap, frag_incomplete, frag_timeout;
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
     /* Idle gaps and keepalives, allocated at the flow's first gap or keepalive: most flows have
      * neither (a flood's one-packet flows never do). NULL: none; read with flow_act(). Owned by
@@ -108,29 +109,32 @@ struct natd_verdict {
     bool resp_dst_match_seen, resp_dst_mismatch_seen; /* responder's view of the initiator */
     bool resp_src_match_seen, resp_src_mismatch_seen;
     bool init_dst_match_seen, init_dst_mismatch_seen;
-    uint8_t
-        init_src_hash[IKE_NATD_MAXLEN]; /* initiator's NAT_DETECTION_SOURCE_IP (for correlation) */
-    uint8_t init_src_hash_len;
 };
 
-struct ike_sa {
+struct ike_sa { /* the small fields together: few padding holes (448 B) */
     uint64_t ispi, rspi;
     uint8_t version;
+    bool nat_t;                                     /* IKE seen with non-ESP marker */
     struct endpoint initiator, responder;           /* as in the first message seen */
     struct endpoint natt_initiator, natt_responder; /* after the move to 4500 (port 0: none) */
-    bool nat_t;                                     /* IKE seen with non-ESP marker */
     uint16_t v1_hash;                               /* negotiated hash (IKEv1), 0 unknown */
-    bool frag_supported;                            /* v2 16430 or v1 fragmentation VID */
     uint16_t vid_flags;
-    uint32_t exch_count[IKE_EXCH_SLOTS]; /* by exchange, see ike_exch_slot() */
-    uint8_t exch_type[IKE_EXCH_SLOTS];
+    bool frag_supported; /* v2 16430 or v1 fragmentation VID */
     uint8_t n_exch;
+    uint8_t exch_type[IKE_EXCH_SLOTS];
+    uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
+    uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
+    struct natd_verdict natd;
+    uint32_t exch_count[IKE_EXCH_SLOTS]; /* by exchange, see ike_exch_slot() */
+    uint32_t max_unanswered_sends;       /* worst unanswered request over the SA's life */
+    uint32_t unanswered_msgid;
+    uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
+    uint32_t skf_frags;          /* RFC 7383 SKF payloads */
     uint64_t retransmissions;
     uint64_t packets, bytes;
     uint64_t pkts_from_init, pkts_from_resp;
     uint64_t first_ts, last_ts;
     uint64_t first_frame, last_frame;
-    struct natd_verdict natd;
     /* request/response tracking for ike_no_response */
     uint64_t last_msg_hash[2]; /* [0] from initiator, [1] from responder */
     struct ike_pending {       /* the open request of each side: [0] initiator */
@@ -140,25 +144,18 @@ struct ike_sa {
         uint64_t first_ts, last_ts;
         uint64_t frame0; /* its first frame (the rest in frames->pend once it is resent) */
     } pend[2];
-    uint32_t max_unanswered_sends; /* worst unanswered request over the SA's life */
     uint64_t unanswered_first_ts, unanswered_last_ts;
-    uint8_t unanswered_nframes; /* its frames in frames->unanswered (0 when frames is NULL) */
-    uint8_t unanswered_dir;     /* who sent it: 0 initiator, 1 responder */
-    uint32_t unanswered_msgid;
     struct ike_frames {      /* allocated at the SA's first resent request (NULL: none; owned by the
                               * table, as act is); read with ike_unanswered_frame() */
         uint64_t pend[2][8]; /* frames of each side's open request */
         uint64_t unanswered[8]; /* frames of the worst unanswered request */
     } * frames;
-    /* fragmentation evidence */
-    uint32_t ip_fragmented_msgs; /* IKE messages that arrived as IP fragments */
-    uint64_t ip_frag_first_frame;
-    uint32_t skf_frags;   /* RFC 7383 SKF payloads */
-    uint64_t dpd_like;    /* INFORMATIONAL exchanges (DPD/liveness) */
+    uint64_t ip_frag_first_frame; /* fragmentation evidence: see ip_fragmented_msgs, skf_frags */
+    uint64_t dpd_like;            /* INFORMATIONAL exchanges (DPD/liveness) */
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
     struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
                            * the table, as a flow's); read with ike_act() */
-    struct spark spark;   /* packets over time: [0] from the initiator */
+    struct spark *spark;  /* packets over time: [0] from the initiator (NULL: none) */
 };
 
 /* ---- ESP and AH SAs (one per SPI and direction) ---- */
@@ -190,7 +187,7 @@ struct ipsec_sa {
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
     struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
                            * the table, as a flow's); read with ipsec_act() */
-    struct spark spark;   /* packets over time (one direction: [0]) */
+    struct spark *spark;  /* packets over time (one direction: [0]; NULL: none) */
 };
 
 /* ---- PPTP ---- */
@@ -231,10 +228,10 @@ struct pptp_ctrl_key {
 };
 
 struct pptp_ctrl {
-    struct endpoint client, server;      /* client = PNS (connects to 1723) */
-    uint8_t state;                       /* enum pptp_sess_state */
-    char hostname[PPTP_STR_MAX * 4 + 1]; /* as received (raw bytes; escape on output) */
-    char vendor[PPTP_STR_MAX * 4 + 1];
+    struct endpoint client, server; /* client = PNS (connects to 1723) */
+    uint8_t state;                  /* enum pptp_sess_state */
+    char hostname[PPTP_STR_MAX];    /* as received (raw bytes; escape on output): the decoder's */
+    char vendor[PPTP_STR_MAX];      /* struct pptp_msg strings, at most PPTP_STR_MAX - 1 bytes */
     uint8_t n_calls;
     struct pptp_call calls[PPTP_CALLS_PER_CTRL];
     uint64_t msgs;
@@ -257,7 +254,7 @@ struct gre_flow {
     uint64_t first_frame;
     uint32_t last_seq;
     struct activity act;
-    struct spark spark; /* packets over time (one direction: [0]) */
+    struct spark *spark; /* packets over time (one direction: [0]; NULL: none) */
 };
 
 /* ---- L2TP ---- */
@@ -327,7 +324,8 @@ struct session_model {
     struct table *mtu;        /* struct flow_key -> struct mtu_flow */
     struct table *too_big;    /* struct too_big_key -> struct too_big_rec */
     struct tunnel_model *tun; /* WireGuard / OpenVPN / other UDP tunnels (session_tunnel.h) */
-    uint64_t spark_slide_us;  /* struct spark: 0 saved captures, else the live bucket width */
+    uint64_t spark_slide_us;  /* struct spark: 0 saved captures, else the live bucket width;
+                               * SPARK_OFF: none kept */
     uint8_t cap_share;        /* capture points sharing the caps (session_model_init_share) */
 };
 
@@ -342,27 +340,25 @@ struct mtu_size {
     uint32_t len; /* IP length */
     uint32_t sent, answered;
     uint32_t unanswered_df; /* unanswered sends with DF (IPv6: always) */
-    uint64_t first_unanswered_ts;
 };
 
-struct mtu_dir {
-    bool pend; /* the last tunnel packet, waiting for an answer */
+struct mtu_dir { /* the small fields first: few padding holes (160 B) */
+    bool pend;   /* the last tunnel packet, waiting for an answer */
     bool pend_df;
-    uint32_t pend_len;
-    uint64_t pend_ts, pend_frame;
     uint8_t n_sizes;
-    uint8_t sizes_cap;      /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
-    struct mtu_size *sizes; /* n_sizes of them, allocated on the first large packet (NULL: none;
-                             * owned by the mtu table: freed with its record) */
+    uint8_t sizes_cap; /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
+    uint32_t pend_len;
     uint32_t sizes_dropped;
-    uint64_t small_sent, small_answered;
-    uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
-    uint64_t answered_after_loss; /* answered packets of any size after it */
-    uint64_t small_answered_after_loss;
     uint32_t lost_frames_total;
     uint8_t n_lost_frames;
-    uint64_t *lost_frames; /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
-                            * owned by the mtu table: freed with its record) */
+    uint64_t pend_ts, pend_frame;
+    struct mtu_size *sizes; /* n_sizes of them, allocated on the first large packet (NULL: none;
+                             * owned by the mtu table: freed with its record) */
+    uint64_t small_sent;
+    uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
+    uint64_t answered_after_loss; /* answered packets of any size after it */
+    uint64_t *lost_frames;        /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
+                                   * owned by the mtu table: freed with its record) */
     /* timing of this direction (every packet of the flow once it is a tunnel flow) */
     uint64_t n, first_ts, last_ts, last_frame;
     uint64_t first_since_other; /* first packet after the other direction's latest one */
@@ -372,18 +368,23 @@ struct mtu_dir {
      */
     uint64_t sil_start, sil_end, sil_end_frame;
     uint32_t sil_other;
-    uint32_t n_since_peer;      /* packets of this direction since the other direction's latest */
-    uint64_t sil_unanswered_us; /* of that silence: from the other direction's first packet on */
+    uint32_t n_since_peer; /* packets of this direction since the other direction's latest */
 };
 
 struct mtu_flow {
-    struct flow_key k;
-    uint8_t vpn; /* enum pkt_vpn of its tunnel packets */
+    struct flow_key k; /* its endpoints: mtu_end(); d[0] = k.a -> k.b */
+    uint8_t vpn;       /* enum pkt_vpn of its tunnel packets */
     bool esp_in_udp;
-    struct endpoint a, b; /* [0] = a->b (the flow key's order) */
     struct mtu_dir d[2];
     uint64_t last_ts;
 };
+
+/* Endpoint a (which 0) or b (1) of an MTU record: the sender of d[0] or of d[1]. */
+static inline struct endpoint mtu_end(const struct mtu_flow *mf, int which)
+{
+    struct endpoint e = {.ip = which ? mf->k.b : mf->k.a, .port = which ? mf->k.pb : mf->k.pa};
+    return e;
+}
 
 /* ICMP "fragmentation needed" / ICMPv6 "packet too big", by the datagram it quotes. */
 struct too_big_key {
@@ -502,6 +503,8 @@ uint64_t activity_keepalive_us(const struct activity *a);
 /* Live capture: the activity sparklines of m (and its tunnel model) keep the last
  * SPARK_BUCKETS buckets of width_us (SPARK_LIVE_WIDTH_US) instead of the whole life. */
 void session_spark_live(struct session_model *m, uint64_t width_us);
+/* No sparklines at all (a report reads none): records carry a NULL spark. Before any packet. */
+void session_spark_off(struct session_model *m);
 
 #endif
 

@@ -61,7 +61,7 @@ struct tun_flow {
         uint64_t frames[TUN_MAX_FRAMES];
     } run_cur, run_max;
     bool in_srun;
-    struct spark spark; /* packets over time: [0] client -> server */
+    struct spark *spark; /* packets over time: [0] client -> server (NULL: none) */
 };
 
 /* An endpoint change inside one session: the NAT moved the client (or it roamed). */
@@ -86,7 +86,7 @@ struct wg_session {
     uint32_t changes_total;
     struct tun_change changes[TUN_MAX_CHANGES];
     uint64_t first_ts, last_ts, first_frame, last_frame;
-    struct spark spark; /* packets over time: [0] to the responder */
+    struct spark *spark; /* packets over time: [0] to the responder (NULL: none) */
 };
 
 struct ovpn_key {
@@ -119,7 +119,7 @@ struct ovpn_session {
     uint32_t changes_total;
     struct tun_change changes[TUN_MAX_CHANGES];
     uint64_t first_ts, last_ts, first_frame, last_frame;
-    struct spark spark; /* packets over time: [0] to the server */
+    struct spark *spark; /* packets over time: [0] to the server (NULL: none) */
 };
 
 /* Hangs off struct session_model (m->tun); NULL until the first tunnel packet. */

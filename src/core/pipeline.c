@@ -53,7 +53,9 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             pipeline_close(p);
             return NULL;
         }
-        if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
+        if (cfg->mode != MODE_DASHBOARD) /* only the dashboard draws sparklines */
+            session_spark_off(engine_model(p->eng[i]));
+        else if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
             session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;

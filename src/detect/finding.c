@@ -126,6 +126,9 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
 /* Frees what finding f owns (evidence, frames, allocated sessions). */
 static void finding_release(struct finding *f)
 {
+    free(f->sessions);
+    f->sessions = NULL;
+    f->n_sessions = f->sessions_cap = 0;
     free(f->more_sessions);
     f->more_sessions = NULL;
     f->n_more_sessions = f->more_sessions_cap = 0;
@@ -166,6 +169,8 @@ bool finding_list_append(struct finding_list *dst, const struct finding_list *sr
             return false;
         *f = *s;
         bool ok = true;
+        f->sessions = dup_array(s->sessions, s->n_sessions, sizeof(*f->sessions), &ok);
+        f->sessions_cap = f->n_sessions;
         f->more_sessions =
             dup_array(s->more_sessions, s->n_more_sessions, sizeof(*f->more_sessions), &ok);
         f->more_sessions_cap = f->n_more_sessions;
@@ -209,6 +214,15 @@ bool finding_list_move(struct finding_list *dst, struct finding_list *src)
             dst->cap = ncap;
         }
     }
+    if (dst->cap - dst->n >= src->n) {
+        /* the findings move with what they own (no copy of evidence, frames or sessions) */
+        if (src->n) /* (src->v is NULL when src never held one) */
+            memcpy(dst->v + dst->n, src->v, src->n * sizeof(*src->v));
+        dst->n += src->n;
+        free(src->v);
+        memset(src, 0, sizeof(*src));
+        return true;
+    }
     ok = finding_list_append(dst, src);
     finding_list_free(src);
     return ok;
@@ -224,6 +238,26 @@ void finding_list_free(struct finding_list *l)
 }
 
 /* The evidence slot for key: the existing one (a key appears once), else a new one, else NULL. */
+/* Room for one more of the n elements of `size` bytes at *v (*cap allocated, grown by doubling
+ * from first, at most max): false at max or out of memory. */
+static bool grow_for_one(void **v, uint8_t n, uint8_t *cap, size_t size, unsigned first,
+                         unsigned max)
+{
+    if (n >= max)
+        return false;
+    if (n < *cap)
+        return true;
+    unsigned nc = *cap ? *cap * 2u : first;
+    if (nc > max)
+        nc = max;
+    void *nv = realloc(*v, nc * size);
+    if (!nv)
+        return false;
+    *v = nv;
+    *cap = (uint8_t)nc;
+    return true;
+}
+
 static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t type)
 {
     struct finding_ev *e = NULL;
@@ -234,18 +268,11 @@ static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t ty
         }
     }
     if (!e) {
-        if (f->n_ev >= FINDING_MAX_EV)
+        void *v = f->ev;
+        bool room = grow_for_one(&v, f->n_ev, &f->ev_cap, sizeof(*f->ev), 4, FINDING_MAX_EV);
+        f->ev = v;
+        if (!room)
             return NULL;
-        if (f->n_ev >= f->ev_cap) {
-            unsigned nc = f->ev_cap ? f->ev_cap * 2u : 4u;
-            if (nc > FINDING_MAX_EV)
-                nc = FINDING_MAX_EV;
-            struct finding_ev *v = realloc(f->ev, nc * sizeof(*v));
-            if (!v)
-                return NULL;
-            f->ev = v;
-            f->ev_cap = (uint8_t)nc;
-        }
         e = &f->ev[f->n_ev++];
     }
     memset(e, 0, sizeof(*e));
@@ -361,6 +388,17 @@ static bool same_cause(const struct finding *a, const struct finding *b)
            strcmp(ev_str(a, "encap"), ev_str(b, "encap")) == 0;
 }
 
+/* A new inline session of f (grown 2, 4, 8, FINDING_MAX_SESSIONS), not cleared; NULL when f has
+ * FINDING_MAX_SESSIONS or out of memory. */
+static struct finding_session *session_slot(struct finding *f)
+{
+    void *v = f->sessions;
+    bool room = grow_for_one(&v, f->n_sessions, &f->sessions_cap, sizeof(*f->sessions), 2,
+                             FINDING_MAX_SESSIONS);
+    f->sessions = v;
+    return room ? &f->sessions[f->n_sessions++] : NULL;
+}
+
 static void fold_into(struct finding *g, const struct finding *f)
 {
     g->group_count++;
@@ -370,8 +408,9 @@ static void fold_into(struct finding *g, const struct finding *f)
         bool dup = false;
         for (unsigned k = 0; k < g->n_sessions && !dup; k++)
             dup = memcmp(&g->sessions[k], &f->sessions[i], sizeof(f->sessions[i])) == 0;
-        if (!dup && g->n_sessions < FINDING_MAX_SESSIONS)
-            g->sessions[g->n_sessions++] = f->sessions[i];
+        struct finding_session *s = dup ? NULL : session_slot(g);
+        if (s)
+            *s = f->sessions[i];
     }
     uint32_t listed = 0;
     for (unsigned i = 0; i < f->n_frames && i < FINDING_MAX_FRAMES; i++, listed++)
@@ -428,9 +467,9 @@ size_t finding_list_min_severity(struct finding_list *l, unsigned min_sev)
 struct finding_session *finding_session_add(struct finding *f, unsigned role,
                                             const struct ip_addr *ip)
 {
-    if (f->n_sessions >= FINDING_MAX_SESSIONS)
+    struct finding_session *s = session_slot(f);
+    if (!s)
         return NULL;
-    struct finding_session *s = &f->sessions[f->n_sessions++];
     memset(s, 0, sizeof(*s));
     s->role = (uint8_t)role;
     if (ip)

@@ -199,7 +199,7 @@ static void noresp_sessions(struct finding *f, const struct noresp *n)
         fs->has_port = true;
         fs->port = n->rcv->port;
     }
-    if (n->from_resp) {
+    if (n->from_resp && f->n_sessions) { /* (none: out of memory) */
         /* the client is the initiator: roles follow client/server, not who retransmits */
         f->sessions[0].role = ROLE_SERVER;
         if (f->n_sessions > 1) {

@@ -16,11 +16,11 @@
 
 struct mtu_facts {
     const struct mtu_flow *mf;
-    int dir; /* sender: 0 = a->b, 1 = b->a */
-    const struct endpoint *snd, *rcv;
-    uint32_t threshold; /* smallest size lost (every size from it up was lost) */
-    uint32_t passed;    /* largest size answered below it (0: only small ones) */
-    uint32_t lost;      /* unanswered sends >= threshold with DF */
+    int dir;                  /* sender: 0 = a->b, 1 = b->a */
+    struct endpoint snd, rcv; /* the lossy direction's sender and receiver */
+    uint32_t threshold;       /* smallest size lost (every size from it up was lost) */
+    uint32_t passed;          /* largest size answered below it (0: only small ones) */
+    uint32_t lost;            /* unanswered sends >= threshold with DF */
     uint32_t max_lost;
     uint64_t first_loss_ts;
     const struct too_big_rec *tb; /* ICMP quoting the sender's datagrams in this capture */
@@ -84,10 +84,9 @@ static bool collect(const struct session_model *m, const struct mtu_flow *mf, in
         return false;
     x->mf = mf;
     x->dir = dir;
-    x->snd = dir ? &mf->b : &mf->a;
-    x->rcv = dir ? &mf->a : &mf->b;
-    x->tb =
-        session_too_big_for(m, mf->k.proto, &x->snd->ip, x->snd->port, &x->rcv->ip, x->rcv->port);
+    x->snd = mtu_end(mf, dir);
+    x->rcv = mtu_end(mf, !dir);
+    x->tb = session_too_big_for(m, mf->k.proto, &x->snd.ip, x->snd.port, &x->rcv.ip, x->rcv.port);
     if (x->tb) {
         const struct mtu_dir *d = &mf->d[dir];
         /* the sender kept sending the lost sizes after the first ICMP told it the MTU */
@@ -178,8 +177,8 @@ static void summary(struct finding *f, const struct mtu_facts *x, const struct p
                     const char *icmp, uint32_t pmtu)
 {
     char a[DU_IPSTR + 8], b[DU_IPSTR + 8], t[16];
-    endpoint_str(x->snd, a);
-    endpoint_str(x->rcv, b);
+    endpoint_str(&x->snd, a);
+    endpoint_str(&x->rcv, b);
     const struct mtu_flow *mf = x->mf;
     snprintf(f->summary, sizeof(f->summary),
              "Path MTU black hole on the %s tunnel %s -> %s: from %s on, every packet of "
@@ -191,7 +190,7 @@ static void summary(struct finding *f, const struct mtu_facts *x, const struct p
         du_cat(f->summary, sizeof(f->summary),
                "; both captures show the large packets leaving the NAT router, so they die "
                "beyond it");
-    bool v6 = x->snd->ip.v == 6;
+    bool v6 = x->snd.ip.v == 6;
     const char *what = v6 ? "ICMPv6 \"packet too big\"" : "ICMP \"fragmentation needed\"";
     if (!strcmp(icmp, "blocked"))
         du_cat(f->summary, sizeof(f->summary),
@@ -212,7 +211,7 @@ static void summary(struct finding *f, const struct mtu_facts *x, const struct p
 
 static void remedy(struct finding *f, const struct mtu_facts *x, const char *icmp, uint32_t pmtu)
 {
-    bool v6 = x->snd->ip.v == 6;
+    bool v6 = x->snd.ip.v == 6;
     uint32_t oh = overhead(x->mf, v6);
     uint32_t inner = pmtu > oh + 68 ? pmtu - oh : 0;
     uint32_t mss = inner > (v6 ? 60u : 40u) ? inner - (v6 ? 60u : 40u) : 0;
@@ -240,17 +239,17 @@ static void remedy(struct finding *f, const struct mtu_facts *x, const char *icm
 static void sessions(struct finding *f, const struct pair_view *v)
 {
     const struct mtu_facts *x = v->in ? v->in : v->out;
-    struct finding_session *fs = session_at(f, ROLE_CLIENT, x->snd);
+    struct finding_session *fs = session_at(f, ROLE_CLIENT, &x->snd);
     if (fs) {
         snprintf(fs->note, sizeof(fs->note), "sends the lost large packets");
         if (v->in && v->out) {
             fs->has_outside = true;
-            fs->out_ip = v->out->snd->ip;
-            fs->has_out_port = v->out->snd->port != 0;
-            fs->out_port = v->out->snd->port;
+            fs->out_ip = v->out->snd.ip;
+            fs->has_out_port = v->out->snd.port != 0;
+            fs->out_port = v->out->snd.port;
         }
     }
-    session_at(f, ROLE_SERVER, x->rcv);
+    session_at(f, ROLE_SERVER, &x->rcv);
 }
 
 static void frames(struct finding *f, const struct detect_ctx *c, const struct session_model *m,
@@ -319,7 +318,7 @@ static unsigned scan(const struct session_model *m, struct mtu_facts *v, unsigne
 /* Inside and outside flows of one tunnel: same receiver, tunnel type and threshold. */
 static bool same_tunnel(const struct mtu_facts *a, const struct mtu_facts *b)
 {
-    return ip_addr_eq(&a->rcv->ip, &b->rcv->ip) && a->mf->vpn == b->mf->vpn &&
+    return ip_addr_eq(&a->rcv.ip, &b->rcv.ip) && a->mf->vpn == b->mf->vpn &&
            a->mf->esp_in_udp == b->mf->esp_in_udp && a->threshold == b->threshold;
 }
 

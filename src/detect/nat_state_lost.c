@@ -150,8 +150,8 @@ static void inside_collect(const struct session_model *m, uint8_t cap, struct lo
                 return;
             l->proto = mf->k.proto;
             l->has_inside = true;
-            l->inside = d ? mf->a : mf->b; /* the receiver of the silent direction */
-            l->peer = d ? mf->b : mf->a;
+            l->inside = mtu_end(mf, !d); /* the receiver of the silent direction */
+            l->peer = mtu_end(mf, d);
             l->t_event = rd->sil_start;
             l->t_back = rd->sil_end;
             l->died = rd->sil_other;
@@ -177,8 +177,8 @@ static bool move_candidate(const struct mtu_flow *o, int co, const struct mtu_fl
                            struct move *mv)
 {
     const struct mtu_dir *o_out = &o->d[co], *o_in = &o->d[!co], *n_out = &n->d[cn];
-    const struct endpoint *oc = co ? &o->b : &o->a, *nc = cn ? &n->b : &n->a;
-    if (oc->port == nc->port || !n_out->n || !o_out->n || n_out->first_ts <= o_out->last_ts)
+    if (mtu_end(o, co).port == mtu_end(n, cn).port || !n_out->n || !o_out->n ||
+        n_out->first_ts <= o_out->last_ts)
         return false;
     if (o_in->first_since_other <= o_out->last_ts || o_in->first_since_other >= n_out->first_ts ||
         o_in->first_since_other - o_out->last_ts > IN_USE_US)
@@ -201,10 +201,10 @@ static void move_add(const struct move *mv, uint8_t cap, struct lost_set *s)
         return;
     l->proto = o->k.proto;
     l->has_outside = true;
-    l->outside = mv->co ? o->b : o->a;
+    l->outside = mtu_end(o, mv->co);
     l->has_new = true;
-    l->new_port = (mv->cn ? &n->b : &n->a)->port;
-    l->peer = mv->co ? o->a : o->b;
+    l->new_port = mtu_end(n, mv->cn).port;
+    l->peer = mtu_end(o, !mv->co);
     l->t_event = n_out->first_ts;
     l->t_back = n_out->first_ts;
     l->cap = cap;
@@ -220,8 +220,8 @@ static int by_score(const void *a, const void *b)
 
 static void outside_key(struct du_key *k, const struct mtu_flow *mf, int client)
 {
-    const struct endpoint *cl = client ? &mf->b : &mf->a, *pe = client ? &mf->a : &mf->b;
-    du_key_make(k, (uint8_t)client, mf->k.proto, &cl->ip, 0, &pe->ip, pe->port, 0);
+    struct endpoint cl = mtu_end(mf, client), pe = mtu_end(mf, !client);
+    du_key_make(k, (uint8_t)client, mf->k.proto, &cl.ip, 0, &pe.ip, pe.port, 0);
 }
 
 static void outside_collect(const struct session_model *m, uint8_t cap, struct lost_set *s)

@@ -5,6 +5,7 @@
 #include "vpnscope/session_tunnel.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,8 +126,15 @@ static void spark_slide(struct spark *s, uint64_t ts)
     s->origin_us += k * s->width_us;
 }
 
-void sess_spark_count(struct spark *s, uint64_t ts, unsigned dir, uint64_t slide_us)
+void sess_spark_count(struct spark **sp, uint64_t ts, unsigned dir, uint64_t slide_us)
 {
+    if (slide_us == SPARK_OFF)
+        return;
+    if (!*sp)
+        *sp = calloc(1, sizeof(**sp));
+    struct spark *s = *sp;
+    if (!s)
+        return; /* out of memory: no sparkline for this record */
     if (!s->width_us) {
         s->width_us = slide_us ? slide_us : SPARK_WIDTH0_US;
         s->origin_us = ts - ts % s->width_us;
@@ -157,6 +165,28 @@ void session_spark_live(struct session_model *m, uint64_t width_us)
     m->spark_slide_us = width_us;
     if (m->tun)
         m->tun->spark_slide_us = width_us;
+}
+
+void session_spark_off(struct session_model *m)
+{
+    session_spark_live(m, SPARK_OFF);
+}
+
+void sess_spark_evicted(void *ctx, const void *key, void *val)
+{
+    (void)key;
+    struct spark **s = (void *)((char *)val + (uintptr_t)ctx);
+    free(*s);
+    *s = NULL;
+}
+
+void sess_spark_free_all(struct table *t, size_t off)
+{
+    for (uint32_t i = 0; t && i < table_slots(t); i++) {
+        void *v = table_slot(t, i, NULL);
+        if (v)
+            sess_spark_evicted((void *)off, NULL, v);
+    }
 }
 
 void sess_activity_keepalive(struct activity *a, uint64_t ts)
@@ -247,6 +277,8 @@ static void ipsec_evict_hook(void *ctx, const void *key, void *val)
     struct ipsec_sa *sa = val;
     free(sa->act);
     sa->act = NULL;
+    free(sa->spark);
+    sa->spark = NULL;
 }
 
 static void ike_evict_hook(void *ctx, const void *key, void *val)
@@ -258,6 +290,8 @@ static void ike_evict_hook(void *ctx, const void *key, void *val)
     sa->act = NULL;
     free(sa->frames);
     sa->frames = NULL;
+    free(sa->spark);
+    sa->spark = NULL;
 }
 
 /* ---- labels ---- */
@@ -323,7 +357,7 @@ int session_model_init_share(struct session_model *m, uint8_t side, unsigned sha
     m->pptp = table_new(sizeof(struct pptp_ctrl_key), sizeof(struct pptp_ctrl),
                         session_cap(m, PPTP_CTRL_MAX), NULL, NULL);
     m->gre = table_new(sizeof(struct gre_key), sizeof(struct gre_flow), session_cap(m, GRE_MAX),
-                       NULL, NULL);
+                       sess_spark_evicted, (void *)offsetof(struct gre_flow, spark));
     m->l2tp = table_new(sizeof(struct l2tp_key), sizeof(struct l2tp_sess), session_cap(m, L2TP_MAX),
                         NULL, NULL);
     m->mtu = table_new(sizeof(struct flow_key), sizeof(struct mtu_flow),
@@ -364,6 +398,7 @@ void session_model_free(struct session_model *m)
     table_free(m->ike);
     table_free(m->ipsec);
     table_free(m->pptp);
+    sess_spark_free_all(m->gre, offsetof(struct gre_flow, spark));
     table_free(m->gre);
     table_free(m->l2tp);
     for (uint32_t i = 0; m->mtu && i < table_slots(m->mtu); i++) {

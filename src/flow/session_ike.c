@@ -197,10 +197,6 @@ static void ike_natd(struct ike_sa *sa, const struct pkt *p, bool from_init)
         if (is_src) {
             src_seen = true;
             src_any_match |= match;
-            if (from_init && !v->init_src_hash_len && nd->len <= IKE_NATD_MAXLEN) {
-                memcpy(v->init_src_hash, nd->h, nd->len);
-                v->init_src_hash_len = nd->len;
-            }
         } else if (from_init) {
             if (match)
                 v->init_dst_match_seen = true;

@@ -12,9 +12,14 @@
 
 /* session.c: records the packet time; keeps the GAPS_PER_TUNNEL longest idle gaps. */
 void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame);
-/* Counts a packet of direction dir (0 the record's forward one) in the activity sparkline;
- * slide_us: session_model.spark_slide_us. */
-void sess_spark_count(struct spark *s, uint64_t ts, unsigned dir, uint64_t slide_us);
+/* Counts a packet of direction dir (0 the record's forward one) in the activity sparkline *s
+ * (allocated at the first one; none with SPARK_OFF or out of memory); slide_us:
+ * session_model.spark_slide_us. */
+void sess_spark_count(struct spark **s, uint64_t ts, unsigned dir, uint64_t slide_us);
+/* Eviction hook of a table whose records hold only a spark out of line: ctx is the offset of
+ * their struct spark * (offsetof); and the same for every record of t (session_model_free). */
+void sess_spark_evicted(void *ctx, const void *key, void *val);
+void sess_spark_free_all(struct table *t, size_t off);
 
 /* session_ike.c: an IKE message (IKEv1 or IKEv2) updates its IKE SA. */
 void sess_ike_update(struct session_model *m, const struct pkt *p);

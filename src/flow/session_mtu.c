@@ -88,15 +88,10 @@ static void settle(struct mtu_dir *d, bool answered)
     d->pend = false;
     bool large = d->pend_len >= MTU_LARGE;
     if (answered) {
-        if (d->first_large_loss_ts) {
+        if (d->first_large_loss_ts)
             d->answered_after_loss++;
-            if (!large)
-                d->small_answered_after_loss++;
-        }
-        if (!large) {
-            d->small_answered++;
+        if (!large)
             return;
-        }
         struct mtu_size *s = size_slot(d, d->pend_len);
         if (s)
             s->answered++;
@@ -107,8 +102,6 @@ static void settle(struct mtu_dir *d, bool answered)
     struct mtu_size *s = size_slot(d, d->pend_len);
     if (!s)
         return;
-    if (!s->unanswered_df)
-        s->first_unanswered_ts = d->pend_ts;
     s->unanswered_df++;
     if (!d->first_large_loss_ts)
         d->first_large_loss_ts = d->pend_ts;
@@ -123,13 +116,11 @@ static void settle(struct mtu_dir *d, bool answered)
 static void timing(struct mtu_dir *d, struct mtu_dir *o, const struct pkt *p)
 {
     if (d->n && o->last_ts > d->last_ts && o->first_since_other > d->last_ts) {
-        uint64_t unans = p->ts_us - o->first_since_other;
         if (p->ts_us - d->last_ts > d->sil_end - d->sil_start) {
             d->sil_start = d->last_ts;
             d->sil_end = p->ts_us;
             d->sil_end_frame = p->frame;
             d->sil_other = d->n_since_peer;
-            d->sil_unanswered_us = unans;
         }
     }
     if (!d->n || o->last_ts > d->last_ts) {
@@ -154,13 +145,8 @@ static void tunnel_packet(struct session_model *m, const struct pkt *p)
     struct mtu_flow *mf = data ? table_put(m->mtu, &k, NULL) : table_get(m->mtu, &k, true);
     if (!mf)
         return;
-    if (!mf->k.proto && !mf->a.ip.v) {
+    if (!mf->k.proto && !mf->k.a.v)
         mf->k = k;
-        mf->a.ip = k.a;
-        mf->a.port = k.pa;
-        mf->b.ip = k.b;
-        mf->b.port = k.pb;
-    }
     if (is_tunnel_data(p) && !mf->vpn) {
         mf->vpn = (uint8_t)p->vpn;
         mf->esp_in_udp = p->esp_in_udp;

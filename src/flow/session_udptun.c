@@ -1,6 +1,7 @@
 /* session_udptun.c - tunnel flows: the per 5-tuple part shared by WireGuard, OpenVPN and any
  * other UDP flow nDPI labels as a VPN (roles, data each way, idle gaps, unanswered handshake
  * runs), the dispatch to session_wg.c / session_ovpn.c, and the tunnel model's lifecycle. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +20,17 @@ static struct tunnel_model *tun_model(struct session_model *m)
     if (!tm)
         return NULL;
     tm->spark_slide_us = m->spark_slide_us;
-    tm->flows = table_new(sizeof(struct flow_key), sizeof(struct tun_flow),
-                          session_cap(m, TUN_FLOW_MAX), NULL, NULL);
-    tm->wg = table_new(sizeof(struct wg_key), sizeof(struct wg_session),
-                       session_cap(m, WG_SESSION_MAX), NULL, NULL);
+    tm->flows =
+        table_new(sizeof(struct flow_key), sizeof(struct tun_flow), session_cap(m, TUN_FLOW_MAX),
+                  sess_spark_evicted, (void *)offsetof(struct tun_flow, spark));
+    tm->wg =
+        table_new(sizeof(struct wg_key), sizeof(struct wg_session), session_cap(m, WG_SESSION_MAX),
+                  sess_spark_evicted, (void *)offsetof(struct wg_session, spark));
     tm->wg_idx = table_new(sizeof(uint32_t), sizeof(struct wg_key), session_cap(m, WG_INDEX_MAX),
                            NULL, NULL);
     tm->ovpn = table_new(sizeof(struct ovpn_key), sizeof(struct ovpn_session),
-                         session_cap(m, OVPN_SESSION_MAX), NULL, NULL);
+                         session_cap(m, OVPN_SESSION_MAX), sess_spark_evicted,
+                         (void *)offsetof(struct ovpn_session, spark));
     tm->ovpn_peer = table_new(sizeof(struct ovpn_peer_key), sizeof(struct ovpn_key),
                               session_cap(m, OVPN_PEER_MAX), NULL, NULL);
     tm->ovpn_tcp = table_new(sizeof(struct flow_key), sizeof(struct ovpn_tcp_state),
@@ -44,6 +48,9 @@ void sess_tun_free(struct session_model *m)
     struct tunnel_model *tm = m->tun;
     if (!tm)
         return;
+    sess_spark_free_all(tm->flows, offsetof(struct tun_flow, spark));
+    sess_spark_free_all(tm->wg, offsetof(struct wg_session, spark));
+    sess_spark_free_all(tm->ovpn, offsetof(struct ovpn_session, spark));
     table_free(tm->flows);
     table_free(tm->wg);
     table_free(tm->wg_idx);

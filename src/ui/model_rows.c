@@ -286,7 +286,7 @@ static void rows_ike(struct builder *b, uint8_t mi, struct table *ikeidx)
         t->last_ts = sa->last_ts;
         t->timeout_s = report_timeout_ike(b->to, sa);
         session_ike_activity(sa, &t->act);
-        ui_spark_add(b->m, t, &sa->spark, sa->first_ts, sa->last_ts, false);
+        ui_spark_add(b->m, t, sa->spark, sa->first_ts, sa->last_ts, false);
         t->retrans = sa->retransmissions;
         t->dpd = sa->dpd_like;
         size_t off = 0;
@@ -414,7 +414,7 @@ static void rows_ipsec(struct builder *b, uint8_t mi, struct table *ikeidx)
             t->timeout_s = report_timeout_ipsec(b->to, sa);
         }
         t->pkts[to_server ? 0 : 1] += sa->packets;
-        ui_spark_add(b->m, t, &sa->spark, sa->first_ts, sa->last_ts, !to_server);
+        ui_spark_add(b->m, t, sa->spark, sa->first_ts, sa->last_ts, !to_server);
         t->bytes[to_server ? 0 : 1] += sa->bytes;
         t->seq_gaps += sa->seq_gaps;
         t->replays += sa->replays;
@@ -465,7 +465,7 @@ static const char *pptp_call_row(const struct ui_model *um, const struct session
             t->last_ts = gf->last_ts;
         if (to_srv || to_cli) {
             t->act = gf->act;
-            ui_spark_add(um, t, &gf->spark, gf->first_ts, gf->last_ts, to_cli);
+            ui_spark_add(um, t, gf->spark, gf->first_ts, gf->last_ts, to_cli);
         }
     }
     if (call->state == PPTP_CALL_DISCONNECTED || call->state == PPTP_CALL_REJECTED ||
@@ -577,7 +577,7 @@ static void rows_other(struct builder *b)
         t->last_ts = g->last_ts;
         t->timeout_s = b->to->gre;
         t->act = g->act;
-        ui_spark_add(b->m, t, &g->spark, g->first_ts, g->last_ts, false);
+        ui_spark_add(b->m, t, g->spark, g->first_ts, g->last_ts, false);
         ui_row_state(b, t, NULL);
         if (t->color == UI_WARN && !strcmp(t->state, "one-way")) {
             snprintf(t->state, sizeof(t->state), "up");
@@ -641,7 +641,7 @@ static void rows_other(struct builder *b)
         session_flow_activity(fl, &t->act);
         const struct tun_flow *tf = tunnel_flow_of(m, fl); /* UDP tunnels keep buckets */
         if (tf)
-            ui_spark_add(b->m, t, &tf->spark, tf->first_ts, tf->last_ts, false);
+            ui_spark_add(b->m, t, tf->spark, tf->first_ts, tf->last_ts, false);
         if (b->f->two) {
             const struct nat_mapping *mp =
                 find_mapping(b->f, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);

@@ -44,7 +44,7 @@ void ui_rows_vpn(struct builder *b, uint8_t mi)
         t->last_ts = s->last_ts;
         t->timeout_s = b->to->udp_stream;
         t->act = s->act;
-        ui_spark_add(b->m, t, &s->spark, s->first_ts, s->last_ts, false);
+        ui_spark_add(b->m, t, s->spark, s->first_ts, s->last_ts, false);
         ui_row_state(b, t, NULL);
     }
     char c1[OVPN_SID_STR_LEN], c2[OVPN_SID_STR_LEN];
@@ -75,7 +75,7 @@ void ui_rows_vpn(struct builder *b, uint8_t mi)
         t->last_ts = s->last_ts;
         t->timeout_s = s->proto == IPP_TCP ? b->to->tcp : b->to->udp_stream;
         t->act = s->act;
-        ui_spark_add(b->m, t, &s->spark, s->first_ts, s->last_ts, false);
+        ui_spark_add(b->m, t, s->spark, s->first_ts, s->last_ts, false);
         ui_row_state(b, t, NULL);
     }
 }

@@ -23,7 +23,7 @@ void ui_spark_range(struct ui_model *m, const struct pipeline_snapshot *f)
 void ui_spark_add(const struct ui_model *m, struct ui_tunnel *t, const struct spark *s,
                   uint64_t first_ts, uint64_t last_ts, bool flip)
 {
-    if (!s->width_us || m->spk_hi <= m->spk_lo)
+    if (!s || !s->width_us || m->spk_hi <= m->spk_lo)
         return;
     uint64_t lo = m->spk_lo, span = m->spk_hi - m->spk_lo;
     for (int d = 0; d < 2; d++) {

@@ -1027,9 +1027,13 @@ static bool finding_eq(const struct finding *x, const struct finding *y)
     a.frames = b.frames = NULL;
     a.frame_role = b.frame_role = NULL;
     a.more_sessions = b.more_sessions = NULL;
+    a.sessions = b.sessions = NULL;
+    a.sessions_cap = b.sessions_cap = 0;
     a.ev_cap = b.ev_cap = a.frames_cap = b.frames_cap = 0;
     a.more_sessions_cap = b.more_sessions_cap = 0;
     if (memcmp(&a, &b, sizeof(a)) != 0)
+        return false;
+    if (x->n_sessions && memcmp(x->sessions, y->sessions, x->n_sessions * sizeof(*x->sessions)))
         return false;
     if (x->n_ev && memcmp(x->ev, y->ev, x->n_ev * sizeof(*x->ev)) != 0)
         return false;

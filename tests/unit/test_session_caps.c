@@ -115,7 +115,7 @@ static void test_mtu_sizes_on_demand(void)
     mf = mtu_of(&m, c2, s);
     CHECK(mf != NULL);
     if (mf) {
-        int d = ip_addr_eq(&mf->a.ip, &c2) ? 0 : 1; /* c2's direction */
+        int d = ip_addr_eq(&mf->k.a, &c2) ? 0 : 1; /* c2's direction */
         const struct mtu_dir *dd = &mf->d[d];
         CHECK_EQ(dd->n_sizes, MTU_SIZES);
         CHECK_EQ(dd->sizes_cap, MTU_SIZES);

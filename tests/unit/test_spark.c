@@ -82,15 +82,15 @@ int main(void)
         sa = esp(&m, t0 + (uint64_t)i * S, 1);
         esp(&m, t0 + (uint64_t)i * S + 1000, 2);
     }
-    CHECK(sa != NULL);
-    if (sa) {
-        CHECK_EQ(sa->spark.width_us, SPARK_WIDTH0_US);
-        CHECK_EQ(sa->spark.origin_us, t0 - 300000); /* a multiple of the width */
+    CHECK(sa != NULL && sa->spark != NULL);
+    if (sa && sa->spark) {
+        CHECK_EQ(sa->spark->width_us, SPARK_WIDTH0_US);
+        CHECK_EQ(sa->spark->origin_us, t0 - 300000); /* a multiple of the width */
     }
     for (int i = 0; i < 5; i++)
         sa = esp(&m, t0 + 70 * S + (uint64_t)i * S, 1);
     if (sa) {
-        const struct spark *s = &sa->spark;
+        const struct spark *s = sa->spark;
         CHECK_EQ(total(s, 0), 15);
         CHECK_EQ(total(s, 1), 0);     /* an SA is one direction */
         CHECK_EQ(s->width_us, 4 * S); /* 75 s: 32 x 1 s and 32 x 2 s are too short */
@@ -107,15 +107,15 @@ int main(void)
     for (int i = 0; i < 3600; i++)
         sa = esp(&m, t0 + (uint64_t)i * S, 1);
     if (sa) {
-        CHECK_EQ(total(&sa->spark, 0), 3600);
-        CHECK_EQ(sa->spark.width_us, 128 * S); /* 32 x 128 s >= 3600 s > 32 x 64 s */
-        CHECK_EQ(sa->spark.origin_us % sa->spark.width_us, 0);
+        CHECK_EQ(total(sa->spark, 0), 3600);
+        CHECK_EQ(sa->spark->width_us, 128 * S); /* 32 x 128 s >= 3600 s > 32 x 64 s */
+        CHECK_EQ(sa->spark->origin_us % sa->spark->width_us, 0);
     }
     /* out of time order: the first bucket */
     sa = esp(&m, t0 - 3600 * S, 1);
     if (sa) {
-        CHECK_EQ(total(&sa->spark, 0), 3601);
-        CHECK(sa->spark.n[0][0] > 0);
+        CHECK_EQ(total(sa->spark, 0), 3601);
+        CHECK(sa->spark->n[0][0] > 0);
     }
     session_model_free(&m);
 
@@ -124,7 +124,7 @@ int main(void)
     for (int i = 0; i < 70000; i++)
         sa = esp(&m, t0 + (uint64_t)i, 1);
     if (sa)
-        CHECK_EQ(sa->spark.n[0][0], UINT16_MAX);
+        CHECK_EQ(sa->spark->n[0][0], UINT16_MAX);
     session_model_free(&m);
 
     /* live: fixed 4 s buckets, the window follows the newest packet */
@@ -133,7 +133,7 @@ int main(void)
     for (int i = 0; i < 300; i++)
         sa = esp(&m, t0 + (uint64_t)i * S, 1);
     if (sa) {
-        const struct spark *s = &sa->spark;
+        const struct spark *s = sa->spark;
         uint64_t last = t0 + 299 * S;
         CHECK_EQ(s->width_us, SPARK_LIVE_WIDTH_US);
         CHECK_EQ(s->origin_us % s->width_us, 0);
@@ -149,8 +149,20 @@ int main(void)
     /* a silence longer than the window empties it */
     sa = esp(&m, t0 + 1000 * S, 1);
     if (sa) {
-        CHECK_EQ(total(&sa->spark, 0), 1);
-        CHECK_EQ(sa->spark.n[0][SPARK_BUCKETS - 1], 1);
+        CHECK_EQ(total(sa->spark, 0), 1);
+        CHECK_EQ(sa->spark->n[0][SPARK_BUCKETS - 1], 1);
+    }
+    session_model_free(&m);
+
+    /* sparklines off (every mode but the dashboard): no record gets one, the rest is counted */
+    CHECK_EQ(session_model_init(&m, SIDE_SINGLE), 0);
+    session_spark_off(&m);
+    for (int i = 0; i < 10; i++)
+        sa = esp(&m, t0 + (uint64_t)i * S, 1);
+    CHECK(sa != NULL);
+    if (sa) {
+        CHECK(sa->spark == NULL);
+        CHECK_EQ(sa->packets, 10);
     }
     session_model_free(&m);
     return t_done();

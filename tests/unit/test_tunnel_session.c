@@ -177,7 +177,7 @@ static void test_wg_session(void)
         unsigned n[2] = {0, 0};
         for (int d = 0; d < 2; d++)
             for (unsigned i = 0; i < SPARK_BUCKETS; i++)
-                n[d] += w->spark.n[d][i];
+                n[d] += w->spark->n[d][i];
         CHECK_EQ(n[0], 6u);
         CHECK_EQ(n[1], 4u);
     }
