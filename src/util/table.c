@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL 0xffffffffu  /* end of a bucket chain / free list */
-#define LNIL 0x7fffffffu /* end of an LRU list (31-bit links) */
+#define NIL 0xffffffffu     /* end of a bucket chain / free list */
+#define LNIL 0x7fffffffu    /* end of an LRU list (31-bit links) */
 #define IDX_MAX 0x7fffffffu /* entries per table: indexes stay below LNIL */
 #define TOPBIT 0x80000000u
 
@@ -22,7 +22,11 @@ struct tent {
     uint32_t hash;
 };
 
+struct table;
+typedef uint32_t (*find_fn)(const struct table *t, const uint8_t *key, uint32_t *hp);
+
 struct table {
+    find_fn find; /* by key size, see pick_find */
     uint32_t key_size, val_size, cap;
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
     uint32_t nb;                /* buckets, power of two */
@@ -183,6 +187,8 @@ static uint32_t align_of_size(uint32_t n)
     return a > 8 ? 8 : a;
 }
 
+static find_fn pick_find(uint32_t key_size);
+
 struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, table_evict_fn on_evict,
                         void *ctx)
 {
@@ -192,6 +198,7 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     if (!t)
         return NULL;
     t->key_size = key_size;
+    t->find = pick_find(key_size);
     t->val_size = val_size ? val_size : 1;
     uint32_t va = align_of_size(t->val_size), ea = va > 4 ? va : 4;
     t->voff = ((uint32_t)sizeof(struct tent) + key_size + va - 1) & ~(va - 1);
@@ -263,36 +270,61 @@ static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h
     return NIL;
 }
 
-/* Finds key; *hp gets its hash. The common key sizes get code with the size a constant. */
-static uint32_t find(const struct table *t, const void *key, uint32_t *hp)
-{
-    const uint8_t *k = key;
-    uint32_t n = t->key_size;
+/* Finds key; *hp gets its hash. The common key sizes get their own copy with the size a constant
+ * (table_new picks one): the hash and compare then unroll, with no memcmp call. */
 #define FIND_N(c)                                                                                  \
-    case c:                                                                                        \
+    static uint32_t find_##c(const struct table *t, const uint8_t *k, uint32_t *hp)                \
+    {                                                                                              \
         *hp = thash(k, c);                                                                         \
-        return find_n(t, k, *hp, c)
-    switch (n) {
-        FIND_N(4);
-        FIND_N(8);
-        FIND_N(16);
-        FIND_N(24);
-        FIND_N(28);
-        FIND_N(40);
-        FIND_N(42);
-        FIND_N(44);
-        FIND_N(48);
-    default:
-        *hp = thash(k, n);
-        return find_n(t, k, *hp, n);
+        return find_n(t, k, *hp, c);                                                               \
     }
+FIND_N(4)
+FIND_N(8)
+FIND_N(16)
+FIND_N(24)
+FIND_N(28)
+FIND_N(40)
+FIND_N(42)
+FIND_N(44)
+FIND_N(48)
 #undef FIND_N
+
+static uint32_t find_any(const struct table *t, const uint8_t *k, uint32_t *hp)
+{
+    *hp = thash(k, t->key_size);
+    return find_n(t, k, *hp, t->key_size);
+}
+
+static find_fn pick_find(uint32_t key_size)
+{
+    switch (key_size) {
+    case 4:
+        return find_4;
+    case 8:
+        return find_8;
+    case 16:
+        return find_16;
+    case 24:
+        return find_24;
+    case 28:
+        return find_28;
+    case 40:
+        return find_40;
+    case 42:
+        return find_42;
+    case 44:
+        return find_44;
+    case 48:
+        return find_48;
+    default:
+        return find_any;
+    }
 }
 
 void *table_get(struct table *t, const void *key, bool touch)
 {
     uint32_t h;
-    uint32_t i = find(t, key, &h);
+    uint32_t i = t->find(t, key, &h);
     if (i == NIL)
         return NULL;
     if (touch)
@@ -358,7 +390,7 @@ static int grow(struct table *t)
 void *table_put(struct table *t, const void *key, bool *created)
 {
     uint32_t h;
-    uint32_t i = find(t, key, &h);
+    uint32_t i = t->find(t, key, &h);
     if (i != NIL) {
         if (created)
             *created = false;

@@ -19,7 +19,6 @@ static void on_evict(void *ctx, const void *key, void *val)
     memcpy(&last_evicted, key, sizeof(last_evicted));
 }
 
-
 /*
  * Model check: random gets/puts/class changes on keys of many sizes against a plain reference
  * (linear search, LRU by stamp, slots handed out in order then reused by the evicted entry), with
@@ -195,7 +194,8 @@ static int model_run(uint32_t ks, uint32_t vs, uint32_t cap, uint32_t space, int
 
 static void model_checks(void)
 {
-    static const uint32_t ks[] = {1, 2, 3, 4, 5, 7, 8, 12, 15, 16, 17, 24, 28, 33, 40, 42, 44, 48, 64, 100};
+    static const uint32_t ks[] = {1,  2,  3,  4,  5,  7,  8,  12, 15, 16,
+                                  17, 24, 28, 33, 40, 42, 44, 48, 64, 100};
     static const uint32_t vs[] = {0, 1, 4, 8, 12, 24, 160, 3};
     for (size_t a = 0; a < sizeof(ks) / sizeof(ks[0]); a++) {
         for (size_t b = 0; b < sizeof(vs) / sizeof(vs[0]); b++) {
@@ -206,8 +206,8 @@ static void model_checks(void)
                 cap = 200;
             int bad = model_run(ks[a], vs[b], cap, space, 12000);
             if (bad)
-                fprintf(stderr, "model: key %u val %u cap %u: %d disagreements\n", ks[a], vs[b], cap,
-                        bad);
+                fprintf(stderr, "model: key %u val %u cap %u: %d disagreements\n", ks[a], vs[b],
+                        cap, bad);
             CHECK_EQ(bad, 0);
         }
     }
