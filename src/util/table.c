@@ -4,21 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL 0xffffffffu     /* end of a bucket chain / free list */
+#define NIL 0xffffffffu     /* empty bucket slot */
 #define LNIL 0x7fffffffu    /* end of an LRU list (31-bit links) */
 #define IDX_MAX 0x7fffffffu /* entries per table: indexes stay below LNIL */
+#define NB_MAX 0x80000000u  /* bucket slots at most (always more than the entries) */
 #define TOPBIT 0x80000000u
 
 /*
- * Layout: entry i lives at slab + i * stride as
- *   struct tent (8 B) | key | value
- * so a hit touches one place (bucket, then the entry: hash, key and the start of the value share
- * a line for small keys). The LRU links live apart in `lk` (8 B an entry): touching an entry
- * rewires its neighbours there, a dense array, instead of three more random slab lines.
+ * Layout: entry i is key | value at slab + i * stride: a hit touches the bucket slot and one
+ * entry (key and the start of the value share a line for small keys).
+ * Buckets: open addressing, linear probing, at least twice the entries' room; each slot holds
+ * the entry index and its full 32-bit hash, so a probe past other keys, or a miss, reads no
+ * entry at all (a miss ends at an empty slot). Deletion shifts back (no tombstones).
+ * The LRU links live apart in `lk` (8 B an entry): touching an entry rewires its neighbours
+ * there, a dense array, instead of three more random slab lines.
  * lk[2i] = prev | used << 31, lk[2i+1] = next | cls << 31.
  */
-struct tent {
-    uint32_t hnext; /* next in bucket chain; next free slot when unused */
+struct bslot {
+    uint32_t idx; /* NIL: empty */
     uint32_t hash;
 };
 
@@ -29,13 +32,12 @@ struct table {
     find_fn find; /* by key size, see pick_find */
     uint32_t key_size, val_size, cap;
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
-    uint32_t nb;                /* buckets, power of two */
+    uint32_t nb;                /* bucket slots, power of two, > alloc */
     uint32_t voff;              /* value offset in an entry */
-    uint32_t *bucket;
+    struct bslot *bucket;
     uint8_t *slab;
     size_t stride;
     uint32_t *lk;
-    uint32_t free_head;                /* free slot list through hnext */
     uint32_t lru_head[2], lru_tail[2]; /* head = least recently used */
     uint64_t evicted;
     table_evict_fn on_evict;
@@ -135,14 +137,9 @@ static inline int keq(const uint8_t *a, const uint8_t *b, uint32_t n)
     return memcmp(a, b, n) == 0;
 }
 
-static inline struct tent *E(const struct table *t, uint32_t i)
-{
-    return (struct tent *)(void *)(t->slab + (size_t)i * t->stride);
-}
-
 static inline uint8_t *key_at(const struct table *t, uint32_t i)
 {
-    return t->slab + (size_t)i * t->stride + sizeof(struct tent);
+    return t->slab + (size_t)i * t->stride;
 }
 
 static inline uint8_t *val_at(const struct table *t, uint32_t i)
@@ -201,17 +198,16 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->find = pick_find(key_size);
     t->val_size = val_size ? val_size : 1;
     uint32_t va = align_of_size(t->val_size), ea = va > 4 ? va : 4;
-    t->voff = ((uint32_t)sizeof(struct tent) + key_size + va - 1) & ~(va - 1);
+    t->voff = (key_size + va - 1) & ~(va - 1);
     t->stride = ((size_t)t->voff + t->val_size + ea - 1) & ~(size_t)(ea - 1);
     t->cap = cap < IDX_MAX ? cap : IDX_MAX;
-    t->nb = 256; /* grows with the entries (rehash in grow()) */
-    t->bucket = malloc(sizeof(uint32_t) * t->nb);
+    t->nb = 512; /* grows with the entries (rehash in grow()) */
+    t->bucket = malloc(sizeof(*t->bucket) * t->nb);
     if (!t->bucket) {
         free(t);
         return NULL;
     }
-    memset(t->bucket, 0xff, sizeof(uint32_t) * t->nb);
-    t->free_head = NIL;
+    memset(t->bucket, 0xff, sizeof(*t->bucket) * t->nb);
     t->lru_head[0] = t->lru_head[1] = LNIL;
     t->lru_tail[0] = t->lru_tail[1] = LNIL;
     t->on_evict = on_evict;
@@ -262,11 +258,17 @@ static inline void touch_entry(struct table *t, uint32_t i)
     }
 }
 
+/* The probe ends at an empty slot: there is always one (nb > alloc); k caps it anyway. */
 static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h, uint32_t n)
 {
-    for (uint32_t i = t->bucket[h & (t->nb - 1)]; i != NIL; i = E(t, i)->hnext)
-        if (E(t, i)->hash == h && keq(key_at(t, i), key, n))
-            return i;
+    uint32_t m = t->nb - 1;
+    for (uint32_t p = h & m, k = 0; k <= m; p = (p + 1) & m, k++) {
+        struct bslot b = t->bucket[p];
+        if (b.idx == NIL)
+            break;
+        if (b.hash == h && keq(key_at(t, b.idx), key, n))
+            return b.idx;
+    }
     return NIL;
 }
 
@@ -332,22 +334,41 @@ void *table_get(struct table *t, const void *key, bool touch)
     return val_at(t, i);
 }
 
+/* Puts (i, h) in the first empty slot from h's home. */
+static void bucket_add(struct bslot *bk, uint32_t nb, uint32_t i, uint32_t h)
+{
+    uint32_t m = nb - 1, p = h & m;
+    for (uint32_t k = 0; k < m && bk[p].idx != NIL; k++)
+        p = (p + 1) & m;
+    bk[p].idx = i;
+    bk[p].hash = h;
+}
+
+/* Drops entry i from the buckets (shifting later probes back over the hole) and the LRU. */
 static void remove_entry(struct table *t, uint32_t i)
 {
-    struct tent *e = E(t, i);
-    uint32_t *pp = &t->bucket[e->hash & (t->nb - 1)];
-    while (*pp != NIL && *pp != i)
-        pp = &E(t, *pp)->hnext;
-    if (*pp == i)
-        *pp = e->hnext;
+    uint32_t m = t->nb - 1, p = thash(key_at(t, i), t->key_size) & m, k = 0;
+    while (t->bucket[p].idx != i && k++ < m)
+        p = (p + 1) & m;
+    if (t->bucket[p].idx == i) {
+        /* backward shift: a later slot moves into the hole unless its home lies in (hole, it] */
+        uint32_t hole = p;
+        for (uint32_t q = (p + 1) & m; t->bucket[q].idx != NIL && q != p; q = (q + 1) & m) {
+            uint32_t home = t->bucket[q].hash & m;
+            if (((q - home) & m) >= ((q - hole) & m)) {
+                t->bucket[hole] = t->bucket[q];
+                hole = q;
+            }
+        }
+        t->bucket[hole].idx = NIL;
+    }
     lru_unlink(t, i);
     t->lk[2 * (size_t)i] = LNIL; /* unused */
     t->lk[2 * (size_t)i + 1] = LNIL;
-    e->hnext = t->free_head;
-    t->free_head = i;
     t->count--;
 }
 
+/* Room for twice the entries or more, then the load factor stays <= 1/2. */
 static int grow(struct table *t)
 {
     uint32_t na = t->alloc ? t->alloc * 2 : 256;
@@ -355,34 +376,35 @@ static int grow(struct table *t)
         na = t->cap;
     if (na <= t->alloc)
         return -1;
+    uint32_t nb = t->nb;
+    while (nb < NB_MAX && nb / 2 < na)
+        nb <<= 1;
+    struct bslot *bk = t->bucket;
+    if (nb > t->nb) {
+        bk = malloc(sizeof(*bk) * nb);
+        if (!bk)
+            return -1;
+    }
     uint8_t *ns = realloc(t->slab, (size_t)na * t->stride);
-    if (!ns)
+    if (ns)
+        t->slab = ns;
+    uint32_t *nl = ns ? realloc(t->lk, (size_t)na * 2 * sizeof(uint32_t)) : NULL;
+    if (nl)
+        t->lk = nl;
+    if (!ns || !nl) {
+        if (bk != t->bucket)
+            free(bk);
         return -1;
-    t->slab = ns;
-    uint32_t *nl = realloc(t->lk, (size_t)na * 2 * sizeof(uint32_t));
-    if (!nl)
-        return -1;
-    t->lk = nl;
+    }
     t->alloc = na;
-    /* keep the load factor <= 1: rehash every live entry into a larger bucket array */
-    if (na > t->nb) {
-        uint32_t nb = t->nb;
-        while (nb < na)
-            nb <<= 1;
-        uint32_t *b = malloc(sizeof(uint32_t) * nb);
-        if (b) {
-            memset(b, 0xff, sizeof(uint32_t) * nb);
-            for (uint32_t i = 0; i < t->top; i++) {
-                if (!used(t, i))
-                    continue;
-                uint32_t h = E(t, i)->hash & (nb - 1);
-                E(t, i)->hnext = b[h];
-                b[h] = i;
-            }
-            free(t->bucket);
-            t->bucket = b;
-            t->nb = nb;
-        }
+    if (bk != t->bucket) { /* rehash from the old slots: no entry is read */
+        memset(bk, 0xff, sizeof(*bk) * nb);
+        for (uint32_t p = 0; p < t->nb; p++)
+            if (t->bucket[p].idx != NIL)
+                bucket_add(bk, nb, t->bucket[p].idx, t->bucket[p].hash);
+        free(t->bucket);
+        t->bucket = bk;
+        t->nb = nb;
     }
     return 0;
 }
@@ -397,7 +419,9 @@ void *table_put(struct table *t, const void *key, bool *created)
         touch_entry(t, i);
         return val_at(t, i);
     }
-    if (t->free_head == NIL && t->top == t->alloc && grow(t) != 0) {
+    if (t->top < t->alloc || grow(t) == 0) {
+        i = t->top++;
+    } else {
         /* full (or out of memory): evict an expendable entry first */
         uint32_t v = t->lru_head[0] != LNIL ? t->lru_head[0] : t->lru_head[1];
         if (v == LNIL)
@@ -406,17 +430,9 @@ void *table_put(struct table *t, const void *key, bool *created)
             t->on_evict(t->ctx, key_at(t, v), val_at(t, v));
         remove_entry(t, v);
         t->evicted++;
+        i = v; /* the freed slot is taken at once */
     }
-    if (t->free_head != NIL) {
-        i = t->free_head;
-        t->free_head = E(t, i)->hnext;
-    } else {
-        i = t->top++;
-    }
-    struct tent *e = E(t, i);
-    e->hash = h;
-    e->hnext = t->bucket[h & (t->nb - 1)];
-    t->bucket[h & (t->nb - 1)] = i;
+    bucket_add(t->bucket, t->nb, i, h);
     t->lk[2 * (size_t)i] = TOPBIT | LNIL; /* used, class 0 */
     t->lk[2 * (size_t)i + 1] = LNIL;
     lru_append(t, i);
@@ -470,6 +486,6 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
 
 size_t table_bytes(const struct table *t)
 {
-    return sizeof(*t) + sizeof(uint32_t) * t->nb +
+    return sizeof(*t) + sizeof(*t->bucket) * t->nb +
            (size_t)t->alloc * (t->stride + 2 * sizeof(uint32_t));
 }
