@@ -7,13 +7,12 @@
 #define NIL 0xffffffffu     /* empty bucket slot */
 #define LNIL 0x7fffffffu    /* end of an LRU list (31-bit links) */
 #define IDX_MAX 0x7fffffffu /* entries per table: indexes stay below LNIL */
-#define NB_MAX 0x80000000u  /* bucket slots at most (always more than the entries) */
 #define TOPBIT 0x80000000u
 
 /*
  * Layout: entry i is key | value at slab + i * stride: a hit touches the bucket slot and one
  * entry (key and the start of the value share a line for small keys).
- * Buckets: open addressing, linear probing, at least twice the entries' room; each slot holds
+ * Buckets: open addressing, linear probing, 1.5 times the entries' room; each slot holds
  * the entry index and its full 32-bit hash, so a probe past other keys, or a miss, reads no
  * entry at all (a miss ends at an empty slot). Deletion shifts back (no tombstones).
  * The LRU links live apart in `lk` (8 B an entry): touching an entry rewires its neighbours
@@ -32,7 +31,7 @@ struct table {
     find_fn find; /* by key size, see pick_find */
     uint32_t key_size, val_size, cap;
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
-    uint32_t nb;                /* bucket slots, power of two, > alloc */
+    uint32_t nb;                /* bucket slots, > alloc (see nb_for) */
     uint32_t voff;              /* value offset in an entry */
     struct bslot *bucket;
     uint8_t *slab;
@@ -43,6 +42,29 @@ struct table {
     table_evict_fn on_evict;
     void *ctx;
 };
+
+/* Bucket slots for n entries: load factor <= 2/3, and always an empty slot. */
+static inline uint32_t nb_for(uint32_t n)
+{
+    return n + n / 2 + 1; /* n < 2^31: no overflow */
+}
+
+/* A hash's first slot: the high bits scaled to nb (nb need not be a power of two). */
+static inline uint32_t home(uint32_t h, uint32_t nb)
+{
+    return (uint32_t)(((uint64_t)h * nb) >> 32);
+}
+
+static inline uint32_t next_slot(uint32_t p, uint32_t nb)
+{
+    return p + 1 == nb ? 0 : p + 1;
+}
+
+/* Probe distance from slot a forward to slot b. */
+static inline uint32_t dist(uint32_t a, uint32_t b, uint32_t nb)
+{
+    return b >= a ? b - a : b + (nb - a);
+}
 
 uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -201,7 +223,7 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->voff = (key_size + va - 1) & ~(va - 1);
     t->stride = ((size_t)t->voff + t->val_size + ea - 1) & ~(size_t)(ea - 1);
     t->cap = cap < IDX_MAX ? cap : IDX_MAX;
-    t->nb = 512; /* grows with the entries (rehash in grow()) */
+    t->nb = nb_for(256); /* grows with the entries (rehash in grow()) */
     t->bucket = malloc(sizeof(*t->bucket) * t->nb);
     if (!t->bucket) {
         free(t);
@@ -261,8 +283,8 @@ static inline void touch_entry(struct table *t, uint32_t i)
 /* The probe ends at an empty slot: there is always one (nb > alloc); k caps it anyway. */
 static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h, uint32_t n)
 {
-    uint32_t m = t->nb - 1;
-    for (uint32_t p = h & m, k = 0; k <= m; p = (p + 1) & m, k++) {
+    uint32_t nb = t->nb;
+    for (uint32_t p = home(h, nb), k = 0; k < nb; p = next_slot(p, nb), k++) {
         struct bslot b = t->bucket[p];
         if (b.idx == NIL)
             break;
@@ -337,9 +359,9 @@ void *table_get(struct table *t, const void *key, bool touch)
 /* Puts (i, h) in the first empty slot from h's home. */
 static void bucket_add(struct bslot *bk, uint32_t nb, uint32_t i, uint32_t h)
 {
-    uint32_t m = nb - 1, p = h & m;
-    for (uint32_t k = 0; k < m && bk[p].idx != NIL; k++)
-        p = (p + 1) & m;
+    uint32_t p = home(h, nb);
+    for (uint32_t k = 0; k < nb && bk[p].idx != NIL; k++)
+        p = next_slot(p, nb);
     bk[p].idx = i;
     bk[p].hash = h;
 }
@@ -347,15 +369,16 @@ static void bucket_add(struct bslot *bk, uint32_t nb, uint32_t i, uint32_t h)
 /* Drops entry i from the buckets (shifting later probes back over the hole) and the LRU. */
 static void remove_entry(struct table *t, uint32_t i)
 {
-    uint32_t m = t->nb - 1, p = thash(key_at(t, i), t->key_size) & m, k = 0;
-    while (t->bucket[p].idx != i && k++ < m)
-        p = (p + 1) & m;
+    uint32_t nb = t->nb, p = home(thash(key_at(t, i), t->key_size), nb), k = 0;
+    while (t->bucket[p].idx != i && ++k < nb)
+        p = next_slot(p, nb);
     if (t->bucket[p].idx == i) {
         /* backward shift: a later slot moves into the hole unless its home lies in (hole, it] */
         uint32_t hole = p;
-        for (uint32_t q = (p + 1) & m; t->bucket[q].idx != NIL && q != p; q = (q + 1) & m) {
-            uint32_t home = t->bucket[q].hash & m;
-            if (((q - home) & m) >= ((q - hole) & m)) {
+        for (uint32_t q = next_slot(p, nb); t->bucket[q].idx != NIL && q != p;
+             q = next_slot(q, nb)) {
+            uint32_t hq = home(t->bucket[q].hash, nb);
+            if (dist(hq, q, nb) >= dist(hole, q, nb)) {
                 t->bucket[hole] = t->bucket[q];
                 hole = q;
             }
@@ -368,7 +391,9 @@ static void remove_entry(struct table *t, uint32_t i)
     t->count--;
 }
 
-/* Room for twice the entries or more, then the load factor stays <= 1/2. */
+/* More room: entries double (up to cap), bucket slots follow (nb_for). The bucket array is
+ * reallocated, not allocated anew beside the old one, and refilled from the entries' keys: no
+ * transient copy, and no freed block of it left behind in the heap at each growth. */
 static int grow(struct table *t)
 {
     uint32_t na = t->alloc ? t->alloc * 2 : 256;
@@ -376,36 +401,27 @@ static int grow(struct table *t)
         na = t->cap;
     if (na <= t->alloc)
         return -1;
-    uint32_t nb = t->nb;
-    while (nb < NB_MAX && nb / 2 < na)
-        nb <<= 1;
-    struct bslot *bk = t->bucket;
-    if (nb > t->nb) {
-        bk = malloc(sizeof(*bk) * nb);
-        if (!bk)
-            return -1;
-    }
     uint8_t *ns = realloc(t->slab, (size_t)na * t->stride);
-    if (ns)
-        t->slab = ns;
-    uint32_t *nl = ns ? realloc(t->lk, (size_t)na * 2 * sizeof(uint32_t)) : NULL;
-    if (nl)
-        t->lk = nl;
-    if (!ns || !nl) {
-        if (bk != t->bucket)
-            free(bk);
+    if (!ns)
         return -1;
-    }
-    t->alloc = na;
-    if (bk != t->bucket) { /* rehash from the old slots: no entry is read */
+    t->slab = ns;
+    uint32_t *nl = realloc(t->lk, (size_t)na * 2 * sizeof(uint32_t));
+    if (!nl)
+        return -1;
+    t->lk = nl;
+    uint32_t nb = nb_for(na);
+    if (nb > t->nb) {
+        struct bslot *bk = realloc(t->bucket, sizeof(*bk) * nb);
+        if (!bk)
+            return -1; /* the old array is intact */
         memset(bk, 0xff, sizeof(*bk) * nb);
-        for (uint32_t p = 0; p < t->nb; p++)
-            if (t->bucket[p].idx != NIL)
-                bucket_add(bk, nb, t->bucket[p].idx, t->bucket[p].hash);
-        free(t->bucket);
         t->bucket = bk;
         t->nb = nb;
+        for (uint32_t i = 0; i < t->top; i++)
+            if (used(t, i))
+                bucket_add(bk, nb, i, thash(key_at(t, i), t->key_size));
     }
+    t->alloc = na;
     return 0;
 }
 
