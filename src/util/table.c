@@ -219,11 +219,11 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->key_size = key_size;
     t->find = pick_find(key_size);
     t->val_size = val_size ? val_size : 1;
-    uint32_t va = align_of_size(t->val_size), ea = va > 4 ? va : 4;
+    uint32_t va = align_of_size(t->val_size);
     t->voff = (key_size + va - 1) & ~(va - 1);
-    t->stride = ((size_t)t->voff + t->val_size + ea - 1) & ~(size_t)(ea - 1);
+    t->stride = ((size_t)t->voff + t->val_size + va - 1) & ~(size_t)(va - 1);
     t->cap = cap < IDX_MAX ? cap : IDX_MAX;
-    t->nb = nb_for(256); /* grows with the entries (rehash in grow()) */
+    t->nb = nb_for(t->cap < 256 ? t->cap : 256); /* grows with the entries (see grow()) */
     t->bucket = malloc(sizeof(*t->bucket) * t->nb);
     if (!t->bucket) {
         free(t);

@@ -211,6 +211,13 @@ static void model_checks(void)
             CHECK_EQ(bad, 0);
         }
     }
+    /* tiny caps (fewer bucket slots from the start), a cap above the index limit */
+    static const uint32_t caps[] = {1, 2, 3, 7, 255, 257};
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++)
+        CHECK_EQ(model_run(42, 160, caps[c], 600, 5000), 0);
+    CHECK_EQ(model_run(8, 8, 0xffffffffu, 1100, 8000), 0);
+    CHECK(table_new(65537, 4, 10, NULL, NULL) == NULL);
+    CHECK(table_new(4, 4, 0, NULL, NULL) == NULL);
 }
 
 int main(void)
