@@ -4,23 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NIL 0xffffffffu     /* empty bucket slot */
+#define NIL 0xffffffffu     /* end of a bucket chain / free list */
 #define LNIL 0x7fffffffu    /* end of an LRU list (31-bit links) */
 #define IDX_MAX 0x7fffffffu /* entries per table: indexes stay below LNIL */
 #define TOPBIT 0x80000000u
 
 /*
- * Layout: entry i is key | value at slab + i * stride: a hit touches the bucket slot and one
- * entry (key and the start of the value share a line for small keys).
- * Buckets: open addressing, linear probing, 1.5 times the entries' room; each slot holds
- * the entry index and its full 32-bit hash, so a probe past other keys, or a miss, reads no
- * entry at all (a miss ends at an empty slot). Deletion shifts back (no tombstones).
- * The LRU links live apart in `lk` (8 B an entry): touching an entry rewires its neighbours
- * there, a dense array, instead of three more random slab lines.
+ * Layout: entry i lives at slab + i * stride as
+ *   struct tent (8 B) | key | value
+ * so a hit touches one place (bucket, then the entry: hash, key and the start of the value share
+ * a line for small keys). The LRU links live apart in `lk` (8 B an entry): touching an entry
+ * rewires its neighbours there, a dense array, instead of three more random slab lines.
  * lk[2i] = prev | used << 31, lk[2i+1] = next | cls << 31.
  */
-struct bslot {
-    uint32_t idx; /* NIL: empty */
+struct tent {
+    uint32_t hnext; /* next in bucket chain; next free slot when unused */
     uint32_t hash;
 };
 
@@ -31,40 +29,18 @@ struct table {
     find_fn find; /* by key size, see pick_find */
     uint32_t key_size, val_size, cap;
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
-    uint32_t nb;                /* bucket slots, > alloc (see nb_for) */
+    uint32_t nb;                /* buckets, power of two */
     uint32_t voff;              /* value offset in an entry */
-    struct bslot *bucket;
+    uint32_t *bucket;
     uint8_t *slab;
     size_t stride;
     uint32_t *lk;
+    uint32_t free_head;                /* free slot list through hnext */
     uint32_t lru_head[2], lru_tail[2]; /* head = least recently used */
     uint64_t evicted;
     table_evict_fn on_evict;
     void *ctx;
 };
-
-/* Bucket slots for n entries: load factor <= 2/3, and always an empty slot. */
-static inline uint32_t nb_for(uint32_t n)
-{
-    return n + n / 2 + 1; /* n < 2^31: no overflow */
-}
-
-/* A hash's first slot: the high bits scaled to nb (nb need not be a power of two). */
-static inline uint32_t home(uint32_t h, uint32_t nb)
-{
-    return (uint32_t)(((uint64_t)h * nb) >> 32);
-}
-
-static inline uint32_t next_slot(uint32_t p, uint32_t nb)
-{
-    return p + 1 == nb ? 0 : p + 1;
-}
-
-/* Probe distance from slot a forward to slot b. */
-static inline uint32_t dist(uint32_t a, uint32_t b, uint32_t nb)
-{
-    return b >= a ? b - a : b + (nb - a);
-}
 
 uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -159,9 +135,14 @@ static inline int keq(const uint8_t *a, const uint8_t *b, uint32_t n)
     return memcmp(a, b, n) == 0;
 }
 
+static inline struct tent *E(const struct table *t, uint32_t i)
+{
+    return (struct tent *)(void *)(t->slab + (size_t)i * t->stride);
+}
+
 static inline uint8_t *key_at(const struct table *t, uint32_t i)
 {
-    return t->slab + (size_t)i * t->stride;
+    return t->slab + (size_t)i * t->stride + sizeof(struct tent);
 }
 
 static inline uint8_t *val_at(const struct table *t, uint32_t i)
@@ -219,17 +200,18 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->key_size = key_size;
     t->find = pick_find(key_size);
     t->val_size = val_size ? val_size : 1;
-    uint32_t va = align_of_size(t->val_size);
-    t->voff = (key_size + va - 1) & ~(va - 1);
-    t->stride = ((size_t)t->voff + t->val_size + va - 1) & ~(size_t)(va - 1);
+    uint32_t va = align_of_size(t->val_size), ea = va > 4 ? va : 4;
+    t->voff = ((uint32_t)sizeof(struct tent) + key_size + va - 1) & ~(va - 1);
+    t->stride = ((size_t)t->voff + t->val_size + ea - 1) & ~(size_t)(ea - 1);
     t->cap = cap < IDX_MAX ? cap : IDX_MAX;
-    t->nb = nb_for(t->cap < 256 ? t->cap : 256); /* grows with the entries (see grow()) */
-    t->bucket = malloc(sizeof(*t->bucket) * t->nb);
+    t->nb = 256; /* grows with the entries (rehash in grow()) */
+    t->bucket = malloc(sizeof(uint32_t) * t->nb);
     if (!t->bucket) {
         free(t);
         return NULL;
     }
-    memset(t->bucket, 0xff, sizeof(*t->bucket) * t->nb);
+    memset(t->bucket, 0xff, sizeof(uint32_t) * t->nb);
+    t->free_head = NIL;
     t->lru_head[0] = t->lru_head[1] = LNIL;
     t->lru_tail[0] = t->lru_tail[1] = LNIL;
     t->on_evict = on_evict;
@@ -280,17 +262,11 @@ static inline void touch_entry(struct table *t, uint32_t i)
     }
 }
 
-/* The probe ends at an empty slot: there is always one (nb > alloc); k caps it anyway. */
 static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h, uint32_t n)
 {
-    uint32_t nb = t->nb;
-    for (uint32_t p = home(h, nb), k = 0; k < nb; p = next_slot(p, nb), k++) {
-        struct bslot b = t->bucket[p];
-        if (b.idx == NIL)
-            break;
-        if (b.hash == h && keq(key_at(t, b.idx), key, n))
-            return b.idx;
-    }
+    for (uint32_t i = t->bucket[h & (t->nb - 1)]; i != NIL; i = E(t, i)->hnext)
+        if (E(t, i)->hash == h && keq(key_at(t, i), key, n))
+            return i;
     return NIL;
 }
 
@@ -356,44 +332,22 @@ void *table_get(struct table *t, const void *key, bool touch)
     return val_at(t, i);
 }
 
-/* Puts (i, h) in the first empty slot from h's home. */
-static void bucket_add(struct bslot *bk, uint32_t nb, uint32_t i, uint32_t h)
-{
-    uint32_t p = home(h, nb);
-    for (uint32_t k = 0; k < nb && bk[p].idx != NIL; k++)
-        p = next_slot(p, nb);
-    bk[p].idx = i;
-    bk[p].hash = h;
-}
-
-/* Drops entry i from the buckets (shifting later probes back over the hole) and the LRU. */
 static void remove_entry(struct table *t, uint32_t i)
 {
-    uint32_t nb = t->nb, p = home(thash(key_at(t, i), t->key_size), nb), k = 0;
-    while (t->bucket[p].idx != i && ++k < nb)
-        p = next_slot(p, nb);
-    if (t->bucket[p].idx == i) {
-        /* backward shift: a later slot moves into the hole unless its home lies in (hole, it] */
-        uint32_t hole = p;
-        for (uint32_t q = next_slot(p, nb); t->bucket[q].idx != NIL && q != p;
-             q = next_slot(q, nb)) {
-            uint32_t hq = home(t->bucket[q].hash, nb);
-            if (dist(hq, q, nb) >= dist(hole, q, nb)) {
-                t->bucket[hole] = t->bucket[q];
-                hole = q;
-            }
-        }
-        t->bucket[hole].idx = NIL;
-    }
+    struct tent *e = E(t, i);
+    uint32_t *pp = &t->bucket[e->hash & (t->nb - 1)];
+    while (*pp != NIL && *pp != i)
+        pp = &E(t, *pp)->hnext;
+    if (*pp == i)
+        *pp = e->hnext;
     lru_unlink(t, i);
     t->lk[2 * (size_t)i] = LNIL; /* unused */
     t->lk[2 * (size_t)i + 1] = LNIL;
+    e->hnext = t->free_head;
+    t->free_head = i;
     t->count--;
 }
 
-/* More room: entries double (up to cap), bucket slots follow (nb_for). The bucket array is
- * reallocated, not allocated anew beside the old one, and refilled from the entries' keys: no
- * transient copy, and no freed block of it left behind in the heap at each growth. */
 static int grow(struct table *t)
 {
     uint32_t na = t->alloc ? t->alloc * 2 : 256;
@@ -409,19 +363,27 @@ static int grow(struct table *t)
     if (!nl)
         return -1;
     t->lk = nl;
-    uint32_t nb = nb_for(na);
-    if (nb > t->nb) {
-        struct bslot *bk = realloc(t->bucket, sizeof(*bk) * nb);
-        if (!bk)
-            return -1; /* the old array is intact */
-        memset(bk, 0xff, sizeof(*bk) * nb);
-        t->bucket = bk;
-        t->nb = nb;
-        for (uint32_t i = 0; i < t->top; i++)
-            if (used(t, i))
-                bucket_add(bk, nb, i, thash(key_at(t, i), t->key_size));
-    }
     t->alloc = na;
+    /* keep the load factor <= 1: rehash every live entry into a larger bucket array */
+    if (na > t->nb) {
+        uint32_t nb = t->nb;
+        while (nb < na)
+            nb <<= 1;
+        uint32_t *b = malloc(sizeof(uint32_t) * nb);
+        if (b) {
+            memset(b, 0xff, sizeof(uint32_t) * nb);
+            for (uint32_t i = 0; i < t->top; i++) {
+                if (!used(t, i))
+                    continue;
+                uint32_t h = E(t, i)->hash & (nb - 1);
+                E(t, i)->hnext = b[h];
+                b[h] = i;
+            }
+            free(t->bucket);
+            t->bucket = b;
+            t->nb = nb;
+        }
+    }
     return 0;
 }
 
@@ -435,9 +397,7 @@ void *table_put(struct table *t, const void *key, bool *created)
         touch_entry(t, i);
         return val_at(t, i);
     }
-    if (t->top < t->alloc || grow(t) == 0) {
-        i = t->top++;
-    } else {
+    if (t->free_head == NIL && t->top == t->alloc && (t->alloc == t->cap || grow(t) != 0)) {
         /* full (or out of memory): evict an expendable entry first */
         uint32_t v = t->lru_head[0] != LNIL ? t->lru_head[0] : t->lru_head[1];
         if (v == LNIL)
@@ -446,9 +406,17 @@ void *table_put(struct table *t, const void *key, bool *created)
             t->on_evict(t->ctx, key_at(t, v), val_at(t, v));
         remove_entry(t, v);
         t->evicted++;
-        i = v; /* the freed slot is taken at once */
     }
-    bucket_add(t->bucket, t->nb, i, h);
+    if (t->free_head != NIL) {
+        i = t->free_head;
+        t->free_head = E(t, i)->hnext;
+    } else {
+        i = t->top++;
+    }
+    struct tent *e = E(t, i);
+    e->hash = h;
+    e->hnext = t->bucket[h & (t->nb - 1)];
+    t->bucket[h & (t->nb - 1)] = i;
     t->lk[2 * (size_t)i] = TOPBIT | LNIL; /* used, class 0 */
     t->lk[2 * (size_t)i + 1] = LNIL;
     lru_append(t, i);
@@ -502,6 +470,6 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
 
 size_t table_bytes(const struct table *t)
 {
-    return sizeof(*t) + sizeof(*t->bucket) * t->nb +
+    return sizeof(*t) + sizeof(uint32_t) * t->nb +
            (size_t)t->alloc * (t->stride + 2 * sizeof(uint32_t));
 }
