@@ -10,11 +10,12 @@
 #define TOPBIT 0x80000000u
 
 /*
- * Layout: entry i lives at slab + i * stride as
- *   struct tent (8 B) | key | value
- * so a hit touches one place (bucket, then the entry: hash, key and the start of the value share
- * a line for small keys). The LRU links live apart in `lk` (8 B an entry): touching an entry
- * rewires its neighbours there, a dense array, instead of three more random slab lines.
+ * Layout: entry i's header and key at slab + i * stride (struct tent, 8 B, then the key), its
+ * value at vals + i * val_size. Values stay apart on purpose: a chain walk (most lookups of a
+ * flood miss) then reads only narrow header+key lines; with the value beside the key (tried,
+ * see BENCHMARKS.md) cachegrind counted fewer misses but the flood took 10-20% more CPU.
+ * The LRU links live apart in `lk` (8 B an entry): touching an entry rewires its neighbours
+ * there, a dense array, instead of three more random slab lines.
  * lk[2i] = prev | used << 31, lk[2i+1] = next | cls << 31.
  */
 struct tent {
@@ -30,10 +31,10 @@ struct table {
     uint32_t key_size, val_size, cap;
     uint32_t count, alloc, top; /* top: slots ever handed out (<= alloc) */
     uint32_t nb;                /* buckets, power of two */
-    uint32_t voff;              /* value offset in an entry */
     uint32_t *bucket;
     uint8_t *slab;
     size_t stride;
+    uint8_t *vals;
     uint32_t *lk;
     uint32_t free_head;                /* free slot list through hnext */
     uint32_t lru_head[2], lru_tail[2]; /* head = least recently used */
@@ -147,7 +148,7 @@ static inline uint8_t *key_at(const struct table *t, uint32_t i)
 
 static inline uint8_t *val_at(const struct table *t, uint32_t i)
 {
-    return t->slab + (size_t)i * t->stride + t->voff;
+    return t->vals + (size_t)i * t->val_size;
 }
 
 static inline uint32_t lprev(const struct table *t, uint32_t i)
@@ -180,13 +181,6 @@ static inline void set_next(struct table *t, uint32_t i, uint32_t v)
     t->lk[2 * (size_t)i + 1] = (t->lk[2 * (size_t)i + 1] & TOPBIT) | v;
 }
 
-/* the largest power of two dividing n, at most 8: an upper bound on the value type's alignment */
-static uint32_t align_of_size(uint32_t n)
-{
-    uint32_t a = n & (~n + 1);
-    return a > 8 ? 8 : a;
-}
-
 static find_fn pick_find(uint32_t key_size);
 
 struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, table_evict_fn on_evict,
@@ -200,9 +194,7 @@ struct table *table_new(uint32_t key_size, uint32_t val_size, uint32_t cap, tabl
     t->key_size = key_size;
     t->find = pick_find(key_size);
     t->val_size = val_size ? val_size : 1;
-    uint32_t va = align_of_size(t->val_size), ea = va > 4 ? va : 4;
-    t->voff = ((uint32_t)sizeof(struct tent) + key_size + va - 1) & ~(va - 1);
-    t->stride = ((size_t)t->voff + t->val_size + ea - 1) & ~(size_t)(ea - 1);
+    t->stride = (sizeof(struct tent) + key_size + 7) & ~(size_t)7;
     t->cap = cap < IDX_MAX ? cap : IDX_MAX;
     t->nb = 256; /* grows with the entries (rehash in grow()) */
     t->bucket = malloc(sizeof(uint32_t) * t->nb);
@@ -225,6 +217,7 @@ void table_free(struct table *t)
         return;
     free(t->bucket);
     free(t->slab);
+    free(t->vals);
     free(t->lk);
     free(t);
 }
@@ -359,6 +352,10 @@ static int grow(struct table *t)
     if (!ns)
         return -1;
     t->slab = ns;
+    uint8_t *nv = realloc(t->vals, (size_t)na * t->val_size);
+    if (!nv)
+        return -1;
+    t->vals = nv;
     uint32_t *nl = realloc(t->lk, (size_t)na * 2 * sizeof(uint32_t));
     if (!nl)
         return -1;
@@ -431,9 +428,9 @@ void *table_put(struct table *t, const void *key, bool *created)
 void table_set_class(struct table *t, const void *val, int c)
 {
     const uint8_t *v = val;
-    if (!v || !t->slab || v < t->slab + t->voff)
+    if (!v || !t->vals || v < t->vals)
         return;
-    size_t i = (size_t)(v - t->slab - t->voff) / t->stride;
+    size_t i = (size_t)(v - t->vals) / t->val_size;
     if (i >= t->top || !used(t, (uint32_t)i))
         return;
     uint32_t nc = c ? 1 : 0;
@@ -471,5 +468,5 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
 size_t table_bytes(const struct table *t)
 {
     return sizeof(*t) + sizeof(uint32_t) * t->nb +
-           (size_t)t->alloc * (t->stride + 2 * sizeof(uint32_t));
+           (size_t)t->alloc * (t->stride + t->val_size + 2 * sizeof(uint32_t));
 }
