@@ -48,4 +48,7 @@ size_t table_bytes(const struct table *t);
 /* 64-bit hash of bytes (FNV-1a variant with a final mix). */
 uint64_t hash_bytes(const void *p, size_t n);
 
+/* Limits of table_new (NULL beyond): key_size <= 65536, val_size <= 2^28; a cap above 2^31 - 1
+ * acts as 2^31 - 1. The table hashes keys with its own function, not hash_bytes. */
+
 #endif
