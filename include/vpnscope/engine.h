@@ -39,6 +39,11 @@ void engine_tick(struct engine *e, uint64_t now_us);
 /* End of input: expires what is left, gives up nDPI on unclassified flows, infers the side. */
 void engine_finish(struct engine *e);
 
+/* After engine_finish, when no packet follows (a report): frees the engine's own nDPI module and
+ * states now, on the caller's thread, instead of in engine_free (labels are kept: they are
+ * copies). Later packets would go unclassified. */
+void engine_drop_classifier(struct engine *e);
+
 struct session_model *engine_model(struct engine *e);
 const struct session_model *engine_model_const(const struct engine *e);
 

@@ -87,20 +87,28 @@ fail:
     return NULL;
 }
 
+void engine_drop_classifier(struct engine *e)
+{
+    if (!e->own_cls)
+        return;
+    for (uint32_t i = 0; e->pool && i < CLASSIFY_MAX_LIVE; i++) {
+        classify_flow_free(e->pool[i]);
+        e->pool[i] = NULL;
+    }
+    classify_free(e->cls);
+    e->cls = NULL;
+    e->own_cls = false;
+}
+
 void engine_free(struct engine *e)
 {
     if (!e)
         return;
-    if (e->pool) {
-        for (uint32_t i = 0; i < CLASSIFY_MAX_LIVE; i++)
-            classify_flow_free(e->pool[i]);
-    }
+    engine_drop_classifier(e);
     free(e->pool);
     free(e->pool_free);
     free(e->pool_key);
     free(e->ring);
-    if (e->own_cls)
-        classify_free(e->cls);
     frag_free(e->frag);
     session_model_free(&e->m);
     free(e);

@@ -134,6 +134,7 @@ static void side_finish(struct side *sd)
     if (!sd->p->eng_late)
         return; /* the dashboard or a stream may look at the models while the other side runs */
     engine_finish(sd->p->eng[sd->i]);
+    engine_drop_classifier(sd->p->eng[sd->i]); /* its nDPI module: freed here, not at the end */
     sd->p->eng_finished[sd->i] = true;
 }
 
