@@ -1030,13 +1030,29 @@ static void plain_after(struct pkt *p, const char *what)
     CHECK_EQ(p->dirty, 0);
 }
 
-static void test_reset_dirty(void)
+/* UDP from 192.168.1.10:sport to 203.0.113.5:dport with payload pl[0..n) decoded into p (hint:
+ * the flow's), then: its VPN kind is vpn, its dirty bit is set, its part is not all zero. */
+static void udp_dirty(struct pkt *p, uint16_t sport, uint16_t dport, const uint8_t *pl, uint32_t n,
+                      enum app_hint hint, enum pkt_vpn vpn, uint8_t bit, const void *part,
+                      size_t size)
 {
     static const uint8_t c[4] = {192, 168, 1, 10}, s[4] = {203, 0, 113, 5};
-    uint8_t pl[64], b[128];
+    uint8_t b[128];
+    uint32_t len = t_ip4_udp(b, c, sport, s, dport, 1, 64, pl, n);
+    p->dlt = T_DLT_IPV4;
+    p->caplen = p->wirelen = len;
+    decode_packet(p, b, len);
+    decode_app(p, hint);
+    CHECK_EQ(p->vpn, vpn);
+    CHECK(p->dirty & bit);
+    CHECK(!zero_bytes(part, size));
+}
+
+static void test_reset_dirty(void)
+{
+    uint8_t pl[64];
     struct pkt p;
     memset(&p, 0, sizeof(p));
-    p.dlt = T_DLT_IPV4;
 
     /* IKEv2 IKE_SA_INIT header, 28 bytes: ispi, rspi 0, next 0, version 2.0, exchange 34 */
     memset(pl, 0, sizeof(pl));
@@ -1045,13 +1061,7 @@ static void test_reset_dirty(void)
     pl[18] = 34;
     pl[19] = 0x08;
     pl[27] = 28;
-    uint32_t n = t_ip4_udp(b, c, 500, s, 500, 1, 64, pl, 28);
-    p.caplen = p.wirelen = n;
-    decode_packet(&p, b, n);
-    decode_app(&p, HINT_NONE);
-    CHECK_EQ(p.vpn, VPN_IKE);
-    CHECK(p.dirty & PKT_DIRTY_IKE);
-    CHECK(!zero_bytes(&p.ike, sizeof(p.ike)));
+    udp_dirty(&p, 500, 500, pl, 28, HINT_NONE, VPN_IKE, PKT_DIRTY_IKE, &p.ike, sizeof(p.ike));
     plain_after(&p, "IKE");
 
     /* OpenVPN on a flow known as OpenVPN: a client hard reset (opcode 7, key 0) */
@@ -1059,14 +1069,8 @@ static void test_reset_dirty(void)
     pl[0] = 7 << 3;
     for (int i = 1; i <= 8; i++)
         pl[i] = (uint8_t)i;
-    p.dlt = T_DLT_IPV4;
-    n = t_ip4_udp(b, c, 40000, s, 1194, 2, 64, pl, 14);
-    p.caplen = p.wirelen = n;
-    decode_packet(&p, b, n);
-    decode_app(&p, HINT_OVPN);
-    CHECK_EQ(p.vpn, VPN_OVPN);
-    CHECK(p.dirty & PKT_DIRTY_OVPN);
-    CHECK(!zero_bytes(&p.ovpn, sizeof(p.ovpn)));
+    udp_dirty(&p, 40000, 1194, pl, 14, HINT_OVPN, VPN_OVPN, PKT_DIRTY_OVPN, &p.ovpn,
+              sizeof(p.ovpn));
     plain_after(&p, "OpenVPN");
 
     /* PPTP Echo-Request, 16 bytes: identifier 7 */
