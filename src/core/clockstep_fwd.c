@@ -54,12 +54,12 @@ struct ctr {
 };
 
 /* A packet of the ring: its first bytes are at `ref` in the reader's buffer (saved captures,
- * until the reader moves them: fwd_moved copies them then) or copied to data. */
+ * until the reader moves them: fwd_moved copies them then) or copied to its row of ring_data
+ * (apart, so that the 64-byte entries written at every packet stay few cache lines). */
 struct ring_pkt {
     uint64_t raw;
     struct raw_pkt r;
     const uint8_t *ref;
-    uint8_t data[FWD_SNAP];
 };
 
 struct queued {
@@ -79,6 +79,7 @@ struct fwd_flow {
 
 struct clockstep_fwd {
     struct ring_pkt ring[FWD_RING];
+    uint8_t ring_data[FWD_RING][FWD_SNAP];
     unsigned ring_n, ring_head;
     const struct cap_src *watched; /* the source whose moves fwd_moved follows (refs kept) */
     unsigned nref;                 /* ring packets held by reference */
@@ -168,7 +169,7 @@ static void fwd_moved(void *ctx)
         struct ring_pkt *e = &f->ring[k];
         if (!e->ref)
             continue;
-        memcpy(e->data, e->ref, e->r.caplen);
+        memcpy(f->ring_data[k], e->ref, e->r.caplen);
         e->ref = NULL;
         f->nref--;
     }
@@ -184,6 +185,7 @@ void clockstep_fwd_watch(struct clockstep_fwd *f, struct cap_src *s)
 
 void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, uint64_t raw)
 {
+    uint8_t *data = f->ring_data[f->ring_head];
     struct ring_pkt *e = &f->ring[f->ring_head];
     f->ring_head = (f->ring_head + 1) % FWD_RING;
     if (f->ring_n < FWD_RING)
@@ -200,7 +202,7 @@ void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, ui
         e->ref = r->data; /* stays valid until fwd_moved */
         f->nref++;
     } else {
-        memcpy(e->data, r->data, n);
+        memcpy(data, r->data, n);
     }
 }
 
@@ -210,9 +212,10 @@ static void flows_before(struct clockstep_fwd *f, uint64_t before)
     f->nfl = 0;
     unsigned start = (f->ring_head + FWD_RING - f->ring_n) % FWD_RING;
     for (unsigned k = 0; k < f->ring_n; k++) {
-        struct ring_pkt *e = &f->ring[(start + k) % FWD_RING];
+        unsigned at = (start + k) % FWD_RING;
+        struct ring_pkt *e = &f->ring[at];
         struct ctr c;
-        counter_of(f, &e->r, e->ref ? e->ref : e->data, e->r.caplen, &c);
+        counter_of(f, &e->r, e->ref ? e->ref : f->ring_data[at], e->r.caplen, &c);
         if (c.kind == CTR_NONE)
             continue;
         unsigned i = 0;
