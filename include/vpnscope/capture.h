@@ -40,6 +40,13 @@ struct cap_src *cap_open_live(const char *ifname, const char *bpf, unsigned buff
  * 3 = the input was cut off mid-record (a warning is in errbuf; treat as end). */
 int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errlen);
 
+/*
+ * Saved captures: the bytes of the packets cap_next returns stay valid after later calls until
+ * fn(ctx) is called (just before the reader moves them), so a caller may keep pointers instead of
+ * copies; returns true. Live capture: false (a packet's bytes last until the next cap_next).
+ */
+bool cap_watch_moves(struct cap_src *s, void (*fn)(void *ctx), void *ctx);
+
 /* Link type of the source (the first piece's; all pieces must agree). */
 int cap_dlt(const struct cap_src *s);
 

@@ -154,6 +154,11 @@ struct pkt {
     uint8_t side;         /* enum cap_side: 0 single, 1 inside, 2 outside */
     uint32_t ifidx;       /* interface index (pcapng) or SLL ifindex, 0 if unknown */
     uint16_t sll_pkttype; /* SLL packet type (0 host, 4 outgoing...), 0xffff if none */
+    /* PKT_DIRTY_*: the large parts a decoder wrote since the last pkt_reset, which clears only
+     * those of them (ike_decode, pptp_decode and the OpenVPN decode set them). A struct pkt is
+     * zeroed once before its first decode (calloc, memset); whoever else writes p->ike, p->pptp or
+     * p->ovpn of a packet that is reset later sets the bit. */
+    uint8_t dirty;
 
     enum pkt_status status;
     uint8_t n_anom;
@@ -237,7 +242,12 @@ void pkt_truncated(struct pkt *p, enum anomaly a);
 /* Marks the packet invalid with the anomaly. */
 void pkt_invalid(struct pkt *p, enum anomaly a);
 
-/* Resets everything except what the capture layer fills (ts, frame, lengths, dlt, side, ifidx). */
+#define PKT_DIRTY_IKE 0x01u
+#define PKT_DIRTY_PPTP 0x02u
+#define PKT_DIRTY_OVPN 0x04u
+
+/* Resets everything except what the capture layer fills (ts, frame, lengths, dlt, side, ifidx):
+ * zero, as after a memset (ike, pptp and ovpn cleared when `dirty` says they were written). */
 void pkt_reset(struct pkt *p);
 
 /* Formats an address (RFC 5952 for IPv6) into buf (at least 48 bytes). Returns buf. */

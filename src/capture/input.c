@@ -37,6 +37,8 @@ struct cin {
     uint64_t off, raw;
     bool rereadable;
     uint64_t fsize;
+    void (*on_move)(void *ctx); /* cin_on_move */
+    void *move_ctx;
 };
 
 static void set_err(struct cin *c, const char *what)
@@ -343,6 +345,8 @@ const uint8_t *cin_peek(struct cin *c, size_t n, size_t *got)
     if (n > CIN_MAX_PEEK)
         n = CIN_MAX_PEEK;
     if (c->w - c->r < n && c->buf_owned) {
+        if (c->on_move && c->cap - c->r < n)
+            c->on_move(c->move_ctx); /* the bytes handed out are about to move */
         if (c->cap - c->r < n) {
             memmove(c->buf, c->buf + c->r, c->w - c->r);
             c->w -= c->r;
@@ -365,6 +369,12 @@ const uint8_t *cin_peek(struct cin *c, size_t n, size_t *got)
     size_t have = c->w - c->r;
     *got = have < n ? have : n;
     return c->buf + c->r;
+}
+
+void cin_on_move(struct cin *c, void (*fn)(void *ctx), void *ctx)
+{
+    c->on_move = fn;
+    c->move_ctx = ctx;
 }
 
 void cin_consume(struct cin *c, size_t n)

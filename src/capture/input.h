@@ -26,6 +26,11 @@ struct cin *cin_open_mem(const void *data, size_t len, const char *name, char *e
  * until the next cin_peek or cin_consume. */
 const uint8_t *cin_peek(struct cin *c, size_t n, size_t *got);
 
+/* Bytes handed out by cin_peek stay where they are (also after later peeks and consumes) until
+ * the window is compacted or grown, or the stream closed: fn(ctx) is called just before a
+ * compaction or growth, for a caller that keeps pointers into them (NULL: none). */
+void cin_on_move(struct cin *c, void (*fn)(void *ctx), void *ctx);
+
 /* Advances the read position by n bytes (n <= the bytes the last peek returned). */
 void cin_consume(struct cin *c, size_t n);
 

@@ -424,6 +424,16 @@ int cap_next(struct cap_src *s, struct raw_pkt *out, char *errbuf, unsigned errl
     return 1;
 }
 
+bool cap_watch_moves(struct cap_src *s, void (*fn)(void *ctx), void *ctx)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!s->p[i].in)
+            return false;
+    for (int i = 0; i < s->n; i++)
+        cin_on_move(s->p[i].in, fn, ctx);
+    return true;
+}
+
 int cap_dlt(const struct cap_src *s)
 {
     return s->dlt;

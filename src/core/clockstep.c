@@ -48,6 +48,7 @@ int clockstep_next(struct clock_steps *cs, struct cap_src *s, struct raw_pkt *r,
                    char *errbuf, unsigned errlen)
 {
     if (cs->fwd) {
+        clockstep_fwd_watch(cs->fwd, s);
         clockstep_fwd_release(cs->fwd);
         if (clockstep_fwd_holding(cs->fwd)) {
             int hrc = clockstep_fwd_next(cs, cs->fwd, s, r, raw_ts, errbuf, errlen);

@@ -53,10 +53,13 @@ struct ctr {
     uint64_t value; /* sequence number, counter, message id */
 };
 
+/* A packet of the ring: its first bytes are at `ref` in the reader's buffer (saved captures,
+ * until the reader moves them: fwd_moved copies them then) or copied to its row of ring_data
+ * (apart, so that the 64-byte entries written at every packet stay few cache lines). */
 struct ring_pkt {
     uint64_t raw;
     struct raw_pkt r;
-    uint8_t data[FWD_SNAP];
+    const uint8_t *ref;
 };
 
 struct queued {
@@ -76,7 +79,10 @@ struct fwd_flow {
 
 struct clockstep_fwd {
     struct ring_pkt ring[FWD_RING];
+    uint8_t ring_data[FWD_RING][FWD_SNAP];
     unsigned ring_n, ring_head;
+    const struct cap_src *watched; /* the source whose moves fwd_moved follows (refs kept) */
+    unsigned nref;                 /* ring packets held by reference */
     struct pkt scratch;
     /* the silence being decided */
     bool pending;
@@ -153,8 +159,33 @@ static int continuity(const struct ctr *last, const struct ctr *now)
     return now->value == last->value + 1 ? 1 : -1;
 }
 
+/* The reader is about to move the bytes of the packets it returned: the ring copies those it
+ * holds by reference (every packet is copied at most once, and only when it is still in the ring
+ * then: reading a file, once per buffer refill instead of at every packet). */
+static void fwd_moved(void *ctx)
+{
+    struct clockstep_fwd *f = ctx;
+    for (unsigned k = 0; f->nref && k < FWD_RING; k++) {
+        struct ring_pkt *e = &f->ring[k];
+        if (!e->ref)
+            continue;
+        memcpy(f->ring_data[k], e->ref, e->r.caplen);
+        e->ref = NULL;
+        f->nref--;
+    }
+}
+
+void clockstep_fwd_watch(struct clockstep_fwd *f, struct cap_src *s)
+{
+    if (f->watched == s)
+        return;
+    fwd_moved(f);
+    f->watched = cap_watch_moves(s, fwd_moved, f) ? s : NULL;
+}
+
 void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, uint64_t raw)
 {
+    uint8_t *data = f->ring_data[f->ring_head];
     struct ring_pkt *e = &f->ring[f->ring_head];
     f->ring_head = (f->ring_head + 1) % FWD_RING;
     if (f->ring_n < FWD_RING)
@@ -162,9 +193,17 @@ void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, ui
     e->raw = raw;
     e->r = *r;
     uint32_t n = r->caplen < FWD_SNAP ? r->caplen : FWD_SNAP;
-    memcpy(e->data, r->data, n);
     e->r.caplen = n;
     e->r.data = NULL;
+    if (e->ref)
+        f->nref--;
+    e->ref = NULL;
+    if (f->watched) {
+        e->ref = r->data; /* stays valid until fwd_moved */
+        f->nref++;
+    } else {
+        memcpy(data, r->data, n);
+    }
 }
 
 /* The flows of the ring with a measured interval that were still sending at `before`. */
@@ -173,9 +212,10 @@ static void flows_before(struct clockstep_fwd *f, uint64_t before)
     f->nfl = 0;
     unsigned start = (f->ring_head + FWD_RING - f->ring_n) % FWD_RING;
     for (unsigned k = 0; k < f->ring_n; k++) {
-        struct ring_pkt *e = &f->ring[(start + k) % FWD_RING];
+        unsigned at = (start + k) % FWD_RING;
+        struct ring_pkt *e = &f->ring[at];
         struct ctr c;
-        counter_of(f, &e->r, e->data, e->r.caplen, &c);
+        counter_of(f, &e->r, e->ref ? e->ref : f->ring_data[at], e->r.caplen, &c);
         if (c.kind == CTR_NONE)
             continue;
         unsigned i = 0;

@@ -17,6 +17,11 @@ void clockstep_fwd_free(struct clockstep_fwd *f);
 /* Frees the bytes of the packet handed out last (called before reading the next one). */
 void clockstep_fwd_release(struct clockstep_fwd *f);
 
+/* Follows the moves of source s's buffers: from then on the ring keeps references to the bytes
+ * of the packets s returns instead of copies, while they stay put (cap_watch_moves); a live
+ * source is not followed (copies). */
+void clockstep_fwd_watch(struct clockstep_fwd *f, struct cap_src *s);
+
 /* Keeps the headers of packet r (captured time raw) for the examination of a later silence. */
 void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, uint64_t raw);
 

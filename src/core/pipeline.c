@@ -36,20 +36,19 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
         pipeline_close(p);
         return NULL;
     }
-    struct engine_opts eo;
-    memset(&eo, 0, sizeof(eo));
-    eo.no_ndpi = cfg->no_ndpi;
-    eo.all_protocols = cfg->all_flows;
-    eo.classifier = cfg->classifier;
+    struct engine_opts *eo = &p->eo;
+    eo->no_ndpi = cfg->no_ndpi;
+    eo->all_protocols = cfg->all_flows;
+    eo->classifier = cfg->classifier;
     /* two capture points hold as many flows together as one capture does (memory goal of
      * two-capture mode; evictions are counted in the summary) */
-    eo.flow_max = p->two ? FLOW_MAX / 2 : 0;
-    eo.tables_share = p->two ? 2 : 1; /* and as many IKE/IPsec/PPTP/GRE/MTU/tunnel records */
-    for (int i = 0; i < p->n; i++) {
-        uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
-                              : (cfg->side_given ? cfg->side : (uint8_t)SIDE_SINGLE);
-        p->eng[i] = engine_new(side, &eo, err, errlen);
-        if (!p->eng[i]) {
+    eo->flow_max = p->two ? FLOW_MAX / 2 : 0;
+    eo->tables_share = p->two ? 2 : 1; /* and as many IKE/IPsec/PPTP/GRE/MTU/tunnel records */
+    /* a report of two files on two threads: the side threads make their engines (the nDPI
+     * modules) at the same time instead of this thread before them */
+    p->eng_late = cfg->mode == MODE_BATCH && sides_wanted(p);
+    for (int i = 0; i < p->n && !p->eng_late; i++) {
+        if (engine_open(p, i, err, errlen) != 0) {
             pipeline_close(p);
             return NULL;
         }
@@ -59,6 +58,14 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;
+}
+
+int engine_open(struct pipeline *p, int i, char *err, unsigned errlen)
+{
+    uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
+                          : (p->cfg->side_given ? p->cfg->side : (uint8_t)SIDE_SINGLE);
+    p->eng[i] = engine_new(side, &p->eo, err, errlen);
+    return p->eng[i] ? 0 : -1;
 }
 
 long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms)
@@ -179,7 +186,10 @@ int pipeline_finish(struct pipeline *p, char *err, unsigned errlen)
         p->dump[i] = NULL;
     }
     for (int i = 0; i < p->n; i++) {
-        engine_finish(p->eng[i]);
+        if (!p->eng[i] && engine_open(p, i, err, errlen) != 0)
+            return -1; /* stopped before its side thread made it */
+        if (!p->eng_finished[i])
+            engine_finish(p->eng[i]);
         struct session_model *m = engine_model(p->eng[i]);
         if (!p->two && !p->cfg->side_given)
             m->side = SIDE_SINGLE;

@@ -79,7 +79,16 @@ struct pipeline {
     struct sides *sides;   /* two files on two threads (sides.c), NULL: one thread */
     bool clock_cut[2];     /* two files: the capture is longer than the clock pass's prefix */
     uint64_t side_last[2]; /* two files: newest frame time read per capture (inside clock) */
+    /* two files on two threads (report runs): each side thread makes its engine before its first
+     * frame and finishes it after its last (engine_open, pipeline_finish makes or finishes what a
+     * stopped thread did not) */
+    struct engine_opts eo;
+    bool eng_late;
+    bool eng_finished[2];
 };
+
+/* Makes the engine of capture point i (p->eng[i]) with p->eo; -1 out of memory (err). */
+int engine_open(struct pipeline *p, int i, char *err, unsigned errlen);
 
 /* A frame of capture point e that repeats one of an earlier piece: counted, not analysed
  * (source.c; sides.c on the side's thread). */

@@ -5,7 +5,8 @@
  * two record streams with the rule of the one-thread loop (source.c: the smaller time first, the
  * inside on a tie) and feeds the correlator, so the correlator sees the same sequence and the
  * engines the same packets whatever the scheduling: the report is the same as with one thread.
- * The engines are independent until correlation (each has its own nDPI module).
+ * The engines are independent until correlation (each has its own nDPI module); in a report run
+ * each side thread makes its engine before its first frame and finishes it after its last.
  * Limitations: -w, dashboard replay, --router and live capture run on one thread (source.c); a
  * run stopped by a signal leaves the side threads a little ahead of the correlator (the report
  * of an interrupted run is partial either way). */
@@ -126,6 +127,16 @@ static void cons_next(struct side *sd)
 
 /* ---- a side thread ---- */
 
+/* The input ended: the engine is finished here, beside the other side and the correlation
+ * (pipeline_finish skips it; the report depends on the packets only, not on where). */
+static void side_finish(struct side *sd)
+{
+    if (!sd->p->eng_late)
+        return; /* the dashboard or a stream may look at the models while the other side runs */
+    engine_finish(sd->p->eng[sd->i]);
+    sd->p->eng_finished[sd->i] = true;
+}
+
 static void *side_main(void *arg)
 {
     struct side *sd = arg;
@@ -133,6 +144,14 @@ static void *side_main(void *arg)
     int i = sd->i;
     long fed = 0;
     char eb[VPNSCOPE_ERRBUF_SIZE * 2];
+    if (!p->eng[i] && engine_open(p, i, sd->msg, sizeof(sd->msg)) != 0) {
+        struct srec *o = prod_slot(sd);
+        if (o) {
+            o->end = 2;
+            prod_commit(sd, true);
+        }
+        return NULL;
+    }
     for (uint64_t n = 0;; n++) {
         struct srec *o = prod_slot(sd);
         if (!o)
@@ -150,6 +169,7 @@ static void *side_main(void *arg)
             o->end = rc < 0 ? 2 : 1;
             if (rc < 0)
                 snprintf(sd->msg, sizeof(sd->msg), "%s", eb);
+            side_finish(sd);
             prod_commit(sd, true);
             return NULL;
         }
@@ -175,6 +195,7 @@ static void *side_main(void *arg)
         o->nr.ts = r.ts_us; /* the merge order: the frame's time, as source.c */
         prod_commit(sd, false);
         if (!r.filtered && p->cfg->count > 0 && ++fed >= p->cfg->count) {
+            side_finish(sd);
             struct srec *e = prod_slot(sd); /* -c reached: this input ends here */
             if (!e)
                 return NULL;

@@ -198,11 +198,13 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
         return;
     }
 
-    /* RFC 1071 one's complement sum over the header; a mismatch is recorded, not fatal. */
+    /* RFC 1071 one's complement sum over the header; a mismatch is recorded, not fatal. The
+     * header's ihl bytes (at most 60) are taken at once from the reader, then summed in place. */
     struct rd c = rd_init(l3, ihl);
+    const uint8_t *hb = rd_ptr(&c, ihl); /* present: l3_len >= ihl */
     uint32_t sum = 0;
-    for (size_t i = 0; i < ihl / 2; i++)
-        sum += rd_be16(&c);
+    for (size_t i = 0; hb && i + 1 < ihl; i += 2)
+        sum += (uint32_t)(hb[i] << 8 | hb[i + 1]);
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     if (sum != 0xffff)

@@ -55,6 +55,7 @@ static void decode_ovpn(struct pkt *p, struct rd *r, uint32_t wire)
 {
     enum anomaly a = ANOM_NONE;
     p->vpn = VPN_OVPN;
+    p->dirty |= PKT_DIRTY_OVPN;
     tunnel_verdict(p, ovpn_decode(r, wire, NULL, &p->ovpn, &a), a);
 }
 

@@ -457,6 +457,7 @@ static void ike_walk(struct rd *msg, struct pkt *p, uint8_t next, size_t missing
 void ike_decode(struct rd *r, struct pkt *p)
 {
     struct ike_msg *m = &p->ike;
+    p->dirty |= PKT_DIRTY_IKE;
     if (rd_left(r) < IKE_HDR_LEN) {
         pkt_truncated(p, ANOM_IKE_TRUNC);
         return;

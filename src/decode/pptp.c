@@ -184,6 +184,7 @@ bool pptp_probe(const uint8_t *data, uint32_t len)
 void pptp_decode(struct rd *r, struct pkt *p)
 {
     struct pptp_msg *m = &p->pptp;
+    p->dirty |= PKT_DIRTY_PPTP;
     size_t avail = rd_left(r);
     if (avail < PPTP_HDR_LEN) {
         pkt_truncated(p, ANOM_PPTP_TRUNC);

@@ -89,6 +89,19 @@ static unsigned utf8_valid_len(const unsigned char *s)
 void json_string(FILE *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
+    /* the common case, a short string of plain printable ASCII (addresses, names, times): quoted
+     * in a buffer and written at once */
+    char q[128];
+    size_t k = 0;
+    while (k < sizeof(q) - 2 && s[k] >= 0x20 && s[k] < 0x7f && s[k] != '"' && s[k] != '\\') {
+        q[k + 1] = (char)s[k];
+        k++;
+    }
+    if (!s[k]) {
+        q[0] = q[k + 1] = '"';
+        fwrite(q, 1, k + 2, out);
+        return;
+    }
     fputc('"', out);
     while (*s) {
         /* a run of plain printable ASCII goes out in one write */
@@ -147,16 +160,34 @@ void json_string(FILE *out, const char *str)
 
 /* ---- small formatters ---- */
 
+/* The lowest `digits` hex digits of v (lowercase, zero-padded) after prefix, into buf as
+ * snprintf would (cut to size - 1 characters): one SPI per record, formatted by hand. */
+static char *put_hex(char *buf, unsigned size, const char *prefix, uint64_t v, unsigned digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    char t[24];
+    unsigned n = 0;
+    while (prefix[n])
+        t[n] = prefix[n], n++;
+    for (unsigned i = digits; i-- > 0;)
+        t[n++] = hex[(v >> (4 * i)) & 15];
+    if (size == 0)
+        return buf;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, t, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 char *rep_ike_spi(uint64_t spi, char *buf, unsigned size)
 {
-    snprintf(buf, size, "%016llx", (unsigned long long)spi);
-    return buf;
+    return put_hex(buf, size, "", spi, 16); /* "%016llx" */
 }
 
 char *rep_ipsec_spi(uint32_t spi, char *buf, unsigned size)
 {
-    snprintf(buf, size, "0x%08x", (unsigned)spi);
-    return buf;
+    return put_hex(buf, size, "0x", spi, 8); /* "0x%08x" */
 }
 
 /* Records name the ICMP family "icmp" for IPv4 and IPv6 alike (the `icmp_id` identity of a

@@ -66,8 +66,20 @@ static void test_addr_eq(void)
     CHECK(!ip_addr_eq(&a, &b));
 }
 
+/* SPIs as the report writes them ("%016llx", "0x%08x", formatted by hand) */
+static void test_spi(void)
+{
+    char b[24];
+    CHECK_STR(rep_ike_spi(0x0123456789abcdefull, b, sizeof(b)), "0123456789abcdef");
+    CHECK_STR(rep_ike_spi(0x2a, b, sizeof(b)), "000000000000002a");
+    CHECK_STR(rep_ipsec_spi(0xdeadbeef, b, sizeof(b)), "0xdeadbeef");
+    CHECK_STR(rep_ipsec_spi(7, b, sizeof(b)), "0x00000007");
+    CHECK_STR(rep_ipsec_spi(0xdeadbeef, b, 5), "0xde"); /* cut as snprintf cuts */
+}
+
 int main(void)
 {
+    test_spi();
     test_proto_names();
     test_addr_eq();
     return t_done();

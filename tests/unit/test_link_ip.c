@@ -1,4 +1,5 @@
 /* test_link_ip.c - link layers, IPv4/IPv6, UDP/TCP/ICMP, decode entry points and pkt helpers. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,10 +7,12 @@
 #include <time.h>
 
 #include "t.h"
+#include "t_ip4.h"
 #include "vpnscope/config.h"
 #include "vpnscope/decode.h"
 #include "vpnscope/pkt.h"
 #include "vpnscope/proto.h"
+#include "vpnscope/rd.h"
 
 #define DLT_NULL 0
 #define DLT_EN10MB 1
@@ -915,6 +918,7 @@ static void test_pkt_helpers(void)
     p.ipver = 6;
     p.vpn = VPN_ESP;
     p.ike.ispi = 77;
+    p.dirty |= PKT_DIRTY_IKE; /* whoever writes ike, pptp or ovpn says so (pkt.h) */
     p.l2tp.tunnel_id = 5;
     pkt_reset(&p);
     CHECK_EQ(p.ts_us, 123);
@@ -998,6 +1002,100 @@ static void test_pkt_helpers(void)
     }
 }
 
+/* pkt_reset clears the IKE, PPTP and OpenVPN parts only when their decoder wrote them: after each
+ * of those packets, a plain UDP packet decoded into the same struct must be byte for byte what a
+ * zeroed struct gives (a decoder that forgot its dirty bit leaves its fields behind). */
+static int zero_bytes(const void *v, size_t n)
+{
+    const uint8_t *b = v;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+static void plain_after(struct pkt *p, const char *what)
+{
+    struct pkt fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.dlt = p->dlt = DLT_EN10MB;
+    fresh.caplen = fresh.wirelen = p->caplen = p->wirelen = sizeof(eth_ip4_udp);
+    decode_packet(p, eth_ip4_udp, sizeof(eth_ip4_udp));
+    decode_packet(&fresh, eth_ip4_udp, sizeof(eth_ip4_udp));
+    size_t o = offsetof(struct pkt, status);
+    if (memcmp((char *)p + o, (char *)&fresh + o, sizeof(*p) - o) != 0) {
+        printf("  after %s: the next packet keeps old fields\n", what);
+        CHECK(0);
+    }
+    CHECK_EQ(p->dirty, 0);
+}
+
+/* UDP from 192.168.1.10:sport to 203.0.113.5:dport with payload pl[0..n) decoded into p (hint:
+ * the flow's), then: its VPN kind is vpn, its dirty bit is set, its part is not all zero. */
+static void udp_dirty(struct pkt *p, uint16_t sport, uint16_t dport, const uint8_t *pl, uint32_t n,
+                      enum app_hint hint, enum pkt_vpn vpn, uint8_t bit, const void *part,
+                      size_t size)
+{
+    static const uint8_t c[4] = {192, 168, 1, 10}, s[4] = {203, 0, 113, 5};
+    uint8_t b[128];
+    uint32_t len = t_ip4_udp(b, c, sport, s, dport, 1, 64, pl, n);
+    p->dlt = T_DLT_IPV4;
+    p->caplen = p->wirelen = len;
+    decode_packet(p, b, len);
+    decode_app(p, hint);
+    CHECK_EQ(p->vpn, vpn);
+    CHECK(p->dirty & bit);
+    CHECK(!zero_bytes(part, size));
+}
+
+static void test_reset_dirty(void)
+{
+    uint8_t pl[64];
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+
+    /* IKEv2 IKE_SA_INIT header, 28 bytes: ispi, rspi 0, next 0, version 2.0, exchange 34 */
+    memset(pl, 0, sizeof(pl));
+    pl[7] = 1;
+    pl[17] = 0x20;
+    pl[18] = 34;
+    pl[19] = 0x08;
+    pl[27] = 28;
+    udp_dirty(&p, 500, 500, pl, 28, HINT_NONE, VPN_IKE, PKT_DIRTY_IKE, &p.ike, sizeof(p.ike));
+    plain_after(&p, "IKE");
+
+    /* OpenVPN on a flow known as OpenVPN: a client hard reset (opcode 7, key 0) */
+    memset(pl, 0, sizeof(pl));
+    pl[0] = 7 << 3;
+    for (int i = 1; i <= 8; i++)
+        pl[i] = (uint8_t)i;
+    udp_dirty(&p, 40000, 1194, pl, 14, HINT_OVPN, VPN_OVPN, PKT_DIRTY_OVPN, &p.ovpn,
+              sizeof(p.ovpn));
+    plain_after(&p, "OpenVPN");
+
+    /* PPTP Echo-Request, 16 bytes: identifier 7 */
+    static const uint8_t echorq[16] = {0x00, 0x10, 0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d,
+                                       0x00, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07};
+    struct rd r = rd_init(echorq, sizeof(echorq));
+    pptp_decode(&r, &p);
+    CHECK_EQ(p.vpn, VPN_PPTP);
+    CHECK(p.dirty & PKT_DIRTY_PPTP);
+    CHECK(!zero_bytes(&p.pptp, sizeof(p.pptp)));
+    plain_after(&p, "PPTP");
+
+    /* the contract itself: written parts marked dirty are zero after the reset */
+    memset(&p.ike, 0xa5, sizeof(p.ike));
+    memset(&p.pptp, 0xa5, sizeof(p.pptp));
+    memset(&p.ovpn, 0xa5, sizeof(p.ovpn));
+    memset(&p.too_big, 0xa5, sizeof(p.too_big));
+    p.dirty = PKT_DIRTY_IKE | PKT_DIRTY_PPTP | PKT_DIRTY_OVPN;
+    p.frame = 42;
+    pkt_reset(&p);
+    CHECK_EQ(p.frame, 42);
+    CHECK(zero_bytes((char *)&p + offsetof(struct pkt, status),
+                     sizeof(p) - offsetof(struct pkt, status)));
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -1033,6 +1131,7 @@ static void bench(void)
 int main(void)
 {
     test_pkt_helpers();
+    test_reset_dirty();
     test_ethernet();
     test_vlan();
     test_pppoe();

@@ -110,6 +110,24 @@ static void test_json_string(void)
     s = json_of(NULL);
     CHECK_STR(s, "\"\"");
     free(s);
+    /* plain strings around the length written at once (126), and an escape after them */
+    for (size_t n = 120; n <= 132; n++) {
+        char in[160], want[170];
+        memset(in, 'a' + (int)(n % 26), n);
+        in[n] = '\0';
+        want[0] = '"';
+        memcpy(want + 1, in, n);
+        memcpy(want + 1 + n, "\"", 2);
+        s = json_of(in);
+        CHECK_STR(s, want);
+        free(s);
+        in[n - 1] = '"';
+        want[n] = '\\';
+        memcpy(want + n + 1, "\"\"", 3);
+        s = json_of(in);
+        CHECK_STR(s, want);
+        free(s);
+    }
 }
 
 static void test_finding_helpers(void)
