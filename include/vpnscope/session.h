@@ -6,6 +6,7 @@
 #ifndef VPNSCOPE_SESSION_H
 #define VPNSCOPE_SESSION_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,19 +53,19 @@ struct spark {
     uint16_t n[2][SPARK_BUCKETS]; /* [0] the record's forward direction, [1] back; saturating */
 };
 
-/* The idle gaps of a record: the first part of struct activity, alone what flows and IKE and
- * ESP/AH SAs allocate until a keepalive needs the rest (flows only; 112 B instead of 160). */
+/* The idle gaps of a record: the part of struct activity that flows and IKE and ESP/AH SAs
+ * allocate (104 B instead of 160; their latest packet time stays in the record's act_last_us)
+ * until a keepalive needs the rest (flows only). */
 struct idle_gaps {
-    uint64_t last_us;
     uint8_t n_gaps;
     struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
 };
 
 /* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
 struct activity {
-    union { /* the gaps by name (a->n_gaps) or as a whole (a->idle), at offset 0 */
+    uint64_t last_us;
+    union { /* the gaps by name (a->n_gaps) or as a whole (a->idle) */
         struct {
-            uint64_t last_us;
             uint8_t n_gaps;
             struct gap gaps[GAPS_PER_TUNNEL];
         };
@@ -470,10 +471,15 @@ static inline const struct idle_gaps *flow_act(const struct flow *f)
 {
     return f->act ? f->act : &activity_none.idle;
 }
+/* The whole activity whose idle member g is. */
+static inline struct activity *activity_of(struct idle_gaps *g)
+{
+    return (struct activity *)(void *)((char *)g - offsetof(struct activity, idle));
+}
 /* A flow's keepalives (none when it had none; read only its ka_ fields). */
 static inline const struct activity *flow_ka(const struct flow *f)
 {
-    return f->act && f->act_ka ? (const struct activity *)(const void *)f->act : &activity_none;
+    return f->act && f->act_ka ? activity_of(f->act) : &activity_none;
 }
 /* A copy of the flow's activity, last_us included. */
 void session_flow_activity(const struct flow *f, struct activity *out);
