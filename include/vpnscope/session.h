@@ -6,6 +6,7 @@
 #ifndef VPNSCOPE_SESSION_H
 #define VPNSCOPE_SESSION_H
 
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,12 +53,25 @@ struct spark {
     uint16_t n[2][SPARK_BUCKETS]; /* [0] the record's forward direction, [1] back; saturating */
 };
 
+/* The idle gaps of a record: the part of struct activity that flows and IKE and ESP/AH SAs
+ * allocate (104 B instead of 160; their latest packet time stays in the record's act_last_us)
+ * until a keepalive needs the rest (flows only). */
+struct idle_gaps {
+    uint8_t n_gaps;
+    struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
+};
+
 /* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
 struct activity {
     uint64_t last_us;
-    uint8_t n_gaps;
-    struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
-    uint64_t ka_count;                /* NAT-T keepalives */
+    union { /* the gaps by name (a->n_gaps) or as a whole (a->idle) */
+        struct {
+            uint8_t n_gaps;
+            struct gap gaps[GAPS_PER_TUNNEL];
+        };
+        struct idle_gaps idle;
+    };
+    uint64_t ka_count; /* NAT-T keepalives */
     uint64_t ka_last_us;
     uint64_t ka_ivl_sum_us, ka_ivl_n; /* mean keepalive interval = sum / n */
     uint64_t ka_ivl_min_us, ka_ivl_max_us;
@@ -79,6 +93,7 @@ struct flow {
     bool classified;
     bool is_vpn;
     bool guessed;
+    bool act_ka;       /* act is the idle member of a whole struct activity (keepalives seen) */
     uint8_t cls_pkts;  /* data packets given to nDPI */
     uint8_t cls_all;   /* all packets given to nDPI */
     uint32_t cls_slot; /* index+1 into the engine's nDPI state pool, 0 = none */
@@ -87,10 +102,11 @@ struct flow {
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
-    /* Idle gaps and keepalives, allocated at the flow's first gap or keepalive: most flows have
-     * neither (a flood's one-packet flows never do). NULL: none; read with flow_act(). Owned by
+    /* Idle gaps, allocated at the flow's first gap or keepalive: most flows have neither (a
+     * flood's one-packet flows never do). NULL: none; read with flow_act(). At the first
+     * keepalive it grows into a whole struct activity (act_ka; read with flow_ka()). Owned by
      * the flow table (session_flow_release on eviction and at session_model_free). */
-    struct activity *act;
+    struct idle_gaps *act;
 };
 
 /* ---- IKE ---- */
@@ -152,10 +168,10 @@ struct ike_sa { /* the small fields together: few padding holes (448 B) */
     } * frames;
     uint64_t ip_frag_first_frame; /* fragmentation evidence: see ip_fragmented_msgs, skf_frags */
     uint64_t dpd_like;            /* INFORMATIONAL exchanges (DPD/liveness) */
-    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
-    struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
-                           * the table, as a flow's); read with ike_act() */
-    struct spark *spark;  /* packets over time: [0] from the initiator (NULL: none) */
+    uint64_t act_last_us;  /* latest packet time (the activity's last_us while act is NULL) */
+    struct idle_gaps *act; /* allocated at the SA's first gap (NULL: none; owned by
+                            * the table, as a flow's); read with ike_act() */
+    struct spark *spark;   /* packets over time: [0] from the initiator (NULL: none) */
 };
 
 /* ---- ESP and AH SAs (one per SPI and direction) ---- */
@@ -184,10 +200,10 @@ struct ipsec_sa {
     bool has_parent;
     uint8_t parent_version;
     uint64_t parent_ispi;
-    uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
-    struct activity *act; /* idle gaps, allocated at the SA's first gap (NULL: none; owned by
-                           * the table, as a flow's); read with ipsec_act() */
-    struct spark *spark;  /* packets over time (one direction: [0]; NULL: none) */
+    uint64_t act_last_us;  /* latest packet time (the activity's last_us while act is NULL) */
+    struct idle_gaps *act; /* allocated at the SA's first gap (NULL: none; owned by
+                            * the table, as a flow's); read with ipsec_act() */
+    struct spark *spark;   /* packets over time (one direction: [0]; NULL: none) */
 };
 
 /* ---- PPTP ---- */
@@ -448,25 +464,35 @@ const struct flow *session_flow_lookup(const struct session_model *m, uint8_t pr
                                        const struct ip_addr *a, uint16_t pa,
                                        const struct ip_addr *b, uint16_t pb);
 
-/* A flow's idle gaps and keepalives (an empty activity when it had none; its last_us is not
- * kept there: session_flow_activity gives a full copy). */
+/* A flow's idle gaps (none when it had none; its last_us is not kept there:
+ * session_flow_activity gives a full copy). */
 extern const struct activity activity_none;
-static inline const struct activity *flow_act(const struct flow *f)
+static inline const struct idle_gaps *flow_act(const struct flow *f)
 {
-    return f->act ? f->act : &activity_none;
+    return f->act ? f->act : &activity_none.idle;
+}
+/* The whole activity whose idle member g is. */
+static inline struct activity *activity_of(struct idle_gaps *g)
+{
+    return (struct activity *)(void *)((char *)g - offsetof(struct activity, idle));
+}
+/* A flow's keepalives (none when it had none; read only its ka_ fields). */
+static inline const struct activity *flow_ka(const struct flow *f)
+{
+    return f->act && f->act_ka ? activity_of(f->act) : &activity_none;
 }
 /* A copy of the flow's activity, last_us included. */
 void session_flow_activity(const struct flow *f, struct activity *out);
 /* The same for an ESP/AH SA. */
-static inline const struct activity *ipsec_act(const struct ipsec_sa *sa)
+static inline const struct idle_gaps *ipsec_act(const struct ipsec_sa *sa)
 {
-    return sa->act ? sa->act : &activity_none;
+    return sa->act ? sa->act : &activity_none.idle;
 }
 void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out);
 /* The same for an IKE SA. */
-static inline const struct activity *ike_act(const struct ike_sa *sa)
+static inline const struct idle_gaps *ike_act(const struct ike_sa *sa)
 {
-    return sa->act ? sa->act : &activity_none;
+    return sa->act ? sa->act : &activity_none.idle;
 }
 void session_ike_activity(const struct ike_sa *sa, struct activity *out);
 /* Frame k (< unanswered_nframes) of the SA's worst unanswered request. */

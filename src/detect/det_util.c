@@ -150,7 +150,7 @@ uint64_t du_model_end(const struct session_model *m)
     return m->c.last_ts;
 }
 
-const struct gap *du_gap_at(const struct activity *a, uint64_t ts)
+const struct gap *du_gap_at(const struct idle_gaps *a, uint64_t ts)
 {
     for (unsigned i = 0; i < a->n_gaps && i < GAPS_PER_TUNNEL; i++)
         if (a->gaps[i].start_us <= ts && ts <= a->gaps[i].end_us)
@@ -158,7 +158,7 @@ const struct gap *du_gap_at(const struct activity *a, uint64_t ts)
     return NULL;
 }
 
-const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t slack_us)
+const struct gap *du_gap_after(const struct idle_gaps *a, uint64_t ts, uint64_t slack_us)
 {
     const struct gap *best = NULL;
     for (unsigned i = 0; i < a->n_gaps && i < GAPS_PER_TUNNEL; i++)

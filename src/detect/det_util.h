@@ -55,10 +55,10 @@ bool du_is_nat_addr(const struct detect_ctx *c, const struct ip_addr *ip);
 uint64_t du_model_end(const struct session_model *m);
 
 /* The gap of a that contains ts (start <= ts <= end), or NULL. */
-const struct gap *du_gap_at(const struct activity *a, uint64_t ts);
+const struct gap *du_gap_at(const struct idle_gaps *a, uint64_t ts);
 
 /* The gap of a that starts within [ts, ts + slack_us] (the idle period right after ts), or NULL. */
-const struct gap *du_gap_after(const struct activity *a, uint64_t ts, uint64_t slack_us);
+const struct gap *du_gap_after(const struct idle_gaps *a, uint64_t ts, uint64_t slack_us);
 
 /* A flow by its endpoints and protocol (either order), or NULL: a hash lookup
  * (session_flow_lookup). */

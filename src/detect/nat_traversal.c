@@ -129,7 +129,7 @@ static bool healthy_tunnel(const struct detect_ctx *c, const struct session_mode
         return false;
     const struct flow *fl =
         du_flow_find(m, IPP_UDP, &t->ei->ip, t->ei->port, &t->er->ip, t->er->port);
-    t->ka = fl ? activity_keepalive_us(flow_act(fl)) : 0;
+    t->ka = fl ? activity_keepalive_us(flow_ka(fl)) : 0;
     return true;
 }
 

@@ -13,8 +13,8 @@
 
 void stale_ev_keepalive(struct finding *f, const struct flow *fl)
 {
-    if (fl && flow_act(fl)->ka_count)
-        finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(flow_act(fl))));
+    if (fl && flow_ka(fl)->ka_count)
+        finding_ev_seconds(f, "keepalive_interval_s", du_sec(activity_keepalive_us(flow_ka(fl))));
     else
         finding_ev_bool(f, "keepalives", false);
 }
@@ -38,25 +38,25 @@ uint32_t stale_timeout_for(const struct detect_ctx *c, uint8_t proto, bool repli
 void stale_ka_text(char *buf, size_t n, const struct flow *fl, const struct gap *g)
 {
     buf[0] = 0;
-    if (!fl || !flow_act(fl)->ka_count) {
+    if (!fl || !flow_ka(fl)->ka_count) {
         snprintf(buf, n, "No NAT-T keepalives were seen on this tunnel.");
         return;
     }
-    uint64_t ivl = activity_keepalive_us(flow_act(fl));
+    uint64_t ivl = activity_keepalive_us(flow_ka(fl));
     if (g && ivl && g->end_us - g->start_us > 2 * ivl)
         snprintf(buf, n,
                  "No NAT-T keepalive crossed this flow for %.1f s (keepalives seen at other times: "
                  "every "
                  "%.1f s).",
                  du_sec(g->end_us - g->start_us), du_sec(ivl));
-    else if (g && flow_act(fl)->ka_last_us <= g->start_us)
+    else if (g && flow_ka(fl)->ka_last_us <= g->start_us)
         snprintf(buf, n, "NAT-T keepalives (every %.1f s before) stopped during the idle period.",
                  du_sec(ivl));
     else if (ivl)
         snprintf(buf, n, "NAT-T keepalives ran every %.1f s.", du_sec(ivl));
     else
         snprintf(buf, n, "%llu NAT-T keepalive(s) seen.",
-                 (unsigned long long)flow_act(fl)->ka_count);
+                 (unsigned long long)flow_ka(fl)->ka_count);
 }
 
 void stale_remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const struct detect_ctx *c,

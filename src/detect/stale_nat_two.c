@@ -9,7 +9,7 @@
 #define MAX_GROUPS 64
 
 /* Longest recorded gap of a shorter than limit_us (survived idle), 0 when none. */
-static uint64_t longest_below(const struct activity *a, uint64_t limit_us)
+static uint64_t longest_below(const struct idle_gaps *a, uint64_t limit_us)
 {
     uint64_t best = 0;
     for (unsigned i = 0; i < a->n_gaps && i < GAPS_PER_TUNNEL; i++) {

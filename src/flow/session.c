@@ -69,10 +69,11 @@ uint64_t activity_keepalive_us(const struct activity *a)
 }
 
 /* Records the packet time; keeps the GAPS_PER_TUNNEL longest idle gaps (longest first). */
-void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
+static void gaps_touch(struct idle_gaps *a, uint64_t *last_us, uint64_t ts, uint64_t frame)
 {
-    if (a->last_us && ts > a->last_us && ts - a->last_us >= GAP_MIN_US) {
-        uint64_t len = ts - a->last_us;
+    uint64_t last = *last_us;
+    if (last && ts > last && ts - last >= GAP_MIN_US) {
+        uint64_t len = ts - last;
         unsigned n = a->n_gaps;
         if (n < GAPS_PER_TUNNEL || len > a->gaps[n - 1].end_us - a->gaps[n - 1].start_us) {
             unsigned pos = n < GAPS_PER_TUNNEL ? n : GAPS_PER_TUNNEL - 1;
@@ -80,15 +81,20 @@ void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
                 a->gaps[pos] = a->gaps[pos - 1];
                 pos--;
             }
-            a->gaps[pos].start_us = a->last_us;
+            a->gaps[pos].start_us = last;
             a->gaps[pos].end_us = ts;
             a->gaps[pos].frame_after = frame;
             if (n < GAPS_PER_TUNNEL)
                 a->n_gaps++;
         }
     }
-    if (ts > a->last_us)
-        a->last_us = ts;
+    if (ts > last)
+        *last_us = ts;
+}
+
+void sess_activity_touch(struct activity *a, uint64_t ts, uint64_t frame)
+{
+    gaps_touch(&a->idle, &a->last_us, ts, frame);
 }
 
 /* Merges neighbouring buckets so that the width doubles; the origin stays a multiple of the
@@ -208,43 +214,50 @@ void sess_activity_keepalive(struct activity *a, uint64_t ts)
 
 const struct activity activity_none;
 
-/* An activity allocated when absent, its last_us from *last (NULL when out of memory: that gap
- * or keepalive is not recorded). */
-static struct activity *act_alloc(struct activity **act, uint64_t last)
-{
-    if (!*act) {
-        *act = calloc(1, sizeof(**act));
-        if (*act)
-            (*act)->last_us = last;
-    }
-    return *act;
-}
-
+/* The flow's whole activity, its gaps grown into one at the first keepalive (NULL when out of
+ * memory: that keepalive is not recorded). Its last_us stays unused: the flow's act_last_us. */
 static struct activity *flow_act_alloc(struct flow *f)
 {
-    return act_alloc(&f->act, f->act_last_us);
+    if (!f->act_ka) {
+        struct activity *a = malloc(sizeof(*a));
+        if (!a)
+            return NULL;
+        *a = activity_none;
+        if (f->act)
+            a->idle = *f->act;
+        free(f->act);
+        f->act = &a->idle;
+        f->act_ka = true;
+    }
+    return activity_of(f->act);
 }
 
-void sess_activity_touch_lazy(struct activity **act, uint64_t *last_us, uint64_t ts, uint64_t frame)
+void sess_activity_touch_lazy(struct idle_gaps **g, uint64_t *last_us, uint64_t ts, uint64_t frame)
 {
-    uint64_t last = *act ? (*act)->last_us : *last_us;
-    if (!*act && last && ts > last && ts - last >= GAP_MIN_US)
-        act_alloc(act, last);
-    if (*act)
-        sess_activity_touch(*act, ts, frame);
-    if (ts > *last_us)
+    uint64_t last = *last_us;
+    if (!*g && last && ts > last && ts - last >= GAP_MIN_US)
+        *g = calloc(1, sizeof(**g)); /* NULL when out of memory: that gap is not recorded */
+    if (*g)
+        gaps_touch(*g, last_us, ts, frame);
+    else if (ts > last)
         *last_us = ts;
 }
 
-static void act_copy(const struct activity *act, uint64_t last_us, struct activity *out)
+static void act_copy(const struct idle_gaps *g, uint64_t last_us, struct activity *out)
 {
-    *out = act ? *act : activity_none;
-    out->last_us = act ? act->last_us : last_us;
+    *out = activity_none;
+    if (g)
+        out->idle = *g;
+    out->last_us = last_us;
 }
 
 void session_flow_activity(const struct flow *f, struct activity *out)
 {
-    act_copy(f->act, f->act_last_us, out);
+    if (f->act_ka)
+        *out = *flow_ka(f);
+    else
+        act_copy(f->act, f->act_last_us, out);
+    out->last_us = f->act_last_us;
 }
 
 void session_ipsec_activity(const struct ipsec_sa *sa, struct activity *out)
@@ -259,8 +272,9 @@ void session_ike_activity(const struct ike_sa *sa, struct activity *out)
 
 void session_flow_release(struct flow *f)
 {
-    free(f->act);
+    free(f->act && f->act_ka ? (void *)activity_of(f->act) : (void *)f->act);
     f->act = NULL;
+    f->act_ka = false;
 }
 
 static void flow_evict_hook(void *ctx, const void *key, void *val)
@@ -503,8 +517,11 @@ void session_update(struct session_model *m, const struct pkt *p, struct flow *f
         break;
     case VPN_NATT_KEEPALIVE:
         m->c.keepalives++;
-        if (f && flow_act_alloc(f))
-            sess_activity_keepalive(f->act, p->ts_us);
+        if (f) {
+            struct activity *a = flow_act_alloc(f);
+            if (a)
+                sess_activity_keepalive(a, p->ts_us);
+        }
         break;
     case VPN_ESP:
     case VPN_AH:

@@ -43,7 +43,7 @@ void sess_mtu_update(struct session_model *m, const struct pkt *p);
 void sess_mtu_finish(struct session_model *m);
 /* sess_activity_touch for a record whose activity is allocated at its first gap (*act NULL
  * until then; *last_us the latest packet time either way). */
-void sess_activity_touch_lazy(struct activity **act, uint64_t *last_us, uint64_t ts,
+void sess_activity_touch_lazy(struct idle_gaps **act, uint64_t *last_us, uint64_t ts,
                               uint64_t frame);
 /* The mtu table's eviction hook: frees a record's out-of-line packet sizes (ctx, key unused). */
 void mtu_evicted(void *ctx, const void *key, void *val);

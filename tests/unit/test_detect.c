@@ -118,7 +118,7 @@ static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t
     return f;
 }
 
-static void gap_add(struct activity *a, uint64_t s, uint64_t e)
+static void gap_add(struct idle_gaps *a, uint64_t s, uint64_t e)
 {
     a->gaps[a->n_gaps].start_us = s;
     a->gaps[a->n_gaps].end_us = e;
@@ -378,15 +378,17 @@ static void test_stale_nat(void)
     struct finding f;
     struct session_model *in = model(SIDE_INSIDE), *out = model(SIDE_OUTSIDE);
     struct flow *fl = flow_add(in, C1, 4500, SRV, 4500, 17, T0, T0 + S(25));
-    fl->act = calloc(1, sizeof(*fl->act)); /* owned by the model's flow table from here on */
-    if (!fl->act)
+    struct activity *a = calloc(1, sizeof(*a)); /* owned by the model's flow table from here on */
+    if (!a)
         abort();
-    fl->act->last_us = fl->act_last_us;
-    gap_add(fl->act, T0 + S(4), T0 + S(22));
-    fl->act->ka_count = 3;
-    fl->act->ka_ivl_sum_us = S(4);
-    fl->act->ka_ivl_n = 2;
-    fl->act->ka_last_us = T0 + S(3);
+    fl->act = &a->idle; /* gaps and keepalives: the whole activity */
+    fl->act_ka = true;
+    a->last_us = fl->act_last_us;
+    gap_add(&a->idle, T0 + S(4), T0 + S(22));
+    a->ka_count = 3;
+    a->ka_ivl_sum_us = S(4);
+    a->ka_ivl_n = 2;
+    a->ka_last_us = T0 + S(3);
     flow_add(out, NAT, 4500, SRV, 4500, 17, T0, T0 + S(25));
     finish(in);
     finish(out);
