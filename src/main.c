@@ -18,8 +18,7 @@ static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    g_stop = sig;
 }
 
 /* Reads every input as fast as possible (a progress line on a terminal for long runs), then
@@ -37,11 +36,20 @@ static int run_batch(const struct vpnscope_config *cfg)
     }
     int wait;
     double budget = cfg->no_progress || !isatty(STDERR_FILENO) ? -1.0 : 200.0;
+    pipeline_stop_flag(p, &g_stop);
     while (!g_stop && !pipeline_ended(p)) {
         pipeline_step(p, budget, &wait);
         pipeline_show_progress(p, false);
     }
     pipeline_show_progress(p, true);
+    if (g_stop && !pipeline_ended(p)) {
+        pipeline_interrupt(p, g_stop);
+        fprintf(stderr,
+                "vpnscope: %s: stopped before the end of the input; the report covers the %llu "
+                "packets read\n",
+                g_stop == SIGTERM ? "SIGTERM" : "SIGINT",
+                (unsigned long long)pipeline_snapshot(p)->packets);
+    }
     if (pipeline_failed(p)) {
         fprintf(stderr, "vpnscope: %s\n", pipeline_message(p));
         pipeline_close(p);

@@ -5,6 +5,7 @@
 #ifndef VPNSCOPE_PIPELINE_H
 #define VPNSCOPE_PIPELINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +110,14 @@ long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms);
 
 /* Whether every source has ended (end of files, -c, an error, or pipeline_stop). */
 bool pipeline_ended(const struct pipeline *p);
+/* Saved files: a signal stopped the reading before the end of the input. The report then covers
+ * only the packets read (it says so, never "No problems found", exit status 2 unless findings
+ * were raised). No effect once the input has ended or in live capture. */
+void pipeline_interrupt(struct pipeline *p, int sig);
+/* Batch: a flag a signal handler sets; the read-to-the-end steps return soon after it is
+ * non-zero (checked every 1,024 packets), so that SIGINT/SIGTERM stop a run whose stderr is not
+ * a terminal too. */
+void pipeline_stop_flag(struct pipeline *p, const volatile sig_atomic_t *flag);
 /* A source failed (read error, interface down); pipeline_message says why. */
 bool pipeline_failed(const struct pipeline *p);
 const char *pipeline_message(const struct pipeline *p);

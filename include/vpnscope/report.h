@@ -67,6 +67,8 @@ struct report_input {
         const char *what; /* the capture layer's one-line message */
     } cut[2];
     bool split_unproven; /* --router: the inside/outside split matched no packet (nat message) */
+    int interrupted;     /* saved files: the signal (SIGINT, SIGTERM) that stopped the reading
+                          * before the end, 0: read to the end */
     /* several saved files per capture point ([0] single/inside, [1] outside); NULL or n <= 1:
      * one file, frame numbers are that file's */
     const struct capture_pieces *pieces[2];

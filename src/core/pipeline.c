@@ -73,6 +73,17 @@ long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms)
     return sources_step(p, budget_ms, wait_ms);
 }
 
+void pipeline_stop_flag(struct pipeline *p, const volatile sig_atomic_t *flag)
+{
+    p->stop = flag;
+}
+
+void pipeline_interrupt(struct pipeline *p, int sig)
+{
+    if (!p->ended && !p->live)
+        p->interrupted = sig;
+}
+
 bool pipeline_ended(const struct pipeline *p)
 {
     return p->ended;
@@ -377,7 +388,8 @@ static int report_out(struct pipeline *p, FILE *out, bool summary_only)
     ri.split_unproven = router_split_unproven(p);
     struct cap_status st[2];
     bool cut = input_cut(p, &ri, st);
-    if ((cut || ri.split_unproven) && rc == 0)
+    ri.interrupted = p->interrupted;
+    if ((cut || ri.split_unproven || ri.interrupted) && rc == 0)
         rc = 2; /* the report covers part of the file: never a clean bill (README "Exit status") */
     for (int i = 0; i < p->n && i < p->nsrc; i++)
         ri.clock_steps[i] = &p->cs[i];

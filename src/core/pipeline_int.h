@@ -4,6 +4,7 @@
 #ifndef VPNSCOPE_PIPELINE_INT_H
 #define VPNSCOPE_PIPELINE_INT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,6 +67,8 @@ struct pipeline {
     double last_wall;
     uint64_t packets, bytes, drops;
     bool ended, finished, failed;
+    int interrupted; /* saved files: the signal that stopped the reading (pipeline_interrupt) */
+    const volatile sig_atomic_t *stop; /* batch: set by a signal handler (pipeline_stop_flag) */
     char msg[512];
     struct pipeline_snapshot snap;
     struct dump *dump[2];       /* -w: every packet (live) or those that pass the filter (files) */

@@ -361,7 +361,8 @@ long sides_step(struct pipeline *p, double budget_ms)
         cons_next(&ss->s[best]);
         ss->need[best] = true;
         n++;
-        if (budget_ms >= 0 && (n & 1023) == 0 && (pipeline_mono() - t0) * 1000.0 >= budget_ms)
+        if ((n & 1023) == 0 && ((p->stop && *p->stop) ||
+                                (budget_ms >= 0 && (pipeline_mono() - t0) * 1000.0 >= budget_ms)))
             break;
     }
     return n;

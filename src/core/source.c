@@ -379,6 +379,8 @@ static long step_one_source(struct pipeline *p)
             break;
         feed_one(p, 0);
         n++;
+        if ((n & 1023) == 0 && p->stop && *p->stop)
+            return n; /* a signal: the caller stops (pipeline_interrupt) */
     }
     if (p->failed)
         p->ended = true;

@@ -444,7 +444,13 @@ int report_html(FILE *o, const struct report_input *in)
     for (size_t i = 0; fl && i < fl->n; i++)
         put_finding(o, &fl->v[ix ? ix[i] : i], i + 1, in->pieces);
     free(ix);
-    if (!fl || !fl->n)
+    if ((!fl || !fl->n) && (in->cut[0].cut || in->cut[1].cut || in->interrupted))
+        fputs("<p>No problems found in the part of the capture that was read: the input was not "
+              "read to the end (see the summary).</p>\n",
+              o);
+    else if ((!fl || !fl->n) && in->split_unproven)
+        fputs("<p>No verdict: the --router split matched no packet between the sides.</p>\n", o);
+    else if (!fl || !fl->n)
         fputs("<p>No problems found.</p>\n", o);
     struct timelines *t = calloc(1, sizeof(*t));
     if (t) {

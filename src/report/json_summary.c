@@ -1,6 +1,8 @@
 /* json_summary.c - the summary record, the last line of the JSON report (doc/json-schema.md):
  * counters, anomalies, evictions, findings by severity, the NAT match, clock steps, capture gaps
  * and the shape of the capture (wrappers, tunnels, cut input, pieces, snaplen cuts). */
+#include <signal.h>
+
 #include "json_int.h"
 #include "jsonw.h"
 #include "report_int.h"
@@ -175,6 +177,8 @@ static void rec_summary_capture(struct jw *w, const struct report_input *in)
     jw_encap_kinds(w, "wrappers", t.encap, true);
     jw_encap_kinds(w, "tunnels", t.encap, false);
     jw_input_cut(w, in);
+    if (in->interrupted) /* only when: a run read to the end has no such field */
+        jw_str(w, "interrupted", in->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
     jw_pieces(w, in);
     if (!t.snap_cut)
         return;

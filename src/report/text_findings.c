@@ -2,6 +2,7 @@
  * remedy of each, most severe first. */
 #include "text_int.h"
 
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,11 @@ void tx_print_findings(FILE *out, const struct report_input *in, const struct re
             fputs("\nNo verdict: the --router split matched no packet between the sides (see the "
                   "Note above).\n",
                   out);
+        else if (in->interrupted)
+            fprintf(out,
+                    "\nNo problems found in the part of the capture read before %s stopped the "
+                    "run (Input, in the Summary below).\n",
+                    in->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
         else if (in->cut[0].cut || in->cut[1].cut)
             fputs("\nNo problems found in the part of the capture that could be read; the file is "
                   "cut off or corrupt (Input, in the Summary below).\n",

@@ -3,6 +3,7 @@
 
 #include "vpnscope/clockstep.h"
 
+#include <signal.h>
 #include <math.h>
 #include <string.h>
 
@@ -196,6 +197,11 @@ static void tx_print_capture_shape(FILE *out, const struct report_input *in)
                     (unsigned long long)c->records, tx_plural(c->records, "record", "records"),
                     c->what ? c->what : "");
     }
+    if (in->interrupted)
+        fprintf(out,
+                "  Input:     %s stopped the reading before the end of the input: this report "
+                "covers only the packets read\n",
+                in->interrupted == SIGTERM ? "SIGTERM" : "SIGINT");
     if (!t.snap_cut)
         return;
     fprintf(out, "  Snaplen:   %llu %s cut by the capture's snaplen",
