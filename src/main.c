@@ -42,14 +42,9 @@ static int run_batch(const struct vpnscope_config *cfg)
         pipeline_show_progress(p, false);
     }
     pipeline_show_progress(p, true);
-    if (g_stop && !pipeline_ended(p)) {
-        pipeline_interrupt(p, g_stop);
-        fprintf(stderr,
-                "vpnscope: %s: stopped before the end of the input; the report covers the %llu "
-                "packets read\n",
-                g_stop == SIGTERM ? "SIGTERM" : "SIGINT",
-                (unsigned long long)pipeline_snapshot(p)->packets);
-    }
+    int stopped = g_stop && !pipeline_ended(p) ? g_stop : 0;
+    if (stopped)
+        pipeline_interrupt(p, stopped);
     if (pipeline_failed(p)) {
         fprintf(stderr, "vpnscope: %s\n", pipeline_message(p));
         pipeline_close(p);
@@ -60,7 +55,12 @@ static int run_batch(const struct vpnscope_config *cfg)
         pipeline_close(p);
         return 2;
     }
-    const struct pipeline_snapshot *s = pipeline_snapshot(p);
+    const struct pipeline_snapshot *s = pipeline_snapshot(p); /* side threads joined */
+    if (stopped)
+        fprintf(stderr,
+                "vpnscope: %s: stopped before the end of the input; the report covers the %llu "
+                "packets read\n",
+                stopped == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)s->packets);
     if (s->nat && s->nat->message[0])
         fprintf(stderr, "vpnscope: %s\n", s->nat->message);
     static char outbuf[1 << 20];
