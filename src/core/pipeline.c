@@ -52,10 +52,6 @@ struct pipeline *pipeline_open(const struct vpnscope_config *cfg, char *err, uns
             pipeline_close(p);
             return NULL;
         }
-        if (cfg->mode != MODE_DASHBOARD) /* only the dashboard draws sparklines */
-            session_spark_off(engine_model(p->eng[i]));
-        else if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
-            session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
     }
     return p;
 }
@@ -65,7 +61,13 @@ int engine_open(struct pipeline *p, int i, char *err, unsigned errlen)
     uint8_t side = p->two ? (uint8_t)(SIDE_INSIDE + i)
                           : (p->cfg->side_given ? p->cfg->side : (uint8_t)SIDE_SINGLE);
     p->eng[i] = engine_new(side, &p->eo, err, errlen);
-    return p->eng[i] ? 0 : -1;
+    if (!p->eng[i])
+        return -1;
+    if (p->cfg->mode != MODE_DASHBOARD) /* only the dashboard draws sparklines */
+        session_spark_off(engine_model(p->eng[i]));
+    else if (p->live) /* the dashboard's sparklines: the last minutes, not the whole life */
+        session_spark_live(engine_model(p->eng[i]), SPARK_LIVE_WIDTH_US);
+    return 0;
 }
 
 long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms)
