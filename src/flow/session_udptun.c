@@ -255,6 +255,7 @@ const struct pkt *sess_tun_adopt(struct session_model *m, const struct pkt *p, s
     *copy = *p;
     copy->vpn = VPN_OVPN;
     copy->ovpn = o;
+    copy->dirty |= PKT_DIRTY_OVPN; /* pkt.h: whoever writes ovpn sets the bit */
     f->hint = HINT_OVPN;
     f->vpn = VPN_OVPN;
     return copy;
