@@ -86,27 +86,35 @@ static unsigned utf8_valid_len(const unsigned char *s)
     return 0;
 }
 
+/* Printable ASCII that JSON takes as it is. */
+static inline bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void json_string(FILE *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
     /* the common case, a short string of plain printable ASCII (addresses, names, times): quoted
-     * in a buffer and written at once */
+     * in a buffer and written at once; otherwise the quote and that plain start, then the rest */
     char q[128];
     size_t k = 0;
-    while (k < sizeof(q) - 2 && s[k] >= 0x20 && s[k] < 0x7f && s[k] != '"' && s[k] != '\\') {
+    q[0] = '"';
+    while (k < sizeof(q) - 2 && json_plain(s[k])) {
         q[k + 1] = (char)s[k];
         k++;
     }
     if (!s[k]) {
-        q[0] = q[k + 1] = '"';
+        q[k + 1] = '"';
         fwrite(q, 1, k + 2, out);
         return;
     }
-    fputc('"', out);
+    fwrite(q, 1, k + 1, out);
+    s += k;
     while (*s) {
         /* a run of plain printable ASCII goes out in one write */
         const unsigned char *run = s;
-        while (*s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\')
+        while (json_plain(*s))
             s++;
         if (s > run)
             fwrite(run, 1, (size_t)(s - run), out);
