@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -21,13 +22,27 @@ static void on_signal(int sig)
     g_stop = sig;
 }
 
+/* SIGINT and SIGTERM set g_stop. restart false while the input is read: a read() blocked on a
+ * stalled pipe then returns (EINTR) and the input ends there (cap_stop_on); true while the report
+ * is written, so that a second signal cannot cut a write short. */
+static void catch_stop(bool restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Reads every input as fast as possible (a progress line on a terminal for long runs), then
  * writes the report. */
 static int run_batch(const struct vpnscope_config *cfg)
 {
     char err[VPNSCOPE_ERRBUF_SIZE * 4] = "";
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    catch_stop(false);
+    cap_stop_on(&g_stop);
     signal(SIGPIPE, SIG_IGN);
     struct pipeline *p = pipeline_open(cfg, err, sizeof(err));
     if (!p) {
@@ -41,8 +56,11 @@ static int run_batch(const struct vpnscope_config *cfg)
         pipeline_step(p, budget, &wait);
         pipeline_show_progress(p, false);
     }
+    /* a signal that ended the reading (directly, or by cutting a blocked read short) */
+    int stopped = g_stop;
+    catch_stop(true);
+    cap_stop_on(NULL);
     pipeline_show_progress(p, true);
-    int stopped = g_stop && !pipeline_ended(p) ? g_stop : 0;
     if (stopped)
         pipeline_interrupt(p, stopped);
     if (pipeline_failed(p)) {

@@ -3,6 +3,7 @@
 #ifndef VPNSCOPE_CAPTURE_H
 #define VPNSCOPE_CAPTURE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,11 @@ struct cap_src *cap_open_buffer(const void *data, size_t len, const char *name, 
 bool cap_rereadable(const struct cap_src *s);
 /* Same question about a path before opening it ("-" and non-regular files are not rereadable). */
 bool cap_path_rereadable(const char *path);
+
+/* Batch runs: a saved capture's read that a signal interrupts while *flag is set (the handler
+ * installed without SA_RESTART) ends that input where it is, so a pipe or FIFO that stalls cannot
+ * hold a stop request back. Process-wide; NULL turns it off. */
+void cap_stop_on(const volatile sig_atomic_t *flag);
 
 /* Where a saved capture stopped being readable (cap_next returned 3). */
 struct cap_status {

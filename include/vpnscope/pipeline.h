@@ -110,9 +110,10 @@ long pipeline_step(struct pipeline *p, double budget_ms, int *wait_ms);
 
 /* Whether every source has ended (end of files, -c, an error, or pipeline_stop). */
 bool pipeline_ended(const struct pipeline *p);
-/* Saved files: a signal stopped the reading before the end of the input. The report then covers
- * only the packets read (it says so, never "No problems found", exit status 2 unless findings
- * were raised). No effect once the input has ended or in live capture. */
+/* Saved files: a signal stopped the reading before the end of the input was known to be reached
+ * (also when the input "ended" because the signal cut a blocked read short: cap_stop_on). The
+ * report then covers only the packets read (it says so, never "No problems found", exit status 2
+ * unless findings were raised). No effect in live capture. */
 void pipeline_interrupt(struct pipeline *p, int sig);
 /* Batch: a flag a signal handler sets; the read-to-the-end steps return soon after it is
  * non-zero (checked every 1,024 packets), so that SIGINT/SIGTERM stop a run whose stderr is not

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ struct cin {
     ZSTD_DStream *zs;
     size_t zlast; /* last ZSTD_decompressStream hint: 0 = frame complete */
     bool raw_eof, eof;
+    bool stopped; /* a stop request ended the stream (cin_stop_on) */
     char err[256];
     uint64_t off, raw;
     bool rereadable;
@@ -41,9 +43,17 @@ struct cin {
     void *move_ctx;
 };
 
+/* cin_stop_on: the process's stop request (a signal handler's flag), NULL when none. */
+static const volatile sig_atomic_t *stop_flag;
+
+void cin_stop_on(const volatile sig_atomic_t *flag)
+{
+    stop_flag = flag;
+}
+
 static void set_err(struct cin *c, const char *what)
 {
-    if (!c->err[0])
+    if (!c->err[0] && !c->stopped) /* a stream cut by a stop request is not broken */
         snprintf(c->err, sizeof(c->err), "%s", what);
     c->eof = true;
 }
@@ -74,8 +84,14 @@ static size_t raw_read(struct cin *c, uint8_t *dst, size_t n)
             c->raw_eof = true;
             return 0;
         }
-        if (errno == EINTR)
+        if (errno == EINTR) {
+            /* a stop request ends the stream here: a pipe that stalls would block forever */
+            if (stop_flag && *stop_flag) {
+                c->raw_eof = c->stopped = true;
+                return 0;
+            }
             continue;
+        }
         char m[200];
         snprintf(m, sizeof(m), "read error: %s", strerror(errno));
         set_err(c, m);
@@ -393,6 +409,11 @@ uint64_t cin_offset(const struct cin *c)
 uint64_t cin_raw_read(const struct cin *c)
 {
     return c->raw;
+}
+
+bool cin_stopped(const struct cin *c)
+{
+    return c->stopped;
 }
 
 const char *cin_error(const struct cin *c)

@@ -4,6 +4,7 @@
 #ifndef VPNSCOPE_CAPTURE_INPUT_H
 #define VPNSCOPE_CAPTURE_INPUT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,5 +54,15 @@ bool cin_rereadable(const struct cin *c);
 uint64_t cin_file_size(const struct cin *c);
 
 void cin_close(struct cin *c);
+
+/* A read interrupted by a signal (EINTR) while *flag is set ends its stream there, like the end
+ * of the data (the caller knows from the flag that the input was cut by the request). For every
+ * stream of the process: a signal is a process-wide event. NULL: reads interrupted by signals are
+ * restarted. See cap_stop_on (capture.h). */
+void cin_stop_on(const volatile sig_atomic_t *flag);
+
+/* True when a stop request ended the stream (see cin_stop_on): a record or block it cut in two
+ * is the end of the input, not damage to report. */
+bool cin_stopped(const struct cin *c);
 
 #endif

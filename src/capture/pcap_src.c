@@ -166,6 +166,11 @@ static uint64_t count_records(const char *path)
     return n;
 }
 
+void cap_stop_on(const volatile sig_atomic_t *flag)
+{
+    cin_stop_on(flag);
+}
+
 bool cap_path_rereadable(const char *path)
 {
     struct stat st;

@@ -119,6 +119,8 @@ int pcapf_next(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned e
     size_t got;
     uint64_t at = cin_offset(r->in);
     const uint8_t *h = cin_peek(r->in, r->rec_hdr, &got);
+    if (got < r->rec_hdr && cin_stopped(r->in))
+        return 0; /* a stop request ended the input there (the run says it was interrupted) */
     if (got == 0)
         return cin_error(r->in) ? cut(r, errbuf, errlen, "capture stream ended", at) : 0;
     if (got < r->rec_hdr)
@@ -132,6 +134,8 @@ int pcapf_next(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned e
     }
     size_t need = r->rec_hdr + (size_t)caplen;
     const uint8_t *p = cin_peek(r->in, need, &got);
+    if (got < need && cin_stopped(r->in))
+        return 0;
     if (got < need) {
         char m[96];
         snprintf(m, sizeof(m), "cut off inside a %zu-byte record (%zu bytes present)", need, got);

@@ -70,6 +70,8 @@ static int read_block(struct pcapng *r, uint32_t *type, const uint8_t **body, ui
     size_t got;
     r->at = cin_offset(r->in);
     const uint8_t *h = cin_peek(r->in, 12, &got);
+    if (got < 12 && cin_stopped(r->in))
+        return 0; /* a stop request ended the input there (the run says it was interrupted) */
     if (got == 0)
         return cin_error(r->in) ? bad_block(r, errbuf, errlen, "capture stream ended") : 0;
     if (got < 8)
@@ -93,6 +95,8 @@ static int read_block(struct pcapng *r, uint32_t *type, const uint8_t **body, ui
         return bad_block(r, errbuf, errlen, m);
     }
     const uint8_t *p = cin_peek(r->in, len, &got);
+    if (got < len && cin_stopped(r->in))
+        return 0;
     if (got < len) {
         char m[64];
         snprintf(m, sizeof(m), "cut off inside a %u-byte block (%zu bytes present)", len, got);

@@ -82,7 +82,7 @@ void pipeline_stop_flag(struct pipeline *p, const volatile sig_atomic_t *flag)
 
 void pipeline_interrupt(struct pipeline *p, int sig)
 {
-    if (!p->ended && !p->live)
+    if (!p->live)
         p->interrupted = sig;
 }
 

@@ -2,7 +2,8 @@
 # capture_signals.sh - a report run stopped by SIGINT or SIGTERM before the end of its input says
 # so: one line on stderr naming the signal and the packets read, the JSON summary's
 # "interrupted", the text report's Input line, never "No problems found." (exit 2 when nothing
-# was found, 1 with findings), and it stops within seconds even when stderr is not a terminal.
+# was found, 1 with findings), and it stops within seconds even when stderr is not a terminal,
+# also while blocked reading a pipe that stalls.
 # The input never ends on its own: a FIFO fed with a capture's records over and over (one file
 # header, then its records again and again), so the run can only end by the signal.
 set -uo pipefail
@@ -112,5 +113,56 @@ grep -q 'SIGINT: stopped before the end of the input' "$TMP/e4" && ok "pair, SIG
     ko "pair, SIGINT: stderr" "$TMP/e4"
 tail -n 1 "$TMP/o4" | grep -q '"interrupted":"SIGINT"' && ok "pair summary: interrupted" ||
     ko "pair summary has no interrupted" "$TMP/o4"
+
+# 5. a pipe that stalls: the writer sends one capture and keeps the FIFO open without writing more.
+# The run blocks in read(); SIGINT must still end it (the read is cut short, not restarted) with a
+# report of every packet sent, marked interrupted.
+PCAP=$SRC/pcaps/esp_collision-inside.pcap
+whole=$("$BIN" -r "$PCAP" --json 2>/dev/null | tail -n 1 | grep -oE '"packets":[0-9]+' | head -1 | cut -d: -f2)
+size=$(stat -c %s "$PCAP")
+mkfifo "$TMP/f5"
+{ cat "$PCAP"; exec sleep 600; } >"$TMP/f5" 2>/dev/null &
+FEEDERS+=($!)
+"$BIN" -r "$TMP/f5" --json >"$TMP/o5" 2>"$TMP/e5" &
+pid=$!
+# blocked_on_fifo PID FIFO: true when PID sleeps in a syscall whose first argument is its
+# descriptor of FIFO (the read), or in the kernel's pipe read (wchan)
+blocked_on_fifo() {
+    local fd wchan args
+    [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = S ] || return 1
+    wchan=$(cat "/proc/$1/wchan" 2>/dev/null)
+    case "$wchan" in *pipe_read*) return 0 ;; esac
+    read -r _ args _ <"/proc/$1/syscall" 2>/dev/null || return 1
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd")" = "$2" ] && [ "$((args))" = "${fd##*/}" ] && return 0
+    done
+    return 1
+}
+t=0 # wait (20 s deadline) until it has read what was sent and blocks reading the FIFO
+until blocked_on_fifo "$pid" "$TMP/f5" || [ $t -ge 200 ]; do
+    sleep 0.1
+    t=$((t + 1))
+done
+blocked_on_fifo "$pid" "$TMP/f5" && ok "stalled FIFO: the run blocks reading the FIFO" ||
+    ko "stalled FIFO: the run is not blocked reading the FIFO after 20 s"
+kill -INT "$pid"
+t=0
+while kill -0 "$pid" 2>/dev/null && [ $t -lt 200 ]; do
+    sleep 0.1
+    t=$((t + 1))
+done
+if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid"
+    wait "$pid"
+    ko "stalled FIFO: still running 20 s after SIGINT (the blocked read was restarted)"
+else
+    wait "$pid"
+    rc=$?
+    [ "$rc" = 1 ] && ok "stalled FIFO, SIGINT: exit 1 (findings)" || ko "stalled FIFO, SIGINT: exit $rc (want 1)" "$TMP/e5"
+    n=$(tail -n 1 "$TMP/o5" | grep -oE '"packets":[0-9]+' | head -1 | cut -d: -f2)
+    tail -n 1 "$TMP/o5" | grep -q '"interrupted":"SIGINT"' && [ -n "$whole" ] && [ "$n" = "$whole" ] &&
+        ok "stalled FIFO: summary interrupted, all $n packets sent were read" ||
+        ko "stalled FIFO: summary packets '$n' (sent $whole) or no interrupted" "$TMP/o5"
+fi
 
 check_done
