@@ -199,14 +199,21 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
     }
 
     /* RFC 1071 one's complement sum over the header; a mismatch is recorded, not fatal. The
-     * header's ihl bytes (at most 60) are taken at once from the reader, then summed in place. */
+     * header's ihl bytes (a multiple of 4, at most 60) are taken at once from the reader, then
+     * summed in place 32 bits at a time in host byte order (RFC 1071 §2 (B), (C): the folded sum
+     * is the byte-swapped network-order one, and 0xffff swapped is 0xffff). */
     struct rd c = rd_init(l3, ihl);
     const uint8_t *hb = rd_ptr(&c, ihl); /* present: l3_len >= ihl */
-    uint32_t sum = 0;
-    for (size_t i = 0; hb && i + 1 < ihl; i += 2)
-        sum += (uint32_t)(hb[i] << 8 | hb[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
+    uint64_t sum = 0;
+    for (size_t i = 0; hb && i + 4 <= ihl; i += 4) {
+        uint32_t w;
+        memcpy(&w, hb + i, 4);
+        sum += w;
+    }
+    sum = (sum & 0xffffffffu) + (sum >> 32); /* 15 words: at most 36 bits, then 33 */
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
     if (sum != 0xffff)
         pkt_anom(p, ANOM_IP_BAD_CHECKSUM);
 
