@@ -258,12 +258,24 @@ static void lru_append(struct table *t, uint32_t i)
     t->lru_tail[c] = i;
 }
 
+/* Makes i the most recently used of its class: lru_unlink then lru_append, written out for the
+ * one case a lookup hit meets (i is not the tail, so it has a next and the list keeps a tail). */
 static inline void touch_entry(struct table *t, uint32_t i)
 {
-    if (t->lru_tail[cls(t, i)] != i) {
-        lru_unlink(t, i);
-        lru_append(t, i);
-    }
+    uint32_t *l = &t->lk[2 * (size_t)i];
+    uint32_t c = l[1] >> 31;
+    if (t->lru_tail[c] == i)
+        return;
+    uint32_t p = l[0] & ~TOPBIT, n = l[1] & ~TOPBIT, tail = t->lru_tail[c];
+    if (p != LNIL)
+        set_next(t, p, n);
+    else
+        t->lru_head[c] = n;
+    set_prev(t, n, p);
+    l[0] = (l[0] & TOPBIT) | tail;
+    l[1] = (l[1] & TOPBIT) | LNIL;
+    set_next(t, tail, i);
+    t->lru_tail[c] = i;
 }
 
 static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h, uint32_t n)
