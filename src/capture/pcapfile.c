@@ -117,7 +117,7 @@ static int cut(struct pcapf *r, char *errbuf, unsigned errlen, const char *what,
 static int pcapf_next_slow(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned errlen);
 
 /* A record header's four words: seconds, fraction, captured and original length. */
-static void rec_words(const struct pcapf *r, const uint8_t *h, uint32_t w[4])
+static inline void rec_words(const struct pcapf *r, const uint8_t *h, uint32_t w[4])
 {
     if (r->swap) {
         for (int i = 0; i < 4; i++)
@@ -128,8 +128,8 @@ static void rec_words(const struct pcapf *r, const uint8_t *h, uint32_t w[4])
     }
 }
 
-static void rec_out(const struct pcapf *r, const uint32_t w[4], const uint8_t *rec,
-                    struct pcapng_pkt *out)
+static inline void rec_out(const struct pcapf *r, const uint32_t w[4], const uint8_t *rec,
+                           struct pcapng_pkt *out)
 {
     out->ts_us = (uint64_t)w[0] * 1000000u + (r->nsec ? w[1] / 1000u : w[1]);
     out->caplen = w[2];

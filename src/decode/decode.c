@@ -151,7 +151,7 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
         return;
     }
     const uint8_t *l3 = rd_rest(r);
-    struct rd h = *r; /* header reader; r keeps the datagram start */
+    struct rd h = *r;                         /* header reader; r keeps the datagram start */
     struct rv v = rd_view(&h, IPV4_MIN_HLEN); /* present: avail >= IPV4_MIN_HLEN */
     if (!v.p) {
         pkt_truncated(p, ANOM_IP_TRUNC);

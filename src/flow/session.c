@@ -64,8 +64,7 @@ static inline uint64_t ld_be64(const uint8_t *p)
 
 /* The order of memcmp(a, b, sizeof(*a)) then the ports (only the sign counts): the family byte,
  * then the 16 address bytes as two big-endian words (no library call: two a packet). */
-static inline int ep_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b,
-                         uint16_t pb)
+static inline int ep_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
 {
     _Static_assert(sizeof(struct ip_addr) == 17, "struct ip_addr: family byte + 16 address bytes");
     if (a->v != b->v)
