@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vpnscope/pkt.h"
 
@@ -48,8 +49,25 @@ enum pptp_ctrl_type {
     PPTP_SLI,       /* Set-Link-Info */
 };
 
-/* Same address family and address (unused bytes ignored). */
-bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b);
+/* Same address family and address (unused bytes ignored): IPv4 compares the first 4 bytes, any
+ * other family all 16. Inline, word at a time: two to four calls a packet (flow lookup, MTU). */
+static inline bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b)
+{
+    if (a->v != b->v)
+        return false;
+    if (a->v == 4) {
+        uint32_t x, y;
+        memcpy(&x, a->a, 4);
+        memcpy(&y, b->a, 4);
+        return x == y;
+    }
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, a->a, 8);
+    memcpy(&x1, a->a + 8, 8);
+    memcpy(&y0, b->a, 8);
+    memcpy(&y1, b->a + 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+}
 
 /* Lowercase protocol name as written in records: "udp", "tcp", "icmp", "icmpv6", "esp", "ah",
  * "gre", "ipip", "ipv6", "l2tpv3"; NULL when it has no name (callers print the number). */

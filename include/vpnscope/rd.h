@@ -157,6 +157,51 @@ static inline struct rd rd_sub(struct rd *r, size_t n)
     return c;
 }
 
+/*
+ * A fixed-size header taken at once: rd_view checks its n bytes in the reader once (bad and an
+ * empty view when short); rv_* read at an offset inside it and check that offset against the
+ * view's length (0 beyond it). With n and the offsets constants, as in a fixed header, those
+ * checks fold away after the one of rd_view: a header of ten fields costs one length check.
+ */
+struct rv {
+    const uint8_t *p;
+    size_t n;
+};
+
+static inline struct rv rd_view(struct rd *r, size_t n)
+{
+    const uint8_t *q = rd_ptr(r, n);
+    struct rv v = {q, q ? n : 0};
+    return v;
+}
+
+static inline uint8_t rv_u8(struct rv v, size_t off)
+{
+    return off < v.n ? v.p[off] : 0;
+}
+
+static inline uint16_t rv_be16(struct rv v, size_t off)
+{
+    return off < v.n && v.n - off >= 2 ? (uint16_t)((v.p[off] << 8) | v.p[off + 1]) : 0;
+}
+
+static inline uint32_t rv_be32(struct rv v, size_t off)
+{
+    if (off >= v.n || v.n - off < 4)
+        return 0;
+    const uint8_t *b = v.p + off;
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+/* Copies n bytes from off into dst (zeroed when they are not all inside). */
+static inline void rv_copy(struct rv v, size_t off, void *dst, size_t n)
+{
+    if (off < v.n && v.n - off >= n)
+        memcpy(dst, v.p + off, n);
+    else
+        memset(dst, 0, n);
+}
+
 /* Like rd_sub but takes at most n bytes (the rest of the window when shorter); never bad. */
 static inline struct rd rd_sub_upto(struct rd *r, size_t n)
 {

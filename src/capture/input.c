@@ -393,6 +393,12 @@ void cin_on_move(struct cin *c, void (*fn)(void *ctx), void *ctx)
     c->move_ctx = ctx;
 }
 
+const uint8_t *cin_buffered(const struct cin *c, size_t *have)
+{
+    *have = c->w - c->r;
+    return c->buf ? c->buf + c->r : NULL;
+}
+
 void cin_consume(struct cin *c, size_t n)
 {
     if (n > c->w - c->r)

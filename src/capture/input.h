@@ -27,6 +27,10 @@ struct cin *cin_open_mem(const void *data, size_t len, const char *name, char *e
  * until the next cin_peek or cin_consume. */
 const uint8_t *cin_peek(struct cin *c, size_t n, size_t *got);
 
+/* The bytes already buffered at the read position, without reading more (*have may be 0). For
+ * a reader's fast path: when they hold a whole record it needs no cin_peek. Valid as cin_peek's. */
+const uint8_t *cin_buffered(const struct cin *c, size_t *have);
+
 /* Bytes handed out by cin_peek stay where they are (also after later peeks and consumes) until
  * the window is compacted or grown, or the stream closed: fn(ctx) is called just before a
  * compaction or growth, for a caller that keeps pointers into them (NULL: none). */

@@ -342,8 +342,10 @@ static int fill(struct cap_src *s, int i, char *errbuf, unsigned errlen)
         int r = piece_next(pc, &pc->ngp, errbuf, errlen);
         if (r == 1) {
             pc->ts_us = pc->ngp.ts_us;
-            pc->hdr.ts.tv_sec = (time_t)(pc->ngp.ts_us / 1000000u);
-            pc->hdr.ts.tv_usec = (suseconds_t)(pc->ngp.ts_us % 1000000u);
+            if (pc->has_prog || pc->bpf) { /* the time only for the filter's header */
+                pc->hdr.ts.tv_sec = (time_t)(pc->ngp.ts_us / 1000000u);
+                pc->hdr.ts.tv_usec = (suseconds_t)(pc->ngp.ts_us % 1000000u);
+            }
             pc->hdr.caplen = pc->ngp.caplen;
             pc->hdr.len = pc->ngp.len;
             pc->data = pc->ngp.data;

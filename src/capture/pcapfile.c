@@ -114,7 +114,50 @@ static int cut(struct pcapf *r, char *errbuf, unsigned errlen, const char *what,
     return 3;
 }
 
+static int pcapf_next_slow(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned errlen);
+
+/* A record header's four words: seconds, fraction, captured and original length. */
+static inline void rec_words(const struct pcapf *r, const uint8_t *h, uint32_t w[4])
+{
+    if (r->swap) {
+        for (int i = 0; i < 4; i++)
+            w[i] = be32(h + 4 * i);
+    } else {
+        for (int i = 0; i < 4; i++)
+            w[i] = le32(h + 4 * i);
+    }
+}
+
+static inline void rec_out(const struct pcapf *r, const uint32_t w[4], const uint8_t *rec,
+                           struct pcapng_pkt *out)
+{
+    out->ts_us = (uint64_t)w[0] * 1000000u + (r->nsec ? w[1] / 1000u : w[1]);
+    out->caplen = w[2];
+    out->len = w[3] < w[2] ? w[2] : w[3];
+    out->dlt = r->dlt;
+    out->ifid = 0;
+    out->data = rec + r->rec_hdr;
+}
+
 int pcapf_next(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned errlen)
+{
+    /* fast path: the whole record is already buffered (no peek, nothing moves) */
+    size_t got;
+    const uint8_t *b = cin_buffered(r->in, &got);
+    if (got >= r->rec_hdr) {
+        uint32_t w[4];
+        rec_words(r, b, w);
+        if (w[2] <= PCAPF_MAX_RECORD && got - r->rec_hdr >= w[2]) {
+            rec_out(r, w, b, out);
+            cin_consume(r->in, r->rec_hdr + (size_t)w[2]);
+            return 1;
+        }
+    }
+    return pcapf_next_slow(r, out, errbuf, errlen);
+}
+
+/* Every other case (a record across the buffer's end, the end of the stream, errors). */
+static int pcapf_next_slow(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned errlen)
 {
     size_t got;
     uint64_t at = cin_offset(r->in);
@@ -125,8 +168,9 @@ int pcapf_next(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned e
         return cin_error(r->in) ? cut(r, errbuf, errlen, "capture stream ended", at) : 0;
     if (got < r->rec_hdr)
         return cut(r, errbuf, errlen, "cut off in a record header", at);
-    uint32_t sec = rd32(r, h), frac = rd32(r, h + 4);
-    uint32_t caplen = rd32(r, h + 8), len = rd32(r, h + 12);
+    uint32_t w[4];
+    rec_words(r, h, w);
+    uint32_t caplen = w[2];
     if (caplen > PCAPF_MAX_RECORD) {
         char m[96];
         snprintf(m, sizeof(m), "corrupt record header (captured length %u)", caplen);
@@ -141,12 +185,7 @@ int pcapf_next(struct pcapf *r, struct pcapng_pkt *out, char *errbuf, unsigned e
         snprintf(m, sizeof(m), "cut off inside a %zu-byte record (%zu bytes present)", need, got);
         return cut(r, errbuf, errlen, m, at);
     }
-    out->ts_us = (uint64_t)sec * 1000000u + (r->nsec ? frac / 1000u : frac);
-    out->caplen = caplen;
-    out->len = len < caplen ? caplen : len;
-    out->dlt = r->dlt;
-    out->ifid = 0;
-    out->data = p + r->rec_hdr;
+    rec_out(r, w, p, out);
     cin_consume(r->in, need);
     return 1;
 }

@@ -270,6 +270,15 @@ static void classify_giveup(struct classifier *c, struct classify_flow *f)
     f->gave_up = true;
 }
 
+/* snprintf(dst, size, "%s", src) without the formatter (once per classified flow, twice): the
+ * same cut, at most size - 1 bytes and a NUL. */
+static void copy_name(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void classify_result(struct classifier *c, struct classify_flow *f, bool giveup,
                      struct classify_label *out)
 {
@@ -287,11 +296,11 @@ void classify_result(struct classifier *c, struct classify_flow *f, bool giveup,
     ndpi_protocol p = f->last;
     char buf[64];
     const char *name = ndpi_protocol2name(c->mod, NP_NAME_ARG(p), buf, sizeof(buf));
-    snprintf(out->name, sizeof(out->name), "%s", name ? name : "Unknown");
+    copy_name(out->name, sizeof(out->name), name ? name : "Unknown");
 
     ndpi_protocol_category_t cat = ndpi_get_proto_category(c->mod, p);
     const char *cname = ndpi_category_get_name(c->mod, cat);
-    snprintf(out->category, sizeof(out->category), "%s", cname ? cname : "Unspecified");
+    copy_name(out->category, sizeof(out->category), cname ? cname : "Unspecified");
 
     bool tor = NP_APP(p) == NDPI_PROTOCOL_TOR || NP_MASTER(p) == NDPI_PROTOCOL_TOR;
     out->is_vpn = !tor && (cat == NDPI_PROTOCOL_CATEGORY_VPN || classify_is_vpn_id(NP_APP(p)) ||

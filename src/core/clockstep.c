@@ -47,7 +47,7 @@ static void note_candidate(struct clock_steps *cs, const struct raw_pkt *r, uint
 int clockstep_next(struct clock_steps *cs, struct cap_src *s, struct raw_pkt *r, uint64_t *raw_ts,
                    char *errbuf, unsigned errlen)
 {
-    if (cs->fwd) {
+    if (cs->fwd && !clockstep_fwd_idle(cs->fwd, s)) {
         clockstep_fwd_watch(cs->fwd, s);
         clockstep_fwd_release(cs->fwd);
         if (clockstep_fwd_holding(cs->fwd)) {

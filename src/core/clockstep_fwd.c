@@ -383,6 +383,11 @@ static bool hold(struct clockstep_fwd *f, const struct raw_pkt *r, uint64_t raw)
     return true;
 }
 
+bool clockstep_fwd_idle(const struct clockstep_fwd *f, const struct cap_src *s)
+{
+    return f->watched == s && !f->handed && !clockstep_fwd_holding(f);
+}
+
 bool clockstep_fwd_holding(const struct clockstep_fwd *f)
 {
     return f && (f->pending || f->qhead < f->qn || f->has_extra || f->has_end);

@@ -30,6 +30,9 @@ void clockstep_fwd_ring_add(struct clockstep_fwd *f, const struct raw_pkt *r, ui
 bool clockstep_fwd_silence(struct clock_steps *cs, struct clockstep_fwd *f, const struct raw_pkt *r,
                            uint64_t raw);
 
+/* Nothing to do before the next read from s: s is followed, no packet handed out is to be freed
+ * and none is held (clockstep_fwd_watch, _release and _holding would do nothing). */
+bool clockstep_fwd_idle(const struct clockstep_fwd *f, const struct cap_src *s);
 /* Whether packets are held (or a decision is open): clockstep_fwd_next gives the next. */
 bool clockstep_fwd_holding(const struct clockstep_fwd *f);
 

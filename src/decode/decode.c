@@ -151,20 +151,24 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
         return;
     }
     const uint8_t *l3 = rd_rest(r);
-    struct rd h = *r; /* header reader; r keeps the datagram start */
-    rd_skip(&h, 1);
+    struct rd h = *r;                         /* header reader; r keeps the datagram start */
+    struct rv v = rd_view(&h, IPV4_MIN_HLEN); /* present: avail >= IPV4_MIN_HLEN */
+    if (!v.p) {
+        pkt_truncated(p, ANOM_IP_TRUNC);
+        return;
+    }
     size_t ihl = (size_t)(vihl & 0x0f) * 4;
-    p->tos = rd_u8(&h);
-    uint16_t totlen = rd_be16(&h);
-    p->ip_id = rd_be16(&h);
-    uint16_t ff = rd_be16(&h);
-    p->ttl = rd_u8(&h);
-    p->l4proto = rd_u8(&h);
-    rd_skip(&h, 2); /* checksum, verified below */
+    p->tos = rv_u8(v, 1);
+    uint16_t totlen = rv_be16(v, 2);
+    p->ip_id = rv_be16(v, 4);
+    uint16_t ff = rv_be16(v, 6);
+    p->ttl = rv_u8(v, 8);
+    p->l4proto = rv_u8(v, 9);
+    /* 10: checksum, verified below */
     p->src.v = 4;
-    rd_copy(&h, p->src.a, 4);
+    rv_copy(v, 12, p->src.a, 4);
     p->dst.v = 4;
-    rd_copy(&h, p->dst.a, 4);
+    rv_copy(v, 16, p->dst.a, 4);
     p->ipver = 4;
     p->l3 = l3;
     p->ip_len = totlen;
@@ -199,14 +203,26 @@ static void decode_ipv4(struct pkt *p, struct rd *r, bool cut)
     }
 
     /* RFC 1071 one's complement sum over the header; a mismatch is recorded, not fatal. The
-     * header's ihl bytes (at most 60) are taken at once from the reader, then summed in place. */
+     * header's ihl bytes (a multiple of 4, at most 60) are taken at once from the reader, then
+     * summed in place 32 bits at a time in host byte order (RFC 1071 §2 (B), (C): the folded sum
+     * is the byte-swapped network-order one, and 0xffff swapped is 0xffff). */
     struct rd c = rd_init(l3, ihl);
     const uint8_t *hb = rd_ptr(&c, ihl); /* present: l3_len >= ihl */
-    uint32_t sum = 0;
-    for (size_t i = 0; hb && i + 1 < ihl; i += 2)
-        sum += (uint32_t)(hb[i] << 8 | hb[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
+    uint64_t sum = 0;
+    for (size_t i = 0; hb && i < IPV4_MIN_HLEN; i += 4) { /* ihl >= IPV4_MIN_HLEN here */
+        uint32_t w;
+        memcpy(&w, hb + i, 4);
+        sum += w;
+    }
+    for (size_t i = IPV4_MIN_HLEN; hb && i + 4 <= ihl; i += 4) { /* options */
+        uint32_t w;
+        memcpy(&w, hb + i, 4);
+        sum += w;
+    }
+    sum = (sum & 0xffffffffu) + (sum >> 32); /* 15 words: at most 36 bits, then 33 */
+    sum = (sum & 0xffffffffu) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
     if (sum != 0xffff)
         pkt_anom(p, ANOM_IP_BAD_CHECKSUM);
 

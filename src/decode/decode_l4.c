@@ -45,11 +45,12 @@ static void decode_udp(struct pkt *p, struct rd *r, bool cut)
         runs_out(p, cut, ANOM_UDP_TRUNC);
         return;
     }
-    p->sport = rd_be16(r);
-    p->dport = rd_be16(r);
+    struct rv v = rd_view(r, UDP_HLEN); /* present: checked above */
+    p->sport = rv_be16(v, 0);
+    p->dport = rv_be16(v, 2);
     p->has_ports = true;
-    uint16_t ulen = rd_be16(r);
-    rd_skip(r, 2);
+    uint16_t ulen = rv_be16(v, 4);
+    /* 6: checksum */
     size_t avail = rd_left(r);
     const uint8_t *pl = rd_rest(r);
     if (ulen < UDP_HLEN) {
@@ -79,14 +80,15 @@ static void decode_tcp(struct pkt *p, struct rd *r, bool cut)
         runs_out(p, cut, ANOM_TCP_TRUNC);
         return;
     }
-    p->sport = rd_be16(r);
-    p->dport = rd_be16(r);
+    struct rv v = rd_view(r, TCP_MIN_HLEN); /* present: checked above */
+    p->sport = rv_be16(v, 0);
+    p->dport = rv_be16(v, 2);
     p->has_ports = true;
-    p->tcp_seq = rd_be32(r);
-    p->tcp_ack = rd_be32(r);
-    uint8_t off = rd_u8(r);
-    p->tcp_flags = rd_u8(r);
-    rd_skip(r, 6); /* window, checksum, urgent pointer */
+    p->tcp_seq = rv_be32(v, 4);
+    p->tcp_ack = rv_be32(v, 8);
+    uint8_t off = rv_u8(v, 12);
+    p->tcp_flags = rv_u8(v, 13);
+    /* 14: window, checksum, urgent pointer */
     size_t hlen = (size_t)(off >> 4) * 4;
     if (hlen < TCP_MIN_HLEN) {
         pkt_invalid(p, ANOM_TCP_BAD_HLEN);

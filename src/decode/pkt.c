@@ -203,11 +203,6 @@ bool ip_addr_is_private(const struct ip_addr *a)
     return false;
 }
 
-bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b)
-{
-    return a->v == b->v && memcmp(a->a, b->a, a->v == 4 ? 4 : 16) == 0;
-}
-
 /* pkt_reset's ranges cover every byte from `status` on */
 _Static_assert(offsetof(struct pkt, esp) == offsetof(struct pkt, ike) + sizeof(struct ike_msg),
                "ike is followed by esp");

@@ -55,11 +55,27 @@ const char *pptp_call_state_name(uint8_t s)
     }
 }
 
-static int ep_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
+static inline uint64_t ld_be64(const uint8_t *p)
 {
-    int c = memcmp(a, b, sizeof(*a));
-    if (c)
-        return c;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return __builtin_bswap64(w);
+}
+
+/* The order of memcmp(a, b, sizeof(*a)) then the ports (only the sign counts): the family byte,
+ * then the 16 address bytes as two big-endian words (no library call: two a packet). */
+static inline int ep_cmp(const struct ip_addr *a, uint16_t pa, const struct ip_addr *b, uint16_t pb)
+{
+    _Static_assert(sizeof(struct ip_addr) == 17, "struct ip_addr: family byte + 16 address bytes");
+    if (a->v != b->v)
+        return a->v < b->v ? -1 : 1;
+    uint64_t x = ld_be64(a->a), y = ld_be64(b->a);
+    if (x == y) {
+        x = ld_be64(a->a + 8);
+        y = ld_be64(b->a + 8);
+    }
+    if (x != y)
+        return x < y ? -1 : 1;
     return (int)pa - (int)pb;
 }
 

@@ -122,14 +122,25 @@ static inline uint32_t thash(const uint8_t *p, uint32_t n)
     return (uint32_t)mix(mix(a ^ S1, b ^ seed) ^ S2 ^ n, S1);
 }
 
-/* memcmp(a, b, n) == 0, word at a time (the last word overlaps: fine for equality) */
+/* memcmp(a, b, n) == 0, word at a time (the last word overlaps: fine for equality). The first
+ * five words are written out: with n a constant (FIND_N) they need no loop, which -O2 kept. */
 static inline int keq(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
     if (n >= 8) {
-        uint64_t d = 0;
-        for (uint32_t i = 0; i + 8 < n; i += 8)
+        uint64_t d = ld8(a + n - 8) ^ ld8(b + n - 8);
+        if (n > 8)
+            d |= ld8(a) ^ ld8(b);
+        if (n > 16)
+            d |= ld8(a + 8) ^ ld8(b + 8);
+        if (n > 24)
+            d |= ld8(a + 16) ^ ld8(b + 16);
+        if (n > 32)
+            d |= ld8(a + 24) ^ ld8(b + 24);
+        if (n > 40)
+            d |= ld8(a + 32) ^ ld8(b + 32);
+        for (uint32_t i = 40; i + 8 < n; i += 8)
             d |= ld8(a + i) ^ ld8(b + i);
-        return (d | (ld8(a + n - 8) ^ ld8(b + n - 8))) == 0;
+        return d == 0;
     }
     if (n >= 4)
         return ((ld4(a) ^ ld4(b)) | (ld4(a + n - 4) ^ ld4(b + n - 4))) == 0;
@@ -247,12 +258,24 @@ static void lru_append(struct table *t, uint32_t i)
     t->lru_tail[c] = i;
 }
 
+/* Makes i the most recently used of its class: lru_unlink then lru_append, written out for the
+ * one case a lookup hit meets (i is not the tail, so it has a next and the list keeps a tail). */
 static inline void touch_entry(struct table *t, uint32_t i)
 {
-    if (t->lru_tail[cls(t, i)] != i) {
-        lru_unlink(t, i);
-        lru_append(t, i);
-    }
+    uint32_t *l = &t->lk[2 * (size_t)i];
+    uint32_t c = l[1] >> 31;
+    if (t->lru_tail[c] == i)
+        return;
+    uint32_t p = l[0] & ~TOPBIT, n = l[1] & ~TOPBIT, tail = t->lru_tail[c];
+    if (p != LNIL)
+        set_next(t, p, n);
+    else
+        t->lru_head[c] = n;
+    set_prev(t, n, p);
+    l[0] = (l[0] & TOPBIT) | tail;
+    l[1] = (l[1] & TOPBIT) | LNIL;
+    set_next(t, tail, i);
+    t->lru_tail[c] = i;
 }
 
 static inline uint32_t find_n(const struct table *t, const void *key, uint32_t h, uint32_t n)

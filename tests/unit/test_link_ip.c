@@ -461,6 +461,82 @@ static void test_ipv4_errors(void)
     CHECK_EQ(P.payload_len, 4);
 }
 
+/* RFC 1071 over 16-bit big-endian words, folded: the header checksum is right when 0xffff. */
+static uint32_t ref_sum16(const uint8_t *h, unsigned n)
+{
+    uint32_t s = 0;
+    for (unsigned i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)(h[i] << 8 | h[i + 1]);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return s;
+}
+
+/* The header checksum test (summed 32 bits at a time in host order) flags exactly the headers
+ * whose 16-bit one's complement sum is not 0xffff: random headers of every IHL, half with the
+ * checksum set right, and the edge cases of the end-around carry (all 0xff, all zero). */
+static void test_ipv4_checksum(void)
+{
+    uint8_t b[60 + 8];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int agree = 0, n = 0;
+    for (int it = 0; it < 4000; it++) {
+        unsigned ihl = 5 + (unsigned)(it % 11);
+        for (unsigned i = 0; i < sizeof(b); i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b[i] = (uint8_t)x;
+        }
+        if (it % 97 == 0)
+            memset(b, 0xff, sizeof(b));
+        b[0] = (uint8_t)(0x40 | ihl);
+        b[2] = 0, b[3] = (uint8_t)(ihl * 4 + 8); /* total: header + 8 bytes */
+        b[6] = 0, b[7] = 0;                      /* not a fragment */
+        b[9] = 50;                               /* ESP: no port decoding */
+        if (it % 2) {
+            b[10] = b[11] = 0;
+            uint32_t s = ref_sum16(b, ihl * 4);
+            b[10] = (uint8_t)(~s >> 8);
+            b[11] = (uint8_t)~s;
+        }
+        bool bad = ref_sum16(b, ihl * 4) != 0xffff;
+        dec(DLT_RAW, b, ihl * 4 + 8);
+        n++;
+        agree += has(ANOM_IP_BAD_CHECKSUM) == bad;
+    }
+    CHECK_EQ(agree, n);
+    /* a header of zeros but version and IHL: sum 0x4500, wrong */
+    memset(b, 0, sizeof(b));
+    b[0] = 0x45, b[3] = 28, b[9] = 50;
+    dec(DLT_RAW, b, 28);
+    CHECK(has(ANOM_IP_BAD_CHECKSUM));
+}
+
+/* rd_view: one length check for a fixed header; rv_* never read past the view. */
+static void test_rd_view(void)
+{
+    static const uint8_t d[6] = {1, 2, 3, 4, 5, 6};
+    struct rd r = rd_init(d, sizeof(d));
+    struct rv v = rd_view(&r, 4);
+    CHECK(v.p == d);
+    CHECK_EQ(rd_left(&r), 2);
+    CHECK_EQ(rv_u8(v, 3), 4);
+    CHECK_EQ(rv_u8(v, 4), 0);
+    CHECK_EQ(rv_be16(v, 2), 0x0304);
+    CHECK_EQ(rv_be16(v, 3), 0);
+    CHECK_EQ(rv_be32(v, 0), 0x01020304);
+    CHECK_EQ(rv_be32(v, 1), 0);
+    uint8_t out[3] = {9, 9, 9};
+    rv_copy(v, 2, out, 3); /* one byte beyond: zeroed */
+    CHECK(out[0] == 0 && out[1] == 0 && out[2] == 0);
+    rv_copy(v, 1, out, 3);
+    CHECK(out[0] == 2 && out[1] == 3 && out[2] == 4);
+    struct rv w = rd_view(&r, 3); /* 2 left: short */
+    CHECK(w.p == NULL && w.n == 0);
+    CHECK(!rd_ok(&r));
+    CHECK_EQ(rv_u8(w, 0), 0);
+    CHECK_EQ(rv_be16(w, 0), 0);
+}
+
 static void test_udp_tcp_icmp(void)
 {
     uint8_t b[128];
@@ -1138,6 +1214,8 @@ int main(void)
     test_sll();
     test_null_loop_raw();
     test_ipv4_errors();
+    test_ipv4_checksum();
+    test_rd_view();
     test_udp_tcp_icmp();
     test_too_big();
     test_vpn_l4();
