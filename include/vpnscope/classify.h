@@ -32,6 +32,18 @@ struct classify_flow *classify_flow_new(struct classifier *c);
 void classify_flow_free(struct classify_flow *f);
 
 /*
+ * With nDPI 4.2, a TCP flow's TLS reassembly buffer is freed after every packet that leaves no
+ * partial TLS record in it (nDPI allocates a new one at the next packet), instead of living until
+ * the flow state is freed: labels are the same either way. On by default; off gives nDPI's own
+ * behaviour (tests compare the two). Other nDPI versions: no effect.
+ */
+void classify_set_trim(struct classifier *c, bool trim);
+/* The flow's TLS reassembly buffer now: bytes allocated (`held`) and bytes of a partial record
+ * waiting in it (`pending`); both 0 when there is none (or with an nDPI version other than 4.2,
+ * the only layout this reads). Either pointer may be NULL. */
+void classify_flow_buffer(const struct classify_flow *f, size_t *held, size_t *pending);
+
+/*
  * Feeds one packet of the flow: `l3` points at its IPv4/IPv6 header, `len` captured bytes of it.
  * Returns true when the label is final (detected, or nDPI has nothing more to learn). Call at
  * most CLASSIFY_MAX_PACKETS times per flow (config.h), then classify_giveup().

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h> /* IPPROTO_TCP */
+
 #include <ndpi_api.h>
 
 /*
@@ -46,16 +48,54 @@
 #define CLASSIFY_ID_IPSEC NDPI_PROTOCOL_IP_IPSEC
 #endif
 
+/*
+ * nDPI 4.2 keeps a TCP flow's TLS reassembly buffer (flow->l4.tcp.tls.message, tls.c
+ * ndpi_search_tls_tcp_memory) from the first TCP payload it sees until ndpi_free_flow_data(): 2,048
+ * bytes, realloc'ed to the largest record seen, on every TCP flow the TLS dissector runs on (every
+ * TCP flow with payload: it never excludes itself on TCP), also while no record is pending. Read
+ * from the 4.2 source (tls.c, ndpi_main.c, ndpi_typedefs.h):
+ *  - only tls.c touches l4.tcp.tls.message (ndpi_main.c frees it), and only through
+ *    ndpi_search_tls_tcp(), which first calls ndpi_search_tls_tcp_memory(): when buffer is NULL
+ *    that allocates a fresh one (buffer_len 2048, buffer_used 0) with ndpi_malloc(); else it grows
+ *    it by ndpi_realloc() when buffer_len - buffer_used is short, then appends the payload at
+ *    buffer_used (when its seq is next_seq[dir]);
+ *  - the record loop reads buffer[0 .. buffer_used) only, and consumes whole records, moving what
+ *    is left to the front; so with buffer_used == 0 the bytes are never read again, and the next
+ *    packet finds the same state in a fresh buffer as in the old one (only buffer_len differs,
+ *    which sizes the allocation and nothing else). next_seq[] lives beside the buffer, untouched;
+ *  - l4 is a union: l4.tcp is the flow's only when l4_proto is TCP (ndpi_free_flow_data tests the
+ *    same); UDP flows (DTLS: ndpi_search_tls_udp, QUIC) never use message;
+ *  - extra dissection (tlsInitExtraPacketProcessing) runs ndpi_search_tls_tcp() again, same path.
+ * So after a packet that leaves no partial record, the buffer is freed (ndpi_free, as nDPI
+ * allocated it with ndpi_malloc) and buffer/buffer_len zeroed: the next TLS packet allocates
+ * again (should that allocation fail, nDPI skips the packet, as when its realloc fails). Only for
+ * the layout checked (4.2); other versions keep nDPI's behaviour. Other per-flow
+ * heap in 4.2 (http.* strings, tls_quic.* strings, kerberos_buf, quic_reasm_buf) is made at
+ * detection, which ends the flow's state here, or holds data still pending: nothing to trim.
+ */
+#if NDPI_MAJOR == 4 && NDPI_MINOR == 2
+#define CLASSIFY_TRIM_TLS 1
+#else
+#define CLASSIFY_TRIM_TLS 0
+#endif
+
 struct classifier {
     struct ndpi_detection_module_struct *mod;
+    bool keep_tls_buffers; /* classify_set_trim(c, false): nDPI's own behaviour, for tests */
 };
 
 struct classify_flow {
-    struct ndpi_flow_struct *nf; /* calloc'ed, ndpi_detection_get_sizeof_ndpi_flow_struct() bytes */
+    struct ndpi_flow_struct *nf; /* ndpi_detection_get_sizeof_ndpi_flow_struct() bytes, zeroed, in
+                                    the same allocation right after this struct */
     ndpi_protocol last;          /* what the last packet (or the give-up) returned */
     bool gave_up;                /* ndpi_detection_giveup() already ran: `last` is its answer */
     bool guessed;                /* the give-up answer came from a port/IP guess */
 };
+
+/* Offset of the nDPI flow struct in a classify_flow allocation (aligned for it). */
+#define CLASSIFY_NF_ALIGN _Alignof(struct ndpi_flow_struct)
+#define CLASSIFY_NF_OFFSET                                                                         \
+    ((sizeof(struct classify_flow) + CLASSIFY_NF_ALIGN - 1) / CLASSIFY_NF_ALIGN * CLASSIFY_NF_ALIGN)
 
 /*
  * VPN and tunnel protocols as nDPI 4.2 numbers them (ndpi_protocol_ids.h).
@@ -197,15 +237,16 @@ void classify_free(struct classifier *c)
 struct classify_flow *classify_flow_new(struct classifier *c)
 {
     (void)c;
-    struct classify_flow *f = calloc(1, sizeof(*f));
-    if (!f)
+    /* nDPI needs a zeroed flow struct; we own it (one calloc with ours) and release it with
+     * free(). The header's size is the floor: this file reads fields of it. */
+    size_t nf_size = ndpi_detection_get_sizeof_ndpi_flow_struct();
+    if (nf_size < sizeof(struct ndpi_flow_struct))
+        nf_size = sizeof(struct ndpi_flow_struct);
+    unsigned char *mem = calloc(1, CLASSIFY_NF_OFFSET + nf_size);
+    if (!mem)
         return NULL;
-    /* nDPI needs a zeroed flow struct; we own it and release it with free(). */
-    f->nf = calloc(1, ndpi_detection_get_sizeof_ndpi_flow_struct());
-    if (!f->nf) {
-        free(f);
-        return NULL;
-    }
+    struct classify_flow *f = (struct classify_flow *)(void *)mem;
+    f->nf = (struct ndpi_flow_struct *)(void *)(mem + CLASSIFY_NF_OFFSET);
     return f;
 }
 
@@ -219,9 +260,46 @@ void classify_flow_free(struct classify_flow *f)
      * from calloc(), so release the members with nDPI and the struct with free().
      */
     ndpi_free_flow_data(f->nf);
-    free(f->nf);
-    free(f);
+    free(f); /* the nDPI flow struct is in the same allocation */
 }
+
+void classify_set_trim(struct classifier *c, bool trim)
+{
+    if (c)
+        c->keep_tls_buffers = !trim;
+}
+
+void classify_flow_buffer(const struct classify_flow *f, size_t *held, size_t *pending)
+{
+    size_t h = 0, p = 0;
+#if CLASSIFY_TRIM_TLS
+    if (f && f->nf->l4_proto == IPPROTO_TCP && f->nf->l4.tcp.tls.message.buffer) {
+        h = f->nf->l4.tcp.tls.message.buffer_len;
+        p = f->nf->l4.tcp.tls.message.buffer_used;
+    }
+#else
+    (void)f;
+#endif
+    if (held)
+        *held = h;
+    if (pending)
+        *pending = p;
+}
+
+#if CLASSIFY_TRIM_TLS
+/* Frees nDPI's TLS reassembly buffer when it holds no partial record (see CLASSIFY_TRIM_TLS). */
+static void classify_trim(struct ndpi_flow_struct *nf)
+{
+    if (nf->l4_proto != IPPROTO_TCP)
+        return;
+    message_t *m = &nf->l4.tcp.tls.message;
+    if (!m->buffer || m->buffer_used != 0)
+        return;
+    ndpi_free(m->buffer);
+    m->buffer = NULL;
+    m->buffer_len = 0;
+}
+#endif
 
 bool classify_packet(struct classifier *c, struct classify_flow *f, const uint8_t *l3, uint32_t len,
                      uint64_t ts_us)
@@ -243,7 +321,12 @@ bool classify_packet(struct classifier *c, struct classify_flow *f, const uint8_
     return f->last.state == NDPI_STATE_CLASSIFIED;
 #else
     /* the label is all vpnscope needs: stop at the first detection (saves most of nDPI's cost) */
-    return classify_known(f->last);
+    bool final = classify_known(f->last);
+#if CLASSIFY_TRIM_TLS
+    if (!final && !c->keep_tls_buffers)
+        classify_trim(f->nf); /* a final flow is freed at once: no need */
+#endif
+    return final;
 #endif
 }
 
