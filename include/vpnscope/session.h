@@ -377,7 +377,7 @@ struct mtu_dir {
     uint64_t answered_after_loss; /* answered packets of any size after it */
     uint64_t *lost_frames;        /* MTU_FRAMES of them (NULL: none; owned by the mtu table) */
     /* timing of this direction (every packet of the flow once it is a tunnel flow) */
-    uint64_t n, first_ts, last_ts, last_frame;
+    uint64_t n, first_ts, last_ts;
     uint64_t first_since_other; /* first packet after the other direction's latest one */
     uint64_t first_since_other_frame;
     /* the longest silence of this direction while the other one sent: from this
@@ -386,6 +386,14 @@ struct mtu_dir {
     uint64_t sil_start, sil_end, sil_end_frame;
     uint32_t sil_other;
     uint32_t n_since_peer; /* packets of this direction since the other direction's latest */
+    struct mtu_size size_buf[MTU_SIZES]; /* sizes points here when read from compact entries */
+};
+
+/* A size as the record keeps it while it fits: len - MTU_LARGE and the counts in 16 bits (a
+ * direction whose size or count leaves that range moves to struct mtu_size entries). */
+struct mtu_nsize {
+    uint16_t len;
+    uint16_t c[3]; /* sent, answered, unanswered_df */
 };
 
 /* A direction as the record stores it: every time and frame number as a 32-bit code against the
@@ -393,13 +401,14 @@ struct mtu_dir {
  * packets leave that range (a flow longer than ~71 minutes, time going back more than MTU_TS_SLACK,
  * 2^32 frames or packets) moves to the full form out of line (struct mtu_ext) and stays there. */
 struct mtu_ndir {
-    struct mtu_size *sizes;
+    void *sizes; /* struct mtu_nsize, or struct mtu_size once sizes_wide */
+    bool sizes_wide;
     bool pend, pend_df;
     uint8_t n_sizes, sizes_cap, n_lost_frames;
     uint32_t pend_len, sizes_dropped, lost_frames_total, sil_other, n_since_peer;
     uint32_t n, small_sent, answered_after_loss;
     uint32_t pend_ts, first_large_loss_ts, first_ts, last_ts, first_since_other, sil_start, sil_end;
-    uint32_t pend_frame, last_frame, first_since_other_frame, sil_end_frame;
+    uint32_t pend_frame, first_since_other_frame, sil_end_frame;
 };
 
 struct mtu_ext; /* lost frames and the full form (flow/session_mtu.c) */

@@ -79,6 +79,17 @@ static void dec_dir(const struct mtu_flow *mf, int i, struct mtu_dir *o)
     o->pend_ts = dec(bt, n->pend_ts);
     o->pend_frame = dec(bf, n->pend_frame);
     o->sizes = n->sizes;
+    if (n->sizes && !n->sizes_wide) {
+        const struct mtu_nsize *c = n->sizes;
+        for (unsigned k = 0; k < n->n_sizes; k++) {
+            struct mtu_size *e = &o->size_buf[k];
+            e->len = c[k].len + (uint32_t)MTU_LARGE;
+            e->sent = c[k].c[0];
+            e->answered = c[k].c[1];
+            e->unanswered_df = c[k].c[2];
+        }
+        o->sizes = o->size_buf;
+    }
     o->small_sent = n->small_sent;
     o->first_large_loss_ts = dec(bt, n->first_large_loss_ts);
     o->answered_after_loss = n->answered_after_loss;
@@ -86,7 +97,6 @@ static void dec_dir(const struct mtu_flow *mf, int i, struct mtu_dir *o)
     o->n = n->n;
     o->first_ts = dec(bt, n->first_ts);
     o->last_ts = dec(bt, n->last_ts);
-    o->last_frame = dec(bf, n->last_frame);
     o->first_since_other = dec(bt, n->first_since_other);
     o->first_since_other_frame = dec(bf, n->first_since_other_frame);
     o->sil_start = dec(bt, n->sil_start);
@@ -108,11 +118,32 @@ static struct mtu_ext *ext_of(struct mtu_flow *mf)
     return mf->ext;
 }
 
+/* The sizes of n move to struct mtu_size entries (false: out of memory, unchanged). */
+static bool sizes_widen(struct mtu_ndir *n)
+{
+    if (n->sizes_wide || !n->sizes)
+        return n->sizes_wide = true;
+    const struct mtu_nsize *c = n->sizes;
+    struct mtu_size *w = malloc(n->sizes_cap * sizeof(*w));
+    if (!w)
+        return false;
+    for (unsigned k = 0; k < n->n_sizes; k++) {
+        w[k].len = c[k].len + (uint32_t)MTU_LARGE;
+        w[k].sent = c[k].c[0];
+        w[k].answered = c[k].c[1];
+        w[k].unanswered_df = c[k].c[2];
+    }
+    free(n->sizes);
+    n->sizes = w;
+    n->sizes_wide = true;
+    return true;
+}
+
 /* The record moves to the full form (false: out of memory, the record stays as it was). */
 static bool widen(struct mtu_flow *mf)
 {
     struct mtu_ext *x = ext_of(mf);
-    if (!x)
+    if (!x || !sizes_widen(&mf->nd[0]) || !sizes_widen(&mf->nd[1]))
         return false;
     for (int i = 0; i < 2; i++) {
         dec_dir(mf, i, &x->w[i]);
@@ -170,35 +201,99 @@ struct dh {
 #define SF(h, f, v)                                                                                \
     ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_frame, (v))))
 
-INL struct mtu_size *size_slot(const struct dh *h, uint32_t len)
+/* The entry of size len in a struct mtu_size array (sz, *n of *cap; grown on demand). */
+static struct mtu_size *size_slot(struct mtu_size **sz, uint8_t *n, uint8_t *cap, uint32_t *dropped,
+                                  uint32_t len)
 {
-    struct mtu_size *sz = F(h, sizes);
-    unsigned n = F(h, n_sizes);
-    for (unsigned i = 0; i < n; i++)
-        if (sz[i].len == len)
-            return &sz[i];
-    if (n >= MTU_SIZES) {
-        F(h, sizes_dropped)++;
+    for (unsigned i = 0; i < *n; i++)
+        if ((*sz)[i].len == len)
+            return &(*sz)[i];
+    if (*n >= MTU_SIZES) {
+        (*dropped)++;
         return NULL;
     }
-    if (n >= F(h, sizes_cap)) {
+    if (*n >= *cap) {
         /* most tunnel flows see a few sizes (and one-packet flood flows one): grown to need */
-        unsigned nc = F(h, sizes_cap) ? F(h, sizes_cap) * 2u : 2u;
+        unsigned nc = *cap ? *cap * 2u : 2u;
         if (nc > MTU_SIZES)
             nc = MTU_SIZES;
-        struct mtu_size *ns = realloc(sz, nc * sizeof(*ns));
+        struct mtu_size *ns = realloc(*sz, nc * sizeof(*ns));
         if (!ns) {
-            F(h, sizes_dropped)++; /* out of memory: counted as a size not kept */
+            (*dropped)++; /* out of memory: counted as a size not kept */
             return NULL;
         }
-        F(h, sizes) = sz = ns;
-        F(h, sizes_cap) = (uint8_t)nc;
+        *sz = ns;
+        *cap = (uint8_t)nc;
     }
-    struct mtu_size *s = &sz[n];
-    F(h, n_sizes) = (uint8_t)(n + 1);
+    struct mtu_size *s = &(*sz)[(*n)++];
     memset(s, 0, sizeof(*s));
     s->len = len;
     return s;
+}
+
+enum { S_SENT, S_ANSWERED, S_LOST };
+
+/* Counts a packet of size len (>= MTU_LARGE) of direction h as sent, answered or lost (S_*):
+ * false when the size is not kept (more than MTU_SIZES, out of memory). */
+INL bool size_count(const struct dh *h, uint32_t len, int what)
+{
+    if (!h->w && !h->n->sizes_wide) {
+        struct mtu_ndir *n = h->n;
+        struct mtu_nsize *c = n->sizes;
+        uint32_t code = len - MTU_LARGE;
+        unsigned i = 0;
+        while (i < n->n_sizes && c[i].len != code)
+            i++;
+        if (code <= UINT16_MAX && i < n->n_sizes && c[i].c[what] < UINT16_MAX) {
+            c[i].c[what]++;
+            return true;
+        }
+        if (code <= UINT16_MAX && i == n->n_sizes) {
+            if (i >= MTU_SIZES) {
+                n->sizes_dropped++;
+                return false;
+            }
+            if (i >= n->sizes_cap) {
+                unsigned nc = n->sizes_cap ? n->sizes_cap * 2u : 2u;
+                if (nc > MTU_SIZES)
+                    nc = MTU_SIZES;
+                struct mtu_nsize *ns = realloc(c, nc * sizeof(*ns));
+                if (!ns) {
+                    n->sizes_dropped++; /* out of memory: counted as a size not kept */
+                    return false;
+                }
+                n->sizes = c = ns;
+                n->sizes_cap = (uint8_t)nc;
+            }
+            memset(&c[i], 0, sizeof(c[i]));
+            c[i].len = (uint16_t)code;
+            c[i].c[what] = 1;
+            n->n_sizes++;
+            return true;
+        }
+        /* a size or a count past 16 bits: this direction's sizes move to the wide entries */
+        if (!sizes_widen(n)) {
+            n->sizes_dropped++; /* out of memory: counted as a size not kept */
+            return false;
+        }
+    }
+    struct mtu_size *s;
+    if (h->w) {
+        s = size_slot(&h->w->sizes, &h->w->n_sizes, &h->w->sizes_cap, &h->w->sizes_dropped, len);
+    } else {
+        struct mtu_size *sz = h->n->sizes;
+        s = size_slot(&sz, &h->n->n_sizes, &h->n->sizes_cap, &h->n->sizes_dropped, len);
+        h->n->sizes = sz;
+    }
+    if (!s)
+        return false;
+    if (what == S_SENT)
+        s->sent++;
+    else if (what == S_ANSWERED)
+        s->answered++;
+    else
+        s->unanswered_df++;
+    return true;
 }
 
 /* The mtu table's eviction hook (and session_model_free): the record's out-of-line parts. */
@@ -231,19 +326,12 @@ INL void settle(const struct dh *h, bool answered)
     if (answered) {
         if (GT(h, first_large_loss_ts))
             INC(h, answered_after_loss);
-        if (!large)
-            return;
-        struct mtu_size *s = size_slot(h, len);
-        if (s)
-            s->answered++;
+        if (large)
+            size_count(h, len, S_ANSWERED);
         return;
     }
-    if (!large || !F(h, pend_df))
+    if (!large || !F(h, pend_df) || !size_count(h, len, S_LOST))
         return;
-    struct mtu_size *s = size_slot(h, len);
-    if (!s)
-        return;
-    s->unanswered_df++;
     if (!GT(h, first_large_loss_ts))
         ST(h, first_large_loss_ts, GT(h, pend_ts));
     F(h, lost_frames_total)++;
@@ -275,7 +363,6 @@ INL void timing(const struct dh *d, const struct dh *o, const struct pkt *p)
         ST(d, first_ts, p->ts_us);
     INC(d, n);
     ST(d, last_ts, p->ts_us);
-    SF(d, last_frame, p->frame);
     F(d, n_since_peer) = 0;
     F(o, n_since_peer)++;
 }
@@ -296,11 +383,8 @@ INL void update(struct session_model *m, const struct dh *d, const struct dh *o,
     SF(d, pend_frame, p->frame);
     if (p->ip_len < MTU_LARGE)
         INC(d, small_sent);
-    else {
-        struct mtu_size *s = size_slot(d, p->ip_len);
-        if (s)
-            s->sent++;
-    }
+    else
+        size_count(d, p->ip_len, S_SENT);
     if (GT(d, first_large_loss_ts) && p->ip_len >= MTU_LARGE)
         table_set_class(m->mtu, d->mf, 1);
 }
