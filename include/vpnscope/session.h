@@ -423,7 +423,7 @@ struct mtu_flow {
     struct mtu_ext *ext;   /* NULL until a loss is listed or the record goes wide */
 };
 
-/* The facts of direction dir (0: k.a -> k.b) of an MTU record, and the time of its latest packet. */
+/* Direction dir (0: k.a -> k.b) of an MTU record, and the time of its latest packet. */
 void session_mtu_dir(const struct mtu_flow *mf, int dir, struct mtu_dir *out);
 uint64_t session_mtu_last_ts(const struct mtu_flow *mf);
 /* MTU record i of the table (i < table_slots(m->mtu); NULL when unused) and its key. */

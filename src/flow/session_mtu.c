@@ -36,13 +36,16 @@ static bool maybe_tunnel(const struct pkt *p)
            p->dport >= 1024;
 }
 
-/* A record's out-of-line part: its listed lost frames, and once wide (a packet outside the narrow
- * range, see struct mtu_ndir) the full form of both directions, which then replaces nd[]. */
+/* The full form of a record that left the narrow range (see struct mtu_ndir): replaces nd[]. */
+struct mtu_wide {
+    uint64_t last_ts;    /* the flow's latest packet */
+    struct mtu_dir w[2]; /* the directions (their sizes owned from here) */
+};
+
+/* A record's out-of-line part: its listed lost frames, and the full form once wide. */
 struct mtu_ext {
-    bool wide;
-    uint64_t last_ts;    /* wide: the flow's latest packet */
-    struct mtu_dir w[2]; /* wide: the directions (their sizes owned from here) */
     uint64_t lost[2][MTU_FRAMES];
+    struct mtu_wide *wide; /* NULL while narrow */
 };
 
 /* Time going back this far behind a record's first packet still fits the narrow form (us). */
@@ -64,6 +67,17 @@ static inline bool fits(uint64_t base, uint64_t v)
     return !v || v - base < UINT32_MAX;
 }
 
+/* n compact size entries c as struct mtu_size entries at w. */
+static void nsizes_read(const struct mtu_nsize *c, unsigned n, struct mtu_size *w)
+{
+    for (unsigned k = 0; k < n; k++) {
+        w[k].len = c[k].len + (uint32_t)MTU_LARGE;
+        w[k].sent = c[k].c[0];
+        w[k].answered = c[k].c[1];
+        w[k].unanswered_df = c[k].c[2];
+    }
+}
+
 static void dec_dir(const struct mtu_flow *mf, int i, struct mtu_dir *o)
 {
     const struct mtu_ndir *n = &mf->nd[i];
@@ -80,14 +94,7 @@ static void dec_dir(const struct mtu_flow *mf, int i, struct mtu_dir *o)
     o->pend_frame = dec(bf, n->pend_frame);
     o->sizes = n->sizes;
     if (n->sizes && !n->sizes_wide) {
-        const struct mtu_nsize *c = n->sizes;
-        for (unsigned k = 0; k < n->n_sizes; k++) {
-            struct mtu_size *e = &o->size_buf[k];
-            e->len = c[k].len + (uint32_t)MTU_LARGE;
-            e->sent = c[k].c[0];
-            e->answered = c[k].c[1];
-            e->unanswered_df = c[k].c[2];
-        }
+        nsizes_read(n->sizes, n->n_sizes, o->size_buf);
         o->sizes = o->size_buf;
     }
     o->small_sent = n->small_sent;
@@ -123,16 +130,10 @@ static bool sizes_widen(struct mtu_ndir *n)
 {
     if (n->sizes_wide || !n->sizes)
         return n->sizes_wide = true;
-    const struct mtu_nsize *c = n->sizes;
     struct mtu_size *w = malloc(n->sizes_cap * sizeof(*w));
     if (!w)
         return false;
-    for (unsigned k = 0; k < n->n_sizes; k++) {
-        w[k].len = c[k].len + (uint32_t)MTU_LARGE;
-        w[k].sent = c[k].c[0];
-        w[k].answered = c[k].c[1];
-        w[k].unanswered_df = c[k].c[2];
-    }
+    nsizes_read(n->sizes, n->n_sizes, w);
     free(n->sizes);
     n->sizes = w;
     n->sizes_wide = true;
@@ -145,26 +146,29 @@ static bool widen(struct mtu_flow *mf)
     struct mtu_ext *x = ext_of(mf);
     if (!x || !sizes_widen(&mf->nd[0]) || !sizes_widen(&mf->nd[1]))
         return false;
+    struct mtu_wide *w = malloc(sizeof(*w));
+    if (!w)
+        return false;
     for (int i = 0; i < 2; i++) {
-        dec_dir(mf, i, &x->w[i]);
+        dec_dir(mf, i, &w->w[i]);
         mf->nd[i].sizes = NULL; /* owned by w[i] from now on */
     }
-    x->last_ts = dec(mf->base_ts, mf->last_ts);
-    x->wide = true;
+    w->last_ts = dec(mf->base_ts, mf->last_ts);
+    x->wide = w;
     return true;
 }
 
 void session_mtu_dir(const struct mtu_flow *mf, int dir, struct mtu_dir *out)
 {
     if (is_wide(mf))
-        *out = mf->ext->w[dir];
+        *out = mf->ext->wide->w[dir];
     else
         dec_dir(mf, dir, out);
 }
 
 uint64_t session_mtu_last_ts(const struct mtu_flow *mf)
 {
-    return is_wide(mf) ? mf->ext->last_ts : dec(mf->base_ts, mf->last_ts);
+    return is_wide(mf) ? mf->ext->wide->last_ts : dec(mf->base_ts, mf->last_ts);
 }
 
 const struct mtu_flow *session_mtu_slot(const struct session_model *m, uint32_t i,
@@ -196,7 +200,8 @@ struct dh {
 #define CNT(h, f) ((h)->w ? (h)->w->f : (uint64_t)(h)->n->f)
 #define INC(h, f) ((h)->w ? (void)(h)->w->f++ : (void)(h)->n->f++)
 #define GT(h, f) ((h)->w ? (h)->w->f : dec((h)->mf->base_ts, (h)->n->f))
-#define ST(h, f, v) ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_ts, (v))))
+#define ST(h, f, v)                                                                                \
+    ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_ts, (v))))
 #define GF(h, f) ((h)->w ? (h)->w->f : dec((h)->mf->base_frame, (h)->n->f))
 #define SF(h, f, v)                                                                                \
     ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_frame, (v))))
@@ -308,8 +313,10 @@ void mtu_evicted(void *ctx, const void *key, void *val)
         mf->nd[d].n_sizes = mf->nd[d].sizes_cap = 0;
         mf->nd[d].n_lost_frames = 0;
         if (is_wide(mf))
-            free(mf->ext->w[d].sizes);
+            free(mf->ext->wide->w[d].sizes);
     }
+    if (mf->ext)
+        free(mf->ext->wide);
     free(mf->ext);
     mf->ext = NULL;
 }
@@ -400,8 +407,9 @@ static void update_narrow(struct session_model *m, struct mtu_flow *mf, int dir,
 static void update_wide(struct session_model *m, struct mtu_flow *mf, int dir, const struct pkt *p,
                         bool data)
 {
-    struct dh d = {mf, NULL, &mf->ext->w[dir], dir}, o = {mf, NULL, &mf->ext->w[!dir], !dir};
-    mf->ext->last_ts = p->ts_us;
+    struct dh d = {mf, NULL, &mf->ext->wide->w[dir], dir},
+              o = {mf, NULL, &mf->ext->wide->w[!dir], !dir};
+    mf->ext->wide->last_ts = p->ts_us;
     update(m, &d, &o, p, data);
 }
 
@@ -499,7 +507,7 @@ void sess_mtu_finish(struct session_model *m)
         if (!mf)
             continue;
         for (int d = 0; d < 2; d++) {
-            struct dh h = {mf, &mf->nd[d], is_wide(mf) ? &mf->ext->w[d] : NULL, d};
+            struct dh h = {mf, &mf->nd[d], is_wide(mf) ? &mf->ext->wide->w[d] : NULL, d};
             if (F(&h, pend) && m->c.last_ts >= GT(&h, pend_ts) + 1000000u)
                 settle(&h, false);
         }

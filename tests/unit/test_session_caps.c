@@ -72,6 +72,15 @@ static int mtu_dir_of(const struct session_model *m, const struct mtu_flow *mf, 
     return 0;
 }
 
+/* The directions of mf: a sent by from, b the other one. */
+static void dirs_of(const struct session_model *m, const struct mtu_flow *mf, struct ip_addr from,
+                    struct mtu_dir *a, struct mtu_dir *b)
+{
+    int d = mtu_dir_of(m, mf, from);
+    session_mtu_dir(mf, d, a);
+    session_mtu_dir(mf, !d, b);
+}
+
 static void test_caps_shared(void)
 {
     struct session_model one, two;
@@ -169,10 +178,8 @@ static void test_mtu_wide(void)
     esp(&m, c3, s, 120, t0 + h2 + sec);
     CHECK(mf != NULL && mf->ext != NULL);
     if (mf) {
-        int d = mtu_dir_of(&m, mf, c3);
         struct mtu_dir a, b;
-        session_mtu_dir(mf, d, &a);
-        session_mtu_dir(mf, !d, &b);
+        dirs_of(&m, mf, c3, &a, &b);
         CHECK_EQ(a.n, 3);
         CHECK_EQ(a.first_ts, t0);
         CHECK_EQ(a.last_ts, t0 + h2 + sec);
@@ -208,10 +215,8 @@ static void test_mtu_wide(void)
     mf = mtu_of(&m, c4, s);
     CHECK(mf != NULL && mf->ext != NULL);
     if (mf) {
-        int d = mtu_dir_of(&m, mf, c4);
         struct mtu_dir a, b;
-        session_mtu_dir(mf, d, &a);
-        session_mtu_dir(mf, !d, &b);
+        dirs_of(&m, mf, c4, &a, &b);
         CHECK_EQ(b.first_ts, t0 - 60 * sec);
         CHECK_EQ(a.first_ts, t0);
         CHECK_EQ(a.last_ts, t0 + sec);
@@ -228,10 +233,8 @@ static void test_mtu_wide(void)
     esp(&m, c5, s, 120, t0 + sec);
     CHECK(mf != NULL && mf->ext != NULL);
     if (mf) {
-        int d = mtu_dir_of(&m, mf, c5);
         struct mtu_dir a, b;
-        session_mtu_dir(mf, d, &a);
-        session_mtu_dir(mf, !d, &b);
+        dirs_of(&m, mf, c5, &a, &b);
         /* the answer is stamped before c5's first packet: no packet since the other's latest */
         CHECK_EQ(a.first_since_other_frame, fj - 5000000000ull - 2);
         CHECK_EQ(b.first_ts, t0 - 5 * sec);
