@@ -358,8 +358,10 @@ struct mtu_size {
     uint32_t unanswered_df; /* unanswered sends with DF (IPv6: always) */
 };
 
-struct mtu_dir { /* the small fields first: few padding holes (160 B) */
-    bool pend;   /* the last tunnel packet, waiting for an answer */
+/* The facts of one direction of a tunnel flow, as read with session_mtu_dir() (the record keeps
+ * them in a narrower form: readers go through the accessors, never the record's fields). */
+struct mtu_dir {
+    bool pend; /* the last tunnel packet, waiting for an answer (pend_* valid while set) */
     bool pend_df;
     uint8_t n_sizes;
     uint8_t sizes_cap; /* entries allocated at sizes (grown 2, 4, 8, MTU_SIZES) */
@@ -373,10 +375,9 @@ struct mtu_dir { /* the small fields first: few padding holes (160 B) */
     uint64_t small_sent;
     uint64_t first_large_loss_ts; /* first unanswered large packet with DF (0: none) */
     uint64_t answered_after_loss; /* answered packets of any size after it */
-    uint64_t *lost_frames;        /* MTU_FRAMES of them, allocated at the first loss (NULL: none;
-                                   * owned by the mtu table: freed with its record) */
+    uint64_t *lost_frames;        /* MTU_FRAMES of them (NULL: none; owned by the mtu table) */
     /* timing of this direction (every packet of the flow once it is a tunnel flow) */
-    uint64_t n, first_ts, last_ts, last_frame;
+    uint64_t n, first_ts, last_ts;
     uint64_t first_since_other; /* first packet after the other direction's latest one */
     uint64_t first_since_other_frame;
     /* the longest silence of this direction while the other one sent: from this
@@ -385,20 +386,54 @@ struct mtu_dir { /* the small fields first: few padding holes (160 B) */
     uint64_t sil_start, sil_end, sil_end_frame;
     uint32_t sil_other;
     uint32_t n_since_peer; /* packets of this direction since the other direction's latest */
+    struct mtu_size size_buf[MTU_SIZES]; /* sizes points here when read from compact entries */
 };
 
+/* A size as the record keeps it while it fits: len - MTU_LARGE and the counts in 16 bits (a
+ * direction whose size or count leaves that range moves to struct mtu_size entries). */
+struct mtu_nsize {
+    uint16_t len;
+    uint16_t c[3]; /* sent, answered, unanswered_df */
+};
+
+/* A direction as the record stores it: every time and frame number as a 32-bit code against the
+ * record's first packet (0: the value 0, else value - base + 1), counts in 32 bits. A record whose
+ * packets leave that range (a flow longer than ~71 minutes, time going back more than MTU_TS_SLACK,
+ * 2^32 frames or packets) moves to the full form out of line (struct mtu_ext) and stays there. */
+struct mtu_ndir {
+    void *sizes; /* struct mtu_nsize, or struct mtu_size once sizes_wide */
+    bool sizes_wide;
+    bool pend, pend_df;
+    uint8_t n_sizes, sizes_cap, n_lost_frames;
+    uint32_t pend_len, sizes_dropped, lost_frames_total, sil_other, n_since_peer;
+    uint32_t n, small_sent, answered_after_loss;
+    uint32_t pend_ts, first_large_loss_ts, first_ts, last_ts, first_since_other, sil_start, sil_end;
+    uint32_t pend_frame, first_since_other_frame, sil_end_frame;
+};
+
+struct mtu_ext; /* lost frames and the full form (flow/session_mtu.c) */
+
+/* The MTU record of a tunnel flow; its endpoints are the table's key (session_mtu_slot). */
 struct mtu_flow {
-    struct flow_key k; /* its endpoints: mtu_end(); d[0] = k.a -> k.b */
-    uint8_t vpn;       /* enum pkt_vpn of its tunnel packets */
+    uint64_t base_ts, base_frame; /* codes of struct mtu_ndir count from these */
+    uint32_t last_ts;             /* code: the flow's latest packet (session_mtu_last_ts) */
+    uint8_t vpn;                  /* enum pkt_vpn of its tunnel packets */
     bool esp_in_udp;
-    struct mtu_dir d[2];
-    uint64_t last_ts;
+    struct mtu_ndir nd[2]; /* d[0] = k.a -> k.b; unused once ext->wide */
+    struct mtu_ext *ext;   /* NULL until a loss is listed or the record goes wide */
 };
 
-/* Endpoint a (which 0) or b (1) of an MTU record: the sender of d[0] or of d[1]. */
-static inline struct endpoint mtu_end(const struct mtu_flow *mf, int which)
+/* Direction dir (0: k.a -> k.b) of an MTU record, and the time of its latest packet. */
+void session_mtu_dir(const struct mtu_flow *mf, int dir, struct mtu_dir *out);
+uint64_t session_mtu_last_ts(const struct mtu_flow *mf);
+/* MTU record i of the table (i < table_slots(m->mtu); NULL when unused) and its key. */
+const struct mtu_flow *session_mtu_slot(const struct session_model *m, uint32_t i,
+                                        const struct flow_key **k);
+
+/* Endpoint a (which 0) or b (1) of an MTU record's key: the sender of d[0] or of d[1]. */
+static inline struct endpoint mtu_end(const struct flow_key *k, int which)
 {
-    struct endpoint e = {.ip = which ? mf->k.b : mf->k.a, .port = which ? mf->k.pb : mf->k.pa};
+    struct endpoint e = {.ip = which ? k->b : k->a, .port = which ? k->pb : k->pa};
     return e;
 }
 

@@ -16,6 +16,7 @@
 
 struct mtu_facts {
     const struct mtu_flow *mf;
+    const struct flow_key *k; /* its endpoints */
     int dir;                  /* sender: 0 = a->b, 1 = b->a */
     struct endpoint snd, rcv; /* the lossy direction's sender and receiver */
     uint32_t threshold;       /* smallest size lost (every size from it up was lost) */
@@ -76,23 +77,27 @@ static bool find_threshold(const struct mtu_dir *d, struct mtu_facts *x)
     return true;
 }
 
-static bool collect(const struct session_model *m, const struct mtu_flow *mf, int dir,
-                    struct mtu_facts *x)
+static bool collect(const struct session_model *m, const struct mtu_flow *mf,
+                    const struct flow_key *k, int dir, struct mtu_facts *x)
 {
     memset(x, 0, sizeof(*x));
-    if (mf->vpn == VPN_NONE || !find_threshold(&mf->d[dir], x))
+    if (mf->vpn == VPN_NONE)
+        return false;
+    struct mtu_dir d;
+    session_mtu_dir(mf, dir, &d);
+    if (!find_threshold(&d, x))
         return false;
     x->mf = mf;
+    x->k = k;
     x->dir = dir;
-    x->snd = mtu_end(mf, dir);
-    x->rcv = mtu_end(mf, !dir);
-    x->tb = session_too_big_for(m, mf->k.proto, &x->snd.ip, x->snd.port, &x->rcv.ip, x->rcv.port);
+    x->snd = mtu_end(k, dir);
+    x->rcv = mtu_end(k, !dir);
+    x->tb = session_too_big_for(m, k->proto, &x->snd.ip, x->snd.port, &x->rcv.ip, x->rcv.port);
     if (x->tb) {
-        const struct mtu_dir *d = &mf->d[dir];
         /* the sender kept sending the lost sizes after the first ICMP told it the MTU */
-        for (unsigned i = 0; i < d->n_sizes; i++)
-            if (d->sizes[i].len >= x->threshold && d->sizes[i].unanswered_df &&
-                mf->last_ts > x->tb->first_ts && d->sizes[i].sent > 1)
+        for (unsigned i = 0; i < d.n_sizes; i++)
+            if (d.sizes[i].len >= x->threshold && d.sizes[i].unanswered_df &&
+                session_mtu_last_ts(mf) > x->tb->first_ts && d.sizes[i].sent > 1)
                 x->icmp_ignored = true;
     }
     return true;
@@ -258,12 +263,21 @@ static void frames(struct finding *f, const struct detect_ctx *c, const struct s
     if (!x)
         return;
     uint8_t cap = du_cap(c, m);
-    const struct mtu_dir *d = &x->mf->d[x->dir];
-    for (unsigned i = 0; i < d->n_lost_frames; i++)
-        finding_frame(f, cap, d->lost_frames[i]);
+    struct mtu_dir d;
+    session_mtu_dir(x->mf, x->dir, &d);
+    for (unsigned i = 0; i < d.n_lost_frames; i++)
+        finding_frame(f, cap, d.lost_frames[i]);
     if (x->tb)
         for (unsigned i = 0; i < x->tb->nframes && i < 4; i++)
             finding_frame(f, cap, x->tb->frames[i]);
+}
+
+/* Lost frames listed for the lossy direction of x. */
+static unsigned lost_listed(const struct mtu_facts *x)
+{
+    struct mtu_dir d;
+    session_mtu_dir(x->mf, x->dir, &d);
+    return d.n_lost_frames;
 }
 
 static bool emit(struct detect_ctx *c, const struct pair_view *v)
@@ -283,8 +297,7 @@ static bool emit(struct detect_ctx *c, const struct pair_view *v)
     finding_ev_int(f, "largest_answered_bytes", x->passed);
     finding_ev_int(f, "lost_large_packets", x->lost);
     finding_ev_int(f, "lost_frames_listed",
-                   x->mf->d[x->dir].n_lost_frames +
-                       (v->in && v->out ? v->out->mf->d[v->out->dir].n_lost_frames : 0));
+                   lost_listed(x) + (v->in && v->out ? lost_listed(v->out) : 0));
     finding_ev_bool(f, "df", true);
     finding_ev_str(f, "icmp", icmp);
     if (tb && tb->mtu)
@@ -305,11 +318,12 @@ static unsigned scan(const struct session_model *m, struct mtu_facts *v, unsigne
 {
     unsigned n = 0;
     for (uint32_t i = 0; m && m->mtu && i < table_slots(m->mtu) && n < cap; i++) {
-        const struct mtu_flow *mf = table_slot(m->mtu, i, NULL);
+        const struct flow_key *k;
+        const struct mtu_flow *mf = session_mtu_slot(m, i, &k);
         if (!mf)
             continue;
         for (int d = 0; d < 2 && n < cap; d++)
-            if (collect(m, mf, d, &v[n]))
+            if (collect(m, mf, k, d, &v[n]))
                 n++;
     }
     return n;

@@ -123,15 +123,19 @@ static uint64_t mean_interval(const struct mtu_dir *d)
 static void inside_collect(const struct session_model *m, uint8_t cap, struct lost_set *s)
 {
     for (uint32_t i = 0; m->mtu && i < table_slots(m->mtu); i++) {
-        const struct mtu_flow *mf = table_slot(m->mtu, i, NULL);
+        const struct flow_key *key;
+        const struct mtu_flow *mf = session_mtu_slot(m, i, &key);
         if (!mf)
             continue;
+        struct mtu_dir md[2];
+        session_mtu_dir(mf, 0, &md[0]);
+        session_mtu_dir(mf, 1, &md[1]);
         /* the return direction: the one whose silence is longest against its own pace while
          * the other direction sent during it */
         int d = -1;
         uint64_t best = 0;
         for (int k = 0; k < 2; k++) {
-            const struct mtu_dir *rd = &mf->d[k], *sd = &mf->d[!k];
+            const struct mtu_dir *rd = &md[k], *sd = &md[!k];
             uint64_t sil = rd->sil_end - rd->sil_start, ivl = mean_interval(rd);
             if (!rd->sil_other || sil < SIL_MIN_US || !ivl || sil < SIL_RATIO * ivl)
                 continue;
@@ -144,14 +148,14 @@ static void inside_collect(const struct session_model *m, uint8_t cap, struct lo
             }
         }
         if (d >= 0) {
-            const struct mtu_dir *rd = &mf->d[d];
+            const struct mtu_dir *rd = &md[d];
             struct lost *l = lost_add(s);
             if (!l)
                 return;
-            l->proto = mf->k.proto;
+            l->proto = key->proto;
             l->has_inside = true;
-            l->inside = mtu_end(mf, !d); /* the receiver of the silent direction */
-            l->peer = mtu_end(mf, d);
+            l->inside = mtu_end(key, !d); /* the receiver of the silent direction */
+            l->peer = mtu_end(key, d);
             l->t_event = rd->sil_start;
             l->t_back = rd->sil_end;
             l->died = rd->sil_other;
@@ -166,6 +170,7 @@ static void inside_collect(const struct session_model *m, uint8_t cap, struct lo
 /* A candidate move: old flow o (client side co) to new flow n (client side cn). */
 struct move {
     const struct mtu_flow *o, *n;
+    const struct flow_key *ko, *kn; /* their endpoints */
     int co, cn;
     uint64_t score; /* |old port's last inbound - new port's first outbound|: the server follows */
 };
@@ -173,20 +178,23 @@ struct move {
 /* Whether the client endpoint of o (side co) may have moved to n: the same peer endpoint reached
  * from the same address on another port, first after the old port's last packet out, and the old
  * port kept receiving inbound packets (unanswered) soon after that. */
-static bool move_candidate(const struct mtu_flow *o, int co, const struct mtu_flow *n, int cn,
-                           struct move *mv)
+static bool move_candidate(const struct move *c, struct move *mv)
 {
-    const struct mtu_dir *o_out = &o->d[co], *o_in = &o->d[!co], *n_out = &n->d[cn];
-    if (mtu_end(o, co).port == mtu_end(n, cn).port || !n_out->n || !o_out->n ||
-        n_out->first_ts <= o_out->last_ts)
+    const struct mtu_flow *o = c->o, *n = c->n;
+    int co = c->co, cn = c->cn;
+    if (mtu_end(c->ko, co).port == mtu_end(c->kn, cn).port)
+        return false;
+    struct mtu_dir oo, oi, no;
+    session_mtu_dir(o, co, &oo);
+    session_mtu_dir(o, !co, &oi);
+    session_mtu_dir(n, cn, &no);
+    const struct mtu_dir *o_out = &oo, *o_in = &oi, *n_out = &no;
+    if (!n_out->n || !o_out->n || n_out->first_ts <= o_out->last_ts)
         return false;
     if (o_in->first_since_other <= o_out->last_ts || o_in->first_since_other >= n_out->first_ts ||
         o_in->first_since_other - o_out->last_ts > IN_USE_US)
         return false;
-    mv->o = o;
-    mv->n = n;
-    mv->co = co;
-    mv->cn = cn;
+    *mv = *c;
     mv->score = o_in->last_ts > n_out->first_ts ? o_in->last_ts - n_out->first_ts
                                                 : n_out->first_ts - o_in->last_ts;
     return true;
@@ -194,17 +202,20 @@ static bool move_candidate(const struct mtu_flow *o, int co, const struct mtu_fl
 
 static void move_add(const struct move *mv, uint8_t cap, struct lost_set *s)
 {
-    const struct mtu_flow *o = mv->o, *n = mv->n;
-    const struct mtu_dir *o_out = &o->d[mv->co], *o_in = &o->d[!mv->co], *n_out = &n->d[mv->cn];
+    struct mtu_dir oo, oi, no;
+    session_mtu_dir(mv->o, mv->co, &oo);
+    session_mtu_dir(mv->o, !mv->co, &oi);
+    session_mtu_dir(mv->n, mv->cn, &no);
+    const struct mtu_dir *o_out = &oo, *o_in = &oi, *n_out = &no;
     struct lost *l = lost_add(s);
     if (!l)
         return;
-    l->proto = o->k.proto;
+    l->proto = mv->ko->proto;
     l->has_outside = true;
-    l->outside = mtu_end(o, mv->co);
+    l->outside = mtu_end(mv->ko, mv->co);
     l->has_new = true;
-    l->new_port = mtu_end(n, mv->cn).port;
-    l->peer = mtu_end(o, !mv->co);
+    l->new_port = mtu_end(mv->kn, mv->cn).port;
+    l->peer = mtu_end(mv->ko, !mv->co);
     l->t_event = n_out->first_ts;
     l->t_back = n_out->first_ts;
     l->cap = cap;
@@ -218,10 +229,10 @@ static int by_score(const void *a, const void *b)
     return x->score < y->score ? -1 : x->score > y->score;
 }
 
-static void outside_key(struct du_key *k, const struct mtu_flow *mf, int client)
+static void outside_key(struct du_key *k, const struct flow_key *fk, int client)
 {
-    struct endpoint cl = mtu_end(mf, client), pe = mtu_end(mf, !client);
-    du_key_make(k, (uint8_t)client, mf->k.proto, &cl.ip, 0, &pe.ip, pe.port, 0);
+    struct endpoint cl = mtu_end(fk, client), pe = mtu_end(fk, !client);
+    du_key_make(k, (uint8_t)client, fk->proto, &cl.ip, 0, &pe.ip, pe.port, 0);
 }
 
 static void outside_collect(const struct session_model *m, uint8_t cap, struct lost_set *s)
@@ -233,27 +244,30 @@ static void outside_collect(const struct session_model *m, uint8_t cap, struct l
     for (int side = 0; side < 2; side++) {
         du_index_init(&x[side], sizeof(struct du_key), n);
         for (uint32_t i = 0; i < n; i++) {
-            const struct mtu_flow *mf = table_slot(m->mtu, i, NULL);
-            if (!mf || mf->k.proto != IPP_UDP)
+            const struct flow_key *fk;
+            const struct mtu_flow *mf = session_mtu_slot(m, i, &fk);
+            if (!mf || fk->proto != IPP_UDP)
                 continue;
             struct du_key k;
-            outside_key(&k, mf, side);
+            outside_key(&k, fk, side);
             du_index_add(&x[side], &k, i);
         }
     }
     struct move *mv = calloc(MAX_LOST * 4, sizeof(*mv));
     unsigned nmv = 0;
     for (uint32_t i = 0; mv && i < n; i++) {
-        const struct mtu_flow *o = table_slot(m->mtu, i, NULL);
-        if (!o || o->k.proto != IPP_UDP)
+        const struct flow_key *ko;
+        const struct mtu_flow *o = session_mtu_slot(m, i, &ko);
+        if (!o || ko->proto != IPP_UDP)
             continue;
         for (int co = 0; co < 2; co++) {
             struct du_key k;
-            outside_key(&k, o, co);
+            outside_key(&k, ko, co);
             for (uint32_t j = du_index_first(&x[co], &k); j != DU_NONE && nmv < MAX_LOST * 4;
                  j = du_index_next(&x[co], j)) {
-                const struct mtu_flow *nf = table_slot(m->mtu, j, NULL);
-                if (nf && nf != o && move_candidate(o, co, nf, co, &mv[nmv]))
+                struct move c = {.o = o, .ko = ko, .co = co, .cn = co};
+                c.n = session_mtu_slot(m, j, &c.kn);
+                if (c.n && c.n != o && move_candidate(&c, &mv[nmv]))
                     nmv++;
             }
         }

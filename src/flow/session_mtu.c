@@ -36,143 +36,418 @@ static bool maybe_tunnel(const struct pkt *p)
            p->dport >= 1024;
 }
 
-static struct mtu_size *size_slot(struct mtu_dir *d, uint32_t len)
+/* The full form of a record that left the narrow range (see struct mtu_ndir): replaces nd[]. */
+struct mtu_wide {
+    uint64_t last_ts;    /* the flow's latest packet */
+    struct mtu_dir w[2]; /* the directions (their sizes owned from here) */
+};
+
+/* A record's out-of-line part: its listed lost frames, and the full form once wide. */
+struct mtu_ext {
+    uint64_t lost[2][MTU_FRAMES];
+    struct mtu_wide *wide; /* NULL while narrow */
+};
+
+/* Time going back this far behind a record's first packet still fits the narrow form (us). */
+#define MTU_TS_SLACK (1ull << 24)
+
+static inline uint64_t dec(uint64_t base, uint32_t c)
 {
-    for (unsigned i = 0; i < d->n_sizes; i++)
-        if (d->sizes[i].len == len)
-            return &d->sizes[i];
-    if (d->n_sizes >= MTU_SIZES) {
-        d->sizes_dropped++;
+    return c ? base - 1 + c : 0;
+}
+
+/* The caller knows v fits: 0, or base <= v < base + UINT32_MAX. */
+static inline uint32_t enc(uint64_t base, uint64_t v)
+{
+    return v ? (uint32_t)(v - (base - 1)) : 0;
+}
+
+static inline bool fits(uint64_t base, uint64_t v)
+{
+    return !v || v - base < UINT32_MAX;
+}
+
+/* n compact size entries c as struct mtu_size entries at w. */
+static void nsizes_read(const struct mtu_nsize *c, unsigned n, struct mtu_size *w)
+{
+    for (unsigned k = 0; k < n; k++) {
+        w[k].len = c[k].len + (uint32_t)MTU_LARGE;
+        w[k].sent = c[k].c[0];
+        w[k].answered = c[k].c[1];
+        w[k].unanswered_df = c[k].c[2];
+    }
+}
+
+static void dec_dir(const struct mtu_flow *mf, int i, struct mtu_dir *o)
+{
+    const struct mtu_ndir *n = &mf->nd[i];
+    uint64_t bt = mf->base_ts, bf = mf->base_frame;
+    o->pend = n->pend;
+    o->pend_df = n->pend_df;
+    o->n_sizes = n->n_sizes;
+    o->sizes_cap = n->sizes_cap;
+    o->pend_len = n->pend_len;
+    o->sizes_dropped = n->sizes_dropped;
+    o->lost_frames_total = n->lost_frames_total;
+    o->n_lost_frames = n->n_lost_frames;
+    o->pend_ts = dec(bt, n->pend_ts);
+    o->pend_frame = dec(bf, n->pend_frame);
+    o->sizes = n->sizes;
+    if (n->sizes && !n->sizes_wide) {
+        nsizes_read(n->sizes, n->n_sizes, o->size_buf);
+        o->sizes = o->size_buf;
+    }
+    o->small_sent = n->small_sent;
+    o->first_large_loss_ts = dec(bt, n->first_large_loss_ts);
+    o->answered_after_loss = n->answered_after_loss;
+    o->lost_frames = mf->ext ? mf->ext->lost[i] : NULL;
+    o->n = n->n;
+    o->first_ts = dec(bt, n->first_ts);
+    o->last_ts = dec(bt, n->last_ts);
+    o->first_since_other = dec(bt, n->first_since_other);
+    o->first_since_other_frame = dec(bf, n->first_since_other_frame);
+    o->sil_start = dec(bt, n->sil_start);
+    o->sil_end = dec(bt, n->sil_end);
+    o->sil_end_frame = dec(bf, n->sil_end_frame);
+    o->sil_other = n->sil_other;
+    o->n_since_peer = n->n_since_peer;
+}
+
+static bool is_wide(const struct mtu_flow *mf)
+{
+    return mf->ext && mf->ext->wide;
+}
+
+static struct mtu_ext *ext_of(struct mtu_flow *mf)
+{
+    if (!mf->ext)
+        mf->ext = calloc(1, sizeof(*mf->ext));
+    return mf->ext;
+}
+
+/* The sizes of n move to struct mtu_size entries (false: out of memory, unchanged). */
+static bool sizes_widen(struct mtu_ndir *n)
+{
+    if (n->sizes_wide || !n->sizes)
+        return n->sizes_wide = true;
+    struct mtu_size *w = malloc(n->sizes_cap * sizeof(*w));
+    if (!w)
+        return false;
+    nsizes_read(n->sizes, n->n_sizes, w);
+    free(n->sizes);
+    n->sizes = w;
+    n->sizes_wide = true;
+    return true;
+}
+
+/* The record moves to the full form (false: out of memory, the record stays as it was). */
+static bool widen(struct mtu_flow *mf)
+{
+    struct mtu_ext *x = ext_of(mf);
+    if (!x || !sizes_widen(&mf->nd[0]) || !sizes_widen(&mf->nd[1]))
+        return false;
+    struct mtu_wide *w = malloc(sizeof(*w));
+    if (!w)
+        return false;
+    for (int i = 0; i < 2; i++) {
+        dec_dir(mf, i, &w->w[i]);
+        mf->nd[i].sizes = NULL; /* owned by w[i] from now on */
+    }
+    w->last_ts = dec(mf->base_ts, mf->last_ts);
+    x->wide = w;
+    return true;
+}
+
+void session_mtu_dir(const struct mtu_flow *mf, int dir, struct mtu_dir *out)
+{
+    if (is_wide(mf))
+        *out = mf->ext->wide->w[dir];
+    else
+        dec_dir(mf, dir, out);
+}
+
+uint64_t session_mtu_last_ts(const struct mtu_flow *mf)
+{
+    return is_wide(mf) ? mf->ext->wide->last_ts : dec(mf->base_ts, mf->last_ts);
+}
+
+const struct mtu_flow *session_mtu_slot(const struct session_model *m, uint32_t i,
+                                        const struct flow_key **k)
+{
+    const void *key = NULL;
+    const struct mtu_flow *mf = table_slot(m->mtu, i, &key);
+    if (k)
+        *k = key;
+    return mf;
+}
+
+/*
+ * The update works on a direction handle: the narrow form (n) or the full one (w). The functions
+ * below are inlined into tunnel_packet's two calls, one with w NULL and one with n NULL, so each
+ * copy reads its own form without a test per field. Times and frames go through codes in the
+ * narrow form (every one came from a packet that fit, checked before the update); counts are at
+ * most the direction's n, kept below UINT32_MAX.
+ */
+struct dh {
+    struct mtu_flow *mf;
+    struct mtu_ndir *n;
+    struct mtu_dir *w;
+    int i;
+};
+
+#define INL static inline __attribute__((always_inline))
+#define F(h, f) (*((h)->w ? &(h)->w->f : &(h)->n->f)) /* a field of one width in both */
+#define CNT(h, f) ((h)->w ? (h)->w->f : (uint64_t)(h)->n->f)
+#define INC(h, f) ((h)->w ? (void)(h)->w->f++ : (void)(h)->n->f++)
+#define GT(h, f) ((h)->w ? (h)->w->f : dec((h)->mf->base_ts, (h)->n->f))
+#define ST(h, f, v)                                                                                \
+    ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_ts, (v))))
+#define GF(h, f) ((h)->w ? (h)->w->f : dec((h)->mf->base_frame, (h)->n->f))
+#define SF(h, f, v)                                                                                \
+    ((h)->w ? (void)((h)->w->f = (v)) : (void)((h)->n->f = enc((h)->mf->base_frame, (v))))
+
+/* The entry of size len in a struct mtu_size array (sz, *n of *cap; grown on demand). */
+static struct mtu_size *size_slot(struct mtu_size **sz, uint8_t *n, uint8_t *cap, uint32_t *dropped,
+                                  uint32_t len)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if ((*sz)[i].len == len)
+            return &(*sz)[i];
+    if (*n >= MTU_SIZES) {
+        (*dropped)++;
         return NULL;
     }
-    if (d->n_sizes >= d->sizes_cap) {
+    if (*n >= *cap) {
         /* most tunnel flows see a few sizes (and one-packet flood flows one): grown to need */
-        unsigned nc = d->sizes_cap ? d->sizes_cap * 2u : 2u;
+        unsigned nc = *cap ? *cap * 2u : 2u;
         if (nc > MTU_SIZES)
             nc = MTU_SIZES;
-        struct mtu_size *ns = realloc(d->sizes, nc * sizeof(*ns));
+        struct mtu_size *ns = realloc(*sz, nc * sizeof(*ns));
         if (!ns) {
-            d->sizes_dropped++; /* out of memory: counted as a size not kept */
+            (*dropped)++; /* out of memory: counted as a size not kept */
             return NULL;
         }
-        d->sizes = ns;
-        d->sizes_cap = (uint8_t)nc;
+        *sz = ns;
+        *cap = (uint8_t)nc;
     }
-    struct mtu_size *s = &d->sizes[d->n_sizes++];
+    struct mtu_size *s = &(*sz)[(*n)++];
     memset(s, 0, sizeof(*s));
     s->len = len;
     return s;
 }
 
-/* The mtu table's eviction hook (and session_model_free): the record's out-of-line sizes. */
+enum { S_SENT, S_ANSWERED, S_LOST };
+
+/* Counts a packet of size len (>= MTU_LARGE) of direction h as sent, answered or lost (S_*):
+ * false when the size is not kept (more than MTU_SIZES, out of memory). */
+INL bool size_count(const struct dh *h, uint32_t len, int what)
+{
+    if (!h->w && !h->n->sizes_wide) {
+        struct mtu_ndir *n = h->n;
+        struct mtu_nsize *c = n->sizes;
+        uint32_t code = len - MTU_LARGE;
+        unsigned i = 0;
+        while (i < n->n_sizes && c[i].len != code)
+            i++;
+        if (code <= UINT16_MAX && i < n->n_sizes && c[i].c[what] < UINT16_MAX) {
+            c[i].c[what]++;
+            return true;
+        }
+        if (code <= UINT16_MAX && i == n->n_sizes) {
+            if (i >= MTU_SIZES) {
+                n->sizes_dropped++;
+                return false;
+            }
+            if (i >= n->sizes_cap) {
+                unsigned nc = n->sizes_cap ? n->sizes_cap * 2u : 2u;
+                if (nc > MTU_SIZES)
+                    nc = MTU_SIZES;
+                struct mtu_nsize *ns = realloc(c, nc * sizeof(*ns));
+                if (!ns) {
+                    n->sizes_dropped++; /* out of memory: counted as a size not kept */
+                    return false;
+                }
+                n->sizes = c = ns;
+                n->sizes_cap = (uint8_t)nc;
+            }
+            memset(&c[i], 0, sizeof(c[i]));
+            c[i].len = (uint16_t)code;
+            c[i].c[what] = 1;
+            n->n_sizes++;
+            return true;
+        }
+        /* a size or a count past 16 bits: this direction's sizes move to the wide entries */
+        if (!sizes_widen(n)) {
+            n->sizes_dropped++; /* out of memory: counted as a size not kept */
+            return false;
+        }
+    }
+    struct mtu_size *s;
+    if (h->w) {
+        s = size_slot(&h->w->sizes, &h->w->n_sizes, &h->w->sizes_cap, &h->w->sizes_dropped, len);
+    } else {
+        struct mtu_size *sz = h->n->sizes;
+        s = size_slot(&sz, &h->n->n_sizes, &h->n->sizes_cap, &h->n->sizes_dropped, len);
+        h->n->sizes = sz;
+    }
+    if (!s)
+        return false;
+    if (what == S_SENT)
+        s->sent++;
+    else if (what == S_ANSWERED)
+        s->answered++;
+    else
+        s->unanswered_df++;
+    return true;
+}
+
+/* The mtu table's eviction hook (and session_model_free): the record's out-of-line parts. */
 void mtu_evicted(void *ctx, const void *key, void *val)
 {
     (void)ctx;
     (void)key;
     struct mtu_flow *mf = val;
     for (int d = 0; d < 2; d++) {
-        free(mf->d[d].sizes);
-        mf->d[d].sizes = NULL;
-        mf->d[d].n_sizes = mf->d[d].sizes_cap = 0;
-        free(mf->d[d].lost_frames);
-        mf->d[d].lost_frames = NULL;
-        mf->d[d].n_lost_frames = 0;
+        free(mf->nd[d].sizes);
+        mf->nd[d].sizes = NULL;
+        mf->nd[d].n_sizes = mf->nd[d].sizes_cap = 0;
+        mf->nd[d].n_lost_frames = 0;
+        if (is_wide(mf))
+            free(mf->ext->wide->w[d].sizes);
     }
+    if (mf->ext)
+        free(mf->ext->wide);
+    free(mf->ext);
+    mf->ext = NULL;
 }
 
-/* The waiting packet of d got its answer (answered) or was followed by another send (lost). */
-static void settle(struct mtu_dir *d, bool answered)
+/* The waiting packet of direction h got its answer (answered) or was followed by another send
+ * (lost). */
+INL void settle(const struct dh *h, bool answered)
 {
-    if (!d->pend)
+    if (!F(h, pend))
         return;
-    d->pend = false;
-    bool large = d->pend_len >= MTU_LARGE;
+    F(h, pend) = false;
+    uint32_t len = F(h, pend_len);
+    bool large = len >= MTU_LARGE;
     if (answered) {
-        if (d->first_large_loss_ts)
-            d->answered_after_loss++;
-        if (!large)
-            return;
-        struct mtu_size *s = size_slot(d, d->pend_len);
-        if (s)
-            s->answered++;
+        if (GT(h, first_large_loss_ts))
+            INC(h, answered_after_loss);
+        if (large)
+            size_count(h, len, S_ANSWERED);
         return;
     }
-    if (!large || !d->pend_df)
+    if (!large || !F(h, pend_df) || !size_count(h, len, S_LOST))
         return;
-    struct mtu_size *s = size_slot(d, d->pend_len);
-    if (!s)
-        return;
-    s->unanswered_df++;
-    if (!d->first_large_loss_ts)
-        d->first_large_loss_ts = d->pend_ts;
-    d->lost_frames_total++;
-    if (!d->lost_frames)
-        d->lost_frames = calloc(MTU_FRAMES, sizeof(*d->lost_frames));
-    if (d->lost_frames && d->n_lost_frames < MTU_FRAMES) /* out of memory: not listed */
-        d->lost_frames[d->n_lost_frames++] = d->pend_frame;
+    if (!GT(h, first_large_loss_ts))
+        ST(h, first_large_loss_ts, GT(h, pend_ts));
+    F(h, lost_frames_total)++;
+    struct mtu_ext *x = ext_of(h->mf); /* out of memory: not listed */
+    if (x && F(h, n_lost_frames) < MTU_FRAMES) {
+        if (h->w)
+            h->w->lost_frames = x->lost[h->i];
+        x->lost[h->i][F(h, n_lost_frames)++] = GF(h, pend_frame);
+    }
 }
 
 /* Direction d's packet p: its timing, and the silence it ends while the other direction o sent. */
-static void timing(struct mtu_dir *d, struct mtu_dir *o, const struct pkt *p)
+INL void timing(const struct dh *d, const struct dh *o, const struct pkt *p)
 {
-    if (d->n && o->last_ts > d->last_ts && o->first_since_other > d->last_ts) {
-        if (p->ts_us - d->last_ts > d->sil_end - d->sil_start) {
-            d->sil_start = d->last_ts;
-            d->sil_end = p->ts_us;
-            d->sil_end_frame = p->frame;
-            d->sil_other = d->n_since_peer;
+    uint64_t n = CNT(d, n), last = GT(d, last_ts), o_last = GT(o, last_ts);
+    if (n && o_last > last && GT(o, first_since_other) > last) {
+        if (p->ts_us - last > GT(d, sil_end) - GT(d, sil_start)) {
+            ST(d, sil_start, last);
+            ST(d, sil_end, p->ts_us);
+            SF(d, sil_end_frame, p->frame);
+            F(d, sil_other) = F(d, n_since_peer);
         }
     }
-    if (!d->n || o->last_ts > d->last_ts) {
-        d->first_since_other = p->ts_us;
-        d->first_since_other_frame = p->frame;
+    if (!n || o_last > last) {
+        ST(d, first_since_other, p->ts_us);
+        SF(d, first_since_other_frame, p->frame);
     }
-    if (!d->n)
-        d->first_ts = p->ts_us;
-    d->n++;
-    d->last_ts = p->ts_us;
-    d->last_frame = p->frame;
-    d->n_since_peer = 0;
-    o->n_since_peer++;
+    if (!n)
+        ST(d, first_ts, p->ts_us);
+    INC(d, n);
+    ST(d, last_ts, p->ts_us);
+    F(d, n_since_peer) = 0;
+    F(o, n_since_peer)++;
+}
+
+/* Packet p of direction d (o: the other one) of its record. */
+INL void update(struct session_model *m, const struct dh *d, const struct dh *o,
+                const struct pkt *p, bool data)
+{
+    timing(d, o, p);
+    settle(o, true);
+    if (!data)
+        return;
+    settle(d, false);
+    F(d, pend) = true;
+    F(d, pend_len) = p->ip_len;
+    F(d, pend_df) = p->ipver == 6 || p->df;
+    ST(d, pend_ts, p->ts_us);
+    SF(d, pend_frame, p->frame);
+    if (p->ip_len < MTU_LARGE)
+        INC(d, small_sent);
+    else
+        size_count(d, p->ip_len, S_SENT);
+    if (GT(d, first_large_loss_ts) && p->ip_len >= MTU_LARGE)
+        table_set_class(m->mtu, d->mf, 1);
+}
+
+static void update_narrow(struct session_model *m, struct mtu_flow *mf, int dir,
+                          const struct pkt *p, bool data)
+{
+    struct dh d = {mf, &mf->nd[dir], NULL, dir}, o = {mf, &mf->nd[!dir], NULL, !dir};
+    mf->last_ts = enc(mf->base_ts, p->ts_us);
+    update(m, &d, &o, p, data);
+}
+
+static void update_wide(struct session_model *m, struct mtu_flow *mf, int dir, const struct pkt *p,
+                        bool data)
+{
+    struct dh d = {mf, NULL, &mf->ext->wide->w[dir], dir},
+              o = {mf, NULL, &mf->ext->wide->w[!dir], !dir};
+    mf->ext->wide->last_ts = p->ts_us;
+    update(m, &d, &o, p, data);
 }
 
 static void tunnel_packet(struct session_model *m, const struct pkt *p)
 {
+    if (p->l4proto == IPP_TCP)
+        return; /* no record is TCP: is_tunnel_data and maybe_tunnel leave it out */
     uint16_t sp = p->has_ports ? p->sport : 0, dp = p->has_ports ? p->dport : 0;
     struct flow_key k;
     sess_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
     bool data = (is_tunnel_data(p) || maybe_tunnel(p)) && !(p->is_frag && !p->reassembled);
-    struct mtu_flow *mf = data ? table_put(m->mtu, &k, NULL) : table_get(m->mtu, &k, true);
+    bool created = false;
+    struct mtu_flow *mf = data ? table_put(m->mtu, &k, &created) : table_get(m->mtu, &k, true);
     if (!mf)
         return;
-    if (!mf->k.proto && !mf->k.a.v)
-        mf->k = k;
+    if (created) {
+        mf->base_ts = p->ts_us > MTU_TS_SLACK ? p->ts_us - MTU_TS_SLACK : 0;
+        mf->base_frame = p->frame;
+    }
     if (is_tunnel_data(p) && !mf->vpn) {
         mf->vpn = (uint8_t)p->vpn;
         mf->esp_in_udp = p->esp_in_udp;
     }
-    int dir = (ip_addr_eq(&p->src, &k.a) && sp == k.pa) ? 0 : 1;
-    mf->last_ts = p->ts_us;
-    timing(&mf->d[dir], &mf->d[!dir], p);
-    settle(&mf->d[!dir], true);
-    if (!data)
-        return;
-    struct mtu_dir *d = &mf->d[dir];
-    settle(d, false);
-    d->pend = true;
-    d->pend_len = p->ip_len;
-    d->pend_df = p->ipver == 6 || p->df;
-    d->pend_ts = p->ts_us;
-    d->pend_frame = p->frame;
-    if (p->ip_len < MTU_LARGE)
-        d->small_sent++;
-    else {
-        struct mtu_size *s = size_slot(d, p->ip_len);
-        if (s)
-            s->sent++;
-    }
-    if (d->first_large_loss_ts && p->ip_len >= MTU_LARGE)
-        table_set_class(m->mtu, mf, 1);
+    /* the key's a is the source unless sess_flow_key swapped the endpoints (then it is the
+     * source only when both ends are the same endpoint) */
+    int dir = (!memcmp(&k.a, &p->src, sizeof(k.a)) && k.pa == sp) ||
+                      (sp == dp && ip_addr_eq(&p->src, &p->dst))
+                  ? 0
+                  : 1;
+    if (!is_wide(mf) &&
+        (!fits(mf->base_ts, p->ts_us) || !fits(mf->base_frame, p->frame) ||
+         mf->nd[dir].n >= UINT32_MAX - 1) &&
+        !widen(mf))
+        return; /* out of memory: the packet is left out rather than stored wrapped */
+    if (is_wide(mf))
+        update_wide(m, mf, dir, p, data);
+    else
+        update_narrow(m, mf, dir, p, data);
 }
 
 static void too_big(struct session_model *m, const struct pkt *p)
@@ -231,9 +506,11 @@ void sess_mtu_finish(struct session_model *m)
         struct mtu_flow *mf = table_slot(m->mtu, i, NULL);
         if (!mf)
             continue;
-        for (int d = 0; d < 2; d++)
-            if (mf->d[d].pend && m->c.last_ts >= mf->d[d].pend_ts + 1000000u)
-                settle(&mf->d[d], false);
+        for (int d = 0; d < 2; d++) {
+            struct dh h = {mf, &mf->nd[d], is_wide(mf) ? &mf->ext->wide->w[d] : NULL, d};
+            if (F(&h, pend) && m->c.last_ts >= GT(&h, pend_ts) + 1000000u)
+                settle(&h, false);
+        }
     }
 }
 
