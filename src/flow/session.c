@@ -429,16 +429,27 @@ void session_model_free(struct session_model *m)
 
 /* ---- flows ---- */
 
-void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
-                   const struct ip_addr *b, uint16_t pb)
+/* The canonical key of the endpoints (a,pa) and (b,pb); true when (a,pa) is its a end. */
+static bool flow_key_make(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                          const struct ip_addr *b, uint16_t pb, int *cmp)
 {
     memset(k, 0, sizeof(*k));
-    if (ep_cmp(a, pa, b, pb) <= 0) {
+    int c = ep_cmp(a, pa, b, pb);
+    if (c <= 0) {
         k->a = *a, k->pa = pa, k->b = *b, k->pb = pb;
     } else {
         k->a = *b, k->pa = pb, k->b = *a, k->pb = pa;
     }
     k->proto = proto;
+    *cmp = c;
+    return c <= 0;
+}
+
+void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                   const struct ip_addr *b, uint16_t pb)
+{
+    int c;
+    flow_key_make(k, proto, a, pa, b, pb, &c);
 }
 
 struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir)
@@ -450,29 +461,43 @@ struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir
         sp = dp = p->icmp_id; /* echo flows by identifier */
     }
     struct flow_key k;
-    sess_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
+    int c;
+    bool from_a = flow_key_make(&k, p->l4proto, &p->src, sp, &p->dst, dp, &c);
     bool created = false;
     struct flow *f = table_put(m->flows, &k, &created);
     if (!f)
         return NULL;
     if (created) {
-        f->src.ip = p->src;
-        f->src.port = sp;
-        f->dst.ip = p->dst;
-        f->dst.port = dp;
+        f->rev = !from_a;
         f->proto = p->l4proto;
         f->first_ts = p->ts_us;
         f->first_frame = p->frame;
     }
-    *dir = (ip_addr_eq(&f->src.ip, &p->src) && f->src.port == sp) ? 0 : 1;
-    if (f->src.port == f->dst.port && ip_addr_eq(&p->src, &p->dst))
-        *dir = 0;
+    /* 0: sent by the flow's first sender; both ends alike (c == 0): always 0 */
+    *dir = c == 0 || from_a != f->rev ? 0 : 1;
     return f;
 }
 
-void session_flow_key(const struct flow *f, struct flow_key *k)
+void session_flow_key(const struct session_model *m, const struct flow *f, struct flow_key *k)
 {
-    sess_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
+    const struct flow_key *tk = table_key_of(m->flows, f);
+    if (tk)
+        *k = *tk;
+    else
+        memset(k, 0, sizeof(*k));
+}
+
+struct endpoint flow_end(const struct session_model *m, const struct flow *f, int which)
+{
+    struct endpoint e;
+    memset(&e, 0, sizeof(e));
+    const struct flow_key *k = table_key_of(m->flows, f);
+    if (k) {
+        bool b = (which != 0) != f->rev; /* the key's b end */
+        e.ip = b ? k->b : k->a;
+        e.port = b ? k->pb : k->pa;
+    }
+    return e;
 }
 
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,
