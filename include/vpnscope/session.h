@@ -54,12 +54,16 @@ struct spark {
 };
 
 /* The idle gaps of a record: the part of struct activity that flows and IKE and ESP/AH SAs
- * allocate (104 B instead of 160; their latest packet time stays in the record's act_last_us)
- * until a keepalive needs the rest (flows only). */
+ * allocate (their latest packet time stays in the record's act_last_us) until a keepalive needs
+ * the rest (flows only). Allocated with room for n_cap gaps only (idle_gaps_size(): 32 B for the
+ * first gap, 24 B more for each next one, up to 104 B), grown as gaps come: gaps[] is read up
+ * to n_gaps, never copied whole. */
 struct idle_gaps {
     uint8_t n_gaps;
+    uint8_t n_cap; /* gaps allocated (a struct activity: 0, it holds GAPS_PER_TUNNEL) */
     struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
 };
+#define idle_gaps_size(n) (offsetof(struct idle_gaps, gaps) + (size_t)(n) * sizeof(struct gap))
 
 /* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
 struct activity {
@@ -67,6 +71,7 @@ struct activity {
     union { /* the gaps by name (a->n_gaps) or as a whole (a->idle) */
         struct {
             uint8_t n_gaps;
+            uint8_t n_cap_;
             struct gap gaps[GAPS_PER_TUNNEL];
         };
         struct idle_gaps idle;

@@ -223,8 +223,10 @@ static struct activity *flow_act_alloc(struct flow *f)
         if (!a)
             return NULL;
         *a = activity_none;
-        if (f->act)
-            a->idle = *f->act;
+        if (f->act) {
+            memcpy(&a->idle, f->act, idle_gaps_size(f->act->n_gaps));
+            a->idle.n_cap = 0;
+        }
         free(f->act);
         f->act = &a->idle;
         f->act_ka = true;
@@ -232,11 +234,28 @@ static struct activity *flow_act_alloc(struct flow *f)
     return activity_of(f->act);
 }
 
+/* Room for one more gap in *g (allocated or grown by one); false when out of memory. */
+static bool gaps_grow(struct idle_gaps **g)
+{
+    unsigned n = *g ? (*g)->n_gaps : 0;
+    if (*g && (!(*g)->n_cap || n < (*g)->n_cap || n >= GAPS_PER_TUNNEL))
+        return true; /* a whole struct activity, room left, or the shortest gap is replaced */
+    struct idle_gaps *ng = realloc(*g, idle_gaps_size(n + 1));
+    if (!ng)
+        return false;
+    ng->n_gaps = (uint8_t)n;
+    ng->n_cap = (uint8_t)(n + 1);
+    *g = ng;
+    return true;
+}
+
 void sess_activity_touch_lazy(struct idle_gaps **g, uint64_t *last_us, uint64_t ts, uint64_t frame)
 {
     uint64_t last = *last_us;
-    if (!*g && last && ts > last && ts - last >= GAP_MIN_US)
-        *g = calloc(1, sizeof(**g)); /* NULL when out of memory: that gap is not recorded */
+    if (last && ts > last && ts - last >= GAP_MIN_US && !gaps_grow(g)) {
+        *last_us = ts; /* out of memory: that gap is not recorded */
+        return;
+    }
     if (*g)
         gaps_touch(*g, last_us, ts, frame);
     else if (ts > last)
@@ -246,8 +265,10 @@ void sess_activity_touch_lazy(struct idle_gaps **g, uint64_t *last_us, uint64_t 
 static void act_copy(const struct idle_gaps *g, uint64_t last_us, struct activity *out)
 {
     *out = activity_none;
-    if (g)
-        out->idle = *g;
+    if (g) {
+        memcpy(&out->idle, g, idle_gaps_size(g->n_gaps));
+        out->idle.n_cap = 0;
+    }
     out->last_us = last_us;
 }
 
