@@ -80,7 +80,8 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
         if (!f || f->last_ts <= d->last_ts + MOVED_ON_US)
             continue;
         struct endpoint fs = flow_end(m, f, 0), fd = flow_end(m, f, 1);
-        if ((ip_addr_eq(&fs.ip, &d->src) && f->pkts[0]) || (ip_addr_eq(&fd.ip, &d->src) && f->pkts[1]))
+        if ((ip_addr_eq(&fs.ip, &d->src) && f->pkts[0]) ||
+            (ip_addr_eq(&fd.ip, &d->src) && f->pkts[1]))
             return true;
     }
     return false;

@@ -644,8 +644,7 @@ static void rows_other(struct builder *b)
         if (tf)
             ui_spark_add(b->m, t, tf->spark, tf->first_ts, tf->last_ts, false);
         if (b->f->two) {
-            const struct nat_mapping *mp =
-                find_mapping(b->f, fl->proto, &fs.ip, fs.port, &fd.ip);
+            const struct nat_mapping *mp = find_mapping(b->f, fl->proto, &fs.ip, fs.port, &fd.ip);
             if (mp)
                 ui_ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
                           t->client_out, sizeof(t->client_out));

@@ -192,7 +192,8 @@ static void test_flow_ends_and_gaps(void)
     struct activity a;
     if (f)
         session_flow_activity(f, &a);
-    CHECK(f && a.n_gaps == 4 && a.last_us == t && g && memcmp(a.gaps, g->gaps, sizeof(a.gaps)) == 0);
+    CHECK(f && a.n_gaps == 4 && a.last_us == t && g &&
+          memcmp(a.gaps, g->gaps, sizeof(a.gaps)) == 0);
     /* a keepalive grows the gaps into a whole activity: the gaps stay */
     struct pkt p;
     udp_pkt(&p, t + 100000, cli, 5000, srv, 5000);
