@@ -26,9 +26,10 @@
 /* Every table evicts when full: least recently used one-way entries first (a flood of spoofed
  * SPIs or ports), two-way ones (live tunnels) only when nothing else is left; evictions are
  * counted in the summary. Sized so that all tables full stay under ~64 MB. Sizes below: sizeof
- * of the record (x86-64); idle gaps (struct activity, 160 B) and sparklines (struct spark, 144 B,
- * dashboard only) are allocated apart, when a record has them. */
-#define FLOW_MAX 65536        /* 5-tuple flows tracked (136 B each + 64 B of table entry) */
+ * of the record (x86-64); idle gaps (struct idle_gaps, 32 B for one gap up to 104 B for four; a
+ * flow with keepalives: struct activity, 160 B) and sparklines (struct spark, 144 B, dashboard
+ * only) are allocated apart, when a record has them. */
+#define FLOW_MAX 65536        /* 5-tuple flows tracked (96 B each + 56 B of table entry) */
 #define IKE_SA_MAX 16384      /* IKE SAs (448 B each) */
 #define IPSEC_SA_MAX 16384    /* ESP + AH SAs, per SPI and direction (168 B each) */
 #define GRE_MAX 16384         /* GRE flows per direction and call ID / key (264 B each) */

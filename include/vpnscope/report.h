@@ -108,7 +108,7 @@ uint32_t report_timeout_ipsec(const struct nat_timeouts *to, const struct ipsec_
 /* Whether the reports list a flow (VPN-relevant, or every flow with --all-flows); VPN sessions
  * decoded by vpnscope are listed as sessions, not flows. */
 struct flow;
-bool report_flow_listed(const struct flow *f, bool all_flows);
+bool report_flow_listed(const struct session_model *m, const struct flow *f, bool all_flows);
 
 /* ---- --batch: one line per capture and the rollup (json.c, text.c) ---- */
 

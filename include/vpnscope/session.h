@@ -54,12 +54,16 @@ struct spark {
 };
 
 /* The idle gaps of a record: the part of struct activity that flows and IKE and ESP/AH SAs
- * allocate (104 B instead of 160; their latest packet time stays in the record's act_last_us)
- * until a keepalive needs the rest (flows only). */
+ * allocate (their latest packet time stays in the record's act_last_us) until a keepalive needs
+ * the rest (flows only). Allocated with room for n_cap gaps only (idle_gaps_size(): 32 B for the
+ * first gap, 24 B more for each next one, up to 104 B), grown as gaps come: gaps[] is read up
+ * to n_gaps, never copied whole. */
 struct idle_gaps {
     uint8_t n_gaps;
+    uint8_t n_cap; /* gaps allocated (a struct activity: 0, it holds GAPS_PER_TUNNEL) */
     struct gap gaps[GAPS_PER_TUNNEL]; /* the longest gaps, longest first */
 };
+#define idle_gaps_size(n) (offsetof(struct idle_gaps, gaps) + (size_t)(n) * sizeof(struct gap))
 
 /* Idle-gap and keepalive bookkeeping shared by every tunnel-like record. */
 struct activity {
@@ -67,6 +71,7 @@ struct activity {
     union { /* the gaps by name (a->n_gaps) or as a whole (a->idle) */
         struct {
             uint8_t n_gaps;
+            uint8_t n_cap_;
             struct gap gaps[GAPS_PER_TUNNEL];
         };
         struct idle_gaps idle;
@@ -82,11 +87,12 @@ struct flow_key {
     struct ip_addr a, b; /* canonical order: (a,pa) < (b,pb) */
     uint16_t pa, pb;
     uint8_t proto;
-    uint8_t pad[3];
+    uint8_t pad; /* 40 B: a table entry (8 B header + key) fills 48 B, not 56 */
 };
 
+/* A flow's endpoints are its key's (the flows table keeps it): flow_end() gives them in the
+ * flow's order, its first packet's sender first. */
 struct flow {
-    struct endpoint src, dst; /* src = sender of the first packet seen */
     uint8_t proto;
     uint8_t vpn;  /* enum pkt_vpn of the first decoded VPN packet (VPN_NONE: nDPI's) */
     uint8_t hint; /* enum app_hint learned for this flow */
@@ -96,9 +102,10 @@ struct flow {
     bool act_ka;       /* act is the idle member of a whole struct activity (keepalives seen) */
     uint8_t cls_pkts;  /* data packets given to nDPI */
     uint8_t cls_all;   /* all packets given to nDPI */
+    bool rev;          /* its first packet came from the key's b end (read with flow_end()) */
     uint32_t cls_slot; /* index+1 into the engine's nDPI state pool, 0 = none */
     const char *app; /* nDPI label (session_label()), NULL until classified: read with flow_app() */
-    uint64_t pkts[2], bytes[2]; /* [0] src->dst, [1] dst->src */
+    uint64_t pkts[2], bytes[2]; /* [0] from flow_end(0) to flow_end(1), [1] back */
     uint64_t first_ts, last_ts;
     uint64_t first_frame;
     uint64_t act_last_us; /* latest packet time (the activity's last_us while act is NULL) */
@@ -549,8 +556,13 @@ static inline const char *flow_app(const struct flow *f)
  * with the traffic. Thread-safe; the copies live until exit. NULL when out of memory. */
 const char *session_label(const char *name);
 
-/* The table key of a flow (canonical order of its two endpoints). */
-void session_flow_key(const struct flow *f, struct flow_key *k);
+/* The table key of a flow of m (canonical order of its two endpoints): a copy of the flows
+ * table's key, where the flow's endpoints are kept (f must be a value of m->flows). */
+void session_flow_key(const struct session_model *m, const struct flow *f, struct flow_key *k);
+
+/* Endpoint `which` of a flow of m: 0 the sender of its first packet, 1 the other one. Every
+ * reader of a flow's endpoints goes through it (f must be a value of m->flows). */
+struct endpoint flow_end(const struct session_model *m, const struct flow *f, int which);
 
 /* Whether a GRE flow belongs to a known PPTP call. */
 bool session_gre_is_pptp_call(const struct session_model *m, const struct gre_flow *g);

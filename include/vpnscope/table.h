@@ -42,6 +42,10 @@ uint64_t table_evicted(const struct table *t);
 uint32_t table_slots(const struct table *t);
 void *table_slot(const struct table *t, uint32_t i, const void **key); /* NULL if slot unused */
 
+/* The key of a value of t (a pointer table_get/table_put/table_slot gave, still valid); NULL
+ * when val is not one of t's live values. */
+const void *table_key_of(const struct table *t, const void *val);
+
 /* Approximate bytes allocated. */
 size_t table_bytes(const struct table *t);
 

@@ -378,7 +378,7 @@ const struct pkt *engine_packet(struct engine *e, const struct raw_pkt *raw)
         session_update(m, p, f, dir);
         if (f && !f->classified && f->vpn == VPN_NONE) {
             struct flow_key k;
-            session_flow_key(f, &k);
+            session_flow_key(m, f, &k);
             classify(e, f, &k, p);
         }
     }

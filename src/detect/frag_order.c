@@ -61,8 +61,9 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
             const struct flow *f = table_slot(m->flows, i, NULL);
             if (!f)
                 continue;
-            if ((f->pkts[0] && !sender_put(x->senders, &f->src.ip, f->last_ts)) ||
-                (f->pkts[1] && !sender_put(x->senders, &f->dst.ip, f->last_ts))) {
+            struct endpoint fs = flow_end(m, f, 0), fd = flow_end(m, f, 1);
+            if ((f->pkts[0] && !sender_put(x->senders, &fs.ip, f->last_ts)) ||
+                (f->pkts[1] && !sender_put(x->senders, &fd.ip, f->last_ts))) {
                 table_free(x->senders);
                 x->senders = NULL;
             }
@@ -76,9 +77,11 @@ static bool sender_moved_on(const struct session_model *m, struct scan_idx *x,
     }
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
-        if (f && f->last_ts > d->last_ts + MOVED_ON_US &&
-            ((ip_addr_eq(&f->src.ip, &d->src) && f->pkts[0]) ||
-             (ip_addr_eq(&f->dst.ip, &d->src) && f->pkts[1])))
+        if (!f || f->last_ts <= d->last_ts + MOVED_ON_US)
+            continue;
+        struct endpoint fs = flow_end(m, f, 0), fd = flow_end(m, f, 1);
+        if ((ip_addr_eq(&fs.ip, &d->src) && f->pkts[0]) ||
+            (ip_addr_eq(&fd.ip, &d->src) && f->pkts[1]))
             return true;
     }
     return false;

@@ -239,8 +239,10 @@ static struct activity *flow_act_alloc(struct flow *f)
         if (!a)
             return NULL;
         *a = activity_none;
-        if (f->act)
-            a->idle = *f->act;
+        if (f->act) {
+            memcpy(&a->idle, f->act, idle_gaps_size(f->act->n_gaps));
+            a->idle.n_cap = 0;
+        }
         free(f->act);
         f->act = &a->idle;
         f->act_ka = true;
@@ -248,11 +250,28 @@ static struct activity *flow_act_alloc(struct flow *f)
     return activity_of(f->act);
 }
 
+/* Room for one more gap in *g (allocated or grown by one); false when out of memory. */
+static bool gaps_grow(struct idle_gaps **g)
+{
+    unsigned n = *g ? (*g)->n_gaps : 0;
+    if (*g && (!(*g)->n_cap || n < (*g)->n_cap || n >= GAPS_PER_TUNNEL))
+        return true; /* a whole struct activity, room left, or the shortest gap is replaced */
+    struct idle_gaps *ng = realloc(*g, idle_gaps_size(n + 1));
+    if (!ng)
+        return false;
+    ng->n_gaps = (uint8_t)n;
+    ng->n_cap = (uint8_t)(n + 1);
+    *g = ng;
+    return true;
+}
+
 void sess_activity_touch_lazy(struct idle_gaps **g, uint64_t *last_us, uint64_t ts, uint64_t frame)
 {
     uint64_t last = *last_us;
-    if (!*g && last && ts > last && ts - last >= GAP_MIN_US)
-        *g = calloc(1, sizeof(**g)); /* NULL when out of memory: that gap is not recorded */
+    if (last && ts > last && ts - last >= GAP_MIN_US && !gaps_grow(g)) {
+        *last_us = ts; /* out of memory: that gap is not recorded */
+        return;
+    }
     if (*g)
         gaps_touch(*g, last_us, ts, frame);
     else if (ts > last)
@@ -262,8 +281,10 @@ void sess_activity_touch_lazy(struct idle_gaps **g, uint64_t *last_us, uint64_t 
 static void act_copy(const struct idle_gaps *g, uint64_t last_us, struct activity *out)
 {
     *out = activity_none;
-    if (g)
-        out->idle = *g;
+    if (g) {
+        memcpy(&out->idle, g, idle_gaps_size(g->n_gaps));
+        out->idle.n_cap = 0;
+    }
     out->last_us = last_us;
 }
 
@@ -445,16 +466,27 @@ void session_model_free(struct session_model *m)
 
 /* ---- flows ---- */
 
-void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
-                   const struct ip_addr *b, uint16_t pb)
+/* The canonical key of the endpoints (a,pa) and (b,pb); true when (a,pa) is its a end. */
+static bool flow_key_make(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                          const struct ip_addr *b, uint16_t pb, int *cmp)
 {
     memset(k, 0, sizeof(*k));
-    if (ep_cmp(a, pa, b, pb) <= 0) {
+    int c = ep_cmp(a, pa, b, pb);
+    if (c <= 0) {
         k->a = *a, k->pa = pa, k->b = *b, k->pb = pb;
     } else {
         k->a = *b, k->pa = pb, k->b = *a, k->pb = pa;
     }
     k->proto = proto;
+    *cmp = c;
+    return c <= 0;
+}
+
+void sess_flow_key(struct flow_key *k, uint8_t proto, const struct ip_addr *a, uint16_t pa,
+                   const struct ip_addr *b, uint16_t pb)
+{
+    int c;
+    flow_key_make(k, proto, a, pa, b, pb, &c);
 }
 
 struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir)
@@ -466,29 +498,43 @@ struct flow *session_flow(struct session_model *m, const struct pkt *p, int *dir
         sp = dp = p->icmp_id; /* echo flows by identifier */
     }
     struct flow_key k;
-    sess_flow_key(&k, p->l4proto, &p->src, sp, &p->dst, dp);
+    int c;
+    bool from_a = flow_key_make(&k, p->l4proto, &p->src, sp, &p->dst, dp, &c);
     bool created = false;
     struct flow *f = table_put(m->flows, &k, &created);
     if (!f)
         return NULL;
     if (created) {
-        f->src.ip = p->src;
-        f->src.port = sp;
-        f->dst.ip = p->dst;
-        f->dst.port = dp;
+        f->rev = !from_a;
         f->proto = p->l4proto;
         f->first_ts = p->ts_us;
         f->first_frame = p->frame;
     }
-    *dir = (ip_addr_eq(&f->src.ip, &p->src) && f->src.port == sp) ? 0 : 1;
-    if (f->src.port == f->dst.port && ip_addr_eq(&p->src, &p->dst))
-        *dir = 0;
+    /* 0: sent by the flow's first sender; both ends alike (c == 0): always 0 */
+    *dir = c == 0 || from_a != f->rev ? 0 : 1;
     return f;
 }
 
-void session_flow_key(const struct flow *f, struct flow_key *k)
+void session_flow_key(const struct session_model *m, const struct flow *f, struct flow_key *k)
 {
-    sess_flow_key(k, f->proto, &f->src.ip, f->src.port, &f->dst.ip, f->dst.port);
+    const struct flow_key *tk = table_key_of(m->flows, f);
+    if (tk)
+        *k = *tk;
+    else
+        memset(k, 0, sizeof(*k));
+}
+
+struct endpoint flow_end(const struct session_model *m, const struct flow *f, int which)
+{
+    struct endpoint e;
+    memset(&e, 0, sizeof(e));
+    const struct flow_key *k = table_key_of(m->flows, f);
+    if (k) {
+        bool b = (which != 0) != f->rev; /* the key's b end */
+        e.ip = b ? k->b : k->a;
+        e.port = b ? k->pb : k->pa;
+    }
+    return e;
 }
 
 const struct flow *session_flow_lookup(const struct session_model *m, uint8_t proto,

@@ -204,7 +204,10 @@ static bool pptp_from_client(const struct session_model *m, const struct pkt *p)
         break;
     }
     const struct flow *f = session_flow_lookup(m, IPP_TCP, &p->src, p->sport, &p->dst, p->dport);
-    return !f || (ip_addr_eq(&f->src.ip, &p->src) && f->src.port == p->sport);
+    if (!f)
+        return true;
+    struct endpoint s = flow_end(m, f, 0);
+    return ip_addr_eq(&s.ip, &p->src) && s.port == p->sport;
 }
 
 void sess_pptp_update(struct session_model *m, const struct pkt *p)

@@ -76,7 +76,8 @@ static void learn_from_label(struct flow *f)
 /* Who is the client, from the first tunnel packet of a flow: the sender of a WireGuard
  * initiation or an OpenVPN client reset, the receiver of a response / server reset, else the
  * sender of the flow's first packet. */
-static void initial_roles(struct tun_flow *t, const struct flow *f, const struct pkt *p)
+static void initial_roles(const struct session_model *m, struct tun_flow *t, const struct flow *f,
+                          const struct pkt *p)
 {
     bool to_client = false;
     bool known = false;
@@ -91,8 +92,8 @@ static void initial_roles(struct tun_flow *t, const struct flow *f, const struct
         known = (p->tcp_flags & 0x12) == 0x02; /* SYN from the client */
     }
     if (!known) {
-        t->client = f->src;
-        t->server = f->dst;
+        t->client = flow_end(m, f, 0);
+        t->server = flow_end(m, f, 1);
         return;
     }
     t->roles_known = true;
@@ -101,15 +102,16 @@ static void initial_roles(struct tun_flow *t, const struct flow *f, const struct
     t->server = to_client ? s : d;
 }
 
-static struct tun_flow *tun_flow_get(struct tunnel_model *tm, const struct flow *f,
-                                     const struct pkt *p, uint8_t vpn, bool *created)
+static struct tun_flow *tun_flow_get(const struct session_model *m, struct tunnel_model *tm,
+                                     const struct flow *f, const struct pkt *p, uint8_t vpn,
+                                     bool *created)
 {
     struct flow_key k;
-    session_flow_key(f, &k);
+    session_flow_key(m, f, &k);
     struct tun_flow *t = table_put(tm->flows, &k, created);
     if (!t || !*created)
         return t;
-    initial_roles(t, f, p);
+    initial_roles(m, t, f, p);
     t->vpn = vpn;
     t->proto = f->proto;
     snprintf(t->app, sizeof(t->app), "%s", flow_app(f));
@@ -278,7 +280,7 @@ void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *
     if (!tm)
         return;
     bool created = false;
-    struct tun_flow *t = tun_flow_get(tm, f, p, vpn, &created);
+    struct tun_flow *t = tun_flow_get(m, tm, f, p, vpn, &created);
     if (!t || (created && vpn == VPN_NONE))
         return;
     int cdir = ip_addr_eq(&p->src, &t->client.ip) && p->sport == t->client.port ? 0 : 1;
@@ -298,7 +300,7 @@ void sess_tun_update(struct session_model *m, const struct pkt *p, struct flow *
         sess_ovpn_udp(tm, t, p, cdir);
     } else if (vpn == VPN_OVPN) {
         struct flow_key k;
-        session_flow_key(f, &k);
+        session_flow_key(m, f, &k);
         sess_ovpn_tcp(m, t, p, &k, cdir);
     } else {
         sess_tun_data(t, cdir, p);
@@ -310,7 +312,7 @@ const struct tun_flow *tunnel_flow_of(const struct session_model *m, const struc
     if (!m->tun || !f)
         return NULL;
     struct flow_key k;
-    session_flow_key(f, &k);
+    session_flow_key(m, f, &k);
     return table_get(m->tun->flows, &k, false);
 }
 

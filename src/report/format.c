@@ -254,14 +254,14 @@ static bool vpn_port(uint16_t p)
     return p == 500 || p == 4500 || p == 1701 || p == 1723 || p == 1194 || p == 51820;
 }
 
-bool rep_flow_listed(const struct flow *f, bool all_flows)
+bool rep_flow_listed(const struct session_model *m, const struct flow *f, bool all_flows)
 {
     if (f->vpn != VPN_NONE)
         return false;
     if (all_flows || f->is_vpn)
         return true;
     if ((f->proto == IPP_TCP || f->proto == IPP_UDP) && app_unknown(flow_app(f)) &&
-        (vpn_port(f->src.port) || vpn_port(f->dst.port)))
+        (vpn_port(flow_end(m, f, 0).port) || vpn_port(flow_end(m, f, 1).port)))
         return true;
     return false;
 }
@@ -433,6 +433,9 @@ static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
 
 /* The tie-break key of a record (records with equal ts and type are ordered by it), made when a
  * comparison needs it instead of held in every record. */
+/* The report whose records cmp_rec compares (a flow's endpoints are in its model's table). */
+static _Thread_local const struct report_input *cmp_in;
+
 static void rec_key(const struct rep_rec *r, char *key, size_t size)
 {
     const char *side = side_name(r->side);
@@ -479,9 +482,11 @@ static void rec_key(const struct rep_rec *r, char *key, size_t size)
     }
     case REC_FLOW: {
         const struct flow *f = r->p;
+        const struct session_model *m = cmp_in->models[r->model];
+        struct endpoint s = flow_end(m, f, 0), d = flow_end(m, f, 1);
         snprintf(key, size, "%s|%03u|%s|%u|%s|%u", side, (unsigned)f->proto,
-                 ip_addr_str(&f->src.ip, a, sizeof(a)), (unsigned)f->src.port,
-                 ip_addr_str(&f->dst.ip, b, sizeof(b)), (unsigned)f->dst.port);
+                 ip_addr_str(&s.ip, a, sizeof(a)), (unsigned)s.port,
+                 ip_addr_str(&d.ip, b, sizeof(b)), (unsigned)d.port);
         break;
     }
     case REC_NAT_MAPPING: {
@@ -564,7 +569,7 @@ static int add_model(struct rep_list *l, const struct report_input *in, uint8_t 
     }
     for (uint32_t i = 0; rc == 0 && m->flows && i < table_slots(m->flows); i++) {
         const struct flow *f = table_slot(m->flows, i, NULL);
-        if (f && rep_flow_listed(f, in->all_flows) &&
+        if (f && rep_flow_listed(m, f, in->all_flows) &&
             !rec_new(l, REC_FLOW, mi, f, true, f->first_ts))
             rc = -1;
     }
@@ -636,8 +641,11 @@ int rep_build(struct rep_list *l, const struct report_input *in)
         }
         r->sub = (uint32_t)i;
     }
-    if (l->n > 1)
+    if (l->n > 1) {
+        cmp_in = in;
         qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
+        cmp_in = NULL;
+    }
     return rc;
 }
 

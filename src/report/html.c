@@ -395,7 +395,7 @@ static void put_nat(FILE *o, const struct report_input *in)
 }
 
 /* PPTP host and vendor names, nDPI labels: strings from the wire. */
-static void put_names(FILE *o, const struct rep_list *l)
+static void put_names(FILE *o, const struct report_input *in, const struct rep_list *l)
 {
     bool any = false;
     char a[64], b[64];
@@ -412,8 +412,10 @@ static void put_names(FILE *o, const struct rep_list *l)
         any = true;
         if (r->type == REC_FLOW) {
             const struct flow *f = r->p;
+            const struct session_model *m = in->models[r->model];
+            struct endpoint s = flow_end(m, f, 0), d = flow_end(m, f, 1);
             fprintf(o, "<tr><td>nDPI label</td><td>%s &#8594; %s</td><td class=\"ndpi\">",
-                    ipstr(&f->src.ip, a, sizeof(a)), ipstr(&f->dst.ip, b, sizeof(b)));
+                    ipstr(&s.ip, a, sizeof(a)), ipstr(&d.ip, b, sizeof(b)));
             esc(o, rep_flow_app(f));
         } else {
             const struct pptp_ctrl *c = r->p;
@@ -468,7 +470,7 @@ int report_html(FILE *o, const struct report_input *in)
         free(t);
     }
     put_nat(o, in);
-    put_names(o, &l);
+    put_names(o, in, &l);
     fputs("</body></html>\n", o);
     rep_list_free(&l);
     return ferror(o) ? -1 : 0;

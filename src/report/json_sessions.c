@@ -203,10 +203,11 @@ void rep_json_flow(struct jw *w, const struct session_model *m, const struct flo
 {
     jw_str(w, "capture", side_name(m->side));
     jw_u64(w, "proto", f->proto);
-    jw_ip(w, "src", &f->src.ip);
-    jw_ip(w, "dst", &f->dst.ip);
-    jw_u64(w, "sport", f->src.port);
-    jw_u64(w, "dport", f->dst.port);
+    struct endpoint s = flow_end(m, f, 0), d = flow_end(m, f, 1);
+    jw_ip(w, "src", &s.ip);
+    jw_ip(w, "dst", &d.ip);
+    jw_u64(w, "sport", s.port);
+    jw_u64(w, "dport", d.port);
     jw_str(w, "app", rep_flow_app(f));
     jw_u64(w, "packets", rep_add(f->pkts[0], f->pkts[1]));
     jw_u64(w, "bytes", rep_add(f->bytes[0], f->bytes[1]));

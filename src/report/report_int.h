@@ -71,7 +71,7 @@ size_t *rep_findings_by_severity(const struct finding_list *fl);
 /* Whether a flow gets a `flow` record (doc/json-schema.md: VPN-labelled, or unknown on VPN ports,
  * or all with --all-flows; never flows decoded as a VPN protocol, which have records of their
  * own). */
-bool rep_flow_listed(const struct flow *f, bool all_flows);
+bool rep_flow_listed(const struct session_model *m, const struct flow *f, bool all_flows);
 
 /* Formatting into caller buffers; each returns buf. */
 char *rep_ike_spi(uint64_t spi, char *buf, unsigned size);   /* 16 lowercase hex digits */

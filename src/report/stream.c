@@ -612,7 +612,7 @@ void stream_final(struct stream *s, const struct pipeline_snapshot *snap)
     stream_scan(s, snap);
 }
 
-bool report_flow_listed(const struct flow *f, bool all_flows)
+bool report_flow_listed(const struct session_model *m, const struct flow *f, bool all_flows)
 {
-    return rep_flow_listed(f, all_flows);
+    return rep_flow_listed(m, f, all_flows);
 }

@@ -227,12 +227,13 @@ static void row_flow(const struct report_input *in, const struct rep_rec *r, cha
     char a[80], app[TX_CELL];
     tx_cellf(c[0], "%s", side_name(rmodel(in, r)->side));
     rep_proto_name(f->proto, c[1], TX_CELL);
+    struct endpoint s = flow_end(rmodel(in, r), f, 0), d = flow_end(rmodel(in, r), f, 1);
     if (f->proto == IPP_TCP || f->proto == IPP_UDP) {
-        tx_cellf(c[2], "%s", tx_ipport(&f->src.ip, f->src.port, a, sizeof(a)));
-        tx_cellf(c[3], "%s", tx_ipport(&f->dst.ip, f->dst.port, a, sizeof(a)));
+        tx_cellf(c[2], "%s", tx_ipport(&s.ip, s.port, a, sizeof(a)));
+        tx_cellf(c[3], "%s", tx_ipport(&d.ip, d.port, a, sizeof(a)));
     } else {
-        tx_cellf(c[2], "%s", tx_ip(&f->src.ip, a, sizeof(a)));
-        tx_cellf(c[3], "%s", tx_ip(&f->dst.ip, a, sizeof(a)));
+        tx_cellf(c[2], "%s", tx_ip(&s.ip, a, sizeof(a)));
+        tx_cellf(c[3], "%s", tx_ip(&d.ip, a, sizeof(a)));
     }
     tx_cellf(c[4], "%s", tx_escape(rep_flow_app(f), app, sizeof(app)));
     tx_cellf(c[5], "%llu", (unsigned long long)rep_add(f->pkts[0], f->pkts[1]));

@@ -614,17 +614,18 @@ static void rows_other(struct builder *b)
     for (uint32_t i = 0; i < table_slots(m->flows); i++) {
         const void *kp;
         const struct flow *fl = table_slot(m->flows, i, &kp);
-        if (!fl || !report_flow_listed(fl, b->f->cfg->all_flows))
+        if (!fl || !report_flow_listed(m, fl, b->f->cfg->all_flows))
             continue;
         struct row_ref *ref;
         struct ui_tunnel *t = ui_row_new(b, UK_FLOW, m->side, kp, sizeof(struct flow_key), &ref);
         if (!t)
             return;
         ref->slot = i;
-        ref->cip = fl->src.ip;
-        ref->sip = fl->dst.ip;
-        ui_ep_str(&fl->src.ip, fl->src.port, t->client, sizeof(t->client));
-        ui_ep_str(&fl->dst.ip, fl->dst.port, t->server, sizeof(t->server));
+        struct endpoint fs = flow_end(m, fl, 0), fd = flow_end(m, fl, 1);
+        ref->cip = fs.ip;
+        ref->sip = fd.ip;
+        ui_ep_str(&fs.ip, fs.port, t->client, sizeof(t->client));
+        ui_ep_str(&fd.ip, fd.port, t->server, sizeof(t->server));
         snprintf(t->proto, sizeof(t->proto), "%.31s",
                  fl->app && fl->app[0] ? fl->app
                  : fl->is_vpn          ? "VPN"
@@ -643,8 +644,7 @@ static void rows_other(struct builder *b)
         if (tf)
             ui_spark_add(b->m, t, tf->spark, tf->first_ts, tf->last_ts, false);
         if (b->f->two) {
-            const struct nat_mapping *mp =
-                find_mapping(b->f, fl->proto, &fl->src.ip, fl->src.port, &fl->dst.ip);
+            const struct nat_mapping *mp = find_mapping(b->f, fl->proto, &fs.ip, fs.port, &fd.ip);
             if (mp)
                 ui_ep_str(&mp->outside.ip, mp->outside.has_port ? mp->outside.port : 0,
                           t->client_out, sizeof(t->client_out));

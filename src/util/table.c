@@ -488,6 +488,17 @@ void *table_slot(const struct table *t, uint32_t i, const void **key)
     return val_at(t, i);
 }
 
+const void *table_key_of(const struct table *t, const void *val)
+{
+    const uint8_t *v = val;
+    if (!v || !t->vals || v < t->vals)
+        return NULL;
+    size_t i = (size_t)(v - t->vals) / t->val_size;
+    if (i >= t->top || !used(t, (uint32_t)i))
+        return NULL;
+    return key_at(t, (uint32_t)i);
+}
+
 size_t table_bytes(const struct table *t)
 {
     return sizeof(*t) + sizeof(uint32_t) * t->nb +

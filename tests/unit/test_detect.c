@@ -109,7 +109,7 @@ static struct flow *flow_add(struct session_model *m, struct ip_addr a, uint16_t
         k.a = b, k.pa = pb, k.b = a, k.pb = pa;
     k.proto = proto;
     struct flow *f = table_put(m->flows, &k, NULL);
-    f->src.ip = a, f->src.port = pa, f->dst.ip = b, f->dst.port = pb;
+    f->rev = !(c < 0 || (c == 0 && pa <= pb)); /* (a,pa) sent first */
     f->proto = proto;
     f->pkts[0] = f->pkts[1] = 10;
     f->first_ts = t1;

@@ -246,10 +246,7 @@ static void fill_model(struct session_model *m, struct finding_list *fl)
     fk.pb = 1194;
     fk.proto = 17;
     struct flow *f = table_put(m->flows, &fk, NULL);
-    f->src.ip = cli;
-    f->src.port = 40000;
-    f->dst.ip = srv;
-    f->dst.port = 1194;
+    f->rev = false; /* cli (the key's a end) sent first */
     f->proto = 17;
     f->pkts[0] = 3;
     f->pkts[1] = 2;

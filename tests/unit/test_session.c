@@ -6,6 +6,7 @@
 
 #include "t.h"
 #include "vpnscope/decode.h"
+#include "vpnscope/proto.h"
 #include "vpnscope/session.h"
 #include "vpnscope/table.h"
 
@@ -121,9 +122,93 @@ static void pptp(struct session_model *m, bool from_client, uint16_t type, uint1
     }
 }
 
+static uint64_t udp_at_frame; /* the frame udp_at() sent last */
+
+static struct flow *udp_at(struct session_model *m, uint64_t ts, struct ip_addr s, uint16_t sp,
+                           struct ip_addr d, uint16_t dp, int *dir)
+{
+    struct pkt p;
+    udp_pkt(&p, ts, s, sp, d, dp);
+    udp_at_frame = p.frame;
+    struct flow *f = session_flow(m, &p, dir);
+    session_update(m, &p, f, *dir);
+    return f;
+}
+
+static bool ep_is(struct endpoint e, struct ip_addr ip, uint16_t port)
+{
+    return ip_addr_eq(&e.ip, &ip) && e.port == port;
+}
+
+/* A flow's endpoints come from its table key in the order of its first packet (whichever end of
+ * the key sent it); its idle gaps are kept longest first whatever room they were given. */
+static void test_flow_ends_and_gaps(void)
+{
+    struct session_model m;
+    struct ip_addr cli = A4(192, 168, 1, 11), srv = A4(203, 0, 113, 10);
+    CHECK_EQ(session_model_init(&m, SIDE_SINGLE), 0);
+    int dir = -1;
+    /* first packet from the key's b end (203.0.113.10 sorts after 192.168.1.11) */
+    struct flow *f = udp_at(&m, 1000000, srv, 4500, cli, 4500, &dir);
+    CHECK(f && f->rev && dir == 0);
+    CHECK(f && ep_is(flow_end(&m, f, 0), srv, 4500) && ep_is(flow_end(&m, f, 1), cli, 4500));
+    f = udp_at(&m, 1100000, cli, 4500, srv, 4500, &dir);
+    CHECK(f && dir == 1 && f->pkts[0] == 1 && f->pkts[1] == 1);
+    struct flow_key k;
+    if (f)
+        session_flow_key(&m, f, &k);
+    CHECK(f && ip_addr_eq(&k.a, &cli) && ip_addr_eq(&k.b, &srv) && k.proto == 17);
+    /* first packet from the key's a end */
+    f = udp_at(&m, 1000000, cli, 40000, srv, 1194, &dir);
+    CHECK(f && !f->rev && dir == 0);
+    CHECK(f && ep_is(flow_end(&m, f, 0), cli, 40000) && ep_is(flow_end(&m, f, 1), srv, 1194));
+    CHECK(udp_at(&m, 1000001, srv, 1194, cli, 40000, &dir) == f && dir == 1);
+    /* both ends alike: every packet goes forward */
+    f = udp_at(&m, 1000000, cli, 7, cli, 7, &dir);
+    CHECK(f && dir == 0 && ep_is(flow_end(&m, f, 1), cli, 7));
+    CHECK(udp_at(&m, 1000001, cli, 7, cli, 7, &dir) == f && dir == 0);
+
+    /* idle gaps (s): 2, 5, 3, 7, 1.5, 4 -> the four longest 7, 5, 4, 3 */
+    static const uint64_t len[6] = {2000000, 5000000, 3000000, 7000000, 1500000, 4000000};
+    static const unsigned n_after[6] = {1, 2, 3, 4, 4, 4};
+    uint64_t t = 100000000, start[6], frame[6];
+    f = udp_at(&m, t, cli, 5000, srv, 5000, &dir);
+    CHECK(f && flow_act(f)->n_gaps == 0);
+    for (int i = 0; i < 6 && f; i++) {
+        start[i] = t;
+        t += len[i];
+        f = udp_at(&m, t, i % 2 ? srv : cli, 5000, i % 2 ? cli : srv, 5000, &dir);
+        frame[i] = udp_at_frame;
+        CHECK(f && flow_act(f)->n_gaps == n_after[i]);
+        f = udp_at(&m, t + 500000, cli, 5000, srv, 5000, &dir); /* no gap: 0.5 s */
+        t += 500000;
+    }
+    static const int want[4] = {3, 1, 5, 2}; /* gap indexes, longest first */
+    const struct idle_gaps *g = f ? flow_act(f) : NULL;
+    for (int i = 0; g && i < 4; i++)
+        CHECK(g->gaps[i].start_us == start[want[i]] &&
+              g->gaps[i].end_us == start[want[i]] + len[want[i]] &&
+              g->gaps[i].frame_after == frame[want[i]]);
+    struct activity a;
+    if (f)
+        session_flow_activity(f, &a);
+    CHECK(f && a.n_gaps == 4 && a.last_us == t && g &&
+          memcmp(a.gaps, g->gaps, sizeof(a.gaps)) == 0);
+    /* a keepalive grows the gaps into a whole activity: the gaps stay */
+    struct pkt p;
+    udp_pkt(&p, t + 100000, cli, 5000, srv, 5000);
+    p.vpn = VPN_NATT_KEEPALIVE;
+    f = session_flow(&m, &p, &dir);
+    session_update(&m, &p, f, dir);
+    CHECK(f && f->act_ka && flow_ka(f)->ka_count == 1 && flow_act(f)->n_gaps == 4);
+    CHECK(f && memcmp(flow_act(f)->gaps, a.gaps, sizeof(a.gaps)) == 0);
+    session_model_free(&m);
+}
+
 int main(void)
 {
     gcry_check_version(NULL);
+    test_flow_ends_and_gaps();
     struct ip_addr cli = A4(192, 168, 1, 11), pub = A4(203, 0, 113, 1), srv = A4(203, 0, 113, 10);
     struct ip_addr rnd = A4(10, 99, 99, 99), pubcli = A4(198, 51, 100, 11);
 

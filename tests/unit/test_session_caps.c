@@ -56,7 +56,7 @@ static const struct mtu_flow *mtu_of(const struct session_model *m, struct ip_ad
     if (!f)
         return NULL;
     struct flow_key k;
-    session_flow_key(f, &k);
+    session_flow_key(m, f, &k);
     return session_mtu_of(m, &k);
 }
 
