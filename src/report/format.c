@@ -651,7 +651,11 @@ static int add_table(const struct tab_walk *w, unsigned kind, const struct table
         }
         case SRC_GRE: {
             const struct gre_flow *g = p;
-            if (session_gre_is_pptp_call(m, g))
+            bool *known = w->l->gre_call[w->mi];
+            bool call = known && !w->l->counting ? known[i] : session_gre_is_pptp_call(m, g);
+            if (known && w->l->counting)
+                known[i] = call;
+            if (call)
                 continue;
             type = REC_GRE, ts = g->first_ts;
             break;
@@ -755,15 +759,25 @@ static int cmp_rec(const void *pa, const void *pb)
 int rep_build(struct rep_list *l, const struct report_input *in)
 {
     memset(l, 0, sizeof(*l));
+    bool *gre_call[2] = {NULL, NULL};
+    for (uint8_t i = 0; i < in->n_models && i < 2; i++)
+        if (in->models[i] && in->models[i]->gre && table_slots(in->models[i]->gre))
+            gre_call[i] = calloc(table_slots(in->models[i]->gre), sizeof(bool));
     l->counting = true;
+    memcpy(l->gre_call, gre_call, sizeof(gre_call));
     add_all(l, in);
     size_t n = l->n;
     memset(l, 0, sizeof(*l));
     l->v = n ? malloc(n * sizeof(*l->v)) : NULL;
-    if (n && !l->v)
-        return -1;
-    l->cap = n;
-    int rc = add_all(l, in);
+    int rc = n && !l->v ? -1 : 0;
+    l->cap = l->v ? n : 0;
+    memcpy(l->gre_call, gre_call, sizeof(gre_call));
+    if (rc == 0)
+        rc = add_all(l, in);
+    for (unsigned i = 0; i < 2; i++) {
+        free(gre_call[i]);
+        l->gre_call[i] = NULL;
+    }
     if (l->n > 1) {
         sorting = l;
         qsort(l->v, l->n, sizeof(*l->v), cmp_rec);

@@ -71,6 +71,9 @@ struct rep_list {
     unsigned n_src;
     struct rep_src src[REP_MAX_SRC];
     bool counting; /* rep_build's first pass: n counts, nothing is stored */
+    /* rep_build: per model, per GRE slot, whether the flow is a PPTP call's (a scan of the PPTP
+     * table each), found in the first pass for the second; NULL: asked again */
+    bool *gre_call[2];
 };
 
 /* Every record of the input in the order doc/json-schema.md gives: by ts, then type, then key;
