@@ -7,6 +7,7 @@
  *    timeout with no keepalives holding the mapping.
  * Idle time alone is never reported: a tunnel whose keepalives held the mapping is healthy. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stale_nat.h"
@@ -183,7 +184,9 @@ static void run_after(struct detect_ctx *c, const struct finding_list *earlier)
         struct finding *f = finding_add(c->out, own.v[i].kind, own.v[i].ts_us);
         if (!f)
             break;
-        *f = own.v[i]; /* moved: what it owns (evidence, frames, sessions) goes with it */
+        free(f->summary); /* (the new finding's empty text: the moved one brings its own) */
+        free(f->remedy);
+        *f = own.v[i]; /* moved: what it owns (text, evidence, frames, sessions) goes with it */
         memset(&own.v[i], 0, sizeof(own.v[i]));
     }
     finding_list_free(&own);
