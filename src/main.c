@@ -81,7 +81,7 @@ static int run_batch(const struct vpnscope_config *cfg)
                 stopped == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)s->packets);
     if (s->nat && s->nat->message[0])
         fprintf(stderr, "vpnscope: %s\n", s->nat->message);
-    static char outbuf[1 << 20];
+    static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf)); /* the report is written in one go */
     int rc = pipeline_report(p, stdout);
     pipeline_close(p);

@@ -59,13 +59,17 @@ struct finding_session {
 
 enum ev_type { EV_INT = 0, EV_STR, EV_TS, EV_SECONDS, EV_BOOL };
 
+/* One piece of evidence (24 bytes; a finding has up to FINDING_MAX_EV of them). */
 struct finding_ev {
-    char key[32];
+    const char *key; /* a string that outlives the finding (a literal), at most 31 characters */
+    union {
+        int64_t i; /* EV_INT, EV_TS (µs), EV_BOOL */
+        double d;  /* EV_SECONDS */
+        char *s;   /* EV_STR: owned by the finding, at most FINDING_EV_STR_MAX characters */
+    };
     uint8_t type; /* enum ev_type */
-    int64_t i;    /* EV_INT, EV_TS (µs), EV_BOOL */
-    double d;     /* EV_SECONDS */
-    char s[96];   /* EV_STR */
 };
+#define FINDING_EV_STR_MAX 95
 
 struct frame_ref {
     uint8_t capture; /* enum cap_side */
@@ -74,14 +78,20 @@ struct frame_ref {
 
 #define FINDING_MAX_SESSIONS 12
 #define FINDING_MAX_EV 16
+#define FINDING_SUMMARY_SIZE 640 /* bytes of summary text, with the NUL */
+#define FINDING_REMEDY_SIZE 400
 
 struct finding {
     uint8_t kind;   /* enum finding_kind */
     uint8_t sev;    /* enum severity */
     bool confirmed; /* confirmed (two captures / conclusive) vs suspected */
     uint64_t ts_us; /* when it happened (inside clock in two-capture mode) */
-    char summary[640];
-    char remedy[400];
+    /* NUL-terminated text, allocated by finding_add: FINDING_SUMMARY_SIZE / FINDING_REMEDY_SIZE
+     * bytes to write into while the detector that made the finding runs; detect_run then trims
+     * them to their text (finding_list_trim), and from there they are read-only (the list
+     * functions below that change a summary do it themselves). */
+    char *summary;
+    char *remedy;
     /* Sessions, evidence and frames are allocated as they are added (most findings have a few of
      * each, a finding with all of them inline was 6 KB), owned like more_sessions: finding_free.
      */
@@ -111,15 +121,20 @@ struct finding_list {
     struct finding *v;
 };
 
-/* A new zeroed finding appended to the list (kind, default severity, ts set); NULL on OOM. */
+/* A new zeroed finding appended to the list (kind, default severity, ts set; empty summary and
+ * remedy of FINDING_SUMMARY_SIZE / FINDING_REMEDY_SIZE bytes); NULL on OOM. */
 struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_us);
+/* Trims what every finding of l holds to what it uses: the summary and remedy to their text
+ * (read-only from then on), evidence, sessions and frames to their counts. */
+void finding_list_trim(struct finding_list *l);
 void finding_list_free(struct finding_list *l);
 /* Frees what a finding owns (evidence, frames, allocated sessions; the lists do it for theirs):
  * for a finding made outside a list (a zeroed struct). */
 void finding_free(struct finding *f);
 
 /* Evidence helpers (silently capped at FINDING_MAX_EV / FINDING_MAX_SESSIONS / frames; out of
- * memory: the evidence is left out, a frame is counted in frames_total only). */
+ * memory: the evidence is left out, a frame is counted in frames_total only). key: a string that
+ * outlives the finding (a literal); a string value is copied (cut at FINDING_EV_STR_MAX). */
 void finding_ev_int(struct finding *f, const char *key, int64_t v);
 void finding_ev_str(struct finding *f, const char *key, const char *v);
 void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us);

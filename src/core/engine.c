@@ -405,8 +405,9 @@ void engine_finish(struct engine *e)
                 classify_final(e, f, true);
         }
     }
-    session_finish(m);
-    /* nothing is classified after the end of input: nDPI goes before detection and the report,
-     * whose allocations reuse its memory (15,000 clients: -4.9 MB peak RSS) */
+    /* nothing is classified after the end of input: nDPI goes before session_finish, detection
+     * and the report, whose allocations reuse its memory (15,000 clients: -4.9 MB peak RSS; the
+     * SA index session_finish makes, 1.2 MB, before nDPI went: +1.7 MB more) */
     ndpi_release(e);
+    session_finish(m);
 }

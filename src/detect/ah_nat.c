@@ -81,38 +81,38 @@ static void emit(struct detect_ctx *c, const struct pair *p, bool two, uint8_t c
     du_ip(&p->client, a);
     du_ip(&p->server, b);
     if (two) {
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "AH (IP protocol 51) between %s and %s crosses a NAT: the router "
                  "rewrote",
                  a, b);
         if (p->has_up)
-            du_cat(f->summary, sizeof(f->summary), " the source of SA %s (%llu packets) to %s",
+            du_cat(f->summary, FINDING_SUMMARY_SIZE, " the source of SA %s (%llu packets) to %s",
                    du_spi(p->spi_up, s1), (unsigned long long)p->pkts_up, du_ip(&p->nat, n));
         if (p->has_down)
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    "%s the destination of return SA %s (%llu packets) from %s",
                    p->has_up ? " and" : "", du_spi(p->spi_down, s2),
                    (unsigned long long)p->pkts_down, du_ip(&p->nat, n));
-        du_cat(f->summary, sizeof(f->summary), " (since %s).", du_hms(p->first_ts, t));
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " (since %s).", du_hms(p->first_ts, t));
     } else {
-        snprintf(f->summary, sizeof(f->summary), "AH (IP protocol 51) between %s and %s (", a, b);
+        snprintf(f->summary, FINDING_SUMMARY_SIZE, "AH (IP protocol 51) between %s and %s (", a, b);
         if (p->has_up)
-            du_cat(f->summary, sizeof(f->summary), "SA %s, %llu packets", du_spi(p->spi_up, s1),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE, "SA %s, %llu packets", du_spi(p->spi_up, s1),
                    (unsigned long long)p->pkts_up);
         if (p->has_down)
-            du_cat(f->summary, sizeof(f->summary), "%sreturn SA %s, %llu packets",
+            du_cat(f->summary, FINDING_SUMMARY_SIZE, "%sreturn SA %s, %llu packets",
                    p->has_up ? "; " : "", du_spi(p->spi_down, s2),
                    (unsigned long long)p->pkts_down);
-        du_cat(f->summary, sizeof(f->summary), ", since %s) most likely crosses a NAT: %s.",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ", since %s) most likely crosses a NAT: %s.",
                du_hms(p->first_ts, t),
                p->natd ? "NAT-D in the IKE SA between them detected a NAT"
                        : "a private address talks AH to a public one");
     }
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            " AH's integrity check covers the IP addresses, so the receiver rejects every "
            "translated packet: "
            "the tunnel cannot work through this NAT.");
-    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", REMEDY);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, &p->client);
     if (fs) {
         if (p->nat.v) {

@@ -70,6 +70,7 @@ static void run_one(struct detect_ctx *ctx, size_t d, struct finding_list *all)
         registry[d]->run_after(&dc, all);
     else if (registry[d]->run)
         registry[d]->run(&dc);
+    finding_list_trim(&own); /* the findings are complete: what they hold, cut to what they use */
     finding_list_move(all, &own);
 }
 

@@ -351,11 +351,11 @@ static void collision_summary(struct finding *f, const struct server_view *sv, b
     for (unsigned k = 0; k < sv->cl.n; k++)
         du_cat(list, sizeof(list), "%s%s", k ? ", " : "", du_ip(&sv->cl.v[k], a));
     du_ip(sv->srv, b);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "%u inside clients (%s) send raw ESP (IP protocol 50) to %s", sv->cl.n, list, b);
     if (sv->nat.v)
-        du_cat(f->summary, sizeof(f->summary), " through one NAT address %s", du_ip(&sv->nat, d));
-    du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " through one NAT address %s", du_ip(&sv->nat, d));
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            ". ESP has no ports, so the router cannot tell their return traffic apart: all %llu "
            "return ESP "
            "packets (SPIs %s) went to %s",
@@ -365,16 +365,16 @@ static void collision_summary(struct finding *f, const struct server_view *sv, b
         const struct client_stat *s = &sv->st[k];
         if (s == rx)
             continue;
-        du_cat(f->summary, sizeof(f->summary), "; %s received none", du_ip(&s->ip, a));
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "; %s received none", du_ip(&s->ip, a));
         if (s->dropped)
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    " and %llu of its %llu ESP packets never left the router",
                    (unsigned long long)s->dropped, (unsigned long long)s->out_pkts);
     }
-    du_cat(f->summary, sizeof(f->summary), ", so its tunnel hangs (since %s).",
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ", so its tunnel hangs (since %s).",
            du_hms(sv->start, t));
     if (rx->extra_pkts)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " %s sends on %u SPI(s) but receives on %u: %llu packets on the extra SPI(s) "
                "were meant for "
                "the other client(s).",
@@ -473,7 +473,7 @@ static void inside_logic(struct detect_ctx *c, const struct session_model *m, st
             break;
         f->confirmed = true;
         collision_summary(f, sv, two);
-        snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+        snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", REMEDY);
         collision_sessions(f, sv, two);
         collision_evidence(f, sv, two, cap);
         du_set_add(done, sv->srv);
@@ -631,25 +631,25 @@ static void pair_summary(struct finding *f, const struct pair_view *p, uint64_t 
     du_ip(p->srv, b);
     spi_list(sl, sizeof(sl), p->v, p->no);
     spi_list(sr, sizeof(sr), p->w, p->ni);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "Raw ESP (IP protocol 50) between %s and server %s looks like several clients "
              "behind one NAT "
              "address (seen from outside only, since %s):",
              a, b, du_hms(p->ts, t));
     if (p->spi_sig)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " the server sends on %u SPIs at once (%s, %llu packets) while only %u outbound "
                "SPI runs at a "
                "time from %s (%s)",
                p->ci, sr, (unsigned long long)in_pkts, p->co, a, sl);
     if (p->ike_sig) {
-        du_cat(f->summary, sizeof(f->summary), "%s %u IKE SAs come from %s on different ports (",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "%s %u IKE SAs come from %s on different ports (",
                p->spi_sig ? ";" : "", p->ip.n, a);
         for (unsigned q = 0; q < p->ip.n; q++)
-            du_cat(f->summary, sizeof(f->summary), "%s%u", q ? ", " : "", p->ip.port[q]);
-        du_cat(f->summary, sizeof(f->summary), ")");
+            du_cat(f->summary, FINDING_SUMMARY_SIZE, "%s%u", q ? ", " : "", p->ip.port[q]);
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ")");
     }
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            ". ESP has no ports, so the router can deliver the return ESP to only one inside "
            "client; the "
            "others' tunnels hang. Capture inside the router too (--inside/--outside) to name "
@@ -669,7 +669,7 @@ static bool pair_emit(struct detect_ctx *c, uint8_t cap, const struct pair_view 
     for (unsigned j = 0; j < p->no; j++)
         out_pkts += p->v[j]->packets;
     pair_summary(f, p, in_pkts);
-    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", REMEDY);
     struct finding_session *fs = finding_session_add(f, ROLE_NAT, p->nat);
     if (fs) {
         fs->has_spi = p->no > 0;

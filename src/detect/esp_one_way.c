@@ -121,7 +121,7 @@ static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
     du_ipp(&sa->k.src, a);
     du_ipp(&sa->k.dst, b);
     if (sa->k.encap)
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "ESP SA %s from %s:%u to %s:%u (ESP in UDP) carried %llu packets between %s "
                  "and %s (%.1f s) "
                  "and nothing came back: no ESP from %s to %s at all.",
@@ -129,7 +129,7 @@ static void one_way_head(struct finding *f, const struct ipsec_sa *sa)
                  (unsigned long long)sa->packets, du_hms(sa->first_ts, t1), du_hms(sa->last_ts, t2),
                  du_sec(ts_span(sa->first_ts, sa->last_ts)), b, a);
     else
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "ESP SA %s from %s to %s (raw ESP, IP protocol 50) carried %llu packets "
                  "between %s and %s "
                  "(%.1f s) and nothing came back: no ESP from %s to %s at all.",
@@ -147,7 +147,7 @@ static const char *one_way_outside(const struct detect_ctx *c, struct du_lazy *s
     char a[DU_IPSTR];
     *o = sa_by_spi(c->outside, si, sa);
     if (!*o) {
-        du_cat(f->summary, sizeof(f->summary), " None of it appeared outside the router.");
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " None of it appeared outside the router.");
         return "The router does not forward this ESP: allow ESP (IP protocol 50) / UDP 4500 "
                "out and check "
                "its IPsec passthrough setting.";
@@ -155,7 +155,7 @@ static const char *one_way_outside(const struct detect_ctx *c, struct du_lazy *s
     uint64_t back = 0;
     bool rev = reverse_any(c->outside, &(*o)->k.src, &(*o)->k.dst, &back);
     if (rev && back) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " Outside the router the peer did answer (%llu ESP packets to %s) but "
                "none reached the "
                "inside: the router drops the return ESP.",
@@ -164,7 +164,7 @@ static const char *one_way_outside(const struct detect_ctx *c, struct du_lazy *s
                "mapping for ESP and "
                "UDP 4500, and use NAT-T with keepalives.";
     }
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            " It left the router (%llu packets outside) and the peer never "
            "answered: the problem is "
            "at the peer or beyond the NAT.",
@@ -232,10 +232,10 @@ static bool one_way_emit(struct detect_ctx *c, const struct session_model *m, st
         const char *r = one_way_outside(c, si, f, sa, &o);
         rem = r ? r : rem;
     } else if (!two) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The tunnel carries traffic in one direction only.");
     }
-    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", rem);
     one_way_sessions(f, sa, src_client, o);
     char s[12];
     finding_ev_str(f, "spi", du_spi(sa->k.spi, s));
@@ -306,12 +306,12 @@ static void scan_forwarded(struct detect_ctx *c, const struct finding_list *earl
         f->confirmed = true;
         one_way_head(f, sa);
         char srv[DU_IPSTR], nat[DU_IPSTR];
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The ESP server is behind the router: the client's IKE to %s is forwarded to "
                "%s, but none of this %s reached the inside: the router does not forward it.",
                du_ip(&sa->k.dst, nat), du_ip(&mp->inside.ip, srv),
                sa->k.encap ? "ESP in UDP" : "raw ESP");
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Forward ESP to the server as well as UDP 500/4500 (Linux: 'meta l4proto esp "
                  "dnat ip to %s' in the prerouting nat chain), or use NAT traversal (ESP in UDP "
                  "4500, already forwarded; strongSwan encap=yes).",

@@ -115,8 +115,15 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
         l->v = nv;
         l->cap = ncap;
     }
+    char *sum = calloc(1, FINDING_SUMMARY_SIZE), *rem = sum ? calloc(1, FINDING_REMEDY_SIZE) : NULL;
+    if (!rem) {
+        free(sum);
+        return NULL;
+    }
     struct finding *f = &l->v[l->n++];
     memset(f, 0, sizeof(*f));
+    f->summary = sum;
+    f->remedy = rem;
     f->kind = (uint8_t)kind;
     f->sev = (uint8_t)finding_default_severity(kind);
     f->ts_us = ts_us;
@@ -126,12 +133,18 @@ struct finding *finding_add(struct finding_list *l, unsigned kind, uint64_t ts_u
 /* Frees what finding f owns (evidence, frames, allocated sessions). */
 static void finding_release(struct finding *f)
 {
+    free(f->summary);
+    free(f->remedy);
+    f->summary = f->remedy = NULL;
     free(f->sessions);
     f->sessions = NULL;
     f->n_sessions = f->sessions_cap = 0;
     free(f->more_sessions);
     f->more_sessions = NULL;
     f->n_more_sessions = f->more_sessions_cap = 0;
+    for (unsigned i = 0; i < f->n_ev; i++)
+        if (f->ev[i].type == EV_STR)
+            free(f->ev[i].s);
     free(f->ev);
     f->ev = NULL;
     f->n_ev = f->ev_cap = 0;
@@ -167,7 +180,12 @@ bool finding_list_append(struct finding_list *dst, const struct finding_list *sr
         struct finding *f = finding_add(dst, s->kind, s->ts_us);
         if (!f)
             return false;
+        char *sum = f->summary, *rem = f->remedy; /* (full size: the copy may be written) */
         *f = *s;
+        f->summary = sum;
+        f->remedy = rem;
+        snprintf(sum, FINDING_SUMMARY_SIZE, "%s", s->summary ? s->summary : "");
+        snprintf(rem, FINDING_REMEDY_SIZE, "%s", s->remedy ? s->remedy : "");
         bool ok = true;
         f->sessions = dup_array(s->sessions, s->n_sessions, sizeof(*f->sessions), &ok);
         f->sessions_cap = f->n_sessions;
@@ -176,6 +194,15 @@ bool finding_list_append(struct finding_list *dst, const struct finding_list *sr
         f->more_sessions_cap = f->n_more_sessions;
         f->ev = dup_array(s->ev, s->n_ev, sizeof(*f->ev), &ok);
         f->ev_cap = f->n_ev;
+        for (unsigned k = 0; k < f->n_ev; k++) {
+            if (!f->ev || f->ev[k].type != EV_STR)
+                continue;
+            f->ev[k].s = strdup(s->ev[k].s);
+            if (!f->ev[k].s) {
+                f->ev[k].type = EV_INT; /* nothing to free */
+                ok = false;
+            }
+        }
         f->frames = dup_array(s->frames, s->n_frames, sizeof(*f->frames), &ok);
         f->frame_role = dup_array(s->frame_role, s->n_frames, sizeof(*f->frame_role), &ok);
         f->frames_cap = f->n_frames;
@@ -228,6 +255,41 @@ bool finding_list_move(struct finding_list *dst, struct finding_list *src)
     return ok;
 }
 
+/* Block p (of n or more elements of `size` bytes) cut to n elements: NULL when n is 0 (freed), p
+ * itself when the smaller block cannot be had (it holds n elements either way). */
+static void *shrunk(void *p, size_t n, size_t size)
+{
+    if (!n) {
+        free(p);
+        return NULL;
+    }
+    void *v = realloc(p, n * size);
+    return v ? v : p;
+}
+
+void finding_list_trim(struct finding_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        struct finding *f = &l->v[i];
+        if (f->summary)
+            f->summary = shrunk(f->summary, strlen(f->summary) + 1, 1);
+        if (f->remedy)
+            f->remedy = shrunk(f->remedy, strlen(f->remedy) + 1, 1);
+        /* each cap becomes the count: a block that could not shrink holds at least that */
+        f->ev = shrunk(f->ev, f->n_ev, sizeof(*f->ev));
+        f->ev_cap = f->n_ev;
+        f->sessions = shrunk(f->sessions, f->n_sessions, sizeof(*f->sessions));
+        f->sessions_cap = f->n_sessions;
+        f->frames = shrunk(f->frames, f->n_frames, sizeof(*f->frames));
+        f->frame_role = shrunk(f->frame_role, f->n_frames, sizeof(*f->frame_role));
+        f->frames_cap = f->n_frames;
+        f->more_sessions = shrunk(f->more_sessions, f->n_more_sessions, sizeof(*f->more_sessions));
+        f->more_sessions_cap = f->n_more_sessions;
+    }
+    l->v = shrunk(l->v, l->n, sizeof(*l->v));
+    l->cap = l->n;
+}
+
 void finding_list_free(struct finding_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -237,7 +299,6 @@ void finding_list_free(struct finding_list *l)
     l->n = l->cap = 0;
 }
 
-/* The evidence slot for key: the existing one (a key appears once), else a new one, else NULL. */
 /* Room for one more of the n elements of `size` bytes at *v (*cap allocated, grown by doubling
  * from first, at most max): false at max or out of memory. */
 static bool grow_for_one(void **v, uint8_t n, uint8_t *cap, size_t size, unsigned first,
@@ -258,15 +319,19 @@ static bool grow_for_one(void **v, uint8_t n, uint8_t *cap, size_t size, unsigne
     return true;
 }
 
+/* The evidence slot for key, cleared and typed: the existing one (a key appears once), else a new
+ * one, else NULL. */
 static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t type)
 {
     struct finding_ev *e = NULL;
     for (unsigned i = 0; i < f->n_ev; i++) {
-        if (strncmp(f->ev[i].key, key, sizeof(f->ev[i].key) - 1) == 0) {
+        if (strcmp(f->ev[i].key, key) == 0) {
             e = &f->ev[i];
             break;
         }
     }
+    if (e && e->type == EV_STR)
+        free(e->s);
     if (!e) {
         void *v = f->ev;
         bool room = grow_for_one(&v, f->n_ev, &f->ev_cap, sizeof(*f->ev), 4, FINDING_MAX_EV);
@@ -276,7 +341,7 @@ static struct finding_ev *ev_slot(struct finding *f, const char *key, uint8_t ty
         e = &f->ev[f->n_ev++];
     }
     memset(e, 0, sizeof(*e));
-    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->key = key;
     e->type = type;
     return e;
 }
@@ -290,9 +355,12 @@ void finding_ev_int(struct finding *f, const char *key, int64_t v)
 
 void finding_ev_str(struct finding *f, const char *key, const char *v)
 {
-    struct finding_ev *e = ev_slot(f, key, EV_STR);
+    char *s = strndup(v ? v : "", FINDING_EV_STR_MAX);
+    struct finding_ev *e = s ? ev_slot(f, key, EV_STR) : NULL;
     if (e)
-        snprintf(e->s, sizeof(e->s), "%s", v ? v : "");
+        e->s = s;
+    else
+        free(s); /* out of memory or no room: left out */
 }
 
 void finding_ev_ts(struct finding *f, const char *key, uint64_t ts_us)
@@ -440,13 +508,21 @@ size_t finding_list_group(struct finding_list *l)
         struct finding *f = &l->v[i];
         if (!f->group_count || f->kind != FINDING_ESP_ONE_WAY)
             continue; /* other kinds are grouped by their detector, with their own sentence */
-        size_t len = strlen(f->summary);
-        snprintf(f->summary + len, sizeof(f->summary) - len,
+        /* the summary may be trimmed to its text: written at full size, then trimmed again */
+        char *sum = f->summary ? realloc(f->summary, FINDING_SUMMARY_SIZE) : NULL;
+        if (!sum)
+            continue; /* out of memory: the summary stays as it was */
+        f->summary = sum;
+        size_t len = strnlen(sum, FINDING_SUMMARY_SIZE - 1);
+        sum[len] = '\0';
+        snprintf(sum + len, FINDING_SUMMARY_SIZE - len,
                  " The same sender has %u more one-way ESP SA(s) like this one (%u findings in "
                  "one; sessions and frames of all below%s).",
                  (unsigned)f->group_count, (unsigned)f->group_count + 1,
                  f->n_sessions >= FINDING_MAX_SESSIONS ? ", sessions capped" : "");
     }
+    if (folded)
+        finding_list_trim(l);
     return folded;
 }
 

@@ -340,18 +340,18 @@ static void reorder_text(struct finding *f, const struct detect_ctx *c, const st
     bool two = du_two(c);
     char t[16];
     snprintf(
-        f->summary, sizeof(f->summary),
+        f->summary, FINDING_SUMMARY_SIZE,
         "%s: %u of %u fragmented %s arrived with their fragments out of order%s (first at %s).", fl,
         g->ooo, g->n, what, two ? (g->m == c->inside ? " on the inside" : " on the outside") : "",
         du_hms(g->first_ooo_ts, t));
     if (two && g->ooo_through == g->ooo) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " All %u crossed the router intact (%s): the router reassembles out-of-order "
                "fragments; the "
                "reordering happens on the path before it.",
                g->ooo_through,
                g->ooo_through_inorder == g->ooo ? "re-emitted in order" : "still fragmented");
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Nothing to change on the router. Avoid IP fragmentation of the tunnel "
                  "instead: lower the "
                  "tunnel MTU / clamp the TCP MSS inside it (e.g. MTU 1400, MSS 1360), check "
@@ -359,12 +359,12 @@ static void reorder_text(struct finding *f, const struct detect_ctx *c, const st
                  "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes) for large "
                  "IKE messages.");
     } else if (two) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " %u of them never appeared on the other side of the router: it drops "
                "out-of-order fragments "
                "(RFC 4787 REQ-14 requires accepting them).",
                g->ooo - g->ooo_through);
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Make the router reassemble or requeue out-of-order fragments (RFC 4787 "
                  "REQ-14; update its "
                  "firmware or disable its fragment filter), or avoid fragmentation: lower the "
@@ -372,10 +372,10 @@ static void reorder_text(struct finding *f, const struct detect_ctx *c, const st
                  "(e.g. 1400/1360) and enable IKE fragmentation (RFC 7383; strongSwan "
                  "fragmentation=yes).");
     } else {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " NATs and firewalls that do not requeue fragments drop such datagrams.");
         snprintf(
-            f->remedy, sizeof(f->remedy),
+            f->remedy, FINDING_REMEDY_SIZE,
             "Check that the NAT router requeues out-of-order fragments (RFC 4787 REQ-14); "
             "capture on both "
             "sides of it (--inside/--outside) to see whether they cross. Avoid fragmentation: "
@@ -417,21 +417,21 @@ static void loss_text(struct finding *f, const struct detect_ctx *c, const struc
 {
     bool two = du_two(c);
     char t[16];
-    snprintf(f->summary, sizeof(f->summary), "%s: of %u fragmented %s", fl, g->n, what);
+    snprintf(f->summary, FINDING_SUMMARY_SIZE, "%s: of %u fragmented %s", fl, g->n, what);
     if (g->incomplete)
-        du_cat(f->summary, sizeof(f->summary), ", %u never completed (fragments missing%s%s)",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ", %u never completed (fragments missing%s%s)",
                g->incomplete, g->timed_out ? ", reassembly timed out" : "",
                two ? " already on the inside" : "");
     if (g->not_crossed)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "%s %u arrived complete but never appeared on the other side of "
                "the router",
                g->incomplete ? ", and" : ",", g->not_crossed);
-    du_cat(f->summary, sizeof(f->summary), " (first at %s). The receiver loses those packets%s.",
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, " (first at %s). The receiver loses those packets%s.",
            du_hms(g->first_loss_ts, t),
            g->ike ? "; a lost IKE message stalls the negotiation" : "");
     if (g->not_crossed)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "The router drops fragmented datagrams: make it reassemble them (or raise its "
                  "fragment "
                  "memory/timeout), or avoid fragmentation: lower the tunnel MTU / MSS (e.g. "
@@ -439,7 +439,7 @@ static void loss_text(struct finding *f, const struct detect_ctx *c, const struc
                  "enable IKE fragmentation (RFC 7383; strongSwan fragmentation=yes).");
     else
         snprintf(
-            f->remedy, sizeof(f->remedy),
+            f->remedy, FINDING_REMEDY_SIZE,
             "A fragment was lost before %s; the router discards the rest after its reassembly "
             "timeout. "
             "Avoid fragmentation: lower the tunnel MTU / clamp the MSS (e.g. 1400/1360), fix "

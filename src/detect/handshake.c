@@ -42,14 +42,14 @@ static void remedy(struct finding *f, const struct tun_flow *t)
     char s[DU_IPSTR];
     du_ip(&t->server.ip, s);
     if (t->vpn == VPN_WG)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Check that the WireGuard peer %s is up and listening on UDP %u (`wg show` there: "
                  "ListenPort), that its firewall and every one on the way accept UDP %u, that the "
                  "client's [Peer] Endpoint names it, and that the public keys match: WireGuard "
                  "silently drops an initiation it cannot authenticate.",
                  s, (unsigned)t->server.port, (unsigned)t->server.port);
     else
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Check that the OpenVPN server %s runs and listens on %s %u (`proto` / `port` in "
                  "its configuration), that its firewall and every one on the way accept it, and "
                  "that the tls-auth / tls-crypt key and key-direction match the client's: the "
@@ -69,24 +69,24 @@ static void one(struct detect_ctx *c, const struct session_model *m, const struc
     const struct endpoint *to = t->run_dir == 0 ? &t->server : &t->client;
     char a[DU_IPSTR], b[DU_IPSTR], t1[16], t2[16];
     uint64_t span = t->run_last_ts - t->run_first_ts;
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "%u %s from %s:%u to %s:%u between %s and %s (%.1f s) got no reply: nothing "
              "came back from %s:%u after the first of them up to the end of the capture",
              (unsigned)t->run_sends, what(t), du_ipp(&from->ip, a), (unsigned)from->port,
              du_ipp(&to->ip, b), (unsigned)to->port, du_hms(t->run_first_ts, t1),
              du_hms(t->run_last_ts, t2), du_sec(span), b, (unsigned)to->port);
     if (t->vpn == VPN_WG)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " (each retry carries a new sender index; they are grouped by 5-tuple)");
     if (out)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ". The outside capture shows %u of them leaving the router with no reply either: "
                "the server or the path beyond the router does not answer",
                (unsigned)out->run_sends);
     else if (du_two(c) && m == c->inside)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ". The outside capture has none of them unanswered: look at the router");
-    du_cat(f->summary, sizeof(f->summary), ". The tunnel cannot come up.");
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ". The tunnel cannot come up.");
     remedy(f, t);
     du_session_endpoint(f, ROLE_CLIENT, &t->client);
     du_session_endpoint(f, ROLE_SERVER, &t->server);

@@ -127,7 +127,7 @@ static void noresp_head(struct finding *f, const struct noresp *n)
         snprintf(what, sizeof(what), "Main/Aggressive Mode message 1");
     else
         snprintf(what, sizeof(what), "message ID %u", ik->unanswered_msgid);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "%s:%u (the %s) sent its IKEv%u request (%s) to %s %u times between %s and %s (%.1f "
              "s) and no reply "
              "reached it",
@@ -146,7 +146,7 @@ static const char *noresp_outside(const struct detect_ctx *c, struct du_lazy *mi
     const struct ike_sa *ok = ike_by_spi(c->outside, ik->ispi, ik->version);
     n->have_out = outside_ep(c, mi, n->snd, n->rcv, &n->oip, &n->oport);
     if (!ok || ok->packets == 0) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ". None of them left the router: the outside capture has no packet of this IKE "
                "SA.");
         return "The router does not forward the IKE requests: allow outbound UDP 500 and 4500 "
@@ -154,7 +154,7 @@ static const char *noresp_outside(const struct detect_ctx *c, struct du_lazy *mi
                "them) on the router; look for a drop rule or a full connection-tracking table.";
     }
     if (ok->pkts_from_resp > 0 && ik->pkts_from_resp == 0) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ". The requests left the router (%llu packets outside) and the server answered "
                "(%llu replies seen "
                "outside), but the replies never reached the inside: the router drops them.",
@@ -169,7 +169,7 @@ static const char *noresp_outside(const struct detect_ctx *c, struct du_lazy *mi
         n->oport = ok->initiator.port;
         n->have_out = true;
     }
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            ". All of them left the router (%llu packets seen outside, from %s:%u) and no "
            "reply came back: "
            "the server or the path beyond the NAT does not answer.",
@@ -229,19 +229,19 @@ static void no_response_one(struct detect_ctx *c, const struct session_model *m,
     if (two && m == c->inside && !n.from_resp)
         rem = noresp_outside(c, mi, f, &n);
     else
-        du_cat(f->summary, sizeof(f->summary), ".");
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
     if (n.up)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The peer will declare the tunnel dead and tear it down.");
     else
-        du_cat(f->summary, sizeof(f->summary), " The tunnel cannot come up.");
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " The tunnel cannot come up.");
     if (n.up && n.from_resp)
         rem = "The initiator no longer answers at its address: behind a NAT its mapping probably "
               "expired or moved "
               "(look for stale_nat). Keep NAT-T keepalives running below the NAT's UDP timeout, "
               "and use MOBIKE "
               "or let the responder follow the initiator's new port.";
-    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", rem);
     noresp_sessions(f, &n);
     du_ev_ike_spi(f, ik->ispi);
     finding_ev_int(f, "message_id", ik->unanswered_msgid);
@@ -348,7 +348,7 @@ static void ip_fragmented(struct detect_ctx *c)
             char a[DU_IPSTR], b[DU_IPSTR];
             du_ipp(&ei->ip, a);
             du_ipp(&er->ip, b);
-            snprintf(f->summary, sizeof(f->summary),
+            snprintf(f->summary, FINDING_SUMMARY_SIZE,
                      "IKEv%u SA %016llx between %s:%u and %s:%u: %u IKE message(s) travelled as IP "
                      "fragments instead of "
                      "IKE fragmentation (RFC 7383, no SKF payloads)%s. Only the first IP fragment "
@@ -360,11 +360,11 @@ static void ip_fragmented(struct detect_ctx *c)
                      ik->ip_fragmented_msgs,
                      ik->frag_supported ? " although fragmentation support was announced" : "");
             if (two)
-                du_cat(f->summary, sizeof(f->summary), " Seen as fragments %s: %u, %s: %u.",
+                du_cat(f->summary, FINDING_SUMMARY_SIZE, " Seen as fragments %s: %u, %s: %u.",
                        mi == 0 ? "inside" : "outside", ik->ip_fragmented_msgs,
                        mi == 0 ? "outside" : "inside", other ? other->ip_fragmented_msgs : 0);
             snprintf(
-                f->remedy, sizeof(f->remedy),
+                f->remedy, FINDING_REMEDY_SIZE,
                 "Enable IKE fragmentation on both peers (RFC 7383; strongSwan fragmentation=yes, "
                 "charon.fragment_size 1280 or less; Windows: IKEv2 fragmentation is on from 1803 "
                 "with "

@@ -185,33 +185,33 @@ static void summary(struct finding *f, const struct mtu_facts *x, const struct p
     endpoint_str(&x->snd, a);
     endpoint_str(&x->rcv, b);
     const struct mtu_flow *mf = x->mf;
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "Path MTU black hole on the %s tunnel %s -> %s: from %s on, every packet of "
              "%u bytes or more (%u sent with DF, up to %u bytes) went unanswered while smaller "
              "ones of the same tunnel kept being answered (largest answered: %u bytes)",
              tunnel_name(mf), a, b, du_hms(x->first_loss_ts, t), x->threshold, x->lost, x->max_lost,
              x->passed);
     if (v->in && v->out)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; both captures show the large packets leaving the NAT router, so they die "
                "beyond it");
     bool v6 = x->snd.ip.v == 6;
     const char *what = v6 ? "ICMPv6 \"packet too big\"" : "ICMP \"fragmentation needed\"";
     if (!strcmp(icmp, "blocked"))
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; %s (MTU %u) reached the router's outside but not the inside: the router drops it",
                what, pmtu);
     else if (!strcmp(icmp, "ignored"))
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; %s (MTU %u) reached this side and the sender kept sending %u bytes and more",
                what, pmtu, x->threshold);
     else if (!strcmp(icmp, "seen"))
-        du_cat(f->summary, sizeof(f->summary), "; %s (MTU %u) was seen", what, pmtu);
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "; %s (MTU %u) was seen", what, pmtu);
     else
-        du_cat(f->summary, sizeof(f->summary), "; no %s was seen%s", what,
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "; no %s was seen%s", what,
                v->in && v->out ? " on either side: a hop beyond the router drops them silently"
                                : "");
-    du_cat(f->summary, sizeof(f->summary), ".");
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
 }
 
 static void remedy(struct finding *f, const struct mtu_facts *x, const char *icmp, uint32_t pmtu)
@@ -220,25 +220,25 @@ static void remedy(struct finding *f, const struct mtu_facts *x, const char *icm
     uint32_t oh = overhead(x->mf, v6);
     uint32_t inner = pmtu > oh + 68 ? pmtu - oh : 0;
     uint32_t mss = inner > (v6 ? 60u : 40u) ? inner - (v6 ? 60u : 40u) : 0;
-    snprintf(f->remedy, sizeof(f->remedy),
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Lower the tunnel MTU to at most %u (path MTU %u minus about %u bytes of %s "
              "overhead) and clamp the TCP MSS to %u (strongSwan/Linux: nft 'tcp flags syn tcp "
              "option maxseg size set %u' or iptables TCPMSS)",
              inner, pmtu, oh, tunnel_name(x->mf), mss, mss);
     if (!strcmp(icmp, "blocked"))
-        du_cat(f->remedy, sizeof(f->remedy), "; let %s through the router's forward chain",
+        du_cat(f->remedy, FINDING_REMEDY_SIZE, "; let %s through the router's forward chain",
                v6 ? "ICMPv6 type 2" : "ICMP type 3 code 4");
     else if (!strcmp(icmp, "ignored"))
-        du_cat(f->remedy, sizeof(f->remedy), "; the sender ignores the ICMP: enable its PMTUD");
+        du_cat(f->remedy, FINDING_REMEDY_SIZE, "; the sender ignores the ICMP: enable its PMTUD");
     else if (!strcmp(icmp, "absent"))
-        du_cat(f->remedy, sizeof(f->remedy),
+        du_cat(f->remedy, FINDING_REMEDY_SIZE,
                "; the hop that drops them sends no %s, so PMTUD cannot work through it",
                v6 ? "ICMPv6 type 2" : "ICMP type 3 code 4");
     if (!v6)
-        du_cat(f->remedy, sizeof(f->remedy),
+        du_cat(f->remedy, FINDING_REMEDY_SIZE,
                "; or clear DF and let the router fragment (WAN MTU), at a throughput cost.");
     else
-        du_cat(f->remedy, sizeof(f->remedy), " (IPv6 routers never fragment).");
+        du_cat(f->remedy, FINDING_REMEDY_SIZE, " (IPv6 routers never fragment).");
 }
 
 static void sessions(struct finding *f, const struct pair_view *v)

@@ -362,16 +362,16 @@ static bool emit(struct detect_ctx *c, const struct lost *v, unsigned n, int mod
         "inbound packets to their mappings died at the router from that instant on although "
         "the mappings carried traffic moments before",
     };
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "The router lost the NAT state of %u tunnels at once at about %s (a reboot, a "
              "connection-tracking flush or a failover): %s",
              k, du_hms(v[0].t_event, t), how[mode]);
     for (unsigned i = 0; i < n && i < 6; i++)
-        tunnel_text(f->summary, sizeof(f->summary), &v[i]);
+        tunnel_text(f->summary, FINDING_SUMMARY_SIZE, &v[i]);
     if (n > 6)
-        du_cat(f->summary, sizeof(f->summary), "; and %u more", n - 6);
-    du_cat(f->summary, sizeof(f->summary), ".");
-    snprintf(f->remedy, sizeof(f->remedy),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "; and %u more", n - 6);
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Let every tunnel recover within seconds: keepalives/DPD shorter than the outage you "
              "accept (strongSwan dpd_delay, keep_alive; WireGuard PersistentKeepalive; OpenVPN "
              "keepalive), roaming clients (IKEv2 MOBIKE, WireGuard, OpenVPN float) so a new "

@@ -183,19 +183,19 @@ static bool emit(struct detect_ctx *c, uint8_t cap, const struct tunnel *t)
         return false;
     f->confirmed = du_two(c) || t->natd;
     char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR];
-    snprintf(f->summary, sizeof(f->summary), "%s reaches %s through a NAT", du_ip(&t->ei->ip, a),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE, "%s reaches %s through a NAT", du_ip(&t->ei->ip, a),
              du_ip(&t->er->ip, b));
     if (t->mp)
-        du_cat(f->summary, sizeof(f->summary), " (outside %s:%u)", du_ipp(&t->mp->outside.ip, o),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " (outside %s:%u)", du_ipp(&t->mp->outside.ip, o),
                t->mp->outside.port);
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            " with NAT traversal working: IKE moved to UDP %u and ESP is UDP-encapsulated both "
            "ways (%llu packets "
            "out, %llu back).",
            t->er->port, (unsigned long long)t->up, (unsigned long long)t->down);
     if (t->ka)
-        du_cat(f->summary, sizeof(f->summary), " NAT-T keepalives every %.1f s.", du_sec(t->ka));
-    snprintf(f->remedy, sizeof(f->remedy),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " NAT-T keepalives every %.1f s.", du_sec(t->ka));
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s "
              "for a replied flow).");
     emit_sessions(f, t, finding_session_add, false);
@@ -256,11 +256,11 @@ static bool emit_group(struct detect_ctx *c, uint8_t cap, const struct tunnel *t
     f->confirmed = du_two(c) || t0->natd;
     f->group_count = n - 1;
     char b[DU_IPSTR], o[DU_IPSTR];
-    snprintf(f->summary, sizeof(f->summary), "%u clients reach %s:%u through a NAT", n,
+    snprintf(f->summary, FINDING_SUMMARY_SIZE, "%u clients reach %s:%u through a NAT", n,
              du_ipp(&t0->er->ip, b), t0->er->port);
     if (t0->mp)
-        du_cat(f->summary, sizeof(f->summary), " (outside %s)", du_ip(&t0->mp->outside.ip, o));
-    du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " (outside %s)", du_ip(&t0->mp->outside.ip, o));
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            " with NAT traversal working for each: IKE moved to UDP %u and ESP is "
            "UDP-encapsulated both ways (%llu packets out, %llu back in all; each client's in "
            "the sessions list).",
@@ -269,12 +269,12 @@ static bool emit_group(struct detect_ctx *c, uint8_t cap, const struct tunnel *t
     snprintf(lo, sizeof(lo), "%.1f", du_sec(ka_min));
     snprintf(hi, sizeof(hi), "%.1f", du_sec(ka_max));
     if (with_ka && strcmp(lo, hi) == 0)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " NAT-T keepalives every %s s (%u of the %u clients).", lo, with_ka, n);
     else if (with_ka)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " NAT-T keepalives every %s-%s s (%u of the %u clients).", lo, hi, with_ka, n);
-    snprintf(f->remedy, sizeof(f->remedy),
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Nothing to fix. Keep NAT-T keepalives below the NAT's UDP timeout (Linux: 120 s "
              "for a replied flow).");
     finding_ev_int(f, "clients", n);

@@ -129,35 +129,35 @@ static void natt_summary(struct finding *f, const struct natt_facts *n)
     if (n->by_mapping) {
         char o[DU_IPSTR];
         du_ip(&n->by_mapping->outside.ip, o);
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "The two captures show the router rewriting the initiator %s of IKEv%u SA %016llx "
                  "with %s to %s (no NAT-D payload was captured: the mapping itself proves the "
                  "NAT), yet",
                  a, ik->version, (unsigned long long)ik->ispi, b, o);
     } else {
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "NAT detection in IKEv%u SA %016llx between %s and %s shows that %s behind a "
                  "NAT, yet",
                  ik->version, (unsigned long long)ik->ispi, a, b, who);
     }
     if (n->raw_sas) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " ESP stays raw (IP protocol 50: %u SA(s), %llu packets, SPI", n->raw_sas,
                (unsigned long long)n->raw_pkts);
         for (unsigned k = 0; k < n->raw_sas && k < 4; k++)
-            du_cat(f->summary, sizeof(f->summary), "%s %s", k ? "," : "", du_spi(n->spis[k], s));
-        du_cat(f->summary, sizeof(f->summary), ", since %s) instead of moving into UDP 4500",
+            du_cat(f->summary, FINDING_SUMMARY_SIZE, "%s %s", k ? "," : "", du_spi(n->spis[k], s));
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ", since %s) instead of moving into UDP 4500",
                du_hms(n->raw_first, t));
     }
     if (n->stay500)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "%s IKE stays on UDP port 500 after the authentication exchange",
                n->raw_sas ? ", and" : "");
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            ". Raw ESP through a NAT works for at most one client per server and outside "
            "address, and breaks "
            "on NATs that do not pass IP protocol 50.");
-    snprintf(f->remedy, sizeof(f->remedy),
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Enable NAT traversal on both peers so that IKE moves to UDP 4500 and ESP is "
              "UDP-encapsulated once "
              "NAT-D detects the NAT (RFC 3947/3948; strongSwan does it by default: check that "

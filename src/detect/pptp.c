@@ -253,17 +253,17 @@ static void gre_summary_forwarded(struct finding *f, const struct gre_call *g)
     du_ip(&g->sout.ip, so);
     f->confirmed = g->oc != NULL;
     if (g->oup)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The server is behind the router (its control connection is forwarded from "
                "%s:%u). The client's GRE reached the router (%llu packets to %s outside) and "
                "was not forwarded to the server: the router forwards TCP 1723 but not GRE.",
                so, g->sout.port, (unsigned long long)g->oup, so);
     else
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The server is behind the router (its control connection is forwarded from "
                "%s:%u); the client's GRE did not reach the router either.",
                so, g->sout.port);
-    snprintf(f->remedy, sizeof(f->remedy), "%s", REMEDY_FORWARD);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", REMEDY_FORWARD);
 }
 
 /* Summary, confirmation and remedy of a one-way GRE call. */
@@ -275,7 +275,7 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
     char a[DU_IPSTR], b[DU_IPSTR], o[DU_IPSTR], t[16];
     du_ip(&pc->client.ip, a);
     du_ip(&pc->server.ip, b);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "PPTP call %u (Call ID 0x%04x, server's 0x%04x) of %s to %s was set up at %s "
              "on the control "
              "connection (TCP %u -> 1723), but its GRE (IP protocol 47) flows one way "
@@ -294,19 +294,19 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
     if (two && g->oc) {
         if (no_return && g->odown > 0) {
             f->confirmed = true;
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    " The server's return GRE reached the router (%llu packets for Call ID "
                    "0x%04x at %s) and "
                    "was dropped there: the router does not map return GRE back to the client.",
                    (unsigned long long)g->odown, g->ocall->call_id, du_ip(&g->oc->client.ip, o));
         } else if (no_return && g->oup == 0) {
             f->confirmed = true;
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    " The client's GRE never left the router (none outside): the router "
                    "blocks GRE.");
         } else if (no_return) {
             f->confirmed = true;
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    " The GRE left the router (%llu packets outside) but the server never "
                    "answered: GRE is "
                    "blocked beyond the router or the server ignores the call.",
@@ -316,22 +316,22 @@ static void gre_summary(struct finding *f, const struct gre_call *g, bool two)
                   "check the server's PPTP/GRE configuration.";
         } else if (g->odown == 0) {
             f->confirmed = true;
-            du_cat(f->summary, sizeof(f->summary),
+            du_cat(f->summary, FINDING_SUMMARY_SIZE,
                    " The server's GRE did not appear outside either.");
         }
     } else if (!two && !no_return && ip_addr_is_private(&pc->server.ip) &&
                !ip_addr_is_private(&pc->client.ip)) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The server has a private address and the client a public one: a server behind a "
                "router that forwards TCP 1723 to it but not the client's GRE.");
         rem = REMEDY_FORWARD;
     } else if (!two) {
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " Without the GRE the PPP session cannot start; a NAT without PPTP "
                "passthrough typically "
                "drops return GRE.");
     }
-    snprintf(f->remedy, sizeof(f->remedy), "%s", rem);
+    snprintf(f->remedy, FINDING_REMEDY_SIZE, "%s", rem);
 }
 
 static void gre_sessions(struct finding *f, const struct gre_call *g, bool two)
@@ -610,22 +610,22 @@ static void coll_summary(struct finding *f, const struct call_group *g)
             if (g->have_in[q])
                 du_cat(list, sizeof(list), "%s%s", list[0] ? ", " : "", du_ip(&g->in[q].ip, ip1));
         du_ip(&a->client.ip, ip1);
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "%u PPTP calls from inside clients (%s) leave the NAT address %s for "
                  "server %s with the "
                  "same Call ID 0x%04x",
                  g->nm, list, ip1, ip2, g->ca->call_id);
     } else {
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "%u PPTP control connections from %s to server %s (several clients behind "
                  "one NAT "
                  "address) set up calls with the same Call ID 0x%04x",
                  g->nm, ip1, ip2, g->ca->call_id);
     }
-    du_cat(f->summary, sizeof(f->summary), " (TCP source ports");
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, " (TCP source ports");
     for (unsigned q = 0; q < g->nm; q++)
-        du_cat(f->summary, sizeof(f->summary), "%s %u", q ? "," : "", g->mem[q]->client.port);
-    du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, "%s %u", q ? "," : "", g->mem[q]->client.port);
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            "; since %s): the router does not rewrite PPTP Call IDs (no PPTP-aware NAT). "
            "Return GRE carries "
            "only the Call ID, so the router cannot tell the calls apart: %llu return GRE "
@@ -670,7 +670,7 @@ static bool coll_emit(struct detect_ctx *c, uint8_t cap, const struct call_group
         return false;
     f->confirmed = du_two(c);
     coll_summary(f, g);
-    snprintf(f->remedy, sizeof(f->remedy),
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Enable a PPTP-aware NAT so each client's Call ID is rewritten (Linux: "
              "nf_conntrack_pptp / "
              "nf_nat_pptp helper attached with nft 'ct helper set' on TCP 1723; on home "

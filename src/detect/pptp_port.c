@@ -66,27 +66,27 @@ static bool emit(struct detect_ctx *c, const struct session_model *m, const stru
     char cl[DU_IPSTR], sv[DU_IPSTR];
     du_ipp(&pc->client.ip, cl);
     du_ipp(&pc->server.ip, sv);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "PPTP control connection %s:%u -> %s:%u runs on TCP port %u, not 1723 (recognised by "
              "its magic cookie 0x1A2B3C4D), with %u call(s): a NAT's PPTP helper tracks port 1723 "
              "only, so the GRE of these calls is not translated by Call ID",
              cl, pc->client.port, sv, pc->server.port, pc->server.port, x->calls);
     if (dropped)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; the server's GRE reached the router (%llu packets outside) but %llu reached the "
                "client: the router dropped it",
                (unsigned long long)x->odown, (unsigned long long)x->down);
     else if (one_way)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; its GRE flows one way only here (%llu to the server, %llu to the client)",
                (unsigned long long)x->up, (unsigned long long)x->down);
     else
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; its GRE flows both ways in this capture (%llu / %llu), which does not show "
                "whether a NAT on the client's side translated it",
                (unsigned long long)x->up, (unsigned long long)x->down);
-    du_cat(f->summary, sizeof(f->summary), ".");
-    snprintf(f->remedy, sizeof(f->remedy),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "Run the PPTP server on TCP 1723 so that NAT helpers track the call, or configure "
              "the NAT to track port %u (Linux: 'tcp dport %u ct helper set \"pptp-h\"' with an "
              "nft ct helper of type \"pptp\"); better, replace PPTP with IKEv2/IPsec.",

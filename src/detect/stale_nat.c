@@ -7,6 +7,7 @@
  *    timeout with no keepalives holding the mapping.
  * Idle time alone is never reported: a tunnel whose keepalives held the mapping is healthy. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stale_nat.h"
@@ -65,7 +66,7 @@ void stale_remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const stru
     if (proto == IPP_UDP && lost_us) {
         double lim = du_sec(lost_us);
         double ka = lim > 4 ? (lim / 2 < 20 ? lim / 2 : 20) : 1;
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Keep NAT-T keepalives running with a period below the router's UDP timeout: "
                  "below %.0f s here "
                  "(e.g. %.0f s; strongSwan charon.keep_alive, default 20 s), or lengthen the "
@@ -74,14 +75,14 @@ void stale_remedy(struct finding *f, uint64_t lost_us, uint8_t proto, const stru
                  ">= 120 s).",
                  lim, ka, stale_timeout_for(c, IPP_UDP, replied));
     } else if (proto == IPP_UDP) {
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Enable NAT-T keepalives (strongSwan charon.keep_alive, default 20 s) with a "
                  "period below the "
                  "router's UDP timeout, or lengthen that timeout (Linux: "
                  "nf_conntrack_udp_timeout_stream).");
     } else {
         char pn[DU_PROTOSTR];
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Keep traffic (DPD, keepalives) flowing more often than the router's %s timeout, "
                  "lengthen it "
                  "(Linux: nf_conntrack_%s_timeout), or switch to NAT-T with keepalives.",
@@ -126,7 +127,7 @@ static void reconcile(const struct detect_ctx *c, struct finding *f)
     if (!ka || !lost || ka->type != EV_SECONDS || lost->type != EV_SECONDS || ka->d <= 0 ||
         ka->d >= lost->d || strncmp(f->remedy, "Keep NAT-T keepalives", 21) != 0)
         return;
-    snprintf(f->remedy, sizeof(f->remedy),
+    snprintf(f->remedy, FINDING_REMEDY_SIZE,
              "NAT-T keepalives were seen every %.1f s, often enough, but none crossed this flow "
              "during the %.0f s idle before the mapping was lost: shortening the interval is not "
              "the fix. Make sure they keep running while the tunnel is idle (a stopped or "
@@ -183,7 +184,9 @@ static void run_after(struct detect_ctx *c, const struct finding_list *earlier)
         struct finding *f = finding_add(c->out, own.v[i].kind, own.v[i].ts_us);
         if (!f)
             break;
-        *f = own.v[i]; /* moved: what it owns (evidence, frames, sessions) goes with it */
+        free(f->summary); /* (the new finding's empty text: the moved one brings its own) */
+        free(f->remedy);
+        *f = own.v[i]; /* moved: what it owns (text, evidence, frames, sessions) goes with it */
         memset(&own.v[i], 0, sizeof(own.v[i]));
     }
     finding_list_free(&own);

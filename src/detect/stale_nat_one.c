@@ -81,7 +81,7 @@ static void other_host_finding(struct detect_ctx *c, const struct session_model 
     f->confirmed = true;
     char o[DU_IPSTR], n[DU_IPSTR], sv[DU_IPSTR], s[12], t[16], ka[160];
     stale_ka_text(ka, sizeof(ka), fl, gp);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "ESP SA %s from %s:%u reached %s:%u until the tunnel went idle, then from %s on "
              "(after %.1f s without "
              "traffic from %s) it reaches another inside host, %s:%u (%llu packets): the NAT "
@@ -164,7 +164,7 @@ static bool portmove_finding(struct detect_ctx *c, uint8_t cap, const struct por
     du_ipp(p->cli, sa_);
     du_ipp(p->srv, sb);
     stale_ka_text(ka, sizeof(ka), p->fl, p->gp);
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "ESP SA %s between %s and %s:%u went idle for %.1f s and then continued from "
              "port %u instead "
              "of %u (at %s): the NAT mapping expired and the router gave the tunnel a new "
@@ -174,7 +174,7 @@ static bool portmove_finding(struct detect_ctx *c, uint8_t cap, const struct por
              du_spi(a->k.spi, s), sa_, sb, p->srvp, du_sec(p->idle), p->newp, p->oldp,
              du_hms(b->first_ts, t), ka);
     if (p->flow_idle && p->flow_idle < p->idle)
-        du_cat(f->summary, sizeof(f->summary), " The UDP flow itself was idle %.1f s.",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " The UDP flow itself was idle %.1f s.",
                du_sec(p->flow_idle));
     stale_remedy(f, p->flow_idle ? p->flow_idle : p->idle, IPP_UDP, c, p->replied);
     struct finding_session *fs = finding_session_add(f, ROLE_CLIENT, p->cli);
@@ -295,7 +295,7 @@ static void single_dpd(struct detect_ctx *c, const struct session_model *m)
         f->confirmed = false;
         char a[DU_IPSTR], b[DU_IPSTR], t[16], ka[160];
         stale_ka_text(ka, sizeof(ka), fl, g);
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "IKE SA %016llx between %s and %s sat idle %.1f s (longer than the NAT's assumed "
                  "UDP timeout of "
                  "%u s); right after it, from %s, its request (message ID %u) was sent %u times "

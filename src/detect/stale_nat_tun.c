@@ -34,13 +34,13 @@ void stale_tunnel_remedy(struct finding *f, uint8_t vpn, uint64_t lost_us, uint6
     else
         snprintf(bound, sizeof(bound), "below %.1f s here", du_sec(lost_us));
     if (vpn == VPN_WG)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Set `PersistentKeepalive = %u` in the client's [Peer] section (wg-quick): "
                  "WireGuard sends no keepalive by default, and the router's UDP mapping timeout "
                  "is %s. Or lengthen that timeout (Linux: nf_conntrack_udp_timeout_stream).",
                  ka, bound);
     else
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Set `keepalive %u %u` on the OpenVPN server (it pushes ping %u / ping-restart "
                  "%u to clients): the router's UDP mapping timeout is %s. Or lengthen that "
                  "timeout (Linux: nf_conntrack_udp_timeout_stream).",
@@ -54,7 +54,7 @@ static void summary_tunnel_words(struct finding *f, const struct tun_flow *t)
     char *p = strstr(f->summary, from);
     if (!p)
         return;
-    char rest[sizeof(f->summary)];
+    char rest[FINDING_SUMMARY_SIZE];
     snprintf(rest, sizeof(rest), "%s", p + sizeof(from) - 1);
     uint64_t ka = t->act.ka_ivl_n >= 2 ? tun_flow_keepalive_us(t) : 0;
     char words[160];
@@ -71,7 +71,7 @@ static void summary_tunnel_words(struct finding *f, const struct tun_flow *t)
     else
         snprintf(words, sizeof(words), "No OpenVPN pings (keepalive) were seen on this tunnel.");
     *p = '\0';
-    du_cat(f->summary, sizeof(f->summary), "%s%s", words, rest);
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, "%s%s", words, rest);
 }
 
 struct comeback;
@@ -91,11 +91,11 @@ void stale_tunnel_two(struct detect_ctx *c, struct finding *f, const struct flow
         /* the session is named */
     } else if (t->vpn == VPN_WG && t->wg_i_idx) {
         char a[WG_INDEX_STR_LEN], b[WG_INDEX_STR_LEN];
-        du_cat(f->summary, sizeof(f->summary), " Latest WireGuard session on it: %s / %s.",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " Latest WireGuard session on it: %s / %s.",
                wg_index_str(t->wg_i_idx, a, sizeof(a)), wg_index_str(t->wg_r_idx, b, sizeof(b)));
     } else if (t->vpn == VPN_OVPN && t->has_ovpn) {
         char a[OVPN_SID_STR_LEN];
-        du_cat(f->summary, sizeof(f->summary), " OpenVPN session %s.",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " OpenVPN session %s.",
                ovpn_sid_str(t->ovpn_csid, a, sizeof(a)));
     }
     stale_tunnel_remedy(f, t->vpn, lost_us, surv_us);
@@ -209,10 +209,10 @@ static bool two_comeback(struct detect_ctx *c, struct finding *f, const struct t
         *np = '.';
     }
     if (cb.moved)
-        du_cat(f->summary, sizeof(f->summary), " Outside, the same %s went on from port %u.", cb.id,
-               (unsigned)cb.to.port);
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " Outside, the same %s went on from port %u.",
+               cb.id, (unsigned)cb.to.port);
     else if (cb.new_session)
-        du_cat(f->summary, sizeof(f->summary), " Outside, the client started %s from port %u.",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " Outside, the client started %s from port %u.",
                cb.id, (unsigned)cb.to.port);
     if (cb.moved || cb.new_session)
         finding_ev_bool(f, "same_session", cb.moved);
@@ -232,25 +232,25 @@ static void single_one(struct detect_ctx *c, const struct session_model *m,
         f->sev = SEV_INFO;
     uint8_t cap = du_cap(c, m);
     char a[DU_IPSTR], b[DU_IPSTR], h1[16];
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "The %s tunnel of %s:%u (as seen outside the NAT) towards %s:%u was idle %.1f s; "
              "then %u packet(s) the server sent from %s got no answer on that outside port",
              tun_flow_name(t), du_ipp(&t->client.ip, a), (unsigned)t->client.port,
              du_ipp(&t->server.ip, b), (unsigned)t->server.port, du_sec(r->gap_us), (unsigned)r->n,
              du_hms(r->first_ts, h1));
     if (r->handshakes)
-        du_cat(f->summary, sizeof(f->summary), " (%u of them handshake retries: a storm)",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " (%u of them handshake retries: a storm)",
                (unsigned)r->handshakes);
     if (r->answered_ts)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; the client spoke again only %.1f s later, from the same outside port (the "
                "router reused it for a new mapping)",
                du_sec(r->answered_ts - r->first_ts));
     if (cb.moved || cb.new_session)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                "; the client came back from outside port %u (was %u): %s", (unsigned)cb.to.port,
                (unsigned)t->client.port, cb.id);
-    du_cat(f->summary, sizeof(f->summary),
+    du_cat(f->summary, FINDING_SUMMARY_SIZE,
            ". The router's mapping expired during the idle period and the server's packets died "
            "at the router%s.",
            f->confirmed ? "" : " (suspected: nothing else shows it)");

@@ -303,44 +303,44 @@ static void group_summary(struct finding *f, const struct group *gr, const struc
     du_ipp(&mp->outside.ip, o);
     stale_ka_text(ka, sizeof(ka), v->fl, v->gp);
     if (mp->proto == IPP_UDP)
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "The NAT mapping of %s:%u (outside %s:%u) towards %s:%u had expired after "
                  "%.1f s of idle",
                  a, mp->inside.port, o, mp->outside.port, b, mp->peer.port, du_sec(v->idle));
     else
-        snprintf(f->summary, sizeof(f->summary),
+        snprintf(f->summary, FINDING_SUMMARY_SIZE,
                  "The NAT mapping of %s (outside %s) for %s towards %s had expired after %.1f "
                  "s of idle",
                  a, o, du_proto_upper(mp->proto, pn), b, du_sec(v->idle));
     if (gr->drop_pkts)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ": %llu packet(s) %s sent at %s reached the router's outside but never the client.",
                (unsigned long long)gr->drop_pkts, b, du_hms(gr->drop_first, t));
     else
-        du_cat(f->summary, sizeof(f->summary), ".");
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
     if (v->mv)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " When the client sent again at %s it got a new outside port %u (was %u), so "
                "the server sees a "
                "new peer.",
                du_hms(gr->move_ts, t), v->mv->outside.port, mp->outside.port);
     if (v->tk) {
         char x[DU_IPSTR];
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " Meanwhile the old outside port %u went to %s:%u (from %s): %llu packets %s "
                "sent there reached "
                "that host instead.",
                mp->outside.port, du_ipp(&v->tk->inside.ip, x), v->tk->inside.port,
                du_hms(v->tk->first_ts, t), (unsigned long long)v->tk->from_peer_inside, b);
     }
-    du_cat(f->summary, sizeof(f->summary), " %s", ka);
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, " %s", ka);
     if (v->surv)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The router's timeout for this flow is between %.1f s (longest idle it "
                "survived) and %.1f s.",
                du_sec(v->surv), du_sec(v->lost));
     else
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                " The router's timeout for this flow is below %.1f s.", du_sec(v->lost));
 }
 

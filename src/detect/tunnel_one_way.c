@@ -50,7 +50,7 @@ static void remedy(struct finding *f, const struct tun_flow *t, bool router)
 {
     unsigned port = t->server.port;
     if (router)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "The router drops the tunnel's packets of one direction: check its forward / "
                  "filter rules and any traffic shaping or DPI for UDP port %u (e.g. `nft list "
                  "ruleset`, `iptables -L FORWARD -v`), then %s",
@@ -58,7 +58,7 @@ static void remedy(struct finding *f, const struct tun_flow *t, bool router)
                  t->vpn == VPN_WG ? "AllowedIPs on both peers."
                                   : "the tunnel's routes (route / iroute / push).");
     else if (t->vpn == VPN_WG)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "The handshake completes, so keys and endpoints are right; the other direction's "
                  "data is lost. Check AllowedIPs on the receiving peer (WireGuard drops a packet "
                  "whose inner source is outside the sender's AllowedIPs), IP forwarding and the "
@@ -66,14 +66,14 @@ static void remedy(struct finding *f, const struct tun_flow *t, bool router)
                  "(capture outside the router too: --inside/--outside).",
                  port);
     else if (t->vpn == VPN_OVPN)
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "The control channel works; the other direction's data is lost. Check the "
                  "server's route / iroute / push \"route\" settings, IP forwarding and the "
                  "firewall on the tun interface of the side that does not answer, and rules for "
                  "port %u on the way (capture outside the router too: --inside/--outside).",
                  port);
     else
-        snprintf(f->remedy, sizeof(f->remedy),
+        snprintf(f->remedy, FINDING_REMEDY_SIZE,
                  "Check that the tunnel's server answers on UDP %u and that no firewall or NAT on "
                  "the way drops the return direction (capture outside the router too: "
                  "--inside/--outside).",
@@ -93,21 +93,21 @@ static void one(struct detect_ctx *c, const struct session_model *m, const struc
     const struct endpoint *from = dir == 0 ? &t->client : &t->server;
     const struct endpoint *to = dir == 0 ? &t->server : &t->client;
     char a[DU_IPSTR], b[DU_IPSTR];
-    snprintf(f->summary, sizeof(f->summary),
+    snprintf(f->summary, FINDING_SUMMARY_SIZE,
              "The %s tunnel between %s:%u and %s:%u carries data one way only: %llu data "
              "packet(s) %s -> %s, none back",
              tun_flow_name(t), du_ipp(&from->ip, a), (unsigned)from->port, du_ipp(&to->ip, b),
              (unsigned)to->port, (unsigned long long)tun_flow_payload(t, dir),
              dir == 0 ? "client" : "server", dir == 0 ? "server" : "client");
     if (t->vpn == VPN_WG && t->handshakes[0] + t->handshakes[1])
-        du_cat(f->summary, sizeof(f->summary), " (handshakes completed: %llu initiation(s))",
+        du_cat(f->summary, FINDING_SUMMARY_SIZE, " (handshakes completed: %llu initiation(s))",
                (unsigned long long)(t->handshakes[0] + t->handshakes[1]));
     if (lost)
-        du_cat(f->summary, sizeof(f->summary),
+        du_cat(f->summary, FINDING_SUMMARY_SIZE,
                ". The outside capture has %llu data packet(s) of the other direction: they "
                "reached the router and died there",
                (unsigned long long)lost);
-    du_cat(f->summary, sizeof(f->summary), ".");
+    du_cat(f->summary, FINDING_SUMMARY_SIZE, ".");
     remedy(f, t, lost > 0);
     du_session_endpoint(f, ROLE_CLIENT, &t->client);
     du_session_endpoint(f, ROLE_SERVER, &t->server);

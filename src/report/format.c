@@ -400,27 +400,113 @@ const char *rep_type_name(unsigned t)
     return t < REC__COUNT ? names[t] : "unknown";
 }
 
-static struct rep_rec *rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
-                               bool has_ts, uint64_t ts)
+/* Where the ids of a list come from (struct rep_src): a table of a model (the id minus the base is
+ * the slot; PPTP_CALLS_PER_CTRL ids per slot for PPTP control connections, one per call), or an
+ * array of the report input (the id minus the base is the index). */
+enum src_kind {
+    SRC_IKE = 0,
+    SRC_IPSEC,
+    SRC_PPTP,
+    SRC_GRE,
+    SRC_L2TP,
+    SRC_FLOW,
+    SRC_WG,
+    SRC_OVPN,
+    SRC_NAT_MAP,
+    SRC_UNMATCHED,
+    SRC_CLOCK,
+    SRC_FINDING,
+};
+
+/* Registers the next n ids as coming from `from`; *base gets the first. -1 when the ids or the
+ * sources run out (the list is then partial). */
+static int add_src(struct rep_list *l, unsigned kind, const void *from, uint64_t n, uint32_t *base)
 {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 64;
-        struct rep_rec *nv = realloc(l->v, ncap * sizeof(*nv));
-        if (!nv)
-            return NULL;
-        l->v = nv;
-        l->cap = ncap;
+    const struct rep_src *last = l->n_src ? &l->src[l->n_src - 1] : NULL;
+    uint32_t next = last ? last->base + last->n : 0;
+    if (l->n_src >= REP_MAX_SRC || n > UINT32_MAX - next)
+        return -1;
+    l->src[l->n_src++] = (struct rep_src){next, (uint32_t)n, (uint8_t)kind, from};
+    *base = next;
+    return 0;
+}
+
+/* A new entry (in the counting pass: only counted). -1 when the list is full (the counting pass
+ * sized it, so only when the input changed between the passes, which it does not). */
+static int rec_add(struct rep_list *l, unsigned type, uint8_t model, uint8_t side, uint32_t id,
+                   bool has_ts, uint64_t ts)
+{
+    if (l->counting) {
+        l->n++;
+        return 0;
     }
-    struct rep_rec *r = &l->v[l->n];
+    if (l->n == l->cap)
+        return -1;
+    struct rep_ref *r = &l->v[l->n++];
     memset(r, 0, sizeof(*r));
+    r->ts = ts;
+    r->id = id;
     r->type = (uint8_t)type;
     r->model = model;
-    r->p = p;
+    r->side = side;
     r->has_ts = has_ts;
-    r->ts = ts;
-    r->seq = (uint32_t)l->n;
-    l->n++;
+    return 0;
+}
+
+/* The record of entry e (of list l, or a copy of one) into *r; returns r. */
+static const struct rep_rec *ref_rec(const struct rep_list *l, const struct rep_ref *e,
+                                     struct rep_rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->ts = e->ts;
+    r->seq = e->id;
+    r->has_ts = e->has_ts;
+    r->type = e->type;
+    r->model = e->model;
+    r->side = e->side;
+    /* the source of the id: the last one starting at or before it (bases grow) */
+    unsigned lo = 0, hi = l->n_src;
+    while (hi - lo > 1) {
+        unsigned mid = (lo + hi) / 2;
+        if (l->src[mid].base <= e->id)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (!l->n_src)
+        return r;
+    const struct rep_src *s = &l->src[lo];
+    uint32_t off = e->id - s->base;
+    switch (s->kind) {
+    case SRC_PPTP:
+        r->p = table_slot(s->from, off / PPTP_CALLS_PER_CTRL, NULL);
+        r->sub = off % PPTP_CALLS_PER_CTRL;
+        break;
+    case SRC_NAT_MAP:
+        r->p = (const struct nat_mapping *)s->from + off;
+        r->sub = off;
+        break;
+    case SRC_UNMATCHED:
+        r->p = (const struct nat_unmatched *)s->from + off;
+        r->sub = off;
+        break;
+    case SRC_CLOCK:
+        r->p = s->from;
+        break;
+    case SRC_FINDING:
+        r->p = (const struct finding *)s->from + off;
+        r->sub = off;
+        break;
+    default: /* a table */
+        r->p = table_slot(s->from, off, NULL);
+        break;
+    }
     return r;
+}
+
+const struct rep_rec *rep_get(const struct rep_list *l, size_t i, struct rep_rec *r)
+{
+    return ref_rec(l, &l->v[i], r);
 }
 
 static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
@@ -431,11 +517,11 @@ static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
              id->has_icmp_id ? id->icmp_id : 0u);
 }
 
-/* The tie-break key of a record (records with equal ts and type are ordered by it), made when a
- * comparison needs it instead of held in every record. */
 /* The report whose records cmp_rec compares (a flow's endpoints are in its model's table). */
 static _Thread_local const struct report_input *cmp_in;
 
+/* The tie-break key of a record (records with equal ts and type are ordered by it), made when a
+ * comparison needs it instead of held in every record. */
 static void rec_key(const struct rep_rec *r, char *key, size_t size)
 {
     const char *side = side_name(r->side);
@@ -523,91 +609,142 @@ static void rec_key(const struct rep_rec *r, char *key, size_t size)
     }
 }
 
+/* The records of table t (a source of kind `kind`): the live entries `take` accepts, with their
+ * type and ts. */
+struct tab_walk {
+    struct rep_list *l;
+    const struct report_input *in;
+    const struct session_model *m;
+    uint8_t mi;
+};
+
+static int add_table(const struct tab_walk *w, unsigned kind, const struct table *t)
+{
+    uint32_t base;
+    if (!t)
+        return 0;
+    uint32_t n = table_slots(t);
+    if (add_src(w->l, kind, t, (uint64_t)n * (kind == SRC_PPTP ? PPTP_CALLS_PER_CTRL : 1), &base))
+        return -1;
+    const struct session_model *m = w->m;
+    for (uint32_t i = 0; i < n; i++) {
+        const void *p = table_slot(t, i, NULL);
+        if (!p)
+            continue;
+        unsigned type;
+        uint64_t ts;
+        switch (kind) {
+        case SRC_IKE:
+            type = REC_IKE_SA, ts = ((const struct ike_sa *)p)->first_ts;
+            break;
+        case SRC_IPSEC: {
+            const struct ipsec_sa *sa = p;
+            type = sa->k.proto == IPP_AH ? REC_AH_SA : REC_ESP_SA, ts = sa->first_ts;
+            break;
+        }
+        case SRC_PPTP: {
+            const struct pptp_ctrl *c = p;
+            unsigned nc = c->n_calls < PPTP_CALLS_PER_CTRL ? c->n_calls : PPTP_CALLS_PER_CTRL;
+            uint32_t id = base + i * PPTP_CALLS_PER_CTRL;
+            if (nc == 0 && rec_add(w->l, REC_PPTP_CTRL, w->mi, m->side, id, true, c->first_ts))
+                return -1;
+            for (unsigned k = 0; k < nc; k++)
+                if (rec_add(w->l, REC_PPTP_CALL, w->mi, m->side, id + k, true,
+                            c->calls[k].first_ts))
+                    return -1;
+            continue;
+        }
+        case SRC_GRE: {
+            const struct gre_flow *g = p;
+            bool *known = w->l->gre_call[w->mi];
+            bool call = known && !w->l->counting ? known[i] : session_gre_is_pptp_call(m, g);
+            if (known && w->l->counting)
+                known[i] = call;
+            if (call)
+                continue;
+            type = REC_GRE, ts = g->first_ts;
+            break;
+        }
+        case SRC_L2TP:
+            type = REC_L2TP, ts = ((const struct l2tp_sess *)p)->first_ts;
+            break;
+        case SRC_FLOW: {
+            const struct flow *f = p;
+            if (!rep_flow_listed(m, f, w->in->all_flows))
+                continue;
+            type = REC_FLOW, ts = f->first_ts;
+            break;
+        }
+        case SRC_WG:
+            type = REC_WG_SESSION, ts = ((const struct wg_session *)p)->first_ts;
+            break;
+        default: /* SRC_OVPN */
+            type = REC_OVPN_SESSION, ts = ((const struct ovpn_session *)p)->first_ts;
+            break;
+        }
+        if (rec_add(w->l, type, w->mi, m->side, base + i, true, ts))
+            return -1;
+    }
+    return 0;
+}
+
 static int add_model(struct rep_list *l, const struct report_input *in, uint8_t mi)
 {
     const struct session_model *m = in->models[mi];
-    size_t first = l->n;
-    int rc = 0;
-
-    for (uint32_t i = 0; rc == 0 && m->ike && i < table_slots(m->ike); i++) {
-        const struct ike_sa *sa = table_slot(m->ike, i, NULL);
-        if (sa && !rec_new(l, REC_IKE_SA, mi, sa, true, sa->first_ts))
-            rc = -1;
-    }
-    for (uint32_t i = 0; rc == 0 && m->ipsec && i < table_slots(m->ipsec); i++) {
-        const struct ipsec_sa *sa = table_slot(m->ipsec, i, NULL);
-        if (!sa)
-            continue;
-        unsigned type = sa->k.proto == IPP_AH ? REC_AH_SA : REC_ESP_SA;
-        if (!rec_new(l, type, mi, sa, true, sa->first_ts))
-            rc = -1;
-    }
-    for (uint32_t i = 0; rc == 0 && m->pptp && i < table_slots(m->pptp); i++) {
-        const struct pptp_ctrl *c = table_slot(m->pptp, i, NULL);
-        if (!c)
-            continue;
-        unsigned n = c->n_calls < PPTP_CALLS_PER_CTRL ? c->n_calls : PPTP_CALLS_PER_CTRL;
-        if (n == 0 && !rec_new(l, REC_PPTP_CTRL, mi, c, true, c->first_ts))
-            rc = -1;
-        for (unsigned k = 0; rc == 0 && k < n; k++) {
-            struct rep_rec *r = rec_new(l, REC_PPTP_CALL, mi, c, true, c->calls[k].first_ts);
-            if (!r)
-                rc = -1;
-            else
-                r->sub = k;
-        }
-    }
-    for (uint32_t i = 0; rc == 0 && m->gre && i < table_slots(m->gre); i++) {
-        const struct gre_flow *g = table_slot(m->gre, i, NULL);
-        if (g && !session_gre_is_pptp_call(m, g) && !rec_new(l, REC_GRE, mi, g, true, g->first_ts))
-            rc = -1;
-    }
-    for (uint32_t i = 0; rc == 0 && m->l2tp && i < table_slots(m->l2tp); i++) {
-        const struct l2tp_sess *s = table_slot(m->l2tp, i, NULL);
-        if (s && !rec_new(l, REC_L2TP, mi, s, true, s->first_ts))
-            rc = -1;
-    }
-    for (uint32_t i = 0; rc == 0 && m->flows && i < table_slots(m->flows); i++) {
-        const struct flow *f = table_slot(m->flows, i, NULL);
-        if (f && rep_flow_listed(m, f, in->all_flows) &&
-            !rec_new(l, REC_FLOW, mi, f, true, f->first_ts))
-            rc = -1;
-    }
-    if (rc == 0)
-        rc = rep_build_tunnels(l, mi, m);
-    for (size_t i = first; i < l->n; i++)
-        l->v[i].side = m->side;
-    return rc;
-}
-
-struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
-                            bool has_ts, uint64_t ts)
-{
-    return rec_new(l, type, model, p, has_ts, ts);
-}
-
-static int add_nat(struct rep_list *l, const struct nat_result *nr)
-{
-    for (size_t i = 0; i < nr->n_map; i++) {
-        struct rep_rec *r = rec_new(l, REC_NAT_MAPPING, 0, &nr->map[i], true, nr->map[i].first_ts);
-        if (!r)
-            return -1;
-        r->sub = (uint32_t)i;
-    }
-    for (size_t i = 0; i < nr->n_unm; i++) {
-        struct rep_rec *r = rec_new(l, REC_UNMATCHED, 0, &nr->unm[i], true, nr->unm[i].first_ts);
-        if (!r)
-            return -1;
-        r->sub = (uint32_t)i;
-    }
-    if (nr->clock.valid && !rec_new(l, REC_CLOCK_OFFSET, 0, &nr->clock, false, 0))
+    const struct tab_walk w = {l, in, m, mi};
+    const struct tunnel_model *tm = m->tun;
+    if (add_table(&w, SRC_IKE, m->ike) || add_table(&w, SRC_IPSEC, m->ipsec) ||
+        add_table(&w, SRC_PPTP, m->pptp) || add_table(&w, SRC_GRE, m->gre) ||
+        add_table(&w, SRC_L2TP, m->l2tp) || add_table(&w, SRC_FLOW, m->flows))
+        return -1;
+    if (tm && (add_table(&w, SRC_WG, tm->wg) || add_table(&w, SRC_OVPN, tm->ovpn)))
         return -1;
     return 0;
 }
 
+static int add_nat(struct rep_list *l, const struct nat_result *nr)
+{
+    uint32_t base;
+    if (add_src(l, SRC_NAT_MAP, nr->map, nr->n_map, &base))
+        return -1;
+    for (size_t i = 0; i < nr->n_map; i++)
+        if (rec_add(l, REC_NAT_MAPPING, 0, 0, base + (uint32_t)i, true, nr->map[i].first_ts))
+            return -1;
+    if (add_src(l, SRC_UNMATCHED, nr->unm, nr->n_unm, &base))
+        return -1;
+    for (size_t i = 0; i < nr->n_unm; i++)
+        if (rec_add(l, REC_UNMATCHED, 0, 0, base + (uint32_t)i, true, nr->unm[i].first_ts))
+            return -1;
+    if (nr->clock.valid && (add_src(l, SRC_CLOCK, &nr->clock, 1, &base) ||
+                            rec_add(l, REC_CLOCK_OFFSET, 0, 0, base, false, 0)))
+        return -1;
+    return 0;
+}
+
+static int add_all(struct rep_list *l, const struct report_input *in)
+{
+    int rc = 0;
+    for (uint8_t i = 0; i < in->n_models && i < 2 && rc == 0; i++)
+        if (in->models[i])
+            rc = add_model(l, in, i);
+    if (rc == 0 && in->nat)
+        rc = add_nat(l, in->nat);
+    const struct finding_list *fl = in->findings;
+    uint32_t base;
+    if (rc == 0 && fl && fl->n && add_src(l, SRC_FINDING, fl->v, fl->n, &base))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && fl && i < fl->n; i++)
+        rc = rec_add(l, REC_FINDING, 0, 0, base + (uint32_t)i, true, fl->v[i].ts_us);
+    return rc;
+}
+
+/* The list being sorted, for its sources (qsort gives the comparison no context; --batch sorts
+ * on several threads at once). */
+static _Thread_local const struct rep_list *sorting;
+
 static int cmp_rec(const void *pa, const void *pb)
 {
-    const struct rep_rec *a = pa, *b = pb;
+    const struct rep_ref *a = pa, *b = pb;
     if (a->has_ts != b->has_ts)
         return a->has_ts ? -1 : 1;
     if (a->has_ts && a->ts != b->ts)
@@ -615,35 +752,42 @@ static int cmp_rec(const void *pa, const void *pb)
     if (a->type != b->type)
         return a->type < b->type ? -1 : 1;
     char ka[REP_KEY_MAX], kb[REP_KEY_MAX];
-    rec_key(a, ka, sizeof(ka));
-    rec_key(b, kb, sizeof(kb));
+    struct rep_rec ra, rb;
+    rec_key(ref_rec(sorting, a, &ra), ka, sizeof(ka));
+    rec_key(ref_rec(sorting, b, &rb), kb, sizeof(kb));
     int c = strcmp(ka, kb);
     if (c)
         return c;
-    return a->seq < b->seq ? -1 : (a->seq > b->seq);
+    return a->id < b->id ? -1 : (a->id > b->id);
 }
 
 int rep_build(struct rep_list *l, const struct report_input *in)
 {
-    int rc = 0;
     memset(l, 0, sizeof(*l));
-    for (uint8_t i = 0; i < in->n_models && i < 2 && rc == 0; i++)
-        if (in->models[i])
-            rc = add_model(l, in, i);
-    if (rc == 0 && in->nat)
-        rc = add_nat(l, in->nat);
-    for (size_t i = 0; rc == 0 && in->findings && i < in->findings->n; i++) {
-        const struct finding *f = &in->findings->v[i];
-        struct rep_rec *r = rec_new(l, REC_FINDING, 0, f, true, f->ts_us);
-        if (!r) {
-            rc = -1;
-            break;
-        }
-        r->sub = (uint32_t)i;
+    bool *gre_call[2] = {NULL, NULL};
+    for (uint8_t i = 0; i < in->n_models && i < 2; i++)
+        if (in->models[i] && in->models[i]->gre && table_slots(in->models[i]->gre))
+            gre_call[i] = calloc(table_slots(in->models[i]->gre), sizeof(bool));
+    l->counting = true;
+    memcpy(l->gre_call, gre_call, sizeof(gre_call));
+    add_all(l, in);
+    size_t n = l->n;
+    memset(l, 0, sizeof(*l));
+    l->v = n ? malloc(n * sizeof(*l->v)) : NULL;
+    int rc = n && !l->v ? -1 : 0;
+    l->cap = l->v ? n : 0;
+    memcpy(l->gre_call, gre_call, sizeof(gre_call));
+    if (rc == 0)
+        rc = add_all(l, in);
+    for (unsigned i = 0; i < 2; i++) {
+        free(gre_call[i]);
+        l->gre_call[i] = NULL;
     }
     if (l->n > 1) {
+        sorting = l;
         cmp_in = in;
         qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
+        sorting = NULL;
         cmp_in = NULL;
     }
     return rc;

@@ -269,7 +269,8 @@ static void tl_collect(struct timelines *t, const struct rep_list *l, const stru
 {
     char a[64], b[64];
     for (size_t i = 0; i < l->n; i++) {
-        const struct rep_rec *rr = &l->v[i];
+        struct rep_rec rbuf;
+        const struct rep_rec *rr = rep_get(l, i, &rbuf);
         const char *side = in->n_models > 1 ? (rr->model ? "outside" : "inside") : "";
         if (rr->type == REC_ESP_SA || rr->type == REC_AH_SA) {
             const struct ipsec_sa *s = rr->p;
@@ -400,7 +401,8 @@ static void put_names(FILE *o, const struct report_input *in, const struct rep_l
     bool any = false;
     char a[64], b[64];
     for (size_t i = 0; i < l->n; i++) {
-        const struct rep_rec *r = &l->v[i];
+        struct rep_rec rbuf;
+        const struct rep_rec *r = rep_get(l, i, &rbuf);
         if (r->type != REC_PPTP_CTRL && r->type != REC_PPTP_CALL && r->type != REC_FLOW)
             continue;
         if (r->type == REC_PPTP_CALL && r->sub != 0)

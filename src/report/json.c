@@ -77,16 +77,18 @@ void report_json_summary(FILE *out, const struct report_input *in)
     jw_end_record(&w);
 }
 
-/* Records formatted in parallel: each round, JSON_CHUNK records per thread go to a memory
+/* Records formatted in parallel: each round, up to JSON_CHUNK records per thread go to a memory
  * stream of their own, then the streams are written in record order (the output is the one
- * thread's, byte for byte: a record's text depends only on the record). */
-#define JSON_CHUNK 512u
+ * thread's, byte for byte: a record's text depends only on the record). A grouped finding (one
+ * session per member: its line can be a megabyte) is written by this thread directly, between
+ * rounds, so that no stream holds it. */
+#define JSON_CHUNK 128u
 #define JSON_MAX_THREADS 16u
 
 struct fmt_job {
     const struct report_input *in;
-    const struct rep_rec *v;
-    size_t n;
+    const struct rep_list *l;
+    size_t from, n;
     char *buf;
     size_t len;
     bool ok;
@@ -99,29 +101,48 @@ static void *fmt_chunk(void *arg)
     j->ok = f != NULL;
     if (!f)
         return NULL;
-    for (size_t i = 0; i < j->n; i++)
-        print_rec(f, j->in, &j->v[i]);
+    for (size_t i = j->from; i < j->from + j->n; i++) {
+        struct rep_rec r;
+        print_rec(f, j->in, rep_get(j->l, i, &r));
+    }
     if (fclose(f) != 0)
         j->ok = false;
     return NULL;
 }
 
+/* Whether record i is a grouped finding (more sessions than a finding lists inline). */
+static bool big_rec(const struct rep_list *l, size_t i)
+{
+    struct rep_rec r;
+    if (l->v[i].type != REC_FINDING)
+        return false;
+    const struct finding *f = rep_get(l, i, &r)->p;
+    return f && f->n_more_sessions > 0;
+}
+
 static void print_recs(FILE *out, const struct report_input *in, const struct rep_list *l)
 {
     unsigned nt = in->threads < JSON_MAX_THREADS ? in->threads : JSON_MAX_THREADS;
+    struct rep_rec r;
     if (nt < 2 || l->n < 2 * JSON_CHUNK) {
         for (size_t i = 0; i < l->n; i++)
-            print_rec(out, in, &l->v[i]);
+            print_rec(out, in, rep_get(l, i, &r));
         return;
     }
     struct fmt_job job[JSON_MAX_THREADS];
     pthread_t th[JSON_MAX_THREADS];
     bool started[JSON_MAX_THREADS];
     for (size_t at = 0; at < l->n;) {
+        if (big_rec(l, at)) {
+            print_rec(out, in, rep_get(l, at++, &r));
+            continue;
+        }
         unsigned k = 0;
-        for (; k < nt && at < l->n; k++) {
-            size_t n = l->n - at < JSON_CHUNK ? l->n - at : JSON_CHUNK;
-            job[k] = (struct fmt_job){in, &l->v[at], n, NULL, 0, false};
+        for (; k < nt && at < l->n && !big_rec(l, at); k++) {
+            size_t n = 1;
+            while (n < JSON_CHUNK && at + n < l->n && !big_rec(l, at + n))
+                n++;
+            job[k] = (struct fmt_job){in, l, at, n, NULL, 0, false};
             /* the first chunk on this thread, the others on their own */
             started[k] = k > 0 && pthread_create(&th[k], NULL, fmt_chunk, &job[k]) == 0;
             at += n;
@@ -135,8 +156,8 @@ static void print_recs(FILE *out, const struct report_input *in, const struct re
             if (job[t].ok) {
                 fwrite(job[t].buf, 1, job[t].len, out);
             } else { /* no memory for the stream: written directly */
-                for (size_t i = 0; i < job[t].n; i++)
-                    print_rec(out, in, &job[t].v[i]);
+                for (size_t i = job[t].from; i < job[t].from + job[t].n; i++)
+                    print_rec(out, in, rep_get(l, i, &r));
             }
             free(job[t].buf);
         }

@@ -118,21 +118,3 @@ void rep_tunnel_key(const struct rep_rec *r, const char *side, char *key, size_t
         snprintf(key, size, "%s|%016llx", side, (unsigned long long)s->client_sid);
     }
 }
-
-int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m)
-{
-    const struct tunnel_model *tm = m->tun;
-    if (!tm)
-        return 0;
-    for (uint32_t i = 0; i < table_slots(tm->wg); i++) {
-        const struct wg_session *s = table_slot(tm->wg, i, NULL);
-        if (s && !rep_rec_new(l, REC_WG_SESSION, mi, s, true, s->first_ts))
-            return -1;
-    }
-    for (uint32_t i = 0; i < table_slots(tm->ovpn); i++) {
-        const struct ovpn_session *s = table_slot(tm->ovpn, i, NULL);
-        if (s && !rep_rec_new(l, REC_OVPN_SESSION, mi, s, true, s->first_ts))
-            return -1;
-    }
-    return 0;
-}

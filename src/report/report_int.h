@@ -30,9 +30,9 @@ enum rep_type {
 };
 const char *rep_type_name(unsigned t); /* the JSON "type" */
 
-/* One record to print: what it is, where it lives, and its sort keys (32 bytes: the tie-break
- * key is made from the record when a comparison needs it). Pointers are into the report input and
- * valid while it is. */
+/* One record to print: what it is, where it lives, and its sort keys (the tie-break key is made
+ * from the record when a comparison needs it). Pointers are into the report input and valid
+ * while it is. rep_get makes one from the list's entry. */
 #define REP_KEY_MAX 224 /* longest tie-break key */
 struct rep_rec {
     uint64_t ts;
@@ -45,22 +45,45 @@ struct rep_rec {
     uint8_t side;  /* the model's side (enum cap_side), in the key */
 };
 
+/* An entry of the list: 16 bytes, the sort keys and the record's place in the input (id: its
+ * position in the enumeration of its source, see format.c; ids grow in build order, so the id
+ * is the build order tie-break too). */
+struct rep_ref {
+    uint64_t ts;
+    uint32_t id;
+    uint8_t type; /* enum rep_type */
+    uint8_t model;
+    uint8_t side;
+    bool has_ts;
+};
+
+/* Where a run of ids comes from: a table of a model, the NAT result's arrays, the findings. */
+#define REP_MAX_SRC 24
+struct rep_src {
+    uint32_t base, n; /* ids base .. base + n - 1 */
+    uint8_t kind;     /* format.c's enum src_kind */
+    const void *from; /* the table or array */
+};
+
 struct rep_list {
     size_t n, cap;
-    struct rep_rec *v;
+    struct rep_ref *v;
+    unsigned n_src;
+    struct rep_src src[REP_MAX_SRC];
+    bool counting; /* rep_build's first pass: n counts, nothing is stored */
+    /* rep_build: per model, per GRE slot, whether the flow is a PPTP call's (a scan of the PPTP
+     * table each), found in the first pass for the second; NULL: asked again */
+    bool *gre_call[2];
 };
 
 /* Every record of the input in the order doc/json-schema.md gives: by ts, then type, then key;
  * records without a ts after them by type, then key. 0, or -1 on OOM (the list is then partial).
- * Free with rep_list_free. */
+ * The list is sized exactly (a first pass counts). Free with rep_list_free. */
 int rep_build(struct rep_list *l, const struct report_input *in);
 void rep_list_free(struct rep_list *l);
+/* Record i of the list (i < l->n) into *r; returns r. */
+const struct rep_rec *rep_get(const struct rep_list *l, size_t i, struct rep_rec *r);
 
-/* A new record in l (NULL on OOM). */
-struct rep_rec *rep_rec_new(struct rep_list *l, unsigned type, uint8_t model, const void *p,
-                            bool has_ts, uint64_t ts);
-/* json_tunnels.c: the wg_session and ovpn_session records of model mi. 0, or -1 on OOM. */
-int rep_build_tunnels(struct rep_list *l, uint8_t mi, const struct session_model *m);
 /* json_tunnels.c: the tie-break key of a wg_session or ovpn_session record. */
 void rep_tunnel_key(const struct rep_rec *r, const char *side, char *key, size_t size);
 

@@ -115,10 +115,11 @@ static size_t tx_section(FILE *out, const struct report_input *in, const struct 
     for (unsigned c = c0; c < s->ncols; c++)
         w[c] = (unsigned)strlen(s->head[c]);
     for (size_t i = 0; i < l->n; i++) {
-        if (!s->match(&l->v[i]))
+        struct rep_rec r;
+        if (!s->match(rep_get(l, i, &r)))
             continue;
         memset(cells, 0, sizeof(cells));
-        s->row(in, &l->v[i], cells);
+        s->row(in, &r, cells);
         for (unsigned c = c0; c < s->ncols; c++) {
             unsigned len = (unsigned)strlen(cells[c]);
             if (len > w[c])
@@ -137,10 +138,11 @@ static size_t tx_section(FILE *out, const struct report_input *in, const struct 
             fprintf(out, "%s\n", s->head[c]);
     }
     for (size_t i = 0; i < l->n; i++) {
-        if (!s->match(&l->v[i]))
+        struct rep_rec r;
+        if (!s->match(rep_get(l, i, &r)))
             continue;
         memset(cells, 0, sizeof(cells));
-        s->row(in, &l->v[i], cells);
+        s->row(in, &r, cells);
         fputs("  ", out);
         for (unsigned c = c0; c < s->ncols; c++) {
             if (c + 1 < s->ncols)

@@ -40,15 +40,30 @@ static void test_evidence_on_demand(void)
     finding_ev_int(f, "a", 3); /* a key appears once */
     CHECK_EQ(f->n_ev, 2);
     CHECK(f->ev_cap >= 2 && f->ev_cap < FINDING_MAX_EV);
-    for (unsigned i = 0; i < FINDING_MAX_EV + 4; i++) {
-        char k[8];
-        snprintf(k, sizeof(k), "k%u", i);
-        finding_ev_int(f, k, i);
-    }
+    /* keys are literals the evidence points to */
+    static const char *const keys[FINDING_MAX_EV + 4] = {
+        "k0",  "k1",  "k2",  "k3",  "k4",  "k5",  "k6",  "k7",  "k8",  "k9",
+        "k10", "k11", "k12", "k13", "k14", "k15", "k16", "k17", "k18", "k19"};
+    for (unsigned i = 0; i < FINDING_MAX_EV + 4; i++)
+        finding_ev_int(f, keys[i], i);
     CHECK_EQ(f->n_ev, FINDING_MAX_EV);
     CHECK_EQ(f->ev[0].i, 3);
     CHECK_STR(f->ev[1].s, "two");
     CHECK_STR(f->ev[FINDING_MAX_EV - 1].key, "k13");
+    /* a string value is the finding's own copy, cut at FINDING_EV_STR_MAX; a key given again
+     * with another type replaces it */
+    char v[FINDING_EV_STR_MAX + 20];
+    memset(v, 'x', sizeof(v) - 1);
+    v[sizeof(v) - 1] = 0;
+    finding_ev_str(f, "k2", v);
+    v[0] = 'y';
+    CHECK_EQ(f->ev[4].type, EV_STR);
+    CHECK_EQ(strlen(f->ev[4].s), FINDING_EV_STR_MAX);
+    CHECK_EQ(f->ev[4].s[0], 'x');
+    finding_ev_bool(f, "k2", true);
+    CHECK_EQ(f->ev[4].type, EV_BOOL);
+    CHECK_EQ(f->ev[4].i, 1);
+    finding_ev_str(f, "k3", "three");
     finding_frame_role(f, SIDE_INSIDE, 7, "probe");
     finding_frame(f, SIDE_INSIDE, 8);
     CHECK_EQ(f->n_frames, 2);
@@ -61,6 +76,7 @@ static void test_evidence_on_demand(void)
         CHECK(c.v[0].ev != NULL && c.v[0].frames != NULL);
         CHECK_EQ(c.v[0].n_ev, FINDING_MAX_EV);
         CHECK_STR(c.v[0].ev[1].s, "two");
+        CHECK_STR(c.v[0].ev[5].s, "three");
         CHECK_EQ(c.v[0].frames[1].frame, 8);
         CHECK_STR(finding_frame_role_name(&c.v[0], 0), "probe");
         CHECK_STR(finding_frame_role_name(&c.v[0], 1), "evidence");
@@ -142,7 +158,7 @@ static struct finding *one_way(struct finding_list *l, uint64_t ts, uint8_t clie
     finding_session_add(f, ROLE_SERVER, &s);
     finding_ev_str(f, "encap", encap);
     finding_frame_role(f, SIDE_SINGLE, frame, "first ESP packet, no answer");
-    snprintf(f->summary, sizeof(f->summary), "one way");
+    snprintf(f->summary, FINDING_SUMMARY_SIZE, "one way");
     return f;
 }
 

@@ -273,8 +273,8 @@ static void fill_model(struct session_model *m, struct finding_list *fl)
 
     struct finding *fd = finding_add(fl, FINDING_ESP_COLLISION, T0 + 2000000);
     fd->confirmed = true;
-    snprintf(fd->summary, sizeof(fd->summary), "Two clients \"share\" one NAT address.");
-    snprintf(fd->remedy, sizeof(fd->remedy), "Enable NAT-T.");
+    snprintf(fd->summary, FINDING_SUMMARY_SIZE, "Two clients \"share\" one NAT address.");
+    snprintf(fd->remedy, FINDING_REMEDY_SIZE, "Enable NAT-T.");
     struct finding_session *s = finding_session_add(fd, ROLE_CLIENT, &cli);
     s->has_port = true;
     s->port = 500;
