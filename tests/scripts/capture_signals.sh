@@ -45,8 +45,14 @@ run_until() {
         sleep 0.1
         t=$((t + 1))
     done
+    signal_and_wait "$sig" "$pid" "$desc" "$err"
+}
+
+# signal_and_wait SIG PID DESC ERR: sends SIG to PID and waits at most 20 s for it to end. Sets RC
+# (its exit status, or "timeout" after a kill -9 and a failure).
+signal_and_wait() {
+    local sig=$1 pid=$2 desc=$3 err=$4 t=0
     kill "-$sig" "$pid" 2>/dev/null
-    t=0
     while kill -0 "$pid" 2>/dev/null && [ $t -lt 200 ]; do
         sleep 0.1
         t=$((t + 1))
@@ -145,20 +151,9 @@ until blocked_on_fifo "$pid" "$TMP/f5" || [ $t -ge 200 ]; do
 done
 blocked_on_fifo "$pid" "$TMP/f5" && ok "stalled FIFO: the run blocks reading the FIFO" ||
     ko "stalled FIFO: the run is not blocked reading the FIFO after 20 s"
-kill -INT "$pid"
-t=0
-while kill -0 "$pid" 2>/dev/null && [ $t -lt 200 ]; do
-    sleep 0.1
-    t=$((t + 1))
-done
-if kill -0 "$pid" 2>/dev/null; then
-    kill -9 "$pid"
-    wait "$pid"
-    ko "stalled FIFO: still running 20 s after SIGINT (the blocked read was restarted)"
-else
-    wait "$pid"
-    rc=$?
-    [ "$rc" = 1 ] && ok "stalled FIFO, SIGINT: exit 1 (findings)" || ko "stalled FIFO, SIGINT: exit $rc (want 1)" "$TMP/e5"
+signal_and_wait INT "$pid" "stalled FIFO (the blocked read was restarted)" "$TMP/e5"
+if [ "$RC" != timeout ]; then
+    [ "$RC" = 1 ] && ok "stalled FIFO, SIGINT: exit 1 (findings)" || ko "stalled FIFO, SIGINT: exit $RC (want 1)" "$TMP/e5"
     n=$(tail -n 1 "$TMP/o5" | grep -oE '"packets":[0-9]+' | head -1 | cut -d: -f2)
     tail -n 1 "$TMP/o5" | grep -q '"interrupted":"SIGINT"' && [ -n "$whole" ] && [ "$n" = "$whole" ] &&
         ok "stalled FIFO: summary interrupted, all $n packets sent were read" ||
