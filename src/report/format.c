@@ -517,12 +517,9 @@ static void nat_id_key(const struct nat_id *id, char *buf, unsigned size)
              id->has_icmp_id ? id->icmp_id : 0u);
 }
 
-/* The report whose records cmp_rec compares (a flow's endpoints are in its model's table). */
-static _Thread_local const struct report_input *cmp_in;
-
 /* The tie-break key of a record (records with equal ts and type are ordered by it), made when a
  * comparison needs it instead of held in every record. */
-static void rec_key(const struct rep_rec *r, char *key, size_t size)
+static void rec_key(const struct report_input *in, const struct rep_rec *r, char *key, size_t size)
 {
     const char *side = side_name(r->side);
     char a[64], b[64], c[64];
@@ -568,7 +565,7 @@ static void rec_key(const struct rep_rec *r, char *key, size_t size)
     }
     case REC_FLOW: {
         const struct flow *f = r->p;
-        const struct session_model *m = cmp_in->models[r->model];
+        const struct session_model *m = in->models[r->model]; /* the endpoints are its key's */
         struct endpoint s = flow_end(m, f, 0), d = flow_end(m, f, 1);
         snprintf(key, size, "%s|%03u|%s|%u|%s|%u", side, (unsigned)f->proto,
                  ip_addr_str(&s.ip, a, sizeof(a)), (unsigned)s.port,
@@ -609,8 +606,7 @@ static void rec_key(const struct rep_rec *r, char *key, size_t size)
     }
 }
 
-/* The records of table t (a source of kind `kind`): the live entries `take` accepts, with their
- * type and ts. */
+/* What add_table needs besides the table: the list, the report input and the table's model. */
 struct tab_walk {
     struct rep_list *l;
     const struct report_input *in;
@@ -618,6 +614,8 @@ struct tab_walk {
     uint8_t mi;
 };
 
+/* The records of table t (a source of kind `kind`): its live entries that are reported (not a
+ * PPTP call's GRE flow, not an unlisted flow), with their type and ts; one per PPTP call. */
 static int add_table(const struct tab_walk *w, unsigned kind, const struct table *t)
 {
     uint32_t base;
@@ -753,8 +751,8 @@ static int cmp_rec(const void *pa, const void *pb)
         return a->type < b->type ? -1 : 1;
     char ka[REP_KEY_MAX], kb[REP_KEY_MAX];
     struct rep_rec ra, rb;
-    rec_key(ref_rec(sorting, a, &ra), ka, sizeof(ka));
-    rec_key(ref_rec(sorting, b, &rb), kb, sizeof(kb));
+    rec_key(sorting->in, ref_rec(sorting, a, &ra), ka, sizeof(ka));
+    rec_key(sorting->in, ref_rec(sorting, b, &rb), kb, sizeof(kb));
     int c = strcmp(ka, kb);
     if (c)
         return c;
@@ -776,6 +774,7 @@ int rep_build(struct rep_list *l, const struct report_input *in)
     l->v = n ? malloc(n * sizeof(*l->v)) : NULL;
     int rc = n && !l->v ? -1 : 0;
     l->cap = l->v ? n : 0;
+    l->in = in;
     memcpy(l->gre_call, gre_call, sizeof(gre_call));
     if (rc == 0)
         rc = add_all(l, in);
@@ -785,10 +784,8 @@ int rep_build(struct rep_list *l, const struct report_input *in)
     }
     if (l->n > 1) {
         sorting = l;
-        cmp_in = in;
         qsort(l->v, l->n, sizeof(*l->v), cmp_rec);
         sorting = NULL;
-        cmp_in = NULL;
     }
     return rc;
 }

@@ -70,7 +70,8 @@ struct rep_list {
     struct rep_ref *v;
     unsigned n_src;
     struct rep_src src[REP_MAX_SRC];
-    bool counting; /* rep_build's first pass: n counts, nothing is stored */
+    bool counting;                 /* rep_build's first pass: n counts, nothing is stored */
+    const struct report_input *in; /* what the records come from (set by rep_build) */
     /* rep_build: per model, per GRE slot, whether the flow is a PPTP call's (a scan of the PPTP
      * table each), found in the first pass for the second; NULL: asked again */
     bool *gre_call[2];
